@@ -1,0 +1,90 @@
+package dev.lifeboat.cli;
+
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.util.Json;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "list", description = "List the backups in a repository.")
+final class ListCommand implements Callable<Integer> {
+    @Mixin
+    RepoOptions repo;
+
+    @Option(names = "--json", description = "Print the result as JSON.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        Repository r = repo.open();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        for (Snapshot s : r.loadSnapshots()) {
+            rows.add(summary(s));
+        }
+        if (json) {
+            System.out.println(Json.pretty(rows));
+            return 0;
+        }
+        if (rows.isEmpty()) {
+            System.out.println("no backups in " + r.uri());
+            return 0;
+        }
+        System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s%n", "ID", "TYPE", "START", "STOP", "START LSN",
+                "STOP LSN", "TL", "READ", "STORED");
+        for (Map<String, Object> m : rows) {
+            System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s%n", m.get("id"), m.get("type"),
+                    trimTime(m.get("startTime")), trimTime(m.get("stopTime")), m.get("startLsn"), m.get("stopLsn"),
+                    m.get("timeline"), size((Long) m.get("bytesRead")), size((Long) m.get("bytesStored")));
+        }
+        return 0;
+    }
+
+    static Map<String, Object> summary(Snapshot s) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("id", s.id());
+        m.put("type", s.type());
+        m.put("startTime", s.startTime().toString());
+        m.put("stopTime", s.stopTime().toString());
+        m.put("startLsn", s.engineInfo().get("startLsn"));
+        m.put("stopLsn", s.engineInfo().get("stopLsn"));
+        m.put("timeline", Integer.parseInt(s.engineInfo().getOrDefault("timeline", "0")));
+        m.put("pgVersion", s.engineInfo().get("pgVersion"));
+        m.put("systemIdentifier", s.engineInfo().get("systemIdentifier"));
+        m.put("host", s.host());
+        m.put("pgdata", s.sourceDirectory());
+        m.put("compression", s.compression());
+        m.put("files", s.stats().files());
+        m.put("bytesRead", s.stats().bytesRead());
+        m.put("bytesNew", s.stats().bytesNew());
+        m.put("bytesStored", s.stats().bytesStored());
+        m.put("seconds", s.stats().seconds());
+        m.put("tablespaces", s.tablespaces() == null ? List.of() : s.tablespaces());
+        return m;
+    }
+
+    private static String trimTime(Object iso) {
+        String s = String.valueOf(iso);
+        return s.length() > 19 ? s.substring(0, 19).replace('T', ' ') : s;
+    }
+
+    static String size(long bytes) {
+        if (bytes < 1024) {
+            return bytes + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = bytes;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format("%.1f %s", v, units[u]);
+    }
+}

@@ -1,0 +1,64 @@
+package dev.lifeboat.cli;
+
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
+import picocli.CommandLine.Option;
+
+import java.io.Console;
+import java.io.IOException;
+import java.nio.file.Path;
+
+/** Options every repository command shares: where the repository is and how to unlock it. */
+final class RepoOptions {
+    @Option(names = "--repo", paramLabel = "URI", description = "Repository URI, e.g. file:///var/lib/lifeboat/repo (env LIFEBOAT_REPO).")
+    String repo;
+
+    @Option(names = "--key-file", paramLabel = "FILE", description = "Key file that unlocks the repository (instead of a passphrase).")
+    Path keyFile;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Config file with defaults for any option (key = value).")
+    Path config;
+
+    @Option(names = {"-v", "--verbose"}, description = "Log what happens, and stack traces on errors.")
+    boolean verbose;
+
+    BlobStore store() {
+        if (repo == null) {
+            throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");
+        }
+        return BlobStores.open(repo);
+    }
+
+    /** The key source for opening an existing repository: key file, LIFEBOAT_PASSPHRASE, or a prompt on a terminal. */
+    KeySource keySource() throws IOException {
+        if (keyFile != null) {
+            return KeySource.KeyFile.read(keyFile);
+        }
+        String pass = System.getenv("LIFEBOAT_PASSPHRASE");
+        if (pass != null && !pass.isEmpty()) {
+            return new KeySource.Passphrase(pass.toCharArray());
+        }
+        Console console = System.console();
+        if (console != null) {
+            char[] p = console.readPassword("Repository passphrase: ");
+            if (p != null && p.length > 0) {
+                return new KeySource.Passphrase(p);
+            }
+        }
+        return null;
+    }
+
+    Repository open() throws IOException {
+        BlobStore store = store();
+        byte[] probe = null;
+        try {
+            probe = store.get(Repository.CONFIG_KEY);
+        } catch (IOException ignored) {
+            // open() reports a missing config clearly
+        }
+        boolean encrypted = probe == null || new String(probe, java.nio.charset.StandardCharsets.UTF_8).contains("aes-256-gcm");
+        return Repository.open(store, encrypted ? keySource() : null);
+    }
+}

@@ -1,0 +1,481 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressListener;
+import dev.lifeboat.progress.ProgressTracker;
+import dev.lifeboat.repository.ChunkIndex;
+import dev.lifeboat.repository.ChunkWriter;
+import dev.lifeboat.repository.FileBackup;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RepositoryConfig;
+import dev.lifeboat.repository.RepositoryLock;
+import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.chunking.Chunker;
+import dev.lifeboat.repository.chunking.FastCdcChunker;
+import dev.lifeboat.repository.chunking.FixedBlockChunker;
+import dev.lifeboat.util.Hosts;
+import dev.lifeboat.util.Processes;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * An online full backup of a running PostgreSQL cluster with the non-exclusive low-level API: one connection holds
+ * {@code pg_backup_start} … {@code pg_backup_stop} open while PGDATA (and every tablespace) is read straight from
+ * disk. A temporary physical replication slot created on that connection before the backup starts keeps the server
+ * from recycling the WAL between the start and stop LSN, which is then copied into the backup, so it restores
+ * consistently with no WAL archive. If this process dies, the server ends the session: the backup is aborted and
+ * the temporary slot dropped.
+ */
+public final class PgBackup {
+    private static final Logger log = LoggerFactory.getLogger(PgBackup.class);
+    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+
+    private final Repository repo;
+    private final PgBackupOptions opts;
+    private final ProgressListener listener;
+    private final Cancellation cancel;
+
+    public PgBackup(Repository repo, PgBackupOptions opts, ProgressListener listener, Cancellation cancel) {
+        this.repo = repo;
+        this.opts = opts;
+        this.listener = listener == null ? ProgressListener.NONE : listener;
+        this.cancel = cancel == null ? Cancellation.none() : cancel;
+    }
+
+    private record SourceFile(Path path, String relPath, PosixFileAttributes attrs) {
+    }
+
+    public Snapshot run() throws IOException {
+        if (opts.type() != null && !opts.type().equals("full")) {
+            throw new IllegalArgumentException("backup type '" + opts.type() + "' is not supported yet; use --type full");
+        }
+        PgDataDirectory pgdata = new PgDataDirectory(opts.pgdata()).requireCluster();
+        long systemId = pgdata.systemIdentifier();
+        PgConnections conns = connectionFor(pgdata);
+        Instant start = Instant.now();
+        String id = ID_TIME.format(start) + "F-" + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
+
+        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", id, false);
+             Connection conn = open(conns)) {
+            Map<String, String> info = checkServer(conn, pgdata, systemId);
+            String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
+            exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
+            String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
+            int timeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
+            log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
+            List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
+
+            List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
+            List<SourceFile> files = new ArrayList<>();
+            scan(pgdata.path(), "", entries, files, tablespaces);
+            ChunkIndex index = repo.loadIndex();
+            RepositoryConfig.Chunking ck = repo.config().chunking();
+            long bytesRead;
+            try (ChunkWriter writer = new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
+                files.sort(Comparator.comparingLong((SourceFile f) -> f.attrs().size()).reversed());
+                long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
+                ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
+                copyFiles(files, writer, ck, copy, entries);
+                copy.finish(null);
+
+                cancel.throwIfCancelled();
+                String[] stop = stopBackup(conn);
+                String stopLsn = stop[0];
+                Map<String, String> label = parseLabel(stop[1]);
+                info.put("startLsn", startLsn);
+                info.put("stopLsn", stopLsn);
+                info.put("timeline", Integer.toString(timeline));
+                info.put("backupLabel", stop[1]);
+                if (stop[2] != null && !stop[2].isBlank()) {
+                    info.put("tablespaceMap", stop[2]);
+                }
+                info.put("startWal", label.getOrDefault("START WAL LOCATION", ""));
+                copyWal(pgdata.path(), timeline, Lsn.parse(startLsn), Lsn.parse(stopLsn),
+                        Long.parseLong(info.get("walSegmentSize")), writer, ck, entries);
+                checkSlot(conn, slot);
+                exec(conn, "select pg_drop_replication_slot('" + slot + "')");
+                writer.finish();
+                bytesRead = copy.bytesDone() + walBytes(entries);
+
+                Instant stopTime = Instant.now();
+                List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
+                sorted.sort(Comparator.comparing(Snapshot.FileEntry::path));
+                Snapshot.Stats stats = new Snapshot.Stats(bytesRead, writer.newBytes(), writer.storedBytes(),
+                        sorted.stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count(), writer.totalChunks(),
+                        writer.newChunks(), (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
+                Snapshot snap = new Snapshot(id, "full", "postgresql", null, start, stopTime, Hosts.name(),
+                        pgdata.path().toString(), opts.compression().label(), info, tablespaces, sorted, stats);
+                long manifestBytes = repo.saveSnapshot(snap);
+                Snapshot.Stats withManifest = new Snapshot.Stats(stats.bytesRead(), stats.bytesNew(),
+                        stats.bytesStored() + manifestBytes, stats.files(), stats.chunks(), stats.newChunks(), stats.seconds());
+                log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, withManifest.bytesStored());
+                return new Snapshot(snap.id(), snap.type(), snap.engine(), snap.parent(), snap.startTime(), snap.stopTime(),
+                        snap.host(), snap.sourceDirectory(), snap.compression(), snap.engineInfo(), snap.tablespaces(),
+                        snap.files(), withManifest);
+            }
+        } catch (SQLException e) {
+            throw new PgException("backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
+        }
+    }
+
+    private static long walBytes(List<Snapshot.FileEntry> entries) {
+        synchronized (entries) {
+            return entries.stream().filter(e -> e.path().startsWith("pg_wal/") && e.kind() == Snapshot.Kind.FILE)
+                    .mapToLong(Snapshot.FileEntry::size).sum();
+        }
+    }
+
+    private PgConnections connectionFor(PgDataDirectory pgdata) throws IOException {
+        String user = opts.user() != null ? opts.user() : defaultUser();
+        if (opts.host() != null) {
+            int port = opts.port() != null ? opts.port() : pgdata.postmaster().map(PgDataDirectory.Postmaster::port).orElse(5432);
+            return opts.host().startsWith("/") ? PgConnections.socket(opts.host(), port, user)
+                    : new PgConnections(opts.host(), port, user, System.getenv("PGPASSWORD"));
+        }
+        var pm = pgdata.postmaster().orElseThrow(() -> new PgException("PostgreSQL is not running on " + pgdata.path()
+                + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server that runs this cluster"));
+        int port = opts.port() != null ? opts.port() : pm.port();
+        if (!pm.socketDirectory().isEmpty()) {
+            return PgConnections.socket(pm.socketDirectory(), port, user);
+        }
+        String host = pm.listenAddress().isEmpty() || pm.listenAddress().equals("*") ? "127.0.0.1"
+                : pm.listenAddress().split(",")[0].strip();
+        return new PgConnections(host, port, user, System.getenv("PGPASSWORD"));
+    }
+
+    static String defaultUser() {
+        String env = System.getenv("PGUSER");
+        if (env != null && !env.isBlank()) {
+            return env;
+        }
+        return Processes.isRoot() ? "postgres" : Processes.currentUser();
+    }
+
+    private static Connection open(PgConnections conns) {
+        try {
+            return conns.open("postgres");
+        } catch (SQLException e) {
+            throw new PgException("cannot connect to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
+        }
+    }
+
+    /** Checks that the server we reached runs the cluster at PGDATA, and collects its metadata. */
+    private Map<String, String> checkServer(Connection conn, PgDataDirectory pgdata, long systemId)
+            throws SQLException, IOException {
+        Map<String, String> info = new LinkedHashMap<>();
+        long serverSystemId = Long.parseLong(queryOne(conn, "select system_identifier::text from pg_control_system()"));
+        if (serverSystemId != systemId) {
+            throw new PgException("the server reached is not the cluster at " + pgdata.path() + ": its system identifier is "
+                    + Long.toUnsignedString(serverSystemId) + ", PGDATA's is " + Long.toUnsignedString(systemId)
+                    + "; point --pghost/--pgport at the server that runs this PGDATA");
+        }
+        String dataDir = queryOneOrNull(conn, "select setting from pg_settings where name = 'data_directory'");
+        if (dataDir != null && !Path.of(dataDir).toRealPath().equals(pgdata.path().toRealPath())) {
+            throw new PgException("the server reached runs the data directory " + dataDir + ", not " + pgdata.path()
+                    + " (a copy of the same cluster); point --pghost/--pgport at the server that runs this PGDATA");
+        }
+        int versionNum = Integer.parseInt(queryOne(conn, "show server_version_num"));
+        if (versionNum < 150000) {
+            throw new PgException("PostgreSQL " + queryOne(conn, "show server_version") + " is not supported; Lifeboat needs 15 or newer");
+        }
+        if ("t".equals(queryOne(conn, "select pg_is_in_recovery()::text"))) {
+            throw new PgException("the server is a standby; back up the primary (backups from standbys are not supported yet)");
+        }
+        info.put("pgVersion", queryOne(conn, "show server_version"));
+        info.put("pgVersionNum", Integer.toString(versionNum));
+        info.put("systemIdentifier", Long.toUnsignedString(systemId));
+        info.put("walSegmentSize", queryOne(conn, "select setting from pg_settings where name = 'wal_segment_size'"));
+        info.put("blockSize", queryOne(conn, "show block_size"));
+        info.put("dataChecksums", queryOne(conn, "show data_checksums"));
+        info.put("superuser", queryOne(conn, "select rolname from pg_roles where oid = 10"));
+        info.put("pgdataOwner", pgdata.owner());
+        return info;
+    }
+
+    private List<Snapshot.Tablespace> tablespaces(Connection conn) throws SQLException {
+        List<Snapshot.Tablespace> out = new ArrayList<>();
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("select oid::text, spcname, pg_tablespace_location(oid) from pg_tablespace "
+                     + "where spcname not in ('pg_default', 'pg_global') order by oid")) {
+            while (rs.next()) {
+                out.add(new Snapshot.Tablespace(rs.getString(1), rs.getString(2), rs.getString(3)));
+            }
+        }
+        return out;
+    }
+
+    /** Walks PGDATA (and tablespaces through pg_tblspc), recording directories and symlinks and queueing files. */
+    private void scan(Path root, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files,
+                      List<Snapshot.Tablespace> tablespaces) throws IOException {
+        Path dir = rel.isEmpty() ? root : root.resolve(rel);
+        List<Path> children = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            ds.forEach(children::add);
+        } catch (NoSuchFileException gone) {
+            return;
+        }
+        children.sort(null);
+        for (Path child : children) {
+            String name = child.getFileName().toString();
+            String childRel = rel.isEmpty() ? name : rel + "/" + name;
+            PosixFileAttributes a;
+            try {
+                a = FileBackup.attributes(child);
+            } catch (NoSuchFileException gone) {
+                continue; // dropped while we walked
+            }
+            if (a.isSymbolicLink()) {
+                if (rel.equals("pg_tblspc")) {
+                    Path target = Files.readSymbolicLink(child);
+                    entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.SYMLINK, 0777, a.owner().getName(),
+                            a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, target.toString()));
+                    scanTablespace(child.toRealPath(), childRel, entries, files);
+                } else {
+                    Path target = Files.readSymbolicLink(child);
+                    entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.SYMLINK, 0777, a.owner().getName(),
+                            a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, target.toString()));
+                }
+            } else if (a.isDirectory()) {
+                if (PgFileRules.skipDirectory(name)) {
+                    continue;
+                }
+                entries.add(dirEntry(childRel, a));
+                if (PgFileRules.keepEmpty(childRel)) {
+                    if (childRel.equals("pg_wal") && Files.isDirectory(child.resolve("archive_status"))) {
+                        entries.add(dirEntry("pg_wal/archive_status", FileBackup.attributes(child.resolve("archive_status"))));
+                    }
+                    continue;
+                }
+                scan(root, childRel, entries, files, tablespaces);
+            } else if (a.isRegularFile()) {
+                if (!PgFileRules.skipFile(childRel, child)) {
+                    files.add(new SourceFile(child, childRel, a));
+                }
+            }
+        }
+    }
+
+    /** Copies a tablespace's own version directory (PG_major_catversion); other clusters' directories stay out. */
+    private void scanTablespace(Path location, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files)
+            throws IOException {
+        String prefix = "PG_" + new PgDataDirectory(opts.pgdata()).majorVersion() + "_";
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(location)) {
+            for (Path p : ds) {
+                if (p.getFileName().toString().startsWith(prefix) && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    String childRel = rel + "/" + p.getFileName();
+                    entries.add(dirEntry(childRel, FileBackup.attributes(p)));
+                    scanUnder(location.getParent() == null ? location : location, p, childRel, entries, files);
+                }
+            }
+        }
+    }
+
+    private void scanUnder(Path base, Path dir, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files)
+            throws IOException {
+        List<Path> children = new ArrayList<>();
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            ds.forEach(children::add);
+        } catch (NoSuchFileException gone) {
+            return;
+        }
+        children.sort(null);
+        for (Path child : children) {
+            String childRel = rel + "/" + child.getFileName();
+            PosixFileAttributes a;
+            try {
+                a = FileBackup.attributes(child);
+            } catch (NoSuchFileException gone) {
+                continue;
+            }
+            if (a.isDirectory()) {
+                if (!PgFileRules.skipDirectory(child.getFileName().toString())) {
+                    entries.add(dirEntry(childRel, a));
+                    scanUnder(base, child, childRel, entries, files);
+                }
+            } else if (a.isRegularFile() && !PgFileRules.skipFile(childRel, child)) {
+                files.add(new SourceFile(child, childRel, a));
+            }
+        }
+    }
+
+    private static Snapshot.FileEntry dirEntry(String rel, PosixFileAttributes a) {
+        return new Snapshot.FileEntry(rel, Snapshot.Kind.DIRECTORY, FileBackup.mode(a.permissions()), a.owner().getName(),
+                a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null);
+    }
+
+    private Chunker chunkerFor(String relPath, RepositoryConfig.Chunking ck) {
+        if (PgFileRules.isRelationFile(relPath)) {
+            return new FixedBlockChunker(ck.relationBlockSize());
+        }
+        return new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
+    }
+
+    private void copyFiles(List<SourceFile> files, ChunkWriter writer, RepositoryConfig.Chunking ck, ProgressTracker progress,
+                           List<Snapshot.FileEntry> entries) throws IOException {
+        ConcurrentLinkedQueue<SourceFile> queue = new ConcurrentLinkedQueue<>(files);
+        int workers = Math.max(1, opts.parallel());
+        int maxChunk = Math.max(ck.maxSize(), ck.relationBlockSize());
+        FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
+        FixedBlockChunker blocks = new FixedBlockChunker(ck.relationBlockSize());
+        try (ExecutorService pool = Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("backup-", 0).factory())) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                futures.add(pool.submit(() -> {
+                    FileBackup reader = new FileBackup(maxChunk);
+                    try (ChunkWriter.Session session = writer.session()) {
+                        SourceFile f;
+                        while ((f = queue.poll()) != null) {
+                            cancel.throwIfCancelled();
+                            Chunker chunker = PgFileRules.isRelationFile(f.relPath()) ? blocks : cdc;
+                            try {
+                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel));
+                            } catch (NoSuchFileException gone) {
+                                // dropped during the backup: WAL replay recreates or removes it consistently
+                            }
+                            progress.fileDone();
+                        }
+                    }
+                    return null;
+                }));
+            }
+            await(futures);
+        }
+    }
+
+    static void await(List<Future<?>> futures) throws IOException {
+        try {
+            for (Future<?> f : futures) {
+                f.get();
+            }
+        } catch (java.util.concurrent.ExecutionException e) {
+            futures.forEach(x -> x.cancel(true));
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            if (c instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IOException(c);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        }
+    }
+
+    /** Copies the WAL segments from the start to the stop LSN (and timeline history files) into the backup. */
+    private void copyWal(Path pgdata, int timeline, long startLsn, long stopLsn, long segSize, ChunkWriter writer,
+                         RepositoryConfig.Chunking ck, List<Snapshot.FileEntry> entries) throws IOException {
+        Path walDir = pgdata.resolve("pg_wal");
+        List<Path> wal = new ArrayList<>();
+        for (long seg = Lsn.segmentOf(startLsn, segSize); seg <= Lsn.segmentOf(stopLsn, segSize); seg++) {
+            Path p = walDir.resolve(Lsn.segmentName(timeline, seg, segSize));
+            if (!Files.isRegularFile(p)) {
+                throw new PgException("WAL segment " + p.getFileName() + " needed by this backup is missing from " + walDir
+                        + " although a replication slot protected it");
+            }
+            wal.add(p);
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(walDir, "*.history")) {
+            ds.forEach(wal::add);
+        }
+        long total = 0;
+        for (Path p : wal) {
+            total += Files.size(p);
+        }
+        ProgressTracker progress = new ProgressTracker("backup", "wal", total, wal.size(), listener);
+        FileBackup reader = new FileBackup(ck.maxSize());
+        FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
+        try (ChunkWriter.Session session = writer.session()) {
+            for (Path p : wal) {
+                cancel.throwIfCancelled();
+                entries.add(reader.backup(p, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
+                progress.fileDone();
+            }
+        }
+        progress.finish(null);
+    }
+
+    private String[] stopBackup(Connection conn) throws SQLException {
+        // wait_for_archive = false: the WAL the backup needs is copied into it; the call still switches segments
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)")) {
+            rs.next();
+            return new String[]{rs.getString(1), rs.getString(2), rs.getString(3)};
+        }
+    }
+
+    private void checkSlot(Connection conn, String slot) throws SQLException {
+        try (PreparedStatement ps = conn.prepareStatement("select coalesce(wal_status, '') from pg_replication_slots where slot_name = ?")) {
+            ps.setString(1, slot);
+            try (ResultSet rs = ps.executeQuery()) {
+                if (!rs.next() || "lost".equals(rs.getString(1))) {
+                    throw new PgException("the replication slot protecting this backup's WAL was invalidated "
+                            + "(max_slot_wal_keep_size too small?); the backup is not usable");
+                }
+            }
+        }
+    }
+
+    static Map<String, String> parseLabel(String label) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String line : label.split("\n")) {
+            int colon = line.indexOf(':');
+            if (colon > 0) {
+                out.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
+            }
+        }
+        return out;
+    }
+
+    static String queryOne(Connection conn, String sql) throws SQLException {
+        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+            if (!rs.next()) {
+                throw new SQLException("no row from: " + sql);
+            }
+            return rs.getString(1);
+        }
+    }
+
+    static String queryOneOrNull(Connection conn, String sql) {
+        try {
+            return queryOne(conn, sql);
+        } catch (SQLException e) {
+            return null;
+        }
+    }
+
+    static void exec(Connection conn, String sql) throws SQLException {
+        try (Statement st = conn.createStatement()) {
+            st.execute(sql);
+        }
+    }
+}

@@ -1,0 +1,339 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressListener;
+import dev.lifeboat.progress.ProgressTracker;
+import dev.lifeboat.repository.ChunkIndex;
+import dev.lifeboat.repository.ChunkReader;
+import dev.lifeboat.repository.FileBackup;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RepositoryException;
+import dev.lifeboat.repository.RepositoryLock;
+import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.util.Processes;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
+import java.nio.file.attribute.UserPrincipalLookupService;
+import java.nio.file.attribute.UserPrincipalNotFoundException;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Restores a backup into an empty directory with N parallel streams. Every chunk is authenticated and checked
+ * against its keyed id, and every file's SHA-256 against the manifest, as it is written. {@code global/pg_control}
+ * is written last, so an interrupted or failed restore leaves a directory PostgreSQL refuses to start rather than a
+ * silently damaged database.
+ */
+public final class PgRestore {
+    public record Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
+    }
+
+    public record Result(String backupId, Path target, long files, long bytes, double seconds,
+                         Map<String, String> tablespaces, String owner) {
+        public double bytesPerSecond() {
+            return seconds > 0 ? bytes / seconds : 0;
+        }
+    }
+
+    private static final String PG_CONTROL = "global/pg_control";
+
+    private final Repository repo;
+    private final Options opts;
+    private final ProgressListener listener;
+    private final Cancellation cancel;
+
+    public PgRestore(Repository repo, Options opts, ProgressListener listener, Cancellation cancel) {
+        this.repo = repo;
+        this.opts = opts;
+        this.listener = listener == null ? ProgressListener.NONE : listener;
+        this.cancel = cancel == null ? Cancellation.none() : cancel;
+    }
+
+    public Result run() throws IOException {
+        long t0 = System.nanoTime();
+        try (RepositoryLock lock = RepositoryLock.shared(repo, "restore", opts.target().toString())) {
+            String id = repo.resolveSnapshotId(opts.backupId());
+            Snapshot snap = repo.loadSnapshot(id);
+            Path target = opts.target().toAbsolutePath().normalize();
+            requireEmpty(target, "target directory");
+            Map<String, Path> spcLocations = tablespaceLocations(snap);
+            for (Path loc : spcLocations.values()) {
+                requireEmpty(loc, "tablespace directory");
+            }
+            Owner owner = resolveOwner(snap);
+            ChunkIndex index = repo.loadIndex();
+            ChunkReader reader = new ChunkReader(repo, index);
+
+            createDirectory(target, 0700, owner);
+            List<Snapshot.FileEntry> files = new ArrayList<>();
+            Snapshot.FileEntry pgControl = null;
+            for (Snapshot.FileEntry e : snap.files()) {
+                switch (e.kind()) {
+                    case DIRECTORY -> createDirectory(target.resolve(e.path()), e.mode(), owner);
+                    case SYMLINK -> {
+                        Path link = target.resolve(e.path());
+                        String oid = link.getFileName().toString();
+                        Path dest = e.path().startsWith("pg_tblspc/") && spcLocations.containsKey(oid)
+                                ? spcLocations.get(oid) : Path.of(e.target());
+                        if (e.path().startsWith("pg_tblspc/")) {
+                            createDirectory(dest, 0700, owner);
+                        }
+                        Files.createSymbolicLink(link, dest);
+                        owner.applyNoFollow(link);
+                    }
+                    case FILE -> {
+                        if (e.path().equals(PG_CONTROL)) {
+                            pgControl = e;
+                        } else {
+                            files.add(e);
+                        }
+                    }
+                }
+            }
+            if (pgControl == null) {
+                throw new RepositoryException.Corrupt("backup " + id + " has no global/pg_control");
+            }
+            files.sort(Comparator.comparingLong(Snapshot.FileEntry::size).reversed());
+            long total = snap.totalFileBytes();
+            ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
+            writeFiles(id, target, files, reader, owner, progress);
+            writeExtra(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
+            String spcMap = remapTablespaceMap(snap, spcLocations);
+            if (spcMap != null) {
+                writeExtra(target, "tablespace_map", spcMap, owner);
+            }
+            // last: without pg_control the directory cannot be started, so a failure above never looks restorable
+            writeFile(id, target, pgControl, reader, owner, progress);
+            progress.finish(null);
+            fsyncTree(target);
+            for (Path loc : spcLocations.values()) {
+                fsyncTree(loc);
+            }
+            Map<String, String> spcOut = new HashMap<>();
+            spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
+            return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
+                    owner.user == null ? Processes.currentUser() : owner.user.getName());
+        }
+    }
+
+    private void writeFiles(String id, Path target, List<Snapshot.FileEntry> files, ChunkReader reader, Owner owner,
+                            ProgressTracker progress) throws IOException {
+        ConcurrentLinkedQueue<Snapshot.FileEntry> queue = new ConcurrentLinkedQueue<>(files);
+        int workers = Math.max(1, opts.parallel());
+        try (ExecutorService pool = Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("restore-", 0).factory())) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int w = 0; w < workers; w++) {
+                futures.add(pool.submit(() -> {
+                    Snapshot.FileEntry f;
+                    while ((f = queue.poll()) != null) {
+                        cancel.throwIfCancelled();
+                        writeFile(id, target, f, reader, owner, progress);
+                    }
+                    return null;
+                }));
+            }
+            PgBackup.await(futures);
+        }
+    }
+
+    private void writeFile(String id, Path target, Snapshot.FileEntry f, ChunkReader reader, Owner owner,
+                           ProgressTracker progress) throws IOException {
+        Path out = target.resolve(f.path());
+        MessageDigest sha = sha256();
+        long[] written = {0};
+        try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            reader.read(f.chunks(), plain -> {
+                cancel.throwIfCancelled();
+                sha.update(plain);
+                try {
+                    ByteBuffer buf = ByteBuffer.wrap(plain);
+                    while (buf.hasRemaining()) {
+                        ch.write(buf);
+                    }
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+                written[0] += plain.length;
+                progress.addBytes(plain.length);
+            });
+            ch.force(true);
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        } catch (RepositoryException.Corrupt e) {
+            throw new RepositoryException.Corrupt("cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
+        }
+        String digest = HexFormat.of().formatHex(sha.digest());
+        if (written[0] != f.size() || !digest.equals(f.sha256())) {
+            throw new RepositoryException.Corrupt("restored " + f.path() + " from backup " + id + " does not match its manifest "
+                    + "(size " + written[0] + " vs " + f.size() + ", SHA-256 " + digest + " vs " + f.sha256() + ")");
+        }
+        Files.setPosixFilePermissions(out, FileBackup.permissions(f.mode()));
+        Files.setLastModifiedTime(out, FileTime.fromMillis(f.mtimeMillis()));
+        owner.apply(out);
+        progress.fileDone();
+    }
+
+    private static void writeExtra(Path target, String name, String content, Owner owner) throws IOException {
+        if (content == null) {
+            return;
+        }
+        Path p = target.resolve(name);
+        Files.writeString(p, content, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-------"));
+        owner.apply(p);
+    }
+
+    /** Tablespace OID → where to restore it: --tablespace-map entries, else the original location. */
+    private Map<String, Path> tablespaceLocations(Snapshot snap) {
+        Map<String, Path> out = new HashMap<>();
+        if (snap.tablespaces() == null) {
+            return out;
+        }
+        Map<String, Path> map = opts.tablespaceMap() == null ? Map.of() : opts.tablespaceMap();
+        for (Snapshot.Tablespace t : snap.tablespaces()) {
+            Path p = map.getOrDefault(t.oid(), map.get(t.name()));
+            out.put(t.oid(), (p != null ? p : Path.of(t.location())).toAbsolutePath().normalize());
+        }
+        for (String key : map.keySet()) {
+            boolean known = snap.tablespaces().stream().anyMatch(t -> t.oid().equals(key) || t.name().equals(key));
+            if (!known) {
+                throw new IllegalArgumentException("--tablespace-map " + key + ": backup has no tablespace with that OID or name");
+            }
+        }
+        return out;
+    }
+
+    private static String remapTablespaceMap(Snapshot snap, Map<String, Path> locations) {
+        String map = snap.engineInfo().get("tablespaceMap");
+        if (map == null || map.isBlank()) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder();
+        for (String line : map.split("\n")) {
+            if (line.isBlank()) {
+                continue;
+            }
+            String oid = line.substring(0, line.indexOf(' '));
+            Path loc = locations.get(oid);
+            sb.append(oid).append(' ').append(loc != null ? loc.toString() : line.substring(line.indexOf(' ') + 1)).append('\n');
+        }
+        return sb.toString();
+    }
+
+    static void requireEmpty(Path dir, String what) throws IOException {
+        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(what + " " + dir + " exists and is not a directory");
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            if (ds.iterator().hasNext()) {
+                throw new IllegalArgumentException(what + " " + dir + " is not empty; restore into an empty or new directory"
+                        + (what.startsWith("tablespace") ? " (use --tablespace-map OID=DIR to move a tablespace)" : ""));
+            }
+        }
+    }
+
+    private static void createDirectory(Path dir, int mode, Owner owner) throws IOException {
+        Files.createDirectories(dir);
+        Files.setPosixFilePermissions(dir, FileBackup.permissions(mode));
+        owner.apply(dir);
+    }
+
+    private static void fsyncTree(Path root) throws IOException {
+        try (var walk = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+                    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+                        ch.force(true);
+                    }
+                }
+            }
+        }
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** Who owns restored files: when root, the backup's owner (or --owner); otherwise whoever runs the restore. */
+    private record Owner(UserPrincipal user, GroupPrincipal group) {
+        void apply(Path p) throws IOException {
+            if (user != null) {
+                PosixFileAttributeView v = Files.getFileAttributeView(p, PosixFileAttributeView.class);
+                v.setOwner(user);
+                if (group != null) {
+                    v.setGroup(group);
+                }
+            }
+        }
+
+        void applyNoFollow(Path p) throws IOException {
+            if (user != null) {
+                PosixFileAttributeView v = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+                v.setOwner(user);
+                if (group != null) {
+                    v.setGroup(group);
+                }
+            }
+        }
+    }
+
+    private Owner resolveOwner(Snapshot snap) throws IOException {
+        if (!Processes.isRoot()) {
+            if (opts.owner() != null && !opts.owner().equals(Processes.currentUser())) {
+                throw new IllegalArgumentException("--owner " + opts.owner() + " needs root; run the restore as that user instead");
+            }
+            return new Owner(null, null);
+        }
+        String name = opts.owner() != null ? opts.owner() : snap.engineInfo().getOrDefault("pgdataOwner", "postgres");
+        UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
+        try {
+            UserPrincipal user = lookup.lookupPrincipalByName(name);
+            GroupPrincipal group = null;
+            String groupName = snap.files().stream().filter(f -> f.path().equals("PG_VERSION")).map(Snapshot.FileEntry::group)
+                    .findFirst().orElse(null);
+            if (groupName != null && opts.owner() == null) {
+                try {
+                    group = lookup.lookupPrincipalByGroupName(groupName);
+                } catch (UserPrincipalNotFoundException ignored) {
+                    // keep root's group
+                }
+            }
+            return new Owner(user, group);
+        } catch (UserPrincipalNotFoundException e) {
+            throw new IllegalArgumentException("user '" + name + "' who owned the backed-up cluster does not exist here; "
+                    + "pass --owner USER");
+        }
+    }
+}

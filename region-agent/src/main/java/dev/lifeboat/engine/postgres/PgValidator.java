@@ -1,0 +1,362 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressListener;
+import dev.lifeboat.progress.ProgressTracker;
+import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.util.Processes;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Proves a restored directory is a working database: re-hashes every restored file against the manifest, starts
+ * PostgreSQL on it (private socket, no TCP, archiving off), then in every database runs amcheck's heap and B-tree
+ * checks inside a transaction that is rolled back (so the extension is not left behind), counts every table's rows
+ * and checks every foreign key with an anti-join; finally stops the server.
+ */
+public final class PgValidator {
+    private static final Logger log = LoggerFactory.getLogger(PgValidator.class);
+
+    public record TableCount(String table, long rows) {
+    }
+
+    public record ForeignKeyCheck(String constraint, String table, String references, long violations) {
+    }
+
+    public record DatabaseReport(String name, List<TableCount> tables, int heapRelationsChecked, int btreeIndexesChecked,
+                                 List<String> corruption, List<ForeignKeyCheck> foreignKeys) {
+    }
+
+    public record Report(String target, String backupId, long filesChecked, long bytesChecked, List<String> fileMismatches,
+                         double startSeconds, List<DatabaseReport> databases, double seconds, List<String> problems) {
+        public boolean ok() {
+            return problems.isEmpty();
+        }
+    }
+
+    private final Path target;
+    private final Snapshot snapshot;
+    private final int parallel;
+    private final ProgressListener listener;
+    private final Cancellation cancel;
+
+    public PgValidator(Path target, Snapshot snapshot, int parallel, ProgressListener listener, Cancellation cancel) {
+        this.target = target.toAbsolutePath().normalize();
+        this.snapshot = snapshot;
+        this.parallel = Math.max(1, parallel);
+        this.listener = listener == null ? ProgressListener.NONE : listener;
+        this.cancel = cancel == null ? Cancellation.none() : cancel;
+    }
+
+    public Report run() throws IOException {
+        long t0 = System.nanoTime();
+        List<String> problems = new ArrayList<>();
+        List<String> mismatches = checkFiles();
+        problems.addAll(mismatches);
+        long files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count();
+        long bytes = snapshot.totalFileBytes();
+        if (!mismatches.isEmpty()) {
+            return new Report(target.toString(), snapshot.id(), files, bytes, mismatches, 0, List.of(),
+                    (System.nanoTime() - t0) / 1e9, problems);
+        }
+        PgDataDirectory dir = new PgDataDirectory(target).requireCluster();
+        PgBinaries bins = PgBinaries.forVersion(dir.majorVersion());
+        String osUser = dir.owner();
+        String superuser = snapshot.engineInfo().getOrDefault("superuser", "postgres");
+        Path runDir = Files.createTempDirectory("lifeboat-validate-");
+        List<DatabaseReport> dbs = new ArrayList<>();
+        double startSeconds;
+        try {
+            prepareRunDir(runDir, osUser);
+            int port = freePort();
+            long s0 = System.nanoTime();
+            start(bins, runDir, port, osUser);
+            startSeconds = (System.nanoTime() - s0) / 1e9;
+            try {
+                PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
+                for (String db : databases(conns)) {
+                    cancel.throwIfCancelled();
+                    DatabaseReport r = checkDatabase(conns, db);
+                    dbs.add(r);
+                    r.corruption().forEach(c -> problems.add("database " + db + ": " + c));
+                    r.foreignKeys().stream().filter(f -> f.violations() > 0).forEach(f -> problems.add("database " + db
+                            + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
+                            + " rows without a match in " + f.references()));
+                }
+            } finally {
+                stop(bins, runDir, osUser);
+            }
+        } catch (SQLException e) {
+            problems.add("validation query failed: " + e.getMessage());
+            startSeconds = -1;
+        } finally {
+            deleteTree(runDir);
+        }
+        return new Report(target.toString(), snapshot.id(), files, bytes, List.of(), startSeconds, dbs,
+                (System.nanoTime() - t0) / 1e9, problems);
+    }
+
+    /** Re-reads every restored file from disk and compares size and SHA-256 with the manifest. */
+    private List<String> checkFiles() throws IOException {
+        List<Snapshot.FileEntry> files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE).toList();
+        ProgressTracker progress = new ProgressTracker("validate", "checksums", snapshot.totalFileBytes(), files.size(), listener);
+        List<String> bad = Collections.synchronizedList(new ArrayList<>());
+        ConcurrentLinkedQueue<Snapshot.FileEntry> queue = new ConcurrentLinkedQueue<>(files);
+        try (ExecutorService pool = Executors.newFixedThreadPool(parallel)) {
+            List<Future<?>> futures = new ArrayList<>();
+            for (int i = 0; i < parallel; i++) {
+                futures.add(pool.submit(() -> {
+                    byte[] buf = new byte[1 << 20];
+                    MessageDigest md = sha256();
+                    Snapshot.FileEntry f;
+                    while ((f = queue.poll()) != null) {
+                        cancel.throwIfCancelled();
+                        md.reset();
+                        long n = 0;
+                        try (InputStream in = Files.newInputStream(target.resolve(f.path()))) {
+                            int r;
+                            while ((r = in.read(buf)) > 0) {
+                                md.update(buf, 0, r);
+                                n += r;
+                                progress.addBytes(r);
+                            }
+                        } catch (NoSuchFileException e) {
+                            bad.add(f.path() + ": missing");
+                            continue;
+                        }
+                        String digest = HexFormat.of().formatHex(md.digest());
+                        if (n != f.size() || !digest.equals(f.sha256())) {
+                            bad.add(f.path() + ": SHA-256 " + digest + " (" + n + " bytes) differs from the manifest's "
+                                    + f.sha256() + " (" + f.size() + " bytes)");
+                        }
+                        progress.fileDone();
+                    }
+                    return null;
+                }));
+            }
+            PgBackup.await(futures);
+        }
+        progress.finish(null);
+        Collections.sort(bad);
+        return bad;
+    }
+
+    private static void prepareRunDir(Path runDir, String osUser) throws IOException {
+        Files.writeString(runDir.resolve("pg_hba.conf"), "local all all trust\n");
+        Files.writeString(runDir.resolve("empty.conf"), "");
+        if (Processes.isRoot()) {
+            Files.setPosixFilePermissions(runDir, PosixFilePermissions.fromString("rwx------"));
+            for (Path p : List.of(runDir, runDir.resolve("pg_hba.conf"), runDir.resolve("empty.conf"))) {
+                Processes.check(List.of("chown", osUser, p.toString()), Duration.ofSeconds(10));
+            }
+        }
+    }
+
+    private void start(PgBinaries bins, Path runDir, int port, String osUser) throws IOException {
+        List<String> o = new ArrayList<>(List.of(
+                "-c port=" + port,
+                "-c listen_addresses=''",
+                "-c unix_socket_directories='" + runDir + "'",
+                "-c archive_mode=off",
+                "-c hba_file='" + runDir.resolve("pg_hba.conf") + "'"));
+        if (!Files.exists(target.resolve("postgresql.conf"))) {
+            // e.g. Debian keeps the config in /etc: start with defaults rather than touch the restored directory
+            o.add("-c config_file='" + runDir.resolve("empty.conf") + "'");
+        }
+        List<String> cmd = List.of(bins.path("pg_ctl"), "-D", target.toString(), "-l", runDir.resolve("server.log").toString(),
+                "-w", "-t", "3600", "-o", String.join(" ", o), "start");
+        Processes.Result r = Processes.run(Processes.asUser(osUser, cmd), Duration.ofHours(1));
+        if (r.exitCode() != 0) {
+            String serverLog = "";
+            try {
+                serverLog = Files.readString(runDir.resolve("server.log"));
+            } catch (IOException ignored) {
+                // no log
+            }
+            throw new PgException("the restored cluster at " + target + " did not start:\n" + r.output().strip()
+                    + (serverLog.isEmpty() ? "" : "\n--- server log ---\n" + tail(serverLog, 40)));
+        }
+        log.info("validation server up on socket {} port {}", runDir, port);
+    }
+
+    private void stop(PgBinaries bins, Path runDir, String osUser) {
+        try {
+            Processes.run(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", target.toString(), "-w", "-t", "120", "-m", "fast", "stop")),
+                    Duration.ofMinutes(3));
+        } catch (IOException e) {
+            log.warn("stopping the validation server failed: {}", e.getMessage());
+        }
+    }
+
+    private List<String> databases(PgConnections conns) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (Connection c = conns.open("postgres"); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select datname from pg_database where datallowconn order by datname")) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
+    }
+
+    private DatabaseReport checkDatabase(PgConnections conns, String db) throws SQLException {
+        List<String> corruption = new ArrayList<>();
+        List<TableCount> tables = new ArrayList<>();
+        List<ForeignKeyCheck> fks = new ArrayList<>();
+        int heaps = 0;
+        int btrees = 0;
+        try (Connection c = conns.open(db)) {
+            c.setAutoCommit(false);
+            try (Statement st = c.createStatement()) {
+                boolean had = exists(st, "select 1 from pg_extension where extname = 'amcheck'");
+                if (!had) {
+                    st.execute("create extension amcheck");
+                }
+                String amcheckSchema = one(st, "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+                        + "where e.extname = 'amcheck'");
+                String q = quoteIdent(amcheckSchema) + ".";
+                List<String[]> heapRels = rows(st, "select c.oid::text, c.oid::regclass::text from pg_class c "
+                        + "where c.relkind in ('r', 'm', 't') and c.relpersistence <> 't' order by c.oid");
+                for (String[] rel : heapRels) {
+                    try (ResultSet rs = st.executeQuery("select blkno, offnum, msg from " + q + "verify_heapam(" + rel[0]
+                            + "::oid::regclass, on_error_stop => false, check_toast => true) limit 20")) {
+                        while (rs.next()) {
+                            corruption.add(rel[1] + " block " + rs.getLong(1) + " item " + rs.getInt(2) + ": " + rs.getString(3));
+                        }
+                    }
+                    heaps++;
+                }
+                List<String[]> indexes = rows(st, "select i.indexrelid::text, i.indexrelid::regclass::text from pg_index i "
+                        + "join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam "
+                        + "where a.amname = 'btree' and i.indisvalid and i.indisready and c.relpersistence <> 't' order by 1");
+                for (String[] idx : indexes) {
+                    st.execute("savepoint idx");
+                    try {
+                        st.execute("select " + q + "bt_index_check(" + idx[0] + "::oid::regclass, false)");
+                        st.execute("release savepoint idx");
+                    } catch (SQLException e) {
+                        st.execute("rollback to savepoint idx");
+                        corruption.add("index " + idx[1] + ": " + e.getMessage());
+                    }
+                    btrees++;
+                }
+                for (String[] t : rows(st, "select c.oid::regclass::text, c.oid::text from pg_class c "
+                        + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') "
+                        + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', 'information_schema') "
+                        + "and n.nspname not like 'pg_toast%' order by 1")) {
+                    cancel.throwIfCancelled();
+                    tables.add(new TableCount(t[0], Long.parseLong(one(st, "select count(*) from " + t[0]))));
+                }
+                for (String[] fk : rows(st, "select conname, conrelid::regclass::text, confrelid::regclass::text, "
+                        + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(conkey) with ordinality k(n, ord) "
+                        + " join pg_attribute a on a.attrelid = conrelid and a.attnum = k.n), "
+                        + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(confkey) with ordinality k(n, ord) "
+                        + " join pg_attribute a on a.attrelid = confrelid and a.attnum = k.n) "
+                        + "from pg_constraint where contype = 'f' and conparentid = 0 order by 1")) {
+                    String[] cols = fk[3].split(",");
+                    String[] refCols = fk[4].split(",");
+                    StringBuilder notNull = new StringBuilder();
+                    StringBuilder match = new StringBuilder();
+                    for (int i = 0; i < cols.length; i++) {
+                        notNull.append(" and c.").append(cols[i]).append(" is not null");
+                        match.append(i == 0 ? "" : " and ").append("p.").append(refCols[i]).append(" = c.").append(cols[i]);
+                    }
+                    long violations = Long.parseLong(one(st, "select count(*) from " + fk[1] + " c where true" + notNull
+                            + " and not exists (select 1 from " + fk[2] + " p where " + match + ")"));
+                    fks.add(new ForeignKeyCheck(fk[0], fk[1], fk[2], violations));
+                }
+            } finally {
+                c.rollback();
+            }
+        }
+        return new DatabaseReport(db, tables, heaps, btrees, corruption, fks);
+    }
+
+    private static boolean exists(Statement st, String sql) throws SQLException {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            return rs.next();
+        }
+    }
+
+    private static String one(Statement st, String sql) throws SQLException {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    private static List<String[]> rows(Statement st, String sql) throws SQLException {
+        List<String[]> out = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery(sql)) {
+            int n = rs.getMetaData().getColumnCount();
+            while (rs.next()) {
+                String[] row = new String[n];
+                for (int i = 0; i < n; i++) {
+                    row[i] = rs.getString(i + 1);
+                }
+                out.add(row);
+            }
+        }
+        return out;
+    }
+
+    private static String quoteIdent(String s) {
+        return "\"" + s.replace("\"", "\"\"") + "\"";
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    private static String tail(String s, int lines) {
+        String[] all = s.split("\n");
+        return String.join("\n", java.util.Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
+    }
+
+    private static MessageDigest sha256() {
+        try {
+            return MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static void deleteTree(Path root) {
+        try (var walk = Files.walk(root)) {
+            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+                try {
+                    Files.deleteIfExists(p);
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            });
+        } catch (IOException ignored) {
+            // best effort
+        }
+    }
+}

@@ -1,0 +1,7 @@
+package dev.lifeboat.progress;
+
+public final class OperationCancelledException extends RuntimeException {
+    public OperationCancelledException(String reason) {
+        super("operation cancelled: " + reason);
+    }
+}

@@ -1,0 +1,53 @@
+package dev.lifeboat.repository;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * Reads a file's chunks back in order. Chunks stored next to each other in one pack are fetched with a single
+ * ranged read (up to {@link #MAX_RANGE} bytes), which keeps request counts low on object stores.
+ */
+public final class ChunkReader {
+    static final int MAX_RANGE = 16 * 1024 * 1024;
+    private final Repository repo;
+    private final ChunkIndex index;
+
+    public ChunkReader(Repository repo, ChunkIndex index) {
+        this.repo = repo;
+        this.index = index;
+    }
+
+    /** Decrypts and checks each chunk in order, handing the plaintext to {@code sink}. */
+    public void read(List<String> chunkIds, Consumer<byte[]> sink) throws IOException {
+        int i = 0;
+        while (i < chunkIds.size()) {
+            PackedChunk first = locate(chunkIds.get(i));
+            int j = i + 1;
+            long end = first.offset() + first.length();
+            while (j < chunkIds.size()) {
+                PackedChunk next = locate(chunkIds.get(j));
+                if (!next.packId().equals(first.packId()) || next.offset() != end
+                        || end + next.length() - first.offset() > MAX_RANGE) {
+                    break;
+                }
+                end += next.length();
+                j++;
+            }
+            byte[] range = repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
+            for (int k = i; k < j; k++) {
+                PackedChunk c = locate(chunkIds.get(k));
+                sink.accept(repo.openChunk(c, range, (int) (c.offset() - first.offset())));
+            }
+            i = j;
+        }
+    }
+
+    public PackedChunk locate(String hexId) {
+        PackedChunk c = index.get(ChunkId.parse(hexId));
+        if (c == null) {
+            throw new RepositoryException.Corrupt("chunk " + hexId.substring(0, 16) + " is missing from the repository index");
+        }
+        return c;
+    }
+}

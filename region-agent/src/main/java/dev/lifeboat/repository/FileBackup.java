@@ -1,0 +1,104 @@
+package dev.lifeboat.repository;
+
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressTracker;
+import dev.lifeboat.repository.chunking.Chunker;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+
+/** Reads one file through a chunker into a {@link ChunkWriter.Session}; one instance per worker thread (reuses its buffer). */
+public final class FileBackup {
+    private static final int READ_SIZE = 4 * 1024 * 1024;
+    private final byte[] buf;
+    private final MessageDigest sha;
+
+    public FileBackup(int maxChunk) {
+        this.buf = new byte[maxChunk * 2 + READ_SIZE];
+        try {
+            this.sha = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Chunks and stores the file as it is now. A file that shrinks or grows while being read is stored as read
+     * (PostgreSQL's WAL replay repairs such files on restore).
+     */
+    public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
+                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel)
+            throws IOException {
+        sha.reset();
+        List<String> chunks = new ArrayList<>();
+        long total = 0;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            int start = 0;
+            int end = 0;
+            boolean eof = false;
+            while (true) {
+                while (!eof && end - start < chunker.maxSize()) {
+                    if (buf.length - end < READ_SIZE) {
+                        System.arraycopy(buf, start, buf, 0, end - start);
+                        end -= start;
+                        start = 0;
+                    }
+                    int n = ch.read(ByteBuffer.wrap(buf, end, Math.min(READ_SIZE, buf.length - end)));
+                    if (n < 0) {
+                        eof = true;
+                    } else {
+                        sha.update(buf, end, n);
+                        end += n;
+                    }
+                }
+                if (start == end) {
+                    break;
+                }
+                cancel.throwIfCancelled();
+                int cut = chunker.nextCut(buf, start, end - start, eof);
+                chunks.add(session.store(buf, start, cut).hex());
+                start += cut;
+                total += cut;
+                progress.addBytes(cut);
+            }
+        }
+        return new Snapshot.FileEntry(relPath, Snapshot.Kind.FILE, mode(attrs.permissions()), attrs.owner().getName(),
+                attrs.group().getName(), attrs.lastModifiedTime().toMillis(), total, HexFormat.of().formatHex(sha.digest()),
+                chunks, null);
+    }
+
+    public static PosixFileAttributes attributes(Path p) throws IOException {
+        return Files.readAttributes(p, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+    }
+
+    public static int mode(Set<PosixFilePermission> perms) {
+        int m = 0;
+        for (PosixFilePermission p : perms) {
+            m |= 1 << (8 - p.ordinal());
+        }
+        return m;
+    }
+
+    public static Set<PosixFilePermission> permissions(int mode) {
+        Set<PosixFilePermission> out = java.util.EnumSet.noneOf(PosixFilePermission.class);
+        for (PosixFilePermission p : PosixFilePermission.values()) {
+            if ((mode & (1 << (8 - p.ordinal()))) != 0) {
+                out.add(p);
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,48 @@
+package dev.lifeboat.repository;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.annotation.JsonInclude;
+
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One backup's manifest ({@code snapshots/<id>}): engine metadata, the file tree with each file's chunk list and
+ * SHA-256, and statistics. It is written last, after every pack and index it references is durable.
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record Snapshot(String id, String type, String engine, String parent, Instant startTime, Instant stopTime,
+                       String host, String sourceDirectory, String compression, Map<String, String> engineInfo,
+                       List<Tablespace> tablespaces, List<FileEntry> files, Stats stats) {
+
+    public enum Kind { FILE, DIRECTORY, SYMLINK }
+
+    /**
+     * @param path     path relative to the data directory ({@code pg_tblspc/<oid>/…} for tablespace contents)
+     * @param chunks   hex chunk ids in file order (files only)
+     * @param target   link target (symlinks only)
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
+                            String sha256, List<String> chunks, String target) {
+    }
+
+    public record Tablespace(String oid, String name, String location) {
+    }
+
+    /**
+     * @param bytesRead      bytes read from the source
+     * @param bytesNew       plaintext bytes of chunks the repository did not have yet
+     * @param bytesStored    bytes this backup added to the repository (packs, indexes, manifest)
+     */
+    public record Stats(long bytesRead, long bytesNew, long bytesStored, long files, long chunks, long newChunks,
+                        double seconds) {
+    }
+
+    public long totalFileBytes() {
+        return files.stream().filter(f -> f.kind() == Kind.FILE).mapToLong(FileEntry::size).sum();
+    }
+}

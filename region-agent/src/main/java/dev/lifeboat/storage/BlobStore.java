@@ -1,0 +1,53 @@
+package dev.lifeboat.storage;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The one interface every storage backend implements (local disk now; S3, GCS, Azure later).
+ * Keys are '/'-separated relative names such as {@code data/ab/abcdef…}. Every write is atomic and durable
+ * when the call returns: a reader sees either the whole object or none of it.
+ */
+public interface BlobStore extends Closeable {
+
+    /** Stores the object, replacing any previous one with the same key. */
+    void put(String key, byte[] data, int offset, int length) throws IOException;
+
+    default void put(String key, byte[] data) throws IOException {
+        put(key, data, 0, data.length);
+    }
+
+    /**
+     * Creates the object only if no object has that key (the primitive locks are built on).
+     *
+     * @return true if this call created it, false if it already existed
+     */
+    boolean putIfAbsent(String key, byte[] data) throws IOException;
+
+    /** Reads the whole object. */
+    byte[] get(String key) throws IOException;
+
+    /** Reads {@code length} bytes starting at {@code offset}; fails if the object is shorter. */
+    byte[] getRange(String key, long offset, int length) throws IOException;
+
+    /** Streams the whole object (for objects too large to hold in memory at once). */
+    InputStream open(String key) throws IOException;
+
+    Optional<BlobInfo> stat(String key) throws IOException;
+
+    /** All objects whose key starts with {@code prefix}, in key order. */
+    List<BlobInfo> list(String prefix) throws IOException;
+
+    /** Deletes the object; deleting a missing object is not an error. */
+    void delete(String key) throws IOException;
+
+    /** A URI that names this store in messages, e.g. {@code file:///backups/repo}. */
+    String uri();
+
+    @Override
+    default void close() throws IOException {
+    }
+}

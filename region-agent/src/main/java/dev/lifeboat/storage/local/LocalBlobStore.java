@@ -1,0 +1,228 @@
+package dev.lifeboat.storage.local;
+
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.stream.Stream;
+
+/**
+ * A store on a local (or mounted) file system. Writes go to a temporary file in the target directory, are fsynced,
+ * renamed into place and the directory is fsynced, so a crash never leaves a partial object under its final name.
+ */
+public final class LocalBlobStore implements BlobStore {
+    private static final String TEMP_SUFFIX = ".lifeboat-tmp";
+    private final Path root;
+
+    public LocalBlobStore(Path root) {
+        this.root = root.toAbsolutePath().normalize();
+    }
+
+    public Path root() {
+        return root;
+    }
+
+    private Path resolve(String key) {
+        if (key.isEmpty() || key.startsWith("/") || key.contains("..") || key.contains("\\")) {
+            throw new IllegalArgumentException("invalid object key: " + key);
+        }
+        return root.resolve(key);
+    }
+
+    @Override
+    public void put(String key, byte[] data, int offset, int length) throws IOException {
+        Path target = resolve(key);
+        Path temp = writeTemp(target, data, offset, length);
+        try {
+            Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.deleteIfExists(temp);
+            throw new IOException("file system under " + root + " does not support atomic rename", e);
+        } catch (IOException e) {
+            Files.deleteIfExists(temp);
+            throw e;
+        }
+        fsyncDirectory(target.getParent());
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        Path target = resolve(key);
+        Path temp = writeTemp(target, data, 0, data.length);
+        try {
+            // a hard link fails atomically if the name exists: a POSIX conditional create of a complete file
+            Files.createLink(target, temp);
+            fsyncDirectory(target.getParent());
+            return true;
+        } catch (FileAlreadyExistsException e) {
+            return false;
+        } finally {
+            Files.deleteIfExists(temp);
+        }
+    }
+
+    private Path writeTemp(Path target, byte[] data, int offset, int length) throws IOException {
+        Path dir = target.getParent();
+        boolean created = !Files.isDirectory(dir);
+        Files.createDirectories(dir);
+        if (created) {
+            fsyncDirectory(dir.getParent());
+        }
+        Path temp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + TEMP_SUFFIX);
+        try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            ByteBuffer buf = ByteBuffer.wrap(data, offset, length);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        } catch (IOException e) {
+            Files.deleteIfExists(temp);
+            throw e;
+        }
+        return temp;
+    }
+
+    private static void fsyncDirectory(Path dir) throws IOException {
+        if (dir == null) {
+            return;
+        }
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
+    }
+
+    @Override
+    public byte[] get(String key) throws IOException {
+        try {
+            return Files.readAllBytes(resolve(key));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(uri(), key);
+        }
+    }
+
+    @Override
+    public byte[] getRange(String key, long offset, int length) throws IOException {
+        try (FileChannel ch = FileChannel.open(resolve(key), StandardOpenOption.READ)) {
+            byte[] out = new byte[length];
+            ByteBuffer buf = ByteBuffer.wrap(out);
+            long pos = offset;
+            while (buf.hasRemaining()) {
+                int n = ch.read(buf, pos);
+                if (n < 0) {
+                    throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+                }
+                pos += n;
+            }
+            return out;
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(uri(), key);
+        }
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        try {
+            return Files.newInputStream(resolve(key));
+        } catch (NoSuchFileException e) {
+            throw new BlobNotFoundException(uri(), key);
+        }
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(String key) throws IOException {
+        Path p = resolve(key);
+        try {
+            BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+            if (!a.isRegularFile()) {
+                return Optional.empty();
+            }
+            return Optional.of(new BlobInfo(key, a.size(), a.lastModifiedTime().toInstant()));
+        } catch (NoSuchFileException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public List<BlobInfo> list(String prefix) throws IOException {
+        // walk only the deepest directory the prefix names, then filter by the remaining name prefix
+        int slash = prefix.lastIndexOf('/');
+        String dirPart = slash < 0 ? "" : prefix.substring(0, slash);
+        Path dir = dirPart.isEmpty() ? root : resolve(dirPart);
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        List<BlobInfo> out = new ArrayList<>();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            walk.forEach(p -> {
+                try {
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
+                    if (!a.isRegularFile() || p.getFileName().toString().endsWith(TEMP_SUFFIX)) {
+                        return;
+                    }
+                    String key = root.relativize(p).toString();
+                    if (key.startsWith(prefix)) {
+                        out.add(new BlobInfo(key, a.size(), a.lastModifiedTime().toInstant()));
+                    }
+                } catch (NoSuchFileException gone) {
+                    // deleted while listing
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            });
+        } catch (UncheckedIOException e) {
+            throw e.getCause();
+        }
+        out.sort(Comparator.comparing(BlobInfo::key));
+        return out;
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        Path p = resolve(key);
+        if (Files.deleteIfExists(p)) {
+            fsyncDirectory(p.getParent());
+        }
+    }
+
+    /** Removes temporary files left by writers that crashed (only those older than the given age). */
+    public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+        if (!Files.isDirectory(root)) {
+            return 0;
+        }
+        long cutoff = System.currentTimeMillis() - olderThan.toMillis();
+        int removed = 0;
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) walk::iterator) {
+                if (p.getFileName().toString().endsWith(TEMP_SUFFIX)
+                        && Files.getLastModifiedTime(p).toMillis() < cutoff && Files.deleteIfExists(p)) {
+                    removed++;
+                }
+            }
+        }
+        return removed;
+    }
+
+    @Override
+    public String uri() {
+        return "file://" + root;
+    }
+}
