@@ -92,9 +92,31 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Wraps a data directory restored to {@code base/data} so it can be started on a free port of its own
+     * (archiving off, its socket in {@code base/run}), whatever its postgresql.conf says.
+     */
+    public static LocalCluster attach(Path base) throws IOException {
+        PgDataDirectory dir = new PgDataDirectory(base.resolve("data")).requireCluster();
+        LocalCluster c = new LocalCluster(base.toAbsolutePath(), PgBinaries.forVersion(dir.majorVersion()), PgValidator.freePort(),
+                dir.owner());
+        Files.createDirectories(c.socketDir);
+        if (Processes.isRoot()) {
+            makeReachable(base, c.osUser);
+            Processes.check(List.of("chown", c.osUser, c.socketDir.toString()), Duration.ofSeconds(10));
+        }
+        c.attached = true;
+        return c;
+    }
+
+    private boolean attached;
+
     public LocalCluster start() throws IOException {
+        // port and socket always on the command line: an attached (restored) copy must not collide with its original
+        String opts = "-c port=" + port + " -c unix_socket_directories='" + socketDir + "'"
+                + (attached ? " -c listen_addresses='' -c archive_mode=off" : "");
         Processes.check(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-l",
-                socketDir.resolve("server.log").toString(), "-w", "-t", "120", "start")), Duration.ofMinutes(3));
+                socketDir.resolve("server.log").toString(), "-w", "-t", "600", "-o", opts, "start")), Duration.ofMinutes(11));
         running = true;
         return this;
     }
