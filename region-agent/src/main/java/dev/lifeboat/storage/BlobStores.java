@@ -27,6 +27,11 @@ public final class BlobStores {
         }
         return switch (scheme) {
             case "file" -> {
+                String host = parsed.getAuthority();
+                if (host != null && !host.isEmpty() && !host.equals("localhost")) {
+                    throw new IllegalArgumentException("file repository URI must be absolute: file:///absolute/path, got '" + uri
+                            + "' (it names host '" + host + "')");
+                }
                 if (parsed.getPath() == null || !parsed.getPath().startsWith("/")) {
                     throw new IllegalArgumentException("file repository URI must be absolute: file:///absolute/path, got '" + uri + "'");
                 }
