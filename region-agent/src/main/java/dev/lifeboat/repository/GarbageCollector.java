@@ -43,11 +43,19 @@ public final class GarbageCollector {
                 chunksByPack.computeIfAbsent(c.packId(), k -> new ArrayList<>()).add(c);
             }
             Set<String> livePacks = new HashSet<>();
+            int unindexed = 0;
             for (ChunkId id : referenced) {
                 PackedChunk c = index.get(id);
                 if (c != null) {
                     livePacks.add(c.packId());
+                } else {
+                    unindexed++;
                 }
+            }
+            if (unindexed > 0) {
+                // a pack is only known to be in use through the index: never delete on an index with holes
+                throw new RepositoryException.Corrupt(unindexed + " chunk(s) used by backups are missing from the index of "
+                        + repo.uri() + "; run `lifeboat rebuild-index` and then `lifeboat verify` before gc");
             }
             int deleted = 0;
             long freed = 0;

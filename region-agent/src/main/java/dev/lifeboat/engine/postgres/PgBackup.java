@@ -252,7 +252,13 @@ public final class PgBackup {
             } catch (NoSuchFileException gone) {
                 continue; // dropped while we walked
             }
-            if (a.isSymbolicLink()) {
+            if (a.isSymbolicLink() && childRel.equals("pg_wal")) {
+                // WAL on another disk (initdb -X): restore it as a plain directory, never through the original link
+                entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.DIRECTORY, 0700, a.owner().getName(),
+                        a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null));
+                entries.add(new Snapshot.FileEntry("pg_wal/archive_status", Snapshot.Kind.DIRECTORY, 0700, a.owner().getName(),
+                        a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null));
+            } else if (a.isSymbolicLink()) {
                 if (rel.equals("pg_tblspc")) {
                     Path target = Files.readSymbolicLink(child);
                     entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.SYMLINK, 0777, a.owner().getName(),
