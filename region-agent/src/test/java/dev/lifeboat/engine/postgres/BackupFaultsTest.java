@@ -220,8 +220,8 @@ class BackupFaultsTest {
                 CliResult verify = cli("verify", "--repo", uri, "--key-file", keyFile.toString(), "--read-data", "-q");
                 assertThat(verify.exitCode()).as(verify.all()).isZero();
                 // the server noticed: the temporary slot is gone once the backend exits
-                long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
-                while (count(pg, "select count(*) from pg_replication_slots") > 0 && System.nanoTime() < deadline) {
+                long slotDeadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+                while (count(pg, "select count(*) from pg_replication_slots") > 0 && System.nanoTime() < slotDeadline) {
                     Thread.sleep(50);
                 }
                 assertThat(count(pg, "select count(*) from pg_replication_slots")).isZero();
