@@ -29,7 +29,14 @@ public final class Main implements Runnable {
         cl.setDefaultValueProvider(new SettingsDefaults(SettingsDefaults.configFileFrom(args)));
         cl.setExecutionExceptionHandler(new ErrorHandler());
         cl.setCaseInsensitiveEnumValuesAllowed(true);
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (Error e) {
+            // e.g. a native library that cannot load: say what broke, with the trace, and fail
+            e.printStackTrace(System.err);
+            System.err.println("lifeboat: internal error: " + e);
+            return 1;
+        }
     }
 
     private static void configureLogging(String[] args) {

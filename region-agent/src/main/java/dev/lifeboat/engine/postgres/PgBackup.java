@@ -133,13 +133,9 @@ public final class PgBackup {
                         writer.newChunks(), (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
                 Snapshot snap = new Snapshot(id, "full", "postgresql", null, start, stopTime, Hosts.name(),
                         pgdata.path().toString(), opts.compression().label(), info, tablespaces, sorted, stats);
-                long manifestBytes = repo.saveSnapshot(snap);
-                Snapshot.Stats withManifest = new Snapshot.Stats(stats.bytesRead(), stats.bytesNew(),
-                        stats.bytesStored() + manifestBytes, stats.files(), stats.chunks(), stats.newChunks(), stats.seconds());
-                log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, withManifest.bytesStored());
-                return new Snapshot(snap.id(), snap.type(), snap.engine(), snap.parent(), snap.startTime(), snap.stopTime(),
-                        snap.host(), snap.sourceDirectory(), snap.compression(), snap.engineInfo(), snap.tablespaces(),
-                        snap.files(), withManifest);
+                repo.saveSnapshot(snap);
+                log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
+                return snap;
             }
         } catch (SQLException e) {
             throw new PgException("backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
