@@ -40,7 +40,7 @@ final class ProgressDisplay implements ProgressListener, AutoCloseable {
             }
             bar.stepTo(e.bytesDone() >> 20);
             if (e.filesTotal() > 0) {
-                bar.setExtraMessage(e.filesDone() + "/" + e.filesTotal() + " files");
+                bar.setExtraMessage(" " + e.filesDone() + "/" + e.filesTotal() + " files");
             }
             return;
         }
