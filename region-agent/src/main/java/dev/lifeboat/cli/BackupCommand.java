@@ -47,6 +47,12 @@ final class BackupCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
+    /** Connection settings for commands that talk to a running server (same defaults as backup). */
+    static dev.lifeboat.engine.postgres.PgConnections connections(Path pgdata, String host, Integer port, String user) throws Exception {
+        return dev.lifeboat.engine.postgres.PgBackup.connectionFor(pgdata == null ? null : new dev.lifeboat.engine.postgres.PgDataDirectory(pgdata),
+                host, port, user);
+    }
+
     @Override
     public Integer call() throws Exception {
         Compression compression = Compression.parse(compress);

@@ -24,18 +24,35 @@ final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Repository r = repo.open();
+        dev.lifeboat.engine.postgres.RecoveryPlanner planner = new dev.lifeboat.engine.postgres.RecoveryPlanner(r);
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (Snapshot s : r.loadSnapshots()) {
+        for (Snapshot s : planner.snapshots()) {
             rows.add(summary(s));
         }
+        List<dev.lifeboat.engine.postgres.RecoveryPlanner.Window> windows = planner.windows();
         if (json) {
-            System.out.println(Json.pretty(rows));
+            Map<String, Object> out = new LinkedHashMap<>();
+            out.put("repository", r.uri());
+            out.put("backups", rows);
+            out.put("timelines", windows);
+            System.out.println(Json.pretty(out));
             return 0;
         }
         if (rows.isEmpty()) {
             System.out.println("no backups in " + r.uri());
-            return 0;
+        } else {
+            printBackups(rows);
         }
+        for (var w : windows) {
+            System.out.printf("timeline %d: recoverable %s%s%n", w.timeline(),
+                    w.earliest() == null ? "nowhere (no backup on it)" : "from " + w.earliest() + " to " + w.latest()
+                            + " (WAL up to " + w.latestSegment() + ")",
+                    w.missingSegments().isEmpty() ? "" : "; MISSING WAL: " + String.join(", ", w.missingSegments()));
+        }
+        return 0;
+    }
+
+    private static void printBackups(List<Map<String, Object>> rows) {
         System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s%n", "ID", "TYPE", "START", "STOP", "START LSN",
                 "STOP LSN", "TL", "READ", "STORED");
         for (Map<String, Object> m : rows) {
@@ -43,7 +60,6 @@ final class ListCommand implements Callable<Integer> {
                     trimTime(m.get("startTime")), trimTime(m.get("stopTime")), m.get("startLsn"), m.get("stopLsn"),
                     m.get("timeline"), size((Long) m.get("bytesRead")), size((Long) m.get("bytesStored")));
         }
-        return 0;
     }
 
     static Map<String, Object> summary(Snapshot s) {

@@ -24,6 +24,22 @@ final class RepoOptions {
     @Option(names = {"-v", "--verbose"}, description = "Log what happens, and stack traces on errors.")
     boolean verbose;
 
+    /** The repository options again, for a child process (restore_command) that must open the same repository. */
+    java.util.List<String> forwardedArgs() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        if (config != null) {
+            out.add("--config");
+            out.add(config.toAbsolutePath().toString());
+        }
+        out.add("--repo");
+        out.add(store().uri());
+        if (keyFile != null) {
+            out.add("--key-file");
+            out.add(keyFile.toAbsolutePath().toString());
+        }
+        return out;
+    }
+
     BlobStore store() {
         if (repo == null) {
             throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");

@@ -39,6 +39,24 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--owner", paramLabel = "USER", description = "Owner of restored files when run as root (default: the backed-up cluster's owner).")
     String owner;
 
+    @Option(names = "--to-time", paramLabel = "ISO-8601", description = "Recover to this time (e.g. 2026-11-24T14:03:27Z).")
+    String toTime;
+
+    @Option(names = "--to-lsn", paramLabel = "LSN", description = "Recover to this WAL location.")
+    String toLsn;
+
+    @Option(names = "--to-xid", paramLabel = "XID", description = "Recover to this transaction.")
+    String toXid;
+
+    @Option(names = "--to-name", paramLabel = "NAME", description = "Recover to this named restore point.")
+    String toName;
+
+    @Option(names = "--exclusive", description = "Stop just before the target instead of just after it.")
+    boolean exclusive;
+
+    @Option(names = "--timeline", paramLabel = "T|latest|current", description = "Timeline to recover along (default: latest).")
+    String timeline;
+
     @Option(names = "--json", description = "Print the result (and the validation report) as JSON.")
     boolean json;
 
@@ -48,20 +66,26 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Repository r = repo.open();
+        dev.lifeboat.engine.postgres.RecoveryTarget rt = recoveryTarget();
         Cancellation cancel = new Cancellation();
         Thread hook = new Thread(() -> cancel.cancel("interrupted by signal"));
         Runtime.getRuntime().addShutdownHook(hook);
         PgRestore.Result result;
         PgValidator.Report report = null;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, tablespaceMap, owner), progress, cancel).run();
+            result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, tablespaceMap, owner, rt,
+                    repo.forwardedArgs()), progress, cancel).run();
             if (!json) {
                 System.out.printf("restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n", result.backupId(), result.target(),
                         result.files(), ListCommand.size(result.bytes()), result.seconds(), result.bytesPerSecond() / 1048576.0);
+                if (rt != null) {
+                    System.out.printf("recovery to %s on timeline %d is configured (recovery.signal, restore_command); "
+                            + "archived WAL reaches %s%n", rt.describe(), result.targetTimeline(), result.recoverableUntil());
+                }
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(target, snap, parallel, progress, cancel).run();
+                report = new PgValidator(target, snap, parallel, progress, cancel).skipChecksums(result.modifiedFiles()).run();
             }
         } finally {
             try {
@@ -85,6 +109,25 @@ final class RestoreCommand implements Callable<Integer> {
             throw new Main.ExitCodeException(3, "validation of " + target + " failed: " + String.join("; ", report.problems()));
         }
         return 0;
+    }
+
+    private dev.lifeboat.engine.postgres.RecoveryTarget recoveryTarget() {
+        int n = (toTime != null ? 1 : 0) + (toLsn != null ? 1 : 0) + (toXid != null ? 1 : 0) + (toName != null ? 1 : 0);
+        if (n > 1) {
+            throw new IllegalArgumentException("give at most one of --to-time, --to-lsn, --to-xid, --to-name");
+        }
+        if (n == 0) {
+            if (exclusive || timeline != null) {
+                throw new IllegalArgumentException("--exclusive and --timeline need a recovery target (--to-time, --to-lsn, --to-xid or --to-name)");
+            }
+            return null;
+        }
+        var kind = toTime != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.TIME
+                : toLsn != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.LSN
+                : toXid != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.XID
+                : dev.lifeboat.engine.postgres.RecoveryTarget.Kind.NAME;
+        String value = toTime != null ? toTime : toLsn != null ? toLsn : toXid != null ? toXid : toName;
+        return new dev.lifeboat.engine.postgres.RecoveryTarget(kind, value, exclusive, timeline);
     }
 
     static void printValidation(PgValidator.Report rep) {

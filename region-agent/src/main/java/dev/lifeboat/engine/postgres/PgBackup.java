@@ -150,21 +150,33 @@ public final class PgBackup {
     }
 
     private PgConnections connectionFor(PgDataDirectory pgdata) throws IOException {
-        String user = opts.user() != null ? opts.user() : defaultUser();
-        if (opts.host() != null) {
-            int port = opts.port() != null ? opts.port() : pgdata.postmaster().map(PgDataDirectory.Postmaster::port).orElse(5432);
-            return opts.host().startsWith("/") ? PgConnections.socket(opts.host(), port, user)
-                    : new PgConnections(opts.host(), port, user, System.getenv("PGPASSWORD"));
+        return connectionFor(pgdata, opts.host(), opts.port(), opts.user());
+    }
+
+    /**
+     * How to reach the server: --pghost/--pgport if given (a host starting with '/' is a socket directory), else the
+     * socket directory and port the running server wrote into PGDATA/postmaster.pid.
+     */
+    public static PgConnections connectionFor(PgDataDirectory pgdata, String host, Integer port, String userOpt) throws IOException {
+        String user = userOpt != null ? userOpt : defaultUser();
+        if (host != null) {
+            int p = port != null ? port : pgdata == null ? 5432
+                    : pgdata.postmaster().map(PgDataDirectory.Postmaster::port).orElse(5432);
+            return host.startsWith("/") ? PgConnections.socket(host, p, user)
+                    : new PgConnections(host, p, user, System.getenv("PGPASSWORD"));
+        }
+        if (pgdata == null) {
+            throw new IllegalArgumentException("pass --pgdata (or --pghost/--pgport) to say which server to use");
         }
         var pm = pgdata.postmaster().orElseThrow(() -> new PgException("PostgreSQL is not running on " + pgdata.path()
                 + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server that runs this cluster"));
-        int port = opts.port() != null ? opts.port() : pm.port();
+        int p = port != null ? port : pm.port();
         if (!pm.socketDirectory().isEmpty()) {
-            return PgConnections.socket(pm.socketDirectory(), port, user);
+            return PgConnections.socket(pm.socketDirectory(), p, user);
         }
-        String host = pm.listenAddress().isEmpty() || pm.listenAddress().equals("*") ? "127.0.0.1"
+        String h = pm.listenAddress().isEmpty() || pm.listenAddress().equals("*") ? "127.0.0.1"
                 : pm.listenAddress().split(",")[0].strip();
-        return new PgConnections(host, port, user, System.getenv("PGPASSWORD"));
+        return new PgConnections(h, p, user, System.getenv("PGPASSWORD"));
     }
 
     static String defaultUser() {

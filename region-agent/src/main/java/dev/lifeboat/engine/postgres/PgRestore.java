@@ -50,11 +50,21 @@ import java.util.concurrent.Future;
  * silently damaged database.
  */
 public final class PgRestore {
-    public record Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
+    /**
+     * @param recoveryTarget null restores the backup as it was; otherwise the restored copy replays archived WAL to it
+     * @param walGetArgs     the repository arguments restore_command passes to {@code lifeboat wal-get}
+     */
+    public record Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner,
+                          RecoveryTarget recoveryTarget, List<String> walGetArgs) {
+        public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
+            this(backupId, target, parallel, tablespaceMap, owner, null, List.of());
+        }
     }
 
+    /** @param modifiedFiles restored files changed after their manifest checksum (recovery settings) */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
-                         Map<String, String> tablespaces, String owner) {
+                         Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
+                         java.time.Instant recoverableUntil, List<String> modifiedFiles) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -77,7 +87,14 @@ public final class PgRestore {
     public Result run() throws IOException {
         long t0 = System.nanoTime();
         try (RepositoryLock lock = RepositoryLock.shared(repo, "restore", opts.target().toString())) {
-            String id = repo.resolveSnapshotId(opts.backupId());
+            RecoveryPlanner.Plan plan = null;
+            String id;
+            if (opts.recoveryTarget() != null) {
+                plan = new RecoveryPlanner(repo).plan(opts.recoveryTarget(), opts.backupId());
+                id = plan.backup().id();
+            } else {
+                id = repo.resolveSnapshotId(opts.backupId());
+            }
             Snapshot snap = repo.loadSnapshot(id);
             Path target = opts.target().toAbsolutePath().normalize();
             requireEmpty(target, "target directory");
@@ -127,6 +144,11 @@ public final class PgRestore {
             if (spcMap != null) {
                 writeExtra(target, "tablespace_map", spcMap, owner);
             }
+            List<String> modified = new ArrayList<>();
+            if (plan != null) {
+                writeRecoverySettings(target, opts.recoveryTarget(), plan.targetTimeline(), owner);
+                modified.add("postgresql.auto.conf");
+            }
             // last: without pg_control the directory cannot be started, so a failure above never looks restorable
             writeFile(id, target, pgControl, reader, owner, progress);
             progress.finish(null);
@@ -137,7 +159,9 @@ public final class PgRestore {
             Map<String, String> spcOut = new HashMap<>();
             spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
             return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
-                    owner.user == null ? Processes.currentUser() : owner.user.getName());
+                    owner.user == null ? Processes.currentUser() : owner.user.getName(),
+                    plan == null ? null : opts.recoveryTarget().describe(), plan == null ? null : plan.targetTimeline(),
+                    plan == null ? null : plan.recoverableUntil(), modified);
         }
     }
 
@@ -196,6 +220,30 @@ public final class PgRestore {
         Files.setLastModifiedTime(out, FileTime.fromMillis(f.mtimeMillis()));
         owner.apply(out);
         progress.fileDone();
+    }
+
+    /**
+     * Archive recovery: recovery.signal, a restore_command that fetches WAL from this repository, and the target.
+     * PostgreSQL replays to the target, then promotes to a new timeline.
+     */
+    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, Owner owner) throws IOException {
+        List<String> args = new ArrayList<>(List.of("wal-get"));
+        args.addAll(opts.walGetArgs());
+        args.add("%f");
+        args.add("%p");
+        String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
+        RecoveryTarget pinned = new RecoveryTarget(rt.kind(), rt.value(), rt.exclusive(),
+                rt.timeline() == null || rt.timeline().equals("latest") ? Integer.toString(timeline) : rt.timeline());
+        Path auto = target.resolve("postgresql.auto.conf");
+        String existing = Files.exists(auto) ? Files.readString(auto) : "";
+        String settings = existing + (existing.isEmpty() || existing.endsWith("\n") ? "" : "\n")
+                + "# point-in-time recovery written by lifeboat restore (" + rt.describe() + ")\n"
+                + "restore_command = '" + restoreCommand.replace("'", "''") + "'\n"
+                + pinned.settings();
+        Files.writeString(auto, settings, StandardCharsets.UTF_8);
+        Files.setPosixFilePermissions(auto, PosixFilePermissions.fromString("rw-------"));
+        owner.apply(auto);
+        writeExtra(target, "recovery.signal", "", owner);
     }
 
     private static void writeExtra(Path target, String name, String content, Owner owner) throws IOException {

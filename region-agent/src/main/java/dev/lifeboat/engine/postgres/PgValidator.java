@@ -63,6 +63,20 @@ public final class PgValidator {
     private final ProgressListener listener;
     private final Cancellation cancel;
 
+    private java.util.Set<String> skipChecksums = java.util.Set.of();
+    private Duration recoveryTimeout = Duration.ofHours(6);
+
+    /** Restored files that were changed on purpose after restore (e.g. recovery settings in postgresql.auto.conf). */
+    public PgValidator skipChecksums(java.util.Collection<String> paths) {
+        this.skipChecksums = java.util.Set.copyOf(paths);
+        return this;
+    }
+
+    public PgValidator recoveryTimeout(Duration d) {
+        this.recoveryTimeout = d;
+        return this;
+    }
+
     public PgValidator(Path target, Snapshot snapshot, int parallel, ProgressListener listener, Cancellation cancel) {
         this.target = target.toAbsolutePath().normalize();
         this.snapshot = snapshot;
@@ -88,15 +102,19 @@ public final class PgValidator {
         String superuser = snapshot.engineInfo().getOrDefault("superuser", "postgres");
         Path runDir = Files.createTempDirectory("lifeboat-validate-");
         List<DatabaseReport> dbs = new ArrayList<>();
-        double startSeconds;
+        double startSeconds = -1;
         try {
             prepareRunDir(runDir, osUser);
             int port = freePort();
             long s0 = System.nanoTime();
+            boolean archiveRecovery = Files.exists(target.resolve("recovery.signal"));
             start(bins, runDir, port, osUser);
-            startSeconds = (System.nanoTime() - s0) / 1e9;
             try {
                 PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
+                if (archiveRecovery) {
+                    waitForPromotion(conns, runDir);
+                }
+                startSeconds = (System.nanoTime() - s0) / 1e9;
                 for (String db : databases(conns)) {
                     cancel.throwIfCancelled();
                     DatabaseReport r = checkDatabase(conns, db);
@@ -121,7 +139,8 @@ public final class PgValidator {
 
     /** Re-reads every restored file from disk and compares size and SHA-256 with the manifest. */
     private List<String> checkFiles() throws IOException {
-        List<Snapshot.FileEntry> files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE).toList();
+        List<Snapshot.FileEntry> files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE)
+                .filter(f -> !skipChecksums.contains(f.path())).toList();
         ProgressTracker progress = new ProgressTracker("validate", "checksums", snapshot.totalFileBytes(), files.size(), listener);
         List<String> bad = Collections.synchronizedList(new ArrayList<>());
         ConcurrentLinkedQueue<Snapshot.FileEntry> queue = new ConcurrentLinkedQueue<>(files);
@@ -200,6 +219,44 @@ public final class PgValidator {
                     + (serverLog.isEmpty() ? "" : "\n--- server log ---\n" + tail(serverLog, 40)));
         }
         log.info("validation server up on socket {} port {}", runDir, port);
+    }
+
+    /** Archive recovery replays WAL while the server already accepts connections; wait until it has promoted. */
+    private void waitForPromotion(PgConnections conns, Path runDir) throws SQLException, IOException {
+        long deadline = System.nanoTime() + recoveryTimeout.toNanos();
+        SQLException last = null;
+        while (System.nanoTime() < deadline) {
+            cancel.throwIfCancelled();
+            try (Connection c = conns.open("postgres"); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return;
+                }
+            } catch (SQLException e) {
+                last = e;
+                if (!Files.exists(target.resolve("postmaster.pid"))) {
+                    throw new PgException("recovery of " + target + " failed, the server stopped:\n"
+                            + tail(readLog(runDir), 30));
+                }
+            }
+            try {
+                Thread.sleep(200);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+        }
+        throw new PgException("recovery of " + target + " did not finish within " + recoveryTimeout
+                + (last == null ? "" : " (" + last.getMessage() + ")"));
+    }
+
+    private static String readLog(Path runDir) {
+        try {
+            return Files.readString(runDir.resolve("server.log"));
+        } catch (IOException e) {
+            return "(no server log)";
+        }
     }
 
     private void stop(PgBinaries bins, Path runDir, String osUser) {

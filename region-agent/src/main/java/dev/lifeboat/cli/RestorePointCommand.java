@@ -1,0 +1,50 @@
+package dev.lifeboat.cli;
+
+import dev.lifeboat.engine.postgres.PgConnections;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.util.concurrent.Callable;
+
+@Command(name = "restore-point", description = "Create a named restore point on a running server (for restore --to-name).")
+final class RestorePointCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "NAME")
+    String name;
+
+    @Option(names = "--pgdata", paramLabel = "DIR", description = "Data directory of the server (its socket and port are read from postmaster.pid).")
+    Path pgdata;
+
+    @Option(names = "--pghost", paramLabel = "HOST", description = "Server host or socket directory.")
+    String pghost;
+
+    @Option(names = "--pgport", paramLabel = "PORT")
+    Integer pgport;
+
+    @Option(names = "--pguser", paramLabel = "USER")
+    String pguser;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Config file with defaults for any option.")
+    Path config;
+
+    @Option(names = {"-v", "--verbose"})
+    boolean verbose;
+
+    @Override
+    public Integer call() throws Exception {
+        PgConnections conns = BackupCommand.connections(pgdata, pghost, pgport, pguser);
+        try (Connection c = conns.open("postgres");
+             PreparedStatement ps = c.prepareStatement("select pg_create_restore_point(?)::text, pg_switch_wal()::text")) {
+            ps.setString(1, name);
+            try (ResultSet rs = ps.executeQuery()) {
+                rs.next();
+                System.out.println("restore point '" + name + "' created at LSN " + rs.getString(1));
+            }
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,248 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.WalArchive;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Works out what a repository can recover: per timeline the window from the earliest consistent backup to the last
+ * archived commit, and any gap in the WAL archive; and for a point-in-time restore, which base backup to start from
+ * and whether the target lies inside what the archive can replay.
+ */
+public final class RecoveryPlanner {
+    public record Window(int timeline, Instant earliest, String earliestBackup, Instant latest, String latestSegment,
+                         List<String> missingSegments) {
+    }
+
+    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment) {
+    }
+
+    private final Repository repo;
+    private final WalArchive archive;
+    private final List<Snapshot> snapshots;
+    private final long segSize;
+    private final Map<Integer, TreeSet<Long>> segmentsByTimeline = new TreeMap<>();
+    private final Map<Integer, TimelineHistory> histories = new HashMap<>();
+
+    public RecoveryPlanner(Repository repo) throws IOException {
+        this.repo = repo;
+        this.archive = new WalArchive(repo);
+        this.snapshots = repo.loadSnapshots();
+        this.segSize = snapshots.isEmpty() ? 16L << 20
+                : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+        for (String name : archive.list()) {
+            if (WalArchive.isSegment(name)) {
+                segmentsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
+                        .add(segmentNumber(name));
+            } else if (WalArchive.isHistory(name)) {
+                int tli = Integer.parseInt(name.substring(0, 8), 16);
+                archive.read(name).ifPresent(b -> histories.put(tli,
+                        TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
+            }
+        }
+    }
+
+    private long segmentNumber(String name) {
+        long perId = 0x1_0000_0000L / segSize;
+        return Long.parseLong(name.substring(8, 16), 16) * perId + Long.parseLong(name.substring(16, 24), 16);
+    }
+
+    private String segmentName(int tli, long seg) {
+        return Lsn.segmentName(tli, seg, segSize);
+    }
+
+    public List<Snapshot> snapshots() {
+        return snapshots;
+    }
+
+    private TimelineHistory history(int tli) {
+        return histories.getOrDefault(tli, new TimelineHistory(tli, List.of()));
+    }
+
+    private static int timelineOf(Snapshot s) {
+        return Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"));
+    }
+
+    private static long stopLsn(Snapshot s) {
+        return Lsn.parse(s.engineInfo().get("stopLsn"));
+    }
+
+    /** Timelines known to the repository: from backups, archived segments and history files. */
+    public TreeSet<Integer> timelines() {
+        TreeSet<Integer> t = new TreeSet<>(segmentsByTimeline.keySet());
+        t.addAll(histories.keySet());
+        snapshots.forEach(s -> t.add(timelineOf(s)));
+        return t;
+    }
+
+    /**
+     * Follows the WAL a recovery onto timeline {@code target} would replay, starting after {@code from}'s own WAL,
+     * and returns the last segment it can read without a gap, plus the first missing one (if any).
+     */
+    private String[] replayableEnd(Snapshot from, int target) {
+        TimelineHistory h = history(target);
+        long seg = Lsn.segmentOf(stopLsn(from), segSize);
+        String last = segmentName(timelineOf(from), seg);
+        String missing = null;
+        long maxSeg = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty() ? seg
+                : segmentsByTimeline.get(target).last();
+        for (long s = seg + 1; s <= Math.max(maxSeg, seg + 1); s++) {
+            int tli = h.timelineAt(s * segSize);
+            boolean have = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s)
+                    || segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s);
+            if (!have) {
+                boolean laterExists = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).higher(s) != null;
+                if (laterExists) {
+                    missing = segmentName(tli, s);
+                }
+                break;
+            }
+            last = segmentName(segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s) ? target : tli, s);
+        }
+        return new String[]{last, missing};
+    }
+
+    private Instant lastCommit(Snapshot from, String lastSegment) throws IOException {
+        if (lastSegment.equals(segmentName(timelineOf(from), Lsn.segmentOf(stopLsn(from), segSize)))) {
+            return from.stopTime();
+        }
+        PgBinaries bins = PgBinaries.forVersion(from.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
+        List<String> tail = new ArrayList<>();
+        tail.add(lastSegment);
+        Optional<Instant> t = new WalInspector(archive, bins).lastCommit(tail);
+        return t.map(i -> i.isBefore(from.stopTime()) ? from.stopTime() : i).orElse(from.stopTime());
+    }
+
+    /** The recoverable window and archive gaps of every timeline. */
+    public List<Window> windows() throws IOException {
+        List<Window> out = new ArrayList<>();
+        for (int tli : timelines()) {
+            TimelineHistory h = history(tli);
+            List<Snapshot> usable = snapshots.stream().filter(s -> h.contains(timelineOf(s), stopLsn(s))).toList();
+            List<String> missing = new ArrayList<>();
+            TreeSet<Long> segs = segmentsByTimeline.getOrDefault(tli, new TreeSet<>());
+            if (!segs.isEmpty()) {
+                for (long s = segs.first(); s < segs.last(); s++) {
+                    if (!segs.contains(s)) {
+                        missing.add(segmentName(tli, s));
+                    }
+                }
+            }
+            if (usable.isEmpty()) {
+                out.add(new Window(tli, null, null, null, segs.isEmpty() ? null : segmentName(tli, segs.last()), missing));
+                continue;
+            }
+            Snapshot first = usable.getFirst();
+            Snapshot newest = usable.getLast();
+            String[] end = replayableEnd(newest, tli);
+            if (end[1] != null && !missing.contains(end[1])) {
+                missing.add(end[1]);
+            }
+            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0]), end[0], missing));
+        }
+        return out;
+    }
+
+    /** Picks the base backup for a point-in-time restore and checks the target is reachable. */
+    public Plan plan(RecoveryTarget target, String requestedBackup) throws IOException {
+        if (snapshots.isEmpty()) {
+            throw new IllegalArgumentException("repository " + repo.uri() + " holds no backups to recover from");
+        }
+        int tli = resolveTimeline(target.timeline(), requestedBackup);
+        TimelineHistory h = history(tli);
+        List<Snapshot> candidates = new ArrayList<>();
+        for (Snapshot s : snapshots) {
+            if (h.contains(timelineOf(s), stopLsn(s))) {
+                candidates.add(s);
+            }
+        }
+        if (requestedBackup != null && !requestedBackup.equals("latest")) {
+            String id = repo.resolveSnapshotId(requestedBackup);
+            candidates.removeIf(s -> !s.id().equals(id));
+            if (candidates.isEmpty()) {
+                throw new IllegalArgumentException("backup " + id + " is not on the history of timeline " + tli);
+            }
+        }
+        if (candidates.isEmpty()) {
+            throw new IllegalArgumentException("no backup lies on the history of timeline " + tli);
+        }
+        Snapshot chosen = switch (target.kind()) {
+            case TIME -> {
+                Instant t = target.time();
+                List<Snapshot> before = candidates.stream().filter(s -> !s.stopTime().isAfter(t)).toList();
+                if (before.isEmpty()) {
+                    throw new IllegalArgumentException("target time " + t + " is before the earliest point this repository can "
+                            + "recover on timeline " + tli + ": " + windowText(tli));
+                }
+                yield before.getLast();
+            }
+            case LSN -> {
+                long l = Lsn.parse(target.value());
+                List<Snapshot> before = candidates.stream().filter(s -> stopLsn(s) <= l).toList();
+                if (before.isEmpty()) {
+                    throw new IllegalArgumentException("target LSN " + target.value() + " is before the end of the earliest backup "
+                            + "on timeline " + tli + " (" + candidates.getFirst().engineInfo().get("stopLsn") + ")");
+                }
+                yield before.getLast();
+            }
+            default -> candidates.getLast();
+        };
+        String[] end = replayableEnd(chosen, tli);
+        Instant until = lastCommit(chosen, end[0]);
+        if (target.kind() == RecoveryTarget.Kind.TIME && target.time().isAfter(until)) {
+            throw new IllegalArgumentException("target time " + target.time() + " is after the latest point this repository can "
+                    + "recover from backup " + chosen.id() + " on timeline " + tli + " (" + until + ", end of "
+                    + end[0] + ")" + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
+                    + "; recoverable window: " + windowText(tli));
+        }
+        if (target.kind() == RecoveryTarget.Kind.LSN) {
+            long endLsn = (segmentNumber(end[0]) + 1) * segSize;
+            if (Lsn.parse(target.value()) > endLsn) {
+                throw new IllegalArgumentException("target LSN " + target.value() + " is beyond the archived WAL (ends in "
+                        + end[0] + ")" + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
+            }
+        }
+        if (end[1] != null && target.kind() != RecoveryTarget.Kind.TIME && target.kind() != RecoveryTarget.Kind.LSN) {
+            throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup " + chosen.id()
+                    + "; recovery cannot go past " + end[0]);
+        }
+        return new Plan(chosen, tli, until, end[0]);
+    }
+
+    private String windowText(int tli) throws IOException {
+        for (Window w : windows()) {
+            if (w.timeline() == tli) {
+                return w.earliest() == null ? "none (no backup on this timeline)" : w.earliest() + " .. " + w.latest()
+                        + (w.missingSegments().isEmpty() ? "" : " (missing WAL: " + String.join(", ", w.missingSegments()) + ")");
+            }
+        }
+        return "none";
+    }
+
+    private int resolveTimeline(String timeline, String requestedBackup) throws IOException {
+        if (timeline == null || timeline.equals("latest")) {
+            return timelines().last();
+        }
+        if (timeline.equals("current")) {
+            String id = requestedBackup == null || requestedBackup.equals("latest") ? snapshots.getLast().id()
+                    : repo.resolveSnapshotId(requestedBackup);
+            return snapshots.stream().filter(s -> s.id().equals(id)).map(RecoveryPlanner::timelineOf).findFirst().orElseThrow();
+        }
+        int t = Integer.parseInt(timeline);
+        if (!timelines().contains(t)) {
+            throw new IllegalArgumentException("timeline " + t + " is unknown to repository " + repo.uri() + "; known: " + timelines());
+        }
+        return t;
+    }
+}

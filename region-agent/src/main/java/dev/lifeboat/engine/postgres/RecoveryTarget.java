@@ -1,0 +1,73 @@
+package dev.lifeboat.engine.postgres;
+
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneId;
+import java.time.format.DateTimeParseException;
+
+/**
+ * Where a point-in-time restore stops. {@code exclusive} stops just before the target instead of just after it;
+ * {@code timeline} is a number, "latest" (PostgreSQL's default) or "current".
+ */
+public record RecoveryTarget(Kind kind, String value, boolean exclusive, String timeline) {
+    public enum Kind { TIME, LSN, XID, NAME }
+
+    /** PostgreSQL's timestamptz input: microsecond precision, explicit UTC offset. */
+    private static final java.time.format.DateTimeFormatter PG_TIME =
+            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(java.time.ZoneOffset.UTC);
+
+    public RecoveryTarget {
+        switch (kind) {
+            case TIME -> parseTime(value);
+            case LSN -> Lsn.parse(value);
+            case XID -> {
+                if (!value.matches("\\d+")) {
+                    throw new IllegalArgumentException("--to-xid needs a transaction id (a number), got '" + value + "'");
+                }
+            }
+            case NAME -> {
+                if (value.isBlank()) {
+                    throw new IllegalArgumentException("--to-name needs a restore point name");
+                }
+            }
+        }
+        if (timeline != null && !timeline.matches("\\d+|latest|current")) {
+            throw new IllegalArgumentException("--timeline must be a number, latest or current, got '" + timeline + "'");
+        }
+    }
+
+    /** ISO-8601 with an offset, or a local date-time taken in this machine's zone. */
+    public static Instant parseTime(String s) {
+        try {
+            return OffsetDateTime.parse(s.trim().replace(' ', 'T')).toInstant();
+        } catch (DateTimeParseException e) {
+            try {
+                return java.time.LocalDateTime.parse(s.trim().replace(' ', 'T')).atZone(ZoneId.systemDefault()).toInstant();
+            } catch (DateTimeParseException e2) {
+                throw new IllegalArgumentException("--to-time needs an ISO-8601 time such as 2026-11-24T14:03:27Z or "
+                        + "2026-11-24 14:03:27+01:00, got '" + s + "'");
+            }
+        }
+    }
+
+    public Instant time() {
+        return parseTime(value);
+    }
+
+    /** The recovery settings PostgreSQL reads from postgresql.auto.conf. */
+    public String settings() {
+        String setting = switch (kind) {
+            case TIME -> "recovery_target_time = '" + PG_TIME.format(time()) + "'";
+            case LSN -> "recovery_target_lsn = '" + value + "'";
+            case XID -> "recovery_target_xid = '" + value + "'";
+            case NAME -> "recovery_target_name = '" + value.replace("'", "''") + "'";
+        };
+        return setting + "\nrecovery_target_inclusive = " + (exclusive ? "off" : "on")
+                + "\nrecovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'"
+                + "\nrecovery_target_action = 'promote'\n";
+    }
+
+    public String describe() {
+        return kind.name().toLowerCase() + " " + value + (exclusive ? " (exclusive)" : "");
+    }
+}

@@ -1,0 +1,208 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.local.LocalBlobStore;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.count;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Point-in-time recovery on real WAL: one row is committed every ~100 ms, WAL is archived through
+ * archive_command = 'lifeboat wal-push …', and restores to times, LSNs and restore points must hold exactly the rows
+ * committed up to the target.
+ */
+class PitrTest {
+    @TempDir
+    static Path tmp;
+    static LocalCluster pg;
+    static Path keyFile;
+    static String uri;
+    static Repository repo;
+    /** id, commit time, and the WAL insert position right after the commit. */
+    record Tick(long id, Instant committed, String lsnAfter) {
+    }
+    static final List<Tick> ticks = new ArrayList<>();
+    static long idAtRestorePoint;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        Path launcher = TestLauncher.install();
+        keyFile = PgTestSupport.keyFile(tmp);
+        TestLauncher.shareWithPostgres(keyFile);
+        uri = PgTestSupport.repoUri(tmp.resolve("repo"));
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        TestLauncher.shareWithPostgres(tmp.resolve("repo"));
+        runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()));
+        pg = LocalCluster.create(tmp.resolve("pg"), List.of(
+                "archive_mode = on",
+                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'",
+                "track_commit_timestamp = on"));
+        pg.start();
+        exec(pg, "create table ticks (id bigint primary key, note text)");
+        repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
+        new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full",
+                dev.lifeboat.repository.compress.Compression.LOW, 2), null, new Cancellation()).run();
+
+        try (Connection c = pg.connect("postgres");
+             PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
+             Statement st = c.createStatement()) {
+            for (long id = 1; id <= 60; id++) {
+                ins.setLong(1, id);
+                ins.executeUpdate();
+                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin), pg_current_wal_insert_lsn()::text "
+                        + "from ticks where id = " + id)) {
+                    rs.next();
+                    ticks.add(new Tick(id, rs.getTimestamp(1).toInstant(), rs.getString(2)));
+                }
+                if (id == 15 || id == 30 || id == 45) {
+                    st.execute("select pg_switch_wal()"); // several segments, so the gap test can remove one in the middle
+                }
+                if (id == 40) {
+                    st.execute("select pg_create_restore_point('before-migration')");
+                    idAtRestorePoint = id;
+                }
+                Thread.sleep(100);
+            }
+            st.execute("select pg_switch_wal()");
+            String last = one(st, "select pg_walfile_name(pg_current_wal_lsn() - 1)");
+            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            while (System.nanoTime() < deadline) {
+                String archived = one(st, "select coalesce(last_archived_wal, '') from pg_stat_archiver");
+                if (archived.compareTo(last) >= 0 && !archived.isEmpty()) {
+                    break;
+                }
+                Thread.sleep(200);
+            }
+            assertThat(one(st, "select failed_count::text from pg_stat_archiver")).isEqualTo("0");
+        }
+    }
+
+    static void runAsRoot(List<String> cmd) throws Exception {
+        if (dev.lifeboat.util.Processes.isRoot()) {
+            dev.lifeboat.util.Processes.check(cmd, Duration.ofSeconds(30));
+        }
+    }
+
+    static String one(Statement st, String sql) throws Exception {
+        try (ResultSet rs = st.executeQuery(sql)) {
+            rs.next();
+            return rs.getString(1);
+        }
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        if (pg != null) {
+            pg.close();
+        }
+    }
+
+    /** Restores with the CLI, validates, and returns the ids present in the recovered database. */
+    private static List<Long> restoreAndRead(String name, String... targetArgs) throws Exception {
+        Path base = tmp.resolve("restore-" + name);
+        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(),
+                "--target", base.resolve("data").toString(), "--validate", "-q"));
+        args.addAll(List.of(targetArgs));
+        CliResult r = cli(args.toArray(String[]::new));
+        assertThat(r.exitCode()).as(r.all()).isZero();
+        assertThat(r.out()).contains("validation passed");
+        try (LocalCluster restored = LocalCluster.attach(base)) {
+            restored.start();
+            List<Long> ids = new ArrayList<>();
+            try (Connection c = restored.connect("postgres"); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select id from ticks order by id")) {
+                while (rs.next()) {
+                    ids.add(rs.getLong(1));
+                }
+            }
+            assertThat(count(restored, "select pg_is_in_recovery()::int")).isZero();
+            return ids;
+        }
+    }
+
+    private static List<Long> idsUpTo(long last) {
+        List<Long> out = new ArrayList<>();
+        for (long i = 1; i <= last; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    @Test
+    void toTimeBetweenTwoCommitsHoldsExactlyTheEarlierRows() throws Exception {
+        Tick a = ticks.get(19);
+        Tick b = ticks.get(20);
+        Instant between = a.committed().plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
+        assertThat(restoreAndRead("mid", "--to-time", between.toString())).isEqualTo(idsUpTo(a.id()));
+    }
+
+    @Test
+    void toTimeExactlyAtACommitIsInclusiveUnlessExclusive() throws Exception {
+        Tick t = ticks.get(29);
+        assertThat(restoreAndRead("incl", "--to-time", t.committed().toString())).isEqualTo(idsUpTo(t.id()));
+        assertThat(restoreAndRead("excl", "--to-time", t.committed().toString(), "--exclusive")).isEqualTo(idsUpTo(t.id() - 1));
+    }
+
+    @Test
+    void toLsnAndToName() throws Exception {
+        Tick t = ticks.get(49);
+        assertThat(restoreAndRead("lsn", "--to-lsn", t.lsnAfter())).isEqualTo(idsUpTo(t.id()));
+        assertThat(restoreAndRead("name", "--to-name", "before-migration")).isEqualTo(idsUpTo(idAtRestorePoint));
+    }
+
+    @Test
+    void targetsOutsideTheWindowAreRefusedNamingIt() throws Exception {
+        CliResult early = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
+                tmp.resolve("bad-early").toString(), "--to-time", "2000-01-01T00:00:00Z");
+        assertThat(early.exitCode()).isNotZero();
+        assertThat(early.err()).contains("before the earliest point").contains(" .. ");
+        CliResult late = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
+                tmp.resolve("bad-late").toString(), "--to-time", Instant.now().plus(Duration.ofDays(1)).toString());
+        assertThat(late.exitCode()).isNotZero();
+        assertThat(late.err()).contains("after the latest point").contains(" .. ");
+        CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
+        assertThat(list.exitCode()).as(list.all()).isZero();
+        assertThat(list.out()).contains("timeline 1: recoverable from");
+    }
+
+    @Test
+    void aGapInTheArchiveIsNamed() throws Exception {
+        // copy the repository and remove one archived segment from the middle of the copy
+        Path copy = tmp.resolve("repo-gap");
+        dev.lifeboat.util.Processes.check(List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
+        Repository gapRepo = Repository.open(new LocalBlobStore(copy), KeySource.KeyFile.read(keyFile));
+        List<String> segs = new dev.lifeboat.repository.WalArchive(gapRepo).list().stream()
+                .filter(dev.lifeboat.repository.WalArchive::isSegment).toList();
+        assertThat(segs.size()).as("archived segments " + segs).isGreaterThanOrEqualTo(5);
+        String removed = segs.get(segs.size() - 3);
+        new dev.lifeboat.repository.WalArchive(gapRepo).delete(removed);
+        String gapUri = PgTestSupport.repoUri(copy);
+        CliResult r = cli("restore", "--repo", gapUri, "--key-file", keyFile.toString(), "--target",
+                tmp.resolve("gap").toString(), "--to-time", ticks.getLast().committed().toString());
+        assertThat(r.exitCode()).isNotZero();
+        assertThat(r.err()).contains("missing segment " + removed);
+        assertThat(cli("list", "--repo", gapUri, "--key-file", keyFile.toString()).out()).contains("MISSING WAL: " + removed);
+        assertThatThrownBy(() -> new RecoveryPlanner(gapRepo).plan(new RecoveryTarget(RecoveryTarget.Kind.TIME,
+                ticks.getLast().committed().toString(), false, null), null)).hasMessageContaining(removed);
+    }
+}
