@@ -35,6 +35,9 @@ public final class Pack {
     }
 
     static List<PackedChunk> decodeEntries(String packId, byte[] plain) {
+        if (plain.length < 4) {
+            throw new RepositoryException.Corrupt("pack " + packId + " has a malformed trailer");
+        }
         ByteBuffer buf = ByteBuffer.wrap(plain);
         int n = buf.getInt();
         if (n < 0 || n * (long) ENTRY_BYTES != buf.remaining()) {

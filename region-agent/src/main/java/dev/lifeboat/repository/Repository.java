@@ -100,12 +100,21 @@ public final class Repository {
         } catch (JacksonException e) {
             throw new RepositoryException.Foreign("the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
         }
+        if (config == null) {
+            throw new RepositoryException.Foreign("the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
+        }
         if (!RepositoryConfig.FORMAT.equals(config.format())) {
             throw new RepositoryException.Foreign(store.uri() + " is not a Lifeboat repository (format '" + config.format() + "')");
         }
         if (config.version() > RepositoryConfig.VERSION) {
             throw new RepositoryException.Foreign("repository at " + store.uri() + " uses format version " + config.version()
                     + "; this Lifeboat reads up to version " + RepositoryConfig.VERSION + ": upgrade Lifeboat");
+        }
+        boolean plainOk = RepositoryConfig.NO_CIPHER.equals(config.cipher()) && config.plainIdKey() != null;
+        boolean encOk = config.encrypted() && config.keys() != null && !config.keys().isEmpty();
+        if (!plainOk && !encOk || config.chunking() == null || config.id() == null || config.packSize() <= 0) {
+            throw new RepositoryException.Foreign("the config at " + store.uri() + " is incomplete or uses an unknown cipher ('"
+                    + config.cipher() + "'); this Lifeboat supports aes-256-gcm and none");
         }
         if (!config.encrypted()) {
             return new Repository(store, config, KeyMaterial.fromBytes(Base64.getDecoder().decode(config.plainIdKey())));
@@ -345,7 +354,11 @@ public final class Repository {
         }
         byte[] plain = openMetadata(sealed, snapshotAad(id), "manifest of backup " + id);
         try {
-            return Json.MAPPER.readValue(Compression.unzstd(plain), Snapshot.class);
+            Snapshot s = Json.MAPPER.readValue(Compression.unzstd(plain), Snapshot.class);
+            if (s == null || s.files() == null || s.engineInfo() == null) {
+                throw new IllegalArgumentException("incomplete manifest");
+            }
+            return s;
         } catch (IOException | IllegalArgumentException e) {
             throw new RepositoryException.Corrupt("manifest of backup " + id + " is damaged: " + e.getMessage());
         }

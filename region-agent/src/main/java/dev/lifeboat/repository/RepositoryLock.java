@@ -50,7 +50,7 @@ public final class RepositoryLock implements AutoCloseable {
     public static RepositoryLock exclusive(Repository repo, String operation, String detail, boolean requireNoReaders)
             throws IOException {
         byte[] me = Json.MAPPER.writeValueAsBytes(me(operation, detail));
-        for (int attempt = 0; attempt < 2; attempt++) {
+        for (int attempt = 0; attempt < 5; attempt++) {
             if (repo.store().putIfAbsent(EXCLUSIVE, me)) {
                 RepositoryLock lock = new RepositoryLock(repo, EXCLUSIVE);
                 if (requireNoReaders) {
@@ -68,12 +68,46 @@ public final class RepositoryLock implements AutoCloseable {
                 continue; // released between our attempt and the read
             }
             if (isStale(holder.get())) {
-                repo.store().delete(EXCLUSIVE);
+                breakStale(repo, holder.get());
+                pause(20L * (attempt + 1));
                 continue;
             }
             throw lockedBy(repo, holder.get());
         }
         throw new RepositoryException.Locked("could not lock repository " + repo.uri() + ": the lock keeps changing hands");
+    }
+
+    /**
+     * Removes a stale exclusive lock. Only one process may do so at a time (it holds {@code locks/breaking}), and it
+     * deletes the lock only if it still names the dead holder, so two processes breaking the same stale lock never
+     * both end up holding the exclusive lock.
+     */
+    private static void breakStale(Repository repo, Holder stale) throws IOException {
+        String breaking = Repository.LOCKS + "breaking";
+        byte[] me = Json.MAPPER.writeValueAsBytes(me("break-stale-lock", null));
+        if (!repo.store().putIfAbsent(breaking, me)) {
+            Optional<Holder> other = read(repo, breaking);
+            if (other.isPresent() && isStale(other.get())) {
+                repo.store().delete(breaking);
+            }
+            return; // someone else is breaking it; the caller retries
+        }
+        try {
+            Optional<Holder> now = read(repo, EXCLUSIVE);
+            if (now.isPresent() && now.get().equals(stale)) {
+                repo.store().delete(EXCLUSIVE);
+            }
+        } finally {
+            repo.store().delete(breaking);
+        }
+    }
+
+    private static void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Takes a shared (reader) lock; refused while a deleting writer holds the exclusive lock. */

@@ -57,7 +57,7 @@ public final class Verifier {
             Snapshot s;
             try {
                 s = repo.loadSnapshot(id);
-            } catch (RepositoryException e) {
+            } catch (RepositoryException | IllegalArgumentException e) {
                 problems.add(new Problem(id, null, e.getMessage()));
                 continue;
             }

@@ -103,13 +103,23 @@ public enum Compression {
                 System.arraycopy(in, off + 1, out, 0, rawLength);
             }
             case CODEC_LZ4 -> {
-                int read = LZ4_DECOMPRESSOR.decompress(in, off + 1, out, 0, rawLength);
+                int read;
+                try {
+                    read = LZ4_DECOMPRESSOR.decompress(in, off + 1, out, 0, rawLength);
+                } catch (net.jpountz.lz4.LZ4Exception e) {
+                    throw new IllegalArgumentException("lz4 chunk is corrupt: " + e.getMessage());
+                }
                 if (read != len - 1) {
                     throw new IllegalArgumentException("lz4 chunk length mismatch");
                 }
             }
             case CODEC_ZSTD -> {
-                long r = Zstd.decompressByteArray(out, 0, rawLength, in, off + 1, len - 1);
+                long r;
+                try {
+                    r = Zstd.decompressByteArray(out, 0, rawLength, in, off + 1, len - 1);
+                } catch (com.github.luben.zstd.ZstdException e) {
+                    throw new IllegalArgumentException("zstd chunk is corrupt: " + e.getMessage());
+                }
                 if (Zstd.isError(r) || r != rawLength) {
                     throw new IllegalArgumentException("zstd chunk is corrupt: " + (Zstd.isError(r) ? Zstd.getErrorName(r) : r + " bytes"));
                 }
@@ -124,10 +134,18 @@ public enum Compression {
     }
 
     public static byte[] unzstd(byte[] data) {
-        long size = Zstd.getFrameContentSize(data);
-        if (size < 0 || size > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("zstd frame without a valid content size");
+        try {
+            long size = Zstd.getFrameContentSize(data);
+            if (size < 0 || size > Integer.MAX_VALUE) {
+                throw new IllegalArgumentException("zstd frame without a valid content size");
+            }
+            byte[] out = Zstd.decompress(data, (int) size);
+            if (out.length != size) {
+                throw new IllegalArgumentException("zstd frame is truncated");
+            }
+            return out;
+        } catch (com.github.luben.zstd.ZstdException e) {
+            throw new IllegalArgumentException("zstd frame is damaged: " + e.getMessage());
         }
-        return Zstd.decompress(data, (int) size);
     }
 }

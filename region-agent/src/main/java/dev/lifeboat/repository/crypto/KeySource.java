@@ -44,11 +44,25 @@ public sealed interface KeySource {
                 throw new IOException("key file " + path + " does not exist or is not a regular file");
             }
             byte[] b = Files.readAllBytes(path);
-            String text = new String(b, StandardCharsets.UTF_8).strip();
-            if (text.length() < MIN_BYTES && b.length < MIN_BYTES) {
-                throw new IOException("key file " + path + " holds fewer than " + MIN_BYTES + " bytes; it needs at least 256 bits of randomness");
+            byte[] secret;
+            try {
+                // a text key file (as `repo-init --key-file` writes) counts without surrounding whitespace
+                String text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
+                        .decode(java.nio.ByteBuffer.wrap(b)).toString().strip();
+                secret = text.getBytes(StandardCharsets.UTF_8);
+            } catch (java.nio.charset.CharacterCodingException binary) {
+                // raw random bytes (e.g. head -c 32 /dev/urandom): use them as they are, minus a trailing newline
+                int n = b.length;
+                if (n > 0 && b[n - 1] == '\n') {
+                    n--;
+                }
+                secret = java.util.Arrays.copyOf(b, n);
             }
-            return new KeyFile(path, text.getBytes(StandardCharsets.UTF_8));
+            if (secret.length < MIN_BYTES) {
+                throw new IOException("key file " + path + " holds " + secret.length + " bytes; it needs at least " + MIN_BYTES
+                        + " bytes (256 bits) of randomness");
+            }
+            return new KeyFile(path, secret);
         }
 
         /** Creates a new key file with 256 random bits, readable only by its owner. */
