@@ -31,7 +31,8 @@ final class BackupCommand implements Callable<Integer> {
     @Option(names = "--pguser", paramLabel = "USER", description = "Database user (default: $PGUSER, or postgres when root).")
     String pguser;
 
-    @Option(names = "--type", defaultValue = "full", description = "Backup type: full.")
+    @Option(names = "--type", defaultValue = "full", description = "full; incr (reads only files changed since the newest "
+            + "backup, stores only new chunks); diff (the same against the newest full). Every backup restores on its own.")
     String type;
 
     @Option(names = "--compress", defaultValue = "low", paramLabel = "LEVEL",
@@ -74,8 +75,8 @@ final class BackupCommand implements Callable<Integer> {
             System.out.println(Json.pretty(ListCommand.summary(s)));
         } else {
             Snapshot.Stats st = s.stats();
-            System.out.printf("backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline %s%n",
-                    s.id(), ListCommand.size(st.bytesRead()), ListCommand.size(st.bytesNew()), ListCommand.size(st.bytesStored()),
+            System.out.printf("%s backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline %s%n",
+                    s.type(), s.id(), ListCommand.size(st.bytesRead()), ListCommand.size(st.bytesNew()), ListCommand.size(st.bytesStored()),
                     st.seconds(), st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds()),
                     s.engineInfo().get("startLsn"), s.engineInfo().get("stopLsn"), s.engineInfo().get("timeline"));
         }

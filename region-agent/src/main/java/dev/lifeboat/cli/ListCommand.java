@@ -53,12 +53,13 @@ final class ListCommand implements Callable<Integer> {
     }
 
     private static void printBackups(List<Map<String, Object>> rows) {
-        System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s%n", "ID", "TYPE", "START", "STOP", "START LSN",
-                "STOP LSN", "TL", "READ", "STORED");
+        System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %8s%n", "ID", "TYPE", "START", "STOP", "START LSN",
+                "STOP LSN", "TL", "SIZE", "READ", "STORED", "DEDUP");
         for (Map<String, Object> m : rows) {
-            System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s%n", m.get("id"), m.get("type"),
+            System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %7.1fx%n", m.get("id"), m.get("type"),
                     trimTime(m.get("startTime")), trimTime(m.get("stopTime")), m.get("startLsn"), m.get("stopLsn"),
-                    m.get("timeline"), size((Long) m.get("bytesRead")), size((Long) m.get("bytesStored")));
+                    m.get("timeline"), size((Long) m.get("size")), size((Long) m.get("bytesRead")), size((Long) m.get("bytesStored")),
+                    (Double) m.get("dedupRatio"));
         }
     }
 
@@ -80,6 +81,9 @@ final class ListCommand implements Callable<Integer> {
         m.put("bytesRead", s.stats().bytesRead());
         m.put("bytesNew", s.stats().bytesNew());
         m.put("bytesStored", s.stats().bytesStored());
+        m.put("size", s.totalFileBytes());
+        m.put("dedupRatio", Math.round(s.totalFileBytes() * 100.0 / Math.max(1, s.stats().bytesStored())) / 100.0);
+        m.put("parent", s.parent());
         m.put("seconds", s.stats().seconds());
         m.put("tablespaces", s.tablespaces() == null ? List.of() : s.tablespaces());
         return m;

@@ -18,15 +18,20 @@ public final class ChunkReader {
         this.index = index;
     }
 
-    /** Decrypts and checks each chunk in order, handing the plaintext to {@code sink}. */
-    public void read(List<String> chunkIds, Consumer<byte[]> sink) throws IOException {
+    /** Decrypts and checks each chunk (or rebuilds each delta block) in order, handing the plaintext to {@code sink}. */
+    public void read(List<String> refs, Consumer<byte[]> sink) throws IOException {
         int i = 0;
-        while (i < chunkIds.size()) {
-            PackedChunk first = locate(chunkIds.get(i));
+        while (i < refs.size()) {
+            if (ChunkRefs.isDelta(refs.get(i))) {
+                sink.accept(readDelta(refs.get(i)));
+                i++;
+                continue;
+            }
+            PackedChunk first = locate(refs.get(i));
             int j = i + 1;
             long end = first.offset() + first.length();
-            while (j < chunkIds.size()) {
-                PackedChunk next = locate(chunkIds.get(j));
+            while (j < refs.size() && !ChunkRefs.isDelta(refs.get(j))) {
+                PackedChunk next = locate(refs.get(j));
                 if (!next.packId().equals(first.packId()) || next.offset() != end
                         || end + next.length() - first.offset() > MAX_RANGE) {
                     break;
@@ -36,17 +41,31 @@ public final class ChunkReader {
             }
             byte[] range = repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
             for (int k = i; k < j; k++) {
-                PackedChunk c = locate(chunkIds.get(k));
+                PackedChunk c = locate(refs.get(k));
                 sink.accept(repo.openChunk(c, range, (int) (c.offset() - first.offset())));
             }
             i = j;
         }
     }
 
+    /** Reads one plain chunk by id. */
+    public byte[] readChunk(ChunkId id) throws IOException {
+        PackedChunk c = index.get(id);
+        if (c == null) {
+            throw new RepositoryException.Corrupt("chunk " + id + " is missing from the repository index");
+        }
+        return repo.openChunk(c, repo.store().getRange(Pack.key(c.packId()), c.offset(), c.length()), 0);
+    }
+
+    private byte[] readDelta(String ref) throws IOException {
+        List<ChunkId> ids = ChunkRefs.ids(ref);
+        return ChunkRefs.applyDelta(readChunk(ids.get(1)), readChunk(ids.get(0)), ids.get(1));
+    }
+
     public PackedChunk locate(String hexId) {
         PackedChunk c = index.get(ChunkId.parse(hexId));
         if (c == null) {
-            throw new RepositoryException.Corrupt("chunk " + hexId.substring(0, 16) + " is missing from the repository index");
+            throw new RepositoryException.Corrupt("chunk " + hexId.substring(0, Math.min(16, hexId.length())) + " is missing from the repository index");
         }
         return c;
     }

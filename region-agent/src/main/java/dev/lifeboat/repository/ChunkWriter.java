@@ -51,8 +51,22 @@ public final class ChunkWriter implements AutoCloseable {
 
         /** Stores one chunk unless the repository already has it; returns its id. */
         public ChunkId store(byte[] data, int off, int len) {
+            return store(data, off, len, idOf(data, off, len));
+        }
+
+        /** The keyed id of some plaintext (what {@link #store} would file it under). */
+        public ChunkId idOf(byte[] data, int off, int len) {
+            return ChunkId.of(repo.chunkIds().idOf(data, off, len));
+        }
+
+        /** True if the repository (or this backup so far) already holds the chunk. */
+        public boolean isKnown(ChunkId id) {
+            return known.containsKey(id);
+        }
+
+        /** Stores a chunk whose id the caller has already computed with {@link #idOf}. */
+        public ChunkId store(byte[] data, int off, int len, ChunkId id) {
             throwIfFailed();
-            ChunkId id = ChunkId.of(repo.chunkIds().idOf(data, off, len));
             totalChunks.incrementAndGet();
             if (known.putIfAbsent(id, Boolean.TRUE) != null) {
                 return id;

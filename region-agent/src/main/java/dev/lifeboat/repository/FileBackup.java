@@ -36,12 +36,26 @@ public final class FileBackup {
     }
 
     /**
+     * Where an incremental finds the previous version of a file's blocks, to store changed blocks as page deltas.
+     *
+     * @param parentRefs the file's chunk references in the parent backup (block i at offset i × block size)
+     */
+    public record DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize) {
+    }
+
+    public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
+                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel)
+            throws IOException {
+        return backup(file, relPath, attrs, chunker, session, progress, cancel, null);
+    }
+
+    /**
      * Chunks and stores the file as it is now. A file that shrinks or grows while being read is stored as read
      * (PostgreSQL's WAL replay repairs such files on restore).
      */
     public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
-                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel)
-            throws IOException {
+                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel,
+                                     DeltaSource delta) throws IOException {
         sha.reset();
         List<String> chunks = new ArrayList<>();
         long total = 0;
@@ -69,7 +83,16 @@ public final class FileBackup {
                 }
                 cancel.throwIfCancelled();
                 int cut = chunker.nextCut(buf, start, end - start, eof);
-                chunks.add(session.store(buf, start, cut).hex());
+                ChunkId id = session.idOf(buf, start, cut);
+                String ref = null;
+                if (delta != null && !session.isKnown(id) && chunks.size() < delta.parentRefs().size()) {
+                    ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, start, cut);
+                }
+                if (ref == null) {
+                    session.store(buf, start, cut, id);
+                    ref = id.hex();
+                }
+                chunks.add(ref);
                 start += cut;
                 total += cut;
                 progress.addBytes(cut);
@@ -78,6 +101,20 @@ public final class FileBackup {
         return new Snapshot.FileEntry(relPath, Snapshot.Kind.FILE, mode(attrs.permissions()), attrs.owner().getName(),
                 attrs.group().getName(), attrs.lastModifiedTime().toMillis(), total, HexFormat.of().formatHex(sha.digest()),
                 chunks, null);
+    }
+
+    /** Stores a changed block as the pages that differ from the parent's version; null if a whole block is better. */
+    private String storeDelta(DeltaSource delta, String parentRef, ChunkWriter.Session session, int start, int len)
+            throws IOException {
+        ChunkId baseId = ChunkRefs.base(parentRef);
+        byte[] base = delta.reader().readChunk(baseId);
+        byte[] encoded = ChunkRefs.encodeDelta(baseId, base, buf, start, len, delta.pageSize());
+        if (encoded == null) {
+            return null;
+        }
+        ChunkId deltaId = session.idOf(encoded, 0, encoded.length);
+        session.store(encoded, 0, encoded.length, deltaId);
+        return ChunkRefs.delta(deltaId, baseId);
     }
 
     public static PosixFileAttributes attributes(Path p) throws IOException {

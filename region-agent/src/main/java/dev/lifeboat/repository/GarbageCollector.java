@@ -33,7 +33,7 @@ public final class GarbageCollector {
             for (Snapshot s : repo.loadSnapshots()) {
                 for (Snapshot.FileEntry f : s.files()) {
                     if (f.chunks() != null) {
-                        f.chunks().forEach(h -> referenced.add(ChunkId.parse(h)));
+                        f.chunks().forEach(h -> referenced.addAll(ChunkRefs.ids(h)));
                     }
                 }
             }

@@ -67,8 +67,7 @@ public final class Verifier {
                 }
                 files++;
                 String[] user = {id, f.path()};
-                for (String hex : f.chunks()) {
-                    ChunkId cid = ChunkId.parse(hex);
+                for (ChunkId cid : f.chunks().stream().flatMap(r -> ChunkRefs.ids(r).stream()).toList()) {
                     PackedChunk c = index.get(cid);
                     if (c == null) {
                         problems.add(new Problem(id, f.path(), "chunk " + cid + " is missing from the repository"));

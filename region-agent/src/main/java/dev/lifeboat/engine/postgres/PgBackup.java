@@ -4,6 +4,7 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.ChunkIndex;
+import dev.lifeboat.repository.ChunkReader;
 import dev.lifeboat.repository.ChunkWriter;
 import dev.lifeboat.repository.FileBackup;
 import dev.lifeboat.repository.Repository;
@@ -74,14 +75,21 @@ public final class PgBackup {
     }
 
     public Snapshot run() throws IOException {
-        if (opts.type() != null && !opts.type().equals("full")) {
-            throw new IllegalArgumentException("backup type '" + opts.type() + "' is not supported yet; use --type full");
+        String requestedType = opts.type() == null ? "full" : opts.type();
+        if (!List.of("full", "incr", "diff").contains(requestedType)) {
+            throw new IllegalArgumentException("backup type '" + requestedType + "' is unknown; use full, incr or diff");
         }
         PgDataDirectory pgdata = new PgDataDirectory(opts.pgdata()).requireCluster();
         long systemId = pgdata.systemIdentifier();
         PgConnections conns = connectionFor(pgdata);
         Instant start = Instant.now();
-        String id = ID_TIME.format(start) + "F-" + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
+        Snapshot parent = requestedType.equals("full") ? null : findParent(requestedType, systemId);
+        String type = parent == null ? "full" : requestedType;
+        if (parent == null && !requestedType.equals("full")) {
+            log.warn("no earlier backup of this cluster in {}: taking a full backup instead of {}", repo.uri(), requestedType);
+        }
+        String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
+                + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
 
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", id, false);
              Connection conn = open(conns)) {
@@ -103,7 +111,8 @@ public final class PgBackup {
                 files.sort(Comparator.comparingLong((SourceFile f) -> f.attrs().size()).reversed());
                 long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
                 ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
-                copyFiles(files, writer, ck, copy, entries);
+                ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
+                copyFiles(files, writer, ck, copy, entries, parent, deltaReader, Integer.parseInt(info.get("blockSize")));
                 copy.finish(null);
 
                 cancel.throwIfCancelled();
@@ -123,7 +132,7 @@ public final class PgBackup {
                 checkSlot(conn, slot);
                 exec(conn, "select pg_drop_replication_slot('" + slot + "')");
                 writer.finish();
-                bytesRead = copy.bytesDone() + walBytes(entries);
+                bytesRead = copy.bytesDone() - skippedBytes.get() + walBytes(entries);
 
                 Instant stopTime = Instant.now();
                 List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
@@ -131,7 +140,7 @@ public final class PgBackup {
                 Snapshot.Stats stats = new Snapshot.Stats(bytesRead, writer.newBytes(), writer.storedBytes(),
                         sorted.stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count(), writer.totalChunks(),
                         writer.newChunks(), (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
-                Snapshot snap = new Snapshot(id, "full", "postgresql", null, start, stopTime, Hosts.name(),
+                Snapshot snap = new Snapshot(id, type, "postgresql", parent == null ? null : parent.id(), start, stopTime, Hosts.name(),
                         pgdata.path().toString(), opts.compression().label(), info, tablespaces, sorted, stats);
                 repo.saveSnapshot(snap);
                 log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
@@ -352,8 +361,49 @@ public final class PgBackup {
         return new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
     }
 
+    private final java.util.concurrent.atomic.AtomicLong skippedBytes = new java.util.concurrent.atomic.AtomicLong();
+
+    /** The backup an incremental (newest of this cluster) or differential (newest full) builds on. */
+    private Snapshot findParent(String type, long systemId) throws IOException {
+        List<String> ids = repo.listSnapshotIds();
+        for (int i = ids.size() - 1; i >= 0; i--) {
+            Snapshot s = repo.loadSnapshot(ids.get(i));
+            if (!Long.toUnsignedString(systemId).equals(s.engineInfo().get("systemIdentifier"))) {
+                continue;
+            }
+            if (type.equals("incr") || s.type().equals("full")) {
+                return s;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A file can be taken over from the parent backup without reading it when its size and modification time are
+     * unchanged and it was last modified well before the parent started reading (file systems and PostgreSQL can
+     * change a file within one timestamp tick; two seconds of margin rule that out).
+     */
+    private static Snapshot.FileEntry reusable(Map<String, Snapshot.FileEntry> parentFiles, Snapshot parent, SourceFile f) {
+        if (parent == null || f.relPath().equals("global/pg_control")) {
+            return null;
+        }
+        Snapshot.FileEntry p = parentFiles.get(f.relPath());
+        long mtime = f.attrs().lastModifiedTime().toMillis();
+        if (p == null || p.kind() != Snapshot.Kind.FILE || p.size() != f.attrs().size() || p.mtimeMillis() != mtime
+                || mtime >= parent.startTime().toEpochMilli() - 2000) {
+            return null;
+        }
+        return new Snapshot.FileEntry(p.path(), p.kind(), FileBackup.mode(f.attrs().permissions()), f.attrs().owner().getName(),
+                f.attrs().group().getName(), mtime, p.size(), p.sha256(), p.chunks(), null);
+    }
+
     private void copyFiles(List<SourceFile> files, ChunkWriter writer, RepositoryConfig.Chunking ck, ProgressTracker progress,
-                           List<Snapshot.FileEntry> entries) throws IOException {
+                           List<Snapshot.FileEntry> entries, Snapshot parent, ChunkReader deltaReader, int pageSize)
+            throws IOException {
+        Map<String, Snapshot.FileEntry> parentFiles = new java.util.HashMap<>();
+        if (parent != null) {
+            parent.files().forEach(e -> parentFiles.put(e.path(), e));
+        }
         ConcurrentLinkedQueue<SourceFile> queue = new ConcurrentLinkedQueue<>(files);
         int workers = Math.max(1, opts.parallel());
         int maxChunk = Math.max(ck.maxSize(), ck.relationBlockSize());
@@ -369,8 +419,20 @@ public final class PgBackup {
                         while ((f = queue.poll()) != null) {
                             cancel.throwIfCancelled();
                             Chunker chunker = PgFileRules.isRelationFile(f.relPath()) ? blocks : cdc;
+                            Snapshot.FileEntry same = reusable(parentFiles, parent, f);
+                            if (same != null) {
+                                entries.add(same);
+                                skippedBytes.addAndGet(same.size());
+                                progress.addBytes(same.size());
+                                progress.fileDone();
+                                continue;
+                            }
                             try {
-                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel));
+                                Snapshot.FileEntry prev = parentFiles.get(f.relPath());
+                                FileBackup.DeltaSource delta = deltaReader != null && chunker == blocks && prev != null
+                                        && prev.kind() == Snapshot.Kind.FILE
+                                        ? new FileBackup.DeltaSource(prev.chunks(), deltaReader, pageSize) : null;
+                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel, delta));
                             } catch (NoSuchFileException gone) {
                                 // dropped during the backup: WAL replay recreates or removes it consistently
                             }
@@ -428,14 +490,39 @@ public final class PgBackup {
         ProgressTracker progress = new ProgressTracker("backup", "wal", total, wal.size(), listener);
         FileBackup reader = new FileBackup(ck.maxSize());
         FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
+        String stopSegment = Lsn.segmentName(timeline, Lsn.segmentOf(stopLsn, segSize), segSize);
+        Path scratch = Files.createTempDirectory("lifeboat-wal-");
         try (ChunkWriter.Session session = writer.session()) {
             for (Path p : wal) {
                 cancel.throwIfCancelled();
-                entries.add(reader.backup(p, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
+                Path source = p;
+                if (p.getFileName().toString().equals(stopSegment)) {
+                    source = withoutRecycledTail(p, stopLsn % segSize, scratch);
+                }
+                entries.add(reader.backup(source, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
                 progress.fileDone();
             }
+        } finally {
+            PgValidator.deleteTree(scratch);
         }
         progress.finish(null);
+    }
+
+    /**
+     * The last segment ends with the backup-end and segment-switch records; what follows on disk is left over from
+     * a recycled segment, which recovery never reads. Zeroing it (from the page after the switch record) keeps an
+     * incremental from storing megabytes of stale WAL.
+     */
+    private static Path withoutRecycledTail(Path segment, long stopOffset, Path scratch) throws IOException {
+        byte[] b = Files.readAllBytes(segment);
+        int page = 8192;
+        long keep = ((stopOffset + 256) / page + 1) * page;
+        if (keep < b.length) {
+            java.util.Arrays.fill(b, (int) keep, b.length, (byte) 0);
+        }
+        Path out = scratch.resolve(segment.getFileName());
+        Files.write(out, b);
+        return out;
     }
 
     private String[] stopBackup(Connection conn) throws SQLException {

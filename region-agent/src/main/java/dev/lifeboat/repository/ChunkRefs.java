@@ -1,0 +1,98 @@
+package dev.lifeboat.repository;
+
+import java.nio.ByteBuffer;
+import java.util.List;
+
+/**
+ * A file's chunk list in a manifest holds references: either a chunk id ({@code <hex>}), or a block delta
+ * ({@code <deltaHex>+<baseHex>}): the block equals the base chunk with the pages listed in the delta chunk replaced.
+ * Deltas keep an incremental of a relation file close to the pages that changed; their base is always a plain chunk,
+ * so reading a block never takes more than two chunks.
+ */
+public final class ChunkRefs {
+    static final byte DELTA_MAGIC = (byte) 0xD1;
+
+    private ChunkRefs() {
+    }
+
+    public static boolean isDelta(String ref) {
+        return ref.indexOf('+') > 0;
+    }
+
+    /** Every chunk a reference needs (one, or the delta and its base). */
+    public static List<ChunkId> ids(String ref) {
+        int plus = ref.indexOf('+');
+        if (plus < 0) {
+            return List.of(ChunkId.parse(ref));
+        }
+        return List.of(ChunkId.parse(ref.substring(0, plus)), ChunkId.parse(ref.substring(plus + 1)));
+    }
+
+    public static String delta(ChunkId delta, ChunkId base) {
+        return delta.hex() + "+" + base.hex();
+    }
+
+    /** The plain chunk a reference is built on: the base of a delta, or the chunk itself. */
+    public static ChunkId base(String ref) {
+        int plus = ref.indexOf('+');
+        return ChunkId.parse(plus < 0 ? ref : ref.substring(plus + 1));
+    }
+
+    /**
+     * Encodes the pages of {@code block} that differ from {@code base}, or returns null when more than half differ
+     * (then the whole block is cheaper to store).
+     */
+    public static byte[] encodeDelta(ChunkId baseId, byte[] base, byte[] block, int off, int len, int pageSize) {
+        if (base.length != len || len % pageSize != 0) {
+            return null;
+        }
+        int pages = len / pageSize;
+        int[] changed = new int[pages];
+        int n = 0;
+        for (int p = 0; p < pages; p++) {
+            if (!java.util.Arrays.equals(base, p * pageSize, (p + 1) * pageSize, block, off + p * pageSize, off + (p + 1) * pageSize)) {
+                changed[n++] = p;
+            }
+        }
+        if (n * 2 > pages) {
+            return null;
+        }
+        ByteBuffer out = ByteBuffer.allocate(1 + ChunkId.BYTES + 4 + 4 + 4 + n * (4 + pageSize));
+        out.put(DELTA_MAGIC);
+        baseId.write(out);
+        out.putInt(len).putInt(pageSize).putInt(n);
+        for (int i = 0; i < n; i++) {
+            int p = changed[i];
+            out.putInt(p);
+            out.put(block, off + p * pageSize, pageSize);
+        }
+        return out.array();
+    }
+
+    /** Rebuilds a block from its base and a delta chunk's plaintext. */
+    public static byte[] applyDelta(byte[] base, byte[] delta, ChunkId expectedBase) {
+        ByteBuffer in = ByteBuffer.wrap(delta);
+        if (in.get() != DELTA_MAGIC) {
+            throw new RepositoryException.Corrupt("delta chunk has no delta header");
+        }
+        ChunkId baseId = ChunkId.read(in);
+        if (!baseId.equals(expectedBase)) {
+            throw new RepositoryException.Corrupt("delta chunk names base " + baseId + ", the manifest " + expectedBase);
+        }
+        int len = in.getInt();
+        int pageSize = in.getInt();
+        int n = in.getInt();
+        if (len != base.length || pageSize <= 0 || n < 0 || in.remaining() != (long) n * (4 + pageSize)) {
+            throw new RepositoryException.Corrupt("delta chunk is malformed");
+        }
+        byte[] out = base.clone();
+        for (int i = 0; i < n; i++) {
+            int p = in.getInt();
+            if (p < 0 || (long) (p + 1) * pageSize > len) {
+                throw new RepositoryException.Corrupt("delta chunk page " + p + " is outside its block");
+            }
+            in.get(out, p * pageSize, pageSize);
+        }
+        return out;
+    }
+}
