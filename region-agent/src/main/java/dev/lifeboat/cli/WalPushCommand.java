@@ -1,13 +1,16 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.postgres.WalSpool;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.concurrent.Callable;
 
 @Command(name = "wal-push", description = "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %p'). "
@@ -19,11 +22,33 @@ final class WalPushCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "WAL_PATH", description = "Path of the WAL file (relative to PGDATA, as %p gives it).")
     Path walPath;
 
+    @Option(names = "--async", description = "Archive through a local spool: a background pusher archives ready segments "
+            + "in parallel ahead of PostgreSQL, and this command only waits for its marker (needs --spool-dir).")
+    boolean async;
+
+    @Option(names = "--spool-dir", paramLabel = "DIR", description = "Spool directory for --async (one per cluster, on local disk).")
+    Path spoolDir;
+
+    @Option(names = "--process-max", defaultValue = "4", description = "Segments the background pusher archives at once. Default: ${DEFAULT-VALUE}.")
+    int processMax;
+
+    @Option(names = "--timeout", defaultValue = "120", description = "Seconds to wait for the background pusher. Default: ${DEFAULT-VALUE}.")
+    int timeoutSeconds;
+
     @Override
     public Integer call() throws Exception {
         String name = walPath.getFileName().toString();
         if (!WalArchive.isWalFileName(name)) {
             throw new IllegalArgumentException(walPath + " is not a WAL segment, history or backup history file");
+        }
+        if (async) {
+            if (spoolDir == null) {
+                throw new IllegalArgumentException("--async needs --spool-dir DIR (a local directory for this cluster)");
+            }
+            repo.store(); // fail early on a bad --repo
+            new WalSpool(spoolDir).awaitPushed(name, walPath.toAbsolutePath().getParent(), repo.forwardedArgs(), processMax,
+                    Duration.ofSeconds(timeoutSeconds));
+            return 0;
         }
         byte[] content = Files.readAllBytes(walPath);
         Repository r = repo.open();

@@ -52,6 +52,17 @@ final class PackWriter {
         pos += written;
     }
 
+    /**
+     * Appends a blob that is already compressed and sealed for {@code id} (copied from another pack as it is: the
+     * seal's associated data is the chunk id, not the pack, so the blob stays valid in a new pack).
+     */
+    void addSealed(ChunkId id, byte[] blob, int off, int len, int rawLength) {
+        ensure(len);
+        System.arraycopy(blob, off, buf, pos, len);
+        entries.add(new PendingEntry(id, pos, len, rawLength));
+        pos += len;
+    }
+
     private void ensure(int extra) {
         if (pos + extra > buf.length) {
             buf = Arrays.copyOf(buf, Math.max(buf.length * 2, pos + extra));

@@ -1,0 +1,42 @@
+package dev.lifeboat.cli;
+
+import dev.lifeboat.engine.postgres.WalSpool;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+
+@Command(name = "wal-spool-worker", hidden = true, description = "Background pusher/fetcher started by wal-push --async and wal-get --prefetch.")
+final class WalSpoolWorkerCommand implements Callable<Integer> {
+    @Mixin
+    RepoOptions repo;
+
+    @Option(names = "--role", required = true, description = "push or get")
+    String role;
+
+    @Option(names = "--spool-dir", required = true)
+    Path spoolDir;
+
+    @Option(names = "--pg-wal", required = true)
+    Path pgWal;
+
+    @Option(names = "--process-max", defaultValue = "4")
+    int processMax;
+
+    @Option(names = "--idle-seconds", defaultValue = "30")
+    int idleSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        WalSpool spool = new WalSpool(spoolDir);
+        if (role.equals("push")) {
+            spool.runPusher(repo.open(), pgWal, processMax, Duration.ofSeconds(idleSeconds));
+        } else {
+            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds));
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,283 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.util.SelfCommand;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+
+/**
+ * Asynchronous WAL archiving and fetching through a local spool directory, so PostgreSQL never waits on
+ * object-store latency or a JVM start per segment.
+ * <p>
+ * Push: a background pusher (one per spool, guarded by a file lock) reads {@code pg_wal/archive_status/*.ready}
+ * itself, archives segments in parallel ahead of PostgreSQL's requests and leaves {@code out/<name>.ok} once a
+ * segment is durable in the repository; {@code wal-push} (the launcher script, without starting Java) just finds
+ * that marker. Get: after serving a segment, a background fetcher downloads the next segments into {@code in/}.
+ */
+public final class WalSpool {
+    private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
+    private final Path spool;
+
+    public WalSpool(Path spool) throws IOException {
+        this.spool = spool.toAbsolutePath();
+        Files.createDirectories(this.spool.resolve("out"));
+        Files.createDirectories(this.spool.resolve("in"));
+    }
+
+    public Path okMarker(String name) {
+        return spool.resolve("out").resolve(name + ".ok");
+    }
+
+    public Path errorMarker(String name) {
+        return spool.resolve("out").resolve(name + ".error");
+    }
+
+    /** Waits until the pusher reports the segment durable (true) or failed (exception), starting it when needed. */
+    public void awaitPushed(String name, Path walDir, List<String> repoArgs, int processMax, Duration timeout)
+            throws IOException, InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long nextStartCheck = 0;
+        while (System.nanoTime() < deadline) {
+            if (Files.deleteIfExists(okMarker(name))) {
+                return;
+            }
+            Path err = errorMarker(name);
+            if (Files.exists(err)) {
+                String why = Files.readString(err).strip();
+                Files.deleteIfExists(err);
+                throw new IOException("archiving " + name + " failed: " + why);
+            }
+            if (System.nanoTime() >= nextStartCheck) {
+                ensureRunning("push", walDir, repoArgs, processMax);
+                nextStartCheck = System.nanoTime() + 1_000_000_000L;
+            }
+            Thread.sleep(5);
+        }
+        throw new IOException("archiving " + name + " did not finish within " + timeout + "; see " + spool.resolve("push.log"));
+    }
+
+    /** Starts the background process for {@code role} unless one already holds the spool's lock. */
+    private void ensureRunning(String role, Path walDir, List<String> repoArgs, int processMax) throws IOException {
+        if (isLocked(role)) {
+            return;
+        }
+        List<String> cmd = new ArrayList<>(SelfCommand.command());
+        cmd.add("wal-spool-worker");
+        cmd.add("--role=" + role);
+        cmd.add("--spool-dir=" + spool);
+        cmd.add("--pg-wal=" + walDir.toAbsolutePath());
+        cmd.add("--process-max=" + processMax);
+        cmd.addAll(repoArgs);
+        new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(spool.resolve(role + ".log").toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+    }
+
+    private boolean isLocked(String role) throws IOException {
+        try (FileChannel ch = FileChannel.open(spool.resolve(role + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock l = ch.tryLock();
+            if (l == null) {
+                return true;
+            }
+            l.release();
+            return false;
+        } catch (java.nio.channels.OverlappingFileLockException e) {
+            return true;
+        }
+    }
+
+    /**
+     * The pusher: archives every segment PostgreSQL marked ready, {@code processMax} at a time, until nothing has been
+     * ready for {@code idle}. Returns without work if another pusher holds the lock.
+     */
+    public void runPusher(Repository repo, Path walDir, int processMax, Duration idle) throws IOException, InterruptedException {
+        try (FileChannel ch = FileChannel.open(spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = ch.tryLock()) {
+            if (lock == null) {
+                return;
+            }
+            WalArchive archive = new WalArchive(repo);
+            Semaphore slots = new Semaphore(Math.max(1, processMax));
+            java.util.Set<String> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            long lastWork = System.nanoTime();
+            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                while (System.nanoTime() - lastWork < idle.toNanos()) {
+                    List<String> ready = readySegments(walDir);
+                    boolean any = false;
+                    for (String name : ready) {
+                        if (inFlight.contains(name) || Files.exists(okMarker(name))) {
+                            continue;
+                        }
+                        any = true;
+                        inFlight.add(name);
+                        slots.acquire();
+                        pool.submit(() -> {
+                            try {
+                                archive.push(name, Files.readAllBytes(walDir.resolve(name)));
+                                writeMarker(okMarker(name), "");
+                            } catch (Exception e) {
+                                log.warn("archiving {} failed: {}", name, e.getMessage());
+                                try {
+                                    writeMarker(errorMarker(name), String.valueOf(e.getMessage()));
+                                } catch (IOException ignored) {
+                                    // the waiting wal-push times out instead
+                                }
+                            } finally {
+                                inFlight.remove(name);
+                                slots.release();
+                            }
+                        });
+                    }
+                    if (any) {
+                        lastWork = System.nanoTime();
+                    }
+                    cleanStaleMarkers(walDir);
+                    Thread.sleep(any ? 2 : 20);
+                }
+            }
+        }
+    }
+
+    /** Segments PostgreSQL has finished and wants archived, oldest first. */
+    static List<String> readySegments(Path walDir) throws IOException {
+        List<String> out = new ArrayList<>();
+        Path status = walDir.resolve("archive_status");
+        if (!Files.isDirectory(status)) {
+            return out;
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(status, "*.ready")) {
+            for (Path p : ds) {
+                String f = p.getFileName().toString();
+                String name = f.substring(0, f.length() - ".ready".length());
+                if (WalArchive.isWalFileName(name)) {
+                    out.add(name);
+                }
+            }
+        }
+        // history files first (a new timeline's segments need them), then by name
+        out.sort((a, b) -> a.endsWith(".history") == b.endsWith(".history") ? a.compareTo(b) : a.endsWith(".history") ? -1 : 1);
+        return out;
+    }
+
+    /** Markers of segments PostgreSQL no longer lists as ready (it archived them) are no longer needed. */
+    private void cleanStaleMarkers(Path walDir) throws IOException {
+        long cutoff = System.currentTimeMillis() - 600_000;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(spool.resolve("out"), "*.ok")) {
+            for (Path p : ds) {
+                try {
+                    if (Files.getLastModifiedTime(p).toMillis() < cutoff) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (NoSuchFileException gone) {
+                    // consumed meanwhile
+                }
+            }
+        }
+    }
+
+    private static void writeMarker(Path p, String content) throws IOException {
+        Path tmp = p.resolveSibling("." + p.getFileName() + ".tmp");
+        Files.writeString(tmp, content, StandardCharsets.UTF_8);
+        Files.move(tmp, p, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    // ---- fetching ----------------------------------------------------------------------------------------------
+
+    /** Hands over a prefetched file if there is one. */
+    public boolean takePrefetched(String name, Path dest) throws IOException {
+        Path p = spool.resolve("in").resolve(name);
+        if (!Files.exists(p)) {
+            return false;
+        }
+        Files.move(p, dest, StandardCopyOption.REPLACE_EXISTING);
+        return true;
+    }
+
+    public void startPrefetch(String after, List<String> repoArgs, int count) throws IOException {
+        if (!WalArchive.isSegment(after)) {
+            return;
+        }
+        writeMarker(spool.resolve("in").resolve("next"), after + " " + count);
+        ensureRunning("get", spool, repoArgs, count);
+    }
+
+    /** The fetcher: keeps the next segments after the last requested one downloaded in {@code in/}. */
+    public void runFetcher(Repository repo, int count, Duration idle) throws IOException, InterruptedException {
+        try (FileChannel ch = FileChannel.open(spool.resolve("get.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+             FileLock lock = ch.tryLock()) {
+            if (lock == null) {
+                return;
+            }
+            WalArchive archive = new WalArchive(repo);
+            long lastWork = System.nanoTime();
+            String lastSeen = null;
+            while (System.nanoTime() - lastWork < idle.toNanos()) {
+                Path next = spool.resolve("in").resolve("next");
+                String cur = Files.exists(next) ? Files.readString(next).strip().split(" ")[0] : null;
+                if (cur != null && !cur.equals(lastSeen)) {
+                    lastSeen = cur;
+                    lastWork = System.nanoTime();
+                    for (String name : following(cur, count)) {
+                        Path target = spool.resolve("in").resolve(name);
+                        if (Files.exists(target)) {
+                            continue;
+                        }
+                        Optional<byte[]> data = archive.read(name);
+                        if (data.isEmpty()) {
+                            break;
+                        }
+                        Path tmp = target.resolveSibling("." + name + ".tmp");
+                        Files.write(tmp, data.get());
+                        Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+                    }
+                    dropOlderThan(cur);
+                }
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    private void dropOlderThan(String cur) throws IOException {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(spool.resolve("in"))) {
+            for (Path p : ds) {
+                String n = p.getFileName().toString();
+                if (WalArchive.isSegment(n) && n.compareTo(cur) < 0) {
+                    Files.deleteIfExists(p);
+                }
+            }
+        }
+    }
+
+    /** The names of the next {@code count} segments on the same timeline (16 MiB segments). */
+    static List<String> following(String segment, int count) {
+        int tli = Integer.parseInt(segment.substring(0, 8), 16);
+        long segSize = 16L << 20;
+        long perId = 0x1_0000_0000L / segSize;
+        long no = Long.parseLong(segment.substring(8, 16), 16) * perId + Long.parseLong(segment.substring(16, 24), 16);
+        List<String> out = new ArrayList<>();
+        for (int i = 1; i <= count; i++) {
+            out.add(Lsn.segmentName(tli, no + i, segSize));
+        }
+        return out;
+    }
+}
