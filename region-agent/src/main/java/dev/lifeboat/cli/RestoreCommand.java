@@ -51,6 +51,9 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--to-name", paramLabel = "NAME", description = "Recover to this named restore point.")
     String toName;
 
+    @Option(names = "--to-latest", description = "Replay all archived (and streamed) WAL: recover as far as the archive reaches.")
+    boolean toLatest;
+
     @Option(names = "--exclusive", description = "Stop just before the target instead of just after it.")
     boolean exclusive;
 
@@ -112,9 +115,16 @@ final class RestoreCommand implements Callable<Integer> {
     }
 
     private dev.lifeboat.engine.postgres.RecoveryTarget recoveryTarget() {
-        int n = (toTime != null ? 1 : 0) + (toLsn != null ? 1 : 0) + (toXid != null ? 1 : 0) + (toName != null ? 1 : 0);
+        int n = (toTime != null ? 1 : 0) + (toLsn != null ? 1 : 0) + (toXid != null ? 1 : 0) + (toName != null ? 1 : 0)
+                + (toLatest ? 1 : 0);
         if (n > 1) {
-            throw new IllegalArgumentException("give at most one of --to-time, --to-lsn, --to-xid, --to-name");
+            throw new IllegalArgumentException("give at most one of --to-time, --to-lsn, --to-xid, --to-name, --to-latest");
+        }
+        if (toLatest) {
+            if (exclusive) {
+                throw new IllegalArgumentException("--exclusive does not apply to --to-latest");
+            }
+            return dev.lifeboat.engine.postgres.RecoveryTarget.latest(timeline);
         }
         if (n == 0) {
             if (exclusive || timeline != null) {

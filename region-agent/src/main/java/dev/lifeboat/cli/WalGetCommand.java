@@ -30,7 +30,15 @@ final class WalGetCommand implements Callable<Integer> {
             throw new IllegalArgumentException("'" + name + "' is not a WAL file name");
         }
         Repository r = repo.open();
-        Optional<byte[]> data = new WalArchive(r).read(name);
+        WalArchive archive = new WalArchive(r);
+        Optional<byte[]> data = archive.read(name);
+        if (data.isEmpty() && WalArchive.isSegment(name)) {
+            // only the streaming receiver's in-progress copy: hand it out zero-padded, which PostgreSQL replays as the end of WAL
+            data = archive.read(name + ".partial").map(WalGetCommand::padToSegment);
+            if (data.isPresent() && repo.verbose) {
+                System.err.println(name + ": serving " + name + ".partial, zero-padded");
+            }
+        }
         if (data.isEmpty()) {
             if (repo.verbose) {
                 System.err.println(name + " is not in the archive");
@@ -42,5 +50,20 @@ final class WalGetCommand implements Callable<Integer> {
         Files.write(tmp, data.get());
         Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         return 0;
+    }
+
+    /**
+     * Pads a partial segment with zeros to the segment size recorded in its first page's long header
+     * (xlp_seg_size at offset 32, host byte order), or 16 MiB if the header is not there.
+     */
+    static byte[] padToSegment(byte[] partial) {
+        long size = 16L << 20;
+        if (partial.length >= 40) {
+            long s = java.nio.ByteBuffer.wrap(partial, 32, 4).order(java.nio.ByteOrder.nativeOrder()).getInt() & 0xffffffffL;
+            if (s >= (1L << 20) && s <= (1L << 30) && Long.bitCount(s) == 1) {
+                size = s;
+            }
+        }
+        return partial.length >= size ? partial : java.util.Arrays.copyOf(partial, (int) size);
     }
 }

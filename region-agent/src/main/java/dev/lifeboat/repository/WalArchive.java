@@ -42,6 +42,11 @@ public final class WalArchive {
         return SEGMENT.matcher(name).matches();
     }
 
+    /** An in-progress segment written by the streaming receiver (or by PostgreSQL at promotion): {@code <segment>.partial}. */
+    public static boolean isPartial(String name) {
+        return PARTIAL.matcher(name).matches();
+    }
+
     public static boolean isHistory(String name) {
         return HISTORY.matcher(name).matches();
     }
@@ -79,6 +84,18 @@ public final class WalArchive {
         byte[] sealed = repo.sealMetadata(Compression.zstd(content, 1), aad(name));
         repo.store().put(key, sealed);
         return PushResult.STORED;
+    }
+
+    /**
+     * Stores (or replaces) the in-progress copy {@code <segment>.partial} of a segment the streaming receiver is
+     * still filling. Unlike {@link #push} it does not read the previous version first: the receiver rewrites it every
+     * second, and it only ever grows.
+     */
+    public void pushPartial(String name, byte[] content) throws IOException {
+        if (!PARTIAL.matcher(name).matches()) {
+            throw new IllegalArgumentException("'" + name + "' is not a partial WAL segment name");
+        }
+        repo.store().put(key(name), repo.sealMetadata(Compression.zstd(content, 1), aad(name)));
     }
 
     /** Reads and authenticates a WAL file; empty if it is not archived. */

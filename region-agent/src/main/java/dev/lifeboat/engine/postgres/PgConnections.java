@@ -22,6 +22,24 @@ public record PgConnections(String host, int port, String user, String password)
     }
 
     public Connection open(String database) throws SQLException {
+        return connect(database, new Properties());
+    }
+
+    /**
+     * A walsender connection for the streaming replication protocol (replication=database, simple query mode), named
+     * {@code applicationName} so that it can be listed in synchronous_standby_names.
+     */
+    public Connection openReplication(String applicationName) throws SQLException {
+        Properties extra = new Properties();
+        org.postgresql.PGProperty.REPLICATION.set(extra, "database");
+        org.postgresql.PGProperty.ASSUME_MIN_SERVER_VERSION.set(extra, "9.4");
+        org.postgresql.PGProperty.PREFER_QUERY_MODE.set(extra, "simple");
+        org.postgresql.PGProperty.SOCKET_TIMEOUT.set(extra, 60);
+        extra.setProperty("ApplicationName", applicationName);
+        return connect("postgres", extra);
+    }
+
+    private Connection connect(String database, Properties extra) throws SQLException {
         Properties props = new Properties();
         props.setProperty("user", user);
         if (password != null) {
@@ -30,6 +48,7 @@ public record PgConnections(String host, int port, String user, String password)
         props.setProperty("ApplicationName", "lifeboat");
         props.setProperty("connectTimeout", "10");
         props.setProperty("tcpKeepAlive", "true");
+        props.putAll(extra);
         String db = URLEncoder.encode(database, StandardCharsets.UTF_8);
         String url;
         if (isSocket()) {

@@ -33,6 +33,8 @@ public final class RecoveryPlanner {
     private final List<Snapshot> snapshots;
     private final long segSize;
     private final Map<Integer, TreeSet<Long>> segmentsByTimeline = new TreeMap<>();
+    /** In-progress segments ({@code .partial}, from the streaming receiver): usable as the last segment of a replay. */
+    private final Map<Integer, TreeSet<Long>> partialsByTimeline = new TreeMap<>();
     private final Map<Integer, TimelineHistory> histories = new HashMap<>();
 
     public RecoveryPlanner(Repository repo) throws IOException {
@@ -44,6 +46,9 @@ public final class RecoveryPlanner {
         for (String name : archive.list()) {
             if (WalArchive.isSegment(name)) {
                 segmentsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
+                        .add(segmentNumber(name));
+            } else if (WalArchive.isPartial(name)) {
+                partialsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
                         .add(segmentNumber(name));
             } else if (WalArchive.isHistory(name)) {
                 int tli = Integer.parseInt(name.substring(0, 8), 16);
@@ -81,6 +86,7 @@ public final class RecoveryPlanner {
     /** Timelines known to the repository: from backups, archived segments and history files. */
     public TreeSet<Integer> timelines() {
         TreeSet<Integer> t = new TreeSet<>(segmentsByTimeline.keySet());
+        t.addAll(partialsByTimeline.keySet());
         t.addAll(histories.keySet());
         snapshots.forEach(s -> t.add(timelineOf(s)));
         return t;
@@ -97,6 +103,9 @@ public final class RecoveryPlanner {
         String missing = null;
         long maxSeg = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty() ? seg
                 : segmentsByTimeline.get(target).last();
+        if (!partialsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty()) {
+            maxSeg = Math.max(maxSeg, partialsByTimeline.get(target).last());
+        }
         for (long s = seg + 1; s <= Math.max(maxSeg, seg + 1); s++) {
             int tli = h.timelineAt(s * segSize);
             boolean have = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s)
@@ -105,6 +114,13 @@ public final class RecoveryPlanner {
                 boolean laterExists = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).higher(s) != null;
                 if (laterExists) {
                     missing = segmentName(tli, s);
+                } else {
+                    // the streaming receiver's in-progress segment: wal-get serves it, zero-padded, as the end of WAL
+                    int ptli = partialsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s) ? target
+                            : partialsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s) ? tli : -1;
+                    if (ptli > 0) {
+                        last = segmentName(ptli, s) + ".partial";
+                    }
                 }
                 break;
             }
@@ -120,8 +136,46 @@ public final class RecoveryPlanner {
         PgBinaries bins = PgBinaries.forVersion(from.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
         List<String> tail = new ArrayList<>();
         tail.add(lastSegment);
-        Optional<Instant> t = new WalInspector(archive, bins).lastCommit(tail);
+        Optional<Instant> t = WalArchive.isPartial(lastSegment) ? partialLastCommit(bins, lastSegment)
+                : new WalInspector(archive, bins).lastCommit(tail);
         return t.map(i -> i.isBefore(from.stopTime()) ? from.stopTime() : i).orElse(from.stopTime());
+    }
+
+    /**
+     * The newest commit in a {@code .partial} segment (or, if it holds none yet, in the complete segment before it).
+     * pg_waldump only reads files named like segments, so the partial is dumped zero-padded under its segment name.
+     */
+    private Optional<Instant> partialLastCommit(PgBinaries bins, String partial) throws IOException {
+        String segment = partial.substring(0, 24);
+        byte[] data = archive.read(partial).orElse(new byte[0]);
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("lifeboat-waldump-");
+        try {
+            java.nio.file.Files.write(dir.resolve(segment), java.util.Arrays.copyOf(data, (int) Math.max(segSize, data.length)));
+            ProcessBuilder pb = new ProcessBuilder(bins.path("pg_waldump"), "--path=" + dir, segment, segment).redirectErrorStream(true);
+            pb.environment().put("TZ", "UTC");
+            pb.environment().put("PGTZ", "UTC");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            p.waitFor();
+            java.util.regex.Matcher m = java.util.regex.Pattern
+                    .compile("desc: COMMIT (\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?) UTC").matcher(out);
+            String lastTs = null;
+            while (m.find()) {
+                lastTs = m.group(1);
+            }
+            if (lastTs != null) {
+                return Optional.of(java.time.LocalDateTime.parse(lastTs.replace(' ', 'T')).toInstant(java.time.ZoneOffset.UTC));
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException(e);
+        } finally {
+            dev.lifeboat.util.Processes.run(List.of("rm", "-rf", dir.toString()), java.time.Duration.ofSeconds(30));
+        }
+        long seg = segmentNumber(partial);
+        int tli = Integer.parseInt(partial.substring(0, 8), 16);
+        return seg > 0 && segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(seg - 1)
+                ? new WalInspector(archive, bins).lastCommit(List.of(segmentName(tli, seg - 1))) : Optional.empty();
     }
 
     /** The recoverable window and archive gaps of every timeline. */

@@ -10,7 +10,13 @@ import java.time.format.DateTimeParseException;
  * {@code timeline} is a number, "latest" (PostgreSQL's default) or "current".
  */
 public record RecoveryTarget(Kind kind, String value, boolean exclusive, String timeline) {
-    public enum Kind { TIME, LSN, XID, NAME }
+    /** LATEST: no target, replay every archived WAL record (the newest .partial included), then promote. */
+    public enum Kind { TIME, LSN, XID, NAME, LATEST }
+
+    /** Recovery to the end of the archived WAL on {@code timeline} (null: the latest). */
+    public static RecoveryTarget latest(String timeline) {
+        return new RecoveryTarget(Kind.LATEST, "latest", false, timeline);
+    }
 
     /** PostgreSQL's timestamptz input: microsecond precision, explicit UTC offset. */
     private static final java.time.format.DateTimeFormatter PG_TIME =
@@ -29,6 +35,8 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
                 if (value.isBlank()) {
                     throw new IllegalArgumentException("--to-name needs a restore point name");
                 }
+            }
+            case LATEST -> {
             }
         }
         if (timeline != null && !timeline.matches("\\d+|latest|current")) {
@@ -56,11 +64,15 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
 
     /** The recovery settings PostgreSQL reads from postgresql.auto.conf. */
     public String settings() {
+        if (kind == Kind.LATEST) {
+            return "recovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'\n";
+        }
         String setting = switch (kind) {
             case TIME -> "recovery_target_time = '" + PG_TIME.format(time()) + "'";
             case LSN -> "recovery_target_lsn = '" + value + "'";
             case XID -> "recovery_target_xid = '" + value + "'";
             case NAME -> "recovery_target_name = '" + value.replace("'", "''") + "'";
+            case LATEST -> throw new IllegalStateException();
         };
         return setting + "\nrecovery_target_inclusive = " + (exclusive ? "off" : "on")
                 + "\nrecovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'"
@@ -68,6 +80,9 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
     }
 
     public String describe() {
+        if (kind == Kind.LATEST) {
+            return "the end of the archived WAL";
+        }
         return kind.name().toLowerCase() + " " + value + (exclusive ? " (exclusive)" : "");
     }
 }
