@@ -39,7 +39,7 @@ public final class ChunkRefs {
     }
 
     /**
-     * Encodes the pages of {@code block} that differ from {@code base}, or returns null when more than half differ
+     * Encodes the pages of {@code block} that differ from {@code base} (each XORed with its base page), or returns null when more than half differ
      * (then the whole block is cheaper to store).
      */
     public static byte[] encodeDelta(ChunkId baseId, byte[] base, byte[] block, int off, int len, int pageSize) {
@@ -64,7 +64,11 @@ public final class ChunkRefs {
         for (int i = 0; i < n; i++) {
             int p = changed[i];
             out.putInt(p);
-            out.put(block, off + p * pageSize, pageSize);
+            // XOR with the base page: a changed page differs in a few tuples, so this is mostly zeros and compresses
+            // far better than the page itself
+            for (int b = 0; b < pageSize; b++) {
+                out.put((byte) (block[off + p * pageSize + b] ^ base[p * pageSize + b]));
+            }
         }
         return out.array();
     }
@@ -91,7 +95,9 @@ public final class ChunkRefs {
             if (p < 0 || (long) (p + 1) * pageSize > len) {
                 throw new RepositoryException.Corrupt("delta chunk page " + p + " is outside its block");
             }
-            in.get(out, p * pageSize, pageSize);
+            for (int b = p * pageSize, end = b + pageSize; b < end; b++) {
+                out[b] ^= in.get();
+            }
         }
         return out;
     }

@@ -66,6 +66,11 @@ public final class ChunkWriter implements AutoCloseable {
 
         /** Stores a chunk whose id the caller has already computed with {@link #idOf}. */
         public ChunkId store(byte[] data, int off, int len, ChunkId id) {
+            return store(data, off, len, id, compression);
+        }
+
+        /** Stores a chunk with its own compression (e.g. small page deltas, where a higher level costs little). */
+        public ChunkId store(byte[] data, int off, int len, ChunkId id, Compression chunkCompression) {
             throwIfFailed();
             totalChunks.incrementAndGet();
             if (known.putIfAbsent(id, Boolean.TRUE) != null) {
@@ -74,7 +79,7 @@ public final class ChunkWriter implements AutoCloseable {
             if (pack == null) {
                 pack = new PackWriter(repo, repo.config().packSize() + 1024 * 1024);
             }
-            pack.add(id, data, off, len, compression);
+            pack.add(id, data, off, len, chunkCompression);
             newChunks.incrementAndGet();
             newBytes.addAndGet(len);
             if (pack.size() >= repo.config().packSize()) {

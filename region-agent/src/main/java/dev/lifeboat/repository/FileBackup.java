@@ -113,7 +113,8 @@ public final class FileBackup {
             return null;
         }
         ChunkId deltaId = session.idOf(encoded, 0, encoded.length);
-        session.store(encoded, 0, encoded.length, deltaId);
+        // deltas are a small share of the data read, so the strongest level costs little time and saves most bytes
+        session.store(encoded, 0, encoded.length, deltaId, dev.lifeboat.repository.compress.Compression.HIGH);
         return ChunkRefs.delta(deltaId, baseId);
     }
 
