@@ -24,10 +24,25 @@ final class WalGetCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "DEST", description = "Where to write it (%p, relative to PGDATA).")
     Path dest;
 
+    @picocli.CommandLine.Option(names = "--prefetch", defaultValue = "0", paramLabel = "N",
+            description = "Download the next N segments ahead in the background (needs --spool-dir).")
+    int prefetch;
+
+    @picocli.CommandLine.Option(names = "--spool-dir", paramLabel = "DIR", description = "Where prefetched segments wait.")
+    Path spoolDir;
+
     @Override
     public Integer call() throws Exception {
         if (!WalArchive.isWalFileName(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a WAL file name");
+        }
+        if (prefetch > 0 && spoolDir == null) {
+            throw new IllegalArgumentException("--prefetch needs --spool-dir DIR");
+        }
+        dev.lifeboat.engine.postgres.WalSpool spool = spoolDir == null ? null : new dev.lifeboat.engine.postgres.WalSpool(spoolDir);
+        if (spool != null && spool.takePrefetched(name, dest.toAbsolutePath())) {
+            spool.startPrefetch(name, repo.forwardedArgs(), prefetch);
+            return 0;
         }
         Repository r = repo.open();
         WalArchive archive = new WalArchive(r);
@@ -49,6 +64,9 @@ final class WalGetCommand implements Callable<Integer> {
         Path tmp = abs.resolveSibling("." + abs.getFileName() + ".lifeboat-tmp");
         Files.write(tmp, data.get());
         Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        if (spool != null && prefetch > 0) {
+            spool.startPrefetch(name, repo.forwardedArgs(), prefetch);
+        }
         return 0;
     }
 

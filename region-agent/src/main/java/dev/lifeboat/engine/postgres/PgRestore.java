@@ -229,6 +229,11 @@ public final class PgRestore {
     private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, Owner owner) throws IOException {
         List<String> args = new ArrayList<>(List.of("wal-get"));
         args.addAll(opts.walGetArgs());
+        // replay reads segments one by one: a background fetcher keeps the next ones downloaded (a subdirectory of
+        // pg_wal, which PostgreSQL leaves alone and backups skip)
+        Path prefetch = target.resolve("pg_wal").resolve("lifeboat-prefetch");
+        createDirectory(prefetch, 0700, owner);
+        args.addAll(List.of("--prefetch", "8", "--spool-dir", prefetch.toString()));
         args.add("%f");
         args.add("%p");
         String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
