@@ -97,6 +97,11 @@ public final class LocalCluster implements AutoCloseable {
      * (archiving off, its socket in {@code base/run}), whatever its postgresql.conf says.
      */
     public static LocalCluster attach(Path base) throws IOException {
+        return attach(base, false);
+    }
+
+    /** As {@link #attach(Path)}; with {@code keepArchiving} the copy archives WAL as its own configuration says. */
+    public static LocalCluster attach(Path base, boolean keepArchiving) throws IOException {
         PgDataDirectory dir = new PgDataDirectory(base.resolve("data")).requireCluster();
         LocalCluster c = new LocalCluster(base.toAbsolutePath(), PgBinaries.forVersion(dir.majorVersion()), PgValidator.freePort(),
                 dir.owner());
@@ -106,15 +111,17 @@ public final class LocalCluster implements AutoCloseable {
             Processes.check(List.of("chown", c.osUser, c.socketDir.toString()), Duration.ofSeconds(10));
         }
         c.attached = true;
+        c.keepArchiving = keepArchiving;
         return c;
     }
 
     private boolean attached;
+    private boolean keepArchiving;
 
     public LocalCluster start() throws IOException {
         // port and socket always on the command line: an attached (restored) copy must not collide with its original
         String opts = "-c port=" + port + " -c unix_socket_directories='" + socketDir + "'"
-                + (attached ? " -c listen_addresses='' -c archive_mode=off" : "");
+                + (attached ? " -c listen_addresses=''" + (keepArchiving ? "" : " -c archive_mode=off") : "");
         Processes.check(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-l",
                 socketDir.resolve("server.log").toString(), "-w", "-t", "600", "-o", opts, "start")), Duration.ofMinutes(11));
         running = true;

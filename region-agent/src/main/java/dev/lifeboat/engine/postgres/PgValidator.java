@@ -126,6 +126,9 @@ public final class PgValidator {
                 }
             } finally {
                 stop(bins, runDir, osUser);
+                if (archiveRecovery) {
+                    markNewTimelineForArchiving();
+                }
             }
         } catch (SQLException e) {
             problems.add("validation query failed: " + e.getMessage());
@@ -249,6 +252,27 @@ public final class PgValidator {
         }
         throw new PgException("recovery of " + target + " did not finish within " + recoveryTimeout
                 + (last == null ? "" : " (" + last.getMessage() + ")"));
+    }
+
+    /**
+     * Validation promoted the copy with archiving off, so the new timeline's history file was not queued for the
+     * archive. Queue it (archive_status/NAME.ready) so that when the copy is started as a primary with archiving on,
+     * the new timeline's history reaches the repository first, as PostgreSQL would have done.
+     */
+    private void markNewTimelineForArchiving() {
+        Path wal = target.resolve("pg_wal");
+        try (var files = Files.list(wal)) {
+            for (Path h : files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{8}\\.history")).toList()) {
+                Path status = wal.resolve("archive_status");
+                String n = h.getFileName().toString();
+                if (!Files.exists(status.resolve(n + ".done")) && !Files.exists(status.resolve(n + ".ready"))) {
+                    Path ready = Files.createFile(status.resolve(n + ".ready"));
+                    Files.setOwner(ready, Files.getOwner(target));
+                }
+            }
+        } catch (IOException e) {
+            log.warn("could not queue the new timeline's history file for archiving: {}", e.getMessage());
+        }
     }
 
     private static String readLog(Path runDir) {

@@ -129,22 +129,35 @@ public final class RecoveryPlanner {
         return new String[]{last, missing};
     }
 
-    private Instant lastCommit(Snapshot from, String lastSegment) throws IOException {
-        if (lastSegment.equals(segmentName(timelineOf(from), Lsn.segmentOf(stopLsn(from), segSize)))) {
+    /**
+     * The newest commit recovery can reach: found by reading back from the last replayable segment along the
+     * target timeline's path (a segment may hold no commit, e.g. one a backup only checkpointed and switched).
+     */
+    private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
+        long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
+        if (lastSegment.equals(segmentName(timelineOf(from), stopSeg))) {
             return from.stopTime();
         }
         PgBinaries bins = PgBinaries.forVersion(from.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
-        List<String> tail = new ArrayList<>();
-        tail.add(lastSegment);
-        Optional<Instant> t = WalArchive.isPartial(lastSegment) ? partialLastCommit(bins, lastSegment)
-                : new WalInspector(archive, bins).lastCommit(tail);
+        Optional<Instant> t = Optional.empty();
+        String complete = lastSegment;
+        if (WalArchive.isPartial(lastSegment)) {
+            t = partialLastCommit(bins, lastSegment);
+            complete = null;
+        }
+        if (t.isEmpty()) {
+            TimelineHistory h = history(target);
+            long last = segmentNumber(lastSegment.substring(0, 24)) - (complete == null ? 1 : 0);
+            List<String> path = new ArrayList<>();
+            for (long sn = Math.max(stopSeg + 1, last - 7); sn <= last; sn++) {
+                int tli = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(sn) ? target : h.timelineAt(sn * segSize);
+                path.add(segmentName(tli, sn));
+            }
+            t = new WalInspector(archive, bins).lastCommit(path);
+        }
         return t.map(i -> i.isBefore(from.stopTime()) ? from.stopTime() : i).orElse(from.stopTime());
     }
 
-    /**
-     * The newest commit in a {@code .partial} segment (or, if it holds none yet, in the complete segment before it).
-     * pg_waldump only reads files named like segments, so the partial is dumped zero-padded under its segment name.
-     */
     private Optional<Instant> partialLastCommit(PgBinaries bins, String partial) throws IOException {
         String segment = partial.substring(0, 24);
         byte[] data = archive.read(partial).orElse(new byte[0]);
@@ -203,7 +216,7 @@ public final class RecoveryPlanner {
             if (end[1] != null && !missing.contains(end[1])) {
                 missing.add(end[1]);
             }
-            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0]), end[0], missing));
+            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0], tli), end[0], missing));
         }
         return out;
     }
@@ -253,7 +266,7 @@ public final class RecoveryPlanner {
             default -> candidates.getLast();
         };
         String[] end = replayableEnd(chosen, tli);
-        Instant until = lastCommit(chosen, end[0]);
+        Instant until = lastCommit(chosen, end[0], tli);
         if (target.kind() == RecoveryTarget.Kind.TIME && target.time().isAfter(until)) {
             throw new IllegalArgumentException("target time " + target.time() + " is after the latest point this repository can "
                     + "recover from backup " + chosen.id() + " on timeline " + tli + " (" + until + ", end of "

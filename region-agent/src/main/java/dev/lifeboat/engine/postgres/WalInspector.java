@@ -56,6 +56,9 @@ final class WalInspector {
             while (m.find()) {
                 times.add(LocalDateTime.parse(m.group(1), TS).toInstant(ZoneOffset.UTC));
             }
+            if (times.isEmpty() && System.getenv("LIFEBOAT_DEBUG_WALDUMP") != null) {
+                System.err.println("pg_waldump " + segment + ": " + out.substring(Math.max(0, out.length() - 2000)));
+            }
             return times;
         } finally {
             Processes.run(List.of("rm", "-rf", dir.toString()), Duration.ofSeconds(30));

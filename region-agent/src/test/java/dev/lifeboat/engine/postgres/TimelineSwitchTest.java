@@ -1,0 +1,151 @@
+package dev.lifeboat.engine.postgres;
+
+import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
+import dev.lifeboat.util.Processes;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Restore to a point, promote (timeline 2), keep writing into the same repository, back up again: PITR then reaches
+ * points on both timelines, including timeline 1's history after the switch.
+ */
+class TimelineSwitchTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void pitrReachesPointsOnBothTimelines() throws Exception {
+        Path launcher = TestLauncher.install();
+        Path keyFile = PgTestSupport.keyFile(tmp);
+        TestLauncher.shareWithPostgres(keyFile);
+        String uri = PgTestSupport.repoUri(tmp.resolve("repo"));
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        if (Processes.isRoot()) {
+            Processes.check(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
+        }
+        String archive = "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
+        Map<Long, Instant> committed = new TreeMap<>();
+        try (LocalCluster a = LocalCluster.create(tmp.resolve("a"), List.of("archive_mode = on", archive,
+                "track_commit_timestamp = on"))) {
+            a.start();
+            PgTestSupport.exec(a, "create table t (id bigint primary key)");
+            assertThat(backup(uri, keyFile, a).exitCode()).isZero();
+            insert(a, 1, 20, committed);
+            drainArchive(a);
+
+            // restore timeline 1 to just after row 10 and promote: timeline 2
+            Path rBase = tmp.resolve("r");
+            CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", rBase.resolve("data").toString(),
+                    "--to-time", committed.get(10L).toString(), "--validate", "-q");
+            assertThat(r.exitCode()).as(r.all()).isZero();
+            try (LocalCluster r2 = LocalCluster.attach(rBase, true)) {
+                r2.start();
+                assertThat(ids(r2)).isEqualTo(range(1, 10));
+                assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);
+                insert(r2, 101, 120, committed);
+                drainArchive(r2);
+                assertThat(backup(uri, keyFile, r2).exitCode()).isZero();
+            }
+        }
+        CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
+        assertThat(list.out()).contains("timeline 1: recoverable").contains("timeline 2: recoverable");
+
+        // a point on timeline 2 (through timeline 1 up to the switch)
+        assertThat(restoreIds(uri, keyFile, "tl2", "--to-time", committed.get(105L).toString()))
+                .isEqualTo(concat(range(1, 10), range(101, 105)));
+        // points on timeline 1, before and after the switch point (timeline 1's own history after it)
+        assertThat(restoreIds(uri, keyFile, "tl1-early", "--to-time", committed.get(4L).toString(), "--timeline", "1"))
+                .isEqualTo(range(1, 4));
+        assertThat(restoreIds(uri, keyFile, "tl1-late", "--to-time", committed.get(15L).toString(), "--timeline", "1"))
+                .isEqualTo(range(1, 15));
+    }
+
+    private static CliResult backup(String uri, Path key, LocalCluster pg) {
+        return cli("backup", "--repo", uri, "--key-file", key.toString(), "--pgdata", pg.dataDir().toString(), "-q");
+    }
+
+    private List<Long> restoreIds(String uri, Path key, String name, String... target) throws Exception {
+        Path base = tmp.resolve("restore-" + name);
+        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", key.toString(), "--target",
+                base.resolve("data").toString(), "--validate", "-q"));
+        args.addAll(List.of(target));
+        CliResult r = cli(args.toArray(String[]::new));
+        assertThat(r.exitCode()).as(r.all()).isZero();
+        try (LocalCluster c = LocalCluster.attach(base)) {
+            c.start();
+            return ids(c);
+        }
+    }
+
+    private static void insert(LocalCluster pg, long from, long to, Map<Long, Instant> committed) throws Exception {
+        try (Connection c = pg.connect("postgres"); PreparedStatement ps = c.prepareStatement("insert into t values (?)");
+             Statement st = c.createStatement()) {
+            for (long id = from; id <= to; id++) {
+                ps.setLong(1, id);
+                ps.executeUpdate();
+                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from t where id = " + id)) {
+                    rs.next();
+                    committed.put(id, rs.getTimestamp(1).toInstant());
+                }
+                Thread.sleep(50);
+            }
+        }
+    }
+
+    private static void drainArchive(LocalCluster pg) throws Exception {
+        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("select pg_switch_wal()");
+            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
+            while (System.nanoTime() < deadline) {
+                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
+                    rs.next();
+                    if (rs.getLong(1) == 0) {
+                        return;
+                    }
+                }
+                Thread.sleep(100);
+            }
+            throw new AssertionError("archiving did not catch up");
+        }
+    }
+
+    private static List<Long> ids(LocalCluster pg) throws Exception {
+        List<Long> out = new ArrayList<>();
+        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select id from t order by id")) {
+            while (rs.next()) {
+                out.add(rs.getLong(1));
+            }
+        }
+        return out;
+    }
+
+    private static List<Long> range(long a, long b) {
+        List<Long> out = new ArrayList<>();
+        for (long i = a; i <= b; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
+    private static List<Long> concat(List<Long> x, List<Long> y) {
+        List<Long> out = new ArrayList<>(x);
+        out.addAll(y);
+        return out;
+    }
+}
