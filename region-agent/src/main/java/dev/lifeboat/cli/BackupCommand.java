@@ -11,7 +11,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 @Command(name = "backup", description = "Take an online backup of a running PostgreSQL cluster.")
@@ -19,17 +18,12 @@ final class BackupCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--pgdata", required = true, paramLabel = "DIR", description = "The cluster's data directory (read directly).")
-    Path pgdata;
+    @Mixin
+    PgServerOptions server;
 
-    @Option(names = "--pghost", paramLabel = "HOST", description = "Server host or socket directory (default: from postmaster.pid).")
-    String pghost;
 
-    @Option(names = "--pgport", paramLabel = "PORT", description = "Server port (default: from postmaster.pid).")
-    Integer pgport;
 
-    @Option(names = "--pguser", paramLabel = "USER", description = "Database user (default: $PGUSER, or postgres when root).")
-    String pguser;
+
 
     @Option(names = "--type", defaultValue = "full", description = "full; incr (reads only files changed since the newest "
             + "backup, stores only new chunks); diff (the same against the newest full). Every backup restores on its own.")
@@ -48,12 +42,6 @@ final class BackupCommand implements Callable<Integer> {
     @Option(names = {"-q", "--quiet"}, description = "No progress output.")
     boolean quiet;
 
-    /** Connection settings for commands that talk to a running server (same defaults as backup). */
-    static dev.lifeboat.engine.postgres.PgConnections connections(Path pgdata, String host, Integer port, String user) throws Exception {
-        return dev.lifeboat.engine.postgres.PgBackup.connectionFor(pgdata == null ? null : new dev.lifeboat.engine.postgres.PgDataDirectory(pgdata),
-                host, port, user);
-    }
-
     @Override
     public Integer call() throws Exception {
         Compression compression = Compression.parse(compress);
@@ -63,7 +51,7 @@ final class BackupCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
         Snapshot s;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            s = new PgBackup(r, new PgBackupOptions(pgdata, pghost, pgport, pguser, type, compression, parallel), progress, cancel).run();
+            s = new PgBackup(r, new PgBackupOptions(server.requirePgdata(), server.pghost, server.pgport, server.pguser, type, compression, parallel), progress, cancel).run();
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
 import java.nio.file.Path;
 
 /** The {@code lifeboat} command line: every operation an operator needs, with or without a controller. */
-@Command(name = "lifeboat", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "lifeboat", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "Backup and disaster recovery for PostgreSQL.",
         subcommands = {RepoInitCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class,
                 VerifyCommand.class, GcCommand.class, ExpireCommand.class, WalPushCommand.class, WalGetCommand.class, WalStreamCommand.class, WalSpoolWorkerCommand.class, RestorePointCommand.class, UnlockCommand.class, RebuildIndexCommand.class,

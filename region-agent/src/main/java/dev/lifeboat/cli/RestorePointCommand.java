@@ -16,17 +16,12 @@ final class RestorePointCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME")
     String name;
 
-    @Option(names = "--pgdata", paramLabel = "DIR", description = "Data directory of the server (its socket and port are read from postmaster.pid).")
-    Path pgdata;
+    @picocli.CommandLine.Mixin
+    PgServerOptions server;
 
-    @Option(names = "--pghost", paramLabel = "HOST", description = "Server host or socket directory.")
-    String pghost;
 
-    @Option(names = "--pgport", paramLabel = "PORT")
-    Integer pgport;
 
-    @Option(names = "--pguser", paramLabel = "USER")
-    String pguser;
+
 
     @Option(names = "--config", paramLabel = "FILE", description = "Config file with defaults for any option.")
     Path config;
@@ -36,7 +31,7 @@ final class RestorePointCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PgConnections conns = BackupCommand.connections(pgdata, pghost, pgport, pguser);
+        PgConnections conns = server.connections();
         try (Connection c = conns.open("postgres");
              PreparedStatement ps = c.prepareStatement("select pg_create_restore_point(?)::text, pg_switch_wal()::text")) {
             ps.setString(1, name);

@@ -23,17 +23,12 @@ final class WalStreamCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--pgdata", paramLabel = "DIR", description = "Data directory of the server (its socket and port are read from postmaster.pid).")
-    Path pgdata;
+    @Mixin
+    PgServerOptions server;
 
-    @Option(names = "--pghost", paramLabel = "HOST", description = "Server host or socket directory (default: from postmaster.pid).")
-    String pghost;
 
-    @Option(names = "--pgport", paramLabel = "PORT", description = "Server port (default: from postmaster.pid).")
-    Integer pgport;
 
-    @Option(names = "--pguser", paramLabel = "USER", description = "Database user with the REPLICATION attribute (default: $PGUSER, or postgres when root).")
-    String pguser;
+
 
     @Option(names = "--slot", defaultValue = "lifeboat", paramLabel = "NAME",
             description = "Physical replication slot (created if missing; drop it when you stop streaming for good, or the "
@@ -63,7 +58,7 @@ final class WalStreamCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         WalReceiver.Options opts = new WalReceiver.Options(slot, name, parseDuration(flushInterval), flushMode);
-        PgConnections conns = BackupCommand.connections(pgdata, pghost, pgport, pguser);
+        PgConnections conns = server.connections();
         Repository r = repo.open();
         Cancellation cancel = new Cancellation();
         CountDownLatch done = new CountDownLatch(1);

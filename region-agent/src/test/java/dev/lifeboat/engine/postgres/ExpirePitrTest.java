@@ -190,34 +190,11 @@ class ExpirePitrTest {
         assertThat(early.err()).contains("before the earliest point");
     }
 
-    /** Restores with the CLI, validates, and returns the ids present in the recovered database. */
     private static List<Long> restoreAndRead(String name, String... targetArgs) throws Exception {
-        Path base = tmp.resolve("restore-" + name);
-        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(),
-                "--target", base.resolve("data").toString(), "--validate", "-q"));
-        args.addAll(List.of(targetArgs));
-        CliResult r = cli(args.toArray(String[]::new));
-        assertThat(r.exitCode()).as(r.all()).isZero();
-        assertThat(r.out()).contains("validation passed");
-        try (LocalCluster restored = LocalCluster.attach(base)) {
-            restored.start();
-            List<Long> ids = new ArrayList<>();
-            try (Connection c = restored.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select id from ticks order by id")) {
-                while (rs.next()) {
-                    ids.add(rs.getLong(1));
-                }
-            }
-            assertThat(count(restored, "select pg_is_in_recovery()::int")).isZero();
-            return ids;
-        }
+        return PgTestSupport.restoreAndReadIds(tmp.resolve("restore-" + name), uri, keyFile, "ticks", targetArgs);
     }
 
     private static List<Long> idsUpTo(long last) {
-        List<Long> out = new ArrayList<>();
-        for (long i = 1; i <= last; i++) {
-            out.add(i);
-        }
-        return out;
+        return PgTestSupport.range(1, last);
     }
 }

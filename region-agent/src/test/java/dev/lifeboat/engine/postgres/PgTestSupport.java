@@ -55,6 +55,44 @@ public final class PgTestSupport {
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    /**
+     * Restores with the CLI into {@code base/data} with --validate, starts the copy and returns the ids in
+     * {@code table} (ordered).
+     */
+    public static List<Long> restoreAndReadIds(Path base, String uri, Path keyFile, String table, String... targetArgs)
+            throws Exception {
+        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(),
+                "--target", base.resolve("data").toString(), "--validate", "-q"));
+        args.addAll(List.of(targetArgs));
+        CliResult r = cli(args.toArray(String[]::new));
+        if (r.exitCode() != 0 || !r.out().contains("validation passed")) {
+            throw new AssertionError("restore failed: " + r.all());
+        }
+        try (LocalCluster restored = LocalCluster.attach(base)) {
+            restored.start();
+            if (count(restored, "select pg_is_in_recovery()::int") != 0) {
+                throw new AssertionError("restored copy is still in recovery");
+            }
+            List<Long> ids = new ArrayList<>();
+            try (Connection c = restored.connect("postgres"); Statement st = c.createStatement();
+                 ResultSet rs = st.executeQuery("select id from " + table + " order by id")) {
+                while (rs.next()) {
+                    ids.add(rs.getLong(1));
+                }
+            }
+            return ids;
+        }
+    }
+
+    /** [from, from+1, …, to] */
+    public static List<Long> range(long from, long to) {
+        List<Long> out = new ArrayList<>();
+        for (long i = from; i <= to; i++) {
+            out.add(i);
+        }
+        return out;
+    }
+
     public static long count(LocalCluster pg, String sql) throws SQLException {
         try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
             rs.next();

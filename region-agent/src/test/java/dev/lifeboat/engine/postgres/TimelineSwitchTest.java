@@ -80,16 +80,7 @@ class TimelineSwitchTest {
     }
 
     private List<Long> restoreIds(String uri, Path key, String name, String... target) throws Exception {
-        Path base = tmp.resolve("restore-" + name);
-        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", key.toString(), "--target",
-                base.resolve("data").toString(), "--validate", "-q"));
-        args.addAll(List.of(target));
-        CliResult r = cli(args.toArray(String[]::new));
-        assertThat(r.exitCode()).as(r.all()).isZero();
-        try (LocalCluster c = LocalCluster.attach(base)) {
-            c.start();
-            return ids(c);
-        }
+        return PgTestSupport.restoreAndReadIds(tmp.resolve("restore-" + name), uri, key, "t", target);
     }
 
     private static void insert(LocalCluster pg, long from, long to, Map<Long, Instant> committed) throws Exception {
@@ -136,11 +127,7 @@ class TimelineSwitchTest {
     }
 
     private static List<Long> range(long a, long b) {
-        List<Long> out = new ArrayList<>();
-        for (long i = a; i <= b; i++) {
-            out.add(i);
-        }
-        return out;
+        return PgTestSupport.range(a, b);
     }
 
     private static List<Long> concat(List<Long> x, List<Long> y) {
