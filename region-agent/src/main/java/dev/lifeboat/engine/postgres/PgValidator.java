@@ -128,6 +128,11 @@ public final class PgValidator {
                 stop(bins, runDir, osUser);
                 if (archiveRecovery) {
                     markNewTimelineForArchiving();
+                    // recovery is over: segments the read-ahead fetched beyond the target are not needed any more
+                    Path prefetch = target.resolve("pg_wal").resolve("lifeboat-prefetch");
+                    if (Files.isDirectory(prefetch)) {
+                        deleteTree(prefetch);
+                    }
                 }
             }
         } catch (SQLException e) {
