@@ -48,6 +48,16 @@ public final class ChunkReader {
         }
     }
 
+    /** The plaintext length a reference reads back to (a delta's block is as long as its base). */
+    public int rawLength(String ref) {
+        ChunkId id = ChunkRefs.isDelta(ref) ? ChunkRefs.base(ref) : ChunkId.parse(ref);
+        PackedChunk c = index.get(id);
+        if (c == null) {
+            throw new RepositoryException.Corrupt("chunk " + id + " is missing from the repository index");
+        }
+        return c.rawLength();
+    }
+
     /** Reads one plain chunk by id. */
     public byte[] readChunk(ChunkId id) throws IOException {
         PackedChunk c = index.get(id);
