@@ -86,7 +86,7 @@ public final class FileBackup {
                 ChunkId id = session.idOf(buf, start, cut);
                 String ref = null;
                 if (delta != null && !session.isKnown(id) && chunks.size() < delta.parentRefs().size()) {
-                    ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, start, cut);
+                    ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, buf, start, cut);
                 }
                 if (ref == null) {
                     session.store(buf, start, cut, id);
@@ -103,8 +103,55 @@ public final class FileBackup {
                 chunks, null);
     }
 
+    /** The bytes one range covered, kept until they are hashed in file order. */
+    public record RangeResult(List<String> refs, byte[] bytes, int length) {
+    }
+
+    /**
+     * Stores one block-aligned range of a large file (fixed blocks of {@code blockSize}; block i of the range is
+     * block {@code firstBlock + i} of the file, which is what deltas are matched against). The caller hashes the
+     * returned bytes in file order; they stay valid until this instance's next range.
+     */
+    public RangeResult backupRange(Path file, long offset, int length, int blockSize, ChunkWriter.Session session,
+                                   DeltaSource delta, int firstBlock, ProgressTracker progress, Cancellation cancel)
+            throws IOException {
+        if (rangeBuf == null || rangeBuf.length < length) {
+            rangeBuf = new byte[length];
+        }
+        int n = 0;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            while (n < length) {
+                int r = ch.read(ByteBuffer.wrap(rangeBuf, n, length - n), offset + n);
+                if (r < 0) {
+                    break; // the file shrank while we read it: store what is there
+                }
+                n += r;
+            }
+        }
+        List<String> refs = new ArrayList<>();
+        for (int pos = 0; pos < n; pos += blockSize) {
+            cancel.throwIfCancelled();
+            int cut = Math.min(blockSize, n - pos);
+            ChunkId id = session.idOf(rangeBuf, pos, cut);
+            int block = firstBlock + refs.size();
+            String ref = null;
+            if (delta != null && !session.isKnown(id) && block < delta.parentRefs().size()) {
+                ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, pos, cut);
+            }
+            if (ref == null) {
+                session.store(rangeBuf, pos, cut, id);
+                ref = id.hex();
+            }
+            refs.add(ref);
+            progress.addBytes(cut);
+        }
+        return new RangeResult(refs, rangeBuf, n);
+    }
+
+    private byte[] rangeBuf;
+
     /** Stores a changed block as the pages that differ from the parent's version; null if a whole block is better. */
-    private String storeDelta(DeltaSource delta, String parentRef, ChunkWriter.Session session, int start, int len)
+    private String storeDelta(DeltaSource delta, String parentRef, ChunkWriter.Session session, byte[] buf, int start, int len)
             throws IOException {
         ChunkId baseId = ChunkRefs.base(parentRef);
         byte[] base = delta.reader().readChunk(baseId);

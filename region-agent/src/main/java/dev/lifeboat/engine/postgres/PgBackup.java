@@ -404,7 +404,27 @@ public final class PgBackup {
         if (parent != null) {
             parent.files().forEach(e -> parentFiles.put(e.path(), e));
         }
-        ConcurrentLinkedQueue<SourceFile> queue = new ConcurrentLinkedQueue<>(files);
+        int blockSize = ck.relationBlockSize();
+        ConcurrentLinkedQueue<Object> queue = new ConcurrentLinkedQueue<>();
+        for (SourceFile f : files) {
+            long size = f.attrs().size();
+            if (size > SPLIT_ABOVE && PgFileRules.isRelationFile(f.relPath()) && reusable(parentFiles, parent, f) == null) {
+                // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers
+                Snapshot.FileEntry prev = parentFiles.get(f.relPath());
+                FileBackup.DeltaSource delta = deltaReader != null && prev != null && prev.kind() == Snapshot.Kind.FILE
+                        ? new FileBackup.DeltaSource(prev.chunks(), deltaReader, pageSize) : null;
+                int n = (int) ((size + RANGE_BYTES - 1) / RANGE_BYTES);
+                SplitFile split = new SplitFile(f, n, delta);
+                for (int i = 0; i < n; i++) {
+                    long off = (long) i * RANGE_BYTES;
+                    // the last range reads to wherever the file ends now (it may have grown since the scan)
+                    int len = i == n - 1 ? Integer.MAX_VALUE - 2 * blockSize : RANGE_BYTES;
+                    queue.add(new RangeTask(split, i, off, len));
+                }
+            } else {
+                queue.add(f);
+            }
+        }
         int workers = Math.max(1, opts.parallel());
         int maxChunk = Math.max(ck.maxSize(), ck.relationBlockSize());
         FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
@@ -415,9 +435,14 @@ public final class PgBackup {
                 futures.add(pool.submit(() -> {
                     FileBackup reader = new FileBackup(maxChunk);
                     try (ChunkWriter.Session session = writer.session()) {
-                        SourceFile f;
-                        while ((f = queue.poll()) != null) {
+                        Object item;
+                        while ((item = queue.poll()) != null) {
                             cancel.throwIfCancelled();
+                            if (item instanceof RangeTask r) {
+                                backupRange(r, reader, session, blockSize, progress, entries);
+                                continue;
+                            }
+                            SourceFile f = (SourceFile) item;
                             Chunker chunker = PgFileRules.isRelationFile(f.relPath()) ? blocks : cdc;
                             Snapshot.FileEntry same = reusable(parentFiles, parent, f);
                             if (same != null) {
@@ -443,6 +468,92 @@ public final class PgBackup {
                 }));
             }
             await(futures);
+        }
+    }
+
+    /** Files above this size are read as several block-aligned ranges in parallel. */
+    private static final long SPLIT_ABOVE = 64L << 20;
+    private static final int RANGE_BYTES = 32 << 20;
+
+    /** A large file being backed up in ranges; its SHA-256 is fed range by range in file order. */
+    private static final class SplitFile {
+        final SourceFile file;
+        final List<String>[] refs;
+        final long[] lengths;
+        final FileBackup.DeltaSource delta;
+        final java.security.MessageDigest sha;
+        int nextToHash;
+        boolean gone;
+        boolean ended;
+
+        @SuppressWarnings("unchecked")
+        SplitFile(SourceFile file, int ranges, FileBackup.DeltaSource delta) {
+            this.file = file;
+            this.refs = new List[ranges];
+            this.lengths = new long[ranges];
+            this.delta = delta;
+            try {
+                this.sha = java.security.MessageDigest.getInstance("SHA-256");
+            } catch (java.security.NoSuchAlgorithmException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    }
+
+    private record RangeTask(SplitFile split, int index, long offset, int length) {
+    }
+
+    /**
+     * Stores one range, then waits for its turn to feed the file's SHA-256 (ranges are queued in order, so the
+     * lowest unfinished range is always being worked on and the wait is short). The worker finishing the last
+     * range adds the file to the manifest.
+     */
+    private void backupRange(RangeTask r, FileBackup reader, ChunkWriter.Session session, int blockSize,
+                             ProgressTracker progress, List<Snapshot.FileEntry> entries) throws IOException, InterruptedException {
+        SplitFile s = r.split();
+        FileBackup.RangeResult res;
+        try {
+            // the last range reads to the current end (capped: growth beyond it is replayed from WAL)
+            res = reader.backupRange(s.file.path(), r.offset(), r.length() == RANGE_BYTES ? RANGE_BYTES
+                            : (int) Math.min(2L * RANGE_BYTES, Math.max(0, Files.size(s.file.path()) - r.offset())),
+                    blockSize, session, s.delta, (int) (r.offset() / blockSize), progress, cancel);
+        } catch (NoSuchFileException gone) {
+            res = new FileBackup.RangeResult(List.of(), new byte[0], 0);
+            synchronized (s) {
+                s.gone = true;
+            }
+        }
+        synchronized (s) {
+            while (s.nextToHash != r.index()) {
+                cancel.throwIfCancelled();
+                s.wait(100);
+            }
+            if (s.ended) {
+                // an earlier range came up short (the file was truncated meanwhile): the file ends there
+                res = new FileBackup.RangeResult(List.of(), new byte[0], 0);
+            } else if (r.index() < s.refs.length - 1 && res.length() < RANGE_BYTES) {
+                s.ended = true;
+            }
+            s.sha.update(res.bytes(), 0, res.length());
+            s.refs[r.index()] = res.refs();
+            s.lengths[r.index()] = res.length();
+            s.nextToHash++;
+            s.notifyAll();
+            if (s.nextToHash == s.refs.length) {
+                if (!s.gone) {
+                    List<String> all = new ArrayList<>();
+                    long size = 0;
+                    for (int i = 0; i < s.refs.length; i++) {
+                        all.addAll(s.refs[i]);
+                        size += s.lengths[i];
+                    }
+                    PosixFileAttributes a = s.file.attrs();
+                    entries.add(new Snapshot.FileEntry(s.file.relPath(), Snapshot.Kind.FILE, FileBackup.mode(a.permissions()),
+                            a.owner().getName(), a.group().getName(), a.lastModifiedTime().toMillis(), size,
+                            HexFormat.of().formatHex(s.sha.digest()), all, null));
+                }
+                progress.fileDone();
+            }
         }
     }
 
