@@ -315,13 +315,13 @@ public final class PgBackup {
                 if (p.getFileName().toString().startsWith(prefix) && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
                     String childRel = rel + "/" + p.getFileName();
                     entries.add(dirEntry(childRel, FileBackup.attributes(p)));
-                    scanUnder(location.getParent() == null ? location : location, p, childRel, entries, files);
+                    scanUnder(p, childRel, entries, files);
                 }
             }
         }
     }
 
-    private void scanUnder(Path base, Path dir, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files)
+    private void scanUnder(Path dir, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files)
             throws IOException {
         List<Path> children = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
@@ -341,7 +341,7 @@ public final class PgBackup {
             if (a.isDirectory()) {
                 if (!PgFileRules.skipDirectory(child.getFileName().toString())) {
                     entries.add(dirEntry(childRel, a));
-                    scanUnder(base, child, childRel, entries, files);
+                    scanUnder(child, childRel, entries, files);
                 }
             } else if (a.isRegularFile() && !PgFileRules.skipFile(childRel, child)) {
                 files.add(new SourceFile(child, childRel, a));
@@ -352,13 +352,6 @@ public final class PgBackup {
     private static Snapshot.FileEntry dirEntry(String rel, PosixFileAttributes a) {
         return new Snapshot.FileEntry(rel, Snapshot.Kind.DIRECTORY, FileBackup.mode(a.permissions()), a.owner().getName(),
                 a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null);
-    }
-
-    private Chunker chunkerFor(String relPath, RepositoryConfig.Chunking ck) {
-        if (PgFileRules.isRelationFile(relPath)) {
-            return new FixedBlockChunker(ck.relationBlockSize());
-        }
-        return new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
     }
 
     private final java.util.concurrent.atomic.AtomicLong skippedBytes = new java.util.concurrent.atomic.AtomicLong();
