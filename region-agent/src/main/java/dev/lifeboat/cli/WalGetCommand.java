@@ -12,16 +12,16 @@ import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 
-@Command(name = "wal-get", description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %f %p'). "
+@Command(name = "wal-get", description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %%f %%p'). "
         + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive.")
 final class WalGetCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Parameters(index = "0", paramLabel = "WAL_NAME", description = "WAL file name (%f).")
+    @Parameters(index = "0", paramLabel = "WAL_NAME", description = "WAL file name (%%f).")
     String name;
 
-    @Parameters(index = "1", paramLabel = "DEST", description = "Where to write it (%p, relative to PGDATA).")
+    @Parameters(index = "1", paramLabel = "DEST", description = "Where to write it (%%p, relative to PGDATA).")
     Path dest;
 
     @picocli.CommandLine.Option(names = "--prefetch", defaultValue = "0", paramLabel = "N",

@@ -13,13 +13,13 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 
-@Command(name = "wal-push", description = "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %p'). "
+@Command(name = "wal-push", description = "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %%p'). "
         + "Exits 0 only once the file is durable in the repository.")
 final class WalPushCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Parameters(index = "0", paramLabel = "WAL_PATH", description = "Path of the WAL file (relative to PGDATA, as %p gives it).")
+    @Parameters(index = "0", paramLabel = "WAL_PATH", description = "Path of the WAL file (relative to PGDATA, as %%p gives it).")
     Path walPath;
 
     @Option(names = "--async", description = "Archive through a local spool: a background pusher archives ready segments "
