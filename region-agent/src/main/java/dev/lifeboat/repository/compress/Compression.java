@@ -27,6 +27,11 @@ public enum Compression {
     private static final LZ4Compressor LZ4_COMPRESSOR = LZ4_FACTORY.fastCompressor();
     private static final LZ4FastDecompressor LZ4_DECOMPRESSOR = LZ4_FACTORY.fastDecompressor();
 
+    private static final ThreadLocal<com.github.luben.zstd.ZstdCompressCtx[]> ZSTD_CTX =
+            ThreadLocal.withInitial(() -> new com.github.luben.zstd.ZstdCompressCtx[23]);
+    private static final ThreadLocal<com.github.luben.zstd.ZstdDecompressCtx> ZSTD_DCTX =
+            ThreadLocal.withInitial(com.github.luben.zstd.ZstdDecompressCtx::new);
+
     private final byte codec;
     private final int zstdLevel;
 
@@ -73,11 +78,13 @@ public enum Compression {
         if (codec == CODEC_LZ4) {
             n = LZ4_COMPRESSOR.compress(in, off, len, out, outOff + 1, out.length - outOff - 1);
         } else if (codec == CODEC_ZSTD) {
-            long r = Zstd.compressByteArray(out, outOff + 1, out.length - outOff - 1, in, off, len, zstdLevel);
-            if (Zstd.isError(r)) {
-                throw new IllegalStateException("zstd compression failed: " + Zstd.getErrorName(r));
+            // one context per thread and level: building a context per 128 KiB block costs more than compressing it
+            com.github.luben.zstd.ZstdCompressCtx ctx = ZSTD_CTX.get()[zstdLevel];
+            if (ctx == null) {
+                ctx = new com.github.luben.zstd.ZstdCompressCtx().setLevel(zstdLevel);
+                ZSTD_CTX.get()[zstdLevel] = ctx;
             }
-            n = (int) r;
+            n = ctx.compressByteArray(out, outOff + 1, out.length - outOff - 1, in, off, len);
         }
         if (n >= 0 && n < len) {
             out[outOff] = codec;
@@ -116,7 +123,7 @@ public enum Compression {
             case CODEC_ZSTD -> {
                 long r;
                 try {
-                    r = Zstd.decompressByteArray(out, 0, rawLength, in, off + 1, len - 1);
+                    r = ZSTD_DCTX.get().decompressByteArray(out, 0, rawLength, in, off + 1, len - 1);
                 } catch (com.github.luben.zstd.ZstdException e) {
                     throw new IllegalArgumentException("zstd chunk is corrupt: " + e.getMessage());
                 }
