@@ -342,7 +342,8 @@ def main():
     if wide:
         w(f"- **The error bars are wide** for {len(wide)} of {len(res)} results (± more than 10 % of the mean): this machine")
         w("  is shared with other engineers running tests and benchmarks while these ran (see the load average above), and")
-        w("  a few 2-second iterations do not average that out. Compare stages within one run rather than across runs.")
+        w(f"  {b0.get('measurementIterations')} iterations of {b0.get('measurementTime')} do not average that out. Compare stages within one run")
+        w("  rather than across runs.")
     else:
         w("- The machine is shared with other engineers running tests; every error bar stayed within ± 10 % of its mean.")
     w("")
