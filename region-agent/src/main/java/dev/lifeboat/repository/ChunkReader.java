@@ -27,7 +27,9 @@ public final class ChunkReader {
                 i++;
                 continue;
             }
+            List<PackedChunk> run = new java.util.ArrayList<>();
             PackedChunk first = locate(refs.get(i));
+            run.add(first);
             int j = i + 1;
             long end = first.offset() + first.length();
             while (j < refs.size() && !ChunkRefs.isDelta(refs.get(j))) {
@@ -36,12 +38,12 @@ public final class ChunkReader {
                         || end + next.length() - first.offset() > MAX_RANGE) {
                     break;
                 }
+                run.add(next);
                 end += next.length();
                 j++;
             }
             byte[] range = repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
-            for (int k = i; k < j; k++) {
-                PackedChunk c = locate(refs.get(k));
+            for (PackedChunk c : run) {
                 sink.accept(repo.openChunk(c, range, (int) (c.offset() - first.offset())));
             }
             i = j;

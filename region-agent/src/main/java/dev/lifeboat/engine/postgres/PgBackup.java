@@ -403,9 +403,7 @@ public final class PgBackup {
             long size = f.attrs().size();
             if (size > SPLIT_ABOVE && PgFileRules.isRelationFile(f.relPath()) && reusable(parentFiles, parent, f) == null) {
                 // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers
-                Snapshot.FileEntry prev = parentFiles.get(f.relPath());
-                FileBackup.DeltaSource delta = deltaReader != null && prev != null && prev.kind() == Snapshot.Kind.FILE
-                        ? new FileBackup.DeltaSource(prev.chunks(), deltaReader, pageSize) : null;
+                FileBackup.DeltaSource delta = deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize);
                 int n = (int) ((size + RANGE_BYTES - 1) / RANGE_BYTES);
                 SplitFile split = new SplitFile(f, n, delta);
                 for (int i = 0; i < n; i++) {
@@ -446,10 +444,8 @@ public final class PgBackup {
                                 continue;
                             }
                             try {
-                                Snapshot.FileEntry prev = parentFiles.get(f.relPath());
-                                FileBackup.DeltaSource delta = deltaReader != null && chunker == blocks && prev != null
-                                        && prev.kind() == Snapshot.Kind.FILE
-                                        ? new FileBackup.DeltaSource(prev.chunks(), deltaReader, pageSize) : null;
+                                FileBackup.DeltaSource delta = chunker == blocks
+                                        ? deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize) : null;
                                 entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel, delta));
                             } catch (NoSuchFileException gone) {
                                 // dropped during the backup: WAL replay recreates or removes it consistently
@@ -462,6 +458,12 @@ public final class PgBackup {
             }
             await(futures);
         }
+    }
+
+    /** Where changed blocks of a relation file find their previous version (incremental/differential only). */
+    private static FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
+        return reader != null && previous != null && previous.kind() == Snapshot.Kind.FILE
+                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize) : null;
     }
 
     /** Files above this size are read as several block-aligned ranges in parallel. */

@@ -17,7 +17,7 @@ import java.util.Base64;
  * holds 256 random bits.
  */
 public final class KeyWrapping {
-    /** Argon2id cost: 64 MiB, 3 passes, 1 lane (RFC 9106's second recommended option, ~0.3 s on one core here). */
+    /** Argon2id cost: 64 MiB, 3 passes, 1 lane (RFC 9106's second recommended option). */
     public static final int ARGON2_MEMORY_KIB = 64 * 1024;
     public static final int ARGON2_ITERATIONS = 3;
     public static final int ARGON2_PARALLELISM = 1;
