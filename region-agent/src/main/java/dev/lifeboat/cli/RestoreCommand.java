@@ -88,7 +88,7 @@ final class RestoreCommand implements Callable<Integer> {
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(target, snap, parallel, progress, cancel).skipChecksums(result.modifiedFiles()).run();
+                report = new PgValidator(r, target, snap, parallel, progress, cancel).skipChecksums(result.modifiedFiles()).run();
             }
         } finally {
             try {

@@ -18,12 +18,26 @@ public final class ChunkReader {
         this.index = index;
     }
 
+    /** Receives each chunk's plaintext with its content id (the id a backup computed from these bytes). */
+    public interface ChunkSink {
+        void accept(ChunkId contentId, byte[] plain);
+    }
+
     /** Decrypts and checks each chunk (or rebuilds each delta block) in order, handing the plaintext to {@code sink}. */
     public void read(List<String> refs, Consumer<byte[]> sink) throws IOException {
+        readWithIds(refs, (id, plain) -> sink.accept(plain));
+    }
+
+    /**
+     * Like {@link #read(List, Consumer)}, with each chunk's content id: a plain chunk's is its reference (checked on
+     * decryption); a delta block's is re-computed from the rebuilt bytes, so a wrong rebuild shows in the file digest.
+     */
+    public void readWithIds(List<String> refs, ChunkSink sink) throws IOException {
         int i = 0;
         while (i < refs.size()) {
             if (ChunkRefs.isDelta(refs.get(i))) {
-                sink.accept(readDelta(refs.get(i)));
+                byte[] block = readDelta(refs.get(i));
+                sink.accept(ChunkId.of(repo.chunkIds().idOf(block, 0, block.length)), block);
                 i++;
                 continue;
             }
@@ -44,7 +58,7 @@ public final class ChunkReader {
             }
             byte[] range = repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
             for (PackedChunk c : run) {
-                sink.accept(repo.openChunk(c, range, (int) (c.offset() - first.offset())));
+                sink.accept(c.id(), repo.openChunk(c, range, (int) (c.offset() - first.offset())));
             }
             i = j;
         }

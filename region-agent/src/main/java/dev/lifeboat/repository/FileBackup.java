@@ -3,6 +3,7 @@ package dev.lifeboat.repository;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.chunking.Chunker;
+import dev.lifeboat.repository.crypto.ChunkIds;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -13,10 +14,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 
@@ -24,15 +22,9 @@ import java.util.Set;
 public final class FileBackup {
     private static final int READ_SIZE = 4 * 1024 * 1024;
     private final byte[] buf;
-    private final MessageDigest sha;
 
     public FileBackup(int maxChunk) {
         this.buf = new byte[maxChunk * 2 + READ_SIZE];
-        try {
-            this.sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     /**
@@ -56,8 +48,50 @@ public final class FileBackup {
     public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
                                      ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel,
                                      DeltaSource delta) throws IOException {
-        sha.reset();
         List<String> chunks = new ArrayList<>();
+        ContentDigest digest = new ContentDigest();
+        long total = eachChunk(file, chunker, cancel, (data, start, cut) -> {
+            ChunkId id = session.idOf(data, start, cut);
+            digest.add(id);
+            String ref = null;
+            if (delta != null && !session.isKnown(id) && chunks.size() < delta.parentRefs().size()) {
+                ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, data, start, cut);
+            }
+            if (ref == null) {
+                session.store(data, start, cut, id);
+                ref = id.hex();
+            }
+            chunks.add(ref);
+            progress.addBytes(cut);
+        });
+        return new Snapshot.FileEntry(relPath, Snapshot.Kind.FILE, mode(attrs.permissions()), attrs.owner().getName(),
+                attrs.group().getName(), attrs.lastModifiedTime().toMillis(), total, digest.finish(), chunks, null);
+    }
+
+    /** A file's size and manifest digest as read from disk now. */
+    public record Digested(long size, String digest) {
+    }
+
+    /**
+     * Re-computes the manifest digest of a file on disk (e.g. a restored one), cutting it with the chunker its
+     * backup used: the same bytes give the same chunks, ids and digest.
+     */
+    public Digested digest(Path file, Chunker chunker, ChunkIds ids, ProgressTracker progress, Cancellation cancel)
+            throws IOException {
+        ContentDigest digest = new ContentDigest();
+        long total = eachChunk(file, chunker, cancel, (data, start, cut) -> {
+            digest.add(ChunkId.of(ids.idOf(data, start, cut)));
+            progress.addBytes(cut);
+        });
+        return new Digested(total, digest.finish());
+    }
+
+    private interface ChunkSink {
+        void accept(byte[] data, int start, int length) throws IOException;
+    }
+
+    /** Reads the file through the chunker, handing each chunk to the sink; returns the bytes read. */
+    private long eachChunk(Path file, Chunker chunker, Cancellation cancel, ChunkSink sink) throws IOException {
         long total = 0;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             int start = 0;
@@ -74,43 +108,28 @@ public final class FileBackup {
                     if (n < 0) {
                         eof = true;
                     } else {
-                        sha.update(buf, end, n);
                         end += n;
                     }
                 }
                 if (start == end) {
-                    break;
+                    return total;
                 }
                 cancel.throwIfCancelled();
                 int cut = chunker.nextCut(buf, start, end - start, eof);
-                ChunkId id = session.idOf(buf, start, cut);
-                String ref = null;
-                if (delta != null && !session.isKnown(id) && chunks.size() < delta.parentRefs().size()) {
-                    ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, buf, start, cut);
-                }
-                if (ref == null) {
-                    session.store(buf, start, cut, id);
-                    ref = id.hex();
-                }
-                chunks.add(ref);
+                sink.accept(buf, start, cut);
                 start += cut;
                 total += cut;
-                progress.addBytes(cut);
             }
         }
-        return new Snapshot.FileEntry(relPath, Snapshot.Kind.FILE, mode(attrs.permissions()), attrs.owner().getName(),
-                attrs.group().getName(), attrs.lastModifiedTime().toMillis(), total, HexFormat.of().formatHex(sha.digest()),
-                chunks, null);
     }
 
-    /** The bytes one range covered, kept until they are hashed in file order. */
-    public record RangeResult(List<String> refs, byte[] bytes, int length) {
+    /** What one range stored: its chunk references and the content ids of its blocks (for the file's digest). */
+    public record RangeResult(List<String> refs, List<ChunkId> contentIds, int length) {
     }
 
     /**
      * Stores one block-aligned range of a large file (fixed blocks of {@code blockSize}; block i of the range is
-     * block {@code firstBlock + i} of the file, which is what deltas are matched against). The caller hashes the
-     * returned bytes in file order; they stay valid until this instance's next range.
+     * block {@code firstBlock + i} of the file, which is what deltas are matched against).
      */
     public RangeResult backupRange(Path file, long offset, int length, int blockSize, ChunkWriter.Session session,
                                    DeltaSource delta, int firstBlock, ProgressTracker progress, Cancellation cancel)
@@ -129,10 +148,12 @@ public final class FileBackup {
             }
         }
         List<String> refs = new ArrayList<>();
+        List<ChunkId> ids = new ArrayList<>();
         for (int pos = 0; pos < n; pos += blockSize) {
             cancel.throwIfCancelled();
             int cut = Math.min(blockSize, n - pos);
             ChunkId id = session.idOf(rangeBuf, pos, cut);
+            ids.add(id);
             int block = firstBlock + refs.size();
             String ref = null;
             if (delta != null && !session.isKnown(id) && block < delta.parentRefs().size()) {
@@ -145,7 +166,7 @@ public final class FileBackup {
             refs.add(ref);
             progress.addBytes(cut);
         }
-        return new RangeResult(refs, rangeBuf, n);
+        return new RangeResult(refs, ids, n);
     }
 
     private byte[] rangeBuf;

@@ -27,7 +27,7 @@ public record Snapshot(String id, String type, String engine, String parent, Ins
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
-                            String sha256, List<String> chunks, String target) {
+                            String digest, List<String> chunks, String target) {
     }
 
     public record Tablespace(String oid, String name, String location) {

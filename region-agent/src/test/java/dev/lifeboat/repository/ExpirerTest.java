@@ -114,19 +114,20 @@ class ExpirerTest {
         return out.toByteArray();
     }
 
-    static String sha256(byte[] b) throws Exception {
-        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
-    }
-
-    static Snapshot snapshot(Instant start, String startLsn, String stopLsn, int timeline, String path, byte[] content,
-                             List<String> chunkIds) throws Exception {
+    /** A one-file backup of {@code content} (CHUNK-sized chunks stored as {@code chunkIds}, deltas included). */
+    static Snapshot snapshot(Repository repo, Instant start, String startLsn, String stopLsn, int timeline, String path,
+                             byte[] content, List<String> chunkIds) throws Exception {
+        List<ChunkId> contentIds = new ArrayList<>();
+        for (int off = 0; off < content.length; off += CHUNK) {
+            contentIds.add(ChunkId.of(repo.chunkIds().idOf(content, off, Math.min(CHUNK, content.length - off))));
+        }
         String id = ID_TIME.format(start) + "F-" + HexFormat.of().toHexDigits((short) start.getEpochSecond());
         Map<String, String> info = Map.of("pgVersion", "15.8", "startLsn", startLsn, "stopLsn", stopLsn,
                 "timeline", Integer.toString(timeline), "walSegmentSize", Long.toString(SEG));
         List<Snapshot.FileEntry> files = List.of(
                 new Snapshot.FileEntry("base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null),
                 new Snapshot.FileEntry(path, Snapshot.Kind.FILE, 0600, "postgres", "postgres", start.toEpochMilli(),
-                        content.length, sha256(content), chunkIds, null));
+                        content.length, ContentDigest.of(contentIds), chunkIds, null));
         return new Snapshot(id, "full", "postgresql", null, start, start.plusSeconds(60), "testhost", "/pgdata",
                 Compression.LOW.label(), info, List.of(), files, new Snapshot.Stats(content.length, 0, 0, 1, chunkIds.size(), 0, 60));
     }
@@ -169,12 +170,12 @@ class ExpirerTest {
             repo = create(dir.resolve("repo"), encrypted);
             List<String> oldIds = store(repo, c);
             p1p2 = packIds(repo);
-            old = snapshot(NOW.minus(Duration.ofDays(10)), "0/1000028", "0/1000100", 1, "base/1/old", concat(c), oldIds);
+            old = snapshot(repo, NOW.minus(Duration.ofDays(10)), "0/1000028", "0/1000100", 1, "base/1/old", concat(c), oldIds);
             repo.saveSnapshot(old);
 
             List<String> xIds = store(repo, x);
             p4 = minus(packIds(repo), p1p2);
-            xBackup = snapshot(NOW.minus(Duration.ofDays(9)), "0/3000028", "0/3000100", 1, "base/1/x", concat(x), xIds);
+            xBackup = snapshot(repo, NOW.minus(Duration.ofDays(9)), "0/3000028", "0/3000100", 1, "base/1/x", concat(x), xIds);
             repo.saveSnapshot(xBackup);
 
             // KEEP's eighth block is c2 with one page changed, stored as a page delta on c2 (as an incremental does)
@@ -192,7 +193,7 @@ class ExpirerTest {
             keepChunks.set(7, changed);
             keepData = concat(keepChunks);
             p3 = minus(minus(packIds(repo), p1p2), p4);
-            keep = snapshot(NOW.minus(Duration.ofDays(2)), "0/5000060", "0/5000200", 1, "base/1/keep", keepData, keepIds);
+            keep = snapshot(repo, NOW.minus(Duration.ofDays(2)), "0/5000060", "0/5000200", 1, "base/1/keep", keepData, keepIds);
             repo.saveSnapshot(keep);
 
             List<byte[]> newestChunks = new ArrayList<>(n);
@@ -200,7 +201,7 @@ class ExpirerTest {
             newestData = concat(newestChunks);
             List<String> newestIds = store(repo, newestChunks);
             p5 = minus(minus(minus(packIds(repo), p1p2), p4), p3);
-            newest = snapshot(NOW.minus(Duration.ofHours(1)), "0/8000028", "0/8000100", 2, "base/1/newest", newestData, newestIds);
+            newest = snapshot(repo, NOW.minus(Duration.ofHours(1)), "0/8000028", "0/8000100", 2, "base/1/newest", newestData, newestIds);
             repo.saveSnapshot(newest);
 
             assertThat(p1p2).hasSize(2);
@@ -234,9 +235,13 @@ class ExpirerTest {
         Snapshot s = repo.loadSnapshot(backupId);
         Snapshot.FileEntry f = s.files().stream().filter(e -> e.kind() == Snapshot.Kind.FILE).findFirst().orElseThrow();
         List<byte[]> parts = new ArrayList<>();
-        new ChunkReader(repo, repo.loadIndex()).read(f.chunks(), parts::add);
+        List<ChunkId> ids = new ArrayList<>();
+        new ChunkReader(repo, repo.loadIndex()).readWithIds(f.chunks(), (id, plain) -> {
+            ids.add(id);
+            parts.add(plain);
+        });
         byte[] data = concat(parts);
-        assertThat(sha256(data)).isEqualTo(f.sha256());
+        assertThat(ContentDigest.of(ids)).isEqualTo(f.digest());
         return data;
     }
 

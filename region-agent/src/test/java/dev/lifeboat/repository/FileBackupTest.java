@@ -60,17 +60,28 @@ class FileBackupTest {
         assertThat(e.path()).isEqualTo("base/1/16384");
         assertThat(e.kind()).isEqualTo(Snapshot.Kind.FILE);
         assertThat(e.size()).isEqualTo(content.length);
-        assertThat(e.sha256()).isEqualTo(RepoFixture.sha256Hex(content));
         assertThat(e.mode()).isEqualTo(0640);
         assertThat(e.mtimeMillis()).isEqualTo(Files.getLastModifiedTime(file).toMillis());
         assertThat(progress.bytesDone()).isEqualTo(content.length);
         // the same cuts as chunking the bytes in memory
         List<int[]> cuts = RepoFixture.cuts(content, chunker);
         assertThat(e.chunks()).hasSize(cuts.size());
+        List<ChunkId> ids = new java.util.ArrayList<>();
         for (int i = 0; i < cuts.size(); i++) {
             byte[] id = repo.chunkIds().idOf(content, cuts.get(i)[0], cuts.get(i)[1]);
             assertThat(e.chunks().get(i)).isEqualTo(ChunkId.of(id).hex());
+            ids.add(ChunkId.of(id));
         }
+        // the digest is the SHA-256 of the chunk ids in order, and re-digesting the file from disk gives it again
+        assertThat(e.digest()).isEqualTo(ContentDigest.of(ids)).isNotEqualTo(ContentDigest.of(ids.reversed()));
+        FileBackup reader = new FileBackup(32768);
+        ProgressTracker none = new ProgressTracker("v", "f", 0, 0, null);
+        assertThat(reader.digest(file, chunker, repo.chunkIds(), none, Cancellation.none()))
+                .isEqualTo(new FileBackup.Digested(content.length, e.digest()));
+        content[content.length / 2] ^= 1;
+        Files.write(file, content);
+        assertThat(reader.digest(file, chunker, repo.chunkIds(), none, Cancellation.none()).digest()).isNotEqualTo(e.digest());
+        content[content.length / 2] ^= 1;
         assertThat(restore(repo, e)).isEqualTo(content);
     }
 
@@ -91,7 +102,7 @@ class FileBackupTest {
                 new ProgressTracker("b", "f", 0, 0, null));
         assertThat(none.chunks()).isEmpty();
         assertThat(none.size()).isZero();
-        assertThat(none.sha256()).isEqualTo(RepoFixture.sha256Hex(new byte[0]));
+        assertThat(none.digest()).isEqualTo(RepoFixture.sha256Hex(new byte[0]));
     }
 
     @Test

@@ -126,9 +126,8 @@ final class RepoFixture {
     }
 
     static Snapshot.FileEntry fileEntry(String path, byte[] content, List<String> chunks) throws Exception {
-        String sha = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(content));
         return new Snapshot.FileEntry(path, Snapshot.Kind.FILE, 0600, "postgres", "postgres", 1_700_000_000_000L,
-                content.length, sha, chunks, null);
+                content.length, ContentDigest.of(chunks.stream().map(ChunkId::parse).toList()), chunks, null);
     }
 
     static Snapshot snapshot(String id, List<Snapshot.FileEntry> files) {

@@ -6,6 +6,7 @@ import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.ChunkIndex;
 import dev.lifeboat.repository.ChunkReader;
 import dev.lifeboat.repository.ChunkWriter;
+import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryConfig;
@@ -387,7 +388,7 @@ public final class PgBackup {
             return null;
         }
         return new Snapshot.FileEntry(p.path(), p.kind(), FileBackup.mode(f.attrs().permissions()), f.attrs().owner().getName(),
-                f.attrs().group().getName(), mtime, p.size(), p.sha256(), p.chunks(), null);
+                f.attrs().group().getName(), mtime, p.size(), p.digest(), p.chunks(), null);
     }
 
     private void copyFiles(List<SourceFile> files, ChunkWriter writer, RepositoryConfig.Chunking ck, ProgressTracker progress,
@@ -470,28 +471,18 @@ public final class PgBackup {
     private static final long SPLIT_ABOVE = 64L << 20;
     private static final int RANGE_BYTES = 32 << 20;
 
-    /** A large file being backed up in ranges; its SHA-256 is fed range by range in file order. */
+    /** A large file being backed up in ranges by several workers; the worker finishing the last range files it. */
     private static final class SplitFile {
         final SourceFile file;
-        final List<String>[] refs;
-        final long[] lengths;
+        final FileBackup.RangeResult[] results;
         final FileBackup.DeltaSource delta;
-        final java.security.MessageDigest sha;
-        int nextToHash;
+        int done;
         boolean gone;
-        boolean ended;
 
-        @SuppressWarnings("unchecked")
         SplitFile(SourceFile file, int ranges, FileBackup.DeltaSource delta) {
             this.file = file;
-            this.refs = new List[ranges];
-            this.lengths = new long[ranges];
+            this.results = new FileBackup.RangeResult[ranges];
             this.delta = delta;
-            try {
-                this.sha = java.security.MessageDigest.getInstance("SHA-256");
-            } catch (java.security.NoSuchAlgorithmException e) {
-                throw new IllegalStateException(e);
-            }
         }
     }
 
@@ -499,57 +490,48 @@ public final class PgBackup {
     }
 
     /**
-     * Stores one range, then waits for its turn to feed the file's SHA-256 (ranges are queued in order, so the
-     * lowest unfinished range is always being worked on and the wait is short). The worker finishing the last
-     * range adds the file to the manifest.
+     * Stores one range. Ranges finish in any order (the file's digest is built from the blocks' ids, not the bytes);
+     * the worker finishing the last one adds the file to the manifest.
      */
     private void backupRange(RangeTask r, FileBackup reader, ChunkWriter.Session session, int blockSize,
-                             ProgressTracker progress, List<Snapshot.FileEntry> entries) throws IOException, InterruptedException {
+                             ProgressTracker progress, List<Snapshot.FileEntry> entries) throws IOException {
         SplitFile s = r.split();
         FileBackup.RangeResult res;
+        boolean gone = false;
         try {
             // the last range reads to the current end (capped: growth beyond it is replayed from WAL)
             res = reader.backupRange(s.file.path(), r.offset(), r.length() == RANGE_BYTES ? RANGE_BYTES
                             : (int) Math.min(2L * RANGE_BYTES, Math.max(0, Files.size(s.file.path()) - r.offset())),
                     blockSize, session, s.delta, (int) (r.offset() / blockSize), progress, cancel);
-        } catch (NoSuchFileException gone) {
-            res = new FileBackup.RangeResult(List.of(), new byte[0], 0);
-            synchronized (s) {
-                s.gone = true;
-            }
+        } catch (NoSuchFileException e) {
+            res = new FileBackup.RangeResult(List.of(), List.of(), 0);
+            gone = true;
         }
         synchronized (s) {
-            while (s.nextToHash != r.index()) {
-                cancel.throwIfCancelled();
-                s.wait(100);
-            }
-            if (s.ended) {
-                // an earlier range came up short (the file was truncated meanwhile): the file ends there
-                res = new FileBackup.RangeResult(List.of(), new byte[0], 0);
-            } else if (r.index() < s.refs.length - 1 && res.length() < RANGE_BYTES) {
-                s.ended = true;
-            }
-            s.sha.update(res.bytes(), 0, res.length());
-            s.refs[r.index()] = res.refs();
-            s.lengths[r.index()] = res.length();
-            s.nextToHash++;
-            s.notifyAll();
-            if (s.nextToHash == s.refs.length) {
-                if (!s.gone) {
-                    List<String> all = new ArrayList<>();
-                    long size = 0;
-                    for (int i = 0; i < s.refs.length; i++) {
-                        all.addAll(s.refs[i]);
-                        size += s.lengths[i];
-                    }
-                    PosixFileAttributes a = s.file.attrs();
-                    entries.add(new Snapshot.FileEntry(s.file.relPath(), Snapshot.Kind.FILE, FileBackup.mode(a.permissions()),
-                            a.owner().getName(), a.group().getName(), a.lastModifiedTime().toMillis(), size,
-                            HexFormat.of().formatHex(s.sha.digest()), all, null));
-                }
-                progress.fileDone();
+            s.results[r.index()] = res;
+            s.gone |= gone;
+            if (++s.done < s.results.length) {
+                return;
             }
         }
+        if (!s.gone) {
+            List<String> all = new ArrayList<>();
+            ContentDigest digest = new ContentDigest();
+            long size = 0;
+            for (FileBackup.RangeResult part : s.results) {
+                all.addAll(part.refs());
+                part.contentIds().forEach(digest::add);
+                size += part.length();
+                if (part.length() < RANGE_BYTES) {
+                    break; // the file was truncated while read: it ends here (WAL replay restores the rest)
+                }
+            }
+            PosixFileAttributes a = s.file.attrs();
+            entries.add(new Snapshot.FileEntry(s.file.relPath(), Snapshot.Kind.FILE, FileBackup.mode(a.permissions()),
+                    a.owner().getName(), a.group().getName(), a.lastModifiedTime().toMillis(), size,
+                    digest.finish(), all, null));
+        }
+        progress.fileDone();
     }
 
     static void await(List<Future<?>> futures) throws IOException {

@@ -4,7 +4,9 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.ChunkIndex;
+import dev.lifeboat.repository.ChunkId;
 import dev.lifeboat.repository.ChunkReader;
+import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryException;
@@ -30,12 +32,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -169,8 +168,12 @@ public final class PgRestore {
     private static final long SPLIT_ABOVE = 64L << 20;
     private static final long RANGE_BYTES = 32L << 20;
 
-    /** Part of a large file: chunk references [from, to) written at {@code offset}. */
-    private record Range(Snapshot.FileEntry file, int from, int to, long offset, java.util.concurrent.atomic.AtomicInteger left) {
+    /**
+     * Part of a large file: chunk references [from, to) written at {@code offset}; {@code ids} (shared by the file's
+     * ranges) collects the content ids for the file's digest.
+     */
+    private record Range(Snapshot.FileEntry file, int from, int to, long offset, java.util.concurrent.atomic.AtomicInteger left,
+                         ChunkId[] ids) {
     }
 
     private void writeFiles(String id, Path target, List<Snapshot.FileEntry> files, ChunkReader reader, Owner owner,
@@ -181,13 +184,14 @@ public final class PgRestore {
                 Files.createFile(target.resolve(f.path()));
                 List<Range> ranges = new ArrayList<>();
                 java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger();
+                ChunkId[] ids = new ChunkId[f.chunks().size()];
                 long offset = 0;
                 long rangeStart = 0;
                 int from = 0;
                 for (int i = 0; i < f.chunks().size(); i++) {
                     offset += reader.rawLength(f.chunks().get(i));
                     if (offset - rangeStart >= RANGE_BYTES || i == f.chunks().size() - 1) {
-                        ranges.add(new Range(f, from, i + 1, rangeStart, left));
+                        ranges.add(new Range(f, from, i + 1, rangeStart, left, ids));
                         from = i + 1;
                         rangeStart = offset;
                     }
@@ -221,17 +225,19 @@ public final class PgRestore {
 
     /**
      * Writes one range of a large file at its offset. Every chunk is authenticated and checked against its keyed id
-     * as it is read; the last range to finish checks the file's size and finishes the file (mode, time, owner,
-     * fsync). The whole-file SHA-256 of split files is re-checked by validation.
+     * as it is read; the last range to finish checks the file's size and digest and finishes the file (mode, time,
+     * owner, fsync).
      */
     private void writeRange(String id, Path target, Range r, ChunkReader reader, Owner owner, ProgressTracker progress)
             throws IOException {
         Snapshot.FileEntry f = r.file();
         Path out = target.resolve(f.path());
         long[] pos = {r.offset()};
+        int[] next = {r.from()};
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.WRITE)) {
-            reader.read(f.chunks().subList(r.from(), r.to()), plain -> {
+            reader.readWithIds(f.chunks().subList(r.from(), r.to()), (contentId, plain) -> {
                 cancel.throwIfCancelled();
+                r.ids()[next[0]++] = contentId;
                 try {
                     ByteBuffer buf = ByteBuffer.wrap(plain);
                     while (buf.hasRemaining()) {
@@ -248,11 +254,7 @@ public final class PgRestore {
             throw new RepositoryException.Corrupt("cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
         }
         if (r.left().decrementAndGet() == 0) {
-            long size = Files.size(out);
-            if (size != f.size()) {
-                throw new RepositoryException.Corrupt("restored " + f.path() + " from backup " + id + " has " + size
-                        + " bytes, its manifest " + f.size());
-            }
+            checkContent(id, f, Files.size(out), ContentDigest.of(java.util.Arrays.asList(r.ids())));
             try (FileChannel ch = FileChannel.open(out, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
@@ -266,12 +268,12 @@ public final class PgRestore {
     private void writeFile(String id, Path target, Snapshot.FileEntry f, ChunkReader reader, Owner owner,
                            ProgressTracker progress) throws IOException {
         Path out = target.resolve(f.path());
-        MessageDigest sha = sha256();
+        ContentDigest digest = new ContentDigest();
         long[] written = {0};
         try (FileChannel ch = FileChannel.open(out, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            reader.read(f.chunks(), plain -> {
+            reader.readWithIds(f.chunks(), (contentId, plain) -> {
                 cancel.throwIfCancelled();
-                sha.update(plain);
+                digest.add(contentId);
                 try {
                     ByteBuffer buf = ByteBuffer.wrap(plain);
                     while (buf.hasRemaining()) {
@@ -289,11 +291,7 @@ public final class PgRestore {
         } catch (RepositoryException.Corrupt e) {
             throw new RepositoryException.Corrupt("cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
         }
-        String digest = HexFormat.of().formatHex(sha.digest());
-        if (written[0] != f.size() || !digest.equals(f.sha256())) {
-            throw new RepositoryException.Corrupt("restored " + f.path() + " from backup " + id + " does not match its manifest "
-                    + "(size " + written[0] + " vs " + f.size() + ", SHA-256 " + digest + " vs " + f.sha256() + ")");
-        }
+        checkContent(id, f, written[0], digest.finish());
         Files.setPosixFilePermissions(out, FileBackup.permissions(f.mode()));
         Files.setLastModifiedTime(out, FileTime.fromMillis(f.mtimeMillis()));
         owner.apply(out);
@@ -409,11 +407,10 @@ public final class PgRestore {
         }
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
+    private static void checkContent(String id, Snapshot.FileEntry f, long size, String digest) {
+        if (size != f.size() || !digest.equals(f.digest())) {
+            throw new RepositoryException.Corrupt("restored " + f.path() + " from backup " + id + " does not match its manifest "
+                    + "(size " + size + " vs " + f.size() + ", digest " + digest + " vs " + f.digest() + ")");
         }
     }
 

@@ -3,20 +3,23 @@ package dev.lifeboat.engine.postgres;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
+import dev.lifeboat.repository.FileBackup;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.chunking.Chunker;
+import dev.lifeboat.repository.chunking.FastCdcChunker;
+import dev.lifeboat.repository.chunking.FixedBlockChunker;
 import dev.lifeboat.util.Processes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -24,7 +27,6 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
@@ -57,6 +59,7 @@ public final class PgValidator {
         }
     }
 
+    private final Repository repo;
     private final Path target;
     private final Snapshot snapshot;
     private final int parallel;
@@ -77,7 +80,10 @@ public final class PgValidator {
         return this;
     }
 
-    public PgValidator(Path target, Snapshot snapshot, int parallel, ProgressListener listener, Cancellation cancel) {
+    /** @param repo the repository the snapshot came from (its id key and chunking re-compute file digests) */
+    public PgValidator(Repository repo, Path target, Snapshot snapshot, int parallel, ProgressListener listener,
+                       Cancellation cancel) {
+        this.repo = repo;
         this.target = target.toAbsolutePath().normalize();
         this.snapshot = snapshot;
         this.parallel = Math.max(1, parallel);
@@ -145,39 +151,35 @@ public final class PgValidator {
                 (System.nanoTime() - t0) / 1e9, problems);
     }
 
-    /** Re-reads every restored file from disk and compares size and SHA-256 with the manifest. */
+    /** Re-reads every restored file from disk and compares its size and digest with the manifest. */
     private List<String> checkFiles() throws IOException {
         List<Snapshot.FileEntry> files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE)
                 .filter(f -> !skipChecksums.contains(f.path())).toList();
         ProgressTracker progress = new ProgressTracker("validate", "checksums", snapshot.totalFileBytes(), files.size(), listener);
         List<String> bad = Collections.synchronizedList(new ArrayList<>());
         ConcurrentLinkedQueue<Snapshot.FileEntry> queue = new ConcurrentLinkedQueue<>(files);
+        RepositoryConfig.Chunking ck = repo.config().chunking();
         try (ExecutorService pool = Executors.newFixedThreadPool(parallel)) {
             List<Future<?>> futures = new ArrayList<>();
             for (int i = 0; i < parallel; i++) {
                 futures.add(pool.submit(() -> {
-                    byte[] buf = new byte[1 << 20];
-                    MessageDigest md = sha256();
+                    FileBackup reader = new FileBackup(Math.max(ck.maxSize(), ck.relationBlockSize()));
+                    Chunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
+                    Chunker blocks = new FixedBlockChunker(ck.relationBlockSize());
                     Snapshot.FileEntry f;
                     while ((f = queue.poll()) != null) {
                         cancel.throwIfCancelled();
-                        md.reset();
-                        long n = 0;
-                        try (InputStream in = Files.newInputStream(target.resolve(f.path()))) {
-                            int r;
-                            while ((r = in.read(buf)) > 0) {
-                                md.update(buf, 0, r);
-                                n += r;
-                                progress.addBytes(r);
-                            }
+                        FileBackup.Digested d;
+                        try {
+                            d = reader.digest(target.resolve(f.path()), PgFileRules.isRelationFile(f.path()) ? blocks : cdc,
+                                    repo.chunkIds(), progress, cancel);
                         } catch (NoSuchFileException e) {
                             bad.add(f.path() + ": missing");
                             continue;
                         }
-                        String digest = HexFormat.of().formatHex(md.digest());
-                        if (n != f.size() || !digest.equals(f.sha256())) {
-                            bad.add(f.path() + ": SHA-256 " + digest + " (" + n + " bytes) differs from the manifest's "
-                                    + f.sha256() + " (" + f.size() + " bytes)");
+                        if (d.size() != f.size() || !d.digest().equals(f.digest())) {
+                            bad.add(f.path() + ": digest " + d.digest() + " (" + d.size() + " bytes) differs from the manifest's "
+                                    + f.digest() + " (" + f.size() + " bytes)");
                         }
                         progress.fileDone();
                     }
@@ -424,13 +426,6 @@ public final class PgValidator {
         return String.join("\n", java.util.Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
     }
 
-    private static MessageDigest sha256() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    }
 
     static void deleteTree(Path root) {
         try (var walk = Files.walk(root)) {

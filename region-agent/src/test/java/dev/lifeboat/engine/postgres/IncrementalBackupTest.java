@@ -74,7 +74,7 @@ class IncrementalBackupTest {
                 Path base = tmp.resolve("restore-" + s.type());
                 PgRestore.Result r = new PgRestore(repo, new PgRestore.Options(s.id(), base.resolve("data"), 2, null, null), null,
                         new Cancellation()).run();
-                PgValidator.Report rep = new PgValidator(r.target(), s, 2, null, new Cancellation()).run();
+                PgValidator.Report rep = new PgValidator(repo, r.target(), s, 2, null, new Cancellation()).run();
                 assertThat(rep.problems()).isEmpty();
                 if (s == diff) {
                     try (LocalCluster restored = LocalCluster.attach(base)) {

@@ -94,7 +94,7 @@ class OnlineBackupRestoreTest {
                     .isEqualTo(newSpc);
             assertThat(Files.getPosixFilePermissions(target)).hasSize(3); // 0700
 
-            PgValidator.Report report = new PgValidator(target, snap, 2, null, new Cancellation()).run();
+            PgValidator.Report report = new PgValidator(repo, target, snap, 2, null, new Cancellation()).run();
             assertThat(report.problems()).isEmpty();
             assertThat(report.fileMismatches()).isEmpty();
             PgValidator.DatabaseReport db = report.databases().stream().filter(d -> d.name().equals("postgres")).findFirst().orElseThrow();

@@ -145,7 +145,7 @@ class WalStreamRpoTest {
             Path target = base.resolve(dir).resolve("data");
             PgRestore.Result r = new PgRestore(repo, new PgRestore.Options("latest", target, 2, null, null,
                     RecoveryTarget.latest(null), List.of("--repo", uri, "--key-file", keyFile.toString())), null, null).run();
-            PgValidator.Report report = new PgValidator(target, repo.loadSnapshot(r.backupId()), 2, null, null)
+            PgValidator.Report report = new PgValidator(repo, target, repo.loadSnapshot(r.backupId()), 2, null, null)
                     .skipChecksums(r.modifiedFiles()).run();
             assertThat(report.ok()).as(String.join("; ", report.problems())).isTrue();
             Set<Long> ids = new TreeSet<>();
