@@ -100,6 +100,7 @@ public final class PgBackup {
             String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
             int timeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
             log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
+            unchangedBelowLsn = pageLsnThreshold(parent, timeline, restoredAt(pgdata.path()));
             List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
 
             List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
@@ -115,6 +116,11 @@ public final class PgBackup {
                 ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
                 copyFiles(files, writer, ck, copy, entries, parent, deltaReader, Integer.parseInt(info.get("blockSize")));
                 copy.finish(null);
+                if (parent != null) {
+                    info.put("blocksUnchangedByLsn", Long.toString(unchangedBytes.sum()));
+                    log.info("{} bytes of changed files taken over from {} by page LSN (unchanged since it started)",
+                            unchangedBytes.sum(), parent.id());
+                }
 
                 cancel.throwIfCancelled();
                 String[] stop = stopBackup(conn);
@@ -462,9 +468,52 @@ public final class PgBackup {
     }
 
     /** Where changed blocks of a relation file find their previous version (incremental/differential only). */
-    private static FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
+    private FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
         return reader != null && previous != null && previous.kind() == Snapshot.Kind.FILE
-                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize) : null;
+                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize, unchangedBelowLsn, unchangedBytes) : null;
+    }
+
+    private long unchangedBelowLsn;
+
+    /** When the cluster in {@code pgdata} was restored by Lifeboat (null: never, or unreadable marker). */
+    static Instant restoredAt(Path pgdata) {
+        try {
+            for (String line : Files.readAllLines(pgdata.resolve(PgFileRules.RESTORE_MARKER))) {
+                if (line.startsWith("restoredAt=")) {
+                    return Instant.parse(line.substring("restoredAt=".length()).trim());
+                }
+            }
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException | java.time.format.DateTimeParseException e) {
+            // unreadable: assume a restore just now, which only costs reading blocks the slow way
+            log.warn("cannot read {}: {}", pgdata.resolve(PgFileRules.RESTORE_MARKER), e.getMessage());
+        }
+        return Instant.now();
+    }
+    private final java.util.concurrent.atomic.LongAdder unchangedBytes = new java.util.concurrent.atomic.LongAdder();
+
+    /**
+     * Blocks whose pages all carry an LSN below the parent's start LSN are unchanged since the parent: LSNs only
+     * order changes within one line of history, so this holds when the parent was taken on the timeline the server
+     * is on now (0, i.e. compare every block by id, otherwise, e.g. after a promotion or a PITR restore).
+     */
+    static long pageLsnThreshold(Snapshot parent, int timeline, Instant restoredAt) {
+        if (parent == null) {
+            return 0;
+        }
+        if (restoredAt != null && !parent.startTime().isAfter(restoredAt)) {
+            log.info("the cluster was restored at {}, after parent {} started: comparing changed files block by block",
+                    restoredAt, parent.id());
+            return 0;
+        }
+        String startLsn = parent.engineInfo().get("startLsn");
+        if (startLsn == null || !Integer.toString(timeline).equals(parent.engineInfo().get("timeline"))) {
+            log.info("parent {} is from timeline {}, the server is on {}: comparing changed files block by block",
+                    parent.id(), parent.engineInfo().get("timeline"), timeline);
+            return 0;
+        }
+        return Lsn.parse(startLsn);
     }
 
     /** Files above this size are read as several block-aligned ranges in parallel. */

@@ -12,9 +12,15 @@ import java.util.regex.Pattern;
  * kept empty, and unlogged relations keep only their init fork.
  */
 final class PgFileRules {
+    /**
+     * Written by a restore into the data directory: when and from which backup. A cluster restored without a new
+     * timeline continues an old line of LSNs, so backups taken before it was restored cannot vouch for its pages.
+     */
+    static final String RESTORE_MARKER = "lifeboat.restored";
+
     private static final Set<String> SKIP_FILES = Set.of("postmaster.pid", "postmaster.opts", "backup_label",
             "tablespace_map", "backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp", "pg_internal.init",
-            "backup_label.old");
+            "backup_label.old", RESTORE_MARKER);
     private static final Set<String> EMPTY_DIRS = Set.of("pg_wal", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial",
             "pg_snapshots", "pg_stat_tmp", "pg_subtrans");
     /** base/DB/REL, global/REL, pg_tblspc/OID/PG_x/DB/REL with an optional fork and segment number. */

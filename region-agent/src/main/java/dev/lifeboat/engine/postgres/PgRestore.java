@@ -32,6 +32,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.nio.file.attribute.UserPrincipal;
 import java.nio.file.attribute.UserPrincipalLookupService;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -139,6 +140,7 @@ public final class PgRestore {
             ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
             writeFiles(id, target, files, reader, owner, progress);
             writeExtra(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
+            writeExtra(target, PgFileRules.RESTORE_MARKER, "backup=" + id + "\nrestoredAt=" + Instant.now() + "\n", owner);
             String spcMap = remapTablespaceMap(snap, spcLocations);
             if (spcMap != null) {
                 writeExtra(target, "tablespace_map", spcMap, owner);
