@@ -37,7 +37,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * The whole backup data path for relation files, as one backup worker ({@code --parallel 1}) runs it: the data set is
  * written as 16 MiB relation files to tmpfs, and each invocation backs up the next one with {@link FileBackup} (4 MiB
- * reads from the page cache, SHA-256 of the file, fixed 128 KiB blocks, HMAC-SHA-256 chunk id, dedup lookup,
+ * reads from the page cache, fixed 128 KiB blocks, HMAC-SHA-256 chunk id (also feeding the file's digest), dedup lookup,
  * compression, AES-256-GCM, pack building and the pack's SHA-256) into a {@link ChunkWriter} session of an encrypted
  * repository on tmpfs. Finished packs are written by ChunkWriter's upload threads, as in a real backup (that write
  * runs beside the worker, not on it). A new ChunkWriter with an empty index starts every pass over the data set, so

@@ -13,7 +13,7 @@ public final class Sizes {
     /** Relation files are stored in blocks of this size (RepositoryConfig.Chunking.defaults relationBlockSize). */
     public static final int BLOCK = 128 * 1024;
     public static final int BLOCKS_PER_SLICE = SLICE / BLOCK;
-    /** FileBackup reads files 4 MiB at a time and feeds each read to SHA-256. */
+    /** FileBackup reads files 4 MiB at a time. */
     public static final int READ_SIZE = 4 * MIB;
 
     private Sizes() {
