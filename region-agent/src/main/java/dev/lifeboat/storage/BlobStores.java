@@ -1,5 +1,7 @@
 package dev.lifeboat.storage;
 
+import dev.lifeboat.storage.azure.AzureBlobStore;
+import dev.lifeboat.storage.azure.AzureSettings;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3Settings;
@@ -43,8 +45,12 @@ public final class BlobStores {
                 requireContainer(parsed, uri, "s3://bucket/prefix");
                 yield S3BlobStore.open(parsed, S3Settings.fromEnvironment(System.getenv()));
             }
+            case "azure" -> {
+                requireContainer(parsed, uri, "azure://container/prefix");
+                yield AzureBlobStore.open(parsed, AzureSettings.fromEnvironment(System.getenv()));
+            }
             default -> throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
-                    + "'; supported: file://, s3://");
+                    + "'; supported: file://, s3://, azure://");
         };
     }
 
