@@ -22,6 +22,7 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
@@ -42,6 +43,15 @@ import java.util.function.Supplier;
  * once it is durable. {@link #putIfAbsent} sends {@code If-None-Match: *}, which Azure checks where it commits the blob.
  */
 public final class AzureBlobStore implements BlobStore {
+    static {
+        // The SDK sets Content-Length, which java.net.http computes itself and forbids callers to set: the Azure JDK
+        // client drops the header and warns on every request. Quiet that logger unless the logging config names it.
+        if (LoggerFactory.getLogger("com.azure.core.http.jdk.httpclient") instanceof ch.qos.logback.classic.Logger l
+                && l.getLevel() == null) {
+            l.setLevel(ch.qos.logback.classic.Level.ERROR);
+        }
+    }
+
     private final BlobContainerClient container;
     private final String containerName;
     private final String root;
