@@ -1,6 +1,10 @@
 package dev.lifeboat.storage;
 
+import dev.lifeboat.storage.azure.AzureBlobStore;
+import dev.lifeboat.storage.azure.AzureSettings;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import dev.lifeboat.storage.s3.S3BlobStore;
+import dev.lifeboat.storage.s3.S3Settings;
 
 import java.net.URI;
 import java.net.URISyntaxException;
@@ -37,8 +41,22 @@ public final class BlobStores {
                 }
                 yield new LocalBlobStore(Path.of(parsed.getPath()));
             }
+            case "s3" -> {
+                requireContainer(parsed, uri, "s3://bucket/prefix");
+                yield S3BlobStore.open(parsed, S3Settings.fromEnvironment(System.getenv()));
+            }
+            case "azure" -> {
+                requireContainer(parsed, uri, "azure://container/prefix");
+                yield AzureBlobStore.open(parsed, AzureSettings.fromEnvironment(System.getenv()));
+            }
             default -> throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
-                    + "'; supported: file://");
+                    + "'; supported: file://, s3://, azure://");
         };
+    }
+
+    private static void requireContainer(URI parsed, String uri, String form) {
+        if (parsed.getAuthority() == null || parsed.getAuthority().isEmpty()) {
+            throw new IllegalArgumentException("repository URI '" + uri + "' names no bucket or container; use " + form);
+        }
     }
 }

@@ -1,0 +1,236 @@
+package dev.lifeboat.storage.azure;
+
+import com.azure.core.http.jdk.httpclient.JdkHttpClientBuilder;
+import com.azure.core.util.BinaryData;
+import com.azure.core.util.Context;
+import com.azure.storage.blob.BlobClient;
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.BlobServiceClientBuilder;
+import com.azure.storage.blob.models.BlobErrorCode;
+import com.azure.storage.blob.models.BlobItem;
+import com.azure.storage.blob.models.BlobProperties;
+import com.azure.storage.blob.models.BlobRange;
+import com.azure.storage.blob.models.BlobRequestConditions;
+import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.ListBlobsOptions;
+import com.azure.storage.blob.models.ParallelTransferOptions;
+import com.azure.storage.blob.options.BlobParallelUploadOptions;
+import com.azure.storage.common.StorageSharedKeyCredential;
+import com.azure.storage.common.policy.RequestRetryOptions;
+import com.azure.storage.common.policy.RetryPolicyType;
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobKeys;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+import org.slf4j.LoggerFactory;
+
+import java.io.ByteArrayOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.function.Supplier;
+
+/**
+ * A store in an Azure Blob container under an optional prefix ({@code azure://container/prefix}), as block blobs. A Put
+ * Blob, or the Put Block List that commits a larger object's blocks, makes the whole object visible at once and returns
+ * once it is durable. {@link #putIfAbsent} sends {@code If-None-Match: *}, which Azure checks where it commits the blob.
+ */
+public final class AzureBlobStore implements BlobStore {
+    static {
+        // The SDK sets Content-Length, which java.net.http computes itself and forbids callers to set: the Azure JDK
+        // client drops the header and warns on every request. Quiet that logger unless the logging config names it.
+        if (LoggerFactory.getLogger("com.azure.core.http.jdk.httpclient") instanceof ch.qos.logback.classic.Logger l
+                && l.getLevel() == null) {
+            l.setLevel(ch.qos.logback.classic.Level.ERROR);
+        }
+    }
+
+    private final BlobContainerClient container;
+    private final String containerName;
+    private final String root;
+    private final AzureSettings settings;
+
+    public AzureBlobStore(String containerName, String prefix, AzureSettings settings) {
+        if (containerName == null || containerName.isEmpty()) {
+            throw new IllegalArgumentException("Azure repository URI needs a container: azure://container/prefix");
+        }
+        this.containerName = containerName;
+        this.root = BlobKeys.rootPrefix(prefix);
+        this.settings = settings;
+        this.container = client(settings).getBlobContainerClient(containerName);
+    }
+
+    /** {@code azure://container} or {@code azure://container/some/prefix}. */
+    public static AzureBlobStore open(URI uri, AzureSettings settings) {
+        return new AzureBlobStore(uri.getAuthority(), uri.getPath(), settings);
+    }
+
+    private static com.azure.storage.blob.BlobServiceClient client(AzureSettings s) {
+        BlobServiceClientBuilder b = new BlobServiceClientBuilder()
+                // the JDK's HTTP client: no Netty on the class path (see the pom)
+                .httpClient(new JdkHttpClientBuilder().build())
+                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, s.maxTries(), (Integer) null, 200L, 20_000L, null));
+        if (s.connectionString() != null) {
+            b.connectionString(s.connectionString());
+        } else if (s.accountKey() != null) {
+            b.credential(new StorageSharedKeyCredential(s.accountName(), s.accountKey()));
+        } else {
+            b.sasToken(s.sasToken());
+        }
+        String endpoint = s.effectiveEndpoint();
+        if (endpoint != null) {
+            b.endpoint(endpoint);
+        }
+        return b.buildClient();
+    }
+
+    private BlobClient blob(String key) {
+        return container.getBlobClient(root + BlobKeys.requireValid(key));
+    }
+
+    @Override
+    public void put(String key, byte[] data, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        upload("put", key, data, offset, length, null);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        try {
+            upload("put-if-absent", key, data, 0, data.length, new BlobRequestConditions().setIfNoneMatch("*"));
+            return true;
+        } catch (IOException e) {
+            // 409 BlobAlreadyExists from Put Blob, 412 ConditionNotMet from Put Block List.
+            // A retried request whose first try did succeed also lands here: "taken", which is safe for locks.
+            if (e.getCause() instanceof BlobStorageException s && (s.getStatusCode() == 409 || s.getStatusCode() == 412)
+                    && s.getErrorCode() != BlobErrorCode.CONTAINER_NOT_FOUND) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private void upload(String what, String key, byte[] data, int offset, int length, BlobRequestConditions conditions)
+            throws IOException {
+        BlobClient b = blob(key);
+        // slice() so the content starts at position 0; Azure reads it without copying and can replay it on a retry
+        BinaryData content = BinaryData.fromByteBuffer(ByteBuffer.wrap(data, offset, length).slice());
+        BlobParallelUploadOptions options = new BlobParallelUploadOptions(content)
+                .setParallelTransferOptions(new ParallelTransferOptions()
+                        .setMaxSingleUploadSizeLong(settings.maxSingleUploadSize())
+                        .setBlockSizeLong(settings.blockSize())
+                        .setMaxConcurrency(settings.uploadThreads()))
+                .setRequestConditions(conditions);
+        call(what, key, () -> b.uploadWithResponse(options, null, Context.NONE));
+    }
+
+    @Override
+    public byte[] get(String key) throws IOException {
+        BlobClient b = blob(key);
+        return call("get", key, () -> b.downloadContent().toBytes());
+    }
+
+    @Override
+    public byte[] getRange(String key, long offset, int length) throws IOException {
+        BlobClient b = blob(key);
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("negative offset or length");
+        }
+        if (length == 0) {
+            if (stat(key).isEmpty()) {
+                throw new BlobNotFoundException(uri(), key);
+            }
+            return new byte[0];
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream(length);
+        try {
+            // Azure answers a range that starts inside the blob but ends past it with the bytes that exist
+            call("get range of", key, () -> b.downloadStreamWithResponse(out, new BlobRange(offset, (long) length), null, null,
+                    false, null, Context.NONE));
+        } catch (IOException e) {
+            if (!(e.getCause() instanceof BlobStorageException s && s.getStatusCode() == 416)) {
+                throw e;
+            }
+        }
+        if (out.size() != length) {
+            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+        }
+        return out.toByteArray();
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        BlobClient b = blob(key);
+        return call("open", key, b::openInputStream);
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(String key) throws IOException {
+        BlobClient b = blob(key);
+        try {
+            BlobProperties p = call("stat", key, b::getProperties);
+            return Optional.of(new BlobInfo(key, p.getBlobSize(), p.getLastModified().toInstant()));
+        } catch (BlobNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public List<BlobInfo> list(String prefix) throws IOException {
+        String full = root + BlobKeys.requireValidPrefix(prefix);
+        List<BlobInfo> out = new ArrayList<>();
+        call("list", prefix, () -> {
+            for (BlobItem item : container.listBlobs(new ListBlobsOptions().setPrefix(full).setMaxResultsPerPage(1000), null)) {
+                if (Boolean.TRUE.equals(item.isPrefix())) {
+                    continue;
+                }
+                out.add(new BlobInfo(item.getName().substring(root.length()), item.getProperties().getContentLength(),
+                        item.getProperties().getLastModified().toInstant()));
+            }
+            return null;
+        });
+        // Azure lists in UTF-8 byte order; sort as Strings so every backend returns the same order
+        out.sort(Comparator.comparing(BlobInfo::key));
+        return out;
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        BlobClient b = blob(key);
+        call("delete", key, b::deleteIfExists);
+    }
+
+    @Override
+    public String uri() {
+        return "azure://" + containerName + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
+    }
+
+    /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
+    private <T> T call(String what, String key, Supplier<T> op) throws IOException {
+        try {
+            return op.get();
+        } catch (BlobStorageException e) {
+            // a missing container is a configuration error, not a missing object
+            if (e.getStatusCode() == 404 && e.getErrorCode() != BlobErrorCode.CONTAINER_NOT_FOUND) {
+                BlobNotFoundException nf = new BlobNotFoundException(uri(), key);
+                nf.initCause(e);
+                throw nf;
+            }
+            String code = e.getErrorCode() == null ? "" : e.getErrorCode() + " ";
+            throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + code + "(HTTP " + e.getStatusCode()
+                    + "): " + e.getServiceMessage(), e);
+        } catch (RuntimeException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + io.getMessage(), io);
+            }
+            throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + e, e);
+        }
+    }
+}

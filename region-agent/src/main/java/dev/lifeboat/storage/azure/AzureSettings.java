@@ -1,0 +1,90 @@
+package dev.lifeboat.storage.azure;
+
+import java.util.Map;
+
+/**
+ * How to reach Azure Blob Storage (or Azurite). Exactly one way to authenticate is used, in this order: a connection
+ * string, an account name with its key, a SAS token.
+ *
+ * @param endpoint           the account's blob endpoint, e.g. {@code https://acct.blob.core.windows.net}; when null it comes
+ *                           from the connection string or is derived from the account name
+ * @param connectionString   a storage connection string (it carries the endpoint and the key or a SAS)
+ * @param accountName        the storage account, with {@code accountKey}
+ * @param accountKey         the account's shared key
+ * @param sasToken           a SAS token with read, write, delete, list and create rights on the container
+ * @param maxSingleUploadSize objects up to this size are one Put Blob; larger ones are uploaded as blocks
+ * @param blockSize          size of each block of a larger object
+ * @param uploadThreads      blocks of one object uploaded at once
+ * @param maxTries           tries per request, the first included (exponential backoff between them)
+ */
+public record AzureSettings(String endpoint, String connectionString, String accountName, String accountKey, String sasToken,
+                            long maxSingleUploadSize, long blockSize, int uploadThreads, int maxTries) {
+
+    public static final long DEFAULT_MAX_SINGLE_UPLOAD_SIZE = 64L << 20;
+    public static final long DEFAULT_BLOCK_SIZE = 16L << 20;
+    public static final int DEFAULT_UPLOAD_THREADS = 4;
+    public static final int DEFAULT_MAX_TRIES = 8;
+
+    public AzureSettings {
+        endpoint = blankToNull(endpoint);
+        connectionString = blankToNull(connectionString);
+        accountName = blankToNull(accountName);
+        accountKey = blankToNull(accountKey);
+        sasToken = blankToNull(sasToken);
+        if (connectionString == null && accountKey == null && sasToken == null) {
+            throw new IllegalArgumentException("Azure Blob needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or "
+                    + "AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN");
+        }
+        if (accountKey != null && accountName == null) {
+            throw new IllegalArgumentException("an Azure account key needs the account name (AZURE_STORAGE_ACCOUNT)");
+        }
+        if (connectionString == null && endpoint == null && accountName == null) {
+            throw new IllegalArgumentException("Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account name");
+        }
+        if (maxSingleUploadSize < 1 || blockSize < 1 || uploadThreads < 1 || maxTries < 1) {
+            throw new IllegalArgumentException("Azure upload sizes, threads and tries must be positive");
+        }
+    }
+
+    /** Reads {@code LIFEBOAT_AZURE_ENDPOINT}, {@code AZURE_STORAGE_CONNECTION_STRING}, {@code AZURE_STORAGE_ACCOUNT},
+     * {@code AZURE_STORAGE_KEY} and {@code AZURE_STORAGE_SAS_TOKEN}. */
+    public static AzureSettings fromEnvironment(Map<String, String> env) {
+        return new AzureSettings(env.get("LIFEBOAT_AZURE_ENDPOINT"), env.get("AZURE_STORAGE_CONNECTION_STRING"),
+                env.get("AZURE_STORAGE_ACCOUNT"), env.get("AZURE_STORAGE_KEY"), env.get("AZURE_STORAGE_SAS_TOKEN"),
+                DEFAULT_MAX_SINGLE_UPLOAD_SIZE, DEFAULT_BLOCK_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_TRIES);
+    }
+
+    public static AzureSettings sharedKey(String endpoint, String accountName, String accountKey) {
+        return new AzureSettings(endpoint, null, accountName, accountKey, null, DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
+                DEFAULT_BLOCK_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_TRIES);
+    }
+
+    public AzureSettings withUploads(long maxSingleUploadSize, long blockSize, int uploadThreads) {
+        return new AzureSettings(endpoint, connectionString, accountName, accountKey, sasToken, maxSingleUploadSize, blockSize,
+                uploadThreads, maxTries);
+    }
+
+    public AzureSettings withMaxTries(int maxTries) {
+        return new AzureSettings(endpoint, connectionString, accountName, accountKey, sasToken, maxSingleUploadSize, blockSize,
+                uploadThreads, maxTries);
+    }
+
+    /** The blob endpoint: the configured one, or the public one of the named account. Null: from the connection string. */
+    String effectiveEndpoint() {
+        if (endpoint != null) {
+            return endpoint;
+        }
+        return connectionString == null ? "https://" + accountName + ".blob.core.windows.net" : null;
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+
+    @Override
+    public String toString() {
+        // never print keys, SAS tokens or connection strings
+        return "AzureSettings[endpoint=" + endpoint + ", account=" + accountName + ", auth="
+                + (connectionString != null ? "connection string" : accountKey != null ? "shared key" : "SAS") + "]";
+    }
+}

@@ -1,0 +1,346 @@
+package dev.lifeboat.storage.s3;
+
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobKeys;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
+import software.amazon.awssdk.core.ResponseBytes;
+import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.apache5.Apache5HttpClient;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
+import software.amazon.awssdk.retries.api.BackoffStrategy;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
+import software.amazon.awssdk.services.s3.model.GetObjectRequest;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.NoSuchKeyException;
+import software.amazon.awssdk.services.s3.model.PutObjectRequest;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
+
+import java.io.ByteArrayInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * A store in an S3 bucket under an optional key prefix ({@code s3://bucket/prefix}). S3 makes a PUT (and the completion
+ * of a multipart upload) visible whole or not at all, and only acknowledges it once it is durably stored, which is the
+ * contract {@link BlobStore} asks for. {@link #putIfAbsent} is a conditional PUT ({@code If-None-Match: *}).
+ */
+public final class S3BlobStore implements BlobStore {
+    private static final int MAX_PARTS = 10_000;
+    private static final String CONTENT_TYPE = "application/octet-stream";
+
+    private final S3Client s3;
+    private final String bucket;
+    private final String root;
+    private final S3Settings settings;
+
+    public S3BlobStore(String bucket, String prefix, S3Settings settings) {
+        if (bucket == null || bucket.isEmpty()) {
+            throw new IllegalArgumentException("S3 repository URI needs a bucket: s3://bucket/prefix");
+        }
+        this.bucket = bucket;
+        this.root = BlobKeys.rootPrefix(prefix);
+        this.settings = settings;
+        this.s3 = client(settings);
+    }
+
+    /** {@code s3://bucket} or {@code s3://bucket/some/prefix}. */
+    public static S3BlobStore open(URI uri, S3Settings settings) {
+        return new S3BlobStore(uri.getAuthority(), uri.getPath(), settings);
+    }
+
+    private static S3Client client(S3Settings settings) {
+        S3ClientBuilder b = S3Client.builder()
+                .httpClientBuilder(Apache5HttpClient.builder()
+                        .maxConnections(Math.max(50, settings.uploadThreads() * 4))
+                        .connectionTimeout(Duration.ofSeconds(10))
+                        .socketTimeout(Duration.ofSeconds(120)))
+                .overrideConfiguration(ClientOverrideConfiguration.builder()
+                        // the standard strategy backs off exponentially with full jitter; throttling gets its own, longer delays
+                        .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
+                                .maxAttempts(settings.maxAttempts())
+                                .backoffStrategy(BackoffStrategy.exponentialDelay(Duration.ofMillis(200), Duration.ofSeconds(20)))
+                                .build())
+                        .build())
+                .forcePathStyle(settings.pathStyle());
+        if (settings.endpoint() != null) {
+            b.endpointOverride(URI.create(settings.endpoint()));
+        }
+        if (settings.region() != null) {
+            b.region(Region.of(settings.region()));
+        } else {
+            Region region;
+            try {
+                region = new DefaultAwsRegionProviderChain().getRegion();
+            } catch (SdkException e) {
+                // no region configured anywhere: any region works for a custom endpoint; on AWS let S3 redirect us
+                region = Region.US_EAST_1;
+                if (settings.endpoint() == null) {
+                    b.crossRegionAccessEnabled(true);
+                }
+            }
+            b.region(region);
+        }
+        AwsCredentialsProvider credentials = settings.accessKeyId() != null
+                ? StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey()))
+                : DefaultCredentialsProvider.builder().build();
+        return b.credentialsProvider(credentials).build();
+    }
+
+    private String objectKey(String key) {
+        return root + BlobKeys.requireValid(key);
+    }
+
+    @Override
+    public void put(String key, byte[] data, int offset, int length) throws IOException {
+        String k = objectKey(key);
+        java.util.Objects.checkFromIndexSize(offset, length, data.length);
+        if (length > settings.multipartThreshold()) {
+            multipartPut(key, k, data, offset, length);
+        } else {
+            call("put", key, () -> s3.putObject(putRequest(k, length, false), body(data, offset, length)));
+        }
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        // always one PUT (at most 2 GiB from a byte[], S3 takes up to 5 GiB): the condition is checked where the object is stored
+        String k = objectKey(key);
+        try {
+            s3.putObject(putRequest(k, data.length, true), body(data, 0, data.length));
+            return true;
+        } catch (S3Exception e) {
+            // 412: it exists; 409: a concurrent conditional write to the same key is in progress and will win or fail.
+            // A retried PUT whose first attempt did succeed also lands here: the caller sees "taken", which is safe for locks.
+            if (e.statusCode() == 412 || e.statusCode() == 409) {
+                return false;
+            }
+            throw failure("put-if-absent", key, e);
+        } catch (SdkException e) {
+            throw failure("put-if-absent", key, e);
+        }
+    }
+
+    private PutObjectRequest putRequest(String k, long length, boolean ifAbsent) {
+        PutObjectRequest.Builder r = PutObjectRequest.builder().bucket(bucket).key(k).contentLength(length).contentType(CONTENT_TYPE);
+        if (settings.serverSideEncryption() != null) {
+            r.serverSideEncryption(settings.serverSideEncryption()).ssekmsKeyId(settings.kmsKeyId());
+        }
+        if (settings.storageClass() != null) {
+            r.storageClass(settings.storageClass());
+        }
+        if (ifAbsent) {
+            r.ifNoneMatch("*");
+        }
+        return r.build();
+    }
+
+    /** A body that streams straight from the caller's array (no copy) and can be replayed when a request is retried. */
+    private static RequestBody body(byte[] data, int offset, int length) {
+        return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data, offset, length), length, CONTENT_TYPE);
+    }
+
+    private void multipartPut(String key, String k, byte[] data, int offset, int length) throws IOException {
+        long partSize = Math.max(settings.partSize(), ceilDiv(length, MAX_PARTS));
+        int parts = (int) ceilDiv(length, partSize);
+        CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(bucket).key(k)
+                .contentType(CONTENT_TYPE).checksumAlgorithm(ChecksumAlgorithm.CRC32);
+        if (settings.serverSideEncryption() != null) {
+            create.serverSideEncryption(settings.serverSideEncryption()).ssekmsKeyId(settings.kmsKeyId());
+        }
+        if (settings.storageClass() != null) {
+            create.storageClass(settings.storageClass());
+        }
+        String uploadId = call("start multipart upload", key, () -> s3.createMultipartUpload(create.build())).uploadId();
+        try {
+            List<CompletedPart> completed = new ArrayList<>(parts);
+            try (ExecutorService pool = Executors.newFixedThreadPool(Math.min(parts, settings.uploadThreads()))) {
+                List<Future<CompletedPart>> futures = new ArrayList<>(parts);
+                for (int i = 0; i < parts; i++) {
+                    int number = i + 1;
+                    int from = offset + (int) (i * partSize);
+                    int n = (int) Math.min(partSize, offset + length - from);
+                    futures.add(pool.submit(() -> {
+                        UploadPartResponse r = s3.uploadPart(p -> p.bucket(bucket).key(k).uploadId(uploadId).partNumber(number)
+                                .contentLength((long) n).checksumAlgorithm(ChecksumAlgorithm.CRC32), body(data, from, n));
+                        return CompletedPart.builder().partNumber(number).eTag(r.eTag()).checksumCRC32(r.checksumCRC32()).build();
+                    }));
+                }
+                for (Future<CompletedPart> f : futures) {
+                    completed.add(f.get());
+                }
+            }
+            // the object appears, whole, only when the upload completes
+            call("complete multipart upload", key, () -> s3.completeMultipartUpload(c -> c.bucket(bucket).key(k).uploadId(uploadId)
+                    .multipartUpload(m -> m.parts(completed))));
+        } catch (IOException | RuntimeException | ExecutionException | InterruptedException e) {
+            try {
+                s3.abortMultipartUpload(a -> a.bucket(bucket).key(k).uploadId(uploadId));
+            } catch (SdkException abort) {
+                e.addSuppressed(abort); // a bucket lifecycle rule for incomplete uploads cleans up what is left
+            }
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
+            Throwable cause = e instanceof ExecutionException ee && ee.getCause() != null ? ee.getCause() : e;
+            if (cause instanceof IOException io) {
+                throw io;
+            }
+            throw failure("multipart put", key, cause);
+        }
+    }
+
+    @Override
+    public byte[] get(String key) throws IOException {
+        String k = objectKey(key);
+        ResponseBytes<GetObjectResponse> bytes = call("get", key, () -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(k)));
+        return bytes.asByteArrayUnsafe();
+    }
+
+    @Override
+    public byte[] getRange(String key, long offset, int length) throws IOException {
+        String k = objectKey(key);
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("negative offset or length");
+        }
+        if (length == 0) {
+            if (stat(key).isEmpty()) {
+                throw new BlobNotFoundException(uri(), key);
+            }
+            return new byte[0];
+        }
+        byte[] out;
+        try {
+            // S3 answers a range that starts inside the object but ends past it with the bytes that exist
+            out = call("get range of", key, () -> s3.getObjectAsBytes(GetObjectRequest.builder().bucket(bucket).key(k)
+                    .range("bytes=" + offset + "-" + (offset + length - 1)).build())).asByteArrayUnsafe();
+        } catch (IOException e) {
+            if (e.getCause() instanceof S3Exception s && s.statusCode() == 416) {
+                out = new byte[0];
+            } else {
+                throw e;
+            }
+        }
+        if (out.length != length) {
+            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+        }
+        return out;
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        String k = objectKey(key);
+        return call("open", key, () -> s3.getObject(g -> g.bucket(bucket).key(k)));
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(String key) throws IOException {
+        String k = objectKey(key);
+        try {
+            HeadObjectResponse h = call("stat", key, () -> s3.headObject(r -> r.bucket(bucket).key(k)));
+            return Optional.of(new BlobInfo(key, h.contentLength(), h.lastModified()));
+        } catch (BlobNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
+    @Override
+    public List<BlobInfo> list(String prefix) throws IOException {
+        String full = root + BlobKeys.requireValidPrefix(prefix);
+        List<BlobInfo> out = new ArrayList<>();
+        call("list", prefix, () -> {
+            for (S3Object o : s3.listObjectsV2Paginator(l -> l.bucket(bucket).prefix(full)).contents()) {
+                out.add(new BlobInfo(o.key().substring(root.length()), o.size(), o.lastModified()));
+            }
+            return null;
+        });
+        // S3 lists in UTF-8 byte order; sort as Strings so every backend returns the same order
+        out.sort(Comparator.comparing(BlobInfo::key));
+        return out;
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        String k = objectKey(key);
+        // S3 answers 204 for a missing key too
+        call("delete", key, () -> s3.deleteObject(d -> d.bucket(bucket).key(k)));
+    }
+
+    @Override
+    public String uri() {
+        return "s3://" + bucket + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
+    }
+
+    @Override
+    public void close() {
+        s3.close();
+    }
+
+    private interface S3Call<T> {
+        T run();
+    }
+
+    /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
+    private <T> T call(String what, String key, S3Call<T> op) throws IOException {
+        try {
+            return op.run();
+        } catch (NoSuchKeyException e) {
+            throw notFound(key, e);
+        } catch (S3Exception e) {
+            // HEAD carries no error body, so a missing key is only a bare 404 there
+            if (e.statusCode() == 404 && !"NoSuchBucket".equals(errorCode(e))) {
+                throw notFound(key, e);
+            }
+            throw failure(what, key, e);
+        } catch (SdkException e) {
+            throw failure(what, key, e);
+        }
+    }
+
+    private BlobNotFoundException notFound(String key, Exception cause) {
+        BlobNotFoundException e = new BlobNotFoundException(uri(), key);
+        e.initCause(cause);
+        return e;
+    }
+
+    private IOException failure(String what, String key, Throwable cause) {
+        String detail = cause instanceof S3Exception s && errorCode(s) != null
+                ? errorCode(s) + " (HTTP " + s.statusCode() + "): " + cause.getMessage()
+                : cause.getMessage();
+        return new IOException("S3 " + what + " " + key + " in " + uri() + " failed: " + detail, cause);
+    }
+
+    private static String errorCode(S3Exception e) {
+        return e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
+    }
+
+    private static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+}

@@ -1,0 +1,120 @@
+package dev.lifeboat.storage.s3;
+
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * How to reach an S3 (or S3-compatible) service. Null means "not set": the SDK's defaults apply (default region and
+ * credentials chains, AWS endpoints).
+ *
+ * @param endpoint            custom endpoint such as {@code http://127.0.0.1:9000} (MinIO, Ceph, a test server)
+ * @param region              region name; when null the SDK's region chain is asked, falling back to us-east-1
+ * @param pathStyle           {@code https://host/bucket/key} instead of {@code https://bucket.host/key}
+ * @param accessKeyId         static credentials; when null the SDK's default credentials chain is used
+ * @param secretAccessKey     static credentials, with {@code accessKeyId}
+ * @param serverSideEncryption null, {@code AES256} or {@code aws:kms}
+ * @param kmsKeyId            the KMS key for {@code aws:kms} (null: the bucket's or account's default key)
+ * @param storageClass        e.g. {@code STANDARD_IA}; null: the bucket default
+ * @param multipartThreshold  objects larger than this are uploaded in parts
+ * @param partSize            size of each part (S3 requires at least 5 MiB for all parts but the last)
+ * @param uploadThreads       parts of one object uploaded at once
+ * @param maxAttempts         attempts per request, the first included (the SDK backs off with jitter between them)
+ */
+public record S3Settings(String endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey,
+                         String serverSideEncryption, String kmsKeyId, String storageClass, long multipartThreshold,
+                         long partSize, int uploadThreads, int maxAttempts) {
+
+    public static final long MIN_PART_SIZE = 5L << 20;
+    public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
+    public static final long DEFAULT_PART_SIZE = 16L << 20;
+    public static final int DEFAULT_UPLOAD_THREADS = 4;
+    public static final int DEFAULT_MAX_ATTEMPTS = 8;
+
+    public S3Settings {
+        endpoint = blankToNull(endpoint);
+        region = blankToNull(region);
+        accessKeyId = blankToNull(accessKeyId);
+        secretAccessKey = blankToNull(secretAccessKey);
+        serverSideEncryption = blankToNull(serverSideEncryption);
+        kmsKeyId = blankToNull(kmsKeyId);
+        storageClass = blankToNull(storageClass);
+        if ((accessKeyId == null) != (secretAccessKey == null)) {
+            throw new IllegalArgumentException("S3 static credentials need both an access key id and a secret access key");
+        }
+        if (serverSideEncryption != null && !serverSideEncryption.equals("AES256") && !serverSideEncryption.equals("aws:kms")) {
+            throw new IllegalArgumentException("S3 server-side encryption must be AES256 or aws:kms, got '" + serverSideEncryption + "'");
+        }
+        if (kmsKeyId != null && !"aws:kms".equals(serverSideEncryption)) {
+            throw new IllegalArgumentException("an S3 KMS key id needs server-side encryption aws:kms");
+        }
+        if (partSize < MIN_PART_SIZE) {
+            throw new IllegalArgumentException("S3 part size must be at least 5 MiB, got " + partSize);
+        }
+        if (multipartThreshold < 1 || uploadThreads < 1 || maxAttempts < 1) {
+            throw new IllegalArgumentException("S3 multipart threshold, upload threads and attempts must be positive");
+        }
+    }
+
+    /** Defaults: AWS endpoints, SDK chains for region and credentials, no SSE, bucket storage class. */
+    public static S3Settings defaults() {
+        return new S3Settings(null, null, false, null, null, null, null, null, DEFAULT_MULTIPART_THRESHOLD,
+                DEFAULT_PART_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_ATTEMPTS);
+    }
+
+    /**
+     * Reads {@code LIFEBOAT_S3_ENDPOINT}, {@code LIFEBOAT_S3_REGION}, {@code LIFEBOAT_S3_PATH_STYLE} (default: true
+     * when an endpoint is set), {@code LIFEBOAT_S3_SSE}, {@code LIFEBOAT_S3_KMS_KEY_ID} and
+     * {@code LIFEBOAT_S3_STORAGE_CLASS}. Credentials are left to the SDK chain, which reads {@code AWS_ACCESS_KEY_ID}
+     * and {@code AWS_SECRET_ACCESS_KEY} itself (and profiles, web identity, instance roles).
+     */
+    public static S3Settings fromEnvironment(Map<String, String> env) {
+        String endpoint = blankToNull(env.get("LIFEBOAT_S3_ENDPOINT"));
+        String pathStyle = blankToNull(env.get("LIFEBOAT_S3_PATH_STYLE"));
+        return defaults().with(endpoint, env.get("LIFEBOAT_S3_REGION"),
+                pathStyle == null ? endpoint != null : parseBoolean("LIFEBOAT_S3_PATH_STYLE", pathStyle),
+                env.get("LIFEBOAT_S3_SSE"), env.get("LIFEBOAT_S3_KMS_KEY_ID"), env.get("LIFEBOAT_S3_STORAGE_CLASS"));
+    }
+
+    private S3Settings with(String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
+        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, sse, kmsKeyId, storageClass,
+                multipartThreshold, partSize, uploadThreads, maxAttempts);
+    }
+
+    public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
+        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+    }
+
+    public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
+        return with(endpoint, region, pathStyle, serverSideEncryption, kmsKeyId, storageClass);
+    }
+
+    public S3Settings withMultipart(long multipartThreshold, long partSize, int uploadThreads) {
+        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+    }
+
+    public S3Settings withMaxAttempts(int maxAttempts) {
+        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+    }
+
+    private static boolean parseBoolean(String name, String value) {
+        return switch (value.toLowerCase(Locale.ROOT)) {
+            case "true", "yes", "1", "on" -> true;
+            case "false", "no", "0", "off" -> false;
+            default -> throw new IllegalArgumentException(name + " must be true or false, got '" + value + "'");
+        };
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+
+    @Override
+    public String toString() {
+        // never print the secret
+        return "S3Settings[endpoint=" + endpoint + ", region=" + region + ", pathStyle=" + pathStyle + ", staticCredentials="
+                + (accessKeyId != null) + ", sse=" + serverSideEncryption + ", storageClass=" + storageClass + "]";
+    }
+}

@@ -1,0 +1,99 @@
+package dev.lifeboat.storage;
+
+import java.io.IOException;
+import java.net.HttpURLConnection;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A test server run as a separate process (S3Mock, Azurite): started on free loopback ports, waited for until it answers
+ * HTTP, and stopped by a shutdown hook when the test JVM exits, so one instance serves every test class of the run.
+ */
+public final class ExternalServer {
+    private final String name;
+    private final Process process;
+    private final Path log;
+
+    private ExternalServer(String name, Process process, Path log) {
+        this.name = name;
+        this.process = process;
+        this.log = log;
+    }
+
+    public static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0, 0, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Starts {@code command} and returns once {@code probe} answers any HTTP status, or fails with the log's tail. */
+    public static ExternalServer start(String name, List<String> command, Path workDir, URI probe, Duration timeout)
+            throws IOException, InterruptedException {
+        Files.createDirectories(workDir);
+        Path log = workDir.resolve(name + ".log");
+        Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
+                .redirectOutput(log.toFile()).start();
+        ExternalServer server = new ExternalServer(name, p, log);
+        Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "stop-" + name));
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (!p.isAlive()) {
+                throw new IllegalStateException(name + " exited with status " + p.exitValue() + " before it answered; "
+                        + server.logTail());
+            }
+            if (answers(probe)) {
+                return server;
+            }
+            Thread.sleep(200);
+        }
+        server.stop();
+        throw new IllegalStateException(name + " did not answer on " + probe + " within " + timeout + "; " + server.logTail());
+    }
+
+    private static boolean answers(URI probe) {
+        try {
+            HttpURLConnection c = (HttpURLConnection) probe.toURL().openConnection();
+            c.setConnectTimeout(1000);
+            c.setReadTimeout(2000);
+            try {
+                return c.getResponseCode() > 0;
+            } finally {
+                c.disconnect();
+            }
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    public void stop() {
+        process.descendants().forEach(ProcessHandle::destroy);
+        process.destroy();
+        try {
+            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                process.destroyForcibly();
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return "last lines of " + log + ":\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        } catch (IOException e) {
+            return "no log at " + log;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return name + " (pid " + process.pid() + ")";
+    }
+}
