@@ -1,5 +1,7 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.replication.ReplicatingBlobStore;
+import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
@@ -21,6 +23,10 @@ final class RepoOptions {
     @Option(names = "--config", paramLabel = "FILE", description = "Config file with defaults for any option (key = value).")
     Path config;
 
+    @Option(names = "--replication", paramLabel = "FILE", description = "Replication config (JSON); writes are "
+            + "acknowledged only once durable in its synchronous regions too (env LIFEBOAT_REPLICATION).")
+    Path replication;
+
     @Option(names = {"-v", "--verbose"}, description = "Log what happens, and stack traces on errors.")
     boolean verbose;
 
@@ -33,6 +39,10 @@ final class RepoOptions {
         }
         out.add("--repo");
         out.add(store().uri());
+        if (replication != null) {
+            out.add("--replication");
+            out.add(replication.toAbsolutePath().toString());
+        }
         if (keyFile != null) {
             out.add("--key-file");
             out.add(keyFile.toAbsolutePath().toString());
@@ -44,7 +54,23 @@ final class RepoOptions {
         if (repo == null) {
             throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");
         }
-        return BlobStores.open(repo);
+        BlobStore primary = BlobStores.open(repo);
+        if (replication == null) {
+            return primary;
+        }
+        ReplicationConfig config;
+        try {
+            config = ReplicationConfig.load(replication);
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot read replication config " + replication + ": " + e.getMessage());
+        }
+        java.util.Map<String, BlobStore> sync = new java.util.LinkedHashMap<>();
+        for (ReplicationConfig.Region r : config.regions()) {
+            if (r.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS) {
+                sync.put(r.name(), BlobStores.open(r.uri()));
+            }
+        }
+        return sync.isEmpty() ? primary : new ReplicatingBlobStore(primary, sync);
     }
 
     /** The key source for opening an existing repository: key file, LIFEBOAT_PASSPHRASE, or a prompt on a terminal. */

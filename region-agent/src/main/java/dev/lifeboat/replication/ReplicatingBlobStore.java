@@ -1,0 +1,137 @@
+package dev.lifeboat.replication;
+
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobStore;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The primary store plus the synchronous regions: a write returns only once it is durable in the primary and in
+ * every synchronous region, so an acknowledged pack, WAL segment or manifest survives the loss of any one region.
+ * The primary is written first (the background replicator relies on that: an object found in a secondary is
+ * always in the primary too, unless deleted there since). Reads, listings and locks use the primary alone.
+ */
+public final class ReplicatingBlobStore implements BlobStore {
+    private final BlobStore primary;
+    private final Map<String, BlobStore> secondaries;
+    private final ExecutorService io = Executors.newVirtualThreadPerTaskExecutor();
+
+    /** @param secondaries synchronous regions by name */
+    public ReplicatingBlobStore(BlobStore primary, Map<String, BlobStore> secondaries) {
+        this.primary = primary;
+        this.secondaries = Map.copyOf(secondaries);
+    }
+
+    /** Locks and replication state belong to the primary only; everything else is repository content. */
+    static boolean replicated(String key) {
+        return !key.startsWith("locks/") && !key.startsWith(Replicator.STATE_PREFIX);
+    }
+
+    @Override
+    public void put(String key, byte[] data, int offset, int length) throws IOException {
+        primary.put(key, data, offset, length);
+        if (replicated(key)) {
+            forEachSecondary("write " + key, s -> s.put(key, data, offset, length));
+        }
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        boolean created = primary.putIfAbsent(key, data);
+        if (replicated(key)) {
+            // also when it already existed: an earlier attempt may have died before reaching every region
+            forEachSecondary("write " + key, s -> {
+                if (created || s.stat(key).isEmpty()) {
+                    s.put(key, primary.get(key));
+                }
+            });
+        }
+        return created;
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        primary.delete(key);
+        if (replicated(key)) {
+            forEachSecondary("delete " + key, s -> s.delete(key));
+        }
+    }
+
+    private interface StoreAction {
+        void run(BlobStore s) throws IOException;
+    }
+
+    private void forEachSecondary(String what, StoreAction action) throws IOException {
+        List<Map.Entry<String, Future<Void>>> pending = secondaries.entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), io.submit(() -> {
+                    action.run(e.getValue());
+                    return (Void) null;
+                }))).toList();
+        IOException failure = null;
+        for (Map.Entry<String, Future<Void>> p : pending) {
+            try {
+                p.getValue().get();
+            } catch (java.util.concurrent.ExecutionException e) {
+                IOException io = new IOException("synchronous region " + p.getKey() + " (" + secondaries.get(p.getKey()).uri()
+                        + ") failed to " + what + ": " + e.getCause().getMessage(), e.getCause());
+                if (failure == null) {
+                    failure = io;
+                } else {
+                    failure.addSuppressed(io);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while replicating " + what, e);
+            }
+        }
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    @Override
+    public byte[] get(String key) throws IOException {
+        return primary.get(key);
+    }
+
+    @Override
+    public byte[] getRange(String key, long offset, int length) throws IOException {
+        return primary.getRange(key, offset, length);
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        return primary.open(key);
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(String key) throws IOException {
+        return primary.stat(key);
+    }
+
+    @Override
+    public List<BlobInfo> list(String prefix) throws IOException {
+        return primary.list(prefix);
+    }
+
+    @Override
+    public String uri() {
+        return primary.uri();
+    }
+
+    @Override
+    public void close() throws IOException {
+        io.shutdown();
+        primary.close();
+        for (BlobStore s : secondaries.values()) {
+            s.close();
+        }
+    }
+}

@@ -1,0 +1,114 @@
+package dev.lifeboat.replication;
+
+import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.lifeboat.util.Json;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Where a repository is replicated: secondary-region stores, each a complete repository of its own (same
+ * {@code config}, same keys), restorable with {@code --repo} pointing at it. Read from a JSON file:
+ * <pre>{"regions": [{"name": "eu", "region": "eu-west-1", "uri": "s3://bk-eu/pg", "mode": "async", "bandwidth": "50MiB"}]}</pre>
+ */
+@JsonIgnoreProperties(ignoreUnknown = true)
+public record ReplicationConfig(List<Region> regions) {
+
+    public enum Mode {
+        /** An object is acknowledged only once durable in this region too. */
+        SYNCHRONOUS,
+        /** Objects are copied in the background by {@code lifeboat replication run}. */
+        ASYNCHRONOUS
+    }
+
+    /**
+     * @param bandwidth copy rate limit, e.g. {@code 20MiB} (per second); null or blank: unlimited
+     */
+    @JsonIgnoreProperties(ignoreUnknown = true)
+    public record Region(String name, String region, String uri, String mode, String bandwidth) {
+        public Mode parsedMode() {
+            String m = mode == null ? "async" : mode.toLowerCase(Locale.ROOT);
+            return switch (m) {
+                case "sync", "synchronous" -> Mode.SYNCHRONOUS;
+                case "async", "asynchronous" -> Mode.ASYNCHRONOUS;
+                default -> throw new IllegalArgumentException("region " + name + ": mode '" + mode + "' is unknown; use sync or async");
+            };
+        }
+
+        /** Bytes per second, 0 for unlimited. */
+        public long bytesPerSecond() {
+            return bandwidth == null || bandwidth.isBlank() ? 0 : parseSize(bandwidth);
+        }
+    }
+
+    public static ReplicationConfig load(Path file) throws IOException {
+        ReplicationConfig c;
+        try {
+            c = Json.MAPPER.readValue(Files.readAllBytes(file), ReplicationConfig.class);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IllegalArgumentException("replication config " + file + " is not valid JSON: " + e.getOriginalMessage());
+        }
+        c.validate(file.toString());
+        return c;
+    }
+
+    void validate(String source) {
+        if (regions == null || regions.isEmpty()) {
+            throw new IllegalArgumentException("replication config " + source + " names no regions");
+        }
+        Set<String> names = new HashSet<>();
+        for (Region r : regions) {
+            if (r.name() == null || !r.name().matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")) {
+                throw new IllegalArgumentException("replication config " + source + ": region name '" + r.name()
+                        + "' must be 1-63 letters, digits, '.', '_' or '-'");
+            }
+            if (!names.add(r.name())) {
+                throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + " is named twice");
+            }
+            if (r.uri() == null || r.uri().isBlank()) {
+                throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + " has no uri");
+            }
+            r.parsedMode();
+            r.bytesPerSecond();
+        }
+    }
+
+    public Region region(String name) {
+        return regions.stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow(() ->
+                new IllegalArgumentException("no region '" + name + "' in the replication config; regions: "
+                        + regions.stream().map(Region::name).toList()));
+    }
+
+    /** {@code 1048576}, {@code 512KiB}, {@code 20MiB}, {@code 1GiB} (also KB/MB/GB as powers of 1000). */
+    static long parseSize(String s) {
+        String t = s.trim();
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]i?B?|B)?", java.util.regex.Pattern.CASE_INSENSITIVE).matcher(t);
+        if (!m.matches()) {
+            throw new IllegalArgumentException("bandwidth '" + s + "' is not a size such as 20MiB");
+        }
+        double v = Double.parseDouble(m.group(1));
+        String u = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
+        long mult = switch (u) {
+            case "B" -> 1L;
+            case "K", "KIB" -> 1L << 10;
+            case "M", "MIB" -> 1L << 20;
+            case "G", "GIB" -> 1L << 30;
+            case "T", "TIB" -> 1L << 40;
+            case "KB" -> 1_000L;
+            case "MB" -> 1_000_000L;
+            case "GB" -> 1_000_000_000L;
+            case "TB" -> 1_000_000_000_000L;
+            default -> throw new IllegalArgumentException("bandwidth '" + s + "' has an unknown unit");
+        };
+        long bytes = (long) (v * mult);
+        if (bytes <= 0) {
+            throw new IllegalArgumentException("bandwidth '" + s + "' must be positive");
+        }
+        return bytes;
+    }
+}

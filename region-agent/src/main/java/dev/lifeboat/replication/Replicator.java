@@ -1,0 +1,399 @@
+package dev.lifeboat.replication;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.util.Json;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.security.MessageDigest;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Copies one repository to one secondary region so that the secondary is, at every moment, a consistent repository
+ * that restores on its own. The queue of work is durable by construction: it is the primary's inventory minus the
+ * secondary's, so a replicator killed mid-copy simply finds the rest again when it restarts.
+ *
+ * <p>Order inside a pass: the secondary is listed first, then the primary's manifests, index files, packs and WAL, in
+ * that order (a manifest is written only after its packs and index are durable, so any manifest seen here has its
+ * packs in the listings that follow). Copies go packs, index files, WAL, manifests last; objects the primary no
+ * longer has are deleted manifests first, packs last. A pass never deletes anything unless both stores hold the
+ * same {@code config}, so a wrong URI cannot wipe a region.
+ */
+public final class Replicator {
+    private static final Logger log = LoggerFactory.getLogger(Replicator.class);
+    /** Per-region control and status objects live in the primary under this prefix (never replicated). */
+    public static final String STATE_PREFIX = "replication/";
+    static final List<String> LIST_ORDER = List.of("snapshots/", "index/", "data/", "wal/");
+    static final List<String> COPY_ORDER = List.of("config", "data/", "index/", "wal/", "snapshots/");
+    static final List<String> DELETE_ORDER = List.of("snapshots/", "index/", "data/", "wal/");
+
+    public enum State { RUNNING, PAUSED, STOPPED }
+
+    /** What an operator asked for ({@code replication pause|resume|stop}). */
+    public record Control(State state, Instant changedAt) {
+    }
+
+    /**
+     * One region's replication as last seen.
+     *
+     * @param lagObjects           objects in the primary not (or not in their current version) in the region
+     * @param lagBytes             their size
+     * @param oldestPendingSeconds age of the oldest of them (since written to the primary)
+     * @param newestWalTime        when the newest WAL object the region holds was written to the primary
+     * @param rpoSeconds           now − newestWalTime: what a loss of the primary region would lose
+     */
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public record Status(String name, String region, String uri, String mode, State state, Instant measuredAt,
+                         long lagObjects, long lagBytes, Double oldestPendingSeconds, Instant newestWalTime, Double rpoSeconds,
+                         long copiedObjects, long copiedBytes, double bytesPerSecond, long errors, String lastError,
+                         Instant lastPassEnd) {
+    }
+
+    /** What one pass did. */
+    public record Pass(int copied, long copiedBytes, int deleted, int skipped, double seconds) {
+    }
+
+    private final BlobStore primary;
+    private final BlobStore secondary;
+    private final ReplicationConfig.Region region;
+    private final Clock clock;
+    private final long bytesPerSecond;
+    private long copiedObjects;
+    private long copiedBytes;
+    private long errors;
+    private String lastError;
+    private Instant lastPassEnd;
+    private double rate;
+    private long throttleNanos;
+    private long controlCheckedAt;
+    private State controlState = State.RUNNING;
+
+    public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
+        this(primary, secondary, region, Clock.systemUTC());
+    }
+
+    Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region, Clock clock) {
+        this.primary = primary;
+        this.secondary = secondary;
+        this.region = region;
+        this.clock = clock;
+        this.bytesPerSecond = region.bytesPerSecond();
+    }
+
+    static String controlKey(String region) {
+        return STATE_PREFIX + region + "/control";
+    }
+
+    static String statusKey(String region) {
+        return STATE_PREFIX + region + "/status";
+    }
+
+    public static void setControl(BlobStore primary, String region, State state) throws IOException {
+        primary.put(controlKey(region), Json.MAPPER.writeValueAsBytes(new Control(state, Instant.now())));
+    }
+
+    public static State control(BlobStore primary, String region) throws IOException {
+        try {
+            return Json.MAPPER.readValue(primary.get(controlKey(region)), Control.class).state();
+        } catch (BlobNotFoundException e) {
+            return State.RUNNING;
+        }
+    }
+
+    /** The status the running replicator last wrote, if any. */
+    public static Optional<Status> lastStatus(BlobStore primary, String region) throws IOException {
+        try {
+            return Optional.of(Json.MAPPER.readValue(primary.get(statusKey(region)), Status.class));
+        } catch (BlobNotFoundException e) {
+            return Optional.empty();
+        }
+    }
+
+    /**
+     * Replicates until stopped ({@code replication stop}) or cancelled: a pass, then a pause of {@code interval}
+     * (none while a pass still found work). Errors are counted, reported in the status and retried next pass.
+     */
+    public void run(Duration interval, Cancellation cancel) throws IOException {
+        log.info("replicating {} to region {} ({})", primary.uri(), region.name(), secondary.uri());
+        while (!cancel.isCancelled()) {
+            State state = control(primary, region.name());
+            controlState = state;
+            if (state == State.STOPPED) {
+                log.info("region {}: stopped by request", region.name());
+                writeStatus(liveStatus());
+                return;
+            }
+            Pass pass = null;
+            if (state == State.RUNNING) {
+                try {
+                    pass = pass(cancel);
+                } catch (IOException | RuntimeException e) {
+                    if (cancel.isCancelled()) {
+                        return;
+                    }
+                    errors++;
+                    lastError = e.getMessage();
+                    log.warn("region {}: pass failed, retrying: {}", region.name(), e.getMessage());
+                }
+            }
+            try {
+                writeStatus(liveStatus());
+            } catch (IOException | RuntimeException e) {
+                log.warn("region {}: cannot write status: {}", region.name(), e.getMessage());
+            }
+            if (pass == null || pass.copied() == 0) {
+                sleep(interval, cancel);
+            }
+        }
+    }
+
+    private static void sleep(Duration d, Cancellation cancel) {
+        long until = System.nanoTime() + d.toNanos();
+        while (!cancel.isCancelled() && System.nanoTime() < until) {
+            try {
+                Thread.sleep(Math.min(100, Math.max(1, (until - System.nanoTime()) / 1_000_000)));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+
+    private record Inventory(Map<String, BlobInfo> primary, Map<String, BlobInfo> secondary) {
+    }
+
+    private Inventory inventory() throws IOException {
+        Map<String, BlobInfo> sec = new TreeMap<>();
+        for (String prefix : LIST_ORDER) {
+            secondary.list(prefix).forEach(b -> sec.put(b.key(), b));
+        }
+        secondary.stat("config").ifPresent(b -> sec.put(b.key(), b));
+        Map<String, BlobInfo> prim = new LinkedHashMap<>();
+        for (String prefix : LIST_ORDER) {
+            primary.list(prefix).forEach(b -> prim.put(b.key(), b));
+        }
+        primary.stat("config").ifPresent(b -> prim.put(b.key(), b));
+        return new Inventory(prim, sec);
+    }
+
+    /** The primary's object is not in the region, or not in its current version (WAL partials are rewritten). */
+    private static boolean pending(BlobInfo p, BlobInfo s) {
+        return s == null || s.size() != p.size()
+                || (p.key().endsWith(".partial") && p.lastModified().isAfter(s.lastModified()));
+    }
+
+    private static List<BlobInfo> ordered(Iterable<BlobInfo> objects, List<String> order) {
+        List<BlobInfo> out = new ArrayList<>();
+        for (String prefix : order) {
+            for (BlobInfo b : objects) {
+                if (prefix.endsWith("/") ? b.key().startsWith(prefix) : b.key().equals(prefix)) {
+                    out.add(b);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** One pass: copy what the region lacks, then delete what the primary no longer has. */
+    public Pass pass(Cancellation cancel) throws IOException {
+        long t0 = System.nanoTime();
+        Inventory inv = inventory();
+        BlobInfo config = inv.primary().get("config");
+        if (config == null) {
+            throw new IOException(primary.uri() + " holds no repository (no config object): nothing to replicate");
+        }
+        boolean sameRepository = inv.secondary().containsKey("config")
+                && Arrays.equals(primary.get("config"), secondary.get("config"));
+        if (inv.secondary().containsKey("config") && !sameRepository) {
+            throw new IOException("region " + region.name() + " (" + secondary.uri() + ") holds another repository "
+                    + "(its config differs from " + primary.uri() + "'s); refusing to touch it");
+        }
+        int copied = 0;
+        int skipped = 0;
+        long bytes = 0;
+        for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
+            if (!pending(p, inv.secondary().get(p.key()))) {
+                continue;
+            }
+            cancel.throwIfCancelled();
+            if (!awaitRunning(cancel)) {
+                break;
+            }
+            byte[] data;
+            try {
+                data = primary.get(p.key());
+            } catch (BlobNotFoundException gone) {
+                skipped++; // deleted on the primary since the listing (expire, gc): nothing to copy
+                continue;
+            }
+            throttle(data.length);
+            secondary.put(p.key(), data);
+            copied++;
+            bytes += data.length;
+            copiedObjects++;
+            copiedBytes += data.length;
+        }
+        int deleted = 0;
+        if (controlState == State.RUNNING && (sameRepository || copied > 0)) {
+            for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
+                if (!inv.primary().containsKey(s.key())) {
+                    cancel.throwIfCancelled();
+                    secondary.delete(s.key());
+                    deleted++;
+                }
+            }
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        if (bytes > 0) {
+            double r = bytes / Math.max(seconds, 1e-3);
+            rate = rate == 0 ? r : 0.7 * rate + 0.3 * r;
+        }
+        lastPassEnd = clock.instant();
+        if (copied + deleted > 0) {
+            log.info("region {}: copied {} objects ({} bytes), deleted {}, in {} s", region.name(), copied, bytes, deleted,
+                    String.format("%.1f", seconds));
+        }
+        return new Pass(copied, bytes, deleted, skipped, seconds);
+    }
+
+    /** Honours pause/stop between objects (checked at most once a second); false when stopped. */
+    private boolean awaitRunning(Cancellation cancel) throws IOException {
+        while (true) {
+            long now = System.nanoTime();
+            if (now - controlCheckedAt > 1_000_000_000L) {
+                controlState = control(primary, region.name());
+                controlCheckedAt = now;
+            }
+            if (controlState == State.RUNNING) {
+                return true;
+            }
+            if (controlState == State.STOPPED || cancel.isCancelled()) {
+                return false;
+            }
+            sleep(Duration.ofMillis(200), cancel);
+        }
+    }
+
+    /** Keeps the copy rate at or under the region's bandwidth limit: each object waits out its share of time. */
+    private void throttle(long bytes) {
+        if (bytesPerSecond <= 0) {
+            return;
+        }
+        long now = System.nanoTime();
+        throttleNanos = Math.max(throttleNanos, now) + bytes * 1_000_000_000L / bytesPerSecond;
+        if (throttleNanos > now) {
+            try {
+                Thread.sleep(Duration.ofNanos(throttleNanos - now));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Lag, oldest pending object and region RPO, measured now from both inventories. */
+    public Status liveStatus() throws IOException {
+        Inventory inv = inventory();
+        Instant now = clock.instant();
+        long lagObjects = 0;
+        long lagBytes = 0;
+        Instant oldest = null;
+        Instant newestWal = null;
+        for (BlobInfo p : inv.primary().values()) {
+            BlobInfo s = inv.secondary().get(p.key());
+            if (pending(p, s)) {
+                lagObjects++;
+                lagBytes += p.size();
+                if (oldest == null || p.lastModified().isBefore(oldest)) {
+                    oldest = p.lastModified();
+                }
+            } else if (p.key().startsWith("wal/") && (newestWal == null || p.lastModified().isAfter(newestWal))) {
+                newestWal = p.lastModified();
+            }
+        }
+        return new Status(region.name(), region.region(), secondary.uri(), region.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS ? "sync" : "async",
+                controlState, now, lagObjects, lagBytes, oldest == null ? null : seconds(oldest, now), newestWal,
+                newestWal == null ? null : seconds(newestWal, now), copiedObjects, copiedBytes, rate, errors, lastError,
+                lastPassEnd);
+    }
+
+    private static double seconds(Instant from, Instant to) {
+        return Math.max(0, Duration.between(from, to).toMillis() / 1000.0);
+    }
+
+    private void writeStatus(Status s) throws IOException {
+        primary.put(statusKey(region.name()), Json.MAPPER.writeValueAsBytes(s));
+    }
+
+    /** What {@link #validate} found. */
+    public record Validation(String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
+        public boolean ok() {
+            return missing.isEmpty() && differing.isEmpty() && extra.isEmpty();
+        }
+    }
+
+    /**
+     * Compares both inventories and every object's SHA-256 (read from both stores); with {@code repair}, copies
+     * what is missing or differs (in pass order) and deletes what the primary no longer has.
+     */
+    public Validation validate(boolean repair, Cancellation cancel) throws IOException {
+        Inventory inv = inventory();
+        List<String> missing = new ArrayList<>();
+        List<String> differing = new ArrayList<>();
+        List<String> extra = new ArrayList<>();
+        List<BlobInfo> toCopy = new ArrayList<>();
+        for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
+            cancel.throwIfCancelled();
+            BlobInfo s = inv.secondary().get(p.key());
+            if (s == null) {
+                missing.add(p.key());
+                toCopy.add(p);
+            } else if (s.size() != p.size() || !MessageDigest.isEqual(sha256(primary, p.key()), sha256(secondary, p.key()))) {
+                differing.add(p.key());
+                toCopy.add(p);
+            }
+        }
+        for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
+            if (!inv.primary().containsKey(s.key())) {
+                extra.add(s.key());
+            }
+        }
+        int repaired = 0;
+        if (repair) {
+            for (BlobInfo p : toCopy) {
+                try {
+                    secondary.put(p.key(), primary.get(p.key()));
+                    repaired++;
+                } catch (BlobNotFoundException gone) {
+                    // deleted on the primary meanwhile
+                }
+            }
+            for (String key : extra) {
+                secondary.delete(key);
+                repaired++;
+            }
+        }
+        return new Validation(region.name(), missing, differing, extra, repaired);
+    }
+
+    private static byte[] sha256(BlobStore store, String key) throws IOException {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(store.get(key));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
