@@ -66,6 +66,20 @@ public final class Main implements Runnable {
         }
     }
 
+    /** File-system exceptions carry only the path as their message: say what went wrong with it. */
+    static String describe(Exception ex) {
+        if (ex instanceof java.nio.file.AccessDeniedException a) {
+            return "permission denied: " + a.getFile() + " (running as " + dev.lifeboat.util.Processes.currentUser() + ")";
+        }
+        if (ex instanceof java.nio.file.NoSuchFileException n) {
+            return "no such file or directory: " + n.getFile();
+        }
+        if (ex instanceof java.nio.file.FileAlreadyExistsException f) {
+            return "already exists: " + f.getFile();
+        }
+        return ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
+    }
+
     /** Turns known errors into one clear line and a non-zero exit; stack traces only with --verbose. */
     static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         @Override
@@ -75,7 +89,7 @@ public final class Main implements Runnable {
             if (verbose) {
                 ex.printStackTrace(System.err);
             }
-            String msg = ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();
+            String msg = describe(ex);
             System.err.println("lifeboat " + cl.getCommandName() + ": error: " + msg);
             return ex instanceof ExitCodeException e ? e.code : 1;
         }
