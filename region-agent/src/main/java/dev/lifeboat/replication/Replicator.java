@@ -30,8 +30,8 @@ import java.util.TreeMap;
  * <p>Order inside a pass: the secondary is listed first, then the primary's manifests, index files, packs and WAL, in
  * that order (a manifest is written only after its packs and index are durable, so any manifest seen here has its
  * packs in the listings that follow). Copies go packs, index files, WAL, manifests last; objects the primary no
- * longer has are deleted manifests first, packs last. A pass never deletes anything unless both stores hold the
- * same {@code config}, so a wrong URI cannot wipe a region.
+ * longer has are deleted manifests first, packs and index files only once they were gone for a whole pass. A pass
+ * never deletes anything unless both stores hold the same {@code config}, so a wrong URI cannot wipe a region.
  */
 public final class Replicator {
     private static final Logger log = LoggerFactory.getLogger(Replicator.class);
@@ -81,6 +81,7 @@ public final class Replicator {
     private long throttleNanos;
     private long controlCheckedAt;
     private State controlState = State.RUNNING;
+    private java.util.Set<String> absentLastPass = java.util.Set.of();
 
     public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
         this(primary, secondary, region, Clock.systemUTC());
@@ -107,10 +108,18 @@ public final class Replicator {
     }
 
     public static State control(BlobStore primary, String region) throws IOException {
+        byte[] raw;
         try {
-            return Json.MAPPER.readValue(primary.get(controlKey(region)), Control.class).state();
+            raw = primary.get(controlKey(region));
         } catch (BlobNotFoundException e) {
             return State.RUNNING;
+        }
+        try {
+            State s = Json.MAPPER.readValue(raw, Control.class).state();
+            return s == null ? State.RUNNING : s;
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new IOException(primary.uri() + ": " + controlKey(region) + " is not a valid control object ("
+                    + e.getOriginalMessage() + "); set it again with 'lifeboat replication pause|resume|stop'");
         }
     }
 
@@ -248,15 +257,26 @@ public final class Replicator {
             copiedBytes += data.length;
         }
         int deleted = 0;
+        java.util.Set<String> absentNow = new java.util.HashSet<>();
         if (controlState == State.RUNNING && (sameRepository || copied > 0)) {
             for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
-                if (!inv.primary().containsKey(s.key())) {
-                    cancel.throwIfCancelled();
-                    secondary.delete(s.key());
-                    deleted++;
+                if (inv.primary().containsKey(s.key())) {
+                    continue;
                 }
+                // a pack or index file goes one pass after it left the primary: by then every manifest that
+                // used it (deleted on the primary before it) has left the region too, even if it was still
+                // listed when this pass began
+                boolean data = s.key().startsWith("data/") || s.key().startsWith("index/");
+                if (data && !absentLastPass.contains(s.key())) {
+                    absentNow.add(s.key());
+                    continue;
+                }
+                cancel.throwIfCancelled();
+                secondary.delete(s.key());
+                deleted++;
             }
         }
+        absentLastPass = absentNow;
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (bytes > 0) {
             double r = bytes / Math.max(seconds, 1e-3);
