@@ -22,10 +22,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  *   <li>It ignores preconditions ({@code ifGenerationMatch}), so {@link #serverEvaluatesConditionalCreate()} is false and
  *       the contract's putIfAbsent tests are skipped here; {@code GcsConditionalCreateTest} covers that path (the request
  *       carries {@code ifGenerationMatch=0}, and a 412 answer means "taken").</li>
- *   <li>It cannot parse the client's multipart (single request) uploads, and it finalizes a resumable upload on its
- *       first data request. So the fixture sends every object as a resumable upload in one 16 MiB chunk: the resumable
- *       protocol (session, PUT, finalize) is exercised for every size, the multipart upload of small objects and a
- *       multi-chunk session are not.</li>
+ *   <li>It finalizes a resumable upload on its first data request, so the fixture sends the 11 MiB test object as a
+ *       resumable upload in one 16 MiB chunk: the resumable protocol (session, PUT, finalize) is exercised, a
+ *       multi-chunk session is not. (Its parser of multipart uploads, which rejected the client's valid requests, is
+ *       replaced in {@code gcs-emulator.cjs}.)</li>
  *   <li>It answers a range starting past the end of an object with the whole object, not 416: that case of the range
  *       test is skipped.</li>
  * </ul>
