@@ -4,6 +4,7 @@ import dev.lifeboat.storage.FaultInjectingProxy.DropMidResponse;
 import dev.lifeboat.storage.FaultInjectingProxy.Hang;
 import dev.lifeboat.storage.FaultInjectingProxy.Status;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -44,6 +45,19 @@ public abstract class FaultInjectionContract {
     /** A store with a fresh prefix whose client talks to {@code endpoint}, with {@link #ATTEMPTS} and {@link #REQUEST_TIMEOUT}. */
     protected abstract BlobStore openStore(String endpoint) throws Exception;
 
+    /**
+     * Method and a part of the request target of the single-request upload of {@code key} (a small object). S3 and Azure
+     * name the key in the target; a backend whose upload request does not (GCS names it in the body) matches every upload.
+     */
+    protected String[] smallPutRequest(String key) {
+        return new String[] {"PUT", key};
+    }
+
+    /** Whether large objects go through a multipart (block) upload that the test server implements fully. */
+    protected boolean multipartUploadsCanBeTested() {
+        return true;
+    }
+
     /** Method and a part of the request target of a listing. */
     protected abstract String[] listRequest();
 
@@ -69,6 +83,11 @@ public abstract class FaultInjectionContract {
         }
     }
 
+    private void injectOnPut(String key, FaultInjectingProxy.Fault fault, int times) {
+        String[] r = smallPutRequest(key);
+        proxy.inject(r[0], r[1], fault, times);
+    }
+
     protected static byte[] random(int n, long seed) {
         byte[] b = new byte[n];
         new Random(seed).nextBytes(b);
@@ -78,7 +97,8 @@ public abstract class FaultInjectionContract {
     @Test
     void transientErrorAnswersToAPutAreRetried() throws IOException {
         byte[] data = random(50_000, 1);
-        proxy.inject("PUT", "put-retried", new Status(503), 1).inject("PUT", "put-retried", new Status(500), 1);
+        injectOnPut("put-retried", new Status(503), 1);
+        injectOnPut("put-retried", new Status(500), 1);
         store.put("put-retried", data);
         assertThat(proxy.injected()).isEqualTo(2);
         assertThat(store.get("put-retried")).isEqualTo(data);
@@ -88,7 +108,7 @@ public abstract class FaultInjectionContract {
     void aPutWhoseAnswerIsLostIsRetried() throws IOException {
         byte[] data = random(50_000, 2);
         // the server stores the object, the client never hears so and sends it again
-        proxy.inject("PUT", "put-answer-lost", new DropMidResponse(), 1);
+        injectOnPut("put-answer-lost", new DropMidResponse(), 1);
         store.put("put-answer-lost", data);
         assertThat(proxy.injected()).isEqualTo(1);
         assertThat(store.get("put-answer-lost")).isEqualTo(data);
@@ -126,6 +146,7 @@ public abstract class FaultInjectionContract {
 
     @Test
     void transientFaultsDuringAMultipartUploadAreRetried() throws IOException {
+        Assumptions.assumeTrue(multipartUploadsCanBeTested(), "the test server's multipart uploads are incomplete");
         byte[] data = random(LARGE_OBJECT_SIZE, 4);
         String[] part = partRequest();
         String[] commit = commitRequest();
@@ -141,11 +162,11 @@ public abstract class FaultInjectionContract {
     void aPersistentlyFailingPutFailsClearlyAndKeepsThePreviousObject() throws IOException {
         byte[] first = random(40_000, 5);
         store.put("put-fails", first);
-        proxy.always("PUT", "put-fails", new Status(503));
+        injectOnPut("put-fails", new Status(503), Integer.MAX_VALUE);
         assertThatThrownBy(() -> store.put("put-fails", random(40_000, 6))).isInstanceOf(IOException.class)
                 .isNotInstanceOf(BlobNotFoundException.class)
                 .hasMessageContaining("put-fails").hasMessageContaining(store.uri());
-        proxy.always("PUT", "never-stored", new Status(500));
+        injectOnPut("never-stored", new Status(500), Integer.MAX_VALUE);
         assertThatThrownBy(() -> store.put("never-stored", random(100, 7))).isInstanceOf(IOException.class)
                 .hasMessageContaining("never-stored").hasMessageContaining(store.uri());
         proxy.clear();
@@ -159,7 +180,7 @@ public abstract class FaultInjectionContract {
         byte[] first = random(40_000, 8);
         byte[] second = random(40_000, 9);
         store.put("answers-lost", first);
-        proxy.always("PUT", "answers-lost", new DropMidResponse());
+        injectOnPut("answers-lost", new DropMidResponse(), Integer.MAX_VALUE);
         try {
             store.put("answers-lost", second);
         } catch (IOException e) {
@@ -195,6 +216,7 @@ public abstract class FaultInjectionContract {
 
     @Test
     void aFailedMultipartUploadLeavesNothingVisible() throws IOException {
+        Assumptions.assumeTrue(multipartUploadsCanBeTested(), "the test server's multipart uploads are incomplete");
         byte[] small = random(1_000, 11);
         store.put("large-fails", small);
         String[] part = partRequest();
