@@ -14,7 +14,8 @@ import java.nio.file.Path;
 
 /** Options every repository command shares: where the repository is and how to unlock it. */
 final class RepoOptions {
-    @Option(names = "--repo", paramLabel = "URI", description = "Repository URI, e.g. file:///var/lib/lifeboat/repo (env LIFEBOAT_REPO).")
+    @Option(names = "--repo", paramLabel = "URI", description = "Repository URI: file:///var/lib/lifeboat/repo, s3://bucket/prefix, "
+            + "azure://container/prefix or gs://bucket/prefix (env LIFEBOAT_REPO).")
     String repo;
 
     @Option(names = "--key-file", paramLabel = "FILE", description = "Key file that unlocks the repository (instead of a passphrase).")

@@ -7,7 +7,7 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * The one interface every storage backend implements (local disk, S3, Azure Blob).
+ * The one interface every storage backend implements (local disk, S3, Azure Blob, Google Cloud Storage).
  * Keys are '/'-separated relative names such as {@code data/ab/abcdef…}. Every write is atomic and durable
  * when the call returns: a reader sees either the whole object or none of it.
  */

@@ -2,6 +2,8 @@ package dev.lifeboat.storage;
 
 import dev.lifeboat.storage.azure.AzureBlobStore;
 import dev.lifeboat.storage.azure.AzureSettings;
+import dev.lifeboat.storage.gcs.GcsBlobStore;
+import dev.lifeboat.storage.gcs.GcsSettings;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3Settings;
@@ -49,8 +51,12 @@ public final class BlobStores {
                 requireContainer(parsed, uri, "azure://container/prefix");
                 yield AzureBlobStore.open(parsed, AzureSettings.fromEnvironment(System.getenv()));
             }
+            case "gs" -> {
+                requireContainer(parsed, uri, "gs://bucket/prefix");
+                yield GcsBlobStore.open(parsed, GcsSettings.fromEnvironment(System.getenv()));
+            }
             default -> throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
-                    + "'; supported: file://, s3://, azure://");
+                    + "'; supported: file://, s3://, azure://, gs://");
         };
     }
 

@@ -1,6 +1,7 @@
 package dev.lifeboat.storage;
 
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -51,6 +52,24 @@ public abstract class BlobStoreContract {
      * then the race test only checks that every writer got an answer and the object is one winner's.
      */
     protected boolean conditionalCreateIsAtomic() {
+        return true;
+    }
+
+    /**
+     * Whether the server behind the store evaluates the precondition of a conditional create at all. Every real store
+     * does; a test server that ignores preconditions creates or overwrites unconditionally, and then the tests of
+     * {@link BlobStore#putIfAbsent} are skipped (the backend's test must cover the conditional path another way).
+     */
+    protected boolean serverEvaluatesConditionalCreate() {
+        return true;
+    }
+
+    /**
+     * Whether the server answers a read whose range starts at or past the end of the object with 416 (Range Not
+     * Satisfiable), as S3, Azure and GCS do. A test server that answers 200 with the whole object instead makes such a
+     * read indistinguishable from a good one for a client that cannot see the status, and then those cases are skipped.
+     */
+    protected boolean serverAnswersRangesStartingPastTheEnd416() {
         return true;
     }
 
@@ -148,6 +167,9 @@ public abstract class BlobStoreContract {
     void getRangePastTheEndFails() throws IOException {
         store.put("r", random(100, 3));
         assertThatThrownBy(() -> store.getRange("r", 90, 11)).isInstanceOf(EOFException.class).hasMessageContaining("r");
+        if (!serverAnswersRangesStartingPastTheEnd416()) {
+            return;
+        }
         assertThatThrownBy(() -> store.getRange("r", 100, 1)).isInstanceOf(EOFException.class);
         assertThatThrownBy(() -> store.getRange("r", 200, 1)).isInstanceOf(EOFException.class);
         store.put("empty", new byte[0]);
@@ -250,6 +272,7 @@ public abstract class BlobStoreContract {
 
     @Test
     void putIfAbsentCreatesOnceAndKeepsTheFirstContent() throws IOException {
+        Assumptions.assumeTrue(serverEvaluatesConditionalCreate(), "the test server ignores preconditions");
         assertThat(store.putIfAbsent("locks/exclusive", bytes("first"))).isTrue();
         assertThat(store.putIfAbsent("locks/exclusive", bytes("second"))).isFalse();
         assertThat(store.get("locks/exclusive")).isEqualTo(bytes("first"));
@@ -264,6 +287,7 @@ public abstract class BlobStoreContract {
 
     @Test
     void concurrentPutIfAbsentHasExactlyOneWinner() throws Exception {
+        Assumptions.assumeTrue(serverEvaluatesConditionalCreate(), "the test server ignores preconditions");
         int threads = 8;
         int rounds = raceRounds();
         for (int round = 0; round < rounds; round++) {

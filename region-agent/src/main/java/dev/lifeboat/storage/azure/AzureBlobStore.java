@@ -75,7 +75,7 @@ public final class AzureBlobStore implements BlobStore {
     private static com.azure.storage.blob.BlobServiceClient client(AzureSettings s) {
         BlobServiceClientBuilder b = new BlobServiceClientBuilder()
                 // the JDK's HTTP client: no Netty on the class path (see the pom)
-                .httpClient(new JdkHttpClientBuilder().build())
+                .httpClient(new JdkHttpClientBuilder().responseTimeout(s.timeout()).readTimeout(s.timeout()).build())
                 .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, s.maxTries(), (Integer) null, 200L, 20_000L, null));
         if (s.connectionString() != null) {
             b.connectionString(s.connectionString());

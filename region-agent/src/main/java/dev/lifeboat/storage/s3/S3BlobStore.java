@@ -80,11 +80,14 @@ public final class S3BlobStore implements BlobStore {
                 .httpClientBuilder(Apache5HttpClient.builder()
                         .maxConnections(Math.max(50, settings.uploadThreads() * 4))
                         .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofSeconds(120)))
+                        .socketTimeout(settings.timeout()))
                 .overrideConfiguration(ClientOverrideConfiguration.builder()
                         // the standard strategy backs off exponentially with full jitter; throttling gets its own, longer delays
                         .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
                                 .maxAttempts(settings.maxAttempts())
+                                // also a response cut off mid-body, which the SDK reports as an unparsable response
+                                // ("Could not parse XML response") caused by the connection's IOException
+                                .retryOnException(S3BlobStore::causedByIoException)
                                 .backoffStrategy(BackoffStrategy.exponentialDelay(Duration.ofMillis(200), Duration.ofSeconds(20)))
                                 .build())
                         .build())
@@ -111,6 +114,15 @@ public final class S3BlobStore implements BlobStore {
                 ? StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey()))
                 : DefaultCredentialsProvider.builder().build();
         return b.credentialsProvider(credentials).build();
+    }
+
+    private static boolean causedByIoException(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof java.io.IOException) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private String objectKey(String key) {

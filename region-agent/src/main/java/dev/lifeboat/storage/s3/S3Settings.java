@@ -1,5 +1,6 @@
 package dev.lifeboat.storage.s3;
 
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 
@@ -19,16 +20,18 @@ import java.util.Map;
  * @param partSize            size of each part (S3 requires at least 5 MiB for all parts but the last)
  * @param uploadThreads       parts of one object uploaded at once
  * @param maxAttempts         attempts per request, the first included (the SDK backs off with jitter between them)
+ * @param timeout             socket read timeout of one request (a stalled response counts as a failed attempt)
  */
 public record S3Settings(String endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey,
                          String serverSideEncryption, String kmsKeyId, String storageClass, long multipartThreshold,
-                         long partSize, int uploadThreads, int maxAttempts) {
+                         long partSize, int uploadThreads, int maxAttempts, Duration timeout) {
 
     public static final long MIN_PART_SIZE = 5L << 20;
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
     public static final long DEFAULT_PART_SIZE = 16L << 20;
     public static final int DEFAULT_UPLOAD_THREADS = 4;
     public static final int DEFAULT_MAX_ATTEMPTS = 8;
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
 
     public S3Settings {
         endpoint = blankToNull(endpoint);
@@ -50,15 +53,16 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
         if (partSize < MIN_PART_SIZE) {
             throw new IllegalArgumentException("S3 part size must be at least 5 MiB, got " + partSize);
         }
-        if (multipartThreshold < 1 || uploadThreads < 1 || maxAttempts < 1) {
-            throw new IllegalArgumentException("S3 multipart threshold, upload threads and attempts must be positive");
+        if (multipartThreshold < 1 || uploadThreads < 1 || maxAttempts < 1 || timeout == null || timeout.isNegative()
+                || timeout.isZero()) {
+            throw new IllegalArgumentException("S3 multipart threshold, upload threads, attempts and timeout must be positive");
         }
     }
 
     /** Defaults: AWS endpoints, SDK chains for region and credentials, no SSE, bucket storage class. */
     public static S3Settings defaults() {
         return new S3Settings(null, null, false, null, null, null, null, null, DEFAULT_MULTIPART_THRESHOLD,
-                DEFAULT_PART_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_ATTEMPTS);
+                DEFAULT_PART_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT);
     }
 
     /**
@@ -77,12 +81,12 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
 
     private S3Settings with(String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
         return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, sse, kmsKeyId, storageClass,
-                multipartThreshold, partSize, uploadThreads, maxAttempts);
+                multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
     }
 
     public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
         return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
     }
 
     public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
@@ -91,12 +95,18 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
 
     public S3Settings withMultipart(long multipartThreshold, long partSize, int uploadThreads) {
         return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
     }
 
     public S3Settings withMaxAttempts(int maxAttempts) {
         return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts);
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+    }
+
+    /** A shorter request timeout (tests that make a server stall). */
+    public S3Settings withTimeout(Duration timeout) {
+        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
+                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
     }
 
     private static boolean parseBoolean(String name, String value) {

@@ -16,22 +16,22 @@ import java.util.List;
  * One Azurite blob server per test JVM, run from the project-local npm install that {@code bin/setup} makes in
  * {@code .tools/} of the checkout; in-memory, so nothing is left behind.
  */
-final class AzuriteFixture {
-    static final String CONTAINER = "lifeboat-test";
+public final class AzuriteFixture {
+    public static final String CONTAINER = "lifeboat-test";
     /** Azurite's well-known development account and key (published in Azure's documentation, not a secret). */
-    static final String ACCOUNT = "devstoreaccount1";
-    static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+    public static final String ACCOUNT = "devstoreaccount1";
+    public static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
     private static AzuriteFixture instance;
     private static Exception failure;
 
-    final String endpoint;
+    public final String endpoint;
 
     private AzuriteFixture(String endpoint) {
         this.endpoint = endpoint;
     }
 
-    static synchronized AzuriteFixture get() throws Exception {
+    public static synchronized AzuriteFixture get() throws Exception {
         if (failure != null) {
             throw new IllegalStateException("Azurite failed to start earlier in this run", failure);
         }
@@ -81,7 +81,7 @@ final class AzuriteFixture {
     }
 
     /** Shared-key settings with small blocks, so an 11 MiB object is uploaded as several blocks. */
-    AzureSettings settings() {
+    public AzureSettings settings() {
         return AzureSettings.sharedKey(endpoint, ACCOUNT, KEY).withUploads(6L << 20, 5L << 20, 4).withMaxTries(3);
     }
 }

@@ -84,7 +84,7 @@ class S3BlobStoreContractTest extends BlobStoreContract {
     @Test
     void serverSideEncryptionAndStorageClassAreSent() throws Exception {
         S3Settings sse = new S3Settings(S3MockFixture.get().endpoint, "us-east-1", true, "test", "test", "AES256", null,
-                "STANDARD_IA", 6L << 20, S3Settings.MIN_PART_SIZE, 2, 3);
+                "STANDARD_IA", 6L << 20, S3Settings.MIN_PART_SIZE, 2, 3, S3Settings.DEFAULT_TIMEOUT);
         byte[] big = random(LARGE_OBJECT_SIZE, 9);
         String prefix = "t-" + UUID.randomUUID();
         try (S3BlobStore s = new S3BlobStore(S3MockFixture.BUCKET, prefix, sse); S3Client raw = S3MockFixture.get().rawClient()) {

@@ -16,18 +16,18 @@ import java.util.List;
  * One S3Mock server per test JVM, run from the standalone jar the build copies to {@code target/test-tools/s3mock.jar}
  * (maven-dependency-plugin, before the tests). Its store lives in a temporary directory under {@code target/}.
  */
-final class S3MockFixture {
-    static final String BUCKET = "lifeboat-test";
+public final class S3MockFixture {
+    public static final String BUCKET = "lifeboat-test";
     private static S3MockFixture instance;
     private static Exception failure;
 
-    final String endpoint;
+    public final String endpoint;
 
     private S3MockFixture(String endpoint) {
         this.endpoint = endpoint;
     }
 
-    static synchronized S3MockFixture get() throws Exception {
+    public static synchronized S3MockFixture get() throws Exception {
         if (failure != null) {
             throw new IllegalStateException("S3Mock failed to start earlier in this run", failure);
         }
@@ -73,7 +73,7 @@ final class S3MockFixture {
     }
 
     /** Settings for the test server: static keys (S3Mock accepts any), small parts so 11 MiB takes the multipart path. */
-    S3Settings settings() {
+    public S3Settings settings() {
         return S3Settings.defaults().withEndpoint(endpoint, "us-east-1", true).withStaticCredentials("test", "test")
                 .withMultipart(6L << 20, S3Settings.MIN_PART_SIZE, 4).withMaxAttempts(3);
     }

@@ -1,0 +1,301 @@
+package dev.lifeboat.storage.gcs;
+
+import com.google.api.gax.paging.Page;
+import com.google.api.gax.retrying.RetrySettings;
+import com.google.cloud.ReadChannel;
+import com.google.cloud.WriteChannel;
+import com.google.cloud.http.HttpTransportOptions;
+import com.google.cloud.storage.Blob;
+import com.google.cloud.storage.BlobId;
+import com.google.cloud.storage.Storage;
+import com.google.cloud.storage.StorageException;
+import com.google.cloud.storage.StorageOptions;
+import com.google.cloud.storage.StorageRetryStrategy;
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.BlobKeys;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.zip.CRC32C;
+
+/**
+ * A store in a Google Cloud Storage bucket under an optional prefix ({@code gs://bucket/prefix}), over the JSON API.
+ * Small objects are one multipart upload, larger ones a resumable upload in chunks; either way the object appears whole,
+ * only once the last request succeeds, and GCS acknowledges it only once it is durable. Each upload carries the CRC32C of
+ * its content, which GCS checks before it makes the object visible. {@link #putIfAbsent} sends the precondition
+ * {@code ifGenerationMatch=0} ("no live object has this name"), which GCS decides atomically.
+ */
+public final class GcsBlobStore implements BlobStore {
+    private static final String CONTENT_TYPE = "application/octet-stream";
+
+    private final Storage storage;
+    private final String bucket;
+    private final String root;
+    private final GcsSettings settings;
+
+    public GcsBlobStore(String bucket, String prefix, GcsSettings settings) {
+        if (bucket == null || bucket.isEmpty()) {
+            throw new IllegalArgumentException("GCS repository URI needs a bucket: gs://bucket/prefix");
+        }
+        this.bucket = bucket;
+        this.root = BlobKeys.rootPrefix(prefix);
+        this.settings = settings;
+        this.storage = client(settings);
+    }
+
+    /** {@code gs://bucket} or {@code gs://bucket/some/prefix}. */
+    public static GcsBlobStore open(URI uri, GcsSettings settings) {
+        return new GcsBlobStore(uri.getAuthority(), uri.getPath(), settings);
+    }
+
+    private static Storage client(GcsSettings s) {
+        int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, s.timeout().toMillis());
+        StorageOptions.Builder b = StorageOptions.http()
+                .setTransportOptions(HttpTransportOptions.newBuilder()
+                        .setConnectTimeout(timeoutMillis).setReadTimeout(timeoutMillis).build())
+                // gax backs off exponentially and always adds jitter
+                .setRetrySettings(RetrySettings.newBuilder()
+                        .setMaxAttempts(s.maxAttempts())
+                        .setInitialRetryDelayDuration(Duration.ofMillis(200))
+                        .setRetryDelayMultiplier(2.0)
+                        .setMaxRetryDelayDuration(Duration.ofSeconds(20))
+                        .setInitialRpcTimeoutDuration(s.timeout())
+                        .setRpcTimeoutMultiplier(1.0)
+                        .setMaxRpcTimeoutDuration(s.timeout())
+                        .setTotalTimeoutDuration(s.timeout().multipliedBy(s.maxAttempts()).plus(Duration.ofMinutes(2)))
+                        .build())
+                // Retry every request, not only those the client deems idempotent: a put replaces the object with the
+                // same bytes, and a retried putIfAbsent whose first try did create the object answers "taken" (412),
+                // which is safe for locks.
+                .setStorageRetryStrategy(StorageRetryStrategy.getUniformStorageRetryStrategy());
+        if (s.endpoint() != null) {
+            b.setHost(s.endpoint());
+        }
+        if (s.projectId() != null) {
+            b.setProjectId(s.projectId());
+        }
+        if (s.credentials() != null) {
+            b.setCredentials(s.credentials());
+        }
+        return b.build().getService();
+    }
+
+    private BlobId blobId(String key) {
+        return BlobId.of(bucket, root + BlobKeys.requireValid(key));
+    }
+
+    @Override
+    public void put(String key, byte[] data, int offset, int length) throws IOException {
+        Objects.checkFromIndexSize(offset, length, data.length);
+        upload("put", key, data, offset, length, false);
+    }
+
+    @Override
+    public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        try {
+            upload("put-if-absent", key, data, 0, data.length, true);
+            return true;
+        } catch (IOException e) {
+            if (e.getCause() instanceof StorageException s && s.getCode() == 412) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    private void upload(String what, String key, byte[] data, int offset, int length, boolean ifAbsent) throws IOException {
+        BlobId id = blobId(key);
+        CRC32C crc = new CRC32C();
+        crc.update(data, offset, length);
+        com.google.cloud.storage.BlobInfo info = com.google.cloud.storage.BlobInfo.newBuilder(id)
+                .setContentType(CONTENT_TYPE)
+                .setCrc32c(Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array()))
+                .build();
+        if (length <= settings.resumableThreshold() && settings.resumableThreshold() > 0) {
+            // the CRC32C goes in the object resource of the request, which GCS checks
+            List<Storage.BlobTargetOption> options = new ArrayList<>();
+            if (ifAbsent) {
+                options.add(Storage.BlobTargetOption.doesNotExist());
+            }
+            call(what, key, () -> storage.create(info, data, offset, length, options.toArray(Storage.BlobTargetOption[]::new)));
+            return;
+        }
+        List<Storage.BlobWriteOption> options = new ArrayList<>(List.of(Storage.BlobWriteOption.crc32cMatch()));
+        if (ifAbsent) {
+            options.add(Storage.BlobWriteOption.doesNotExist());
+        }
+        // a resumable upload: the object appears only when the last chunk is accepted; an abandoned session leaves nothing
+        call(what, key, () -> {
+            try (WriteChannel w = storage.writer(info, options.toArray(Storage.BlobWriteOption[]::new))) {
+                w.setChunkSize(settings.chunkSize());
+                ByteBuffer buf = ByteBuffer.wrap(data, offset, length);
+                while (buf.hasRemaining()) {
+                    w.write(buf);
+                }
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public byte[] get(String key) throws IOException {
+        BlobId id = blobId(key);
+        return call("get", key, () -> storage.readAllBytes(id));
+    }
+
+    @Override
+    public byte[] getRange(String key, long offset, int length) throws IOException {
+        BlobId id = blobId(key);
+        if (offset < 0 || length < 0) {
+            throw new IllegalArgumentException("negative offset or length");
+        }
+        if (length == 0) {
+            if (stat(key).isEmpty()) {
+                throw new BlobNotFoundException(uri(), key);
+            }
+            return new byte[0];
+        }
+        ByteBuffer out = ByteBuffer.allocate(length);
+        try {
+            readRange(key, id, offset, out);
+        } catch (IOException e) {
+            // GCS answers 416 for a range that starts at or past the end (the client usually reports that as the end)
+            if (!(e.getCause() instanceof StorageException s && s.getCode() == 416)) {
+                throw e;
+            }
+        }
+        if (out.hasRemaining()) {
+            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+        }
+        return out.array();
+    }
+
+    private void readRange(String key, BlobId id, long offset, ByteBuffer out) throws IOException {
+        int length = out.remaining();
+        call("get range of", key, () -> {
+            try (ReadChannel r = storage.reader(id)) {
+                r.setChunkSize(0); // no read-ahead past the range: one request for exactly these bytes
+                r.seek(offset);
+                r.limit(offset + length);
+                while (out.hasRemaining()) {
+                    if (r.read(out) < 0) {
+                        break;
+                    }
+                }
+            }
+            return null;
+        });
+    }
+
+    @Override
+    public InputStream open(String key) throws IOException {
+        BlobId id = blobId(key);
+        Blob blob = call("open", key, () -> storage.get(id));
+        if (blob == null) {
+            throw new BlobNotFoundException(uri(), key);
+        }
+        // read the generation just looked at, so a concurrent overwrite cannot mix two versions into one stream
+        BlobId generation = BlobId.of(bucket, id.getName(), blob.getGeneration());
+        ReadChannel r = call("open", key, () -> storage.reader(generation));
+        return Channels.newInputStream(r);
+    }
+
+    @Override
+    public Optional<BlobInfo> stat(String key) throws IOException {
+        BlobId id = blobId(key);
+        Blob blob = call("stat", key, () -> storage.get(id));
+        return blob == null ? Optional.empty() : Optional.of(info(key, blob));
+    }
+
+    private static BlobInfo info(String key, Blob blob) {
+        return new BlobInfo(key, blob.getSize() == null ? 0 : blob.getSize(),
+                blob.getUpdateTimeOffsetDateTime() == null ? null : blob.getUpdateTimeOffsetDateTime().toInstant());
+    }
+
+    @Override
+    public List<BlobInfo> list(String prefix) throws IOException {
+        String full = root + BlobKeys.requireValidPrefix(prefix);
+        List<BlobInfo> out = new ArrayList<>();
+        call("list", prefix, () -> {
+            Page<Blob> page = storage.list(bucket, Storage.BlobListOption.prefix(full), Storage.BlobListOption.pageSize(1000));
+            for (Blob b : page.iterateAll()) {
+                out.add(info(b.getName().substring(root.length()), b));
+            }
+            return null;
+        });
+        // GCS lists in UTF-8 byte order; sort as Strings so every backend returns the same order
+        out.sort(Comparator.comparing(BlobInfo::key));
+        return out;
+    }
+
+    @Override
+    public void delete(String key) throws IOException {
+        BlobId id = blobId(key);
+        // false (not an error) when the object is missing
+        call("delete", key, () -> storage.delete(id));
+    }
+
+    @Override
+    public String uri() {
+        return "gs://" + bucket + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
+    }
+
+    @Override
+    public void close() throws IOException {
+        try {
+            storage.close();
+        } catch (Exception e) {
+            throw new IOException("closing the GCS client of " + uri() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    private interface GcsCall<T> {
+        T run() throws IOException;
+    }
+
+    /** Runs one client call, turning its unchecked exceptions into the IOExceptions the interface promises. */
+    private <T> T call(String what, String key, GcsCall<T> op) throws IOException {
+        try {
+            return op.run();
+        } catch (StorageException e) {
+            throw translate(what, key, e);
+        } catch (IOException e) {
+            if (e.getCause() instanceof StorageException s) {
+                throw translate(what, key, s);
+            }
+            throw new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            Throwable cause = e.getCause() instanceof StorageException s ? s : e;
+            if (cause instanceof StorageException s) {
+                throw translate(what, key, s);
+            }
+            throw new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + e, e);
+        }
+    }
+
+    private IOException translate(String what, String key, StorageException e) {
+        String message = e.getMessage() == null ? "" : e.getMessage();
+        // a missing bucket is a configuration error, not a missing object
+        if (e.getCode() == 404 && !message.toLowerCase(java.util.Locale.ROOT).contains("bucket")) {
+            BlobNotFoundException nf = new BlobNotFoundException(uri(), key);
+            nf.initCause(e);
+            return nf;
+        }
+        String reason = e.getReason() == null ? "" : e.getReason() + " ";
+        return new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + reason + "(HTTP " + e.getCode() + "): "
+                + message, e);
+    }
+}
