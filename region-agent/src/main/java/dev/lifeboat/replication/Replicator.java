@@ -199,11 +199,24 @@ public final class Replicator {
         return new Inventory(prim, sec);
     }
 
-    /** The primary's object is not in the region, or not in its current version (WAL partials are rewritten). */
-    private static boolean pending(BlobInfo p, BlobInfo s) {
-        return s == null || s.size() != p.size()
-                || (p.key().endsWith(".partial") && p.lastModified().isAfter(s.lastModified()));
+    /**
+     * The primary's object is not in the region, or not in its current version. Only WAL partials are rewritten in
+     * place, with the same size: this replicator remembers which primary version it copied; without that memory
+     * (another process, or after a restart) a region copy older than the primary's by more than a second counts
+     * as stale (object stores keep modification times to the second).
+     */
+    private boolean pending(BlobInfo p, BlobInfo s) {
+        if (s == null || s.size() != p.size()) {
+            return true;
+        }
+        if (!p.key().endsWith(".partial")) {
+            return false;
+        }
+        Instant copied = copiedPartials.get(p.key());
+        return copied != null ? !copied.equals(p.lastModified()) : p.lastModified().isAfter(s.lastModified().plusSeconds(1));
     }
+
+    private final Map<String, Instant> copiedPartials = new java.util.concurrent.ConcurrentHashMap<>();
 
     private static List<BlobInfo> ordered(Iterable<BlobInfo> objects, List<String> order) {
         List<BlobInfo> out = new ArrayList<>();
@@ -251,6 +264,9 @@ public final class Replicator {
             }
             throttle(data.length);
             secondary.put(p.key(), data);
+            if (p.key().endsWith(".partial")) {
+                copiedPartials.put(p.key(), p.lastModified()); // the listed version or a newer one: recopied next pass
+            }
             copied++;
             bytes += data.length;
             copiedObjects++;
