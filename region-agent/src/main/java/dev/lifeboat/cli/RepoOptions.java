@@ -51,7 +51,17 @@ final class RepoOptions {
         return out;
     }
 
+    private BlobStore opened;
+
+    /** The repository's store (with its synchronous regions when a replication config is given), opened once. */
     BlobStore store() {
+        if (opened == null) {
+            opened = openStore();
+        }
+        return opened;
+    }
+
+    private BlobStore openStore() {
         if (repo == null) {
             throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");
         }
