@@ -80,9 +80,10 @@ final class ReplicationCommand implements Runnable {
             Runtime.getRuntime().addShutdownHook(hook);
             List<ReplicationConfig.Region> regions = target.selected(c);
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+                java.util.concurrent.CompletionService<Object> done = new java.util.concurrent.ExecutorCompletionService<>(pool);
                 List<Future<?>> runs = new ArrayList<>();
                 for (ReplicationConfig.Region r : regions) {
-                    runs.add(pool.submit(() -> {
+                    runs.add(done.submit(() -> {
                         Replicator rep = new Replicator(primary, BlobStores.open(r.uri()), r);
                         if (once) {
                             Replicator.Pass p = rep.pass(cancel);
@@ -94,11 +95,13 @@ final class ReplicationCommand implements Runnable {
                         return null;
                     }));
                 }
-                for (Future<?> f : runs) {
+                // whichever region ends first with an error ends the command (non-zero, so a supervisor restarts it)
+                for (int i = 0; i < runs.size(); i++) {
                     try {
-                        f.get();
+                        done.take().get();
                     } catch (java.util.concurrent.ExecutionException e) {
                         cancel.cancel("a region failed");
+                        runs.forEach(f -> f.cancel(true));
                         throw e.getCause() instanceof Exception ex ? ex : e;
                     }
                 }
@@ -126,8 +129,16 @@ final class ReplicationCommand implements Runnable {
             ReplicationConfig c = target.config();
             BlobStore primary = target.primary();
             List<Replicator.Status> out = new ArrayList<>();
+            List<String> failures = new ArrayList<>();
             for (ReplicationConfig.Region r : target.selected(c)) {
-                Replicator.Status live = new Replicator(primary, BlobStores.open(r.uri()), r).liveStatus();
+                Replicator.Status live;
+                try {
+                    live = new Replicator(primary, BlobStores.open(r.uri()), r).liveStatus();
+                } catch (java.io.IOException | RuntimeException e) {
+                    // a region that cannot be listed is exactly what status must show, next to the others
+                    failures.add(r.name() + ": cannot measure (" + e.getMessage() + ")");
+                    continue;
+                }
                 // lag and RPO measured now; throughput and errors from the running replicator's last report
                 Replicator.Status last = Replicator.lastStatus(primary, r.name()).orElse(null);
                 out.add(new Replicator.Status(live.name(), live.region(), live.uri(), live.mode(),
@@ -138,8 +149,8 @@ final class ReplicationCommand implements Runnable {
                         last == null ? null : last.lastError(), last == null ? null : last.lastPassEnd()));
             }
             if (json) {
-                System.out.println(Json.pretty(out));
-                return 0;
+                System.out.println(Json.pretty(java.util.Map.of("regions", out, "unreachable", failures)));
+                return failures.isEmpty() ? 0 : 1;
             }
             System.out.printf("%-12s %-12s %-6s %-8s %9s %12s %12s %10s %12s %7s%n", "REGION", "LOCATION", "MODE", "STATE",
                     "LAG OBJ", "LAG BYTES", "OLDEST (s)", "RPO (s)", "RATE (B/s)", "ERRORS");
@@ -152,7 +163,8 @@ final class ReplicationCommand implements Runnable {
                     System.out.println("  last error: " + s.lastError());
                 }
             }
-            return 0;
+            failures.forEach(System.out::println);
+            return failures.isEmpty() ? 0 : 1;
         }
     }
 

@@ -34,8 +34,34 @@ public final class ReplicatingBlobStore implements BlobStore {
         return !key.startsWith("locks/") && !key.startsWith(Replicator.STATE_PREFIX);
     }
 
+    private volatile boolean regionsChecked;
+
+    /**
+     * Before the first write: every synchronous region must hold this repository (the same {@code config}) or
+     * none yet, so a replication file pointing at another repository can never overwrite its keys or data.
+     */
+    private void checkRegions() throws IOException {
+        if (regionsChecked) {
+            return;
+        }
+        byte[] config = primary.stat("config").isPresent() ? primary.get("config") : null;
+        forEachSecondary("check the repository", s -> {
+            if (s.stat("config").isEmpty()) {
+                return;
+            }
+            if (config == null || !java.util.Arrays.equals(config, s.get("config"))) {
+                throw new IOException(s.uri() + " holds another repository (its config differs from " + primary.uri()
+                        + "'s); refusing to write to it");
+            }
+        });
+        regionsChecked = true;
+    }
+
     @Override
     public void put(String key, byte[] data, int offset, int length) throws IOException {
+        if (replicated(key)) {
+            checkRegions();
+        }
         primary.put(key, data, offset, length);
         if (replicated(key)) {
             forEachSecondary("write " + key, s -> s.put(key, data, offset, length));
@@ -44,12 +70,17 @@ public final class ReplicatingBlobStore implements BlobStore {
 
     @Override
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
+        if (replicated(key)) {
+            checkRegions();
+        }
         boolean created = primary.putIfAbsent(key, data);
         if (replicated(key)) {
-            // also when it already existed: an earlier attempt may have died before reaching every region
+            byte[] stored = created ? data : primary.get(key);
+            // conditional in the regions too (never overwrite what a region holds), and also when the object
+            // already existed here: an earlier attempt may have died before reaching every region
             forEachSecondary("write " + key, s -> {
-                if (created || s.stat(key).isEmpty()) {
-                    s.put(key, primary.get(key));
+                if (!s.putIfAbsent(key, stored) && !java.util.Arrays.equals(stored, s.get(key))) {
+                    throw new IOException("it holds a different " + key);
                 }
             });
         }
@@ -58,6 +89,9 @@ public final class ReplicatingBlobStore implements BlobStore {
 
     @Override
     public void delete(String key) throws IOException {
+        if (replicated(key)) {
+            checkRegions();
+        }
         primary.delete(key);
         if (replicated(key)) {
             forEachSecondary("delete " + key, s -> s.delete(key));

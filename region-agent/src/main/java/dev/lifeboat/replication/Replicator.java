@@ -139,25 +139,25 @@ public final class Replicator {
     public void run(Duration interval, Cancellation cancel) throws IOException {
         log.info("replicating {} to region {} ({})", primary.uri(), region.name(), secondary.uri());
         while (!cancel.isCancelled()) {
-            State state = control(primary, region.name());
-            controlState = state;
-            if (state == State.STOPPED) {
-                log.info("region {}: stopped by request", region.name());
-                writeStatus(liveStatus());
-                return;
-            }
             Pass pass = null;
-            if (state == State.RUNNING) {
-                try {
-                    pass = pass(cancel);
-                } catch (IOException | RuntimeException e) {
-                    if (cancel.isCancelled()) {
-                        return;
-                    }
-                    errors++;
-                    lastError = e.getMessage();
-                    log.warn("region {}: pass failed, retrying: {}", region.name(), e.getMessage());
+            try {
+                State state = control(primary, region.name());
+                controlState = state;
+                if (state == State.STOPPED) {
+                    log.info("region {}: stopped by request", region.name());
+                    writeStatus(liveStatus());
+                    return;
                 }
+                if (state == State.RUNNING) {
+                    pass = pass(cancel);
+                }
+            } catch (IOException | RuntimeException e) {
+                if (cancel.isCancelled()) {
+                    return;
+                }
+                errors++;
+                lastError = e.getMessage();
+                log.warn("region {}: pass failed, retrying: {}", region.name(), e.getMessage());
             }
             try {
                 writeStatus(liveStatus());
@@ -176,7 +176,7 @@ public final class Replicator {
             try {
                 Thread.sleep(Math.min(100, Math.max(1, (until - System.nanoTime()) / 1_000_000)));
             } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+                cancel.cancel("interrupted"); // not a busy loop of further sleeps
                 return;
             }
         }
@@ -233,20 +233,18 @@ public final class Replicator {
     /** One pass: copy what the region lacks, then delete what the primary no longer has. */
     public Pass pass(Cancellation cancel) throws IOException {
         long t0 = System.nanoTime();
+        controlState = control(primary, region.name());
+        controlCheckedAt = System.nanoTime();
+        if (controlState != State.RUNNING) {
+            return new Pass(0, 0, 0, 0, 0);
+        }
         Inventory inv = inventory();
-        BlobInfo config = inv.primary().get("config");
-        if (config == null) {
-            throw new IOException(primary.uri() + " holds no repository (no config object): nothing to replicate");
-        }
-        boolean sameRepository = inv.secondary().containsKey("config")
-                && Arrays.equals(primary.get("config"), secondary.get("config"));
-        if (inv.secondary().containsKey("config") && !sameRepository) {
-            throw new IOException("region " + region.name() + " (" + secondary.uri() + ") holds another repository "
-                    + "(its config differs from " + primary.uri() + "'s); refusing to touch it");
-        }
+        boolean sameRepository = checkSameRepository(inv);
+        copiedPartials.keySet().retainAll(inv.primary().keySet());
         int copied = 0;
         int skipped = 0;
         long bytes = 0;
+        boolean dataSkipped = false;
         for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
             if (!pending(p, inv.secondary().get(p.key()))) {
                 continue;
@@ -255,14 +253,23 @@ public final class Replicator {
             if (!awaitRunning(cancel)) {
                 break;
             }
+            if (dataSkipped && p.key().startsWith("snapshots/")) {
+                // a pack or index file vanished since the listing (gc repacked it): a manifest listed now may
+                // need its replacement, which this listing does not show; manifests wait for the next pass
+                skipped++;
+                continue;
+            }
             byte[] data;
             try {
                 data = primary.get(p.key());
             } catch (BlobNotFoundException gone) {
                 skipped++; // deleted on the primary since the listing (expire, gc): nothing to copy
+                dataSkipped |= p.key().startsWith("data/") || p.key().startsWith("index/");
                 continue;
             }
-            throttle(data.length);
+            if (!throttle(data.length, cancel)) {
+                break;
+            }
             secondary.put(p.key(), data);
             if (p.key().endsWith(".partial")) {
                 copiedPartials.put(p.key(), p.lastModified()); // the listed version or a newer one: recopied next pass
@@ -274,21 +281,26 @@ public final class Replicator {
         }
         int deleted = 0;
         java.util.Set<String> absentNow = new java.util.HashSet<>();
-        if (controlState == State.RUNNING && (sameRepository || copied > 0)) {
+        if (controlState == State.RUNNING && sameRepository) {
+            boolean indexLeft = false;
             for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
-                if (inv.primary().containsKey(s.key())) {
+                String key = s.key();
+                if (inv.primary().containsKey(key)) {
                     continue;
                 }
-                // a pack or index file goes one pass after it left the primary: by then every manifest that
-                // used it (deleted on the primary before it) has left the region too, even if it was still
-                // listed when this pass began
-                boolean data = s.key().startsWith("data/") || s.key().startsWith("index/");
-                if (data && !absentLastPass.contains(s.key())) {
-                    absentNow.add(s.key());
+                // index files, packs and finished WAL go one pass after they left the primary: by then every
+                // manifest that used them (deleted on the primary first) has left the region too, even if it
+                // was still listed when this pass began; packs only once no index file that left the primary
+                // is still here (an index naming a deleted pack would resolve chunks to nothing)
+                boolean delayed = key.startsWith("data/") || key.startsWith("index/")
+                        || (key.startsWith("wal/") && !key.endsWith(".partial"));
+                if ((delayed && !absentLastPass.contains(key)) || (key.startsWith("data/") && indexLeft)) {
+                    absentNow.add(key);
+                    indexLeft |= key.startsWith("index/");
                     continue;
                 }
                 cancel.throwIfCancelled();
-                secondary.delete(s.key());
+                secondary.delete(key);
                 deleted++;
             }
         }
@@ -306,38 +318,55 @@ public final class Replicator {
         return new Pass(copied, bytes, deleted, skipped, seconds);
     }
 
-    /** Honours pause/stop between objects (checked at most once a second); false when stopped. */
-    private boolean awaitRunning(Cancellation cancel) throws IOException {
-        while (true) {
-            long now = System.nanoTime();
-            if (now - controlCheckedAt > 1_000_000_000L) {
-                controlState = control(primary, region.name());
-                controlCheckedAt = now;
-            }
-            if (controlState == State.RUNNING) {
-                return true;
-            }
-            if (controlState == State.STOPPED || cancel.isCancelled()) {
-                return false;
-            }
-            sleep(Duration.ofMillis(200), cancel);
+    /**
+     * True when the region holds this repository; false when it holds nothing yet (it gets one). Refuses a region
+     * with another repository's config, or objects but no config: a wrong URI must never be overwritten or wiped.
+     */
+    private boolean checkSameRepository(Inventory inv) throws IOException {
+        if (!inv.primary().containsKey("config")) {
+            throw new IOException(primary.uri() + " holds no repository (no config object): nothing to replicate");
         }
+        if (!inv.secondary().containsKey("config")) {
+            if (!inv.secondary().isEmpty()) {
+                throw new IOException("region " + region.name() + " (" + secondary.uri() + ") holds objects but no "
+                        + "repository config; refusing to replicate into it (empty it, or point the region elsewhere)");
+            }
+            return false;
+        }
+        if (!Arrays.equals(primary.get("config"), secondary.get("config"))) {
+            throw new IOException("region " + region.name() + " (" + secondary.uri() + ") holds another repository "
+                    + "(its config differs from " + primary.uri() + "'s); refusing to touch it");
+        }
+        return true;
     }
 
-    /** Keeps the copy rate at or under the region's bandwidth limit: each object waits out its share of time. */
-    private void throttle(long bytes) {
+    /** Honours pause/stop between objects (checked at most once a second); false when paused, stopped or cancelled. */
+    private boolean awaitRunning(Cancellation cancel) throws IOException {
+        long now = System.nanoTime();
+        if (now - controlCheckedAt > 1_000_000_000L) {
+            controlState = control(primary, region.name());
+            controlCheckedAt = now;
+        }
+        return controlState == State.RUNNING && !cancel.isCancelled();
+    }
+
+    /**
+     * Keeps the copy rate at or under the region's bandwidth limit: each object waits out its share of time, in
+     * slices that notice pause, stop and cancellation. False when the pass should end instead.
+     */
+    private boolean throttle(long bytes, Cancellation cancel) throws IOException {
         if (bytesPerSecond <= 0) {
-            return;
+            return true;
         }
         long now = System.nanoTime();
         throttleNanos = Math.max(throttleNanos, now) + bytes * 1_000_000_000L / bytesPerSecond;
-        if (throttleNanos > now) {
-            try {
-                Thread.sleep(Duration.ofNanos(throttleNanos - now));
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+        while (System.nanoTime() < throttleNanos) {
+            if (!awaitRunning(cancel)) {
+                return false;
             }
+            sleep(Duration.ofNanos(Math.min(200_000_000L, throttleNanos - System.nanoTime())), cancel);
         }
+        return true;
     }
 
     /** Lag, oldest pending object and region RPO, measured now from both inventories. */
@@ -387,6 +416,7 @@ public final class Replicator {
      */
     public Validation validate(boolean repair, Cancellation cancel) throws IOException {
         Inventory inv = inventory();
+        checkSameRepository(inv); // never "repair" another repository into this one
         List<String> missing = new ArrayList<>();
         List<String> differing = new ArrayList<>();
         List<String> extra = new ArrayList<>();

@@ -84,4 +84,19 @@ class ReplicatingBlobStoreTest {
         PgTestSupport.CliResult list = PgTestSupport.cli("list", "--repo", secondaryUri, "--key-file", key.toString());
         assertThat(list.exitCode()).as(list.all()).isZero();
     }
+
+    @Test
+    void aSynchronousRegionHoldingAnotherRepositoryIsNeverWritten() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore other = new LocalBlobStore(tmp.resolve("other"));
+        other.put("config", b("{keys of another repository}"));
+        try (BlobStore store = new ReplicatingBlobStore(primary, Map.of("dr", other))) {
+            // e.g. repo-init of a new repository with a replication file that names another one's DR copy
+            assertThatThrownBy(() -> store.putIfAbsent("config", b("{new keys}")))
+                    .hasMessageContaining("holds another repository");
+            assertThatThrownBy(() -> store.put("data/aa/p", b("x"))).hasMessageContaining("holds another repository");
+        }
+        assertThat(other.get("config")).isEqualTo(b("{keys of another repository}"));
+        assertThat(other.stat("data/aa/p")).isEmpty();
+    }
 }

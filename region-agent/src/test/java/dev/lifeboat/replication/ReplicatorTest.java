@@ -107,4 +107,61 @@ class ReplicatorTest {
         assertThat(eu.list("")).isEmpty();
         assertThat(Replicator.lastStatus(primary, "eu").orElseThrow().lagObjects()).isEqualTo(2);
     }
+
+    @Test
+    void aPackLeavesTheRegionOnlyAfterEveryIndexThatLeftThePrimaryIsGoneThere() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
+        primary.put("config", b("{repo}"));
+        primary.put("index/old", b("names pack1"));
+        primary.put("data/aa/pack1", b("pack one"));
+        Replicator r = new Replicator(primary, eu, EU);
+        r.pass(Cancellation.none());
+        // gc: the pack is gone by the time one pass lists data/, its index only by the next pass
+        primary.delete("data/aa/pack1");
+        r.pass(Cancellation.none());
+        primary.delete("index/old");
+        r.pass(Cancellation.none());
+        assertThat(eu.stat("index/old")).as("index deferred one pass").isPresent();
+        assertThat(eu.stat("data/aa/pack1")).as("pack kept while an index naming it is here").isPresent();
+        r.pass(Cancellation.none());
+        assertThat(eu.stat("index/old")).isEmpty();
+        assertThat(eu.stat("data/aa/pack1")).isEmpty();
+    }
+
+    @Test
+    void nonRepositoryLocationsAreNeitherFilledNorWipedNorRepaired() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        primary.put("config", b("{repo}"));
+        primary.put("snapshots/mine", b("m"));
+        LocalBlobStore stranger = new LocalBlobStore(tmp.resolve("stranger"));
+        stranger.put("snapshots/theirs", b("keep"));
+        assertThatThrownBy(() -> new Replicator(primary, stranger, EU).pass(Cancellation.none()))
+                .hasMessageContaining("holds objects but no repository config");
+        LocalBlobStore other = new LocalBlobStore(tmp.resolve("other"));
+        other.put("config", b("{another}"));
+        other.put("snapshots/theirs", b("keep"));
+        assertThatThrownBy(() -> new Replicator(primary, other, EU).validate(true, Cancellation.none()))
+                .hasMessageContaining("holds another repository");
+        assertThat(stranger.get("snapshots/theirs")).isEqualTo(b("keep"));
+        assertThat(other.get("config")).isEqualTo(b("{another}"));
+        assertThat(other.get("snapshots/theirs")).isEqualTo(b("keep"));
+        assertThat(stranger.stat("config")).isEmpty();
+    }
+
+    @Test
+    void aPausedRegionPassIsEmptyEvenWithWorkPendingAndDeletesNothing() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
+        primary.put("config", b("{repo}"));
+        primary.put("snapshots/s", b("m"));
+        Replicator r = new Replicator(primary, eu, EU);
+        r.pass(Cancellation.none());
+        primary.delete("snapshots/s");
+        primary.put("data/aa/new", b("n"));
+        Replicator.setControl(primary, "eu", Replicator.State.PAUSED);
+        assertThat(r.pass(Cancellation.none())).isEqualTo(new Replicator.Pass(0, 0, 0, 0, 0));
+        assertThat(eu.stat("snapshots/s")).isPresent();
+        assertThat(eu.stat("data/aa/new")).isEmpty();
+    }
 }

@@ -288,8 +288,11 @@ public final class GcsBlobStore implements BlobStore {
 
     private IOException translate(String what, String key, StorageException e) {
         String message = e.getMessage() == null ? "" : e.getMessage();
-        // a missing bucket is a configuration error, not a missing object
-        if (e.getCode() == 404 && !message.toLowerCase(java.util.Locale.ROOT).contains("bucket")) {
+        // a missing bucket is a configuration error, not a missing object; GCS says "The specified bucket does not
+        // exist." for it, and "No such object: <bucket>/<name>" for an object, so the bucket's name is no clue
+        String lower = message.toLowerCase(java.util.Locale.ROOT);
+        boolean noBucket = lower.contains("bucket does not exist") || lower.contains("no such bucket");
+        if (e.getCode() == 404 && !noBucket) {
             BlobNotFoundException nf = new BlobNotFoundException(uri(), key);
             nf.initCause(e);
             return nf;
