@@ -88,6 +88,9 @@ public final class Replicator {
     }
 
     Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region, Clock clock) {
+        if (primary.uri().equals(secondary.uri())) {
+            throw new IllegalArgumentException("region " + region.name() + " is the primary repository itself (" + primary.uri() + ")");
+        }
         this.primary = primary;
         this.secondary = secondary;
         this.region = region;
