@@ -286,6 +286,15 @@ public abstract class BlobStoreContract {
     }
 
     @Test
+    void holdsExactlyTellsOwnBytesFromAnyOther() throws IOException {
+        // what a refused conditional create checks to recognise its own retried, already successful request
+        store.put("locks/mine", bytes("owner 42"));
+        assertThat(store.holdsExactly("locks/mine", bytes("owner 42"))).isTrue();
+        assertThat(store.holdsExactly("locks/mine", bytes("owner 43"))).isFalse();
+        assertThat(store.holdsExactly("locks/none", bytes("owner 42"))).isFalse();
+    }
+
+    @Test
     void concurrentPutIfAbsentHasExactlyOneWinner() throws Exception {
         Assumptions.assumeTrue(serverEvaluatesConditionalCreate(), "the test server ignores preconditions");
         int threads = 8;

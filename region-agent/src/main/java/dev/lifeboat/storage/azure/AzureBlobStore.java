@@ -107,11 +107,11 @@ public final class AzureBlobStore implements BlobStore {
             upload("put-if-absent", key, data, 0, data.length, new BlobRequestConditions().setIfNoneMatch("*"));
             return true;
         } catch (IOException e) {
-            // 409 BlobAlreadyExists from Put Blob, 412 ConditionNotMet from Put Block List.
-            // A retried request whose first try did succeed also lands here: "taken", which is safe for locks.
+            // 409 BlobAlreadyExists from Put Blob, 412 ConditionNotMet from Put Block List; a retried request whose
+            // first try did succeed lands here too, which the stored bytes tell apart
             if (e.getCause() instanceof BlobStorageException s && (s.getStatusCode() == 409 || s.getStatusCode() == 412)
                     && s.getErrorCode() != BlobErrorCode.CONTAINER_NOT_FOUND) {
-                return false;
+                return holdsExactly(key, data);
             }
             throw e;
         }

@@ -110,7 +110,7 @@ public final class GcsBlobStore implements BlobStore {
             return true;
         } catch (IOException e) {
             if (e.getCause() instanceof StorageException s && s.getCode() == 412) {
-                return false;
+                return holdsExactly(key, data); // our own first attempt, if its answer was lost and retried
             }
             throw e;
         }

@@ -148,9 +148,12 @@ public final class S3BlobStore implements BlobStore {
             s3.putObject(putRequest(k, data.length, true), body(data, 0, data.length));
             return true;
         } catch (S3Exception e) {
-            // 412: it exists; 409: a concurrent conditional write to the same key is in progress and will win or fail.
-            // A retried PUT whose first attempt did succeed also lands here: the caller sees "taken", which is safe for locks.
-            if (e.statusCode() == 412 || e.statusCode() == 409) {
+            // 412: it exists (perhaps from this call's own first attempt, if its answer was lost and the SDK retried);
+            // 409: a concurrent conditional write to the same key is in progress and will win or fail
+            if (e.statusCode() == 412) {
+                return holdsExactly(key, data);
+            }
+            if (e.statusCode() == 409) {
                 return false;
             }
             throw failure("put-if-absent", key, e);
