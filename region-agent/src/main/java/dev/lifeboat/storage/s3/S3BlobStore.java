@@ -328,8 +328,11 @@ public final class S3BlobStore implements BlobStore {
         } catch (NoSuchKeyException e) {
             throw notFound(key, e);
         } catch (S3Exception e) {
-            // HEAD carries no error body, so a missing key is only a bare 404 there
-            if (e.statusCode() == 404 && !"NoSuchBucket".equals(errorCode(e))) {
+            // HEAD carries no error body, so a missing key is only a bare 404 there; other 404 codes (NoSuchBucket,
+            // NoSuchUpload of a retried multipart completion, ...) are failures of the call, not a missing object
+            String code = errorCode(e);
+            if (e.statusCode() == 404 && (code == null || code.isBlank() || code.equals("NoSuchKey") || code.equals("404")
+                    || code.equals("Not Found"))) {
                 throw notFound(key, e);
             }
             throw failure(what, key, e);
