@@ -63,9 +63,9 @@ public record ReplicationConfig(List<Region> regions) {
         }
         Set<String> names = new HashSet<>();
         for (Region r : regions) {
-            if (r.name() == null || !r.name().matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")) {
+            if (r.name() == null || !r.name().matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}") || r.name().contains("..")) {
                 throw new IllegalArgumentException("replication config " + source + ": region name '" + r.name()
-                        + "' must be 1-63 letters, digits, '.', '_' or '-'");
+                        + "' must be 1-63 letters, digits, '.', '_' or '-' (no '..')");
             }
             if (!names.add(r.name())) {
                 throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + " is named twice");

@@ -40,6 +40,7 @@ class ReplicationConfigTest {
         assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\"}, {\"name\": \"a\", \"uri\": \"file:///y\"}]}"))
                 .hasMessageContaining("region a is named twice");
         assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a b\", \"uri\": \"file:///x\"}]}")).hasMessageContaining("region name 'a b'");
+        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"eu..1\", \"uri\": \"file:///x\"}]}")).hasMessageContaining("no '..'");
         assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\"}]}")).hasMessageContaining("region a has no uri");
         assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"mode\": \"eventually\"}]}"))
                 .hasMessageContaining("mode 'eventually' is unknown");
