@@ -80,6 +80,8 @@ public final class Replicator {
     private double rate;
     private long throttleNanos;
     private long controlCheckedAt;
+    private static final long STATUS_EVERY_NANOS = 5_000_000_000L;
+    private long statusWrittenAt = System.nanoTime() - STATUS_EVERY_NANOS;
     private State controlState = State.RUNNING;
     private java.util.Set<String> absentLastPass = java.util.Set.of();
 
@@ -162,10 +164,16 @@ public final class Replicator {
                 lastError = e.getMessage();
                 log.warn("region {}: pass failed, retrying: {}", region.name(), e.getMessage());
             }
-            try {
-                writeStatus(liveStatus());
-            } catch (IOException | RuntimeException e) {
-                log.warn("region {}: cannot write status: {}", region.name(), e.getMessage());
+            // the report lists both stores again: after a pass that changed something, or every few seconds
+            // otherwise, not after every idle pass (listings cost requests on object stores)
+            boolean changed = pass != null && pass.copied() + pass.deleted() > 0;
+            if (changed || pass == null || System.nanoTime() - statusWrittenAt > STATUS_EVERY_NANOS) {
+                try {
+                    writeStatus(liveStatus());
+                    statusWrittenAt = System.nanoTime();
+                } catch (IOException | RuntimeException e) {
+                    log.warn("region {}: cannot write status: {}", region.name(), e.getMessage());
+                }
             }
             if (pass == null || pass.copied() == 0) {
                 sleep(interval, cancel);

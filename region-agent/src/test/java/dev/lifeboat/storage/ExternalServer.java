@@ -96,4 +96,32 @@ public final class ExternalServer {
     public String toString() {
         return name + " (pid " + process.pid() + ")";
     }
+
+    /** One server per test JVM, started on first use; a failed start is remembered so later tests fail at once with its cause. */
+    public static final class Shared<T> {
+        private final String what;
+        private final java.util.concurrent.Callable<T> start;
+        private T value;
+        private Exception failure;
+
+        public Shared(String what, java.util.concurrent.Callable<T> start) {
+            this.what = what;
+            this.start = start;
+        }
+
+        public synchronized T get() throws Exception {
+            if (failure != null) {
+                throw new IllegalStateException(what + " failed to start earlier in this run", failure);
+            }
+            if (value == null) {
+                try {
+                    value = start.call();
+                } catch (Exception e) {
+                    failure = e;
+                    throw e;
+                }
+            }
+            return value;
+        }
+    }
 }

@@ -22,8 +22,7 @@ public final class AzuriteFixture {
     public static final String ACCOUNT = "devstoreaccount1";
     public static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private static AzuriteFixture instance;
-    private static Exception failure;
+    private static final ExternalServer.Shared<AzuriteFixture> SHARED = new ExternalServer.Shared<>("Azurite", AzuriteFixture::start);
 
     public final String endpoint;
 
@@ -31,19 +30,8 @@ public final class AzuriteFixture {
         this.endpoint = endpoint;
     }
 
-    public static synchronized AzuriteFixture get() throws Exception {
-        if (failure != null) {
-            throw new IllegalStateException("Azurite failed to start earlier in this run", failure);
-        }
-        if (instance == null) {
-            try {
-                instance = start();
-            } catch (Exception e) {
-                failure = e;
-                throw e;
-            }
-        }
-        return instance;
+    public static AzuriteFixture get() throws Exception {
+        return SHARED.get();
     }
 
     private static Path checkoutRoot() {

@@ -18,8 +18,7 @@ import java.util.List;
 public final class GcsEmulatorFixture {
     public static final String BUCKET = "lifeboat-test";
 
-    private static GcsEmulatorFixture instance;
-    private static Exception failure;
+    private static final ExternalServer.Shared<GcsEmulatorFixture> SHARED = new ExternalServer.Shared<>("the GCS emulator", GcsEmulatorFixture::start);
 
     public final String endpoint;
 
@@ -27,19 +26,8 @@ public final class GcsEmulatorFixture {
         this.endpoint = endpoint;
     }
 
-    public static synchronized GcsEmulatorFixture get() throws Exception {
-        if (failure != null) {
-            throw new IllegalStateException("the GCS emulator failed to start earlier in this run", failure);
-        }
-        if (instance == null) {
-            try {
-                instance = start();
-            } catch (Exception e) {
-                failure = e;
-                throw e;
-            }
-        }
-        return instance;
+    public static GcsEmulatorFixture get() throws Exception {
+        return SHARED.get();
     }
 
     static Path checkoutRoot() {

@@ -18,8 +18,7 @@ import java.util.List;
  */
 public final class S3MockFixture {
     public static final String BUCKET = "lifeboat-test";
-    private static S3MockFixture instance;
-    private static Exception failure;
+    private static final ExternalServer.Shared<S3MockFixture> SHARED = new ExternalServer.Shared<>("S3Mock", S3MockFixture::start);
 
     public final String endpoint;
 
@@ -27,19 +26,8 @@ public final class S3MockFixture {
         this.endpoint = endpoint;
     }
 
-    public static synchronized S3MockFixture get() throws Exception {
-        if (failure != null) {
-            throw new IllegalStateException("S3Mock failed to start earlier in this run", failure);
-        }
-        if (instance == null) {
-            try {
-                instance = start();
-            } catch (Exception e) {
-                failure = e;
-                throw e;
-            }
-        }
-        return instance;
+    public static S3MockFixture get() throws Exception {
+        return SHARED.get();
     }
 
     private static S3MockFixture start() throws Exception {
