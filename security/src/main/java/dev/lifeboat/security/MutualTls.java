@@ -149,20 +149,21 @@ public final class MutualTls {
 
     /**
      * For HTTPS servers (JDK HttpsServer, Jetty): presents {@code files}' certificate, trusts only its CA, and with
-     * {@code requireClientCert} refuses clients without a certificate from that CA. The requirement is in the
+     * {@code requireClientCert} refuses clients without a certificate from that CA; without it a client certificate is
+     * optional (e.g. bearer tokens instead), but one from another CA is still refused. The rule is in the
      * context's default parameters and every engine and server socket it makes, so a server using the defaults
      * (e.g. {@code new HttpsConfigurator(ctx)}) enforces it.
      */
     public static SSLContext serverSslContext(TlsFiles files, boolean requireClientCert) {
-        return sslContext(files, requireClientCert);
+        return sslContext(files, true, requireClientCert);
     }
 
     /** For HTTPS clients (JDK HttpClient, Jetty client): presents {@code files}' certificate and trusts only its CA. */
     public static SSLContext clientSslContext(TlsFiles files) {
-        return sslContext(files, false);
+        return sslContext(files, false, false);
     }
 
-    private static SSLContext sslContext(TlsFiles files, boolean requireClientCert) {
+    private static SSLContext sslContext(TlsFiles files, boolean server, boolean requireClientCert) {
         X509Certificate cert = files.check();
         PrivateKey key = files.privateKey();
         try {
@@ -185,7 +186,7 @@ public final class MutualTls {
 
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());
-            return new Configured(ctx, requireClientCert);
+            return new Configured(ctx, server, requireClientCert);
         } catch (GeneralSecurityException | IOException e) {
             throw new PkiException("cannot set up TLS with " + files + ": " + e.getMessage(), e);
         }
@@ -193,17 +194,19 @@ public final class MutualTls {
 
     /** An SSLContext whose defaults, engines and server sockets all carry our protocols and client-certificate rule. */
     private static final class Configured extends SSLContext {
-        Configured(SSLContext delegate, boolean requireClientCert) {
-            super(new Spi(delegate, requireClientCert), delegate.getProvider(), delegate.getProtocol());
+        Configured(SSLContext delegate, boolean server, boolean requireClientCert) {
+            super(new Spi(delegate, server, requireClientCert), delegate.getProvider(), delegate.getProtocol());
         }
     }
 
     private static final class Spi extends SSLContextSpi {
         private final SSLContext delegate;
+        private final boolean server;
         private final boolean requireClientCert;
 
-        Spi(SSLContext delegate, boolean requireClientCert) {
+        Spi(SSLContext delegate, boolean server, boolean requireClientCert) {
             this.delegate = delegate;
+            this.server = server;
             this.requireClientCert = requireClientCert;
         }
 
@@ -212,6 +215,9 @@ public final class MutualTls {
             p.setProtocols(PROTOCOLS.clone());
             if (requireClientCert) {
                 p.setNeedClientAuth(true);
+            } else if (server) {
+                // asked for but optional: a client with a certificate is identified (and refused if another CA's)
+                p.setWantClientAuth(true);
             }
             return p;
         }
