@@ -235,6 +235,11 @@ public final class Pki {
                 cert.getNotBefore().toInstant(), cert.getNotAfter().toInstant(), fingerprint(cert));
     }
 
+    /** The CA certificate in {@code caDir} ({@code ca.crt}; the first one if the file holds several). */
+    public static X509Certificate caCertificate(Path caDir) {
+        return Pem.readCertificate(caDir.resolve(CA_CERT), "CA certificate");
+    }
+
     /** SHA-256 of the certificate's DER encoding, as colon-separated upper-case hex (the form most tools print). */
     public static String fingerprint(X509Certificate cert) {
         try {
