@@ -1,11 +1,12 @@
 package dev.lifeboat.security;
 
+import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1String;
 import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x500.X500NameBuilder;
 import org.bouncycastle.asn1.x500.style.BCStyle;
-import org.bouncycastle.asn1.x500.style.IETFUtils;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
 import org.bouncycastle.asn1.x509.Extension;
@@ -254,7 +255,12 @@ public final class Pki {
     static String subjectAttribute(X509Certificate cert, ASN1ObjectIdentifier attribute) {
         X500Name subject = X500Name.getInstance(cert.getSubjectX500Principal().getEncoded());
         RDN[] rdns = subject.getRDNs(attribute);
-        return rdns.length == 0 ? null : IETFUtils.valueToString(rdns[0].getFirst().getValue());
+        if (rdns.length == 0) {
+            return null;
+        }
+        // the attribute's text as written, not its escaped DN form
+        ASN1Encodable v = rdns[0].getFirst().getValue();
+        return v instanceof ASN1String text ? text.getString() : v.toString();
     }
 
     static X500Name subject(Role role, String name) {
@@ -263,14 +269,13 @@ public final class Pki {
 
     /** Whether {@code key} is the private half of {@code publicKey}: a signature made with one verifies with the other. */
     static boolean keyMatches(PrivateKey key, PublicKey publicKey) {
-        if (!key.getAlgorithm().equals(publicKey.getAlgorithm())
-                && !(key.getAlgorithm().startsWith("EC") && publicKey.getAlgorithm().startsWith("EC"))) {
+        if (!key.getAlgorithm().equals(publicKey.getAlgorithm())) {
             return false;
         }
         String alg = switch (publicKey.getAlgorithm()) {
-            case "EC", "ECDSA" -> "SHA256withECDSA";
+            case "EC" -> "SHA256withECDSA";
             case "RSA" -> "SHA256withRSA";
-            case "Ed25519", "EdDSA" -> "Ed25519";
+            case "EdDSA", "Ed25519" -> "EdDSA";
             default -> throw new PkiException("unsupported key algorithm " + publicKey.getAlgorithm() + ": use keys made by `lifeboat pki`");
         };
         try {
