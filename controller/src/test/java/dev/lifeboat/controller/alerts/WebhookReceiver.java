@@ -20,7 +20,8 @@ import java.util.concurrent.Executors;
 final class WebhookReceiver implements AutoCloseable {
     static final ObjectMapper JSON = new ObjectMapper();
 
-    record Request(long nanos, String path, Map<String, List<String>> headers, String body) {
+    /** What arrived, and the status it was answered with. */
+    record Request(long nanos, String path, Map<String, List<String>> headers, String body, int status) {
         JsonNode json() {
             try {
                 return JSON.readTree(body);
@@ -53,10 +54,14 @@ final class WebhookReceiver implements AutoCloseable {
         server.createContext("/", ex -> {
             try (ex) {
                 String body = new String(ex.getRequestBody().readAllBytes(), StandardCharsets.UTF_8);
-                requests.add(new Request(System.nanoTime(), ex.getRequestURI().getPath(), Map.copyOf(ex.getRequestHeaders()), body));
-                Reply r = script.pollFirst();
-                if (r == null) {
-                    r = fallback;
+                Reply r;
+                synchronized (requests) {
+                    r = script.pollFirst();
+                    if (r == null) {
+                        r = fallback;
+                    }
+                    requests.add(new Request(System.nanoTime(), ex.getRequestURI().getPath(), Map.copyOf(ex.getRequestHeaders()),
+                            body, r.status()));
                 }
                 if (r.delayMillis() > 0) {
                     try {
