@@ -415,7 +415,7 @@ public final class PgValidator {
         return "\"" + s.replace("\"", "\"\"") + "\"";
     }
 
-    static int freePort() throws IOException {
+    public static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }

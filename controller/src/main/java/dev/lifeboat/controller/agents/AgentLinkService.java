@@ -1,0 +1,140 @@
+package dev.lifeboat.controller.agents;
+
+import dev.lifeboat.controller.events.EventBus;
+import dev.lifeboat.controller.jobs.JobStore;
+import dev.lifeboat.controller.status.MetricStore;
+import dev.lifeboat.proto.v1.AgentLinkGrpc;
+import dev.lifeboat.proto.v1.AgentMessage;
+import dev.lifeboat.proto.v1.ControllerMessage;
+import dev.lifeboat.proto.v1.Hello;
+import dev.lifeboat.proto.v1.JobEvent;
+import dev.lifeboat.proto.v1.Welcome;
+import dev.lifeboat.security.MutualTls;
+import dev.lifeboat.security.Pki;
+import io.grpc.Status;
+import io.grpc.stub.StreamObserver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * The controller's end of the agents' streams: a Hello first (its agent id must be the certificate's common name),
+ * then heartbeats, job events and metrics; start and cancel commands go down the same stream.
+ */
+public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
+    private static final Logger log = LoggerFactory.getLogger(AgentLinkService.class);
+
+    private final AgentRegistry registry;
+    private final JobStore jobs;
+    private final MetricStore metrics;
+    private final EventBus events;
+    private final Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded;
+
+    public AgentLinkService(AgentRegistry registry, JobStore jobs, MetricStore metrics, EventBus events,
+                            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded) {
+        this.registry = registry;
+        this.jobs = jobs;
+        this.metrics = metrics;
+        this.events = events;
+        this.jobEnded = jobEnded;
+    }
+
+    @Override
+    public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
+        MutualTls.PeerIdentity peer = MutualTls.PEER.get();
+        return new StreamObserver<>() {
+            private AgentSession session;
+
+            @Override
+            public void onNext(AgentMessage m) {
+                try {
+                    if (session == null) {
+                        if (!m.hasHello()) {
+                            out.onError(Status.FAILED_PRECONDITION.withDescription("the first message must be a Hello").asRuntimeException());
+                            return;
+                        }
+                        hello(m.getHello());
+                        return;
+                    }
+                    switch (m.getBodyCase()) {
+                        case HEARTBEAT -> registry.heartbeat(session, m.getHeartbeat().getRunningJobIdsList());
+                        case EVENT -> event(m.getEvent());
+                        case METRICS -> metrics.put(session.agentId, m.getMetrics().getSamplesList());
+                        default -> log.debug("agent {} sent an unexpected {}", session.agentId, m.getBodyCase());
+                    }
+                } catch (RuntimeException e) {
+                    log.error("handling a message from agent {} failed", session == null ? "?" : session.agentId, e);
+                }
+            }
+
+            private void hello(Hello h) {
+                if (peer != null && (!peer.commonName().equals(h.getAgentId()) || peer.role() != Pki.Role.AGENT)) {
+                    log.warn("refused agent link: certificate {} ({}) said it is agent '{}'", peer.commonName(), peer.role(), h.getAgentId());
+                    out.onError(Status.PERMISSION_DENIED.withDescription("agent id '" + h.getAgentId()
+                            + "' does not match the certificate (" + peer.commonName() + ", role " + peer.role() + ")").asRuntimeException());
+                    return;
+                }
+                if (h.getAgentId().isBlank() || h.getRegion().isBlank()) {
+                    out.onError(Status.INVALID_ARGUMENT.withDescription("Hello needs agent_id and region").asRuntimeException());
+                    return;
+                }
+                session = registry.connect(h.getAgentId(), h.getRegion(), h.getVersion(), h.getDatabasesList(),
+                        h.getMaxConcurrentJobs(), out);
+                session.send(ControllerMessage.newBuilder().setWelcome(Welcome.newBuilder()
+                        .setHeartbeatSeconds((int) Math.max(1, registry.heartbeat().toSeconds()))).build());
+                for (JobEvent e : h.getInterruptedList()) {
+                    event(e);
+                }
+            }
+
+            private void event(JobEvent e) {
+                if (!jobs.apply(e)) {
+                    return;
+                }
+                jobs.get(e.getJobId()).ifPresent(j -> {
+                    if (e.getKind() != JobEvent.Kind.PROGRESS) {
+                        Map<String, Object> data = new LinkedHashMap<>();
+                        data.put("job", j.id());
+                        data.put("type", j.type());
+                        data.put("database", j.database());
+                        data.put("agent", j.agentId());
+                        data.put("sequence", e.getSequence());
+                        if (!e.getMessage().isEmpty()) {
+                            data.put("message", e.getMessage());
+                        }
+                        events.publish(JobEventNames.name(j.type(), e.getKind().name()), data);
+                    } else {
+                        events.publish(JobEventNames.subject(j.type()) + ":progress", Map.of("job", j.id(), "database", j.database(),
+                                "phase", e.getPhase(), "bytesDone", e.getBytesDone(), "bytesTotal", e.getBytesTotal(),
+                                "bytesPerSecond", e.getBytesPerSecond(), "etaSeconds", e.getEtaSeconds()));
+                    }
+                    if (j.ended()) {
+                        jobEnded.accept(j);
+                    }
+                });
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                if (session != null) {
+                    registry.disconnected(session, "stream broken: " + Status.fromThrowable(t).getCode());
+                }
+            }
+
+            @Override
+            public void onCompleted() {
+                if (session != null) {
+                    registry.disconnected(session, "agent closed the stream");
+                }
+                try {
+                    out.onCompleted();
+                } catch (RuntimeException ignored) {
+                    // already closed
+                }
+            }
+        };
+    }
+}

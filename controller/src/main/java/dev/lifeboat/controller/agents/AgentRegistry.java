@@ -1,0 +1,277 @@
+package dev.lifeboat.controller.agents;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.controller.Auditor;
+import dev.lifeboat.controller.events.EventBus;
+import dev.lifeboat.controller.jobs.JobRecord;
+import dev.lifeboat.controller.jobs.JobStore;
+import dev.lifeboat.proto.v1.ControllerMessage;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Which agents exist, which are connected, and which are gone. An agent is gone when no heartbeat arrived for three
+ * heartbeat intervals and it has not reconnected: its unfinished jobs fail as "agent gone" and listeners (alerts) hear of it.
+ */
+public final class AgentRegistry implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(AgentRegistry.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    public interface Listener {
+        void connected(String agentId, String region);
+
+        void gone(String agentId, String region, Instant lastHeartbeat);
+    }
+
+    public record AgentInfo(String id, String region, String version, List<String> databases, int maxConcurrentJobs,
+                            boolean connected, boolean gone, Instant firstSeen, Instant lastSeen, String disconnectReason,
+                            List<String> runningJobs) {
+    }
+
+    private final DataSource ds;
+    private final JobStore jobs;
+    private final EventBus events;
+    private final Auditor audit;
+    private final Duration heartbeat;
+    private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
+    /** Agents whose stream ended or went silent, with the last time they were heard from. */
+    private final Map<String, Instant> silentSince = new ConcurrentHashMap<>();
+    private final Map<String, String> regions = new ConcurrentHashMap<>();
+    private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "agent-watchdog");
+        t.setDaemon(true);
+        return t;
+    });
+
+    public AgentRegistry(DataSource ds, JobStore jobs, EventBus events, Auditor audit, Duration heartbeat) {
+        this.ds = ds;
+        this.jobs = jobs;
+        this.events = events;
+        this.audit = audit;
+        this.heartbeat = heartbeat;
+        // Agents known from before a controller restart start silent: if they never come back they are gone.
+        for (AgentInfo a : list()) {
+            regions.put(a.id(), a.region());
+            silentSince.put(a.id(), Instant.now());
+        }
+        long tick = Math.max(100, heartbeat.toMillis() / 4);
+        watchdog.scheduleAtFixedRate(this::watch, tick, tick, TimeUnit.MILLISECONDS);
+    }
+
+    public Duration heartbeat() {
+        return heartbeat;
+    }
+
+    public void addListener(Listener l) {
+        listeners.add(l);
+    }
+
+    AgentSession connect(String agentId, String region, String version, List<String> databases, int maxJobs,
+                         io.grpc.stub.StreamObserver<ControllerMessage> out) {
+        AgentSession s = new AgentSession(agentId, region, databases, out);
+        AgentSession old = sessions.put(agentId, s);
+        if (old != null) {
+            old.close("replaced by a newer connection of the same agent");
+        }
+        boolean wasGone = silentSince.remove(agentId) != null;
+        regions.put(agentId, region);
+        upsert(agentId, region, version, databases, maxJobs);
+        audit.record("agent:" + agentId, "agent.connected", agentId, Map.of("region", region, "version", version,
+                "databases", databases));
+        events.publish("agent:connected", Map.of("agent", agentId, "region", region));
+        for (Listener l : listeners) {
+            l.connected(agentId, region);
+        }
+        log.info("agent {} ({}) connected{}", agentId, region, wasGone ? " again" : "");
+        return s;
+    }
+
+    void heartbeat(AgentSession s, List<String> running) {
+        s.lastHeartbeat = Instant.now();
+        s.runningJobs = java.util.Set.copyOf(running);
+        if (!s.sawHeartbeat) {
+            s.sawHeartbeat = true;
+            // Jobs the controller thinks run there but the agent does not know were lost while it was away.
+            for (JobRecord j : jobs.unfinishedOn(s.agentId)) {
+                if (j.submittedAt().isBefore(s.connectedAt) && !running.contains(j.id()) && jobs.fail(j.id(),
+                        "lost: agent " + s.agentId + " reconnected without this job")) {
+                    audit.record("controller", "job.lost", j.id(), Map.of("agent", s.agentId));
+                }
+            }
+        }
+        touch(s.agentId);
+    }
+
+    void disconnected(AgentSession s, String reason) {
+        s.markClosed();
+        if (sessions.remove(s.agentId, s)) {
+            silentSince.put(s.agentId, s.lastHeartbeat);
+            setDisconnected(s.agentId, reason);
+            audit.record("agent:" + s.agentId, "agent.disconnected", s.agentId, Map.of("reason", reason));
+            events.publish("agent:disconnected", Map.of("agent", s.agentId, "reason", reason));
+            log.warn("agent {} disconnected: {}", s.agentId, reason);
+        }
+    }
+
+    private void watch() {
+        try {
+            Instant now = Instant.now();
+            Duration window = heartbeat.multipliedBy(3);
+            for (AgentSession s : sessions.values()) {
+                if (Duration.between(s.lastHeartbeat, now).compareTo(window) > 0) {
+                    s.close("no heartbeat for " + window.toSeconds() + " s");
+                    disconnected(s, "no heartbeat for " + window.toSeconds() + " s");
+                }
+            }
+            for (Map.Entry<String, Instant> e : silentSince.entrySet()) {
+                if (e.getValue() != Instant.MAX && Duration.between(e.getValue(), now).compareTo(window) > 0) {
+                    String agentId = e.getKey();
+                    Instant last = e.getValue();
+                    e.setValue(Instant.MAX); // reported once until it comes back
+                    declareGone(agentId, last);
+                }
+            }
+        } catch (RuntimeException e) {
+            log.error("agent watchdog failed", e);
+        }
+    }
+
+    private void declareGone(String agentId, Instant lastHeard) {
+        String region = regions.getOrDefault(agentId, "");
+        int failed = 0;
+        for (JobRecord j : jobs.unfinishedOn(agentId)) {
+            if (jobs.fail(j.id(), "agent gone: no heartbeat from " + agentId + " since " + lastHeard)) {
+                failed++;
+                events.publish(JobEventNames.name(j.type(), "FAILED"), Map.of("job", j.id(), "database", j.database(),
+                        "agent", agentId, "message", "agent gone"));
+            }
+        }
+        audit.record("controller", "agent.gone", agentId, Map.of("lastHeartbeat", lastHeard.toString(), "jobsFailed", failed));
+        events.publish("agent:gone", Map.of("agent", agentId, "region", region, "lastHeartbeat", lastHeard.toString()));
+        for (Listener l : listeners) {
+            l.gone(agentId, region, lastHeard);
+        }
+        log.warn("agent {} gone (last heartbeat {}), {} job(s) failed", agentId, lastHeard, failed);
+    }
+
+    public Optional<AgentSession> session(String agentId) {
+        AgentSession s = sessions.get(agentId);
+        return s == null || s.isClosed() ? Optional.empty() : Optional.of(s);
+    }
+
+    public boolean isGone(String agentId) {
+        return silentSince.get(agentId) == Instant.MAX;
+    }
+
+    public void send(String agentId, ControllerMessage m) {
+        AgentSession s = session(agentId).orElseThrow(() -> new IllegalStateException("agent " + agentId + " is not connected"));
+        s.send(m);
+    }
+
+    public List<AgentInfo> list() {
+        List<AgentInfo> out = new ArrayList<>();
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT * FROM agents ORDER BY id");
+             ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                String id = rs.getString("id");
+                List<String> dbs;
+                try {
+                    dbs = List.of(JSON.readValue(rs.getString("databases_json"), String[].class));
+                } catch (Exception e) {
+                    dbs = List.of();
+                }
+                AgentSession s = sessions.get(id);
+                out.add(new AgentInfo(id, rs.getString("region"), rs.getString("version"), dbs, rs.getInt("max_concurrent_jobs"),
+                        s != null && !s.isClosed(), isGone(id), rs.getObject("first_seen", OffsetDateTime.class).toInstant(),
+                        s != null ? s.lastHeartbeat : rs.getObject("last_seen", OffsetDateTime.class).toInstant(),
+                        rs.getString("disconnect_reason"), s != null ? List.copyOf(s.runningJobs) : List.of()));
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+        return out;
+    }
+
+    private void upsert(String id, String region, String version, List<String> databases, int maxJobs) {
+        OffsetDateTime now = OffsetDateTime.now(ZoneOffset.UTC);
+        try (Connection c = ds.getConnection()) {
+            String dbs = JSON.writeValueAsString(databases);
+            int n;
+            try (PreparedStatement ps = c.prepareStatement("UPDATE agents SET region = ?, version = ?, databases_json = ?, max_concurrent_jobs = ?,"
+                    + " connected = TRUE, last_seen = ?, disconnect_reason = NULL WHERE id = ?")) {
+                ps.setString(1, region);
+                ps.setString(2, version);
+                ps.setString(3, dbs);
+                ps.setInt(4, maxJobs);
+                ps.setObject(5, now);
+                ps.setString(6, id);
+                n = ps.executeUpdate();
+            }
+            if (n == 0) {
+                try (PreparedStatement ps = c.prepareStatement("INSERT INTO agents (id, region, version, databases_json, max_concurrent_jobs,"
+                        + " connected, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)")) {
+                    ps.setString(1, id);
+                    ps.setString(2, region);
+                    ps.setString(3, version);
+                    ps.setString(4, dbs);
+                    ps.setInt(5, maxJobs);
+                    ps.setObject(6, now);
+                    ps.setObject(7, now);
+                    ps.executeUpdate();
+                }
+            }
+        } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot record agent " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    private void touch(String id) {
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE agents SET last_seen = ? WHERE id = ?")) {
+            ps.setObject(1, OffsetDateTime.now(ZoneOffset.UTC));
+            ps.setString(2, id);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            log.warn("cannot record heartbeat of {}: {}", id, e.getMessage());
+        }
+    }
+
+    private void setDisconnected(String id, String reason) {
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("UPDATE agents SET connected = FALSE, disconnect_reason = ? WHERE id = ?")) {
+            ps.setString(1, reason.length() > 1900 ? reason.substring(0, 1900) : reason);
+            ps.setString(2, id);
+            ps.executeUpdate();
+        } catch (SQLException e) {
+            log.warn("cannot record disconnect of {}: {}", id, e.getMessage());
+        }
+    }
+
+    @Override
+    public void close() {
+        watchdog.shutdownNow();
+        for (AgentSession s : sessions.values()) {
+            s.close("controller stopping");
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package dev.lifeboat.controller.client;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.TrustManagerFactory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyStore;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.time.Duration;
+import java.util.Collection;
+
+/** A small client of the controller's REST API for the CLI (and pipeline steps): HTTPS trusting the Lifeboat CA, a bearer token. */
+public final class ControllerClient {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final URI base;
+    private final String token;
+    private final HttpClient http;
+
+    /** @param caCert the CA that issued the controller's certificate; null trusts the JVM's default CAs */
+    public ControllerClient(URI base, String token, Path caCert) throws IOException {
+        this.base = base;
+        this.token = token;
+        HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
+        if (caCert != null && base.getScheme().equals("https")) {
+            b.sslContext(trusting(caCert));
+        }
+        this.http = b.build();
+    }
+
+    private static SSLContext trusting(Path caCert) throws IOException {
+        try (InputStream in = Files.newInputStream(caCert)) {
+            Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
+            KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
+            ks.load(null, null);
+            int i = 0;
+            for (Certificate c : certs) {
+                ks.setCertificateEntry("ca" + i++, c);
+            }
+            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ks);
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, tmf.getTrustManagers(), null);
+            return ctx;
+        } catch (java.security.GeneralSecurityException e) {
+            throw new IOException("cannot use " + caCert + " as the controller's CA: " + e.getMessage(), e);
+        }
+    }
+
+    /** A failed call: the HTTP status and the controller's error message. */
+    public static final class ApiException extends IOException {
+        public final int status;
+
+        ApiException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
+    }
+
+    public JsonNode get(String path) throws IOException {
+        return send(HttpRequest.newBuilder(base.resolve(path)).GET());
+    }
+
+    public JsonNode post(String path, Object body) throws IOException {
+        return send(HttpRequest.newBuilder(base.resolve(path)).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))));
+    }
+
+    private JsonNode send(HttpRequest.Builder r) throws IOException {
+        if (token != null) {
+            r.header("Authorization", "Bearer " + token);
+        }
+        HttpResponse<String> resp;
+        try {
+            resp = http.send(r.timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted");
+        } catch (javax.net.ssl.SSLHandshakeException e) {
+            throw new IOException("TLS handshake with " + base + " failed (" + e.getMessage()
+                    + "); pass the CA that issued the controller's certificate with --ca", e);
+        } catch (java.net.ConnectException e) {
+            throw new IOException("cannot reach the controller at " + base + " (" + e.getMessage() + ")", e);
+        }
+        JsonNode body;
+        try {
+            body = resp.body().isBlank() ? JSON.nullNode() : JSON.readTree(resp.body());
+        } catch (IOException e) {
+            body = JSON.getNodeFactory().textNode(resp.body());
+        }
+        if (resp.statusCode() >= 400) {
+            String msg = body.path("error").asText(resp.body());
+            throw new ApiException(resp.statusCode(), "controller answered " + resp.statusCode() + ": " + msg);
+        }
+        return body;
+    }
+}

@@ -1,0 +1,64 @@
+package dev.lifeboat.controller.events;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * Fans controller events out to subscribers (the server-sent-events stream, tests). Keeps the newest events so a client
+ * that reconnects with Last-Event-ID gets what it missed.
+ */
+public final class EventBus {
+    private static final Logger log = LoggerFactory.getLogger(EventBus.class);
+    private static final int KEPT = 2000;
+
+    private final List<Consumer<ControllerEvent>> subscribers = new CopyOnWriteArrayList<>();
+    private final ArrayDeque<ControllerEvent> recent = new ArrayDeque<>();
+    private long nextId = 1;
+
+    public ControllerEvent publish(String name, Map<String, Object> data) {
+        ControllerEvent e;
+        synchronized (recent) {
+            e = new ControllerEvent(nextId++, name, Instant.now(), data);
+            recent.addLast(e);
+            if (recent.size() > KEPT) {
+                recent.removeFirst();
+            }
+            // delivered under the lock so every subscriber sees events in id order
+            for (Consumer<ControllerEvent> s : subscribers) {
+                try {
+                    s.accept(e);
+                } catch (RuntimeException ex) {
+                    log.debug("event subscriber failed: {}", ex.toString());
+                }
+            }
+        }
+        return e;
+    }
+
+    /** Replays the kept events after {@code afterId}, then delivers live ones until the returned handle is closed. */
+    public AutoCloseable subscribe(long afterId, Consumer<ControllerEvent> subscriber) {
+        synchronized (recent) {
+            for (ControllerEvent e : recent) {
+                if (e.id() > afterId) {
+                    subscriber.accept(e);
+                }
+            }
+            subscribers.add(subscriber);
+        }
+        return () -> subscribers.remove(subscriber);
+    }
+
+    public List<ControllerEvent> recent() {
+        synchronized (recent) {
+            return new ArrayList<>(recent);
+        }
+    }
+}

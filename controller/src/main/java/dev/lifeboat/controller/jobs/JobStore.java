@@ -1,0 +1,289 @@
+package dev.lifeboat.controller.jobs;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.proto.v1.JobEvent;
+
+import javax.sql.DataSource;
+import java.sql.Connection;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Types;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Job history and events in the controller's database. Events are applied once each, in sequence order. */
+public final class JobStore {
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private final DataSource ds;
+
+    public JobStore(DataSource ds) {
+        this.ds = ds;
+    }
+
+    public void create(String id, String type, String database, String agentId, Map<String, String> params, String requestedBy) {
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, type, database_name, agent_id, params_json, requested_by,"
+                     + " state, submitted_at, last_sequence) VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', ?, 0)")) {
+            ps.setString(1, id);
+            ps.setString(2, type);
+            ps.setString(3, database);
+            ps.setString(4, agentId);
+            ps.setString(5, JSON.writeValueAsString(params));
+            ps.setString(6, requestedBy);
+            ps.setObject(7, utc(Instant.now()));
+            ps.executeUpdate();
+        } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException("cannot record job " + id + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Applies an agent's event: stored, and the job row updated, unless it was seen before (a reconnecting agent
+     * replays) or the job already ended here (e.g. failed as "agent gone"). Returns whether it was new.
+     */
+    public synchronized boolean apply(JobEvent e) {
+        try (Connection c = ds.getConnection()) {
+            c.setAutoCommit(false);
+            try {
+                JobRecord j = get(c, e.getJobId()).orElse(null);
+                if (j == null || e.getSequence() <= j.lastSequence() || j.ended()) {
+                    c.rollback();
+                    return false;
+                }
+                Instant at = e.hasAt() ? Instant.ofEpochSecond(e.getAt().getSeconds(), e.getAt().getNanos()) : Instant.now();
+                insertEvent(c, e.getJobId(), e.getSequence(), e.getKind().name(), at, e.getPhase(), e.getBytesDone(), e.getBytesTotal(), e.getMessage());
+                String state = switch (e.getKind()) {
+                    case COMPLETED -> "COMPLETED";
+                    case FAILED -> "FAILED";
+                    case CANCELLED -> "CANCELLED";
+                    default -> "RUNNING";
+                };
+                boolean ends = !state.equals("RUNNING");
+                try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = ?, last_sequence = ?, phase = ?, bytes_done = ?,"
+                        + " bytes_total = ?, bytes_per_second = ?, eta_seconds = ?, message = COALESCE(?, message),"
+                        + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), ended_at = ? WHERE id = ?")) {
+                    ps.setString(1, state);
+                    ps.setLong(2, e.getSequence());
+                    ps.setString(3, emptyToNull(e.getPhase()));
+                    ps.setLong(4, e.getBytesDone());
+                    ps.setLong(5, e.getBytesTotal());
+                    ps.setDouble(6, e.getBytesPerSecond());
+                    ps.setDouble(7, e.getEtaSeconds());
+                    ps.setString(8, emptyToNull(truncate(e.getMessage())));
+                    ps.setString(9, emptyToNull(e.getResultJson()));
+                    ps.setObject(10, utc(at));
+                    if (ends) {
+                        ps.setObject(11, utc(at));
+                    } else {
+                        ps.setNull(11, Types.TIMESTAMP_WITH_TIMEZONE);
+                    }
+                    ps.setString(12, e.getJobId());
+                    ps.executeUpdate();
+                }
+                c.commit();
+                return true;
+            } catch (SQLException ex) {
+                c.rollback();
+                throw ex;
+            }
+        } catch (SQLException ex) {
+            throw new IllegalStateException("cannot record event " + e.getSequence() + " of job " + e.getJobId() + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Ends a job on the controller's own authority (agent gone, could not be dispatched). False if it had ended. */
+    public synchronized boolean fail(String jobId, String reason) {
+        try (Connection c = ds.getConnection()) {
+            c.setAutoCommit(false);
+            JobRecord j = get(c, jobId).orElse(null);
+            if (j == null || j.ended()) {
+                c.rollback();
+                return false;
+            }
+            Instant now = Instant.now();
+            long seq = j.lastSequence() + 1;
+            insertEvent(c, jobId, seq, "FAILED", now, j.phase(), j.bytesDone() == null ? 0 : j.bytesDone(),
+                    j.bytesTotal() == null ? 0 : j.bytesTotal(), reason);
+            try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ? WHERE id = ?")) {
+                ps.setLong(1, seq);
+                ps.setString(2, truncate(reason));
+                ps.setObject(3, utc(now));
+                ps.setString(4, jobId);
+                ps.executeUpdate();
+            }
+            c.commit();
+            return true;
+        } catch (SQLException ex) {
+            throw new IllegalStateException("cannot fail job " + jobId + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    private static void insertEvent(Connection c, String jobId, long seq, String kind, Instant at, String phase, long done, long total,
+                                    String message) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("INSERT INTO job_events (job_id, sequence, kind, at, phase, bytes_done, bytes_total, message)"
+                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+            ps.setString(1, jobId);
+            ps.setLong(2, seq);
+            ps.setString(3, kind);
+            ps.setObject(4, utc(at));
+            ps.setString(5, emptyToNull(phase));
+            ps.setLong(6, done);
+            ps.setLong(7, total);
+            ps.setString(8, emptyToNull(truncate(message)));
+            ps.executeUpdate();
+        }
+    }
+
+    public Optional<JobRecord> get(String id) {
+        try (Connection c = ds.getConnection()) {
+            return get(c, id);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private Optional<JobRecord> get(Connection c, String id) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT * FROM jobs WHERE id = ?")) {
+            ps.setString(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() ? Optional.of(row(rs)) : Optional.empty();
+            }
+        }
+    }
+
+    /** Newest first. Null filters match everything. */
+    public List<JobRecord> list(String database, String state, String agentId, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE 1 = 1");
+        List<String> args = new ArrayList<>();
+        if (database != null) {
+            sql.append(" AND database_name = ?");
+            args.add(database);
+        }
+        if (state != null) {
+            sql.append(" AND state = ?");
+            args.add(state);
+        }
+        if (agentId != null) {
+            sql.append(" AND agent_id = ?");
+            args.add(agentId);
+        }
+        sql.append(" ORDER BY submitted_at DESC, id LIMIT ").append(Math.max(1, Math.min(limit, 10000)));
+        return query(sql.toString(), args);
+    }
+
+    /** Jobs not ended on an agent. */
+    public List<JobRecord> unfinishedOn(String agentId) {
+        return query("SELECT * FROM jobs WHERE agent_id = ? AND state IN ('QUEUED', 'RUNNING') ORDER BY submitted_at", List.of(agentId));
+    }
+
+    /** Ended jobs of the given types for a database since a time, newest first. */
+    public List<JobRecord> endedSince(String database, List<String> types, Instant since) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at >= ? AND type IN (");
+        for (int i = 0; i < types.size(); i++) {
+            sql.append(i == 0 ? "?" : ", ?");
+        }
+        sql.append(") ORDER BY ended_at DESC");
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            ps.setString(1, database);
+            ps.setObject(2, utc(since));
+            for (int i = 0; i < types.size(); i++) {
+                ps.setString(3 + i, types.get(i));
+            }
+            return rows(ps);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The newest completed job of these types for a database. */
+    public Optional<JobRecord> latestCompleted(String database, List<String> types) {
+        List<JobRecord> r = endedSince(database, types, Instant.EPOCH).stream().filter(j -> j.state().equals("COMPLETED")).limit(1).toList();
+        return r.stream().findFirst();
+    }
+
+    public List<Map<String, Object>> events(String jobId) {
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT * FROM job_events WHERE job_id = ? ORDER BY sequence")) {
+            ps.setString(1, jobId);
+            List<Map<String, Object>> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    m.put("sequence", rs.getLong("sequence"));
+                    m.put("kind", rs.getString("kind"));
+                    m.put("at", instant(rs, "at"));
+                    m.put("phase", rs.getString("phase"));
+                    m.put("bytesDone", rs.getLong("bytes_done"));
+                    m.put("bytesTotal", rs.getLong("bytes_total"));
+                    m.put("message", rs.getString("message"));
+                    out.add(m);
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private List<JobRecord> query(String sql, List<String> args) {
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+            for (int i = 0; i < args.size(); i++) {
+                ps.setString(i + 1, args.get(i));
+            }
+            return rows(ps);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static List<JobRecord> rows(PreparedStatement ps) throws SQLException {
+        List<JobRecord> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(row(rs));
+            }
+        }
+        return out;
+    }
+
+    private static JobRecord row(ResultSet rs) throws SQLException {
+        Map<String, String> params;
+        try {
+            String p = rs.getString("params_json");
+            params = p == null ? Map.of() : JSON.readValue(p, new TypeReference<Map<String, String>>() { });
+        } catch (Exception e) {
+            params = Map.of();
+        }
+        return new JobRecord(rs.getString("id"), rs.getString("type"), rs.getString("database_name"), rs.getString("agent_id"),
+                params, rs.getString("requested_by"), rs.getString("state"), instant(rs, "submitted_at"),
+                instant(rs, "started_at"), instant(rs, "ended_at"), rs.getLong("last_sequence"), rs.getString("phase"),
+                (Long) rs.getObject("bytes_done", Long.class), (Long) rs.getObject("bytes_total", Long.class),
+                (Double) rs.getObject("bytes_per_second", Double.class), (Double) rs.getObject("eta_seconds", Double.class),
+                rs.getString("message"), rs.getString("result_json"));
+    }
+
+    static Instant instant(ResultSet rs, String column) throws SQLException {
+        OffsetDateTime t = rs.getObject(column, OffsetDateTime.class);
+        return t == null ? null : t.toInstant();
+    }
+
+    static OffsetDateTime utc(Instant i) {
+        return i.atOffset(ZoneOffset.UTC);
+    }
+
+    private static String emptyToNull(String s) {
+        return s == null || s.isEmpty() ? null : s;
+    }
+
+    private static String truncate(String s) {
+        return s == null || s.length() <= 4000 ? s : s.substring(0, 3990) + "…";
+    }
+
+}

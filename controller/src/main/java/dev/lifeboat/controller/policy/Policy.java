@@ -1,0 +1,50 @@
+package dev.lifeboat.controller.policy;
+
+import dev.lifeboat.controller.ControllerConfig.PolicySpec;
+import dev.lifeboat.controller.Durations;
+import org.quartz.CronExpression;
+
+import java.text.ParseException;
+import java.time.Duration;
+import java.util.Locale;
+
+/** A tier preset with the overrides of one named policy; what the scheduler, RPO/RTO status and alerts go by. */
+public record Policy(String name, Tier tier, Duration rto, Duration rpo, String fullCron, String incrementalCron,
+                     String drillCron, Tier.WalMode walMode, Tier.ReplicationMode replicationMode, int keepFull,
+                     Duration pitrWindow) {
+
+    public static Policy of(Tier tier) {
+        return new Policy(tier.name(), tier, tier.rto, tier.rpo, tier.fullCron, tier.incrementalCron, tier.drillCron,
+                tier.walMode, tier.replicationMode, tier.keepFull, tier.pitrWindow);
+    }
+
+    public static Policy of(String name, PolicySpec s) {
+        Tier t = Tier.parse(s.tier);
+        Policy p = new Policy(name, t,
+                s.rto != null ? Durations.parse(s.rto) : t.rto,
+                s.rpo != null ? Durations.parse(s.rpo) : t.rpo,
+                cron(name, "full-schedule", s.fullSchedule, t.fullCron),
+                cron(name, "incremental-schedule", s.incrementalSchedule, t.incrementalCron),
+                cron(name, "drill-schedule", s.drillSchedule, t.drillCron),
+                s.walMode != null ? Tier.WalMode.valueOf(s.walMode.toUpperCase(Locale.ROOT)) : t.walMode,
+                s.replicationMode != null ? Tier.ReplicationMode.valueOf(s.replicationMode.toUpperCase(Locale.ROOT)) : t.replicationMode,
+                s.keepFull != null ? s.keepFull : t.keepFull,
+                s.pitrWindow != null ? Durations.parse(s.pitrWindow) : t.pitrWindow);
+        return p;
+    }
+
+    /** "off" disables a schedule. */
+    private static String cron(String policy, String key, String given, String preset) {
+        String c = given != null ? given.trim() : preset;
+        if (c.equalsIgnoreCase("off")) {
+            return null;
+        }
+        try {
+            CronExpression.validateExpression(c);
+        } catch (ParseException e) {
+            throw new IllegalArgumentException("policy " + policy + ": " + key + " '" + c + "' is not a cron expression ("
+                    + e.getMessage() + "); use Quartz syntax with seconds first, e.g. '0 0 1 * * ?'");
+        }
+        return c;
+    }
+}

@@ -1,0 +1,141 @@
+package dev.lifeboat.controller.policy;
+
+import dev.lifeboat.controller.Auditor;
+import dev.lifeboat.controller.jobs.JobDispatcher;
+import dev.lifeboat.controller.jobs.JobRecord;
+import dev.lifeboat.controller.jobs.JobStore;
+import dev.lifeboat.controller.policy.Inventory.ManagedDatabase;
+import dev.lifeboat.proto.v1.JobType;
+import org.quartz.CronScheduleBuilder;
+import org.quartz.JobBuilder;
+import org.quartz.JobDataMap;
+import org.quartz.JobDetail;
+import org.quartz.Scheduler;
+import org.quartz.SchedulerException;
+import org.quartz.Trigger;
+import org.quartz.TriggerBuilder;
+import org.quartz.impl.StdSchedulerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Fires each database's policy schedules (full, incremental, drill) as jobs on its agent, using Quartz cron triggers.
+ * A run is skipped, and the skip audited, while the previous job of the same kind for that database has not ended, so a
+ * slow backup never piles up behind itself. Schedules are rebuilt from the config at start; a run missed while the
+ * controller was down is not caught up (the next one is).
+ */
+public final class PolicyScheduler implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(PolicyScheduler.class);
+
+    public record ScheduledRun(String database, String policy, String kind, String cron, Instant next) {
+    }
+
+    private final Scheduler quartz;
+    private final Inventory inventory;
+    private final JobDispatcher dispatcher;
+    private final JobStore jobs;
+    private final Auditor audit;
+
+    public PolicyScheduler(Inventory inventory, JobDispatcher dispatcher, JobStore jobs, Auditor audit) throws SchedulerException {
+        this.inventory = inventory;
+        this.dispatcher = dispatcher;
+        this.jobs = jobs;
+        this.audit = audit;
+        Properties p = new Properties();
+        p.setProperty("org.quartz.scheduler.instanceName", "lifeboat-policies");
+        p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
+        p.setProperty("org.quartz.threadPool.threadCount", "4");
+        p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
+        p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");
+        StdSchedulerFactory f = new StdSchedulerFactory(p);
+        quartz = f.getScheduler();
+        quartz.setJobFactory((bundle, s) -> ctx -> fire(bundle.getJobDetail().getJobDataMap()));
+        for (ManagedDatabase db : inventory.databases()) {
+            Policy pol = db.policy();
+            schedule(db, "full", pol.fullCron(), JobType.BACKUP_FULL);
+            schedule(db, "incremental", pol.incrementalCron(), JobType.BACKUP_INCREMENTAL);
+            schedule(db, "drill", pol.drillCron(), JobType.DR_DRILL);
+        }
+    }
+
+    private void schedule(ManagedDatabase db, String kind, String cron, JobType type) throws SchedulerException {
+        if (cron == null) {
+            return;
+        }
+        JobDataMap data = new JobDataMap();
+        data.put("database", db.name());
+        data.put("kind", kind);
+        data.put("type", type.name());
+        data.put("policy", db.policy().name());
+        JobDetail detail = JobBuilder.newJob(org.quartz.Job.class).withIdentity(kind, db.name()).usingJobData(data).build();
+        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(kind, db.name())
+                .withSchedule(CronScheduleBuilder.cronSchedule(cron).withMisfireHandlingInstructionDoNothing()).build();
+        quartz.scheduleJob(detail, trigger);
+    }
+
+    public void start() throws SchedulerException {
+        quartz.start();
+    }
+
+    private void fire(JobDataMap data) {
+        String database = data.getString("database");
+        String kind = data.getString("kind");
+        JobType type = JobType.valueOf(data.getString("type"));
+        String actor = "policy:" + data.getString("policy");
+        try {
+            for (JobRecord j : jobs.list(database, null, null, 50)) {
+                if (!j.ended() && sameKind(j.type(), type)) {
+                    audit.record(actor, "schedule.skipped", database, Map.of("kind", kind, "because", "job " + j.id() + " (" + j.type()
+                            + ") has not ended"));
+                    return;
+                }
+            }
+            audit.record(actor, "schedule.fired", database, Map.of("kind", kind));
+            dispatcher.submit(database, type, Map.of(), actor);
+        } catch (RuntimeException e) {
+            log.error("scheduled {} of {} failed to start", kind, database, e);
+        }
+    }
+
+    private static boolean sameKind(String running, JobType type) {
+        boolean backup = type.name().startsWith("BACKUP_");
+        return backup ? running.startsWith("BACKUP_") : running.equals(type.name());
+    }
+
+    public List<ScheduledRun> upcoming() {
+        List<ScheduledRun> out = new ArrayList<>();
+        for (ManagedDatabase db : inventory.databases()) {
+            Map<String, String> crons = new LinkedHashMap<>();
+            crons.put("full", db.policy().fullCron());
+            crons.put("incremental", db.policy().incrementalCron());
+            crons.put("drill", db.policy().drillCron());
+            crons.forEach((kind, cron) -> {
+                if (cron == null) {
+                    return;
+                }
+                Date next = null;
+                try {
+                    Trigger t = quartz.getTrigger(org.quartz.TriggerKey.triggerKey(kind, db.name()));
+                    next = t == null ? null : t.getNextFireTime();
+                } catch (SchedulerException e) {
+                    log.debug("no trigger for {} {}", kind, db.name());
+                }
+                out.add(new ScheduledRun(db.name(), db.policy().name(), kind, cron, next == null ? null : next.toInstant()));
+            });
+        }
+        return out;
+    }
+
+    @Override
+    public void close() throws SchedulerException {
+        quartz.shutdown(false);
+    }
+}

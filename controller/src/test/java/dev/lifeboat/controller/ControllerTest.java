@@ -1,0 +1,196 @@
+package dev.lifeboat.controller;
+
+import dev.lifeboat.controller.client.ControllerClient;
+import dev.lifeboat.controller.jobs.JobRecord;
+import dev.lifeboat.controller.status.SlaStatus;
+import dev.lifeboat.proto.v1.ControllerMessage;
+import dev.lifeboat.proto.v1.JobEvent;
+import dev.lifeboat.proto.v1.JobType;
+import dev.lifeboat.security.MutualTls;
+import dev.lifeboat.security.Pki;
+import dev.lifeboat.security.TlsFiles;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
+/** The controller in-process with real mutual TLS, its REST API over HTTPS, and scripted agents over gRPC. */
+class ControllerTest {
+    @TempDir
+    static Path tmp;
+    static Controller controller;
+    static Path pki;
+
+    @BeforeAll
+    static void start() throws Exception {
+        pki = tmp.resolve("pki");
+        Pki.initCa(pki, "Test CA", Duration.ofDays(2));
+        Pki.issue(pki, Pki.Role.CONTROLLER, "controller", List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(1), pki);
+        for (String a : List.of("agent-1", "agent-2")) {
+            Pki.issue(pki, Pki.Role.AGENT, a, List.of(), List.of(), Duration.ofDays(1), pki);
+        }
+        Files.writeString(tmp.resolve("viewer.token"), "v-secret");
+        Files.writeString(tmp.resolve("operator.token"), "o-secret");
+        Path config = tmp.resolve("controller.yaml");
+        Files.writeString(config, """
+                grpc-listen: 127.0.0.1:%d
+                http-listen: 127.0.0.1:%d
+                state-dir: state
+                tls: {ca: pki/ca.crt, cert: pki/controller.crt, key: pki/controller.key}
+                heartbeat-interval: 1s
+                evaluate-interval: 1s
+                tokens:
+                  - {name: v, role: viewer, token-file: viewer.token}
+                  - {name: o, role: operator, token-file: operator.token}
+                policies:
+                  fast: {tier: CRITICAL, full-schedule: "off", incremental-schedule: "off", drill-schedule: "off"}
+                databases:
+                  - {name: db1, agent: agent-1, policy: fast}
+                  - {name: db2, agent: agent-2, policy: LOWER}
+                """.formatted(freePort(), freePort()));
+        controller = Controller.start(ControllerConfig.load(config));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (controller != null) {
+            controller.close();
+        }
+    }
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    static ScriptedAgent agent(String name) {
+        return new ScriptedAgent(controller.grpcPort(), MutualTls.channelCredentials(TlsFiles.inDir(pki, name)));
+    }
+
+    static ControllerClient client(String token) throws Exception {
+        return new ControllerClient(URI.create("https://127.0.0.1:" + controller.httpPort() + "/"), token, pki.resolve("ca.crt"));
+    }
+
+    @Test
+    void jobsGoToTheDatabasesAgentAndItsEventsEndThem() throws Exception {
+        try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
+            a.heartbeat();
+            var created = client("o-secret").post("api/v1/jobs", Map.of("database", "db1", "type", "full"));
+            String id = created.path("id").asText();
+            ControllerMessage start = a.next();
+            assertThat(start.getStart().getJobId()).isEqualTo(id);
+            assertThat(start.getStart().getType()).isEqualTo(JobType.BACKUP_FULL);
+            assertThat(start.getStart().getRequestedBy()).isEqualTo("token:o");
+            a.event(id, 1, JobEvent.Kind.STARTED, null);
+            a.event(id, 2, JobEvent.Kind.PROGRESS, null);
+            a.event(id, 2, JobEvent.Kind.PROGRESS, null); // a reconnecting agent repeats itself
+            a.event(id, 3, JobEvent.Kind.COMPLETED, "{\"id\":\"b1\",\"size\":1000}");
+            JobRecord done = ControlPlaneWait.until("completed", () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
+            assertThat(done.state()).isEqualTo("COMPLETED");
+            assertThat(controller.jobs().events(id)).extracting(e -> e.get("kind")).containsExactly("STARTED", "PROGRESS", "COMPLETED");
+            // a viewer may look but not start
+            assertThatThrownBy(() -> client("v-secret").post("api/v1/jobs", Map.of("database", "db1", "type", "full")))
+                    .isInstanceOfSatisfying(ControllerClient.ApiException.class, e -> assertThat(e.status).isEqualTo(403));
+            assertThat(client("v-secret").get("api/v1/jobs/" + id).path("state").asText()).isEqualTo("COMPLETED");
+        }
+    }
+
+    @Test
+    void aJobForAnAgentThatIsNotConnectedFailsAtOnceWithTheReason() throws Exception {
+        JobRecord j = controller.dispatcher().submit("db2", JobType.VERIFY, Map.of(), "test");
+        assertThat(j.state()).isEqualTo("FAILED");
+        assertThat(j.message()).contains("agent-2").contains("not");
+    }
+
+    @Test
+    void rtoIsRestoreSizeOverDrillThroughputPlusWalOverReplayRate() throws Exception {
+        try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
+            a.heartbeat();
+            String backup = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            a.next();
+            a.event(backup, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"b2\",\"size\":2000000000,\"stopLsn\":\"1/0\"}");
+            String drill = controller.dispatcher().submit("db1", JobType.DR_DRILL, Map.of(), "test").id();
+            a.next();
+            a.event(drill, 1, JobEvent.Kind.COMPLETED, "{\"restore_bytes\":1000000000,\"restore_seconds\":10.0,"
+                    + "\"wal_replay_bytes\":500000000,\"replay_seconds\":25.0,\"validated\":true}");
+            // durable WAL 1 GiB past the backup's stop LSN 1/0
+            a.metric("lifeboat_wal_durable_lsn", Map.of("database", "db1", "region", "eu"), (double) ((1L << 32) + (1L << 30)));
+            a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 2.5);
+            SlaStatus.DatabaseStatus s = ControlPlaneWait.until("status", () -> {
+                SlaStatus.DatabaseStatus st = controller.status().of("db1");
+                return st.rto().seconds() != null && st.rto().walBytes() != null && st.rpoSeconds() != null ? st : null;
+            });
+            // 2 GB at 100 MB/s = 20 s, plus 1 GiB at 20 MB/s = 53.7 s
+            assertThat(s.rto().seconds()).isCloseTo(20 + (1 << 30) / 20_000_000.0, within(0.01));
+            assertThat(s.rpoSeconds()).isEqualTo(2.5);
+            assertThat(s.rpoMet()).isTrue(); // CRITICAL: 60 s
+            assertThat(s.rtoMet()).isTrue(); // CRITICAL: 15 min
+            assertThat(s.compliant()).isTrue();
+            a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 75);
+            ControlPlaneWait.until("rpo-breach", () -> controller.alerts().open().stream().anyMatch(x -> x.kind().equals("rpo-breach")
+                    && "db1".equals(x.database())) ? true : null);
+            a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 1);
+            ControlPlaneWait.until("rpo-breach resolved", () -> controller.alerts().open().stream().noneMatch(x -> x.kind().equals("rpo-breach")
+                    && "db1".equals(x.database())) ? true : null);
+        }
+    }
+
+    @Test
+    void anAgentThatStopsHeartbeatingIsGoneAndItsJobsFail() throws Exception {
+        ScriptedAgent a = agent("agent-2").hello("agent-2", "us", "db2");
+        a.heartbeat();
+        String id = controller.dispatcher().submit("db2", JobType.BACKUP_FULL, Map.of(), "test").id();
+        a.next();
+        a.event(id, 1, JobEvent.Kind.STARTED, null);
+        a.close();
+        Instant vanished = Instant.now();
+        JobRecord failed = ControlPlaneWait.until("job failed", () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
+        assertThat(failed.message()).contains("agent gone");
+        assertThat(Duration.between(vanished, Instant.now())).isLessThan(Duration.ofSeconds(5));
+        ControlPlaneWait.until("agent-gone raised", () -> controller.alerts().open().stream()
+                .anyMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database())) ? true : null);
+        try (ScriptedAgent back = agent("agent-2").hello("agent-2", "us", "db2")) {
+            back.heartbeat();
+            ControlPlaneWait.until("agent-gone resolved", () -> controller.alerts().open().stream()
+                    .noneMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database())) ? true : null);
+        }
+    }
+
+    @Test
+    void everyDocumentedPathIsServedAndEveryCallIsAudited() throws Exception {
+        var openapi = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(ControllerTest.class.getResourceAsStream("/openapi.yaml"));
+        long before = controller.auditLog().list(0, 10000).size();
+        int calls = 0;
+        for (var it = openapi.path("paths").properties().iterator(); it.hasNext(); ) {
+            var p = it.next();
+            if (!p.getValue().has("get") || p.getKey().contains("{") || p.getKey().equals("/api/v1/events")) {
+                continue;
+            }
+            String path = p.getKey().substring(1);
+            try {
+                client("v-secret").get(path);
+            } catch (ControllerClient.ApiException e) {
+                assertThat(e.status).as(path).isEqualTo(403); // admin-only paths
+            }
+            calls++;
+        }
+        assertThat(calls).isGreaterThan(8);
+        assertThat(controller.auditLog().list(0, 10000).size() - before).isGreaterThanOrEqualTo(calls - 2);
+        assertThat(controller.auditLog().verify().ok()).isTrue();
+    }
+}

@@ -1,0 +1,64 @@
+package dev.lifeboat.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lifeboat.util.Json;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.util.concurrent.Callable;
+
+@Command(name = "status", description = "Every database's measured RPO and estimated RTO against its tier, from the controller.")
+final class StatusCommand implements Callable<Integer> {
+    @Mixin
+    ControllerOptions controller;
+
+    @Option(names = "--json", description = "Print the controller's answer as JSON.")
+    boolean json;
+
+    @Option(names = "--check", description = "Exit 3 when any database misses its RPO or RTO.")
+    boolean check;
+
+    @Override
+    public Integer call() throws Exception {
+        JsonNode status = controller.client().get("api/v1/status");
+        boolean allMet = true;
+        for (JsonNode d : status) {
+            allMet &= d.path("compliant").asBoolean();
+        }
+        if (json) {
+            System.out.println(Json.pretty(status));
+        } else {
+            System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", "DATABASE", "TIER", "AGENT", "RPO / TARGET", "RTO / TARGET", "STATUS");
+            for (JsonNode d : status) {
+                String rpo = seconds(d.path("rpoSeconds")) + " / " + seconds(d.path("rpoTargetSeconds"));
+                String rto = seconds(d.path("rto").path("seconds")) + " / " + seconds(d.path("rtoTargetSeconds"));
+                System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", d.path("database").asText(), d.path("tier").asText(),
+                        d.path("agent").asText() + (d.path("agentState").asText().equals("connected") ? "" : " (" + d.path("agentState").asText() + ")"),
+                        rpo, rto, d.path("compliant").asBoolean() ? "ok" : "NOT MET");
+                for (JsonNode r : d.path("regions")) {
+                    System.out.printf("  region %-14s RPO %s%s%n", r.path("region").asText(), seconds(r.path("rpoSeconds")),
+                            r.path("stale").asBoolean() ? " (stale: agent not reporting)" : "");
+                }
+                for (JsonNode p : d.path("problems")) {
+                    System.out.println("  - " + p.asText());
+                }
+            }
+        }
+        return check && !allMet ? 3 : 0;
+    }
+
+    static String seconds(JsonNode n) {
+        if (n == null || n.isMissingNode() || n.isNull()) {
+            return "unknown";
+        }
+        double s = n.asDouble();
+        if (s < 120) {
+            return String.format("%.0f s", s);
+        }
+        if (s < 7200) {
+            return String.format("%.1f min", s / 60);
+        }
+        return String.format("%.1f h", s / 3600);
+    }
+}
