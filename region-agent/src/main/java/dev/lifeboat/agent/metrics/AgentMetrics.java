@@ -199,9 +199,11 @@ public final class AgentMetrics implements AutoCloseable {
                         HistogramSnapshot.HistogramDataPointSnapshot hp = (HistogramSnapshot.HistogramDataPointSnapshot) p;
                         distribution(out, name, labels, hp, at);
                         if (hp.hasClassicHistogramData()) {
+                            long cumulative = 0; // the model counts per bucket; the exposition (and PromQL) per "le"
                             for (ClassicHistogramBucket b : hp.getClassicBuckets()) {
+                                cumulative += b.getCount();
                                 String le = b.getUpperBound() == Double.POSITIVE_INFINITY ? "+Inf" : Double.toString(b.getUpperBound());
-                                out.add(sample(name + "_bucket", with(labels, "le", le), b.getCount(), at));
+                                out.add(sample(name + "_bucket", with(labels, "le", le), cumulative, at));
                             }
                         }
                     }

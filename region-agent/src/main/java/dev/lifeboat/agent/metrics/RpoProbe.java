@@ -416,7 +416,7 @@ public final class RpoProbe implements AutoCloseable {
                 if (to - from < MAX_BLOCKS_LISTED) {
                     objects = new ArrayList<>();
                     for (long block = from; block <= to; block++) {
-                        objects.addAll(store.list(dir + String.format("%08X%08X", tli, block)));
+                        objects.addAll(list(dir + String.format("%08X%08X", tli, block)));
                     }
                     if (objects.stream().noneMatch(b -> isWal(b.key()))) {
                         objects = null; // nothing where the newest WAL was: look at the whole timeline again
@@ -424,9 +424,25 @@ public final class RpoProbe implements AutoCloseable {
                 }
             }
             if (objects == null) {
-                objects = store.list(dir);
+                objects = list(dir);
             }
             scan(objects);
+        }
+
+        /**
+         * A listing, tried again when a file vanished during it: a local directory walk fails if a writer's temporary
+         * file is renamed away between reading the directory and reading the file's attributes.
+         */
+        private List<BlobInfo> list(String prefix) throws IOException {
+            for (int attempt = 1; ; attempt++) {
+                try {
+                    return store.list(prefix);
+                } catch (java.nio.file.NoSuchFileException e) {
+                    if (attempt == 3) {
+                        throw e;
+                    }
+                }
+            }
         }
 
         private static boolean isWal(String key) {
@@ -516,7 +532,7 @@ public final class RpoProbe implements AutoCloseable {
         /** Without a server: the highest timeline that has segments in this region (one listing of all WAL). */
         private int newestTimeline() throws IOException {
             int newest = -1;
-            for (BlobInfo b : store.list(WalArchive.PREFIX)) {
+            for (BlobInfo b : list(WalArchive.PREFIX)) {
                 String n = b.key().substring(b.key().lastIndexOf('/') + 1);
                 if (WalArchive.isSegment(n) || WalArchive.isPartial(n)) {
                     newest = Math.max(newest, Integer.parseUnsignedInt(n.substring(0, 8), 16));
