@@ -102,7 +102,7 @@ public final class RpoProbe implements AutoCloseable {
 
     /** The newest reading of every (database, region), keyed by {@link #key}. */
     public Map<String, RpoReading> latest() {
-        return Map.copyOf(new TreeMap<>(latest));
+        return java.util.Collections.unmodifiableMap(new TreeMap<>(latest));
     }
 
     public Duration interval() {
