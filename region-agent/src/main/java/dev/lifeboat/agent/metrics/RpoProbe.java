@@ -207,6 +207,7 @@ public final class RpoProbe implements AutoCloseable {
                 server = queryServer();
             } catch (SQLException | IOException | RuntimeException e) {
                 closeConnection();
+                currentLsn = -1; // unknown now; the timeline stays, to find this region's WAL without the server
                 dbError = "cannot ask the server of " + spec.database() + " for its WAL position: " + e.getMessage();
             }
             if (!Objects.equals(dbError, lastDbError)) {

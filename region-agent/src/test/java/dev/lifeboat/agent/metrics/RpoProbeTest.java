@@ -190,6 +190,7 @@ class RpoProbeTest {
             assertThat(estimated.durableLsn()).isEqualTo(durable);
             assertThat(estimated.rpoSeconds()).isCloseTo(objectAge, within(0.05));
             assertThat(registry.get(RpoProbe.ESTIMATED).tags("database", "orders", "region", "home").gauge().value()).isEqualTo(1.0);
+            assertThat(registry.get(RpoProbe.CURRENT_LSN).tags("database", "orders").gauge().value()).isNaN();
             assertThat(registry.get(RpoProbe.PROBE_ERRORS).tags("database", "orders", "region", "home").counter().count()).isPositive();
         }
     }
