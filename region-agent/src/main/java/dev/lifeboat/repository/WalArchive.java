@@ -136,6 +136,36 @@ public final class WalArchive {
         return repo.store().list(PREFIX);
     }
 
+    /**
+     * The segment number of a segment or partial name ({@code TTTTTTTTXXXXXXXXYYYYYYYY[.partial]}): the segment that
+     * starts at LSN {@code number * segmentSize}.
+     */
+    public static long segmentNumber(String name, long segmentSize) {
+        return Long.parseLong(name.substring(8, 16), 16) * (0x1_0000_0000L / segmentSize) + Long.parseLong(name.substring(16, 24), 16);
+    }
+
+    /**
+     * How many bytes of WAL the partial {@code name} in {@code store} holds (this repository's store, or a region's
+     * copy of it, which has the same keys), read from the compressed frame's header without decompressing it; -1 if
+     * the partial is not there (the receiver completed the segment meanwhile).
+     */
+    public long partialLength(dev.lifeboat.storage.BlobStore store, String name) throws IOException {
+        if (!isPartial(name)) {
+            throw new IllegalArgumentException("'" + name + "' is not a partial WAL segment name");
+        }
+        byte[] sealed;
+        try {
+            sealed = store.get(key(name));
+        } catch (BlobNotFoundException e) {
+            return -1;
+        }
+        long n = com.github.luben.zstd.Zstd.getFrameContentSize(repo.openMetadata(sealed, aad(name), "archived WAL file " + name + " in " + store.uri()));
+        if (n < 0) {
+            throw new RepositoryException.Corrupt("archived WAL file " + name + " in " + store.uri() + " is damaged: no content size in its header");
+        }
+        return n;
+    }
+
     private static byte[] sha256(byte[] b) {
         try {
             return MessageDigest.getInstance("SHA-256").digest(b);
