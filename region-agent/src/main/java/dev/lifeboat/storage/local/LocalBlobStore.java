@@ -171,26 +171,27 @@ public final class LocalBlobStore implements BlobStore {
             return List.of();
         }
         List<BlobInfo> out = new ArrayList<>();
-        try (Stream<Path> walk = Files.walk(dir)) {
-            walk.forEach(p -> {
-                try {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
-                    if (!a.isRegularFile() || p.getFileName().toString().endsWith(TEMP_SUFFIX)) {
-                        return;
-                    }
+        // a visitor rather than Files.walk: entries renamed or deleted by concurrent writers mid-walk are skipped, not fatal
+        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
+            @Override
+            public java.nio.file.FileVisitResult visitFile(Path p, BasicFileAttributes a) {
+                if (a.isRegularFile() && !p.getFileName().toString().endsWith(TEMP_SUFFIX)) {
                     String key = root.relativize(p).toString();
                     if (key.startsWith(prefix)) {
                         out.add(new BlobInfo(key, a.size(), a.lastModifiedTime().toInstant()));
                     }
-                } catch (NoSuchFileException gone) {
-                    // deleted while listing
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
                 }
-            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
+                return java.nio.file.FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+                if (e instanceof NoSuchFileException) {
+                    return java.nio.file.FileVisitResult.CONTINUE;
+                }
+                throw e;
+            }
+        });
         out.sort(Comparator.comparing(BlobInfo::key));
         return out;
     }
