@@ -13,7 +13,7 @@ import java.nio.file.Path;
         description = "Backup and disaster recovery for PostgreSQL.",
         subcommands = {RepoInitCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class,
                 VerifyCommand.class, GcCommand.class, ExpireCommand.class, WalPushCommand.class, WalGetCommand.class, WalStreamCommand.class, WalSpoolWorkerCommand.class, RestorePointCommand.class, UnlockCommand.class, RebuildIndexCommand.class, ReplicationCommand.class,
-                QuickstartCommand.class, CommandLine.HelpCommand.class})
+                AgentCommand.class, JobsCommand.class, QuickstartCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
