@@ -3,6 +3,7 @@ package dev.lifeboat.agent;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 
 import java.io.IOException;
@@ -29,6 +30,25 @@ public final class AgentServer implements AutoCloseable {
             b.addService(s);
         }
         this.server = b.build();
+    }
+
+    /**
+     * Mutual TLS from the agent config's PEM files: the server presents the agent's certificate, and every client must
+     * present one signed by the configured CA.
+     */
+    public static ServerCredentials mutualTls(AgentConfig.Tls tls) {
+        try {
+            return TlsServerCredentials.newBuilder().keyManager(tls.cert().toFile(), tls.key().toFile())
+                    .trustManager(tls.ca().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot use the agent's TLS files (cert " + tls.cert() + ", key " + tls.key()
+                    + ", ca " + tls.ca() + "): " + e.getMessage());
+        }
+    }
+
+    /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only). */
+    public static ServerCredentials credentials(AgentConfig config) {
+        return config.insecureDev() ? io.grpc.InsecureServerCredentials.create() : mutualTls(config.tls());
     }
 
     public AgentServer start() throws IOException {

@@ -8,7 +8,6 @@ import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -91,20 +90,25 @@ final class JobJournal {
             return events;
         }
         byte[] all = Files.readAllBytes(file);
-        long good = 0;
-        try (InputStream in = new java.io.ByteArrayInputStream(all)) {
-            while (in.available() > 0) {
-                JobEvent e;
-                try {
-                    e = JobEvent.parseDelimitedFrom(in);
-                } catch (InvalidProtocolBufferException torn) {
+        // framed by hand: protobuf's parseDelimitedFrom takes a record cut short for a complete, shorter one
+        com.google.protobuf.CodedInputStream in = com.google.protobuf.CodedInputStream.newInstance(all);
+        int good = 0;
+        String id = jobDir.getFileName().toString();
+        while (good < all.length) {
+            try {
+                int len = in.readRawVarint32();
+                if (len < 0 || len > all.length - in.getTotalBytesRead()) {
                     break;
                 }
-                if (e == null) {
+                JobEvent e = JobEvent.parseFrom(in.readRawBytes(len));
+                long prev = events.isEmpty() ? 0 : events.getLast().getSequence();
+                if (!e.getJobId().equals(id) || e.getSequence() <= prev) {
                     break;
                 }
                 events.add(e);
-                good = all.length - in.available();
+                good = in.getTotalBytesRead();
+            } catch (InvalidProtocolBufferException torn) {
+                break;
             }
         }
         if (good < all.length) {

@@ -4,9 +4,7 @@ import dev.lifeboat.agent.AgentConfig;
 import dev.lifeboat.agent.AgentServer;
 import dev.lifeboat.agent.JobManager;
 import dev.lifeboat.proto.v1.JobEvent;
-import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
-import io.grpc.TlsServerCredentials;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import picocli.CommandLine.Command;
@@ -32,7 +30,7 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AgentConfig cfg = AgentConfig.load(config);
-        ServerCredentials creds = cfg.insecureDev() ? InsecureServerCredentials.create() : mutualTls(cfg.tls());
+        ServerCredentials creds = AgentServer.credentials(cfg);
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         JobManager jobs = new JobManager(cfg, registry);
         for (JobEvent e : jobs.interruptedAtStartup()) {
@@ -65,16 +63,5 @@ final class AgentCommand implements Callable<Integer> {
         }
         stopped.await();
         return 0;
-    }
-
-    /** Mutual TLS: this agent's certificate, and clients must present one signed by the configured CA. */
-    static ServerCredentials mutualTls(AgentConfig.Tls tls) throws IOException {
-        try {
-            return TlsServerCredentials.newBuilder().keyManager(tls.cert().toFile(), tls.key().toFile())
-                    .trustManager(tls.ca().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
-        } catch (IOException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("cannot use the agent's TLS files (cert " + tls.cert() + ", key " + tls.key()
-                    + ", ca " + tls.ca() + "): " + e.getMessage());
-        }
     }
 }

@@ -53,7 +53,7 @@ final class JobsCommand implements Runnable {
 
     /** Which agent, and how to talk to it. */
     static final class AgentOptions {
-        @Option(names = "--agent", required = true, paramLabel = "HOST:PORT", description = "The agent's Jobs API (env LIFEBOAT_AGENT).")
+        @Option(names = "--agent", paramLabel = "HOST:PORT", description = "The agent's Jobs API (env LIFEBOAT_AGENT).")
         String agent;
 
         @Option(names = "--tls-ca", paramLabel = "FILE", description = "CA certificate (PEM) that signed the agent's certificate.")
@@ -72,6 +72,9 @@ final class JobsCommand implements Runnable {
         boolean verbose;
 
         HostPort address() {
+            if (agent == null || agent.isBlank()) {
+                throw new IllegalArgumentException("say which agent: pass --agent HOST:PORT or set LIFEBOAT_AGENT");
+            }
             return HostPort.parse(agent, "--agent");
         }
 
