@@ -199,6 +199,12 @@ class JobsApiTest {
     @Test
     void resubmittingTheSameJobIdStartsNothingAndADifferentRequestIsRefused() throws Exception {
         JobRequest req = request(JobType.VERIFY, "db2", Map.of("parallel", "1"));
+        List<JobEvent> seenByAll = new java.util.concurrent.CopyOnWriteArrayList<>();
+        AutoCloseable all = jobs.subscribeAll(e -> {
+            if (e.getJobId().equals(req.getJobId())) {
+                seenByAll.add(e);
+            }
+        });
         assertThat(stub.submit(req).getCreated()).isTrue();
         JobAccepted again = stub.submit(req.toBuilder().setRequestedBy("someone retrying").build());
         assertThat(again.getCreated()).isFalse();
@@ -207,6 +213,10 @@ class JobsApiTest {
         assertWellFormed(events);
         assertThat(events.stream().filter(e -> e.getKind() == JobEvent.Kind.STARTED)).hasSize(1);
         assertThat(events.getLast().getKind()).as(events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
+        assertThat(Json.MAPPER.readTree(events.getLast().getResultJson()).get("ok").asBoolean()).isTrue();
+        all.close();
+        // the controller link's view: every event of the job, in order, the same as a watcher's
+        assertThat(seenByAll).isEqualTo(events);
         // a retry after the job ended still starts nothing
         assertThat(stub.submit(req).getCreated()).isFalse();
         assertThat(stub.list(ListJobsRequest.getDefaultInstance()).getJobsList())
