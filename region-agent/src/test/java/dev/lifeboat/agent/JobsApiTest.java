@@ -89,6 +89,11 @@ class JobsApiTest {
                 max-concurrent-jobs: 2
                 databases:
                 """.formatted(tmp.resolve("state")));
+        // db2's repository is copied to a second region by REPLICATE jobs
+        Path replication = tmp.resolve("replication-db2.json");
+        Files.writeString(replication, """
+                {"regions": [{"name": "us", "region": "us-test", "uri": "%s", "mode": "async"}]}"""
+                .formatted(PgTestSupport.repoUri(Files.createDirectories(tmp.resolve("region-us-db2")))));
         for (var e : repos.entrySet()) {
             yaml.append("""
                       - name: %s
@@ -98,6 +103,9 @@ class JobsApiTest {
                         compression: low
                         parallel: 2
                     """.formatted(e.getKey(), pg.dataDir(), e.getValue(), keyFile));
+            if (e.getKey().equals("db2")) {
+                yaml.append("    replication: ").append(replication).append('\n');
+            }
         }
         Path config = tmp.resolve("agent.yaml");
         Files.writeString(config, yaml.toString());
@@ -319,6 +327,7 @@ class JobsApiTest {
                 new Bad(request(JobType.EXPIRE, "main", Map.of("keep_full", "-1")), "keep_full must be between 0"),
                 new Bad(request(JobType.EXPIRE, "main", Map.of("pitr_window", "a week")), "pitr_window"),
                 new Bad(request(JobType.REPLICATE, "main", Map.of()), "has no replication config"),
+                new Bad(request(JobType.REPLICATE, "db2", Map.of("region", "mars")), "no region 'mars'"),
                 new Bad(request(JobType.WAL_STREAM, "main", Map.of("slot", "Bad-Slot")), "slot must be"),
                 new Bad(request(JobType.VERIFY, "main", Map.of("read_data", "maybe")), "read_data must be true or false"),
                 new Bad(request(JobType.BACKUP_FULL, "main", Map.of()).toBuilder().setJobId("../escape").build(), "job id"));
@@ -388,5 +397,50 @@ class JobsApiTest {
         try (var left = Files.list(tmp.resolve("state/drills"))) {
             assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
         }
+    }
+
+    static JsonNode runToCompletion(JobType type, String db, Map<String, String> params) throws Exception {
+        JobRequest req = request(type, db, params);
+        stub.submit(req);
+        List<JobEvent> events = watchToEnd(ch, req.getJobId(), Duration.ofMinutes(2));
+        assertWellFormed(events);
+        assertThat(events.getLast().getKind()).as(type + ": " + events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
+        return Json.MAPPER.readTree(events.getLast().getResultJson());
+    }
+
+    @Test
+    void restoreRestorePitrExpireAndReplicateJobsRunTheEngine() throws Exception {
+        String backupId = runToCompletion(JobType.BACKUP_FULL, "db2", Map.of("compression", "lz4")).get("id").asText();
+
+        Path plain = tmp.resolve("restored-plain");
+        JsonNode restored = runToCompletion(JobType.RESTORE, "db2", Map.of("target", plain.toString(), "backup_id", backupId));
+        assertThat(restored.get("restore").get("backupId").asText()).isEqualTo(backupId);
+        assertThat(restored.get("restore").get("files").asLong()).isPositive();
+        assertThat(plain.resolve("PG_VERSION")).exists();
+        assertThat(plain.resolve("global/pg_control")).exists();
+        assertThat(plain.resolve("recovery.signal")).doesNotExist();
+
+        Path pitr = tmp.resolve("restored-pitr");
+        JsonNode recovered = runToCompletion(JobType.RESTORE_PITR, "db2", Map.of("target", pitr.toString(), "target_latest", "true"));
+        assertThat(recovered.get("restore").get("recoveryTarget").asText()).isEqualTo("the end of the archived WAL");
+        assertThat(pitr.resolve("recovery.signal")).exists();
+        assertThat(Files.readString(pitr.resolve("postgresql.auto.conf"))).contains("wal-get").contains("--repo " + repos.get("db2"))
+                .contains("--key-file " + keyFile);
+
+        JsonNode expired = runToCompletion(JobType.EXPIRE, "db2", Map.of("keep_full", "1", "keep_daily", "0", "keep_weekly", "0",
+                "keep_monthly", "0", "pitr_window", "0", "dry_run", "true"));
+        assertThat(expired.get("dryRun").asBoolean()).isTrue();
+        assertThat(expired.get("kept").has(listBackups("db2").get(listBackups("db2").size() - 1).get("id").asText())).isTrue();
+        assertThat(expired.get("expired")).hasSize(listBackups("db2").size() - 1);
+
+        JsonNode replicated = runToCompletion(JobType.REPLICATE, "db2", Map.of());
+        assertThat(replicated.get("regions").get("us").get("copied").asLong()).isPositive();
+        // the region is a repository of its own that lists the same backups
+        PgTestSupport.CliResult r = cli("list", "--repo", PgTestSupport.repoUri(tmp.resolve("region-us-db2")), "--key-file",
+                keyFile.toString(), "--json");
+        assertThat(r.exitCode()).as(r.all()).isZero();
+        List<String> inRegion = new ArrayList<>();
+        Json.MAPPER.readTree(r.out()).get("backups").forEach(b -> inRegion.add(b.get("id").asText()));
+        assertThat(inRegion).contains(backupId);
     }
 }
