@@ -537,7 +537,14 @@ public final class JobManager implements AutoCloseable {
                 log.info("job {} ended after it was cancelled: {}", job.id(), t.toString());
                 end = cancelled(job);
             } else {
-                log.warn("job {} ({} on {}) failed", job.id(), req.getType(), req.getDatabase(), t);
+                // the reason goes into the job's FAILED event; the stack trace only helps for errors nobody anticipated
+                if (t instanceof RuntimeException && !(t instanceof IllegalArgumentException || t instanceof IllegalStateException
+                        || t instanceof dev.lifeboat.engine.postgres.PgException || t instanceof dev.lifeboat.repository.RepositoryException)) {
+                    log.warn("job {} ({} on {}) failed", job.id(), req.getType(), req.getDatabase(), t);
+                } else {
+                    log.warn("job {} ({} on {}) failed: {}", job.id(), req.getType(), req.getDatabase(), describe(t));
+                    log.debug("job {} failure", job.id(), t);
+                }
                 end = JobEvent.newBuilder().setKind(JobEvent.Kind.FAILED).setMessage(describe(t));
             }
         }

@@ -52,11 +52,10 @@ final class AgentCommand implements Callable<Integer> {
             stopped.countDown();
         }, "agent-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        System.err.printf("agent %s (region %s) serving the Jobs API on %s:%d (%s); %d database(s): %s; state in %s; %s%n",
+        System.err.printf("agent %s (region %s) serving the Jobs API on %s:%d (%s); %d database(s): %s; state in %s%n",
                 cfg.id(), cfg.region(), cfg.listen().host(), server.port(),
                 cfg.insecureDev() ? "INSECURE: no TLS, loopback only" : "mutual TLS", cfg.databases().size(),
-                String.join(", ", cfg.databaseNames()), cfg.stateDir(),
-                cfg.controller() == null ? "standalone (no controller)" : "controller " + cfg.controller());
+                String.join(", ", cfg.databaseNames()), cfg.stateDir());
         List<String> streams = jobs.ensureWalStreams();
         for (String id : streams) {
             System.err.println("agent: started WAL stream job " + id);
