@@ -88,6 +88,8 @@ public final class JobManager implements AutoCloseable {
         JobEvent lastEvent;
         boolean started;
         boolean ended;
+        /** Taken out of the queue by a cancel (guarded by the manager). */
+        boolean dequeued;
         volatile String cancelReason;
         Thread thread;
         long startNanos;
@@ -287,6 +289,7 @@ public final class JobManager implements AutoCloseable {
     public boolean cancel(String jobId, String reason) {
         String why = reason == null || reason.isBlank() ? "cancelled" : reason.strip();
         Job job;
+        boolean inQueue;
         synchronized (this) {
             job = jobs.get(jobId);
             if (job == null) {
@@ -296,12 +299,22 @@ public final class JobManager implements AutoCloseable {
                 return false;
             }
             job.cancelReason = why;
-            if (!job.started) {
-                queue.remove(job);
-                queued = queue.size();
-                endUnstarted(job, "cancelled before it started: " + why);
-                return true;
+            synchronized (job) {
+                inQueue = !job.started;
             }
+            if (inQueue) {
+                if (job.dequeued) {
+                    return true; // a cancel of it is being reported right now
+                }
+                queue.remove(job);
+                job.dequeued = true;
+                queued = queue.size();
+            }
+        }
+        if (inQueue) {
+            // outside the manager's lock: listeners run on this thread
+            endUnstarted(job, "cancelled before it started: " + why);
+            return true;
         }
         log.info("cancelling job {}: {}", jobId, why);
         job.cancel.cancel(why);
@@ -438,14 +451,16 @@ public final class JobManager implements AutoCloseable {
     @Override
     public void close() {
         List<Job> active = new ArrayList<>();
+        List<Job> waiting;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
-            for (Job j : queue) {
+            waiting = new ArrayList<>(queue);
+            for (Job j : waiting) {
                 j.cancelReason = "the agent is stopping";
-                endUnstarted(j, "cancelled before it started: the agent is stopping");
+                j.dequeued = true;
             }
             queue.clear();
             queued = 0;
@@ -454,6 +469,9 @@ public final class JobManager implements AutoCloseable {
                     active.add(j);
                 }
             }
+        }
+        for (Job j : waiting) {
+            endUnstarted(j, "cancelled before it started: the agent is stopping");
         }
         for (Job j : active) {
             j.cancelReason = "the agent is stopping";
@@ -566,7 +584,7 @@ public final class JobManager implements AutoCloseable {
                 .setMessage("cancelled: " + (job.cancelReason == null ? "cancelled" : job.cancelReason));
     }
 
-    /** Ends a job that never started (cancelled in the queue). Caller holds this. */
+    /** Ends a job that never started (taken out of the queue by the caller). */
     private void endUnstarted(Job job, String message) {
         emit(job, JobEvent.newBuilder().setKind(JobEvent.Kind.CANCELLED).setMessage(message));
         jobsCounter(job.request.getType(), "cancelled").increment();

@@ -287,6 +287,17 @@ class JobsApiTest {
         assertThat(JobEvents.state(third)).isEqualTo("queued");
         assertThat(metric("lifeboat_jobs_queued")).isEqualTo(1);
         assertThat(metric("lifeboat_jobs_running")).isEqualTo(2);
+        // a fourth waits too, and cancelling it in the queue ends it at once, without ever starting it
+        JobRequest fourth = request(JobType.VERIFY, "main", Map.of());
+        stub.submit(fourth);
+        assertThat(metric("lifeboat_jobs_queued")).isEqualTo(2);
+        assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(fourth.getJobId()).setReason("not today").build()).getCancelling()).isTrue();
+        List<JobEvent> never = watchToEnd(ch, fourth.getJobId(), Duration.ofSeconds(10));
+        assertThat(never).hasSize(1);
+        assertThat(never.getFirst().getKind()).isEqualTo(JobEvent.Kind.CANCELLED);
+        assertThat(never.getFirst().getMessage()).isEqualTo("cancelled before it started: not today");
+        assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(fourth.getJobId()).build()).getCancelling()).isFalse();
+        assertThat(metric("lifeboat_jobs_queued")).isEqualTo(1);
 
         List<List<JobEvent>> all = new ArrayList<>();
         for (JobRequest r : reqs) {
