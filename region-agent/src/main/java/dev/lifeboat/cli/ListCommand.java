@@ -64,29 +64,7 @@ final class ListCommand implements Callable<Integer> {
     }
 
     static Map<String, Object> summary(Snapshot s) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", s.id());
-        m.put("type", s.type());
-        m.put("startTime", s.startTime().toString());
-        m.put("stopTime", s.stopTime().toString());
-        m.put("startLsn", s.engineInfo().get("startLsn"));
-        m.put("stopLsn", s.engineInfo().get("stopLsn"));
-        m.put("timeline", Integer.parseInt(s.engineInfo().getOrDefault("timeline", "0")));
-        m.put("pgVersion", s.engineInfo().get("pgVersion"));
-        m.put("systemIdentifier", s.engineInfo().get("systemIdentifier"));
-        m.put("host", s.host());
-        m.put("pgdata", s.sourceDirectory());
-        m.put("compression", s.compression());
-        m.put("files", s.stats().files());
-        m.put("bytesRead", s.stats().bytesRead());
-        m.put("bytesNew", s.stats().bytesNew());
-        m.put("bytesStored", s.stats().bytesStored());
-        m.put("size", s.totalFileBytes());
-        m.put("dedupRatio", Math.round(s.totalFileBytes() * 100.0 / Math.max(1, s.stats().bytesStored())) / 100.0);
-        m.put("parent", s.parent());
-        m.put("seconds", s.stats().seconds());
-        m.put("tablespaces", s.tablespaces() == null ? List.of() : s.tablespaces());
-        return m;
+        return dev.lifeboat.repository.SnapshotSummary.of(s);
     }
 
     private static String trimTime(Object iso) {

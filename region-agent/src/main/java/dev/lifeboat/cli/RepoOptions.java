@@ -1,11 +1,8 @@
 package dev.lifeboat.cli;
 
-import dev.lifeboat.replication.ReplicatingBlobStore;
-import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
-import dev.lifeboat.storage.BlobStores;
 import picocli.CommandLine.Option;
 
 import java.io.Console;
@@ -62,26 +59,7 @@ final class RepoOptions {
     }
 
     private BlobStore openStore() {
-        if (repo == null) {
-            throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");
-        }
-        BlobStore primary = BlobStores.open(repo);
-        if (replication == null) {
-            return primary;
-        }
-        ReplicationConfig config;
-        try {
-            config = ReplicationConfig.load(replication);
-        } catch (java.io.IOException e) {
-            throw new IllegalArgumentException("cannot read replication config " + replication + ": " + e.getMessage());
-        }
-        java.util.Map<String, BlobStore> sync = new java.util.LinkedHashMap<>();
-        for (ReplicationConfig.Region r : config.regions()) {
-            if (r.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS) {
-                sync.put(r.name(), BlobStores.open(r.uri()));
-            }
-        }
-        return sync.isEmpty() ? primary : new ReplicatingBlobStore(primary, sync);
+        return dev.lifeboat.replication.RepositoryAccess.openStore(repo, replication);
     }
 
     /** The key source for opening an existing repository: key file, LIFEBOAT_PASSPHRASE, or a prompt on a terminal. */
@@ -104,14 +82,6 @@ final class RepoOptions {
     }
 
     Repository open() throws IOException {
-        BlobStore store = store();
-        byte[] probe = null;
-        try {
-            probe = store.get(Repository.CONFIG_KEY);
-        } catch (IOException ignored) {
-            // open() reports a missing config clearly
-        }
-        boolean encrypted = probe == null || new String(probe, java.nio.charset.StandardCharsets.UTF_8).contains("aes-256-gcm");
-        return Repository.open(store, encrypted ? keySource() : null);
+        return dev.lifeboat.replication.RepositoryAccess.open(store(), this::keySource);
     }
 }

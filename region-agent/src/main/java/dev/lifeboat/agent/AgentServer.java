@@ -1,0 +1,82 @@
+package dev.lifeboat.agent;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The agent's gRPC server (Netty) on {@code listen}: the Jobs API, plus any further services given. Credentials come
+ * from the caller: mutual TLS in production, {@code InsecureServerCredentials} only for {@code insecure-dev}.
+ */
+public final class AgentServer implements AutoCloseable {
+    private final Server server;
+    private final HostPort listen;
+
+    public AgentServer(HostPort listen, ServerCredentials credentials, JobManager jobs, BindableService... more) {
+        this.listen = listen;
+        NettyServerBuilder b = NettyServerBuilder.forAddress(listen.socketAddress(), credentials)
+                .addService(new JobsService(jobs))
+                // watchers of long jobs stay connected for hours: keep idle connections alive through middleboxes
+                .keepAliveTime(60, TimeUnit.SECONDS)
+                .permitKeepAliveTime(20, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true);
+        for (BindableService s : List.of(more)) {
+            b.addService(s);
+        }
+        this.server = b.build();
+    }
+
+    /**
+     * Mutual TLS from the agent config's PEM files: the server presents the agent's certificate, and every client must
+     * present one signed by the configured CA.
+     */
+    public static ServerCredentials mutualTls(AgentConfig.Tls tls) {
+        try {
+            return TlsServerCredentials.newBuilder().keyManager(tls.cert().toFile(), tls.key().toFile())
+                    .trustManager(tls.ca().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
+        } catch (IOException | IllegalArgumentException e) {
+            throw new IllegalArgumentException("cannot use the agent's TLS files (cert " + tls.cert() + ", key " + tls.key()
+                    + ", ca " + tls.ca() + "): " + e.getMessage());
+        }
+    }
+
+    /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only). */
+    public static ServerCredentials credentials(AgentConfig config) {
+        return config.insecureDev() ? io.grpc.InsecureServerCredentials.create() : mutualTls(config.tls());
+    }
+
+    public AgentServer start() throws IOException {
+        try {
+            server.start();
+        } catch (IOException e) {
+            throw new IOException("cannot listen on " + listen + " for the Jobs API: " + e.getMessage()
+                    + " (is another agent running there? change listen in the agent config)", e);
+        }
+        return this;
+    }
+
+    /** The port actually bound (useful when {@code listen} asked for port 0). */
+    public int port() {
+        return server.getPort();
+    }
+
+    @Override
+    public void close() {
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(5, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+                server.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

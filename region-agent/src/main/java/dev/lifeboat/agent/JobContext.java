@@ -1,0 +1,174 @@
+package dev.lifeboat.agent;
+
+import dev.lifeboat.engine.postgres.PgBackup;
+import dev.lifeboat.engine.postgres.PgConnections;
+import dev.lifeboat.engine.postgres.PgDataDirectory;
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressEvent;
+import dev.lifeboat.progress.ProgressListener;
+import dev.lifeboat.proto.v1.JobRequest;
+import dev.lifeboat.replication.RepositoryAccess;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobStore;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * What a running job gets from the agent: its request and database, a cancel flag, a progress listener that turns
+ * engine progress into job events (throttled), and the database's repository and server, opened as the CLI opens
+ * them.
+ */
+final class JobContext {
+    /** Receives the job's progress events (the manager numbers, journals and publishes them). */
+    interface Sink {
+        void progress(String phase, ProgressEvent e);
+    }
+
+    private final JobRequest request;
+    private final AgentConfig.Database database;
+    private final AgentConfig config;
+    private final Cancellation cancel;
+    private final Sink sink;
+    private final java.util.function.LongConsumer bytesCounter;
+
+    // throttling state, guarded by this
+    private long intervalNanos = 1_000_000_000L;
+    private String lastPhase;
+    private long lastEmitNanos;
+    private boolean phaseDoneEmitted;
+    private String countedPhase;
+    private long countedBytes;
+
+    JobContext(JobRequest request, AgentConfig.Database database, AgentConfig config, Cancellation cancel, Sink sink,
+               java.util.function.LongConsumer bytesCounter) {
+        this.request = request;
+        this.database = database;
+        this.config = config;
+        this.cancel = cancel;
+        this.sink = sink;
+        this.bytesCounter = bytesCounter;
+    }
+
+    String jobId() {
+        return request.getJobId();
+    }
+
+    JobRequest request() {
+        return request;
+    }
+
+    AgentConfig.Database database() {
+        return database;
+    }
+
+    AgentConfig config() {
+        return config;
+    }
+
+    Cancellation cancellation() {
+        return cancel;
+    }
+
+    /** At most one progress event per {@code d} within a phase (phase changes always go out). Default 1 s. */
+    synchronized void progressInterval(Duration d) {
+        intervalNanos = d.toNanos();
+    }
+
+    /** Engine progress, throttled: phase changes and a phase's completion always go out, otherwise one per interval. */
+    ProgressListener progress() {
+        return e -> onProgress(e, false);
+    }
+
+    /** Reports an event now, whatever the throttle says (e.g. a WAL stream that connected or lost its server). */
+    void milestone(ProgressEvent e) {
+        onProgress(e, true);
+    }
+
+    /** A short status line as a progress event of {@code phase}. */
+    void message(String phase, String text) {
+        onProgress(new ProgressEvent(phase, "", 0, -1, 0, -1, 0, null, java.time.Instant.now(), text), true);
+    }
+
+    private void onProgress(ProgressEvent e, boolean force) {
+        String phase = e.phase() == null || e.phase().isEmpty() ? e.operation() : e.operation() + "/" + e.phase();
+        boolean emit;
+        synchronized (this) {
+            if (!phase.equals(countedPhase)) {
+                countedPhase = phase;
+                countedBytes = 0;
+            }
+            long delta = e.bytesDone() - countedBytes;
+            if (delta > 0) {
+                countedBytes = e.bytesDone();
+                bytesCounter.accept(delta);
+            }
+            long now = System.nanoTime();
+            boolean phaseChange = !phase.equals(lastPhase);
+            if (phaseChange) {
+                phaseDoneEmitted = false;
+            }
+            boolean done = (e.bytesTotal() > 0 && e.bytesDone() >= e.bytesTotal())
+                    || (e.bytesTotal() <= 0 && e.filesTotal() > 0 && e.filesDone() >= e.filesTotal());
+            emit = force || phaseChange || now - lastEmitNanos >= intervalNanos || (done && !phaseDoneEmitted);
+            if (emit) {
+                lastPhase = phase;
+                lastEmitNanos = now;
+                phaseDoneEmitted |= done;
+            }
+        }
+        if (emit) {
+            sink.progress(phase, e);
+        }
+    }
+
+    /** The database's repository store (with its synchronous regions), as {@code --repo}/{@code --replication} open it. */
+    BlobStore openStore() {
+        return RepositoryAccess.openStore(database.repo(), database.replication());
+    }
+
+    Repository openRepository() throws IOException {
+        return RepositoryAccess.open(openStore(), this::keySource);
+    }
+
+    private KeySource keySource() throws IOException {
+        if (database.keyFile() != null) {
+            return KeySource.KeyFile.read(database.keyFile());
+        }
+        String pass = System.getenv("LIFEBOAT_PASSPHRASE");
+        if (pass != null && !pass.isEmpty()) {
+            return new KeySource.Passphrase(pass.toCharArray());
+        }
+        throw new IllegalArgumentException("the repository of database " + database.name() + " is encrypted: set key-file "
+                + "for it in the agent config, or LIFEBOAT_PASSPHRASE in the agent's environment");
+    }
+
+    /** How to reach the database's server, as {@code --pgdata/--pghost/--pgport/--pguser} do. */
+    PgConnections connections() throws IOException {
+        return PgBackup.connectionFor(database.pgdata() == null ? null : new PgDataDirectory(database.pgdata()),
+                database.pghost(), database.pgport(), database.pguser());
+    }
+
+    /** The repository arguments a restored server's restore_command passes to {@code lifeboat wal-get}. */
+    List<String> walGetArgs() {
+        List<String> out = new ArrayList<>(List.of("--repo", database.repo()));
+        if (database.replication() != null) {
+            out.add("--replication");
+            out.add(database.replication().toAbsolutePath().toString());
+        }
+        if (database.keyFile() != null) {
+            out.add("--key-file");
+            out.add(database.keyFile().toAbsolutePath().toString());
+        }
+        return out;
+    }
+
+    /** A directory of this job's own under the agent's state directory ({@code state-dir/<kind>/<job id>}). */
+    Path workDir(String kind) {
+        return config.stateDir().resolve(kind).resolve(jobId());
+    }
+}

@@ -1,0 +1,64 @@
+package dev.lifeboat.replication;
+
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * Opens a repository the way every command and agent job does: the primary store, wrapped with the synchronous
+ * regions of a replication config when one is given, then the repository itself (asking for a key only when it is
+ * encrypted).
+ */
+public final class RepositoryAccess {
+    /** Supplies the key only when the repository turns out to be encrypted (so a prompt is never shown needlessly). */
+    @FunctionalInterface
+    public interface KeySupplier {
+        KeySource get() throws IOException;
+    }
+
+    private RepositoryAccess() {
+    }
+
+    /** The repository's store, with its synchronous regions when {@code replication} (a config file) is given. */
+    public static BlobStore openStore(String uri, Path replication) {
+        if (uri == null || uri.isBlank()) {
+            throw new IllegalArgumentException("no repository given: pass --repo URI or set LIFEBOAT_REPO");
+        }
+        BlobStore primary = BlobStores.open(uri);
+        if (replication == null) {
+            return primary;
+        }
+        ReplicationConfig config;
+        try {
+            config = ReplicationConfig.load(replication);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read replication config " + replication + ": " + e.getMessage());
+        }
+        Map<String, BlobStore> sync = new LinkedHashMap<>();
+        for (ReplicationConfig.Region r : config.regions()) {
+            if (r.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS) {
+                sync.put(r.name(), BlobStores.open(r.uri()));
+            }
+        }
+        return sync.isEmpty() ? primary : new ReplicatingBlobStore(primary, sync);
+    }
+
+    /** Opens the repository in {@code store}; {@code keys} is asked only when the repository is encrypted. */
+    public static Repository open(BlobStore store, KeySupplier keys) throws IOException {
+        byte[] probe = null;
+        try {
+            probe = store.get(Repository.CONFIG_KEY);
+        } catch (IOException ignored) {
+            // open() reports a missing config clearly
+        }
+        boolean encrypted = probe == null || new String(probe, StandardCharsets.UTF_8).contains("aes-256-gcm");
+        return Repository.open(store, encrypted ? keys.get() : null);
+    }
+}
