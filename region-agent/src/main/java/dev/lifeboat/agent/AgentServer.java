@@ -3,7 +3,6 @@ package dev.lifeboat.agent;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
-import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 
 import java.io.IOException;
@@ -37,13 +36,7 @@ public final class AgentServer implements AutoCloseable {
      * present one signed by the configured CA.
      */
     public static ServerCredentials mutualTls(AgentConfig.Tls tls) {
-        try {
-            return TlsServerCredentials.newBuilder().keyManager(tls.cert().toFile(), tls.key().toFile())
-                    .trustManager(tls.ca().toFile()).clientAuth(TlsServerCredentials.ClientAuth.REQUIRE).build();
-        } catch (IOException | IllegalArgumentException e) {
-            throw new IllegalArgumentException("cannot use the agent's TLS files (cert " + tls.cert() + ", key " + tls.key()
-                    + ", ca " + tls.ca() + "): " + e.getMessage());
-        }
+        return dev.lifeboat.security.MutualTls.serverCredentials(new dev.lifeboat.security.TlsFiles(tls.ca(), tls.cert(), tls.key()));
     }
 
     /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only). */

@@ -1,15 +1,11 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgConnections;
-import dev.lifeboat.engine.postgres.PgDataDirectory;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.proto.v1.JobRequest;
-import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 
 import java.io.IOException;
@@ -126,31 +122,16 @@ final class JobContext {
         }
     }
 
-    /** The database's repository store (with its synchronous regions), as {@code --repo}/{@code --replication} open it. */
     BlobStore openStore() {
-        return RepositoryAccess.openStore(database.repo(), database.replication());
+        return DatabaseAccess.openStore(database);
     }
 
     Repository openRepository() throws IOException {
-        return RepositoryAccess.open(openStore(), this::keySource);
+        return DatabaseAccess.openRepository(database);
     }
 
-    private KeySource keySource() throws IOException {
-        if (database.keyFile() != null) {
-            return KeySource.KeyFile.read(database.keyFile());
-        }
-        String pass = System.getenv("LIFEBOAT_PASSPHRASE");
-        if (pass != null && !pass.isEmpty()) {
-            return new KeySource.Passphrase(pass.toCharArray());
-        }
-        throw new IllegalArgumentException("the repository of database " + database.name() + " is encrypted: set key-file "
-                + "for it in the agent config, or LIFEBOAT_PASSPHRASE in the agent's environment");
-    }
-
-    /** How to reach the database's server, as {@code --pgdata/--pghost/--pgport/--pguser} do. */
     PgConnections connections() throws IOException {
-        return PgBackup.connectionFor(database.pgdata() == null ? null : new PgDataDirectory(database.pgdata()),
-                database.pghost(), database.pgport(), database.pguser());
+        return DatabaseAccess.connections(database);
     }
 
     /** The repository arguments a restored server's restore_command passes to {@code lifeboat wal-get}. */

@@ -1,18 +1,12 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.agent.Agent;
 import dev.lifeboat.agent.AgentConfig;
-import dev.lifeboat.agent.AgentServer;
-import dev.lifeboat.agent.JobManager;
 import dev.lifeboat.proto.v1.JobEvent;
-import io.grpc.ServerCredentials;
-import io.micrometer.prometheusmetrics.PrometheusConfig;
-import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.io.IOException;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
@@ -30,36 +24,24 @@ final class AgentCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         AgentConfig cfg = AgentConfig.load(config);
-        ServerCredentials creds = AgentServer.credentials(cfg);
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        JobManager jobs = new JobManager(cfg, registry);
-        for (JobEvent e : jobs.interruptedAtStartup()) {
+        Agent agent = Agent.start(cfg);
+        for (JobEvent e : agent.jobs().interruptedAtStartup()) {
             System.err.println("agent: job " + e.getJobId() + " was running when the agent last stopped: marked failed ("
                     + e.getMessage() + ")");
-        }
-        AgentServer server;
-        try {
-            server = new AgentServer(cfg.listen(), creds, jobs).start();
-        } catch (IOException e) {
-            jobs.close();
-            throw e;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Thread hook = new Thread(() -> {
             System.err.println("agent: stopping: cancelling running jobs");
-            server.close();
-            jobs.close();
+            agent.close();
             stopped.countDown();
         }, "agent-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        System.err.printf("agent %s (region %s) serving the Jobs API on %s:%d (%s); %d database(s): %s; state in %s%n",
-                cfg.id(), cfg.region(), cfg.listen().host(), server.port(),
-                cfg.insecureDev() ? "INSECURE: no TLS, loopback only" : "mutual TLS", cfg.databases().size(),
-                String.join(", ", cfg.databaseNames()), cfg.stateDir());
-        List<String> streams = jobs.ensureWalStreams();
-        for (String id : streams) {
-            System.err.println("agent: started WAL stream job " + id);
-        }
+        System.err.printf("agent %s (region %s) serving the Jobs API on %s:%d (%s), metrics on port %d; %d database(s): %s; "
+                        + "controller: %s; state in %s%n",
+                cfg.id(), cfg.region(), cfg.listen().host(), agent.jobsPort(),
+                cfg.insecureDev() ? "INSECURE: no TLS, loopback only" : "mutual TLS", agent.metricsPort(), cfg.databases().size(),
+                String.join(", ", cfg.databaseNames()), cfg.controller() == null ? "none (standalone)" : cfg.controller().target(),
+                cfg.stateDir());
         stopped.await();
         return 0;
     }
