@@ -193,4 +193,36 @@ class ControllerTest {
         assertThat(controller.auditLog().list(0, 10000).size() - before).isGreaterThanOrEqualTo(calls - 2);
         assertThat(controller.auditLog().verify().ok()).isTrue();
     }
+
+    @Test
+    void theEventStreamCarriesEventsAndResumesAfterLastEventId() throws Exception {
+        var ssl = javax.net.ssl.SSLContext.getInstance("TLS");
+        var tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+        var ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+        ks.load(null, null);
+        ks.setCertificateEntry("ca", Pki.caCertificate(pki));
+        tmf.init(ks);
+        ssl.init(null, tmf.getTrustManagers(), null);
+        var http = java.net.http.HttpClient.newBuilder().sslContext(ssl).build();
+        var marker = controller.events().publish("test:marker", Map.of("n", 1));
+        var req = java.net.http.HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+                .header("Authorization", "Bearer v-secret").header("Accept", "text/event-stream").header("Last-Event-ID", Long.toString(marker.id() - 1)).build();
+        var resp = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+        assertThat(resp.statusCode()).isEqualTo(200);
+        try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(resp.body()))) {
+            String line;
+            List<String> seen = new java.util.ArrayList<>();
+            controller.events().publish("test:live", Map.of("n", 2));
+            while ((line = in.readLine()) != null) {
+                seen.add(line);
+                if (line.contains("test:live")) {
+                    break;
+                }
+            }
+            assertThat(String.join("\n", seen)).contains("event: test:marker").contains("id: " + marker.id()).contains("test:live");
+        }
+        var denied = http.send(java.net.http.HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(denied.statusCode()).isEqualTo(401);
+    }
 }

@@ -130,7 +130,7 @@ class ControlPlaneTest {
                 HttpClient http = HttpClient.newBuilder().sslContext(sslTrustingCa()).build();
                 HttpRequest r = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + cp.httpPort + "/api/v1/events"))
                         .header("Authorization", "Bearer " + Files.readString(cp.tokens.get("viewer")).trim())
-                        .header("Last-Event-ID", Long.toString(last)).build();
+                        .header("Accept", "text/event-stream").header("Last-Event-ID", Long.toString(last)).build();
                 HttpResponse<java.io.InputStream> resp = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
                 try (BufferedReader in = new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
                     String line;

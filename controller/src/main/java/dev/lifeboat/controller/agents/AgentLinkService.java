@@ -91,6 +91,11 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
             }
 
             private void event(JobEvent e) {
+                if (jobs.get(e.getJobId()).isEmpty() && e.getType() != dev.lifeboat.proto.v1.JobType.JOB_TYPE_UNSPECIFIED) {
+                    // a job the agent started on its own (its WAL stream, a CLI submit): recorded from its first event seen
+                    jobs.createIfAbsent(e.getJobId(), e.getType().name(), e.getDatabase(), session.agentId, java.util.Map.of(),
+                            e.getRequestedBy().isBlank() ? "agent:" + session.agentId : e.getRequestedBy());
+                }
                 if (!jobs.apply(e)) {
                     return;
                 }

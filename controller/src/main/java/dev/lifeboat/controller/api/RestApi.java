@@ -247,7 +247,7 @@ public final class RestApi implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Exception e) {
-            // the client went away
+            log.debug("event stream to {} ended: {}", ctx.ip(), e.toString());
         } finally {
             client.close();
         }

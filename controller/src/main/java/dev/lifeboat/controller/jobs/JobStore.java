@@ -44,6 +44,14 @@ public final class JobStore {
         }
     }
 
+    /** Records a job an agent started itself, unless it is known already. */
+    public synchronized void createIfAbsent(String id, String type, String database, String agentId, Map<String, String> params,
+                                            String requestedBy) {
+        if (get(id).isEmpty()) {
+            create(id, type, database, agentId, params, requestedBy);
+        }
+    }
+
     /**
      * Applies an agent's event: stored, and the job row updated, unless it was seen before (a reconnecting agent
      * replays) or the job already ended here (e.g. failed as "agent gone"). Returns whether it was new.
