@@ -49,6 +49,10 @@ final class QuickstartCommand implements Callable<Integer> {
     @Option(names = "--no-validate", description = "Skip starting and checking the restored copy.")
     boolean noValidate;
 
+    @Option(names = "--control-plane-seconds", defaultValue = "60", description = "Seconds to run an embedded controller and "
+            + "agent with a STANDARD-tier policy against the cluster before printing its RPO/RTO status (0 skips). Default: ${DEFAULT-VALUE}.")
+    int controlPlaneSeconds;
+
     @Option(names = "--json", description = "Print a JSON summary at the end.")
     boolean json;
 
@@ -68,11 +72,11 @@ final class QuickstartCommand implements Callable<Integer> {
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("directory", work.toString());
         try (LocalCluster pg = LocalCluster.create(work.resolve("cluster"), List.of())) {
-            say("1/6 created a throwaway PostgreSQL cluster in " + pg.dataDir() + " (port " + pg.port() + ")");
+            say("1/7 created a throwaway PostgreSQL cluster in " + pg.dataDir() + " (port " + pg.port() + ")");
             pg.start();
             pg.pgbench(List.of("-i", "-s", Integer.toString(scale), "--foreign-keys", "-q"), Duration.ofMinutes(30));
             long accounts = count(pg, "pgbench_accounts");
-            say("2/6 loaded pgbench sample data at scale " + scale + " (" + accounts + " accounts, foreign keys on)");
+            say("2/7 loaded pgbench sample data at scale " + scale + " (" + accounts + " accounts, foreign keys on)");
 
             Path repoDir = work.resolve("repo");
             Path keyFile = work.resolve("lifeboat.key");
@@ -80,7 +84,7 @@ final class QuickstartCommand implements Callable<Integer> {
             KeySource.KeyFile key = KeySource.KeyFile.create(keyFile);
             Repository.init(store, key, false);
             Repository repo = Repository.open(store, key);
-            say("3/6 created an encrypted repository at " + store.uri() + " (key file " + keyFile + ")");
+            say("3/7 created an encrypted repository at " + store.uri() + " (key file " + keyFile + ")");
 
             Process load = pg.pgbenchAsync(List.of("-c", "2", "-j", "2", "-T", Integer.toString(loadSeconds), "-n"));
             Thread.sleep(1000);
@@ -92,7 +96,7 @@ final class QuickstartCommand implements Callable<Integer> {
             }
             long historyAfter = count(pg, "pgbench_history");
             Snapshot.Stats st = snap.stats();
-            say(String.format("4/6 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, %.1f s (%.0f MiB/s)",
+            say(String.format("4/7 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, %.1f s (%.0f MiB/s)",
                     snap.id(), historyBefore, historyAfter, ListCommand.size(st.bytesRead()), ListCommand.size(st.bytesStored()),
                     st.seconds(), st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds())));
             load.destroy();
@@ -104,7 +108,7 @@ final class QuickstartCommand implements Callable<Integer> {
             try (ProgressDisplay progress = new ProgressDisplay(json)) {
                 rr = new PgRestore(repo, new PgRestore.Options(snap.id(), restored, parallel, null, null), progress,
                         new Cancellation()).run();
-                say(String.format("5/6 restored it to %s: %s in %.1f s (%.0f MiB/s)", restored, ListCommand.size(rr.bytes()),
+                say(String.format("5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)", restored, ListCommand.size(rr.bytes()),
                         rr.seconds(), rr.bytesPerSecond() / 1048576.0));
                 if (!noValidate) {
                     report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation()).run();
@@ -118,9 +122,12 @@ final class QuickstartCommand implements Callable<Integer> {
             if (report != null) {
                 summary.put("validation", report);
                 if (!json) {
-                    say("6/6 validated the restored copy:");
+                    say("6/7 validated the restored copy:");
                     RestoreCommand.printValidation(report);
                 }
+            }
+            if (controlPlaneSeconds > 0) {
+                summary.put("controlPlane", QuickstartControlPlane.run(work, pg, store.uri(), keyFile, controlPlaneSeconds, json));
             }
             pg.stop();
             if (json) {

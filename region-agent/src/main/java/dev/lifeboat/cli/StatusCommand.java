@@ -29,23 +29,28 @@ final class StatusCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.pretty(status));
         } else {
-            System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", "DATABASE", "TIER", "AGENT", "RPO / TARGET", "RTO / TARGET", "STATUS");
-            for (JsonNode d : status) {
-                String rpo = seconds(d.path("rpoSeconds")) + " / " + seconds(d.path("rpoTargetSeconds"));
-                String rto = seconds(d.path("rto").path("seconds")) + " / " + seconds(d.path("rtoTargetSeconds"));
-                System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", d.path("database").asText(), d.path("tier").asText(),
-                        d.path("agent").asText() + (d.path("agentState").asText().equals("connected") ? "" : " (" + d.path("agentState").asText() + ")"),
-                        rpo, rto, d.path("compliant").asBoolean() ? "ok" : "NOT MET");
-                for (JsonNode r : d.path("regions")) {
-                    System.out.printf("  region %-14s RPO %s%s%n", r.path("region").asText(), seconds(r.path("rpoSeconds")),
-                            r.path("stale").asBoolean() ? " (stale: agent not reporting)" : "");
-                }
-                for (JsonNode p : d.path("problems")) {
-                    System.out.println("  - " + p.asText());
-                }
-            }
+            print(status);
         }
         return check && !allMet ? 3 : 0;
+    }
+
+    /** The status table: one line per database, then its regions and problems. */
+    static void print(JsonNode status) {
+        System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", "DATABASE", "TIER", "AGENT", "RPO / TARGET", "RTO / TARGET", "STATUS");
+        for (JsonNode d : status) {
+            String rpo = seconds(d.path("rpoSeconds")) + " / " + seconds(d.path("rpoTargetSeconds"));
+            String rto = seconds(d.path("rto").path("seconds")) + " / " + seconds(d.path("rtoTargetSeconds"));
+            System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", d.path("database").asText(), d.path("tier").asText(),
+                    d.path("agent").asText() + (d.path("agentState").asText().equals("connected") ? "" : " (" + d.path("agentState").asText() + ")"),
+                    rpo, rto, d.path("compliant").asBoolean() ? "ok" : "NOT MET");
+            for (JsonNode r : d.path("regions")) {
+                System.out.printf("  region %-14s RPO %s%s%n", r.path("region").asText(), seconds(r.path("rpoSeconds")),
+                        r.path("stale").asBoolean() ? " (stale: agent not reporting)" : "");
+            }
+            for (JsonNode p : d.path("problems")) {
+                System.out.println("  - " + p.asText());
+            }
+        }
     }
 
     static String seconds(JsonNode n) {

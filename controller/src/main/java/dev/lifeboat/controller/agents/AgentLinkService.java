@@ -132,7 +132,7 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
             @Override
             public void onCompleted() {
                 if (session != null) {
-                    registry.disconnected(session, "agent closed the stream");
+                    registry.disconnected(session, AgentRegistry.AGENT_CLOSED);
                 }
                 try {
                     out.onCompleted();

@@ -46,6 +46,8 @@ public final class AgentRegistry implements AutoCloseable {
                             List<String> runningJobs) {
     }
 
+    /** The reason recorded when an agent ends its stream itself (a clean stop). */
+    public static final String AGENT_CLOSED = "agent closed the stream";
     private final DataSource ds;
     private final JobStore jobs;
     private final EventBus events;
@@ -128,7 +130,11 @@ public final class AgentRegistry implements AutoCloseable {
             setDisconnected(s.agentId, reason);
             audit.record("agent:" + s.agentId, "agent.disconnected", s.agentId, Map.of("reason", reason));
             events.publish("agent:disconnected", Map.of("agent", s.agentId, "reason", reason));
-            log.warn("agent {} disconnected: {}", s.agentId, reason);
+            if (reason.equals(AGENT_CLOSED)) {
+                log.info("agent {} disconnected: {}", s.agentId, reason);
+            } else {
+                log.warn("agent {} disconnected: {}", s.agentId, reason);
+            }
         }
     }
 
