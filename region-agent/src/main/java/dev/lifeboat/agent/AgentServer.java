@@ -21,6 +21,7 @@ public final class AgentServer implements AutoCloseable {
         this.listen = listen;
         NettyServerBuilder b = NettyServerBuilder.forAddress(listen.socketAddress(), credentials)
                 .addService(new JobsService(jobs))
+                .intercept(new CallerCheck(!(credentials instanceof io.grpc.InsecureServerCredentials)))
                 // watchers of long jobs stay connected for hours: keep idle connections alive through middleboxes
                 .keepAliveTime(60, TimeUnit.SECONDS)
                 .permitKeepAliveTime(20, TimeUnit.SECONDS)
@@ -29,6 +30,38 @@ public final class AgentServer implements AutoCloseable {
             b.addService(s);
         }
         this.server = b.build();
+    }
+
+    /**
+     * Who may drive this agent: the controller and operators' client certificates. Other agents' certificates come from
+     * the same CA but are refused, so one compromised host cannot expire or restore another's backups.
+     */
+    static final class CallerCheck implements io.grpc.ServerInterceptor {
+        private final boolean tls;
+
+        CallerCheck(boolean tls) {
+            this.tls = tls;
+        }
+
+        @Override
+        public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call, io.grpc.Metadata headers,
+                                                                   io.grpc.ServerCallHandler<Q, R> next) {
+            if (tls) {
+                javax.net.ssl.SSLSession session = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_SSL_SESSION);
+                dev.lifeboat.security.MutualTls.PeerIdentity peer;
+                try {
+                    peer = session == null ? null : dev.lifeboat.security.MutualTls.peerOf(session);
+                } catch (RuntimeException e) {
+                    peer = null;
+                }
+                if (peer == null || peer.role() == dev.lifeboat.security.Pki.Role.AGENT) {
+                    call.close(io.grpc.Status.PERMISSION_DENIED.withDescription(peer == null ? "no client certificate"
+                            : "certificate " + peer.commonName() + " belongs to an agent; agents may not drive other agents"), new io.grpc.Metadata());
+                    return new io.grpc.ServerCall.Listener<>() { };
+                }
+            }
+            return next.startCall(call, headers);
+        }
     }
 
     /**

@@ -61,6 +61,9 @@ final class RestoreJob implements JobExecutor {
                         ctx.cancellation()).skipChecksums(result.modifiedFiles()).run();
             }
             Map<String, Object> out = new LinkedHashMap<>();
+            // the throughput the controller's RTO estimate uses, as a drill reports it
+            out.put("restore_bytes", result.bytes());
+            out.put("restore_seconds", result.seconds());
             out.put("restore", result);
             if (report != null) {
                 out.put("validation", report);

@@ -103,6 +103,14 @@ class AgentTlsTest {
                 .trustManager(otherCa.certFile().toFile()).build());
     }
 
+    @Test
+    void anotherAgentsCertificateFromTheSameCaMayNotDriveThisAgent() throws Exception {
+        TestCerts.Leaf peer = TestCerts.leaf(tmp.resolve("ca"), ca, "agent-other");
+        assertThatThrownBy(() -> list(TlsChannelCredentials.newBuilder().keyManager(peer.cert().toFile(), peer.key().toFile())
+                .trustManager(ca.certFile().toFile()).build())).isInstanceOfSatisfying(StatusRuntimeException.class,
+                e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+    }
+
     static void assertRefused(ChannelCredentials creds) {
         assertThatThrownBy(() -> list(creds)).isInstanceOfSatisfying(StatusRuntimeException.class,
                 e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));

@@ -77,6 +77,13 @@ public final class RpoProbe implements AutoCloseable {
     private final Object lock = new Object();
     private boolean closed;
 
+    /** Seconds a reading is older than two intervals (0 while the probe keeps up). */
+    private double overdueSeconds(RpoReading r) {
+        long age = java.time.Duration.between(r.measuredAt(), java.time.Instant.now()).toMillis();
+        long allowed = interval.multipliedBy(2).toMillis();
+        return age > allowed ? age / 1000.0 : 0;
+    }
+
     /** Starts probing every {@code interval} (the first measurement right away) and publishes the gauges. */
     public RpoProbe(MeterRegistry registry, List<ProbeTarget> targets, Duration interval) {
         if (interval == null || interval.isNegative() || interval.isZero()) {
@@ -383,7 +390,8 @@ public final class RpoProbe implements AutoCloseable {
             errors = Counter.builder(PROBE_ERRORS).description("RPO measurements that could not ask the server or read the region")
                     .tags("database", db, "region", name).register(registry);
             meters.add(errors);
-            meters.add(Gauge.builder(RPO_SECONDS, this, r -> r.reading == null ? Double.NaN : r.reading.rpoSeconds())
+            // a reading the probe has not renewed (a hung listing or server) ages with the clock, so it cannot look healthy
+            meters.add(Gauge.builder(RPO_SECONDS, this, r -> r.reading == null ? Double.NaN : r.reading.rpoSeconds() + overdueSeconds(r.reading))
                     .description("Age of the oldest WAL with a commit not yet durable in the region (0: all durable)")
                     .tags("database", db, "region", name).strongReference(true).register(registry));
             meters.add(Gauge.builder(DURABLE_LSN, this, r -> r.durable < 0 ? Double.NaN : r.durable)
