@@ -12,7 +12,7 @@ CREATE TABLE agents (
 );
 
 CREATE TABLE jobs (
-    id                VARCHAR(64) PRIMARY KEY,
+    id                VARCHAR(128) PRIMARY KEY,
     type              VARCHAR(40) NOT NULL,
     database_name     VARCHAR(200) NOT NULL,
     agent_id          VARCHAR(200),
@@ -29,13 +29,16 @@ CREATE TABLE jobs (
     bytes_per_second  DOUBLE PRECISION,
     eta_seconds       DOUBLE PRECISION,
     message           VARCHAR(4000),
-    result_json       VARCHAR(1000000)
+    result_json       VARCHAR(1000000),
+    -- ended by the controller (agent gone, lost, not started) rather than by its agent, whose own outcome still wins
+    failed_by_controller BOOLEAN DEFAULT FALSE NOT NULL
 );
 CREATE INDEX jobs_by_database ON jobs (database_name, submitted_at);
 CREATE INDEX jobs_by_state ON jobs (state);
+CREATE INDEX jobs_by_type_end ON jobs (database_name, type, ended_at);
 
 CREATE TABLE job_events (
-    job_id       VARCHAR(64) NOT NULL,
+    job_id       VARCHAR(128) NOT NULL,
     sequence     BIGINT NOT NULL,
     kind         VARCHAR(20) NOT NULL,
     at           TIMESTAMP WITH TIME ZONE NOT NULL,

@@ -86,8 +86,13 @@ public final class Controller implements AutoCloseable {
         String password = config.database.passwordEnv != null ? System.getenv(config.database.passwordEnv) : config.database.password;
         Database db = Database.open(config.database.url, config.database.user, password, stateDir);
         closeables.add(db);
-        auditLog = new AuditLog(db.dataSource(), AuditLog.loadOrCreateKey(stateDir.resolve("audit.key")))
-                .recordHeadIn(stateDir.resolve(AUDIT_HEAD));
+        Path auditKey = config.auditKeyFile != null ? Path.of(config.auditKeyFile) : stateDir.resolve("audit.key");
+        Path auditHead = config.auditHeadFile != null ? Path.of(config.auditHeadFile) : stateDir.resolve(AUDIT_HEAD);
+        if (config.database.url == null && auditKey.startsWith(stateDir)) {
+            log.warn("the audit chain key {} sits beside the embedded database: whoever can edit one can rewrite the chain; "
+                    + "set audit-key-file and audit-head-file to a place the database's writers cannot reach", auditKey);
+        }
+        auditLog = new AuditLog(db.dataSource(), AuditLog.loadOrCreateKey(auditKey)).recordHeadIn(auditHead);
         Auditor audit = (actor, action, target, detail) -> {
             try {
                 auditLog.append(actor, action, target, JSON.writeValueAsString(detail));
@@ -124,7 +129,16 @@ public final class Controller implements AutoCloseable {
         if (tls != null) {
             tls.check();
         }
-        AgentLinkService link = new AgentLinkService(agents, jobs, metrics, events, j -> alerts.evaluate());
+        Duration every = ControllerConfig.durationOf("evaluate-interval", config.evaluateInterval);
+        ScheduledExecutorService evaluator = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "sla-evaluator");
+            t.setDaemon(true);
+            return t;
+        });
+        closeables.add(evaluator::shutdownNow);
+        // a job's end is evaluated at once, but on the evaluator's thread: never on an agent's stream
+        AgentLinkService link = new AgentLinkService(agents, jobs, metrics, events, j -> evaluator.execute(() -> evaluateSafely()),
+                (agent, database) -> inventory.database(database).map(d -> d.agent().equals(agent)).orElse(false));
         ServerCredentials creds = tls != null ? MutualTls.serverCredentials(tls) : InsecureServerCredentials.create();
         InetSocketAddress grpcAddr = resolved(config.grpcListen);
         grpc = NettyServerBuilder.forAddress(grpcAddr, creds)
@@ -136,18 +150,12 @@ public final class Controller implements AutoCloseable {
         closeables.add(scheduler);
         scheduler.start();
 
-        Duration every = ControllerConfig.durationOf("evaluate-interval", config.evaluateInterval);
-        ScheduledExecutorService evaluator = Executors.newSingleThreadScheduledExecutor(r -> {
-            Thread t = new Thread(r, "sla-evaluator");
-            t.setDaemon(true);
-            return t;
-        });
-        closeables.add(evaluator::shutdownNow);
         evaluator.scheduleWithFixedDelay(() -> {
+            evaluateSafely();
             try {
-                alerts.evaluate();
+                scheduler.enforceWalStreams(agents);
             } catch (RuntimeException e) {
-                log.error("alert evaluation failed", e);
+                log.error("WAL stream check failed", e);
             }
         }, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
 
@@ -164,13 +172,21 @@ public final class Controller implements AutoCloseable {
 
         SSLContext httpsContext = tls != null ? MutualTls.serverSslContext(tls, false) : null;
         rest = new RestApi(new RestApi.Services(inventory, agents, jobs, dispatcher, status, alerts, events, auditLog,
-                stateDir.resolve(AUDIT_HEAD), audit, scheduler, registry),
+                auditHead, audit, scheduler, registry),
                 new Tokens(config.tokens), JSON, resolved(config.httpListen), httpsContext).start();
         closeables.add(rest);
         audit.record("controller", "controller.started", "controller", Map.of("grpc", grpcAddr.toString(), "http", config.httpListen,
                 "tls", tls != null, "databases", inventory.databases().size()));
         log.info("controller up: agents dial {} ({}), REST on port {}", grpcAddr, tls != null ? "mutual TLS" : "PLAINTEXT, insecure-dev",
                 rest.port());
+    }
+
+    private void evaluateSafely() {
+        try {
+            alerts.evaluate();
+        } catch (RuntimeException e) {
+            log.error("alert evaluation failed", e);
+        }
     }
 
     private static double nan(Double d) {

@@ -30,6 +30,9 @@ public final class ControllerConfig {
     /** Plaintext gRPC and HTTP; only allowed when every listen address is loopback (quickstart, tests). */
     public boolean insecureDev;
     public Db database = new Db();
+    /** The audit chain's HMAC key and its head anchor; default under state-dir. Keep them where the database's writers cannot reach. */
+    public String auditKeyFile;
+    public String auditHeadFile;
     public String heartbeatInterval = "5s";
     /** How often RPO/RTO and alert conditions are evaluated. */
     public String evaluateInterval = "5s";
@@ -84,6 +87,7 @@ public final class ControllerConfig {
         public String fullSchedule;
         public String incrementalSchedule;
         public String drillSchedule;
+        public String expireSchedule;
         public String walMode;
         public String replicationMode;
         public Integer keepFull;
@@ -164,8 +168,23 @@ public final class ControllerConfig {
         }
         Addresses.parse(grpcListen);
         Addresses.parse(httpListen);
-        durationOf("heartbeat-interval", heartbeatInterval);
-        durationOf("evaluate-interval", evaluateInterval);
+        if (durationOf("heartbeat-interval", heartbeatInterval).toMillis() < 1000) {
+            throw new IllegalArgumentException("heartbeat-interval must be at least 1s");
+        }
+        if (durationOf("evaluate-interval", evaluateInterval).toMillis() < 100) {
+            throw new IllegalArgumentException("evaluate-interval must be at least 100ms");
+        }
+        if (auditKeyFile != null) {
+            auditKeyFile = baseDir.resolve(auditKeyFile).toString();
+        }
+        if (auditHeadFile != null) {
+            auditHeadFile = baseDir.resolve(auditHeadFile).toString();
+        }
+        for (Webhook w : webhooks) {
+            if (w.name == null || w.url == null) {
+                throw new IllegalArgumentException("every webhook needs a name and a url");
+            }
+        }
         for (Token t : tokens) {
             if (t.name == null || t.role == null) {
                 throw new IllegalArgumentException("every token needs a name and a role");
@@ -177,6 +196,9 @@ public final class ControllerConfig {
             }
             if (t.tokenFile != null) {
                 t.tokenFile = baseDir.resolve(t.tokenFile).toString();
+            }
+            if (t.sha256 != null && !t.sha256.trim().matches("[0-9a-fA-F]{64}")) {
+                throw new IllegalArgumentException("token " + t.name + ": sha256 must be 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`)");
             }
         }
         for (Map.Entry<String, PolicySpec> p : policies.entrySet()) {

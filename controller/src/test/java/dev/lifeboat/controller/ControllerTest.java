@@ -225,4 +225,67 @@ class ControllerTest {
                 .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(denied.statusCode()).isEqualTo(401);
     }
+
+    @Test
+    void onlyTheOwningAgentSpeaksForAJobAndItsOwnOutcomeOverrulesTheControllersVerdict() throws Exception {
+        try (ScriptedAgent a1 = agent("agent-1").hello("agent-1", "eu", "db1"); ScriptedAgent a2 = agent("agent-2").hello("agent-2", "us", "db2")) {
+            a1.heartbeat();
+            a2.heartbeat();
+            String id = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            a1.next();
+            // another agent cannot end agent-1's job, nor report metrics for agent-1's database
+            a2.event(id, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"forged\"}");
+            a2.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "us"), 0);
+            a1.event(id, 1, JobEvent.Kind.STARTED, null);
+            ControlPlaneWait.until("started", () -> controller.jobs().get(id).filter(j -> j.lastSequence() == 1).orElse(null));
+            assertThat(controller.jobs().get(id).orElseThrow().state()).isEqualTo("RUNNING");
+            assertThat(controller.status().of("db1").regions()).noneMatch(r -> r.region().equals("us"));
+            // the controller gives up on it (as when the agent is gone); the agent then reports the real end
+            assertThat(controller.jobs().fail(id, "agent gone: test")).isTrue();
+            a1.event(id, 2, JobEvent.Kind.COMPLETED, "{\"id\":\"b9\",\"size\":1}");
+            JobRecord j = ControlPlaneWait.until("overruled", () -> controller.jobs().get(id).filter(x -> x.state().equals("COMPLETED")).orElse(null));
+            assertThat(j.resultJson()).contains("b9");
+            assertThat(controller.jobs().events(id)).extracting(e -> e.get("kind")).containsExactly("STARTED", "COMPLETED");
+        }
+    }
+
+    @Test
+    void aJobTheAgentsHeartbeatsKeepNotListingIsLost() throws Exception {
+        try (ScriptedAgent a = agent("agent-2").hello("agent-2", "us", "db2")) {
+            a.heartbeat();
+            String id = controller.dispatcher().submit("db2", JobType.VERIFY, Map.of(), "test").id();
+            a.next(); // the start arrives, but this agent never runs it nor lists it
+            JobRecord lost = ControlPlaneWait.until("lost", () -> {
+                a.heartbeat();
+                try {
+                    Thread.sleep(300);
+                } catch (InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+                return controller.jobs().get(id).filter(JobRecord::ended).orElse(null);
+            });
+            assertThat(lost.message()).startsWith("lost:");
+        }
+    }
+
+    @Test
+    void aRestoreWithoutReplayFiguresDoesNotHideTheDrillsThroughput() throws Exception {
+        try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
+            a.heartbeat();
+            String backup = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            a.next();
+            a.event(backup, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"b3\",\"size\":1000000000,\"stopLsn\":\"2/0\"}");
+            String drill = controller.dispatcher().submit("db1", JobType.DR_DRILL, Map.of(), "test").id();
+            a.next();
+            a.event(drill, 1, JobEvent.Kind.COMPLETED, "{\"restore_bytes\":500000000,\"restore_seconds\":5.0,\"validated\":true}");
+            String restore = controller.dispatcher().submit("db1", JobType.RESTORE, Map.of("target", "/tmp/x"), "test").id();
+            a.next();
+            a.event(restore, 1, JobEvent.Kind.COMPLETED, "{\"restore\":{}}");
+            SlaStatus.DatabaseStatus s = ControlPlaneWait.until("rto", () -> {
+                SlaStatus.DatabaseStatus st = controller.status().of("db1");
+                return st.rto().seconds() != null && drill.equals(st.rto().measuredBy()) ? st : null;
+            });
+            assertThat(s.rto().restoreBytesPerSecond()).isEqualTo(100_000_000.0);
+        }
+    }
 }

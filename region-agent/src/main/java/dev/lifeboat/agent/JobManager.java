@@ -502,12 +502,33 @@ public final class JobManager implements AutoCloseable {
     private void schedule() {
         for (Iterator<Job> it = queue.iterator(); it.hasNext(); ) {
             Job j = it.next();
-            if (!j.counted || countedRunning() < config.maxConcurrentJobs()) {
+            if ((!j.counted || countedRunning() < config.maxConcurrentJobs()) && !writerBusy(j)) {
                 it.remove();
                 start(j);
             }
         }
         queued = queue.size();
+    }
+
+    /** Backups and expiry of one database's repository take its lock: a second one waits its turn instead of failing on it. */
+    private static boolean writesRepository(Job j) {
+        return switch (j.request.getType()) {
+            case BACKUP_FULL, BACKUP_INCREMENTAL, BACKUP_DIFFERENTIAL, EXPIRE -> true;
+            default -> false;
+        };
+    }
+
+    private boolean writerBusy(Job j) {
+        if (!writesRepository(j)) {
+            return false;
+        }
+        for (Job other : jobs.values()) {
+            if (other != j && other.started && !isEnded(other) && writesRepository(other)
+                    && other.request.getDatabase().equals(j.request.getDatabase())) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private int countedRunning() {

@@ -160,6 +160,15 @@ final class ControlPlaneFixture implements AutoCloseable {
                 + (last == null ? "" : " (last error: " + last + ")"));
     }
 
+    /** The newest log of a process started by this fixture (agent name or "controller"). */
+    String logOf(String name) throws IOException {
+        try (var files = Files.list(dir)) {
+            Path newest = files.filter(f -> f.getFileName().toString().matches(java.util.regex.Pattern.quote(name) + "-\\d+\\.log"))
+                    .max(java.util.Comparator.naturalOrder()).orElseThrow();
+            return Files.readString(newest);
+        }
+    }
+
     String logs() throws IOException {
         StringBuilder b = new StringBuilder();
         try (var files = Files.list(dir)) {

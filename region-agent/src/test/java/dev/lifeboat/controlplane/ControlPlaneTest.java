@@ -61,7 +61,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ControlPlaneTest {
-    @TempDir
+    // kept when a test fails: the processes' logs are the evidence
+    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
     static Path tmp;
     static ControlPlaneFixture cp;
     static LocalCluster pg;
@@ -200,17 +201,22 @@ class ControlPlaneTest {
     @Test
     @Order(2)
     void agentsWithoutTheRightCertificateAreRefused() throws Exception {
-        // an agent whose certificate comes from another CA: a real agent process, never listed
+        // an agent whose certificate comes from another CA: the agent process itself refuses to start with it
         Path rogue = tmp.resolve("rogue-pki");
         Pki.initCa(rogue, "Rogue CA", Duration.ofDays(1));
         Pki.issue(rogue, Pki.Role.AGENT, "agent-rogue", List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(1), rogue);
         cp.writeAgentConfig("agent-rogue", "eu-west", rogue, "");
-        // it trusts our CA (so it would accept the controller) but presents the rogue CA's certificate
         Process p = cp.startAgent("agent-rogue");
-        Thread.sleep(4000);
-        assertThat(cp.agentsSeen().findValuesAsText("id")).doesNotContain("agent-rogue");
-        p.destroyForcibly().waitFor();
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         cp.agents.remove("agent-rogue");
+        assertThat(p.exitValue()).isNotZero();
+        assertThat(cp.logOf("agent-rogue")).contains("was not signed by the CA");
+        // and the controller turns the same certificate away at the handshake when a client presents it anyway
+        ChannelCredentials rogueCert = TlsChannelCredentials.newBuilder()
+                .keyManager(rogue.resolve("agent-rogue.crt").toFile(), rogue.resolve("agent-rogue.key").toFile())
+                .trustManager(cp.pki.resolve("ca.crt").toFile()).build();
+        assertThat(helloWith(rogueCert, "agent-rogue").getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        assertThat(cp.agentsSeen().findValuesAsText("id")).doesNotContain("agent-rogue");
 
         // no client certificate at all: the TLS handshake fails
         ChannelCredentials noCert = TlsChannelCredentials.newBuilder().trustManager(cp.pki.resolve("ca.crt").toFile()).build();

@@ -32,9 +32,13 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
     private final MetricStore metrics;
     private final EventBus events;
     private final Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded;
+    private final java.util.function.BiPredicate<String, String> agentHostsDatabase;
 
+    /** @param agentHostsDatabase whether the inventory assigns a database to an agent: only then are its metrics believed */
     public AgentLinkService(AgentRegistry registry, JobStore jobs, MetricStore metrics, EventBus events,
-                            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded) {
+                            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded,
+                            java.util.function.BiPredicate<String, String> agentHostsDatabase) {
+        this.agentHostsDatabase = agentHostsDatabase;
         this.registry = registry;
         this.jobs = jobs;
         this.metrics = metrics;
@@ -62,11 +66,20 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                     switch (m.getBodyCase()) {
                         case HEARTBEAT -> registry.heartbeat(session, m.getHeartbeat().getRunningJobIdsList());
                         case EVENT -> event(m.getEvent());
-                        case METRICS -> metrics.put(session.agentId, m.getMetrics().getSamplesList());
+                        case METRICS -> metrics.put(session.agentId, m.getMetrics().getSamplesList().stream()
+                                .filter(x -> !x.containsLabels("database") || agentHostsDatabase.test(session.agentId, x.getLabelsOrThrow("database")))
+                                .toList());
                         default -> log.debug("agent {} sent an unexpected {}", session.agentId, m.getBodyCase());
                     }
                 } catch (RuntimeException e) {
-                    log.error("handling a message from agent {} failed", session == null ? "?" : session.agentId, e);
+                    // e.g. the database refused an event: end the stream, so the agent reconnects and sends it again
+                    log.error("handling a message from agent {} failed; closing its stream", session == null ? "?" : session.agentId, e);
+                    if (session != null) {
+                        session.close("the controller could not record a message: " + e.getMessage());
+                        registry.disconnected(session, "controller could not record a message");
+                    } else {
+                        out.onError(Status.INTERNAL.withDescription("cannot handle the message").asRuntimeException());
+                    }
                 }
             }
 
@@ -96,7 +109,7 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                     jobs.createIfAbsent(e.getJobId(), e.getType().name(), e.getDatabase(), session.agentId, java.util.Map.of(),
                             e.getRequestedBy().isBlank() ? "agent:" + session.agentId : e.getRequestedBy());
                 }
-                if (!jobs.apply(e)) {
+                if (!jobs.apply(e, session.agentId)) {
                     return;
                 }
                 jobs.get(e.getJobId()).ifPresent(j -> {

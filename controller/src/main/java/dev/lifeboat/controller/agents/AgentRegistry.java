@@ -110,16 +110,25 @@ public final class AgentRegistry implements AutoCloseable {
     void heartbeat(AgentSession s, List<String> running) {
         s.lastHeartbeat = Instant.now();
         s.runningJobs = java.util.Set.copyOf(running);
-        if (!s.sawHeartbeat) {
-            s.sawHeartbeat = true;
-            // Jobs the controller thinks run there but the agent does not know were lost while it was away.
-            for (JobRecord j : jobs.unfinishedOn(s.agentId)) {
-                if (j.submittedAt().isBefore(s.connectedAt) && !running.contains(j.id()) && jobs.fail(j.id(),
-                        "lost: agent " + s.agentId + " reconnected without this job")) {
-                    audit.record("controller", "job.lost", j.id(), Map.of("agent", s.agentId));
-                }
+        // A job the controller thinks runs there but that the agent's heartbeats keep not listing was lost (its start
+        // never arrived, or its end did not): three heartbeats in a row, once it is older than the heartbeat window.
+        Instant settled = Instant.now().minus(heartbeat.multipliedBy(3));
+        java.util.Set<String> unfinished = new java.util.HashSet<>();
+        for (JobRecord j : jobs.unfinishedOn(s.agentId)) {
+            unfinished.add(j.id());
+            if (running.contains(j.id()) || j.submittedAt().isAfter(settled)) {
+                s.misses.remove(j.id());
+                continue;
+            }
+            if (s.misses.merge(j.id(), 1, Integer::sum) >= 3 && jobs.fail(j.id(), "lost: agent " + s.agentId
+                    + " does not know this job (its start or its end did not arrive)")) {
+                s.misses.remove(j.id());
+                audit.record("controller", "job.lost", j.id(), Map.of("agent", s.agentId));
+                events.publish(JobEventNames.name(j.type(), "FAILED"), Map.of("job", j.id(), "database", j.database(),
+                        "agent", s.agentId, "message", "lost"));
             }
         }
+        s.misses.keySet().retainAll(unfinished);
         touch(s.agentId);
     }
 
@@ -149,10 +158,11 @@ public final class AgentRegistry implements AutoCloseable {
                 }
             }
             for (Map.Entry<String, Instant> e : silentSince.entrySet()) {
-                if (e.getValue() != Instant.MAX && Duration.between(e.getValue(), now).compareTo(window) > 0) {
-                    String agentId = e.getKey();
-                    Instant last = e.getValue();
-                    e.setValue(Instant.MAX); // reported once until it comes back
+                String agentId = e.getKey();
+                Instant last = e.getValue();
+                // replace, not setValue: an agent that reconnected meanwhile was removed from the map and must stay out
+                if (last != Instant.MAX && Duration.between(last, now).compareTo(window) > 0 && !sessions.containsKey(agentId)
+                        && silentSince.replace(agentId, last, Instant.MAX)) {
                     declareGone(agentId, last);
                 }
             }

@@ -16,7 +16,8 @@ public final class AgentSession {
     private final StreamObserver<ControllerMessage> out;
     volatile Instant lastHeartbeat = Instant.now();
     volatile Set<String> runningJobs = Set.of();
-    volatile boolean sawHeartbeat;
+    /** Consecutive heartbeats that did not list a job the controller thinks runs here. */
+    final java.util.Map<String, Integer> misses = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean closed;
 
     AgentSession(String agentId, String region, List<String> databases, StreamObserver<ControllerMessage> out) {

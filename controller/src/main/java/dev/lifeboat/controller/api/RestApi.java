@@ -102,13 +102,18 @@ public final class RestApi implements AutoCloseable {
         r.get("/metrics", guarded(Role.VIEWER, ctx -> ctx.contentType("text/plain; version=0.0.4").result(s.metrics().scrape())));
 
         r.get("/api/v1/status", guarded(Role.VIEWER, ctx -> ctx.json(s.status().all())));
-        r.get("/api/v1/status/{database}", guarded(Role.VIEWER, ctx -> ctx.json(s.status().of(ctx.pathParam("database")))));
+        r.get("/api/v1/status/{database}", guarded(Role.VIEWER, ctx -> {
+            if (s.inventory().database(ctx.pathParam("database")).isEmpty()) {
+                throw new NotFound("no database " + ctx.pathParam("database") + " in the controller's inventory");
+            }
+            ctx.json(s.status().of(ctx.pathParam("database")));
+        }));
         r.get("/api/v1/agents", guarded(Role.VIEWER, ctx -> ctx.json(s.agents().list())));
         r.get("/api/v1/databases", guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().databases())));
         r.get("/api/v1/policies", guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().policies())));
         r.get("/api/v1/schedules", guarded(Role.VIEWER, ctx -> ctx.json(s.scheduler().upcoming())));
         r.get("/api/v1/jobs", guarded(Role.VIEWER, ctx -> ctx.json(s.jobs().list(ctx.queryParam("database"), ctx.queryParam("state"),
-                ctx.queryParam("agent"), Optional.ofNullable(ctx.queryParam("limit")).map(Integer::parseInt).orElse(100)))));
+                ctx.queryParam("agent"), (int) Math.min(10000, intParam(ctx, "limit", 100))))));
         r.get("/api/v1/jobs/{id}", guarded(Role.VIEWER, ctx -> ctx.json(job(ctx.pathParam("id")))));
         r.get("/api/v1/jobs/{id}/events", guarded(Role.VIEWER, ctx -> {
             job(ctx.pathParam("id"));
@@ -116,17 +121,17 @@ public final class RestApi implements AutoCloseable {
         }));
         r.post("/api/v1/jobs", guarded(Role.OPERATOR, this::submit));
         r.post("/api/v1/jobs/{id}/cancel", guarded(Role.OPERATOR, ctx -> {
+            job(ctx.pathParam("id"));
             JsonNode body = body(ctx);
             String reason = body.path("reason").asText("cancelled by " + caller(ctx).name());
             boolean cancelling = s.dispatcher().cancel(ctx.pathParam("id"), reason, caller(ctx).name());
             ctx.json(Map.of("cancelling", cancelling));
         }));
         r.get("/api/v1/alerts", guarded(Role.VIEWER, ctx -> ctx.json("all".equals(ctx.queryParam("state"))
-                ? s.alerts().recent(Optional.ofNullable(ctx.queryParam("limit")).map(Integer::parseInt).orElse(100))
+                ? s.alerts().recent((int) Math.min(1000, intParam(ctx, "limit", 100)))
                 : s.alerts().open())));
         r.get("/api/v1/audit", guarded(Role.ADMIN, ctx -> ctx.json(s.auditLog().list(
-                Optional.ofNullable(ctx.queryParam("after")).map(Long::parseLong).orElse(0L),
-                Optional.ofNullable(ctx.queryParam("limit")).map(Integer::parseInt).orElse(1000)))));
+                intParam(ctx, "after", 0), (int) Math.min(10000, intParam(ctx, "limit", 1000))))));
         r.get("/api/v1/audit/verify", guarded(Role.ADMIN, ctx -> ctx.json(s.auditLog().verify(AuditLog.readAnchor(s.auditHead()).orElse(null)))));
         r.sse("/api/v1/events", this::events, Role.VIEWER);
 
@@ -200,6 +205,18 @@ public final class RestApi implements AutoCloseable {
         s.audit().record(c == null ? "anonymous" : "token:" + c.name(), "api." + ctx.method().name(), ctx.path(), detail);
     }
 
+    private static long intParam(Context ctx, String name, long dflt) {
+        String v = ctx.queryParam(name);
+        if (v == null || v.isBlank()) {
+            return dflt;
+        }
+        try {
+            return Long.parseLong(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("query parameter " + name + " must be a number, not '" + v + "'");
+        }
+    }
+
     private JobRecord job(String id) {
         return s.jobs().get(id).orElseThrow(() -> new NotFound("no job " + id));
     }
@@ -219,20 +236,37 @@ public final class RestApi implements AutoCloseable {
         JsonNode b = body(ctx);
         String database = b.path("database").asText(null);
         String type = b.path("type").asText(null);
+        // a caller-chosen id makes retries safe: the same id never starts a second job
+        String id = b.path("id").asText(null);
+        if (id != null) {
+            if (!id.matches("[A-Za-z0-9._:-]{1,128}")) {
+                throw new IllegalArgumentException("id must be 1-128 letters, digits, '.', '_', ':' or '-'");
+            }
+            Optional<JobRecord> existing = s.jobs().get(id);
+            if (existing.isPresent()) {
+                ctx.status(HttpStatus.OK).json(existing.get());
+                return;
+            }
+        }
         if (database == null || type == null) {
             throw new IllegalArgumentException("give database and type, e.g. {\"database\": \"main\", \"type\": \"BACKUP_FULL\"}");
         }
         JobType t = JobDispatcher.parseType(type);
         Map<String, String> params = new HashMap<>();
         b.path("params").properties().forEach(e -> params.put(e.getKey(), e.getValue().asText()));
-        JobRecord j = s.dispatcher().submit(database, t, params, "token:" + caller(ctx).name());
+        JobRecord j = s.dispatcher().submit(id, database, t, params, "token:" + caller(ctx).name());
         ctx.status(HttpStatus.CREATED).json(j);
     }
 
     private void events(SseClient client) {
         Context ctx = client.ctx();
         audit(ctx, 200);
-        long after = Optional.ofNullable(ctx.header("Last-Event-ID")).map(Long::parseLong).orElse(0L);
+        long after;
+        try {
+            after = Optional.ofNullable(ctx.header("Last-Event-ID")).map(String::trim).map(Long::parseLong).orElse(0L);
+        } catch (NumberFormatException e) {
+            after = 0; // not one of ours: replay everything kept
+        }
         LinkedBlockingQueue<ControllerEvent> queue = new LinkedBlockingQueue<>(10_000);
         try (AutoCloseable sub = s.events().subscribe(after, queue::offer)) {
             client.keepAlive();

@@ -60,13 +60,24 @@ public final class JobDispatcher {
     }
 
     public JobRecord submit(String database, JobType type, Map<String, String> params, String requestedBy) {
+        return submit(null, database, type, params, requestedBy);
+    }
+
+    /** @param id the caller's job id (retries with the same id are answered with the existing job), or null for a new one */
+    public JobRecord submit(String id, String database, JobType type, Map<String, String> params, String requestedBy) {
         ManagedDatabase db = inventory.require(database);
         Map<String, String> p = new LinkedHashMap<>(params);
         if (type == JobType.EXPIRE) {
+            // the policy's retention is the whole rule: no agent-side defaults for the other keep counts
             p.putIfAbsent("keep_full", Integer.toString(db.policy().keepFull()));
+            p.putIfAbsent("keep_daily", "0");
+            p.putIfAbsent("keep_weekly", "0");
+            p.putIfAbsent("keep_monthly", "0");
             p.putIfAbsent("pitr_window", db.policy().pitrWindow().toHours() + "h");
         }
-        String id = UUID.randomUUID().toString();
+        if (id == null) {
+            id = UUID.randomUUID().toString();
+        }
         jobs.create(id, type.name(), database, db.agent(), p, requestedBy);
         audit.record(requestedBy, "job.submitted", id, Map.of("type", type.name(), "database", database, "agent", db.agent(), "params", p));
         events.publish(JobEventNames.subject(type.name()) + ":queued", Map.of("job", id, "database", database, "agent", db.agent(),

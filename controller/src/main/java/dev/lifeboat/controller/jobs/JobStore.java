@@ -56,14 +56,32 @@ public final class JobStore {
      * Applies an agent's event: stored, and the job row updated, unless it was seen before (a reconnecting agent
      * replays) or the job already ended here (e.g. failed as "agent gone"). Returns whether it was new.
      */
-    public synchronized boolean apply(JobEvent e) {
+    public synchronized boolean apply(JobEvent e, String fromAgent) {
         try (Connection c = ds.getConnection()) {
             c.setAutoCommit(false);
             try {
                 JobRecord j = get(c, e.getJobId()).orElse(null);
-                if (j == null || e.getSequence() <= j.lastSequence() || j.ended()) {
+                if (j == null || !fromAgent.equals(j.agentId())) {
+                    // only the agent the job was dispatched to speaks for it
                     c.rollback();
                     return false;
+                }
+                boolean overrule = j.ended() && failedByController(c, j.id()) && isTerminal(e.getKind());
+                if (!overrule && (e.getSequence() <= j.lastSequence() || j.ended())) {
+                    c.rollback();
+                    return false;
+                }
+                if (overrule) {
+                    // the controller gave up on the job (agent gone, lost); the agent's own outcome replaces that verdict
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET failed_by_controller = FALSE, last_sequence = 0 WHERE id = ?")) {
+                        ps.setString(1, j.id());
+                        ps.executeUpdate();
+                    }
+                    try (PreparedStatement ps = c.prepareStatement("DELETE FROM job_events WHERE job_id = ? AND sequence >= ?")) {
+                        ps.setString(1, j.id());
+                        ps.setLong(2, e.getSequence());
+                        ps.executeUpdate();
+                    }
                 }
                 Instant at = e.hasAt() ? Instant.ofEpochSecond(e.getAt().getSeconds(), e.getAt().getNanos()) : Instant.now();
                 insertEvent(c, e.getJobId(), e.getSequence(), e.getKind().name(), at, e.getPhase(), e.getBytesDone(), e.getBytesTotal(), e.getMessage());
@@ -106,6 +124,19 @@ public final class JobStore {
         }
     }
 
+    private static boolean isTerminal(JobEvent.Kind k) {
+        return k == JobEvent.Kind.COMPLETED || k == JobEvent.Kind.FAILED || k == JobEvent.Kind.CANCELLED;
+    }
+
+    private static boolean failedByController(Connection c, String id) throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement("SELECT failed_by_controller FROM jobs WHERE id = ?")) {
+            ps.setString(1, id);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next() && rs.getBoolean(1);
+            }
+        }
+    }
+
     /** Ends a job on the controller's own authority (agent gone, could not be dispatched). False if it had ended. */
     public synchronized boolean fail(String jobId, String reason) {
         try (Connection c = ds.getConnection()) {
@@ -119,7 +150,7 @@ public final class JobStore {
             long seq = j.lastSequence() + 1;
             insertEvent(c, jobId, seq, "FAILED", now, j.phase(), j.bytesDone() == null ? 0 : j.bytesDone(),
                     j.bytesTotal() == null ? 0 : j.bytesTotal(), reason);
-            try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ? WHERE id = ?")) {
+            try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ?, failed_by_controller = TRUE WHERE id = ?")) {
                 ps.setLong(1, seq);
                 ps.setString(2, truncate(reason));
                 ps.setObject(3, utc(now));
@@ -212,8 +243,43 @@ public final class JobStore {
 
     /** The newest completed job of these types for a database. */
     public Optional<JobRecord> latestCompleted(String database, List<String> types) {
-        List<JobRecord> r = endedSince(database, types, Instant.EPOCH).stream().filter(j -> j.state().equals("COMPLETED")).limit(1).toList();
-        return r.stream().findFirst();
+        return completed(database, types, 1).stream().findFirst();
+    }
+
+    /** The newest completed jobs of these types for a database, newest first, at most {@code limit}. */
+    public List<JobRecord> completed(String database, List<String> types, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
+        for (int i = 0; i < types.size(); i++) {
+            sql.append(i == 0 ? "?" : ", ?");
+        }
+        sql.append(") ORDER BY ended_at DESC LIMIT ").append(Math.max(1, limit));
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            ps.setString(1, database);
+            for (int i = 0; i < types.size(); i++) {
+                ps.setString(2 + i, types.get(i));
+            }
+            return rows(ps);
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** The newest ended job of these types for a database. */
+    public Optional<JobRecord> latestEnded(String database, List<String> types) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
+        for (int i = 0; i < types.size(); i++) {
+            sql.append(i == 0 ? "?" : ", ?");
+        }
+        sql.append(") ORDER BY ended_at DESC LIMIT 1");
+        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+            ps.setString(1, database);
+            for (int i = 0; i < types.size(); i++) {
+                ps.setString(2 + i, types.get(i));
+            }
+            return rows(ps).stream().findFirst();
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     public List<Map<String, Object>> events(String jobId) {

@@ -11,11 +11,11 @@ import java.util.Locale;
 /** A tier preset with the overrides of one named policy; what the scheduler, RPO/RTO status and alerts go by. */
 public record Policy(String name, Tier tier, Duration rto, Duration rpo, String fullCron, String incrementalCron,
                      String drillCron, Tier.WalMode walMode, Tier.ReplicationMode replicationMode, int keepFull,
-                     Duration pitrWindow) {
+                     Duration pitrWindow, String expireCron) {
 
     public static Policy of(Tier tier) {
         return new Policy(tier.name(), tier, tier.rto, tier.rpo, tier.fullCron, tier.incrementalCron, tier.drillCron,
-                tier.walMode, tier.replicationMode, tier.keepFull, tier.pitrWindow);
+                tier.walMode, tier.replicationMode, tier.keepFull, tier.pitrWindow, tier.expireCron);
     }
 
     public static Policy of(String name, PolicySpec s) {
@@ -26,11 +26,21 @@ public record Policy(String name, Tier tier, Duration rto, Duration rpo, String 
                 cron(name, "full-schedule", s.fullSchedule, t.fullCron),
                 cron(name, "incremental-schedule", s.incrementalSchedule, t.incrementalCron),
                 cron(name, "drill-schedule", s.drillSchedule, t.drillCron),
-                s.walMode != null ? Tier.WalMode.valueOf(s.walMode.toUpperCase(Locale.ROOT)) : t.walMode,
-                s.replicationMode != null ? Tier.ReplicationMode.valueOf(s.replicationMode.toUpperCase(Locale.ROOT)) : t.replicationMode,
+                s.walMode != null ? choice(name, "wal-mode", Tier.WalMode.class, s.walMode) : t.walMode,
+                s.replicationMode != null ? choice(name, "replication-mode", Tier.ReplicationMode.class, s.replicationMode) : t.replicationMode,
                 s.keepFull != null ? s.keepFull : t.keepFull,
-                s.pitrWindow != null ? Durations.parse(s.pitrWindow) : t.pitrWindow);
+                s.pitrWindow != null ? Durations.parse(s.pitrWindow) : t.pitrWindow,
+                cron(name, "expire-schedule", s.expireSchedule, t.expireCron));
         return p;
+    }
+
+    private static <E extends Enum<E>> E choice(String policy, String key, Class<E> type, String value) {
+        try {
+            return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("policy " + policy + ": " + key + " '" + value + "' is not one of "
+                    + java.util.Arrays.toString(type.getEnumConstants()).toLowerCase(Locale.ROOT));
+        }
     }
 
     /** "off" disables a schedule. */

@@ -63,6 +63,7 @@ public final class PolicyScheduler implements AutoCloseable {
             schedule(db, "full", pol.fullCron(), JobType.BACKUP_FULL);
             schedule(db, "incremental", pol.incrementalCron(), JobType.BACKUP_INCREMENTAL);
             schedule(db, "drill", pol.drillCron(), JobType.DR_DRILL);
+            schedule(db, "expire", pol.expireCron(), JobType.EXPIRE);
         }
     }
 
@@ -85,7 +86,36 @@ public final class PolicyScheduler implements AutoCloseable {
         quartz.start();
     }
 
+    private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
+
     private void fire(JobDataMap data) {
+        // one decision at a time per database: a full and an incremental due in the same second must not both start
+        synchronized (locks.computeIfAbsent(data.getString("database"), k -> new Object())) {
+            fireLocked(data);
+        }
+    }
+
+    /**
+     * Policies in streaming WAL mode keep a WAL_STREAM job running on the database's agent: when none runs (it was
+     * cancelled, it failed, the agent restarted without wal-stream in its config), one is started and that is audited.
+     */
+    public void enforceWalStreams(dev.lifeboat.controller.agents.AgentRegistry agents) {
+        for (ManagedDatabase db : inventory.databases()) {
+            if (db.policy().walMode() != Tier.WalMode.STREAM || agents.session(db.agent()).isEmpty()) {
+                continue;
+            }
+            synchronized (locks.computeIfAbsent(db.name(), k -> new Object())) {
+                boolean running = jobs.list(db.name(), null, db.agent(), 200).stream()
+                        .anyMatch(j -> !j.ended() && j.type().equals(JobType.WAL_STREAM.name()));
+                if (!running) {
+                    audit.record("policy:" + db.policy().name(), "policy.wal-stream-started", db.name(), Map.of("walMode", "STREAM"));
+                    dispatcher.submit(db.name(), JobType.WAL_STREAM, Map.of(), "policy:" + db.policy().name());
+                }
+            }
+        }
+    }
+
+    private void fireLocked(JobDataMap data) {
         String database = data.getString("database");
         String kind = data.getString("kind");
         JobType type = JobType.valueOf(data.getString("type"));
@@ -117,6 +147,7 @@ public final class PolicyScheduler implements AutoCloseable {
             crons.put("full", db.policy().fullCron());
             crons.put("incremental", db.policy().incrementalCron());
             crons.put("drill", db.policy().drillCron());
+            crons.put("expire", db.policy().expireCron());
             crons.forEach((kind, cron) -> {
                 if (cron == null) {
                     return;

@@ -29,6 +29,8 @@ public enum Tier {
     public final WalMode walMode;
     public final ReplicationMode replicationMode;
     public final int keepFull;
+    /** Retention runs daily: expired backups and the WAL only they needed go (keep-full and the PITR window decide). */
+    public final String expireCron = "0 30 2 * * ?";
     public final Duration pitrWindow;
 
     Tier(Duration rto, Duration rpo, String fullCron, String incrementalCron, String drillCron, WalMode walMode,

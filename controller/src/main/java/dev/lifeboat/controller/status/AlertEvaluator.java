@@ -124,11 +124,10 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
     }
 
     private void healthCheck(Map<String, Alert> wanted, DatabaseStatus s) {
-        List<JobRecord> drills = jobs.endedSince(s.database(), List.of("DR_DRILL"), Instant.EPOCH);
-        if (drills.isEmpty()) {
+        JobRecord last = jobs.latestEnded(s.database(), List.of("DR_DRILL")).orElse(null);
+        if (last == null) {
             return;
         }
-        JobRecord last = drills.get(0);
         boolean validated = last.state().equals("COMPLETED") && !String.valueOf(last.resultJson()).contains("\"validated\":false");
         if (!validated && !last.state().equals("CANCELLED")) {
             want(wanted, "health-check-failed", "critical", s.database(), s.region(), s.database() + ": the latest DR drill failed: "
@@ -193,7 +192,11 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
             log.warn("alert raised: {}", stored.summary());
             audit.record("controller", "alert.raised", stored.id(), Map.of("kind", stored.kind(), "summary", stored.summary()));
             events.publish("alert:raised", alertData(stored));
-            sink.raised(stored);
+            try {
+                sink.raised(stored);
+            } catch (RuntimeException e) {
+                log.error("alert {} could not be queued for the webhooks: {}", stored.id(), e.toString());
+            }
         } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
             log.error("cannot record alert {}: {}", subject, e.getMessage());
         }
@@ -220,7 +223,11 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
             log.info("alert resolved: {}", a.summary());
             audit.record("controller", "alert.resolved", a.id(), Map.of("kind", a.kind()));
             events.publish("alert:resolved", alertData(resolved));
-            sink.resolved(resolved);
+            try {
+                sink.resolved(resolved);
+            } catch (RuntimeException e) {
+                log.error("resolution of alert {} could not be queued for the webhooks: {}", a.id(), e.toString());
+            }
         }
     }
 
