@@ -91,7 +91,7 @@ public final class Main implements Runnable {
                 ex.printStackTrace(System.err);
             }
             String msg = describe(ex);
-            System.err.println("lifeboat " + cl.getCommandName() + ": error: " + msg);
+            System.err.println(cl.getCommandSpec().qualifiedName() + ": error: " + msg);
             return ex instanceof ExitCodeException e ? e.code : 1;
         }
     }

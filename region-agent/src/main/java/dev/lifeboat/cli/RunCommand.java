@@ -54,7 +54,7 @@ final class RunCommand implements Callable<Integer> {
                 Thread.sleep(1000);
                 job = c.get("api/v1/jobs/" + id);
                 String line = progress(job);
-                if (!json && !line.equals(lastLine)) {
+                if (!json && !ended(job) && !line.equals(lastLine)) {
                     System.out.println(line);
                     lastLine = line;
                 }
@@ -66,8 +66,9 @@ final class RunCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.pretty(job));
         } else if (ended(job)) {
-            System.out.printf("job %s %s%s%n", id, job.path("state").asText().toLowerCase(),
-                    job.path("message").isTextual() ? ": " + job.path("message").asText() : "");
+            String state = job.path("state").asText().toLowerCase();
+            String message = job.path("message").asText("");
+            System.out.printf("job %s %s%s%n", id, state, message.isBlank() || message.equals(state) ? "" : ": " + message);
         }
         return !waitForEnd || job.path("state").asText().equals("COMPLETED") ? 0 : 1;
     }
@@ -83,8 +84,8 @@ final class RunCommand implements Callable<Integer> {
         long done = j.path("bytesDone").asLong();
         long total = j.path("bytesTotal").asLong();
         double eta = j.path("etaSeconds").asDouble(-1);
-        return String.format("  %s %s %s%s", j.path("state").asText().toLowerCase(), j.path("phase").asText(""),
-                total > 0 ? String.format("%.0f %% of %s", done * 100.0 / total, ListCommand.size(total)) : "",
-                eta >= 0 ? ", about " + Duration.ofSeconds((long) eta).toString().substring(2).toLowerCase() + " left" : "");
+        return String.format("  %s%s%s%s", j.path("state").asText().toLowerCase(), j.path("phase").isTextual() ? " " + j.path("phase").asText() : "",
+                total > 0 ? String.format(" %.0f %% of %s", done * 100.0 / total, ListCommand.size(total)) : "",
+                eta > 0 ? ", about " + Duration.ofSeconds((long) Math.ceil(eta)).toString().substring(2).toLowerCase() + " left" : "");
     }
 }

@@ -112,7 +112,7 @@ class PkiCommandTest {
 
         CliResult again = PgTestSupport.cli("pki", "init", "--dir", ca.toString());
         assertThat(again.exitCode()).isEqualTo(1);
-        assertThat(again.err()).startsWith("lifeboat init: error: a CA already exists in " + ca);
+        assertThat(again.err()).startsWith("lifeboat pki init: error: a CA already exists in " + ca);
         assertThat(Files.readAllBytes(ca.resolve("ca.key"))).isEqualTo(key);
 
         CliResult badRole = PgTestSupport.cli("pki", "issue", "--dir", ca.toString(), "--role", "admin", "x");
