@@ -60,6 +60,7 @@ class ControllerTest {
                 databases:
                   - {name: db1, agent: agent-1, policy: fast}
                   - {name: db2, agent: agent-2, policy: LOWER}
+                  - {name: db3, agent: agent-never-seen, policy: LOWER}
                 """.formatted(freePort(), freePort()));
         controller = Controller.start(ControllerConfig.load(config));
     }
@@ -111,9 +112,9 @@ class ControllerTest {
 
     @Test
     void aJobForAnAgentThatIsNotConnectedFailsAtOnceWithTheReason() throws Exception {
-        JobRecord j = controller.dispatcher().submit("db2", JobType.VERIFY, Map.of(), "test");
+        JobRecord j = controller.dispatcher().submit("db3", JobType.VERIFY, Map.of(), "test");
         assertThat(j.state()).isEqualTo("FAILED");
-        assertThat(j.message()).contains("agent-2").contains("not");
+        assertThat(j.message()).contains("agent-never-seen").contains("not connected");
     }
 
     @Test
