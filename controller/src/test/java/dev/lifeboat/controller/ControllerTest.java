@@ -247,6 +247,16 @@ class ControllerTest {
             JobRecord j = ControlPlaneWait.until("overruled", () -> controller.jobs().get(id).filter(x -> x.state().equals("COMPLETED")).orElse(null));
             assertThat(j.resultJson()).contains("b9");
             assertThat(controller.jobs().events(id)).extracting(e -> e.get("kind")).containsExactly("STARTED", "COMPLETED");
+
+            // a job given up on that the agent reports as still running is running again (a partition, not a death)
+            String alive = controller.dispatcher().submit("db1", JobType.VERIFY, Map.of(), "test").id();
+            a1.next();
+            a1.event(alive, 1, JobEvent.Kind.STARTED, null);
+            ControlPlaneWait.until("started", () -> controller.jobs().get(alive).filter(x -> x.lastSequence() == 1).orElse(null));
+            assertThat(controller.jobs().fail(alive, "agent gone: test")).isTrue();
+            a1.event(alive, 2, JobEvent.Kind.PROGRESS, null);
+            JobRecord revived = ControlPlaneWait.until("revived", () -> controller.jobs().get(alive).filter(x -> x.state().equals("RUNNING")).orElse(null));
+            assertThat(revived.endedAt()).isNull();
         }
     }
 

@@ -83,7 +83,7 @@ public final class Agent implements AutoCloseable {
             parts.add(new RpoProbe(metrics.registry(), targets, config.rpoProbeInterval()));
         }
         if (config.controller() != null) {
-            ChannelCredentials creds = config.insecureDev() ? InsecureChannelCredentials.create() : MutualTls.channelCredentials(tls);
+            ChannelCredentials creds = config.insecureDev() ? InsecureChannelCredentials.create() : MutualTls.channelCredentials(tls, dev.lifeboat.security.Pki.Role.CONTROLLER);
             String version = Agent.class.getPackage().getImplementationVersion();
             link = new ControllerLink(config.controller().target(), creds, new ControllerLink.Identity(config.id(), config.region(),
                     version == null ? "dev" : version, config.databaseNames(), config.maxConcurrentJobs()), jobs, metrics::snapshot,

@@ -110,6 +110,105 @@ public final class MutualTls {
     }
 
     /**
+     * As {@link #channelCredentials(TlsFiles)}, and the server's certificate must also carry {@code serverRole}: an agent
+     * dialling the controller accepts only a controller certificate, not another agent's issued for the same host.
+     */
+    public static ChannelCredentials channelCredentials(TlsFiles files, Pki.Role serverRole) {
+        X509Certificate cert = files.check();
+        PrivateKey key = files.privateKey();
+        try {
+            java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
+            ks.load(null, null);
+            int i = 0;
+            for (X509Certificate ca : files.caCertificates()) {
+                ks.setCertificateEntry("ca" + i++, ca);
+            }
+            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
+            tmf.init(ks);
+            javax.net.ssl.X509ExtendedTrustManager pkix = null;
+            for (javax.net.ssl.TrustManager tm : tmf.getTrustManagers()) {
+                if (tm instanceof javax.net.ssl.X509ExtendedTrustManager x) {
+                    pkix = x;
+                }
+            }
+            SslContext ctx = GrpcSslContexts.forClient()
+                    .keyManager(key, cert)
+                    .trustManager(new RoleCheckingTrustManager(pkix, serverRole))
+                    .protocols(PROTOCOLS)
+                    .build();
+            return NettySslContextChannelCredentials.create(ctx);
+        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+            throw new PkiException("cannot set up TLS with " + files + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The JDK's own chain and host-name checks, then the role in the server certificate's subject. */
+    private static final class RoleCheckingTrustManager extends javax.net.ssl.X509ExtendedTrustManager {
+        private final javax.net.ssl.X509ExtendedTrustManager pkix;
+        private final Pki.Role role;
+
+        RoleCheckingTrustManager(javax.net.ssl.X509ExtendedTrustManager pkix, Pki.Role role) {
+            this.pkix = pkix;
+            this.role = role;
+        }
+
+        private void checkRole(X509Certificate[] chain) throws java.security.cert.CertificateException {
+            PeerIdentity p;
+            try {
+                p = PeerIdentity.of(chain[0]);
+            } catch (RuntimeException e) {
+                throw new java.security.cert.CertificateException("the server's certificate names no Lifeboat role: " + e.getMessage());
+            }
+            if (p.role() != role) {
+                throw new java.security.cert.CertificateException("the server presented " + p.role().name().toLowerCase()
+                        + " certificate " + p.commonName() + "; a " + role.name().toLowerCase() + " certificate is required");
+            }
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType, engine);
+            checkRole(chain);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType, socket);
+            checkRole(chain);
+        }
+
+        @Override
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
+            pkix.checkServerTrusted(chain, authType);
+            checkRole(chain);
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
+                throws java.security.cert.CertificateException {
+            throw new java.security.cert.CertificateException("client side only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
+                throws java.security.cert.CertificateException {
+            throw new java.security.cert.CertificateException("client side only");
+        }
+
+        @Override
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
+            throw new java.security.cert.CertificateException("client side only");
+        }
+
+        @Override
+        public X509Certificate[] getAcceptedIssuers() {
+            return pkix.getAcceptedIssuers();
+        }
+    }
+
+    /**
      * Puts the caller's {@link PeerIdentity} (from the client certificate TLS verified) into {@link #PEER} for the
      * call; a call without one (plaintext, or a certificate without a Lifeboat CN/role) ends UNAUTHENTICATED.
      */

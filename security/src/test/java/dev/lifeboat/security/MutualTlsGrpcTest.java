@@ -182,6 +182,20 @@ class MutualTlsGrpcTest {
     }
 
     @Test
+    void aClientThatWantsTheControllerRefusesAnAgentsCertificateForTheSameHost() throws IOException {
+        ChannelCredentials wantsController = MutualTls.channelCredentials(TlsFiles.inDir(ca, "ops"), Pki.Role.CONTROLLER);
+        int controller = start(TlsServerCredentials.create(ca.resolve("controller.crt").toFile(), ca.resolve("controller.key").toFile()), false);
+        assertThat(call(controller, wantsController)).isEqualTo("anonymous");
+        int agent = start(TlsServerCredentials.create(ca.resolve("agent-eu.crt").toFile(), ca.resolve("agent-eu.key").toFile()), false);
+        assertThatThrownBy(() -> call(agent, wantsController)).isInstanceOf(StatusRuntimeException.class)
+                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        // the host-name check still applies
+        int elsewhere = start(TlsServerCredentials.create(ca.resolve("elsewhere.crt").toFile(), ca.resolve("elsewhere.key").toFile()), false);
+        assertThatThrownBy(() -> call(elsewhere, wantsController)).isInstanceOf(StatusRuntimeException.class);
+        assertThat(handled).hasValue(1);
+    }
+
+    @Test
     void theIdentityInterceptorRejectsCallsWithoutAVerifiedCertificate() throws IOException {
         // plaintext server: the interceptor must not let an unauthenticated call through
         int port = start(InsecureServerCredentials.create(), true);

@@ -46,6 +46,8 @@ public final class AgentRegistry implements AutoCloseable {
                             List<String> runningJobs) {
     }
 
+    /** The longest an agent waits between reconnect attempts (its backoff cap), plus a little. */
+    static final Duration RECONNECT_GRACE = Duration.ofSeconds(35);
     /** The reason recorded when an agent ends its stream itself (a clean stop). */
     public static final String AGENT_CLOSED = "agent closed the stream";
     private final DataSource ds;
@@ -70,10 +72,11 @@ public final class AgentRegistry implements AutoCloseable {
         this.events = events;
         this.audit = audit;
         this.heartbeat = heartbeat;
-        // Agents known from before a controller restart start silent: if they never come back they are gone.
+        // Agents known from before a controller restart start silent: if they never come back they are gone. They get
+        // the agents' longest reconnect backoff first, so a restart alone never declares them gone.
         for (AgentInfo a : list()) {
             regions.put(a.id(), a.region());
-            silentSince.put(a.id(), Instant.now());
+            silentSince.put(a.id(), Instant.now().plus(RECONNECT_GRACE));
         }
         long tick = Math.max(100, heartbeat.toMillis() / 4);
         watchdog.scheduleAtFixedRate(this::watch, tick, tick, TimeUnit.MILLISECONDS);
@@ -163,7 +166,9 @@ public final class AgentRegistry implements AutoCloseable {
                 // replace, not setValue: an agent that reconnected meanwhile was removed from the map and must stay out
                 if (last != Instant.MAX && Duration.between(last, now).compareTo(window) > 0 && !sessions.containsKey(agentId)
                         && silentSince.replace(agentId, last, Instant.MAX)) {
-                    declareGone(agentId, last);
+                    // the recorded last heartbeat (after a controller restart the deadline itself was pushed out)
+                    Instant heard = lastSeen(agentId).orElse(last);
+                    declareGone(agentId, heard);
                 }
             }
         } catch (RuntimeException e) {
@@ -187,6 +192,10 @@ public final class AgentRegistry implements AutoCloseable {
             l.gone(agentId, region, lastHeard);
         }
         log.warn("agent {} gone (last heartbeat {}), {} job(s) failed", agentId, lastHeard, failed);
+    }
+
+    private Optional<Instant> lastSeen(String agentId) {
+        return list().stream().filter(a -> a.id().equals(agentId)).findFirst().map(AgentInfo::lastSeen);
     }
 
     public Optional<AgentSession> session(String agentId) {

@@ -66,14 +66,16 @@ public final class JobStore {
                     c.rollback();
                     return false;
                 }
-                boolean overrule = j.ended() && failedByController(c, j.id()) && isTerminal(e.getKind());
+                // the controller gave up on the job (agent gone, lost) but its agent still reports it: the agent knows
+                // better, whether the job ended meanwhile or still runs
+                boolean overrule = j.ended() && failedByController(c, j.id());
                 if (!overrule && (e.getSequence() <= j.lastSequence() || j.ended())) {
                     c.rollback();
                     return false;
                 }
                 if (overrule) {
-                    // the controller gave up on the job (agent gone, lost); the agent's own outcome replaces that verdict
-                    try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET failed_by_controller = FALSE, last_sequence = 0 WHERE id = ?")) {
+                    try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET failed_by_controller = FALSE, last_sequence = 0,"
+                            + " ended_at = NULL, message = NULL WHERE id = ?")) {
                         ps.setString(1, j.id());
                         ps.executeUpdate();
                     }
@@ -122,10 +124,6 @@ public final class JobStore {
         } catch (SQLException ex) {
             throw new IllegalStateException("cannot record event " + e.getSequence() + " of job " + e.getJobId() + ": " + ex.getMessage(), ex);
         }
-    }
-
-    private static boolean isTerminal(JobEvent.Kind k) {
-        return k == JobEvent.Kind.COMPLETED || k == JobEvent.Kind.FAILED || k == JobEvent.Kind.CANCELLED;
     }
 
     private static boolean failedByController(Connection c, String id) throws SQLException {
