@@ -46,6 +46,20 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
         this.jobEnded = jobEnded;
     }
 
+    private static boolean transientFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.sql.SQLTransientException || t instanceof java.sql.SQLRecoverableException
+                    || t instanceof java.net.ConnectException) {
+                return true;
+            }
+            if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("40") || sql.getSQLState().equals("HYT00"))) {
+                return true; // connection failures, serialization failures / deadlocks, lock timeouts
+            }
+        }
+        return false;
+    }
+
     @Override
     public StreamObserver<AgentMessage> connect(StreamObserver<ControllerMessage> out) {
         MutualTls.PeerIdentity peer = MutualTls.PEER.get();
@@ -72,7 +86,12 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                         default -> log.debug("agent {} sent an unexpected {}", session.agentId, m.getBodyCase());
                     }
                 } catch (RuntimeException e) {
-                    // e.g. the database refused an event: end the stream, so the agent reconnects and sends it again
+                    if (!transientFailure(e)) {
+                        // a message the database will never take: skipped, or the agent would resend it forever
+                        log.error("a message from agent {} could not be recorded and is skipped", session == null ? "?" : session.agentId, e);
+                        return;
+                    }
+                    // the database is briefly unavailable: end the stream, so the agent reconnects and sends it again
                     log.error("handling a message from agent {} failed; closing its stream", session == null ? "?" : session.agentId, e);
                     if (session != null) {
                         session.close("the controller could not record a message: " + e.getMessage());

@@ -46,8 +46,8 @@ public final class AgentRegistry implements AutoCloseable {
                             List<String> runningJobs) {
     }
 
-    /** The longest an agent waits between reconnect attempts (its backoff cap), plus a little. */
-    static final Duration RECONNECT_GRACE = Duration.ofSeconds(35);
+    /** The longest an agent waits between reconnect attempts (its 30 s backoff cap with jitter: 45 s), plus a margin. */
+    static final Duration RECONNECT_GRACE = Duration.ofSeconds(60);
     /** The reason recorded when an agent ends its stream itself (a clean stop). */
     public static final String AGENT_CLOSED = "agent closed the stream";
     private final DataSource ds;
@@ -90,7 +90,7 @@ public final class AgentRegistry implements AutoCloseable {
         listeners.add(l);
     }
 
-    AgentSession connect(String agentId, String region, String version, List<String> databases, int maxJobs,
+    synchronized AgentSession connect(String agentId, String region, String version, List<String> databases, int maxJobs,
                          io.grpc.stub.StreamObserver<ControllerMessage> out) {
         AgentSession s = new AgentSession(agentId, region, databases, out);
         AgentSession old = sessions.put(agentId, s);
@@ -113,6 +113,7 @@ public final class AgentRegistry implements AutoCloseable {
     void heartbeat(AgentSession s, List<String> running) {
         s.lastHeartbeat = Instant.now();
         s.runningJobs = java.util.Set.copyOf(running);
+        s.heartbeats++;
         // A job the controller thinks runs there but that the agent's heartbeats keep not listing was lost (its start
         // never arrived, or its end did not): three heartbeats in a row, once it is older than the heartbeat window.
         Instant settled = Instant.now().minus(heartbeat.multipliedBy(3));
@@ -176,7 +177,11 @@ public final class AgentRegistry implements AutoCloseable {
         }
     }
 
-    private void declareGone(String agentId, Instant lastHeard) {
+    private synchronized void declareGone(String agentId, Instant lastHeard) {
+        // it may have reconnected since the watchdog looked
+        if (silentSince.get(agentId) != Instant.MAX || sessions.containsKey(agentId)) {
+            return;
+        }
         String region = regions.getOrDefault(agentId, "");
         int failed = 0;
         for (JobRecord j : jobs.unfinishedOn(agentId)) {

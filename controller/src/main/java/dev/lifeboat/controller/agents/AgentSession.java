@@ -16,6 +16,7 @@ public final class AgentSession {
     private final StreamObserver<ControllerMessage> out;
     volatile Instant lastHeartbeat = Instant.now();
     volatile Set<String> runningJobs = Set.of();
+    volatile long heartbeats;
     /** Consecutive heartbeats that did not list a job the controller thinks runs here. */
     final java.util.Map<String, Integer> misses = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile boolean closed;
@@ -37,6 +38,10 @@ public final class AgentSession {
 
     public List<String> databases() {
         return databases;
+    }
+
+    public long heartbeats() {
+        return heartbeats;
     }
 
     public Instant lastHeartbeat() {

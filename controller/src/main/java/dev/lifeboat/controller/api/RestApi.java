@@ -239,12 +239,16 @@ public final class RestApi implements AutoCloseable {
         // a caller-chosen id makes retries safe: the same id never starts a second job
         String id = b.path("id").asText(null);
         if (id != null) {
-            if (!id.matches("[A-Za-z0-9._:-]{1,128}")) {
-                throw new IllegalArgumentException("id must be 1-128 letters, digits, '.', '_', ':' or '-'");
+            if (!id.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
+                throw new IllegalArgumentException("id must start with a letter or digit and hold 1-128 letters, digits, '.', '_' or '-'");
             }
             Optional<JobRecord> existing = s.jobs().get(id);
             if (existing.isPresent()) {
-                ctx.status(HttpStatus.OK).json(existing.get());
+                JobRecord e = existing.get();
+                if (!e.database().equals(database) || !e.type().equals(JobDispatcher.parseType(type).name())) {
+                    throw new IllegalStateException("job " + id + " exists for " + e.type() + " of " + e.database() + "; use a new id");
+                }
+                ctx.status(HttpStatus.OK).json(e);
                 return;
             }
         }

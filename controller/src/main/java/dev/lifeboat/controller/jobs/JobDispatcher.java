@@ -105,11 +105,11 @@ public final class JobDispatcher {
         try {
             agents.send(j.agentId(), ControllerMessage.newBuilder().setCancel(CancelRequest.newBuilder().setJobId(jobId)
                     .setReason(reason)).build());
-            audit.record(actor, "job.cancel", jobId, Map.of("reason", reason)); // the outcome, not the intent
         } catch (RuntimeException e) {
             // the agent is away: when it returns it reports the job itself, or the controller fails it as lost
             throw new IllegalStateException("agent " + j.agentId() + " is not connected; the job cannot be cancelled now");
         }
+        audit.record(actor, "job.cancel", jobId, Map.of("reason", reason)); // the outcome, not the intent
         return true;
     }
 }

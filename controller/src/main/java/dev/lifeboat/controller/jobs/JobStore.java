@@ -36,7 +36,7 @@ public final class JobStore {
             ps.setString(3, database);
             ps.setString(4, agentId);
             ps.setString(5, JSON.writeValueAsString(params));
-            ps.setString(6, requestedBy);
+            ps.setString(6, requestedBy.length() > 200 ? requestedBy.substring(0, 199) + "…" : requestedBy);
             ps.setObject(7, utc(Instant.now()));
             ps.executeUpdate();
         } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -99,13 +99,13 @@ public final class JobStore {
                         + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), ended_at = ? WHERE id = ?")) {
                     ps.setString(1, state);
                     ps.setLong(2, e.getSequence());
-                    ps.setString(3, emptyToNull(e.getPhase()));
+                    ps.setString(3, emptyToNull(clip(e.getPhase(), 100)));
                     ps.setLong(4, e.getBytesDone());
                     ps.setLong(5, e.getBytesTotal());
                     ps.setDouble(6, e.getBytesPerSecond());
                     ps.setDouble(7, e.getEtaSeconds());
                     ps.setString(8, emptyToNull(truncate(e.getMessage())));
-                    ps.setString(9, emptyToNull(e.getResultJson()));
+                    ps.setString(9, emptyToNull(e.getResultJson().length() > 1_000_000 ? "{\"truncated\":true}" : e.getResultJson()));
                     ps.setObject(10, utc(at));
                     if (ends) {
                         ps.setObject(11, utc(at));
@@ -170,7 +170,7 @@ public final class JobStore {
             ps.setLong(2, seq);
             ps.setString(3, kind);
             ps.setObject(4, utc(at));
-            ps.setString(5, emptyToNull(phase));
+            ps.setString(5, emptyToNull(clip(phase, 100)));
             ps.setLong(6, done);
             ps.setLong(7, total);
             ps.setString(8, emptyToNull(truncate(message)));
@@ -213,6 +213,22 @@ public final class JobStore {
         }
         sql.append(" ORDER BY submitted_at DESC, id LIMIT ").append(Math.max(1, Math.min(limit, 10000)));
         return query(sql.toString(), args);
+    }
+
+    /** Whether a job of this type for the database has not ended on the agent (one indexed lookup, however long the history). */
+    public boolean hasUnfinished(String database, String agentId, String type) {
+        try (Connection c = ds.getConnection();
+             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM jobs WHERE database_name = ? AND agent_id = ? AND type = ?"
+                     + " AND state IN ('QUEUED', 'RUNNING') LIMIT 1")) {
+            ps.setString(1, database);
+            ps.setString(2, agentId);
+            ps.setString(3, type);
+            try (ResultSet rs = ps.executeQuery()) {
+                return rs.next();
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     /** Jobs not ended on an agent. */
@@ -351,7 +367,12 @@ public final class JobStore {
     }
 
     private static String emptyToNull(String s) {
-        return s == null || s.isEmpty() ? null : s;
+        // PostgreSQL text cannot hold NUL
+        return s == null || s.isEmpty() ? null : s.replace('\u0000', ' ');
+    }
+
+    private static String clip(String s, int max) {
+        return s == null || s.length() <= max ? s : s.substring(0, max);
     }
 
     private static String truncate(String s) {

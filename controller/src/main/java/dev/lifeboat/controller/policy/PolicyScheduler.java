@@ -100,20 +100,38 @@ public final class PolicyScheduler implements AutoCloseable {
      * cancelled, it failed, the agent restarted without wal-stream in its config), one is started and that is audited.
      */
     public void enforceWalStreams(dev.lifeboat.controller.agents.AgentRegistry agents) {
+        Instant now = Instant.now();
         for (ManagedDatabase db : inventory.databases()) {
-            if (db.policy().walMode() != Tier.WalMode.STREAM || agents.session(db.agent()).isEmpty()) {
+            // wait for the agent's first heartbeat: its catch-up has then told us about the stream it already runs
+            if (db.policy().walMode() != Tier.WalMode.STREAM || agents.session(db.agent()).filter(s -> s.heartbeats() > 0).isEmpty()) {
                 continue;
             }
             synchronized (locks.computeIfAbsent(db.name(), k -> new Object())) {
-                boolean running = jobs.list(db.name(), null, db.agent(), 200).stream()
-                        .anyMatch(j -> !j.ended() && j.type().equals(JobType.WAL_STREAM.name()));
-                if (!running) {
-                    audit.record("policy:" + db.policy().name(), "policy.wal-stream-started", db.name(), Map.of("walMode", "STREAM"));
-                    dispatcher.submit(db.name(), JobType.WAL_STREAM, Map.of(), "policy:" + db.policy().name());
+                if (jobs.hasUnfinished(db.name(), db.agent(), JobType.WAL_STREAM.name())) {
+                    walRestarts.remove(db.name());
+                    continue;
                 }
+                // a stream that keeps failing (no replication permission, server down) is retried with backoff, not every tick
+                Instant[] state = walRestarts.computeIfAbsent(db.name(), k -> new Instant[]{Instant.EPOCH, null});
+                if (now.isBefore(state[0])) {
+                    continue;
+                }
+                java.time.Duration wait = state[1] == null ? java.time.Duration.ofSeconds(30)
+                        : java.time.Duration.between(state[1], state[0]).multipliedBy(2);
+                if (wait.compareTo(java.time.Duration.ofMinutes(15)) > 0) {
+                    wait = java.time.Duration.ofMinutes(15);
+                }
+                state[1] = now;
+                state[0] = now.plus(wait);
+                audit.record("policy:" + db.policy().name(), "policy.wal-stream-started", db.name(), Map.of("walMode", "STREAM",
+                        "nextTryNotBefore", state[0].toString()));
+                dispatcher.submit(db.name(), JobType.WAL_STREAM, Map.of(), "policy:" + db.policy().name());
             }
         }
     }
+
+    /** Per database: when the next WAL stream restart may happen, and when the last one was. */
+    private final Map<String, Instant[]> walRestarts = new java.util.concurrent.ConcurrentHashMap<>();
 
     private void fireLocked(JobDataMap data) {
         String database = data.getString("database");

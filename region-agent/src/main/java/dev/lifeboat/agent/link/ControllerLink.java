@@ -76,6 +76,8 @@ public final class ControllerLink implements AutoCloseable {
     private void run() {
         Duration backoff = MIN_BACKOFF;
         while (!closed) {
+            // our own backoff decides when to try; gRPC's (up to 2 min after a long outage) must not add to it
+            channel.resetConnectBackoff();
             Session s = new Session();
             current = s;
             String why = s.runUntilBroken();

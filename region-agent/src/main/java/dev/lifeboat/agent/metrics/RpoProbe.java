@@ -77,11 +77,14 @@ public final class RpoProbe implements AutoCloseable {
     private final Object lock = new Object();
     private boolean closed;
 
-    /** Seconds a reading is older than two intervals (0 while the probe keeps up). */
+    /**
+     * Seconds a reading is overdue: its age beyond a generous allowance (two intervals, and more than any one probe
+     * round of all targets may take), so a slow neighbour does not inflate it but a hung probe cannot hide forever.
+     */
     private double overdueSeconds(RpoReading r) {
         long age = java.time.Duration.between(r.measuredAt(), java.time.Instant.now()).toMillis();
-        long allowed = interval.multipliedBy(2).toMillis();
-        return age > allowed ? age / 1000.0 : 0;
+        long allowed = Math.max(interval.multipliedBy(2).toMillis(), 60_000);
+        return age > allowed ? (age - allowed) / 1000.0 : 0;
     }
 
     /** Starts probing every {@code interval} (the first measurement right away) and publishes the gauges. */
