@@ -153,7 +153,14 @@ public final class PolicyScheduler implements AutoCloseable {
         }
     }
 
-    private static boolean sameKind(String running, JobType type) {
+    /**
+     * Whether an unfinished job makes this run pointless: a due full still runs while an incremental does (the agent
+     * queues it behind), so a day's full is never lost to a slow incremental; an incremental waits out any backup.
+     */
+    static boolean sameKind(String running, JobType type) {
+        if (type == JobType.BACKUP_FULL) {
+            return running.equals(JobType.BACKUP_FULL.name());
+        }
         boolean backup = type.name().startsWith("BACKUP_");
         return backup ? running.startsWith("BACKUP_") : running.equals(type.name());
     }
