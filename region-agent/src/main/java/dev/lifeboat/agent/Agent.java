@@ -63,6 +63,8 @@ public final class Agent implements AutoCloseable {
         parts.add(metrics);
         jobs = new JobManager(config, metrics.registry());
         parts.add(jobs);
+        // before the Jobs API answers: whoever asks then sees the WAL streams the config asks for
+        jobs.ensureWalStreams();
         server = new AgentServer(config.listen(), AgentServer.credentials(config), jobs).start();
         parts.add(server);
         List<ProbeTarget> targets = new ArrayList<>();
@@ -90,7 +92,6 @@ public final class Agent implements AutoCloseable {
                     config.rpoProbeInterval()).start();
             parts.add(link);
         }
-        jobs.ensureWalStreams();
     }
 
     /** Free share of a local repository's file system, for the controller's storage-nearly-full alert. */
