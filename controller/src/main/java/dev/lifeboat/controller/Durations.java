@@ -1,60 +1,43 @@
 package dev.lifeboat.controller;
 
 import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** "90s", "15m", "2h", "7d" (and ISO-8601 "PT15M") as used in configs and the API. */
+/**
+ * The one parser for durations in configs, job parameters and options: "500ms", "1.5s", "15m", "2h", "7d", a bare
+ * number of seconds, or ISO-8601 ("PT15M"). Never negative.
+ */
 public final class Durations {
-    private static final Pattern SIMPLE = Pattern.compile("(\\d+)(ms|s|m|h|d)");
+    private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?");
 
     private Durations() {
     }
 
     public static Duration parse(String text) {
-        if (text == null || text.isBlank()) {
-            throw new IllegalArgumentException("empty duration");
-        }
-        String t = text.trim();
-        Matcher m = SIMPLE.matcher(t);
+        String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
+        Matcher m = SIMPLE.matcher(s);
         if (m.matches()) {
-            long n = Long.parseLong(m.group(1));
-            return switch (m.group(2)) {
-                case "ms" -> Duration.ofMillis(n);
-                case "s" -> Duration.ofSeconds(n);
-                case "m" -> Duration.ofMinutes(n);
-                case "h" -> Duration.ofHours(n);
-                default -> Duration.ofDays(n);
-            };
+            double v = Double.parseDouble(m.group(1));
+            String unit = m.group(2) == null ? "s" : m.group(2);
+            return Duration.ofMillis(Math.round(v * switch (unit) {
+                case "ms" -> 1;
+                case "m" -> 60_000;
+                case "h" -> 3_600_000;
+                case "d" -> 86_400_000;
+                default -> 1000;
+            }));
         }
         try {
-            return Duration.parse(t);
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("not a duration: '" + text + "' (use e.g. 30s, 15m, 2h, 7d)");
+            Duration d = Duration.parse(s.toUpperCase(Locale.ROOT));
+            if (!d.isNegative()) {
+                return d;
+            }
+        } catch (DateTimeParseException e) {
+            // reported below
         }
-    }
-
-    /** The short form used in output: 1h30m, 45s. */
-    public static String format(Duration d) {
-        long s = d.toSeconds();
-        if (s == 0) {
-            return "0s";
-        }
-        StringBuilder b = new StringBuilder();
-        if (s >= 86400 && s % 3600 == 0 && s % 86400 == 0) {
-            return s / 86400 + "d";
-        }
-        if (s >= 3600) {
-            b.append(s / 3600).append('h');
-            s %= 3600;
-        }
-        if (s >= 60) {
-            b.append(s / 60).append('m');
-            s %= 60;
-        }
-        if (s > 0) {
-            b.append(s).append('s');
-        }
-        return b.toString();
+        throw new IllegalArgumentException("'" + text + "' is not a duration; write e.g. 500ms, 10s, 15m, 2h or 7d");
     }
 }

@@ -238,29 +238,6 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
         }
     }
 
-    /** {@code 10s}, {@code 500ms}, {@code 1m}, {@code 2h}, {@code 1d}, a number of seconds, or ISO-8601 ({@code PT10S}). */
-    public static Duration parseDuration(String text) {
-        String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
-        Matcher m = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?").matcher(s);
-        if (m.matches()) {
-            double v = Double.parseDouble(m.group(1));
-            String unit = m.group(2) == null ? "s" : m.group(2);
-            double millis = v * switch (unit) {
-                case "ms" -> 1;
-                case "m" -> 60_000;
-                case "h" -> 3_600_000;
-                case "d" -> 86_400_000;
-                default -> 1000;
-            };
-            return Duration.ofMillis(Math.round(millis));
-        }
-        try {
-            return Duration.parse(s.toUpperCase(Locale.ROOT));
-        } catch (DateTimeParseException e) {
-            throw new IllegalArgumentException("'" + text + "' is not a duration; write e.g. 500ms, 10s, 1m or 2h");
-        }
-    }
-
     /** Reads typed values out of the YAML tree, with errors that name the file and the key. */
     private static final class Reader {
         private final Path source;
@@ -382,7 +359,7 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 return dflt;
             }
             try {
-                return parseDuration(s);
+                return dev.lifeboat.controller.Durations.parse(s);
             } catch (IllegalArgumentException e) {
                 throw error(key, e.getMessage());
             }

@@ -57,7 +57,7 @@ final class WalStreamCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WalReceiver.Options opts = new WalReceiver.Options(slot, name, parseDuration(flushInterval), flushMode);
+        WalReceiver.Options opts = new WalReceiver.Options(slot, name, dev.lifeboat.controller.Durations.parse(flushInterval), flushMode);
         PgConnections conns = server.connections();
         Repository r = repo.open();
         Cancellation cancel = new Cancellation();
@@ -117,23 +117,4 @@ final class WalStreamCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** 500ms, 1s, 2.5s, 1m, or ISO-8601 (PT1S). */
-    static Duration parseDuration(String s) {
-        Matcher m = Pattern.compile("\\s*(\\d+(?:\\.\\d+)?)\\s*(ms|s|m)?\\s*").matcher(s);
-        if (m.matches()) {
-            double v = Double.parseDouble(m.group(1));
-            String unit = m.group(2) == null ? "s" : m.group(2);
-            long millis = Math.round(v * switch (unit) {
-                case "ms" -> 1;
-                case "m" -> 60_000;
-                default -> 1000;
-            });
-            return Duration.ofMillis(millis);
-        }
-        try {
-            return Duration.parse(s.trim());
-        } catch (RuntimeException e) {
-            throw new IllegalArgumentException("--flush-interval needs a duration such as 500ms or 1s, got '" + s + "'");
-        }
-    }
 }

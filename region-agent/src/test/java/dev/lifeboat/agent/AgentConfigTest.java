@@ -135,13 +135,13 @@ class AgentConfigTest {
 
     @Test
     void durations() {
-        assertThat(AgentConfig.parseDuration("10s")).isEqualTo(Duration.ofSeconds(10));
-        assertThat(AgentConfig.parseDuration("500ms")).isEqualTo(Duration.ofMillis(500));
-        assertThat(AgentConfig.parseDuration("1m")).isEqualTo(Duration.ofMinutes(1));
-        assertThat(AgentConfig.parseDuration("2h")).isEqualTo(Duration.ofHours(2));
-        assertThat(AgentConfig.parseDuration("1.5s")).isEqualTo(Duration.ofMillis(1500));
-        assertThat(AgentConfig.parseDuration("PT30S")).isEqualTo(Duration.ofSeconds(30));
-        assertThat(AgentConfig.parseDuration("15")).isEqualTo(Duration.ofSeconds(15));
-        assertThatThrownBy(() -> AgentConfig.parseDuration("ten")).hasMessageContaining("'ten' is not a duration");
+        assertThat(dev.lifeboat.controller.Durations.parse("10s")).isEqualTo(Duration.ofSeconds(10));
+        assertThat(dev.lifeboat.controller.Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
+        assertThat(dev.lifeboat.controller.Durations.parse("1m")).isEqualTo(Duration.ofMinutes(1));
+        assertThat(dev.lifeboat.controller.Durations.parse("2h")).isEqualTo(Duration.ofHours(2));
+        assertThat(dev.lifeboat.controller.Durations.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
+        assertThat(dev.lifeboat.controller.Durations.parse("PT30S")).isEqualTo(Duration.ofSeconds(30));
+        assertThat(dev.lifeboat.controller.Durations.parse("15")).isEqualTo(Duration.ofSeconds(15));
+        assertThatThrownBy(() -> dev.lifeboat.controller.Durations.parse("ten")).hasMessageContaining("'ten' is not a duration");
     }
 }

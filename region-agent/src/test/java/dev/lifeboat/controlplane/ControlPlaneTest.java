@@ -128,7 +128,7 @@ class ControlPlaneTest {
         long last = 0;
         while (true) {
             try {
-                HttpClient http = HttpClient.newBuilder().sslContext(sslTrustingCa()).build();
+                HttpClient http = HttpClient.newBuilder().sslContext(MutualTls.trustingSslContext(cp.pki.resolve("ca.crt"))).build();
                 HttpRequest r = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + cp.httpPort + "/api/v1/events"))
                         .header("Authorization", "Bearer " + Files.readString(cp.tokens.get("viewer")).trim())
                         .header("Accept", "text/event-stream").header("Last-Event-ID", Long.toString(last)).build();
@@ -152,17 +152,6 @@ class ControlPlaneTest {
                 return;
             }
         }
-    }
-
-    private static javax.net.ssl.SSLContext sslTrustingCa() throws Exception {
-        java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
-        ks.load(null, null);
-        ks.setCertificateEntry("ca", Pki.caCertificate(cp.pki));
-        javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
-        tmf.init(ks);
-        javax.net.ssl.SSLContext ctx = javax.net.ssl.SSLContext.getInstance("TLS");
-        ctx.init(null, tmf.getTrustManagers(), null);
-        return ctx;
     }
 
     @AfterAll

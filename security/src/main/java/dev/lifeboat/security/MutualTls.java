@@ -117,14 +117,7 @@ public final class MutualTls {
         X509Certificate cert = files.check();
         PrivateKey key = files.privateKey();
         try {
-            java.security.KeyStore ks = java.security.KeyStore.getInstance(java.security.KeyStore.getDefaultType());
-            ks.load(null, null);
-            int i = 0;
-            for (X509Certificate ca : files.caCertificates()) {
-                ks.setCertificateEntry("ca" + i++, ca);
-            }
-            javax.net.ssl.TrustManagerFactory tmf = javax.net.ssl.TrustManagerFactory.getInstance(javax.net.ssl.TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ks);
+            TrustManagerFactory tmf = trusting(files.caCertificates());
             javax.net.ssl.X509ExtendedTrustManager pkix = null;
             for (javax.net.ssl.TrustManager tm : tmf.getTrustManagers()) {
                 if (tm instanceof javax.net.ssl.X509ExtendedTrustManager x) {
@@ -262,6 +255,32 @@ public final class MutualTls {
         return sslContext(files, false, false);
     }
 
+    /**
+     * For HTTPS clients that authenticate otherwise (bearer tokens): trusts only the CAs in {@code caCert}, presents no
+     * certificate.
+     */
+    public static SSLContext trustingSslContext(java.nio.file.Path caCert) {
+        try {
+            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx.init(null, trusting(Pem.readCertificates(caCert, "CA certificate")).getTrustManagers(), new SecureRandom());
+            return ctx;
+        } catch (GeneralSecurityException | IOException e) {
+            throw new PkiException("cannot trust " + caCert + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A PKIX trust manager factory that trusts exactly these CAs. */
+    private static TrustManagerFactory trusting(List<X509Certificate> cas) throws GeneralSecurityException, IOException {
+        KeyStore trust = KeyStore.getInstance("PKCS12");
+        trust.load(null, null);
+        for (int i = 0; i < cas.size(); i++) {
+            trust.setCertificateEntry("ca-" + i, cas.get(i));
+        }
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
+        tmf.init(trust);
+        return tmf;
+    }
+
     private static SSLContext sslContext(TlsFiles files, boolean server, boolean requireClientCert) {
         X509Certificate cert = files.check();
         PrivateKey key = files.privateKey();
@@ -274,14 +293,7 @@ public final class MutualTls {
             KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
             kmf.init(keys, password);
 
-            KeyStore trust = KeyStore.getInstance("PKCS12");
-            trust.load(null, null);
-            List<X509Certificate> cas = files.caCertificates();
-            for (int i = 0; i < cas.size(); i++) {
-                trust.setCertificateEntry("ca-" + i, cas.get(i));
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
-            tmf.init(trust);
+            TrustManagerFactory tmf = trusting(files.caCertificates());
 
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(kmf.getKeyManagers(), tmf.getTrustManagers(), new SecureRandom());

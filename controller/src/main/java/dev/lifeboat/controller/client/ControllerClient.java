@@ -3,21 +3,13 @@ package dev.lifeboat.controller.client;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.security.KeyStore;
-import java.security.cert.Certificate;
-import java.security.cert.CertificateFactory;
 import java.time.Duration;
-import java.util.Collection;
 
 /** A small client of the controller's REST API for the CLI (and pipeline steps): HTTPS trusting the Lifeboat CA, a bearer token. */
 public final class ControllerClient {
@@ -32,28 +24,9 @@ public final class ControllerClient {
         this.token = token;
         HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
         if (caCert != null && base.getScheme().equals("https")) {
-            b.sslContext(trusting(caCert));
+            b.sslContext(dev.lifeboat.security.MutualTls.trustingSslContext(caCert));
         }
         this.http = b.build();
-    }
-
-    private static SSLContext trusting(Path caCert) throws IOException {
-        try (InputStream in = Files.newInputStream(caCert)) {
-            Collection<? extends Certificate> certs = CertificateFactory.getInstance("X.509").generateCertificates(in);
-            KeyStore ks = KeyStore.getInstance(KeyStore.getDefaultType());
-            ks.load(null, null);
-            int i = 0;
-            for (Certificate c : certs) {
-                ks.setCertificateEntry("ca" + i++, c);
-            }
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(ks);
-            SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
-            return ctx;
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IOException("cannot use " + caCert + " as the controller's CA: " + e.getMessage(), e);
-        }
     }
 
     /** A failed call: the HTTP status and the controller's error message. */

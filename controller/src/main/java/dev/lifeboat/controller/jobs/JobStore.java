@@ -239,9 +239,7 @@ public final class JobStore {
     /** Ended jobs of the given types for a database since a time, newest first. */
     public List<JobRecord> endedSince(String database, List<String> types, Instant since) {
         StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at >= ? AND type IN (");
-        for (int i = 0; i < types.size(); i++) {
-            sql.append(i == 0 ? "?" : ", ?");
-        }
+        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC");
         try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
@@ -263,9 +261,7 @@ public final class JobStore {
     /** The newest completed jobs of these types for a database, newest first, at most {@code limit}. */
     public List<JobRecord> completed(String database, List<String> types, int limit) {
         StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
-        for (int i = 0; i < types.size(); i++) {
-            sql.append(i == 0 ? "?" : ", ?");
-        }
+        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT ").append(Math.max(1, limit));
         try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
@@ -281,9 +277,7 @@ public final class JobStore {
     /** The newest ended job of these types for a database. */
     public Optional<JobRecord> latestEnded(String database, List<String> types) {
         StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
-        for (int i = 0; i < types.size(); i++) {
-            sql.append(i == 0 ? "?" : ", ?");
-        }
+        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT 1");
         try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
