@@ -140,7 +140,7 @@ public final class Controller implements AutoCloseable {
         AgentLinkService link = new AgentLinkService(agents, jobs, metrics, events, j -> evaluator.execute(() -> evaluateSafely()),
                 (agent, database) -> inventory.database(database).map(d -> d.agent().equals(agent)).orElse(false));
         ServerCredentials creds = tls != null ? MutualTls.serverCredentials(tls) : InsecureServerCredentials.create();
-        InetSocketAddress grpcAddr = resolved(config.grpcListen);
+        InetSocketAddress grpcAddr = HostPort.parse(config.grpcListen, "grpc-listen").socketAddress();
         grpc = NettyServerBuilder.forAddress(grpcAddr, creds)
                 .addService(tls != null ? ServerInterceptors.intercept(link, MutualTls.identityInterceptor()) : link.bindService())
                 .permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
@@ -173,7 +173,7 @@ public final class Controller implements AutoCloseable {
         SSLContext httpsContext = tls != null ? MutualTls.serverSslContext(tls, false) : null;
         rest = new RestApi(new RestApi.Services(inventory, agents, jobs, dispatcher, status, alerts, events, auditLog,
                 auditHead, audit, scheduler, registry),
-                new Tokens(config.tokens), JSON, resolved(config.httpListen), httpsContext).start();
+                new Tokens(config.tokens), JSON, HostPort.parse(config.httpListen, "http-listen").socketAddress(), httpsContext).start();
         closeables.add(rest);
         audit.record("controller", "controller.started", "controller", Map.of("grpc", grpcAddr.toString(), "http", config.httpListen,
                 "tls", tls != null, "databases", inventory.databases().size()));
@@ -193,10 +193,6 @@ public final class Controller implements AutoCloseable {
         return d == null ? Double.NaN : d;
     }
 
-    private static InetSocketAddress resolved(String hostPort) {
-        InetSocketAddress a = Addresses.parse(hostPort);
-        return new InetSocketAddress(a.getHostString(), a.getPort());
-    }
 
     private static List<WebhookTarget> webhooks(ControllerConfig config) {
         List<WebhookTarget> out = new ArrayList<>();

@@ -161,13 +161,13 @@ public final class ControllerConfig {
         }
         if (insecureDev) {
             for (String a : List.of(grpcListen, httpListen)) {
-                if (!Addresses.isLoopback(a)) {
+                if (!HostPort.parse(a, "listen").isLoopback()) {
                     throw new IllegalArgumentException("insecure-dev is allowed on loopback only, not " + a);
                 }
             }
         }
-        Addresses.parse(grpcListen);
-        Addresses.parse(httpListen);
+        HostPort.parse(grpcListen, "grpc-listen");
+        HostPort.parse(httpListen, "http-listen");
         if (durationOf("heartbeat-interval", heartbeatInterval).toMillis() < 1000) {
             throw new IllegalArgumentException("heartbeat-interval must be at least 1s");
         }

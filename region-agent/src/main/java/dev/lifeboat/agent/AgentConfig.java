@@ -1,5 +1,6 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.controller.HostPort;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;

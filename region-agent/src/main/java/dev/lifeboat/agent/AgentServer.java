@@ -1,5 +1,6 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.controller.HostPort;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;

@@ -1,7 +1,7 @@
 package dev.lifeboat.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.lifeboat.agent.HostPort;
+import dev.lifeboat.controller.HostPort;
 import dev.lifeboat.agent.JobEvents;
 import dev.lifeboat.agent.JobManager;
 import dev.lifeboat.progress.ProgressEvent;

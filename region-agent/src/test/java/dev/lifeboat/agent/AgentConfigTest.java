@@ -1,5 +1,6 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.controller.HostPort;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
