@@ -186,7 +186,7 @@ public final class JobManager implements AutoCloseable {
                 job.ended |= isTerminal(e.getKind());
             }
             if (!job.ended) {
-                JobEvent e = JobEvent.newBuilder().setJobId(id).setSequence(job.lastSequence + 1)
+                JobEvent e = describing(JobEvent.newBuilder(), s.request()).setJobId(id).setSequence(job.lastSequence + 1)
                         .setKind(JobEvent.Kind.FAILED).setAt(now()).setMessage(INTERRUPTED)
                         .setPhase(job.lastEvent == null ? "" : job.lastEvent.getPhase()).build();
                 journal.append(id, e, true);
@@ -622,6 +622,11 @@ public final class JobManager implements AutoCloseable {
      * Numbers, journals and publishes one event; nothing follows an end event. Returns the event, or null when the
      * job had already ended.
      */
+    /** Every event names its job's type, database and requester, so a controller can record jobs it did not start. */
+    private static JobEvent.Builder describing(JobEvent.Builder b, JobRequest r) {
+        return b.setType(r.getType()).setDatabase(r.getDatabase()).setRequestedBy(r.getRequestedBy());
+    }
+
     private JobEvent emit(Job job, JobEvent.Builder b) {
         List<Subscriber> targets = new ArrayList<>();
         JobEvent e;
@@ -629,7 +634,7 @@ public final class JobManager implements AutoCloseable {
             if (job.ended) {
                 return null;
             }
-            e = b.setJobId(job.id()).setSequence(job.lastSequence + 1).setAt(now()).build();
+            e = describing(b, job.request).setJobId(job.id()).setSequence(job.lastSequence + 1).setAt(now()).build();
             job.lastSequence = e.getSequence();
             job.lastEvent = e;
             job.events.add(e);

@@ -222,6 +222,12 @@ class JobsApiTest {
         assertThat(events.stream().filter(e -> e.getKind() == JobEvent.Kind.STARTED)).hasSize(1);
         assertThat(events.getLast().getKind()).as(events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
         assertThat(Json.MAPPER.readTree(events.getLast().getResultJson()).get("ok").asBoolean()).isTrue();
+        // the job's thread hands each event to the watcher and to every-job listeners one after the other: the watcher
+        // may see the end first
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        while (seenByAll.size() < events.size() && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
         all.close();
         // the controller link's view: every event of the job, in order, the same as a watcher's
         assertThat(seenByAll).isEqualTo(events);

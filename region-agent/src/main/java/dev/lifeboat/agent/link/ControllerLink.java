@@ -120,7 +120,7 @@ public final class ControllerLink implements AutoCloseable {
                 // live events; anything lost while the stream was down is caught up below
                 subscription = jobs.subscribeAll(e -> {
                     if (eventsFlowing) {
-                        send(AgentMessage.newBuilder().setEvent(described(e)).build());
+                        send(AgentMessage.newBuilder().setEvent(e).build());
                     }
                 });
                 Instant nextMetrics = Instant.EPOCH;
@@ -205,7 +205,7 @@ public final class ControllerLink implements AutoCloseable {
         private void catchUp() {
             for (JobStatus j : jobs.list(false)) {
                 if (j.hasLastEvent()) {
-                    send(AgentMessage.newBuilder().setEvent(described(j.getLastEvent(), j.getRequest())).build());
+                    send(AgentMessage.newBuilder().setEvent(j.getLastEvent()).build());
                 }
             }
         }
@@ -222,19 +222,6 @@ public final class ControllerLink implements AutoCloseable {
             endReason = "controller closed the stream";
             ended.countDown();
         }
-    }
-
-    /** The event with its job's type, database and requester, which the controller needs for jobs it did not start. */
-    private JobEvent described(JobEvent e) {
-        try {
-            return described(e, jobs.status(e.getJobId()).getRequest());
-        } catch (RuntimeException unknown) {
-            return e;
-        }
-    }
-
-    private static JobEvent described(JobEvent e, dev.lifeboat.proto.v1.JobRequest r) {
-        return e.toBuilder().setType(r.getType()).setDatabase(r.getDatabase()).setRequestedBy(r.getRequestedBy()).build();
     }
 
     private static Timestamp ts(Instant i) {
