@@ -160,11 +160,30 @@ public final class Controller implements AutoCloseable {
         }, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
 
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        // one status computation serves the three gauges of every database in a scrape
+        java.util.function.Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow = new java.util.function.Supplier<>() {
+            private long at;
+            private Map<String, SlaStatus.DatabaseStatus> last;
+
+            @Override
+            public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
+                if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
+                    last = new java.util.HashMap<>();
+                    for (SlaStatus.DatabaseStatus st : status.all()) {
+                        last.put(st.database(), st);
+                    }
+                    at = System.nanoTime();
+                }
+                return last;
+            }
+        };
         for (Inventory.ManagedDatabase d : inventory.databases()) {
-            Gauge.builder("lifeboat_controller_rpo_seconds", () -> nan(status.of(d.name()).rpoSeconds())).tag("database", d.name()).register(registry);
-            Gauge.builder("lifeboat_controller_rto_estimate_seconds", () -> nan(status.of(d.name()).rto().seconds())).tag("database", d.name())
+            Gauge.builder("lifeboat_controller_rpo_seconds", () -> nan(statusNow.get().get(d.name()).rpoSeconds())).tag("database", d.name())
                     .register(registry);
-            Gauge.builder("lifeboat_controller_compliant", () -> status.of(d.name()).compliant() ? 1 : 0).tag("database", d.name()).register(registry);
+            Gauge.builder("lifeboat_controller_rto_estimate_seconds", () -> nan(statusNow.get().get(d.name()).rto().seconds()))
+                    .tag("database", d.name()).register(registry);
+            Gauge.builder("lifeboat_controller_compliant", () -> statusNow.get().get(d.name()).compliant() ? 1 : 0).tag("database", d.name())
+                    .register(registry);
         }
         Gauge.builder("lifeboat_controller_agents_connected", () -> agents.list().stream().filter(AgentRegistry.AgentInfo::connected).count())
                 .register(registry);

@@ -54,21 +54,22 @@ public final class SlaStatus {
     }
 
     public List<DatabaseStatus> all() {
+        List<AgentRegistry.AgentInfo> known = agents.list(); // once for all databases
         List<DatabaseStatus> out = new ArrayList<>();
         for (ManagedDatabase db : inventory.databases()) {
-            out.add(of(db));
+            out.add(of(db, known));
         }
         return out;
     }
 
     public DatabaseStatus of(String database) {
-        return of(inventory.require(database));
+        return of(inventory.require(database), agents.list());
     }
 
-    private DatabaseStatus of(ManagedDatabase db) {
+    private DatabaseStatus of(ManagedDatabase db, List<AgentRegistry.AgentInfo> known) {
         Instant now = Instant.now();
         List<String> problems = new ArrayList<>();
-        Optional<AgentRegistry.AgentInfo> agent = agents.list().stream().filter(a -> a.id().equals(db.agent())).findFirst();
+        Optional<AgentRegistry.AgentInfo> agent = known.stream().filter(a -> a.id().equals(db.agent())).findFirst();
         String agentState = agent.map(a -> a.connected() ? "connected" : a.gone() ? "gone" : "disconnected").orElse("never seen");
         String primaryRegion = agent.map(AgentRegistry.AgentInfo::region).orElse(null);
         if (!agentState.equals("connected")) {
