@@ -16,7 +16,7 @@ final class PgFileRules {
      * Written by a restore into the data directory: when and from which backup. A cluster restored without a new
      * timeline continues an old line of LSNs, so backups taken before it was restored cannot vouch for its pages.
      */
-    static final String RESTORE_MARKER = "lifeboat.restored";
+    static final String RESTORE_MARKER = ClusterIdentity.MARKER;
 
     private static final Set<String> SKIP_FILES = Set.of("postmaster.pid", "postmaster.opts", "backup_label",
             "tablespace_map", "backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp", "pg_internal.init",
