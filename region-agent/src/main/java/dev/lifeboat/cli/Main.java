@@ -12,7 +12,7 @@ import java.nio.file.Path;
 @Command(name = "lifeboat", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
         description = "Backup and disaster recovery for PostgreSQL.",
         subcommands = {RepoInitCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class,
-                VerifyCommand.class, GcCommand.class, ExpireCommand.class, WalPushCommand.class, WalGetCommand.class, WalStreamCommand.class, WalSpoolWorkerCommand.class, RestorePointCommand.class, UnlockCommand.class, RebuildIndexCommand.class, ReplicationCommand.class,
+                VerifyCommand.class, GcCommand.class, ExpireCommand.class, WalPushCommand.class, WalGetCommand.class, WalStreamCommand.class, WalSpoolWorkerCommand.class, RecoveryEndCommand.class, RestorePointCommand.class, UnlockCommand.class, RebuildIndexCommand.class, ReplicationCommand.class,
                 PkiCommand.class, AgentCommand.class, JobsCommand.class, ControllerCommand.class, StatusCommand.class, RunCommand.class, AlertsCommand.class, AuditCommand.class,
                 QuickstartCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

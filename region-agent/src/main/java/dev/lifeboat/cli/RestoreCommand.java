@@ -60,6 +60,12 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--timeline", paramLabel = "T|latest|current", description = "Timeline to recover along (default: latest).")
     String timeline;
 
+    @Option(names = "--archive-mode", defaultValue = "off", paramLabel = "off|preserve", description = "off (default): the "
+            + "restored copy does not archive WAL (archive_mode = off in its postgresql.auto.conf), so it can never write "
+            + "into its source's archive; preserve: keep the source's archiving settings (for a copy that replaces a lost "
+            + "source). Either way the copy ends on a new timeline.")
+    PgRestore.ArchiveMode archiveMode;
+
     @Option(names = "--json", description = "Print the result (and the validation report) as JSON.")
     boolean json;
 
@@ -77,14 +83,14 @@ final class RestoreCommand implements Callable<Integer> {
         PgValidator.Report report = null;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
             result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, tablespaceMap, owner, rt,
-                    repo.forwardedArgs()), progress, cancel).run();
+                    repo.forwardedArgs(), archiveMode), progress, cancel).run();
             if (!json) {
                 System.out.printf("restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n", result.backupId(), result.target(),
                         result.files(), ListCommand.size(result.bytes()), result.seconds(), result.bytesPerSecond() / 1048576.0);
-                if (rt != null) {
-                    System.out.printf("recovery to %s on timeline %d is configured (recovery.signal, restore_command); "
-                            + "archived WAL reaches %s%n", rt.describe(), result.targetTimeline(), result.recoverableUntil());
-                }
+                System.out.printf("recovery to %s on timeline %d is configured (recovery.signal, restore_command)%s; "
+                                + "when started, PostgreSQL recovers and promotes the copy to a new timeline%s%n", result.recoveryTarget(),
+                        result.targetTimeline(), rt == null ? "" : "; archived WAL reaches " + result.recoverableUntil(),
+                        archiveMode == PgRestore.ArchiveMode.OFF ? " (archive_mode = off: it will not archive WAL)" : "");
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());

@@ -29,57 +29,26 @@ public final class FileBackup {
 
     /**
      * Where an incremental finds the previous version of a file's blocks, to store changed blocks as page deltas.
+     * Every block is still read and hashed: its id (a keyed hash of these bytes) decides whether it is stored, and
+     * the file's digest is built from the ids of the bytes read, never from the parent's references.
      *
-     * @param parentRefs        the file's chunk references in the parent backup (block i at offset i × block size)
-     * @param unchangedBelowLsn when above 0: a block whose every page carries an LSN in (0, this) was last changed
-     *                          before the parent backup started, so the parent's reference is taken over without
-     *                          hashing the block (0: compare every block by its id)
-     * @param unchangedBytes    counts the bytes taken over that way
+     * @param parentRefs the file's chunk references in the parent backup (block i at offset i × block size)
      */
-    public record DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize, long unchangedBelowLsn,
-                              java.util.concurrent.atomic.LongAdder unchangedBytes) {
-        public DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize) {
-            this(parentRefs, reader, pageSize, 0, new java.util.concurrent.atomic.LongAdder());
-        }
-
-        /**
-         * The parent's reference for block {@code block} when its page LSNs show it unchanged since the parent
-         * started, else null. PostgreSQL stamps every WAL-logged page change with the record's LSN, and pages
-         * written before the parent's start checkpoint were on disk before it read them; a page changed only
-         * by hint bits (not WAL-logged without checksums) may keep the parent's older copy, which is harmless.
-         */
-        String unchangedRef(int block, byte[] data, int off, int len) {
-            if (unchangedBelowLsn <= 0 || block >= parentRefs.size() || len % pageSize != 0) {
-                return null;
-            }
-            for (int p = off; p < off + len; p += pageSize) {
-                // pd_lsn: two native-order (little-endian here) uint32 halves, high first
-                long lsn = ((long) (int) INT_LE.get(data, p) << 32) | ((int) INT_LE.get(data, p + 4) & 0xffffffffL);
-                if (lsn == 0 || Long.compareUnsigned(lsn, unchangedBelowLsn) >= 0) {
-                    return null; // a new, never-logged page or one changed since: compare it the slow way
-                }
-            }
-            String ref = parentRefs.get(block);
-            if (reader.rawLength(ref) != len) {
-                return null;
-            }
-            unchangedBytes.add(len);
-            return ref;
-        }
+    public record DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize) {
     }
 
-    private static final java.lang.invoke.VarHandle INT_LE =
-            java.lang.invoke.MethodHandles.byteArrayViewVarHandle(int[].class, java.nio.ByteOrder.LITTLE_ENDIAN);
-
-    /** The id the parent computed from a block it holds as {@code ref} (a delta's block is hashed again). */
-    private static ChunkId contentIdOf(String ref, ChunkWriter.Session session, byte[] data, int off, int len) {
-        return ChunkRefs.isDelta(ref) ? session.idOf(data, off, len) : ChunkId.parse(ref);
+    /**
+     * Looks at the bytes of each chunk as they are read (e.g. to check page checksums); {@code fileOffset} is where
+     * the chunk starts in the file.
+     */
+    public interface BlockCheck {
+        void check(byte[] data, int off, int len, long fileOffset) throws IOException;
     }
 
     public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
                                      ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel)
             throws IOException {
-        return backup(file, relPath, attrs, chunker, session, progress, cancel, null);
+        return backup(file, relPath, attrs, chunker, session, progress, cancel, null, null);
     }
 
     /**
@@ -88,17 +57,15 @@ public final class FileBackup {
      */
     public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
                                      ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel,
-                                     DeltaSource delta) throws IOException {
+                                     DeltaSource delta, BlockCheck check) throws IOException {
         List<String> chunks = new ArrayList<>();
         ContentDigest digest = new ContentDigest();
+        long[] offset = {0};
         long total = eachChunk(file, chunker, cancel, (data, start, cut) -> {
-            String unchanged = delta == null ? null : delta.unchangedRef(chunks.size(), data, start, cut);
-            if (unchanged != null) {
-                digest.add(contentIdOf(unchanged, session, data, start, cut));
-                chunks.add(unchanged);
-                progress.addBytes(cut);
-                return;
+            if (check != null) {
+                check.check(data, start, cut, offset[0]);
             }
+            offset[0] += cut;
             ChunkId id = session.idOf(data, start, cut);
             digest.add(id);
             String ref = null;
@@ -180,8 +147,8 @@ public final class FileBackup {
      * block {@code firstBlock + i} of the file, which is what deltas are matched against).
      */
     public RangeResult backupRange(Path file, long offset, int length, int blockSize, ChunkWriter.Session session,
-                                   DeltaSource delta, int firstBlock, ProgressTracker progress, Cancellation cancel)
-            throws IOException {
+                                   DeltaSource delta, int firstBlock, BlockCheck check, ProgressTracker progress,
+                                   Cancellation cancel) throws IOException {
         if (rangeBuf == null || rangeBuf.length < length) {
             rangeBuf = new byte[length];
         }
@@ -201,12 +168,8 @@ public final class FileBackup {
             cancel.throwIfCancelled();
             int cut = Math.min(blockSize, n - pos);
             int block = firstBlock + refs.size();
-            String unchanged = delta == null ? null : delta.unchangedRef(block, rangeBuf, pos, cut);
-            if (unchanged != null) {
-                ids.add(contentIdOf(unchanged, session, rangeBuf, pos, cut));
-                refs.add(unchanged);
-                progress.addBytes(cut);
-                continue;
+            if (check != null) {
+                check.check(rangeBuf, pos, cut, offset + pos);
             }
             ChunkId id = session.idOf(rangeBuf, pos, cut);
             ids.add(id);

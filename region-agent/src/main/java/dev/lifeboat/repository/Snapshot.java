@@ -23,11 +23,30 @@ public record Snapshot(String id, String type, String engine, String parent, Ins
      * @param path     path relative to the data directory ({@code pg_tblspc/<oid>/…} for tablespace contents)
      * @param chunks   hex chunk ids in file order (files only)
      * @param target   link target (symlinks only)
+     * @param stamp    what the file system said about the file when the backup listed it (files only; absent in
+     *                 manifests written before it existed): the next incremental takes the file over unread only if
+     *                 the stamp is unchanged
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
-                            String digest, List<String> chunks, String target) {
+                            String digest, List<String> chunks, String target, Stamp stamp) {
+        public FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
+                         String digest, List<String> chunks, String target) {
+            this(path, kind, mode, owner, group, mtimeMillis, size, digest, chunks, target, null);
+        }
+
+        public FileEntry withStamp(Stamp s) {
+            return new FileEntry(path, kind, mode, owner, group, mtimeMillis, size, digest, chunks, target, s);
+        }
+    }
+
+    /**
+     * A file's identity and change times: device and inode, and ctime and mtime in nanoseconds. Every write, truncate
+     * or extension of a file sets both times to the current clock; ctime cannot be set by a user (restoring tools
+     * that keep mtimes cannot fake it), and a file replaced by rename has another inode.
+     */
+    public record Stamp(long device, long inode, long ctimeNanos, long mtimeNanos) {
     }
 
     public record Tablespace(String oid, String name, String location) {

@@ -37,14 +37,19 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Creates (initdb) a new cluster under {@code base}, which must not hold one yet. */
     public static LocalCluster create(Path base, List<String> extraConfig) throws IOException {
+        return create(base, extraConfig, List.of());
+    }
+
+    /** As {@link #create(Path, List)}, with extra initdb options (e.g. {@code --data-checksums}). */
+    public static LocalCluster create(Path base, List<String> extraConfig, List<String> initdbOptions) throws IOException {
         PgBinaries bins = PgBinaries.forVersion(System.getenv().getOrDefault("LIFEBOAT_PG_VERSION", "15"));
         String osUser = Processes.isRoot() ? "postgres" : Processes.currentUser();
         LocalCluster c = new LocalCluster(base.toAbsolutePath(), bins, PgValidator.freePort(), osUser);
-        c.init(extraConfig);
+        c.init(extraConfig, initdbOptions);
         return c;
     }
 
-    private void init(List<String> extraConfig) throws IOException {
+    private void init(List<String> extraConfig, List<String> initdbOptions) throws IOException {
         Files.createDirectories(base);
         Files.createDirectories(socketDir);
         if (Processes.isRoot()) {
@@ -53,8 +58,10 @@ public final class LocalCluster implements AutoCloseable {
             Files.createDirectories(data);
             Processes.check(List.of("chown", osUser, data.toString()), Duration.ofSeconds(10));
         }
-        Processes.check(Processes.asUser(osUser, List.of(bins.path("initdb"), "-D", data.toString(), "-U", "postgres",
-                "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8")), Duration.ofMinutes(5));
+        List<String> initdb = new ArrayList<>(List.of(bins.path("initdb"), "-D", data.toString(), "-U", "postgres",
+                "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"));
+        initdb.addAll(initdbOptions);
+        Processes.check(Processes.asUser(osUser, initdb), Duration.ofMinutes(5));
         List<String> conf = new ArrayList<>(List.of(
                 "listen_addresses = '127.0.0.1'",
                 "port = " + port,
@@ -122,10 +129,47 @@ public final class LocalCluster implements AutoCloseable {
         // port and socket always on the command line: an attached (restored) copy must not collide with its original
         String opts = "-c port=" + port + " -c unix_socket_directories='" + socketDir + "'"
                 + (attached ? " -c listen_addresses=''" + (keepArchiving ? "" : " -c archive_mode=off") : "");
+        boolean recovering = Files.exists(data.resolve("recovery.signal"));
         Processes.check(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-l",
                 socketDir.resolve("server.log").toString(), "-w", "-t", "600", "-o", opts, "start")), Duration.ofMinutes(11));
         running = true;
+        if (recovering) {
+            awaitPromotion(Duration.ofMinutes(10));
+        }
         return this;
+    }
+
+    /**
+     * A restored copy accepts connections once it is consistent and promotes after replaying to its target: wait
+     * for that, so callers see the copy as it will stay.
+     */
+    public void awaitPromotion(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (true) {
+            try (Connection c = connect("postgres"); var st = c.createStatement();
+                 var rs = st.executeQuery("select pg_is_in_recovery()")) {
+                rs.next();
+                if (!rs.getBoolean(1)) {
+                    return;
+                }
+            } catch (SQLException e) {
+                if (!Files.exists(data.resolve("postmaster.pid"))) {
+                    running = false;
+                    String log = Files.exists(socketDir.resolve("server.log")) ? Files.readString(socketDir.resolve("server.log")) : "";
+                    throw new IOException("the server on " + data + " stopped during recovery:\n"
+                            + log.substring(Math.max(0, log.length() - 4000)));
+                }
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IOException("the server on " + data + " did not finish recovery within " + timeout);
+            }
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+        }
     }
 
     public void stop() throws IOException {

@@ -72,7 +72,26 @@ public final class PgBackup {
         this.cancel = cancel == null ? Cancellation.none() : cancel;
     }
 
-    private record SourceFile(Path path, String relPath, PosixFileAttributes attrs) {
+    private record SourceFile(Path path, String relPath, PosixFileAttributes attrs, Snapshot.Stamp stamp) {
+        SourceFile(Path path, String relPath, PosixFileAttributes attrs) throws IOException {
+            this(path, relPath, attrs, stampOf(path));
+        }
+    }
+
+    /** The file's stamp as the file system reports it now (null if it vanished). */
+    static Snapshot.Stamp stampOf(Path p) throws IOException {
+        try {
+            Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,ctime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+            return new Snapshot.Stamp(((Number) a.get("dev")).longValue(), ((Number) a.get("ino")).longValue(),
+                    nanos((java.nio.file.attribute.FileTime) a.get("ctime")),
+                    nanos((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")));
+        } catch (NoSuchFileException gone) {
+            return null;
+        }
+    }
+
+    private static long nanos(java.nio.file.attribute.FileTime t) {
+        return t.to(java.util.concurrent.TimeUnit.NANOSECONDS);
     }
 
     public Snapshot run() throws IOException {
@@ -82,25 +101,35 @@ public final class PgBackup {
         }
         PgDataDirectory pgdata = new PgDataDirectory(opts.pgdata()).requireCluster();
         long systemId = pgdata.systemIdentifier();
+        ClusterIdentity identity = ClusterIdentity.of(pgdata.path());
         PgConnections conns = connectionFor(pgdata);
         Instant start = Instant.now();
-        Snapshot parent = requestedType.equals("full") ? null : findParent(requestedType, systemId);
-        String type = parent == null ? "full" : requestedType;
-        if (parent == null && !requestedType.equals("full")) {
-            log.warn("no earlier backup of this cluster in {}: taking a full backup instead of {}", repo.uri(), requestedType);
-        }
-        String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
-                + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
 
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", id, false);
-             Connection conn = open(conns)) {
+        try (Connection conn = open(conns)) {
             Map<String, String> info = checkServer(conn, pgdata, systemId);
+            info.put("clusterId", identity.clusterId());
+            int currentTimeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
+            // the parent is chosen under the lock: expire cannot delete it (and the chunks it names) between the
+            // choice and the end of this backup
+            try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", requestedType + " of " + pgdata.path(), false)) {
+            Snapshot parent = requestedType.equals("full") ? null
+                    : findParent(requestedType, identity, currentTimeline, timelineHistory(pgdata.path(), currentTimeline));
+            String type = parent == null ? "full" : requestedType;
+            if (parent == null && !requestedType.equals("full")) {
+                log.warn("no earlier backup of this cluster's line of history in {}: taking a full backup instead of {}",
+                        repo.uri(), requestedType);
+            }
+            String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
+                    + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
             String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
             exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
             String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
             int timeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
             log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
-            unchangedBelowLsn = pageLsnThreshold(parent, timeline, restoredAt(pgdata.path()));
+            if ("on".equals(info.get("dataChecksums"))) {
+                pageChecksums = new PageChecksums(Integer.parseInt(info.get("blockSize")),
+                        Long.parseLong(queryOne(conn, "select blocks_per_segment::text from pg_control_init()")), Lsn.parse(startLsn));
+            }
             List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
 
             List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
@@ -114,12 +143,15 @@ public final class PgBackup {
                 long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
                 ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
                 ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
-                copyFiles(files, writer, ck, copy, entries, parent, deltaReader, Integer.parseInt(info.get("blockSize")));
+                copyFiles(files, writer, ck, copy, entries, parent, deltaReader, index, Integer.parseInt(info.get("blockSize")));
                 copy.finish(null);
-                if (parent != null) {
-                    info.put("blocksUnchangedByLsn", Long.toString(unchangedBytes.sum()));
-                    log.info("{} bytes of changed files taken over from {} by page LSN (unchanged since it started)",
-                            unchangedBytes.sum(), parent.id());
+                if (pageChecksums != null) {
+                    info.put("pagesChecksummed", Long.toString(pageChecksums.pagesChecked()));
+                    String bad = pageChecksums.describe();
+                    if (!bad.isEmpty()) {
+                        info.put("pageChecksumFailures", bad);
+                        log.warn("backup {}: page checksum failures (the pages were backed up as they are on disk): {}", id, bad);
+                    }
                 }
 
                 cancel.throwIfCancelled();
@@ -152,6 +184,7 @@ public final class PgBackup {
                 repo.saveSnapshot(snap);
                 log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
                 return snap;
+            }
             }
         } catch (SQLException e) {
             throw new PgException("backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
@@ -363,12 +396,32 @@ public final class PgBackup {
 
     private final java.util.concurrent.atomic.AtomicLong skippedBytes = new java.util.concurrent.atomic.AtomicLong();
 
-    /** The backup an incremental (newest of this cluster) or differential (newest full) builds on. */
-    private Snapshot findParent(String type, long systemId) throws IOException {
+    /**
+     * The backup an incremental (the newest) or differential (the newest full) builds on: only a backup of this very
+     * line of history. A restored copy shares its source's system identifier, so the system identifier alone would
+     * let an incremental of a copy build on production's newer backup (and restore production's rows); the cluster
+     * id (see {@link ClusterIdentity}) tells them apart, and the timeline history rules out a backup taken on a branch
+     * this cluster did not follow (e.g. before a pg_rewind onto another timeline).
+     */
+    private Snapshot findParent(String type, ClusterIdentity identity, int timeline, TimelineHistory history) throws IOException {
         List<String> ids = repo.listSnapshotIds();
         for (int i = ids.size() - 1; i >= 0; i--) {
             Snapshot s = repo.loadSnapshot(ids.get(i));
-            if (!Long.toUnsignedString(systemId).equals(s.engineInfo().get("systemIdentifier"))) {
+            Map<String, String> e = s.engineInfo();
+            if (!Long.toUnsignedString(identity.systemIdentifier()).equals(e.get("systemIdentifier"))
+                    || !identity.clusterId().equals(ClusterIdentity.ofBackup(e))) {
+                continue;
+            }
+            int tli;
+            long stop;
+            try {
+                tli = Integer.parseInt(e.getOrDefault("timeline", ""));
+                stop = Lsn.parse(e.get("stopLsn"));
+            } catch (RuntimeException unreadable) {
+                continue;
+            }
+            if (!history.contains(tli, stop)) {
+                log.info("backup {} (timeline {}) is not on the history of timeline {}: not a parent", s.id(), tli, timeline);
                 continue;
             }
             if (type.equals("incr") || s.type().equals("full")) {
@@ -378,27 +431,55 @@ public final class PgBackup {
         return null;
     }
 
+    /** The server's current timeline's history, from pg_wal (timeline 1 has none). */
+    static TimelineHistory timelineHistory(Path pgdata, int timeline) throws IOException {
+        if (timeline <= 1) {
+            return new TimelineHistory(timeline, List.of());
+        }
+        Path f = pgdata.resolve("pg_wal").resolve(TimelineHistory.fileName(timeline));
+        try {
+            return TimelineHistory.parse(timeline, Files.readString(f));
+        } catch (NoSuchFileException e) {
+            // without it no earlier timeline can be vouched for: only backups of this timeline qualify
+            log.warn("{} is missing: only backups taken on timeline {} can be parents", f, timeline);
+            return new TimelineHistory(timeline, List.of());
+        }
+    }
+
     /**
-     * A file can be taken over from the parent backup without reading it when its size and modification time are
-     * unchanged and it was last modified well before the parent started reading (file systems and PostgreSQL can
-     * change a file within one timestamp tick; two seconds of margin rule that out).
+     * A file is taken over from the parent backup without reading it when the file system reports exactly what it
+     * reported when the parent listed it (size, device, inode, ctime and mtime to the nanosecond) and it was last
+     * modified well before the parent started: every write, truncation or extension sets both times to the clock,
+     * a file replaced by rename has a new inode, and ctime cannot be set back by tools that restore mtimes. The
+     * two-second margin covers coarse file-system clocks (a write in the same tick as the parent's listing); a time
+     * in the future (a clock stepped back) is never trusted. docs/repository-format.md argues this fork by fork.
      */
-    private static Snapshot.FileEntry reusable(Map<String, Snapshot.FileEntry> parentFiles, Snapshot parent, SourceFile f) {
-        if (parent == null || f.relPath().equals("global/pg_control")) {
+    private static Snapshot.FileEntry reusable(Map<String, Snapshot.FileEntry> parentFiles, Snapshot parent, SourceFile f,
+                                               ChunkIndex index) {
+        if (parent == null || f.relPath().equals("global/pg_control") || f.stamp() == null) {
             return null;
         }
         Snapshot.FileEntry p = parentFiles.get(f.relPath());
         long mtime = f.attrs().lastModifiedTime().toMillis();
-        if (p == null || p.kind() != Snapshot.Kind.FILE || p.size() != f.attrs().size() || p.mtimeMillis() != mtime
-                || mtime >= parent.startTime().toEpochMilli() - 2000) {
+        if (p == null || p.kind() != Snapshot.Kind.FILE || p.stamp() == null || !p.stamp().equals(f.stamp())
+                || p.size() != f.attrs().size() || p.mtimeMillis() != mtime
+                || mtime >= parent.startTime().toEpochMilli() - 2000 || mtime > System.currentTimeMillis()) {
             return null;
         }
+        for (String ref : p.chunks()) {
+            for (var id : dev.lifeboat.repository.ChunkRefs.ids(ref)) {
+                if (index.get(id) == null) {
+                    return null; // the parent's data is not all there (e.g. a damaged index): read the file
+                }
+            }
+        }
         return new Snapshot.FileEntry(p.path(), p.kind(), FileBackup.mode(f.attrs().permissions()), f.attrs().owner().getName(),
-                f.attrs().group().getName(), mtime, p.size(), p.digest(), p.chunks(), null);
+                f.attrs().group().getName(), mtime, p.size(), p.digest(), p.chunks(), null, f.stamp());
     }
 
     private void copyFiles(List<SourceFile> files, ChunkWriter writer, RepositoryConfig.Chunking ck, ProgressTracker progress,
-                           List<Snapshot.FileEntry> entries, Snapshot parent, ChunkReader deltaReader, int pageSize)
+                           List<Snapshot.FileEntry> entries, Snapshot parent, ChunkReader deltaReader, ChunkIndex index,
+                           int pageSize)
             throws IOException {
         Map<String, Snapshot.FileEntry> parentFiles = new java.util.HashMap<>();
         if (parent != null) {
@@ -408,7 +489,7 @@ public final class PgBackup {
         ConcurrentLinkedQueue<Object> queue = new ConcurrentLinkedQueue<>();
         for (SourceFile f : files) {
             long size = f.attrs().size();
-            if (size > SPLIT_ABOVE && PgFileRules.isRelationFile(f.relPath()) && reusable(parentFiles, parent, f) == null) {
+            if (size > SPLIT_ABOVE && PgFileRules.isRelationFile(f.relPath()) && reusable(parentFiles, parent, f, index) == null) {
                 // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers
                 FileBackup.DeltaSource delta = deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize);
                 int n = (int) ((size + RANGE_BYTES - 1) / RANGE_BYTES);
@@ -442,7 +523,7 @@ public final class PgBackup {
                             }
                             SourceFile f = (SourceFile) item;
                             Chunker chunker = PgFileRules.isRelationFile(f.relPath()) ? blocks : cdc;
-                            Snapshot.FileEntry same = reusable(parentFiles, parent, f);
+                            Snapshot.FileEntry same = reusable(parentFiles, parent, f, index);
                             if (same != null) {
                                 entries.add(same);
                                 skippedBytes.addAndGet(same.size());
@@ -453,7 +534,8 @@ public final class PgBackup {
                             try {
                                 FileBackup.DeltaSource delta = chunker == blocks
                                         ? deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize) : null;
-                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel, delta));
+                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel,
+                                        delta, pageCheck(f)).withStamp(f.stamp()));
                             } catch (NoSuchFileException gone) {
                                 // dropped during the backup: WAL replay recreates or removes it consistently
                             }
@@ -468,52 +550,16 @@ public final class PgBackup {
     }
 
     /** Where changed blocks of a relation file find their previous version (incremental/differential only). */
-    private FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
+    private static FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
         return reader != null && previous != null && previous.kind() == Snapshot.Kind.FILE
-                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize, unchangedBelowLsn, unchangedBytes) : null;
+                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize) : null;
     }
 
-    private long unchangedBelowLsn;
+    /** Checks page checksums while relation files are read (null when the cluster has no data checksums). */
+    private PageChecksums pageChecksums;
 
-    /** When the cluster in {@code pgdata} was restored by Lifeboat (null: never, or unreadable marker). */
-    static Instant restoredAt(Path pgdata) {
-        try {
-            for (String line : Files.readAllLines(pgdata.resolve(PgFileRules.RESTORE_MARKER))) {
-                if (line.startsWith("restoredAt=")) {
-                    return Instant.parse(line.substring("restoredAt=".length()).trim());
-                }
-            }
-        } catch (NoSuchFileException e) {
-            return null;
-        } catch (IOException | java.time.format.DateTimeParseException e) {
-            // unreadable: assume a restore just now, which only costs reading blocks the slow way
-            log.warn("cannot read {}: {}", pgdata.resolve(PgFileRules.RESTORE_MARKER), e.getMessage());
-        }
-        return Instant.now();
-    }
-    private final java.util.concurrent.atomic.LongAdder unchangedBytes = new java.util.concurrent.atomic.LongAdder();
-
-    /**
-     * Blocks whose pages all carry an LSN below the parent's start LSN are unchanged since the parent: LSNs only
-     * order changes within one line of history, so this holds when the parent was taken on the timeline the server
-     * is on now (0, i.e. compare every block by id, otherwise, e.g. after a promotion or a PITR restore).
-     */
-    static long pageLsnThreshold(Snapshot parent, int timeline, Instant restoredAt) {
-        if (parent == null) {
-            return 0;
-        }
-        if (restoredAt != null && !parent.startTime().isAfter(restoredAt)) {
-            log.info("the cluster was restored at {}, after parent {} started: comparing changed files block by block",
-                    restoredAt, parent.id());
-            return 0;
-        }
-        String startLsn = parent.engineInfo().get("startLsn");
-        if (startLsn == null || !Integer.toString(timeline).equals(parent.engineInfo().get("timeline"))) {
-            log.info("parent {} is from timeline {}, the server is on {}: comparing changed files block by block",
-                    parent.id(), parent.engineInfo().get("timeline"), timeline);
-            return 0;
-        }
-        return Lsn.parse(startLsn);
+    private FileBackup.BlockCheck pageCheck(SourceFile f) {
+        return pageChecksums != null && PgFileRules.isRelationFile(f.relPath()) ? pageChecksums.forFile(f.path(), f.relPath()) : null;
     }
 
     /** Files above this size are read as several block-aligned ranges in parallel. */
@@ -551,7 +597,7 @@ public final class PgBackup {
             // the last range reads to the current end (capped: growth beyond it is replayed from WAL)
             res = reader.backupRange(s.file.path(), r.offset(), r.length() == RANGE_BYTES ? RANGE_BYTES
                             : (int) Math.min(2L * RANGE_BYTES, Math.max(0, Files.size(s.file.path()) - r.offset())),
-                    blockSize, session, s.delta, (int) (r.offset() / blockSize), progress, cancel);
+                    blockSize, session, s.delta, (int) (r.offset() / blockSize), pageCheck(s.file), progress, cancel);
         } catch (NoSuchFileException e) {
             res = new FileBackup.RangeResult(List.of(), List.of(), 0);
             gone = true;
@@ -578,7 +624,7 @@ public final class PgBackup {
             PosixFileAttributes a = s.file.attrs();
             entries.add(new Snapshot.FileEntry(s.file.relPath(), Snapshot.Kind.FILE, FileBackup.mode(a.permissions()),
                     a.owner().getName(), a.group().getName(), a.lastModifiedTime().toMillis(), size,
-                    digest.finish(), all, null));
+                    digest.finish(), all, null, s.file.stamp()));
         }
         progress.fileDone();
     }

@@ -51,20 +51,43 @@ import java.util.concurrent.Future;
  */
 public final class PgRestore {
     /**
-     * @param recoveryTarget null restores the backup as it was; otherwise the restored copy replays archived WAL to it
+     * What the restored copy does with WAL archiving once it runs.
+     * OFF (default): {@code archive_mode = off} in its postgresql.auto.conf, so a copy never archives into the
+     * repository its source archives to. PRESERVE: the source's archiving settings stay (for a copy that is to
+     * replace the source, e.g. after losing it); it still ends on a timeline of its own.
+     */
+    public enum ArchiveMode { OFF, PRESERVE }
+
+    /**
+     * @param recoveryTarget null restores the backup as it was when it ended ({@code recovery_target = 'immediate'});
+     *                       otherwise the restored copy replays archived WAL to the target. Either way PostgreSQL
+     *                       then promotes the copy to a new timeline.
      * @param walGetArgs     the repository arguments restore_command passes to {@code lifeboat wal-get}
      */
     public record Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner,
-                          RecoveryTarget recoveryTarget, List<String> walGetArgs) {
+                          RecoveryTarget recoveryTarget, List<String> walGetArgs, ArchiveMode archiveMode) {
         public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
-            this(backupId, target, parallel, tablespaceMap, owner, null, List.of());
+            this(backupId, target, parallel, tablespaceMap, owner, null, List.of(), ArchiveMode.OFF);
+        }
+
+        public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner,
+                       RecoveryTarget recoveryTarget, List<String> walGetArgs) {
+            this(backupId, target, parallel, tablespaceMap, owner, recoveryTarget, walGetArgs, ArchiveMode.OFF);
+        }
+
+        public Options {
+            archiveMode = archiveMode == null ? ArchiveMode.OFF : archiveMode;
+            walGetArgs = walGetArgs == null ? List.of() : walGetArgs;
         }
     }
 
-    /** @param modifiedFiles restored files changed after their manifest checksum (recovery settings) */
+    /**
+     * @param modifiedFiles restored files changed after their manifest checksum (recovery settings)
+     * @param clusterId     the copy's own cluster id (restore marker), which its backups and WAL will carry
+     */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         java.time.Instant recoverableUntil, List<String> modifiedFiles) {
+                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -96,6 +119,11 @@ public final class PgRestore {
                 id = repo.resolveSnapshotId(opts.backupId());
             }
             Snapshot snap = repo.loadSnapshot(id);
+            // every restore is an archive recovery that ends on a new timeline: without a target, at the end of the
+            // backup (a copy that only did crash recovery would continue its source's timeline and WAL names)
+            RecoveryTarget rt = opts.recoveryTarget() != null ? opts.recoveryTarget()
+                    : RecoveryTarget.immediate(Integer.parseInt(snap.engineInfo().getOrDefault("timeline", "1")));
+            int timeline = plan != null ? plan.targetTimeline() : Integer.parseInt(rt.timeline());
             Path target = opts.target().toAbsolutePath().normalize();
             requireEmpty(target, "target directory");
             Map<String, Path> spcLocations = tablespaceLocations(snap);
@@ -106,51 +134,32 @@ public final class PgRestore {
             ChunkIndex index = repo.loadIndex();
             ChunkReader reader = new ChunkReader(repo, index);
 
+            // phase 1: directories and symlinks
             createDirectory(target, 0700, owner);
-            List<Snapshot.FileEntry> files = new ArrayList<>();
-            Snapshot.FileEntry pgControl = null;
-            for (Snapshot.FileEntry e : snap.files()) {
-                switch (e.kind()) {
-                    case DIRECTORY -> createDirectory(target.resolve(e.path()), e.mode(), owner);
-                    case SYMLINK -> {
-                        Path link = target.resolve(e.path());
-                        String oid = link.getFileName().toString();
-                        Path dest = e.path().startsWith("pg_tblspc/") && spcLocations.containsKey(oid)
-                                ? spcLocations.get(oid) : Path.of(e.target());
-                        if (e.path().startsWith("pg_tblspc/")) {
-                            createDirectory(dest, 0700, owner);
-                        }
-                        Files.createSymbolicLink(link, dest);
-                        owner.applyNoFollow(link);
-                    }
-                    case FILE -> {
-                        if (e.path().equals(PG_CONTROL)) {
-                            pgControl = e;
-                        } else {
-                            files.add(e);
-                        }
-                    }
-                }
-            }
-            if (pgControl == null) {
-                throw new RepositoryException.Corrupt("backup " + id + " has no global/pg_control");
-            }
+            Snapshot.FileEntry pgControl = createTree(snap, target, spcLocations, owner);
+            List<Snapshot.FileEntry> files = new ArrayList<>(snap.files().stream()
+                    .filter(e -> e.kind() == Snapshot.Kind.FILE && e != pgControl).toList());
+
+            // phase 2: every file but pg_control, in parallel, checked as written
             files.sort(Comparator.comparingLong(Snapshot.FileEntry::size).reversed());
             long total = snap.totalFileBytes();
             ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
             writeFiles(id, target, files, reader, owner, progress);
-            writeExtra(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
-            writeExtra(target, PgFileRules.RESTORE_MARKER, "backup=" + id + "\nrestoredAt=" + Instant.now() + "\n", owner);
+
+            // phase 3: what makes the directory recover as intended, each file durable before pg_control exists
+            String marker = ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
+            writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
+            writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
             String spcMap = remapTablespaceMap(snap, spcLocations);
             if (spcMap != null) {
-                writeExtra(target, "tablespace_map", spcMap, owner);
+                writeDurably(target, "tablespace_map", spcMap, owner);
             }
-            List<String> modified = new ArrayList<>();
-            if (plan != null) {
-                writeRecoverySettings(target, opts.recoveryTarget(), plan.targetTimeline(), owner);
-                modified.add("postgresql.auto.conf");
-            }
-            // last: without pg_control the directory cannot be started, so a failure above never looks restorable
+            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(), owner);
+            writeDurably(target, "recovery.signal", "", owner);
+            fsyncDirectory(target);
+
+            // phase 4: last, pg_control: without it the directory cannot be started, so a failure above never
+            // looks restorable
             writeFile(id, target, pgControl, reader, owner, progress);
             progress.finish(null);
             fsyncTree(target);
@@ -160,10 +169,41 @@ public final class PgRestore {
             Map<String, String> spcOut = new HashMap<>();
             spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
             return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
-                    owner.user == null ? Processes.currentUser() : owner.user.getName(),
-                    plan == null ? null : opts.recoveryTarget().describe(), plan == null ? null : plan.targetTimeline(),
-                    plan == null ? null : plan.recoverableUntil(), modified);
+                    owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
+                    plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
+                    ClusterIdentity.of(target).clusterId());
         }
+    }
+
+    /** Creates the directories and symlinks of the backup; returns its pg_control entry. */
+    private static Snapshot.FileEntry createTree(Snapshot snap, Path target, Map<String, Path> spcLocations, Owner owner)
+            throws IOException {
+        Snapshot.FileEntry pgControl = null;
+        for (Snapshot.FileEntry e : snap.files()) {
+            switch (e.kind()) {
+                case DIRECTORY -> createDirectory(target.resolve(e.path()), e.mode(), owner);
+                case SYMLINK -> {
+                    Path link = target.resolve(e.path());
+                    String oid = link.getFileName().toString();
+                    Path dest = e.path().startsWith("pg_tblspc/") && spcLocations.containsKey(oid)
+                            ? spcLocations.get(oid) : Path.of(e.target());
+                    if (e.path().startsWith("pg_tblspc/")) {
+                        createDirectory(dest, 0700, owner);
+                    }
+                    Files.createSymbolicLink(link, dest);
+                    owner.applyNoFollow(link);
+                }
+                case FILE -> {
+                    if (e.path().equals(PG_CONTROL)) {
+                        pgControl = e;
+                    }
+                }
+            }
+        }
+        if (pgControl == null) {
+            throw new RepositoryException.Corrupt("backup " + snap.id() + " has no global/pg_control");
+        }
+        return pgControl;
     }
 
     /** Files above this size are restored as several ranges in parallel (a 1 GiB relation segment would else take one core). */
@@ -301,10 +341,13 @@ public final class PgRestore {
     }
 
     /**
-     * Archive recovery: recovery.signal, a restore_command that fetches WAL from this repository, and the target.
-     * PostgreSQL replays to the target, then promotes to a new timeline.
+     * Archive recovery: a restore_command that fetches WAL from this repository, the target, promotion, and a
+     * recovery_end_command that removes these settings again once recovery has ended (so they are neither backed up
+     * with the promoted copy nor applied to a standby made from it). Earlier recovery settings, e.g. from the restore
+     * that made the backed-up cluster, are removed first.
      */
-    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, Owner owner) throws IOException {
+    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment, Owner owner)
+            throws IOException {
         List<String> args = new ArrayList<>(List.of("wal-get"));
         args.addAll(opts.walGetArgs());
         // replay reads segments one by one: a background fetcher keeps the next ones downloaded (a subdirectory of
@@ -315,28 +358,44 @@ public final class PgRestore {
         args.add("%f");
         args.add("%p");
         String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
-        RecoveryTarget pinned = new RecoveryTarget(rt.kind(), rt.value(), rt.exclusive(),
+        List<String> endArgs = new ArrayList<>(List.of("recovery-end", "--pgdata", target.toString()));
+        // a failing recovery_end_command only logs a warning, but one the shell cannot run stops the server: never that
+        String endCommand = dev.lifeboat.util.SelfCommand.shellCommand(endArgs) + " || true";
+        RecoveryTarget pinned = rt.kind() == RecoveryTarget.Kind.IMMEDIATE ? rt
+                : new RecoveryTarget(rt.kind(), rt.value(), rt.exclusive(),
                 rt.timeline() == null || rt.timeline().equals("latest") ? Integer.toString(timeline) : rt.timeline());
         Path auto = target.resolve("postgresql.auto.conf");
         String existing = Files.exists(auto) ? Files.readString(auto) : "";
-        String settings = existing + (existing.isEmpty() || existing.endsWith("\n") ? "" : "\n")
-                + "# point-in-time recovery written by lifeboat restore (" + rt.describe() + ")\n"
-                + "restore_command = '" + restoreCommand.replace("'", "''") + "'\n"
-                + pinned.settings();
-        Files.writeString(auto, settings, StandardCharsets.UTF_8);
-        Files.setPosixFilePermissions(auto, PosixFilePermissions.fromString("rw-------"));
-        owner.apply(auto);
-        writeExtra(target, "recovery.signal", "", owner);
+        String conf = RecoverySettings.replace(existing, rt.describe(), restoreCommand, pinned.settings(), endCommand,
+                opts.archiveMode() == ArchiveMode.OFF);
+        writeDurably(target, "postgresql.auto.conf", conf, owner);
     }
 
-    private static void writeExtra(Path target, String name, String content, Owner owner) throws IOException {
+    /** Writes a file of the restored directory durably (temporary file, fsync, rename), 0600, owned like the rest. */
+    private static void writeDurably(Path target, String name, String content, Owner owner) throws IOException {
         if (content == null) {
             return;
         }
         Path p = target.resolve(name);
-        Files.writeString(p, content, StandardCharsets.UTF_8, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
-        Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rw-------"));
-        owner.apply(p);
+        Path tmp = p.resolveSibling("." + p.getFileName() + ".lifeboat-tmp");
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE)) {
+            ByteBuffer buf = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+            ch.force(true);
+        }
+        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
+        owner.apply(tmp);
+        Files.move(tmp, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        fsyncDirectory(p.getParent());
+    }
+
+    static void fsyncDirectory(Path dir) throws IOException {
+        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
+            ch.force(true);
+        }
     }
 
     /** Tablespace OID → where to restore it: --tablespace-map entries, else the original location. */

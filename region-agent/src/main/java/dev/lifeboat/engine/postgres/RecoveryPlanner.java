@@ -25,7 +25,11 @@ public final class RecoveryPlanner {
                          List<String> missingSegments) {
     }
 
-    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment) {
+    /**
+     * @param targetLsn for a restore point or transaction target: where in the archived WAL recovery will stop
+     *                  (null for other targets)
+     */
+    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn) {
     }
 
     private final Repository repo;
@@ -244,6 +248,7 @@ public final class RecoveryPlanner {
         if (candidates.isEmpty()) {
             throw new IllegalArgumentException("no backup lies on the history of timeline " + tli);
         }
+        Long markerLsn = null;
         Snapshot chosen = switch (target.kind()) {
             case TIME -> {
                 Instant t = target.time();
@@ -263,6 +268,11 @@ public final class RecoveryPlanner {
                 }
                 yield before.getLast();
             }
+            case NAME, XID -> {
+                Found f = findMarker(target, candidates, tli);
+                markerLsn = f.lsn();
+                yield f.backup();
+            }
             default -> candidates.getLast();
         };
         String[] end = replayableEnd(chosen, tli);
@@ -280,11 +290,75 @@ public final class RecoveryPlanner {
                         + end[0] + ")" + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
             }
         }
-        if (end[1] != null && target.kind() != RecoveryTarget.Kind.TIME && target.kind() != RecoveryTarget.Kind.LSN) {
+        // a restore point or transaction found above lies before any gap; only "latest" needs the whole archive
+        if (end[1] != null && target.kind() == RecoveryTarget.Kind.LATEST) {
             throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup " + chosen.id()
                     + "; recovery cannot go past " + end[0]);
         }
-        return new Plan(chosen, tli, until, end[0]);
+        return new Plan(chosen, tli, until, end[0], markerLsn);
+    }
+
+    private record Found(Snapshot backup, long lsn) {
+    }
+
+    /** Segments scanned per pg_waldump run (a run overlaps the next by one segment, so no record is cut in two). */
+    private static final int SCAN_BATCH = 64;
+
+    /**
+     * A restore point or transaction target must lie after the end of the backup recovery starts from, else
+     * PostgreSQL replays to the end of the archive and stops with "recovery ended before configured recovery target
+     * was reached". Finds the target in the archived WAL, newest backup interval first, and returns the newest backup
+     * that ends before it. With a restore point name used more than once, recovery stops at the first one after that
+     * backup.
+     */
+    private Found findMarker(RecoveryTarget target, List<Snapshot> candidates, int tli) throws IOException {
+        List<Snapshot> byStop = new ArrayList<>(candidates);
+        byStop.sort(java.util.Comparator.comparingLong(RecoveryPlanner::stopLsn));
+        String[] end = replayableEnd(byStop.getLast(), tli);
+        long endSeg = segmentNumber(end[0].substring(0, 24));
+        PgBinaries bins = PgBinaries.forVersion(byStop.getLast().engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
+        WalInspector inspector = new WalInspector(archive, bins);
+        Long upper = null;
+        for (int k = byStop.size() - 1; k >= 0; k--) {
+            Snapshot c = byStop.get(k);
+            long from = stopLsn(c);
+            long fromSeg = Lsn.segmentOf(from, segSize);
+            long toSeg = upper == null ? endSeg : Lsn.segmentOf(upper, segSize);
+            for (long b = fromSeg; b <= toSeg; b += SCAN_BATCH - 1) {
+                List<String> run = new ArrayList<>();
+                for (long sn = b; sn <= Math.min(toSeg, b + SCAN_BATCH - 1); sn++) {
+                    run.add(pathSegment(sn, tli, end[0]));
+                }
+                for (WalInspector.Marker m : inspector.markers(run, tli, segSize)) {
+                    boolean inRange = Long.compareUnsigned(m.lsn(), from) >= 0 && (upper == null || Long.compareUnsigned(m.lsn(), upper) < 0);
+                    boolean match = target.kind() == RecoveryTarget.Kind.NAME
+                            ? m.kind().equals("RESTORE_POINT") && target.value().equals(m.name())
+                            : !m.kind().equals("RESTORE_POINT") && Long.toString(m.xid()).equals(target.value());
+                    if (inRange && match) {
+                        return new Found(c, m.lsn());
+                    }
+                }
+                if (b + SCAN_BATCH - 1 >= toSeg) {
+                    break;
+                }
+            }
+            upper = from;
+        }
+        String what = target.kind() == RecoveryTarget.Kind.NAME ? "restore point '" + target.value() + "'"
+                : "the end (commit or abort) of transaction " + target.value();
+        throw new IllegalArgumentException(what + " is not in the archived WAL after the end of any backup on timeline " + tli
+                + " (WAL searched from " + Lsn.format(stopLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
+                + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
+                + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
+    }
+
+    /** The archived file a recovery onto {@code tli} reads as segment {@code sn} ({@code last} may be a .partial). */
+    private String pathSegment(long sn, int tli, String last) {
+        if (last.endsWith(".partial") && segmentNumber(last.substring(0, 24)) == sn) {
+            return last;
+        }
+        int t = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(sn) ? tli : history(tli).timelineAt(sn * segSize);
+        return segmentName(t, sn);
     }
 
     private String windowText(int tli) throws IOException {

@@ -10,12 +10,23 @@ import java.time.format.DateTimeParseException;
  * {@code timeline} is a number, "latest" (PostgreSQL's default) or "current".
  */
 public record RecoveryTarget(Kind kind, String value, boolean exclusive, String timeline) {
-    /** LATEST: no target, replay every archived WAL record (the newest .partial included), then promote. */
-    public enum Kind { TIME, LSN, XID, NAME, LATEST }
+    /**
+     * LATEST: no target, replay every archived WAL record (the newest .partial included), then promote.
+     * IMMEDIATE: the backup as it was when it ended (recovery stops as soon as it is consistent), then promote.
+     */
+    public enum Kind { TIME, LSN, XID, NAME, LATEST, IMMEDIATE }
 
     /** Recovery to the end of the archived WAL on {@code timeline} (null: the latest). */
     public static RecoveryTarget latest(String timeline) {
         return new RecoveryTarget(Kind.LATEST, "latest", false, timeline);
+    }
+
+    /**
+     * The end of the backup ({@code recovery_target = 'immediate'}) on {@code timeline}: what a restore without a
+     * target recovers, so that the copy still ends on a timeline of its own.
+     */
+    public static RecoveryTarget immediate(int timeline) {
+        return new RecoveryTarget(Kind.IMMEDIATE, "immediate", false, Integer.toString(timeline));
     }
 
     /** PostgreSQL's timestamptz input: microsecond precision, explicit UTC offset. */
@@ -36,7 +47,7 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
                     throw new IllegalArgumentException("--to-name needs a restore point name");
                 }
             }
-            case LATEST -> {
+            case LATEST, IMMEDIATE -> {
             }
         }
         if (timeline != null && !timeline.matches("\\d+|latest|current")) {
@@ -67,12 +78,16 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
         if (kind == Kind.LATEST) {
             return "recovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'\n";
         }
+        if (kind == Kind.IMMEDIATE) {
+            return "recovery_target = 'immediate'\nrecovery_target_timeline = '" + (timeline == null ? "current" : timeline)
+                    + "'\nrecovery_target_action = 'promote'\n";
+        }
         String setting = switch (kind) {
             case TIME -> "recovery_target_time = '" + PG_TIME.format(time()) + "'";
             case LSN -> "recovery_target_lsn = '" + value + "'";
             case XID -> "recovery_target_xid = '" + value + "'";
             case NAME -> "recovery_target_name = '" + value.replace("'", "''") + "'";
-            case LATEST -> throw new IllegalStateException();
+            case LATEST, IMMEDIATE -> throw new IllegalStateException();
         };
         return setting + "\nrecovery_target_inclusive = " + (exclusive ? "off" : "on")
                 + "\nrecovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'"
@@ -82,6 +97,9 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
     public String describe() {
         if (kind == Kind.LATEST) {
             return "the end of the archived WAL";
+        }
+        if (kind == Kind.IMMEDIATE) {
+            return "the end of the backup";
         }
         return kind.name().toLowerCase() + " " + value + (exclusive ? " (exclusive)" : "");
     }

@@ -65,6 +65,66 @@ final class WalInspector {
         }
     }
 
+    /** A WAL record that names a restore point or ends a transaction. */
+    record Marker(long lsn, String kind, long xid, String name) {
+    }
+
+    private static final Pattern RECORD = Pattern.compile(
+            "tx:\\s+(\\d+), lsn: ([0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: (RESTORE_POINT|COMMIT|ABORT)\\b ?(.*)$",
+            Pattern.MULTILINE);
+
+    /**
+     * The restore points and transaction ends (commit or abort) in a run of consecutive segments on the way to
+     * {@code timeline}, oldest first. The segments may belong to earlier timelines (the path a recovery onto
+     * {@code timeline} follows): they are laid out under {@code timeline}'s names, which pg_waldump accepts since page
+     * headers only ever move to higher timelines. A {@code .partial} (the last of the run) is zero-padded. Records
+     * are read with PostgreSQL's pg_waldump, which checks each one's CRC.
+     */
+    List<Marker> markers(List<String> run, int timeline, long segmentSize) throws IOException {
+        if (run.isEmpty()) {
+            return List.of();
+        }
+        Path dir = Files.createTempDirectory("lifeboat-waldump-");
+        try {
+            List<String> names = new ArrayList<>();
+            for (String seg : run) {
+                Optional<byte[]> data = archive.read(seg);
+                if (data.isEmpty()) {
+                    break; // the run ends where the archive does
+                }
+                byte[] b = data.get().length < segmentSize ? java.util.Arrays.copyOf(data.get(), (int) segmentSize) : data.get();
+                String name = String.format("%08X", timeline) + seg.substring(8, 24);
+                Files.write(dir.resolve(name), b);
+                names.add(name);
+            }
+            if (names.isEmpty()) {
+                return List.of();
+            }
+            ProcessBuilder pb = new ProcessBuilder(bins.path("pg_waldump"), "--path=" + dir, "--timeline=" + timeline,
+                    names.getFirst(), names.getLast()).redirectErrorStream(true);
+            pb.environment().put("TZ", "UTC");
+            pb.environment().put("PGTZ", "UTC");
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+            try {
+                p.waitFor();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException(e);
+            }
+            List<Marker> found = new ArrayList<>();
+            Matcher m = RECORD.matcher(out);
+            while (m.find()) {
+                String kind = m.group(3);
+                found.add(new Marker(Lsn.parse(m.group(2)), kind, Long.parseLong(m.group(1)),
+                        kind.equals("RESTORE_POINT") ? m.group(4).strip() : null));
+            }
+            return found;
+        } finally {
+            Processes.run(List.of("rm", "-rf", dir.toString()), Duration.ofSeconds(30));
+        }
+    }
+
     /** The newest commit time in the given segments, looking backwards from the last one. */
     Optional<Instant> lastCommit(List<String> segmentsOldestFirst) throws IOException {
         for (int i = segmentsOldestFirst.size() - 1; i >= 0 && i >= segmentsOldestFirst.size() - 8; i--) {
