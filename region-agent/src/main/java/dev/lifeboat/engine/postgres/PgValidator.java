@@ -66,12 +66,15 @@ public final class PgValidator {
     private final ProgressListener listener;
     private final Cancellation cancel;
 
-    private java.util.Set<String> skipChecksums = java.util.Set.of();
+    /** Every restore rewrites postgresql.auto.conf (its recovery settings) after the file was checked. */
+    private java.util.Set<String> skipChecksums = java.util.Set.of("postgresql.auto.conf");
     private Duration recoveryTimeout = Duration.ofHours(6);
 
     /** Restored files that were changed on purpose after restore (e.g. recovery settings in postgresql.auto.conf). */
     public PgValidator skipChecksums(java.util.Collection<String> paths) {
-        this.skipChecksums = java.util.Set.copyOf(paths);
+        java.util.Set<String> all = new java.util.HashSet<>(paths);
+        all.add("postgresql.auto.conf");
+        this.skipChecksums = java.util.Set.copyOf(all);
         return this;
     }
 

@@ -48,10 +48,10 @@ class TimelineSwitchTest {
             insert(a, 1, 20, committed);
             drainArchive(a);
 
-            // restore timeline 1 to just after row 10 and promote: timeline 2
+            // restore timeline 1 to just after row 10 and promote: timeline 2, which replaces timeline 1 (so it archives)
             Path rBase = tmp.resolve("r");
             CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", rBase.resolve("data").toString(),
-                    "--to-time", committed.get(10L).toString(), "--validate", "-q");
+                    "--to-time", committed.get(10L).toString(), "--validate", "-q", "--archive-mode", "preserve");
             assertThat(r.exitCode()).as(r.all()).isZero();
             try (LocalCluster r2 = LocalCluster.attach(rBase, true)) {
                 r2.start();
