@@ -35,7 +35,7 @@ final class RestoreJob implements JobExecutor {
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
         String job = pitr ? "RESTORE_PITR" : "RESTORE";
-        Set<String> allowed = new java.util.HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner"));
+        Set<String> allowed = new java.util.HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner", "archive_mode"));
         if (pitr) {
             allowed.addAll(TARGETS);
             allowed.addAll(Set.of("exclusive", "timeline"));
@@ -50,11 +50,16 @@ final class RestoreJob implements JobExecutor {
         int parallel = p.integer("parallel", db.parallel(), 1, 256);
         boolean validate = p.bool("validate", false);
         String owner = p.string("owner", null);
+        PgRestore.ArchiveMode archiveMode = switch (p.string("archive_mode", "off")) {
+            case "off" -> PgRestore.ArchiveMode.OFF;
+            case "preserve" -> PgRestore.ArchiveMode.PRESERVE;
+            default -> throw p.error("archive_mode", "must be off (the copy does not archive WAL) or preserve");
+        };
         RecoveryTarget rt = pitr ? recoveryTarget(p) : null;
         return ctx -> {
             Repository r = ctx.openRepository();
             PgRestore.Result result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, null, owner, rt,
-                    ctx.walGetArgs()), ctx.progress(), ctx.cancellation()).run();
+                    ctx.walGetArgs(), archiveMode), ctx.progress(), ctx.cancellation()).run();
             PgValidator.Report report = null;
             if (validate) {
                 report = new PgValidator(r, target, r.loadSnapshot(result.backupId()), parallel, ctx.progress(),

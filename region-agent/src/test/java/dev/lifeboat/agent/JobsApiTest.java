@@ -435,7 +435,11 @@ class JobsApiTest {
         assertThat(restored.get("restore").get("files").asLong()).isPositive();
         assertThat(plain.resolve("PG_VERSION")).exists();
         assertThat(plain.resolve("global/pg_control")).exists();
-        assertThat(plain.resolve("recovery.signal")).doesNotExist();
+        // even without a target the copy recovers to the end of the backup and promotes to a timeline of its own
+        assertThat(plain.resolve("recovery.signal")).exists();
+        assertThat(restored.get("restore").get("recoveryTarget").asText()).isEqualTo("the end of the backup");
+        assertThat(Files.readString(plain.resolve("postgresql.auto.conf"))).contains("recovery_target = 'immediate'")
+                .contains("archive_mode = 'off'");
 
         Path pitr = tmp.resolve("restored-pitr");
         JsonNode recovered = runToCompletion(JobType.RESTORE_PITR, "db2", Map.of("target", pitr.toString(), "target_latest", "true"));
