@@ -133,7 +133,7 @@ public final class GarbageCollector {
         if (!plan.repack.isEmpty()) {
             plan.repack.sort(Comparator.comparing(BlobInfo::key));
             List<PackedChunk> current = new ArrayList<>();
-            long pos = Pack.HEADER.length;
+            long pos = Pack.headerLength(repo.version());
             for (BlobInfo b : plan.repack) {
                 List<PackedChunk> used = new ArrayList<>(referencedByPack.get(Repository.packIdOf(b.key())));
                 used.sort(Comparator.comparingLong(PackedChunk::offset));
@@ -144,7 +144,7 @@ public final class GarbageCollector {
                         plan.newPacks.add(current);
                         plan.newPackBytes += standaloneSize(current);
                         current = new ArrayList<>();
-                        pos = Pack.HEADER.length;
+                        pos = Pack.headerLength(repo.version());
                     }
                 }
             }
@@ -162,7 +162,7 @@ public final class GarbageCollector {
         for (PackedChunk c : chunks) {
             blobs += c.length();
         }
-        return Pack.HEADER.length + blobs + 4L + (long) chunks.size() * Pack.ENTRY_BYTES + repo.blobOverhead() + Pack.FOOTER_BYTES;
+        return Pack.headerLength(repo.version()) + blobs + 4L + (long) chunks.size() * Pack.ENTRY_BYTES + repo.metadataOverhead() + Pack.FOOTER_BYTES;
     }
 
     /**
@@ -194,7 +194,7 @@ public final class GarbageCollector {
                     sourceId = c.packId();
                     source = readWholePack(sourceId);
                 }
-                if (c.offset() < Pack.HEADER.length || c.offset() + c.length() > source.length) {
+                if (c.offset() < Pack.headerLength(repo.version()) || c.offset() + c.length() > source.length) {
                     throw new RepositoryException.Corrupt("chunk " + c.id() + " lies outside pack " + sourceId
                             + "; no pack or index file was deleted: run `lifeboat verify --read-data`");
                 }

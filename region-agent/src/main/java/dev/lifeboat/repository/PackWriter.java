@@ -5,6 +5,7 @@ import dev.lifeboat.repository.compress.Compression;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -17,6 +18,7 @@ final class PackWriter {
     private int pos;
     private byte[] scratch = new byte[0];
     private final List<PendingEntry> entries = new ArrayList<>();
+    private static final ThreadLocal<SecureRandom> RANDOM = ThreadLocal.withInitial(SecureRandom::new);
 
     private record PendingEntry(ChunkId id, long offset, int length, int rawLength) {
     }
@@ -28,8 +30,14 @@ final class PackWriter {
     PackWriter(Repository repo, int initialCapacity) {
         this.repo = repo;
         this.buf = new byte[Math.max(initialCapacity, 1024)];
-        System.arraycopy(Pack.HEADER, 0, buf, 0, Pack.HEADER.length);
-        this.pos = Pack.HEADER.length;
+        byte[] magic = Pack.magic(repo.version());
+        System.arraycopy(magic, 0, buf, 0, magic.length);
+        this.pos = Pack.headerLength(repo.version());
+        if (pos > magic.length) { // format 2: the pack nonce that the trailer's associated data binds to
+            byte[] nonce = new byte[Pack.NONCE_BYTES];
+            RANDOM.get().nextBytes(nonce);
+            System.arraycopy(nonce, 0, buf, magic.length, Pack.NONCE_BYTES);
+        }
     }
 
     int size() {
@@ -54,7 +62,8 @@ final class PackWriter {
 
     /**
      * Appends a blob that is already compressed and sealed for {@code id} (copied from another pack as it is: the
-     * seal's associated data is the chunk id, not the pack, so the blob stays valid in a new pack).
+     * seal's associated data is the chunk id, not the pack, and in format 2 the blob carries the salt its key is
+     * derived from, so the blob stays valid in a new pack).
      */
     void addSealed(ChunkId id, byte[] blob, int off, int len, int rawLength) {
         ensure(len);
@@ -74,7 +83,7 @@ final class PackWriter {
         for (PendingEntry e : entries) {
             plainEntries.add(new PackedChunk(e.id(), null, e.offset(), e.length(), e.rawLength()));
         }
-        byte[] trailer = repo.sealMetadata(Pack.encodeEntries(plainEntries), Pack.TRAILER_AAD);
+        byte[] trailer = repo.sealMetadata(Pack.encodeEntries(plainEntries), Pack.trailerAad(repo.version(), buf));
         ensure(trailer.length + Pack.FOOTER_BYTES);
         System.arraycopy(trailer, 0, buf, pos, trailer.length);
         pos += trailer.length;

@@ -3,10 +3,13 @@ package dev.lifeboat.repository;
 import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.Aead;
+import dev.lifeboat.repository.crypto.Checksum;
 import dev.lifeboat.repository.crypto.ChunkIds;
+import dev.lifeboat.repository.crypto.DerivedKeyAead;
 import dev.lifeboat.repository.crypto.KeyMaterial;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.repository.crypto.KeyWrapping;
+import dev.lifeboat.repository.crypto.Sealer;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
@@ -38,18 +41,37 @@ public final class Repository {
 
     private final BlobStore store;
     private final RepositoryConfig config;
-    private final Aead aead; // null when the repository is not encrypted
+    /** seals chunk blobs; null when the repository is not encrypted (a chunk is checked against its keyed id) */
+    private final Sealer chunkSealer;
+    /** seals everything else: encrypts, checksums (unencrypted format 2) or nothing (unencrypted format 1) */
+    private final Sealer metadataSealer;
     private final ChunkIds chunkIds;
 
     private Repository(BlobStore store, RepositoryConfig config, KeyMaterial keys) {
         this.store = store;
         this.config = config;
-        this.aead = config.encrypted() ? new Aead(keys.encryptionKey()) : null;
+        boolean v1 = config.version() < RepositoryConfig.V2;
+        if (config.encrypted()) {
+            // format 1 keeps sealing with the master key itself, so its archive_command never changes behaviour
+            this.chunkSealer = v1 ? new Aead(keys.encryptionKey()) : new DerivedKeyAead(keys.encryptionKey());
+            this.metadataSealer = chunkSealer;
+        } else {
+            this.chunkSealer = null;
+            this.metadataSealer = v1 ? Sealer.NONE : Checksum.INSTANCE;
+        }
         this.chunkIds = new ChunkIds(keys.idKey());
     }
 
-    /** Creates a new repository; refuses if the location already holds one. */
+    /** Creates a new repository of the current format ({@link RepositoryConfig#VERSION}); refuses if the location already holds one. */
     public static RepositoryConfig init(BlobStore store, KeySource keySource, boolean noEncryption) throws IOException {
+        return init(store, keySource, noEncryption, RepositoryConfig.VERSION);
+    }
+
+    /** Creates a repository of the given format version; older versions only for tests of compatibility. */
+    static RepositoryConfig init(BlobStore store, KeySource keySource, boolean noEncryption, int version) throws IOException {
+        if (version < RepositoryConfig.V1 || version > RepositoryConfig.VERSION) {
+            throw new IllegalArgumentException("no repository format version " + version);
+        }
         if (!noEncryption && keySource == null) {
             throw new IllegalArgumentException("an encrypted repository needs a passphrase (env LIFEBOAT_PASSPHRASE) or --key-file; "
                     + "pass --no-encryption to create an unencrypted one");
@@ -71,10 +93,10 @@ public final class Repository {
         RepositoryConfig.Chunking chunking = RepositoryConfig.Chunking.defaults(rnd.nextLong());
         int packSize = 16 * 1024 * 1024;
         if (noEncryption) {
-            config = new RepositoryConfig(RepositoryConfig.FORMAT, RepositoryConfig.VERSION, id, Instant.now(), chunking, packSize,
+            config = new RepositoryConfig(RepositoryConfig.FORMAT, version, id, Instant.now(), chunking, packSize,
                     RepositoryConfig.NO_CIPHER, null, Base64.getEncoder().encodeToString(keys.toBytes()));
         } else {
-            config = new RepositoryConfig(RepositoryConfig.FORMAT, RepositoryConfig.VERSION, id, Instant.now(), chunking, packSize,
+            config = new RepositoryConfig(RepositoryConfig.FORMAT, version, id, Instant.now(), chunking, packSize,
                     RepositoryConfig.AES_256_GCM, List.of(KeyWrapping.wrap(keys, keySource, id)), null);
         }
         byte[] json = Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(config);
@@ -102,19 +124,8 @@ public final class Repository {
         if (config == null) {
             throw new RepositoryException.Foreign("the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
         }
-        if (!RepositoryConfig.FORMAT.equals(config.format())) {
-            throw new RepositoryException.Foreign(store.uri() + " is not a Lifeboat repository (format '" + config.format() + "')");
-        }
-        if (config.version() > RepositoryConfig.VERSION) {
-            throw new RepositoryException.Foreign("repository at " + store.uri() + " uses format version " + config.version()
-                    + "; this Lifeboat reads up to version " + RepositoryConfig.VERSION + ": upgrade Lifeboat");
-        }
-        boolean plainOk = RepositoryConfig.NO_CIPHER.equals(config.cipher()) && config.plainIdKey() != null;
-        boolean encOk = config.encrypted() && config.keys() != null && !config.keys().isEmpty();
-        if (!plainOk && !encOk || config.chunking() == null || config.id() == null || config.packSize() <= 0) {
-            throw new RepositoryException.Foreign("the config at " + store.uri() + " is incomplete or uses an unknown cipher ('"
-                    + config.cipher() + "'); this Lifeboat supports aes-256-gcm and none");
-        }
+        // every value is bounded before a key is derived or a buffer sized from it
+        config.check(store.uri());
         if (!config.encrypted()) {
             return new Repository(store, config, KeyMaterial.fromBytes(Base64.getDecoder().decode(config.plainIdKey())));
         }
@@ -152,19 +163,30 @@ public final class Repository {
         return chunkIds;
     }
 
+    /** The format version ({@code config.version}), which decides how objects are sealed. */
+    public int version() {
+        return config.version();
+    }
+
     // ---- sealing -------------------------------------------------------------------------------------------
 
+    /** Bytes a stored chunk blob has beyond its compressed chunk. */
     int blobOverhead() {
-        return aead == null ? 0 : Aead.OVERHEAD;
+        return chunkSealer == null ? 0 : chunkSealer.overhead();
+    }
+
+    /** Bytes {@link #sealMetadata} adds. */
+    int metadataOverhead() {
+        return metadataSealer.overhead();
     }
 
     /** Seals a compressed chunk into {@code out}; the chunk id is the associated data, binding blob to id. */
     int sealChunk(ChunkId id, byte[] compressed, int len, byte[] out, int outOff) {
-        if (aead == null) {
+        if (chunkSealer == null) {
             System.arraycopy(compressed, 0, out, outOff, len);
             return len;
         }
-        return aead.seal(compressed, 0, len, id.bytes(), out, outOff);
+        return chunkSealer.seal(compressed, 0, len, id.bytes(), out, outOff);
     }
 
     /**
@@ -176,12 +198,12 @@ public final class Repository {
     public byte[] openChunk(PackedChunk c, byte[] blob, int off) {
         byte[] compressed;
         int clen;
-        if (aead == null) {
+        if (chunkSealer == null) {
             compressed = blob;
             clen = c.length();
         } else {
             try {
-                compressed = aead.open(blob, off, c.length(), c.id().bytes());
+                compressed = chunkSealer.open(blob, off, c.length(), c.id().bytes());
                 off = 0;
                 clen = compressed.length;
             } catch (Aead.AuthenticationFailedException e) {
@@ -196,24 +218,33 @@ public final class Repository {
         }
         // with encryption the GCM tag over (id as AAD, ciphertext) already proves the blob was sealed for this id:
         // re-hashing every restored byte would be a second SHA-256 pass for nothing
-        if (aead == null && !chunkIds.matches(c.id().bytes(), plain, 0, plain.length)) {
+        if (chunkSealer == null && !chunkIds.matches(c.id().bytes(), plain, 0, plain.length)) {
             throw new RepositoryException.Corrupt("chunk " + c.id() + " in pack " + c.packId() + " does not match its id");
         }
         return plain;
     }
 
+    /**
+     * Seals an object other than a chunk blob (manifest, index file, pack trailer, archived WAL file) with its
+     * associated data: encrypted; in an unencrypted repository of format 2 followed by a SHA-256 checksum over the
+     * associated data and the bytes; in one of format 1 left as it is.
+     */
     public byte[] sealMetadata(byte[] plain, byte[] aad) {
-        return aead == null ? plain.clone() : aead.seal(plain, aad);
+        return metadataSealer.seal(plain, aad);
     }
 
+    /**
+     * Checks and unseals what {@link #sealMetadata} wrote with the same associated data.
+     *
+     * @param what names the object in the error, e.g. "manifest of backup X"
+     * @throws RepositoryException.Corrupt if it fails authentication or its checksum
+     */
     public byte[] openMetadata(byte[] sealed, byte[] aad, String what) {
-        if (aead == null) {
-            return sealed;
-        }
         try {
-            return aead.open(sealed, aad);
+            return metadataSealer.open(sealed, aad);
         } catch (Aead.AuthenticationFailedException e) {
-            throw new RepositoryException.Corrupt(what + " failed authentication: it was altered or damaged");
+            throw new RepositoryException.Corrupt(what + (chunkSealer != null ? " failed authentication"
+                    : " failed its integrity check (" + e.getMessage() + ")") + ": it was altered or damaged");
         }
     }
 
@@ -221,19 +252,28 @@ public final class Repository {
 
     /** Reads a pack's own trailer: the list of chunks inside it (used to rebuild the index). */
     public List<PackedChunk> readPackTrailer(String packId, long packSize) throws IOException {
-        if (packSize < Pack.HEADER.length + Pack.FOOTER_BYTES) {
+        int headerLength = Pack.headerLength(version());
+        if (packSize < headerLength + Pack.FOOTER_BYTES) {
             throw new RepositoryException.Corrupt("pack " + packId + " is truncated (" + packSize + " bytes)");
+        }
+        byte[] header = null;
+        if (version() >= RepositoryConfig.V2) { // the header's pack nonce is part of the trailer's associated data
+            header = store.getRange(Pack.key(packId), 0, headerLength);
+            if (!Arrays.equals(header, 0, Pack.MAGIC_V2.length, Pack.MAGIC_V2, 0, Pack.MAGIC_V2.length)) {
+                throw new RepositoryException.Corrupt("pack " + packId + " does not start with the format-" + version()
+                        + " header 'LBPACK02'");
+            }
         }
         byte[] footer = store.getRange(Pack.key(packId), packSize - Pack.FOOTER_BYTES, Pack.FOOTER_BYTES);
         if (!Arrays.equals(footer, 4, Pack.FOOTER_BYTES, Pack.FOOTER_MAGIC, 0, Pack.FOOTER_MAGIC.length)) {
             throw new RepositoryException.Corrupt("pack " + packId + " has no valid footer");
         }
         int trailerLen = ByteBuffer.wrap(footer, 0, 4).getInt();
-        if (trailerLen <= 0 || trailerLen > packSize - Pack.HEADER.length - Pack.FOOTER_BYTES) {
+        if (trailerLen <= 0 || trailerLen > packSize - headerLength - Pack.FOOTER_BYTES) {
             throw new RepositoryException.Corrupt("pack " + packId + " has an invalid trailer length");
         }
         byte[] sealed = store.getRange(Pack.key(packId), packSize - Pack.FOOTER_BYTES - trailerLen, trailerLen);
-        return Pack.decodeEntries(packId, openMetadata(sealed, Pack.TRAILER_AAD, "trailer of pack " + packId));
+        return Pack.decodeEntries(packId, openMetadata(sealed, Pack.trailerAad(version(), header), "trailer of pack " + packId));
     }
 
     /** Lists every pack in the store with its size. */
@@ -282,22 +322,44 @@ public final class Repository {
         return new IndexFile(key, sealed.length);
     }
 
-    /** Loads every index file into memory. */
+    /**
+     * Loads every index file into memory. In format 2 an index file's name must be the SHA-256 of its bytes (it is
+     * written so), which binds the file to its name whether the repository is encrypted or not.
+     *
+     * @throws RepositoryException.Corrupt naming the index file if one is damaged, renamed or does not decode
+     */
     public ChunkIndex loadIndex() throws IOException {
         ChunkIndex index = new ChunkIndex();
         for (BlobInfo b : store.list(INDEX)) {
-            byte[] plain;
+            byte[] stored;
             try {
-                plain = Compression.unzstd(openMetadata(store.get(b.key()), INDEX_AAD, "index file " + b.key()));
+                stored = store.get(b.key());
             } catch (BlobNotFoundException gone) {
                 continue; // removed by a concurrent index rewrite
+            }
+            if (version() >= RepositoryConfig.V2
+                    && !PackWriter.sha256Hex(stored, 0, stored.length).equals(b.key().substring(INDEX.length()))) {
+                throw new RepositoryException.Corrupt("index file " + b.key() + " is damaged or was renamed: the SHA-256 of its "
+                        + "bytes is not its name; " + REBUILD_INDEX);
+            }
+            byte[] opened;
+            try {
+                opened = openMetadata(stored, INDEX_AAD, "index file " + b.key());
+            } catch (RepositoryException.Corrupt e) {
+                throw new RepositoryException.Corrupt(e.getMessage() + "; " + REBUILD_INDEX, e);
+            }
+            byte[] plain;
+            try {
+                plain = Compression.unzstd(opened);
             } catch (IllegalArgumentException e) {
-                throw new RepositoryException.Corrupt("index file " + b.key() + " is damaged: " + e.getMessage());
+                throw new RepositoryException.Corrupt("index file " + b.key() + " is damaged: " + e.getMessage() + "; " + REBUILD_INDEX);
             }
             decodeIndex(b.key(), plain, index);
         }
         return index;
     }
+
+    private static final String REBUILD_INDEX = "run `lifeboat rebuild-index` to rebuild the index from the packs";
 
     private static void decodeIndex(String key, byte[] plain, ChunkIndex index) {
         try {

@@ -34,16 +34,22 @@ class ChunkPipelineTest {
     static final int SEGMENTS = 60;
     static final int SEGMENT_SIZE = 100 * 1024;
 
-    record Setup(boolean encrypted, Compression compression) {
+    record Setup(boolean encrypted, Compression compression, int version) {
+        Setup(boolean encrypted, Compression compression) {
+            this(encrypted, compression, RepositoryConfig.VERSION);
+        }
+
         @Override
         public String toString() {
-            return (encrypted ? "encrypted" : "unencrypted") + "/" + compression.label();
+            return (encrypted ? "encrypted" : "unencrypted") + "/" + compression.label() + "/v" + version;
         }
     }
 
+    /** The current format in every combination, and format 1 (still read and written for old repositories). */
     static Stream<Setup> setups() {
         return Stream.of(new Setup(true, Compression.LOW), new Setup(false, Compression.LOW),
-                new Setup(true, Compression.LZ4), new Setup(false, Compression.LZ4), new Setup(false, Compression.NONE));
+                new Setup(true, Compression.LZ4), new Setup(false, Compression.LZ4), new Setup(false, Compression.NONE),
+                new Setup(true, Compression.LOW, RepositoryConfig.V1), new Setup(false, Compression.NONE, RepositoryConfig.V1));
     }
 
     @TempDir
@@ -58,7 +64,7 @@ class ChunkPipelineTest {
         final ChunkWriter writer;
 
         Stored(Setup setup) throws Exception {
-            repo = RepoFixture.create(dir.resolve("repo"), setup.encrypted(), PACK_SIZE);
+            repo = RepoFixture.create(dir.resolve("repo"), setup.encrypted(), PACK_SIZE, setup.version());
             data = RepoFixture.mixedData(SEGMENTS, SEGMENT_SIZE, 42);
             cuts = RepoFixture.cuts(data, new FastCdcChunker(8 * 1024, 32 * 1024, 128 * 1024, repo.config().chunking().seed()));
             try (ChunkWriter w = new ChunkWriter(repo, repo.loadIndex(), setup.compression(), 4)) {
@@ -152,7 +158,7 @@ class ChunkPipelineTest {
             assertThat(RepoFixture.sha256Hex(bytes)).isEqualTo(packId);
             assertThat(p.key()).isEqualTo(Pack.key(packId)).isEqualTo("data/" + packId.substring(0, 2) + "/" + packId);
             assertThat(bytes.length).isEqualTo(p.size());
-            assertThat(Arrays.copyOf(bytes, 8)).isEqualTo(Pack.HEADER);
+            assertThat(Arrays.copyOf(bytes, 8)).isEqualTo(setup.version() == RepositoryConfig.V1 ? Pack.MAGIC_V1 : Pack.MAGIC_V2);
             assertThat(Arrays.copyOfRange(bytes, bytes.length - 8, bytes.length)).isEqualTo(Pack.FOOTER_MAGIC);
             if (setup.encrypted()) {
                 assertThat(indexOf(bytes, marker)).as("plaintext visible in an encrypted pack").isEqualTo(-1);
@@ -180,7 +186,7 @@ class ChunkPipelineTest {
             assertThat(trailer).isNotEmpty().doesNotHaveDuplicates();
             assertThat(new HashSet<>(trailer)).isEqualTo(indexed.get(packId));
             // blobs are back to back from the header on
-            long expectedOffset = Pack.HEADER.length;
+            long expectedOffset = setup.version() == RepositoryConfig.V1 ? 8 : 8 + Pack.NONCE_BYTES;
             for (PackedChunk c : trailer) {
                 assertThat(c.offset()).isEqualTo(expectedOffset);
                 expectedOffset += c.length();
@@ -334,12 +340,12 @@ class ChunkPipelineTest {
     }
 
     /**
-     * Unencrypted metadata is not authenticated, so damage reaches Compression.unzstd, whose ZstdException is not the
-     * IllegalArgumentException loadIndex/loadSnapshot catch: the raw ZstdException escapes instead of Corrupt.
+     * Unencrypted format-1 metadata is not authenticated, so damage reaches Compression.unzstd, whose ZstdException is
+     * not the IllegalArgumentException loadIndex/loadSnapshot catch: the raw ZstdException escapes instead of Corrupt.
      */
     @Test
-    void unencryptedIndexFileThatWasTruncatedIsCorrupt() throws Exception {
-        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE);
+    void unencryptedV1IndexFileThatWasTruncatedIsCorrupt() throws Exception {
+        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE, RepositoryConfig.V1);
         storeSomething(repo);
         String key = repo.store().list(Repository.INDEX).getFirst().key();
         byte[] bytes = repo.store().get(key);
@@ -347,9 +353,10 @@ class ChunkPipelineTest {
         assertThatThrownBy(repo::loadIndex).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(key);
     }
 
-    @Test
-    void verifierReportsADamagedUnencryptedManifest() throws Exception {
-        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE);
+    @ParameterizedTest(name = "format {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
+    void verifierReportsADamagedUnencryptedManifest(int version) throws Exception {
+        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE, version);
         String backup = "20250115-100000F-abcd";
         repo.saveSnapshot(RepoFixture.snapshot(backup, List.of()));
         byte[] bytes = repo.store().get(Repository.SNAPSHOTS + backup);
@@ -378,9 +385,10 @@ class ChunkPipelineTest {
     }
 
     /** readPackTrailer accepts a trailer length of 1..3, and Pack.decodeEntries reads a count from fewer than 4 bytes. */
-    @Test
-    void tinyTrailerLengthInAnUnencryptedPackIsCorrupt() throws Exception {
-        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE);
+    @ParameterizedTest(name = "format {0}")
+    @org.junit.jupiter.params.provider.ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
+    void tinyTrailerLengthInAnUnencryptedPackIsCorrupt(int version) throws Exception {
+        Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE, version);
         storeSomething(repo);
         BlobInfo p = repo.listPacks().getFirst();
         byte[] bytes = repo.store().get(p.key());

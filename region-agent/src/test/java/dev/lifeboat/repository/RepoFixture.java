@@ -35,13 +35,18 @@ final class RepoFixture {
 
     /** Creates a repository, then rewrites its (unauthenticated) config with a small pack size so tests get many packs. */
     static Repository create(BlobStore store, boolean encrypted, int packSize) throws IOException {
+        return create(store, encrypted, packSize, RepositoryConfig.VERSION);
+    }
+
+    /** As {@link #create(BlobStore, boolean, int)}, in the given format version (1 for the old sealing). */
+    static Repository create(BlobStore store, boolean encrypted, int packSize, int version) throws IOException {
         KeySource key = encrypted ? fastKey() : null;
-        RepositoryConfig c = Repository.init(store, key, !encrypted);
+        RepositoryConfig c = Repository.init(store, key, !encrypted, version);
         RepositoryConfig small = new RepositoryConfig(c.format(), c.version(), c.id(), c.created(), c.chunking(), packSize,
                 c.cipher(), c.keys(), c.plainIdKey());
         store.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(small));
         Repository repo = Repository.open(store, key);
-        if (repo.config().packSize() != packSize || repo.config().encrypted() != encrypted) {
+        if (repo.config().packSize() != packSize || repo.config().encrypted() != encrypted || repo.version() != version) {
             throw new IllegalStateException("fixture config not applied");
         }
         return repo;
@@ -49,6 +54,10 @@ final class RepoFixture {
 
     static Repository create(Path dir, boolean encrypted, int packSize) throws IOException {
         return create(new LocalBlobStore(dir), encrypted, packSize);
+    }
+
+    static Repository create(Path dir, boolean encrypted, int packSize, int version) throws IOException {
+        return create(new LocalBlobStore(dir), encrypted, packSize, version);
     }
 
     static Repository reopen(Repository repo) throws IOException {

@@ -14,6 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
@@ -57,7 +58,8 @@ class RepositoryTest {
         assertThat(repo.config()).isEqualTo(created);
         assertThat(repo.uri()).isEqualTo(store.uri());
         assertThat(repo.store()).isSameAs(store);
-        assertThat(repo.blobOverhead()).isEqualTo(28);
+        assertThat(repo.version()).isEqualTo(RepositoryConfig.V2);
+        assertThat(repo.blobOverhead()).as("salt, nonce, tag").isEqualTo(16 + 12 + 16);
 
         // the master keys, recovered from the config the only legitimate way, are the ones the repository uses
         KeyMaterial master = KeyWrapping.unwrap(created.keys().getFirst(), pass("s3cret passphrase"), created.id());
@@ -78,7 +80,7 @@ class RepositoryTest {
 
         // metadata is sealed and bound to its associated data
         byte[] sealed = repo.sealMetadata(SAMPLE, Repository.INDEX_AAD);
-        assertThat(sealed).isNotEqualTo(SAMPLE).hasSize(SAMPLE.length + 28);
+        assertThat(sealed).isNotEqualTo(SAMPLE).hasSize(SAMPLE.length + 44);
         assertThat(repo.openMetadata(sealed, Repository.INDEX_AAD, "x")).isEqualTo(SAMPLE);
         assertThatThrownBy(() -> repo.openMetadata(sealed, Pack.TRAILER_AAD, "the thing"))
                 .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("the thing");
@@ -222,8 +224,14 @@ class RepositoryTest {
         assertThat(Base64.getDecoder().decode(c.plainIdKey())).hasSize(64);
         Repository repo = Repository.open(store, null);
         assertThat(repo.blobOverhead()).isZero();
-        assertThat(repo.sealMetadata(SAMPLE, Repository.INDEX_AAD)).isEqualTo(SAMPLE);
-        assertThat(repo.openMetadata(SAMPLE, Repository.INDEX_AAD, "x")).isEqualTo(SAMPLE);
+        // metadata is checksummed together with its associated data
+        byte[] sealed = repo.sealMetadata(SAMPLE, Repository.INDEX_AAD);
+        assertThat(Arrays.copyOf(sealed, SAMPLE.length)).isEqualTo(SAMPLE);
+        assertThat(sealed).hasSize(SAMPLE.length + 32);
+        assertThat(repo.openMetadata(sealed, Repository.INDEX_AAD, "x")).isEqualTo(SAMPLE);
+        assertThatThrownBy(() -> repo.openMetadata(sealed, Pack.TRAILER_AAD, "the thing"))
+                .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("the thing")
+                .hasMessageContaining("integrity check");
         // a key, if given anyway, is not needed and does not matter
         Repository again = Repository.open(store, pass("ignored"));
         assertThat(again.chunkIds().idOf(SAMPLE, 0, SAMPLE.length)).isEqualTo(repo.chunkIds().idOf(SAMPLE, 0, SAMPLE.length));

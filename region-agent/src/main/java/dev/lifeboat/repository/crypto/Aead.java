@@ -9,10 +9,12 @@ import java.security.SecureRandom;
 
 /**
  * AES-256-GCM with a fresh random 96-bit nonce per message. Output layout: {@code nonce(12) || ciphertext || tag(16)}.
+ * Format 1 seals every object with the master key this way; format 2 uses {@link DerivedKeyAead} instead (one key per
+ * object). Key wrapping keeps using it: each wrap has its own KEK (fresh salt), so that key seals one message.
  * Uses the JDK provider, whose GCM and AES are intrinsified; whole messages go through one {@code doFinal}
  * (decrypting in small {@code update} slices is several times slower).
  */
-public final class Aead {
+public final class Aead implements Sealer {
     public static final int NONCE_BYTES = 12;
     public static final int TAG_BYTES = 16;
     public static final int OVERHEAD = NONCE_BYTES + TAG_BYTES;
@@ -35,7 +37,13 @@ public final class Aead {
         this.key = new SecretKeySpec(key, "AES");
     }
 
+    @Override
+    public int overhead() {
+        return OVERHEAD;
+    }
+
     /** Encrypts {@code plain[off, off+len)} into {@code out} at {@code outOff}; returns bytes written (len + OVERHEAD). */
+    @Override
     public int seal(byte[] plain, int off, int len, byte[] aad, byte[] out, int outOff) {
         byte[] nonce = new byte[NONCE_BYTES];
         RANDOM.get().nextBytes(nonce);
@@ -53,6 +61,7 @@ public final class Aead {
         }
     }
 
+    @Override
     public byte[] seal(byte[] plain, byte[] aad) {
         byte[] out = new byte[plain.length + OVERHEAD];
         seal(plain, 0, plain.length, aad, out, 0);
@@ -63,6 +72,7 @@ public final class Aead {
      * Decrypts and authenticates; throws {@link AuthenticationFailedException} if the data, nonce, tag or associated
      * data were altered or the key is wrong.
      */
+    @Override
     public byte[] open(byte[] sealed, int off, int len, byte[] aad) throws AuthenticationFailedException {
         if (len < OVERHEAD) {
             throw new AuthenticationFailedException("encrypted object is truncated (" + len + " bytes)");
@@ -81,6 +91,7 @@ public final class Aead {
         }
     }
 
+    @Override
     public byte[] open(byte[] sealed, byte[] aad) throws AuthenticationFailedException {
         return open(sealed, 0, sealed.length, aad);
     }

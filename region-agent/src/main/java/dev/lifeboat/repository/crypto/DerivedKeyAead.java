@@ -1,0 +1,113 @@
+package dev.lifeboat.repository.crypto;
+
+import javax.crypto.AEADBadTagException;
+import javax.crypto.Cipher;
+import javax.crypto.KDF;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.HKDFParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Arrays;
+
+/**
+ * Format 2 sealing: every object gets its own AES-256-GCM key,
+ * {@code HKDF-SHA-256(ikm = master encryption key, salt = a fresh random 16-byte salt, info = INFO)}, and a random
+ * 96-bit nonce. Layout: {@code salt(16) || nonce(12) || ciphertext || tag(16)}. Each derived key seals exactly one
+ * message, so NIST SP 800-38D's bound of 2^32 random-nonce invocations per key is never approached, however many
+ * objects the repository's life produces; and a blob stays openable wherever it is copied (repacking), since its salt
+ * travels inside it.
+ */
+public final class DerivedKeyAead implements Sealer {
+    public static final int SALT_BYTES = 16;
+    public static final int NONCE_BYTES = 12;
+    public static final int TAG_BYTES = 16;
+    public static final int OVERHEAD = SALT_BYTES + NONCE_BYTES + TAG_BYTES;
+    /** The HKDF info: names the scheme, so these keys can never coincide with keys derived for another purpose. */
+    public static final byte[] INFO = "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM"
+            .getBytes(StandardCharsets.US_ASCII);
+
+    private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(() -> {
+        try {
+            return Cipher.getInstance("AES/GCM/NoPadding");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM is not available in this JDK", e);
+        }
+    });
+    private static final ThreadLocal<KDF> KDFS = ThreadLocal.withInitial(() -> {
+        try {
+            return KDF.getInstance("HKDF-SHA256");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HKDF-SHA256 is not available in this JDK", e);
+        }
+    });
+    private static final ThreadLocal<SecureRandom> RANDOM = ThreadLocal.withInitial(SecureRandom::new);
+
+    private final SecretKeySpec master;
+
+    public DerivedKeyAead(byte[] masterKey) {
+        if (masterKey.length != 32) {
+            throw new IllegalArgumentException("the master encryption key must be 32 bytes");
+        }
+        this.master = new SecretKeySpec(masterKey, "HKDF-IKM");
+    }
+
+    @Override
+    public int overhead() {
+        return OVERHEAD;
+    }
+
+    /** The object key for one salt (16 bytes at {@code saltOff}). */
+    private SecretKey objectKey(byte[] salt, int saltOff) throws GeneralSecurityException {
+        return KDFS.get().deriveKey("AES", HKDFParameterSpec.ofExtract()
+                .addIKM(master)
+                .addSalt(Arrays.copyOfRange(salt, saltOff, saltOff + SALT_BYTES))
+                .thenExpand(INFO, 32));
+    }
+
+    @Override
+    public int seal(byte[] plain, int off, int len, byte[] aad, byte[] out, int outOff) {
+        byte[] saltAndNonce = new byte[SALT_BYTES + NONCE_BYTES];
+        RANDOM.get().nextBytes(saltAndNonce);
+        try {
+            Cipher c = CIPHERS.get();
+            c.init(Cipher.ENCRYPT_MODE, objectKey(saltAndNonce, 0),
+                    new GCMParameterSpec(TAG_BYTES * 8, saltAndNonce, SALT_BYTES, NONCE_BYTES));
+            if (aad != null) {
+                c.updateAAD(aad);
+            }
+            System.arraycopy(saltAndNonce, 0, out, outOff, saltAndNonce.length);
+            return saltAndNonce.length + c.doFinal(plain, off, len, out, outOff + saltAndNonce.length);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM encryption failed", e);
+        }
+    }
+
+    @Override
+    public byte[] seal(byte[] plain, byte[] aad) {
+        byte[] out = new byte[plain.length + OVERHEAD];
+        seal(plain, 0, plain.length, aad, out, 0);
+        return out;
+    }
+
+    @Override
+    public byte[] open(byte[] sealed, int off, int len, byte[] aad) throws Aead.AuthenticationFailedException {
+        if (len < OVERHEAD) {
+            throw new Aead.AuthenticationFailedException("encrypted object is truncated (" + len + " bytes)");
+        }
+        try {
+            Cipher c = CIPHERS.get();
+            c.init(Cipher.DECRYPT_MODE, objectKey(sealed, off), new GCMParameterSpec(TAG_BYTES * 8, sealed, off + SALT_BYTES, NONCE_BYTES));
+            if (aad != null) {
+                c.updateAAD(aad);
+            }
+            return c.doFinal(sealed, off + SALT_BYTES + NONCE_BYTES, len - SALT_BYTES - NONCE_BYTES);
+        } catch (AEADBadTagException e) {
+            throw new Aead.AuthenticationFailedException("authentication tag mismatch");
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("AES-GCM decryption failed", e);
+        }
+    }
+}

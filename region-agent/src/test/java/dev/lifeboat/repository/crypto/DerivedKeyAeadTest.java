@@ -1,0 +1,66 @@
+package dev.lifeboat.repository.crypto;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.Arrays;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** Format 2 sealing: per-object key from the salt at the front, then AES-256-GCM; every part of the object is checked. */
+class DerivedKeyAeadTest {
+    static final byte[] AAD = AeadTest.AAD;
+
+    @Test
+    void sealThenOpenRoundTripsAtEveryOffset() throws Exception {
+        DerivedKeyAead s = new DerivedKeyAead(AeadTest.key(1));
+        assertThat(s.overhead()).isEqualTo(44);
+        for (int n : new int[]{0, 1, 16, 17, 1000, 1 << 20}) {
+            byte[] plain = AeadTest.data(n);
+            byte[] sealed = s.seal(plain, AAD);
+            assertThat(sealed).hasSize(n + 44);
+            assertThat(new DerivedKeyAead(AeadTest.key(1)).open(sealed, AAD)).isEqualTo(plain);
+            // into and out of the middle of larger buffers, as into a pack and out of a ranged read
+            byte[] out = new byte[7 + n + 44 + 5];
+            assertThat(s.seal(plain, 0, n, AAD, out, 7)).isEqualTo(n + 44);
+            assertThat(s.open(out, 7, n + 44, AAD)).isEqualTo(plain);
+        }
+    }
+
+    @Test
+    void anyAlteredByteWrongAadWrongKeyOrTruncationFails() throws Exception {
+        DerivedKeyAead s = new DerivedKeyAead(AeadTest.key(2));
+        byte[] sealed = s.seal(AeadTest.data(300), AAD);
+        // salt (0..15), nonce (16..27), ciphertext, tag (last 16)
+        for (int at : new int[]{0, 15, 16, 27, 28, 150, sealed.length - 16, sealed.length - 1}) {
+            byte[] damaged = sealed.clone();
+            damaged[at] ^= 1;
+            assertThatThrownBy(() -> s.open(damaged, AAD)).as("byte %d", at).isInstanceOf(Aead.AuthenticationFailedException.class);
+        }
+        assertThatThrownBy(() -> s.open(sealed, new byte[0])).isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> new DerivedKeyAead(AeadTest.key(3)).open(sealed, AAD)).isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> s.open(Arrays.copyOf(sealed, 43), AAD)).isInstanceOf(Aead.AuthenticationFailedException.class)
+                .hasMessageContaining("truncated");
+        // format 1's scheme under the same master key does not open it, nor format 2 a format-1 object
+        assertThatThrownBy(() -> new Aead(AeadTest.key(2)).open(Arrays.copyOfRange(sealed, 16, sealed.length), AAD))
+                .isInstanceOf(Aead.AuthenticationFailedException.class);
+        byte[] v1 = new Aead(AeadTest.key(2)).seal(AeadTest.data(300), AAD);
+        assertThatThrownBy(() -> s.open(v1, AAD)).isInstanceOf(Aead.AuthenticationFailedException.class);
+    }
+
+    @Test
+    void everySealHasAFreshSaltAndNonce() {
+        DerivedKeyAead s = new DerivedKeyAead(AeadTest.key(4));
+        byte[] plain = AeadTest.data(64);
+        byte[] a = s.seal(plain, AAD);
+        byte[] b = s.seal(plain, AAD);
+        assertThat(Arrays.copyOfRange(a, 0, 16)).isNotEqualTo(Arrays.copyOfRange(b, 0, 16));
+        assertThat(Arrays.copyOfRange(a, 16, 28)).isNotEqualTo(Arrays.copyOfRange(b, 16, 28));
+        assertThat(Arrays.copyOfRange(a, 28, a.length)).isNotEqualTo(Arrays.copyOfRange(b, 28, b.length));
+    }
+
+    @Test
+    void masterKeyMustBe32Bytes() {
+        assertThatThrownBy(() -> new DerivedKeyAead(new byte[16])).isInstanceOf(IllegalArgumentException.class);
+    }
+}
