@@ -22,7 +22,8 @@ import java.util.regex.Pattern;
  * Runs under the exclusive lock as operation {@code gc} with no live readers: a backup holds the exclusive lock, so
  * expire cannot run during one, and restores and verifies hold shared locks, so nothing they read can disappear.
  * Order: everything is decided (and the index checked) before anything is deleted; then manifests, then WAL, then
- * packs, where new packs and the new index are durable before any old pack or index file is deleted.
+ * packs, where new packs and the new index are durable before any old pack or index file is deleted. Before each
+ * deletion it checks that it still holds the lock ({@link RepositoryLock#assertHeld()}).
  */
 public final class Expirer {
     /** A WAL file name whose first 24 characters name a segment: a segment, a {@code .partial} or a {@code .backup} file. */
@@ -61,7 +62,7 @@ public final class Expirer {
     }
 
     public Result expire(RetentionPolicy policy, boolean dryRun) throws IOException {
-        try (RepositoryLock ignored = RepositoryLock.exclusive(repo, "gc", "expire", true)) {
+        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", "expire", true)) {
             Instant now = clock.instant();
             List<Snapshot> all = repo.loadSnapshots();
             List<RetentionPolicy.Backup> summaries = all.stream().map(RetentionPolicy.Backup::of).toList();
@@ -88,9 +89,11 @@ public final class Expirer {
 
             if (!dryRun) {
                 for (String id : decision.expired()) {
+                    lock.assertHeld();
                     repo.store().delete(Repository.SNAPSHOTS + id);
                 }
                 for (BlobInfo b : wal.delete()) {
+                    lock.assertHeld(); // reads the lock at most once a second
                     repo.store().delete(b.key());
                 }
                 Set<String> unexpected = new HashSet<>(repo.listSnapshotIds());
@@ -101,7 +104,7 @@ public final class Expirer {
                             + "the expired backups and WAL are deleted, but no packs: run `lifeboat gc` when no backup is running");
                 }
             }
-            GarbageCollector.Outcome gco = gc.apply(packs, dryRun);
+            GarbageCollector.Outcome gco = gc.apply(packs, dryRun, lock);
             freed += gco.bytesFreed();
             return new Result(dryRun, now, policy.describe(), decision.kept(), decision.expired(), wal.keptFrom(), wal.note(),
                     walNames, gco.packsDeleted(), gco.packsRepacked(), gco.packsWritten(), gco.packsKept(),

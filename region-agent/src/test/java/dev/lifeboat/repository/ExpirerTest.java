@@ -364,6 +364,41 @@ class ExpirerTest {
         assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).expired()).hasSize(2);
     }
 
+    /** A lock broken under a running expire (here by `unlock` and a backup taking it): nothing is deleted after that. */
+    @Test
+    void expireThatLostItsLockDeletesNothing() throws Exception {
+        Scenario s = new Scenario(false);
+        List<BlobInfo> before = contents(s.repo);
+        List<RepositoryLock> backup = new ArrayList<>();
+        System.setProperty(RepositoryLock.TTL_PROPERTY, "2s"); // assertHeld reads the lock every TTL/10 = 200 ms
+        try {
+            RepositoryLockTest.InterleavingStore store = new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
+                @Override
+                public List<BlobInfo> list(String prefix) throws IOException {
+                    if (prefix.equals(WalArchive.PREFIX) && backup.isEmpty()) {
+                        RepositoryLock.breakAll(s.repo);
+                        backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                        try {
+                            Thread.sleep(300);
+                        } catch (InterruptedException e) {
+                            throw new IOException(e);
+                        }
+                    }
+                    return super.list(prefix);
+                }
+            };
+            Repository expireView = Repository.open(store, null);
+            assertThatThrownBy(() -> new Expirer(expireView, CLOCK).expire(KEEP_TWO, false))
+                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("lost the exclusive lock")
+                    .hasMessageContaining("backup B");
+            assertThat(contents(s.repo)).as("no manifest, WAL or pack deleted").isEqualTo(before);
+            backup.getFirst().close();
+        } finally {
+            System.clearProperty(RepositoryLock.TTL_PROPERTY);
+        }
+        assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).expired()).hasSize(2);
+    }
+
     @Test
     void pitrWindowKeepsItsBaseBackupAndTheWalFromItsStart() throws Exception {
         Scenario s = new Scenario(false);
