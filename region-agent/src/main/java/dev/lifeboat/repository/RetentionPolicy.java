@@ -22,7 +22,8 @@ import java.util.function.Function;
 import java.util.stream.Collectors;
 
 /**
- * Which backups a retention policy keeps: a pure function of the backups, the current time and the policy.
+ * Which backups a retention policy keeps: a pure function of the backups, what the WAL archive says about timelines,
+ * the current time and the policy.
  * <ul>
  *   <li>{@code keepFull} N: the newest N backups of type {@code full};</li>
  *   <li>{@code keepDaily}/{@code keepWeekly}/{@code keepMonthly} K: the newest backup of each of the last K distinct
