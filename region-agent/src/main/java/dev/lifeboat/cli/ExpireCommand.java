@@ -14,8 +14,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 
-@Command(name = "expire", description = {"Apply the retention policy: delete expired backups, the archived WAL no kept backup "
-        + "or the PITR window needs, and the data only expired backups used (repacking packs that are less than half in use).",
+@Command(name = "expire", description = {"Apply the retention policy: delete expired backups, the archived WAL that no kept "
+        + "backup, the PITR window (on any timeline) or a running recovery (replay lease) needs, and the data only expired "
+        + "backups used (repacking packs that are less than half in use).",
         "Never runs during a backup, restore or verify. A value of 0 disables a rule; the newest backup is always kept."})
 public final class ExpireCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -44,6 +45,11 @@ public final class ExpireCommand implements Callable<Integer> {
                     + "Default: ${DEFAULT-VALUE}.")
     Duration pitrWindow;
 
+    @Option(names = "--replay-lease-ttl", defaultValue = "24h", paramLabel = "DURATION", converter = DurationConverter.class,
+            description = "A replay lease (a recovery replaying archived WAL) not renewed for this long is stale: its WAL is "
+                    + "no longer kept and the lease is deleted. Default: ${DEFAULT-VALUE}.")
+    Duration replayLeaseTtl;
+
     @Option(names = "--dry-run", description = "Only report what would be kept and deleted.")
     boolean dryRun;
 
@@ -58,7 +64,10 @@ public final class ExpireCommand implements Callable<Integer> {
         }
         RetentionPolicy policy = new RetentionPolicy(keepFull, keepDaily, keepWeekly, keepMonthly, pitrWindow);
         Repository r = repo.open();
-        Expirer.Result res = new Expirer(r).expire(policy, dryRun);
+        if (replayLeaseTtl.isZero()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--replay-lease-ttl must be more than 0");
+        }
+        Expirer.Result res = new Expirer(r, java.time.Clock.systemUTC(), replayLeaseTtl).expire(policy, dryRun);
         if (json) {
             System.out.println(Json.pretty(res));
             return 0;
@@ -77,10 +86,21 @@ public final class ExpireCommand implements Callable<Integer> {
                 System.out.printf("  %s%n", id);
             }
         }
-        if (res.walKeptFrom() != null) {
+        if (res.walKeptFrom() != null && res.walKeptFromByTimeline().size() <= 1) {
             System.out.printf("WAL: %s %d archived file(s) before %s%n", verb, res.walDeleted().size(), res.walKeptFrom());
+        } else if (res.walKeptFrom() != null) {
+            // per timeline: a timeline's WAL may go entirely, whatever its segment numbers
+            System.out.printf("WAL: %s %d archived file(s) no kept backup or recovery needs; kept:%n", verb, res.walDeleted().size());
+            res.walKeptFromByTimeline().forEach((t, first) -> System.out.printf("  timeline %d: %s%n", t,
+                    first == null ? "none (no kept backup or recovery lies on its history)" : "from " + first));
         } else {
             System.out.printf("WAL: none deleted (%s)%n", res.walNote());
+        }
+        for (String k : res.walKeptForRecoveries()) {
+            System.out.printf("WAL %s%n", k);
+        }
+        for (String l : res.replayLeasesDeleted()) {
+            System.out.printf("%s stale replay lease: %s%n", dryRun ? "would delete" : "deleted", l);
         }
         System.out.printf("data: %s %d unreferenced pack(s), %s %d partly used pack(s) into %d; %d pack(s) kept as they are%n",
                 verb, res.packsDeleted(), dryRun ? "would repack" : "repacked", res.packsRepacked(), res.packsWritten(),

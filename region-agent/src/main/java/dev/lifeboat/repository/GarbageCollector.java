@@ -75,8 +75,8 @@ public final class GarbageCollector {
     }
 
     public Result collect(boolean dryRun) throws IOException {
-        try (RepositoryLock ignored = RepositoryLock.exclusive(repo, "gc", null, true)) {
-            Outcome o = apply(plan(repo.loadSnapshots(), false), dryRun);
+        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+            Outcome o = apply(plan(repo.loadSnapshots(), false), dryRun, lock);
             return new Result(o.packsDeleted(), o.bytesFreed(), o.packsKept(), o.indexFilesRewritten(), dryRun);
         }
     }
@@ -170,7 +170,7 @@ public final class GarbageCollector {
      * the old index files, and only then the old packs. A crash leaves duplicate index entries or unindexed packs
      * (which the next gc deletes), never an index entry for a deleted pack that could win over the new one.
      */
-    Outcome apply(Plan plan, boolean dryRun) throws IOException {
+    Outcome apply(Plan plan, boolean dryRun, RepositoryLock lock) throws IOException {
         long deletedBytes = 0;
         for (BlobInfo b : plan.dead) {
             deletedBytes += b.size();
@@ -221,6 +221,7 @@ public final class GarbageCollector {
             String newKey = keep.isEmpty() ? null : repo.writeIndex(keep, sizes).key();
             for (BlobInfo old : plan.oldIndexFiles) {
                 if (!old.key().equals(newKey)) {
+                    lock.assertHeld(); // a lock lost to another writer: stop before deleting what it may use
                     repo.store().delete(old.key());
                     rewritten++;
                 }
@@ -230,6 +231,7 @@ public final class GarbageCollector {
         old.addAll(plan.repack);
         for (BlobInfo b : old) {
             if (!newSizes.containsKey(Repository.packIdOf(b.key()))) { // never delete a pack we just wrote (same bytes)
+                lock.assertHeld();
                 repo.store().delete(b.key());
             }
         }

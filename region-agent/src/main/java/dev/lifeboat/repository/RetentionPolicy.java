@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.engine.postgres.Lsn;
+import dev.lifeboat.engine.postgres.TimelineHistory;
+
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -14,18 +17,22 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
- * Which backups a retention policy keeps: a pure function of the backups, the current time and the policy.
+ * Which backups a retention policy keeps: a pure function of the backups, what the WAL archive says about timelines,
+ * the current time and the policy.
  * <ul>
  *   <li>{@code keepFull} N: the newest N backups of type {@code full};</li>
  *   <li>{@code keepDaily}/{@code keepWeekly}/{@code keepMonthly} K: the newest backup of each of the last K distinct
  *       UTC days / ISO-8601 weeks / months that have a backup (restic's {@code --keep-daily} semantics: counting
  *       starts at the newest backup, and periods without a backup do not count);</li>
- *   <li>{@code pitrWindow} W: every backup needed to recover any point in {@code [now - W, now]}: all backups that
- *       stopped after {@code now - W}, plus the newest one that stopped at or before it (the base for the earliest
- *       points of the window);</li>
+ *   <li>{@code pitrWindow} W: every backup needed to recover any point in {@code [now - W, now]} on any timeline: all
+ *       backups that stopped after {@code now - W}, plus, for every timeline with points in the window, the newest
+ *       backup on that timeline's history that stopped at or before {@code now - W} (the base for the window's
+ *       earliest points on that timeline; a restore picks the base the same way);</li>
  *   <li>the newest backup is always kept.</li>
  * </ul>
  * A value of 0 disables that rule. Backups are ordered by start time (then id); the start time in UTC decides a
@@ -51,16 +58,69 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
         return new RetentionPolicy(5, 7, 4, 12, Duration.ofHours(72));
     }
 
-    /** What the policy needs to know about a backup ({@code type} is {@code full}, {@code incr} or {@code diff}). */
-    public record Backup(String id, String type, Instant startTime, Instant stopTime) {
+    /**
+     * What the policy needs to know about a backup ({@code type} is {@code full}, {@code incr} or {@code diff}).
+     * {@code stopLsn} is -1 when unknown; such a backup counts as lying on every timeline's history.
+     */
+    public record Backup(String id, String type, Instant startTime, Instant stopTime, int timeline, long stopLsn) {
         public Backup {
             Objects.requireNonNull(id, "id");
             Objects.requireNonNull(startTime, "startTime of " + id);
             Objects.requireNonNull(stopTime, "stopTime of " + id);
         }
 
+        /** A backup on timeline 1 whose stop LSN is unknown. */
+        public Backup(String id, String type, Instant startTime, Instant stopTime) {
+            this(id, type, startTime, stopTime, 1, -1);
+        }
+
         public static Backup of(Snapshot s) {
-            return new Backup(s.id(), s.type(), s.startTime(), s.stopTime());
+            Map<String, String> info = s.engineInfo() == null ? Map.of() : s.engineInfo();
+            int timeline = 1;
+            long stop = -1;
+            try {
+                timeline = Integer.parseInt(info.getOrDefault("timeline", "1"));
+                stop = info.containsKey("stopLsn") ? Lsn.parse(info.get("stopLsn")) : -1;
+            } catch (IllegalArgumentException e) {
+                stop = -1; // unreadable: treated as on every timeline's history, which keeps more, never less
+            }
+            return new Backup(s.id(), s.type(), s.startTime(), s.stopTime(), timeline, stop);
+        }
+    }
+
+    /**
+     * What the WAL archive says about timelines.
+     *
+     * @param histories parsed {@code .history} files by timeline
+     * @param walEnd    per timeline with archived WAL files, when the newest of them was archived (store time): a
+     *                  timeline whose WAL ends before the window starts has no points in the window. A timeline
+     *                  missing here (known only from backups, or the archive was not consulted) counts as having
+     *                  points in the window.
+     */
+    public record Timelines(Map<Integer, TimelineHistory> histories, Map<Integer, Instant> walEnd) {
+        /** Nothing known from the archive: every backup's timeline counts, none has a history. */
+        public static final Timelines NONE = new Timelines(Map.of(), Map.of());
+
+        public Timelines {
+            histories = Map.copyOf(histories);
+            walEnd = Map.copyOf(walEnd);
+        }
+
+        /**
+         * Whether the point {@code lsn} on timeline {@code tli} is part of timeline {@code target}'s past: the same
+         * timeline, or {@code target} descends from {@code tli} and branched off after {@code lsn}. A timeline after
+         * the first whose history file is missing could descend from anything, and an unknown LSN could lie anywhere:
+         * both count as on the history (retention then keeps more, never less).
+         */
+        public boolean onHistory(int target, int tli, long lsn) {
+            if (tli == target || lsn < 0) {
+                return true;
+            }
+            TimelineHistory h = histories.get(target);
+            if (h == null) {
+                return target > 1;
+            }
+            return h.contains(tli, lsn);
         }
     }
 
@@ -73,8 +133,13 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
 
     private static final Comparator<Backup> OLDEST_FIRST = Comparator.comparing(Backup::startTime).thenComparing(Backup::id);
 
-    /** Applies the policy at {@code now}. */
+    /** Applies the policy at {@code now}, knowing nothing of the archive's timelines beyond the backups'. */
     public Decision apply(List<Backup> backups, Instant now) {
+        return apply(backups, Timelines.NONE, now);
+    }
+
+    /** Applies the policy at {@code now}. */
+    public Decision apply(List<Backup> backups, Timelines timelines, Instant now) {
         Objects.requireNonNull(now, "now");
         List<Backup> newestFirst = new ArrayList<>(backups);
         newestFirst.sort(OLDEST_FIRST.reversed());
@@ -95,18 +160,7 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
         keepPeriods(newestFirst, keepMonthly, "monthly ", t -> String.format("%d-%02d", t.getYear(), t.getMonthValue()), reasons);
 
         if (!pitrWindow.isZero()) {
-            Instant windowStart = now.minus(pitrWindow);
-            Backup base = null;
-            for (Backup b : newestFirst) {
-                if (b.stopTime().isAfter(windowStart)) {
-                    keep(reasons, b, "inside PITR window");
-                } else if (base == null || b.stopTime().isAfter(base.stopTime())) {
-                    base = b;
-                }
-            }
-            if (base != null) {
-                keep(reasons, base, "base of PITR window");
-            }
+            keepPitrWindow(newestFirst, timelines, now.minus(pitrWindow), reasons);
         }
         if (!newestFirst.isEmpty()) {
             keep(reasons, newestFirst.getFirst(), "newest backup");
@@ -123,6 +177,53 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
             }
         }
         return new Decision(kept, expired);
+    }
+
+    /**
+     * Every backup that stopped inside the window, and per timeline with points in the window the newest backup on
+     * its history that stopped at or before the window's start: a target early in the window on that timeline
+     * replays from it. One base for all timelines (the newest before the window) would leave a timeline without a
+     * base when the newest backup lies on another timeline.
+     */
+    private static void keepPitrWindow(List<Backup> newestFirst, Timelines timelines, Instant windowStart,
+                                       Map<String, Set<String>> reasons) {
+        TreeSet<Integer> all = new TreeSet<>(timelines.histories().keySet());
+        all.addAll(timelines.walEnd().keySet());
+        Set<Integer> inWindow = new TreeSet<>();
+        for (Backup b : newestFirst) {
+            all.add(b.timeline());
+            if (b.stopTime().isAfter(windowStart)) {
+                keep(reasons, b, "inside PITR window");
+                inWindow.add(b.timeline());
+            }
+        }
+        Map<String, List<Integer>> baseOf = new LinkedHashMap<>();
+        List<Integer> needBase = new ArrayList<>();
+        for (int t : all) {
+            Instant end = timelines.walEnd().get(t);
+            if (!inWindow.contains(t) && end != null && !end.isAfter(windowStart)) {
+                continue; // its WAL ends before the window (e.g. an abandoned drill): no point of the window lies on it
+            }
+            needBase.add(t);
+            Backup base = null;
+            for (Backup b : newestFirst) {
+                if (!b.stopTime().isAfter(windowStart) && timelines.onHistory(t, b.timeline(), b.stopLsn())
+                        && (base == null || b.stopTime().isAfter(base.stopTime()))) {
+                    base = b;
+                }
+            }
+            if (base != null) {
+                baseOf.computeIfAbsent(base.id(), k -> new ArrayList<>()).add(t);
+            }
+        }
+        for (Backup b : newestFirst) {
+            List<Integer> of = baseOf.get(b.id());
+            if (of != null) {
+                keep(reasons, b, of.size() == needBase.size() ? "base of PITR window"
+                        : "base of PITR window on timeline" + (of.size() > 1 ? "s " : " ")
+                        + of.stream().map(String::valueOf).collect(Collectors.joining(", ")));
+            }
+        }
     }
 
     /** Keeps the newest backup of each of the last {@code count} distinct periods that have one. */

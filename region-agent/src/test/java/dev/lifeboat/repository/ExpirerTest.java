@@ -364,6 +364,41 @@ class ExpirerTest {
         assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).expired()).hasSize(2);
     }
 
+    /** A lock broken under a running expire (here by `unlock` and a backup taking it): nothing is deleted after that. */
+    @Test
+    void expireThatLostItsLockDeletesNothing() throws Exception {
+        Scenario s = new Scenario(false);
+        List<BlobInfo> before = contents(s.repo);
+        List<RepositoryLock> backup = new ArrayList<>();
+        System.setProperty(RepositoryLock.TTL_PROPERTY, "2s"); // assertHeld reads the lock every TTL/10 = 200 ms
+        try {
+            RepositoryLockTest.InterleavingStore store = new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
+                @Override
+                public List<BlobInfo> list(String prefix) throws IOException {
+                    if (prefix.equals(WalArchive.PREFIX) && backup.isEmpty()) {
+                        RepositoryLock.breakAll(s.repo);
+                        backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                        try {
+                            Thread.sleep(300);
+                        } catch (InterruptedException e) {
+                            throw new IOException(e);
+                        }
+                    }
+                    return super.list(prefix);
+                }
+            };
+            Repository expireView = Repository.open(store, null);
+            assertThatThrownBy(() -> new Expirer(expireView, CLOCK).expire(KEEP_TWO, false))
+                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("lost the exclusive lock")
+                    .hasMessageContaining("backup B");
+            assertThat(contents(s.repo)).as("no manifest, WAL or pack deleted").isEqualTo(before);
+            backup.getFirst().close();
+        } finally {
+            System.clearProperty(RepositoryLock.TTL_PROPERTY);
+        }
+        assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).expired()).hasSize(2);
+    }
+
     @Test
     void pitrWindowKeepsItsBaseBackupAndTheWalFromItsStart() throws Exception {
         Scenario s = new Scenario(false);
@@ -382,6 +417,108 @@ class ExpirerTest {
         }
         assertThat(restore(s.repo, s.xBackup.id())).isEqualTo(concat(s.x));
         assertThat(new Verifier(s.repo).verify(null, true, 2, ProgressListener.NONE, Cancellation.none()).problems()).isEmpty();
+    }
+
+    /**
+     * The old primary went on writing timeline 1 (segments 8 and 9) after timeline 2 branched off at 0/7000000. While
+     * KEEP (timeline 1) is kept they are its PITR history; once only NEWEST (timeline 2, from segment 8) is kept, no
+     * backup lies on timeline 1's history any more and all of timeline 1's segments go, although their numbers are
+     * not below NEWEST's start.
+     */
+    @Test
+    void walOnlyADeletedTimelinesBackupsNeededIsDeleted() throws Exception {
+        Scenario s = new Scenario(false);
+        WalArchive wal = new WalArchive(s.repo);
+        for (String name : List.of("000000010000000000000008", "000000010000000000000009")) {
+            wal.push(name, ("wal " + name).substring(0, 16).getBytes(StandardCharsets.US_ASCII));
+        }
+        Expirer.Result two = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, true);
+        assertThat(two.walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
+        assertThat(two.walKeptFromByTimeline()).containsExactly(Map.entry(1, "000000010000000000000005"),
+                Map.entry(2, "000000020000000000000005"));
+
+        Expirer.Result one = new Expirer(s.repo, CLOCK).expire(new RetentionPolicy(1, 0, 0, 0, Duration.ZERO), false);
+        assertThat(one.kept()).containsOnlyKeys(s.newest.id());
+        List<String> timeline1 = new ArrayList<>(WAL_BEFORE);
+        timeline1.addAll(List.of("000000010000000000000005", "000000010000000000000005.00000060.backup",
+                "000000010000000000000006", "000000010000000000000007.partial", "000000010000000000000008",
+                "000000010000000000000009"));
+        assertThat(one.walDeleted()).containsExactlyInAnyOrderElementsOf(concatLists(timeline1, List.of("000000020000000000000007")));
+        assertThat(new WalArchive(s.repo).list()).containsExactly("00000002.history", "000000020000000000000008",
+                "000000020000000000000009");
+        assertThat(one.walKeptFromByTimeline()).containsEntry(2, "000000020000000000000008").containsEntry(1, null);
+        assertThat(one.walKeptFrom()).isEqualTo("000000020000000000000008");
+    }
+
+    static <T> List<T> concatLists(List<T> a, List<T> b) {
+        List<T> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
+    /** A recovery still replaying from OLD (timeline 1, segment 1) keeps everything from segment 1 on, on both timelines. */
+    @Test
+    void aLiveReplayLeaseKeepsTheWalItsRecoveryReplays() throws Exception {
+        Scenario s = new Scenario(false);
+        ReplayLease.Lease lease = ReplayLease.create(s.repo.store(), s.old, Path.of("/srv/pitr"));
+        assertThat(lease.firstSegment()).isEqualTo("000000010000000000000001");
+
+        String uri = "file://" + dir.resolve("repo").toAbsolutePath();
+        String dry = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
+                "--pitr-window", "0", "--dry-run");
+        assertThat(dry).contains("would delete 0 archived file(s)", "timeline 1: from 000000010000000000000001",
+                "WAL kept for the recovery into /srv/pitr on " + dev.lifeboat.util.Hosts.name() + ", lease " + lease.id());
+
+        Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
+        assertThat(r.expired()).containsExactly(s.old.id(), s.xBackup.id());
+        assertThat(r.walDeleted()).isEmpty();
+        assertThat(r.walKeptForRecoveries()).singleElement().asString()
+                .startsWith("kept for the recovery into /srv/pitr on ").contains(lease.id(), s.old.id(), "000000010000000000000001");
+        assertThat(new WalArchive(s.repo).list()).containsExactlyInAnyOrderElementsOf(concatLists(WAL_BEFORE, WAL_AFTER));
+        assertThat(s.repo.store().list(Repository.LOCKS)).extracting(BlobInfo::key).containsExactly(lease.key());
+
+        // the recovery ends: the next expire deletes what only it needed
+        ReplayLease.release(s.repo.store(), lease.id());
+        assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
+    }
+
+    @Test
+    void aStaleReplayLeaseIsIgnoredAndDeleted() throws Exception {
+        Scenario s = new Scenario(false);
+        ReplayLease.Lease l = ReplayLease.create(s.repo.store(), s.old, Path.of("/srv/abandoned"));
+        Instant dayAgo = Instant.now().minus(Duration.ofHours(25));
+        ReplayLease.Lease old = new ReplayLease.Lease(l.id(), l.backup(), l.timeline(), l.startLsn(), l.firstSegment(),
+                l.walSegmentSize(), l.target(), l.host(), dayAgo, dayAgo);
+        s.repo.store().put(l.key(), Json.MAPPER.writeValueAsBytes(old));
+
+        // with a longer TTL it is still live
+        Expirer.Result lenient = new Expirer(s.repo, CLOCK, Duration.ofHours(30)).expire(KEEP_TWO, true);
+        assertThat(lenient.walDeleted()).isEmpty();
+        assertThat(lenient.replayLeasesDeleted()).isEmpty();
+
+        Expirer.Result dry = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, true);
+        assertThat(dry.walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
+        assertThat(dry.walKeptForRecoveries()).isEmpty();
+        assertThat(dry.replayLeasesDeleted()).singleElement().asString().contains("/srv/abandoned", "not renewed since");
+        assertThat(s.repo.store().stat(l.key())).as("a dry run deletes nothing").isPresent();
+
+        Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
+        assertThat(r.walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
+        assertThat(s.repo.store().list(Repository.LOCKS)).isEmpty();
+        assertThat(ReplayLease.renew(s.repo.store(), l.id())).isEqualTo(ReplayLease.Renewal.GONE);
+    }
+
+    @Test
+    void aFreshUnreadableReplayLeaseStopsWalDeletion() throws Exception {
+        Scenario s = new Scenario(false);
+        String key = ReplayLease.PREFIX + "0b5a3c1e-0000-4000-8000-000000000000";
+        s.repo.store().put(key, "{truncated".getBytes(StandardCharsets.UTF_8));
+        Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
+        assertThat(r.expired()).hasSize(2);
+        assertThat(r.walDeleted()).isEmpty();
+        assertThat(r.walKeptFrom()).isNull();
+        assertThat(r.walNote()).contains(key, "unreadable");
+        assertThat(s.repo.store().stat(key)).isPresent();
     }
 
     @Test
@@ -420,7 +557,8 @@ class ExpirerTest {
         String dry = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
                 "--pitr-window", "0", "--dry-run");
         assertThat(dry).contains("keeping 2 backup(s)", s.keep.id() + " ", "last 2 full", "would expire 2 backup(s)",
-                s.old.id(), s.xBackup.id(), "would delete 5 archived file(s) before 000000010000000000000005", "would repack 1");
+                s.old.id(), s.xBackup.id(), "would delete 5 archived file(s) no kept backup or recovery needs; kept:",
+                "  timeline 1: from 000000010000000000000005", "  timeline 2: from 000000020000000000000005", "would repack 1");
         assertThat(s.repo.listSnapshotIds()).hasSize(4);
         String json = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
                 "--pitr-window", "0", "--json");

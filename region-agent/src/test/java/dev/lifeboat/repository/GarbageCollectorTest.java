@@ -4,6 +4,7 @@ import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -237,4 +238,47 @@ class GarbageCollectorTest {
         out.addAll(b);
         return out;
     }
+
+    /**
+     * While gc plans, an operator runs `unlock` and a backup takes the lock (a lock broken under a live gc): gc must
+     * notice before its first deletion and delete no pack, since the backup may deduplicate against any of them.
+     */
+    @Test
+    void gcThatLostItsLockDeletesNoPack() throws Exception {
+        Scenario s = new Scenario(false);
+        Set<String> before = packIds(s.repo);
+        List<RepositoryLock> backup = new ArrayList<>();
+        System.setProperty(RepositoryLock.TTL_PROPERTY, "2s"); // assertHeld reads the lock every TTL/10 = 200 ms
+        try {
+            RepositoryLockTest.InterleavingStore store = new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
+                @Override
+                public List<BlobInfo> list(String prefix) throws IOException {
+                    if (prefix.equals(Repository.DATA) && backup.isEmpty()) {
+                        RepositoryLock.breakAll(s.repo);
+                        backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                        try {
+                            Thread.sleep(300);
+                        } catch (InterruptedException e) {
+                            throw new IOException(e);
+                        }
+                    }
+                    return super.list(prefix);
+                }
+            };
+            Repository gcView = Repository.open(store, null);
+            assertThatThrownBy(() -> new GarbageCollector(gcView).collect(false))
+                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("lost the exclusive lock")
+                    .hasMessageContaining("backup B");
+            assertThat(backup).hasSize(1);
+            assertThat(packIds(s.repo)).as("no pack deleted").isEqualTo(before);
+            assertThat(RepositoryLock.read(s.repo.store(), RepositoryLock.EXCLUSIVE).orElseThrow().token())
+                    .as("the backup's lock survives gc's release").isEqualTo(backup.getFirst().token());
+            backup.getFirst().close();
+        } finally {
+            System.clearProperty(RepositoryLock.TTL_PROPERTY);
+        }
+        // with the lock its own again, gc collects as usual
+        assertThat(new GarbageCollector(s.repo).collect(false).packsDeleted()).isEqualTo(s.packsB.size() + s.packsC.size());
+    }
 }
+

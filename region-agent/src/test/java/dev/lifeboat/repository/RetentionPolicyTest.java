@@ -1,5 +1,7 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.engine.postgres.Lsn;
+import dev.lifeboat.engine.postgres.TimelineHistory;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
@@ -219,4 +221,85 @@ class RetentionPolicyTest {
         assertThat(RetentionPolicy.formatDuration(Duration.ofHours(72))).isEqualTo("72h");
         assertThat(RetentionPolicy.defaults().describe()).isEqualTo("full 5, daily 7, weekly 4, monthly 12, PITR window 72h");
     }
+
+    /** A backup on {@code timeline} that stopped {@code ago} before NOW at {@code stopLsn}. */
+    static RetentionPolicy.Backup onTimeline(String id, int timeline, Duration ago, String stopLsn) {
+        Instant stop = NOW.minus(ago);
+        return new RetentionPolicy.Backup(id, "full", stop.minusSeconds(600), stop, timeline, Lsn.parse(stopLsn));
+    }
+
+    static TimelineHistory history(int timeline, String content) {
+        return TimelineHistory.parse(timeline, content);
+    }
+
+    /**
+     * Timeline 1 runs on; timeline 2 branched off it at 0/3000000 (a PITR restore promoted) and runs too. The newest
+     * backup before the window (b1, 5 days ago) is on timeline 2; on timeline 1 it is a2 (6 days ago), which stopped
+     * after the branch point and so is not on timeline 2's history. A single base (b1) would leave the window's early
+     * points on timeline 1 without a base; each timeline gets its own.
+     */
+    @Test
+    void thePitrWindowKeepsABaseOnEveryTimelineWithPointsInIt() {
+        List<RetentionPolicy.Backup> backups = List.of(
+                onTimeline("a1", 1, Duration.ofDays(10), "0/1000100"),
+                onTimeline("a2", 1, Duration.ofDays(6), "0/5000100"),
+                onTimeline("b1", 2, Duration.ofDays(5), "0/4000100"),
+                onTimeline("b2", 2, Duration.ofHours(2), "0/9000100"),
+                onTimeline("a3", 1, Duration.ofHours(1), "0/8000100"));
+        RetentionPolicy.Timelines tls = new RetentionPolicy.Timelines(
+                Map.of(2, history(2, "1\t0/3000000\tno recovery target specified\n")), Map.of(1, NOW, 2, NOW));
+        RetentionPolicy policy = new RetentionPolicy(0, 0, 0, 0, Duration.ofDays(4));
+
+        RetentionPolicy.Decision d = policy.apply(backups, tls, NOW);
+        assertThat(d.kept()).containsOnlyKeys("a2", "b1", "b2", "a3");
+        assertThat(d.kept().get("a2")).containsExactly("base of PITR window on timeline 1");
+        assertThat(d.kept().get("b1")).containsExactly("base of PITR window on timeline 2");
+        assertThat(d.kept().get("b2")).containsExactly("inside PITR window");
+        assertThat(d.expired()).containsExactly("a1");
+
+        // without b1, timeline 2's base is a1 (stopped before the branch point); a2 is still timeline 1's
+        List<RetentionPolicy.Backup> noB1 = backups.stream().filter(b -> !b.id().equals("b1")).toList();
+        RetentionPolicy.Decision d2 = policy.apply(noB1, tls, NOW);
+        assertThat(d2.kept().get("a1")).containsExactly("base of PITR window on timeline 2");
+        assertThat(d2.kept().get("a2")).containsExactly("base of PITR window on timeline 1");
+
+        // a base that serves every timeline is simply the window's base
+        RetentionPolicy.Decision d3 = new RetentionPolicy(0, 0, 0, 0, Duration.ofDays(7)).apply(backups, tls, NOW);
+        assertThat(d3.kept().get("a1")).containsExactly("base of PITR window");
+        assertThat(d3.expired()).isEmpty();
+    }
+
+    /** An abandoned timeline (a drill that archived for a while and was dropped) has no point in the window. */
+    @Test
+    void aTimelineWhoseWalEndsBeforeTheWindowNeedsNoBase() {
+        List<RetentionPolicy.Backup> backups = List.of(
+                onTimeline("a1", 1, Duration.ofDays(10), "0/1000100"),
+                onTimeline("a2", 1, Duration.ofDays(6), "0/5000100"),
+                onTimeline("a3", 1, Duration.ofHours(1), "0/8000100"));
+        Map<Integer, TimelineHistory> h = Map.of(3, history(3, "1\t0/2000000\tafter a1\n"));
+        RetentionPolicy policy = new RetentionPolicy(0, 0, 0, 0, Duration.ofDays(4));
+        RetentionPolicy.Decision abandoned = policy.apply(backups,
+                new RetentionPolicy.Timelines(h, Map.of(1, NOW, 3, NOW.minus(Duration.ofDays(20)))), NOW);
+        assertThat(abandoned.kept()).containsOnlyKeys("a2", "a3");
+        assertThat(abandoned.kept().get("a2")).containsExactly("base of PITR window");
+        RetentionPolicy.Decision active = policy.apply(backups,
+                new RetentionPolicy.Timelines(h, Map.of(1, NOW, 3, NOW.minus(Duration.ofDays(1)))), NOW);
+        assertThat(active.kept().get("a1")).containsExactly("base of PITR window on timeline 3");
+        assertThat(active.kept().get("a2")).containsExactly("base of PITR window on timeline 1");
+    }
+
+    @Test
+    void whatLiesOnATimelinesHistory() {
+        RetentionPolicy.Timelines tls = new RetentionPolicy.Timelines(
+                Map.of(3, history(3, "1\t0/2000000\tx\n2\t0/5000000\ty\n")), Map.of());
+        assertThat(tls.onHistory(3, 3, Lsn.parse("0/9000000"))).isTrue();
+        assertThat(tls.onHistory(3, 1, Lsn.parse("0/1000000"))).isTrue();
+        assertThat(tls.onHistory(3, 1, Lsn.parse("0/3000000"))).as("timeline 1 after 3's ancestry left it").isFalse();
+        assertThat(tls.onHistory(3, 2, Lsn.parse("0/4000000"))).isTrue();
+        assertThat(tls.onHistory(3, 2, Lsn.parse("0/6000000"))).isFalse();
+        assertThat(tls.onHistory(1, 2, Lsn.parse("0/1000000"))).as("timeline 1 descends from nothing").isFalse();
+        assertThat(tls.onHistory(1, 3, -1)).as("an unknown LSN could be anywhere").isTrue();
+        assertThat(tls.onHistory(4, 1, Lsn.parse("0/9000000"))).as("no history file: ancestry unknown").isTrue();
+    }
 }
+

@@ -18,11 +18,14 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Deque;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.function.Consumer;
 import java.util.stream.Stream;
 
 /**
@@ -32,9 +35,16 @@ import java.util.stream.Stream;
 public final class LocalBlobStore implements BlobStore {
     private static final String TEMP_SUFFIX = ".lifeboat-tmp";
     private final Path root;
+    /** Told of every directory fsync (tests observe the durability protocol through it). */
+    private final Consumer<Path> onDirectorySync;
 
     public LocalBlobStore(Path root) {
+        this(root, dir -> { });
+    }
+
+    LocalBlobStore(Path root, Consumer<Path> onDirectorySync) {
         this.root = root.toAbsolutePath().normalize();
+        this.onDirectorySync = onDirectorySync;
     }
 
     public Path root() {
@@ -82,11 +92,7 @@ public final class LocalBlobStore implements BlobStore {
 
     private Path writeTemp(Path target, byte[] data, int offset, int length) throws IOException {
         Path dir = target.getParent();
-        boolean created = !Files.isDirectory(dir);
-        Files.createDirectories(dir);
-        if (created) {
-            fsyncDirectory(dir.getParent());
-        }
+        createDirectoriesDurably(dir);
         Path temp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + TEMP_SUFFIX);
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             ByteBuffer buf = ByteBuffer.wrap(data, offset, length);
@@ -101,10 +107,39 @@ public final class LocalBlobStore implements BlobStore {
         return temp;
     }
 
-    private static void fsyncDirectory(Path dir) throws IOException {
+    /**
+     * Creates {@code dir} and its missing ancestors and makes each new directory entry durable. A new directory
+     * exists after a crash only if the directory holding its name was fsynced: fsyncing {@code dir} itself (after the
+     * rename) keeps the object's name but not {@code dir}'s own entry in its parent, and fsyncing only the deepest
+     * parent leaves every higher new directory (say {@code wal/00000002/} under a new {@code wal/}) to the file
+     * system's mercy, so a crash could lose a whole subtree of objects whose put had returned. Hence: fsync the
+     * deepest existing ancestor and every created directory except the deepest (whose entries are synced after the
+     * rename), from the top down. A directory another writer created meanwhile is synced as well, which is harmless.
+     */
+    private void createDirectoriesDurably(Path dir) throws IOException {
+        if (Files.isDirectory(dir)) {
+            return;
+        }
+        Deque<Path> missing = new ArrayDeque<>();
+        Path existing = dir;
+        while (existing != null && !Files.isDirectory(existing)) {
+            missing.push(existing);
+            existing = existing.getParent();
+        }
+        Files.createDirectories(dir);
+        fsyncDirectory(existing);
+        for (Path created : missing) {
+            if (!created.equals(dir)) {
+                fsyncDirectory(created);
+            }
+        }
+    }
+
+    private void fsyncDirectory(Path dir) throws IOException {
         if (dir == null) {
             return;
         }
+        onDirectorySync.accept(dir);
         try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
             ch.force(true);
         }
