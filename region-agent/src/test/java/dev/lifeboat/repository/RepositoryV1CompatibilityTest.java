@@ -160,7 +160,10 @@ class RepositoryV1CompatibilityTest {
         assertThat(new WalArchive(again).read(SEGMENT)).hasValue(RepoFixture.random(4096, 9));
         again.store().delete(Repository.SNAPSHOTS + BACKUP);
         GarbageCollector gc = new GarbageCollector(again);
-        GarbageCollector.Outcome o = gc.apply(gc.plan(again.loadSnapshots(), true), false);
+        GarbageCollector.Outcome o;
+        try (RepositoryLock lock = RepositoryLock.exclusive(again, "gc", "test", true)) {
+            o = gc.apply(gc.plan(again.loadSnapshots(), true), false, lock);
+        }
         assertThat(o.packsDeleted() + o.packsRepacked()).isPositive();
         for (BlobInfo b : again.listPacks()) {
             assertThat(Arrays.copyOf(again.store().get(b.key()), 8)).isEqualTo(Pack.MAGIC_V1);

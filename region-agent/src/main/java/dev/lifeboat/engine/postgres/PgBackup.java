@@ -181,6 +181,9 @@ public final class PgBackup {
                         writer.newChunks(), (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
                 Snapshot snap = new Snapshot(id, type, "postgresql", parent == null ? null : parent.id(), start, stopTime, Hosts.name(),
                         pgdata.path().toString(), opts.compression().label(), info, tablespaces, sorted, stats);
+                // the commit point: only while this process still holds the lock (a holder frozen past its lease may
+                // have been declared stale, and gc may have run)
+                lock.assertHeld();
                 repo.saveSnapshot(snap);
                 log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
                 return snap;

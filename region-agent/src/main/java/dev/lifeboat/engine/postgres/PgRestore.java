@@ -11,6 +11,7 @@ import dev.lifeboat.repository.FileBackup;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryException;
 import dev.lifeboat.repository.RepositoryLock;
+import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.Processes;
 
@@ -84,10 +85,12 @@ public final class PgRestore {
     /**
      * @param modifiedFiles restored files changed after their manifest checksum (recovery settings)
      * @param clusterId     the copy's own cluster id (restore marker), which its backups and WAL will carry
+     * @param replayLease   the lease that keeps expire from deleting archived WAL the copy's recovery still needs
+     *                      (released when recovery ends; null for a restore to the end of the backup)
      */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId) {
+                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -146,7 +149,12 @@ public final class PgRestore {
             ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
             writeFiles(id, target, files, reader, owner, progress);
 
-            // phase 3: what makes the directory recover as intended, each file durable before pg_control exists
+            // phase 3: what makes the directory recover as intended, each file durable before pg_control exists.
+            // Replaying archived WAL takes a lease while the shared lock still keeps expire out, so expire either ran
+            // before or sees the lease and keeps the WAL from this backup's start on (a restore to the end of the
+            // backup needs none: the backup holds its own WAL)
+            ReplayLease.Lease lease = plan != null ? ReplayLease.create(repo.store(), snap, target) : null;
+            try {
             String marker = ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
             writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
             writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
@@ -154,7 +162,7 @@ public final class PgRestore {
             if (spcMap != null) {
                 writeDurably(target, "tablespace_map", spcMap, owner);
             }
-            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(), owner);
+            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(), lease, owner);
             writeDurably(target, "recovery.signal", "", owner);
             fsyncDirectory(target);
 
@@ -166,12 +174,18 @@ public final class PgRestore {
             for (Path loc : spcLocations.values()) {
                 fsyncTree(loc);
             }
+            } catch (IOException | RuntimeException e) {
+                if (lease != null) {
+                    ReplayLease.release(repo.store(), lease.id());
+                }
+                throw e;
+            }
             Map<String, String> spcOut = new HashMap<>();
             spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
             return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
                     owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
                     plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
-                    ClusterIdentity.of(target).clusterId());
+                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id());
         }
     }
 
@@ -346,8 +360,8 @@ public final class PgRestore {
      * with the promoted copy nor applied to a standby made from it). Earlier recovery settings, e.g. from the restore
      * that made the backed-up cluster, are removed first.
      */
-    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment, Owner owner)
-            throws IOException {
+    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment, ReplayLease.Lease lease,
+                                       Owner owner) throws IOException {
         List<String> args = new ArrayList<>(List.of("wal-get"));
         args.addAll(opts.walGetArgs());
         // replay reads segments one by one: a background fetcher keeps the next ones downloaded (a subdirectory of
@@ -359,6 +373,10 @@ public final class PgRestore {
         args.add("%p");
         String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
         List<String> endArgs = new ArrayList<>(List.of("recovery-end", "--pgdata", target.toString()));
+        if (lease != null) {
+            endArgs.addAll(opts.walGetArgs());
+            endArgs.addAll(List.of("--lease", lease.id()));
+        }
         // a failing recovery_end_command only logs a warning, but one the shell cannot run stops the server: never that
         String endCommand = dev.lifeboat.util.SelfCommand.shellCommand(endArgs) + " || true";
         RecoveryTarget pinned = rt.kind() == RecoveryTarget.Kind.IMMEDIATE ? rt
