@@ -277,11 +277,15 @@ public final class RecoveryPlanner {
         };
         String[] end = replayableEnd(chosen, tli);
         Instant until = lastCommit(chosen, end[0], tli);
-        if (target.kind() == RecoveryTarget.Kind.TIME && target.time().isAfter(until)) {
-            throw new IllegalArgumentException("target time " + target.time() + " is after the latest point this repository can "
-                    + "recover from backup " + chosen.id() + " on timeline " + tli + " (" + until + ", end of "
-                    + end[0] + ")" + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
-                    + "; recoverable window: " + windowText(tli));
+        // PostgreSQL stops at a time target only when it meets a commit after it: a target at or after the newest
+        // archived commit would replay to the end and fail with "recovery ended before configured recovery target
+        // was reached"
+        if (target.kind() == RecoveryTarget.Kind.TIME && !target.time().isBefore(until)) {
+            throw new IllegalArgumentException("target time " + target.time() + " is not before the newest commit this "
+                    + "repository can replay from backup " + chosen.id() + " on timeline " + tli + " (" + until + ", in "
+                    + end[0] + "): PostgreSQL stops at a time only on meeting a later commit"
+                    + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
+                    + "; use --to-latest to recover everything archived; recoverable window: " + windowText(tli));
         }
         if (target.kind() == RecoveryTarget.Kind.LSN) {
             long endLsn = (segmentNumber(end[0]) + 1) * segSize;
