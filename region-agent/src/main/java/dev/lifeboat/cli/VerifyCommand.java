@@ -52,9 +52,10 @@ final class VerifyCommand implements Callable<Integer> {
             }
             WalVerifier.Summary w = rep.wal();
             if (w != null) {
-                System.out.printf("  WAL archive: %d segments, %d partial, %d history files on timelines %s%s%n", w.segments(),
-                        w.partials(), w.historyFiles(), w.timelines(), rep.readData() ? "; " + w.filesRead() + " files read and "
-                                + "authenticated, records of " + w.segmentsRecordsChecked() + " segments checked" : "");
+                System.out.printf("  WAL archive: %d segments, %d partial, %d history files on timelines %s%s in %.1f s%n",
+                        w.segments(), w.partials(), w.historyFiles(), w.timelines(), rep.readData() ? "; " + w.filesRead()
+                                + " files read and authenticated, records of " + w.segmentsRecordsChecked() + " segments checked" : "",
+                        w.seconds());
                 w.notes().forEach(n -> System.out.println("  note: " + n));
             }
             for (Verifier.Problem p : rep.problems()) {

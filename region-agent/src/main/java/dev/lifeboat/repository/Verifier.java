@@ -256,7 +256,6 @@ public final class Verifier {
                 kept.put(c.id(), plain);
             }
         }
-        Map<ChunkId, String> ignored = new HashMap<>();
         for (String ref : deltaRefs) {
             List<ChunkId> pair = ChunkRefs.ids(ref);
             byte[] delta = kept.get(pair.get(0));
@@ -272,8 +271,9 @@ public final class Verifier {
                     continue;
                 }
                 try {
-                    base = open(b, repo.store().getRange(Pack.key(b.packId()), b.offset(), b.length()), 0, ignored);
-                } catch (IOException e) {
+                    // authenticated and decompressed; its re-hash is left to its own pack's check
+                    base = repo.openChunk(b, repo.store().getRange(Pack.key(b.packId()), b.offset(), b.length()), 0);
+                } catch (IOException | RepositoryException.Corrupt e) {
                     base = null;
                 }
                 if (base == null) {

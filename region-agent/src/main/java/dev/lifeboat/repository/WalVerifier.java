@@ -65,11 +65,12 @@ public final class WalVerifier {
      * @param timelines              timelines with archived WAL
      * @param filesRead              WAL objects read and authenticated ({@code readData})
      * @param segmentsRecordsChecked segments whose records pg_waldump checked
+     * @param seconds                time the WAL check took
      * @param notes                  what could not be checked here and why (not problems of the repository)
      */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
     public record Summary(List<Integer> timelines, int segments, int partials, int historyFiles, int otherFiles,
-                          long filesRead, long bytesRead, int segmentsRecordsChecked, List<String> notes) {
+                          long filesRead, long bytesRead, int segmentsRecordsChecked, double seconds, List<String> notes) {
     }
 
     public record Result(Summary summary, List<Verifier.Problem> problems) {
@@ -92,10 +93,13 @@ public final class WalVerifier {
 
     private final List<Verifier.Problem> problems = Collections.synchronizedList(new ArrayList<>());
     private final List<String> notes = Collections.synchronizedList(new ArrayList<>());
+    /** Stored (sealed, compressed) size of every WAL object, for progress and the bytes-read count. */
+    private final Map<String, Long> sizes = new HashMap<>();
 
     /** @param snapshots every backup in the repository (their cluster and WAL geometry, and where recovery starts) */
     public Result verify(List<Snapshot> snapshots, boolean readData, int parallel, ProgressListener listener,
                          Cancellation cancel) throws IOException {
+        long t0 = System.nanoTime();
         List<BlobInfo> objects = archive.listObjects();
         long segSize = snapshots.isEmpty() ? 16L << 20
                 : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
@@ -103,7 +107,6 @@ public final class WalVerifier {
         Map<Integer, TreeSet<Long>> partials = new TreeMap<>();
         Map<Integer, String> histories = new TreeMap<>();
         List<String> others = new ArrayList<>();
-        Map<String, Long> sizes = new HashMap<>();
         for (BlobInfo b : objects) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             sizes.put(name, b.size());
@@ -121,7 +124,7 @@ public final class WalVerifier {
         timelines.addAll(partials.keySet());
         if (objects.isEmpty()) {
             notes.add("the WAL archive is empty: backups restore on their own, without point-in-time recovery");
-            return new Result(new Summary(List.of(), 0, 0, 0, 0, 0, 0, 0, List.copyOf(notes)), List.of());
+            return new Result(new Summary(List.of(), 0, 0, 0, 0, 0, 0, 0, (System.nanoTime() - t0) / 1e9, List.copyOf(notes)), List.of());
         }
 
         checkGaps(snapshots, segments, segSize);
@@ -186,7 +189,7 @@ public final class WalVerifier {
         int segCount = segments.values().stream().mapToInt(Set::size).sum();
         int partialCount = partials.values().stream().mapToInt(Set::size).sum();
         return new Result(new Summary(List.copyOf(timelines), segCount, partialCount, histories.size(), others.size(),
-                filesRead.get(), bytes, recordsChecked.get(), List.copyOf(notes)), sorted);
+                filesRead.get(), bytes, recordsChecked.get(), (System.nanoTime() - t0) / 1e9, List.copyOf(notes)), sorted);
     }
 
     private static int timeline(String walName) {
@@ -253,6 +256,7 @@ public final class WalVerifier {
             } else {
                 filesRead.incrementAndGet();
             }
+            progress.addBytes(sizes.getOrDefault(name, 0L));
             return b;
         } catch (RepositoryException.Corrupt e) {
             problems.add(Verifier.Problem.wal(tli, name, e.getMessage()));

@@ -191,6 +191,34 @@ class VerifyWalTest {
     }
 
     @Test
+    void aTimelineWithoutItsHistoryFileIsReportedAndIsCleanOnceTheFileIsArchived() throws Exception {
+        WalArchive archive = new WalArchive(enc);
+        List<String> segs = segments(enc);
+        String source = segs.getLast();
+        // the first segment of a timeline 2 begins with its parent's pages, as PostgreSQL copies them at the switch
+        String onTimeline2 = "00000002" + source.substring(8);
+        byte[] wal = archive.read(source).orElseThrow();
+        archive.push(onTimeline2, wal);
+        try {
+            JsonNode rep = verify(encUri, false, 3);
+            assertThat(problems(rep)).singleElement().satisfies(p -> {
+                assertThat(p.path("timeline").asInt()).isEqualTo(2);
+                assertThat(p.path("file").asText()).isEqualTo("00000002.history");
+                assertThat(p.path("detail").asText()).contains("history file is not archived");
+            });
+            long switchLsn = WalArchive.segmentNumber(source, 16L << 20) * (16L << 20) + (16L << 20) - 1;
+            archive.push("00000002.history", ("1\t" + Lsn.format(switchLsn) + "\tno recovery target specified\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            JsonNode clean = verify(encUri, true, 0);
+            assertThat(clean.path("wal").path("timelines").toString()).isEqualTo("[1,2]");
+            assertThat(clean.path("wal").path("historyFiles").asInt()).isEqualTo(1);
+        } finally {
+            archive.delete(onTimeline2);
+            archive.delete("00000002.history");
+        }
+    }
+
+    @Test
     void aWalRecordWhoseCrcFailsIsReportedByItsSegment() throws Exception {
         List<String> segs = segments(plain);
         String victim = segs.get(segs.size() - 5);
