@@ -159,6 +159,14 @@ public final class WalVerifier {
             for (String name : others) {
                 readOne(name, filesRead, progress);
             }
+            // a .partial whose complete segment is archived too is not replayed, but it must still read back
+            for (var e : partials.entrySet()) {
+                for (long n : e.getValue()) {
+                    if (segments.getOrDefault(e.getKey(), new TreeSet<>()).contains(n)) {
+                        readOne(Lsn.segmentName(e.getKey(), n, segSize) + ".partial", filesRead, progress);
+                    }
+                }
+            }
             Context ctx = context(snapshots, segSize, parsed);
             try (ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallel))) {
                 List<Future<?>> futures = new ArrayList<>();
@@ -329,6 +337,7 @@ public final class WalVerifier {
         Path dir = Files.createTempDirectory("lifeboat-verify-wal-");
         try {
             List<Seg> readable = new ArrayList<>();
+            long partialLength = -1; // bytes the last segment holds when it is a .partial (it ends a run)
             for (int i = 0; i < batch.size(); i++) {
                 Seg s = batch.get(i);
                 boolean owned = startsRun || i > 0;
@@ -355,14 +364,15 @@ public final class WalVerifier {
                 if (data == null || !issues.isEmpty()) {
                     // an unreadable or foreign segment ends what one pg_waldump run can read (it would only repeat
                     // the finding, less precisely)
-                    waldump(ctx, dir, readable, false, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
+                    waldump(ctx, dir, readable, false, -1, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
                     readable = new ArrayList<>();
                     continue;
                 }
                 Files.write(dir.resolve(s.segmentName()), data.length < ctx.segSize() ? Arrays.copyOf(data, (int) ctx.segSize()) : data);
                 readable.add(s);
+                partialLength = s.partial() ? data.length : -1;
             }
-            waldump(ctx, dir, readable, endsRun, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
+            waldump(ctx, dir, readable, endsRun, partialLength, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
         } finally {
             try (var files = Files.list(dir)) {
                 for (Path p : files.toList()) {
@@ -376,10 +386,12 @@ public final class WalVerifier {
     /**
      * Runs pg_waldump over consecutive segments already written to {@code dir}, then deletes their files.
      *
-     * @param countFirst whether the first segment counts as checked here (else the previous batch counts it)
+     * @param partialLength when the last segment is a {@code .partial}, the bytes it holds: pg_waldump stops there
+     *                      (a receiver's partial may end inside a record, which is where the WAL ends, not damage)
+     * @param countFirst    whether the first segment counts as checked here (else the previous batch counts it)
      */
-    private void waldump(Context ctx, Path dir, List<Seg> segs, boolean endsRun, AtomicInteger recordsChecked,
-                         boolean countFirst) throws IOException {
+    private void waldump(Context ctx, Path dir, List<Seg> segs, boolean endsRun, long partialLength,
+                         AtomicInteger recordsChecked, boolean countFirst) throws IOException {
         if (segs.isEmpty()) {
             return;
         }
@@ -389,8 +401,12 @@ public final class WalVerifier {
             }
             Seg first = segs.getFirst();
             Seg last = segs.getLast();
-            ProcessBuilder pb = new ProcessBuilder(ctx.bins().path("pg_waldump"), "--stats", "--path=" + dir,
-                    first.segmentName(), last.segmentName()).redirectErrorStream(true);
+            List<String> cmd = new ArrayList<>(List.of(ctx.bins().path("pg_waldump"), "--stats", "--path=" + dir));
+            if (last.partial() && partialLength >= 0 && partialLength < ctx.segSize()) {
+                cmd.addAll(List.of("-e", Lsn.format(last.number() * ctx.segSize() + partialLength)));
+            }
+            cmd.addAll(List.of(first.segmentName(), last.segmentName()));
+            ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
             Process p = pb.start();
             byte[] out = p.getInputStream().readAllBytes();
             int code;

@@ -219,6 +219,44 @@ class VerifyWalTest {
     }
 
     @Test
+    void theStreamingReceiversPartialSegmentEndsTheWalWithoutAProblem() throws Exception {
+        WalArchive archive = new WalArchive(plain);
+        List<String> segs = segments(plain);
+        String newest = segs.getLast();
+        String dense = segs.get(segs.size() - 2); // holds the 10000-row insert: records run across every page
+        byte[] savedNewest = plain.store().get(WalArchive.key(newest));
+        byte[] savedDense = plain.store().get(WalArchive.key(dense));
+        byte[] wal = archive.read(dense).orElseThrow();
+        // what the receiver holds of a segment it is still filling: the first pages, cut inside a record
+        archive.pushPartial(dense + ".partial", java.util.Arrays.copyOf(wal, 5 * 8192 + 1000));
+        archive.delete(newest);
+        archive.delete(dense);
+        try {
+            JsonNode rep = verify(plainUri, true, 0);
+            assertThat(problems(rep)).isEmpty();
+            assertThat(rep.path("wal").path("partials").asInt()).isEqualTo(1);
+            assertThat(rep.path("wal").path("segmentsRecordsChecked").asInt()).isEqualTo(segments(plain).size() + 1);
+
+            // the same bytes as a complete segment are a truncated segment
+            plain.store().put(WalArchive.key(dense), plain.store().get(WalArchive.key(dense + ".partial")));
+            assertThat(problems(verify(plainUri, true, 3))).anySatisfy(p -> {
+                assertThat(p.path("file").asText()).isEqualTo(dense);
+                assertThat(p.path("detail").asText()).contains("bytes long");
+            });
+
+            // and with the complete segments back, the partial is still read and authenticated
+            plain.store().put(WalArchive.key(dense), savedDense);
+            plain.store().put(WalArchive.key(newest), savedNewest);
+            JsonNode both = verify(plainUri, true, 0);
+            assertThat(both.path("wal").path("filesRead").asInt()).isEqualTo(archive.list().size());
+        } finally {
+            archive.delete(dense + ".partial");
+            plain.store().put(WalArchive.key(dense), savedDense);
+            plain.store().put(WalArchive.key(newest), savedNewest);
+        }
+    }
+
+    @Test
     void aWalRecordWhoseCrcFailsIsReportedByItsSegment() throws Exception {
         List<String> segs = segments(plain);
         String victim = segs.get(segs.size() - 5);
