@@ -107,6 +107,7 @@ public final class WalVerifier {
         Map<Integer, TreeSet<Long>> partials = new TreeMap<>();
         Map<Integer, String> histories = new TreeMap<>();
         List<String> others = new ArrayList<>();
+        List<String> foreign = new ArrayList<>();
         for (BlobInfo b : objects) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             sizes.put(name, b.size());
@@ -116,9 +117,14 @@ public final class WalVerifier {
                 partials.computeIfAbsent(timeline(name), k -> new TreeSet<>()).add(WalArchive.segmentNumber(name, segSize));
             } else if (WalArchive.isHistory(name)) {
                 histories.put(timeline(name), name);
+            } else if (WalArchive.isWalFileName(name)) {
+                others.add(name); // backup history files
             } else {
-                others.add(name);
+                foreign.add(b.key());
             }
+        }
+        if (!foreign.isEmpty()) {
+            notes.add("ignored " + foreign.size() + " object(s) under wal/ that are not WAL file names, e.g. " + foreign.getFirst());
         }
         TreeSet<Integer> timelines = new TreeSet<>(segments.keySet());
         timelines.addAll(partials.keySet());
@@ -144,6 +150,7 @@ public final class WalVerifier {
         AtomicInteger recordsChecked = new AtomicInteger();
         long bytes = 0;
         if (readData) {
+            foreign.forEach(k -> sizes.remove(k.substring(k.lastIndexOf('/') + 1)));
             long total = sizes.values().stream().mapToLong(Long::longValue).sum();
             ProgressTracker progress = new ProgressTracker("verify", "wal", total, sizes.size(), listener);
             Map<Integer, TimelineHistory> parsed = new HashMap<>();
