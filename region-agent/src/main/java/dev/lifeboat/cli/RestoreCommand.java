@@ -29,8 +29,8 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--parallel", defaultValue = "2", description = "Parallel restore streams. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
-    @Option(names = "--validate", description = "Start PostgreSQL on the restored copy and check it (checksums, amcheck, "
-            + "row counts, foreign keys); exit non-zero if anything fails.")
+    @Option(names = "--validate", description = "Start PostgreSQL on the restored copy and check it (file digests, amcheck, "
+            + "pg_visibility, empty unlogged tables, row counts, foreign keys); exit 3 if anything fails.")
     boolean validate;
 
     @Option(names = "--tablespace-map", paramLabel = "OID|NAME=DIR", description = "Restore a tablespace somewhere else than its original location.")
@@ -152,8 +152,9 @@ final class RestoreCommand implements Callable<Integer> {
         for (PgValidator.DatabaseReport db : rep.databases()) {
             long rows = db.tables().stream().mapToLong(PgValidator.TableCount::rows).sum();
             System.out.printf("  database %s: %d tables (%d rows) scanned, %d heap relations and %d B-tree indexes checked by amcheck, "
-                    + "%d foreign keys checked%n", db.name(), db.tables().size(), rows, db.heapRelationsChecked(),
-                    db.btreeIndexesChecked(), db.foreignKeys().size());
+                    + "%d visibility maps checked by pg_visibility, %d unlogged tables checked empty, %d foreign keys checked%n",
+                    db.name(), db.tables().size(), rows, db.heapRelationsChecked(), db.btreeIndexesChecked(),
+                    db.visibilityRelationsChecked(), db.unloggedTablesChecked(), db.foreignKeys().size());
             for (PgValidator.TableCount t : db.tables()) {
                 System.out.printf("    %-40s %12d rows%n", t.table(), t.rows());
             }

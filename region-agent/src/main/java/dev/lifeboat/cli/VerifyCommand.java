@@ -4,6 +4,7 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
+import dev.lifeboat.repository.WalVerifier;
 import dev.lifeboat.util.Json;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -11,18 +12,19 @@ import picocli.CommandLine.Option;
 
 import java.util.concurrent.Callable;
 
-@Command(name = "verify", description = "Check that backups are complete and undamaged.")
+@Command(name = "verify", description = "Check that backups and the WAL archive are complete and undamaged.")
 final class VerifyCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--backup", paramLabel = "ID", description = "Check only this backup (default: all).")
+    @Option(names = "--backup", paramLabel = "ID", description = "Check only this backup (default: all, and the WAL archive).")
     String backup;
 
-    @Option(names = "--read-data", description = "Read and authenticate every stored byte, not just the structure.")
+    @Option(names = "--read-data", description = "Read every stored byte a restore would use: re-hash every chunk, rebuild every "
+            + "delta block, recompute every file digest, and check every archived WAL file's pages and records.")
     boolean readData;
 
-    @Option(names = "--parallel", defaultValue = "2", description = "Packs read in parallel. Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--parallel", defaultValue = "2", description = "Packs (and WAL batches) read in parallel. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
     @Option(names = "--json", description = "Print the report as JSON.")
@@ -44,8 +46,21 @@ final class VerifyCommand implements Callable<Integer> {
         } else {
             System.out.printf("verified %d backup(s), %d files, %d chunks in %d packs%s in %.1f s%n", rep.backups().size(), rep.files(),
                     rep.chunks(), rep.packs(), rep.readData() ? ", " + ListCommand.size(rep.bytesRead()) + " read" : "", rep.seconds());
+            if (rep.readData()) {
+                System.out.printf("  %d file digests recomputed from the data a restore writes, %d delta blocks rebuilt%n",
+                        rep.filesDigested(), rep.deltaBlocks());
+            }
+            WalVerifier.Summary w = rep.wal();
+            if (w != null) {
+                System.out.printf("  WAL archive: %d segments, %d partial, %d history files on timelines %s%s in %.1f s%n",
+                        w.segments(), w.partials(), w.historyFiles(), w.timelines(), rep.readData() ? "; " + w.filesRead()
+                                + " files read and authenticated, records of " + w.segmentsRecordsChecked() + " segments checked" : "",
+                        w.seconds());
+                w.notes().forEach(n -> System.out.println("  note: " + n));
+            }
             for (Verifier.Problem p : rep.problems()) {
                 System.out.println("  PROBLEM" + (p.backup() == null ? "" : " backup " + p.backup())
+                        + (p.timeline() == null ? "" : " timeline " + p.timeline())
                         + (p.file() == null ? "" : " file " + p.file()) + ": " + p.detail());
             }
             System.out.println(rep.ok() ? "ok" : rep.problems().size() + " problem(s) found");

@@ -35,9 +35,10 @@ import java.util.concurrent.Future;
 
 /**
  * Proves a restored directory is a working database: re-hashes every restored file against the manifest, starts
- * PostgreSQL on it (private socket, no TCP, archiving off), then in every database runs amcheck's heap and B-tree
- * checks inside a transaction that is rolled back (so the extension is not left behind), counts every table's rows
- * and checks every foreign key with an anti-join; finally stops the server.
+ * PostgreSQL on it (private socket, no TCP, archiving off), then in every database, inside a transaction that is
+ * rolled back (so no extension is left behind): amcheck's heap and B-tree checks on the relations pg_amcheck would
+ * pick, pg_visibility's visibility-map checks on every heap relation, a check that unlogged tables are empty, a row
+ * count of every table and an anti-join per foreign key; finally stops the server.
  */
 public final class PgValidator {
     private static final Logger log = LoggerFactory.getLogger(PgValidator.class);
@@ -48,8 +49,14 @@ public final class PgValidator {
     public record ForeignKeyCheck(String constraint, String table, String references, long violations) {
     }
 
+    /**
+     * @param visibilityRelationsChecked relations whose visibility map pg_check_visible and pg_check_frozen checked
+     * @param unloggedTablesChecked      unlogged tables (and their TOAST tables) checked to be empty
+     * @param corruption                 amcheck, pg_visibility and unlogged-table findings, one line each
+     */
     public record DatabaseReport(String name, List<TableCount> tables, int heapRelationsChecked, int btreeIndexesChecked,
-                                 List<String> corruption, List<ForeignKeyCheck> foreignKeys) {
+                                 int visibilityRelationsChecked, int unloggedTablesChecked, List<String> corruption,
+                                 List<ForeignKeyCheck> foreignKeys) {
     }
 
     public record Report(String target, String backupId, long filesChecked, long bytesChecked, List<String> fileMismatches,
@@ -313,49 +320,91 @@ public final class PgValidator {
         return out;
     }
 
+    /** TIDs listed per relation and check before the rest is summarised. */
+    static final int TID_CAP = 10;
+
     private DatabaseReport checkDatabase(PgConnections conns, String db) throws SQLException {
         List<String> corruption = new ArrayList<>();
         List<TableCount> tables = new ArrayList<>();
         List<ForeignKeyCheck> fks = new ArrayList<>();
         int heaps = 0;
         int btrees = 0;
+        int visibility = 0;
+        int unlogged = 0;
         try (Connection c = conns.open(db)) {
             c.setAutoCommit(false);
             try (Statement st = c.createStatement()) {
-                boolean had = exists(st, "select 1 from pg_extension where extname = 'amcheck'");
-                if (!had) {
-                    st.execute("create extension amcheck");
-                }
-                String amcheckSchema = one(st, "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
-                        + "where e.extname = 'amcheck'");
-                String q = quoteIdent(amcheckSchema) + ".";
+                // both extensions live only inside this transaction, which is rolled back: the copy is left as restored
+                String amcheck = extensionSchema(st, "amcheck");
+                String pgVisibility = extensionSchema(st, "pg_visibility");
+
+                // amcheck where pg_amcheck applies it: verify_heapam on heap-AM tables, materialized views and TOAST
+                // tables; bt_index_check on B-tree indexes of relkind 'i' that are valid, ready and live (never a
+                // partitioned index 'I', which has no storage, nor an index a failed CREATE INDEX CONCURRENTLY left
+                // invalid); temporary relations belong to sessions that are gone
                 List<String[]> heapRels = rows(st, "select c.oid::text, c.oid::regclass::text from pg_class c "
-                        + "where c.relkind in ('r', 'm', 't') and c.relpersistence <> 't' order by c.oid");
+                        + "join pg_am a on a.oid = c.relam where c.relkind in ('r', 'm', 't') and a.amname = 'heap' "
+                        + "and c.relpersistence <> 't' order by c.oid");
                 for (String[] rel : heapRels) {
-                    try (ResultSet rs = st.executeQuery("select blkno, offnum, msg from " + q + "verify_heapam(" + rel[0]
-                            + "::oid::regclass, on_error_stop => false, check_toast => true) limit 20")) {
-                        while (rs.next()) {
-                            corruption.add(rel[1] + " block " + rs.getLong(1) + " item " + rs.getInt(2) + ": " + rs.getString(3));
+                    cancel.throwIfCancelled();
+                    String sql = "select blkno, offnum, msg from " + amcheck + ".verify_heapam(" + rel[0]
+                            + "::oid::regclass, on_error_stop => false, check_toast => true) limit " + (TID_CAP * 2);
+                    guarded(st, corruption, rel[1], () -> {
+                        try (ResultSet rs = st.executeQuery(sql)) {
+                            while (rs.next()) {
+                                corruption.add(rel[1] + " block " + rs.getLong(1) + " item " + rs.getInt(2) + ": " + rs.getString(3));
+                            }
                         }
-                    }
+                    });
                     heaps++;
                 }
-                List<String[]> indexes = rows(st, "select i.indexrelid::text, i.indexrelid::regclass::text from pg_index i "
+                for (String[] idx : rows(st, "select c.oid::text, c.oid::regclass::text from pg_index i "
                         + "join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam "
-                        + "where a.amname = 'btree' and i.indisvalid and i.indisready and c.relpersistence <> 't' order by 1");
-                for (String[] idx : indexes) {
-                    st.execute("savepoint idx");
-                    try {
-                        st.execute("select " + q + "bt_index_check(" + idx[0] + "::oid::regclass, false)");
-                        st.execute("release savepoint idx");
-                    } catch (SQLException e) {
-                        st.execute("rollback to savepoint idx");
-                        corruption.add("index " + idx[1] + ": " + e.getMessage());
-                    }
+                        + "where c.relkind = 'i' and a.amname = 'btree' and i.indisvalid and i.indisready and i.indislive "
+                        + "and c.relpersistence <> 't' order by c.oid")) {
+                    cancel.throwIfCancelled();
+                    guarded(st, corruption, "index " + idx[1], () -> st.execute("select " + amcheck + ".bt_index_check(index => "
+                            + idx[0] + "::oid::regclass, heapallindexed => true)"));
                     btrees++;
                 }
+
+                // the visibility map: a page marked all-visible (or all-frozen) must hold only tuples visible to all
+                // (frozen); a stale map makes index-only scans return rows a sequential scan does not. Every heap
+                // relation has a visibility map (a missing fork reads as all bits clear)
+                for (String[] rel : heapRels) {
+                    cancel.throwIfCancelled();
+                    for (String[] check : new String[][]{{"pg_check_visible", "all-visible", "not visible to every transaction"},
+                            {"pg_check_frozen", "all-frozen", "not frozen"}}) {
+                        guarded(st, corruption, rel[1], () -> {
+                            List<String> tids = column(st, "select t::text from " + pgVisibility + "." + check[0] + "("
+                                    + rel[0] + "::oid::regclass) t limit " + (TID_CAP + 1));
+                            if (!tids.isEmpty()) {
+                                corruption.add(rel[1] + ": the visibility map marks pages " + check[1] + " that hold tuples "
+                                        + check[2] + " at " + tidList(tids) + " (" + check[0] + ")");
+                            }
+                        });
+                    }
+                    visibility++;
+                }
+
+                // unlogged tables are not backed up (only their init fork is): PostgreSQL resets them to empty at the
+                // end of recovery, so rows in one mean the copy holds data that no backup stored
+                for (String[] rel : rows(st, "select c.oid::text, c.oid::regclass::text from pg_class c "
+                        + "where c.relpersistence = 'u' and c.relkind in ('r', 'm', 't') order by c.oid")) {
+                    cancel.throwIfCancelled();
+                    guarded(st, corruption, rel[1], () -> {
+                        long n = Long.parseLong(one(st, "select count(*) from " + rel[1]));
+                        if (n > 0) {
+                            corruption.add("unlogged table " + rel[1] + " holds " + n + " rows; a restored copy must start "
+                                    + "with unlogged tables empty (their data is never backed up)");
+                        }
+                    });
+                    unlogged++;
+                }
+
+                // an unpopulated materialized view (WITH NO DATA) cannot be scanned: it has no rows to count
                 for (String[] t : rows(st, "select c.oid::regclass::text, c.oid::text from pg_class c "
-                        + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') "
+                        + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') and c.relispopulated "
                         + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', 'information_schema') "
                         + "and n.nspname not like 'pg_toast%' order by 1")) {
                     cancel.throwIfCancelled();
@@ -383,7 +432,58 @@ public final class PgValidator {
                 c.rollback();
             }
         }
-        return new DatabaseReport(db, tables, heaps, btrees, corruption, fks);
+        return new DatabaseReport(db, tables, heaps, btrees, visibility, unlogged, corruption, fks);
+    }
+
+    private interface Check {
+        void run() throws SQLException;
+    }
+
+    /**
+     * Runs one check under a savepoint: an error (amcheck reports B-tree corruption as one, and a damaged relation
+     * can make any check fail) is recorded against the relation and the remaining checks go on.
+     */
+    private static void guarded(Statement st, List<String> corruption, String what, Check check) throws SQLException {
+        st.execute("savepoint lifeboat_check");
+        try {
+            check.run();
+            st.execute("release savepoint lifeboat_check");
+        } catch (SQLException e) {
+            st.execute("rollback to savepoint lifeboat_check");
+            corruption.add(what + ": " + e.getMessage());
+        }
+    }
+
+    /** The quoted schema of an extension, created (inside the caller's transaction) if the database lacks it. */
+    private static String extensionSchema(Statement st, String extension) throws SQLException {
+        if (!exists(st, "select 1 from pg_extension where extname = '" + extension + "'")) {
+            st.execute("savepoint lifeboat_ext");
+            try {
+                st.execute("create extension " + extension);
+                st.execute("release savepoint lifeboat_ext");
+            } catch (SQLException e) {
+                st.execute("rollback to savepoint lifeboat_ext");
+                throw new SQLException("the " + extension + " extension is not available on the validation server ("
+                        + e.getMessage().strip() + "); install PostgreSQL's contrib modules (e.g. the postgresql-contrib "
+                        + "package of this major version) and validate again", e.getSQLState(), e);
+            }
+        }
+        return quoteIdent(one(st, "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+                + "where e.extname = '" + extension + "'"));
+    }
+
+    private static String tidList(List<String> tids) {
+        return String.join(", ", tids.subList(0, Math.min(TID_CAP, tids.size()))) + (tids.size() > TID_CAP ? " and more" : "");
+    }
+
+    private static List<String> column(Statement st, String sql) throws SQLException {
+        List<String> out = new ArrayList<>();
+        try (ResultSet rs = st.executeQuery(sql)) {
+            while (rs.next()) {
+                out.add(rs.getString(1));
+            }
+        }
+        return out;
     }
 
     private static boolean exists(Statement st, String sql) throws SQLException {
