@@ -54,7 +54,7 @@ final class DrDrillJob implements JobExecutor {
                 ctx.message("drill", "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
                         + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
                 PgValidator.Report report = new PgValidator(r, target, snap, parallel, ctx.progress(), ctx.cancellation())
-                        .skipChecksums(restored.modifiedFiles()).run();
+                        .restored(restored).run();
                 long stopLsn = Lsn.parse(snap.engineInfo().get("stopLsn"));
                 long segSize = Long.parseLong(snap.engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
                 Long endLsn = recoveryEnd(target);

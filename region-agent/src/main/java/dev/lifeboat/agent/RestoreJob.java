@@ -63,7 +63,7 @@ final class RestoreJob implements JobExecutor {
             PgValidator.Report report = null;
             if (validate) {
                 report = new PgValidator(r, target, r.loadSnapshot(result.backupId()), parallel, ctx.progress(),
-                        ctx.cancellation()).skipChecksums(result.modifiedFiles()).run();
+                        ctx.cancellation()).restored(result).run();
             }
             Map<String, Object> out = new LinkedHashMap<>();
             // the throughput the controller's RTO estimate uses, as a drill reports it

@@ -111,7 +111,7 @@ final class QuickstartCommand implements Callable<Integer> {
                 say(String.format("5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)", restored, ListCommand.size(rr.bytes()),
                         rr.seconds(), rr.bytesPerSecond() / 1048576.0));
                 if (!noValidate) {
-                    report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation()).run();
+                    report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation()).restored(rr).run();
                 }
             }
             summary.put("cluster", pg.dataDir().toString());

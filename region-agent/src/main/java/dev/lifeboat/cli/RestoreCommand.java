@@ -94,7 +94,7 @@ final class RestoreCommand implements Callable<Integer> {
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(r, target, snap, parallel, progress, cancel).skipChecksums(result.modifiedFiles()).run();
+                report = new PgValidator(r, target, snap, parallel, progress, cancel).restored(result).run();
             }
         } finally {
             try {

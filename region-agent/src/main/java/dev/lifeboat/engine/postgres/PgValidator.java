@@ -85,6 +85,19 @@ public final class PgValidator {
         return this;
     }
 
+    private String replayLease;
+
+    /**
+     * Validates what {@code result} restored: the files the restore changed after their checksum are not re-hashed,
+     * and the restore's replay lease is released once the validation server has finished recovery (its
+     * recovery_end_command does so too, but only if PostgreSQL's OS user may write the repository).
+     */
+    public PgValidator restored(PgRestore.Result result) {
+        skipChecksums(result.modifiedFiles());
+        this.replayLease = result.replayLease();
+        return this;
+    }
+
     public PgValidator recoveryTimeout(Duration d) {
         this.recoveryTimeout = d;
         return this;
@@ -129,6 +142,9 @@ public final class PgValidator {
                 PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
                 if (archiveRecovery) {
                     waitForPromotion(conns, runDir);
+                    if (replayLease != null) {
+                        dev.lifeboat.repository.ReplayLease.release(repo.store(), replayLease);
+                    }
                 }
                 startSeconds = (System.nanoTime() - s0) / 1e9;
                 for (String db : databases(conns)) {

@@ -100,6 +100,7 @@ class NamedTargetTest {
         args.addAll(List.of(target));
         CliResult r = cli(args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.all()).isZero();
+        PgTestSupport.giveRepositoryToPostgres(uri);
         try (LocalCluster copy = LocalCluster.attach(base).start(); Connection c = copy.connect("postgres");
              Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select id from t order by id")) {
             List<Long> ids = new java.util.ArrayList<>();

@@ -68,6 +68,7 @@ public final class PgTestSupport {
         if (r.exitCode() != 0 || !r.out().contains("validation passed")) {
             throw new AssertionError("restore failed: " + r.all());
         }
+        giveRepositoryToPostgres(uri);
         try (LocalCluster restored = LocalCluster.attach(base)) {
             restored.start();
             if (count(restored, "select pg_is_in_recovery()::int") != 0) {
@@ -81,6 +82,18 @@ public final class PgTestSupport {
                 }
             }
             return ids;
+        }
+    }
+
+    /**
+     * Gives a file:// repository to the postgres user, as docs/operations.md has it ("run Lifeboat as postgres"):
+     * tests run the CLI as root, but archive_command, restore_command and recovery_end_command run as postgres and
+     * must be able to write (e.g. release a restore's replay lease under locks/).
+     */
+    public static void giveRepositoryToPostgres(String uri) throws IOException {
+        if (uri.startsWith("file://") && dev.lifeboat.util.Processes.isRoot()) {
+            dev.lifeboat.util.Processes.check(List.of("chown", "-R", "postgres", uri.substring("file://".length())),
+                    java.time.Duration.ofSeconds(60));
         }
     }
 

@@ -69,13 +69,6 @@ class ReplayLeasePitrTest {
         Snapshot b2 = backups.get(1);
         long segSize = Long.parseLong(b1.engineInfo().get("walSegmentSize"));
 
-        // the restore: files only, PostgreSQL not started yet
-        Path base = tmp.resolve("pitr");
-        Path data = base.resolve("data");
-        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", data.toString(),
-                "--to-time", committed.get(8L).toString(), "-q");
-        assertThat(r.exitCode()).as(r.all()).isZero();
-
         // what the replay from B1 to row 8 reads: B1's start segment up to the one holding row 8, all before B2's start
         long from = Lsn.segmentOf(Lsn.parse(b1.engineInfo().get("startLsn")), segSize);
         long b2Start = Lsn.segmentOf(Lsn.parse(b2.engineInfo().get("startLsn")), segSize);
@@ -90,7 +83,17 @@ class ReplayLeasePitrTest {
         assertThat(without.expired()).containsExactly(b1.id());
         assertThat(without.walDeleted()).as("without a lease expire would delete the replay's WAL").containsAll(needed);
 
-        ReplayLease.Lease lease = ReplayLease.create(repo.store(), b1, data); // what restore does before its lock ends
+        // the restore: files only, PostgreSQL not started yet; it takes a replay lease while its shared lock holds
+        Path base = tmp.resolve("pitr");
+        Path data = base.resolve("data");
+        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", data.toString(),
+                "--to-time", committed.get(8L).toString(), "-q", "--json");
+        assertThat(r.exitCode()).as(r.all()).isZero();
+        ReplayLease.Lease lease = ReplayLease.list(repo.store()).leases().stream().filter(l -> l.target().equals(data.toString()))
+                .findFirst().orElseThrow(() -> new AssertionError("the restore took no replay lease"));
+        assertThat(r.out()).contains(lease.id());
+        PgTestSupport.giveRepositoryToPostgres(uri);
+
         Expirer.Result res = new Expirer(repo).expire(keepNewest, false);
         assertThat(res.expired()).containsExactly(b1.id());
         assertThat(res.walDeleted()).doesNotContainAnyElementsOf(needed);
@@ -99,19 +102,15 @@ class ReplayLeasePitrTest {
         assertThat(new WalArchive(repo).list()).containsAll(needed);
         assertThat(repo.listSnapshotIds()).containsExactly(b2.id());
 
-        // the replay starts now, after expire ran, and fetches its WAL with wal-get
+        // the replay starts now, after expire ran, and fetches its WAL with wal-get; when recovery ends, the
+        // recovery_end_command the restore wrote releases the lease
         try (LocalCluster restored = LocalCluster.attach(base)) {
             restored.start();
-            long deadline = System.nanoTime() + Duration.ofMinutes(3).toNanos();
-            while (PgTestSupport.count(restored, "select pg_is_in_recovery()::int") != 0) {
-                assertThat(System.nanoTime()).as("recovery finished").isLessThan(deadline);
-                Thread.sleep(200);
-            }
             assertThat(ids(restored)).isEqualTo(PgTestSupport.range(1, 8));
         }
+        assertThat(ReplayLease.list(repo.store()).leases()).as("leases after recovery ended").isEmpty();
 
-        // the recovery-end hook releases the lease: the next expire deletes what only it needed
-        ReplayLease.release(repo.store(), lease.id());
+        // so the next expire deletes what only the recovery needed
         Expirer.Result after = new Expirer(repo).expire(keepNewest, false);
         assertThat(after.walDeleted()).containsAll(needed);
         assertThat(after.walKeptForRecoveries()).isEmpty();

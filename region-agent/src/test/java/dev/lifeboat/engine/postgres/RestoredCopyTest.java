@@ -77,6 +77,11 @@ class RestoredCopyTest {
         all.addAll(List.of(args));
         CliResult r = cli(all.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.all()).isZero();
+        try {
+            PgTestSupport.giveRepositoryToPostgres(uri);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     private static int timeline(LocalCluster pg) throws Exception {

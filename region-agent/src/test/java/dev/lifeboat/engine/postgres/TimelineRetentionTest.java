@@ -72,8 +72,10 @@ class TimelineRetentionTest {
 
             // timeline 2: restore timeline 1 to just after row 5 (from B1, the newest backup before it) and promote
             CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", rBase.resolve("data").toString(),
-                    "--to-time", committed.get(5L).toString(), "--timeline", "1", "--validate", "-q");
+                    "--to-time", committed.get(5L).toString(), "--timeline", "1", "--validate", "-q",
+                    "--archive-mode", "preserve");
             assertThat(r.exitCode()).as(r.all()).isZero();
+            PgTestSupport.giveRepositoryToPostgres(uri);
             try (LocalCluster r2 = LocalCluster.attach(rBase, true)) {
                 r2.start();
                 assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);

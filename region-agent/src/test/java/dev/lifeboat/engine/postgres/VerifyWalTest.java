@@ -175,9 +175,9 @@ class VerifyWalTest {
             r.store().put(WalArchive.key(victim), r.store().get(WalArchive.key(other)));
             try {
                 JsonNode rep = verify(uri, true, 3);
-                // encrypted: the name is the associated data, so it fails authentication; unencrypted: the page
-                // headers say whose content it is
-                String expected = r == enc ? "failed authentication" : "this is not the content of " + victim;
+                // the name is the associated data: encrypted, it fails authentication; unencrypted (format 2), the
+                // checksum over name and content (the page-header check below catches it in format 1)
+                String expected = r == enc ? "failed authentication" : "failed its integrity check";
                 assertThat(problems(rep)).as(uri).anySatisfy(p -> {
                     assertThat(p.path("timeline").asInt()).isEqualTo(1);
                     assertThat(p.path("file").asText()).isEqualTo(victim);
@@ -238,7 +238,7 @@ class VerifyWalTest {
             assertThat(rep.path("wal").path("segmentsRecordsChecked").asInt()).isEqualTo(segments(plain).size() + 1);
 
             // the same bytes as a complete segment are a truncated segment
-            plain.store().put(WalArchive.key(dense), plain.store().get(WalArchive.key(dense + ".partial")));
+            plain.store().put(WalArchive.key(dense), sealedWal(plain, dense, java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
             assertThat(problems(verify(plainUri, true, 3))).anySatisfy(p -> {
                 assertThat(p.path("file").asText()).isEqualTo(dense);
                 assertThat(p.path("detail").asText()).contains("bytes long");
@@ -256,15 +256,21 @@ class VerifyWalTest {
         }
     }
 
+    /** {@code content} stored as the archive stores WAL file {@code name} (zstd, sealed with the name as associated data). */
+    private static byte[] sealedWal(Repository r, String name, byte[] content) {
+        return r.sealMetadata(Compression.zstd(content, 1), ("lifeboat-wal:" + name).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+    }
+
     @Test
     void aWalRecordWhoseCrcFailsIsReportedByItsSegment() throws Exception {
         List<String> segs = segments(plain);
         String victim = segs.get(segs.size() - 5);
         byte[] saved = plain.store().get(WalArchive.key(victim));
-        byte[] wal = Compression.unzstd(saved);
-        // a byte in the middle of the first page's records (past the long page header), headers untouched
+        byte[] wal = new WalArchive(plain).read(victim).orElseThrow();
+        // a byte in the middle of the first page's records (past the long page header), headers untouched, stored
+        // as a well-formed object of that name: only the records themselves tell
         wal[4000] ^= 0x40;
-        plain.store().put(WalArchive.key(victim), Compression.zstd(wal, 1));
+        plain.store().put(WalArchive.key(victim), sealedWal(plain, victim, wal));
         try {
             JsonNode rep = verify(plainUri, true, 3);
             assertThat(problems(rep)).singleElement().satisfies(p -> {
