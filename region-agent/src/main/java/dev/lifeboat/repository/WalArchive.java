@@ -169,9 +169,20 @@ public final class WalArchive {
         return isPartial(name) ? storePartial(name, content, null, null) : storeOnce(name, content, null, null);
     }
 
-    /** Checks {@code who} against the repository's binding (binding it if it has none), without writing WAL. */
-    public void checkSource(WalSource who) throws IOException {
+    /**
+     * Checks {@code who} against the repository's binding (binding it if it has none) and against the owner of
+     * {@code timeline}, if it has one, without writing WAL: a writer can refuse to start rather than fail at its first
+     * file.
+     */
+    public void checkSource(WalSource who, int timeline) throws IOException {
         requireBinding(who);
+        Optional<TimelineOwners.Owner> owner = owners.get(timeline);
+        if (owner.isPresent() && !owner.get().systemIdentifier().equals(Long.toUnsignedString(who.systemIdentifier()))) {
+            throw otherSystemOwner(owner.get(), who);
+        }
+        if (owner.isPresent() && !owner.get().clusterId().equals(who.clusterId())) {
+            throw foreignTimeline("WAL of timeline " + timeline, who, owner.get());
+        }
     }
 
     // ---------------------------------------------------------------- the checks
@@ -219,10 +230,7 @@ public final class WalArchive {
             owner = owners.claim(tli, who, name);
         }
         if (owner != null && !owner.systemIdentifier().equals(Long.toUnsignedString(sysid))) {
-            throw new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "timeline " + tli + " of " + repo.uri()
-                    + " is archived by system identifier " + owner.systemIdentifier() + ", " + owner.describe()
-                    + "; this is " + who.describe() + ", system identifier " + Long.toUnsignedString(sysid)
-                    + ": another cluster. Give each cluster its own repository");
+            throw otherSystemOwner(owner, who);
         }
         return new Admission(owner, owner != null && !owner.clusterId().equals(who.clusterId()));
     }
@@ -233,6 +241,13 @@ public final class WalArchive {
             return;
         }
         binding = RepositoryBinding.requireOrBind(repo, who);
+    }
+
+    private RefusedException otherSystemOwner(TimelineOwners.Owner owner, WalSource who) {
+        return new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "timeline " + owner.timeline() + " of " + repo.uri()
+                + " is archived by system identifier " + owner.systemIdentifier() + ", " + owner.describe() + "; this is "
+                + who.describe() + ", system identifier " + Long.toUnsignedString(who.systemIdentifier())
+                + ": another cluster. Give each cluster its own repository");
     }
 
     private RefusedException foreignTimeline(String name, WalSource who, TimelineOwners.Owner owner) {

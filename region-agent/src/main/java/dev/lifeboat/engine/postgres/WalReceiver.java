@@ -232,7 +232,7 @@ public final class WalReceiver {
         try (Connection conn = conns.openReplication(opts.applicationName())) {
             Identity id = identify(conn);
             source = identifySource(conn, id);
-            checkSystem();
+            checkSource(id.timeline());
             segSize = walSegmentSize(conn);
             synchronous = switch (opts.flushMode()) {
                 case IMMEDIATE -> true;
@@ -446,10 +446,13 @@ public final class WalReceiver {
         }
     }
 
-    /** The repository belongs to one cluster: refuse to stream another one's WAL into it (binding it if it is new). */
-    private void checkSystem() throws IOException {
+    /**
+     * The repository belongs to one cluster (bound here if it is new), and the timeline to one cluster: refuse to
+     * stream another cluster's WAL, or a copy's onto another cluster's timeline, before creating a slot.
+     */
+    private void checkSource(int tli) throws IOException {
         try {
-            archive.checkSource(source);
+            archive.checkSource(source, tli);
         } catch (RefusedException e) {
             throw new FatalException("the server at " + conns.describe() + ": " + e.getMessage());
         }

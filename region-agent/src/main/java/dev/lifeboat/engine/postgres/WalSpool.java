@@ -150,8 +150,8 @@ public final class WalSpool {
     /**
      * The pusher: archives every segment PostgreSQL marked ready in {@code walDir} (of the cluster in {@code pgdata}),
      * {@code processMax} at a time, until nothing has been ready for {@code idle}. A ready segment is skipped only
-     * while its marker (or this pusher's memory of what it archived) matches the file's fingerprint. Returns without
-     * work if another pusher holds the lock.
+     * while its marker (or this pusher's memory of what it archived) matches the file's fingerprint, or while its
+     * error marker waits to be collected. Returns without work if another pusher holds the lock.
      */
     public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle) throws IOException, InterruptedException {
         try (FileChannel ch = FileChannel.open(spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -204,7 +204,15 @@ public final class WalSpool {
         }
     }
 
+    /**
+     * Whether to leave a ready file alone: it is archived (this pusher's memory or its marker matches the file), or its
+     * last attempt failed and the waiting wal-push has not collected the error yet (it deletes the error marker, and
+     * PostgreSQL's next attempt brings the retry; retrying at once would spin on a file that is refused).
+     */
     private boolean alreadyDone(String name, Path file, Map<String, String> archived) throws IOException {
+        if (Files.exists(errorMarker(name))) {
+            return true;
+        }
         String mine = archived.get(name);
         if (mine != null) {
             try {
