@@ -224,7 +224,11 @@ public final class WalArchive {
         TimelineOwners.Owner owner = owners.get(tli).orElse(null);
         if (owner == null || !owner.systemIdentifier().equals(Long.toUnsignedString(sysid))) {
             // an owner record of our system implies the binding was checked when it was made: no read for it
-            requireBinding(who);
+            try {
+                requireBinding(who);
+            } catch (RefusedException e) {
+                throw new RefusedException(e.reason(), "cannot archive " + name + " (timeline " + tli + "): " + e.getMessage());
+            }
         }
         if (owner == null && claim) {
             owner = owners.claim(tli, who, name);

@@ -454,7 +454,8 @@ class WalArchiveTest {
         assertThatThrownBy(() -> fresh.push(next, wal(next, OTHER_SYSID, 1, SEG_SIZE), otherCluster()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM)
                 .hasMessageContaining(Long.toUnsignedString(SYSID)).hasMessageContaining(Long.toUnsignedString(OTHER_SYSID))
-                .hasMessageContaining("other-host").hasMessageContaining("/srv/other").hasMessageContaining("own repository");
+                .hasMessageContaining("other-host").hasMessageContaining("/srv/other").hasMessageContaining("own repository")
+                .hasMessageContaining("cannot archive " + next + " (timeline 1)");
         assertThatThrownBy(() -> fresh.push("00000002.history", history(1, 0x4000000L), otherCluster()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM);
         // a file whose page header names another system than the pusher's pg_control

@@ -143,7 +143,8 @@ class WalArchiveClustersTest {
             other.start();
             String seg = writeAndSwitch(other, "o");
             String log = awaitRefused(other, seg);
-            assertThat(log).contains("belongs to PostgreSQL system identifier " + Long.toUnsignedString(prodId))
+            assertThat(log).contains("cannot archive " + seg + " (timeline 1)")
+                    .contains("belongs to PostgreSQL system identifier " + Long.toUnsignedString(prodId))
                     .contains("system identifier " + Long.toUnsignedString(otherId))
                     .contains("PGDATA " + other.dataDir()).contains("Give each cluster its own repository");
             assertThat(new WalArchive(repo).list()).as("nothing of the other cluster's").isEqualTo(before);
