@@ -13,7 +13,8 @@ import java.util.Optional;
 import java.util.concurrent.Callable;
 
 @Command(name = "wal-get", description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %%f %%p'). "
-        + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive.")
+        + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive; an in-progress "
+        + "SEGMENT.partial is served only for the segment named with --partial.")
 final class WalGetCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
@@ -31,10 +32,18 @@ final class WalGetCommand implements Callable<Integer> {
     @picocli.CommandLine.Option(names = "--spool-dir", paramLabel = "DIR", description = "Where prefetched segments wait.")
     Path spoolDir;
 
+    @picocli.CommandLine.Option(names = "--partial", paramLabel = "SEGMENT", description = "When SEGMENT itself is not "
+            + "archived, serve SEGMENT.partial, zero-padded to a whole segment (PostgreSQL replays the zeros as the end of "
+            + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is ever served from a partial.")
+    String partialSegment;
+
     @Override
     public Integer call() throws Exception {
         if (!WalArchive.isWalFileName(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a WAL file name");
+        }
+        if (partialSegment != null && !WalArchive.isSegment(partialSegment)) {
+            throw new IllegalArgumentException("--partial needs a WAL segment name (24 hex digits), got '" + partialSegment + "'");
         }
         if (prefetch > 0 && spoolDir == null) {
             throw new IllegalArgumentException("--prefetch needs --spool-dir DIR");
@@ -47,11 +56,14 @@ final class WalGetCommand implements Callable<Integer> {
         Repository r = repo.open();
         WalArchive archive = new WalArchive(r);
         Optional<byte[]> data = archive.read(name);
-        if (data.isEmpty() && WalArchive.isSegment(name)) {
-            // only the streaming receiver's in-progress copy: hand it out zero-padded, which PostgreSQL replays as the end of WAL
-            data = archive.read(name + ".partial").map(WalGetCommand::padToSegment);
-            if (data.isPresent() && repo.verbose) {
-                System.err.println(name + ": serving " + name + ".partial, zero-padded");
+        // a partial is served only where the recovery plan ends in it: anywhere else it would silently end replay
+        // early, or replay a promotion's copy of another timeline's segment as if it were this one
+        if (data.isEmpty() && name.equals(partialSegment)) {
+            Optional<byte[]> partial = archive.read(name + ".partial");
+            if (partial.isPresent()) {
+                System.err.println("wal-get: " + name + " is not archived; serving " + name + ".partial (" + partial.get().length
+                        + " bytes of WAL), zero-padded to a whole segment");
+                data = partial.map(WalGetCommand::padToSegment);
             }
         }
         if (data.isEmpty()) {
@@ -71,17 +83,12 @@ final class WalGetCommand implements Callable<Integer> {
     }
 
     /**
-     * Pads a partial segment with zeros to the segment size recorded in its first page's long header
-     * (xlp_seg_size at offset 32, host byte order), or 16 MiB if the header is not there.
+     * Pads a partial segment with zeros to the segment size recorded in its first page's long header, or 16 MiB if
+     * the header is not there.
      */
     static byte[] padToSegment(byte[] partial) {
-        long size = 16L << 20;
-        if (partial.length >= 40) {
-            long s = java.nio.ByteBuffer.wrap(partial, 32, 4).order(java.nio.ByteOrder.nativeOrder()).getInt() & 0xffffffffL;
-            if (s >= (1L << 20) && s <= (1L << 30) && Long.bitCount(s) == 1) {
-                size = s;
-            }
-        }
+        WalArchive.PageHeader h = WalArchive.PageHeader.parse(partial);
+        long size = h == null ? 16L << 20 : h.segmentSize();
         return partial.length >= size ? partial : java.util.Arrays.copyOf(partial, (int) size);
     }
 }

@@ -23,6 +23,9 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Option(names = "--pg-wal", required = true)
     Path pgWal;
 
+    @Option(names = "--pgdata", description = "Data directory of the cluster (default: the parent of --pg-wal).")
+    Path pgdata;
+
     @Option(names = "--process-max", defaultValue = "4")
     int processMax;
 
@@ -33,7 +36,8 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         WalSpool spool = new WalSpool(spoolDir);
         if (role.equals("push")) {
-            spool.runPusher(repo.open(), pgWal, processMax, Duration.ofSeconds(idleSeconds));
+            Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
+            spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds));
         } else {
             spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds));
         }

@@ -26,10 +26,6 @@ final class WalStreamCommand implements Callable<Integer> {
     @Mixin
     PgServerOptions server;
 
-
-
-
-
     @Option(names = "--slot", defaultValue = "lifeboat", paramLabel = "NAME",
             description = "Physical replication slot (created if missing; drop it when you stop streaming for good, or the "
                     + "server keeps all WAL). Default: ${DEFAULT-VALUE}.")
@@ -62,7 +58,8 @@ final class WalStreamCommand implements Callable<Integer> {
         Repository r = repo.open();
         Cancellation cancel = new Cancellation();
         CountDownLatch done = new CountDownLatch(1);
-        WalReceiver receiver = new WalReceiver(r, conns, opts, e -> {
+        // with --pgdata the receiver reads the restore marker itself; else it asks the server (pg_read_file)
+        WalReceiver receiver = new WalReceiver(r, conns, server.pgdata, opts, e -> {
             // connects and disconnects as they happen; the status line comes from the timer below
             if (!quiet && e.message() != null
                     && (e.message().startsWith("streaming from") || e.message().startsWith("connection lost"))) {

@@ -37,9 +37,11 @@ public final class Replicator {
     private static final Logger log = LoggerFactory.getLogger(Replicator.class);
     /** Per-region control and status objects live in the primary under this prefix (never replicated). */
     public static final String STATE_PREFIX = "replication/";
-    static final List<String> LIST_ORDER = List.of("snapshots/", "index/", "data/", "wal/");
-    static final List<String> COPY_ORDER = List.of("config", "data/", "index/", "wal/", "snapshots/");
-    static final List<String> DELETE_ORDER = List.of("snapshots/", "index/", "data/", "wal/");
+    static final List<String> LIST_ORDER = List.of("snapshots/", "index/", "data/", "wal/", "timelines/");
+    /** Objects outside the listed prefixes: the repository's config and its binding to a system identifier. */
+    static final List<String> SINGLE_OBJECTS = List.of("config", "cluster");
+    static final List<String> COPY_ORDER = List.of("config", "cluster", "timelines/", "data/", "index/", "wal/", "snapshots/");
+    static final List<String> DELETE_ORDER = List.of("snapshots/", "index/", "data/", "wal/", "timelines/", "cluster");
 
     public enum State { RUNNING, PAUSED, STOPPED }
 
@@ -201,12 +203,16 @@ public final class Replicator {
         for (String prefix : LIST_ORDER) {
             secondary.list(prefix).forEach(b -> sec.put(b.key(), b));
         }
-        secondary.stat("config").ifPresent(b -> sec.put(b.key(), b));
+        for (String key : SINGLE_OBJECTS) {
+            secondary.stat(key).ifPresent(b -> sec.put(b.key(), b));
+        }
         Map<String, BlobInfo> prim = new LinkedHashMap<>();
         for (String prefix : LIST_ORDER) {
             primary.list(prefix).forEach(b -> prim.put(b.key(), b));
         }
-        primary.stat("config").ifPresent(b -> prim.put(b.key(), b));
+        for (String key : SINGLE_OBJECTS) {
+            primary.stat(key).ifPresent(b -> prim.put(b.key(), b));
+        }
         return new Inventory(prim, sec);
     }
 

@@ -1,15 +1,18 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Pattern;
 
@@ -17,6 +20,12 @@ import java.util.regex.Pattern;
  * The WAL archive inside a repository: one object per segment or history file under {@code wal/<timeline>/},
  * compressed (zstd-1: WAL is cheap to compress and must keep up with the server) and sealed with the file name as
  * associated data, so an object cannot be passed off as another segment.
+ * <p>
+ * Every push names its writer ({@link WalSource}) and is checked before anything is stored: the WAL's own page header
+ * must name the system identifier the repository is bound to ({@link RepositoryBinding}), and the timeline must be
+ * the writer's own ({@link TimelineOwners}), so neither another cluster nor a restored copy can put WAL under names
+ * the original uses. Objects are created with the store's conditional create, so two writers racing on one name
+ * cannot both win.
  */
 public final class WalArchive {
     public static final String PREFIX = "wal/";
@@ -24,13 +33,21 @@ public final class WalArchive {
     private static final Pattern PARTIAL = Pattern.compile("[0-9A-F]{24}\\.partial");
     private static final Pattern HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
     private static final Pattern BACKUP_HISTORY = Pattern.compile("[0-9A-F]{24}\\.[0-9A-F]{8}\\.backup");
+    /** sizeof(XLogLongPageHeaderData) on 64-bit hosts. */
+    public static final int LONG_HEADER_SIZE = 40;
+    private static final int XLP_LONG_HEADER = 0x0002;
+    private static final int CREATE_ATTEMPTS = 10;
 
     public enum PushResult { STORED, ALREADY_ARCHIVED }
 
     private final Repository repo;
+    private final TimelineOwners owners;
+    /** The binding once checked: it never changes, so a long-lived writer reads it once. */
+    private volatile RepositoryBinding.Binding binding;
 
     public WalArchive(Repository repo) {
         this.repo = repo;
+        this.owners = new TimelineOwners(repo);
     }
 
     public static boolean isWalFileName(String name) {
@@ -59,44 +76,342 @@ public final class WalArchive {
         return PREFIX + name.substring(0, 8) + "/" + name;
     }
 
+    private static int timelineOf(String name) {
+        return Integer.parseUnsignedInt(name.substring(0, 8), 16);
+    }
+
     private static byte[] aad(String name) {
         return ("lifeboat-wal:" + name).getBytes(StandardCharsets.US_ASCII);
     }
 
     /**
-     * Stores a WAL file durably. Pushing a file that is already archived with identical content succeeds (PostgreSQL
-     * retries archive_command after a crash); different content under the same name is refused, since it means two
-     * clusters or timelines are writing into one archive.
+     * The long page header at the start of every segment (PostgreSQL's XLogLongPageHeaderData in
+     * {@code access/xlog_internal.h}, host byte order): xlp_info u16 at 2, xlp_pageaddr u64 at 8, then, after the
+     * short header's padding to 24, xlp_sysid u64 at 24, xlp_seg_size u32 at 32, xlp_xlog_blcksz u32 at 36.
      */
-    public PushResult push(String name, byte[] content) throws IOException {
-        String key = key(name);
-        Optional<byte[]> existing = read(name);
-        if (existing.isPresent()) {
-            if (MessageDigest.isEqual(sha256(existing.get()), sha256(content))) {
-                return PushResult.ALREADY_ARCHIVED;
+    public record PageHeader(long pageAddress, long systemIdentifier, long segmentSize, int blockSize) {
+        /** The header, or null if the bytes do not start with a plausible long header. */
+        public static PageHeader parse(byte[] b) {
+            if (b.length < LONG_HEADER_SIZE) {
+                return null;
             }
-            if (!name.endsWith(".partial")) {
-                throw new RepositoryException("WAL file " + name + " is already archived in " + repo.uri()
-                        + " with different content: is another cluster (or a restored copy) archiving into this repository? "
-                        + "Give it its own repository");
+            ByteBuffer bb = ByteBuffer.wrap(b, 0, LONG_HEADER_SIZE).order(ByteOrder.nativeOrder());
+            if ((bb.getShort(2) & XLP_LONG_HEADER) == 0) {
+                return null;
             }
+            long seg = bb.getInt(32) & 0xffffffffL;
+            int blck = bb.getInt(36);
+            if (seg < (1 << 20) || seg > (1L << 30) || Long.bitCount(seg) != 1 || blck < 1024 || blck > 65536
+                    || Integer.bitCount(blck) != 1) {
+                return null;
+            }
+            return new PageHeader(bb.getLong(8), bb.getLong(24), seg, blck);
         }
-        byte[] sealed = repo.sealMetadata(Compression.zstd(content, 1), aad(name));
-        repo.store().put(key, sealed);
-        return PushResult.STORED;
+    }
+
+    /** Every recorded timeline owner, by timeline (timelines archived before owners existed and not pushed to since have none). */
+    public Map<Integer, TimelineOwners.Owner> timelineOwners() throws IOException {
+        return owners.all();
+    }
+
+    public TimelineOwners owners() {
+        return owners;
     }
 
     /**
-     * Stores (or replaces) the in-progress copy {@code <segment>.partial} of a segment the streaming receiver is
-     * still filling. Unlike {@link #push} it does not read the previous version first: the receiver rewrites it every
-     * second, and it only ever grows.
+     * Stores a WAL file durably for {@code who}, after the identity checks (see the class comment). The object is
+     * created only if the name is free; if it is taken, the same plaintext is {@code ALREADY_ARCHIVED} (PostgreSQL
+     * archives a file again after a crash) and other content is refused. A {@code <segment>.partial} (PostgreSQL
+     * archives one for the timeline it leaves at promotion) may only grow; see {@link #pushPartial}.
+     *
+     * @throws RefusedException when the file belongs to another cluster, another cluster's timeline, or conflicts
+     *                          with what is archived
      */
-    public void pushPartial(String name, byte[] content) throws IOException {
-        if (!PARTIAL.matcher(name).matches()) {
+    public PushResult push(String name, byte[] content, WalSource who) throws IOException {
+        key(name);
+        // the partial PostgreSQL archives at promotion is of the timeline it has just left: it claims nothing
+        Admission a = admit(name, content, who, !isPartial(name));
+        if (a.foreign()) {
+            if (isPartial(name) && archiveHoldsValidPart(name, content)) {
+                return PushResult.ALREADY_ARCHIVED;
+            }
+            throw foreignTimeline(name, who, a.owner());
+        }
+        return isPartial(name) ? storePartial(name, content, who, a.owner()) : storeOnce(name, content, who, a.owner());
+    }
+
+    /**
+     * Stores (or replaces) the streaming receiver's {@code <segment>.partial} of a segment it is still filling. With
+     * {@code extendsOwnWrite} the receiver vouches that the archive holds its own previous write of this partial and
+     * {@code content} extends it (it rewrites the partial every flush interval): then it is replaced without a read.
+     * Otherwise (the first write of a segment) the partial rule applies: the existing object must be a prefix of
+     * {@code content} (it grew); if {@code content} is a prefix of it, nothing is written ({@code ALREADY_ARCHIVED});
+     * any other difference is refused, except against PostgreSQL's promotion copy (see the format document).
+     */
+    public PushResult pushPartial(String name, byte[] content, WalSource who, boolean extendsOwnWrite) throws IOException {
+        if (!isPartial(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a partial WAL segment name");
         }
-        repo.store().put(key(name), repo.sealMetadata(Compression.zstd(content, 1), aad(name)));
+        Admission a = admit(name, content, who, true);
+        if (a.foreign()) {
+            throw foreignTimeline(name, who, a.owner());
+        }
+        if (extendsOwnWrite) {
+            repo.store().put(key(name), seal(name, content));
+            return PushResult.STORED;
+        }
+        return storePartial(name, content, who, a.owner());
     }
+
+    /** The push rules without the identity checks, for tests in this package that build archives from made-up bytes. */
+    PushResult push(String name, byte[] content) throws IOException {
+        key(name);
+        return isPartial(name) ? storePartial(name, content, null, null) : storeOnce(name, content, null, null);
+    }
+
+    /**
+     * Checks {@code who} against the repository's binding (binding it if it has none) and against the owner of
+     * {@code timeline}, if it has one, without writing WAL: a writer can refuse to start rather than fail at its first
+     * file.
+     */
+    public void checkSource(WalSource who, int timeline) throws IOException {
+        requireBinding(who);
+        Optional<TimelineOwners.Owner> owner = owners.get(timeline);
+        if (owner.isPresent() && !owner.get().systemIdentifier().equals(Long.toUnsignedString(who.systemIdentifier()))) {
+            throw otherSystemOwner(owner.get(), who);
+        }
+        if (owner.isPresent() && !owner.get().clusterId().equals(who.clusterId())) {
+            throw foreignTimeline("WAL of timeline " + timeline, who, owner.get());
+        }
+    }
+
+    // ---------------------------------------------------------------- the checks
+
+    private record Admission(TimelineOwners.Owner owner, boolean foreign) {
+    }
+
+    private Admission admit(String name, byte[] content, WalSource who, boolean claim) throws IOException {
+        long sysid = who.systemIdentifier();
+        if (isSegment(name) || isPartial(name)) {
+            PageHeader h = PageHeader.parse(content);
+            if (h == null) {
+                // a partial too short for the header passes: the receiver checked the server's identifier itself
+                if (isSegment(name) || content.length >= LONG_HEADER_SIZE) {
+                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
+                            + " is not a WAL segment: it does not start with PostgreSQL's long page header");
+                }
+            } else {
+                long start = segmentNumber(name, h.segmentSize()) * h.segmentSize();
+                if (h.pageAddress() != start) {
+                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
+                            + " holds the WAL page of LSN " + lsn(h.pageAddress()) + ", but that segment starts at "
+                            + lsn(start) + ": the file was renamed or damaged");
+                }
+                if (isSegment(name) && content.length != h.segmentSize()) {
+                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
+                            + " is " + content.length + " bytes, but its header says segments are " + h.segmentSize()
+                            + " bytes: it is truncated");
+                }
+                if (h.systemIdentifier() != sysid) {
+                    throw new RefusedException(RefusedException.Reason.OTHER_SYSTEM, name + " was written by PostgreSQL "
+                            + "system identifier " + Long.toUnsignedString(h.systemIdentifier()) + " (its page header), but "
+                            + "it is pushed by " + who.describe() + ", whose system identifier is "
+                            + Long.toUnsignedString(sysid) + ": the file belongs to another cluster");
+                }
+            }
+        }
+        int tli = timelineOf(name);
+        TimelineOwners.Owner owner = owners.get(tli).orElse(null);
+        if (owner == null || !owner.systemIdentifier().equals(Long.toUnsignedString(sysid))) {
+            // an owner record of our system implies the binding was checked when it was made: no read for it
+            try {
+                requireBinding(who);
+            } catch (RefusedException e) {
+                throw new RefusedException(e.reason(), "cannot archive " + name + " (timeline " + tli + "): " + e.getMessage());
+            }
+        }
+        if (owner == null && claim) {
+            owner = owners.claim(tli, who, name);
+        }
+        if (owner != null && !owner.systemIdentifier().equals(Long.toUnsignedString(sysid))) {
+            throw otherSystemOwner(owner, who);
+        }
+        return new Admission(owner, owner != null && !owner.clusterId().equals(who.clusterId()));
+    }
+
+    private void requireBinding(WalSource who) throws IOException {
+        RepositoryBinding.Binding b = binding;
+        if (b != null && b.systemId() == who.systemIdentifier()) {
+            return;
+        }
+        binding = RepositoryBinding.requireOrBind(repo, who);
+    }
+
+    private RefusedException otherSystemOwner(TimelineOwners.Owner owner, WalSource who) {
+        return new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "timeline " + owner.timeline() + " of " + repo.uri()
+                + " is archived by system identifier " + owner.systemIdentifier() + ", " + owner.describe() + "; this is "
+                + who.describe() + ", system identifier " + Long.toUnsignedString(who.systemIdentifier())
+                + ": another cluster. Give each cluster its own repository");
+    }
+
+    private RefusedException foreignTimeline(String name, WalSource who, TimelineOwners.Owner owner) {
+        return new RefusedException(RefusedException.Reason.OTHER_TIMELINE_OWNER, "timeline " + owner.timeline() + " of "
+                + repo.uri() + " is archived by " + owner.describe() + "; this is " + who.describe() + ", pushing " + name
+                + ": two clusters are writing one timeline, and their WAL would mix under the same names. Give the copy "
+                + "its own repository, or restore it with archiving off (archive_mode = off)");
+    }
+
+    // ---------------------------------------------------------------- storing
+
+    private byte[] seal(String name, byte[] content) {
+        return repo.sealMetadata(Compression.zstd(content, 1), aad(name));
+    }
+
+    /** A segment, history or backup history file: created once, never replaced. */
+    private PushResult storeOnce(String name, byte[] content, WalSource who, TimelineOwners.Owner owner) throws IOException {
+        String key = key(name);
+        byte[] sealed = seal(name, content);
+        for (int attempt = 1; ; attempt++) {
+            if (repo.store().putIfAbsent(key, sealed)) {
+                return PushResult.STORED;
+            }
+            Optional<byte[]> existing = read(name);
+            if (existing.isPresent()) {
+                if (Arrays.equals(existing.get(), content)) {
+                    return PushResult.ALREADY_ARCHIVED;
+                }
+                throw differentContent(name, who, owner, "");
+            }
+            pause(attempt, name); // a concurrent create still in progress (S3 409), or deleted meanwhile
+        }
+    }
+
+    /** A {@code .partial}: created, or replaced only by a longer version that extends it. */
+    private PushResult storePartial(String name, byte[] content, WalSource who, TimelineOwners.Owner owner) throws IOException {
+        String key = key(name);
+        byte[] sealed = seal(name, content);
+        for (int attempt = 1; ; attempt++) {
+            if (repo.store().putIfAbsent(key, sealed)) {
+                return PushResult.STORED;
+            }
+            Optional<byte[]> found = read(name);
+            if (found.isEmpty()) {
+                pause(attempt, name);
+                continue;
+            }
+            byte[] existing = found.get();
+            if (isPrefix(existing, content)) {
+                if (existing.length == content.length) {
+                    return PushResult.ALREADY_ARCHIVED;
+                }
+                repo.store().put(key, sealed); // it grew
+                return PushResult.STORED;
+            }
+            if (isPrefix(content, existing)) {
+                return PushResult.ALREADY_ARCHIVED; // the archive already holds more of this segment
+            }
+            // PostgreSQL's promotion copy is the whole segment file: its WAL ends at the switch point and the rest is
+            // whatever the file held before. Beyond that point only a streamed partial holds this timeline's WAL.
+            long segSize = segmentSizeOf(content, existing);
+            long cut = switchOffset(name, segSize);
+            if (cut > 0 && cut <= Math.min(existing.length, content.length) && Arrays.equals(existing, 0, (int) cut, content, 0, (int) cut)) {
+                boolean newWhole = content.length == segSize;
+                boolean oldWhole = existing.length == segSize;
+                if (oldWhole && !newWhole) {
+                    repo.store().put(key, sealed);
+                    return PushResult.STORED;
+                }
+                if (newWhole && !oldWhole) {
+                    return PushResult.ALREADY_ARCHIVED;
+                }
+            }
+            throw differentContent(name, who, owner, " (" + existing.length + " bytes archived, " + content.length
+                    + " pushed, and neither extends the other)");
+        }
+    }
+
+    /**
+     * For another cluster's {@code .partial} of a timeline it has left (PostgreSQL archives one at promotion): true if
+     * the archive already holds every byte of it that is WAL of that timeline, i.e. up to where a later timeline's
+     * history file says the timeline was left, in {@code <segment>} or {@code <segment>.partial}.
+     */
+    private boolean archiveHoldsValidPart(String name, byte[] content) throws IOException {
+        long segSize = segmentSizeOf(content, new byte[0]);
+        long cut = switchOffset(name, segSize);
+        if (cut <= 0 || cut > content.length) {
+            return false;
+        }
+        for (String candidate : List.of(name.substring(0, 24), name)) {
+            Optional<byte[]> archived = read(candidate);
+            if (archived.isPresent() && archived.get().length >= cut
+                    && Arrays.equals(archived.get(), 0, (int) cut, content, 0, (int) cut)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Where a later timeline's history file says {@code name}'s timeline was left, as an offset into {@code name}'s
+     * segment; -1 if none says so inside it. PostgreSQL numbers a new timeline one above the newest history file in
+     * the archive, so the children are probed upwards until the first one that is missing.
+     */
+    private long switchOffset(String name, long segSize) throws IOException {
+        int tli = timelineOf(name);
+        long start = segmentNumber(name, segSize) * segSize;
+        for (int child = tli + 1; child > 0; child++) {
+            Optional<byte[]> h = read(String.format("%08X.history", child));
+            if (h.isEmpty()) {
+                return -1;
+            }
+            for (TimelineHistory.Entry e : TimelineHistory.parse(child, new String(h.get(), StandardCharsets.UTF_8)).entries()) {
+                if (e.parent() == tli && e.switchLsn() > start && e.switchLsn() < start + segSize) {
+                    return e.switchLsn() - start;
+                }
+            }
+        }
+        return -1;
+    }
+
+    private static long segmentSizeOf(byte[] a, byte[] b) {
+        PageHeader h = PageHeader.parse(a);
+        if (h == null) {
+            h = PageHeader.parse(b);
+        }
+        return h == null ? 16L << 20 : h.segmentSize();
+    }
+
+    private static boolean isPrefix(byte[] prefix, byte[] of) {
+        return prefix.length <= of.length && Arrays.equals(prefix, 0, prefix.length, of, 0, prefix.length);
+    }
+
+    private RefusedException differentContent(String name, WalSource who, TimelineOwners.Owner owner, String detail) {
+        return new RefusedException(RefusedException.Reason.DIFFERENT_CONTENT, "WAL file " + name + " is already archived in "
+                + repo.uri() + " with different content" + detail + "; this is " + (who == null ? "an unnamed writer" : who.describe())
+                + (owner == null ? "" : ", and timeline " + owner.timeline() + " is archived by " + owner.describe())
+                + ". One cluster never writes two versions of a file: another copy of this cluster (a file-system "
+                + "snapshot or pg_basebackup clone, which has no restore marker) is archiving into this repository. "
+                + "Give it its own repository");
+    }
+
+    private void pause(int attempt, String name) throws IOException {
+        if (attempt >= CREATE_ATTEMPTS) {
+            throw new IOException("could not store " + name + " in " + repo.uri() + ": the store keeps refusing to create "
+                    + "it as existing but holds no such object");
+        }
+        try {
+            Thread.sleep(20L * attempt);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while storing " + name);
+        }
+    }
+
+    private static String lsn(long v) {
+        return String.format("%X/%X", v >>> 32, v & 0xffffffffL);
+    }
+
+    // ---------------------------------------------------------------- reading
 
     /** Reads and authenticates a WAL file; empty if it is not archived. */
     public Optional<byte[]> read(String name) throws IOException {
@@ -164,13 +479,5 @@ public final class WalArchive {
             throw new RepositoryException.Corrupt("archived WAL file " + name + " in " + store.uri() + " is damaged: no content size in its header");
         }
         return n;
-    }
-
-    private static byte[] sha256(byte[] b) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(b);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -4,9 +4,9 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.RepositoryException;
-import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.RefusedException;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.repository.WalSource;
 import dev.lifeboat.storage.BlobInfo;
 import org.postgresql.PGConnection;
 import org.postgresql.replication.LogSequenceNumber;
@@ -45,6 +45,12 @@ import java.util.regex.Pattern;
  * is written before reconnecting. Each connection resumes from what the repository holds for the server's current
  * timeline (its newest segment or partial), so a restart of the receiver, of the server, or a switch to a new timeline
  * (a promoted standby) continues where the archive ends, and the new timeline's history file is archived first.
+ *
+ * <p>The receiver writes as the cluster it streams from ({@link WalSource}: the server's system identifier, and the
+ * cluster id of its restore marker, read from {@code --pgdata} or through the server with {@code pg_read_file}), so
+ * the archive refuses it like {@code wal-push} when that is another cluster or a copy writing onto another cluster's
+ * timeline. Its partial of a segment is checked against the archive once, when it starts on the segment; later
+ * rewrites extend its own last write and are not read back.
  */
 public final class WalReceiver {
     private static final Logger log = LoggerFactory.getLogger(WalReceiver.class);
@@ -102,7 +108,7 @@ public final class WalReceiver {
         }
     }
 
-    /** Errors retrying cannot fix (another cluster, a logical slot of that name). */
+    /** Errors retrying cannot fix (another cluster, a copy on another cluster's timeline, a logical slot of that name). */
     static final class FatalException extends PgException {
         FatalException(String message) {
             super(message);
@@ -127,7 +133,11 @@ public final class WalReceiver {
     private long lastFlushNanos = 1_000_000L; // how long the last write took, to start the next one early enough
     private boolean synchronous;
     private boolean connected;
-    private boolean systemChecked;
+    private final java.nio.file.Path pgdata;
+    /** Who the server is, as of the current connection. */
+    private WalSource source;
+    /** The partial the archive holds as this receiver last wrote it (its next write may replace it unread). */
+    private String ownPartial;
     private long bytesReceived;
     private long segmentsStored;
     private long segmentsAlreadyArchived;
@@ -140,7 +150,17 @@ public final class WalReceiver {
     private volatile Status status = new Status(false, 0, -1, -1, null, 0, 0, 0, 0, 0, false, null);
 
     public WalReceiver(Repository repo, PgConnections conns, Options opts, ProgressListener listener, Cancellation cancel) {
+        this(repo, conns, null, opts, listener, cancel);
+    }
+
+    /**
+     * @param pgdata the server's data directory, if this host can read it (its restore marker tells a restored copy
+     *               from the original); null to read the marker through the server
+     */
+    public WalReceiver(Repository repo, PgConnections conns, java.nio.file.Path pgdata, Options opts, ProgressListener listener,
+                       Cancellation cancel) {
         this.repo = repo;
+        this.pgdata = pgdata;
         this.archive = new WalArchive(repo);
         this.conns = conns;
         this.opts = opts == null ? Options.defaults() : opts;
@@ -211,7 +231,8 @@ public final class WalReceiver {
         flushBuffer(null); // a write that failed before the last disconnect
         try (Connection conn = conns.openReplication(opts.applicationName())) {
             Identity id = identify(conn);
-            checkSystem(id);
+            source = identifySource(conn, id);
+            checkSource(id.timeline());
             segSize = walSegmentSize(conn);
             synchronous = switch (opts.flushMode()) {
                 case IMMEDIATE -> true;
@@ -221,6 +242,7 @@ public final class WalReceiver {
             long restartLsn = ensureSlot(conn);
             TimelineHistory history = id.timeline() > 1 ? archiveHistory(conn, id.timeline())
                     : new TimelineHistory(1, List.of());
+            ownPartial = null; // who knows what was written while we were away: check the first write again
             long start = startPosition(id, restartLsn, history);
             PGReplicationStream stream;
             try {
@@ -333,14 +355,14 @@ public final class WalReceiver {
         String name = Lsn.segmentName(timeline, segNo, segSize);
         long t0 = System.nanoTime();
         try {
-            if (archive.push(name, buf) == WalArchive.PushResult.ALREADY_ARCHIVED) {
+            if (archive.push(name, buf, source) == WalArchive.PushResult.ALREADY_ARCHIVED) {
                 segmentsAlreadyArchived++;
             } else {
                 segmentsStored++;
             }
-        } catch (RepositoryException e) {
-            if (e.getClass() != RepositoryException.class) {
-                throw e;
+        } catch (RefusedException e) {
+            if (e.reason() != RefusedException.Reason.DIFFERENT_CONTENT) {
+                throw new FatalException(e.getMessage());
             }
             // archive_command stored it first with other bytes: keep its copy, say so loudly, and go on
             conflicts++;
@@ -349,6 +371,7 @@ public final class WalReceiver {
                     e.getMessage());
         }
         archive.delete(name + ".partial");
+        ownPartial = null;
         lastFlushNanos = Math.max(System.nanoTime() - t0, lastFlushNanos * 7 / 8);
         durableLen = bufLen;
         lastFlush = Instant.now();
@@ -367,7 +390,15 @@ public final class WalReceiver {
             return;
         }
         long t0 = System.nanoTime();
-        archive.pushPartial(Lsn.segmentName(timeline, segNo, segSize) + ".partial", Arrays.copyOf(buf, bufLen));
+        String name = Lsn.segmentName(timeline, segNo, segSize) + ".partial";
+        try {
+            if (archive.pushPartial(name, Arrays.copyOf(buf, bufLen), source, name.equals(ownPartial))
+                    == WalArchive.PushResult.STORED) {
+                ownPartial = name;
+            }
+        } catch (RefusedException e) {
+            throw new FatalException(e.getMessage());
+        }
         lastFlushNanos = Math.max(System.nanoTime() - t0, lastFlushNanos * 7 / 8);
         durableLen = bufLen;
         lastFlush = Instant.now();
@@ -415,22 +446,46 @@ public final class WalReceiver {
         }
     }
 
-    /** The repository belongs to one cluster: refuse to stream another one's WAL into it. */
-    private void checkSystem(Identity id) throws IOException {
-        if (systemChecked) {
-            return;
+    /**
+     * The repository belongs to one cluster (bound here if it is new), and the timeline to one cluster: refuse to
+     * stream another cluster's WAL, or a copy's onto another cluster's timeline, before creating a slot.
+     */
+    private void checkSource(int tli) throws IOException {
+        try {
+            archive.checkSource(source, tli);
+        } catch (RefusedException e) {
+            throw new FatalException("the server at " + conns.describe() + ": " + e.getMessage());
         }
-        List<String> ids = repo.listSnapshotIds();
-        if (!ids.isEmpty()) {
-            Snapshot last = repo.loadSnapshot(ids.getLast());
-            String expected = last.engineInfo().get("systemIdentifier");
-            if (expected != null && !expected.equals(id.systemId())) {
-                throw new FatalException("the server at " + conns.describe() + " runs cluster " + id.systemId()
-                        + ", but repository " + repo.uri() + " holds backups of cluster " + expected
-                        + " (backup " + last.id() + "); give each cluster its own repository");
+    }
+
+    /**
+     * Who the server is: its system identifier, and the cluster id of its restore marker (a restored copy has its
+     * own), read from the data directory when we were given it, else through the server.
+     */
+    private WalSource identifySource(Connection conn, Identity id) throws IOException {
+        long systemId = Long.parseUnsignedLong(id.systemId());
+        String via = "wal-stream from " + conns.describe();
+        if (pgdata != null) {
+            WalSource s = WalSources.of(pgdata, via);
+            if (s.systemIdentifier() != systemId) {
+                throw new FatalException("the server at " + conns.describe() + " runs system identifier " + id.systemId()
+                        + ", but " + pgdata + " holds system identifier " + Long.toUnsignedString(s.systemIdentifier())
+                        + ": pass the data directory of the server you stream from");
             }
+            return s;
         }
-        systemChecked = true;
+        String marker;
+        try (Statement st = conn.createStatement();
+             ResultSet rs = st.executeQuery("SELECT pg_read_file('" + ClusterIdentity.MARKER + "', 0, 65536, true)")) {
+            rs.next();
+            marker = rs.getString(1);
+        } catch (SQLException e) {
+            throw new FatalException("cannot tell whether the server at " + conns.describe() + " is the original cluster "
+                    + "or a restored copy: reading its " + ClusterIdentity.MARKER + " failed (" + e.getMessage() + "). Pass "
+                    + "--pgdata DIR (its data directory, readable here), or GRANT pg_read_server_files TO " + conns.user());
+        }
+        String host = conns.isSocket() ? dev.lifeboat.util.Hosts.name() : conns.host();
+        return WalSources.fromMarker(systemId, marker, host, null, via);
     }
 
     private static String show(Connection conn, String setting) throws SQLException {
@@ -513,13 +568,9 @@ public final class WalReceiver {
         }
         String name = TimelineHistory.fileName(tli);
         try {
-            archive.push(name, content);
-        } catch (RepositoryException e) {
-            if (e.getClass() != RepositoryException.class) {
-                throw e;
-            }
-            throw new FatalException("the server's history of timeline " + tli + " differs from " + name + " in "
-                    + repo.uri() + ": is another cluster archiving into this repository?");
+            archive.push(name, content, source);
+        } catch (RefusedException e) {
+            throw new FatalException("the server's history of timeline " + tli + " cannot be archived: " + e.getMessage());
         }
         return TimelineHistory.parse(tli, new String(content, StandardCharsets.UTF_8));
     }
@@ -554,7 +605,8 @@ public final class WalReceiver {
                 System.arraycopy(p, 0, buf, 0, p.length);
                 bufLen = p.length;
                 durableLen = p.length;
-                    }
+                ownPartial = partial.isPresent() ? Lsn.segmentName(tli, lastPartial, segSize) + ".partial" : null;
+            }
             start = received();
         } else if (lastComplete >= 0) {
             resetBuffer(tli, lastComplete + 1);

@@ -16,9 +16,13 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.LinkOption;
+import java.nio.file.attribute.FileTime;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -32,7 +36,10 @@ import java.util.concurrent.Semaphore;
  * Push: a background pusher (one per spool, guarded by a file lock) reads {@code pg_wal/archive_status/*.ready}
  * itself, archives segments in parallel ahead of PostgreSQL's requests and leaves {@code out/<name>.ok} once a
  * segment is durable in the repository; {@code wal-push} (the launcher script, without starting Java) just finds
- * that marker. Get: after serving a segment, a background fetcher downloads the next segments into {@code in/}.
+ * that marker. The marker holds the {@link #fingerprint} of the exact file archived (device, inode, size, mtime in
+ * nanoseconds), and is trusted only while the file in {@code pg_wal} still has it: a name alone says nothing about
+ * the bytes (a restored copy, or a recycled file, can have the same name with other contents).
+ * Get: after serving a segment, a background fetcher downloads the next segments into {@code in/}.
  */
 public final class WalSpool {
     private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
@@ -52,13 +59,44 @@ public final class WalSpool {
         return spool.resolve("out").resolve(name + ".error");
     }
 
-    /** Waits until the pusher reports the segment durable (true) or failed (exception), starting it when needed. */
-    public void awaitPushed(String name, Path walDir, List<String> repoArgs, int processMax, Duration timeout)
+    /**
+     * The identity of one version of a file: {@code device:inode:size:mtime} with the mtime as seconds and nine
+     * digits of nanoseconds, exactly as the launcher prints it with {@code stat -c '%d:%i:%s:%.9Y'}.
+     */
+    public static String fingerprint(Path file) throws IOException {
+        Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+        Instant m = ((FileTime) a.get("lastModifiedTime")).toInstant();
+        return a.get("dev") + ":" + a.get("ino") + ":" + a.get("size") + ":" + m.getEpochSecond() + "."
+                + String.format("%09d", m.getNano());
+    }
+
+    /** True if {@code out/<name>.ok} exists and was written for the file now at {@code file}. */
+    boolean markerMatches(String name, Path file) throws IOException {
+        String marked;
+        try {
+            marked = Files.readString(okMarker(name), StandardCharsets.UTF_8).strip();
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+        try {
+            return marked.equals(fingerprint(file));
+        } catch (NoSuchFileException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Waits until the pusher reports {@code walFile} durable (returns) or failed (exception), starting it when needed.
+     * A marker written for another file of that name is not taken: the pusher archives the file again.
+     */
+    public void awaitPushed(Path walFile, Path pgdata, List<String> repoArgs, int processMax, Duration timeout)
             throws IOException, InterruptedException {
+        String name = walFile.getFileName().toString();
+        Path walDir = walFile.toAbsolutePath().getParent();
         long deadline = System.nanoTime() + timeout.toNanos();
         long nextStartCheck = 0;
         while (System.nanoTime() < deadline) {
-            if (Files.deleteIfExists(okMarker(name))) {
+            if (markerMatches(name, walFile) && Files.deleteIfExists(okMarker(name))) {
                 return;
             }
             Path err = errorMarker(name);
@@ -68,7 +106,7 @@ public final class WalSpool {
                 throw new IOException("archiving " + name + " failed: " + why);
             }
             if (System.nanoTime() >= nextStartCheck) {
-                ensureRunning("push", walDir, repoArgs, processMax);
+                ensureRunning("push", walDir, pgdata, repoArgs, processMax);
                 nextStartCheck = System.nanoTime() + 1_000_000_000L;
             }
             Thread.sleep(5);
@@ -77,7 +115,7 @@ public final class WalSpool {
     }
 
     /** Starts the background process for {@code role} unless one already holds the spool's lock. */
-    private void ensureRunning(String role, Path walDir, List<String> repoArgs, int processMax) throws IOException {
+    private void ensureRunning(String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax) throws IOException {
         if (isLocked(role)) {
             return;
         }
@@ -86,6 +124,9 @@ public final class WalSpool {
         cmd.add("--role=" + role);
         cmd.add("--spool-dir=" + spool);
         cmd.add("--pg-wal=" + walDir.toAbsolutePath());
+        if (pgdata != null) {
+            cmd.add("--pgdata=" + pgdata.toAbsolutePath());
+        }
         cmd.add("--process-max=" + processMax);
         cmd.addAll(repoArgs);
         new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -107,10 +148,12 @@ public final class WalSpool {
     }
 
     /**
-     * The pusher: archives every segment PostgreSQL marked ready, {@code processMax} at a time, until nothing has been
-     * ready for {@code idle}. Returns without work if another pusher holds the lock.
+     * The pusher: archives every segment PostgreSQL marked ready in {@code walDir} (of the cluster in {@code pgdata}),
+     * {@code processMax} at a time, until nothing has been ready for {@code idle}. A ready segment is skipped only
+     * while its marker (or this pusher's memory of what it archived) matches the file's fingerprint, or while its
+     * error marker waits to be collected. Returns without work if another pusher holds the lock.
      */
-    public void runPusher(Repository repo, Path walDir, int processMax, Duration idle) throws IOException, InterruptedException {
+    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle) throws IOException, InterruptedException {
         try (FileChannel ch = FileChannel.open(spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock lock = ch.tryLock()) {
             if (lock == null) {
@@ -119,13 +162,15 @@ public final class WalSpool {
             WalArchive archive = new WalArchive(repo);
             Semaphore slots = new Semaphore(Math.max(1, processMax));
             java.util.Set<String> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            Map<String, String> archived = new java.util.concurrent.ConcurrentHashMap<>(); // name -> fingerprint
             long lastWork = System.nanoTime();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                 while (System.nanoTime() - lastWork < idle.toNanos()) {
                     List<String> ready = readySegments(walDir);
+                    archived.keySet().retainAll(new java.util.HashSet<>(ready));
                     boolean any = false;
                     for (String name : ready) {
-                        if (inFlight.contains(name) || Files.exists(okMarker(name))) {
+                        if (inFlight.contains(name) || alreadyDone(name, walDir.resolve(name), archived)) {
                             continue;
                         }
                         any = true;
@@ -133,11 +178,11 @@ public final class WalSpool {
                         slots.acquire();
                         pool.submit(() -> {
                             try {
-                                archive.push(name, Files.readAllBytes(walDir.resolve(name)));
-                                writeMarker(okMarker(name), "");
+                                archived.put(name, pushOne(archive, walDir.resolve(name), pgdata));
                             } catch (Exception e) {
                                 log.warn("archiving {} failed: {}", name, e.getMessage());
                                 try {
+                                    Files.deleteIfExists(okMarker(name)); // written for another version of the file
                                     writeMarker(errorMarker(name), String.valueOf(e.getMessage()));
                                 } catch (IOException ignored) {
                                     // the waiting wal-push times out instead
@@ -156,6 +201,51 @@ public final class WalSpool {
                     Thread.sleep(any ? 2 : 20);
                 }
             }
+        }
+    }
+
+    /**
+     * Whether to leave a ready file alone: it is archived (this pusher's memory or its marker matches the file), or its
+     * last attempt failed and the waiting wal-push has not collected the error yet (it deletes the error marker, and
+     * PostgreSQL's next attempt brings the retry; retrying at once would spin on a file that is refused).
+     */
+    private boolean alreadyDone(String name, Path file, Map<String, String> archived) throws IOException {
+        if (Files.exists(errorMarker(name))) {
+            return true;
+        }
+        String mine = archived.get(name);
+        if (mine != null) {
+            try {
+                if (mine.equals(fingerprint(file))) {
+                    return true;
+                }
+            } catch (NoSuchFileException e) {
+                return true; // PostgreSQL archived and removed it meanwhile
+            }
+        }
+        return markerMatches(name, file);
+    }
+
+    /**
+     * Archives one file and leaves its marker; returns the fingerprint archived. The file is read between two
+     * fingerprints, and read again if they differ, so the marker always describes the bytes that were archived.
+     */
+    private String pushOne(WalArchive archive, Path file, Path pgdata) throws IOException {
+        String name = file.getFileName().toString();
+        for (int attempt = 1; ; attempt++) {
+            String before = fingerprint(file);
+            byte[] content = Files.readAllBytes(file);
+            String after = fingerprint(file);
+            if (!before.equals(after)) {
+                if (attempt >= 5) {
+                    throw new IOException(file + " kept changing while it was read; is something other than PostgreSQL writing it?");
+                }
+                continue;
+            }
+            archive.push(name, content, WalSources.of(pgdata, "the async pusher"));
+            Files.deleteIfExists(errorMarker(name));
+            writeMarker(okMarker(name), after);
+            return after;
         }
     }
 
@@ -195,7 +285,7 @@ public final class WalSpool {
         return out;
     }
 
-    /** Markers of segments PostgreSQL no longer lists as ready (it archived them) are no longer needed. */
+    /** Markers left over for 10 minutes (PostgreSQL archived their files without asking for them) are dropped. */
     private void cleanStaleMarkers(Path walDir) throws IOException {
         long cutoff = System.currentTimeMillis() - 600_000;
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(spool.resolve("out"), "*.ok")) {
@@ -234,7 +324,7 @@ public final class WalSpool {
             return;
         }
         writeMarker(spool.resolve("in").resolve("next"), after + " " + count);
-        ensureRunning("get", spool, repoArgs, count);
+        ensureRunning("get", spool, null, repoArgs, count);
     }
 
     /** The fetcher: keeps the next segments after the last requested one downloaded in {@code in/}. */
