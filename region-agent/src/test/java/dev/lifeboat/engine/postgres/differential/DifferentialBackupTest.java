@@ -54,7 +54,7 @@ class DifferentialBackupTest {
                     List<Workload.Step> kept = DifferentialRun.plan(small).stream().flatMap(List::stream)
                             .filter(x -> !small.skip().contains(x.index())).toList();
                     StringBuilder sb = new StringBuilder("shrunk reproduction (" + small.replay() + "):\n");
-                    kept.forEach(x -> sb.append("    round ").append(x.round()).append(' ').append(x).append('\n'));
+                    kept.forEach(x -> sb.append("    before backup #").append(x.round()).append(' ').append(x).append('\n'));
                     msg += sb;
                 }
                 failures.add(msg);
@@ -125,7 +125,7 @@ class DifferentialBackupTest {
         sb.append("\n").append(r.report());
         sb.append("\nplanned steps (").append(r.planned().size()).append("):\n");
         Set<Integer> skip = r.settings().skip();
-        r.planned().forEach(x -> sb.append(skip.contains(x.index()) ? "  (skipped) " : "  ").append("round ").append(x.round())
+        r.planned().forEach(x -> sb.append(skip.contains(x.index()) ? "  (skipped) " : "  ").append("before backup #").append(x.round())
                 .append(' ').append(x).append('\n'));
         Files.writeString(file, sb.toString());
         return file;

@@ -118,7 +118,7 @@ final class DifferentialRun {
         List<List<Workload.Step>> rounds = new ArrayList<>();
         for (int i = 0; i < s.chain().size(); i++) {
             List<Workload.Step> r = new ArrayList<>(i == 0 ? w.setup() : List.of());
-            r.addAll(w.round(s.steps()));
+            r.addAll(w.round(i, s.steps()));
             rounds.add(r);
         }
         return rounds;

@@ -20,7 +20,10 @@ import java.util.function.Consumer;
  * can be replayed with some steps left out (see {@link #execute}) to shrink it.
  */
 final class Workload {
-    /** One step: SQL run in one database, in one transaction when {@code txn} (else each statement on its own). */
+    /**
+     * One step: SQL run in one database, in one transaction when {@code txn} (else each statement on its own), before
+     * the backup at chain position {@code round}.
+     */
     record Step(int index, int round, String db, boolean txn, List<String> sql) {
         @Override
         public String toString() {
@@ -92,9 +95,9 @@ final class Workload {
         return List.copyOf(planned.subList(start, planned.size()));
     }
 
-    /** The next round's steps (the ones between two backups). */
-    List<Step> round(int n) {
-        round++;
+    /** The steps before backup {@code position} of the chain (after the one before it). */
+    List<Step> round(int position, int n) {
+        round = position;
         int start = planned.size();
         while (planned.size() - start < n) {
             next(); // plans one step (or two), or none when the dice chose something impossible now
