@@ -93,7 +93,7 @@ class DifferentialBackupTest {
     private static DifferentialRun.Settings settings(long seed, String chain) {
         boolean lng = longMode();
         return new DifferentialRun.Settings(seed, DifferentialRun.parseChain(chain),
-                Integer.parseInt(setting("steps", lng ? "60" : "22")), Integer.parseInt(setting("rows", lng ? "3000" : "300")),
+                Integer.parseInt(setting("steps", lng ? "60" : "22")), Integer.parseInt(setting("rows", lng ? "20000" : "300")),
                 DifferentialRun.parseRanges(setting("skip", "")), DifferentialRun.parseRanges(setting("dropBackups", "")),
                 null, DiffCluster.keepPolicy());
     }
