@@ -67,7 +67,7 @@ final class WalStreamJob implements JobExecutor {
                 try {
                     conns = ctx.connections();
                     repo = ctx.openRepository();
-                    receiver = new WalReceiver(repo, conns, opts, events, ctx.cancellation());
+                    receiver = new WalReceiver(repo, conns, db.pgdata(), opts, events, ctx.cancellation());
                 } catch (Exception e) {
                     if (ctx.cancellation().isCancelled()) {
                         throw JobOutcomeException.cancelled("the stream had not started", null);

@@ -44,7 +44,8 @@ final class ListCommand implements Callable<Integer> {
             printBackups(rows);
         }
         for (var w : windows) {
-            System.out.printf("timeline %d: recoverable %s%s%n", w.timeline(),
+            System.out.printf("timeline %d (%s%s): recoverable %s%s%n", w.timeline(), w.owner(),
+                    w.source() ? "" : "; not on the source's history: restore it with --timeline " + w.timeline(),
                     w.earliest() == null ? "nowhere (no backup on it)" : "from " + w.earliest() + " to " + w.latest()
                             + " (WAL up to " + w.latestSegment() + ")",
                     w.missingSegments().isEmpty() ? "" : "; MISSING WAL: " + String.join(", ", w.missingSegments()));

@@ -37,6 +37,10 @@ final class WalGetCommand implements Callable<Integer> {
             + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is ever served from a partial.")
     String partialSegment;
 
+    @picocli.CommandLine.Option(names = "--lease", paramLabel = "ID", description = "The restore's replay lease, renewed while "
+            + "WAL is served so that expire keeps the WAL this recovery still needs (restore adds it).")
+    String lease;
+
     @Override
     public Integer call() throws Exception {
         if (!WalArchive.isWalFileName(name)) {
@@ -50,7 +54,7 @@ final class WalGetCommand implements Callable<Integer> {
         }
         dev.lifeboat.engine.postgres.WalSpool spool = spoolDir == null ? null : new dev.lifeboat.engine.postgres.WalSpool(spoolDir);
         if (spool != null && spool.takePrefetched(name, dest.toAbsolutePath())) {
-            spool.startPrefetch(name, repo.forwardedArgs(), prefetch);
+            spool.startPrefetch(name, workerArgs(), prefetch);
             return 0;
         }
         Repository r = repo.open();
@@ -76,10 +80,35 @@ final class WalGetCommand implements Callable<Integer> {
         Path tmp = abs.resolveSibling("." + abs.getFileName() + ".lifeboat-tmp");
         Files.write(tmp, data.get());
         Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        renewLease(r);
         if (spool != null && prefetch > 0) {
-            spool.startPrefetch(name, repo.forwardedArgs(), prefetch);
+            spool.startPrefetch(name, workerArgs(), prefetch);
         }
         return 0;
+    }
+
+    /** The background fetcher's arguments: the repository's, and the lease it keeps renewing while it fetches. */
+    private java.util.List<String> workerArgs() {
+        java.util.List<String> args = new java.util.ArrayList<>(repo.forwardedArgs());
+        if (lease != null) {
+            args.addAll(java.util.List.of("--lease", lease));
+        }
+        return args;
+    }
+
+    private void renewLease(Repository r) {
+        if (lease == null) {
+            return;
+        }
+        try {
+            if (dev.lifeboat.repository.ReplayLease.renew(r.store(), lease) == dev.lifeboat.repository.ReplayLease.Renewal.GONE) {
+                System.err.println("wal-get: replay lease " + lease + " is gone (released, or deleted as stale by expire): "
+                        + "expire no longer keeps this recovery's WAL");
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // serving WAL matters more than the lease; it is retried with the next file
+            System.err.println("wal-get: could not renew replay lease " + lease + ": " + e.getMessage());
+        }
     }
 
     /**

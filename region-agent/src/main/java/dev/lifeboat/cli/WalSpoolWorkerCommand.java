@@ -32,6 +32,9 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Option(names = "--idle-seconds", defaultValue = "30")
     int idleSeconds;
 
+    @Option(names = "--lease", description = "A restore's replay lease the fetcher renews while it fetches.")
+    String lease;
+
     @Override
     public Integer call() throws Exception {
         WalSpool spool = new WalSpool(spoolDir);
@@ -39,7 +42,7 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
             Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
             spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds));
         } else {
-            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds));
+            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease);
         }
         return 0;
     }

@@ -45,9 +45,26 @@ public record ClusterIdentity(long systemIdentifier, String clusterId, String re
     /** Reads the identity of the cluster in {@code pgdata} (its pg_control and restore marker). */
     public static ClusterIdentity of(Path pgdata) throws IOException {
         long systemId = new PgDataDirectory(pgdata).systemIdentifier();
-        Map<String, String> m = readMarker(pgdata);
-        if (m == null) {
+        String marker;
+        try {
+            marker = Files.readString(pgdata.resolve(MARKER));
+        } catch (NoSuchFileException e) {
+            marker = null;
+        }
+        return parse(systemId, marker);
+    }
+
+    /** The identity of a cluster with {@code systemId} whose restore marker reads {@code marker} (null: none). */
+    public static ClusterIdentity parse(long systemId, String marker) {
+        if (marker == null) {
             return new ClusterIdentity(systemId, ORIGIN, null, null, null);
+        }
+        Map<String, String> m = new LinkedHashMap<>();
+        for (String line : marker.split("\n")) {
+            int eq = line.indexOf('=');
+            if (eq > 0) {
+                m.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
+            }
         }
         Instant at = null;
         try {
@@ -69,20 +86,5 @@ public record ClusterIdentity(long systemIdentifier, String clusterId, String re
     /** The clusterId a backup manifest records ({@code engineInfo.clusterId}); backups made before it existed are the origin's. */
     public static String ofBackup(Map<String, String> engineInfo) {
         return engineInfo.getOrDefault("clusterId", ORIGIN);
-    }
-
-    private static Map<String, String> readMarker(Path pgdata) throws IOException {
-        try {
-            Map<String, String> out = new LinkedHashMap<>();
-            for (String line : Files.readAllLines(pgdata.resolve(MARKER))) {
-                int eq = line.indexOf('=');
-                if (eq > 0) {
-                    out.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
-                }
-            }
-            return out;
-        } catch (NoSuchFileException e) {
-            return null;
-        }
     }
 }

@@ -9,6 +9,7 @@ import dev.lifeboat.repository.ChunkWriter;
 import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
 import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RepositoryBinding;
 import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Snapshot;
@@ -108,6 +109,8 @@ public final class PgBackup {
         try (Connection conn = open(conns)) {
             Map<String, String> info = checkServer(conn, pgdata, systemId);
             info.put("clusterId", identity.clusterId());
+            // a repository belongs to one cluster's system identifier (its WAL archive too)
+            RepositoryBinding.requireOrBind(repo, systemId, "backup of PGDATA " + pgdata.path() + " (" + identity.describe() + ")");
             int currentTimeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
             // the parent is chosen under the lock: expire cannot delete it (and the chunks it names) between the
             // choice and the end of this backup

@@ -369,6 +369,13 @@ public final class PgRestore {
         Path prefetch = target.resolve("pg_wal").resolve("lifeboat-prefetch");
         createDirectory(prefetch, 0700, owner);
         args.addAll(List.of("--prefetch", "8", "--spool-dir", prefetch.toString()));
+        if (lastSegment != null && lastSegment.endsWith(".partial")) {
+            // the plan ends in the streaming receiver's in-progress segment: only it may be served from its partial
+            args.addAll(List.of("--partial", lastSegment.substring(0, 24)));
+        }
+        if (lease != null) {
+            args.addAll(List.of("--lease", lease.id()));
+        }
         args.add("%f");
         args.add("%p");
         String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);

@@ -21,8 +21,14 @@ import java.util.TreeSet;
  * and whether the target lies inside what the archive can replay.
  */
 public final class RecoveryPlanner {
+    /**
+     * @param owner  who archives this timeline: the original cluster or a restored copy (its owner record, else the
+     *               cluster id of the backups on it; timelines from before owner records count as the original's)
+     * @param source whether the timeline is on the history of the source's latest timeline (what {@code --to-latest}
+     *               follows by default)
+     */
     public record Window(int timeline, Instant earliest, String earliestBackup, Instant latest, String latestSegment,
-                         List<String> missingSegments) {
+                         List<String> missingSegments, String owner, String ownerClusterId, boolean source) {
     }
 
     /**
@@ -40,6 +46,9 @@ public final class RecoveryPlanner {
     /** In-progress segments ({@code .partial}, from the streaming receiver): usable as the last segment of a replay. */
     private final Map<Integer, TreeSet<Long>> partialsByTimeline = new TreeMap<>();
     private final Map<Integer, TimelineHistory> histories = new HashMap<>();
+    private final Map<Integer, dev.lifeboat.repository.TimelineOwners.Owner> owners;
+    /** When each timeline's newest WAL object was stored: whose WAL arrives last is the cluster archiving now. */
+    private final Map<Integer, Instant> newestWal = new HashMap<>();
 
     public RecoveryPlanner(Repository repo) throws IOException {
         this.repo = repo;
@@ -47,6 +56,13 @@ public final class RecoveryPlanner {
         this.snapshots = repo.loadSnapshots();
         this.segSize = snapshots.isEmpty() ? 16L << 20
                 : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+        this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
+        for (dev.lifeboat.storage.BlobInfo b : archive.listObjects()) {
+            String name = b.key().substring(b.key().lastIndexOf('/') + 1);
+            if (WalArchive.isWalFileName(name) && b.lastModified() != null) {
+                newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
+            }
+        }
         for (String name : archive.list()) {
             if (WalArchive.isSegment(name)) {
                 segmentsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
@@ -198,7 +214,13 @@ public final class RecoveryPlanner {
     /** The recoverable window and archive gaps of every timeline. */
     public List<Window> windows() throws IOException {
         List<Window> out = new ArrayList<>();
+        Integer sourceLatest = latestTimelineOf(sourceClusterId(null));
+        TimelineHistory sourceHistory = sourceLatest == null ? null : history(sourceLatest);
         for (int tli : timelines()) {
+            String owner = describeOwner(tli);
+            String ownerId = ownerOf(tli);
+            boolean source = sourceHistory != null && (tli == sourceLatest
+                    || sourceHistory.entries().stream().anyMatch(e -> e.parent() == tli));
             TimelineHistory h = history(tli);
             List<Snapshot> usable = snapshots.stream().filter(s -> h.contains(timelineOf(s), stopLsn(s))).toList();
             List<String> missing = new ArrayList<>();
@@ -211,7 +233,8 @@ public final class RecoveryPlanner {
                 }
             }
             if (usable.isEmpty()) {
-                out.add(new Window(tli, null, null, null, segs.isEmpty() ? null : segmentName(tli, segs.last()), missing));
+                out.add(new Window(tli, null, null, null, segs.isEmpty() ? null : segmentName(tli, segs.last()), missing,
+                        owner, ownerId, source));
                 continue;
             }
             Snapshot first = usable.getFirst();
@@ -220,7 +243,8 @@ public final class RecoveryPlanner {
             if (end[1] != null && !missing.contains(end[1])) {
                 missing.add(end[1]);
             }
-            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0], tli), end[0], missing));
+            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0], tli), end[0], missing, owner, ownerId,
+                    source));
         }
         return out;
     }
@@ -375,9 +399,57 @@ public final class RecoveryPlanner {
         return "none";
     }
 
+    /** The cluster id that archives {@code tli}: its owner record, else its backups', else the original's. */
+    public String ownerOf(int tli) {
+        var o = owners.get(tli);
+        if (o != null) {
+            return o.clusterId();
+        }
+        return snapshots.stream().filter(s -> timelineOf(s) == tli).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                .reduce((a, b) -> a.equals(b) ? a : ClusterIdentity.ORIGIN).orElse(ClusterIdentity.ORIGIN);
+    }
+
+    private String describeOwner(int tli) {
+        var o = owners.get(tli);
+        if (o != null) {
+            return o.identity() + (o.host() == null ? "" : " on host " + o.host());
+        }
+        String id = ownerOf(tli);
+        return ClusterIdentity.ORIGIN.equals(id) ? "the original cluster" : "a restored copy (cluster id " + id + ")";
+    }
+
+    /**
+     * The cluster whose history "latest" means: with {@code --backup}, that backup's cluster; otherwise the cluster
+     * whose WAL reached the archive last (the one archiving now: a restored copy archives only when restored with
+     * --archive-mode preserve, i.e. when it replaces its source), or, with no WAL archived, the newest backup's.
+     */
+    public String sourceClusterId(String requestedBackup) throws IOException {
+        if (requestedBackup != null && !requestedBackup.equals("latest")) {
+            String id = repo.resolveSnapshotId(requestedBackup);
+            return snapshots.stream().filter(s -> s.id().equals(id)).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                    .findFirst().orElse(ClusterIdentity.ORIGIN);
+        }
+        return newestWal.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> ownerOf(e.getKey()))
+                .orElseGet(() -> snapshots.isEmpty() ? ClusterIdentity.ORIGIN
+                        : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
+    }
+
+    /** The newest timeline that {@code clusterId} archives or backed up (null if none). */
+    private Integer latestTimelineOf(String clusterId) {
+        Integer best = null;
+        for (int t : timelines()) {
+            if (ownerOf(t).equals(clusterId)) {
+                best = t;
+            }
+        }
+        return best;
+    }
+
     private int resolveTimeline(String timeline, String requestedBackup) throws IOException {
         if (timeline == null || timeline.equals("latest")) {
-            return timelines().last();
+            // never a copy's timeline for its source's: the newest timeline of the source's own line of history
+            Integer t = latestTimelineOf(sourceClusterId(requestedBackup));
+            return t != null ? t : timelines().last();
         }
         if (timeline.equals("current")) {
             String id = requestedBackup == null || requestedBackup.equals("latest") ? snapshots.getLast().id()

@@ -29,28 +29,7 @@ public final class WalSources {
      * none), read the way {@link ClusterIdentity#of} reads the file.
      */
     public static WalSource fromMarker(long systemId, String marker, String host, String pgdata, String via) {
-        ClusterIdentity id;
-        if (marker == null) {
-            id = new ClusterIdentity(systemId, ClusterIdentity.ORIGIN, null, null, null);
-        } else {
-            java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
-            for (String line : marker.split("\n")) {
-                int eq = line.indexOf('=');
-                if (eq > 0) {
-                    m.put(line.substring(0, eq).strip(), line.substring(eq + 1).strip());
-                }
-            }
-            java.time.Instant at = null;
-            try {
-                at = m.containsKey("restoredAt") ? java.time.Instant.parse(m.get("restoredAt")) : null;
-            } catch (java.time.format.DateTimeParseException e) {
-                // keep null: the id is what matters
-            }
-            // as ClusterIdentity.of: a marker from before restores wrote an id is identified by its restore
-            String clusterId = m.getOrDefault("clusterId", "restored-" + m.getOrDefault("backup", "unknown") + "-"
-                    + m.getOrDefault("restoredAt", ""));
-            id = new ClusterIdentity(systemId, clusterId, m.get("backup"), m.get("sourceClusterId"), at);
-        }
+        ClusterIdentity id = ClusterIdentity.parse(systemId, marker);
         return new WalSource(systemId, id.clusterId(), id.describe(), host, pgdata, id.restoredFrom(), via);
     }
 

@@ -327,8 +327,12 @@ public final class WalSpool {
         ensureRunning("get", spool, null, repoArgs, count);
     }
 
-    /** The fetcher: keeps the next segments after the last requested one downloaded in {@code in/}. */
-    public void runFetcher(Repository repo, int count, Duration idle) throws IOException, InterruptedException {
+    /**
+     * The fetcher: keeps the next segments after the last requested one downloaded in {@code in/}. While it works it
+     * renews the restore's replay lease (if any) every half minute: segments it hands over reach PostgreSQL through
+     * the launcher without a JVM, so wal-get itself does not renew it then.
+     */
+    public void runFetcher(Repository repo, int count, Duration idle, String lease) throws IOException, InterruptedException {
         try (FileChannel ch = FileChannel.open(spool.resolve("get.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
              FileLock lock = ch.tryLock()) {
             if (lock == null) {
@@ -336,6 +340,7 @@ public final class WalSpool {
             }
             WalArchive archive = new WalArchive(repo);
             long lastWork = System.nanoTime();
+            long lastRenewal = System.nanoTime();
             String lastSeen = null;
             while (System.nanoTime() - lastWork < idle.toNanos()) {
                 Path next = spool.resolve("in").resolve("next");
@@ -357,6 +362,14 @@ public final class WalSpool {
                         Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
                     }
                     dropOlderThan(cur);
+                    if (lease != null && System.nanoTime() - lastRenewal > 30_000_000_000L) {
+                        lastRenewal = System.nanoTime();
+                        try {
+                            dev.lifeboat.repository.ReplayLease.renew(repo.store(), lease);
+                        } catch (IOException | RuntimeException e) {
+                            log.warn("could not renew replay lease {}: {}", lease, e.getMessage());
+                        }
+                    }
                 }
                 Thread.sleep(20);
             }

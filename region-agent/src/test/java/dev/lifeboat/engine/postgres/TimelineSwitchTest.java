@@ -63,7 +63,9 @@ class TimelineSwitchTest {
             }
         }
         CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
-        assertThat(list.out()).contains("timeline 1: recoverable").contains("timeline 2: recoverable");
+        // timeline 2 is the copy that replaced timeline 1 (it archives now): the source's history runs through both
+        assertThat(list.out()).contains("timeline 1 (the original cluster): recoverable")
+                .containsPattern("timeline 2 \\(a copy restored from backup \\S+ at [^)]*\\) on host [^;)]*\\): recoverable");
 
         // a point on timeline 2 (through timeline 1 up to the switch)
         assertThat(restoreIds(uri, keyFile, "tl2", "--to-time", committed.get(105L).toString()))
