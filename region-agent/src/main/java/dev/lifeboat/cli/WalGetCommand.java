@@ -41,8 +41,30 @@ final class WalGetCommand implements Callable<Integer> {
             + "WAL is served so that expire keeps the WAL this recovery still needs (restore adds it).")
     String lease;
 
+    @picocli.CommandLine.Option(names = "--strict", description = "Exit " + STRICT_FAILURE + " (which makes PostgreSQL stop "
+            + "recovery) on any failure other than 'not archived', instead of 1 (which PostgreSQL takes for the end of the "
+            + "archive). restore adds it for every target but the end of the backup.")
+    boolean strict;
+
+    /** Above 125: PostgreSQL treats restore_command's exit like a signal and stops recovery with FATAL. */
+    static final int STRICT_FAILURE = 129;
+
     @Override
     public Integer call() throws Exception {
+        try {
+            return fetch();
+        } catch (Exception e) {
+            if (!strict) {
+                throw e;
+            }
+            // a repository that cannot be read must not look like the end of the archive: recovery to the latest
+            // point would promote early and silently lose what it could not fetch
+            throw new Main.ExitCodeException(STRICT_FAILURE, "cannot fetch " + name + " (recovery must stop here rather "
+                    + "than end as if the archive ended): " + Main.describe(e));
+        }
+    }
+
+    private Integer fetch() throws Exception {
         if (!WalArchive.isWalFileName(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a WAL file name");
         }

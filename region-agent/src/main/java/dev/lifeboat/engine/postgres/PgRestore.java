@@ -376,6 +376,11 @@ public final class PgRestore {
         if (lease != null) {
             args.addAll(List.of("--lease", lease.id()));
         }
+        if (rt.kind() != RecoveryTarget.Kind.IMMEDIATE) {
+            // replaying archived WAL: a fetch that fails must stop recovery, never pass for the end of the archive
+            // (the end of a backup needs only the WAL the backup holds, so there a failed fetch may fall back to it)
+            args.add("--strict");
+        }
         args.add("%f");
         args.add("%p");
         String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
