@@ -46,6 +46,11 @@ final class WalGetCommand implements Callable<Integer> {
             + "archive). restore adds it for every target but the end of the backup.")
     boolean strict;
 
+    @picocli.CommandLine.Option(names = "--expect", split = ",", paramLabel = "FIRST-LAST", description = "Segment ranges "
+            + "the recovery plan found archived (with --strict): one of them missing now stops recovery (exit "
+            + STRICT_FAILURE + ") instead of ending it there. restore adds them.")
+    java.util.List<String> expected = java.util.List.of();
+
     /** Above 125: PostgreSQL treats restore_command's exit like a signal and stops recovery with FATAL. */
     static final int STRICT_FAILURE = 129;
 
@@ -93,6 +98,10 @@ final class WalGetCommand implements Callable<Integer> {
             }
         }
         if (data.isEmpty()) {
+            if (strict && isExpected(name)) {
+                throw new java.io.IOException(name + " was archived when the restore planned this recovery and is missing now "
+                        + "(deleted by hand, by an expire without the replay lease, or a region that lacks it)");
+            }
             if (repo.verbose) {
                 System.err.println(name + " is not in the archive");
             }
@@ -107,6 +116,22 @@ final class WalGetCommand implements Callable<Integer> {
             spool.startPrefetch(name, workerArgs(), prefetch);
         }
         return 0;
+    }
+
+    /** Whether {@code name} is a segment inside one of the --expect ranges (same timeline, between first and last). */
+    boolean isExpected(String name) {
+        if (!WalArchive.isSegment(name)) {
+            return false;
+        }
+        for (String range : expected) {
+            String[] fl = range.split("-");
+            if (fl.length == 2 && WalArchive.isSegment(fl[0]) && WalArchive.isSegment(fl[1])
+                    && name.substring(0, 8).equals(fl[0].substring(0, 8))
+                    && name.compareTo(fl[0]) >= 0 && name.compareTo(fl[1]) <= 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The background fetcher's arguments: the repository's, and the lease it keeps renewing while it fetches. */

@@ -114,9 +114,11 @@ public final class PgRestore {
         long t0 = System.nanoTime();
         try (RepositoryLock lock = RepositoryLock.shared(repo, "restore", opts.target().toString())) {
             RecoveryPlanner.Plan plan = null;
+            RecoveryPlanner planner = null;
             String id;
             if (opts.recoveryTarget() != null) {
-                plan = new RecoveryPlanner(repo).plan(opts.recoveryTarget(), opts.backupId());
+                planner = new RecoveryPlanner(repo);
+                plan = planner.plan(opts.recoveryTarget(), opts.backupId());
                 id = plan.backup().id();
             } else {
                 id = repo.resolveSnapshotId(opts.backupId());
@@ -162,7 +164,8 @@ public final class PgRestore {
             if (spcMap != null) {
                 writeDurably(target, "tablespace_map", spcMap, owner);
             }
-            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(), lease, owner);
+            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(),
+                    plan == null ? List.of() : plan.expectedRanges(planner), lease, owner);
             writeDurably(target, "recovery.signal", "", owner);
             fsyncDirectory(target);
 
@@ -360,8 +363,8 @@ public final class PgRestore {
      * with the promoted copy nor applied to a standby made from it). Earlier recovery settings, e.g. from the restore
      * that made the backed-up cluster, are removed first.
      */
-    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment, ReplayLease.Lease lease,
-                                       Owner owner) throws IOException {
+    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment,
+                                       List<String> expected, ReplayLease.Lease lease, Owner owner) throws IOException {
         List<String> args = new ArrayList<>(List.of("wal-get"));
         args.addAll(opts.walGetArgs());
         // replay reads segments one by one: a background fetcher keeps the next ones downloaded (a subdirectory of
@@ -380,6 +383,9 @@ public final class PgRestore {
             // replaying archived WAL: a fetch that fails must stop recovery, never pass for the end of the archive
             // (the end of a backup needs only the WAL the backup holds, so there a failed fetch may fall back to it)
             args.add("--strict");
+            if (!expected.isEmpty()) {
+                args.addAll(List.of("--expect", String.join(",", expected)));
+            }
         }
         args.add("%f");
         args.add("%p");

@@ -36,6 +36,14 @@ public final class RecoveryPlanner {
      *                  (null for other targets)
      */
     public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn) {
+        /**
+         * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
+         * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
+         * one of these "not archived", so a segment lost after planning stops recovery instead of ending it early.
+         */
+        public List<String> expectedRanges(RecoveryPlanner planner) {
+            return planner.expectedRanges(backup, targetTimeline, lastSegment);
+        }
     }
 
     private final Repository repo;
@@ -378,6 +386,28 @@ public final class RecoveryPlanner {
                 + " (WAL searched from " + Lsn.format(stopLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
                 + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                 + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
+    }
+
+    private List<String> expectedRanges(Snapshot from, int tli, String last) {
+        List<String> out = new ArrayList<>();
+        long lastSeg = segmentNumber(last.substring(0, 24)) - (WalArchive.isPartial(last) ? 1 : 0);
+        String first = null;
+        String prev = null;
+        for (long sn = Lsn.segmentOf(stopLsn(from), segSize) + 1; sn <= lastSeg; sn++) {
+            String name = pathSegment(sn, tli, last);
+            if (prev != null && !prev.substring(0, 8).equals(name.substring(0, 8))) {
+                out.add(first + "-" + prev);
+                first = null;
+            }
+            if (first == null) {
+                first = name;
+            }
+            prev = name;
+        }
+        if (first != null) {
+            out.add(first + "-" + prev);
+        }
+        return out;
     }
 
     /** The archived file a recovery onto {@code tli} reads as segment {@code sn} ({@code last} may be a .partial). */

@@ -133,6 +133,32 @@ class NamedTargetTest {
     }
 
     @Test
+    void aSegmentLostAfterPlanningStopsRecoveryInsteadOfEndingItEarly() throws Exception {
+        Path base = tmp.resolve("lost-segment");
+        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", base.resolve("data").toString(),
+                "-q", "--to-latest");
+        assertThat(r.exitCode()).as(r.all()).isZero();
+        PgTestSupport.giveRepositoryToPostgres(uri);
+        String conf = Files.readString(base.resolve("data/postgresql.auto.conf"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("--expect ([0-9A-F]{24})-").matcher(conf);
+        assertThat(m.find()).as("restore_command names the segments it planned: " + conf).isTrue();
+        assertThat(conf).contains("--strict");
+        String lost = m.group(1);
+        Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
+        byte[] saved = repo.store().get(dev.lifeboat.repository.WalArchive.key(lost));
+        repo.store().delete(dev.lifeboat.repository.WalArchive.key(lost));
+        try (LocalCluster copy = LocalCluster.attach(base)) {
+            // PostgreSQL must stop recovery (FATAL) rather than take the hole for the end of the archive and promote
+            org.assertj.core.api.Assertions.assertThatThrownBy(copy::start).isInstanceOf(java.io.IOException.class);
+            assertThat(Files.readString(base.resolve("run/server.log"))).contains("is missing now")
+                    .contains("could not restore file \"" + lost + "\" from archive");
+        } finally {
+            repo.store().put(dev.lifeboat.repository.WalArchive.key(lost), saved);
+            PgTestSupport.giveRepositoryToPostgres(uri);
+        }
+    }
+
+    @Test
     void anUnknownRestorePointIsRefusedBeforeAnythingIsWritten() {
         Path target = tmp.resolve("unknown/data");
         CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", target.toString(), "-q",
