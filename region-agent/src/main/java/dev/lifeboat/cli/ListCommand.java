@@ -26,7 +26,7 @@ final class ListCommand implements Callable<Integer> {
         Repository r = repo.open();
         dev.lifeboat.engine.postgres.RecoveryPlanner planner = new dev.lifeboat.engine.postgres.RecoveryPlanner(r);
         List<Map<String, Object>> rows = new ArrayList<>();
-        for (Snapshot s : planner.snapshots()) {
+        for (Snapshot s : r.loadSnapshots()) {
             rows.add(summary(s));
         }
         List<dev.lifeboat.engine.postgres.RecoveryPlanner.Window> windows = planner.windows();

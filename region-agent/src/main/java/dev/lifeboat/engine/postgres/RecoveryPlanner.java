@@ -61,7 +61,9 @@ public final class RecoveryPlanner {
     public RecoveryPlanner(Repository repo) throws IOException {
         this.repo = repo;
         this.archive = new WalArchive(repo);
-        this.snapshots = repo.loadSnapshots();
+        // a manifest that does not say where its WAL starts and stops cannot be a base for replay (listing it is
+        // the caller's business): plan only with those that do
+        this.snapshots = repo.loadSnapshots().stream().filter(RecoveryPlanner::plannable).toList();
         this.segSize = snapshots.isEmpty() ? 16L << 20
                 : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
         this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
@@ -105,6 +107,16 @@ public final class RecoveryPlanner {
 
     private static int timelineOf(Snapshot s) {
         return Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"));
+    }
+
+    private static boolean plannable(Snapshot s) {
+        try {
+            Lsn.parse(s.engineInfo().get("stopLsn"));
+            Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"));
+            return true;
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     private static long stopLsn(Snapshot s) {

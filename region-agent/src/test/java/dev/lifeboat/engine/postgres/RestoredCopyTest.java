@@ -213,6 +213,8 @@ class RestoredCopyTest {
         exec(prod, "insert into t values (6001, 'pitr')");
         Instant target = Instant.now();
         Thread.sleep(200);
+        // PostgreSQL stops at a time target on meeting the first commit after it
+        exec(prod, "insert into t values (6003, 'after the target')");
         archiveProduction();
 
         Path base = tmp.resolve("pitr-then-backup");
