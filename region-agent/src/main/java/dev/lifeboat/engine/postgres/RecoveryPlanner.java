@@ -55,7 +55,7 @@ public final class RecoveryPlanner {
     private final Map<Integer, TreeSet<Long>> partialsByTimeline = new TreeMap<>();
     private final Map<Integer, TimelineHistory> histories = new HashMap<>();
     private final Map<Integer, dev.lifeboat.repository.TimelineOwners.Owner> owners;
-    /** When each timeline's newest WAL object was stored: whose WAL arrives last is the cluster archiving now. */
+    /** When each timeline's newest WAL object was stored (its keys: the timelines that have archived WAL). */
     private final Map<Integer, Instant> newestWal = new HashMap<>();
 
     public RecoveryPlanner(Repository repo) throws IOException {
@@ -461,9 +461,10 @@ public final class RecoveryPlanner {
     }
 
     /**
-     * The cluster whose history "latest" means: with {@code --backup}, that backup's cluster; otherwise the cluster
-     * whose WAL reached the archive last (the one archiving now: a restored copy archives only when restored with
-     * --archive-mode preserve, i.e. when it replaces its source), or, with no WAL archived, the newest backup's.
+     * The cluster whose history "latest" means: with {@code --backup}, that backup's cluster; otherwise the owner of
+     * the newest timeline that has archived WAL (a restored copy archives only when restored with --archive-mode
+     * preserve, i.e. when it replaces its source, and PostgreSQL gives a promoted copy a timeline number above every
+     * one in the archive), or, with no WAL archived, the newest backup's.
      */
     public String sourceClusterId(String requestedBackup) throws IOException {
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
@@ -471,7 +472,7 @@ public final class RecoveryPlanner {
             return snapshots.stream().filter(s -> s.id().equals(id)).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
                     .findFirst().orElse(ClusterIdentity.ORIGIN);
         }
-        return newestWal.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> ownerOf(e.getKey()))
+        return newestWal.keySet().stream().max(Integer::compare).map(this::ownerOf)
                 .orElseGet(() -> snapshots.isEmpty() ? ClusterIdentity.ORIGIN
                         : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
     }

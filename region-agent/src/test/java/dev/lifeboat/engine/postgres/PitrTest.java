@@ -156,7 +156,13 @@ class PitrTest {
         CliResult late = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
                 tmp.resolve("bad-late").toString(), "--to-time", Instant.now().plus(Duration.ofDays(1)).toString());
         assertThat(late.exitCode()).isNotZero();
-        assertThat(late.err()).contains("after the latest point").contains(" .. ");
+        assertThat(late.err()).contains("is not before the newest commit").contains(" .. ").contains("--to-latest");
+        // the newest archived commit itself: PostgreSQL would replay to the end without meeting a later commit and
+        // fail with "recovery ended before configured recovery target was reached"
+        CliResult atLast = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
+                tmp.resolve("bad-last").toString(), "--to-time", ticks.getLast().committed().toString());
+        assertThat(atLast.exitCode()).isNotZero();
+        assertThat(atLast.err()).contains("is not before the newest commit");
         CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
         assertThat(list.exitCode()).as(list.all()).isZero();
         assertThat(list.out()).containsPattern("timeline 1 \\(the original cluster [^;]*\\): recoverable from");
