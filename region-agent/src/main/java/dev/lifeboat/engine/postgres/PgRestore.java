@@ -13,6 +13,7 @@ import dev.lifeboat.repository.RepositoryException;
 import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.util.DurableFiles;
 import dev.lifeboat.util.Processes;
 
 import java.io.IOException;
@@ -409,30 +410,16 @@ public final class PgRestore {
 
     /** Writes a file of the restored directory durably (temporary file, fsync, rename), 0600, owned like the rest. */
     private static void writeDurably(Path target, String name, String content, Owner owner) throws IOException {
-        if (content == null) {
-            return;
+        if (content != null) {
+            DurableFiles.replace(target.resolve(name), content.getBytes(StandardCharsets.UTF_8),
+                    PosixFilePermissions.fromString("rw-------"), owner::apply);
         }
-        Path p = target.resolve(name);
-        Path tmp = p.resolveSibling("." + p.getFileName() + ".lifeboat-tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(content.getBytes(StandardCharsets.UTF_8));
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-        owner.apply(tmp);
-        Files.move(tmp, p, java.nio.file.StandardCopyOption.ATOMIC_MOVE, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        fsyncDirectory(p.getParent());
     }
 
     static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
+        DurableFiles.fsyncDirectory(dir);
     }
+
 
     /** Tablespace OID → where to restore it: --tablespace-map entries, else the original location. */
     private Map<String, Path> tablespaceLocations(Snapshot snap) {

@@ -1,13 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -85,20 +81,7 @@ public final class RecoverySettings {
         if (after.equals(before)) {
             return false;
         }
-        Path tmp = auto.resolveSibling("postgresql.auto.conf.lifeboat-tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(after.getBytes(StandardCharsets.UTF_8));
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-            ch.force(true);
-        }
-        Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(auto));
-        Files.move(tmp, auto, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        try (FileChannel ch = FileChannel.open(pgdata, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
+        dev.lifeboat.util.DurableFiles.replace(auto, after.getBytes(StandardCharsets.UTF_8), Files.getPosixFilePermissions(auto), null);
         return true;
     }
 

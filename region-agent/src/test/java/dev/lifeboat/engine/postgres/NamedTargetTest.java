@@ -41,15 +41,10 @@ class NamedTargetTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        Path launcher = TestLauncher.install();
-        keyFile = PgTestSupport.keyFile(tmp);
-        TestLauncher.shareWithPostgres(keyFile);
-        uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
-        TestLauncher.shareWithPostgres(tmp.resolve("repo"));
-        PitrTest.runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()));
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'"));
+        PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
+        keyFile = archive.keyFile();
+        uri = archive.uri();
+        pg = LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on", archive.archiveCommand()));
         pg.start();
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
         exec(pg, "create table t (id int primary key)");

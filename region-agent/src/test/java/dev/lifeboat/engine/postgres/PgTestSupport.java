@@ -97,6 +97,85 @@ public final class PgTestSupport {
         }
     }
 
+    /**
+     * A file:// repository whose WAL a cluster archives through the real launcher: the key and the repository are
+     * shared with the postgres user, who runs archive_command.
+     */
+    public record ArchiveSetup(Path launcher, Path keyFile, String uri, Path repoDir) {
+        /** The postgresql.conf line that archives into this repository. */
+        public String archiveCommand() {
+            return "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
+        }
+    }
+
+    /** A new encrypted repository under {@code tmp/repo} (key {@code tmp/test.key}), ready for archive_command. */
+    public static ArchiveSetup archiveRepository(Path tmp) throws Exception {
+        Path launcher = TestLauncher.install();
+        Path key = keyFile(tmp);
+        TestLauncher.shareWithPostgres(key);
+        String uri = repoUri(tmp.resolve("repo"));
+        CliResult init = cli("repo-init", "--repo", uri, "--key-file", key.toString());
+        if (init.exitCode() != 0) {
+            throw new AssertionError("repo-init failed: " + init.all());
+        }
+        TestLauncher.shareWithPostgres(tmp.resolve("repo"));
+        giveRepositoryToPostgres(uri);
+        return new ArchiveSetup(launcher, key, uri, tmp.resolve("repo"));
+    }
+
+    /** Inserts ids {@code from..to} into table {@code t} one commit each, recording each commit's timestamp. */
+    public static void insertTimed(LocalCluster pg, long from, long to, java.util.Map<Long, java.time.Instant> committed,
+                                   long pauseMillis) throws Exception {
+        try (Connection c = pg.connect("postgres"); java.sql.PreparedStatement ps = c.prepareStatement("insert into t values (?)");
+             Statement st = c.createStatement()) {
+            for (long id = from; id <= to; id++) {
+                ps.setLong(1, id);
+                ps.executeUpdate();
+                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from t where id = " + id)) {
+                    rs.next();
+                    committed.put(id, rs.getTimestamp(1).toInstant());
+                }
+                Thread.sleep(pauseMillis);
+            }
+        }
+    }
+
+    /** Switches to a new segment and waits until nothing is left to archive. */
+    public static void drainArchive(LocalCluster pg) throws Exception {
+        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            st.execute("select pg_switch_wal()");
+            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(90).toNanos();
+            while (System.nanoTime() < deadline) {
+                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
+                    rs.next();
+                    if (rs.getLong(1) == 0) {
+                        return;
+                    }
+                }
+                Thread.sleep(100);
+            }
+            throw new AssertionError("archiving did not catch up");
+        }
+    }
+
+    /** The ids in table {@code t}, in order. */
+    public static List<Long> ids(LocalCluster pg) throws Exception {
+        List<Long> out = new ArrayList<>();
+        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
+             ResultSet rs = st.executeQuery("select id from t order by id")) {
+            while (rs.next()) {
+                out.add(rs.getLong(1));
+            }
+        }
+        return out;
+    }
+
+    public static List<Long> concat(List<Long> x, List<Long> y) {
+        List<Long> out = new ArrayList<>(x);
+        out.addAll(y);
+        return out;
+    }
+
     /** [from, from+1, …, to] */
     public static List<Long> range(long from, long to) {
         List<Long> out = new ArrayList<>();

@@ -14,10 +14,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -56,13 +52,13 @@ class ReplayLeasePitrTest {
             a.start();
             PgTestSupport.exec(a, "create table t (id bigint primary key)");
             backup(uri, keyFile, a);
-            insert(a, 1, 5, committed);
+            PgTestSupport.insertTimed(a, 1, 5, committed, 20);
             PgTestSupport.exec(a, "select pg_switch_wal()");
-            insert(a, 6, 10, committed);
-            drainArchive(a);
+            PgTestSupport.insertTimed(a, 6, 10, committed, 20);
+            PgTestSupport.drainArchive(a);
             backup(uri, keyFile, a);
-            insert(a, 11, 15, committed);
-            drainArchive(a);
+            PgTestSupport.insertTimed(a, 11, 15, committed, 20);
+            PgTestSupport.drainArchive(a);
         }
         List<Snapshot> backups = repo.loadSnapshots();
         Snapshot b1 = backups.get(0);
@@ -106,7 +102,7 @@ class ReplayLeasePitrTest {
         // recovery_end_command the restore wrote releases the lease
         try (LocalCluster restored = LocalCluster.attach(base)) {
             restored.start();
-            assertThat(ids(restored)).isEqualTo(PgTestSupport.range(1, 8));
+            assertThat(PgTestSupport.ids(restored)).isEqualTo(PgTestSupport.range(1, 8));
         }
         assertThat(ReplayLease.list(repo.store()).leases()).as("leases after recovery ended").isEmpty();
 
@@ -121,46 +117,4 @@ class ReplayLeasePitrTest {
         assertThat(r.exitCode()).as(r.all()).isZero();
     }
 
-    private static void insert(LocalCluster pg, long from, long to, Map<Long, Instant> committed) throws Exception {
-        try (Connection c = pg.connect("postgres"); PreparedStatement ps = c.prepareStatement("insert into t values (?)");
-             Statement st = c.createStatement()) {
-            for (long id = from; id <= to; id++) {
-                ps.setLong(1, id);
-                ps.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from t where id = " + id)) {
-                    rs.next();
-                    committed.put(id, rs.getTimestamp(1).toInstant());
-                }
-                Thread.sleep(20);
-            }
-        }
-    }
-
-    private static void drainArchive(LocalCluster pg) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("select pg_switch_wal()");
-            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
-                    rs.next();
-                    if (rs.getLong(1) == 0) {
-                        return;
-                    }
-                }
-                Thread.sleep(100);
-            }
-            throw new AssertionError("archiving did not catch up");
-        }
-    }
-
-    private static List<Long> ids(LocalCluster pg) throws Exception {
-        List<Long> out = new ArrayList<>();
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select id from t order by id")) {
-            while (rs.next()) {
-                out.add(rs.getLong(1));
-            }
-        }
-        return out;
-    }
 }

@@ -43,17 +43,10 @@ class RestoredCopyTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        Path launcher = TestLauncher.install();
-        keyFile = PgTestSupport.keyFile(tmp);
-        TestLauncher.shareWithPostgres(keyFile);
-        uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
-        TestLauncher.shareWithPostgres(tmp.resolve("repo"));
-        PitrTest.runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()));
-        prod = LocalCluster.create(tmp.resolve("prod"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'",
-                "autovacuum = off"));
+        PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
+        keyFile = archive.keyFile();
+        uri = archive.uri();
+        prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(), "autovacuum = off"));
         prod.start();
         exec(prod, "create table t (id int primary key, source text)", "insert into t select g, 'prod' from generate_series(1, 100) g");
         repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));

@@ -13,15 +13,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -64,11 +59,11 @@ class TimelineRetentionTest {
             a.start();
             PgTestSupport.exec(a, "create table t (id bigint primary key)");
             backup(uri, keyFile, a);
-            insert(a, 1, 10, committed);
-            drainArchive(a);
+            PgTestSupport.insertTimed(a, 1, 10, committed, 20);
+            PgTestSupport.drainArchive(a);
             backup(uri, keyFile, a);
-            insert(a, 11, 20, committed);
-            drainArchive(a);
+            PgTestSupport.insertTimed(a, 11, 20, committed, 20);
+            PgTestSupport.drainArchive(a);
 
             // timeline 2: restore timeline 1 to just after row 5 (from B1, the newest backup before it) and promote
             CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", rBase.resolve("data").toString(),
@@ -81,16 +76,16 @@ class TimelineRetentionTest {
                 assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);
                 // several segments on timeline 2 before B3, numbered past B2's start on timeline 1
                 for (long id = 101; id <= 109; id += 2) {
-                    insert(r2, id, id + 1, committed);
-                    drainArchive(r2);
+                    PgTestSupport.insertTimed(r2, id, id + 1, committed, 20);
+                    PgTestSupport.drainArchive(r2);
                 }
                 backup(uri, keyFile, r2);
                 Thread.sleep(50);
                 windowStart = Instant.now();
-                insert(a, 21, 25, committed);
-                insert(r2, 111, 115, committed);
-                drainArchive(a);
-                drainArchive(r2);
+                PgTestSupport.insertTimed(a, 21, 25, committed, 20);
+                PgTestSupport.insertTimed(r2, 111, 115, committed, 20);
+                PgTestSupport.drainArchive(a);
+                PgTestSupport.drainArchive(r2);
             }
         }
         List<Snapshot> backups = repo.loadSnapshots();
@@ -133,9 +128,9 @@ class TimelineRetentionTest {
         assertThat(restoreIds(uri, keyFile, "tl1-late", "--to-time", committed.get(24L).toString(), "--timeline", "1"))
                 .isEqualTo(PgTestSupport.range(1, 24));
         assertThat(restoreIds(uri, keyFile, "tl2-start", "--to-time", windowStart.toString(), "--timeline", "2"))
-                .isEqualTo(concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 110)));
+                .isEqualTo(PgTestSupport.concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 110)));
         assertThat(restoreIds(uri, keyFile, "tl2-late", "--to-time", committed.get(114L).toString(), "--timeline", "2"))
-                .isEqualTo(concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 114)));
+                .isEqualTo(PgTestSupport.concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 114)));
     }
 
     private static long startSegment(Snapshot s, long segSize) {
@@ -157,44 +152,5 @@ class TimelineRetentionTest {
 
     private List<Long> restoreIds(String uri, Path key, String name, String... target) throws Exception {
         return PgTestSupport.restoreAndReadIds(tmp.resolve("restore-" + name), uri, key, "t", target);
-    }
-
-    private static void insert(LocalCluster pg, long from, long to, Map<Long, Instant> committed) throws Exception {
-        try (Connection c = pg.connect("postgres"); PreparedStatement ps = c.prepareStatement("insert into t values (?)");
-             Statement st = c.createStatement()) {
-            for (long id = from; id <= to; id++) {
-                ps.setLong(1, id);
-                ps.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from t where id = " + id)) {
-                    rs.next();
-                    committed.put(id, rs.getTimestamp(1).toInstant());
-                }
-                Thread.sleep(20);
-            }
-        }
-    }
-
-    /** Switches to a new segment and waits until nothing is left to archive. */
-    private static void drainArchive(LocalCluster pg) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("select pg_switch_wal()");
-            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
-                    rs.next();
-                    if (rs.getLong(1) == 0) {
-                        return;
-                    }
-                }
-                Thread.sleep(100);
-            }
-            throw new AssertionError("archiving did not catch up");
-        }
-    }
-
-    private static List<Long> concat(List<Long> x, List<Long> y) {
-        List<Long> out = new ArrayList<>(x);
-        out.addAll(y);
-        return out;
     }
 }

@@ -6,13 +6,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.sql.Connection;
-import java.sql.PreparedStatement;
-import java.sql.ResultSet;
-import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -45,8 +40,8 @@ class TimelineSwitchTest {
             a.start();
             PgTestSupport.exec(a, "create table t (id bigint primary key)");
             assertThat(backup(uri, keyFile, a).exitCode()).isZero();
-            insert(a, 1, 20, committed);
-            drainArchive(a);
+            PgTestSupport.insertTimed(a, 1, 20, committed, 50);
+            PgTestSupport.drainArchive(a);
 
             // restore timeline 1 to just after row 10 and promote: timeline 2, which replaces timeline 1 (so it archives)
             Path rBase = tmp.resolve("r");
@@ -55,10 +50,10 @@ class TimelineSwitchTest {
             assertThat(r.exitCode()).as(r.all()).isZero();
             try (LocalCluster r2 = LocalCluster.attach(rBase, true)) {
                 r2.start();
-                assertThat(ids(r2)).isEqualTo(range(1, 10));
+                assertThat(PgTestSupport.ids(r2)).isEqualTo(PgTestSupport.range(1, 10));
                 assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);
-                insert(r2, 101, 120, committed);
-                drainArchive(r2);
+                PgTestSupport.insertTimed(r2, 101, 120, committed, 50);
+                PgTestSupport.drainArchive(r2);
                 assertThat(backup(uri, keyFile, r2).exitCode()).isZero();
             }
         }
@@ -69,12 +64,12 @@ class TimelineSwitchTest {
 
         // a point on timeline 2 (through timeline 1 up to the switch)
         assertThat(restoreIds(uri, keyFile, "tl2", "--to-time", committed.get(105L).toString()))
-                .isEqualTo(concat(range(1, 10), range(101, 105)));
+                .isEqualTo(PgTestSupport.concat(PgTestSupport.range(1, 10), PgTestSupport.range(101, 105)));
         // points on timeline 1, before and after the switch point (timeline 1's own history after it)
         assertThat(restoreIds(uri, keyFile, "tl1-early", "--to-time", committed.get(4L).toString(), "--timeline", "1"))
-                .isEqualTo(range(1, 4));
+                .isEqualTo(PgTestSupport.range(1, 4));
         assertThat(restoreIds(uri, keyFile, "tl1-late", "--to-time", committed.get(15L).toString(), "--timeline", "1"))
-                .isEqualTo(range(1, 15));
+                .isEqualTo(PgTestSupport.range(1, 15));
     }
 
     private static CliResult backup(String uri, Path key, LocalCluster pg) {
@@ -83,58 +78,5 @@ class TimelineSwitchTest {
 
     private List<Long> restoreIds(String uri, Path key, String name, String... target) throws Exception {
         return PgTestSupport.restoreAndReadIds(tmp.resolve("restore-" + name), uri, key, "t", target);
-    }
-
-    private static void insert(LocalCluster pg, long from, long to, Map<Long, Instant> committed) throws Exception {
-        try (Connection c = pg.connect("postgres"); PreparedStatement ps = c.prepareStatement("insert into t values (?)");
-             Statement st = c.createStatement()) {
-            for (long id = from; id <= to; id++) {
-                ps.setLong(1, id);
-                ps.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from t where id = " + id)) {
-                    rs.next();
-                    committed.put(id, rs.getTimestamp(1).toInstant());
-                }
-                Thread.sleep(50);
-            }
-        }
-    }
-
-    private static void drainArchive(LocalCluster pg) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("select pg_switch_wal()");
-            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
-            while (System.nanoTime() < deadline) {
-                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
-                    rs.next();
-                    if (rs.getLong(1) == 0) {
-                        return;
-                    }
-                }
-                Thread.sleep(100);
-            }
-            throw new AssertionError("archiving did not catch up");
-        }
-    }
-
-    private static List<Long> ids(LocalCluster pg) throws Exception {
-        List<Long> out = new ArrayList<>();
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select id from t order by id")) {
-            while (rs.next()) {
-                out.add(rs.getLong(1));
-            }
-        }
-        return out;
-    }
-
-    private static List<Long> range(long a, long b) {
-        return PgTestSupport.range(a, b);
-    }
-
-    private static List<Long> concat(List<Long> x, List<Long> y) {
-        List<Long> out = new ArrayList<>(x);
-        out.addAll(y);
-        return out;
     }
 }
