@@ -18,7 +18,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>{@code LIFEBOAT_CRASH_AFTER_WRITES=N}: halt right after the N-th mutating store call (put, putIfAbsent, delete)
  *       of this process has returned (or thrown);</li>
  *   <li>{@code LIFEBOAT_CRASH_BEFORE_WRITE=N}: halt right before the N-th mutating store call starts;</li>
- *   <li>{@code LIFEBOAT_CRASH_KEYS=data/,snapshots/}: count only calls on keys with one of these prefixes;</li>
+ *   <li>{@code LIFEBOAT_CRASH_KEYS=data/,snapshots/}: count only calls on keys with one of these prefixes (an entry
+ *       ending in {@code $} matches that key exactly: {@code wal/00000001/000000010000000000000007$});</li>
  *   <li>{@code LIFEBOAT_CRASH_AFTER_FILES=N}: halt right after the N-th file any progress tracker counts as done
  *       (restore writes to local disk, not to the store);</li>
  *   <li>{@code LIFEBOAT_CRASH_TOKEN=FILE}: one crash only, across any number of processes: a process halts only if it
@@ -105,7 +106,7 @@ public final class CrashPoints {
             return true;
         }
         for (String p : keys) {
-            if (key.startsWith(p)) {
+            if (p.endsWith("$") ? key.equals(p.substring(0, p.length() - 1)) : key.startsWith(p)) {
                 return true;
             }
         }

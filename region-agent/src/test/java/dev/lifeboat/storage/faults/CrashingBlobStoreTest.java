@@ -74,6 +74,13 @@ class CrashingBlobStoreTest {
     }
 
     @Test
+    void aKeyEndingInDollarMatchesThatKeyOnly() throws Exception {
+        CrashingBlobStore s = store(Map.of(CrashPoints.BEFORE_WRITE, "1", CrashPoints.KEYS, "wal/1/seg$"));
+        s.put("wal/1/seg.partial", new byte[]{1});
+        assertThatThrownBy(() -> s.put("wal/1/seg", new byte[]{2})).isInstanceOf(Halted.class).hasMessageContaining("before write 1 (put wal/1/seg)");
+    }
+
+    @Test
     void aFailedWriteCountsAndIsReportedAsFailed() throws Exception {
         CrashingBlobStore s = store(Map.of(CrashPoints.AFTER_WRITES, "1"));
         assertThatThrownBy(() -> s.put("../escape", new byte[]{1})).isInstanceOf(Halted.class).hasMessageContaining("failed");
