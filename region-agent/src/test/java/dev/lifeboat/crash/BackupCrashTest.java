@@ -234,6 +234,10 @@ class BackupCrashTest {
                 f.problem("gc left what the dead backup wrote: " + l);
             }
             CrashMatrix.verifyReadData(f, "after gc", uri, keyFile);
+            List<String> locks = CrashMatrix.locks(repoDir);
+            if (!locks.isEmpty()) {
+                f.note("locks left after the next backup and gc: " + locks);
+            }
             if (!CrashMatrix.listed(uri, keyFile).equals(now)) {
                 f.problem("gc changed the list of backups: " + now + " → " + CrashMatrix.listed(uri, keyFile));
             }

@@ -416,6 +416,17 @@ final class CrashMatrix {
         return new Leftovers(unused, missing, temps);
     }
 
+    /** The lock objects under locks/ (a dead process's stale lock is harmless, but shows in `unlock` and status). */
+    static List<String> locks(Path repoDir) throws IOException {
+        Path dir = repoDir.resolve("locks");
+        if (!Files.isDirectory(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".lifeboat-tmp")).sorted().toList();
+        }
+    }
+
     /** Gives the postgres user (archive_command, restore_command) the repository. */
     static void shareWithPostgres(Path dir) throws IOException {
         if (Processes.isRoot()) {

@@ -318,5 +318,9 @@ class ExpireGcCrashTest {
             f.problem("after the next run: " + l);
         }
         CrashMatrix.verifyReadData(f, "after the next run", uri, keyFile);
+        List<String> locks = CrashMatrix.locks(repoDir);
+        if (!locks.isEmpty()) {
+            f.note("locks left after the next run: " + locks);
+        }
     }
 }

@@ -99,6 +99,9 @@ class WalStreamCrashTest {
         String q = "select count(*) from pg_stat_replication where application_name = 'lifeboat' and state = 'streaming'"
                 + (sync ? " and sync_state = 'sync'" : "");
         while (PgTestSupport.count(pg, q) == 0) {
+            if (!p.isAlive() && p.exitValue() == dev.lifeboat.storage.faults.CrashPoints.EXIT_CODE && !dir.getFileName().toString().equals("setup")) {
+                return; // it reached its crash point before the server listed it (e.g. after its first write)
+            }
             if (!p.isAlive() || System.nanoTime() > deadline) {
                 throw new AssertionError("the receiver is not streaming (exit " + (p.isAlive() ? "-" : p.exitValue()) + "):\n"
                         + CrashMatrix.read(dir.resolve(name + ".out")));
@@ -290,6 +293,12 @@ class WalStreamCrashTest {
             if (again != null) {
                 stopReceiver(again, "the restarted receiver");
             }
+        }
+        // a .partial next to its completed segment is harmless (wal-get serves the segment) but nothing removes it
+        List<String> names = new WalArchive(Repository.open(new LocalBlobStore(repoDir), KeySource.KeyFile.read(keyFile))).list();
+        List<String> stale = names.stream().filter(n -> WalArchive.isPartial(n) && names.contains(n.substring(0, 24))).toList();
+        if (!stale.isEmpty()) {
+            f.note(".partial left beside its completed segment: " + stale);
         }
         Set<Long> server = new TreeSet<>();
         try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select id from ids")) {
