@@ -1,5 +1,7 @@
 package dev.lifeboat.progress;
 
+import dev.lifeboat.storage.faults.CrashPoints;
+
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,6 +44,7 @@ public final class ProgressTracker {
 
     public void fileDone() {
         files.incrementAndGet();
+        CrashPoints.process().fileDone(operation, phase); // test hook: inert unless LIFEBOAT_CRASH_AFTER_FILES is set
         maybeEmit();
     }
 

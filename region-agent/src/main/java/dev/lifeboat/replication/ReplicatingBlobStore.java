@@ -168,4 +168,9 @@ public final class ReplicatingBlobStore implements BlobStore {
             s.close();
         }
     }
+
+    @Override
+    public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+        return primary.removeStaleTemporaryFiles(olderThan);
+    }
 }

@@ -1,7 +1,6 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.storage.BlobInfo;
-import dev.lifeboat.storage.local.LocalBlobStore;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -235,9 +234,7 @@ public final class GarbageCollector {
                 repo.store().delete(b.key());
             }
         }
-        if (repo.store() instanceof LocalBlobStore local) {
-            local.removeStaleTemporaryFiles(Duration.ofMinutes(10));
-        }
+        repo.store().removeStaleTemporaryFiles(Duration.ofMinutes(10));
         return new Outcome(plan.dead.size(), deletedBytes, plan.repack.size(), plan.newPacks.size(), written,
                 plan.kept.size(), rewritten, false);
     }

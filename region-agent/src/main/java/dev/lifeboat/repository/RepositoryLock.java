@@ -163,6 +163,7 @@ public final class RepositoryLock implements AutoCloseable {
                 RepositoryLock lock = new RepositoryLock(repo, EXCLUSIVE, me, ttl);
                 try {
                     removeOrphanLeases(store, me.token());
+                    removeStaleBreaker(store, ttl);
                     if (requireNoReaders) {
                         List<Holder> readers = liveShared(repo);
                         if (!readers.isEmpty()) {
@@ -200,6 +201,17 @@ public final class RepositoryLock implements AutoCloseable {
             if (!b.key().equals(LEASE_PREFIX + ours)) {
                 store.delete(b.key());
             }
+        }
+    }
+
+    /**
+     * A {@code locks/breaking} left by a process that died while breaking a stale lock: nobody needs it once we hold
+     * the exclusive lock, and left alone it would linger until the next stale lock has to be broken.
+     */
+    private static void removeStaleBreaker(BlobStore store, Duration ttl) throws IOException {
+        Optional<Holder> breaker = read(store, BREAKING);
+        if (breaker.isPresent() && staleReason(breaker.get(), Instant.now(), ttl) != null) {
+            store.delete(BREAKING);
         }
     }
 

@@ -59,6 +59,14 @@ public interface BlobStore extends Closeable {
     /** Deletes the object; deleting a missing object is not an error. */
     void delete(String key) throws IOException;
 
+    /**
+     * Removes what interrupted writes left behind and older than {@code olderThan} (e.g. the local store's temporary
+     * files; object stores leave nothing visible); returns how many. Decorators pass it on to the store they wrap.
+     */
+    default int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+        return 0;
+    }
+
     /** A URI that names this store in messages, e.g. {@code file:///backups/repo}. */
     String uri();
 

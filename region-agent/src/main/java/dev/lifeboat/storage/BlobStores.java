@@ -2,6 +2,7 @@ package dev.lifeboat.storage;
 
 import dev.lifeboat.storage.azure.AzureBlobStore;
 import dev.lifeboat.storage.azure.AzureSettings;
+import dev.lifeboat.storage.faults.CrashingBlobStore;
 import dev.lifeboat.storage.gcs.GcsBlobStore;
 import dev.lifeboat.storage.gcs.GcsSettings;
 import dev.lifeboat.storage.local.LocalBlobStore;
@@ -31,7 +32,8 @@ public final class BlobStores {
         if (scheme == null) {
             throw new IllegalArgumentException("repository URI '" + uri + "' has no scheme; use file:///absolute/path");
         }
-        return switch (scheme) {
+        // test hook (docs/testing.md, crash matrix): the same store unless a LIFEBOAT_CRASH_* variable is set
+        return CrashingBlobStore.wrapIfRequested(switch (scheme) {
             case "file" -> {
                 String host = parsed.getAuthority();
                 if (host != null && !host.isEmpty() && !host.equals("localhost")) {
@@ -57,7 +59,7 @@ public final class BlobStores {
             }
             default -> throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
                     + "'; supported: file://, s3://, azure://, gs://");
-        };
+        });
     }
 
     private static void requireContainer(URI parsed, String uri, String form) {

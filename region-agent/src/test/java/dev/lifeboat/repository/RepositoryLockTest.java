@@ -137,6 +137,28 @@ class RepositoryLockTest {
     }
 
     @Test
+    void aBreakerThatDiedMidwayLeavesNoLockBehindOnceSomeoneHoldsTheExclusiveLock() throws Exception {
+        RepositoryLock.Self self = RepositoryLock.SELF;
+        // what a process killed while breaking a stale lock leaves: locks/breaking, its own pid dead
+        writeLock(RepositoryLock.BREAKING, holder("break-stale-lock", self.host(), deadPid(), null, self.bootId(),
+                self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+            assertThat(repo.store().stat(RepositoryLock.BREAKING)).isEmpty();
+        }
+        assertThat(locks()).isEmpty();
+    }
+
+    @Test
+    void aLiveBreakersLockIsLeftAlone() throws Exception {
+        RepositoryLock.Self self = RepositoryLock.SELF;
+        writeLock(RepositoryLock.BREAKING, holder("break-stale-lock", "other-host", ProcessHandle.current().pid(), null,
+                OTHER_BOOT, self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+            assertThat(repo.store().stat(RepositoryLock.BREAKING)).isPresent();
+        }
+    }
+
+    @Test
     void legacyLockOfADeadProcessOnThisHostIsStaleAndTakenOver() throws Exception {
         long dead = deadPid();
         writeLegacy(RepositoryLock.EXCLUSIVE, "backup", null, Hosts.name(), dead, null, Instant.now().minusSeconds(30));

@@ -588,12 +588,31 @@ public final class WalReceiver {
         String dir = WalArchive.PREFIX + String.format("%08X", tli) + "/";
         long lastComplete = -1;
         long lastPartial = -1;
+        java.util.Set<String> complete = new java.util.HashSet<>();
+        List<String> partials = new java.util.ArrayList<>();
         for (BlobInfo b : repo.store().list(dir)) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isSegment(name)) {
                 lastComplete = Math.max(lastComplete, segmentNumber(name));
+                complete.add(name);
             } else if (WalArchive.isPartial(name)) {
                 lastPartial = Math.max(lastPartial, segmentNumber(name));
+                partials.add(name);
+            }
+        }
+        // a receiver stopped between storing a completed segment and deleting its partial leaves the partial behind:
+        // finish that step (restores read the complete segment either way)
+        for (String p : partials) {
+            if (complete.contains(p.substring(0, 24))) {
+                archive.delete(p);
+                if (segmentNumber(p) == lastPartial) {
+                    lastPartial = -1;
+                    for (String q : partials) {
+                        if (!complete.contains(q.substring(0, 24))) {
+                            lastPartial = Math.max(lastPartial, segmentNumber(q));
+                        }
+                    }
+                }
             }
         }
         long start;

@@ -240,6 +240,7 @@ public final class LocalBlobStore implements BlobStore {
     }
 
     /** Removes temporary files left by writers that crashed (only those older than the given age). */
+    @Override
     public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
         if (!Files.isDirectory(root)) {
             return 0;
