@@ -84,6 +84,12 @@ final class QuickstartCommand implements Callable<Integer> {
             KeySource.KeyFile key = KeySource.KeyFile.create(keyFile);
             Repository.init(store, key, false);
             Repository repo = Repository.open(store, key);
+            if (dev.lifeboat.util.Processes.isRoot()) {
+                // PostgreSQL runs restore_command and recovery_end_command as its own OS user (drills replay archived
+                // WAL): as docs/operations.md has it, that user reads the key and writes the repository
+                dev.lifeboat.util.Processes.check(List.of("chown", "-R", pg.osUser(), keyFile.toString(), repoDir.toString()),
+                        Duration.ofSeconds(30));
+            }
             say("3/7 created an encrypted repository at " + store.uri() + " (key file " + keyFile + ")");
 
             Process load = pg.pgbenchAsync(List.of("-c", "2", "-j", "2", "-T", Integer.toString(loadSeconds), "-n"));
