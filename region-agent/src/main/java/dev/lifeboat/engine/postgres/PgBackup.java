@@ -679,39 +679,18 @@ public final class PgBackup {
         ProgressTracker progress = new ProgressTracker("backup", "wal", total, wal.size(), listener);
         FileBackup reader = new FileBackup(ck.maxSize());
         FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
-        String stopSegment = Lsn.segmentName(timeline, Lsn.segmentOf(stopLsn, segSize), segSize);
-        Path scratch = Files.createTempDirectory("lifeboat-wal-");
+        // the segment holding the stop LSN is copied whole: other backends may insert records between the
+        // backup-end record and pg_backup_stop's segment switch, and recovery to the end of the backup reads the
+        // record after the backup end before it stops; the switch has already filled the rest with zeros and
+        // flushed it (CopyXLogRecordToWAL, XLogInsertRecord), so there is no stale tail to trim
         try (ChunkWriter.Session session = writer.session()) {
             for (Path p : wal) {
                 cancel.throwIfCancelled();
-                Path source = p;
-                if (p.getFileName().toString().equals(stopSegment)) {
-                    source = withoutRecycledTail(p, stopLsn % segSize, scratch);
-                }
-                entries.add(reader.backup(source, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
+                entries.add(reader.backup(p, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
                 progress.fileDone();
             }
-        } finally {
-            PgValidator.deleteTree(scratch);
         }
         progress.finish(null);
-    }
-
-    /**
-     * The last segment ends with the backup-end and segment-switch records; what follows on disk is left over from
-     * a recycled segment, which recovery never reads. Zeroing it (from the page after the switch record) keeps an
-     * incremental from storing megabytes of stale WAL.
-     */
-    private static Path withoutRecycledTail(Path segment, long stopOffset, Path scratch) throws IOException {
-        byte[] b = Files.readAllBytes(segment);
-        int page = 8192;
-        long keep = ((stopOffset + 256) / page + 1) * page;
-        if (keep < b.length) {
-            java.util.Arrays.fill(b, (int) keep, b.length, (byte) 0);
-        }
-        Path out = scratch.resolve(segment.getFileName());
-        Files.write(out, b);
-        return out;
     }
 
     private String[] stopBackup(Connection conn) throws SQLException {
