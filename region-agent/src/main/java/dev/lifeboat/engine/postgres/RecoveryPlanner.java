@@ -242,7 +242,8 @@ public final class RecoveryPlanner {
             boolean source = sourceHistory != null && (tli == sourceLatest
                     || sourceHistory.entries().stream().anyMatch(e -> e.parent() == tli));
             TimelineHistory h = history(tli);
-            List<Snapshot> usable = snapshots.stream().filter(s -> h.contains(timelineOf(s), stopLsn(s))).toList();
+            List<Snapshot> usable = snapshots.stream().filter(s -> h.contains(timelineOf(s), stopLsn(s)) && ownsItsTimeline(s))
+                    .toList();
             List<String> missing = new ArrayList<>();
             TreeSet<Long> segs = segmentsByTimeline.getOrDefault(tli, new TreeSet<>());
             if (!segs.isEmpty()) {
@@ -278,12 +279,20 @@ public final class RecoveryPlanner {
         TimelineHistory h = history(tli);
         List<Snapshot> candidates = new ArrayList<>();
         for (Snapshot s : snapshots) {
-            if (h.contains(timelineOf(s), stopLsn(s))) {
+            if (h.contains(timelineOf(s), stopLsn(s)) && ownsItsTimeline(s)) {
                 candidates.add(s);
             }
         }
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
             String id = repo.resolveSnapshotId(requestedBackup);
+            Optional<Snapshot> requested = snapshots.stream().filter(s -> s.id().equals(id)).findFirst();
+            if (requested.isPresent() && !ownsItsTimeline(requested.get())) {
+                int t = timelineOf(requested.get());
+                throw new IllegalArgumentException("backup " + id + " was taken by " + describeBackupCluster(requested.get())
+                        + " on timeline " + t + ", but timeline " + t + " in this repository is archived by " + describeOwner(t)
+                        + " (the copy promoted without archiving, so the number was free when the other cluster took it): "
+                        + "the archived WAL of that timeline is not this backup's, so it cannot be a base for recovery");
+            }
             candidates.removeIf(s -> !s.id().equals(id));
             if (candidates.isEmpty()) {
                 throw new IllegalArgumentException("backup " + id + " is not on the history of timeline " + tli);
@@ -353,11 +362,13 @@ public final class RecoveryPlanner {
     private static final int SCAN_BATCH = 64;
 
     /**
-     * A restore point or transaction target must lie after the end of the backup recovery starts from, else
-     * PostgreSQL replays to the end of the archive and stops with "recovery ended before configured recovery target
-     * was reached". Finds the target in the archived WAL, newest backup interval first, and returns the newest backup
-     * that ends before it. With a restore point name used more than once, recovery stops at the first one after that
-     * backup.
+     * A restore point or transaction target must lie after the end of the backup recovery starts from: PostgreSQL
+     * checks names and transaction ends on every record it replays from the backup's redo point on, also before
+     * consistency ({@code recoveryStopsAfter} in xlogrecovery.c), so a match inside the backup's own WAL stops recovery
+     * there and the copy refuses to start ("requested recovery stop point is before consistent recovery point"), and
+     * with no match after it replays to the end ("recovery ended before configured recovery target was reached").
+     * Scans the archived WAL backwards from its end, one backup at a time, and returns the newest backup whose first
+     * match at or after its start lies at or after its stop (a restore point name may be used more than once).
      */
     private Found findMarker(RecoveryTarget target, List<Snapshot> candidates, int tli) throws IOException {
         List<Snapshot> byStop = new ArrayList<>(candidates);
@@ -366,38 +377,60 @@ public final class RecoveryPlanner {
         long endSeg = segmentNumber(end[0].substring(0, 24));
         PgBinaries bins = PgBinaries.forVersion(byStop.getLast().engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
         WalInspector inspector = new WalInspector(archive, bins);
-        Long upper = null;
+        // matches found so far, all at or after scannedFrom (unsigned LSN order)
+        TreeSet<Long> matches = new TreeSet<>(Long::compareUnsigned);
+        Long scannedFromSeg = null;
+        Snapshot insideOnly = null;
         for (int k = byStop.size() - 1; k >= 0; k--) {
             Snapshot c = byStop.get(k);
-            long from = stopLsn(c);
-            long fromSeg = Lsn.segmentOf(from, segSize);
-            long toSeg = upper == null ? endSeg : Lsn.segmentOf(upper, segSize);
-            for (long b = fromSeg; b <= toSeg; b += SCAN_BATCH - 1) {
-                List<String> run = new ArrayList<>();
-                for (long sn = b; sn <= Math.min(toSeg, b + SCAN_BATCH - 1); sn++) {
-                    run.add(pathSegment(sn, tli, end[0]));
-                }
-                for (WalInspector.Marker m : inspector.markers(run, tli, segSize)) {
-                    boolean inRange = Long.compareUnsigned(m.lsn(), from) >= 0 && (upper == null || Long.compareUnsigned(m.lsn(), upper) < 0);
-                    boolean match = target.kind() == RecoveryTarget.Kind.NAME
-                            ? m.kind().equals("RESTORE_POINT") && target.value().equals(m.name())
-                            : !m.kind().equals("RESTORE_POINT") && Long.toString(m.xid()).equals(target.value());
-                    if (inRange && match) {
-                        return new Found(c, m.lsn());
+            long start = startLsn(c);
+            long fromSeg = Lsn.segmentOf(start, segSize);
+            long toSeg = scannedFromSeg == null ? endSeg : scannedFromSeg;
+            if (scannedFromSeg == null || fromSeg < scannedFromSeg) {
+                for (long b = fromSeg; b <= toSeg; b += SCAN_BATCH - 1) {
+                    List<String> run = new ArrayList<>();
+                    for (long sn = b; sn <= Math.min(toSeg, b + SCAN_BATCH - 1); sn++) {
+                        run.add(pathSegment(sn, tli, end[0]));
+                    }
+                    for (WalInspector.Marker m : inspector.markers(run, tli, segSize)) {
+                        boolean match = target.kind() == RecoveryTarget.Kind.NAME
+                                ? m.kind().equals("RESTORE_POINT") && target.value().equals(m.name())
+                                : !m.kind().equals("RESTORE_POINT") && Long.toString(m.xid()).equals(target.value());
+                        if (match) {
+                            matches.add(m.lsn());
+                        }
+                    }
+                    if (b + SCAN_BATCH - 1 >= toSeg) {
+                        break;
                     }
                 }
-                if (b + SCAN_BATCH - 1 >= toSeg) {
-                    break;
-                }
+                scannedFromSeg = fromSeg;
             }
-            upper = from;
+            Long first = matches.ceiling(start);
+            if (first != null && Long.compareUnsigned(first, stopLsn(c)) >= 0) {
+                return new Found(c, first);
+            }
+            if (first != null && insideOnly == null) {
+                insideOnly = c;
+            }
         }
         String what = target.kind() == RecoveryTarget.Kind.NAME ? "restore point '" + target.value() + "'"
                 : "the end (commit or abort) of transaction " + target.value();
+        if (insideOnly != null) {
+            throw new IllegalArgumentException(what + " lies only inside the WAL of backup " + insideOnly.id()
+                    + " (between its start and its end) or of an older one on timeline " + tli
+                    + ": PostgreSQL would stop there, before the copy is consistent; no backup ends before it");
+        }
         throw new IllegalArgumentException(what + " is not in the archived WAL after the end of any backup on timeline " + tli
-                + " (WAL searched from " + Lsn.format(stopLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
+                + " (WAL searched from " + Lsn.format(startLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
                 + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                 + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
+    }
+
+    /** Where recovery from {@code s} begins replaying (its checkpoint's redo point); its stop LSN if not recorded. */
+    private static long startLsn(Snapshot s) {
+        String v = s.engineInfo().get("startLsn");
+        return v == null ? stopLsn(s) : Lsn.parse(v);
     }
 
     private List<String> expectedRanges(Snapshot from, int tli, String last) {
@@ -449,6 +482,23 @@ public final class RecoveryPlanner {
         }
         return snapshots.stream().filter(s -> timelineOf(s) == tli).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
                 .reduce((a, b) -> a.equals(b) ? a : ClusterIdentity.ORIGIN).orElse(ClusterIdentity.ORIGIN);
+    }
+
+    /**
+     * Whether {@code s} was taken by the cluster that archives its timeline. A copy restored without archiving
+     * leaves its timeline number free in the archive; when the source later promotes to the same number, the copy's
+     * backups sit on "timeline N" of a history that is not theirs, and replay from them would read the source's WAL.
+     * A timeline nobody archives (no owner record) belongs to every backup on it: several non-archiving copies may
+     * share its number, each replaying only the WAL in its own backups.
+     */
+    private boolean ownsItsTimeline(Snapshot s) {
+        var o = owners.get(timelineOf(s));
+        return o == null || o.clusterId().equals(ClusterIdentity.ofBackup(s.engineInfo()));
+    }
+
+    private static String describeBackupCluster(Snapshot s) {
+        String id = ClusterIdentity.ofBackup(s.engineInfo());
+        return ClusterIdentity.ORIGIN.equals(id) ? "the original cluster" : "a restored copy (cluster id " + id + ")";
     }
 
     private String describeOwner(int tli) {
