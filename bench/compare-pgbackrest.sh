@@ -70,7 +70,7 @@ if ! command -v pgbackrest >/dev/null 2>&1; then
 fi
 [ -x /usr/bin/time ] || { [ -n "$root" ] && apt-get install -y -qq time >/dev/null; } || die "/usr/bin/time is missing (apt-get install time)"
 command -v perl >/dev/null || die "perl is missing"
-if [ ! -r "$here/region-agent/target/lifeboat.jar" ]; then
+if [ ! -r "$here/cli/target/lifeboat.jar" ]; then
   log "building Lifeboat (bin/build)"
   "$here/bin/build"
 fi
@@ -104,9 +104,9 @@ trap 'exit 143' TERM
 
 # Lifeboat runs from a snapshot of the launcher and jar, so a rebuild in the checkout during the run cannot change it
 lb_home="$work/lifeboat"
-mkdir -p "$lb_home/bin" "$lb_home/region-agent/target" "$work/cache"
+mkdir -p "$lb_home/bin" "$lb_home/cli/target" "$work/cache"
 cp -p "$here/bin/lifeboat" "$here/bin/find-java" "$lb_home/bin/"
-cp -p "$here/region-agent/target/lifeboat.jar" "$lb_home/region-agent/target/"
+cp -p "$here/cli/target/lifeboat.jar" "$lb_home/cli/target/"
 lb="$lb_home/bin/lifeboat"
 export XDG_CACHE_HOME="$work/cache"   # Lifeboat's class-data-sharing archive, made on first use, lives in $work too
 export PGUSER=postgres
@@ -443,7 +443,7 @@ disk_dev="$(lsblk -no PKNAME "$fs_src" 2>/dev/null | head -n 1 || true)"; disk_d
 disk_info="$(lsblk -dno NAME,SIZE,ROTA,MODEL "/dev/$disk_dev" 2>/dev/null | awk '{ printf "%s, %s, %s%s", $1, $2, ($3 == 1 ? "reported rotational" : "reported non-rotational"), (NF > 3 ? ", " substr($0, index($0, $4)) : "") }' || true)"
 commit="$(cd "$here" && GIT_OPTIONAL_LOCKS=0 git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 dirty="$(cd "$here" && GIT_OPTIONAL_LOCKS=0 git diff-index --quiet HEAD -- 2>/dev/null && echo "" || echo " (working tree had uncommitted changes)")"
-jar_date="$(date -u -r "$lb_home/region-agent/target/lifeboat.jar" '+%Y-%m-%d %H:%M UTC')"
+jar_date="$(date -u -r "$lb_home/cli/target/lifeboat.jar" '+%Y-%m-%d %H:%M UTC')"
 pgbr_version="$(pgbackrest version)"
 pg_version="$("$pgbin/postgres" --version)"
 java_version="$("$java" -version 2>&1 | head -n 1)"
@@ -538,7 +538,7 @@ bench/compare-pgbackrest.sh                         # pgbench scale 100 (~1.5 GB
 bench/compare-pgbackrest.sh --scale 50 --rounds 3   # scale 50 (~750 MB): under 15 minutes on 2 cores
 ```
 
-It installs `pgbackrest` (Debian) if missing, builds Lifeboat if `region-agent/target/lifeboat.jar` is missing,
+It installs `pgbackrest` (Debian) if missing, builds Lifeboat if `cli/target/lifeboat.jar` is missing,
 starts a throwaway PostgreSQL 15 cluster in a temporary directory, measures, writes the section below and removes
 everything it made, also on failure or Ctrl-C. Options: `--scale N`, `--rounds N`, `--segments N` (WAL segments per
 archive_command measurement, default 32), `--compress "zstd lz4"`, `--doc FILE`; or the environment variables

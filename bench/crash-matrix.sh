@@ -11,15 +11,15 @@ java="$("$here/bin/find-java")"
 export JAVA_HOME="$(dirname "$(dirname "$(readlink -f "$java")")")"
 export LIFEBOAT_CRASH_MATRIX="$size"
 cd "$here"
-report="$here/region-agent/target/crash-matrix.txt"
-mkdir -p "$here/region-agent/target"; rm -f "$report"
+report="$here/system-tests/target/crash-matrix.txt"
+mkdir -p "$here/system-tests/target"; rm -f "$report"
 start=$(date +%s)
 status=0
 # one reactor build (-am) instead of installing the upstream modules into the shared ~/.m2
-./mvnw -B -pl region-agent -am -Dtest="$classes" -Dsurefire.failIfNoSpecifiedTests=false -Dlifeboat.crash.matrix="$size" verify \
-  > "$here/region-agent/target/crash-matrix-maven.log" 2>&1 || status=$?
+./mvnw -B -pl system-tests -am -Dtest="$classes" -Dsurefire.failIfNoSpecifiedTests=false -Dlifeboat.crash.matrix="$size" verify \
+  > "$here/system-tests/target/crash-matrix-maven.log" 2>&1 || status=$?
 echo "crash matrix ($size) in $(( $(date +%s) - start )) s; one line per crash point ($report):"
 [ -f "$report" ] && cut -d' ' -f2- "$report"
-grep -E "Tests run:.*Fail|BUILD|ERROR\]" "$here/region-agent/target/crash-matrix-maven.log" | tail -15 || true
-echo "failure details: region-agent/target/surefire-reports/dev.lifeboat.crash.*.txt"
+grep -E "Tests run:.*Fail|BUILD|ERROR\]" "$here/system-tests/target/crash-matrix-maven.log" | tail -15 || true
+echo "failure details: system-tests/target/surefire-reports/dev.lifeboat.crash.*.txt"
 exit $status

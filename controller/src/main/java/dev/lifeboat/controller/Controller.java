@@ -1,5 +1,6 @@
 package dev.lifeboat.controller;
 
+import dev.lifeboat.common.HostPort;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;

@@ -1,5 +1,7 @@
 package dev.lifeboat.controller;
 
+import dev.lifeboat.common.HostPort;
+import dev.lifeboat.common.Durations;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;

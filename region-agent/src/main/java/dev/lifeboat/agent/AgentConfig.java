@@ -1,6 +1,6 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.controller.HostPort;
+import dev.lifeboat.common.HostPort;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -360,7 +360,7 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 return dflt;
             }
             try {
-                return dev.lifeboat.controller.Durations.parse(s);
+                return dev.lifeboat.common.Durations.parse(s);
             } catch (IllegalArgumentException e) {
                 throw error(key, e.getMessage());
             }

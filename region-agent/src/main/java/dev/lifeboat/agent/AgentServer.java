@@ -1,6 +1,6 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.controller.HostPort;
+import dev.lifeboat.common.HostPort;
 import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;

@@ -38,7 +38,7 @@ final class WalStreamJob implements JobExecutor {
         }
         Duration flush;
         try {
-            flush = dev.lifeboat.controller.Durations.parse(p.string("flush_interval", "1s"));
+            flush = dev.lifeboat.common.Durations.parse(p.string("flush_interval", "1s"));
         } catch (IllegalArgumentException e) {
             throw p.error("flush_interval", e.getMessage());
         }

@@ -1,7 +1,7 @@
 package dev.lifeboat.controller.policy;
 
 import dev.lifeboat.controller.ControllerConfig.PolicySpec;
-import dev.lifeboat.controller.Durations;
+import dev.lifeboat.common.Durations;
 import org.quartz.CronExpression;
 
 import java.text.ParseException;

@@ -3,7 +3,7 @@ package dev.lifeboat.controller.status;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.Auditor;
 import dev.lifeboat.controller.ControllerConfig.AlertThresholds;
-import dev.lifeboat.controller.Durations;
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.alerts.Alert;
 import dev.lifeboat.controller.events.EventBus;
