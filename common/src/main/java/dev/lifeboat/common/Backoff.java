@@ -29,7 +29,10 @@ public final class Backoff {
         this.budget = budget;
     }
 
-    /** Waits {@code initial}, doubling up to {@code max}, each wait jittered to 50–150 % (never above {@code max}). */
+    /**
+     * Waits {@code initial}, doubling up to {@code max}; each wait is a random half to all of that ("equal jitter"),
+     * so many clients that failed together do not come back together.
+     */
     public static Backoff exponential(Duration initial, Duration max) {
         return new Backoff(initial, max, 0, null);
     }
@@ -91,14 +94,30 @@ public final class Backoff {
             if (maxAttempts > 0 && failures >= maxAttempts) {
                 return false;
             }
-            long base = next.toNanos();
-            long jittered = Math.min(max.toNanos(), (long) (base * (0.5 + ThreadLocalRandom.current().nextDouble())));
+            long jittered = jitter(next);
             next = next.multipliedBy(2).compareTo(max) > 0 ? max : next.multipliedBy(2);
             if (budget != null && System.nanoTime() - startedNanos + jittered > budget.toNanos()) {
                 return false;
             }
             return sleep(Duration.ofNanos(jittered), stop);
         }
+    }
+
+    /**
+     * The wait after the {@code failures}-th failure (1 for the first), jittered: for retries scheduled elsewhere
+     * (e.g. a delivery's next attempt kept in a database row) rather than slept here.
+     */
+    public Duration delayAfter(int failures) {
+        Duration d = initial;
+        for (int i = 1; i < failures && d.compareTo(max) < 0; i++) {
+            d = d.multipliedBy(2);
+        }
+        return Duration.ofNanos(jitter(d.compareTo(max) > 0 ? max : d));
+    }
+
+    private static long jitter(Duration d) {
+        long n = d.toNanos();
+        return n / 2 + ThreadLocalRandom.current().nextLong(n / 2 + 1);
     }
 
     /**

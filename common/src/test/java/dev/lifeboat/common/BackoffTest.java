@@ -71,4 +71,14 @@ class BackoffTest {
         assertThat(a.pause(() -> System.nanoTime() - t0 > 100_000_000L)).isFalse();
         assertThat(System.nanoTime() - t0).isLessThan(Duration.ofSeconds(2).toNanos());
     }
+
+    @Test
+    void aScheduledDelayIsHalfToAllOfTheDoubledWaitUpToTheCap() {
+        Backoff b = Backoff.exponential(Duration.ofSeconds(1), Duration.ofSeconds(30));
+        for (int i = 0; i < 50; i++) {
+            assertThat(b.delayAfter(1)).isBetween(Duration.ofMillis(500), Duration.ofSeconds(1));
+            assertThat(b.delayAfter(3)).isBetween(Duration.ofSeconds(2), Duration.ofSeconds(4));
+            assertThat(b.delayAfter(40)).isBetween(Duration.ofSeconds(15), Duration.ofSeconds(30));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
@@ -158,7 +159,8 @@ public final class RepositoryLock implements AutoCloseable {
         Holder me = me(operation, detail, ttl);
         byte[] bytes = Json.MAPPER.writeValueAsBytes(me);
         BlobStore store = repo.store();
-        for (int attempt = 0; attempt < 5; attempt++) {
+        Backoff.Attempts tries = HANDOVER.start();
+        do {
             if (store.putIfAbsent(EXCLUSIVE, bytes)) {
                 RepositoryLock lock = new RepositoryLock(repo, EXCLUSIVE, me, ttl);
                 try {
@@ -184,11 +186,10 @@ public final class RepositoryLock implements AutoCloseable {
             }
             if (staleReason(holder.get(), Instant.now(), ttl) != null) {
                 breakStale(store, holder.get(), ttl);
-                pause(20L * (attempt + 1));
                 continue;
             }
             throw lockedBy(repo, holder.get(), ttl);
-        }
+        } while (pauseQuietly(tries));
         throw new RepositoryException.Locked("could not lock repository " + repo.uri() + ": the lock keeps changing hands");
     }
 
@@ -252,11 +253,15 @@ public final class RepositoryLock implements AutoCloseable {
         return a.equals(b);
     }
 
-    private static void pause(long millis) {
+    /** Tries after a lock changed hands under us: a few, shortly after one another. */
+    private static final Backoff HANDOVER = Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(200)).withMaxAttempts(5);
+
+    private static boolean pauseQuietly(Backoff.Attempts tries) {
         try {
-            Thread.sleep(millis);
+            return tries.pause(Backoff.NEVER);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
         }
     }
 

@@ -1,5 +1,7 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.common.Backoff;
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.WalReceiver;
 import dev.lifeboat.progress.ProgressListener;
@@ -21,7 +23,7 @@ import java.util.Set;
  * disconnects at once, otherwise a status report every 10 s. Cancelling ends it CANCELLED with its final status.
  */
 final class WalStreamJob implements JobExecutor {
-    private static final long MAX_BACKOFF_MS = 60_000;
+    private static final Duration MAX_BACKOFF = Duration.ofMinutes(1);
 
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
@@ -38,7 +40,7 @@ final class WalStreamJob implements JobExecutor {
         }
         Duration flush;
         try {
-            flush = dev.lifeboat.common.Durations.parse(p.string("flush_interval", "1s"));
+            flush = Durations.parse(p.string("flush_interval", "1s"));
         } catch (IllegalArgumentException e) {
             throw p.error("flush_interval", e.getMessage());
         }
@@ -59,7 +61,7 @@ final class WalStreamJob implements JobExecutor {
                     ctx.progress().onProgress(e);
                 }
             };
-            long backoff = 1000;
+            Backoff.Attempts setup = Backoff.exponential(Duration.ofSeconds(1), MAX_BACKOFF).start();
             while (true) {
                 WalReceiver receiver;
                 PgConnections conns;
@@ -72,13 +74,12 @@ final class WalStreamJob implements JobExecutor {
                     if (ctx.cancellation().isCancelled()) {
                         throw JobOutcomeException.cancelled("the stream had not started", null);
                     }
-                    ctx.message("wal-stream", "cannot start streaming: " + JobManager.describe(e) + "; retrying in "
-                            + backoff / 1000 + " s");
-                    sleep(ctx, backoff);
-                    backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+                    ctx.message("wal-stream", "cannot start streaming: " + JobManager.describe(e) + "; retrying in about "
+                            + setup.nextDelay().toSeconds() + " s");
+                    setup.pause(ctx.cancellation()::isCancelled);
                     continue;
                 }
-                backoff = 1000;
+                setup.reset();
                 WalReceiver.Status s = receiver.run();
                 if (ctx.cancellation().isCancelled()) {
                     Map<String, Object> out = new LinkedHashMap<>();
@@ -88,13 +89,5 @@ final class WalStreamJob implements JobExecutor {
                 }
             }
         };
-    }
-
-    /** Sleeps in slices so that a cancel ends the wait at once. */
-    private static void sleep(JobContext ctx, long millis) throws InterruptedException {
-        long end = System.nanoTime() + millis * 1_000_000L;
-        while (!ctx.cancellation().isCancelled() && System.nanoTime() < end) {
-            Thread.sleep(Math.min(100, Math.max(1, (end - System.nanoTime()) / 1_000_000L)));
-        }
     }
 }

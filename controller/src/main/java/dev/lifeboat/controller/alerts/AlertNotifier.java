@@ -1,6 +1,7 @@
 package dev.lifeboat.controller.alerts;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.controller.alerts.WebhookPayloads.Event;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,7 +32,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
@@ -82,6 +82,10 @@ public final class AlertNotifier implements AutoCloseable {
                 if (d == null || d.isNegative() || d.isZero()) {
                     throw new IllegalArgumentException("alert notifier durations must be positive: " + d);
                 }
+            }
+            if (maxBackoff.compareTo(initialBackoff) < 0) {
+                throw new IllegalArgumentException("alert notifier: the longest backoff (" + maxBackoff
+                        + ") is shorter than the first (" + initialBackoff + ")");
             }
         }
 
@@ -442,14 +446,7 @@ public final class AlertNotifier implements AutoCloseable {
 
     /** {@code initialBackoff · 2^(attempts-1)}, at most {@code maxBackoff}, then a random half to all of it. */
     Duration backoff(int attempts) {
-        long base = options.initialBackoff().toMillis();
-        long max = options.maxBackoff().toMillis();
-        long d = base;
-        for (int i = 1; i < attempts && d < max; i++) {
-            d *= 2;
-        }
-        d = Math.min(d, max);
-        return Duration.ofMillis(d / 2 + ThreadLocalRandom.current().nextLong(d / 2 + 1));
+        return Backoff.exponential(options.initialBackoff(), options.maxBackoff()).delayAfter(attempts);
     }
 
     /** Retry-After as seconds or as an HTTP date; null when absent or unreadable. */

@@ -3,6 +3,7 @@ package dev.lifeboat.controller.audit;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.common.Backoff;
 
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
@@ -26,6 +27,7 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
@@ -35,7 +37,6 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -62,7 +63,9 @@ public final class AuditLog {
     private static final int MAX_TARGET = 1024;
     private static final int VERIFY_PAGE = 1000;
     private static final int MAX_LIST = 10_000;
-    private static final int MAX_APPEND_ATTEMPTS = 50;
+    /** Appends that lose a race for the chain's head retry soon, many times: writers take turns in milliseconds. */
+    private static final Backoff APPEND_CONFLICTS = Backoff.exponential(Duration.ofMillis(2), Duration.ofMillis(200))
+            .withMaxAttempts(50);
     /** pg_advisory_xact_lock key shared by every controller on one database ("LBAUDIT\0"). */
     private static final long PG_LOCK_KEY = 0x4c42415544495400L;
     private static final byte[] DOMAIN = "lifeboat-audit-v1".getBytes(StandardCharsets.UTF_8);
@@ -157,7 +160,8 @@ public final class AuditLog {
     }
 
     private AuditEntry insertWithRetry(String actor, String action, String target, String detail) {
-        for (int attempt = 1; ; attempt++) {
+        Backoff.Attempts tries = APPEND_CONFLICTS.start();
+        while (true) {
             try (Connection c = ds.getConnection()) {
                 boolean autoCommit = c.getAutoCommit();
                 int isolation = c.getTransactionIsolation();
@@ -176,11 +180,10 @@ public final class AuditLog {
                     c.setAutoCommit(autoCommit);
                 }
             } catch (SQLException e) {
-                if (!RETRY_STATES.contains(e.getSQLState()) || attempt >= MAX_APPEND_ATTEMPTS) {
+                if (!RETRY_STATES.contains(e.getSQLState()) || !pause(tries)) {
                     throw new AuditException("could not append to the audit log (" + action + " by " + actor + "): "
                             + e.getMessage() + "; check the controller database", e);
                 }
-                sleepQuietly(ThreadLocalRandom.current().nextInt(1, 2 + 4 * attempt));
             }
         }
     }
@@ -515,9 +518,9 @@ public final class AuditLog {
         }
     }
 
-    private static void sleepQuietly(long millis) {
+    private static boolean pause(Backoff.Attempts tries) {
         try {
-            Thread.sleep(millis);
+            return tries.pause(Backoff.NEVER);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new AuditException("interrupted while appending to the audit log");

@@ -1,6 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.Repository;
@@ -55,8 +57,8 @@ import java.util.regex.Pattern;
 public final class WalReceiver {
     private static final Logger log = LoggerFactory.getLogger(WalReceiver.class);
     private static final Pattern SLOT_NAME = Pattern.compile("[a-z0-9_]{1,63}");
-    private static final long MIN_BACKOFF_MS = 100;
-    private static final long MAX_BACKOFF_MS = 10_000;
+    private static final Duration MIN_BACKOFF = Duration.ofMillis(100);
+    private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
     /** When to write: AUTO writes on idle if the server lists us in synchronous_standby_names, else on the interval. */
     public enum FlushMode { AUTO, IMMEDIATE, INTERVAL }
@@ -178,7 +180,7 @@ public final class WalReceiver {
      * durable. Throws only for problems retrying cannot fix.
      */
     public Status run() throws IOException {
-        long backoff = MIN_BACKOFF_MS;
+        Backoff.Attempts retries = Backoff.exponential(MIN_BACKOFF, MAX_BACKOFF).start();
         boolean first = true;
         while (!cancel.isCancelled()) {
             if (!first) {
@@ -187,7 +189,7 @@ public final class WalReceiver {
             first = false;
             try {
                 if (streamOnce()) {
-                    backoff = MIN_BACKOFF_MS; // the server ended the timeline: reconnect at once to follow it
+                    retries.reset(); // the server ended the timeline: reconnect at once to follow it
                     continue;
                 }
             } catch (FatalException e) {
@@ -195,20 +197,25 @@ public final class WalReceiver {
                 publish();
                 throw e;
             } catch (SQLException | IOException | RuntimeException e) {
-                if (e instanceof dev.lifeboat.progress.OperationCancelledException) {
+                if (e instanceof OperationCancelledException) {
                     break;
                 }
+                if (connectedOnce) {
+                    retries.reset();
+                    connectedOnce = false;
+                }
                 lastError = e.getMessage();
-                log.warn("WAL streaming from {} interrupted: {}; retrying in {} ms", conns.describe(), e.getMessage(), backoff);
+                long wait = retries.nextDelay().toMillis();
+                log.warn("WAL streaming from {} interrupted: {}; retrying in about {} ms", conns.describe(), e.getMessage(), wait);
                 publish();
-                event("connection lost: " + e.getMessage() + "; retrying in " + backoff + " ms");
+                event("connection lost: " + e.getMessage() + "; retrying in about " + wait + " ms");
             }
-            if (connectedOnce) {
-                backoff = MIN_BACKOFF_MS;
-                connectedOnce = false;
+            try {
+                retries.pause(cancel::isCancelled);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                cancel.cancel("interrupted");
             }
-            sleep(backoff);
-            backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
         }
         try {
             flushBuffer(null); // anything a failed write left behind
@@ -666,13 +673,6 @@ public final class WalReceiver {
         String text = message != null ? message : s.describe();
         listener.onProgress(new ProgressEvent("wal-stream", "stream", s.bytesReceived(), -1,
                 s.segmentsStored() + s.segmentsAlreadyArchived(), -1, s.bytesReceived() / secs, null, Instant.now(), text));
-    }
-
-    private void sleep(long millis) {
-        long end = System.nanoTime() + millis * 1_000_000L;
-        while (!cancel.isCancelled() && System.nanoTime() < end) {
-            sleepQuietly(Math.min(50, Math.max(1, (end - System.nanoTime()) / 1_000_000L)));
-        }
     }
 
     private void sleepQuietly(long millis) {

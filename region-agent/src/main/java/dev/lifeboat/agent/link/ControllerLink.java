@@ -1,6 +1,7 @@
 package dev.lifeboat.agent.link;
 
 import com.google.protobuf.Timestamp;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.agent.JobManager;
 import dev.lifeboat.proto.v1.AgentLinkGrpc;
 import dev.lifeboat.proto.v1.AgentMessage;
@@ -23,7 +24,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
@@ -74,7 +74,7 @@ public final class ControllerLink implements AutoCloseable {
     }
 
     private void run() {
-        Duration backoff = MIN_BACKOFF;
+        Backoff.Attempts reconnects = Backoff.exponential(MIN_BACKOFF, MAX_BACKOFF).start();
         while (!closed) {
             // our own backoff decides when to try; gRPC's (up to 2 min after a long outage) must not add to it
             channel.resetConnectBackoff();
@@ -85,11 +85,14 @@ public final class ControllerLink implements AutoCloseable {
             if (closed) {
                 break;
             }
-            backoff = s.welcomed ? MIN_BACKOFF : backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-            long sleep = (long) (backoff.toMillis() * (0.5 + ThreadLocalRandom.current().nextDouble()));
-            log.warn("controller link down ({}); retrying in {} ms", why, sleep);
+            if (s.welcomed) {
+                reconnects.reset();
+            }
+            log.warn("controller link down ({}); retrying in about {} ms", why, reconnects.nextDelay().toMillis());
             try {
-                Thread.sleep(sleep);
+                if (!reconnects.pause(() -> closed)) {
+                    break;
+                }
             } catch (InterruptedException e) {
                 break;
             }
