@@ -78,7 +78,8 @@ public final class AzureBlobStore implements BlobStore {
                 // the JDK's HTTP client: no Netty on the class path (see the pom)
                 .httpClient(new JdkHttpClientBuilder().responseTimeout(s.timeout()).readTimeout(s.timeout()).build())
                 // one try per request: the retry layer of the store stack (BlobStores) makes further attempts
-                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 1, (Integer) null, null, null, null));
+                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 1, (Integer) null, null, null, null))
+                .addPolicy(new TransientAnswerPolicy());
         if (s.connectionString() != null) {
             b.connectionString(s.connectionString());
         } else if (s.accountKey() != null) {
@@ -214,6 +215,20 @@ public final class AzureBlobStore implements BlobStore {
         return "azure://" + containerName + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
     }
 
+    private static TransientAnswerPolicy.TransientAnswer transientAnswer(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof TransientAnswerPolicy.TransientAnswer a) {
+                return a;
+            }
+            for (Throwable s : c.getSuppressed()) {
+                if (s instanceof TransientAnswerPolicy.TransientAnswer a) {
+                    return a;
+                }
+            }
+        }
+        return null;
+    }
+
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
     private <T> T call(String what, String key, Supplier<T> op) throws IOException {
         try {
@@ -232,6 +247,10 @@ public final class AzureBlobStore implements BlobStore {
                     : new IOException(message, e);
         } catch (RuntimeException e) {
             String prefix = "Azure " + what + " " + key + " in " + uri() + " failed: ";
+            TransientAnswerPolicy.TransientAnswer answer = transientAnswer(e);
+            if (answer != null) {
+                throw new TransientStoreException(prefix + answer.getMessage(), answer);
+            }
             Throwable cause = e.getCause() instanceof IOException io ? io : e;
             String message = prefix + (cause == e ? e.toString() : cause.getMessage());
             // a broken, stalled or timed-out connection is worth another try
