@@ -23,7 +23,7 @@ public record StoreOptions(int retryAttempts, Duration retryBudget, RateLimits l
 
     public StoreOptions {
         if (retryAttempts < 0 || retryBudget == null || retryBudget.isNegative() || retryBudget.isZero()) {
-            throw new IllegalArgumentException("store retry attempts must not be negative, their budget must be positive");
+            throw new IllegalArgumentException("store retry attempts must not be negative, the retry budget positive");
         }
     }
 

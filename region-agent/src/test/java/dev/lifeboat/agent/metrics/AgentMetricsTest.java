@@ -57,7 +57,8 @@ class AgentMetricsTest {
             assertThatThrownBy(() -> store.get("missing")).isInstanceOf(BlobNotFoundException.class);
             HttpClient http = HttpClient.newHttpClient();
             URI metrics = URI.create("http://127.0.0.1:" + m.port() + "/metrics");
-            String body = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString()).body();
+            String body = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString())
+                    .body();
             List<PrometheusText.Sample> samples = PrometheusText.parse(body);
             assertThat(PrometheusText.find(samples, "lifeboat_store_operations_seconds_count",
                     Map.of("backend", "file", "operation", "put", "outcome", "ok")))
