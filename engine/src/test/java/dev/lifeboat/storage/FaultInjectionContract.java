@@ -204,7 +204,7 @@ public abstract class FaultInjectionContract {
                 .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
         proxy.clear();
         proxy.always("GET", "read-fails", new DropMidResponse());
-        // (the Azure client resumes a cut-off download from where it broke off, backing off up to ~8 s between tries: ~27 s)
+        // (every attempt of the store stack's retry layer is cut off; the last failure is thrown)
         assertThatThrownBy(() -> store.get("read-fails")).isInstanceOf(IOException.class)
                 .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
     }
