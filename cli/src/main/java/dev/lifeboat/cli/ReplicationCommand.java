@@ -3,6 +3,7 @@ package dev.lifeboat.cli;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.replication.Replicator;
+import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.util.Json;
@@ -84,7 +85,8 @@ final class ReplicationCommand implements Runnable {
                 List<Future<?>> runs = new ArrayList<>();
                 for (ReplicationConfig.Region r : regions) {
                     runs.add(done.submit(() -> {
-                        Replicator rep = new Replicator(primary, BlobStores.open(r.uri()), r);
+                        BlobStore secondary = RepositoryAccess.openRegion(r, cancel::isCancelled);
+                        Replicator rep = new Replicator(primary, secondary, r);
                         if (once) {
                             Replicator.Pass p = rep.pass(cancel);
                             System.out.printf("%s: copied %d objects (%d bytes), deleted %d%n", r.name(), p.copied(),
@@ -133,7 +135,7 @@ final class ReplicationCommand implements Runnable {
             for (ReplicationConfig.Region r : target.selected(c)) {
                 Replicator.Status live;
                 try {
-                    live = new Replicator(primary, BlobStores.open(r.uri()), r).liveStatus();
+                    live = new Replicator(primary, RepositoryAccess.openRegion(r, () -> false), r).liveStatus();
                 } catch (java.io.IOException | RuntimeException e) {
                     // a region that cannot be listed is exactly what status must show, next to the others
                     failures.add(r.name() + ": cannot measure (" + e.getMessage() + ")");
@@ -228,7 +230,8 @@ final class ReplicationCommand implements Runnable {
             BlobStore primary = target.primary();
             List<Replicator.Validation> out = new ArrayList<>();
             for (ReplicationConfig.Region r : target.selected(c)) {
-                out.add(new Replicator(primary, BlobStores.open(r.uri()), r).validate(repair, new Cancellation()));
+                BlobStore secondary = RepositoryAccess.openRegion(r, () -> false);
+                out.add(new Replicator(primary, secondary, r).validate(repair, new Cancellation()));
             }
             if (json) {
                 System.out.println(Json.pretty(out));

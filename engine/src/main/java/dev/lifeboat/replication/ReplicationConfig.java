@@ -1,6 +1,7 @@
 package dev.lifeboat.replication;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import dev.lifeboat.storage.limiter.RateLimits;
 import dev.lifeboat.util.Json;
 
 import java.io.IOException;
@@ -44,6 +45,11 @@ public record ReplicationConfig(List<Region> regions) {
         public long bytesPerSecond() {
             return bandwidth == null || bandwidth.isBlank() ? 0 : parseSize(bandwidth);
         }
+
+        /** The limits of this region's store: its bandwidth, each way. */
+        public RateLimits limits() {
+            return RateLimits.bytesPerSecond(bytesPerSecond());
+        }
     }
 
     public static ReplicationConfig load(Path file) throws IOException {
@@ -86,29 +92,6 @@ public record ReplicationConfig(List<Region> regions) {
 
     /** {@code 1048576}, {@code 512KiB}, {@code 20MiB}, {@code 1GiB} (also KB/MB/GB as powers of 1000). */
     static long parseSize(String s) {
-        String t = s.trim();
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*([KMGT]i?B?|B)?", java.util.regex.Pattern.CASE_INSENSITIVE).matcher(t);
-        if (!m.matches()) {
-            throw new IllegalArgumentException("bandwidth '" + s + "' is not a size such as 20MiB");
-        }
-        double v = Double.parseDouble(m.group(1));
-        String u = m.group(2) == null ? "B" : m.group(2).toUpperCase(Locale.ROOT);
-        long mult = switch (u) {
-            case "B" -> 1L;
-            case "K", "KIB" -> 1L << 10;
-            case "M", "MIB" -> 1L << 20;
-            case "G", "GIB" -> 1L << 30;
-            case "T", "TIB" -> 1L << 40;
-            case "KB" -> 1_000L;
-            case "MB" -> 1_000_000L;
-            case "GB" -> 1_000_000_000L;
-            case "TB" -> 1_000_000_000_000L;
-            default -> throw new IllegalArgumentException("bandwidth '" + s + "' has an unknown unit");
-        };
-        long bytes = (long) (v * mult);
-        if (bytes <= 0) {
-            throw new IllegalArgumentException("bandwidth '" + s + "' must be positive");
-        }
-        return bytes;
+        return RateLimits.parseSize("bandwidth", s);
     }
 }

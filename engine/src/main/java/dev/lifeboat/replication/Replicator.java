@@ -32,6 +32,9 @@ import java.util.TreeMap;
  * packs in the listings that follow). Copies go packs, index files, WAL, manifests last; objects the primary no
  * longer has are deleted manifests first, packs and index files only once they were gone for a whole pass. A pass
  * never deletes anything unless both stores hold the same {@code config}, so a wrong URI cannot wipe a region.
+ *
+ * <p>A region's {@code bandwidth} is a rate limit on its store, not the replicator's business: open the secondary with
+ * {@link RepositoryAccess#openRegion} and its store stack keeps the copy within it.
  */
 public final class Replicator {
     private static final Logger log = LoggerFactory.getLogger(Replicator.class);
@@ -73,14 +76,12 @@ public final class Replicator {
     private final BlobStore secondary;
     private final ReplicationConfig.Region region;
     private final Clock clock;
-    private final long bytesPerSecond;
     private long copiedObjects;
     private long copiedBytes;
     private long errors;
     private String lastError;
     private Instant lastPassEnd;
     private double rate;
-    private long throttleNanos;
     private long controlCheckedAt;
     private static final long STATUS_EVERY_NANOS = 5_000_000_000L;
     private long statusWrittenAt = System.nanoTime() - STATUS_EVERY_NANOS;
@@ -99,7 +100,6 @@ public final class Replicator {
         this.secondary = secondary;
         this.region = region;
         this.clock = clock;
-        this.bytesPerSecond = region.bytesPerSecond();
     }
 
     static String controlKey(String region) {
@@ -284,9 +284,6 @@ public final class Replicator {
                 dataSkipped |= p.key().startsWith("data/") || p.key().startsWith("index/");
                 continue;
             }
-            if (!throttle(data.length, cancel)) {
-                break;
-            }
             secondary.put(p.key(), data);
             if (p.key().endsWith(".partial")) {
                 copiedPartials.put(p.key(), p.lastModified()); // the listed version or a newer one: recopied next pass
@@ -365,25 +362,6 @@ public final class Replicator {
             controlCheckedAt = now;
         }
         return controlState == State.RUNNING && !cancel.isCancelled();
-    }
-
-    /**
-     * Keeps the copy rate at or under the region's bandwidth limit: each object waits out its share of time, in
-     * slices that notice pause, stop and cancellation. False when the pass should end instead.
-     */
-    private boolean throttle(long bytes, Cancellation cancel) throws IOException {
-        if (bytesPerSecond <= 0) {
-            return true;
-        }
-        long now = System.nanoTime();
-        throttleNanos = Math.max(throttleNanos, now) + bytes * 1_000_000_000L / bytesPerSecond;
-        while (System.nanoTime() < throttleNanos) {
-            if (!awaitRunning(cancel)) {
-                return false;
-            }
-            sleep(Duration.ofNanos(Math.min(200_000_000L, throttleNanos - System.nanoTime())), cancel);
-        }
-        return true;
     }
 
     /** Lag, oldest pending object and region RPO, measured now from both inventories. */

@@ -4,12 +4,14 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
+import dev.lifeboat.storage.StoreOptions;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 
 /**
  * Opens a repository the way every command and agent job does: the primary store, wrapped with the synchronous
@@ -44,10 +46,19 @@ public final class RepositoryAccess {
         Map<String, BlobStore> sync = new LinkedHashMap<>();
         for (ReplicationConfig.Region r : config.regions()) {
             if (r.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS) {
-                sync.put(r.name(), BlobStores.open(r.uri()));
+                sync.put(r.name(), openRegion(r, () -> false));
             }
         }
         return sync.isEmpty() ? primary : new ReplicatingBlobStore(primary, sync);
+    }
+
+    /**
+     * A replication region's store, through the store stack with the region's bandwidth as its rate limit (and any
+     * stricter process-wide limit); {@code stop} cuts its rate-limit and retry waits short.
+     */
+    public static BlobStore openRegion(ReplicationConfig.Region region, BooleanSupplier stop) {
+        StoreOptions options = StoreOptions.fromEnvironment(System.getenv()).withLimits(region.limits()).withStop(stop);
+        return BlobStores.open(region.uri(), options);
     }
 
     /** Opens the repository in {@code store}; {@code keys} is asked only when the repository is encrypted. */

@@ -28,9 +28,9 @@ public interface BlobStore extends Closeable {
     boolean putIfAbsent(String key, byte[] data) throws IOException;
 
     /**
-     * For a conditional create the store refused: whether the object now holds exactly {@code data}. Remote stores
-     * retry requests, and a retry of a create whose first attempt succeeded but whose answer was lost is refused
-     * as "exists"; the bytes tell it apart. Callers create objects with content unique to them (locks, a new
+     * For a conditional create the store refused: whether the object now holds exactly {@code data}. The store stack
+     * retries operations (see {@code RetryingBlobStore}), and a retry of a create whose first attempt succeeded but
+     * whose answer was lost is refused as "exists"; the bytes tell it apart. Callers create objects with content unique to them (locks, a new
      * repository's config) or content that is the same whoever writes it (WAL, content-addressed files), so
      * "it holds my bytes" means "created" in both cases.
      */

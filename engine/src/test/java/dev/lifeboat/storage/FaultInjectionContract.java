@@ -20,8 +20,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * How a remote store behaves when the network or the server misbehaves, with a {@link FaultInjectingProxy} between the
  * store's client and a real test server. Transient faults (a few 500/503 answers, a slow answer, a connection dropped in
- * the middle of a response, a request left unanswered past the client's timeout) must be survived by the client's
- * retries with the data intact; persistent ones must end in an {@link IOException} that names the key and the store,
+ * the middle of a response, a request left unanswered past the client's timeout) must be survived by the retries of the
+ * store stack (the client makes one attempt per request, as {@link BlobStores#open} builds it) with the data intact;
+ * persistent ones must end in an {@link IOException} that names the key and the store,
  * and never in a corrupt or partly written object.
  *
  * <p>A backend's test opens the store through the proxy with few attempts and a short request timeout
@@ -42,7 +43,10 @@ public abstract class FaultInjectionContract {
     /** The test server's endpoint, {@code http://host:port}. */
     protected abstract String serverEndpoint() throws Exception;
 
-    /** A store with a fresh prefix whose client talks to {@code endpoint}, with {@link #ATTEMPTS} and {@link #REQUEST_TIMEOUT}. */
+    /**
+     * A store with a fresh prefix whose client talks to {@code endpoint}, with {@link #ATTEMPTS} and
+     * {@link #REQUEST_TIMEOUT}, opened the production way: the backend inside {@link BlobStores#stack}.
+     */
     protected abstract BlobStore openStore(String endpoint) throws Exception;
 
     /**
@@ -200,7 +204,7 @@ public abstract class FaultInjectionContract {
                 .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
         proxy.clear();
         proxy.always("GET", "read-fails", new DropMidResponse());
-        // (the Azure client resumes a cut-off download from where it broke off, backing off up to ~8 s between tries: ~27 s)
+        // (every attempt of the store stack's retry layer is cut off; the last failure is thrown)
         assertThatThrownBy(() -> store.get("read-fails")).isInstanceOf(IOException.class)
                 .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
     }

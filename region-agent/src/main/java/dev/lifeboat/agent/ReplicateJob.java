@@ -3,6 +3,7 @@ package dev.lifeboat.agent;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.replication.Replicator;
+import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 
@@ -57,7 +58,8 @@ final class ReplicateJob implements JobExecutor {
                 Map<ReplicationConfig.Region, Future<Replicator.Pass>> runs = new LinkedHashMap<>();
                 for (ReplicationConfig.Region r : regions) {
                     runs.put(r, pool.submit(() -> {
-                        Replicator.Pass pass = new Replicator(primary, BlobStores.open(r.uri()), r).pass(ctx.cancellation());
+                        BlobStore secondary = RepositoryAccess.openRegion(r, ctx.cancellation()::isCancelled);
+                        Replicator.Pass pass = new Replicator(primary, secondary, r).pass(ctx.cancellation());
                         ctx.message("replicate", r.name() + ": copied " + pass.copied() + " objects (" + pass.copiedBytes()
                                 + " bytes), deleted " + pass.deleted());
                         return pass;

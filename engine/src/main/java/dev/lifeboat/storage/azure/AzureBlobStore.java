@@ -22,6 +22,7 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.TransientStoreException;
 import org.slf4j.LoggerFactory;
 
 import java.io.ByteArrayOutputStream;
@@ -76,7 +77,9 @@ public final class AzureBlobStore implements BlobStore {
         BlobServiceClientBuilder b = new BlobServiceClientBuilder()
                 // the JDK's HTTP client: no Netty on the class path (see the pom)
                 .httpClient(new JdkHttpClientBuilder().responseTimeout(s.timeout()).readTimeout(s.timeout()).build())
-                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, s.maxTries(), (Integer) null, 200L, 20_000L, null));
+                // one try per request: the retry layer of the store stack (BlobStores) makes further attempts
+                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 1, (Integer) null, null, null, null))
+                .addPolicy(new TransientAnswerPolicy());
         if (s.connectionString() != null) {
             b.connectionString(s.connectionString());
         } else if (s.accountKey() != null) {
@@ -212,6 +215,20 @@ public final class AzureBlobStore implements BlobStore {
         return "azure://" + containerName + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
     }
 
+    private static TransientAnswerPolicy.TransientAnswer transientAnswer(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof TransientAnswerPolicy.TransientAnswer a) {
+                return a;
+            }
+            for (Throwable s : c.getSuppressed()) {
+                if (s instanceof TransientAnswerPolicy.TransientAnswer a) {
+                    return a;
+                }
+            }
+        }
+        return null;
+    }
+
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
     private <T> T call(String what, String key, Supplier<T> op) throws IOException {
         try {
@@ -224,13 +241,21 @@ public final class AzureBlobStore implements BlobStore {
                 throw nf;
             }
             String code = e.getErrorCode() == null ? "" : e.getErrorCode() + " ";
-            throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + code + "(HTTP " + e.getStatusCode()
-                    + "): " + e.getServiceMessage(), e);
+            String message = "Azure " + what + " " + key + " in " + uri() + " failed: " + code + "(HTTP "
+                    + e.getStatusCode() + "): " + e.getServiceMessage();
+            throw TransientStoreException.transientStatus(e.getStatusCode()) ? new TransientStoreException(message, e)
+                    : new IOException(message, e);
         } catch (RuntimeException e) {
-            if (e.getCause() instanceof IOException io) {
-                throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + io.getMessage(), io);
+            String prefix = "Azure " + what + " " + key + " in " + uri() + " failed: ";
+            TransientAnswerPolicy.TransientAnswer answer = transientAnswer(e);
+            if (answer != null) {
+                throw new TransientStoreException(prefix + answer.getMessage(), answer);
             }
-            throw new IOException("Azure " + what + " " + key + " in " + uri() + " failed: " + e, e);
+            Throwable cause = e.getCause() instanceof IOException io ? io : e;
+            String message = prefix + (cause == e ? e.toString() : cause.getMessage());
+            // a broken, stalled or timed-out connection is worth another try
+            throw TransientStoreException.causedByConnection(e) ? new TransientStoreException(message, cause)
+                    : new IOException(message, cause);
         }
     }
 }

@@ -16,7 +16,8 @@ import java.util.Map;
  * @param maxSingleUploadSize objects up to this size are one Put Blob; larger ones are uploaded as blocks
  * @param blockSize          size of each block of a larger object
  * @param uploadThreads      blocks of one object uploaded at once
- * @param maxTries           tries per request, the first included (exponential backoff between them)
+ * @param maxTries           attempts per operation, the first included, made by the store stack's retry layer
+ *                           (the SDK client itself makes one try per request)
  * @param timeout            how long one try waits for the response to start and between bytes of it
  */
 public record AzureSettings(String endpoint, String connectionString, String accountName, String accountKey, String sasToken,

@@ -15,6 +15,7 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.TransientStoreException;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -68,18 +69,16 @@ public final class GcsBlobStore implements BlobStore {
                         .setConnectTimeout(timeoutMillis).setReadTimeout(timeoutMillis).build())
                 // gax backs off exponentially and always adds jitter
                 .setRetrySettings(RetrySettings.newBuilder()
-                        .setMaxAttempts(s.maxAttempts())
+                        // one attempt per request: the retry layer of the store stack (BlobStores) makes further ones
+                        .setMaxAttempts(1)
                         .setInitialRetryDelayDuration(Duration.ofMillis(200))
                         .setRetryDelayMultiplier(2.0)
                         .setMaxRetryDelayDuration(Duration.ofSeconds(20))
                         .setInitialRpcTimeoutDuration(s.timeout())
                         .setRpcTimeoutMultiplier(1.0)
                         .setMaxRpcTimeoutDuration(s.timeout())
-                        .setTotalTimeoutDuration(s.timeout().multipliedBy(s.maxAttempts()).plus(Duration.ofMinutes(2)))
+                        .setTotalTimeoutDuration(s.timeout().plus(Duration.ofMinutes(2)))
                         .build())
-                // Retry every request, not only those the client deems idempotent: a put replaces the object with the
-                // same bytes, and a retried putIfAbsent whose first try did create the object answers "taken" (412),
-                // which is safe for locks.
                 .setStorageRetryStrategy(StorageRetryStrategy.getUniformStorageRetryStrategy());
         if (s.endpoint() != null) {
             b.setHost(s.endpoint());
@@ -276,13 +275,16 @@ public final class GcsBlobStore implements BlobStore {
             if (e.getCause() instanceof StorageException s) {
                 throw translate(what, key, s);
             }
-            throw new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + e.getMessage(), e);
+            String message = "GCS " + what + " " + key + " in " + uri() + " failed: " + e.getMessage();
+            throw new TransientStoreException(message, e);
         } catch (RuntimeException e) {
             Throwable cause = e.getCause() instanceof StorageException s ? s : e;
             if (cause instanceof StorageException s) {
                 throw translate(what, key, s);
             }
-            throw new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + e, e);
+            String message = "GCS " + what + " " + key + " in " + uri() + " failed: " + e;
+            throw TransientStoreException.causedByConnection(e) ? new TransientStoreException(message, e)
+                    : new IOException(message, e);
         }
     }
 
@@ -298,7 +300,11 @@ public final class GcsBlobStore implements BlobStore {
             return nf;
         }
         String reason = e.getReason() == null ? "" : e.getReason() + " ";
-        return new IOException("GCS " + what + " " + key + " in " + uri() + " failed: " + reason + "(HTTP " + e.getCode() + "): "
-                + message, e);
+        String text = "GCS " + what + " " + key + " in " + uri() + " failed: " + reason + "(HTTP " + e.getCode() + "): "
+                + message;
+        // code 0: no HTTP answer at all (the connection broke or timed out)
+        boolean again = e.getCode() == 0 || TransientStoreException.transientStatus(e.getCode())
+                || TransientStoreException.causedByConnection(e.getCause());
+        return again ? new TransientStoreException(text, e) : new IOException(text, e);
     }
 }

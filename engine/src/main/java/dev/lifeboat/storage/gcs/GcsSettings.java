@@ -18,7 +18,8 @@ import java.util.Map;
  * @param resumableThreshold objects larger than this are sent as a resumable upload, in {@code chunkSize} pieces;
  *                           smaller ones as one multipart request (0: every object as a resumable upload)
  * @param chunkSize          bytes per request of a resumable upload (a multiple of 256 KiB)
- * @param maxAttempts        attempts per request, the first included (exponential backoff with jitter between them)
+ * @param maxAttempts        attempts per operation, the first included, made by the store stack's retry layer
+ *                           (the client itself makes one attempt per request)
  * @param timeout            connect and read timeout of one HTTP request
  */
 public record GcsSettings(String endpoint, String projectId, Credentials credentials, long resumableThreshold, int chunkSize,

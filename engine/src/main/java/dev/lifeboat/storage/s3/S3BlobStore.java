@@ -4,6 +4,7 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.TransientStoreException;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
@@ -16,7 +17,6 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
-import software.amazon.awssdk.retries.api.BackoffStrategy;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
@@ -81,15 +81,9 @@ public final class S3BlobStore implements BlobStore {
                         .maxConnections(Math.max(50, settings.uploadThreads() * 4))
                         .connectionTimeout(Duration.ofSeconds(10))
                         .socketTimeout(settings.timeout()))
+                // one attempt per request: the retry layer of the store stack (BlobStores) makes further attempts
                 .overrideConfiguration(ClientOverrideConfiguration.builder()
-                        // the standard strategy backs off exponentially with full jitter; throttling gets its own, longer delays
-                        .retryStrategy(AwsRetryStrategy.standardRetryStrategy().toBuilder()
-                                .maxAttempts(settings.maxAttempts())
-                                // also a response cut off mid-body, which the SDK reports as an unparsable response
-                                // ("Could not parse XML response") caused by the connection's IOException
-                                .retryOnException(S3BlobStore::causedByIoException)
-                                .backoffStrategy(BackoffStrategy.exponentialDelay(Duration.ofMillis(200), Duration.ofSeconds(20)))
-                                .build())
+                        .retryStrategy(AwsRetryStrategy.doNotRetry())
                         .build())
                 .forcePathStyle(settings.pathStyle());
         if (settings.endpoint() != null) {
@@ -116,13 +110,15 @@ public final class S3BlobStore implements BlobStore {
         return b.credentialsProvider(credentials).build();
     }
 
-    private static boolean causedByIoException(Throwable t) {
-        for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-            if (c instanceof java.io.IOException) {
-                return true;
-            }
+    /**
+     * Service errors S3 asks to retry (5xx, throttling) and broken connections, including a response cut off mid-body,
+     * which the SDK reports as an unparsable response ("Could not parse XML response") caused by an IOException.
+     */
+    private static boolean isTransient(Throwable cause) {
+        if (cause instanceof S3Exception s) {
+            return TransientStoreException.transientStatus(s.statusCode()) || s.isThrottlingException();
         }
-        return false;
+        return TransientStoreException.causedByConnection(cause);
     }
 
     private String objectKey(String key) {
@@ -148,7 +144,7 @@ public final class S3BlobStore implements BlobStore {
             s3.putObject(putRequest(k, data.length, true), body(data, 0, data.length));
             return true;
         } catch (S3Exception e) {
-            // 412: it exists (perhaps from this call's own first attempt, if its answer was lost and the SDK retried);
+            // 412: it exists (perhaps from an earlier attempt of this call whose answer was lost);
             // 409: a concurrent conditional write to the same key is in progress and will win or fail
             if (e.statusCode() == 412) {
                 return holdsExactly(key, data);
@@ -351,7 +347,8 @@ public final class S3BlobStore implements BlobStore {
         String detail = cause instanceof S3Exception s && errorCode(s) != null
                 ? errorCode(s) + " (HTTP " + s.statusCode() + "): " + cause.getMessage()
                 : cause.getMessage();
-        return new IOException("S3 " + what + " " + key + " in " + uri() + " failed: " + detail, cause);
+        String message = "S3 " + what + " " + key + " in " + uri() + " failed: " + detail;
+        return isTransient(cause) ? new TransientStoreException(message, cause) : new IOException(message, cause);
     }
 
     private static String errorCode(S3Exception e) {

@@ -19,7 +19,8 @@ import java.util.Map;
  * @param multipartThreshold  objects larger than this are uploaded in parts
  * @param partSize            size of each part (S3 requires at least 5 MiB for all parts but the last)
  * @param uploadThreads       parts of one object uploaded at once
- * @param maxAttempts         attempts per request, the first included (the SDK backs off with jitter between them)
+ * @param maxAttempts         attempts per operation, the first included, made by the store stack's retry layer
+ *                            (the SDK client itself makes one attempt per request)
  * @param timeout             socket read timeout of one request (a stalled response counts as a failed attempt)
  */
 public record S3Settings(String endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey,

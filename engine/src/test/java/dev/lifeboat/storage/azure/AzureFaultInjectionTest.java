@@ -1,7 +1,9 @@
 package dev.lifeboat.storage.azure;
 
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.FaultInjectionContract;
+import dev.lifeboat.storage.StoreOptions;
 
 import java.util.UUID;
 
@@ -18,7 +20,9 @@ class AzureFaultInjectionTest extends FaultInjectionContract {
     protected BlobStore openStore(String endpoint) throws Exception {
         AzureSettings s = AzureSettings.sharedKey(endpoint + "/" + AzuriteFixture.ACCOUNT, AzuriteFixture.ACCOUNT, AzuriteFixture.KEY)
                 .withUploads(6L << 20, 5L << 20, 4).withMaxTries(ATTEMPTS).withTimeout(REQUEST_TIMEOUT);
-        return new AzureBlobStore(AzuriteFixture.CONTAINER, "f-" + UUID.randomUUID() + "/repo", s);
+        // as BlobStores.open does: the client makes one try per request, the stack's retry layer the others
+        BlobStore backend = new AzureBlobStore(AzuriteFixture.CONTAINER, "f-" + UUID.randomUUID() + "/repo", s);
+        return BlobStores.stack(backend, StoreOptions.defaults().withRetryAttempts(s.maxTries()));
     }
 
     @Override

@@ -1,7 +1,9 @@
 package dev.lifeboat.storage.gcs;
 
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.FaultInjectionContract;
+import dev.lifeboat.storage.StoreOptions;
 
 import java.util.UUID;
 
@@ -22,7 +24,9 @@ class GcsFaultInjectionTest extends FaultInjectionContract {
     protected BlobStore openStore(String endpoint) throws Exception {
         GcsSettings s = GcsEmulatorFixture.get().settings().withEndpoint(endpoint, "lifeboat-test")
                 .withRetries(ATTEMPTS, REQUEST_TIMEOUT);
-        return new GcsBlobStore(GcsEmulatorFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", s);
+        // as BlobStores.open does: the client makes one attempt per request, the stack's retry layer the others
+        BlobStore backend = new GcsBlobStore(GcsEmulatorFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", s);
+        return BlobStores.stack(backend, StoreOptions.defaults().withRetryAttempts(s.maxAttempts()));
     }
 
     @Override

@@ -1,7 +1,9 @@
 package dev.lifeboat.storage.s3;
 
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.FaultInjectionContract;
+import dev.lifeboat.storage.StoreOptions;
 
 import java.util.UUID;
 
@@ -15,8 +17,11 @@ class S3FaultInjectionTest extends FaultInjectionContract {
 
     @Override
     protected BlobStore openStore(String endpoint) throws Exception {
-        return new S3BlobStore(S3MockFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", S3MockFixture.get().settings()
-                .withEndpoint(endpoint, "us-east-1", true).withMaxAttempts(ATTEMPTS).withTimeout(REQUEST_TIMEOUT));
+        S3Settings s = S3MockFixture.get().settings().withEndpoint(endpoint, "us-east-1", true)
+                .withMaxAttempts(ATTEMPTS).withTimeout(REQUEST_TIMEOUT);
+        // as BlobStores.open does: the client makes one attempt per request, the stack's retry layer the others
+        BlobStore backend = new S3BlobStore(S3MockFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", s);
+        return BlobStores.stack(backend, StoreOptions.defaults().withRetryAttempts(s.maxAttempts()));
     }
 
     /**

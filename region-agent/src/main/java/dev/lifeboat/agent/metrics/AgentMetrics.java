@@ -8,6 +8,7 @@ import com.sun.net.httpserver.HttpsParameters;
 import com.sun.net.httpserver.HttpsServer;
 import dev.lifeboat.proto.v1.MetricSample;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Metrics;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -84,6 +85,8 @@ public final class AgentMetrics implements AutoCloseable {
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
         new FileDescriptorMetrics().bindTo(registry);
+        // the engine records into the global registry (the store stack's lifeboat_store_* meters): export those too
+        Metrics.addRegistry(registry);
         if (address == null) {
             server = null;
             executor = null;
@@ -105,6 +108,7 @@ public final class AgentMetrics implements AutoCloseable {
                 server = https;
             }
         } catch (java.net.BindException e) {
+            Metrics.removeRegistry(registry);
             gc.close();
             throw new IOException("cannot serve metrics on " + address + ": " + e.getMessage()
                     + " (is another agent or service using that port? choose another metrics address)", e);
@@ -250,6 +254,7 @@ public final class AgentMetrics implements AutoCloseable {
             server.stop(0);
             executor.shutdownNow();
         }
+        Metrics.removeRegistry(registry);
         gc.close();
         registry.close();
     }

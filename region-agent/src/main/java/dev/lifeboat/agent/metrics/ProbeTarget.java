@@ -4,9 +4,9 @@ import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.PgDataDirectory;
 import dev.lifeboat.replication.ReplicationConfig;
+import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.storage.BlobStore;
-import dev.lifeboat.storage.BlobStores;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -50,7 +50,7 @@ public record ProbeTarget(String database, ConnectionSource postgres, String pri
         Map<String, BlobStore> replicas = new LinkedHashMap<>();
         if (replication != null) {
             for (ReplicationConfig.Region r : replication.regions()) {
-                replicas.put(r.name(), BlobStores.open(r.uri()));
+                replicas.put(r.name(), RepositoryAccess.openRegion(r, () -> false));
             }
         }
         return new ProbeTarget(database, postgres, primaryRegion, primary, replicas);

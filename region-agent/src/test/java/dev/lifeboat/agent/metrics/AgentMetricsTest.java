@@ -1,6 +1,9 @@
 package dev.lifeboat.agent.metrics;
 
 import dev.lifeboat.proto.v1.MetricSample;
+import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
@@ -14,6 +17,7 @@ import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
@@ -26,6 +30,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.security.KeyPair;
 import java.security.KeyPairGenerator;
 import java.security.KeyStore;
@@ -43,6 +48,29 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /** The metrics endpoint over real HTTP and HTTPS (mutual TLS) on loopback, and the snapshot pushed to the controller. */
 class AgentMetricsTest {
     private static final InetSocketAddress LOOPBACK = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+
+    @Test
+    void aStoreOperationShowsUpInTheScrape(@TempDir Path dir) throws Exception {
+        try (AgentMetrics m = new AgentMetrics(LOOPBACK, null);
+             BlobStore store = BlobStores.open(dir.toUri().toString())) {
+            store.put("config", new byte[1234]);
+            assertThatThrownBy(() -> store.get("missing")).isInstanceOf(BlobNotFoundException.class);
+            HttpClient http = HttpClient.newHttpClient();
+            URI metrics = URI.create("http://127.0.0.1:" + m.port() + "/metrics");
+            String body = http.send(HttpRequest.newBuilder(metrics).build(), HttpResponse.BodyHandlers.ofString())
+                    .body();
+            List<PrometheusText.Sample> samples = PrometheusText.parse(body);
+            assertThat(PrometheusText.find(samples, "lifeboat_store_operations_seconds_count",
+                    Map.of("backend", "file", "operation", "put", "outcome", "ok")))
+                    .hasValueSatisfying(s -> assertThat(s.value()).isGreaterThanOrEqualTo(1.0));
+            assertThat(PrometheusText.find(samples, "lifeboat_store_operations_seconds_count",
+                    Map.of("backend", "file", "operation", "get", "outcome", "not_found")))
+                    .hasValueSatisfying(s -> assertThat(s.value()).isGreaterThanOrEqualTo(1.0));
+            assertThat(PrometheusText.find(samples, "lifeboat_store_bytes_total",
+                    Map.of("backend", "file", "operation", "put")))
+                    .hasValueSatisfying(s -> assertThat(s.value()).isGreaterThanOrEqualTo(1234.0));
+        }
+    }
 
     @Test
     void servesPrometheusTextWithJvmAndLifeboatMetersOverHttp() throws Exception {
