@@ -12,6 +12,7 @@ import com.azure.storage.blob.models.BlobProperties;
 import com.azure.storage.blob.models.BlobRange;
 import com.azure.storage.blob.models.BlobRequestConditions;
 import com.azure.storage.blob.models.BlobStorageException;
+import com.azure.storage.blob.models.DownloadRetryOptions;
 import com.azure.storage.blob.models.ListBlobsOptions;
 import com.azure.storage.blob.models.ParallelTransferOptions;
 import com.azure.storage.blob.options.BlobParallelUploadOptions;
@@ -134,10 +135,16 @@ public final class AzureBlobStore implements BlobStore {
         call(what, key, () -> b.uploadWithResponse(options, null, Context.NONE));
     }
 
+    /**
+     * A download cut off mid-body is not resumed inside the SDK (by default up to 5 times, each after its own
+     * timeout): the store stack's retry layer repeats the whole read, within its attempts and budget.
+     */
+    private static final DownloadRetryOptions NO_RESUME = new DownloadRetryOptions().setMaxRetryRequests(0);
+
     @Override
     public byte[] get(String key) throws IOException {
         BlobClient b = blob(key);
-        return call("get", key, () -> b.downloadContent().toBytes());
+        return call("get", key, () -> b.downloadContentWithResponse(NO_RESUME, null, null, Context.NONE).getValue().toBytes());
     }
 
     @Override
@@ -155,7 +162,7 @@ public final class AzureBlobStore implements BlobStore {
         ByteArrayOutputStream out = new ByteArrayOutputStream(length);
         try {
             // Azure answers a range that starts inside the blob but ends past it with the bytes that exist
-            call("get range of", key, () -> b.downloadStreamWithResponse(out, new BlobRange(offset, (long) length), null, null,
+            call("get range of", key, () -> b.downloadStreamWithResponse(out, new BlobRange(offset, (long) length), NO_RESUME, null,
                     false, null, Context.NONE));
         } catch (IOException e) {
             if (!(e.getCause() instanceof BlobStorageException s && s.getStatusCode() == 416)) {
