@@ -19,10 +19,10 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
-/** {@code lifeboat replication run|status|pause|resume|stop|validate}: copies of the repository in other regions. */
+/** {@code lifeboat replication run|status|pause|resume|stop|verify}: copies of the repository in other regions. */
 @Command(name = "replication", description = "Replicate the repository to the regions of the replication config.",
         subcommands = {ReplicationCommand.Run.class, ReplicationCommand.Status.class, ReplicationCommand.Pause.class,
-                ReplicationCommand.Resume.class, ReplicationCommand.Stop.class, ReplicationCommand.Validate.class})
+                ReplicationCommand.Resume.class, ReplicationCommand.Stop.class, ReplicationCommand.Verify.class})
 final class ReplicationCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -212,9 +212,9 @@ final class ReplicationCommand implements Runnable {
         }
     }
 
-    @Command(name = "validate", description = "Compare each region's inventory and checksums with the primary; exit 3 "
+    @Command(name = "verify", aliases = "validate", description = "Compare each region's inventory and checksums with the primary; exit 3 "
             + "on differences. --repair copies what is missing or differs and deletes what the primary no longer has.")
-    static final class Validate implements Callable<Integer> {
+    static final class Verify implements Callable<Integer> {
         @Mixin
         Target target;
 
@@ -228,15 +228,15 @@ final class ReplicationCommand implements Runnable {
         public Integer call() throws Exception {
             ReplicationConfig c = target.config();
             BlobStore primary = target.primary();
-            List<Replicator.Validation> out = new ArrayList<>();
+            List<Replicator.Verification> out = new ArrayList<>();
             for (ReplicationConfig.Region r : target.selected(c)) {
                 BlobStore secondary = RepositoryAccess.openRegion(r, () -> false);
-                out.add(new Replicator(primary, secondary, r).validate(repair, new Cancellation()));
+                out.add(new Replicator(primary, secondary, r).verify(repair, new Cancellation()));
             }
             if (json) {
                 System.out.println(Json.pretty(out));
             } else {
-                for (Replicator.Validation v : out) {
+                for (Replicator.Verification v : out) {
                     System.out.printf("%s: %s (%d missing, %d differing, %d extra%s)%n", v.name(), v.ok() ? "in sync" : "DIFFERS",
                             v.missing().size(), v.differing().size(), v.extra().size(), repair ? ", " + v.repaired() + " repaired" : "");
                     v.missing().stream().limit(20).forEach(k -> System.out.println("  missing   " + k));
@@ -244,7 +244,7 @@ final class ReplicationCommand implements Runnable {
                     v.extra().stream().limit(20).forEach(k -> System.out.println("  extra     " + k));
                 }
             }
-            return out.stream().allMatch(Replicator.Validation::ok) || repair ? 0 : 3;
+            return out.stream().allMatch(Replicator.Verification::ok) || repair ? 0 : 3;
         }
     }
 }

@@ -398,8 +398,8 @@ public final class Replicator {
         primary.put(statusKey(region.name()), Json.MAPPER.writeValueAsBytes(s));
     }
 
-    /** What {@link #validate} found. */
-    public record Validation(String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
+    /** What {@link #verify} found. */
+    public record Verification(String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
         public boolean ok() {
             return missing.isEmpty() && differing.isEmpty() && extra.isEmpty();
         }
@@ -409,7 +409,7 @@ public final class Replicator {
      * Compares both inventories and every object's SHA-256 (read from both stores); with {@code repair}, copies
      * what is missing or differs (in pass order) and deletes what the primary no longer has.
      */
-    public Validation validate(boolean repair, Cancellation cancel) throws IOException {
+    public Verification verify(boolean repair, Cancellation cancel) throws IOException {
         Inventory inv = inventory();
         checkSameRepository(inv); // never "repair" another repository into this one
         List<String> missing = new ArrayList<>();
@@ -447,7 +447,7 @@ public final class Replicator {
                 repaired++;
             }
         }
-        return new Validation(region.name(), missing, differing, extra, repaired);
+        return new Verification(region.name(), missing, differing, extra, repaired);
     }
 
     private static byte[] sha256(BlobStore store, String key) throws IOException {

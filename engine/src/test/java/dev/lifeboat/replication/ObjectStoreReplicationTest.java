@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A region in each object store (S3Mock, Azurite, the Cloud Storage emulator): passes copy, mirror deletes and
- * re-copy rewritten partial segments there as on local disk, and validate compares checksums read from the store.
+ * re-copy rewritten partial segments there as on local disk, and verify compares checksums read from the store.
  */
 class ObjectStoreReplicationTest {
     @TempDir
@@ -58,7 +58,7 @@ class ObjectStoreReplicationTest {
             r.pass(Cancellation.none());
             assertThat(region.get("wal/00000001/000000010000000000000003.partial")).isEqualTo("flush 2".getBytes());
             assertThat(region.stat("snapshots/one")).isEmpty();
-            Replicator.Validation v = r.validate(false, Cancellation.none());
+            Replicator.Verification v = r.verify(false, Cancellation.none());
             assertThat(v.ok()).as(v.toString()).isTrue();
             assertThat(r.liveStatus().lagObjects()).isZero();
         }

@@ -40,7 +40,7 @@ class ReplicatorTest {
         assertThat(eu.get("snapshots/s1")).isEqualTo(b("manifest one"));
         assertThat(eu.stat("locks/exclusive")).isEmpty();
         assertThat(eu.list("replication/")).isEmpty();
-        assertThat(r.validate(false, Cancellation.none()).ok()).isTrue();
+        assertThat(r.verify(false, Cancellation.none()).ok()).isTrue();
         assertThat(r.pass(Cancellation.none()).copied()).isZero();
 
         // retention on the primary: the manifest first, then its pack and index
@@ -73,11 +73,11 @@ class ReplicatorTest {
 
         eu.put("wal/00000001/000000010000000000000002.partial", b("LATER FLUSH")); // same size, other bytes
         eu.put("data/bb/stray", b("x"));
-        Replicator.Validation v = r.validate(false, Cancellation.none());
+        Replicator.Verification v = r.verify(false, Cancellation.none());
         assertThat(v.differing()).containsExactly("wal/00000001/000000010000000000000002.partial");
         assertThat(v.extra()).containsExactly("data/bb/stray");
-        assertThat(r.validate(true, Cancellation.none()).repaired()).isEqualTo(2);
-        assertThat(r.validate(false, Cancellation.none()).ok()).isTrue();
+        assertThat(r.verify(true, Cancellation.none()).repaired()).isEqualTo(2);
+        assertThat(r.verify(false, Cancellation.none()).ok()).isTrue();
     }
 
     @Test
@@ -141,7 +141,7 @@ class ReplicatorTest {
         LocalBlobStore other = new LocalBlobStore(tmp.resolve("other"));
         other.put("config", b("{another}"));
         other.put("snapshots/theirs", b("keep"));
-        assertThatThrownBy(() -> new Replicator(primary, other, EU).validate(true, Cancellation.none()))
+        assertThatThrownBy(() -> new Replicator(primary, other, EU).verify(true, Cancellation.none()))
                 .hasMessageContaining("holds another repository");
         assertThat(stranger.get("snapshots/theirs")).isEqualTo(b("keep"));
         assertThat(other.get("config")).isEqualTo(b("{another}"));
