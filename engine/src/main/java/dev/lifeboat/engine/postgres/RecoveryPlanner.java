@@ -171,64 +171,35 @@ public final class RecoveryPlanner {
 
     /**
      * The newest commit recovery can reach: found by reading back from the last replayable segment along the
-     * target timeline's path (a segment may hold no commit, e.g. one a backup only checkpointed and switched).
+     * target timeline's path, one pg_waldump pass per {@link #SCAN_BATCH} segments, until a batch holds a commit or
+     * the backup's stop segment is reached (a quiet server may close many segments without a commit: archive_timeout,
+     * pg_switch_wal, checkpoints). Two-phase commits count: PostgreSQL stops at a time target on COMMIT PREPARED too
+     * ({@code recoveryStopsBefore} in xlogrecovery.c).
      */
     private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
         long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
-        if (lastSegment.equals(segmentName(timelineOf(from), stopSeg))) {
-            return from.stopTime();
-        }
-        PgBinaries bins = PgBinaries.forVersion(from.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
-        Optional<Instant> t = Optional.empty();
-        String complete = lastSegment;
-        if (WalArchive.isPartial(lastSegment)) {
-            t = partialLastCommit(bins, lastSegment);
-            complete = null;
-        }
-        if (t.isEmpty()) {
-            TimelineHistory h = history(target);
-            long last = segmentNumber(lastSegment.substring(0, 24)) - (complete == null ? 1 : 0);
-            List<String> path = new ArrayList<>();
-            for (long sn = Math.max(stopSeg + 1, last - 7); sn <= last; sn++) {
-                int tli = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(sn) ? target : h.timelineAt(sn * segSize);
-                path.add(segmentName(tli, sn));
+        long lastSeg = segmentNumber(lastSegment.substring(0, 24));
+        WalInspector inspector = new WalInspector(archive, binariesOf(from));
+        // batches overlap by one segment, so a commit record that crosses into the next batch is read whole
+        for (long hi = lastSeg; hi > stopSeg; hi -= SCAN_BATCH - 1) {
+            List<String> run = new ArrayList<>();
+            for (long sn = Math.max(stopSeg + 1, hi - SCAN_BATCH + 1); sn <= hi; sn++) {
+                run.add(pathSegment(sn, target, lastSegment));
             }
-            t = new WalInspector(archive, bins).lastCommit(path);
+            Optional<Instant> newest = inspector.transactionEnds(run, target, segSize).stream()
+                    .filter(WalInspector.Marker::isCommit).map(WalInspector.Marker::time).reduce((x, y) -> y);
+            if (newest.isPresent()) {
+                return newest.get().isBefore(from.stopTime()) ? from.stopTime() : newest.get();
+            }
+            if (hi - SCAN_BATCH + 1 <= stopSeg + 1) {
+                break;
+            }
         }
-        return t.map(i -> i.isBefore(from.stopTime()) ? from.stopTime() : i).orElse(from.stopTime());
+        return from.stopTime();
     }
 
-    private Optional<Instant> partialLastCommit(PgBinaries bins, String partial) throws IOException {
-        String segment = partial.substring(0, 24);
-        byte[] data = archive.read(partial).orElse(new byte[0]);
-        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("lifeboat-waldump-");
-        try {
-            java.nio.file.Files.write(dir.resolve(segment), java.util.Arrays.copyOf(data, (int) Math.max(segSize, data.length)));
-            ProcessBuilder pb = new ProcessBuilder(bins.path("pg_waldump"), "--path=" + dir, segment, segment).redirectErrorStream(true);
-            pb.environment().put("TZ", "UTC");
-            pb.environment().put("PGTZ", "UTC");
-            Process p = pb.start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.waitFor();
-            java.util.regex.Matcher m = java.util.regex.Pattern
-                    .compile("desc: COMMIT (\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?) UTC").matcher(out);
-            String lastTs = null;
-            while (m.find()) {
-                lastTs = m.group(1);
-            }
-            if (lastTs != null) {
-                return Optional.of(java.time.LocalDateTime.parse(lastTs.replace(' ', 'T')).toInstant(java.time.ZoneOffset.UTC));
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        } finally {
-            dev.lifeboat.util.Processes.run(List.of("rm", "-rf", dir.toString()), java.time.Duration.ofSeconds(30));
-        }
-        long seg = segmentNumber(partial);
-        int tli = Integer.parseInt(partial.substring(0, 8), 16);
-        return seg > 0 && segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(seg - 1)
-                ? new WalInspector(archive, bins).lastCommit(List.of(segmentName(tli, seg - 1))) : Optional.empty();
+    private static PgBinaries binariesOf(Snapshot s) {
+        return PgBinaries.forVersion(s.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
     }
 
     /** The recoverable window and archive gaps of every timeline. */
@@ -375,8 +346,7 @@ public final class RecoveryPlanner {
         byStop.sort(java.util.Comparator.comparingLong(RecoveryPlanner::stopLsn));
         String[] end = replayableEnd(byStop.getLast(), tli);
         long endSeg = segmentNumber(end[0].substring(0, 24));
-        PgBinaries bins = PgBinaries.forVersion(byStop.getLast().engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
-        WalInspector inspector = new WalInspector(archive, bins);
+        WalInspector inspector = new WalInspector(archive, binariesOf(byStop.getLast()));
         // matches found so far, all at or after scannedFrom (unsigned LSN order)
         TreeSet<Long> matches = new TreeSet<>(Long::compareUnsigned);
         Long scannedFromSeg = null;
