@@ -88,10 +88,13 @@ public final class PgRestore {
      * @param clusterId     the copy's own cluster id (restore marker), which its backups and WAL will carry
      * @param replayLease   the lease that keeps expire from deleting archived WAL the copy's recovery still needs
      *                      (released when recovery ends; null for a restore to the end of the backup)
+     * @param historyNote   which cluster's history "latest" followed, when not the highest-numbered timeline's
+     *                      owner (null otherwise)
      */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease) {
+                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease,
+                         String historyNote) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -189,7 +192,8 @@ public final class PgRestore {
             return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
                     owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
                     plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
-                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id());
+                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id(),
+                    plan == null ? null : plan.historyNote());
         }
     }
 

@@ -34,8 +34,11 @@ public final class RecoveryPlanner {
     /**
      * @param targetLsn for a restore point or transaction target: where in the archived WAL recovery will stop
      *                  (null for other targets)
+     * @param historyNote which cluster's history "latest" chose, when that is not the highest-numbered timeline's
+     *                    owner (null otherwise; see {@link #latestHistoryNote()})
      */
-    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn) {
+    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn,
+                       String historyNote) {
         /**
          * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
          * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
@@ -67,10 +70,11 @@ public final class RecoveryPlanner {
         this.segSize = snapshots.isEmpty() ? 16L << 20
                 : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
         this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
+        Map<String, Instant> stored = new HashMap<>();
         for (dev.lifeboat.storage.BlobInfo b : archive.listObjects()) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isWalFileName(name) && b.lastModified() != null) {
-                newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
+                stored.merge(name, b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
             }
         }
         for (String name : archive.list()) {
@@ -86,6 +90,26 @@ public final class RecoveryPlanner {
                         TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
             }
         }
+        stored.forEach((name, at) -> {
+            if (!isPromotionPartial(name)) {
+                newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), at, (x, y) -> x.isAfter(y) ? x : y);
+            }
+        });
+    }
+
+    /**
+     * Whether {@code name} is the {@code .partial} a promoted copy archives of its parent's last segment
+     * ({@code CleanupAfterArchiveRecovery} in xlog.c): stored by the copy, it says nothing about the parent still
+     * archiving. It is the segment of a timeline switch away from its timeline.
+     */
+    private boolean isPromotionPartial(String name) {
+        if (!WalArchive.isPartial(name)) {
+            return false;
+        }
+        int tli = Integer.parseInt(name.substring(0, 8), 16);
+        long seg = segmentNumber(name.substring(0, 24));
+        return histories.values().stream().flatMap(h -> h.entries().stream())
+                .anyMatch(e -> e.parent() == tli && Lsn.segmentOf(e.switchLsn(), segSize) == seg);
     }
 
     private long segmentNumber(String name) {
@@ -323,7 +347,9 @@ public final class RecoveryPlanner {
             throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup " + chosen.id()
                     + "; recovery cannot go past " + end[0]);
         }
-        return new Plan(chosen, tli, until, end[0], markerLsn);
+        boolean latestHistory = (target.timeline() == null || target.timeline().equals("latest"))
+                && (requestedBackup == null || requestedBackup.equals("latest"));
+        return new Plan(chosen, tli, until, end[0], markerLsn, latestHistory ? latestHistoryNote().orElse(null) : null);
     }
 
     private record Found(Snapshot backup, long lsn) {
@@ -482,9 +508,9 @@ public final class RecoveryPlanner {
 
     /**
      * The cluster whose history "latest" means: with {@code --backup}, that backup's cluster; otherwise the owner of
-     * the newest timeline that has archived WAL (a restored copy archives only when restored with --archive-mode
-     * preserve, i.e. when it replaces its source, and PostgreSQL gives a promoted copy a timeline number above every
-     * one in the archive), or, with no WAL archived, the newest backup's.
+     * the timeline that received archived WAL most recently, i.e. the line of history still being archived (a
+     * restored copy archives only when restored with --archive-mode preserve: it replaces its source, or it is a
+     * drill that was thrown away while the source goes on archiving), or, with no WAL archived, the newest backup's.
      */
     public String sourceClusterId(String requestedBackup) throws IOException {
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
@@ -492,9 +518,34 @@ public final class RecoveryPlanner {
             return snapshots.stream().filter(s -> s.id().equals(id)).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
                     .findFirst().orElse(ClusterIdentity.ORIGIN);
         }
-        return newestWal.keySet().stream().max(Integer::compare).map(this::ownerOf)
+        return mostRecentlyArchivedTimeline().map(this::ownerOf)
                 .orElseGet(() -> snapshots.isEmpty() ? ClusterIdentity.ORIGIN
                         : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
+    }
+
+    private Optional<Integer> mostRecentlyArchivedTimeline() {
+        return newestWal.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey);
+    }
+
+    /**
+     * Set when "latest" (no {@code --backup}, no {@code --timeline}) does not follow the highest-numbered timeline:
+     * another cluster archived that one, but stopped before the one chosen archived its newest WAL. An operator who
+     * did fail over to that cluster (and whose new primary has not archived since) sees which history was chosen and
+     * can pass {@code --timeline}.
+     */
+    public Optional<String> latestHistoryNote() {
+        Optional<Integer> recent = mostRecentlyArchivedTimeline();
+        if (recent.isEmpty()) {
+            return Optional.empty();
+        }
+        int highest = newestWal.keySet().stream().max(Integer::compare).orElseThrow();
+        if (ownerOf(highest).equals(ownerOf(recent.get()))) {
+            return Optional.empty();
+        }
+        return Optional.of("followed the history of " + describeOwner(recent.get()) + ", whose timeline "
+                + recent.get() + " received archived WAL most recently (" + newestWal.get(recent.get())
+                + "), not timeline " + highest + " of " + describeOwner(highest) + " (last archived WAL "
+                + newestWal.get(highest) + "); pass --timeline " + highest + " to restore that history instead");
     }
 
     /** The newest timeline that {@code clusterId} archives or backed up (null if none). */
