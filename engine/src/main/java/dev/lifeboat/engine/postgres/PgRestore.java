@@ -124,6 +124,7 @@ public final class PgRestore {
                 planner = new RecoveryPlanner(repo);
                 plan = planner.plan(opts.recoveryTarget(), opts.backupId());
                 id = plan.backup().id();
+                refuseSharedTablespaces(planner.tablespacesCreatedDuringReplay(plan, opts.recoveryTarget()));
             } else {
                 id = repo.resolveSnapshotId(opts.backupId());
             }
@@ -460,6 +461,36 @@ public final class PgRestore {
             sb.append(oid).append(' ').append(loc != null ? loc.toString() : line.substring(line.indexOf(' ') + 1)).append('\n');
         }
         return sb.toString();
+    }
+
+    /**
+     * Refuses a recovery that would replay CREATE TABLESPACE into a location that exists here and is not empty,
+     * such as the source's live tablespace on the source's host: in recovery, PostgreSQL's redo reuses the location,
+     * removing and recreating its version directory ({@code create_tablespace_directories} in tablespace.c), and the
+     * copy would share and damage the files. --tablespace-map cannot move it: the location comes from the WAL record.
+     */
+    private static void refuseSharedTablespaces(List<WalInspector.TablespaceCreation> created) throws IOException {
+        for (WalInspector.TablespaceCreation c : created) {
+            // an empty location is an in-place tablespace (allow_in_place_tablespaces), under pg_tblspc
+            if (!c.location().isEmpty() && isNonEmptyDirectory(Path.of(c.location()))) {
+                String lsn = Lsn.format(c.lsn());
+                throw new IllegalArgumentException("recovery would replay CREATE TABLESPACE of tablespace " + c.oid()
+                        + " at " + lsn + " with location " + c.location() + ", which exists on this host and is not "
+                        + "empty (on the source's host: the source's own tablespace); PostgreSQL would reuse it and the "
+                        + "copy would write into its files. Restore on another host, or stop before " + lsn
+                        + " (--to-lsn " + lsn + " --exclusive, or an earlier --to-time), or, if nothing uses "
+                        + c.location() + " any more, move it aside");
+            }
+        }
+    }
+
+    private static boolean isNonEmptyDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            return ds.iterator().hasNext();
+        }
     }
 
     static void requireEmpty(Path dir, String what) throws IOException {

@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * Works out what a repository can recover: per timeline the window from the earliest consistent backup to the last
@@ -421,6 +422,75 @@ public final class RecoveryPlanner {
                 + " (WAL searched from " + Lsn.format(startLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
                 + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                 + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
+    }
+
+    /**
+     * The CREATE TABLESPACE records that the planned recovery replays: from the backup's redo point to where
+     * {@code target} stops it (for a time or LSN target an over-estimate, never an under-estimate). One pg_waldump
+     * pass per {@link #SCAN_BATCH} segments, reading only the Tablespace and Transaction records.
+     */
+    List<WalInspector.TablespaceCreation> tablespacesCreatedDuringReplay(Plan plan, RecoveryTarget target)
+            throws IOException {
+        long start = startLsn(plan.backup());
+        WalInspector.Records records = replayedRecords(plan, Lsn.segmentOf(start, segSize));
+        Long stop = stopBound(plan, target, records);
+        return records.tablespaces().stream()
+                .filter(c -> Long.compareUnsigned(c.lsn(), start) >= 0)
+                .filter(c -> stop == null || Long.compareUnsigned(c.lsn(), stop) < 0
+                        || isFirstRecordAtLsnTarget(c, target, records))
+                .toList();
+    }
+
+    /** Tablespace creations and transaction ends from segment {@code fromSeg} to the plan's last segment. */
+    private WalInspector.Records replayedRecords(Plan plan, long fromSeg) throws IOException {
+        WalInspector inspector = new WalInspector(archive, binariesOf(plan.backup()));
+        long toSeg = segmentNumber(plan.lastSegment().substring(0, 24));
+        TreeMap<Long, WalInspector.Marker> ends = new TreeMap<>(Long::compareUnsigned);
+        TreeMap<Long, WalInspector.TablespaceCreation> created = new TreeMap<>(Long::compareUnsigned);
+        // runs overlap by one segment, so no record is cut in two; the overlap's records are read twice
+        for (long b = fromSeg; b <= toSeg; b += SCAN_BATCH - 1) {
+            List<String> run = new ArrayList<>();
+            for (long sn = b; sn <= Math.min(toSeg, b + SCAN_BATCH - 1); sn++) {
+                run.add(pathSegment(sn, plan.targetTimeline(), plan.lastSegment()));
+            }
+            WalInspector.Records r = inspector.tablespaceCreations(run, plan.targetTimeline(), segSize);
+            r.markers().forEach(m -> ends.put(m.lsn(), m));
+            r.tablespaces().forEach(c -> created.put(c.lsn(), c));
+            if (b + SCAN_BATCH - 1 >= toSeg) {
+                break;
+            }
+        }
+        return new WalInspector.Records(List.copyOf(ends.values()), List.copyOf(created.values()));
+    }
+
+    /**
+     * The LSN before which every record is replayed, null for the end of the plan. A time target stops at the first
+     * transaction end after it, a restore point or transaction target at its record ({@code recoveryStopsBefore}
+     * and {@code recoveryStopsAfter} in xlogrecovery.c).
+     */
+    private static Long stopBound(Plan plan, RecoveryTarget target, WalInspector.Records records) {
+        return switch (target.kind()) {
+            case LSN -> Lsn.parse(target.value());
+            case NAME, XID -> plan.targetLsn();
+            case TIME -> records.markers().stream().filter(m -> m.time().isAfter(target.time()))
+                    .map(WalInspector.Marker::lsn).findFirst().orElse(null);
+            case LATEST, IMMEDIATE -> null;
+        };
+    }
+
+    /**
+     * An inclusive LSN target also replays the first record at or after it: {@code c} may be that record unless a
+     * transaction end or an earlier creation lies between the target and it.
+     */
+    private static boolean isFirstRecordAtLsnTarget(WalInspector.TablespaceCreation c, RecoveryTarget target,
+                                                    WalInspector.Records records) {
+        if (target.kind() != RecoveryTarget.Kind.LSN || target.exclusive()) {
+            return false;
+        }
+        long t = Lsn.parse(target.value());
+        return Stream.concat(records.markers().stream().map(WalInspector.Marker::lsn),
+                        records.tablespaces().stream().map(WalInspector.TablespaceCreation::lsn))
+                .noneMatch(l -> Long.compareUnsigned(l, t) >= 0 && Long.compareUnsigned(l, c.lsn()) < 0);
     }
 
     /** Where recovery from {@code s} begins replaying (its checkpoint's redo point); its stop LSN if not recorded. */
