@@ -90,11 +90,13 @@ public final class PgRestore {
      *                      (released when recovery ends; null for a restore to the end of the backup)
      * @param historyNote   which cluster's history "latest" followed, when not the highest-numbered timeline's
      *                      owner (null otherwise)
+     * @param mustReplayPast for --to-latest: the LSN of the newest archived commit, which the copy's recovery must
+     *                       replay (null otherwise); {@link PgValidator} checks it
      */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
                          java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease,
-                         String historyNote) {
+                         String historyNote, String mustReplayPast) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -194,8 +196,13 @@ public final class PgRestore {
                     owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
                     plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
                     ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id(),
-                    plan == null ? null : plan.historyNote());
+                    plan == null ? null : plan.historyNote(), mustReplayPast(plan, rt));
         }
+    }
+
+    private static String mustReplayPast(RecoveryPlanner.Plan plan, RecoveryTarget rt) {
+        return plan == null || rt.kind() != RecoveryTarget.Kind.LATEST || plan.newestCommitLsn() == null ? null
+                : Lsn.format(plan.newestCommitLsn());
     }
 
     /** Creates the directories and symlinks of the backup; returns its pg_control entry. */

@@ -37,9 +37,11 @@ public final class RecoveryPlanner {
      *                  (null for other targets)
      * @param historyNote which cluster's history "latest" chose, when that is not the highest-numbered timeline's
      *                    owner (null otherwise; see {@link #latestHistoryNote()})
+     * @param newestCommitLsn where the newest commit archived after the backup lies (null if none): recovery to the
+     *                        end of the archived WAL replays it
      */
     public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn,
-                       String historyNote) {
+                       String historyNote, Long newestCommitLsn) {
         /**
          * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
          * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
@@ -202,6 +204,12 @@ public final class RecoveryPlanner {
      * ({@code recoveryStopsBefore} in xlogrecovery.c).
      */
     private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
+        return newestCommit(from, lastSegment, target).map(WalInspector.Marker::time)
+                .filter(t -> t.isAfter(from.stopTime())).orElse(from.stopTime());
+    }
+
+    /** The newest commit record after the backup's stop segment, up to {@code lastSegment}; see {@link #lastCommit}. */
+    private Optional<WalInspector.Marker> newestCommit(Snapshot from, String lastSegment, int target) throws IOException {
         long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
         long lastSeg = segmentNumber(lastSegment.substring(0, 24));
         WalInspector inspector = new WalInspector(archive, binariesOf(from));
@@ -211,16 +219,16 @@ public final class RecoveryPlanner {
             for (long sn = Math.max(stopSeg + 1, hi - SCAN_BATCH + 1); sn <= hi; sn++) {
                 run.add(pathSegment(sn, target, lastSegment));
             }
-            Optional<Instant> newest = inspector.transactionEnds(run, target, segSize).stream()
-                    .filter(WalInspector.Marker::isCommit).map(WalInspector.Marker::time).reduce((x, y) -> y);
+            Optional<WalInspector.Marker> newest = inspector.transactionEnds(run, target, segSize).stream()
+                    .filter(WalInspector.Marker::isCommit).reduce((x, y) -> y);
             if (newest.isPresent()) {
-                return newest.get().isBefore(from.stopTime()) ? from.stopTime() : newest.get();
+                return newest;
             }
             if (hi - SCAN_BATCH + 1 <= stopSeg + 1) {
                 break;
             }
         }
-        return from.stopTime();
+        return Optional.empty();
     }
 
     private static PgBinaries binariesOf(Snapshot s) {
@@ -325,7 +333,9 @@ public final class RecoveryPlanner {
             default -> candidates.getLast();
         };
         String[] end = replayableEnd(chosen, tli);
-        Instant until = lastCommit(chosen, end[0], tli);
+        Optional<WalInspector.Marker> newestCommit = newestCommit(chosen, end[0], tli);
+        Instant until = newestCommit.map(WalInspector.Marker::time).filter(c -> c.isAfter(chosen.stopTime()))
+                .orElse(chosen.stopTime());
         // PostgreSQL stops at a time target only when it meets a commit after it: a target at or after the newest
         // archived commit would replay to the end and fail with "recovery ended before configured recovery target
         // was reached"
@@ -350,7 +360,8 @@ public final class RecoveryPlanner {
         }
         boolean latestHistory = (target.timeline() == null || target.timeline().equals("latest"))
                 && (requestedBackup == null || requestedBackup.equals("latest"));
-        return new Plan(chosen, tli, until, end[0], markerLsn, latestHistory ? latestHistoryNote().orElse(null) : null);
+        return new Plan(chosen, tli, until, end[0], markerLsn, latestHistory ? latestHistoryNote().orElse(null) : null,
+                newestCommit.map(WalInspector.Marker::lsn).orElse(null));
     }
 
     private record Found(Snapshot backup, long lsn) {
