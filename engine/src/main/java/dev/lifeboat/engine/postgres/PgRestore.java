@@ -95,8 +95,8 @@ public final class PgRestore {
      */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease,
-                         String historyNote, String mustReplayPast) {
+                         Instant recoverableUntil, List<String> modifiedFiles, String clusterId,
+                         String replayLease, String historyNote, String mustReplayPast) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -483,8 +483,8 @@ public final class PgRestore {
                 String lsn = Lsn.format(c.lsn());
                 throw new IllegalArgumentException("recovery would replay CREATE TABLESPACE of tablespace " + c.oid()
                         + " at " + lsn + " with location " + c.location() + ", which exists on this host and is not "
-                        + "empty (on the source's host: the source's own tablespace); PostgreSQL would reuse it and the "
-                        + "copy would write into its files. Restore on another host, or stop before " + lsn
+                        + "empty (on the source's host: the source's own tablespace); PostgreSQL would reuse it "
+                        + "and the copy would write into its files. Restore on another host, or stop before " + lsn
                         + " (--to-lsn " + lsn + " --exclusive, or an earlier --to-time), or, if nothing uses "
                         + c.location() + " any more, move it aside");
             }

@@ -40,8 +40,8 @@ public final class RecoveryPlanner {
      * @param newestCommitLsn where the newest commit archived after the backup lies (null if none): recovery to the
      *                        end of the archived WAL replays it
      */
-    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn,
-                       String historyNote, Long newestCommitLsn) {
+    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment,
+                       Long targetLsn, String historyNote, Long newestCommitLsn) {
         /**
          * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
          * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
@@ -209,7 +209,8 @@ public final class RecoveryPlanner {
     }
 
     /** The newest commit record after the backup's stop segment, up to {@code lastSegment}; see {@link #lastCommit}. */
-    private Optional<WalInspector.Marker> newestCommit(Snapshot from, String lastSegment, int target) throws IOException {
+    private Optional<WalInspector.Marker> newestCommit(Snapshot from, String lastSegment, int target)
+            throws IOException {
         long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
         long lastSeg = segmentNumber(lastSegment.substring(0, 24));
         WalInspector inspector = new WalInspector(archive, binariesOf(from));

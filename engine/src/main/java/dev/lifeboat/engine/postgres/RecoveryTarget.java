@@ -98,7 +98,8 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
         }
         String defaultTimeline = kind == Kind.IMMEDIATE ? "current" : "latest";
         return out.append("recovery_target_inclusive = ").append(exclusive ? "off" : "on").append('\n')
-                .append("recovery_target_timeline = '").append(timeline == null ? defaultTimeline : timeline).append("'\n")
+                .append("recovery_target_timeline = '").append(timeline == null ? defaultTimeline : timeline)
+                .append("'\n")
                 .append("recovery_target_action = 'promote'\n").toString();
     }
 

@@ -24,7 +24,8 @@ import java.util.regex.Pattern;
  * PostgreSQL's own pg_waldump, which checks each record's CRC.
  */
 final class WalInspector {
-    private static final String RECORD_HEAD = "tx:\\s+(\\d+), lsn: ([0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: ";
+    private static final String RECORD_HEAD =
+            "tx:\\s+(\\d+), lsn: ([0-9A-F]+/[0-9A-F]+), prev [0-9A-F]+/[0-9A-F]+, desc: ";
     private static final String TIME = "(\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?) UTC";
     /**
      * A transaction end as pg_waldump 15 describes it ({@code xact_desc} in xactdesc.c): {@code COMMIT <time>} or
@@ -33,7 +34,8 @@ final class WalInspector {
      */
     private static final Pattern TRANSACTION_END = Pattern.compile(
             RECORD_HEAD + "(COMMIT|ABORT)(_PREPARED (\\d+):)? " + TIME, Pattern.MULTILINE);
-    private static final Pattern RESTORE_POINT = Pattern.compile(RECORD_HEAD + "RESTORE_POINT (.*)$", Pattern.MULTILINE);
+    private static final Pattern RESTORE_POINT =
+            Pattern.compile(RECORD_HEAD + "RESTORE_POINT (.*)$", Pattern.MULTILINE);
     /** {@code CREATE <oid> "<location>"} ({@code tblspc_desc} in tblspcdesc.c). */
     private static final Pattern TABLESPACE_CREATE = Pattern.compile(
             RECORD_HEAD + "CREATE (\\d+) \"(.*)\"$", Pattern.MULTILINE);

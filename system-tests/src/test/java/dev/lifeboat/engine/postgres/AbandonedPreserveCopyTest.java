@@ -28,7 +28,8 @@ class AbandonedPreserveCopyTest {
     @Test
     void latestFollowsTheSourceThatIsStillArchiving() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(),
+        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
+                archive.archiveCommand(),
                 "autovacuum = off"))) {
             prod.start();
             exec(prod, "create table t (id bigint primary key)", "insert into t values (1)");
@@ -38,8 +39,8 @@ class AbandonedPreserveCopyTest {
 
             // a drill: restore with archiving preserved, start, write, throw away
             Path drill = tmp.resolve("drill");
-            CliResult r = cli("restore", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--target",
-                    drill.resolve("data").toString(), "-q", "--archive-mode", "preserve");
+            CliResult r = cli("restore", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(),
+                    "--target", drill.resolve("data").toString(), "-q", "--archive-mode", "preserve");
             assertThat(r.exitCode()).as(r.all()).isZero();
             PgTestSupport.giveRepositoryToPostgres(archive.uri());
             try (LocalCluster copy = LocalCluster.attach(drill, true)) {
@@ -51,8 +52,8 @@ class AbandonedPreserveCopyTest {
             // production goes on
             exec(prod, "insert into t values (2)", "insert into t values (3)");
             PgTestSupport.drainArchive(prod);
-            List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("latest"), archive.uri(), archive.keyFile(), "t",
-                    "--to-latest");
+            List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("latest"), archive.uri(), archive.keyFile(),
+                    "t", "--to-latest");
             assertThat(ids).containsExactly(1L, 2L, 3L);
             // the choice is visible to an operator who did fail over to the copy
             CliResult list = cli("list", "--repo", archive.uri(), "--key-file", archive.keyFile().toString());

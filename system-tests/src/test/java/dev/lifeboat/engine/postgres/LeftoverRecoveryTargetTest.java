@@ -30,7 +30,8 @@ class LeftoverRecoveryTargetTest {
     @Test
     void toLatestIgnoresRecoverySettingsInPostgresqlConf() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(),
+        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
+                archive.archiveCommand(),
                 "autovacuum = off",
                 "# left from when this cluster was restored from a base backup",
                 "recovery_target = 'immediate'", "recovery_target_action = 'promote'"))) {

@@ -30,7 +30,8 @@ class PreparedTransactionTargetTest {
     @Test
     void toXidOfAPreparedTransaction() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(),
+        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
+                archive.archiveCommand(),
                 "autovacuum = off", "max_prepared_transactions = 5"))) {
             prod.start();
             exec(prod, "create table t (id bigint primary key)");

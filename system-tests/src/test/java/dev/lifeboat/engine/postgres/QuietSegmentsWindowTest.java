@@ -33,7 +33,8 @@ class QuietSegmentsWindowTest {
     @Test
     void timeTargetBeforeQuietSegmentsIsRecoverable() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(),
+        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
+                archive.archiveCommand(),
                 "autovacuum = off", "track_commit_timestamp = on"))) {
             prod.start();
             exec(prod, "create table t (id bigint primary key)");
@@ -48,7 +49,8 @@ class QuietSegmentsWindowTest {
                 exec(prod, "select pg_logical_emit_message(false, 'quiet', 'x')", "select pg_switch_wal()");
             }
             PgTestSupport.drainArchive(prod);
-            Instant between = committed.get(1L).plus(Duration.between(committed.get(1L), committed.get(2L)).dividedBy(2));
+            Instant first = committed.get(1L);
+            Instant between = first.plus(Duration.between(first, committed.get(2L)).dividedBy(2));
             List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("copy"), archive.uri(), archive.keyFile(), "t",
                     "--to-time", between.toString());
             assertThat(ids).containsExactly(1L);

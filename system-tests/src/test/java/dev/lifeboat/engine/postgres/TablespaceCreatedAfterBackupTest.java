@@ -31,7 +31,8 @@ class TablespaceCreatedAfterBackupTest {
     @Test
     void restoreRefusesToReplayATablespaceIntoTheSourcesLocation() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on", archive.archiveCommand(),
+        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
+                archive.archiveCommand(),
                 "autovacuum = off"))) {
             prod.start();
             exec(prod, "create table base_t (id int)", "insert into base_t select generate_series(1, 10)");
