@@ -123,11 +123,17 @@ final class WalInspector {
         }
     }
 
-    /** Writes the run's segments into {@code dir} under {@code timeline}'s names; stops where the archive does. */
+    /**
+     * Writes the run's segments into {@code dir} under {@code timeline}'s names, from the first one archived (a
+     * backup's first segments may be only in the backup) to where the archive ends or has a gap.
+     */
     private List<String> layOut(List<String> run, int timeline, long segmentSize, Path dir) throws IOException {
         List<String> names = new ArrayList<>();
         for (String seg : run) {
             Optional<byte[]> data = archive.read(seg);
+            if (data.isEmpty() && names.isEmpty()) {
+                continue;
+            }
             if (data.isEmpty()) {
                 break;
             }
