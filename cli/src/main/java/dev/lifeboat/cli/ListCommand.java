@@ -50,6 +50,7 @@ final class ListCommand implements Callable<Integer> {
                             + " (WAL up to " + w.latestSegment() + ")",
                     w.missingSegments().isEmpty() ? "" : "; MISSING WAL: " + String.join(", ", w.missingSegments()));
         }
+        planner.latestHistoryNote().ifPresent(n -> System.out.println("note: restore --to-latest " + n));
         return 0;
     }
 

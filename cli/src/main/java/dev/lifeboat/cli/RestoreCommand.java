@@ -91,6 +91,9 @@ final class RestoreCommand implements Callable<Integer> {
                                 + "when started, PostgreSQL recovers and promotes the copy to a new timeline%s%n", result.recoveryTarget(),
                         result.targetTimeline(), rt == null ? "" : "; archived WAL reaches " + result.recoverableUntil(),
                         archiveMode == PgRestore.ArchiveMode.OFF ? " (archive_mode = off: it will not archive WAL)" : "");
+                if (result.historyNote() != null) {
+                    System.out.println("note: latest " + result.historyNote());
+                }
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());

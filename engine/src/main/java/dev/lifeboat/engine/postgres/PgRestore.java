@@ -88,10 +88,15 @@ public final class PgRestore {
      * @param clusterId     the copy's own cluster id (restore marker), which its backups and WAL will carry
      * @param replayLease   the lease that keeps expire from deleting archived WAL the copy's recovery still needs
      *                      (released when recovery ends; null for a restore to the end of the backup)
+     * @param historyNote   which cluster's history "latest" followed, when not the highest-numbered timeline's
+     *                      owner (null otherwise)
+     * @param mustReplayPast for --to-latest: the LSN of the newest archived commit, which the copy's recovery must
+     *                       replay (null otherwise); {@link PgValidator} checks it
      */
     public record Result(String backupId, Path target, long files, long bytes, double seconds,
                          Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         java.time.Instant recoverableUntil, List<String> modifiedFiles, String clusterId, String replayLease) {
+                         Instant recoverableUntil, List<String> modifiedFiles, String clusterId,
+                         String replayLease, String historyNote, String mustReplayPast) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -121,6 +126,7 @@ public final class PgRestore {
                 planner = new RecoveryPlanner(repo);
                 plan = planner.plan(opts.recoveryTarget(), opts.backupId());
                 id = plan.backup().id();
+                refuseSharedTablespaces(planner.tablespacesCreatedDuringReplay(plan, opts.recoveryTarget()));
             } else {
                 id = repo.resolveSnapshotId(opts.backupId());
             }
@@ -189,8 +195,14 @@ public final class PgRestore {
             return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
                     owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
                     plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
-                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id());
+                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id(),
+                    plan == null ? null : plan.historyNote(), mustReplayPast(plan, rt));
         }
+    }
+
+    private static String mustReplayPast(RecoveryPlanner.Plan plan, RecoveryTarget rt) {
+        return plan == null || rt.kind() != RecoveryTarget.Kind.LATEST || plan.newestCommitLsn() == null ? null
+                : Lsn.format(plan.newestCommitLsn());
     }
 
     /** Creates the directories and symlinks of the backup; returns its pg_control entry. */
@@ -456,6 +468,36 @@ public final class PgRestore {
             sb.append(oid).append(' ').append(loc != null ? loc.toString() : line.substring(line.indexOf(' ') + 1)).append('\n');
         }
         return sb.toString();
+    }
+
+    /**
+     * Refuses a recovery that would replay CREATE TABLESPACE into a location that exists here and is not empty,
+     * such as the source's live tablespace on the source's host: in recovery, PostgreSQL's redo reuses the location,
+     * removing and recreating its version directory ({@code create_tablespace_directories} in tablespace.c), and the
+     * copy would share and damage the files. --tablespace-map cannot move it: the location comes from the WAL record.
+     */
+    private static void refuseSharedTablespaces(List<WalInspector.TablespaceCreation> created) throws IOException {
+        for (WalInspector.TablespaceCreation c : created) {
+            // an empty location is an in-place tablespace (allow_in_place_tablespaces), under pg_tblspc
+            if (!c.location().isEmpty() && isNonEmptyDirectory(Path.of(c.location()))) {
+                String lsn = Lsn.format(c.lsn());
+                throw new IllegalArgumentException("recovery would replay CREATE TABLESPACE of tablespace " + c.oid()
+                        + " at " + lsn + " with location " + c.location() + ", which exists on this host and is not "
+                        + "empty (on the source's host: the source's own tablespace); PostgreSQL would reuse it "
+                        + "and the copy would write into its files. Restore on another host, or stop before " + lsn
+                        + " (--to-lsn " + lsn + " --exclusive, or an earlier --to-time), or, if nothing uses "
+                        + c.location() + " any more, move it aside");
+            }
+        }
+    }
+
+    private static boolean isNonEmptyDirectory(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            return Files.exists(dir, LinkOption.NOFOLLOW_LINKS);
+        }
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
+            return ds.iterator().hasNext();
+        }
     }
 
     static void requireEmpty(Path dir, String what) throws IOException {

@@ -27,7 +27,9 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -86,6 +88,7 @@ public final class PgValidator {
     }
 
     private String replayLease;
+    private String mustReplayPast;
 
     /**
      * Validates what {@code result} restored: the files the restore changed after their checksum are not re-hashed,
@@ -95,6 +98,7 @@ public final class PgValidator {
     public PgValidator restored(PgRestore.Result result) {
         skipChecksums(result.modifiedFiles());
         this.replayLease = result.replayLease();
+        this.mustReplayPast = result.mustReplayPast();
         return this;
     }
 
@@ -142,6 +146,7 @@ public final class PgValidator {
                 PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
                 if (archiveRecovery) {
                     waitForPromotion(conns, runDir);
+                    checkRecoveryReached().ifPresent(problems::add);
                     if (replayLease != null) {
                         dev.lifeboat.repository.ReplayLease.release(repo.store(), replayLease);
                     }
@@ -255,6 +260,42 @@ public final class PgValidator {
                     + (serverLog.isEmpty() ? "" : "\n--- server log ---\n" + tail(serverLog, 40)));
         }
         log.info("validation server up on socket {} port {}", runDir, port);
+    }
+
+    /**
+     * For a restore to the end of the archived WAL: whether recovery replayed the newest archived commit. Where it
+     * ended is the switch point of the copy's new timeline, in the history file PostgreSQL writes on promotion
+     * ({@code writeTimeLineHistory} in timeline.c). A recovery setting outside the restore's block could stop it
+     * early and still promote.
+     */
+    private Optional<String> checkRecoveryReached() throws IOException {
+        if (mustReplayPast == null) {
+            return Optional.empty();
+        }
+        Optional<TimelineHistory> newest = newestTimelineHistory();
+        if (newest.isEmpty() || newest.get().entries().isEmpty()) {
+            return Optional.of("recovery promoted the copy, but its pg_wal holds no timeline history to say where");
+        }
+        long end = newest.get().entries().getLast().switchLsn();
+        if (Long.compareUnsigned(end, Lsn.parse(mustReplayPast)) > 0) {
+            return Optional.empty();
+        }
+        return Optional.of("recovery ended at " + Lsn.format(end) + ", before the newest archived commit at "
+                + mustReplayPast + " that the restore planned to replay (a recovery_target setting outside "
+                + "postgresql.auto.conf, e.g. in a file it includes, may have stopped it)");
+    }
+
+    private Optional<TimelineHistory> newestTimelineHistory() throws IOException {
+        Optional<Path> file;
+        try (var list = Files.list(target.resolve("pg_wal"))) {
+            file = list.filter(p -> p.getFileName().toString().matches("[0-9A-F]{8}\\.history"))
+                    .max(Comparator.comparing(p -> p.getFileName().toString()));
+        }
+        if (file.isEmpty()) {
+            return Optional.empty();
+        }
+        int tli = Integer.parseInt(file.get().getFileName().toString().substring(0, 8), 16);
+        return Optional.of(TimelineHistory.parse(tli, Files.readString(file.get())));
     }
 
     /** Archive recovery replays WAL while the server already accepts connections; wait until it has promoted. */

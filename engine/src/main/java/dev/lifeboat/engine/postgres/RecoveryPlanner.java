@@ -14,6 +14,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.stream.Stream;
 
 /**
  * Works out what a repository can recover: per timeline the window from the earliest consistent backup to the last
@@ -34,8 +35,13 @@ public final class RecoveryPlanner {
     /**
      * @param targetLsn for a restore point or transaction target: where in the archived WAL recovery will stop
      *                  (null for other targets)
+     * @param historyNote which cluster's history "latest" chose, when that is not the highest-numbered timeline's
+     *                    owner (null otherwise; see {@link #latestHistoryNote()})
+     * @param newestCommitLsn where the newest commit archived after the backup lies (null if none): recovery to the
+     *                        end of the archived WAL replays it
      */
-    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment, Long targetLsn) {
+    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment,
+                       Long targetLsn, String historyNote, Long newestCommitLsn) {
         /**
          * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
          * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
@@ -67,10 +73,11 @@ public final class RecoveryPlanner {
         this.segSize = snapshots.isEmpty() ? 16L << 20
                 : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
         this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
+        Map<String, Instant> stored = new HashMap<>();
         for (dev.lifeboat.storage.BlobInfo b : archive.listObjects()) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isWalFileName(name) && b.lastModified() != null) {
-                newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
+                stored.merge(name, b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
             }
         }
         for (String name : archive.list()) {
@@ -86,6 +93,26 @@ public final class RecoveryPlanner {
                         TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
             }
         }
+        stored.forEach((name, at) -> {
+            if (!isPromotionPartial(name)) {
+                newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), at, (x, y) -> x.isAfter(y) ? x : y);
+            }
+        });
+    }
+
+    /**
+     * Whether {@code name} is the {@code .partial} a promoted copy archives of its parent's last segment
+     * ({@code CleanupAfterArchiveRecovery} in xlog.c): stored by the copy, it says nothing about the parent still
+     * archiving. It is the segment of a timeline switch away from its timeline.
+     */
+    private boolean isPromotionPartial(String name) {
+        if (!WalArchive.isPartial(name)) {
+            return false;
+        }
+        int tli = Integer.parseInt(name.substring(0, 8), 16);
+        long seg = segmentNumber(name.substring(0, 24));
+        return histories.values().stream().flatMap(h -> h.entries().stream())
+                .anyMatch(e -> e.parent() == tli && Lsn.segmentOf(e.switchLsn(), segSize) == seg);
     }
 
     private long segmentNumber(String name) {
@@ -171,64 +198,42 @@ public final class RecoveryPlanner {
 
     /**
      * The newest commit recovery can reach: found by reading back from the last replayable segment along the
-     * target timeline's path (a segment may hold no commit, e.g. one a backup only checkpointed and switched).
+     * target timeline's path, one pg_waldump pass per {@link #SCAN_BATCH} segments, until a batch holds a commit or
+     * the backup's stop segment is reached (a quiet server may close many segments without a commit: archive_timeout,
+     * pg_switch_wal, checkpoints). Two-phase commits count: PostgreSQL stops at a time target on COMMIT PREPARED too
+     * ({@code recoveryStopsBefore} in xlogrecovery.c).
      */
     private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
-        long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
-        if (lastSegment.equals(segmentName(timelineOf(from), stopSeg))) {
-            return from.stopTime();
-        }
-        PgBinaries bins = PgBinaries.forVersion(from.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
-        Optional<Instant> t = Optional.empty();
-        String complete = lastSegment;
-        if (WalArchive.isPartial(lastSegment)) {
-            t = partialLastCommit(bins, lastSegment);
-            complete = null;
-        }
-        if (t.isEmpty()) {
-            TimelineHistory h = history(target);
-            long last = segmentNumber(lastSegment.substring(0, 24)) - (complete == null ? 1 : 0);
-            List<String> path = new ArrayList<>();
-            for (long sn = Math.max(stopSeg + 1, last - 7); sn <= last; sn++) {
-                int tli = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(sn) ? target : h.timelineAt(sn * segSize);
-                path.add(segmentName(tli, sn));
-            }
-            t = new WalInspector(archive, bins).lastCommit(path);
-        }
-        return t.map(i -> i.isBefore(from.stopTime()) ? from.stopTime() : i).orElse(from.stopTime());
+        return newestCommit(from, lastSegment, target).map(WalInspector.Marker::time)
+                .filter(t -> t.isAfter(from.stopTime())).orElse(from.stopTime());
     }
 
-    private Optional<Instant> partialLastCommit(PgBinaries bins, String partial) throws IOException {
-        String segment = partial.substring(0, 24);
-        byte[] data = archive.read(partial).orElse(new byte[0]);
-        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("lifeboat-waldump-");
-        try {
-            java.nio.file.Files.write(dir.resolve(segment), java.util.Arrays.copyOf(data, (int) Math.max(segSize, data.length)));
-            ProcessBuilder pb = new ProcessBuilder(bins.path("pg_waldump"), "--path=" + dir, segment, segment).redirectErrorStream(true);
-            pb.environment().put("TZ", "UTC");
-            pb.environment().put("PGTZ", "UTC");
-            Process p = pb.start();
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            p.waitFor();
-            java.util.regex.Matcher m = java.util.regex.Pattern
-                    .compile("desc: COMMIT (\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?) UTC").matcher(out);
-            String lastTs = null;
-            while (m.find()) {
-                lastTs = m.group(1);
+    /** The newest commit record after the backup's stop segment, up to {@code lastSegment}; see {@link #lastCommit}. */
+    private Optional<WalInspector.Marker> newestCommit(Snapshot from, String lastSegment, int target)
+            throws IOException {
+        long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
+        long lastSeg = segmentNumber(lastSegment.substring(0, 24));
+        WalInspector inspector = new WalInspector(archive, binariesOf(from));
+        // batches overlap by one segment, so a commit record that crosses into the next batch is read whole
+        for (long hi = lastSeg; hi > stopSeg; hi -= SCAN_BATCH - 1) {
+            List<String> run = new ArrayList<>();
+            for (long sn = Math.max(stopSeg + 1, hi - SCAN_BATCH + 1); sn <= hi; sn++) {
+                run.add(pathSegment(sn, target, lastSegment));
             }
-            if (lastTs != null) {
-                return Optional.of(java.time.LocalDateTime.parse(lastTs.replace(' ', 'T')).toInstant(java.time.ZoneOffset.UTC));
+            Optional<WalInspector.Marker> newest = inspector.transactionEnds(run, target, segSize).stream()
+                    .filter(WalInspector.Marker::isCommit).reduce((x, y) -> y);
+            if (newest.isPresent()) {
+                return newest;
             }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException(e);
-        } finally {
-            dev.lifeboat.util.Processes.run(List.of("rm", "-rf", dir.toString()), java.time.Duration.ofSeconds(30));
+            if (hi - SCAN_BATCH + 1 <= stopSeg + 1) {
+                break;
+            }
         }
-        long seg = segmentNumber(partial);
-        int tli = Integer.parseInt(partial.substring(0, 8), 16);
-        return seg > 0 && segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(seg - 1)
-                ? new WalInspector(archive, bins).lastCommit(List.of(segmentName(tli, seg - 1))) : Optional.empty();
+        return Optional.empty();
+    }
+
+    private static PgBinaries binariesOf(Snapshot s) {
+        return PgBinaries.forVersion(s.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
     }
 
     /** The recoverable window and archive gaps of every timeline. */
@@ -329,7 +334,9 @@ public final class RecoveryPlanner {
             default -> candidates.getLast();
         };
         String[] end = replayableEnd(chosen, tli);
-        Instant until = lastCommit(chosen, end[0], tli);
+        Optional<WalInspector.Marker> newestCommit = newestCommit(chosen, end[0], tli);
+        Instant until = newestCommit.map(WalInspector.Marker::time).filter(c -> c.isAfter(chosen.stopTime()))
+                .orElse(chosen.stopTime());
         // PostgreSQL stops at a time target only when it meets a commit after it: a target at or after the newest
         // archived commit would replay to the end and fail with "recovery ended before configured recovery target
         // was reached"
@@ -352,7 +359,10 @@ public final class RecoveryPlanner {
             throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup " + chosen.id()
                     + "; recovery cannot go past " + end[0]);
         }
-        return new Plan(chosen, tli, until, end[0], markerLsn);
+        boolean latestHistory = (target.timeline() == null || target.timeline().equals("latest"))
+                && (requestedBackup == null || requestedBackup.equals("latest"));
+        return new Plan(chosen, tli, until, end[0], markerLsn, latestHistory ? latestHistoryNote().orElse(null) : null,
+                newestCommit.map(WalInspector.Marker::lsn).orElse(null));
     }
 
     private record Found(Snapshot backup, long lsn) {
@@ -375,8 +385,7 @@ public final class RecoveryPlanner {
         byStop.sort(java.util.Comparator.comparingLong(RecoveryPlanner::stopLsn));
         String[] end = replayableEnd(byStop.getLast(), tli);
         long endSeg = segmentNumber(end[0].substring(0, 24));
-        PgBinaries bins = PgBinaries.forVersion(byStop.getLast().engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
-        WalInspector inspector = new WalInspector(archive, bins);
+        WalInspector inspector = new WalInspector(archive, binariesOf(byStop.getLast()));
         // matches found so far, all at or after scannedFrom (unsigned LSN order)
         TreeSet<Long> matches = new TreeSet<>(Long::compareUnsigned);
         Long scannedFromSeg = null;
@@ -425,6 +434,75 @@ public final class RecoveryPlanner {
                 + " (WAL searched from " + Lsn.format(startLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
                 + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                 + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
+    }
+
+    /**
+     * The CREATE TABLESPACE records that the planned recovery replays: from the backup's redo point to where
+     * {@code target} stops it (for a time or LSN target an over-estimate, never an under-estimate). One pg_waldump
+     * pass per {@link #SCAN_BATCH} segments, reading only the Tablespace and Transaction records.
+     */
+    List<WalInspector.TablespaceCreation> tablespacesCreatedDuringReplay(Plan plan, RecoveryTarget target)
+            throws IOException {
+        long start = startLsn(plan.backup());
+        WalInspector.Records records = replayedRecords(plan, Lsn.segmentOf(start, segSize));
+        Long stop = stopBound(plan, target, records);
+        return records.tablespaces().stream()
+                .filter(c -> Long.compareUnsigned(c.lsn(), start) >= 0)
+                .filter(c -> stop == null || Long.compareUnsigned(c.lsn(), stop) < 0
+                        || isFirstRecordAtLsnTarget(c, target, records))
+                .toList();
+    }
+
+    /** Tablespace creations and transaction ends from segment {@code fromSeg} to the plan's last segment. */
+    private WalInspector.Records replayedRecords(Plan plan, long fromSeg) throws IOException {
+        WalInspector inspector = new WalInspector(archive, binariesOf(plan.backup()));
+        long toSeg = segmentNumber(plan.lastSegment().substring(0, 24));
+        TreeMap<Long, WalInspector.Marker> ends = new TreeMap<>(Long::compareUnsigned);
+        TreeMap<Long, WalInspector.TablespaceCreation> created = new TreeMap<>(Long::compareUnsigned);
+        // runs overlap by one segment, so no record is cut in two; the overlap's records are read twice
+        for (long b = fromSeg; b <= toSeg; b += SCAN_BATCH - 1) {
+            List<String> run = new ArrayList<>();
+            for (long sn = b; sn <= Math.min(toSeg, b + SCAN_BATCH - 1); sn++) {
+                run.add(pathSegment(sn, plan.targetTimeline(), plan.lastSegment()));
+            }
+            WalInspector.Records r = inspector.tablespaceCreations(run, plan.targetTimeline(), segSize);
+            r.markers().forEach(m -> ends.put(m.lsn(), m));
+            r.tablespaces().forEach(c -> created.put(c.lsn(), c));
+            if (b + SCAN_BATCH - 1 >= toSeg) {
+                break;
+            }
+        }
+        return new WalInspector.Records(List.copyOf(ends.values()), List.copyOf(created.values()));
+    }
+
+    /**
+     * The LSN before which every record is replayed, null for the end of the plan. A time target stops at the first
+     * transaction end after it, a restore point or transaction target at its record ({@code recoveryStopsBefore}
+     * and {@code recoveryStopsAfter} in xlogrecovery.c).
+     */
+    private static Long stopBound(Plan plan, RecoveryTarget target, WalInspector.Records records) {
+        return switch (target.kind()) {
+            case LSN -> Lsn.parse(target.value());
+            case NAME, XID -> plan.targetLsn();
+            case TIME -> records.markers().stream().filter(m -> m.time().isAfter(target.time()))
+                    .map(WalInspector.Marker::lsn).findFirst().orElse(null);
+            case LATEST, IMMEDIATE -> null;
+        };
+    }
+
+    /**
+     * An inclusive LSN target also replays the first record at or after it: {@code c} may be that record unless a
+     * transaction end or an earlier creation lies between the target and it.
+     */
+    private static boolean isFirstRecordAtLsnTarget(WalInspector.TablespaceCreation c, RecoveryTarget target,
+                                                    WalInspector.Records records) {
+        if (target.kind() != RecoveryTarget.Kind.LSN || target.exclusive()) {
+            return false;
+        }
+        long t = Lsn.parse(target.value());
+        return Stream.concat(records.markers().stream().map(WalInspector.Marker::lsn),
+                        records.tablespaces().stream().map(WalInspector.TablespaceCreation::lsn))
+                .noneMatch(l -> Long.compareUnsigned(l, t) >= 0 && Long.compareUnsigned(l, c.lsn()) < 0);
     }
 
     /** Where recovery from {@code s} begins replaying (its checkpoint's redo point); its stop LSN if not recorded. */
@@ -512,9 +590,9 @@ public final class RecoveryPlanner {
 
     /**
      * The cluster whose history "latest" means: with {@code --backup}, that backup's cluster; otherwise the owner of
-     * the newest timeline that has archived WAL (a restored copy archives only when restored with --archive-mode
-     * preserve, i.e. when it replaces its source, and PostgreSQL gives a promoted copy a timeline number above every
-     * one in the archive), or, with no WAL archived, the newest backup's.
+     * the timeline that received archived WAL most recently, i.e. the line of history still being archived (a
+     * restored copy archives only when restored with --archive-mode preserve: it replaces its source, or it is a
+     * drill that was thrown away while the source goes on archiving), or, with no WAL archived, the newest backup's.
      */
     public String sourceClusterId(String requestedBackup) throws IOException {
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
@@ -522,9 +600,34 @@ public final class RecoveryPlanner {
             return snapshots.stream().filter(s -> s.id().equals(id)).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
                     .findFirst().orElse(ClusterIdentity.ORIGIN);
         }
-        return newestWal.keySet().stream().max(Integer::compare).map(this::ownerOf)
+        return mostRecentlyArchivedTimeline().map(this::ownerOf)
                 .orElseGet(() -> snapshots.isEmpty() ? ClusterIdentity.ORIGIN
                         : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
+    }
+
+    private Optional<Integer> mostRecentlyArchivedTimeline() {
+        return newestWal.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey);
+    }
+
+    /**
+     * Set when "latest" (no {@code --backup}, no {@code --timeline}) does not follow the highest-numbered timeline:
+     * another cluster archived that one, but stopped before the one chosen archived its newest WAL. An operator who
+     * did fail over to that cluster (and whose new primary has not archived since) sees which history was chosen and
+     * can pass {@code --timeline}.
+     */
+    public Optional<String> latestHistoryNote() {
+        Optional<Integer> recent = mostRecentlyArchivedTimeline();
+        if (recent.isEmpty()) {
+            return Optional.empty();
+        }
+        int highest = newestWal.keySet().stream().max(Integer::compare).orElseThrow();
+        if (ownerOf(highest).equals(ownerOf(recent.get()))) {
+            return Optional.empty();
+        }
+        return Optional.of("followed the history of " + describeOwner(recent.get()) + ", whose timeline "
+                + recent.get() + " received archived WAL most recently (" + newestWal.get(recent.get())
+                + "), not timeline " + highest + " of " + describeOwner(highest) + " (last archived WAL "
+                + newestWal.get(highest) + "); pass --timeline " + highest + " to restore that history instead");
     }
 
     /** The newest timeline that {@code clusterId} archives or backed up (null if none). */

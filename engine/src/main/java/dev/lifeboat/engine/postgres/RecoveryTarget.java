@@ -4,6 +4,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneId;
 import java.time.format.DateTimeParseException;
+import java.util.List;
 
 /**
  * Where a point-in-time restore stops. {@code exclusive} stops just before the target instead of just after it;
@@ -73,25 +74,45 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
         return parseTime(value);
     }
 
-    /** The recovery settings PostgreSQL reads from postgresql.auto.conf. */
+    /** PostgreSQL's recovery target settings, of which at most one may be set. */
+    private static final List<String> TARGET_SETTINGS = List.of("recovery_target", "recovery_target_name",
+            "recovery_target_time", "recovery_target_xid", "recovery_target_lsn");
+
+    /**
+     * The recovery settings PostgreSQL reads from postgresql.auto.conf: every recovery_target* setting, so none
+     * left in postgresql.conf (e.g. {@code recovery_target = 'immediate'} from the recipe that made the source out
+     * of a base backup) applies to this restore. PostgreSQL applies only the last occurrence of a setting, and
+     * postgresql.auto.conf is read last. The unused targets come first, as empty strings: an empty target assigned
+     * after the one in use would count as a second target ({@code assign_recovery_target_*} in guc.c).
+     */
     public String settings() {
-        if (kind == Kind.LATEST) {
-            return "recovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'\n";
+        String used = targetSetting();
+        StringBuilder out = new StringBuilder();
+        for (String name : TARGET_SETTINGS) {
+            if (used == null || !used.startsWith(name + " ")) {
+                out.append(name).append(" = ''\n");
+            }
         }
-        if (kind == Kind.IMMEDIATE) {
-            return "recovery_target = 'immediate'\nrecovery_target_timeline = '" + (timeline == null ? "current" : timeline)
-                    + "'\nrecovery_target_action = 'promote'\n";
+        if (used != null) {
+            out.append(used).append('\n');
         }
-        String setting = switch (kind) {
+        String defaultTimeline = kind == Kind.IMMEDIATE ? "current" : "latest";
+        return out.append("recovery_target_inclusive = ").append(exclusive ? "off" : "on").append('\n')
+                .append("recovery_target_timeline = '").append(timeline == null ? defaultTimeline : timeline)
+                .append("'\n")
+                .append("recovery_target_action = 'promote'\n").toString();
+    }
+
+    /** The one target setting in use ({@code name = 'value'}), null for LATEST. */
+    private String targetSetting() {
+        return switch (kind) {
+            case LATEST -> null;
+            case IMMEDIATE -> "recovery_target = 'immediate'";
             case TIME -> "recovery_target_time = '" + PG_TIME.format(time()) + "'";
             case LSN -> "recovery_target_lsn = '" + value + "'";
             case XID -> "recovery_target_xid = '" + value + "'";
             case NAME -> "recovery_target_name = '" + value.replace("'", "''") + "'";
-            case LATEST, IMMEDIATE -> throw new IllegalStateException();
         };
-        return setting + "\nrecovery_target_inclusive = " + (exclusive ? "off" : "on")
-                + "\nrecovery_target_timeline = '" + (timeline == null ? "latest" : timeline) + "'"
-                + "\nrecovery_target_action = 'promote'\n";
     }
 
     public String describe() {

@@ -222,7 +222,9 @@ class RestoredCopyTest {
             Path again = tmp.resolve("pitr-then-backup-restored");
             restore(again, "--backup", copyFull.id(), "--to-latest", "--timeline", "current");
             String conf = Files.readString(again.resolve("data/postgresql.auto.conf"));
-            assertThat(conf).containsOnlyOnce("restore_command").doesNotContainPattern("recovery_target_time\\s*=");
+            // every target setting is written, the unused ones empty
+            assertThat(conf).containsOnlyOnce("restore_command").contains("recovery_target_time = ''")
+                    .doesNotContainPattern("recovery_target_time\\s*=\\s*'[^']");
             try (LocalCluster restored = LocalCluster.attach(again).start()) {
                 assertThat(count(restored, "select count(*) from t where id in (6001, 6002)")).isEqualTo(2);
             }

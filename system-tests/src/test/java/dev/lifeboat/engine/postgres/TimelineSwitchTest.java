@@ -42,6 +42,9 @@ class TimelineSwitchTest {
             assertThat(backup(uri, keyFile, a).exitCode()).isZero();
             PgTestSupport.insertTimed(a, 1, 20, committed, 50);
             PgTestSupport.drainArchive(a);
+            // the copy replaces a: a archives no more (its shutdown switches and archives one last segment). A source
+            // that archived on after the copy would keep "latest" (AbandonedPreserveCopyTest)
+            a.stop();
 
             // restore timeline 1 to just after row 10 and promote: timeline 2, which replaces timeline 1 (so it archives)
             Path rBase = tmp.resolve("r");
