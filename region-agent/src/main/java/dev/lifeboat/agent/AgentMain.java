@@ -12,7 +12,7 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class AgentMain {
     static final String USAGE = """
-            Usage: lifeboat-agent --config FILE [-v]
+            Usage: lifeboat agent --config FILE [-v]   (or java -jar lifeboat-region-agent.jar ...)
             Run a region agent until SIGTERM (stopping cancels running jobs). Config: see docs/agent.md.
               --config FILE   agent config (YAML)
               -v, --verbose   log what happens, and stack traces on errors
