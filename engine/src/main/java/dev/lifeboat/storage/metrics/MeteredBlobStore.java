@@ -32,6 +32,8 @@ public final class MeteredBlobStore implements BlobStore {
     private final MeterRegistry registry;
     private final String backend;
     private final ConcurrentMap<String, Counter> bytes = new ConcurrentHashMap<>();
+    /** Looked up once per operation and outcome: every chunk read of a restore passes here. */
+    private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
 
     public MeteredBlobStore(BlobStore delegate, MeterRegistry registry, String backend) {
         this.delegate = delegate;
@@ -55,9 +57,11 @@ public final class MeteredBlobStore implements BlobStore {
             outcome = "not_found";
             throw e;
         } finally {
-            Timer.builder(OPERATIONS).description("Calls on a store, by backend, operation and outcome")
-                    .tags("backend", backend, "operation", operation, "outcome", outcome)
-                    .register(registry).record(Duration.ofNanos(System.nanoTime() - start));
+            String o = outcome;
+            timers.computeIfAbsent(operation + '/' + o, k -> Timer.builder(OPERATIONS)
+                    .description("Calls on a store, by backend, operation and outcome")
+                    .tags("backend", backend, "operation", operation, "outcome", o).register(registry))
+                    .record(Duration.ofNanos(System.nanoTime() - start));
             if (outcome.equals("error")) {
                 Counter.builder(ERRORS).description("Failed calls on a store (each attempt of a retried one)")
                         .tags("backend", backend, "operation", operation).register(registry).increment();
