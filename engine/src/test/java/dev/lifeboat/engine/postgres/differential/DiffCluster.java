@@ -9,7 +9,8 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
-import dev.lifeboat.storage.local.LocalBlobStore;
+import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.util.Processes;
 
 import java.io.IOException;
@@ -48,7 +49,8 @@ final class DiffCluster {
     }
 
     static Repository newRepository(Path dir) throws IOException {
-        LocalBlobStore store = new LocalBlobStore(dir.resolve("repo"));
+        // the store stack every command opens (faults, metrics, limiter, retry around the backend), not a bare backend
+        BlobStore store = BlobStores.open(dir.resolve("repo").toUri().toString());
         KeySource key = KeySource.KeyFile.create(dir.resolve("repo.key"));
         Repository.init(store, key, false);
         return Repository.open(store, key);
