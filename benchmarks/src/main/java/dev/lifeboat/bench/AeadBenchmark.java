@@ -2,6 +2,8 @@ package dev.lifeboat.bench;
 
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.Aead;
+import java.security.SecureRandom;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -17,9 +19,6 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.security.SecureRandom;
-import java.util.concurrent.TimeUnit;
-
 /**
  * AES-256-GCM ({@link Aead}, the JDK provider) on what PackWriter seals: 128 KiB relation blocks after compression at
  * level {@code input} ({@code none} = the raw block plus its codec byte, i.e. the cipher's own speed). Scores are per
@@ -28,7 +27,9 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @OperationsPerInvocation(Sizes.MIB_PER_SLICE)
-@Fork(value = 1, jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class AeadBenchmark {
@@ -53,8 +54,9 @@ public class AeadBenchmark {
             aead = newAead();
             blocks = Blocks.of(d.data, level, sealed ? aead : null, AAD);
             hot = blocks.sliceBuffer();
-            PgHeapData.log(String.format("%s input: %s blocks, %.1f%% of the file bytes", sealed ? "open" : "seal", level.label(),
-                    100.0 * blocks.totalLength() / d.data.length));
+            PgHeapData.log(String.format(
+                    "%s input: %s blocks, %.1f%% of the file bytes",
+                    sealed ? "open" : "seal", level.label(), 100.0 * blocks.totalLength() / d.data.length));
             d.data = null; // only the blocks are used: keep the heap small
         }
 
@@ -69,6 +71,7 @@ public class AeadBenchmark {
     public static class ToSeal extends HotBlocks {
         @Param({"none", "lz4", "low"})
         public String input;
+
         byte[] out;
 
         @Setup(Level.Trial)

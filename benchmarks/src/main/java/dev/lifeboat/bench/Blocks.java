@@ -27,8 +27,9 @@ final class Blocks {
         int extra = sealWith == null ? 0 : Aead.OVERHEAD;
         long bound = (long) n * (scratch.length + extra);
         if (bound > Integer.MAX_VALUE - 64L) {
-            throw new IllegalArgumentException("the data set is too large to hold compressed in one array; use a smaller "
-                    + "lifeboat.bench.bytes (at most about 1.9 GiB)");
+            throw new IllegalArgumentException(
+                    "the data set is too large to hold compressed in one array; use a smaller "
+                            + "lifeboat.bench.bytes (at most about 1.9 GiB)");
         }
         byte[] out = new byte[(int) bound];
         int pos = 0;

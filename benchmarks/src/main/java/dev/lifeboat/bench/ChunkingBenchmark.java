@@ -4,6 +4,7 @@ import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -15,8 +16,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.concurrent.TimeUnit;
-
 /**
  * Chunking: where FileBackup cuts a file. Each slice is treated as one 16 MiB file (the size of a WAL segment, which is
  * what FastCDC mostly sees), in the CPU cache as after FileBackup's read; the cuts are the same calls FileBackup makes.
@@ -25,7 +24,9 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @OperationsPerInvocation(Sizes.MIB_PER_SLICE)
-@Fork(value = 1, jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class ChunkingBenchmark {

@@ -1,6 +1,7 @@
 package dev.lifeboat.bench;
 
 import dev.lifeboat.repository.compress.Compression;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -16,8 +17,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.util.concurrent.TimeUnit;
-
 /**
  * Compression at each {@code --compress} level, as PackWriter calls it: {@link Compression#compress} on 128 KiB relation
  * blocks (codec byte and the store-as-is fallback included). The byte counters give the compression ratio.
@@ -26,7 +25,9 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @OperationsPerInvocation(Sizes.MIB_PER_SLICE)
-@Fork(value = 1, jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class CompressionBenchmark {

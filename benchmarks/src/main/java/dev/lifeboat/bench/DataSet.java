@@ -1,12 +1,11 @@
 package dev.lifeboat.bench;
 
+import java.io.IOException;
 import org.openjdk.jmh.annotations.Level;
 import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
-
-import java.io.IOException;
 
 /** The benchmark input: {@code lifeboat.bench.bytes} of PostgreSQL heap pages (see {@link PgHeapData}), read once per fork. */
 @State(Scope.Benchmark)

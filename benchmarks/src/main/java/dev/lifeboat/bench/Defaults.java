@@ -7,6 +7,5 @@ public final class Defaults {
     /** JMH 1.37 uses sun.misc.Unsafe, which JDK 25 warns about on every fork. */
     public static final String UNSAFE = "--sun-misc-unsafe-memory-access=allow";
 
-    private Defaults() {
-    }
+    private Defaults() {}
 }

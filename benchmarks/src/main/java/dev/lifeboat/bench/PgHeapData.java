@@ -1,7 +1,6 @@
 package dev.lifeboat.bench;
 
 import dev.lifeboat.engine.postgres.LocalCluster;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -57,8 +56,7 @@ public final class PgHeapData {
     /** Main-fork relation file or segment: relfilenode (at most 10 digits, unlike a WAL segment name) and segment number. */
     private static final Pattern RELATION_FILE = Pattern.compile("[0-9]{1,10}(\\.[0-9]+)?");
 
-    private PgHeapData() {
-    }
+    private PgHeapData() {}
 
     /** The configured data-set size in bytes, a whole number of slices. */
     public static int configuredBytes() {
@@ -66,7 +64,8 @@ public final class PgHeapData {
         long max = (Integer.MAX_VALUE - 64L) / Sizes.SLICE * Sizes.SLICE;
         long n = Math.min(max, want / Sizes.SLICE * Sizes.SLICE);
         if (n < Sizes.SLICE) {
-            throw new IllegalArgumentException("lifeboat.bench.bytes=" + want + " is smaller than one slice (" + Sizes.SLICE + " bytes)");
+            throw new IllegalArgumentException(
+                    "lifeboat.bench.bytes=" + want + " is smaller than one slice (" + Sizes.SLICE + " bytes)");
         }
         return (int) n;
     }
@@ -90,17 +89,22 @@ public final class PgHeapData {
     /** Loads {@code bytes} bytes of heap pages of the named data set (see the class comment for where they come from). */
     public static byte[] load(String dataset, int bytes) throws IOException {
         if (!dataset.equals(PGBENCH) && !dataset.equals(REALISTIC)) {
-            throw new IllegalArgumentException("unknown data set '" + dataset + "'; use " + PGBENCH + " or " + REALISTIC);
+            throw new IllegalArgumentException(
+                    "unknown data set '" + dataset + "'; use " + PGBENCH + " or " + REALISTIC);
         }
-        String dir = System.getProperty("lifeboat.bench.pgdata." + dataset, System.getProperty("lifeboat.bench.pgdata"));
+        String dir =
+                System.getProperty("lifeboat.bench.pgdata." + dataset, System.getProperty("lifeboat.bench.pgdata"));
         if (dir != null && !dir.isBlank()) {
-            return fromRelationFiles(relationFiles(Path.of(dir)), bytes, dataset + " (relation files under " + dir + ")");
+            return fromRelationFiles(
+                    relationFiles(Path.of(dir)), bytes, dataset + " (relation files under " + dir + ")");
         }
         String cacheProp = System.getProperty("lifeboat.bench.cache", "");
         boolean keep = !cacheProp.equals("off");
-        Path cache = keep && !cacheProp.isBlank() ? Path.of(cacheProp)
-                : keep ? Path.of(System.getProperty("java.io.tmpdir"), "lifeboat-bench-data")
-                : Files.createTempDirectory("lifeboat-bench-data-");
+        Path cache = keep && !cacheProp.isBlank()
+                ? Path.of(cacheProp)
+                : keep
+                        ? Path.of(System.getProperty("java.io.tmpdir"), "lifeboat-bench-data")
+                        : Files.createTempDirectory("lifeboat-bench-data-");
         try {
             Path file = cache.resolve(dataset + "-" + bytes + "." + CACHE_VERSION + ".heap");
             if (!Files.isRegularFile(file) || Files.size(file) != bytes) {
@@ -121,10 +125,17 @@ public final class PgHeapData {
         Files.createDirectories(cache);
         Path base = Files.createTempDirectory("lifeboat-bench-pg-");
         long t0 = System.nanoTime();
-        log("creating a throwaway PostgreSQL cluster in " + base + " for " + (bytes >> 20) + " MiB of heap pages per data set");
-        try (LocalCluster pg = LocalCluster.create(base.resolve("cluster"), List.of(
-                "fsync = off", "synchronous_commit = off", "full_page_writes = off", "max_wal_size = 8GB",
-                "checkpoint_timeout = 1h", "autovacuum = off"))) {
+        log("creating a throwaway PostgreSQL cluster in " + base + " for " + (bytes >> 20)
+                + " MiB of heap pages per data set");
+        try (LocalCluster pg = LocalCluster.create(
+                base.resolve("cluster"),
+                List.of(
+                        "fsync = off",
+                        "synchronous_commit = off",
+                        "full_page_writes = off",
+                        "max_wal_size = 8GB",
+                        "checkpoint_timeout = 1h",
+                        "autovacuum = off"))) {
             pg.start();
             int scale = (int) Math.ceil(bytes / PGBENCH_BYTES_PER_SCALE) + 1;
             // init steps: drop, tables, client-side generate, vacuum (sets hint bits and the visibility map, as after a
@@ -132,11 +143,15 @@ public final class PgHeapData {
             pg.pgbench(List.of("-i", "-s", Integer.toString(scale), "-q", "-I", "dtgv"), Duration.ofMinutes(60));
             log(String.format("pgbench -i -s %d done (%.0f s)", scale, (System.nanoTime() - t0) / 1e9));
             Map<String, List<String>> tables = new LinkedHashMap<>();
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement()) {
                 fillRealistic(st, bytes);
                 st.execute("vacuum analyze orders");
                 st.execute("checkpoint");
-                tables.put(PGBENCH, relationPaths(st, "pgbench_accounts", "pgbench_history", "pgbench_tellers", "pgbench_branches"));
+                tables.put(
+                        PGBENCH,
+                        relationPaths(
+                                st, "pgbench_accounts", "pgbench_history", "pgbench_tellers", "pgbench_branches"));
                 tables.put(REALISTIC, relationPaths(st, "orders"));
             }
             log(String.format("realistic table loaded (%.0f s)", (System.nanoTime() - t0) / 1e9));
@@ -149,7 +164,8 @@ public final class PgHeapData {
                 }
                 byte[] data = fromRelationFiles(files, bytes, e.getKey());
                 Path out = cache.resolve(e.getKey() + "-" + bytes + "." + CACHE_VERSION + ".heap");
-                Path tmp = cache.resolve("." + out.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
+                Path tmp = cache.resolve(
+                        "." + out.getFileName() + "." + ProcessHandle.current().pid() + ".tmp");
                 Files.write(tmp, data);
                 try {
                     Files.move(tmp, out, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
@@ -162,14 +178,17 @@ public final class PgHeapData {
         } finally {
             deleteTree(base);
         }
-        log(String.format("heap pages ready in %s (%.0f s); the throwaway cluster is deleted", cache, (System.nanoTime() - t0) / 1e9));
+        log(String.format(
+                "heap pages ready in %s (%.0f s); the throwaway cluster is deleted",
+                cache, (System.nanoTime() - t0) / 1e9));
     }
 
     /** Orders with timestamps, numerics and varied text, grown until the heap holds at least {@code bytes}. */
     private static void fillRealistic(Statement st, long bytes) throws SQLException {
-        String select = "select g as id, now() - random() * interval '365 days' as at, (random() * 10000)::numeric(12,2) as amount, "
-                + "md5(g::text) || ' ' || (array['shipped','pending','cancelled','returned'])[1 + (g %% 4)] as note "
-                + "from generate_series(%d, %d) g";
+        String select =
+                "select g as id, now() - random() * interval '365 days' as at, (random() * 10000)::numeric(12,2) as amount, "
+                        + "md5(g::text) || ' ' || (array['shipped','pending','cancelled','returned'])[1 + (g %% 4)] as note "
+                        + "from generate_series(%d, %d) g";
         long probe = 200_000;
         st.execute("drop table if exists orders");
         st.execute("create table orders as " + String.format(select, 1, probe));
@@ -227,13 +246,16 @@ public final class PgHeapData {
         Files.walkFileTree(dir, new SimpleFileVisitor<>() {
             @Override
             public FileVisitResult preVisitDirectory(Path d, BasicFileAttributes attrs) {
-                return d.getFileName() != null && d.getFileName().toString().equals("pg_wal") ? FileVisitResult.SKIP_SUBTREE
+                return d.getFileName() != null && d.getFileName().toString().equals("pg_wal")
+                        ? FileVisitResult.SKIP_SUBTREE
                         : FileVisitResult.CONTINUE;
             }
 
             @Override
             public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) {
-                if (attrs.isRegularFile() && attrs.size() > 0 && RELATION_FILE.matcher(f.getFileName().toString()).matches()) {
+                if (attrs.isRegularFile()
+                        && attrs.size() > 0
+                        && RELATION_FILE.matcher(f.getFileName().toString()).matches()) {
                     found.add(f);
                 }
                 return FileVisitResult.CONTINUE;
@@ -254,7 +276,9 @@ public final class PgHeapData {
         });
         List<List<Path>> relations = new ArrayList<>(byRelation.values());
         relations.forEach(l -> l.sort(bySegment));
-        relations.sort(Comparator.comparingLong((List<Path> l) -> l.stream().mapToLong(PgHeapData::size).sum()).reversed()
+        relations.sort(Comparator.comparingLong(
+                        (List<Path> l) -> l.stream().mapToLong(PgHeapData::size).sum())
+                .reversed()
                 .thenComparing(l -> l.getFirst().toString()));
         return relations.stream().flatMap(List::stream).toList();
     }

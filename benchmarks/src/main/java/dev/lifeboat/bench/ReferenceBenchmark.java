@@ -1,5 +1,9 @@
 package dev.lifeboat.bench;
 
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -11,11 +15,6 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.SplittableRandom;
-import java.util.concurrent.TimeUnit;
-
 /**
  * Simple references, the single-core ceilings the stages are compared with: copying the bytes once (from the cache, as
  * the {@code none} level and a pack's copy do, and from memory, as a file read does) and the bare gear-hash loop that
@@ -26,7 +25,9 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @OperationsPerInvocation(Sizes.MIB_PER_SLICE)
-@Fork(value = 1, jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class ReferenceBenchmark {

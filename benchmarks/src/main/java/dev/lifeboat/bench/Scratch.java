@@ -3,7 +3,6 @@ package dev.lifeboat.bench;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -15,14 +14,15 @@ import java.nio.file.Path;
  * should the fork die, by a shutdown hook.
  */
 public final class Scratch {
-    private Scratch() {
-    }
+    private Scratch() {}
 
     public static Path create(String what) throws IOException {
         String prop = System.getProperty("lifeboat.bench.tmp");
-        Path parent = prop != null && !prop.isBlank() ? Path.of(prop)
-                : Files.isDirectory(Path.of("/dev/shm")) && Files.isWritable(Path.of("/dev/shm")) ? Path.of("/dev/shm")
-                : Path.of(System.getProperty("java.io.tmpdir"));
+        Path parent = prop != null && !prop.isBlank()
+                ? Path.of(prop)
+                : Files.isDirectory(Path.of("/dev/shm")) && Files.isWritable(Path.of("/dev/shm"))
+                        ? Path.of("/dev/shm")
+                        : Path.of(System.getProperty("java.io.tmpdir"));
         Files.createDirectories(parent);
         Path dir = Files.createTempDirectory(parent, "lifeboat-bench-stages-" + what + "-");
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -3,7 +3,6 @@ package dev.lifeboat.bench;
 import dev.lifeboat.repository.crypto.Aead;
 import dev.lifeboat.repository.crypto.DerivedKeyAead;
 import dev.lifeboat.repository.crypto.Sealer;
-
 import java.security.SecureRandom;
 import java.util.Arrays;
 import java.util.SplittableRandom;
@@ -19,8 +18,7 @@ import java.util.SplittableRandom;
  * <pre>java -cp benchmarks/target/benchmarks.jar dev.lifeboat.bench.SealSchemeTiming [rounds]</pre>
  */
 public final class SealSchemeTiming {
-    private SealSchemeTiming() {
-    }
+    private SealSchemeTiming() {}
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 60;
@@ -30,8 +28,10 @@ public final class SealSchemeTiming {
         String[] names = {"format 1 (master key)", "format 2 (per-object key)"};
         byte[] aad = new byte[32]; // a chunk id's size
         warmUp(schemes, aad);
-        System.out.printf("%-27s %9s %14s %14s %14s %14s%n", "scheme", "size", "seal MB/s", "open MB/s", "seal µs/msg", "open µs/msg");
-        for (int size : new int[]{1 << 20, 128 * 1024, 4096}) {
+        System.out.printf(
+                "%-27s %9s %14s %14s %14s %14s%n",
+                "scheme", "size", "seal MB/s", "open MB/s", "seal µs/msg", "open µs/msg");
+        for (int size : new int[] {1 << 20, 128 * 1024, 4096}) {
             int perRound = Math.max(8, (32 << 20) / size);
             byte[] plain = new byte[size];
             new SplittableRandom(size).nextBytes(plain);
@@ -60,7 +60,9 @@ public final class SealSchemeTiming {
             for (int k = 0; k < 2; k++) {
                 double s = median(seal[k]);
                 double o = median(open[k]);
-                System.out.printf("%-27s %9d %14.0f %14.0f %14.2f %14.2f%n", names[k], size, size / s / 1e6, size / o / 1e6, s * 1e6, o * 1e6);
+                System.out.printf(
+                        "%-27s %9d %14.0f %14.0f %14.2f %14.2f%n",
+                        names[k], size, size / s / 1e6, size / o / 1e6, s * 1e6, o * 1e6);
             }
         }
     }

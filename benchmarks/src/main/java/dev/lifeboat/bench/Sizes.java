@@ -12,10 +12,10 @@ public final class Sizes {
     public static final int SLICE = MIB_PER_SLICE * MIB;
     /** Relation files are stored in blocks of this size (RepositoryConfig.Chunking.defaults relationBlockSize). */
     public static final int BLOCK = 128 * 1024;
+
     public static final int BLOCKS_PER_SLICE = SLICE / BLOCK;
     /** FileBackup reads files 4 MiB at a time. */
     public static final int READ_SIZE = 4 * MIB;
 
-    private Sizes() {
-    }
+    private Sizes() {}
 }

@@ -6,6 +6,9 @@ import dev.lifeboat.bench.HotSlice;
 import dev.lifeboat.bench.Scratch;
 import dev.lifeboat.bench.Sizes;
 import dev.lifeboat.repository.compress.Compression;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -22,10 +25,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.io.IOException;
-import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
-
 /**
  * Pack writing ({@link PackWriter}, package-private, hence this package): each 128 KiB block is compressed at
  * {@code compression} and sealed into the pack buffer; a pack is finished (sealed trailer, footer, SHA-256 of the whole
@@ -37,7 +36,9 @@ import java.util.concurrent.TimeUnit;
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @OperationsPerInvocation(Sizes.MIB_PER_SLICE)
-@Fork(value = 1, jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {Defaults.XMX, Defaults.NATIVE, Defaults.UNSAFE})
 @Warmup(iterations = 2, time = 2)
 @Measurement(iterations = 5, time = 2)
 public class PackWriterBenchmark {

@@ -2,11 +2,10 @@ package dev.lifeboat.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.util.Json;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-
-import java.util.concurrent.Callable;
 
 @Command(name = "alerts", description = "Open alerts from the controller (or the newest of all with --all).")
 final class AlertsCommand implements Callable<Integer> {
@@ -30,9 +29,15 @@ final class AlertsCommand implements Callable<Integer> {
             System.out.println(all ? "no alerts" : "no open alerts");
         }
         for (JsonNode a : alerts) {
-            System.out.printf("%-8s %-20s %s  %s%s%n", a.path("severity").asText().toUpperCase(), a.path("kind").asText(),
-                    a.path("raisedAt").asText(), a.path("summary").asText(),
-                    a.path("resolvedAt").isTextual() ? " (resolved " + a.path("resolvedAt").asText() + ")" : "");
+            System.out.printf(
+                    "%-8s %-20s %s  %s%s%n",
+                    a.path("severity").asText().toUpperCase(),
+                    a.path("kind").asText(),
+                    a.path("raisedAt").asText(),
+                    a.path("summary").asText(),
+                    a.path("resolvedAt").isTextual()
+                            ? " (resolved " + a.path("resolvedAt").asText() + ")"
+                            : "");
         }
         return 0;
     }

@@ -5,23 +5,31 @@ import dev.lifeboat.controller.ControllerConfig;
 import dev.lifeboat.controller.audit.AuditLog;
 import dev.lifeboat.controller.db.Database;
 import dev.lifeboat.util.Json;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
-import java.util.concurrent.Callable;
-
-@Command(name = "audit", description = "The controller's tamper-evident audit log.", subcommands = {AuditCommand.Verify.class, AuditCommand.List.class})
+@Command(
+        name = "audit",
+        description = "The controller's tamper-evident audit log.",
+        subcommands = {AuditCommand.Verify.class, AuditCommand.List.class})
 final class AuditCommand {
 
-    @Command(name = "verify", description = "Re-check the audit log's hash chain: exits 3 at the first edited, removed or reordered entry. "
-            + "Asks the running controller, or with --config reads the controller's database directly (controller stopped, or PostgreSQL).")
+    @Command(
+            name = "verify",
+            description =
+                    "Re-check the audit log's hash chain: exits 3 at the first edited, removed or reordered entry. "
+                            + "Asks the running controller, or with --config reads the controller's database directly (controller stopped, or PostgreSQL).")
     static final class Verify implements Callable<Integer> {
         @Mixin
         ControllerOptions controller;
 
-        @Option(names = "--config", paramLabel = "FILE", description = "The controller's config: verify its database offline.")
+        @Option(
+                names = "--config",
+                paramLabel = "FILE",
+                description = "The controller's config: verify its database offline.")
         Path config;
 
         @Option(names = "--json", description = "Print the result as JSON.")
@@ -35,15 +43,20 @@ final class AuditCommand {
             String problem;
             if (config != null) {
                 ControllerConfig c = ControllerConfig.load(config);
-                try (Database db = Database.open(c.database.url, c.database.user,
-                        c.database.passwordEnv != null ? System.getenv(c.database.passwordEnv) : c.database.password, Path.of(c.stateDir))) {
+                try (Database db = Database.open(
+                        c.database.url,
+                        c.database.user,
+                        c.database.passwordEnv != null ? System.getenv(c.database.passwordEnv) : c.database.password,
+                        Path.of(c.stateDir))) {
                     // never create a key here: a missing key file means the chain cannot be checked
                     Path keyFile = Path.of(c.stateDir, "audit.key");
                     if (!java.nio.file.Files.exists(keyFile)) {
                         throw new IllegalArgumentException("no audit key at " + keyFile + ": is state-dir right?");
                     }
                     AuditLog.VerifyResult r = new AuditLog(db.dataSource(), AuditLog.loadOrCreateKey(keyFile))
-                            .verify(AuditLog.readAnchor(Path.of(c.stateDir, dev.lifeboat.controller.Controller.AUDIT_HEAD)).orElse(null));
+                            .verify(AuditLog.readAnchor(
+                                            Path.of(c.stateDir, dev.lifeboat.controller.Controller.AUDIT_HEAD))
+                                    .orElse(null));
                     ok = r.ok();
                     checked = r.entriesChecked();
                     bad = r.firstBadSeq();
@@ -57,8 +70,15 @@ final class AuditCommand {
                 problem = r.path("problem").asText(null);
             }
             if (json) {
-                System.out.println(Json.pretty(java.util.Map.of("ok", ok, "entriesChecked", checked, "firstBadSeq", bad,
-                        "problem", problem == null ? "" : problem)));
+                System.out.println(Json.pretty(java.util.Map.of(
+                        "ok",
+                        ok,
+                        "entriesChecked",
+                        checked,
+                        "firstBadSeq",
+                        bad,
+                        "problem",
+                        problem == null ? "" : problem)));
             } else if (ok) {
                 System.out.printf("audit log intact: %d entries, chain verified%n", checked);
             } else {
@@ -90,8 +110,14 @@ final class AuditCommand {
                 return 0;
             }
             for (JsonNode e : entries) {
-                System.out.printf("%6d %s %-24s %-22s %s %s%n", e.path("seq").asLong(), e.path("at").asText(), e.path("actor").asText(),
-                        e.path("action").asText(), e.path("target").asText(), e.path("detail").asText());
+                System.out.printf(
+                        "%6d %s %-24s %-22s %s %s%n",
+                        e.path("seq").asLong(),
+                        e.path("at").asText(),
+                        e.path("actor").asText(),
+                        e.path("action").asText(),
+                        e.path("target").asText(),
+                        e.path("detail").asText());
             }
             return 0;
         }

@@ -7,11 +7,10 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.util.Json;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-
-import java.util.concurrent.Callable;
 
 @Command(name = "backup", description = "Take an online backup of a running PostgreSQL cluster.")
 final class BackupCommand implements Callable<Integer> {
@@ -21,25 +20,33 @@ final class BackupCommand implements Callable<Integer> {
     @Mixin
     PgServerOptions server;
 
-
-
-
-
-    @Option(names = "--type", defaultValue = "full", description = "full; incr (reads only files changed since the newest "
-            + "backup, stores only new chunks); diff (the same against the newest full). Every backup restores on its own.")
+    @Option(
+            names = "--type",
+            defaultValue = "full",
+            description =
+                    "full; incr (reads only files changed since the newest "
+                            + "backup, stores only new chunks); diff (the same against the newest full). Every backup restores on its own.")
     String type;
 
-    @Option(names = "--compress", defaultValue = "low", paramLabel = "LEVEL",
+    @Option(
+            names = "--compress",
+            defaultValue = "low",
+            paramLabel = "LEVEL",
             description = "none, low (zstd-1), medium (zstd-3), high (zstd-9) or lz4. Default: ${DEFAULT-VALUE}.")
     String compress;
 
-    @Option(names = "--parallel", defaultValue = "2", description = "Files read and compressed in parallel. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--parallel",
+            defaultValue = "2",
+            description = "Files read and compressed in parallel. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
     @Option(names = "--json", description = "Print the result as JSON.")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "No progress output.")
     boolean quiet;
 
     @Override
@@ -51,7 +58,19 @@ final class BackupCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
         Snapshot s;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            s = new PgBackup(r, new PgBackupOptions(server.requirePgdata(), server.pghost, server.pgport, server.pguser, type, compression, parallel), progress, cancel).run();
+            s = new PgBackup(
+                            r,
+                            new PgBackupOptions(
+                                    server.requirePgdata(),
+                                    server.pghost,
+                                    server.pgport,
+                                    server.pguser,
+                                    type,
+                                    compression,
+                                    parallel),
+                            progress,
+                            cancel)
+                    .run();
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);
@@ -63,10 +82,18 @@ final class BackupCommand implements Callable<Integer> {
             System.out.println(Json.pretty(ListCommand.summary(s)));
         } else {
             Snapshot.Stats st = s.stats();
-            System.out.printf("%s backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline %s%n",
-                    s.type(), s.id(), ListCommand.size(st.bytesRead()), ListCommand.size(st.bytesNew()), ListCommand.size(st.bytesStored()),
-                    st.seconds(), st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds()),
-                    s.engineInfo().get("startLsn"), s.engineInfo().get("stopLsn"), s.engineInfo().get("timeline"));
+            System.out.printf(
+                    "%s backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline %s%n",
+                    s.type(),
+                    s.id(),
+                    ListCommand.size(st.bytesRead()),
+                    ListCommand.size(st.bytesNew()),
+                    ListCommand.size(st.bytesStored()),
+                    st.seconds(),
+                    st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds()),
+                    s.engineInfo().get("startLsn"),
+                    s.engineInfo().get("stopLsn"),
+                    s.engineInfo().get("timeline"));
         }
         return 0;
     }

@@ -4,20 +4,23 @@ import dev.lifeboat.repository.Expirer;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RetentionPolicy;
 import dev.lifeboat.util.Json;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.time.Duration;
-import java.util.List;
-import java.util.Map;
-import java.util.concurrent.Callable;
-
-@Command(name = "expire", description = {"Apply the retention policy: delete expired backups, the archived WAL that no kept "
-        + "backup, the PITR window (on any timeline) or a running recovery (replay lease) needs, and the data only expired "
-        + "backups used (repacking packs that are less than half in use).",
-        "Never runs during a backup, restore or verify. A value of 0 disables a rule; the newest backup is always kept."})
+@Command(
+        name = "expire",
+        description = {
+            "Apply the retention policy: delete expired backups, the archived WAL that no kept "
+                    + "backup, the PITR window (on any timeline) or a running recovery (replay lease) needs, and the data only expired "
+                    + "backups used (repacking packs that are less than half in use).",
+            "Never runs during a backup, restore or verify. A value of 0 disables a rule; the newest backup is always kept."
+        })
 public final class ExpireCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -25,29 +28,55 @@ public final class ExpireCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--keep-full", defaultValue = "5", paramLabel = "N", description = "Keep the newest N full backups. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--keep-full",
+            defaultValue = "5",
+            paramLabel = "N",
+            description = "Keep the newest N full backups. Default: ${DEFAULT-VALUE}.")
     int keepFull;
 
-    @Option(names = "--keep-daily", defaultValue = "7", paramLabel = "N",
-            description = "Keep the newest backup of each of the last N days (UTC) that have one. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--keep-daily",
+            defaultValue = "7",
+            paramLabel = "N",
+            description =
+                    "Keep the newest backup of each of the last N days (UTC) that have one. Default: ${DEFAULT-VALUE}.")
     int keepDaily;
 
-    @Option(names = "--keep-weekly", defaultValue = "4", paramLabel = "N",
-            description = "Keep the newest backup of each of the last N ISO weeks that have one. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--keep-weekly",
+            defaultValue = "4",
+            paramLabel = "N",
+            description =
+                    "Keep the newest backup of each of the last N ISO weeks that have one. Default: ${DEFAULT-VALUE}.")
     int keepWeekly;
 
-    @Option(names = "--keep-monthly", defaultValue = "12", paramLabel = "N",
-            description = "Keep the newest backup of each of the last N months that have one. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--keep-monthly",
+            defaultValue = "12",
+            paramLabel = "N",
+            description =
+                    "Keep the newest backup of each of the last N months that have one. Default: ${DEFAULT-VALUE}.")
     int keepMonthly;
 
-    @Option(names = "--pitr-window", defaultValue = "72h", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "Keep what point-in-time recovery to any moment of the last DURATION needs (e.g. 72h, 3d, 90m; 0 = off). "
-                    + "Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--pitr-window",
+            defaultValue = "72h",
+            paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            description =
+                    "Keep what point-in-time recovery to any moment of the last DURATION needs (e.g. 72h, 3d, 90m; 0 = off). "
+                            + "Default: ${DEFAULT-VALUE}.")
     Duration pitrWindow;
 
-    @Option(names = "--replay-lease-ttl", defaultValue = "24h", paramLabel = "DURATION", converter = DurationConverter.class,
-            description = "A replay lease (a recovery replaying archived WAL) not renewed for this long is stale: its WAL is "
-                    + "no longer kept and the lease is deleted. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--replay-lease-ttl",
+            defaultValue = "24h",
+            paramLabel = "DURATION",
+            converter = DurationConverter.class,
+            description =
+                    "A replay lease (a recovery replaying archived WAL) not renewed for this long is stale: its WAL is "
+                            + "no longer kept and the lease is deleted. Default: ${DEFAULT-VALUE}.")
     Duration replayLeaseTtl;
 
     @Option(names = "--dry-run", description = "Only report what would be kept and deleted.")
@@ -59,7 +88,8 @@ public final class ExpireCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (keepFull < 0 || keepDaily < 0 || keepWeekly < 0 || keepMonthly < 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(),
+            throw new CommandLine.ParameterException(
+                    spec.commandLine(),
                     "--keep-full, --keep-daily, --keep-weekly and --keep-monthly must be 0 or more");
         }
         RetentionPolicy policy = new RetentionPolicy(keepFull, keepDaily, keepWeekly, keepMonthly, pitrWindow);
@@ -81,18 +111,27 @@ public final class ExpireCommand implements Callable<Integer> {
         if (res.expired().isEmpty()) {
             System.out.println("no backup expires");
         } else {
-            System.out.printf("%s %d backup(s):%n", dryRun ? "would expire" : "expired", res.expired().size());
+            System.out.printf(
+                    "%s %d backup(s):%n",
+                    dryRun ? "would expire" : "expired", res.expired().size());
             for (String id : res.expired()) {
                 System.out.printf("  %s%n", id);
             }
         }
         if (res.walKeptFrom() != null && res.walKeptFromByTimeline().size() <= 1) {
-            System.out.printf("WAL: %s %d archived file(s) before %s%n", verb, res.walDeleted().size(), res.walKeptFrom());
+            System.out.printf(
+                    "WAL: %s %d archived file(s) before %s%n",
+                    verb, res.walDeleted().size(), res.walKeptFrom());
         } else if (res.walKeptFrom() != null) {
             // per timeline: a timeline's WAL may go entirely, whatever its segment numbers
-            System.out.printf("WAL: %s %d archived file(s) no kept backup or recovery needs; kept:%n", verb, res.walDeleted().size());
-            res.walKeptFromByTimeline().forEach((t, first) -> System.out.printf("  timeline %d: %s%n", t,
-                    first == null ? "none (no kept backup or recovery lies on its history)" : "from " + first));
+            System.out.printf(
+                    "WAL: %s %d archived file(s) no kept backup or recovery needs; kept:%n",
+                    verb, res.walDeleted().size());
+            res.walKeptFromByTimeline()
+                    .forEach((t, first) -> System.out.printf(
+                            "  timeline %d: %s%n",
+                            t,
+                            first == null ? "none (no kept backup or recovery lies on its history)" : "from " + first));
         } else {
             System.out.printf("WAL: none deleted (%s)%n", res.walNote());
         }
@@ -102,8 +141,13 @@ public final class ExpireCommand implements Callable<Integer> {
         for (String l : res.replayLeasesDeleted()) {
             System.out.printf("%s stale replay lease: %s%n", dryRun ? "would delete" : "deleted", l);
         }
-        System.out.printf("data: %s %d unreferenced pack(s), %s %d partly used pack(s) into %d; %d pack(s) kept as they are%n",
-                verb, res.packsDeleted(), dryRun ? "would repack" : "repacked", res.packsRepacked(), res.packsWritten(),
+        System.out.printf(
+                "data: %s %d unreferenced pack(s), %s %d partly used pack(s) into %d; %d pack(s) kept as they are%n",
+                verb,
+                res.packsDeleted(),
+                dryRun ? "would repack" : "repacked",
+                res.packsRepacked(),
+                res.packsWritten(),
                 res.packsKept());
         System.out.printf("%s %s%n", dryRun ? "would free" : "freed", ListCommand.size(res.bytesFreed()));
         return 0;

@@ -3,11 +3,10 @@ package dev.lifeboat.cli;
 import dev.lifeboat.repository.GarbageCollector;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.util.Json;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-
-import java.util.concurrent.Callable;
 
 @Command(name = "gc", description = "Delete data no backup references (e.g. left by an interrupted backup).")
 final class GcCommand implements Callable<Integer> {
@@ -27,8 +26,12 @@ final class GcCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.pretty(res));
         } else {
-            System.out.printf("%s %d unreferenced pack(s), %s; %d pack(s) in use%n", dryRun ? "would delete" : "deleted",
-                    res.packsDeleted(), ListCommand.size(res.bytesFreed()), res.packsKept());
+            System.out.printf(
+                    "%s %d unreferenced pack(s), %s; %d pack(s) in use%n",
+                    dryRun ? "would delete" : "deleted",
+                    res.packsDeleted(),
+                    ListCommand.size(res.bytesFreed()),
+                    res.packsKept());
         }
         return 0;
     }

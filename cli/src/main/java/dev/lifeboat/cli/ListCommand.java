@@ -3,15 +3,14 @@ package dev.lifeboat.cli;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 @Command(name = "list", description = "List the backups in a repository.")
 final class ListCommand implements Callable<Integer> {
@@ -44,10 +43,14 @@ final class ListCommand implements Callable<Integer> {
             printBackups(rows);
         }
         for (var w : windows) {
-            System.out.printf("timeline %d (%s%s): recoverable %s%s%n", w.timeline(), w.owner(),
+            System.out.printf(
+                    "timeline %d (%s%s): recoverable %s%s%n",
+                    w.timeline(),
+                    w.owner(),
                     w.source() ? "" : "; not on the source's history: restore it with --timeline " + w.timeline(),
-                    w.earliest() == null ? "nowhere (no backup on it)" : "from " + w.earliest() + " to " + w.latest()
-                            + " (WAL up to " + w.latestSegment() + ")",
+                    w.earliest() == null
+                            ? "nowhere (no backup on it)"
+                            : "from " + w.earliest() + " to " + w.latest() + " (WAL up to " + w.latestSegment() + ")",
                     w.missingSegments().isEmpty() ? "" : "; MISSING WAL: " + String.join(", ", w.missingSegments()));
         }
         planner.latestHistoryNote().ifPresent(n -> System.out.println("note: restore --to-latest " + n));
@@ -55,12 +58,22 @@ final class ListCommand implements Callable<Integer> {
     }
 
     private static void printBackups(List<Map<String, Object>> rows) {
-        System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %8s%n", "ID", "TYPE", "START", "STOP", "START LSN",
-                "STOP LSN", "TL", "SIZE", "READ", "STORED", "DEDUP");
+        System.out.printf(
+                "%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %8s%n",
+                "ID", "TYPE", "START", "STOP", "START LSN", "STOP LSN", "TL", "SIZE", "READ", "STORED", "DEDUP");
         for (Map<String, Object> m : rows) {
-            System.out.printf("%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %7.1fx%n", m.get("id"), m.get("type"),
-                    trimTime(m.get("startTime")), trimTime(m.get("stopTime")), m.get("startLsn"), m.get("stopLsn"),
-                    m.get("timeline"), size((Long) m.get("size")), size((Long) m.get("bytesRead")), size((Long) m.get("bytesStored")),
+            System.out.printf(
+                    "%-22s %-5s %-20s %-20s %-12s %-12s %-3s %10s %10s %10s %7.1fx%n",
+                    m.get("id"),
+                    m.get("type"),
+                    trimTime(m.get("startTime")),
+                    trimTime(m.get("stopTime")),
+                    m.get("startLsn"),
+                    m.get("stopLsn"),
+                    m.get("timeline"),
+                    size((Long) m.get("size")),
+                    size((Long) m.get("bytesRead")),
+                    size((Long) m.get("bytesStored")),
                     (Double) m.get("dedupRatio"));
         }
     }

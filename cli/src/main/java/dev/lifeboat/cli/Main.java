@@ -2,19 +2,46 @@ package dev.lifeboat.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import java.nio.file.Path;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-import java.nio.file.Path;
-
 /** The {@code lifeboat} command line: every operation an operator needs, with or without a controller. */
-@Command(name = "lifeboat", mixinStandardHelpOptions = true, scope = CommandLine.ScopeType.INHERIT, versionProvider = Main.Version.class,
+@Command(
+        name = "lifeboat",
+        mixinStandardHelpOptions = true,
+        scope = CommandLine.ScopeType.INHERIT,
+        versionProvider = Main.Version.class,
         description = "Backup and disaster recovery for PostgreSQL.",
-        subcommands = {RepoInitCommand.class, BackupCommand.class, ListCommand.class, RestoreCommand.class,
-                VerifyCommand.class, GcCommand.class, ExpireCommand.class, WalPushCommand.class, WalGetCommand.class, WalStreamCommand.class, WalSpoolWorkerCommand.class, RecoveryEndCommand.class, RestorePointCommand.class, UnlockCommand.class, RebuildIndexCommand.class, ReplicationCommand.class,
-                PkiCommand.class, AgentCommand.class, JobsCommand.class, ControllerCommand.class, StatusCommand.class, RunCommand.class, AlertsCommand.class, AuditCommand.class,
-                QuickstartCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {
+            RepoInitCommand.class,
+            BackupCommand.class,
+            ListCommand.class,
+            RestoreCommand.class,
+            VerifyCommand.class,
+            GcCommand.class,
+            ExpireCommand.class,
+            WalPushCommand.class,
+            WalGetCommand.class,
+            WalStreamCommand.class,
+            WalSpoolWorkerCommand.class,
+            RecoveryEndCommand.class,
+            RestorePointCommand.class,
+            UnlockCommand.class,
+            RebuildIndexCommand.class,
+            ReplicationCommand.class,
+            PkiCommand.class,
+            AgentCommand.class,
+            JobsCommand.class,
+            ControllerCommand.class,
+            StatusCommand.class,
+            RunCommand.class,
+            AlertsCommand.class,
+            AuditCommand.class,
+            QuickstartCommand.class,
+            CommandLine.HelpCommand.class
+        })
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -63,14 +90,15 @@ public final class Main implements Runnable {
         @Override
         public String[] getVersion() {
             String v = Main.class.getPackage().getImplementationVersion();
-            return new String[]{"lifeboat " + (v == null ? "dev" : v), "Java " + Runtime.version()};
+            return new String[] {"lifeboat " + (v == null ? "dev" : v), "Java " + Runtime.version()};
         }
     }
 
     /** File-system exceptions carry only the path as their message: say what went wrong with it. */
     static String describe(Exception ex) {
         if (ex instanceof java.nio.file.AccessDeniedException a) {
-            return "permission denied: " + a.getFile() + " (running as " + dev.lifeboat.util.Processes.currentUser() + ")";
+            return "permission denied: " + a.getFile() + " (running as " + dev.lifeboat.util.Processes.currentUser()
+                    + ")";
         }
         if (ex instanceof java.nio.file.NoSuchFileException n) {
             return "no such file or directory: " + n.getFile();
@@ -85,7 +113,8 @@ public final class Main implements Runnable {
     static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         @Override
         public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parse) {
-            boolean verbose = parse.expandedArgs().contains("-v") || parse.expandedArgs().contains("--verbose")
+            boolean verbose = parse.expandedArgs().contains("-v")
+                    || parse.expandedArgs().contains("--verbose")
                     || System.getenv("LIFEBOAT_DEBUG") != null;
             if (verbose) {
                 ex.printStackTrace(System.err);

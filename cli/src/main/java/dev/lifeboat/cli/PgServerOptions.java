@@ -3,23 +3,31 @@ package dev.lifeboat.cli;
 import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.PgDataDirectory;
-import picocli.CommandLine.Option;
-
 import java.io.IOException;
 import java.nio.file.Path;
+import picocli.CommandLine.Option;
 
 /** How commands reach a running server: its data directory (socket and port from postmaster.pid) or host/port. */
 final class PgServerOptions {
-    @Option(names = "--pgdata", paramLabel = "DIR", description = "The cluster's data directory (socket and port are read from its postmaster.pid).")
+    @Option(
+            names = "--pgdata",
+            paramLabel = "DIR",
+            description = "The cluster's data directory (socket and port are read from its postmaster.pid).")
     Path pgdata;
 
-    @Option(names = "--pghost", paramLabel = "HOST", description = "Server host or socket directory (default: from postmaster.pid).")
+    @Option(
+            names = "--pghost",
+            paramLabel = "HOST",
+            description = "Server host or socket directory (default: from postmaster.pid).")
     String pghost;
 
     @Option(names = "--pgport", paramLabel = "PORT", description = "Server port (default: from postmaster.pid).")
     Integer pgport;
 
-    @Option(names = "--pguser", paramLabel = "USER", description = "Database user (default: $PGUSER, or postgres when root).")
+    @Option(
+            names = "--pguser",
+            paramLabel = "USER",
+            description = "Database user (default: $PGUSER, or postgres when root).")
     String pguser;
 
     PgConnections connections() throws IOException {
@@ -28,7 +36,8 @@ final class PgServerOptions {
 
     Path requirePgdata() {
         if (pgdata == null) {
-            throw new IllegalArgumentException("pass --pgdata DIR: the data directory of the cluster to back up (env LIFEBOAT_PGDATA)");
+            throw new IllegalArgumentException(
+                    "pass --pgdata DIR: the data directory of the cluster to back up (env LIFEBOAT_PGDATA)");
         }
         return pgdata;
     }

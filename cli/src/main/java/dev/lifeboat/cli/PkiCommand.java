@@ -3,10 +3,6 @@ package dev.lifeboat.cli;
 import dev.lifeboat.security.IssuedCertificate;
 import dev.lifeboat.security.Pki;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -15,10 +11,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** {@code lifeboat pki init|issue}: the CA and the certificates controller, agents and clients use for mutual TLS. */
-@Command(name = "pki", description = "Certificates for mutual TLS between the controller, agents and clients: "
-        + "'init' creates a CA, 'issue' signs a certificate for one controller, agent or client.",
+@Command(
+        name = "pki",
+        description = "Certificates for mutual TLS between the controller, agents and clients: "
+                + "'init' creates a CA, 'issue' signs a certificate for one controller, agent or client.",
         subcommands = {PkiCommand.Init.class, PkiCommand.Issue.class})
 final class PkiCommand implements Runnable {
     @picocli.CommandLine.Spec
@@ -29,16 +30,30 @@ final class PkiCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "init", description = "Create a CA in DIR: ca.crt (copy it to every controller, agent and client) and "
-            + "ca.key (mode 0600; keep it offline: whoever has it can issue certificates). Never replaces an existing CA.")
+    @Command(
+            name = "init",
+            description =
+                    "Create a CA in DIR: ca.crt (copy it to every controller, agent and client) and "
+                            + "ca.key (mode 0600; keep it offline: whoever has it can issue certificates). Never replaces an existing CA.")
     static final class Init implements Callable<Integer> {
-        @Option(names = "--dir", paramLabel = "DIR", description = "Directory for ca.crt and ca.key (created 0700 if missing).")
+        @Option(
+                names = "--dir",
+                paramLabel = "DIR",
+                description = "Directory for ca.crt and ca.key (created 0700 if missing).")
         Path dir;
 
-        @Option(names = "--cn", paramLabel = "NAME", defaultValue = "Lifeboat CA", description = "The CA's common name. Default: ${DEFAULT-VALUE}.")
+        @Option(
+                names = "--cn",
+                paramLabel = "NAME",
+                defaultValue = "Lifeboat CA",
+                description = "The CA's common name. Default: ${DEFAULT-VALUE}.")
         String cn;
 
-        @Option(names = "--days", paramLabel = "N", defaultValue = "3650", description = "Validity in days. Default: ${DEFAULT-VALUE}.")
+        @Option(
+                names = "--days",
+                paramLabel = "N",
+                defaultValue = "3650",
+                description = "Validity in days. Default: ${DEFAULT-VALUE}.")
         int days;
 
         @Option(names = "--json", description = "Print the result as JSON.")
@@ -62,8 +77,10 @@ final class PkiCommand implements Runnable {
                 return 0;
             }
             System.out.println("created CA \"" + cn + "\" in " + dir.toAbsolutePath());
-            System.out.println("  certificate  " + out.get("certificate") + "  (copy to every controller, agent and client)");
-            System.out.println("  private key  " + out.get("privateKey") + "  (mode 0600; keep it offline: whoever has it can issue certificates)");
+            System.out.println(
+                    "  certificate  " + out.get("certificate") + "  (copy to every controller, agent and client)");
+            System.out.println("  private key  " + out.get("privateKey")
+                    + "  (mode 0600; keep it offline: whoever has it can issue certificates)");
             System.out.println("  valid until  " + out.get("notAfter"));
             System.out.println("  SHA-256      " + out.get("sha256Fingerprint"));
             System.out.println("next: lifeboat pki issue --dir " + dir + " --role controller|agent|client NAME");
@@ -71,27 +88,47 @@ final class PkiCommand implements Runnable {
         }
     }
 
-    @Command(name = "issue", description = "Issue a certificate for NAME (its CN; the role goes into the OU) signed by the CA in "
-            + "CA_DIR, written as OUT/NAME.crt and OUT/NAME.key (mode 0600), with OUT/ca.crt beside them. Names default to "
-            + "localhost and 127.0.0.1; give a server's real host names and addresses with --dns and --ip.")
+    @Command(
+            name = "issue",
+            description = "Issue a certificate for NAME (its CN; the role goes into the OU) signed by the CA in "
+                    + "CA_DIR, written as OUT/NAME.crt and OUT/NAME.key (mode 0600), with OUT/ca.crt beside them. Names default to "
+                    + "localhost and 127.0.0.1; give a server's real host names and addresses with --dns and --ip.")
     static final class Issue implements Callable<Integer> {
-        @Parameters(index = "0", paramLabel = "NAME", description = "The controller's, agent's or client's name, e.g. agent-eu-west-1.")
+        @Parameters(
+                index = "0",
+                paramLabel = "NAME",
+                description = "The controller's, agent's or client's name, e.g. agent-eu-west-1.")
         String name;
 
         @Option(names = "--dir", paramLabel = "CA_DIR", description = "The CA's directory (from 'pki init').")
         Path dir;
 
-        @Option(names = "--role", paramLabel = "ROLE", required = true,
+        @Option(
+                names = "--role",
+                paramLabel = "ROLE",
+                required = true,
                 description = "controller, agent (both serve and dial) or client (dials only: CLI, pipeline steps).")
         Pki.Role role;
 
-        @Option(names = "--dns", paramLabel = "HOST", split = ",", description = "A DNS name the peer is reached at (repeatable).")
+        @Option(
+                names = "--dns",
+                paramLabel = "HOST",
+                split = ",",
+                description = "A DNS name the peer is reached at (repeatable).")
         List<String> dns = new ArrayList<>();
 
-        @Option(names = "--ip", paramLabel = "ADDRESS", split = ",", description = "An IP address the peer is reached at (repeatable).")
+        @Option(
+                names = "--ip",
+                paramLabel = "ADDRESS",
+                split = ",",
+                description = "An IP address the peer is reached at (repeatable).")
         List<String> ip = new ArrayList<>();
 
-        @Option(names = "--days", paramLabel = "N", defaultValue = "825", description = "Validity in days (at most the CA's). Default: ${DEFAULT-VALUE}.")
+        @Option(
+                names = "--days",
+                paramLabel = "N",
+                defaultValue = "825",
+                description = "Validity in days (at most the CA's). Default: ${DEFAULT-VALUE}.")
         int days;
 
         @Option(names = "--out", paramLabel = "DIR", description = "Where to write the files. Default: CA_DIR.")
@@ -103,7 +140,8 @@ final class PkiCommand implements Runnable {
         @Override
         public Integer call() {
             if (dir == null) {
-                throw new IllegalArgumentException("pki issue needs --dir CA_DIR, the CA's directory (create one with 'lifeboat pki init --dir DIR')");
+                throw new IllegalArgumentException(
+                        "pki issue needs --dir CA_DIR, the CA's directory (create one with 'lifeboat pki init --dir DIR')");
             }
             IssuedCertificate c = Pki.issue(dir, role, name, dns, ip, validity(days), out == null ? dir : out);
             List<String> names = new ArrayList<>();

@@ -2,11 +2,10 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.progress.ProgressListener;
+import java.time.Duration;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
-
-import java.time.Duration;
 
 /**
  * Draws engine progress events: a progress bar (bytes, rate, ETA) on a terminal; otherwise a plain line every few
@@ -34,9 +33,15 @@ final class ProgressDisplay implements ProgressListener, AutoCloseable {
             if (!phase.equals(barPhase)) {
                 closeBar();
                 barPhase = phase;
-                bar = new ProgressBarBuilder().setTaskName(phase).setInitialMax(Math.max(1, e.bytesTotal() >> 20))
-                        .setUnit(" MiB", 1).showSpeed().setStyle(ProgressBarStyle.ASCII).setUpdateIntervalMillis(250)
-                        .continuousUpdate().build();
+                bar = new ProgressBarBuilder()
+                        .setTaskName(phase)
+                        .setInitialMax(Math.max(1, e.bytesTotal() >> 20))
+                        .setUnit(" MiB", 1)
+                        .showSpeed()
+                        .setStyle(ProgressBarStyle.ASCII)
+                        .setUpdateIntervalMillis(250)
+                        .continuousUpdate()
+                        .build();
             }
             bar.stepTo(e.bytesDone() >> 20);
             if (e.filesTotal() > 0) {
@@ -51,8 +56,12 @@ final class ProgressDisplay implements ProgressListener, AutoCloseable {
             if (done) {
                 barPhase = phase;
             }
-            System.err.printf("%s: %s of %s (%.1f MiB/s)%s%n", phase, mib(e.bytesDone()),
-                    e.bytesTotal() >= 0 ? mib(e.bytesTotal()) : "?", e.bytesPerSecond() / (1 << 20),
+            System.err.printf(
+                    "%s: %s of %s (%.1f MiB/s)%s%n",
+                    phase,
+                    mib(e.bytesDone()),
+                    e.bytesTotal() >= 0 ? mib(e.bytesTotal()) : "?",
+                    e.bytesPerSecond() / (1 << 20),
                     e.eta() == null || done ? "" : ", ETA " + format(e.eta()));
         }
     }

@@ -12,9 +12,6 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Option;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -27,43 +24,72 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
-@Command(name = "quickstart", description = "Try the whole loop on a throwaway PostgreSQL: sample data, write load, "
-        + "an online backup into a local encrypted repository, a restore, and a validation of the restored copy.")
+@Command(
+        name = "quickstart",
+        description =
+                "Try the whole loop on a throwaway PostgreSQL: sample data, write load, "
+                        + "an online backup into a local encrypted repository, a restore, and a validation of the restored copy.")
 final class QuickstartCommand implements Callable<Integer> {
-    @Option(names = "--dir", paramLabel = "DIR", description = "Working directory (default: a new directory under the temp dir).")
+    @Option(
+            names = "--dir",
+            paramLabel = "DIR",
+            description = "Working directory (default: a new directory under the temp dir).")
     Path dir;
 
-    @Option(names = "--scale", defaultValue = "10", description = "pgbench scale of the sample data (10 ≈ 160 MB). Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--scale",
+            defaultValue = "10",
+            description = "pgbench scale of the sample data (10 ≈ 160 MB). Default: ${DEFAULT-VALUE}.")
     int scale;
 
-    @Option(names = "--load-seconds", defaultValue = "20", description = "Seconds of pgbench write load running during the backup.")
+    @Option(
+            names = "--load-seconds",
+            defaultValue = "20",
+            description = "Seconds of pgbench write load running during the backup.")
     int loadSeconds;
 
-    @Option(names = "--compress", defaultValue = "low", description = "Compression for the backup. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--compress",
+            defaultValue = "low",
+            description = "Compression for the backup. Default: ${DEFAULT-VALUE}.")
     String compress;
 
-    @Option(names = "--parallel", defaultValue = "2", description = "Parallel streams for backup and restore. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--parallel",
+            defaultValue = "2",
+            description = "Parallel streams for backup and restore. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
     @Option(names = "--no-validate", description = "Skip starting and checking the restored copy.")
     boolean noValidate;
 
-    @Option(names = "--control-plane-seconds", defaultValue = "60", description = "Seconds to run an embedded controller and "
-            + "agent with a STANDARD-tier policy against the cluster before printing its RPO/RTO status (0 skips). Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--control-plane-seconds",
+            defaultValue = "60",
+            description =
+                    "Seconds to run an embedded controller and "
+                            + "agent with a STANDARD-tier policy against the cluster before printing its RPO/RTO status (0 skips). Default: ${DEFAULT-VALUE}.")
     int controlPlaneSeconds;
 
     @Option(names = "--json", description = "Print a JSON summary at the end.")
     boolean json;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log what happens, and stack traces on errors.")
+    @Option(
+            names = {"-v", "--verbose"},
+            description = "Log what happens, and stack traces on errors.")
     boolean verbose;
 
     @Override
     public Integer call() throws Exception {
-        Path work = dir != null ? dir.toAbsolutePath()
-                : Path.of(System.getProperty("java.io.tmpdir"), "lifeboat-quickstart-"
-                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path work = dir != null
+                ? dir.toAbsolutePath()
+                : Path.of(
+                        System.getProperty("java.io.tmpdir"),
+                        "lifeboat-quickstart-"
+                                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         if (Files.exists(work) && Files.list(work).findAny().isPresent()) {
             throw new IllegalArgumentException("quickstart directory " + work + " is not empty; pass --dir NEW_DIR");
         }
@@ -87,7 +113,8 @@ final class QuickstartCommand implements Callable<Integer> {
             if (dev.lifeboat.util.Processes.isRoot()) {
                 // PostgreSQL runs restore_command and recovery_end_command as its own OS user (drills replay archived
                 // WAL): as docs/operations.md has it, that user reads the key and writes the repository
-                dev.lifeboat.util.Processes.check(List.of("chown", "-R", pg.osUser(), keyFile.toString(), repoDir.toString()),
+                dev.lifeboat.util.Processes.check(
+                        List.of("chown", "-R", pg.osUser(), keyFile.toString(), repoDir.toString()),
                         Duration.ofSeconds(30));
             }
             say("3/7 created an encrypted repository at " + store.uri() + " (key file " + keyFile + ")");
@@ -97,14 +124,31 @@ final class QuickstartCommand implements Callable<Integer> {
             long historyBefore = count(pg, "pgbench_history");
             Snapshot snap;
             try (ProgressDisplay progress = new ProgressDisplay(json)) {
-                snap = new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full",
-                        Compression.parse(compress), parallel), progress, new Cancellation()).run();
+                snap = new PgBackup(
+                                repo,
+                                new PgBackupOptions(
+                                        pg.dataDir(),
+                                        null,
+                                        null,
+                                        "postgres",
+                                        "full",
+                                        Compression.parse(compress),
+                                        parallel),
+                                progress,
+                                new Cancellation())
+                        .run();
             }
             long historyAfter = count(pg, "pgbench_history");
             Snapshot.Stats st = snap.stats();
-            say(String.format("4/7 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, %.1f s (%.0f MiB/s)",
-                    snap.id(), historyBefore, historyAfter, ListCommand.size(st.bytesRead()), ListCommand.size(st.bytesStored()),
-                    st.seconds(), st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds())));
+            say(String.format(
+                    "4/7 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, %.1f s (%.0f MiB/s)",
+                    snap.id(),
+                    historyBefore,
+                    historyAfter,
+                    ListCommand.size(st.bytesRead()),
+                    ListCommand.size(st.bytesStored()),
+                    st.seconds(),
+                    st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds())));
             load.destroy();
             load.waitFor();
 
@@ -112,12 +156,19 @@ final class QuickstartCommand implements Callable<Integer> {
             PgRestore.Result rr;
             PgValidator.Report report = null;
             try (ProgressDisplay progress = new ProgressDisplay(json)) {
-                rr = new PgRestore(repo, new PgRestore.Options(snap.id(), restored, parallel, null, null), progress,
-                        new Cancellation()).run();
-                say(String.format("5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)", restored, ListCommand.size(rr.bytes()),
-                        rr.seconds(), rr.bytesPerSecond() / 1048576.0));
+                rr = new PgRestore(
+                                repo,
+                                new PgRestore.Options(snap.id(), restored, parallel, null, null),
+                                progress,
+                                new Cancellation())
+                        .run();
+                say(String.format(
+                        "5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)",
+                        restored, ListCommand.size(rr.bytes()), rr.seconds(), rr.bytesPerSecond() / 1048576.0));
                 if (!noValidate) {
-                    report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation()).restored(rr).run();
+                    report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation())
+                            .restored(rr)
+                            .run();
                 }
             }
             summary.put("cluster", pg.dataDir().toString());
@@ -133,7 +184,9 @@ final class QuickstartCommand implements Callable<Integer> {
                 }
             }
             if (controlPlaneSeconds > 0) {
-                summary.put("controlPlane", QuickstartControlPlane.run(work, pg, store.uri(), keyFile, controlPlaneSeconds, json));
+                summary.put(
+                        "controlPlane",
+                        QuickstartControlPlane.run(work, pg, store.uri(), keyFile, controlPlaneSeconds, json));
             }
             pg.stop();
             if (json) {
@@ -142,8 +195,10 @@ final class QuickstartCommand implements Callable<Integer> {
                 System.out.println();
                 System.out.println("Try it yourself:");
                 System.out.println("  bin/lifeboat list --repo " + store.uri() + " --key-file " + keyFile);
-                System.out.println("  bin/lifeboat verify --repo " + store.uri() + " --key-file " + keyFile + " --read-data");
-                System.out.println("Everything lives in " + work + " (the servers are stopped); remove it with: rm -rf " + work);
+                System.out.println(
+                        "  bin/lifeboat verify --repo " + store.uri() + " --key-file " + keyFile + " --read-data");
+                System.out.println(
+                        "Everything lives in " + work + " (the servers are stopped); remove it with: rm -rf " + work);
             }
             if (report != null && !report.ok()) {
                 throw new Main.ExitCodeException(3, "validation failed: " + String.join("; ", report.problems()));
@@ -159,8 +214,9 @@ final class QuickstartCommand implements Callable<Integer> {
     }
 
     private static long count(LocalCluster pg, String table) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select count(*) from " + table)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select count(*) from " + table)) {
             rs.next();
             return rs.getLong(1);
         }

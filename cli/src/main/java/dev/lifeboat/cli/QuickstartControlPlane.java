@@ -9,7 +9,6 @@ import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.proto.v1.JobType;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -23,10 +22,10 @@ import java.util.Map;
  * RTO — and then print the RPO/RTO status against the tier. The config files it writes are working samples.
  */
 final class QuickstartControlPlane {
-    private QuickstartControlPlane() {
-    }
+    private QuickstartControlPlane() {}
 
-    static Map<String, Object> run(Path work, LocalCluster pg, String repoUri, Path keyFile, int seconds, boolean json) throws Exception {
+    static Map<String, Object> run(Path work, LocalCluster pg, String repoUri, Path keyFile, int seconds, boolean json)
+            throws Exception {
         Path controllerYaml = work.resolve("controller.yaml");
         Path agentYaml = work.resolve("agent.yaml");
         Files.writeString(controllerYaml, """
@@ -63,20 +62,29 @@ final class QuickstartControlPlane {
                     repo: %s
                     key-file: %s
                     wal-stream: true
-                """.formatted(cc.grpcListen, PgValidator.freePort(), PgValidator.freePort(), pg.dataDir(), repoUri, keyFile));
+                """.formatted(
+                        cc.grpcListen, PgValidator.freePort(), PgValidator.freePort(), pg.dataDir(), repoUri, keyFile));
         Map<String, Object> out = new LinkedHashMap<>();
-        try (Controller controller = Controller.start(cc); Agent agent = Agent.start(AgentConfig.load(agentYaml))) {
-            say(json, String.format("7/7 control plane: controller (REST on 127.0.0.1:%d) and agent (metrics on http://127.0.0.1:%d/metrics) "
-                    + "run a STANDARD-tier policy for %d s: WAL streaming, an incremental backup every 15 s, one DR drill", controller.httpPort(),
-                    agent.metricsPort(), seconds));
+        try (Controller controller = Controller.start(cc);
+                Agent agent = Agent.start(AgentConfig.load(agentYaml))) {
+            say(
+                    json,
+                    String.format(
+                            "7/7 control plane: controller (REST on 127.0.0.1:%d) and agent (metrics on http://127.0.0.1:%d/metrics) "
+                                    + "run a STANDARD-tier policy for %d s: WAL streaming, an incremental backup every 15 s, one DR drill",
+                            controller.httpPort(), agent.metricsPort(), seconds));
             Instant end = Instant.now().plusSeconds(seconds);
             while (!agent.linkedToController() && Instant.now().isBefore(end)) {
                 Thread.sleep(100);
             }
             Process load = pg.pgbenchAsync(List.of("-c", "1", "-R", "20", "-T", Integer.toString(seconds), "-n"));
             try {
-                JobRecord drill = controller.dispatcher().submit("quickstart", JobType.DR_DRILL, Map.of(), "quickstart");
-                say(json, "    DR drill " + drill.id() + " started: restore the newest backup, replay the WAL, start and check it");
+                JobRecord drill =
+                        controller.dispatcher().submit("quickstart", JobType.DR_DRILL, Map.of(), "quickstart");
+                say(
+                        json,
+                        "    DR drill " + drill.id()
+                                + " started: restore the newest backup, replay the WAL, start and check it");
                 while (Instant.now().isBefore(end)) {
                     Thread.sleep(1000);
                 }
@@ -99,7 +107,8 @@ final class QuickstartControlPlane {
                 System.out.println();
                 StatusCommand.print(status);
                 System.out.println();
-                System.out.println("Sample configs (plaintext quickstart versions): " + controllerYaml + ", " + agentYaml);
+                System.out.println(
+                        "Sample configs (plaintext quickstart versions): " + controllerYaml + ", " + agentYaml);
             }
         }
         return out;
@@ -110,5 +119,4 @@ final class QuickstartControlPlane {
             System.out.println(s);
         }
     }
-
 }

@@ -2,10 +2,9 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.repository.GarbageCollector;
 import dev.lifeboat.repository.Repository;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-
-import java.util.concurrent.Callable;
 
 @Command(name = "rebuild-index", description = "Rebuild the repository index from the packs' own trailers.")
 final class RebuildIndexCommand implements Callable<Integer> {

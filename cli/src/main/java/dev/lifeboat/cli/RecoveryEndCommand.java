@@ -2,12 +2,11 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.engine.postgres.RecoverySettings;
 import dev.lifeboat.repository.ReplayLease;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-
-import java.nio.file.Path;
-import java.util.concurrent.Callable;
 
 /**
  * The recovery_end_command a restore writes: once PostgreSQL has finished replaying (and before it promotes), the
@@ -15,11 +14,17 @@ import java.util.concurrent.Callable;
  * copy nor applied to a standby made from it; and the restore's replay lease is released, so expire may delete the
  * archived WAL the recovery needed.
  */
-@Command(name = "recovery-end", hidden = true, description = "Run by PostgreSQL when a restored copy's recovery ends "
-        + "(recovery_end_command): removes the restore's recovery settings from postgresql.auto.conf.")
+@Command(
+        name = "recovery-end",
+        hidden = true,
+        description = "Run by PostgreSQL when a restored copy's recovery ends "
+                + "(recovery_end_command): removes the restore's recovery settings from postgresql.auto.conf.")
 final class RecoveryEndCommand implements Callable<Integer> {
-    @Option(names = "--pgdata", paramLabel = "DIR", description = "The restored data directory (default: the working directory, "
-            + "which is the data directory when PostgreSQL runs the command).")
+    @Option(
+            names = "--pgdata",
+            paramLabel = "DIR",
+            description = "The restored data directory (default: the working directory, "
+                    + "which is the data directory when PostgreSQL runs the command).")
     Path pgdata;
 
     @Mixin

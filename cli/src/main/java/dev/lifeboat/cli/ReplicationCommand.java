@@ -7,10 +7,6 @@ import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,11 +14,22 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
 /** {@code lifeboat replication run|status|pause|resume|stop|verify}: copies of the repository in other regions. */
-@Command(name = "replication", description = "Replicate the repository to the regions of the replication config.",
-        subcommands = {ReplicationCommand.Run.class, ReplicationCommand.Status.class, ReplicationCommand.Pause.class,
-                ReplicationCommand.Resume.class, ReplicationCommand.Stop.class, ReplicationCommand.Verify.class})
+@Command(
+        name = "replication",
+        description = "Replicate the repository to the regions of the replication config.",
+        subcommands = {
+            ReplicationCommand.Run.class,
+            ReplicationCommand.Status.class,
+            ReplicationCommand.Pause.class,
+            ReplicationCommand.Resume.class,
+            ReplicationCommand.Stop.class,
+            ReplicationCommand.Verify.class
+        })
 final class ReplicationCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -37,12 +44,16 @@ final class ReplicationCommand implements Runnable {
         @Mixin
         RepoOptions repo;
 
-        @Option(names = "--region", paramLabel = "NAME", description = "Only this region (repeatable). Default: every region.")
+        @Option(
+                names = "--region",
+                paramLabel = "NAME",
+                description = "Only this region (repeatable). Default: every region.")
         List<String> regions;
 
         ReplicationConfig config() throws java.io.IOException {
             if (repo.replication == null) {
-                throw new IllegalArgumentException("no replication config: pass --replication FILE or set LIFEBOAT_REPLICATION");
+                throw new IllegalArgumentException(
+                        "no replication config: pass --replication FILE or set LIFEBOAT_REPLICATION");
             }
             return ReplicationConfig.load(repo.replication);
         }
@@ -60,13 +71,18 @@ final class ReplicationCommand implements Runnable {
         }
     }
 
-    @Command(name = "run", description = "Copy to every selected region continuously (asynchronous regions; synchronous "
-            + "ones catch up after failures). Runs until stopped with 'replication stop' or a signal.")
+    @Command(
+            name = "run",
+            description = "Copy to every selected region continuously (asynchronous regions; synchronous "
+                    + "ones catch up after failures). Runs until stopped with 'replication stop' or a signal.")
     static final class Run implements Callable<Integer> {
         @Mixin
         Target target;
 
-        @Option(names = "--interval", paramLabel = "SECONDS", description = "Pause between passes that found nothing to copy. Default: 1.")
+        @Option(
+                names = "--interval",
+                paramLabel = "SECONDS",
+                description = "Pause between passes that found nothing to copy. Default: 1.")
         double interval = 1;
 
         @Option(names = "--once", description = "One pass per region, then exit.")
@@ -81,7 +97,8 @@ final class ReplicationCommand implements Runnable {
             Runtime.getRuntime().addShutdownHook(hook);
             List<ReplicationConfig.Region> regions = target.selected(c);
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-                java.util.concurrent.CompletionService<Object> done = new java.util.concurrent.ExecutorCompletionService<>(pool);
+                java.util.concurrent.CompletionService<Object> done =
+                        new java.util.concurrent.ExecutorCompletionService<>(pool);
                 List<Future<?>> runs = new ArrayList<>();
                 for (ReplicationConfig.Region r : regions) {
                     runs.add(done.submit(() -> {
@@ -89,8 +106,9 @@ final class ReplicationCommand implements Runnable {
                         Replicator rep = new Replicator(primary, secondary, r);
                         if (once) {
                             Replicator.Pass p = rep.pass(cancel);
-                            System.out.printf("%s: copied %d objects (%d bytes), deleted %d%n", r.name(), p.copied(),
-                                    p.copiedBytes(), p.deleted());
+                            System.out.printf(
+                                    "%s: copied %d objects (%d bytes), deleted %d%n",
+                                    r.name(), p.copied(), p.copiedBytes(), p.deleted());
                         } else {
                             rep.run(Duration.ofMillis((long) (interval * 1000)), cancel);
                         }
@@ -118,7 +136,9 @@ final class ReplicationCommand implements Runnable {
         }
     }
 
-    @Command(name = "status", description = "Lag (objects, bytes, oldest pending), region RPO, throughput and errors per region.")
+    @Command(
+            name = "status",
+            description = "Lag (objects, bytes, oldest pending), region RPO, throughput and errors per region.")
     static final class Status implements Callable<Integer> {
         @Mixin
         Target target;
@@ -142,25 +162,56 @@ final class ReplicationCommand implements Runnable {
                     continue;
                 }
                 // lag and RPO measured now; throughput and errors from the running replicator's last report
-                Replicator.Status last = Replicator.lastStatus(primary, r.name()).orElse(null);
-                out.add(new Replicator.Status(live.name(), live.region(), live.uri(), live.mode(),
-                        Replicator.control(primary, r.name()), live.measuredAt(), live.lagObjects(), live.lagBytes(),
-                        live.oldestPendingSeconds(), live.newestWalTime(), live.rpoSeconds(),
-                        last == null ? 0 : last.copiedObjects(), last == null ? 0 : last.copiedBytes(),
-                        last == null ? 0 : last.bytesPerSecond(), last == null ? 0 : last.errors(),
-                        last == null ? null : last.lastError(), last == null ? null : last.lastPassEnd()));
+                Replicator.Status last =
+                        Replicator.lastStatus(primary, r.name()).orElse(null);
+                out.add(new Replicator.Status(
+                        live.name(),
+                        live.region(),
+                        live.uri(),
+                        live.mode(),
+                        Replicator.control(primary, r.name()),
+                        live.measuredAt(),
+                        live.lagObjects(),
+                        live.lagBytes(),
+                        live.oldestPendingSeconds(),
+                        live.newestWalTime(),
+                        live.rpoSeconds(),
+                        last == null ? 0 : last.copiedObjects(),
+                        last == null ? 0 : last.copiedBytes(),
+                        last == null ? 0 : last.bytesPerSecond(),
+                        last == null ? 0 : last.errors(),
+                        last == null ? null : last.lastError(),
+                        last == null ? null : last.lastPassEnd()));
             }
             if (json) {
                 System.out.println(Json.pretty(java.util.Map.of("regions", out, "unreachable", failures)));
                 return failures.isEmpty() ? 0 : 1;
             }
-            System.out.printf("%-12s %-12s %-6s %-8s %9s %12s %12s %10s %12s %7s%n", "REGION", "LOCATION", "MODE", "STATE",
-                    "LAG OBJ", "LAG BYTES", "OLDEST (s)", "RPO (s)", "RATE (B/s)", "ERRORS");
+            System.out.printf(
+                    "%-12s %-12s %-6s %-8s %9s %12s %12s %10s %12s %7s%n",
+                    "REGION",
+                    "LOCATION",
+                    "MODE",
+                    "STATE",
+                    "LAG OBJ",
+                    "LAG BYTES",
+                    "OLDEST (s)",
+                    "RPO (s)",
+                    "RATE (B/s)",
+                    "ERRORS");
             for (Replicator.Status s : out) {
-                System.out.printf("%-12s %-12s %-6s %-8s %9d %12d %12s %10s %12.0f %7d%n", s.name(),
-                        s.region() == null ? "-" : s.region(), s.mode(), s.state().name().toLowerCase(), s.lagObjects(), s.lagBytes(),
+                System.out.printf(
+                        "%-12s %-12s %-6s %-8s %9d %12d %12s %10s %12.0f %7d%n",
+                        s.name(),
+                        s.region() == null ? "-" : s.region(),
+                        s.mode(),
+                        s.state().name().toLowerCase(),
+                        s.lagObjects(),
+                        s.lagBytes(),
                         s.oldestPendingSeconds() == null ? "-" : String.format("%.1f", s.oldestPendingSeconds()),
-                        s.rpoSeconds() == null ? "-" : String.format("%.1f", s.rpoSeconds()), s.bytesPerSecond(), s.errors());
+                        s.rpoSeconds() == null ? "-" : String.format("%.1f", s.rpoSeconds()),
+                        s.bytesPerSecond(),
+                        s.errors());
                 if (s.lastError() != null) {
                     System.out.println("  last error: " + s.lastError());
                 }
@@ -196,7 +247,9 @@ final class ReplicationCommand implements Runnable {
         }
     }
 
-    @Command(name = "resume", description = "Resume copying to the selected regions (also after stop: start 'run' again).")
+    @Command(
+            name = "resume",
+            description = "Resume copying to the selected regions (also after stop: start 'run' again).")
     static final class Resume extends SetState {
         @Override
         Replicator.State state() {
@@ -212,8 +265,12 @@ final class ReplicationCommand implements Runnable {
         }
     }
 
-    @Command(name = "verify", aliases = "validate", description = "Compare each region's inventory and checksums with the primary; exit 3 "
-            + "on differences. --repair copies what is missing or differs and deletes what the primary no longer has.")
+    @Command(
+            name = "verify",
+            aliases = "validate",
+            description =
+                    "Compare each region's inventory and checksums with the primary; exit 3 "
+                            + "on differences. --repair copies what is missing or differs and deletes what the primary no longer has.")
     static final class Verify implements Callable<Integer> {
         @Mixin
         Target target;
@@ -237,8 +294,14 @@ final class ReplicationCommand implements Runnable {
                 System.out.println(Json.pretty(out));
             } else {
                 for (Replicator.Verification v : out) {
-                    System.out.printf("%s: %s (%d missing, %d differing, %d extra%s)%n", v.name(), v.ok() ? "in sync" : "DIFFERS",
-                            v.missing().size(), v.differing().size(), v.extra().size(), repair ? ", " + v.repaired() + " repaired" : "");
+                    System.out.printf(
+                            "%s: %s (%d missing, %d differing, %d extra%s)%n",
+                            v.name(),
+                            v.ok() ? "in sync" : "DIFFERS",
+                            v.missing().size(),
+                            v.differing().size(),
+                            v.extra().size(),
+                            repair ? ", " + v.repaired() + " repaired" : "");
                     v.missing().stream().limit(20).forEach(k -> System.out.println("  missing   " + k));
                     v.differing().stream().limit(20).forEach(k -> System.out.println("  differs   " + k));
                     v.extra().stream().limit(20).forEach(k -> System.out.println("  extra     " + k));

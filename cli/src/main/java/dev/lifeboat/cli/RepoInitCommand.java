@@ -4,19 +4,20 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.io.Console;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-@Command(name = "repo-init", description = "Create a new, empty repository. The passphrase comes from LIFEBOAT_PASSPHRASE "
-        + "(or a prompt), or use --key-file (created with 256 random bits if it does not exist).")
+@Command(
+        name = "repo-init",
+        description = "Create a new, empty repository. The passphrase comes from LIFEBOAT_PASSPHRASE "
+                + "(or a prompt), or use --key-file (created with 256 random bits if it does not exist).")
 final class RepoInitCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
@@ -52,8 +53,9 @@ final class RepoInitCommand implements Callable<Integer> {
                     }
                     source = new KeySource.Passphrase(a);
                 } else {
-                    throw new IllegalArgumentException("an encrypted repository needs a passphrase (set LIFEBOAT_PASSPHRASE) "
-                            + "or --key-file FILE; pass --no-encryption to create an unencrypted one");
+                    throw new IllegalArgumentException(
+                            "an encrypted repository needs a passphrase (set LIFEBOAT_PASSPHRASE) "
+                                    + "or --key-file FILE; pass --no-encryption to create an unencrypted one");
                 }
             }
         }
@@ -71,8 +73,9 @@ final class RepoInitCommand implements Callable<Integer> {
         if (json) {
             System.out.println(Json.pretty(out));
         } else {
-            System.out.println("created repository " + config.id() + " at " + repo.store().uri() + " (encryption: " + config.cipher()
-                    + (source == null ? "" : ", key: " + source.kind()) + ")");
+            System.out.println(
+                    "created repository " + config.id() + " at " + repo.store().uri() + " (encryption: "
+                            + config.cipher() + (source == null ? "" : ", key: " + source.kind()) + ")");
             if (createdKeyFile) {
                 System.out.println("wrote a new key file to " + repo.keyFile.toAbsolutePath()
                         + " — keep a copy away from the repository: without it the backups cannot be read");

@@ -3,29 +3,42 @@ package dev.lifeboat.cli;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
-import picocli.CommandLine.Option;
-
 import java.io.Console;
 import java.io.IOException;
 import java.nio.file.Path;
+import picocli.CommandLine.Option;
 
 /** Options every repository command shares: where the repository is and how to unlock it. */
 final class RepoOptions {
-    @Option(names = "--repo", paramLabel = "URI", description = "Repository URI: file:///var/lib/lifeboat/repo, s3://bucket/prefix, "
-            + "azure://container/prefix or gs://bucket/prefix (env LIFEBOAT_REPO).")
+    @Option(
+            names = "--repo",
+            paramLabel = "URI",
+            description = "Repository URI: file:///var/lib/lifeboat/repo, s3://bucket/prefix, "
+                    + "azure://container/prefix or gs://bucket/prefix (env LIFEBOAT_REPO).")
     String repo;
 
-    @Option(names = "--key-file", paramLabel = "FILE", description = "Key file that unlocks the repository (instead of a passphrase).")
+    @Option(
+            names = "--key-file",
+            paramLabel = "FILE",
+            description = "Key file that unlocks the repository (instead of a passphrase).")
     Path keyFile;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "Config file with defaults for any option (key = value).")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "Config file with defaults for any option (key = value).")
     Path config;
 
-    @Option(names = "--replication", paramLabel = "FILE", description = "Replication config (JSON); writes are "
-            + "acknowledged only once durable in its synchronous regions too (env LIFEBOAT_REPLICATION).")
+    @Option(
+            names = "--replication",
+            paramLabel = "FILE",
+            description = "Replication config (JSON); writes are "
+                    + "acknowledged only once durable in its synchronous regions too (env LIFEBOAT_REPLICATION).")
     Path replication;
 
-    @Option(names = {"-v", "--verbose"}, description = "Log what happens, and stack traces on errors.")
+    @Option(
+            names = {"-v", "--verbose"},
+            description = "Log what happens, and stack traces on errors.")
     boolean verbose;
 
     /** The repository options again, for a child process (restore_command) that must open the same repository. */

@@ -6,40 +6,63 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
 
-@Command(name = "restore", description = "Restore a backup into an empty directory, optionally proving it works (--validate).")
+@Command(
+        name = "restore",
+        description = "Restore a backup into an empty directory, optionally proving it works (--validate).")
 final class RestoreCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--backup", defaultValue = "latest", paramLabel = "ID", description = "Backup id (or unique prefix), or latest.")
+    @Option(
+            names = "--backup",
+            defaultValue = "latest",
+            paramLabel = "ID",
+            description = "Backup id (or unique prefix), or latest.")
     String backup;
 
-    @Option(names = "--target", required = true, paramLabel = "DIR", description = "Empty or new directory to restore into.")
+    @Option(
+            names = "--target",
+            required = true,
+            paramLabel = "DIR",
+            description = "Empty or new directory to restore into.")
     Path target;
 
-    @Option(names = "--parallel", defaultValue = "2", description = "Parallel restore streams. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--parallel",
+            defaultValue = "2",
+            description = "Parallel restore streams. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
-    @Option(names = "--validate", description = "Start PostgreSQL on the restored copy and check it (file digests, amcheck, "
-            + "pg_visibility, empty unlogged tables, row counts, foreign keys); exit 3 if anything fails.")
+    @Option(
+            names = "--validate",
+            description = "Start PostgreSQL on the restored copy and check it (file digests, amcheck, "
+                    + "pg_visibility, empty unlogged tables, row counts, foreign keys); exit 3 if anything fails.")
     boolean validate;
 
-    @Option(names = "--tablespace-map", paramLabel = "OID|NAME=DIR", description = "Restore a tablespace somewhere else than its original location.")
+    @Option(
+            names = "--tablespace-map",
+            paramLabel = "OID|NAME=DIR",
+            description = "Restore a tablespace somewhere else than its original location.")
     Map<String, Path> tablespaceMap;
 
-    @Option(names = "--owner", paramLabel = "USER", description = "Owner of restored files when run as root (default: the backed-up cluster's owner).")
+    @Option(
+            names = "--owner",
+            paramLabel = "USER",
+            description = "Owner of restored files when run as root (default: the backed-up cluster's owner).")
     String owner;
 
-    @Option(names = "--to-time", paramLabel = "ISO-8601", description = "Recover to this time (e.g. 2026-11-24T14:03:27Z).")
+    @Option(
+            names = "--to-time",
+            paramLabel = "ISO-8601",
+            description = "Recover to this time (e.g. 2026-11-24T14:03:27Z).")
     String toTime;
 
     @Option(names = "--to-lsn", paramLabel = "LSN", description = "Recover to this WAL location.")
@@ -51,25 +74,36 @@ final class RestoreCommand implements Callable<Integer> {
     @Option(names = "--to-name", paramLabel = "NAME", description = "Recover to this named restore point.")
     String toName;
 
-    @Option(names = "--to-latest", description = "Replay all archived (and streamed) WAL: recover as far as the archive reaches.")
+    @Option(
+            names = "--to-latest",
+            description = "Replay all archived (and streamed) WAL: recover as far as the archive reaches.")
     boolean toLatest;
 
     @Option(names = "--exclusive", description = "Stop just before the target instead of just after it.")
     boolean exclusive;
 
-    @Option(names = "--timeline", paramLabel = "T|latest|current", description = "Timeline to recover along (default: latest).")
+    @Option(
+            names = "--timeline",
+            paramLabel = "T|latest|current",
+            description = "Timeline to recover along (default: latest).")
     String timeline;
 
-    @Option(names = "--archive-mode", defaultValue = "off", paramLabel = "off|preserve", description = "off (default): the "
-            + "restored copy does not archive WAL (archive_mode = off in its postgresql.auto.conf), so it can never write "
-            + "into its source's archive; preserve: keep the source's archiving settings (for a copy that replaces a lost "
-            + "source). Either way the copy ends on a new timeline.")
+    @Option(
+            names = "--archive-mode",
+            defaultValue = "off",
+            paramLabel = "off|preserve",
+            description = "off (default): the "
+                    + "restored copy does not archive WAL (archive_mode = off in its postgresql.auto.conf), so it can never write "
+                    + "into its source's archive; preserve: keep the source's archiving settings (for a copy that replaces a lost "
+                    + "source). Either way the copy ends on a new timeline.")
     PgRestore.ArchiveMode archiveMode;
 
     @Option(names = "--json", description = "Print the result (and the validation report) as JSON.")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "No progress output.")
     boolean quiet;
 
     @Override
@@ -82,22 +116,47 @@ final class RestoreCommand implements Callable<Integer> {
         PgRestore.Result result;
         PgValidator.Report report = null;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, tablespaceMap, owner, rt,
-                    repo.forwardedArgs(), archiveMode), progress, cancel).run();
+            result = new PgRestore(
+                            r,
+                            new PgRestore.Options(
+                                    backup,
+                                    target,
+                                    parallel,
+                                    tablespaceMap,
+                                    owner,
+                                    rt,
+                                    repo.forwardedArgs(),
+                                    archiveMode),
+                            progress,
+                            cancel)
+                    .run();
             if (!json) {
-                System.out.printf("restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n", result.backupId(), result.target(),
-                        result.files(), ListCommand.size(result.bytes()), result.seconds(), result.bytesPerSecond() / 1048576.0);
-                System.out.printf("recovery to %s on timeline %d is configured (recovery.signal, restore_command)%s; "
-                                + "when started, PostgreSQL recovers and promotes the copy to a new timeline%s%n", result.recoveryTarget(),
-                        result.targetTimeline(), rt == null ? "" : "; archived WAL reaches " + result.recoverableUntil(),
-                        archiveMode == PgRestore.ArchiveMode.OFF ? " (archive_mode = off: it will not archive WAL)" : "");
+                System.out.printf(
+                        "restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n",
+                        result.backupId(),
+                        result.target(),
+                        result.files(),
+                        ListCommand.size(result.bytes()),
+                        result.seconds(),
+                        result.bytesPerSecond() / 1048576.0);
+                System.out.printf(
+                        "recovery to %s on timeline %d is configured (recovery.signal, restore_command)%s; "
+                                + "when started, PostgreSQL recovers and promotes the copy to a new timeline%s%n",
+                        result.recoveryTarget(),
+                        result.targetTimeline(),
+                        rt == null ? "" : "; archived WAL reaches " + result.recoverableUntil(),
+                        archiveMode == PgRestore.ArchiveMode.OFF
+                                ? " (archive_mode = off: it will not archive WAL)"
+                                : "");
                 if (result.historyNote() != null) {
                     System.out.println("note: latest " + result.historyNote());
                 }
             }
             if (validate) {
                 Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(r, target, snap, parallel, progress, cancel).restored(result).run();
+                report = new PgValidator(r, target, snap, parallel, progress, cancel)
+                        .restored(result)
+                        .run();
             }
         } finally {
             try {
@@ -118,16 +177,21 @@ final class RestoreCommand implements Callable<Integer> {
             printValidation(report);
         }
         if (report != null && !report.ok()) {
-            throw new Main.ExitCodeException(3, "validation of " + target + " failed: " + String.join("; ", report.problems()));
+            throw new Main.ExitCodeException(
+                    3, "validation of " + target + " failed: " + String.join("; ", report.problems()));
         }
         return 0;
     }
 
     private dev.lifeboat.engine.postgres.RecoveryTarget recoveryTarget() {
-        int n = (toTime != null ? 1 : 0) + (toLsn != null ? 1 : 0) + (toXid != null ? 1 : 0) + (toName != null ? 1 : 0)
+        int n = (toTime != null ? 1 : 0)
+                + (toLsn != null ? 1 : 0)
+                + (toXid != null ? 1 : 0)
+                + (toName != null ? 1 : 0)
                 + (toLatest ? 1 : 0);
         if (n > 1) {
-            throw new IllegalArgumentException("give at most one of --to-time, --to-lsn, --to-xid, --to-name, --to-latest");
+            throw new IllegalArgumentException(
+                    "give at most one of --to-time, --to-lsn, --to-xid, --to-name, --to-latest");
         }
         if (toLatest) {
             if (exclusive) {
@@ -137,31 +201,45 @@ final class RestoreCommand implements Callable<Integer> {
         }
         if (n == 0) {
             if (exclusive || timeline != null) {
-                throw new IllegalArgumentException("--exclusive and --timeline need a recovery target (--to-time, --to-lsn, --to-xid or --to-name)");
+                throw new IllegalArgumentException(
+                        "--exclusive and --timeline need a recovery target (--to-time, --to-lsn, --to-xid or --to-name)");
             }
             return null;
         }
-        var kind = toTime != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.TIME
-                : toLsn != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.LSN
-                : toXid != null ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.XID
-                : dev.lifeboat.engine.postgres.RecoveryTarget.Kind.NAME;
+        var kind = toTime != null
+                ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.TIME
+                : toLsn != null
+                        ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.LSN
+                        : toXid != null
+                                ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.XID
+                                : dev.lifeboat.engine.postgres.RecoveryTarget.Kind.NAME;
         String value = toTime != null ? toTime : toLsn != null ? toLsn : toXid != null ? toXid : toName;
         return new dev.lifeboat.engine.postgres.RecoveryTarget(kind, value, exclusive, timeline);
     }
 
     static void printValidation(PgValidator.Report rep) {
-        System.out.printf("validation: %d files re-hashed (%s), server started in %.1f s%n", rep.filesChecked(),
-                ListCommand.size(rep.bytesChecked()), rep.startSeconds());
+        System.out.printf(
+                "validation: %d files re-hashed (%s), server started in %.1f s%n",
+                rep.filesChecked(), ListCommand.size(rep.bytesChecked()), rep.startSeconds());
         for (PgValidator.DatabaseReport db : rep.databases()) {
-            long rows = db.tables().stream().mapToLong(PgValidator.TableCount::rows).sum();
-            System.out.printf("  database %s: %d tables (%d rows) scanned, %d heap relations and %d B-tree indexes checked by amcheck, "
-                    + "%d visibility maps checked by pg_visibility, %d unlogged tables checked empty, %d foreign keys checked%n",
-                    db.name(), db.tables().size(), rows, db.heapRelationsChecked(), db.btreeIndexesChecked(),
-                    db.visibilityRelationsChecked(), db.unloggedTablesChecked(), db.foreignKeys().size());
+            long rows =
+                    db.tables().stream().mapToLong(PgValidator.TableCount::rows).sum();
+            System.out.printf(
+                    "  database %s: %d tables (%d rows) scanned, %d heap relations and %d B-tree indexes checked by amcheck, "
+                            + "%d visibility maps checked by pg_visibility, %d unlogged tables checked empty, %d foreign keys checked%n",
+                    db.name(),
+                    db.tables().size(),
+                    rows,
+                    db.heapRelationsChecked(),
+                    db.btreeIndexesChecked(),
+                    db.visibilityRelationsChecked(),
+                    db.unloggedTablesChecked(),
+                    db.foreignKeys().size());
             for (PgValidator.TableCount t : db.tables()) {
                 System.out.printf("    %-40s %12d rows%n", t.table(), t.rows());
             }
         }
-        System.out.println(rep.ok() ? "validation passed" : "validation FAILED:\n  " + String.join("\n  ", rep.problems()));
+        System.out.println(
+                rep.ok() ? "validation passed" : "validation FAILED:\n  " + String.join("\n  ", rep.problems()));
     }
 }

@@ -3,36 +3,49 @@ package dev.lifeboat.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.util.Json;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
-@Command(name = "run", description = "Start a job through the controller on the database's agent (full, incr, diff, pitr, drill, "
-        + "verify, expire, replicate, restore, wal-stream), optionally waiting for it to end.")
+@Command(
+        name = "run",
+        description = "Start a job through the controller on the database's agent (full, incr, diff, pitr, drill, "
+                + "verify, expire, replicate, restore, wal-stream), optionally waiting for it to end.")
 final class RunCommand implements Callable<Integer> {
     @Mixin
     ControllerOptions controller;
 
-    @Parameters(index = "0", paramLabel = "TYPE", description = "Job type, e.g. full, incr, drill, pitr, or BACKUP_FULL.")
+    @Parameters(
+            index = "0",
+            paramLabel = "TYPE",
+            description = "Job type, e.g. full, incr, drill, pitr, or BACKUP_FULL.")
     String type;
 
-    @Option(names = {"-d", "--database"}, required = true, description = "The database, as the controller config names it.")
+    @Option(
+            names = {"-d", "--database"},
+            required = true,
+            description = "The database, as the controller config names it.")
     String database;
 
-    @Option(names = {"-p", "--param"}, paramLabel = "KEY=VALUE", description = "Job parameter (see docs/agent.md), repeatable.")
+    @Option(
+            names = {"-p", "--param"},
+            paramLabel = "KEY=VALUE",
+            description = "Job parameter (see docs/agent.md), repeatable.")
     Map<String, String> params = new LinkedHashMap<>();
 
     @Option(names = "--wait", description = "Wait for the job to end; exit 0 only if it completed.")
     boolean waitForEnd;
 
-    @Option(names = "--timeout", defaultValue = "24h", description = "With --wait: give up after this long. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--timeout",
+            defaultValue = "24h",
+            description = "With --wait: give up after this long. Default: ${DEFAULT-VALUE}.")
     String timeout;
 
     @Option(names = "--json", description = "Print the job as JSON.")
@@ -44,7 +57,12 @@ final class RunCommand implements Callable<Integer> {
         JsonNode job = c.post("api/v1/jobs", Map.of("database", database, "type", type, "params", params));
         String id = job.path("id").asText();
         if (!json) {
-            System.out.printf("job %s (%s of %s on %s) %s%n", id, job.path("type").asText(), database, job.path("agentId").asText(),
+            System.out.printf(
+                    "job %s (%s of %s on %s) %s%n",
+                    id,
+                    job.path("type").asText(),
+                    database,
+                    job.path("agentId").asText(),
                     job.path("state").asText().toLowerCase());
         }
         if (waitForEnd) {
@@ -60,7 +78,8 @@ final class RunCommand implements Callable<Integer> {
                 }
             }
             if (!ended(job)) {
-                throw new Main.ExitCodeException(1, "job " + id + " has not ended after " + timeout + "; it keeps running");
+                throw new Main.ExitCodeException(
+                        1, "job " + id + " has not ended after " + timeout + "; it keeps running");
             }
         }
         if (json) {
@@ -68,7 +87,8 @@ final class RunCommand implements Callable<Integer> {
         } else if (ended(job)) {
             String state = job.path("state").asText().toLowerCase();
             String message = job.path("message").asText("");
-            System.out.printf("job %s %s%s%n", id, state, message.isBlank() || message.equals(state) ? "" : ": " + message);
+            System.out.printf(
+                    "job %s %s%s%n", id, state, message.isBlank() || message.equals(state) ? "" : ": " + message);
         }
         return !waitForEnd || job.path("state").asText().equals("COMPLETED") ? 0 : 1;
     }
@@ -84,8 +104,17 @@ final class RunCommand implements Callable<Integer> {
         long done = j.path("bytesDone").asLong();
         long total = j.path("bytesTotal").asLong();
         double eta = j.path("etaSeconds").asDouble(-1);
-        return String.format("  %s%s%s%s", j.path("state").asText().toLowerCase(), j.path("phase").isTextual() ? " " + j.path("phase").asText() : "",
+        return String.format(
+                "  %s%s%s%s",
+                j.path("state").asText().toLowerCase(),
+                j.path("phase").isTextual() ? " " + j.path("phase").asText() : "",
                 total > 0 ? String.format(" %.0f %% of %s", done * 100.0 / total, ListCommand.size(total)) : "",
-                eta > 0 ? ", about " + Duration.ofSeconds((long) Math.ceil(eta)).toString().substring(2).toLowerCase() + " left" : "");
+                eta > 0
+                        ? ", about "
+                                + Duration.ofSeconds((long) Math.ceil(eta))
+                                        .toString()
+                                        .substring(2)
+                                        .toLowerCase() + " left"
+                        : "");
     }
 }

@@ -1,13 +1,12 @@
 package dev.lifeboat.cli;
 
-import picocli.CommandLine;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Properties;
+import picocli.CommandLine;
 
 /**
  * Lets every option come from the environment or a config file, so operators and agents need not repeat flags:
@@ -41,7 +40,9 @@ final class SettingsDefaults implements CommandLine.IDefaultValueProvider {
         if (env != null && !env.isBlank()) {
             return Path.of(env);
         }
-        for (Path p : new Path[]{Main.home().resolve(".config/lifeboat/lifeboat.conf"), Path.of("/etc/lifeboat/lifeboat.conf")}) {
+        for (Path p : new Path[] {
+            Main.home().resolve(".config/lifeboat/lifeboat.conf"), Path.of("/etc/lifeboat/lifeboat.conf")
+        }) {
             if (Files.isReadable(p)) {
                 return p;
             }

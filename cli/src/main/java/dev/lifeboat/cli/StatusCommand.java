@@ -2,13 +2,14 @@ package dev.lifeboat.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.util.Json;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.util.concurrent.Callable;
-
-@Command(name = "status", description = "Every database's measured RPO and estimated RTO against its tier, from the controller.")
+@Command(
+        name = "status",
+        description = "Every database's measured RPO and estimated RTO against its tier, from the controller.")
 final class StatusCommand implements Callable<Integer> {
     @Mixin
     ControllerOptions controller;
@@ -36,15 +37,28 @@ final class StatusCommand implements Callable<Integer> {
 
     /** The status table: one line per database, then its regions and problems. */
     static void print(JsonNode status) {
-        System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", "DATABASE", "TIER", "AGENT", "RPO / TARGET", "RTO / TARGET", "STATUS");
+        System.out.printf(
+                "%-20s %-9s %-16s %-22s %-22s %s%n",
+                "DATABASE", "TIER", "AGENT", "RPO / TARGET", "RTO / TARGET", "STATUS");
         for (JsonNode d : status) {
             String rpo = seconds(d.path("rpoSeconds")) + " / " + seconds(d.path("rpoTargetSeconds"));
             String rto = seconds(d.path("rto").path("seconds")) + " / " + seconds(d.path("rtoTargetSeconds"));
-            System.out.printf("%-20s %-9s %-16s %-22s %-22s %s%n", d.path("database").asText(), d.path("tier").asText(),
-                    d.path("agent").asText() + (d.path("agentState").asText().equals("connected") ? "" : " (" + d.path("agentState").asText() + ")"),
-                    rpo, rto, d.path("compliant").asBoolean() ? "ok" : "NOT MET");
+            System.out.printf(
+                    "%-20s %-9s %-16s %-22s %-22s %s%n",
+                    d.path("database").asText(),
+                    d.path("tier").asText(),
+                    d.path("agent").asText()
+                            + (d.path("agentState").asText().equals("connected")
+                                    ? ""
+                                    : " (" + d.path("agentState").asText() + ")"),
+                    rpo,
+                    rto,
+                    d.path("compliant").asBoolean() ? "ok" : "NOT MET");
             for (JsonNode r : d.path("regions")) {
-                System.out.printf("  region %-14s RPO %s%s%n", r.path("region").asText(), seconds(r.path("rpoSeconds")),
+                System.out.printf(
+                        "  region %-14s RPO %s%s%n",
+                        r.path("region").asText(),
+                        seconds(r.path("rpoSeconds")),
                         r.path("stale").asBoolean() ? " (stale: agent not reporting)" : "");
             }
             for (JsonNode p : d.path("problems")) {

@@ -3,23 +3,29 @@ package dev.lifeboat.cli;
 import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryLock;
+import java.time.Instant;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.time.Instant;
-import java.util.concurrent.Callable;
-
-@Command(name = "unlock", description = {"Remove repository locks left by processes that are gone (e.g. on a host that died).",
-        "Prints every lock with its owner token, process, boot id, PID namespace and last renewal, and whether it already "
-                + "counts as stale, then removes them all. Replay leases of running recoveries are kept unless "
-                + "--replay-leases is given."})
+@Command(
+        name = "unlock",
+        description = {
+            "Remove repository locks left by processes that are gone (e.g. on a host that died).",
+            "Prints every lock with its owner token, process, boot id, PID namespace and last renewal, and whether it already "
+                    + "counts as stale, then removes them all. Replay leases of running recoveries are kept unless "
+                    + "--replay-leases is given."
+        })
 final class UnlockCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--replay-leases", description = "Also remove replay leases (locks/replay-*), which keep `expire` from "
-            + "deleting WAL that a recovery still replays. Only for recoveries you know have ended or been abandoned.")
+    @Option(
+            names = "--replay-leases",
+            description =
+                    "Also remove replay leases (locks/replay-*), which keep `expire` from "
+                            + "deleting WAL that a recovery still replays. Only for recoveries you know have ended or been abandoned.")
     boolean replayLeases;
 
     @Override
@@ -28,11 +34,14 @@ final class UnlockCommand implements Callable<Integer> {
         for (RepositoryLock.Entry e : RepositoryLock.all(r)) {
             System.out.println("removing " + e.key() + " held by " + e.holder().describe());
             System.out.println("    " + e.holder().details() + "; "
-                    + (e.staleReason() == null ? "NOT stale: its holder may still be running" : "stale: " + e.staleReason()));
+                    + (e.staleReason() == null
+                            ? "NOT stale: its holder may still be running"
+                            : "stale: " + e.staleReason()));
         }
         for (ReplayLease.Lease l : ReplayLease.list(r.store()).leases()) {
             boolean stale = l.isStale(Instant.now(), ReplayLease.DEFAULT_TTL);
-            System.out.println((replayLeases ? "removing " : "keeping ") + "replay lease " + l.key() + ": " + l.describe()
+            System.out.println((replayLeases ? "removing " : "keeping ") + "replay lease " + l.key() + ": "
+                    + l.describe()
                     + " (backup " + l.backup() + ", from segment " + l.firstSegment() + ", renewed " + l.lastRenewed()
                     + (stale ? ", stale" : "") + ")" + (replayLeases ? "" : "; add --replay-leases to remove it"));
         }

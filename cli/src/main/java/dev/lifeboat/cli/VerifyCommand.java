@@ -6,31 +6,41 @@ import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
 import dev.lifeboat.repository.WalVerifier;
 import dev.lifeboat.util.Json;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-
-import java.util.concurrent.Callable;
 
 @Command(name = "verify", description = "Check that backups and the WAL archive are complete and undamaged.")
 final class VerifyCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
 
-    @Option(names = "--backup", paramLabel = "ID", description = "Check only this backup (default: all, and the WAL archive).")
+    @Option(
+            names = "--backup",
+            paramLabel = "ID",
+            description = "Check only this backup (default: all, and the WAL archive).")
     String backup;
 
-    @Option(names = "--read-data", description = "Read every stored byte a restore would use: re-hash every chunk, rebuild every "
-            + "delta block, recompute every file digest, and check every archived WAL file's pages and records.")
+    @Option(
+            names = "--read-data",
+            description =
+                    "Read every stored byte a restore would use: re-hash every chunk, rebuild every "
+                            + "delta block, recompute every file digest, and check every archived WAL file's pages and records.")
     boolean readData;
 
-    @Option(names = "--parallel", defaultValue = "2", description = "Packs (and WAL batches) read in parallel. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--parallel",
+            defaultValue = "2",
+            description = "Packs (and WAL batches) read in parallel. Default: ${DEFAULT-VALUE}.")
     int parallel;
 
     @Option(names = "--json", description = "Print the report as JSON.")
     boolean json;
 
-    @Option(names = {"-q", "--quiet"}, description = "No progress output.")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "No progress output.")
     boolean quiet;
 
     @Override
@@ -38,23 +48,38 @@ final class VerifyCommand implements Callable<Integer> {
         Repository r = repo.open();
         Verifier.Report rep;
         try (RepositoryLock lock = RepositoryLock.shared(r, "verify", backup);
-             ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
+                ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
             rep = new Verifier(r).verify(backup, readData, parallel, progress, new Cancellation());
         }
         if (json) {
-            System.out.println(Json.pretty(new java.util.LinkedHashMap<>(java.util.Map.of("ok", rep.ok(), "report", rep))));
+            System.out.println(
+                    Json.pretty(new java.util.LinkedHashMap<>(java.util.Map.of("ok", rep.ok(), "report", rep))));
         } else {
-            System.out.printf("verified %d backup(s), %d files, %d chunks in %d packs%s in %.1f s%n", rep.backups().size(), rep.files(),
-                    rep.chunks(), rep.packs(), rep.readData() ? ", " + ListCommand.size(rep.bytesRead()) + " read" : "", rep.seconds());
+            System.out.printf(
+                    "verified %d backup(s), %d files, %d chunks in %d packs%s in %.1f s%n",
+                    rep.backups().size(),
+                    rep.files(),
+                    rep.chunks(),
+                    rep.packs(),
+                    rep.readData() ? ", " + ListCommand.size(rep.bytesRead()) + " read" : "",
+                    rep.seconds());
             if (rep.readData()) {
-                System.out.printf("  %d file digests recomputed from the data a restore writes, %d delta blocks rebuilt%n",
+                System.out.printf(
+                        "  %d file digests recomputed from the data a restore writes, %d delta blocks rebuilt%n",
                         rep.filesDigested(), rep.deltaBlocks());
             }
             WalVerifier.Summary w = rep.wal();
             if (w != null) {
-                System.out.printf("  WAL archive: %d segments, %d partial, %d history files on timelines %s%s in %.1f s%n",
-                        w.segments(), w.partials(), w.historyFiles(), w.timelines(), rep.readData() ? "; " + w.filesRead()
-                                + " files read and authenticated, records of " + w.segmentsRecordsChecked() + " segments checked" : "",
+                System.out.printf(
+                        "  WAL archive: %d segments, %d partial, %d history files on timelines %s%s in %.1f s%n",
+                        w.segments(),
+                        w.partials(),
+                        w.historyFiles(),
+                        w.timelines(),
+                        rep.readData()
+                                ? "; " + w.filesRead() + " files read and authenticated, records of "
+                                        + w.segmentsRecordsChecked() + " segments checked"
+                                : "",
                         w.seconds());
                 w.notes().forEach(n -> System.out.println("  note: " + n));
             }

@@ -2,19 +2,20 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
-import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Parameters;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Parameters;
 
-@Command(name = "wal-get", description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %%f %%p'). "
-        + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive; an in-progress "
-        + "SEGMENT.partial is served only for the segment named with --partial.")
+@Command(
+        name = "wal-get",
+        description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %%f %%p'). "
+                + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive; an in-progress "
+                + "SEGMENT.partial is served only for the segment named with --partial.")
 final class WalGetCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
@@ -25,30 +26,49 @@ final class WalGetCommand implements Callable<Integer> {
     @Parameters(index = "1", paramLabel = "DEST", description = "Where to write it (%%p, relative to PGDATA).")
     Path dest;
 
-    @picocli.CommandLine.Option(names = "--prefetch", defaultValue = "0", paramLabel = "N",
+    @picocli.CommandLine.Option(
+            names = "--prefetch",
+            defaultValue = "0",
+            paramLabel = "N",
             description = "Download the next N segments ahead in the background (needs --spool-dir).")
     int prefetch;
 
-    @picocli.CommandLine.Option(names = "--spool-dir", paramLabel = "DIR", description = "Where prefetched segments wait.")
+    @picocli.CommandLine.Option(
+            names = "--spool-dir",
+            paramLabel = "DIR",
+            description = "Where prefetched segments wait.")
     Path spoolDir;
 
-    @picocli.CommandLine.Option(names = "--partial", paramLabel = "SEGMENT", description = "When SEGMENT itself is not "
-            + "archived, serve SEGMENT.partial, zero-padded to a whole segment (PostgreSQL replays the zeros as the end of "
-            + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is ever served from a partial.")
+    @picocli.CommandLine.Option(
+            names = "--partial",
+            paramLabel = "SEGMENT",
+            description =
+                    "When SEGMENT itself is not "
+                            + "archived, serve SEGMENT.partial, zero-padded to a whole segment (PostgreSQL replays the zeros as the end of "
+                            + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is ever served from a partial.")
     String partialSegment;
 
-    @picocli.CommandLine.Option(names = "--lease", paramLabel = "ID", description = "The restore's replay lease, renewed while "
-            + "WAL is served so that expire keeps the WAL this recovery still needs (restore adds it).")
+    @picocli.CommandLine.Option(
+            names = "--lease",
+            paramLabel = "ID",
+            description = "The restore's replay lease, renewed while "
+                    + "WAL is served so that expire keeps the WAL this recovery still needs (restore adds it).")
     String lease;
 
-    @picocli.CommandLine.Option(names = "--strict", description = "Exit " + STRICT_FAILURE + " (which makes PostgreSQL stop "
-            + "recovery) on any failure other than 'not archived', instead of 1 (which PostgreSQL takes for the end of the "
-            + "archive). restore adds it for every target but the end of the backup.")
+    @picocli.CommandLine.Option(
+            names = "--strict",
+            description = "Exit " + STRICT_FAILURE + " (which makes PostgreSQL stop "
+                    + "recovery) on any failure other than 'not archived', instead of 1 (which PostgreSQL takes for the end of the "
+                    + "archive). restore adds it for every target but the end of the backup.")
     boolean strict;
 
-    @picocli.CommandLine.Option(names = "--expect", split = ",", paramLabel = "FIRST-LAST", description = "Segment ranges "
-            + "the recovery plan found archived (with --strict): one of them missing now stops recovery (exit "
-            + STRICT_FAILURE + ") instead of ending it there. restore adds them.")
+    @picocli.CommandLine.Option(
+            names = "--expect",
+            split = ",",
+            paramLabel = "FIRST-LAST",
+            description = "Segment ranges "
+                    + "the recovery plan found archived (with --strict): one of them missing now stops recovery (exit "
+                    + STRICT_FAILURE + ") instead of ending it there. restore adds them.")
     java.util.List<String> expected = java.util.List.of();
 
     /** Above 125: PostgreSQL treats restore_command's exit like a signal and stops recovery with FATAL. */
@@ -64,8 +84,10 @@ final class WalGetCommand implements Callable<Integer> {
             }
             // a repository that cannot be read must not look like the end of the archive: recovery to the latest
             // point would promote early and silently lose what it could not fetch
-            throw new Main.ExitCodeException(STRICT_FAILURE, "cannot fetch " + name + " (recovery must stop here rather "
-                    + "than end as if the archive ended): " + Main.describe(e));
+            throw new Main.ExitCodeException(
+                    STRICT_FAILURE,
+                    "cannot fetch " + name + " (recovery must stop here rather " + "than end as if the archive ended): "
+                            + Main.describe(e));
         }
     }
 
@@ -74,12 +96,14 @@ final class WalGetCommand implements Callable<Integer> {
             throw new IllegalArgumentException("'" + name + "' is not a WAL file name");
         }
         if (partialSegment != null && !WalArchive.isSegment(partialSegment)) {
-            throw new IllegalArgumentException("--partial needs a WAL segment name (24 hex digits), got '" + partialSegment + "'");
+            throw new IllegalArgumentException(
+                    "--partial needs a WAL segment name (24 hex digits), got '" + partialSegment + "'");
         }
         if (prefetch > 0 && spoolDir == null) {
             throw new IllegalArgumentException("--prefetch needs --spool-dir DIR");
         }
-        dev.lifeboat.engine.postgres.WalSpool spool = spoolDir == null ? null : new dev.lifeboat.engine.postgres.WalSpool(spoolDir);
+        dev.lifeboat.engine.postgres.WalSpool spool =
+                spoolDir == null ? null : new dev.lifeboat.engine.postgres.WalSpool(spoolDir);
         if (spool != null && spool.takePrefetched(name, dest.toAbsolutePath())) {
             spool.startPrefetch(name, workerArgs(), prefetch);
             return 0;
@@ -92,15 +116,16 @@ final class WalGetCommand implements Callable<Integer> {
         if (data.isEmpty() && name.equals(partialSegment)) {
             Optional<byte[]> partial = archive.read(name + ".partial");
             if (partial.isPresent()) {
-                System.err.println("wal-get: " + name + " is not archived; serving " + name + ".partial (" + partial.get().length
-                        + " bytes of WAL), zero-padded to a whole segment");
+                System.err.println("wal-get: " + name + " is not archived; serving " + name + ".partial ("
+                        + partial.get().length + " bytes of WAL), zero-padded to a whole segment");
                 data = partial.map(WalGetCommand::padToSegment);
             }
         }
         if (data.isEmpty()) {
             if (strict && isExpected(name)) {
-                throw new java.io.IOException(name + " was archived when the restore planned this recovery and is missing now "
-                        + "(deleted by hand, by an expire without the replay lease, or a region that lacks it)");
+                throw new java.io.IOException(
+                        name + " was archived when the restore planned this recovery and is missing now "
+                                + "(deleted by hand, by an expire without the replay lease, or a region that lacks it)");
             }
             if (repo.verbose) {
                 System.err.println(name + " is not in the archive");
@@ -125,9 +150,12 @@ final class WalGetCommand implements Callable<Integer> {
         }
         for (String range : expected) {
             String[] fl = range.split("-");
-            if (fl.length == 2 && WalArchive.isSegment(fl[0]) && WalArchive.isSegment(fl[1])
+            if (fl.length == 2
+                    && WalArchive.isSegment(fl[0])
+                    && WalArchive.isSegment(fl[1])
                     && name.substring(0, 8).equals(fl[0].substring(0, 8))
-                    && name.compareTo(fl[0]) >= 0 && name.compareTo(fl[1]) <= 0) {
+                    && name.compareTo(fl[0]) >= 0
+                    && name.compareTo(fl[1]) <= 0) {
                 return true;
             }
         }
@@ -148,9 +176,11 @@ final class WalGetCommand implements Callable<Integer> {
             return;
         }
         try {
-            if (dev.lifeboat.repository.ReplayLease.renew(r.store(), lease) == dev.lifeboat.repository.ReplayLease.Renewal.GONE) {
-                System.err.println("wal-get: replay lease " + lease + " is gone (released, or deleted as stale by expire): "
-                        + "expire no longer keeps this recovery's WAL");
+            if (dev.lifeboat.repository.ReplayLease.renew(r.store(), lease)
+                    == dev.lifeboat.repository.ReplayLease.Renewal.GONE) {
+                System.err.println(
+                        "wal-get: replay lease " + lease + " is gone (released, or deleted as stale by expire): "
+                                + "expire no longer keeps this recovery's WAL");
             }
         } catch (java.io.IOException | RuntimeException e) {
             // serving WAL matters more than the lease; it is retried with the next file

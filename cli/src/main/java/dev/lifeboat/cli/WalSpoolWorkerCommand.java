@@ -1,15 +1,17 @@
 package dev.lifeboat.cli;
 
 import dev.lifeboat.engine.postgres.WalSpool;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.Callable;
-
-@Command(name = "wal-spool-worker", hidden = true, description = "Background pusher/fetcher started by wal-push --async and wal-get --prefetch.")
+@Command(
+        name = "wal-spool-worker",
+        hidden = true,
+        description = "Background pusher/fetcher started by wal-push --async and wal-get --prefetch.")
 final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;

@@ -4,21 +4,18 @@ import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.WalReceiver;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-
-@Command(name = "wal-stream", description = "Stream WAL from a running server into the repository with the replication "
-        + "protocol (like pg_receivewal): the archive lags the server by about --flush-interval, and by nothing for commits "
-        + "when --name is listed in synchronous_standby_names. Runs until SIGTERM or Ctrl-C.")
+@Command(
+        name = "wal-stream",
+        description = "Stream WAL from a running server into the repository with the replication "
+                + "protocol (like pg_receivewal): the archive lags the server by about --flush-interval, and by nothing for commits "
+                + "when --name is listed in synchronous_standby_names. Runs until SIGTERM or Ctrl-C.")
 final class WalStreamCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
@@ -26,46 +23,77 @@ final class WalStreamCommand implements Callable<Integer> {
     @Mixin
     PgServerOptions server;
 
-    @Option(names = "--slot", defaultValue = "lifeboat", paramLabel = "NAME",
-            description = "Physical replication slot (created if missing; drop it when you stop streaming for good, or the "
-                    + "server keeps all WAL). Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--slot",
+            defaultValue = "lifeboat",
+            paramLabel = "NAME",
+            description =
+                    "Physical replication slot (created if missing; drop it when you stop streaming for good, or the "
+                            + "server keeps all WAL). Default: ${DEFAULT-VALUE}.")
     String slot;
 
-    @Option(names = "--name", defaultValue = "lifeboat", paramLabel = "APPLICATION_NAME",
-            description = "Name the server sees; list it in synchronous_standby_names for RPO 0. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--name",
+            defaultValue = "lifeboat",
+            paramLabel = "APPLICATION_NAME",
+            description =
+                    "Name the server sees; list it in synchronous_standby_names for RPO 0. Default: ${DEFAULT-VALUE}.")
     String name;
 
-    @Option(names = "--flush-interval", defaultValue = "1s", paramLabel = "DURATION",
-            description = "Longest time received WAL waits before it is durable in the repository (e.g. 500ms, 1s, 2s). Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--flush-interval",
+            defaultValue = "1s",
+            paramLabel = "DURATION",
+            description =
+                    "Longest time received WAL waits before it is durable in the repository (e.g. 500ms, 1s, 2s). Default: ${DEFAULT-VALUE}.")
     String flushInterval;
 
-    @Option(names = "--flush-mode", defaultValue = "auto", paramLabel = "MODE",
-            description = "auto (write as soon as the stream is idle when listed in synchronous_standby_names), immediate, "
-                    + "or interval. Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--flush-mode",
+            defaultValue = "auto",
+            paramLabel = "MODE",
+            description =
+                    "auto (write as soon as the stream is idle when listed in synchronous_standby_names), immediate, "
+                            + "or interval. Default: ${DEFAULT-VALUE}.")
     WalReceiver.FlushMode flushMode;
 
-    @Option(names = "--status-interval", defaultValue = "10", paramLabel = "SECONDS",
-            description = "Print a status line this often (0: only connects and disconnects). Default: ${DEFAULT-VALUE}.")
+    @Option(
+            names = "--status-interval",
+            defaultValue = "10",
+            paramLabel = "SECONDS",
+            description =
+                    "Print a status line this often (0: only connects and disconnects). Default: ${DEFAULT-VALUE}.")
     int statusInterval;
 
-    @Option(names = {"-q", "--quiet"}, description = "No status lines.")
+    @Option(
+            names = {"-q", "--quiet"},
+            description = "No status lines.")
     boolean quiet;
 
     @Override
     public Integer call() throws Exception {
-        WalReceiver.Options opts = new WalReceiver.Options(slot, name, dev.lifeboat.common.Durations.parse(flushInterval), flushMode);
+        WalReceiver.Options opts =
+                new WalReceiver.Options(slot, name, dev.lifeboat.common.Durations.parse(flushInterval), flushMode);
         PgConnections conns = server.connections();
         Repository r = repo.open();
         Cancellation cancel = new Cancellation();
         CountDownLatch done = new CountDownLatch(1);
         // with --pgdata the receiver reads the restore marker itself; else it asks the server (pg_read_file)
-        WalReceiver receiver = new WalReceiver(r, conns, server.pgdata, opts, e -> {
-            // connects and disconnects as they happen; the status line comes from the timer below
-            if (!quiet && e.message() != null
-                    && (e.message().startsWith("streaming from") || e.message().startsWith("connection lost"))) {
-                System.err.println("wal-stream: " + e.message());
-            }
-        }, cancel);
+        WalReceiver receiver = new WalReceiver(
+                r,
+                conns,
+                server.pgdata,
+                opts,
+                e -> {
+                    // connects and disconnects as they happen; the status line comes from the timer below
+                    if (!quiet
+                            && e.message() != null
+                            && (e.message().startsWith("streaming from")
+                                    || e.message().startsWith("connection lost"))) {
+                        System.err.println("wal-stream: " + e.message());
+                    }
+                },
+                cancel);
         Thread status = null;
         if (!quiet && statusInterval > 0) {
             status = Thread.ofPlatform().daemon().name("wal-stream-status").start(() -> {
@@ -77,7 +105,8 @@ final class WalStreamCommand implements Callable<Integer> {
                     }
                     if (!cancel.isCancelled()) {
                         WalReceiver.Status s = receiver.status();
-                        System.err.println("wal-stream: " + s.describe() + (s.lastFlush() == null ? "" : ", last write " + s.lastFlush()));
+                        System.err.println("wal-stream: " + s.describe()
+                                + (s.lastFlush() == null ? "" : ", last write " + s.lastFlush()));
                     }
                 }
             });
@@ -92,8 +121,9 @@ final class WalStreamCommand implements Callable<Integer> {
         });
         Runtime.getRuntime().addShutdownHook(hook);
         if (!quiet) {
-            System.err.println("wal-stream: streaming from " + conns.describe() + " into " + r.uri() + " (slot " + slot
-                    + ", name " + name + ", flush interval " + opts.flushInterval().toMillis() + " ms)");
+            System.err.println(
+                    "wal-stream: streaming from " + conns.describe() + " into " + r.uri() + " (slot " + slot + ", name "
+                            + name + ", flush interval " + opts.flushInterval().toMillis() + " ms)");
         }
         try {
             WalReceiver.Status s = receiver.run();
@@ -113,5 +143,4 @@ final class WalStreamCommand implements Callable<Integer> {
         }
         return 0;
     }
-
 }

@@ -65,8 +65,7 @@ public final class Backoff {
         private Duration next = initial;
         private int failures;
 
-        private Attempts() {
-        }
+        private Attempts() {}
 
         /** The wait before the next attempt, before jitter. */
         public Duration nextDelay() {

@@ -13,8 +13,7 @@ import java.util.regex.Pattern;
 public final class Durations {
     private static final Pattern SIMPLE = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h|d)?");
 
-    private Durations() {
-    }
+    private Durations() {}
 
     public static Duration parse(String text) {
         String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
@@ -22,13 +21,14 @@ public final class Durations {
         if (m.matches()) {
             double v = Double.parseDouble(m.group(1));
             String unit = m.group(2) == null ? "s" : m.group(2);
-            return Duration.ofMillis(Math.round(v * switch (unit) {
-                case "ms" -> 1;
-                case "m" -> 60_000;
-                case "h" -> 3_600_000;
-                case "d" -> 86_400_000;
-                default -> 1000;
-            }));
+            return Duration.ofMillis(Math.round(v
+                    * switch (unit) {
+                        case "ms" -> 1;
+                        case "m" -> 60_000;
+                        case "h" -> 3_600_000;
+                        case "d" -> 86_400_000;
+                        default -> 1000;
+                    }));
         }
         try {
             Duration d = Duration.parse(s.toUpperCase(Locale.ROOT));

@@ -26,7 +26,8 @@ public record HostPort(String host, int port) {
         if (host.startsWith("[") && host.endsWith("]")) {
             host = host.substring(1, host.length() - 1);
         } else if (host.contains(":")) {
-            throw new IllegalArgumentException(what + ": write IPv6 addresses in brackets, e.g. [::1]:7444, got '" + text + "'");
+            throw new IllegalArgumentException(
+                    what + ": write IPv6 addresses in brackets, e.g. [::1]:7444, got '" + text + "'");
         }
         int port;
         try {

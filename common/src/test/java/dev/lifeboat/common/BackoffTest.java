@@ -1,13 +1,12 @@
 package dev.lifeboat.common;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class BackoffTest {
     private static final Backoff FAST = Backoff.exponential(Duration.ofMillis(1), Duration.ofMillis(8));
@@ -15,12 +14,16 @@ class BackoffTest {
     @Test
     void retriesUntilSuccessWithinItsAttempts() throws Exception {
         AtomicInteger calls = new AtomicInteger();
-        String r = FAST.withMaxAttempts(4).call(() -> {
-            if (calls.incrementAndGet() < 4) {
-                throw new IOException("transient " + calls.get());
-            }
-            return "ok";
-        }, e -> e instanceof IOException, Backoff.NEVER);
+        String r = FAST.withMaxAttempts(4)
+                .call(
+                        () -> {
+                            if (calls.incrementAndGet() < 4) {
+                                throw new IOException("transient " + calls.get());
+                            }
+                            return "ok";
+                        },
+                        e -> e instanceof IOException,
+                        Backoff.NEVER);
         assertThat(r).isEqualTo("ok");
         assertThat(calls).hasValue(4);
     }
@@ -28,18 +31,28 @@ class BackoffTest {
     @Test
     void theLastFailureComesOutWhenAttemptsAreUsedUp() {
         AtomicInteger calls = new AtomicInteger();
-        assertThatThrownBy(() -> FAST.withMaxAttempts(3).call(() -> {
-            throw new IOException("failure " + calls.incrementAndGet());
-        }, e -> true, Backoff.NEVER)).hasMessage("failure 3");
+        assertThatThrownBy(() -> FAST.withMaxAttempts(3)
+                        .call(
+                                () -> {
+                                    throw new IOException("failure " + calls.incrementAndGet());
+                                },
+                                e -> true,
+                                Backoff.NEVER))
+                .hasMessage("failure 3");
     }
 
     @Test
     void aFailureThatIsNotRetryableIsNotRetried() {
         AtomicInteger calls = new AtomicInteger();
-        assertThatThrownBy(() -> FAST.withMaxAttempts(5).call(() -> {
-            calls.incrementAndGet();
-            throw new IllegalStateException("permanent");
-        }, e -> e instanceof IOException, Backoff.NEVER)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> FAST.withMaxAttempts(5)
+                        .call(
+                                () -> {
+                                    calls.incrementAndGet();
+                                    throw new IllegalStateException("permanent");
+                                },
+                                e -> e instanceof IOException,
+                                Backoff.NEVER))
+                .isInstanceOf(IllegalStateException.class);
         assertThat(calls).hasValue(1);
     }
 
@@ -58,15 +71,20 @@ class BackoffTest {
 
     @Test
     void theBudgetEndsRetriesBeforeAWaitWouldOverrunIt() throws Exception {
-        Backoff.Attempts a = Backoff.exponential(Duration.ofMillis(400), Duration.ofSeconds(1)).withBudget(Duration.ofMillis(100)).start();
+        Backoff.Attempts a = Backoff.exponential(Duration.ofMillis(400), Duration.ofSeconds(1))
+                .withBudget(Duration.ofMillis(100))
+                .start();
         long t0 = System.nanoTime();
         assertThat(a.pause(Backoff.NEVER)).isFalse();
-        assertThat(System.nanoTime() - t0).as("no wait when it cannot fit").isLessThan(Duration.ofMillis(100).toNanos());
+        assertThat(System.nanoTime() - t0)
+                .as("no wait when it cannot fit")
+                .isLessThan(Duration.ofMillis(100).toNanos());
     }
 
     @Test
     void aStopCutsTheWaitShort() throws Exception {
-        Backoff.Attempts a = Backoff.exponential(Duration.ofSeconds(10), Duration.ofSeconds(10)).start();
+        Backoff.Attempts a = Backoff.exponential(Duration.ofSeconds(10), Duration.ofSeconds(10))
+                .start();
         long t0 = System.nanoTime();
         assertThat(a.pause(() -> System.nanoTime() - t0 > 100_000_000L)).isFalse();
         assertThat(System.nanoTime() - t0).isLessThan(Duration.ofSeconds(2).toNanos());

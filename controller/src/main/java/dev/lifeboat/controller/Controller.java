@@ -1,9 +1,9 @@
 package dev.lifeboat.controller;
 
-import dev.lifeboat.common.HostPort;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import dev.lifeboat.common.HostPort;
 import dev.lifeboat.controller.agents.AgentLinkService;
 import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.alerts.AlertNotifier;
@@ -30,10 +30,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.net.ssl.SSLContext;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -48,15 +44,21 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** The control plane in one process: the agents' gRPC endpoint, scheduler, RPO/RTO and alerts, audit chain and REST API. */
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
-    public static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
-            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS).disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS);
+    public static final ObjectMapper JSON = new ObjectMapper()
+            .registerModule(new JavaTimeModule())
+            .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS)
+            .disable(SerializationFeature.WRITE_DURATIONS_AS_TIMESTAMPS);
 
     /** The newest audit entry's hash, kept outside the database so a cut-off tail is detected too. */
     public static final String AUDIT_HEAD = "audit.head";
+
     private final List<AutoCloseable> closeables = new ArrayList<>();
     private Server grpc;
     private RestApi rest;
@@ -67,8 +69,7 @@ public final class Controller implements AutoCloseable {
     private JobDispatcher dispatcher;
     private JobStore jobs;
 
-    private Controller() {
-    }
+    private Controller() {}
 
     public static Controller start(ControllerConfig config) throws Exception {
         Controller c = new Controller();
@@ -84,14 +85,18 @@ public final class Controller implements AutoCloseable {
     private void startAll(ControllerConfig config) throws Exception {
         Path stateDir = Path.of(config.stateDir);
         Files.createDirectories(stateDir);
-        String password = config.database.passwordEnv != null ? System.getenv(config.database.passwordEnv) : config.database.password;
+        String password = config.database.passwordEnv != null
+                ? System.getenv(config.database.passwordEnv)
+                : config.database.password;
         Database db = Database.open(config.database.url, config.database.user, password, stateDir);
         closeables.add(db);
         Path auditKey = config.auditKeyFile != null ? Path.of(config.auditKeyFile) : stateDir.resolve("audit.key");
         Path auditHead = config.auditHeadFile != null ? Path.of(config.auditHeadFile) : stateDir.resolve(AUDIT_HEAD);
         if (config.database.url == null && auditKey.startsWith(stateDir)) {
-            log.warn("the audit chain key {} sits beside the embedded database: whoever can edit one can rewrite the chain; "
-                    + "set audit-key-file and audit-head-file to a place the database's writers cannot reach", auditKey);
+            log.warn(
+                    "the audit chain key {} sits beside the embedded database: whoever can edit one can rewrite the chain; "
+                            + "set audit-key-file and audit-head-file to a place the database's writers cannot reach",
+                    auditKey);
         }
         auditLog = new AuditLog(db.dataSource(), AuditLog.loadOrCreateKey(auditKey)).recordHeadIn(auditHead);
         Auditor audit = (actor, action, target, detail) -> {
@@ -110,23 +115,28 @@ public final class Controller implements AutoCloseable {
         closeables.add(agents);
         dispatcher = new JobDispatcher(inventory, agents, jobs, events, audit);
         status = new SlaStatus(inventory, agents, jobs, metrics);
-        AlertNotifier notifier = new AlertNotifier(db.dataSource(), webhooks(config), HttpClient.newBuilder()
-                .connectTimeout(Duration.ofSeconds(10)).build());
+        AlertNotifier notifier = new AlertNotifier(
+                db.dataSource(),
+                webhooks(config),
+                HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build());
         closeables.add(notifier);
-        alerts = new AlertEvaluator(db.dataSource(), status, jobs, metrics, config.alerts, events, audit, new AlertEvaluator.Sink() {
-            @Override
-            public void raised(dev.lifeboat.controller.alerts.Alert a) {
-                notifier.raised(a);
-            }
+        alerts = new AlertEvaluator(
+                db.dataSource(), status, jobs, metrics, config.alerts, events, audit, new AlertEvaluator.Sink() {
+                    @Override
+                    public void raised(dev.lifeboat.controller.alerts.Alert a) {
+                        notifier.raised(a);
+                    }
 
-            @Override
-            public void resolved(dev.lifeboat.controller.alerts.Alert a) {
-                notifier.resolved(a);
-            }
-        });
+                    @Override
+                    public void resolved(dev.lifeboat.controller.alerts.Alert a) {
+                        notifier.resolved(a);
+                    }
+                });
         agents.addListener(alerts);
 
-        TlsFiles tls = config.tls == null ? null : new TlsFiles(Path.of(config.tls.ca), Path.of(config.tls.cert), Path.of(config.tls.key));
+        TlsFiles tls = config.tls == null
+                ? null
+                : new TlsFiles(Path.of(config.tls.ca), Path.of(config.tls.cert), Path.of(config.tls.key));
         if (tls != null) {
             tls.check();
         }
@@ -138,66 +148,129 @@ public final class Controller implements AutoCloseable {
         });
         closeables.add(evaluator::shutdownNow);
         // a job's end is evaluated at once, but on the evaluator's thread: never on an agent's stream
-        AgentLinkService link = new AgentLinkService(agents, jobs, metrics, events, j -> evaluator.execute(() -> evaluateSafely()),
-                (agent, database) -> inventory.database(database).map(d -> d.agent().equals(agent)).orElse(false));
+        AgentLinkService link = new AgentLinkService(
+                agents,
+                jobs,
+                metrics,
+                events,
+                j -> evaluator.execute(() -> evaluateSafely()),
+                (agent, database) -> inventory
+                        .database(database)
+                        .map(d -> d.agent().equals(agent))
+                        .orElse(false));
         ServerCredentials creds = tls != null ? MutualTls.serverCredentials(tls) : InsecureServerCredentials.create();
-        InetSocketAddress grpcAddr = HostPort.parse(config.grpcListen, "grpc-listen").socketAddress();
+        InetSocketAddress grpcAddr =
+                HostPort.parse(config.grpcListen, "grpc-listen").socketAddress();
         grpc = NettyServerBuilder.forAddress(grpcAddr, creds)
-                .addService(tls != null ? ServerInterceptors.intercept(link, MutualTls.identityInterceptor()) : link.bindService())
-                .permitKeepAliveTime(5, TimeUnit.SECONDS).permitKeepAliveWithoutCalls(true)
-                .build().start();
+                .addService(
+                        tls != null
+                                ? ServerInterceptors.intercept(link, MutualTls.identityInterceptor())
+                                : link.bindService())
+                .permitKeepAliveTime(5, TimeUnit.SECONDS)
+                .permitKeepAliveWithoutCalls(true)
+                .build()
+                .start();
 
         PolicyScheduler scheduler = new PolicyScheduler(inventory, dispatcher, jobs, audit);
         closeables.add(scheduler);
         scheduler.start();
 
-        evaluator.scheduleWithFixedDelay(() -> {
-            evaluateSafely();
-            try {
-                scheduler.enforceWalStreams(agents);
-            } catch (RuntimeException e) {
-                log.error("WAL stream check failed", e);
-            }
-        }, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+        evaluator.scheduleWithFixedDelay(
+                () -> {
+                    evaluateSafely();
+                    try {
+                        scheduler.enforceWalStreams(agents);
+                    } catch (RuntimeException e) {
+                        log.error("WAL stream check failed", e);
+                    }
+                },
+                every.toMillis(),
+                every.toMillis(),
+                TimeUnit.MILLISECONDS);
 
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // one status computation serves the three gauges of every database in a scrape
-        java.util.function.Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow = new java.util.function.Supplier<>() {
-            private long at;
-            private Map<String, SlaStatus.DatabaseStatus> last;
+        java.util.function.Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow =
+                new java.util.function.Supplier<>() {
+                    private long at;
+                    private Map<String, SlaStatus.DatabaseStatus> last;
 
-            @Override
-            public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
-                if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
-                    last = new java.util.HashMap<>();
-                    for (SlaStatus.DatabaseStatus st : status.all()) {
-                        last.put(st.database(), st);
+                    @Override
+                    public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
+                        if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
+                            last = new java.util.HashMap<>();
+                            for (SlaStatus.DatabaseStatus st : status.all()) {
+                                last.put(st.database(), st);
+                            }
+                            at = System.nanoTime();
+                        }
+                        return last;
                     }
-                    at = System.nanoTime();
-                }
-                return last;
-            }
-        };
+                };
         for (Inventory.ManagedDatabase d : inventory.databases()) {
-            Gauge.builder("lifeboat_controller_rpo_seconds", () -> nan(statusNow.get().get(d.name()).rpoSeconds())).tag("database", d.name())
+            Gauge.builder(
+                            "lifeboat_controller_rpo_seconds",
+                            () -> nan(statusNow.get().get(d.name()).rpoSeconds()))
+                    .tag("database", d.name())
                     .register(registry);
-            Gauge.builder("lifeboat_controller_rto_estimate_seconds", () -> nan(statusNow.get().get(d.name()).rto().seconds()))
-                    .tag("database", d.name()).register(registry);
-            Gauge.builder("lifeboat_controller_compliant", () -> statusNow.get().get(d.name()).compliant() ? 1 : 0).tag("database", d.name())
+            Gauge.builder(
+                            "lifeboat_controller_rto_estimate_seconds",
+                            () -> nan(statusNow.get().get(d.name()).rto().seconds()))
+                    .tag("database", d.name())
+                    .register(registry);
+            Gauge.builder(
+                            "lifeboat_controller_compliant",
+                            () -> statusNow.get().get(d.name()).compliant() ? 1 : 0)
+                    .tag("database", d.name())
                     .register(registry);
         }
-        Gauge.builder("lifeboat_controller_agents_connected", () -> agents.list().stream().filter(AgentRegistry.AgentInfo::connected).count())
+        Gauge.builder(
+                        "lifeboat_controller_agents_connected",
+                        () -> agents.list().stream()
+                                .filter(AgentRegistry.AgentInfo::connected)
+                                .count())
                 .register(registry);
-        Gauge.builder("lifeboat_controller_alerts_open", () -> alerts.open().size()).register(registry);
+        Gauge.builder("lifeboat_controller_alerts_open", () -> alerts.open().size())
+                .register(registry);
 
         SSLContext httpsContext = tls != null ? MutualTls.serverSslContext(tls, false) : null;
-        rest = new RestApi(new RestApi.Services(inventory, agents, jobs, dispatcher, status, alerts, events, auditLog,
-                auditHead, audit, scheduler, registry),
-                new Tokens(config.tokens), JSON, HostPort.parse(config.httpListen, "http-listen").socketAddress(), httpsContext).start();
+        rest = new RestApi(
+                        new RestApi.Services(
+                                inventory,
+                                agents,
+                                jobs,
+                                dispatcher,
+                                status,
+                                alerts,
+                                events,
+                                auditLog,
+                                auditHead,
+                                audit,
+                                scheduler,
+                                registry),
+                        new Tokens(config.tokens),
+                        JSON,
+                        HostPort.parse(config.httpListen, "http-listen").socketAddress(),
+                        httpsContext)
+                .start();
         closeables.add(rest);
-        audit.record("controller", "controller.started", "controller", Map.of("grpc", grpcAddr.toString(), "http", config.httpListen,
-                "tls", tls != null, "databases", inventory.databases().size()));
-        log.info("controller up: agents dial {} ({}), REST on port {}", grpcAddr, tls != null ? "mutual TLS" : "PLAINTEXT, insecure-dev",
+        audit.record(
+                "controller",
+                "controller.started",
+                "controller",
+                Map.of(
+                        "grpc",
+                        grpcAddr.toString(),
+                        "http",
+                        config.httpListen,
+                        "tls",
+                        tls != null,
+                        "databases",
+                        inventory.databases().size()));
+        log.info(
+                "controller up: agents dial {} ({}), REST on port {}",
+                grpcAddr,
+                tls != null ? "mutual TLS" : "PLAINTEXT, insecure-dev",
                 rest.port());
     }
 
@@ -213,7 +286,6 @@ public final class Controller implements AutoCloseable {
         return d == null ? Double.NaN : d;
     }
 
-
     private static List<WebhookTarget> webhooks(ControllerConfig config) {
         List<WebhookTarget> out = new ArrayList<>();
         for (ControllerConfig.Webhook w : config.webhooks) {
@@ -221,10 +293,13 @@ public final class Controller implements AutoCloseable {
                 case "pagerduty" -> WebhookTarget.Format.PAGERDUTY_EVENTS_V2;
                 case "slack" -> WebhookTarget.Format.SLACK;
                 case "generic" -> WebhookTarget.Format.GENERIC_JSON;
-                default -> throw new IllegalArgumentException("webhook " + w.name + ": format must be generic, pagerduty or slack");
+                default ->
+                    throw new IllegalArgumentException(
+                            "webhook " + w.name + ": format must be generic, pagerduty or slack");
             };
             String key = w.routingKeyEnv != null ? System.getenv(w.routingKeyEnv) : w.routingKey;
-            out.add(new WebhookTarget(w.name, URI.create(w.url), f, key, Map.copyOf(w.headers), new HashSet<>(w.severities)));
+            out.add(new WebhookTarget(
+                    w.name, URI.create(w.url), f, key, Map.copyOf(w.headers), new HashSet<>(w.severities)));
         }
         return out;
     }

@@ -1,14 +1,13 @@
 package dev.lifeboat.controller;
 
-import dev.lifeboat.common.HostPort;
-import dev.lifeboat.common.Durations;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.lifeboat.common.Durations;
+import dev.lifeboat.common.HostPort;
 import dev.lifeboat.controller.policy.Tier;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,21 +26,26 @@ public final class ControllerConfig {
     public String grpcListen = "127.0.0.1:7443";
     /** REST API, server-sent events and /metrics (TLS, bearer tokens). */
     public String httpListen = "127.0.0.1:7480";
+
     public String stateDir;
     public Tls tls;
     /** Plaintext gRPC and HTTP; only allowed when every listen address is loopback (quickstart, tests). */
     public boolean insecureDev;
+
     public Db database = new Db();
     /** The audit chain's HMAC key and its head anchor; default under state-dir. Keep them where the database's writers cannot reach. */
     public String auditKeyFile;
+
     public String auditHeadFile;
     public String heartbeatInterval = "5s";
     /** How often RPO/RTO and alert conditions are evaluated. */
     public String evaluateInterval = "5s";
+
     public List<Token> tokens = new ArrayList<>();
     public List<Webhook> webhooks = new ArrayList<>();
     /** Named policies; a database names one (or a tier preset directly). */
     public Map<String, PolicySpec> policies = new LinkedHashMap<>();
+
     public List<DatabaseSpec> databases = new ArrayList<>();
     public AlertThresholds alerts = new AlertThresholds();
 
@@ -54,6 +58,7 @@ public final class ControllerConfig {
     public static final class Db {
         /** Default: an H2 file under state-dir. Production: jdbc:postgresql://… */
         public String url;
+
         public String user;
         public String password;
         public String passwordEnv;
@@ -65,6 +70,7 @@ public final class ControllerConfig {
         public String role;
         /** SHA-256 (hex) of the token, so the file holds no usable secret; or token-file / token-env. */
         public String sha256;
+
         public String tokenFile;
         public String tokenEnv;
     }
@@ -74,6 +80,7 @@ public final class ControllerConfig {
         public String url;
         /** generic, pagerduty or slack. */
         public String format = "generic";
+
         public String routingKey;
         public String routingKeyEnv;
         public Map<String, String> headers = new LinkedHashMap<>();
@@ -111,6 +118,7 @@ public final class ControllerConfig {
         public double rtoWarningRatio = 0.8;
         /** Warn when more than this share of the backups in the window failed. */
         public double backupFailureRate = 0.25;
+
         public String backupFailureWindow = "24h";
         /** Warn when a repository's store has less than this share free (agents report it). */
         public double storageFreeRatio = 0.1;
@@ -127,7 +135,8 @@ public final class ControllerConfig {
         try {
             c = yaml.readValue(file.toFile(), ControllerConfig.class);
         } catch (JsonMappingException e) {
-            throw new IOException("bad controller config " + file + ": " + e.getOriginalMessage() + " at " + path(e), e);
+            throw new IOException(
+                    "bad controller config " + file + ": " + e.getOriginalMessage() + " at " + path(e), e);
         }
         if (c == null) {
             throw new IOException("controller config is empty: " + file);
@@ -151,7 +160,8 @@ public final class ControllerConfig {
         }
         stateDir = baseDir.resolve(stateDir).toString();
         if (tls == null && !insecureDev) {
-            throw new IllegalArgumentException("tls (ca, cert, key) is required; issue them with `lifeboat pki init` and `lifeboat pki issue --role controller`");
+            throw new IllegalArgumentException(
+                    "tls (ca, cert, key) is required; issue them with `lifeboat pki init` and `lifeboat pki issue --role controller`");
         }
         if (tls != null) {
             if (tls.ca == null || tls.cert == null || tls.key == null) {
@@ -194,13 +204,15 @@ public final class ControllerConfig {
             dev.lifeboat.controller.api.Role.parse(t.role);
             int sources = (t.sha256 != null ? 1 : 0) + (t.tokenFile != null ? 1 : 0) + (t.tokenEnv != null ? 1 : 0);
             if (sources != 1) {
-                throw new IllegalArgumentException("token " + t.name + " needs exactly one of sha256, token-file, token-env");
+                throw new IllegalArgumentException(
+                        "token " + t.name + " needs exactly one of sha256, token-file, token-env");
             }
             if (t.tokenFile != null) {
                 t.tokenFile = baseDir.resolve(t.tokenFile).toString();
             }
             if (t.sha256 != null && !t.sha256.trim().matches("[0-9a-fA-F]{64}")) {
-                throw new IllegalArgumentException("token " + t.name + ": sha256 must be 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`)");
+                throw new IllegalArgumentException(
+                        "token " + t.name + ": sha256 must be 64 hex digits (e.g. from `printf %s TOKEN | sha256sum`)");
             }
         }
         for (Map.Entry<String, PolicySpec> p : policies.entrySet()) {

@@ -5,8 +5,7 @@ import java.time.Instant;
 import java.util.function.Supplier;
 
 final class ControlPlaneWait {
-    private ControlPlaneWait() {
-    }
+    private ControlPlaneWait() {}
 
     static <T> T until(String what, Supplier<T> probe) throws InterruptedException {
         Instant end = Instant.now().plus(Duration.ofSeconds(20));

@@ -1,17 +1,16 @@
 package dev.lifeboat.controller;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.Tier;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ControllerConfigTest {
     @TempDir
@@ -53,14 +52,20 @@ class ControllerConfigTest {
 
     @Test
     void mistakesAreNamed() {
-        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ngrpc-lisen: 1.2.3.4:1\n")).hasMessageContaining("grpc-lisen");
+        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ngrpc-lisen: 1.2.3.4:1\n"))
+                .hasMessageContaining("grpc-lisen");
         assertThatThrownBy(() -> load("state-dir: s\n")).hasMessageContaining("pki");
-        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ngrpc-listen: 0.0.0.0:7443\n")).hasMessageContaining("loopback");
-        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ndatabases:\n  - {name: a, agent: x, policy: GOLD}\n"))
+        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ngrpc-listen: 0.0.0.0:7443\n"))
+                .hasMessageContaining("loopback");
+        assertThatThrownBy(() ->
+                        load("state-dir: s\ninsecure-dev: true\ndatabases:\n  - {name: a, agent: x, policy: GOLD}\n"))
                 .hasMessageContaining("GOLD");
-        assertThatThrownBy(() -> new Inventory(loadUnchecked("state-dir: s\ninsecure-dev: true\npolicies:\n  p: {incremental-schedule: \"every day\"}\n")))
+        assertThatThrownBy(() -> new Inventory(loadUnchecked(
+                        "state-dir: s\ninsecure-dev: true\npolicies:\n  p: {incremental-schedule: \"every day\"}\n")))
                 .hasMessageContaining("cron");
-        assertThatThrownBy(() -> load("state-dir: s\ninsecure-dev: true\ntokens:\n  - {name: t, role: boss, sha256: ab}\n")).hasMessageContaining("boss");
+        assertThatThrownBy(() ->
+                        load("state-dir: s\ninsecure-dev: true\ntokens:\n  - {name: t, role: boss, sha256: ab}\n"))
+                .hasMessageContaining("boss");
     }
 
     private ControllerConfig loadUnchecked(String yaml) {

@@ -1,5 +1,9 @@
 package dev.lifeboat.controller;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
 import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.status.SlaStatus;
@@ -9,11 +13,6 @@ import dev.lifeboat.proto.v1.JobType;
 import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.Pki;
 import dev.lifeboat.security.TlsFiles;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.file.Files;
@@ -22,15 +21,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The controller in-process with real mutual TLS, its REST API over HTTPS, and scripted agents over gRPC. */
 class ControllerTest {
     @TempDir
     static Path tmp;
+
     static Controller controller;
     static Path pki;
 
@@ -38,7 +38,14 @@ class ControllerTest {
     static void start() throws Exception {
         pki = tmp.resolve("pki");
         Pki.initCa(pki, "Test CA", Duration.ofDays(2));
-        Pki.issue(pki, Pki.Role.CONTROLLER, "controller", List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(1), pki);
+        Pki.issue(
+                pki,
+                Pki.Role.CONTROLLER,
+                "controller",
+                List.of("localhost"),
+                List.of("127.0.0.1"),
+                Duration.ofDays(1),
+                pki);
         for (String a : List.of("agent-1", "agent-2")) {
             Pki.issue(pki, Pki.Role.AGENT, a, List.of(), List.of(), Duration.ofDays(1), pki);
         }
@@ -83,7 +90,8 @@ class ControllerTest {
     }
 
     static ControllerClient client(String token) throws Exception {
-        return new ControllerClient(URI.create("https://127.0.0.1:" + controller.httpPort() + "/"), token, pki.resolve("ca.crt"));
+        return new ControllerClient(
+                URI.create("https://127.0.0.1:" + controller.httpPort() + "/"), token, pki.resolve("ca.crt"));
     }
 
     @Test
@@ -100,13 +108,20 @@ class ControllerTest {
             a.event(id, 2, JobEvent.Kind.PROGRESS, null);
             a.event(id, 2, JobEvent.Kind.PROGRESS, null); // a reconnecting agent repeats itself
             a.event(id, 3, JobEvent.Kind.COMPLETED, "{\"id\":\"b1\",\"size\":1000}");
-            JobRecord done = ControlPlaneWait.until("completed", () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
+            JobRecord done = ControlPlaneWait.until(
+                    "completed",
+                    () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
             assertThat(done.state()).isEqualTo("COMPLETED");
-            assertThat(controller.jobs().events(id)).extracting(e -> e.get("kind")).containsExactly("STARTED", "PROGRESS", "COMPLETED");
+            assertThat(controller.jobs().events(id))
+                    .extracting(e -> e.get("kind"))
+                    .containsExactly("STARTED", "PROGRESS", "COMPLETED");
             // a viewer may look but not start
             assertThatThrownBy(() -> client("v-secret").post("api/v1/jobs", Map.of("database", "db1", "type", "full")))
-                    .isInstanceOfSatisfying(ControllerClient.ApiException.class, e -> assertThat(e.status).isEqualTo(403));
-            assertThat(client("v-secret").get("api/v1/jobs/" + id).path("state").asText()).isEqualTo("COMPLETED");
+                    .isInstanceOfSatisfying(
+                            ControllerClient.ApiException.class,
+                            e -> assertThat(e.status).isEqualTo(403));
+            assertThat(client("v-secret").get("api/v1/jobs/" + id).path("state").asText())
+                    .isEqualTo("COMPLETED");
         }
     }
 
@@ -121,15 +136,26 @@ class ControllerTest {
     void rtoIsRestoreSizeOverDrillThroughputPlusWalOverReplayRate() throws Exception {
         try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
             a.heartbeat();
-            String backup = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            String backup = controller
+                    .dispatcher()
+                    .submit("db1", JobType.BACKUP_FULL, Map.of(), "test")
+                    .id();
             a.next();
             a.event(backup, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"b2\",\"size\":2000000000,\"stopLsn\":\"1/0\"}");
-            String drill = controller.dispatcher().submit("db1", JobType.DR_DRILL, Map.of(), "test").id();
+            String drill = controller
+                    .dispatcher()
+                    .submit("db1", JobType.DR_DRILL, Map.of(), "test")
+                    .id();
             a.next();
-            a.event(drill, 1, JobEvent.Kind.COMPLETED, "{\"restore_bytes\":1000000000,\"restore_seconds\":10.0,"
-                    + "\"wal_replay_bytes\":500000000,\"replay_seconds\":25.0,\"validated\":true}");
+            a.event(
+                    drill,
+                    1,
+                    JobEvent.Kind.COMPLETED,
+                    "{\"restore_bytes\":1000000000,\"restore_seconds\":10.0,"
+                            + "\"wal_replay_bytes\":500000000,\"replay_seconds\":25.0,\"validated\":true}");
             // durable WAL 1 GiB past the backup's stop LSN 1/0
-            a.metric("lifeboat_wal_durable_lsn", Map.of("database", "db1", "region", "eu"), (double) ((1L << 32) + (1L << 30)));
+            a.metric("lifeboat_wal_durable_lsn", Map.of("database", "db1", "region", "eu"), (double)
+                    ((1L << 32) + (1L << 30)));
             a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 2.5);
             SlaStatus.DatabaseStatus s = ControlPlaneWait.until("status", () -> {
                 SlaStatus.DatabaseStatus st = controller.status().of("db1");
@@ -142,11 +168,19 @@ class ControllerTest {
             assertThat(s.rtoMet()).isTrue(); // CRITICAL: 15 min
             assertThat(s.compliant()).isTrue();
             a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 75);
-            ControlPlaneWait.until("rpo-breach", () -> controller.alerts().open().stream().anyMatch(x -> x.kind().equals("rpo-breach")
-                    && "db1".equals(x.database())) ? true : null);
+            ControlPlaneWait.until(
+                    "rpo-breach",
+                    () -> controller.alerts().open().stream()
+                                    .anyMatch(x -> x.kind().equals("rpo-breach") && "db1".equals(x.database()))
+                            ? true
+                            : null);
             a.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "eu"), 1);
-            ControlPlaneWait.until("rpo-breach resolved", () -> controller.alerts().open().stream().noneMatch(x -> x.kind().equals("rpo-breach")
-                    && "db1".equals(x.database())) ? true : null);
+            ControlPlaneWait.until(
+                    "rpo-breach resolved",
+                    () -> controller.alerts().open().stream()
+                                    .noneMatch(x -> x.kind().equals("rpo-breach") && "db1".equals(x.database()))
+                            ? true
+                            : null);
         }
     }
 
@@ -154,32 +188,50 @@ class ControllerTest {
     void anAgentThatStopsHeartbeatingIsGoneAndItsJobsFail() throws Exception {
         ScriptedAgent a = agent("agent-2").hello("agent-2", "us", "db2");
         a.heartbeat();
-        String id = controller.dispatcher().submit("db2", JobType.BACKUP_FULL, Map.of(), "test").id();
+        String id = controller
+                .dispatcher()
+                .submit("db2", JobType.BACKUP_FULL, Map.of(), "test")
+                .id();
         a.next();
         a.event(id, 1, JobEvent.Kind.STARTED, null);
         a.close();
         Instant vanished = Instant.now();
-        JobRecord failed = ControlPlaneWait.until("job failed", () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
+        JobRecord failed = ControlPlaneWait.until(
+                "job failed",
+                () -> controller.jobs().get(id).filter(JobRecord::ended).orElse(null));
         assertThat(failed.message()).contains("agent gone");
         assertThat(Duration.between(vanished, Instant.now())).isLessThan(Duration.ofSeconds(5));
-        ControlPlaneWait.until("agent-gone raised", () -> controller.alerts().open().stream()
-                .anyMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database())) ? true : null);
+        ControlPlaneWait.until(
+                "agent-gone raised",
+                () -> controller.alerts().open().stream()
+                                .anyMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database()))
+                        ? true
+                        : null);
         try (ScriptedAgent back = agent("agent-2").hello("agent-2", "us", "db2")) {
             back.heartbeat();
-            ControlPlaneWait.until("agent-gone resolved", () -> controller.alerts().open().stream()
-                    .noneMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database())) ? true : null);
+            ControlPlaneWait.until(
+                    "agent-gone resolved",
+                    () -> controller.alerts().open().stream()
+                                    .noneMatch(x -> x.kind().equals("agent-gone") && "agent-2".equals(x.database()))
+                            ? true
+                            : null);
         }
     }
 
     @Test
     void everyDocumentedPathIsServedAndEveryCallIsAudited() throws Exception {
-        var openapi = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+        var openapi = new com.fasterxml.jackson.databind.ObjectMapper(
+                        new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
                 .readTree(ControllerTest.class.getResourceAsStream("/openapi.yaml"));
-        long before = controller.auditLog().head().isEmpty() ? 0 : Long.parseLong(controller.auditLog().head().split(":")[0]);
+        long before = controller.auditLog().head().isEmpty()
+                ? 0
+                : Long.parseLong(controller.auditLog().head().split(":")[0]);
         List<String> called = new java.util.ArrayList<>();
         for (var it = openapi.path("paths").properties().iterator(); it.hasNext(); ) {
             var p = it.next();
-            if (!p.getValue().has("get") || p.getKey().contains("{") || p.getKey().equals("/api/v1/events")) {
+            if (!p.getValue().has("get")
+                    || p.getKey().contains("{")
+                    || p.getKey().equals("/api/v1/events")) {
                 continue;
             }
             String path = p.getKey().substring(1);
@@ -193,8 +245,13 @@ class ControllerTest {
         assertThat(called).hasSizeGreaterThan(8);
         // every call that needs a token left an entry naming its path (healthz and this document need none)
         List<String> auditedPaths = controller.auditLog().list(before, 10000).stream()
-                .filter(e -> e.action().startsWith("api.")).map(dev.lifeboat.controller.audit.AuditEntry::target).toList();
-        assertThat(auditedPaths).containsAll(called.stream().filter(x -> !x.equals("/healthz") && !x.equals("/api/v1/openapi.yaml")).toList());
+                .filter(e -> e.action().startsWith("api."))
+                .map(dev.lifeboat.controller.audit.AuditEntry::target)
+                .toList();
+        assertThat(auditedPaths)
+                .containsAll(called.stream()
+                        .filter(x -> !x.equals("/healthz") && !x.equals("/api/v1/openapi.yaml"))
+                        .toList());
         assertThat(controller.auditLog().verify().ok()).isTrue();
     }
 
@@ -203,8 +260,12 @@ class ControllerTest {
         var ssl = MutualTls.trustingSslContext(pki.resolve("ca.crt"));
         var http = java.net.http.HttpClient.newBuilder().sslContext(ssl).build();
         var marker = controller.events().publish("test:marker", Map.of("n", 1));
-        var req = java.net.http.HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
-                .header("Authorization", "Bearer v-secret").header("Accept", "text/event-stream").header("Last-Event-ID", Long.toString(marker.id() - 1)).build();
+        var req = java.net.http.HttpRequest.newBuilder(
+                        URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+                .header("Authorization", "Bearer v-secret")
+                .header("Accept", "text/event-stream")
+                .header("Last-Event-ID", Long.toString(marker.id() - 1))
+                .build();
         var resp = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofInputStream());
         assertThat(resp.statusCode()).isEqualTo(200);
         try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(resp.body()))) {
@@ -217,42 +278,82 @@ class ControllerTest {
                     break;
                 }
             }
-            assertThat(String.join("\n", seen)).contains("event: test:marker").contains("id: " + marker.id()).contains("test:live");
+            assertThat(String.join("\n", seen))
+                    .contains("event: test:marker")
+                    .contains("id: " + marker.id())
+                    .contains("test:live");
         }
-        var denied = http.send(java.net.http.HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
-                .build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        var denied = http.send(
+                java.net.http.HttpRequest.newBuilder(
+                                URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+                        .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(denied.statusCode()).isEqualTo(401);
     }
 
     @Test
     void onlyTheOwningAgentSpeaksForAJobAndItsOwnOutcomeOverrulesTheControllersVerdict() throws Exception {
-        try (ScriptedAgent a1 = agent("agent-1").hello("agent-1", "eu", "db1"); ScriptedAgent a2 = agent("agent-2").hello("agent-2", "us", "db2")) {
+        try (ScriptedAgent a1 = agent("agent-1").hello("agent-1", "eu", "db1");
+                ScriptedAgent a2 = agent("agent-2").hello("agent-2", "us", "db2")) {
             a1.heartbeat();
             a2.heartbeat();
-            String id = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            String id = controller
+                    .dispatcher()
+                    .submit("db1", JobType.BACKUP_FULL, Map.of(), "test")
+                    .id();
             a1.next();
             // another agent cannot end agent-1's job, nor report metrics for agent-1's database
             a2.event(id, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"forged\"}");
             a2.metric("lifeboat_rpo_seconds", Map.of("database", "db1", "region", "us"), 0);
             a1.event(id, 1, JobEvent.Kind.STARTED, null);
-            ControlPlaneWait.until("started", () -> controller.jobs().get(id).filter(j -> j.lastSequence() == 1).orElse(null));
+            ControlPlaneWait.until(
+                    "started",
+                    () -> controller
+                            .jobs()
+                            .get(id)
+                            .filter(j -> j.lastSequence() == 1)
+                            .orElse(null));
             assertThat(controller.jobs().get(id).orElseThrow().state()).isEqualTo("RUNNING");
-            assertThat(controller.status().of("db1").regions()).noneMatch(r -> r.region().equals("us"));
+            assertThat(controller.status().of("db1").regions())
+                    .noneMatch(r -> r.region().equals("us"));
             // the controller gives up on it (as when the agent is gone); the agent then reports the real end
             assertThat(controller.jobs().fail(id, "agent gone: test")).isTrue();
             a1.event(id, 2, JobEvent.Kind.COMPLETED, "{\"id\":\"b9\",\"size\":1}");
-            JobRecord j = ControlPlaneWait.until("overruled", () -> controller.jobs().get(id).filter(x -> x.state().equals("COMPLETED")).orElse(null));
+            JobRecord j = ControlPlaneWait.until(
+                    "overruled",
+                    () -> controller
+                            .jobs()
+                            .get(id)
+                            .filter(x -> x.state().equals("COMPLETED"))
+                            .orElse(null));
             assertThat(j.resultJson()).contains("b9");
-            assertThat(controller.jobs().events(id)).extracting(e -> e.get("kind")).containsExactly("STARTED", "COMPLETED");
+            assertThat(controller.jobs().events(id))
+                    .extracting(e -> e.get("kind"))
+                    .containsExactly("STARTED", "COMPLETED");
 
             // a job given up on that the agent reports as still running is running again (a partition, not a death)
-            String alive = controller.dispatcher().submit("db1", JobType.VERIFY, Map.of(), "test").id();
+            String alive = controller
+                    .dispatcher()
+                    .submit("db1", JobType.VERIFY, Map.of(), "test")
+                    .id();
             a1.next();
             a1.event(alive, 1, JobEvent.Kind.STARTED, null);
-            ControlPlaneWait.until("started", () -> controller.jobs().get(alive).filter(x -> x.lastSequence() == 1).orElse(null));
+            ControlPlaneWait.until(
+                    "started",
+                    () -> controller
+                            .jobs()
+                            .get(alive)
+                            .filter(x -> x.lastSequence() == 1)
+                            .orElse(null));
             assertThat(controller.jobs().fail(alive, "agent gone: test")).isTrue();
             a1.event(alive, 2, JobEvent.Kind.PROGRESS, null);
-            JobRecord revived = ControlPlaneWait.until("revived", () -> controller.jobs().get(alive).filter(x -> x.state().equals("RUNNING")).orElse(null));
+            JobRecord revived = ControlPlaneWait.until(
+                    "revived",
+                    () -> controller
+                            .jobs()
+                            .get(alive)
+                            .filter(x -> x.state().equals("RUNNING"))
+                            .orElse(null));
             assertThat(revived.endedAt()).isNull();
         }
     }
@@ -261,7 +362,10 @@ class ControllerTest {
     void aJobTheAgentsHeartbeatsKeepNotListingIsLost() throws Exception {
         try (ScriptedAgent a = agent("agent-2").hello("agent-2", "us", "db2")) {
             a.heartbeat();
-            String id = controller.dispatcher().submit("db2", JobType.VERIFY, Map.of(), "test").id();
+            String id = controller
+                    .dispatcher()
+                    .submit("db2", JobType.VERIFY, Map.of(), "test")
+                    .id();
             a.next(); // the start arrives, but this agent never runs it nor lists it
             JobRecord lost = ControlPlaneWait.until("lost", () -> {
                 a.heartbeat();
@@ -280,13 +384,26 @@ class ControllerTest {
     void aRestoreWithoutReplayFiguresDoesNotHideTheDrillsThroughput() throws Exception {
         try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
             a.heartbeat();
-            String backup = controller.dispatcher().submit("db1", JobType.BACKUP_FULL, Map.of(), "test").id();
+            String backup = controller
+                    .dispatcher()
+                    .submit("db1", JobType.BACKUP_FULL, Map.of(), "test")
+                    .id();
             a.next();
             a.event(backup, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"b3\",\"size\":1000000000,\"stopLsn\":\"2/0\"}");
-            String drill = controller.dispatcher().submit("db1", JobType.DR_DRILL, Map.of(), "test").id();
+            String drill = controller
+                    .dispatcher()
+                    .submit("db1", JobType.DR_DRILL, Map.of(), "test")
+                    .id();
             a.next();
-            a.event(drill, 1, JobEvent.Kind.COMPLETED, "{\"restore_bytes\":500000000,\"restore_seconds\":5.0,\"validated\":true}");
-            String restore = controller.dispatcher().submit("db1", JobType.RESTORE, Map.of("target", "/tmp/x"), "test").id();
+            a.event(
+                    drill,
+                    1,
+                    JobEvent.Kind.COMPLETED,
+                    "{\"restore_bytes\":500000000,\"restore_seconds\":5.0,\"validated\":true}");
+            String restore = controller
+                    .dispatcher()
+                    .submit("db1", JobType.RESTORE, Map.of("target", "/tmp/x"), "test")
+                    .id();
             a.next();
             a.event(restore, 1, JobEvent.Kind.COMPLETED, "{\"restore\":{}}");
             SlaStatus.DatabaseStatus s = ControlPlaneWait.until("rto", () -> {

@@ -13,7 +13,6 @@ import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -51,8 +50,14 @@ final class ScriptedAgent implements AutoCloseable {
     }
 
     ScriptedAgent hello(String id, String region, String... databases) throws InterruptedException {
-        send(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId(id).setRegion(region).setVersion("test")
-                .addAllDatabases(List.of(databases)).setMaxConcurrentJobs(2)).build());
+        send(AgentMessage.newBuilder()
+                .setHello(Hello.newBuilder()
+                        .setAgentId(id)
+                        .setRegion(region)
+                        .setVersion("test")
+                        .addAllDatabases(List.of(databases))
+                        .setMaxConcurrentJobs(2))
+                .build());
         ControllerMessage w = received.poll(10, TimeUnit.SECONDS);
         if (w == null || !w.hasWelcome()) {
             throw new AssertionError("no welcome: " + w + " / " + ended.peek());
@@ -61,11 +66,18 @@ final class ScriptedAgent implements AutoCloseable {
     }
 
     void heartbeat(String... running) {
-        send(AgentMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().setAt(ts(Instant.now())).addAllRunningJobIds(List.of(running))).build());
+        send(AgentMessage.newBuilder()
+                .setHeartbeat(Heartbeat.newBuilder().setAt(ts(Instant.now())).addAllRunningJobIds(List.of(running)))
+                .build());
     }
 
     void event(String jobId, long seq, JobEvent.Kind kind, String resultJson) {
-        JobEvent.Builder e = JobEvent.newBuilder().setJobId(jobId).setSequence(seq).setKind(kind).setAt(ts(Instant.now())).setEtaSeconds(-1);
+        JobEvent.Builder e = JobEvent.newBuilder()
+                .setJobId(jobId)
+                .setSequence(seq)
+                .setKind(kind)
+                .setAt(ts(Instant.now()))
+                .setEtaSeconds(-1);
         if (resultJson != null) {
             e.setResultJson(resultJson);
         }
@@ -73,8 +85,14 @@ final class ScriptedAgent implements AutoCloseable {
     }
 
     void metric(String name, Map<String, String> labels, double value) {
-        send(AgentMessage.newBuilder().setMetrics(Metrics.newBuilder().addSamples(MetricSample.newBuilder().setName(name)
-                .putAllLabels(labels).setValue(value).setAt(ts(Instant.now())))).build());
+        send(AgentMessage.newBuilder()
+                .setMetrics(Metrics.newBuilder()
+                        .addSamples(MetricSample.newBuilder()
+                                .setName(name)
+                                .putAllLabels(labels)
+                                .setValue(value)
+                                .setAt(ts(Instant.now()))))
+                .build());
     }
 
     ControllerMessage next() throws InterruptedException {
@@ -90,7 +108,10 @@ final class ScriptedAgent implements AutoCloseable {
     }
 
     private static Timestamp ts(Instant i) {
-        return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+        return Timestamp.newBuilder()
+                .setSeconds(i.getEpochSecond())
+                .setNanos(i.getNano())
+                .build();
     }
 
     /** Vanishes without a goodbye (as after kill -9: the connection drops). */

@@ -13,6 +13,14 @@ import java.time.Instant;
  * @param bytesPerSecond average rate since the phase started
  * @param eta        estimated time left, or null when unknown
  */
-public record ProgressEvent(String operation, String phase, long bytesDone, long bytesTotal, long filesDone,
-                            long filesTotal, double bytesPerSecond, Duration eta, Instant at, String message) {
-}
+public record ProgressEvent(
+        String operation,
+        String phase,
+        long bytesDone,
+        long bytesTotal,
+        long filesDone,
+        long filesTotal,
+        double bytesPerSecond,
+        Duration eta,
+        Instant at,
+        String message) {}

@@ -1,7 +1,6 @@
 package dev.lifeboat.progress;
 
 import dev.lifeboat.storage.faults.CrashPoints;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.concurrent.atomic.AtomicLong;
@@ -22,12 +21,18 @@ public final class ProgressTracker {
     private final AtomicLong lastEmitNanos = new AtomicLong();
     private final long intervalNanos;
 
-    public ProgressTracker(String operation, String phase, long bytesTotal, long filesTotal, ProgressListener listener) {
+    public ProgressTracker(
+            String operation, String phase, long bytesTotal, long filesTotal, ProgressListener listener) {
         this(operation, phase, bytesTotal, filesTotal, listener, 200);
     }
 
-    public ProgressTracker(String operation, String phase, long bytesTotal, long filesTotal, ProgressListener listener,
-                           long intervalMillis) {
+    public ProgressTracker(
+            String operation,
+            String phase,
+            long bytesTotal,
+            long filesTotal,
+            ProgressListener listener,
+            long intervalMillis) {
         this.operation = operation;
         this.phase = phase;
         this.bytesTotal = bytesTotal;
@@ -76,7 +81,7 @@ public final class ProgressTracker {
         if (bytesTotal > 0 && rate > 0 && done <= bytesTotal) {
             eta = Duration.ofMillis((long) ((bytesTotal - done) / rate * 1000));
         }
-        listener.onProgress(new ProgressEvent(operation, phase, done, bytesTotal, files.get(), filesTotal, rate, eta,
-                Instant.now(), message));
+        listener.onProgress(new ProgressEvent(
+                operation, phase, done, bytesTotal, files.get(), filesTotal, rate, eta, Instant.now(), message));
     }
 }

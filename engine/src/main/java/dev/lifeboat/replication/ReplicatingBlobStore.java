@@ -2,7 +2,6 @@ package dev.lifeboat.replication;
 
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
@@ -107,14 +106,18 @@ public final class ReplicatingBlobStore implements BlobStore {
                 .map(e -> Map.entry(e.getKey(), io.submit(() -> {
                     action.run(e.getValue());
                     return (Void) null;
-                }))).toList();
+                })))
+                .toList();
         IOException failure = null;
         for (Map.Entry<String, Future<Void>> p : pending) {
             try {
                 p.getValue().get();
             } catch (java.util.concurrent.ExecutionException e) {
-                IOException io = new IOException("synchronous region " + p.getKey() + " (" + secondaries.get(p.getKey()).uri()
-                        + ") failed to " + what + ": " + e.getCause().getMessage(), e.getCause());
+                IOException io = new IOException(
+                        "synchronous region " + p.getKey() + " ("
+                                + secondaries.get(p.getKey()).uri() + ") failed to " + what + ": "
+                                + e.getCause().getMessage(),
+                        e.getCause());
                 if (failure == null) {
                     failure = io;
                 } else {

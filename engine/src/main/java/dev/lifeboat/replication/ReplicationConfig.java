@@ -3,7 +3,6 @@ package dev.lifeboat.replication;
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import dev.lifeboat.storage.limiter.RateLimits;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +36,9 @@ public record ReplicationConfig(List<Region> regions) {
             return switch (m) {
                 case "sync", "synchronous" -> Mode.SYNCHRONOUS;
                 case "async", "asynchronous" -> Mode.ASYNCHRONOUS;
-                default -> throw new IllegalArgumentException("region " + name + ": mode '" + mode + "' is unknown; use sync or async");
+                default ->
+                    throw new IllegalArgumentException(
+                            "region " + name + ": mode '" + mode + "' is unknown; use sync or async");
             };
         }
 
@@ -57,7 +58,8 @@ public record ReplicationConfig(List<Region> regions) {
         try {
             c = Json.MAPPER.readValue(Files.readAllBytes(file), ReplicationConfig.class);
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new IllegalArgumentException("replication config " + file + " is not valid JSON: " + e.getOriginalMessage());
+            throw new IllegalArgumentException(
+                    "replication config " + file + " is not valid JSON: " + e.getOriginalMessage());
         }
         c.validate(file.toString());
         return c;
@@ -69,15 +71,19 @@ public record ReplicationConfig(List<Region> regions) {
         }
         Set<String> names = new HashSet<>();
         for (Region r : regions) {
-            if (r.name() == null || !r.name().matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}") || r.name().contains("..")) {
+            if (r.name() == null
+                    || !r.name().matches("[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+                    || r.name().contains("..")) {
                 throw new IllegalArgumentException("replication config " + source + ": region name '" + r.name()
                         + "' must be 1-63 letters, digits, '.', '_' or '-' (no '..')");
             }
             if (!names.add(r.name())) {
-                throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + " is named twice");
+                throw new IllegalArgumentException(
+                        "replication config " + source + ": region " + r.name() + " is named twice");
             }
             if (r.uri() == null || r.uri().isBlank()) {
-                throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + " has no uri");
+                throw new IllegalArgumentException(
+                        "replication config " + source + ": region " + r.name() + " has no uri");
             }
             r.parsedMode();
             r.bytesPerSecond();
@@ -85,9 +91,12 @@ public record ReplicationConfig(List<Region> regions) {
     }
 
     public Region region(String name) {
-        return regions.stream().filter(r -> r.name().equals(name)).findFirst().orElseThrow(() ->
-                new IllegalArgumentException("no region '" + name + "' in the replication config; regions: "
-                        + regions.stream().map(Region::name).toList()));
+        return regions.stream()
+                .filter(r -> r.name().equals(name))
+                .findFirst()
+                .orElseThrow(() ->
+                        new IllegalArgumentException("no region '" + name + "' in the replication config; regions: "
+                                + regions.stream().map(Region::name).toList()));
     }
 
     /** {@code 1048576}, {@code 512KiB}, {@code 20MiB}, {@code 1GiB} (also KB/MB/GB as powers of 1000). */

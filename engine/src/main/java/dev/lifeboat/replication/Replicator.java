@@ -6,9 +6,6 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.security.MessageDigest;
 import java.time.Clock;
@@ -21,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Copies one repository to one secondary region so that the secondary is, at every moment, a consistent repository
@@ -40,17 +39,23 @@ public final class Replicator {
     private static final Logger log = LoggerFactory.getLogger(Replicator.class);
     /** Per-region control and status objects live in the primary under this prefix (never replicated). */
     public static final String STATE_PREFIX = "replication/";
+
     static final List<String> LIST_ORDER = List.of("snapshots/", "index/", "data/", "wal/", "timelines/");
     /** Objects outside the listed prefixes: the repository's config and its binding to a system identifier. */
     static final List<String> SINGLE_OBJECTS = List.of("config", "cluster");
-    static final List<String> COPY_ORDER = List.of("config", "cluster", "timelines/", "data/", "index/", "wal/", "snapshots/");
+
+    static final List<String> COPY_ORDER =
+            List.of("config", "cluster", "timelines/", "data/", "index/", "wal/", "snapshots/");
     static final List<String> DELETE_ORDER = List.of("snapshots/", "index/", "data/", "wal/", "timelines/", "cluster");
 
-    public enum State { RUNNING, PAUSED, STOPPED }
+    public enum State {
+        RUNNING,
+        PAUSED,
+        STOPPED
+    }
 
     /** What an operator asked for ({@code replication pause|resume|stop}). */
-    public record Control(State state, Instant changedAt) {
-    }
+    public record Control(State state, Instant changedAt) {}
 
     /**
      * One region's replication as last seen.
@@ -62,15 +67,27 @@ public final class Replicator {
      * @param rpoSeconds           now − newestWalTime: what a loss of the primary region would lose
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Status(String name, String region, String uri, String mode, State state, Instant measuredAt,
-                         long lagObjects, long lagBytes, Double oldestPendingSeconds, Instant newestWalTime, Double rpoSeconds,
-                         long copiedObjects, long copiedBytes, double bytesPerSecond, long errors, String lastError,
-                         Instant lastPassEnd) {
-    }
+    public record Status(
+            String name,
+            String region,
+            String uri,
+            String mode,
+            State state,
+            Instant measuredAt,
+            long lagObjects,
+            long lagBytes,
+            Double oldestPendingSeconds,
+            Instant newestWalTime,
+            Double rpoSeconds,
+            long copiedObjects,
+            long copiedBytes,
+            double bytesPerSecond,
+            long errors,
+            String lastError,
+            Instant lastPassEnd) {}
 
     /** What one pass did. */
-    public record Pass(int copied, long copiedBytes, int deleted, int skipped, double seconds) {
-    }
+    public record Pass(int copied, long copiedBytes, int deleted, int skipped, double seconds) {}
 
     private final BlobStore primary;
     private final BlobStore secondary;
@@ -94,7 +111,8 @@ public final class Replicator {
 
     Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region, Clock clock) {
         if (primary.uri().equals(secondary.uri())) {
-            throw new IllegalArgumentException("region " + region.name() + " is the primary repository itself (" + primary.uri() + ")");
+            throw new IllegalArgumentException(
+                    "region " + region.name() + " is the primary repository itself (" + primary.uri() + ")");
         }
         this.primary = primary;
         this.secondary = secondary;
@@ -195,8 +213,7 @@ public final class Replicator {
         }
     }
 
-    private record Inventory(Map<String, BlobInfo> primary, Map<String, BlobInfo> secondary) {
-    }
+    private record Inventory(Map<String, BlobInfo> primary, Map<String, BlobInfo> secondary) {}
 
     private Inventory inventory() throws IOException {
         Map<String, BlobInfo> sec = new TreeMap<>();
@@ -230,7 +247,9 @@ public final class Replicator {
             return false;
         }
         Instant copied = copiedPartials.get(p.key());
-        return copied != null ? !copied.equals(p.lastModified()) : p.lastModified().isAfter(s.lastModified().plusSeconds(1));
+        return copied != null
+                ? !copied.equals(p.lastModified())
+                : p.lastModified().isAfter(s.lastModified().plusSeconds(1));
     }
 
     private final Map<String, Instant> copiedPartials = new java.util.concurrent.ConcurrentHashMap<>();
@@ -306,7 +325,8 @@ public final class Replicator {
                 // manifest that used them (deleted on the primary first) has left the region too, even if it
                 // was still listed when this pass began; packs only once no index file that left the primary
                 // is still here (an index naming a deleted pack would resolve chunks to nothing)
-                boolean delayed = key.startsWith("data/") || key.startsWith("index/")
+                boolean delayed = key.startsWith("data/")
+                        || key.startsWith("index/")
                         || (key.startsWith("wal/") && !key.endsWith(".partial"));
                 if ((delayed && !absentLastPass.contains(key)) || (key.startsWith("data/") && indexLeft)) {
                     absentNow.add(key);
@@ -326,7 +346,12 @@ public final class Replicator {
         }
         lastPassEnd = clock.instant();
         if (copied + deleted > 0) {
-            log.info("region {}: copied {} objects ({} bytes), deleted {}, in {} s", region.name(), copied, bytes, deleted,
+            log.info(
+                    "region {}: copied {} objects ({} bytes), deleted {}, in {} s",
+                    region.name(),
+                    copied,
+                    bytes,
+                    deleted,
                     String.format("%.1f", seconds));
         }
         return new Pass(copied, bytes, deleted, skipped, seconds);
@@ -380,13 +405,28 @@ public final class Replicator {
                 if (oldest == null || p.lastModified().isBefore(oldest)) {
                     oldest = p.lastModified();
                 }
-            } else if (p.key().startsWith("wal/") && (newestWal == null || p.lastModified().isAfter(newestWal))) {
+            } else if (p.key().startsWith("wal/")
+                    && (newestWal == null || p.lastModified().isAfter(newestWal))) {
                 newestWal = p.lastModified();
             }
         }
-        return new Status(region.name(), region.region(), secondary.uri(), region.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS ? "sync" : "async",
-                controlState, now, lagObjects, lagBytes, oldest == null ? null : seconds(oldest, now), newestWal,
-                newestWal == null ? null : seconds(newestWal, now), copiedObjects, copiedBytes, rate, errors, lastError,
+        return new Status(
+                region.name(),
+                region.region(),
+                secondary.uri(),
+                region.parsedMode() == ReplicationConfig.Mode.SYNCHRONOUS ? "sync" : "async",
+                controlState,
+                now,
+                lagObjects,
+                lagBytes,
+                oldest == null ? null : seconds(oldest, now),
+                newestWal,
+                newestWal == null ? null : seconds(newestWal, now),
+                copiedObjects,
+                copiedBytes,
+                rate,
+                errors,
+                lastError,
                 lastPassEnd);
     }
 
@@ -399,7 +439,8 @@ public final class Replicator {
     }
 
     /** What {@link #verify} found. */
-    public record Verification(String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
+    public record Verification(
+            String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
         public boolean ok() {
             return missing.isEmpty() && differing.isEmpty() && extra.isEmpty();
         }
@@ -422,7 +463,8 @@ public final class Replicator {
             if (s == null) {
                 missing.add(p.key());
                 toCopy.add(p);
-            } else if (s.size() != p.size() || !MessageDigest.isEqual(sha256(primary, p.key()), sha256(secondary, p.key()))) {
+            } else if (s.size() != p.size()
+                    || !MessageDigest.isEqual(sha256(primary, p.key()), sha256(secondary, p.key()))) {
                 differing.add(p.key());
                 toCopy.add(p);
             }

@@ -5,7 +5,6 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.StoreOptions;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -25,8 +24,7 @@ public final class RepositoryAccess {
         KeySource get() throws IOException;
     }
 
-    private RepositoryAccess() {
-    }
+    private RepositoryAccess() {}
 
     /** The repository's store, with its synchronous regions when {@code replication} (a config file) is given. */
     public static BlobStore openStore(String uri, Path replication) {
@@ -57,7 +55,9 @@ public final class RepositoryAccess {
      * stricter process-wide limit); {@code stop} cuts its rate-limit and retry waits short.
      */
     public static BlobStore openRegion(ReplicationConfig.Region region, BooleanSupplier stop) {
-        StoreOptions options = StoreOptions.fromEnvironment(System.getenv()).withLimits(region.limits()).withStop(stop);
+        StoreOptions options = StoreOptions.fromEnvironment(System.getenv())
+                .withLimits(region.limits())
+                .withStop(stop);
         return BlobStores.open(region.uri(), options);
     }
 

@@ -48,7 +48,8 @@ public final class ChunkReader {
             long end = first.offset() + first.length();
             while (j < refs.size() && !ChunkRefs.isDelta(refs.get(j))) {
                 PackedChunk next = locate(refs.get(j));
-                if (!next.packId().equals(first.packId()) || next.offset() != end
+                if (!next.packId().equals(first.packId())
+                        || next.offset() != end
                         || end + next.length() - first.offset() > MAX_RANGE) {
                     break;
                 }
@@ -56,7 +57,8 @@ public final class ChunkReader {
                 end += next.length();
                 j++;
             }
-            byte[] range = repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
+            byte[] range =
+                    repo.store().getRange(Pack.key(first.packId()), first.offset(), (int) (end - first.offset()));
             for (PackedChunk c : run) {
                 sink.accept(c.id(), repo.openChunk(c, range, (int) (c.offset() - first.offset())));
             }
@@ -91,7 +93,8 @@ public final class ChunkReader {
     public PackedChunk locate(String hexId) {
         PackedChunk c = index.get(ChunkId.parse(hexId));
         if (c == null) {
-            throw new RepositoryException.Corrupt("chunk " + hexId.substring(0, Math.min(16, hexId.length())) + " is missing from the repository index");
+            throw new RepositoryException.Corrupt("chunk " + hexId.substring(0, Math.min(16, hexId.length()))
+                    + " is missing from the repository index");
         }
         return c;
     }

@@ -12,8 +12,7 @@ import java.util.List;
 public final class ChunkRefs {
     static final byte DELTA_MAGIC = (byte) 0xD1;
 
-    private ChunkRefs() {
-    }
+    private ChunkRefs() {}
 
     public static boolean isDelta(String ref) {
         return ref.indexOf('+') > 0;
@@ -50,7 +49,8 @@ public final class ChunkRefs {
         int[] changed = new int[pages];
         int n = 0;
         for (int p = 0; p < pages; p++) {
-            if (!java.util.Arrays.equals(base, p * pageSize, (p + 1) * pageSize, block, off + p * pageSize, off + (p + 1) * pageSize)) {
+            if (!java.util.Arrays.equals(
+                    base, p * pageSize, (p + 1) * pageSize, block, off + p * pageSize, off + (p + 1) * pageSize)) {
                 changed[n++] = p;
             }
         }
@@ -81,7 +81,8 @@ public final class ChunkRefs {
         }
         ChunkId baseId = ChunkId.read(in);
         if (!baseId.equals(expectedBase)) {
-            throw new RepositoryException.Corrupt("delta chunk names base " + baseId + ", the manifest " + expectedBase);
+            throw new RepositoryException.Corrupt(
+                    "delta chunk names base " + baseId + ", the manifest " + expectedBase);
         }
         int len = in.getInt();
         int pageSize = in.getInt();

@@ -1,7 +1,6 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.repository.compress.Compression;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;

@@ -3,7 +3,6 @@ package dev.lifeboat.repository;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.storage.BlobInfo;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
@@ -33,6 +32,7 @@ import java.util.regex.Pattern;
 public final class Expirer {
     /** A WAL file name whose first 24 characters name a segment: a segment, a {@code .partial} or a {@code .backup} file. */
     private static final Pattern SEGMENT_BASED = Pattern.compile("[0-9A-F]{24}(\\.partial|\\.[0-9A-F]{8}\\.backup)?");
+
     private static final Pattern HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
 
     /**
@@ -50,19 +50,30 @@ public final class Expirer {
      * @param packsRepacked        packs less than half in use, replaced by {@code packsWritten} new packs
      * @param bytesFreed           manifests, WAL and packs deleted, minus the new packs written
      */
-    public record Result(boolean dryRun, Instant now, String policy, Map<String, List<String>> kept, List<String> expired,
-                         String walKeptFrom, Map<Integer, String> walKeptFromByTimeline, String walNote,
-                         List<String> walDeleted, List<String> walKeptForRecoveries, List<String> replayLeasesDeleted,
-                         int packsDeleted, int packsRepacked, int packsWritten, int packsKept, int indexFilesRewritten,
-                         long bytesFreed) {
-    }
+    public record Result(
+            boolean dryRun,
+            Instant now,
+            String policy,
+            Map<String, List<String>> kept,
+            List<String> expired,
+            String walKeptFrom,
+            Map<Integer, String> walKeptFromByTimeline,
+            String walNote,
+            List<String> walDeleted,
+            List<String> walKeptForRecoveries,
+            List<String> replayLeasesDeleted,
+            int packsDeleted,
+            int packsRepacked,
+            int packsWritten,
+            int packsKept,
+            int indexFilesRewritten,
+            long bytesFreed) {}
 
-    private record WalPlan(String keptFrom, Map<Integer, String> keptFromByTimeline, String note, List<BlobInfo> delete) {
-    }
+    private record WalPlan(
+            String keptFrom, Map<Integer, String> keptFromByTimeline, String note, List<BlobInfo> delete) {}
 
     /** Something that needs archived WAL from its start on: a kept backup or a live replay lease. */
-    private record WalNeed(int timeline, long startLsn, long startSegment, long segmentSize) {
-    }
+    private record WalNeed(int timeline, long startLsn, long startSegment, long segmentSize) {}
 
     private final Repository repo;
     private final Clock clock;
@@ -94,9 +105,12 @@ public final class Expirer {
             WalArchive archive = new WalArchive(repo);
             List<BlobInfo> walObjects = archive.listObjects();
             RetentionPolicy.Timelines timelines = timelines(archive, walObjects);
-            List<RetentionPolicy.Backup> summaries = all.stream().map(RetentionPolicy.Backup::of).toList();
+            List<RetentionPolicy.Backup> summaries =
+                    all.stream().map(RetentionPolicy.Backup::of).toList();
             RetentionPolicy.Decision decision = policy.apply(summaries, timelines, now);
-            List<Snapshot> kept = all.stream().filter(s -> decision.kept().containsKey(s.id())).toList();
+            List<Snapshot> kept = all.stream()
+                    .filter(s -> decision.kept().containsKey(s.id()))
+                    .toList();
 
             ReplayLease.Listing leases = ReplayLease.list(repo.store());
             Instant realNow = Instant.now();
@@ -105,7 +119,8 @@ public final class Expirer {
             List<BlobInfo> staleUnreadable = new ArrayList<>();
             List<BlobInfo> freshUnreadable = new ArrayList<>();
             for (BlobInfo b : leases.unreadable()) {
-                boolean old = b.lastModified() != null && Duration.between(b.lastModified(), realNow).compareTo(replayLeaseTtl) > 0;
+                boolean old = b.lastModified() != null
+                        && Duration.between(b.lastModified(), realNow).compareTo(replayLeaseTtl) > 0;
                 (old ? staleUnreadable : freshUnreadable).add(b);
             }
 
@@ -128,7 +143,8 @@ public final class Expirer {
             }
             List<String> leasesDeleted = new ArrayList<>();
             stale.forEach(l -> leasesDeleted.add(l.describe() + " (not renewed since " + l.lastRenewed() + ")"));
-            staleUnreadable.forEach(b -> leasesDeleted.add("unreadable " + b.key() + " (last written " + b.lastModified() + ")"));
+            staleUnreadable.forEach(
+                    b -> leasesDeleted.add("unreadable " + b.key() + " (last written " + b.lastModified() + ")"));
 
             if (!dryRun) {
                 for (String id : decision.expired()) {
@@ -151,8 +167,9 @@ public final class Expirer {
                 unexpected.removeAll(decision.kept().keySet());
                 if (!unexpected.isEmpty()) {
                     // impossible under the lock unless it was broken by hand: never delete chunks a new backup may use
-                    throw new RepositoryException("backup(s) " + unexpected + " appeared in " + repo.uri() + " while expire ran; "
-                            + "the expired backups and WAL are deleted, but no packs: run `lifeboat gc` when no backup is running");
+                    throw new RepositoryException(
+                            "backup(s) " + unexpected + " appeared in " + repo.uri() + " while expire ran; "
+                                    + "the expired backups and WAL are deleted, but no packs: run `lifeboat gc` when no backup is running");
                 }
             }
             GarbageCollector.Outcome gco = gc.apply(packs, dryRun, lock);
@@ -162,9 +179,24 @@ public final class Expirer {
                 recoveries.add("kept for " + l.describe() + " (backup " + l.backup() + ", timeline " + l.timeline()
                         + ", from segment " + l.firstSegment() + ", renewed " + l.lastRenewed() + ")");
             }
-            return new Result(dryRun, now, policy.describe(), decision.kept(), decision.expired(), wal.keptFrom(),
-                    wal.keptFromByTimeline(), wal.note(), walNames, recoveries, leasesDeleted, gco.packsDeleted(),
-                    gco.packsRepacked(), gco.packsWritten(), gco.packsKept(), gco.indexFilesRewritten(), freed);
+            return new Result(
+                    dryRun,
+                    now,
+                    policy.describe(),
+                    decision.kept(),
+                    decision.expired(),
+                    wal.keptFrom(),
+                    wal.keptFromByTimeline(),
+                    wal.note(),
+                    walNames,
+                    recoveries,
+                    leasesDeleted,
+                    gco.packsDeleted(),
+                    gco.packsRepacked(),
+                    gco.packsWritten(),
+                    gco.packsKept(),
+                    gco.indexFilesRewritten(),
+                    freed);
         }
     }
 
@@ -172,7 +204,8 @@ public final class Expirer {
      * The archive's timelines: their history files, and when each timeline's newest WAL object was archived (a
      * history file counts: a timeline just promoted has points before its first segment is archived).
      */
-    private static RetentionPolicy.Timelines timelines(WalArchive archive, List<BlobInfo> walObjects) throws IOException {
+    private static RetentionPolicy.Timelines timelines(WalArchive archive, List<BlobInfo> walObjects)
+            throws IOException {
         Map<Integer, TimelineHistory> histories = new HashMap<>();
         Map<Integer, Instant> walEnd = new HashMap<>();
         for (BlobInfo b : walObjects) {
@@ -186,8 +219,9 @@ public final class Expirer {
             walEnd.merge(tli, at, (x, y) -> x.isAfter(y) ? x : y);
             if (history) {
                 try {
-                    archive.read(name).ifPresent(c -> histories.put(tli,
-                            TimelineHistory.parse(tli, new String(c, StandardCharsets.UTF_8))));
+                    archive.read(name)
+                            .ifPresent(c -> histories.put(
+                                    tli, TimelineHistory.parse(tli, new String(c, StandardCharsets.UTF_8))));
                 } catch (RuntimeException e) {
                     // unreadable: the timeline's ancestry stays unknown, which keeps more WAL, never less
                 }
@@ -203,10 +237,15 @@ public final class Expirer {
      * files, and names the segment size cannot produce, are always kept. Nothing is deleted when a kept backup or
      * lease does not say where it starts, when they disagree on the segment size, or when a fresh lease is unreadable.
      */
-    private WalPlan planWal(List<Snapshot> kept, List<ReplayLease.Lease> leases, List<BlobInfo> unreadableLeases,
-                            List<BlobInfo> walObjects, RetentionPolicy.Timelines timelines) {
+    private WalPlan planWal(
+            List<Snapshot> kept,
+            List<ReplayLease.Lease> leases,
+            List<BlobInfo> unreadableLeases,
+            List<BlobInfo> walObjects,
+            RetentionPolicy.Timelines timelines) {
         if (!unreadableLeases.isEmpty()) {
-            return none("replay lease " + unreadableLeases.getFirst().key() + " is unreadable, so the WAL it protects is unknown");
+            return none("replay lease " + unreadableLeases.getFirst().key()
+                    + " is unreadable, so the WAL it protects is unknown");
         }
         if (kept.isEmpty() && leases.isEmpty()) {
             return none("no backup is kept");
@@ -243,7 +282,9 @@ public final class Expirer {
                 return none("the kept backups and replay leases disagree on the WAL segment size");
             }
         }
-        WalNeed earliest = needs.stream().min(java.util.Comparator.comparingLong(WalNeed::startSegment)).orElseThrow();
+        WalNeed earliest = needs.stream()
+                .min(java.util.Comparator.comparingLong(WalNeed::startSegment))
+                .orElseThrow();
         long perLogId = 0x1_0000_0000L / segSize;
         Map<Integer, Long> firstKept = new TreeMap<>();
         List<BlobInfo> delete = new ArrayList<>();
@@ -273,7 +314,8 @@ public final class Expirer {
         }
         Map<Integer, String> byTimeline = new TreeMap<>();
         firstKept.forEach((t, c) -> byTimeline.put(t, c == Long.MAX_VALUE ? null : Lsn.segmentName(t, c, segSize)));
-        return new WalPlan(Lsn.segmentName(earliest.timeline(), earliest.startSegment(), segSize), byTimeline, null, delete);
+        return new WalPlan(
+                Lsn.segmentName(earliest.timeline(), earliest.startSegment(), segSize), byTimeline, null, delete);
     }
 
     private static WalPlan none(String why) {

@@ -4,7 +4,6 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.crypto.ChunkIds;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -34,8 +33,7 @@ public final class FileBackup {
      *
      * @param parentRefs the file's chunk references in the parent backup (block i at offset i × block size)
      */
-    public record DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize) {
-    }
+    public record DeltaSource(List<String> parentRefs, ChunkReader reader, int pageSize) {}
 
     /**
      * Looks at the bytes of each chunk as they are read (e.g. to check page checksums); {@code fileOffset} is where
@@ -45,8 +43,14 @@ public final class FileBackup {
         void check(byte[] data, int off, int len, long fileOffset) throws IOException;
     }
 
-    public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
-                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel)
+    public Snapshot.FileEntry backup(
+            Path file,
+            String relPath,
+            PosixFileAttributes attrs,
+            Chunker chunker,
+            ChunkWriter.Session session,
+            ProgressTracker progress,
+            Cancellation cancel)
             throws IOException {
         return backup(file, relPath, attrs, chunker, session, progress, cancel, null, null);
     }
@@ -55,9 +59,17 @@ public final class FileBackup {
      * Chunks and stores the file as it is now. A file that shrinks or grows while being read is stored as read
      * (PostgreSQL's WAL replay repairs such files on restore).
      */
-    public Snapshot.FileEntry backup(Path file, String relPath, PosixFileAttributes attrs, Chunker chunker,
-                                     ChunkWriter.Session session, ProgressTracker progress, Cancellation cancel,
-                                     DeltaSource delta, BlockCheck check) throws IOException {
+    public Snapshot.FileEntry backup(
+            Path file,
+            String relPath,
+            PosixFileAttributes attrs,
+            Chunker chunker,
+            ChunkWriter.Session session,
+            ProgressTracker progress,
+            Cancellation cancel,
+            DeltaSource delta,
+            BlockCheck check)
+            throws IOException {
         List<String> chunks = new ArrayList<>();
         ContentDigest digest = new ContentDigest();
         long[] offset = {0};
@@ -69,7 +81,9 @@ public final class FileBackup {
             ChunkId id = session.idOf(data, start, cut);
             digest.add(id);
             String ref = null;
-            if (delta != null && !session.isKnown(id) && chunks.size() < delta.parentRefs().size()) {
+            if (delta != null
+                    && !session.isKnown(id)
+                    && chunks.size() < delta.parentRefs().size()) {
                 ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, data, start, cut);
             }
             if (ref == null) {
@@ -79,13 +93,21 @@ public final class FileBackup {
             chunks.add(ref);
             progress.addBytes(cut);
         });
-        return new Snapshot.FileEntry(relPath, Snapshot.Kind.FILE, mode(attrs.permissions()), attrs.owner().getName(),
-                attrs.group().getName(), attrs.lastModifiedTime().toMillis(), total, digest.finish(), chunks, null);
+        return new Snapshot.FileEntry(
+                relPath,
+                Snapshot.Kind.FILE,
+                mode(attrs.permissions()),
+                attrs.owner().getName(),
+                attrs.group().getName(),
+                attrs.lastModifiedTime().toMillis(),
+                total,
+                digest.finish(),
+                chunks,
+                null);
     }
 
     /** A file's size and manifest digest as read from disk now. */
-    public record Digested(long size, String digest) {
-    }
+    public record Digested(long size, String digest) {}
 
     /**
      * Re-computes the manifest digest of a file on disk (e.g. a restored one), cutting it with the chunker its
@@ -139,16 +161,24 @@ public final class FileBackup {
     }
 
     /** What one range stored: its chunk references and the content ids of its blocks (for the file's digest). */
-    public record RangeResult(List<String> refs, List<ChunkId> contentIds, int length) {
-    }
+    public record RangeResult(List<String> refs, List<ChunkId> contentIds, int length) {}
 
     /**
      * Stores one block-aligned range of a large file (fixed blocks of {@code blockSize}; block i of the range is
      * block {@code firstBlock + i} of the file, which is what deltas are matched against).
      */
-    public RangeResult backupRange(Path file, long offset, int length, int blockSize, ChunkWriter.Session session,
-                                   DeltaSource delta, int firstBlock, BlockCheck check, ProgressTracker progress,
-                                   Cancellation cancel) throws IOException {
+    public RangeResult backupRange(
+            Path file,
+            long offset,
+            int length,
+            int blockSize,
+            ChunkWriter.Session session,
+            DeltaSource delta,
+            int firstBlock,
+            BlockCheck check,
+            ProgressTracker progress,
+            Cancellation cancel)
+            throws IOException {
         if (rangeBuf == null || rangeBuf.length < length) {
             rangeBuf = new byte[length];
         }
@@ -174,7 +204,9 @@ public final class FileBackup {
             ChunkId id = session.idOf(rangeBuf, pos, cut);
             ids.add(id);
             String ref = null;
-            if (delta != null && !session.isKnown(id) && block < delta.parentRefs().size()) {
+            if (delta != null
+                    && !session.isKnown(id)
+                    && block < delta.parentRefs().size()) {
                 ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, pos, cut);
             }
             if (ref == null) {
@@ -190,7 +222,8 @@ public final class FileBackup {
     private byte[] rangeBuf;
 
     /** Stores a changed block as the pages that differ from the parent's version; null if a whole block is better. */
-    private String storeDelta(DeltaSource delta, String parentRef, ChunkWriter.Session session, byte[] buf, int start, int len)
+    private String storeDelta(
+            DeltaSource delta, String parentRef, ChunkWriter.Session session, byte[] buf, int start, int len)
             throws IOException {
         ChunkId baseId = ChunkRefs.base(parentRef);
         byte[] base = delta.reader().readChunk(baseId);

@@ -1,7 +1,6 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.storage.BlobInfo;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -21,8 +20,7 @@ import java.util.Set;
  * replaced by a new pack holding only its referenced chunk blobs (copied as sealed, never decrypted).
  */
 public final class GarbageCollector {
-    public record Result(int packsDeleted, long bytesFreed, int packsKept, int indexFilesRewritten, boolean dryRun) {
-    }
+    public record Result(int packsDeleted, long bytesFreed, int packsKept, int indexFilesRewritten, boolean dryRun) {}
 
     /**
      * What a collection did (or, in a dry run, would do).
@@ -34,8 +32,15 @@ public final class GarbageCollector {
      * @param bytesWritten  bytes of the new packs
      * @param packsKept     packs in use that were left as they are
      */
-    record Outcome(int packsDeleted, long bytesDeleted, int packsRepacked, int packsWritten, long bytesWritten, int packsKept,
-                   int indexFilesRewritten, boolean dryRun) {
+    record Outcome(
+            int packsDeleted,
+            long bytesDeleted,
+            int packsRepacked,
+            int packsWritten,
+            long bytesWritten,
+            int packsKept,
+            int indexFilesRewritten,
+            boolean dryRun) {
         long bytesFreed() {
             return bytesDeleted - bytesWritten;
         }
@@ -48,14 +53,20 @@ public final class GarbageCollector {
         final Set<String> livePacks;
         /** every chunk the index locates in each pack */
         final Map<String, List<PackedChunk>> chunksByPack;
+
         final List<BlobInfo> dead = new ArrayList<>();
         final List<BlobInfo> kept = new ArrayList<>();
         final List<BlobInfo> repack = new ArrayList<>();
         /** the referenced chunks of the packs to repack, in source order, split into the new packs */
         final List<List<PackedChunk>> newPacks = new ArrayList<>();
+
         long newPackBytes;
 
-        Plan(List<BlobInfo> oldIndexFiles, ChunkIndex index, Set<String> livePacks, Map<String, List<PackedChunk>> chunksByPack) {
+        Plan(
+                List<BlobInfo> oldIndexFiles,
+                ChunkIndex index,
+                Set<String> livePacks,
+                Map<String, List<PackedChunk>> chunksByPack) {
             this.oldIndexFiles = oldIndexFiles;
             this.index = index;
             this.livePacks = livePacks;
@@ -107,7 +118,9 @@ public final class GarbageCollector {
         for (ChunkId id : referenced) {
             PackedChunk c = index.get(id);
             if (c != null) {
-                referencedByPack.computeIfAbsent(c.packId(), k -> new ArrayList<>()).add(c);
+                referencedByPack
+                        .computeIfAbsent(c.packId(), k -> new ArrayList<>())
+                        .add(c);
             } else {
                 unindexed++;
             }
@@ -161,7 +174,12 @@ public final class GarbageCollector {
         for (PackedChunk c : chunks) {
             blobs += c.length();
         }
-        return Pack.headerLength(repo.version()) + blobs + 4L + (long) chunks.size() * Pack.ENTRY_BYTES + repo.metadataOverhead() + Pack.FOOTER_BYTES;
+        return Pack.headerLength(repo.version())
+                + blobs
+                + 4L
+                + (long) chunks.size() * Pack.ENTRY_BYTES
+                + repo.metadataOverhead()
+                + Pack.FOOTER_BYTES;
     }
 
     /**
@@ -178,8 +196,15 @@ public final class GarbageCollector {
             deletedBytes += b.size();
         }
         if (dryRun) {
-            return new Outcome(plan.dead.size(), deletedBytes, plan.repack.size(), plan.newPacks.size(), plan.newPackBytes,
-                    plan.kept.size(), 0, true);
+            return new Outcome(
+                    plan.dead.size(),
+                    deletedBytes,
+                    plan.repack.size(),
+                    plan.newPacks.size(),
+                    plan.newPackBytes,
+                    plan.kept.size(),
+                    0,
+                    true);
         }
         List<PackedChunk> newEntries = new ArrayList<>();
         Map<String, Long> newSizes = new HashMap<>();
@@ -235,16 +260,24 @@ public final class GarbageCollector {
             }
         }
         repo.store().removeStaleTemporaryFiles(Duration.ofMinutes(10));
-        return new Outcome(plan.dead.size(), deletedBytes, plan.repack.size(), plan.newPacks.size(), written,
-                plan.kept.size(), rewritten, false);
+        return new Outcome(
+                plan.dead.size(),
+                deletedBytes,
+                plan.repack.size(),
+                plan.newPacks.size(),
+                written,
+                plan.kept.size(),
+                rewritten,
+                false);
     }
 
     /** Reads a pack to copy blobs out of it; its SHA-256 must equal its name, so damage is never copied on silently. */
     private byte[] readWholePack(String packId) throws IOException {
         byte[] bytes = repo.store().get(Pack.key(packId));
         if (!PackWriter.sha256Hex(bytes, 0, bytes.length).equals(packId)) {
-            throw new RepositoryException.Corrupt("pack " + packId + " is damaged (its SHA-256 does not match its name), so it "
-                    + "was not repacked and no pack or index file was deleted: run `lifeboat verify --read-data`");
+            throw new RepositoryException.Corrupt(
+                    "pack " + packId + " is damaged (its SHA-256 does not match its name), so it "
+                            + "was not repacked and no pack or index file was deleted: run `lifeboat verify --read-data`");
         }
         return bytes;
     }

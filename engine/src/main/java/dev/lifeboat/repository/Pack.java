@@ -22,8 +22,7 @@ public final class Pack {
     public static final int ENTRY_BYTES = ChunkId.BYTES + 8 + 4 + 4;
     static final byte[] TRAILER_AAD = "lifeboat-pack-trailer".getBytes(StandardCharsets.US_ASCII);
 
-    private Pack() {
-    }
+    private Pack() {}
 
     public static String key(String packId) {
         return "data/" + packId.substring(0, 2) + "/" + packId;

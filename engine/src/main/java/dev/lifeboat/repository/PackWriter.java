@@ -1,7 +1,6 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.repository.compress.Compression;
-
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -20,12 +19,10 @@ final class PackWriter {
     private final List<PendingEntry> entries = new ArrayList<>();
     private static final ThreadLocal<SecureRandom> RANDOM = ThreadLocal.withInitial(SecureRandom::new);
 
-    private record PendingEntry(ChunkId id, long offset, int length, int rawLength) {
-    }
+    private record PendingEntry(ChunkId id, long offset, int length, int rawLength) {}
 
     /** A finished pack ready to upload. */
-    record Finished(String packId, byte[] bytes, int length, List<PackedChunk> entries) {
-    }
+    record Finished(String packId, byte[] bytes, int length, List<PackedChunk> entries) {}
 
     PackWriter(Repository repo, int initialCapacity) {
         this.repo = repo;

@@ -7,7 +7,6 @@ import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -34,6 +33,7 @@ public final class ReplayLease {
     public static final Duration DEFAULT_TTL = Duration.ofHours(24);
     /** {@link #renew} writes at most this often; reading the lease is all it costs in between. */
     public static final Duration RENEW_EVERY = Duration.ofMinutes(1);
+
     private static final Pattern ID = Pattern.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
 
     /**
@@ -46,8 +46,17 @@ public final class ReplayLease {
      * @param host           where it was restored
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Lease(String id, String backup, int timeline, String startLsn, String firstSegment, long walSegmentSize,
-                        String target, String host, Instant created, Instant renewed) {
+    public record Lease(
+            String id,
+            String backup,
+            int timeline,
+            String startLsn,
+            String firstSegment,
+            long walSegmentSize,
+            String target,
+            String host,
+            Instant created,
+            Instant renewed) {
         public String key() {
             return PREFIX + id;
         }
@@ -91,8 +100,7 @@ public final class ReplayLease {
         }
     }
 
-    private ReplayLease() {
-    }
+    private ReplayLease() {}
 
     /** A lease for replaying from {@code backup}'s start (its {@code engineInfo} names start LSN, timeline, segment size). */
     public static Lease create(BlobStore store, Snapshot backup, Path target) throws IOException {
@@ -100,23 +108,41 @@ public final class ReplayLease {
         String start = info.get("startLsn");
         String size = info.get("walSegmentSize");
         if (start == null || size == null) {
-            throw new IllegalArgumentException("backup " + backup.id() + " does not record its start LSN and WAL segment size, "
-                    + "so no replay lease can say which WAL it needs");
+            throw new IllegalArgumentException(
+                    "backup " + backup.id() + " does not record its start LSN and WAL segment size, "
+                            + "so no replay lease can say which WAL it needs");
         }
-        return create(store, backup.id(), Integer.parseInt(info.getOrDefault("timeline", "1")), start, Long.parseLong(size), target);
+        return create(
+                store,
+                backup.id(),
+                Integer.parseInt(info.getOrDefault("timeline", "1")),
+                start,
+                Long.parseLong(size),
+                target);
     }
 
-    public static Lease create(BlobStore store, String backupId, int timeline, String startLsn, long walSegmentSize, Path target)
+    public static Lease create(
+            BlobStore store, String backupId, int timeline, String startLsn, long walSegmentSize, Path target)
             throws IOException {
         if (walSegmentSize <= 0 || Long.bitCount(walSegmentSize) != 1) {
             throw new IllegalArgumentException("WAL segment size " + walSegmentSize + " is not a power of two");
         }
         String first = Lsn.segmentName(timeline, Lsn.segmentOf(Lsn.parse(startLsn), walSegmentSize), walSegmentSize);
         Instant now = Instant.now();
-        Lease lease = new Lease(UUID.randomUUID().toString(), backupId, timeline, startLsn, first, walSegmentSize,
-                target.toAbsolutePath().normalize().toString(), Hosts.name(), now, now);
+        Lease lease = new Lease(
+                UUID.randomUUID().toString(),
+                backupId,
+                timeline,
+                startLsn,
+                first,
+                walSegmentSize,
+                target.toAbsolutePath().normalize().toString(),
+                Hosts.name(),
+                now,
+                now);
         if (!store.putIfAbsent(lease.key(), Json.MAPPER.writeValueAsBytes(lease))) {
-            throw new IOException("replay lease " + lease.key() + " already exists in " + store.uri() + " (a random id collided?)");
+            throw new IOException(
+                    "replay lease " + lease.key() + " already exists in " + store.uri() + " (a random id collided?)");
         }
         return lease;
     }
@@ -134,13 +160,26 @@ public final class ReplayLease {
         } catch (BlobNotFoundException e) {
             return Renewal.GONE;
         } catch (com.fasterxml.jackson.core.JacksonException e) {
-            throw new RepositoryException.Corrupt("replay lease " + key + " in " + store.uri() + " is unreadable: " + e.getOriginalMessage());
+            throw new RepositoryException.Corrupt(
+                    "replay lease " + key + " in " + store.uri() + " is unreadable: " + e.getOriginalMessage());
         }
-        if (lease.lastRenewed() != null && Duration.between(lease.lastRenewed(), now).compareTo(RENEW_EVERY) < 0) {
+        if (lease.lastRenewed() != null
+                && Duration.between(lease.lastRenewed(), now).compareTo(RENEW_EVERY) < 0) {
             return Renewal.NOT_DUE;
         }
-        store.put(key, Json.MAPPER.writeValueAsBytes(new Lease(lease.id(), lease.backup(), lease.timeline(), lease.startLsn(),
-                lease.firstSegment(), lease.walSegmentSize(), lease.target(), lease.host(), lease.created(), now)));
+        store.put(
+                key,
+                Json.MAPPER.writeValueAsBytes(new Lease(
+                        lease.id(),
+                        lease.backup(),
+                        lease.timeline(),
+                        lease.startLsn(),
+                        lease.firstSegment(),
+                        lease.walSegmentSize(),
+                        lease.target(),
+                        lease.host(),
+                        lease.created(),
+                        now)));
         return Renewal.RENEWED;
     }
 

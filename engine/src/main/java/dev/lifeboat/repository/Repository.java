@@ -14,7 +14,6 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -45,6 +44,7 @@ public final class Repository {
     private final Sealer chunkSealer;
     /** seals everything else: encrypts, checksums (unencrypted format 2) or nothing (unencrypted format 1) */
     private final Sealer metadataSealer;
+
     private final ChunkIds chunkIds;
 
     private Repository(BlobStore store, RepositoryConfig config, KeyMaterial keys) {
@@ -68,21 +68,23 @@ public final class Repository {
     }
 
     /** Creates a repository of the given format version; older versions only for tests of compatibility. */
-    static RepositoryConfig init(BlobStore store, KeySource keySource, boolean noEncryption, int version) throws IOException {
+    static RepositoryConfig init(BlobStore store, KeySource keySource, boolean noEncryption, int version)
+            throws IOException {
         if (version < RepositoryConfig.V1 || version > RepositoryConfig.VERSION) {
             throw new IllegalArgumentException("no repository format version " + version);
         }
         if (!noEncryption && keySource == null) {
-            throw new IllegalArgumentException("an encrypted repository needs a passphrase (env LIFEBOAT_PASSPHRASE) or --key-file; "
-                    + "pass --no-encryption to create an unencrypted one");
+            throw new IllegalArgumentException(
+                    "an encrypted repository needs a passphrase (env LIFEBOAT_PASSPHRASE) or --key-file; "
+                            + "pass --no-encryption to create an unencrypted one");
         }
         if (store.stat(CONFIG_KEY).isPresent()) {
             throw new RepositoryException("a repository already exists at " + store.uri());
         }
         List<BlobInfo> existing = store.list("");
         if (!existing.isEmpty()) {
-            throw new RepositoryException.Foreign("refusing to create a repository at " + store.uri() + ": the location is not empty ("
-                    + existing.getFirst().key() + " …)");
+            throw new RepositoryException.Foreign("refusing to create a repository at " + store.uri()
+                    + ": the location is not empty (" + existing.getFirst().key() + " …)");
         }
         SecureRandom rnd = new SecureRandom();
         byte[] idBytes = new byte[16];
@@ -93,11 +95,27 @@ public final class Repository {
         RepositoryConfig.Chunking chunking = RepositoryConfig.Chunking.defaults(rnd.nextLong());
         int packSize = 16 * 1024 * 1024;
         if (noEncryption) {
-            config = new RepositoryConfig(RepositoryConfig.FORMAT, version, id, Instant.now(), chunking, packSize,
-                    RepositoryConfig.NO_CIPHER, null, Base64.getEncoder().encodeToString(keys.toBytes()));
+            config = new RepositoryConfig(
+                    RepositoryConfig.FORMAT,
+                    version,
+                    id,
+                    Instant.now(),
+                    chunking,
+                    packSize,
+                    RepositoryConfig.NO_CIPHER,
+                    null,
+                    Base64.getEncoder().encodeToString(keys.toBytes()));
         } else {
-            config = new RepositoryConfig(RepositoryConfig.FORMAT, version, id, Instant.now(), chunking, packSize,
-                    RepositoryConfig.AES_256_GCM, List.of(KeyWrapping.wrap(keys, keySource, id)), null);
+            config = new RepositoryConfig(
+                    RepositoryConfig.FORMAT,
+                    version,
+                    id,
+                    Instant.now(),
+                    chunking,
+                    packSize,
+                    RepositoryConfig.AES_256_GCM,
+                    List.of(KeyWrapping.wrap(keys, keySource, id)),
+                    null);
         }
         byte[] json = Json.MAPPER.writerWithDefaultPrettyPrinter().writeValueAsBytes(config);
         if (!store.putIfAbsent(CONFIG_KEY, json)) {
@@ -119,19 +137,22 @@ public final class Repository {
         try {
             config = Json.MAPPER.readValue(raw, RepositoryConfig.class);
         } catch (JacksonException e) {
-            throw new RepositoryException.Foreign("the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
+            throw new RepositoryException.Foreign(
+                    "the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
         }
         if (config == null) {
-            throw new RepositoryException.Foreign("the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
+            throw new RepositoryException.Foreign(
+                    "the 'config' object at " + store.uri() + " is not a Lifeboat repository config");
         }
         // every value is bounded before a key is derived or a buffer sized from it
         config.check(store.uri());
         if (!config.encrypted()) {
-            return new Repository(store, config, KeyMaterial.fromBytes(Base64.getDecoder().decode(config.plainIdKey())));
+            return new Repository(
+                    store, config, KeyMaterial.fromBytes(Base64.getDecoder().decode(config.plainIdKey())));
         }
         if (keySource == null) {
-            throw new RepositoryException.WrongKey("repository at " + store.uri()
-                    + " is encrypted: set LIFEBOAT_PASSPHRASE or pass --key-file FILE");
+            throw new RepositoryException.WrongKey(
+                    "repository at " + store.uri() + " is encrypted: set LIFEBOAT_PASSPHRASE or pass --key-file FILE");
         }
         for (KeyWrapping.WrappedKey wk : config.keys()) {
             if (!wk.kind().equals(keySource.kind())) {
@@ -143,8 +164,9 @@ public final class Repository {
                 // try the next key slot
             }
         }
-        throw new RepositoryException.WrongKey("wrong " + (keySource instanceof KeySource.Passphrase ? "passphrase" : "key file")
-                + " for the repository at " + store.uri() + ": it does not unlock any of its keys");
+        throw new RepositoryException.WrongKey(
+                "wrong " + (keySource instanceof KeySource.Passphrase ? "passphrase" : "key file")
+                        + " for the repository at " + store.uri() + ": it does not unlock any of its keys");
     }
 
     public BlobStore store() {
@@ -207,19 +229,22 @@ public final class Repository {
                 off = 0;
                 clen = compressed.length;
             } catch (Aead.AuthenticationFailedException e) {
-                throw new RepositoryException.Corrupt("chunk " + c.id() + " in pack " + c.packId() + " failed authentication (" + e.getMessage() + ")");
+                throw new RepositoryException.Corrupt("chunk " + c.id() + " in pack " + c.packId()
+                        + " failed authentication (" + e.getMessage() + ")");
             }
         }
         byte[] plain;
         try {
             plain = Compression.decompress(compressed, off, clen, c.rawLength());
         } catch (RuntimeException e) {
-            throw new RepositoryException.Corrupt("chunk " + c.id() + " in pack " + c.packId() + " does not decompress: " + e.getMessage());
+            throw new RepositoryException.Corrupt(
+                    "chunk " + c.id() + " in pack " + c.packId() + " does not decompress: " + e.getMessage());
         }
         // with encryption the GCM tag over (id as AAD, ciphertext) already proves the blob was sealed for this id:
         // re-hashing every restored byte would be a second SHA-256 pass for nothing
         if (chunkSealer == null && !chunkIds.matches(c.id().bytes(), plain, 0, plain.length)) {
-            throw new RepositoryException.Corrupt("chunk " + c.id() + " in pack " + c.packId() + " does not match its id");
+            throw new RepositoryException.Corrupt(
+                    "chunk " + c.id() + " in pack " + c.packId() + " does not match its id");
         }
         return plain;
     }
@@ -243,8 +268,11 @@ public final class Repository {
         try {
             return metadataSealer.open(sealed, aad);
         } catch (Aead.AuthenticationFailedException e) {
-            throw new RepositoryException.Corrupt(what + (chunkSealer != null ? " failed authentication"
-                    : " failed its integrity check (" + e.getMessage() + ")") + ": it was altered or damaged");
+            throw new RepositoryException.Corrupt(what
+                    + (chunkSealer != null
+                            ? " failed authentication"
+                            : " failed its integrity check (" + e.getMessage() + ")")
+                    + ": it was altered or damaged");
         }
     }
 
@@ -260,8 +288,8 @@ public final class Repository {
         if (version() >= RepositoryConfig.V2) { // the header's pack nonce is part of the trailer's associated data
             header = store.getRange(Pack.key(packId), 0, headerLength);
             if (!Arrays.equals(header, 0, Pack.MAGIC_V2.length, Pack.MAGIC_V2, 0, Pack.MAGIC_V2.length)) {
-                throw new RepositoryException.Corrupt("pack " + packId + " does not start with the format-" + version()
-                        + " header 'LBPACK02'");
+                throw new RepositoryException.Corrupt(
+                        "pack " + packId + " does not start with the format-" + version() + " header 'LBPACK02'");
             }
         }
         byte[] footer = store.getRange(Pack.key(packId), packSize - Pack.FOOTER_BYTES, Pack.FOOTER_BYTES);
@@ -273,7 +301,8 @@ public final class Repository {
             throw new RepositoryException.Corrupt("pack " + packId + " has an invalid trailer length");
         }
         byte[] sealed = store.getRange(Pack.key(packId), packSize - Pack.FOOTER_BYTES - trailerLen, trailerLen);
-        return Pack.decodeEntries(packId, openMetadata(sealed, Pack.trailerAad(version(), header), "trailer of pack " + packId));
+        return Pack.decodeEntries(
+                packId, openMetadata(sealed, Pack.trailerAad(version(), header), "trailer of pack " + packId));
     }
 
     /** Lists every pack in the store with its size. */
@@ -295,8 +324,7 @@ public final class Repository {
     // ---- index ---------------------------------------------------------------------------------------------
 
     /** A written index file. */
-    public record IndexFile(String key, long size) {
-    }
+    public record IndexFile(String key, long size) {}
 
     /** Writes one index file describing the given packs. */
     public IndexFile writeIndex(List<PackedChunk> entries, java.util.Map<String, Long> packSizes) throws IOException {
@@ -338,9 +366,11 @@ public final class Repository {
                 continue; // removed by a concurrent index rewrite
             }
             if (version() >= RepositoryConfig.V2
-                    && !PackWriter.sha256Hex(stored, 0, stored.length).equals(b.key().substring(INDEX.length()))) {
-                throw new RepositoryException.Corrupt("index file " + b.key() + " is damaged or was renamed: the SHA-256 of its "
-                        + "bytes is not its name; " + REBUILD_INDEX);
+                    && !PackWriter.sha256Hex(stored, 0, stored.length)
+                            .equals(b.key().substring(INDEX.length()))) {
+                throw new RepositoryException.Corrupt(
+                        "index file " + b.key() + " is damaged or was renamed: the SHA-256 of its "
+                                + "bytes is not its name; " + REBUILD_INDEX);
             }
             byte[] opened;
             try {
@@ -352,7 +382,8 @@ public final class Repository {
             try {
                 plain = Compression.unzstd(opened);
             } catch (IllegalArgumentException e) {
-                throw new RepositoryException.Corrupt("index file " + b.key() + " is damaged: " + e.getMessage() + "; " + REBUILD_INDEX);
+                throw new RepositoryException.Corrupt(
+                        "index file " + b.key() + " is damaged: " + e.getMessage() + "; " + REBUILD_INDEX);
             }
             decodeIndex(b.key(), plain, index);
         }
@@ -414,7 +445,8 @@ public final class Repository {
         try {
             sealed = store.get(SNAPSHOTS + id);
         } catch (BlobNotFoundException e) {
-            throw new RepositoryException("no backup '" + id + "' in " + uri() + "; `lifeboat list --repo " + uri() + "` shows the backups");
+            throw new RepositoryException(
+                    "no backup '" + id + "' in " + uri() + "; `lifeboat list --repo " + uri() + "` shows the backups");
         }
         byte[] plain = openMetadata(sealed, snapshotAad(id), "manifest of backup " + id);
         try {
@@ -440,19 +472,21 @@ public final class Repository {
     public String resolveSnapshotId(String idOrLatest) throws IOException {
         List<String> ids = listSnapshotIds();
         if (ids.isEmpty()) {
-            throw new RepositoryException("repository " + uri() + " holds no backups yet; take one with `lifeboat backup`");
+            throw new RepositoryException(
+                    "repository " + uri() + " holds no backups yet; take one with `lifeboat backup`");
         }
         if (idOrLatest == null || idOrLatest.equals("latest")) {
             return ids.getLast();
         }
-        List<String> matches = ids.stream().filter(i -> i.startsWith(idOrLatest)).toList();
+        List<String> matches =
+                ids.stream().filter(i -> i.startsWith(idOrLatest)).toList();
         if (matches.size() == 1) {
             return matches.getFirst();
         }
         if (matches.contains(idOrLatest)) {
             return idOrLatest;
         }
-        throw new RepositoryException((matches.isEmpty() ? "no backup '" : "ambiguous backup id '") + idOrLatest + "' in " + uri()
-                + "; `lifeboat list --repo " + uri() + "` shows the backups");
+        throw new RepositoryException((matches.isEmpty() ? "no backup '" : "ambiguous backup id '") + idOrLatest
+                + "' in " + uri() + "; `lifeboat list --repo " + uri() + "` shows the backups");
     }
 }

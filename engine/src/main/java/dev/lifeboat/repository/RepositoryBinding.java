@@ -6,7 +6,6 @@ import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -36,13 +35,12 @@ public final class RepositoryBinding {
         }
 
         public String describe() {
-            return "system identifier " + systemIdentifier + " (bound " + boundAt + " by " + boundBy + " on host " + host
-                    + (pgdata == null ? "" : ", PGDATA " + pgdata) + ")";
+            return "system identifier " + systemIdentifier + " (bound " + boundAt + " by " + boundBy + " on host "
+                    + host + (pgdata == null ? "" : ", PGDATA " + pgdata) + ")";
         }
     }
 
-    private RepositoryBinding() {
-    }
+    private RepositoryBinding() {}
 
     /** The binding, if the repository has one. */
     public static Optional<Binding> read(BlobStore store) throws IOException {
@@ -73,7 +71,8 @@ public final class RepositoryBinding {
 
     /** As {@link #requireOrBind(Repository, long, String)} for a WAL writer. */
     public static Binding requireOrBind(Repository repo, WalSource who) throws IOException {
-        return requireOrBind(repo, who.systemIdentifier(), who.via() + " of " + who.identity(), who.host(), who.pgdata());
+        return requireOrBind(
+                repo, who.systemIdentifier(), who.via() + " of " + who.identity(), who.host(), who.pgdata());
     }
 
     private static Binding requireOrBind(Repository repo, long systemId, String who, String host, String pgdata)
@@ -88,14 +87,19 @@ public final class RepositoryBinding {
             }
             bound = read(store); // bound by another writer meanwhile
             if (bound.isEmpty()) {
-                throw new IOException("the '" + KEY + "' object of " + repo.uri() + " was refused as existing but cannot be read");
+                throw new IOException(
+                        "the '" + KEY + "' object of " + repo.uri() + " was refused as existing but cannot be read");
             }
         }
         if (bound.get().systemId() != systemId) {
-            throw new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "repository " + repo.uri()
-                    + " belongs to PostgreSQL " + bound.get().describe() + "; this is " + who + " on host " + host
-                    + (pgdata == null ? "" : ", PGDATA " + pgdata) + ", system identifier " + Long.toUnsignedString(systemId)
-                    + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
+            throw new RefusedException(
+                    RefusedException.Reason.OTHER_SYSTEM,
+                    "repository " + repo.uri()
+                            + " belongs to PostgreSQL " + bound.get().describe() + "; this is " + who + " on host "
+                            + host
+                            + (pgdata == null ? "" : ", PGDATA " + pgdata) + ", system identifier "
+                            + Long.toUnsignedString(systemId)
+                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
         }
         return bound.get();
     }
@@ -109,10 +113,13 @@ public final class RepositoryBinding {
         Snapshot last = repo.loadSnapshot(ids.getLast());
         String expected = last.engineInfo().get("systemIdentifier");
         if (expected != null && !expected.equals(Long.toUnsignedString(systemId))) {
-            throw new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "repository " + repo.uri()
-                    + " holds backups of PostgreSQL system identifier " + expected + " (backup " + last.id() + "); this is "
-                    + who + ", system identifier " + Long.toUnsignedString(systemId)
-                    + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
+            throw new RefusedException(
+                    RefusedException.Reason.OTHER_SYSTEM,
+                    "repository " + repo.uri()
+                            + " holds backups of PostgreSQL system identifier " + expected + " (backup " + last.id()
+                            + "); this is "
+                            + who + ", system identifier " + Long.toUnsignedString(systemId)
+                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
         }
     }
 }

@@ -4,7 +4,6 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.lifeboat.repository.crypto.KeyMaterial;
 import dev.lifeboat.repository.crypto.KeyWrapping;
-
 import java.time.Instant;
 import java.util.Base64;
 import java.util.List;
@@ -16,8 +15,16 @@ import java.util.List;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record RepositoryConfig(String format, int version, String id, Instant created, Chunking chunking,
-                               int packSize, String cipher, List<KeyWrapping.WrappedKey> keys, String plainIdKey) {
+public record RepositoryConfig(
+        String format,
+        int version,
+        String id,
+        Instant created,
+        Chunking chunking,
+        int packSize,
+        String cipher,
+        List<KeyWrapping.WrappedKey> keys,
+        String plainIdKey) {
     public static final String FORMAT = "lifeboat-repository";
     /** Format 1: every object sealed with the master key itself; unencrypted metadata unchecked. Read and written still. */
     public static final int V1 = 1;
@@ -25,10 +32,12 @@ public record RepositoryConfig(String format, int version, String id, Instant cr
     public static final int V2 = 2;
     /** The newest version this Lifeboat reads and creates. */
     public static final int VERSION = V2;
+
     public static final String AES_256_GCM = "aes-256-gcm";
     public static final String NO_CIPHER = "none";
     /** Each key slot may cost an Argon2id run on open: a config cannot ask for more than this many. */
     public static final int MAX_KEY_SLOTS = 16;
+
     public static final int MIN_PACK_SIZE = 4 * 1024;
     public static final int MAX_PACK_SIZE = 1024 * 1024 * 1024;
     /** Largest chunk or relation block a config may ask for: each backup worker holds buffers of this size. */
@@ -98,15 +107,24 @@ public record RepositoryConfig(String format, int version, String id, Instant cr
             throw damaged(uri, "packSize " + packSize + " is outside " + MIN_PACK_SIZE + ".." + MAX_PACK_SIZE);
         }
         Chunking c = chunking;
-        if (!(0 < c.minSize() && c.minSize() <= c.avgSize() && c.avgSize() <= c.maxSize() && c.maxSize() <= MAX_CHUNK_SIZE)
-                || Integer.bitCount(c.avgSize()) != 1 || c.relationBlockSize() <= 0 || c.relationBlockSize() > MAX_CHUNK_SIZE) {
-            throw damaged(uri, "chunking sizes " + c.minSize() + "/" + c.avgSize() + "/" + c.maxSize() + " (relation blocks "
-                    + c.relationBlockSize() + ") are not 0 < min <= avg <= max <= " + MAX_CHUNK_SIZE + " with avg a power of two");
+        if (!(0 < c.minSize()
+                        && c.minSize() <= c.avgSize()
+                        && c.avgSize() <= c.maxSize()
+                        && c.maxSize() <= MAX_CHUNK_SIZE)
+                || Integer.bitCount(c.avgSize()) != 1
+                || c.relationBlockSize() <= 0
+                || c.relationBlockSize() > MAX_CHUNK_SIZE) {
+            throw damaged(
+                    uri,
+                    "chunking sizes " + c.minSize() + "/" + c.avgSize() + "/" + c.maxSize() + " (relation blocks "
+                            + c.relationBlockSize() + ") are not 0 < min <= avg <= max <= " + MAX_CHUNK_SIZE
+                            + " with avg a power of two");
         }
     }
 
     private static RepositoryException.Corrupt damaged(String uri, String what) {
-        return new RepositoryException.Corrupt("the config object at " + uri + " is damaged or was tampered with (" + what
-                + "), so it was not used; put back an intact copy of it (e.g. from another region's copy of the repository)");
+        return new RepositoryException.Corrupt(
+                "the config object at " + uri + " is damaged or was tampered with (" + what
+                        + "), so it was not used; put back an intact copy of it (e.g. from another region's copy of the repository)");
     }
 }

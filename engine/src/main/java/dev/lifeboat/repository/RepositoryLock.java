@@ -7,7 +7,6 @@ import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -42,6 +41,7 @@ public final class RepositoryLock implements AutoCloseable {
     public static final Duration DEFAULT_TTL = Duration.ofMinutes(5);
     /** Shortens (or lengthens) the lease TTL, e.g. {@code 2s} in tests: system property, then environment variable. */
     public static final String TTL_PROPERTY = "lifeboat.lock.ttl";
+
     public static final String TTL_ENV = "LIFEBOAT_LOCK_TTL";
 
     /**
@@ -51,9 +51,19 @@ public final class RepositoryLock implements AutoCloseable {
      * @param ttl     how long the holder may go without renewing before others treat the lock as stale
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Holder(String operation, String detail, String host, long pid, Instant processStart, Instant acquired,
-                         String token, String bootId, String pidNamespace, Long processStartTicks, Instant renewed,
-                         Duration ttl) {
+    public record Holder(
+            String operation,
+            String detail,
+            String host,
+            long pid,
+            Instant processStart,
+            Instant acquired,
+            String token,
+            String bootId,
+            String pidNamespace,
+            Long processStartTicks,
+            Instant renewed,
+            Duration ttl) {
         /** When the holder last showed it is alive. */
         public Instant lastRenewed() {
             if (renewed == null) {
@@ -63,14 +73,25 @@ public final class RepositoryLock implements AutoCloseable {
         }
 
         Holder renewedAt(Instant at) {
-            return new Holder(operation, detail, host, pid, processStart, acquired, token, bootId, pidNamespace,
-                    processStartTicks, at, ttl);
+            return new Holder(
+                    operation,
+                    detail,
+                    host,
+                    pid,
+                    processStart,
+                    acquired,
+                    token,
+                    bootId,
+                    pidNamespace,
+                    processStartTicks,
+                    at,
+                    ttl);
         }
 
         /** {@code backup 2025… (pid 4242 on host db1) since …}: for "locked by" messages. */
         public String describe() {
-            return operation + (detail == null ? "" : " " + detail) + " (pid " + pid + " on host " + host + ") since " + acquired
-                    + (token == null ? "" : ", last renewed " + lastRenewed());
+            return operation + (detail == null ? "" : " " + detail) + " (pid " + pid + " on host " + host + ") since "
+                    + acquired + (token == null ? "" : ", last renewed " + lastRenewed());
         }
 
         /** Every identifying field, for {@code lifeboat unlock}. */
@@ -78,14 +99,14 @@ public final class RepositoryLock implements AutoCloseable {
             if (token == null) {
                 return "written by an older Lifeboat: no owner token or lease";
             }
-            return "owner token " + token + ", process start " + processStart + ", boot id " + bootId + ", pid namespace "
-                    + pidNamespace + ", lease " + (ttl == null ? "?" : RetentionPolicy.formatDuration(ttl));
+            return "owner token " + token + ", process start " + processStart + ", boot id " + bootId
+                    + ", pid namespace " + pidNamespace + ", lease "
+                    + (ttl == null ? "?" : RetentionPolicy.formatDuration(ttl));
         }
     }
 
     /** A lock as {@link #all} finds it: its key, its holder and why it is stale (null while it may be alive). */
-    public record Entry(String key, Holder holder, String staleReason) {
-    }
+    public record Entry(String key, Holder holder, String staleReason) {}
 
     /** Who this process is, read once. Fields are null where the platform does not tell (no /proc). */
     record Self(String host, long pid, Instant start, Long startTicks, String bootId, String pidNamespace) {
@@ -98,7 +119,13 @@ public final class RepositoryLock implements AutoCloseable {
             } catch (IOException | UnsupportedOperationException e) {
                 // no PID namespace information: only the lease rule applies to our locks
             }
-            return new Self(Hosts.name(), p.pid(), p.info().startInstant().orElse(null), RepositoryLock.startTicks("self"), bootId, ns);
+            return new Self(
+                    Hosts.name(),
+                    p.pid(),
+                    p.info().startInstant().orElse(null),
+                    RepositoryLock.startTicks("self"),
+                    bootId,
+                    ns);
         }
     }
 
@@ -112,6 +139,7 @@ public final class RepositoryLock implements AutoCloseable {
     private boolean released;
     /** why the lock was lost, or null */
     private String lost;
+
     private long lastRenewedNanos = System.nanoTime();
     private long lastConfirmedNanos = System.nanoTime();
     private IOException lastRenewalError;
@@ -148,8 +176,19 @@ public final class RepositoryLock implements AutoCloseable {
 
     static Holder me(String operation, String detail, Duration ttl) {
         Instant now = Instant.now();
-        return new Holder(operation, detail, SELF.host(), SELF.pid(), SELF.start(), now, UUID.randomUUID().toString(),
-                SELF.bootId(), SELF.pidNamespace(), SELF.startTicks(), now, ttl);
+        return new Holder(
+                operation,
+                detail,
+                SELF.host(),
+                SELF.pid(),
+                SELF.start(),
+                now,
+                UUID.randomUUID().toString(),
+                SELF.bootId(),
+                SELF.pidNamespace(),
+                SELF.startTicks(),
+                now,
+                ttl);
     }
 
     /** Takes the exclusive lock or fails naming who holds it. Writers that delete data also require no live readers. */
@@ -190,7 +229,8 @@ public final class RepositoryLock implements AutoCloseable {
             }
             throw lockedBy(repo, holder.get(), ttl);
         } while (pauseQuietly(tries));
-        throw new RepositoryException.Locked("could not lock repository " + repo.uri() + ": the lock keeps changing hands");
+        throw new RepositoryException.Locked(
+                "could not lock repository " + repo.uri() + ": the lock keeps changing hands");
     }
 
     /**
@@ -254,7 +294,8 @@ public final class RepositoryLock implements AutoCloseable {
     }
 
     /** Tries after a lock changed hands under us: a few, shortly after one another. */
-    private static final Backoff HANDOVER = Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(200)).withMaxAttempts(5);
+    private static final Backoff HANDOVER =
+            Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(200)).withMaxAttempts(5);
 
     private static boolean pauseQuietly(Backoff.Attempts tries) {
         try {
@@ -274,7 +315,9 @@ public final class RepositoryLock implements AutoCloseable {
         RepositoryLock lock = new RepositoryLock(repo, key, me, ttl);
         try {
             Optional<Holder> excl = readExclusive(repo.store());
-            if (excl.isPresent() && "gc".equals(excl.get().operation()) && staleReason(excl.get(), Instant.now(), ttl) == null) {
+            if (excl.isPresent()
+                    && "gc".equals(excl.get().operation())
+                    && staleReason(excl.get(), Instant.now(), ttl) == null) {
                 throw lockedBy(repo, excl.get(), ttl);
             }
         } catch (IOException | RuntimeException e) {
@@ -286,9 +329,11 @@ public final class RepositoryLock implements AutoCloseable {
     }
 
     private static RepositoryException.Locked lockedBy(Repository repo, Holder h, Duration ourTtl) {
-        String auto = h.token() == null ? ""
+        String auto = h.token() == null
+                ? ""
                 : "; if that process is gone, the lock counts as stale once it has not been renewed for "
-                + RetentionPolicy.formatDuration(ttlOf(h, ourTtl)) + " (at " + h.lastRenewed().plus(ttlOf(h, ourTtl)) + ")";
+                        + RetentionPolicy.formatDuration(ttlOf(h, ourTtl)) + " (at "
+                        + h.lastRenewed().plus(ttlOf(h, ourTtl)) + ")";
         return new RepositoryException.Locked("repository " + repo.uri() + " is locked by " + h.describe() + auto
                 + "; if you are sure that process is gone, run `lifeboat unlock --repo " + repo.uri() + "`");
     }
@@ -301,8 +346,19 @@ public final class RepositoryLock implements AutoCloseable {
             return Optional.empty();
         } catch (com.fasterxml.jackson.core.JacksonException e) {
             // an unreadable lock counts as held by an unknown process
-            return Optional.of(new Holder("unknown", "unreadable lock " + key, "unknown", -1, null, Instant.EPOCH,
-                    null, null, null, null, null, null));
+            return Optional.of(new Holder(
+                    "unknown",
+                    "unreadable lock " + key,
+                    "unknown",
+                    -1,
+                    null,
+                    Instant.EPOCH,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null,
+                    null));
         }
     }
 
@@ -311,7 +367,9 @@ public final class RepositoryLock implements AutoCloseable {
         Optional<Holder> h = read(store, EXCLUSIVE);
         if (h.isPresent() && h.get().token() != null) {
             Optional<Holder> lease = read(store, LEASE_PREFIX + h.get().token());
-            if (lease.isPresent() && h.get().token().equals(lease.get().token()) && lease.get().renewed() != null
+            if (lease.isPresent()
+                    && h.get().token().equals(lease.get().token())
+                    && lease.get().renewed() != null
                     && lease.get().renewed().isAfter(h.get().lastRenewed())) {
                 return Optional.of(h.get().renewedAt(lease.get().renewed()));
             }
@@ -333,8 +391,11 @@ public final class RepositoryLock implements AutoCloseable {
             return h.pid() > 0 && SELF.host().equals(h.host()) ? processGone(h) : null;
         }
         // a pid means something only on the same boot of the same kernel, in the same PID namespace
-        if (h.pid() > 0 && h.bootId() != null && h.bootId().equals(SELF.bootId())
-                && h.pidNamespace() != null && h.pidNamespace().equals(SELF.pidNamespace())) {
+        if (h.pid() > 0
+                && h.bootId() != null
+                && h.bootId().equals(SELF.bootId())
+                && h.pidNamespace() != null
+                && h.pidNamespace().equals(SELF.pidNamespace())) {
             String gone = processGone(h);
             if (gone != null) {
                 return gone;
@@ -357,13 +418,15 @@ public final class RepositoryLock implements AutoCloseable {
         if (h.processStartTicks() != null) {
             Long ticks = startTicks(Long.toString(h.pid()));
             if (ticks != null) {
-                return ticks.equals(h.processStartTicks()) ? null
+                return ticks.equals(h.processStartTicks())
+                        ? null
                         : "pid " + h.pid() + " now belongs to another process (started later)";
             }
         }
         Optional<Instant> start = p.get().info().startInstant();
         // the JDK derives the start from the boot time, which may move by a second: only a larger difference is reuse
-        if (h.processStart() != null && start.isPresent()
+        if (h.processStart() != null
+                && start.isPresent()
                 && Duration.between(start.get(), h.processStart()).abs().toMillis() > 1000) {
             return "pid " + h.pid() + " now belongs to a process started at " + start.get();
         }
@@ -453,7 +516,10 @@ public final class RepositoryLock implements AutoCloseable {
 
     private void startRenewer() {
         long period = Math.max(TimeUnit.MILLISECONDS.toNanos(10), ttl.toNanos() / 10);
-        renewer = Thread.ofPlatform().daemon(true).name("lifeboat-lock-renewer " + key).start(() -> renewLoop(period));
+        renewer = Thread.ofPlatform()
+                .daemon(true)
+                .name("lifeboat-lock-renewer " + key)
+                .start(() -> renewLoop(period));
     }
 
     private void renewLoop(long periodNanos) {
@@ -498,8 +564,9 @@ public final class RepositoryLock implements AutoCloseable {
         Optional<Holder> cur = read(store, key);
         if (cur.isEmpty() || !me.token().equals(cur.get().token())) {
             lost = cur.isEmpty()
-                    ? key + " was removed (by `lifeboat unlock`, or by a process that found it not renewed for longer than "
-                    + RetentionPolicy.formatDuration(ttl) + ")"
+                    ? key
+                            + " was removed (by `lifeboat unlock`, or by a process that found it not renewed for longer than "
+                            + RetentionPolicy.formatDuration(ttl) + ")"
                     : key + " now names " + cur.get().describe();
             if (leaseWritten) {
                 store.delete(LEASE_PREFIX + me.token());
@@ -534,11 +601,13 @@ public final class RepositoryLock implements AutoCloseable {
             long now = System.nanoTime();
             long sinceRenewal = now - lastRenewedNanos;
             if (sinceRenewal > ttl.toNanos() / 2) {
-                throw new RepositoryException.Locked("the " + kind() + " on " + repo.uri() + " could not be renewed for "
-                        + TimeUnit.NANOSECONDS.toSeconds(sinceRenewal) + " s (lease " + RetentionPolicy.formatDuration(ttl)
-                        + (lastRenewalError == null ? "" : "; last error: " + lastRenewalError.getMessage())
-                        + "), so other processes may already count it as stale; stopped before the next change: "
-                        + "check that the repository is reachable and run the command again");
+                throw new RepositoryException.Locked(
+                        "the " + kind() + " on " + repo.uri() + " could not be renewed for "
+                                + TimeUnit.NANOSECONDS.toSeconds(sinceRenewal) + " s (lease "
+                                + RetentionPolicy.formatDuration(ttl)
+                                + (lastRenewalError == null ? "" : "; last error: " + lastRenewalError.getMessage())
+                                + "), so other processes may already count it as stale; stopped before the next change: "
+                                + "check that the repository is reachable and run the command again");
             }
             if (sinceRenewal > ttl.toNanos() / 10) {
                 check(true);
@@ -547,9 +616,11 @@ public final class RepositoryLock implements AutoCloseable {
             }
         }
         if (lost != null) {
-            throw new RepositoryException.Locked("lost the " + kind() + " on " + repo.uri() + " (taken for " + me.operation()
-                    + (me.detail() == null ? "" : " " + me.detail()) + "): " + lost + "; stopped before the next change. "
-                    + "See `lifeboat unlock` for the locks now present, and run the command again once they are gone");
+            throw new RepositoryException.Locked(
+                    "lost the " + kind() + " on " + repo.uri() + " (taken for " + me.operation()
+                            + (me.detail() == null ? "" : " " + me.detail()) + "): " + lost
+                            + "; stopped before the next change. "
+                            + "See `lifeboat unlock` for the locks now present, and run the command again once they are gone");
         }
     }
 

@@ -2,7 +2,6 @@ package dev.lifeboat.repository;
 
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.TimelineHistory;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -128,10 +127,10 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
      * @param kept    id → why it is kept, oldest backup first
      * @param expired ids of the backups no rule keeps, oldest first
      */
-    public record Decision(Map<String, List<String>> kept, List<String> expired) {
-    }
+    public record Decision(Map<String, List<String>> kept, List<String> expired) {}
 
-    private static final Comparator<Backup> OLDEST_FIRST = Comparator.comparing(Backup::startTime).thenComparing(Backup::id);
+    private static final Comparator<Backup> OLDEST_FIRST =
+            Comparator.comparing(Backup::startTime).thenComparing(Backup::id);
 
     /** Applies the policy at {@code now}, knowing nothing of the archive's timelines beyond the backups'. */
     public Decision apply(List<Backup> backups, Instant now) {
@@ -155,9 +154,19 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
             }
         }
         keepPeriods(newestFirst, keepDaily, "daily ", t -> t.toLocalDate().toString(), reasons);
-        keepPeriods(newestFirst, keepWeekly, "weekly ", t -> String.format("%d-W%02d",
-                t.get(IsoFields.WEEK_BASED_YEAR), t.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR)), reasons);
-        keepPeriods(newestFirst, keepMonthly, "monthly ", t -> String.format("%d-%02d", t.getYear(), t.getMonthValue()), reasons);
+        keepPeriods(
+                newestFirst,
+                keepWeekly,
+                "weekly ",
+                t -> String.format(
+                        "%d-W%02d", t.get(IsoFields.WEEK_BASED_YEAR), t.get(IsoFields.WEEK_OF_WEEK_BASED_YEAR)),
+                reasons);
+        keepPeriods(
+                newestFirst,
+                keepMonthly,
+                "monthly ",
+                t -> String.format("%d-%02d", t.getYear(), t.getMonthValue()),
+                reasons);
 
         if (!pitrWindow.isZero()) {
             keepPitrWindow(newestFirst, timelines, now.minus(pitrWindow), reasons);
@@ -185,8 +194,8 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
      * replays from it. One base for all timelines (the newest before the window) would leave a timeline without a
      * base when the newest backup lies on another timeline.
      */
-    private static void keepPitrWindow(List<Backup> newestFirst, Timelines timelines, Instant windowStart,
-                                       Map<String, Set<String>> reasons) {
+    private static void keepPitrWindow(
+            List<Backup> newestFirst, Timelines timelines, Instant windowStart, Map<String, Set<String>> reasons) {
         TreeSet<Integer> all = new TreeSet<>(timelines.histories().keySet());
         all.addAll(timelines.walEnd().keySet());
         Set<Integer> inWindow = new TreeSet<>();
@@ -207,7 +216,8 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
             needBase.add(t);
             Backup base = null;
             for (Backup b : newestFirst) {
-                if (!b.stopTime().isAfter(windowStart) && timelines.onHistory(t, b.timeline(), b.stopLsn())
+                if (!b.stopTime().isAfter(windowStart)
+                        && timelines.onHistory(t, b.timeline(), b.stopLsn())
                         && (base == null || b.stopTime().isAfter(base.stopTime()))) {
                     base = b;
                 }
@@ -219,16 +229,24 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
         for (Backup b : newestFirst) {
             List<Integer> of = baseOf.get(b.id());
             if (of != null) {
-                keep(reasons, b, of.size() == needBase.size() ? "base of PITR window"
-                        : "base of PITR window on timeline" + (of.size() > 1 ? "s " : " ")
-                        + of.stream().map(String::valueOf).collect(Collectors.joining(", ")));
+                keep(
+                        reasons,
+                        b,
+                        of.size() == needBase.size()
+                                ? "base of PITR window"
+                                : "base of PITR window on timeline" + (of.size() > 1 ? "s " : " ")
+                                        + of.stream().map(String::valueOf).collect(Collectors.joining(", ")));
             }
         }
     }
 
     /** Keeps the newest backup of each of the last {@code count} distinct periods that have one. */
-    private static void keepPeriods(List<Backup> newestFirst, int count, String label, Function<ZonedDateTime, String> period,
-                                    Map<String, Set<String>> reasons) {
+    private static void keepPeriods(
+            List<Backup> newestFirst,
+            int count,
+            String label,
+            Function<ZonedDateTime, String> period,
+            Map<String, Set<String>> reasons) {
         if (count <= 0) {
             return;
         }

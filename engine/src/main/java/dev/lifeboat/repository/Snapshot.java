@@ -2,7 +2,6 @@ package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
@@ -13,11 +12,26 @@ import java.util.Map;
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
-public record Snapshot(String id, String type, String engine, String parent, Instant startTime, Instant stopTime,
-                       String host, String sourceDirectory, String compression, Map<String, String> engineInfo,
-                       List<Tablespace> tablespaces, List<FileEntry> files, Stats stats) {
+public record Snapshot(
+        String id,
+        String type,
+        String engine,
+        String parent,
+        Instant startTime,
+        Instant stopTime,
+        String host,
+        String sourceDirectory,
+        String compression,
+        Map<String, String> engineInfo,
+        List<Tablespace> tablespaces,
+        List<FileEntry> files,
+        Stats stats) {
 
-    public enum Kind { FILE, DIRECTORY, SYMLINK }
+    public enum Kind {
+        FILE,
+        DIRECTORY,
+        SYMLINK
+    }
 
     /**
      * @param path     path relative to the data directory ({@code pg_tblspc/<oid>/…} for tablespace contents)
@@ -29,10 +43,29 @@ public record Snapshot(String id, String type, String engine, String parent, Ins
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
-                            String digest, List<String> chunks, String target, Stamp stamp) {
-        public FileEntry(String path, Kind kind, int mode, String owner, String group, long mtimeMillis, long size,
-                         String digest, List<String> chunks, String target) {
+    public record FileEntry(
+            String path,
+            Kind kind,
+            int mode,
+            String owner,
+            String group,
+            long mtimeMillis,
+            long size,
+            String digest,
+            List<String> chunks,
+            String target,
+            Stamp stamp) {
+        public FileEntry(
+                String path,
+                Kind kind,
+                int mode,
+                String owner,
+                String group,
+                long mtimeMillis,
+                long size,
+                String digest,
+                List<String> chunks,
+                String target) {
             this(path, kind, mode, owner, group, mtimeMillis, size, digest, chunks, target, null);
         }
 
@@ -46,22 +79,22 @@ public record Snapshot(String id, String type, String engine, String parent, Ins
      * or extension of a file sets both times to the current clock; ctime cannot be set by a user (restoring tools
      * that keep mtimes cannot fake it), and a file replaced by rename has another inode.
      */
-    public record Stamp(long device, long inode, long ctimeNanos, long mtimeNanos) {
-    }
+    public record Stamp(long device, long inode, long ctimeNanos, long mtimeNanos) {}
 
-    public record Tablespace(String oid, String name, String location) {
-    }
+    public record Tablespace(String oid, String name, String location) {}
 
     /**
      * @param bytesRead      bytes read from the source
      * @param bytesNew       plaintext bytes of chunks the repository did not have yet
      * @param bytesStored    bytes this backup added to the repository (packs, indexes, manifest)
      */
-    public record Stats(long bytesRead, long bytesNew, long bytesStored, long files, long chunks, long newChunks,
-                        double seconds) {
-    }
+    public record Stats(
+            long bytesRead, long bytesNew, long bytesStored, long files, long chunks, long newChunks, double seconds) {}
 
     public long totalFileBytes() {
-        return files.stream().filter(f -> f.kind() == Kind.FILE).mapToLong(FileEntry::size).sum();
+        return files.stream()
+                .filter(f -> f.kind() == Kind.FILE)
+                .mapToLong(FileEntry::size)
+                .sum();
     }
 }

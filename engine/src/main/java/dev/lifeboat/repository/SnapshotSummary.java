@@ -6,8 +6,7 @@ import java.util.Map;
 
 /** One backup as {@code lifeboat list --json} and {@code backup --json} show it (and agents report it). */
 public final class SnapshotSummary {
-    private SnapshotSummary() {
-    }
+    private SnapshotSummary() {}
 
     public static Map<String, Object> of(Snapshot s) {
         Map<String, Object> m = new LinkedHashMap<>();
@@ -28,7 +27,9 @@ public final class SnapshotSummary {
         m.put("bytesNew", s.stats().bytesNew());
         m.put("bytesStored", s.stats().bytesStored());
         m.put("size", s.totalFileBytes());
-        m.put("dedupRatio", Math.round(s.totalFileBytes() * 100.0 / Math.max(1, s.stats().bytesStored())) / 100.0);
+        m.put(
+                "dedupRatio",
+                Math.round(s.totalFileBytes() * 100.0 / Math.max(1, s.stats().bytesStored())) / 100.0);
         m.put("parent", s.parent());
         m.put("seconds", s.stats().seconds());
         m.put("tablespaces", s.tablespaces() == null ? List.of() : s.tablespaces());

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -37,8 +36,17 @@ public final class TimelineOwners {
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Owner(int timeline, String clusterId, String systemIdentifier, String identity, String host,
-                        String pgdata, String restoredFrom, String via, String firstFile, Instant created) {
+    public record Owner(
+            int timeline,
+            String clusterId,
+            String systemIdentifier,
+            String identity,
+            String host,
+            String pgdata,
+            String restoredFrom,
+            String via,
+            String firstFile,
+            Instant created) {
         public boolean isOrigin() {
             return "origin".equals(clusterId);
         }
@@ -94,15 +102,25 @@ public final class TimelineOwners {
         if (existing.isPresent()) {
             return existing.get();
         }
-        Owner mine = new Owner(timeline, who.clusterId(), Long.toUnsignedString(who.systemIdentifier()), who.identity(),
-                who.host(), who.pgdata(), who.restoredFrom(), who.via(), firstFile, Instant.now());
+        Owner mine = new Owner(
+                timeline,
+                who.clusterId(),
+                Long.toUnsignedString(who.systemIdentifier()),
+                who.identity(),
+                who.host(),
+                who.pgdata(),
+                who.restoredFrom(),
+                who.via(),
+                firstFile,
+                Instant.now());
         byte[] sealed = repo.sealMetadata(Json.MAPPER.writeValueAsBytes(mine), aad(timeline));
         if (repo.store().putIfAbsent(key(timeline), sealed)) {
             cache.put(timeline, mine);
             return mine;
         }
-        return get(timeline).orElseThrow(() -> new IOException("the owner record " + key(timeline) + " of " + repo.uri()
-                + " was refused as existing but cannot be read"));
+        return get(timeline)
+                .orElseThrow(() -> new IOException("the owner record " + key(timeline) + " of " + repo.uri()
+                        + " was refused as existing but cannot be read"));
     }
 
     /** Every recorded owner, by timeline. */
@@ -128,8 +146,8 @@ public final class TimelineOwners {
             }
             return o;
         } catch (IOException | IllegalArgumentException e) {
-            throw new RepositoryException.Corrupt("owner record " + key(timeline) + " in " + repo.uri() + " is damaged: "
-                    + e.getMessage());
+            throw new RepositoryException.Corrupt(
+                    "owner record " + key(timeline) + " in " + repo.uri() + " is damaged: " + e.getMessage());
         }
     }
 }

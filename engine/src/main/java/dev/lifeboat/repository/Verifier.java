@@ -5,7 +5,6 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.storage.BlobInfo;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -53,9 +52,19 @@ public final class Verifier {
      * @param deltaBlocks   delta blocks rebuilt from their base
      * @param wal           what the WAL check covered (null when a single backup was checked)
      */
-    public record Report(String repository, List<String> backups, boolean readData, long files, long chunks,
-                         long packs, long bytesRead, long filesDigested, long deltaBlocks, WalVerifier.Summary wal,
-                         double seconds, List<Problem> problems) {
+    public record Report(
+            String repository,
+            List<String> backups,
+            boolean readData,
+            long files,
+            long chunks,
+            long packs,
+            long bytesRead,
+            long filesDigested,
+            long deltaBlocks,
+            WalVerifier.Summary wal,
+            double seconds,
+            List<Problem> problems) {
         public boolean ok() {
             return problems.isEmpty();
         }
@@ -68,10 +77,10 @@ public final class Verifier {
     }
 
     /** A file of a backup, as the chunk and delta maps name their users. */
-    private record User(String backup, Snapshot.FileEntry file) {
-    }
+    private record User(String backup, Snapshot.FileEntry file) {}
 
-    public Report verify(String backupId, boolean readData, int parallel, ProgressListener listener, Cancellation cancel)
+    public Report verify(
+            String backupId, boolean readData, int parallel, ProgressListener listener, Cancellation cancel)
             throws IOException {
         long t0 = System.nanoTime();
         List<Problem> problems = new ArrayList<>();
@@ -114,7 +123,9 @@ public final class Verifier {
                         if (u.isEmpty() || u.getLast() != user) {
                             u.add(user);
                         }
-                        packUsers.computeIfAbsent(c.packId(), k -> new LinkedHashSet<>()).add(user);
+                        packUsers
+                                .computeIfAbsent(c.packId(), k -> new LinkedHashSet<>())
+                                .add(user);
                     }
                 }
             }
@@ -130,7 +141,9 @@ public final class Verifier {
             List<ChunkId> pair = ChunkRefs.ids(ref);
             PackedChunk delta = index.get(pair.get(0));
             if (delta != null && index.get(pair.get(1)) != null) {
-                deltasByPack.computeIfAbsent(delta.packId(), k -> new ArrayList<>()).add(ref);
+                deltasByPack
+                        .computeIfAbsent(delta.packId(), k -> new ArrayList<>())
+                        .add(ref);
             }
         }
         long totalBytes = 0;
@@ -141,8 +154,10 @@ public final class Verifier {
             if (info.isEmpty()) {
                 reportPack(problems, packUsers.get(packId), "pack " + packId + " is missing");
             } else if (expected != null && expected >= 0 && info.get().size() != expected) {
-                reportPack(problems, packUsers.get(packId), "pack " + packId + " has " + info.get().size()
-                        + " bytes, the index says " + expected);
+                reportPack(
+                        problems,
+                        packUsers.get(packId),
+                        "pack " + packId + " has " + info.get().size() + " bytes, the index says " + expected);
             } else {
                 totalBytes += info.get().size();
                 readablePacks.add(packId);
@@ -152,7 +167,8 @@ public final class Verifier {
         long filesDigested = 0;
         Map<String, ChunkId> deltaContentIds = new ConcurrentHashMap<>();
         if (readData) {
-            ProgressTracker progress = new ProgressTracker("verify", "read-data", totalBytes, readablePacks.size(), listener);
+            ProgressTracker progress =
+                    new ProgressTracker("verify", "read-data", totalBytes, readablePacks.size(), listener);
             Map<ChunkId, String> bad = new ConcurrentHashMap<>();
             Map<String, String> badPacks = new ConcurrentHashMap<>();
             Map<String, String> badDeltas = new ConcurrentHashMap<>();
@@ -161,8 +177,16 @@ public final class Verifier {
                 for (String packId : readablePacks) {
                     futures.add(pool.submit(() -> {
                         cancel.throwIfCancelled();
-                        checkPack(index, packId, byPack.get(packId), deltasByPack.getOrDefault(packId, List.of()), bad,
-                                badPacks, deltaContentIds, badDeltas, progress);
+                        checkPack(
+                                index,
+                                packId,
+                                byPack.get(packId),
+                                deltasByPack.getOrDefault(packId, List.of()),
+                                bad,
+                                badPacks,
+                                deltaContentIds,
+                                badDeltas,
+                                progress);
                         return null;
                     }));
                 }
@@ -196,7 +220,8 @@ public final class Verifier {
                 filesDigested++;
             }
         }
-        problems.sort(Comparator.comparing((Problem p) -> String.valueOf(p.backup())).thenComparing(p -> String.valueOf(p.file())));
+        problems.sort(Comparator.comparing((Problem p) -> String.valueOf(p.backup()))
+                .thenComparing(p -> String.valueOf(p.file())));
 
         WalVerifier.Summary wal = null;
         if (backupId == null) {
@@ -205,8 +230,19 @@ public final class Verifier {
             wal = w.summary();
             problems.addAll(w.problems());
         }
-        return new Report(repo.uri(), ids, readData, allFiles.size(), users.size(), byPack.size(), bytesRead + (wal == null ? 0 : wal.bytesRead()),
-                filesDigested, deltaContentIds.size(), wal, (System.nanoTime() - t0) / 1e9, problems);
+        return new Report(
+                repo.uri(),
+                ids,
+                readData,
+                allFiles.size(),
+                users.size(),
+                byPack.size(),
+                bytesRead + (wal == null ? 0 : wal.bytesRead()),
+                filesDigested,
+                deltaContentIds.size(),
+                wal,
+                (System.nanoTime() - t0) / 1e9,
+                problems);
     }
 
     /** Null when the file's size and digest are those of its chunks' content, else what differs. */
@@ -225,14 +261,23 @@ public final class Verifier {
         String actual = digest.finish();
         if (size != f.size() || !actual.equals(f.digest())) {
             return "the manifest records " + f.size() + " bytes with digest " + f.digest() + ", but its chunks restore "
-                    + size + " bytes with digest " + actual + ": the manifest does not describe the data a restore writes";
+                    + size + " bytes with digest " + actual
+                    + ": the manifest does not describe the data a restore writes";
         }
         return null;
     }
 
-    private void checkPack(ChunkIndex index, String packId, List<PackedChunk> chunks, List<String> deltaRefs,
-                           Map<ChunkId, String> bad, Map<String, String> badPacks, Map<String, ChunkId> deltaContentIds,
-                           Map<String, String> badDeltas, ProgressTracker progress) throws IOException {
+    private void checkPack(
+            ChunkIndex index,
+            String packId,
+            List<PackedChunk> chunks,
+            List<String> deltaRefs,
+            Map<ChunkId, String> bad,
+            Map<String, String> badPacks,
+            Map<String, ChunkId> deltaContentIds,
+            Map<String, String> badDeltas,
+            ProgressTracker progress)
+            throws IOException {
         byte[] bytes;
         try {
             bytes = repo.store().get(Pack.key(packId));
@@ -304,8 +349,10 @@ public final class Verifier {
         try {
             byte[] plain = repo.openChunk(c, blob, off);
             if (repo.config().encrypted() && !repo.chunkIds().matches(c.id().bytes(), plain, 0, plain.length)) {
-                bad.put(c.id(), "chunk " + c.id() + " in pack " + c.packId() + " authenticates but its content does not "
-                        + "match its id");
+                bad.put(
+                        c.id(),
+                        "chunk " + c.id() + " in pack " + c.packId() + " authenticates but its content does not "
+                                + "match its id");
                 return null;
             }
             return plain;

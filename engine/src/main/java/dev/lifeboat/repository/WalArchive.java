@@ -4,7 +4,6 @@ import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -35,10 +34,14 @@ public final class WalArchive {
     private static final Pattern BACKUP_HISTORY = Pattern.compile("[0-9A-F]{24}\\.[0-9A-F]{8}\\.backup");
     /** sizeof(XLogLongPageHeaderData) on 64-bit hosts. */
     public static final int LONG_HEADER_SIZE = 40;
+
     private static final int XLP_LONG_HEADER = 0x0002;
     private static final int CREATE_ATTEMPTS = 10;
 
-    public enum PushResult { STORED, ALREADY_ARCHIVED }
+    public enum PushResult {
+        STORED,
+        ALREADY_ARCHIVED
+    }
 
     private final Repository repo;
     private final TimelineOwners owners;
@@ -51,7 +54,9 @@ public final class WalArchive {
     }
 
     public static boolean isWalFileName(String name) {
-        return SEGMENT.matcher(name).matches() || HISTORY.matcher(name).matches() || PARTIAL.matcher(name).matches()
+        return SEGMENT.matcher(name).matches()
+                || HISTORY.matcher(name).matches()
+                || PARTIAL.matcher(name).matches()
                 || BACKUP_HISTORY.matcher(name).matches();
     }
 
@@ -101,7 +106,11 @@ public final class WalArchive {
             }
             long seg = bb.getInt(32) & 0xffffffffL;
             int blck = bb.getInt(36);
-            if (seg < (1 << 20) || seg > (1L << 30) || Long.bitCount(seg) != 1 || blck < 1024 || blck > 65536
+            if (seg < (1 << 20)
+                    || seg > (1L << 30)
+                    || Long.bitCount(seg) != 1
+                    || blck < 1024
+                    || blck > 65536
                     || Integer.bitCount(blck) != 1) {
                 return null;
             }
@@ -148,7 +157,8 @@ public final class WalArchive {
      * {@code content} (it grew); if {@code content} is a prefix of it, nothing is written ({@code ALREADY_ARCHIVED});
      * any other difference is refused, except against PostgreSQL's promotion copy (see the format document).
      */
-    public PushResult pushPartial(String name, byte[] content, WalSource who, boolean extendsOwnWrite) throws IOException {
+    public PushResult pushPartial(String name, byte[] content, WalSource who, boolean extendsOwnWrite)
+            throws IOException {
         if (!isPartial(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a partial WAL segment name");
         }
@@ -177,7 +187,8 @@ public final class WalArchive {
     public void checkSource(WalSource who, int timeline) throws IOException {
         requireBinding(who);
         Optional<TimelineOwners.Owner> owner = owners.get(timeline);
-        if (owner.isPresent() && !owner.get().systemIdentifier().equals(Long.toUnsignedString(who.systemIdentifier()))) {
+        if (owner.isPresent()
+                && !owner.get().systemIdentifier().equals(Long.toUnsignedString(who.systemIdentifier()))) {
             throw otherSystemOwner(owner.get(), who);
         }
         if (owner.isPresent() && !owner.get().clusterId().equals(who.clusterId())) {
@@ -187,8 +198,7 @@ public final class WalArchive {
 
     // ---------------------------------------------------------------- the checks
 
-    private record Admission(TimelineOwners.Owner owner, boolean foreign) {
-    }
+    private record Admission(TimelineOwners.Owner owner, boolean foreign) {}
 
     private Admission admit(String name, byte[] content, WalSource who, boolean claim) throws IOException {
         long sysid = who.systemIdentifier();
@@ -197,26 +207,37 @@ public final class WalArchive {
             if (h == null) {
                 // a partial too short for the header passes: the receiver checked the server's identifier itself
                 if (isSegment(name) || content.length >= LONG_HEADER_SIZE) {
-                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
-                            + " is not a WAL segment: it does not start with PostgreSQL's long page header");
+                    throw new RefusedException(
+                            RefusedException.Reason.NOT_WAL,
+                            name + " pushed by " + who.describe()
+                                    + " is not a WAL segment: it does not start with PostgreSQL's long page header");
                 }
             } else {
                 long start = segmentNumber(name, h.segmentSize()) * h.segmentSize();
                 if (h.pageAddress() != start) {
-                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
-                            + " holds the WAL page of LSN " + lsn(h.pageAddress()) + ", but that segment starts at "
-                            + lsn(start) + ": the file was renamed or damaged");
+                    throw new RefusedException(
+                            RefusedException.Reason.NOT_WAL,
+                            name + " pushed by " + who.describe()
+                                    + " holds the WAL page of LSN " + lsn(h.pageAddress())
+                                    + ", but that segment starts at "
+                                    + lsn(start) + ": the file was renamed or damaged");
                 }
                 if (isSegment(name) && content.length != h.segmentSize()) {
-                    throw new RefusedException(RefusedException.Reason.NOT_WAL, name + " pushed by " + who.describe()
-                            + " is " + content.length + " bytes, but its header says segments are " + h.segmentSize()
-                            + " bytes: it is truncated");
+                    throw new RefusedException(
+                            RefusedException.Reason.NOT_WAL,
+                            name + " pushed by " + who.describe()
+                                    + " is " + content.length + " bytes, but its header says segments are "
+                                    + h.segmentSize()
+                                    + " bytes: it is truncated");
                 }
                 if (h.systemIdentifier() != sysid) {
-                    throw new RefusedException(RefusedException.Reason.OTHER_SYSTEM, name + " was written by PostgreSQL "
-                            + "system identifier " + Long.toUnsignedString(h.systemIdentifier()) + " (its page header), but "
-                            + "it is pushed by " + who.describe() + ", whose system identifier is "
-                            + Long.toUnsignedString(sysid) + ": the file belongs to another cluster");
+                    throw new RefusedException(
+                            RefusedException.Reason.OTHER_SYSTEM,
+                            name + " was written by PostgreSQL "
+                                    + "system identifier " + Long.toUnsignedString(h.systemIdentifier())
+                                    + " (its page header), but "
+                                    + "it is pushed by " + who.describe() + ", whose system identifier is "
+                                    + Long.toUnsignedString(sysid) + ": the file belongs to another cluster");
                 }
             }
         }
@@ -227,7 +248,8 @@ public final class WalArchive {
             try {
                 requireBinding(who);
             } catch (RefusedException e) {
-                throw new RefusedException(e.reason(), "cannot archive " + name + " (timeline " + tli + "): " + e.getMessage());
+                throw new RefusedException(
+                        e.reason(), "cannot archive " + name + " (timeline " + tli + "): " + e.getMessage());
             }
         }
         if (owner == null && claim) {
@@ -248,17 +270,23 @@ public final class WalArchive {
     }
 
     private RefusedException otherSystemOwner(TimelineOwners.Owner owner, WalSource who) {
-        return new RefusedException(RefusedException.Reason.OTHER_SYSTEM, "timeline " + owner.timeline() + " of " + repo.uri()
-                + " is archived by system identifier " + owner.systemIdentifier() + ", " + owner.describe() + "; this is "
-                + who.describe() + ", system identifier " + Long.toUnsignedString(who.systemIdentifier())
-                + ": another cluster. Give each cluster its own repository");
+        return new RefusedException(
+                RefusedException.Reason.OTHER_SYSTEM,
+                "timeline " + owner.timeline() + " of " + repo.uri()
+                        + " is archived by system identifier " + owner.systemIdentifier() + ", " + owner.describe()
+                        + "; this is "
+                        + who.describe() + ", system identifier " + Long.toUnsignedString(who.systemIdentifier())
+                        + ": another cluster. Give each cluster its own repository");
     }
 
     private RefusedException foreignTimeline(String name, WalSource who, TimelineOwners.Owner owner) {
-        return new RefusedException(RefusedException.Reason.OTHER_TIMELINE_OWNER, "timeline " + owner.timeline() + " of "
-                + repo.uri() + " is archived by " + owner.describe() + "; this is " + who.describe() + ", pushing " + name
-                + ": two clusters are writing one timeline, and their WAL would mix under the same names. Give the copy "
-                + "its own repository, or restore it with archiving off (archive_mode = off)");
+        return new RefusedException(
+                RefusedException.Reason.OTHER_TIMELINE_OWNER,
+                "timeline " + owner.timeline() + " of "
+                        + repo.uri() + " is archived by " + owner.describe() + "; this is " + who.describe()
+                        + ", pushing " + name
+                        + ": two clusters are writing one timeline, and their WAL would mix under the same names. Give the copy "
+                        + "its own repository, or restore it with archiving off (archive_mode = off)");
     }
 
     // ---------------------------------------------------------------- storing
@@ -268,7 +296,8 @@ public final class WalArchive {
     }
 
     /** A segment, history or backup history file: created once, never replaced. */
-    private PushResult storeOnce(String name, byte[] content, WalSource who, TimelineOwners.Owner owner) throws IOException {
+    private PushResult storeOnce(String name, byte[] content, WalSource who, TimelineOwners.Owner owner)
+            throws IOException {
         String key = key(name);
         byte[] sealed = seal(name, content);
         for (int attempt = 1; ; attempt++) {
@@ -287,7 +316,8 @@ public final class WalArchive {
     }
 
     /** A {@code .partial}: created, or replaced only by a longer version that extends it. */
-    private PushResult storePartial(String name, byte[] content, WalSource who, TimelineOwners.Owner owner) throws IOException {
+    private PushResult storePartial(String name, byte[] content, WalSource who, TimelineOwners.Owner owner)
+            throws IOException {
         String key = key(name);
         byte[] sealed = seal(name, content);
         for (int attempt = 1; ; attempt++) {
@@ -314,7 +344,9 @@ public final class WalArchive {
             // whatever the file held before. Beyond that point only a streamed partial holds this timeline's WAL.
             long segSize = segmentSizeOf(content, existing);
             long cut = switchOffset(name, segSize);
-            if (cut > 0 && cut <= Math.min(existing.length, content.length) && Arrays.equals(existing, 0, (int) cut, content, 0, (int) cut)) {
+            if (cut > 0
+                    && cut <= Math.min(existing.length, content.length)
+                    && Arrays.equals(existing, 0, (int) cut, content, 0, (int) cut)) {
                 boolean newWhole = content.length == segSize;
                 boolean oldWhole = existing.length == segSize;
                 if (oldWhole && !newWhole) {
@@ -325,8 +357,12 @@ public final class WalArchive {
                     return PushResult.ALREADY_ARCHIVED;
                 }
             }
-            throw differentContent(name, who, owner, " (" + existing.length + " bytes archived, " + content.length
-                    + " pushed, and neither extends the other)");
+            throw differentContent(
+                    name,
+                    who,
+                    owner,
+                    " (" + existing.length + " bytes archived, " + content.length
+                            + " pushed, and neither extends the other)");
         }
     }
 
@@ -343,7 +379,8 @@ public final class WalArchive {
         }
         for (String candidate : List.of(name.substring(0, 24), name)) {
             Optional<byte[]> archived = read(candidate);
-            if (archived.isPresent() && archived.get().length >= cut
+            if (archived.isPresent()
+                    && archived.get().length >= cut
                     && Arrays.equals(archived.get(), 0, (int) cut, content, 0, (int) cut)) {
                 return true;
             }
@@ -364,7 +401,8 @@ public final class WalArchive {
             if (h.isEmpty()) {
                 return -1;
             }
-            for (TimelineHistory.Entry e : TimelineHistory.parse(child, new String(h.get(), StandardCharsets.UTF_8)).entries()) {
+            for (TimelineHistory.Entry e : TimelineHistory.parse(child, new String(h.get(), StandardCharsets.UTF_8))
+                    .entries()) {
                 if (e.parent() == tli && e.switchLsn() > start && e.switchLsn() < start + segSize) {
                     return e.switchLsn() - start;
                 }
@@ -386,18 +424,23 @@ public final class WalArchive {
     }
 
     private RefusedException differentContent(String name, WalSource who, TimelineOwners.Owner owner, String detail) {
-        return new RefusedException(RefusedException.Reason.DIFFERENT_CONTENT, "WAL file " + name + " is already archived in "
-                + repo.uri() + " with different content" + detail + "; this is " + (who == null ? "an unnamed writer" : who.describe())
-                + (owner == null ? "" : ", and timeline " + owner.timeline() + " is archived by " + owner.describe())
-                + ". One cluster never writes two versions of a file: another copy of this cluster (a file-system "
-                + "snapshot or pg_basebackup clone, which has no restore marker) is archiving into this repository. "
-                + "Give it its own repository");
+        return new RefusedException(
+                RefusedException.Reason.DIFFERENT_CONTENT,
+                "WAL file " + name + " is already archived in "
+                        + repo.uri() + " with different content" + detail + "; this is "
+                        + (who == null ? "an unnamed writer" : who.describe())
+                        + (owner == null
+                                ? ""
+                                : ", and timeline " + owner.timeline() + " is archived by " + owner.describe())
+                        + ". One cluster never writes two versions of a file: another copy of this cluster (a file-system "
+                        + "snapshot or pg_basebackup clone, which has no restore marker) is archiving into this repository. "
+                        + "Give it its own repository");
     }
 
     private void pause(int attempt, String name) throws IOException {
         if (attempt >= CREATE_ATTEMPTS) {
-            throw new IOException("could not store " + name + " in " + repo.uri() + ": the store keeps refusing to create "
-                    + "it as existing but holds no such object");
+            throw new IOException("could not store " + name + " in " + repo.uri()
+                    + ": the store keeps refusing to create " + "it as existing but holds no such object");
         }
         try {
             Thread.sleep(20L * attempt);
@@ -456,7 +499,8 @@ public final class WalArchive {
      * starts at LSN {@code number * segmentSize}.
      */
     public static long segmentNumber(String name, long segmentSize) {
-        return Long.parseLong(name.substring(8, 16), 16) * (0x1_0000_0000L / segmentSize) + Long.parseLong(name.substring(16, 24), 16);
+        return Long.parseLong(name.substring(8, 16), 16) * (0x1_0000_0000L / segmentSize)
+                + Long.parseLong(name.substring(16, 24), 16);
     }
 
     /**
@@ -474,9 +518,11 @@ public final class WalArchive {
         } catch (BlobNotFoundException e) {
             return -1;
         }
-        long n = com.github.luben.zstd.Zstd.getFrameContentSize(repo.openMetadata(sealed, aad(name), "archived WAL file " + name + " in " + store.uri()));
+        long n = com.github.luben.zstd.Zstd.getFrameContentSize(
+                repo.openMetadata(sealed, aad(name), "archived WAL file " + name + " in " + store.uri()));
         if (n < 0) {
-            throw new RepositoryException.Corrupt("archived WAL file " + name + " in " + store.uri() + " is damaged: no content size in its header");
+            throw new RepositoryException.Corrupt(
+                    "archived WAL file " + name + " in " + store.uri() + " is damaged: no content size in its header");
         }
         return n;
     }

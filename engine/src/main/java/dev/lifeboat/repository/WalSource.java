@@ -13,8 +13,14 @@ package dev.lifeboat.repository;
  * @param restoredFrom     the backup a copy was restored from; null for the origin
  * @param via              what writes: {@code wal-push}, {@code the async pusher}, {@code wal-stream from …}
  */
-public record WalSource(long systemIdentifier, String clusterId, String identity, String host, String pgdata,
-                        String restoredFrom, String via) {
+public record WalSource(
+        long systemIdentifier,
+        String clusterId,
+        String identity,
+        String host,
+        String pgdata,
+        String restoredFrom,
+        String via) {
     public WalSource {
         if (clusterId == null || clusterId.isBlank()) {
             throw new IllegalArgumentException("a WAL source needs a cluster id");

@@ -9,7 +9,6 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.storage.BlobInfo;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -49,15 +48,18 @@ public final class WalVerifier {
     static final int BATCH = 16;
     /** Header problems named per segment before the rest is left out. */
     private static final int ISSUES_PER_SEGMENT = 3;
+
     private static final int XLP_LONG_HEADER = 0x0002;
     private static final int XLP_ALL_FLAGS = 0x000F;
     private static final int SHORT_HEADER = 24;
     /** XLOG_PAGE_MAGIC per major version (access/xlog_internal.h); unknown versions are left to pg_waldump. */
-    private static final Map<String, Integer> PAGE_MAGIC = Map.of("12", 0xD101, "13", 0xD106, "14", 0xD10D,
-            "15", 0xD110, "16", 0xD113, "17", 0xD116);
+    private static final Map<String, Integer> PAGE_MAGIC =
+            Map.of("12", 0xD101, "13", 0xD106, "14", 0xD10D, "15", 0xD110, "16", 0xD113, "17", 0xD116);
     /** pg_waldump's words for "the WAL ends here": zeros, a recycled page or record, nothing more to read. */
-    private static final Pattern END_OF_WAL = Pattern.compile("invalid record length at .*: wanted \\d+, got 0"
-            + "|invalid magic number 0000|unexpected pageaddr|record with incorrect prev-link|could not find a valid record");
+    private static final Pattern END_OF_WAL = Pattern.compile(
+            "invalid record length at .*: wanted \\d+, got 0"
+                    + "|invalid magic number 0000|unexpected pageaddr|record with incorrect prev-link|could not find a valid record");
+
     private static final Pattern SEGMENT_NAME = Pattern.compile("\\b([0-9A-F]{24})\\b");
     private static final Pattern LSN = Pattern.compile("\\b([0-9A-F]{1,8}/[0-9A-F]{1,8})\\b");
 
@@ -69,12 +71,19 @@ public final class WalVerifier {
      * @param notes                  what could not be checked here and why (not problems of the repository)
      */
     @JsonInclude(JsonInclude.Include.NON_EMPTY)
-    public record Summary(List<Integer> timelines, int segments, int partials, int historyFiles, int otherFiles,
-                          long filesRead, long bytesRead, int segmentsRecordsChecked, double seconds, List<String> notes) {
-    }
+    public record Summary(
+            List<Integer> timelines,
+            int segments,
+            int partials,
+            int historyFiles,
+            int otherFiles,
+            long filesRead,
+            long bytesRead,
+            int segmentsRecordsChecked,
+            double seconds,
+            List<String> notes) {}
 
-    public record Result(Summary summary, List<Verifier.Problem> problems) {
-    }
+    public record Result(Summary summary, List<Verifier.Problem> problems) {}
 
     private final Repository repo;
     private final WalArchive archive;
@@ -97,12 +106,15 @@ public final class WalVerifier {
     private final Map<String, Long> sizes = new HashMap<>();
 
     /** @param snapshots every backup in the repository (their cluster and WAL geometry, and where recovery starts) */
-    public Result verify(List<Snapshot> snapshots, boolean readData, int parallel, ProgressListener listener,
-                         Cancellation cancel) throws IOException {
+    public Result verify(
+            List<Snapshot> snapshots, boolean readData, int parallel, ProgressListener listener, Cancellation cancel)
+            throws IOException {
         long t0 = System.nanoTime();
         List<BlobInfo> objects = archive.listObjects();
-        long segSize = snapshots.isEmpty() ? 16L << 20
-                : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+        long segSize = snapshots.isEmpty()
+                ? 16L << 20
+                : Long.parseLong(
+                        snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
         Map<Integer, TreeSet<Long>> segments = new TreeMap<>();
         Map<Integer, TreeSet<Long>> partials = new TreeMap<>();
         Map<Integer, String> histories = new TreeMap<>();
@@ -112,9 +124,11 @@ public final class WalVerifier {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             sizes.put(name, b.size());
             if (WalArchive.isSegment(name)) {
-                segments.computeIfAbsent(timeline(name), k -> new TreeSet<>()).add(WalArchive.segmentNumber(name, segSize));
+                segments.computeIfAbsent(timeline(name), k -> new TreeSet<>())
+                        .add(WalArchive.segmentNumber(name, segSize));
             } else if (WalArchive.isPartial(name)) {
-                partials.computeIfAbsent(timeline(name), k -> new TreeSet<>()).add(WalArchive.segmentNumber(name, segSize));
+                partials.computeIfAbsent(timeline(name), k -> new TreeSet<>())
+                        .add(WalArchive.segmentNumber(name, segSize));
             } else if (WalArchive.isHistory(name)) {
                 histories.put(timeline(name), name);
             } else if (WalArchive.isWalFileName(name)) {
@@ -124,13 +138,16 @@ public final class WalVerifier {
             }
         }
         if (!foreign.isEmpty()) {
-            notes.add("ignored " + foreign.size() + " object(s) under wal/ that are not WAL file names, e.g. " + foreign.getFirst());
+            notes.add("ignored " + foreign.size() + " object(s) under wal/ that are not WAL file names, e.g. "
+                    + foreign.getFirst());
         }
         TreeSet<Integer> timelines = new TreeSet<>(segments.keySet());
         timelines.addAll(partials.keySet());
         if (objects.isEmpty()) {
             notes.add("the WAL archive is empty: backups restore on their own, without point-in-time recovery");
-            return new Result(new Summary(List.of(), 0, 0, 0, 0, 0, 0, 0, (System.nanoTime() - t0) / 1e9, List.copyOf(notes)), List.of());
+            return new Result(
+                    new Summary(List.of(), 0, 0, 0, 0, 0, 0, 0, (System.nanoTime() - t0) / 1e9, List.copyOf(notes)),
+                    List.of());
         }
 
         checkGaps(snapshots, segments, segSize);
@@ -140,9 +157,13 @@ public final class WalVerifier {
         for (int tli : needHistory) {
             if (tli > 1 && !histories.containsKey(tli)) {
                 String name = TimelineHistory.fileName(tli);
-                problems.add(Verifier.Problem.wal(tli, name, "timeline " + tli + " has archived WAL or backups but its history "
-                        + "file is not archived, so a recovery cannot follow it back to its parent timeline; push "
-                        + "pg_wal/" + name + " from the server that created the timeline with `lifeboat wal-push`"));
+                problems.add(Verifier.Problem.wal(
+                        tli,
+                        name,
+                        "timeline " + tli + " has archived WAL or backups but its history "
+                                + "file is not archived, so a recovery cannot follow it back to its parent timeline; push "
+                                + "pg_wal/" + name
+                                + " from the server that created the timeline with `lifeboat wal-push`"));
             }
         }
 
@@ -157,9 +178,11 @@ public final class WalVerifier {
             for (var h : histories.entrySet()) {
                 readOne(h.getValue(), filesRead, progress).ifPresent(b -> {
                     try {
-                        parsed.put(h.getKey(), TimelineHistory.parse(h.getKey(), new String(b, StandardCharsets.UTF_8)));
+                        parsed.put(
+                                h.getKey(), TimelineHistory.parse(h.getKey(), new String(b, StandardCharsets.UTF_8)));
                     } catch (RuntimeException e) {
-                        problems.add(Verifier.Problem.wal(h.getKey(), h.getValue(), "history file cannot be parsed: " + e.getMessage()));
+                        problems.add(Verifier.Problem.wal(
+                                h.getKey(), h.getValue(), "history file cannot be parsed: " + e.getMessage()));
                     }
                 });
             }
@@ -200,11 +223,23 @@ public final class WalVerifier {
         }
         List<Verifier.Problem> sorted = new ArrayList<>(problems);
         sorted.sort(Comparator.comparing((Verifier.Problem p) -> p.timeline() == null ? 0 : p.timeline())
-                .thenComparing(p -> String.valueOf(p.file())).thenComparing(Verifier.Problem::detail));
+                .thenComparing(p -> String.valueOf(p.file()))
+                .thenComparing(Verifier.Problem::detail));
         int segCount = segments.values().stream().mapToInt(Set::size).sum();
         int partialCount = partials.values().stream().mapToInt(Set::size).sum();
-        return new Result(new Summary(List.copyOf(timelines), segCount, partialCount, histories.size(), others.size(),
-                filesRead.get(), bytes, recordsChecked.get(), (System.nanoTime() - t0) / 1e9, List.copyOf(notes)), sorted);
+        return new Result(
+                new Summary(
+                        List.copyOf(timelines),
+                        segCount,
+                        partialCount,
+                        histories.size(),
+                        others.size(),
+                        filesRead.get(),
+                        bytes,
+                        recordsChecked.get(),
+                        (System.nanoTime() - t0) / 1e9,
+                        List.copyOf(notes)),
+                sorted);
     }
 
     private static int timeline(String walName) {
@@ -227,14 +262,16 @@ public final class WalVerifier {
         } catch (IllegalStateException e) {
             notes.add("gaps in the WAL archive were not looked for: " + e.getMessage());
         } catch (IOException | RuntimeException e) {
-            problems.add(new Verifier.Problem(null, null, "the WAL archive cannot be planned for recovery: " + e.getMessage()));
+            problems.add(new Verifier.Problem(
+                    null, null, "the WAL archive cannot be planned for recovery: " + e.getMessage()));
         }
         for (var e : segments.entrySet()) {
             int tli = e.getKey();
             Optional<Long> oldestEnd = snapshots.stream()
                     .filter(s -> Integer.toString(tli).equals(s.engineInfo().getOrDefault("timeline", "1")))
                     .filter(s -> s.engineInfo().get("stopLsn") != null)
-                    .map(s -> Lsn.segmentOf(Lsn.parse(s.engineInfo().get("stopLsn")), segSize)).min(Long::compare);
+                    .map(s -> Lsn.segmentOf(Lsn.parse(s.engineInfo().get("stopLsn")), segSize))
+                    .min(Long::compare);
             if (oldestEnd.isPresent()) {
                 for (long n = oldestEnd.get() + 1; n < e.getValue().first(); n++) {
                     missing.computeIfAbsent(tli, k -> new TreeSet<>()).add(Lsn.segmentName(tli, n, segSize));
@@ -248,15 +285,22 @@ public final class WalVerifier {
             int i = 0;
             while (i < names.size()) {
                 int j = i;
-                while (j + 1 < names.size() && WalArchive.segmentNumber(names.get(j + 1), segSize)
-                        == WalArchive.segmentNumber(names.get(j), segSize) + 1 && timeline(names.get(j + 1)) == timeline(names.get(i))) {
+                while (j + 1 < names.size()
+                        && WalArchive.segmentNumber(names.get(j + 1), segSize)
+                                == WalArchive.segmentNumber(names.get(j), segSize) + 1
+                        && timeline(names.get(j + 1)) == timeline(names.get(i))) {
                     j++;
                 }
-                String what = i == j ? "segment " + names.get(i) + " is" : "segments " + names.get(i) + " .. " + names.get(j)
-                        + " (" + (j - i + 1) + ") are";
-                problems.add(Verifier.Problem.wal(tli, names.get(i), what + " missing from the WAL archive: recovery along "
-                        + "timeline " + tli + " stops before " + (i == j ? "it" : "them") + ", so no point after that can be "
-                        + "restored from a backup that ends earlier"));
+                String what = i == j
+                        ? "segment " + names.get(i) + " is"
+                        : "segments " + names.get(i) + " .. " + names.get(j) + " (" + (j - i + 1) + ") are";
+                problems.add(Verifier.Problem.wal(
+                        tli,
+                        names.get(i),
+                        what + " missing from the WAL archive: recovery along "
+                                + "timeline " + tli + " stops before " + (i == j ? "it" : "them")
+                                + ", so no point after that can be "
+                                + "restored from a backup that ends earlier"));
                 i = j + 1;
             }
         }
@@ -267,7 +311,8 @@ public final class WalVerifier {
         try {
             Optional<byte[]> b = archive.read(name);
             if (b.isEmpty()) {
-                problems.add(Verifier.Problem.wal(tli, name, "was listed but is gone: is something deleting WAL during verify?"));
+                problems.add(Verifier.Problem.wal(
+                        tli, name, "was listed but is gone: is something deleting WAL during verify?"));
             } else {
                 filesRead.incrementAndGet();
             }
@@ -282,14 +327,20 @@ public final class WalVerifier {
     }
 
     /** What every segment is checked against: the backups' cluster and WAL geometry, and the timelines' ancestry. */
-    private record Context(long segSize, Set<String> systemIds, Integer magic, Map<Integer, TimelineHistory> histories,
-                           PgBinaries bins) {
-    }
+    private record Context(
+            long segSize,
+            Set<String> systemIds,
+            Integer magic,
+            Map<Integer, TimelineHistory> histories,
+            PgBinaries bins) {}
 
     private Context context(List<Snapshot> snapshots, long segSize, Map<Integer, TimelineHistory> histories) {
         Set<String> ids = new HashSet<>();
-        snapshots.forEach(s -> Optional.ofNullable(s.engineInfo().get("systemIdentifier")).ifPresent(ids::add));
-        String major = snapshots.isEmpty() ? null : snapshots.getLast().engineInfo().getOrDefault("pgVersion", "").split("\\.")[0];
+        snapshots.forEach(
+                s -> Optional.ofNullable(s.engineInfo().get("systemIdentifier")).ifPresent(ids::add));
+        String major = snapshots.isEmpty()
+                ? null
+                : snapshots.getLast().engineInfo().getOrDefault("pgVersion", "").split("\\.")[0];
         PgBinaries bins = null;
         try {
             bins = PgBinaries.forVersion(major);
@@ -308,7 +359,8 @@ public final class WalVerifier {
      * streaming receiver's, or the old timeline's last segment at a promotion) ends a run unless the complete
      * segment is archived too.
      */
-    private static List<List<Seg>> runs(Map<Integer, TreeSet<Long>> segments, Map<Integer, TreeSet<Long>> partials, long segSize) {
+    private static List<List<Seg>> runs(
+            Map<Integer, TreeSet<Long>> segments, Map<Integer, TreeSet<Long>> partials, long segSize) {
         List<List<Seg>> out = new ArrayList<>();
         TreeSet<Integer> tlis = new TreeSet<>(segments.keySet());
         tlis.addAll(partials.keySet());
@@ -322,7 +374,9 @@ public final class WalVerifier {
             }
             List<Seg> run = new ArrayList<>();
             for (Seg s : all.values()) {
-                if (!run.isEmpty() && (run.getLast().number() + 1 != s.number() || run.getLast().partial())) {
+                if (!run.isEmpty()
+                        && (run.getLast().number() + 1 != s.number()
+                                || run.getLast().partial())) {
                     out.add(run);
                     run = new ArrayList<>();
                 }
@@ -339,8 +393,15 @@ public final class WalVerifier {
      * Reads one batch of a run into a temporary directory, checks the page headers of the segments it owns (all but
      * the first, which the previous batch owns, unless the batch starts the run) and has pg_waldump read every record.
      */
-    private void checkBatch(Context ctx, List<Seg> batch, boolean startsRun, boolean endsRun, AtomicLong filesRead,
-                            AtomicInteger recordsChecked, ProgressTracker progress) throws IOException {
+    private void checkBatch(
+            Context ctx,
+            List<Seg> batch,
+            boolean startsRun,
+            boolean endsRun,
+            AtomicLong filesRead,
+            AtomicInteger recordsChecked,
+            ProgressTracker progress)
+            throws IOException {
         Path dir = Files.createTempDirectory("lifeboat-verify-wal-");
         try {
             List<Seg> readable = new ArrayList<>();
@@ -353,7 +414,8 @@ public final class WalVerifier {
                     data = readOne(s.name(), filesRead, progress).orElse(null);
                 } else {
                     try {
-                        data = archive.read(s.name()).orElse(null); // read again for pg_waldump; its owner reports on it
+                        data = archive.read(s.name())
+                                .orElse(null); // read again for pg_waldump; its owner reports on it
                     } catch (RepositoryException.Corrupt e) {
                         data = null;
                     }
@@ -364,22 +426,40 @@ public final class WalVerifier {
                         problems.add(Verifier.Problem.wal(s.timeline(), s.name(), issue));
                     }
                     if (issues.size() > ISSUES_PER_SEGMENT) {
-                        problems.add(Verifier.Problem.wal(s.timeline(), s.name(), (issues.size() - ISSUES_PER_SEGMENT)
-                                + " more damaged page headers"));
+                        problems.add(Verifier.Problem.wal(
+                                s.timeline(),
+                                s.name(),
+                                (issues.size() - ISSUES_PER_SEGMENT) + " more damaged page headers"));
                     }
                 }
                 if (data == null || !issues.isEmpty()) {
                     // an unreadable or foreign segment ends what one pg_waldump run can read (it would only repeat
                     // the finding, less precisely)
-                    waldump(ctx, dir, readable, false, -1, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
+                    waldump(
+                            ctx,
+                            dir,
+                            readable,
+                            false,
+                            -1,
+                            recordsChecked,
+                            startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
                     readable = new ArrayList<>();
                     continue;
                 }
-                Files.write(dir.resolve(s.segmentName()), data.length < ctx.segSize() ? Arrays.copyOf(data, (int) ctx.segSize()) : data);
+                Files.write(
+                        dir.resolve(s.segmentName()),
+                        data.length < ctx.segSize() ? Arrays.copyOf(data, (int) ctx.segSize()) : data);
                 readable.add(s);
                 partialLength = s.partial() ? data.length : -1;
             }
-            waldump(ctx, dir, readable, endsRun, partialLength, recordsChecked, startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
+            waldump(
+                    ctx,
+                    dir,
+                    readable,
+                    endsRun,
+                    partialLength,
+                    recordsChecked,
+                    startsRun || readable.isEmpty() || readable.getFirst() != batch.getFirst());
         } finally {
             try (var files = Files.list(dir)) {
                 for (Path p : files.toList()) {
@@ -397,8 +477,15 @@ public final class WalVerifier {
      *                      (a receiver's partial may end inside a record, which is where the WAL ends, not damage)
      * @param countFirst    whether the first segment counts as checked here (else the previous batch counts it)
      */
-    private void waldump(Context ctx, Path dir, List<Seg> segs, boolean endsRun, long partialLength,
-                         AtomicInteger recordsChecked, boolean countFirst) throws IOException {
+    private void waldump(
+            Context ctx,
+            Path dir,
+            List<Seg> segs,
+            boolean endsRun,
+            long partialLength,
+            AtomicInteger recordsChecked,
+            boolean countFirst)
+            throws IOException {
         if (segs.isEmpty()) {
             return;
         }
@@ -420,7 +507,8 @@ public final class WalVerifier {
             try {
                 if (!p.waitFor(10, TimeUnit.MINUTES)) {
                     p.destroyForcibly();
-                    throw new IOException("pg_waldump did not finish within 10 minutes on " + first.name() + " .. " + last.name());
+                    throw new IOException(
+                            "pg_waldump did not finish within 10 minutes on " + first.name() + " .. " + last.name());
                 }
                 code = p.exitValue();
             } catch (InterruptedException e) {
@@ -433,14 +521,19 @@ public final class WalVerifier {
                 return;
             }
             String text = new String(out, StandardCharsets.UTF_8);
-            String error = text.lines().filter(l -> l.contains("error:")).reduce((a, b) -> b).orElse(text.strip());
+            String error = text.lines()
+                    .filter(l -> l.contains("error:"))
+                    .reduce((a, b) -> b)
+                    .orElse(text.strip());
             error = error.replaceFirst("^pg_waldump: error: ", "");
             Seg at = locate(error, segs, ctx.segSize());
             if (endsRun && at == last && END_OF_WAL.matcher(error).find()) {
                 return; // the WAL simply ends inside the last segment of the run
             }
-            problems.add(Verifier.Problem.wal(at.timeline(), at.name(), "WAL records are damaged: " + error
-                    + (at == last && !endsRun ? "" : "; recovery stops here")));
+            problems.add(Verifier.Problem.wal(
+                    at.timeline(),
+                    at.name(),
+                    "WAL records are damaged: " + error + (at == last && !endsRun ? "" : "; recovery stops here")));
         } finally {
             for (Seg s : segs) {
                 Files.deleteIfExists(dir.resolve(s.segmentName()));
@@ -500,17 +593,20 @@ public final class WalVerifier {
         long headerSegSize = b.getInt(32) & 0xffffffffL;
         int blcksz = b.getInt(36);
         if (ctx.magic() != null && magic != ctx.magic()) {
-            issues.add(String.format("first page has magic 0x%04X, PostgreSQL of the backups writes 0x%04X", magic, ctx.magic()));
+            issues.add(String.format(
+                    "first page has magic 0x%04X, PostgreSQL of the backups writes 0x%04X", magic, ctx.magic()));
         }
         if ((info & XLP_LONG_HEADER) == 0 || (info & ~XLP_ALL_FLAGS) != 0) {
             issues.add(String.format("first page has no valid long header (xlp_info 0x%04X)", info));
         }
         if (addr != start) {
-            issues.add("first page belongs at " + Lsn.format(addr) + " (segment " + Lsn.segmentName((int) tli, addr / segSize, segSize)
-                    + "), not at " + Lsn.format(start) + ": this is not the content of " + s.segmentName());
+            issues.add("first page belongs at " + Lsn.format(addr) + " (segment "
+                    + Lsn.segmentName((int) tli, addr / segSize, segSize) + "), not at " + Lsn.format(start)
+                    + ": this is not the content of " + s.segmentName());
         }
         if (!validTimeline(ctx, s.timeline(), tli)) {
-            issues.add("first page is of timeline " + tli + ", which is not timeline " + s.timeline() + " nor one of its parents");
+            issues.add("first page is of timeline " + tli + ", which is not timeline " + s.timeline()
+                    + " nor one of its parents");
         }
         if (!ctx.systemIds().isEmpty() && !ctx.systemIds().contains(Long.toUnsignedString(sysid))) {
             issues.add("was written by the cluster with system identifier " + Long.toUnsignedString(sysid)
@@ -536,7 +632,9 @@ public final class WalVerifier {
             long a = b.getLong(off + 8);
             long expected = start + off;
             if (m != magic || (i & ~XLP_ALL_FLAGS) != 0 || (i & XLP_LONG_HEADER) != 0) {
-                issues.add(String.format("page at %s has an invalid header (magic 0x%04X, xlp_info 0x%04X)", Lsn.format(expected), m, i));
+                issues.add(String.format(
+                        "page at %s has an invalid header (magic 0x%04X, xlp_info 0x%04X)",
+                        Lsn.format(expected), m, i));
             } else if (a != expected) {
                 issues.add("page at " + Lsn.format(expected) + " says it belongs at " + Lsn.format(a));
             } else if (t < lastTli || !validTimeline(ctx, s.timeline(), t)) {

@@ -2,5 +2,4 @@ package dev.lifeboat.storage;
 
 import java.time.Instant;
 
-public record BlobInfo(String key, long size, Instant lastModified) {
-}
+public record BlobInfo(String key, long size, Instant lastModified) {}

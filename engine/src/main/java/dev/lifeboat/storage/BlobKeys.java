@@ -2,8 +2,7 @@ package dev.lifeboat.storage;
 
 /** Key rules shared by the object-store backends, so a key valid on one store is valid on every store. */
 public final class BlobKeys {
-    private BlobKeys() {
-    }
+    private BlobKeys() {}
 
     /** The same rules {@code LocalBlobStore} applies: relative, '/'-separated, no "..", no backslash. */
     public static String requireValid(String key) {

@@ -71,6 +71,5 @@ public interface BlobStore extends Closeable {
     String uri();
 
     @Override
-    default void close() throws IOException {
-    }
+    default void close() throws IOException {}
 }

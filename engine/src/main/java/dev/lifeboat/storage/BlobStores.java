@@ -13,7 +13,6 @@ import dev.lifeboat.storage.retry.RetryingBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3Settings;
 import io.micrometer.core.instrument.Metrics;
-
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -40,8 +39,7 @@ public final class BlobStores {
     private static final Duration FIRST_RETRY_DELAY = Duration.ofMillis(200);
     private static final Duration LONGEST_RETRY_DELAY = Duration.ofSeconds(20);
 
-    private BlobStores() {
-    }
+    private BlobStores() {}
 
     /** The store {@code uri} names, with this process's options ({@link StoreOptions#fromEnvironment}). */
     public static BlobStore open(String uri) {
@@ -63,7 +61,8 @@ public final class BlobStores {
         store = RateLimitedBlobStore.wrap(store, options.limits(), options.stop());
         int attempts = options.attemptsOr(1);
         if (attempts > 1) {
-            Backoff backoff = Backoff.exponential(FIRST_RETRY_DELAY, LONGEST_RETRY_DELAY).withMaxAttempts(attempts)
+            Backoff backoff = Backoff.exponential(FIRST_RETRY_DELAY, LONGEST_RETRY_DELAY)
+                    .withMaxAttempts(attempts)
                     .withBudget(options.retryBudget());
             store = new RetryingBlobStore(store, backoff, options.stop());
         }
@@ -76,12 +75,12 @@ public final class BlobStores {
     }
 
     /** A backend and the attempts per operation its settings ask for. */
-    private record Backend(BlobStore store, int attempts) {
-    }
+    private record Backend(BlobStore store, int attempts) {}
 
     private static Backend backend(String uri, Map<String, String> env) {
         if (uri == null || uri.isBlank()) {
-            throw new IllegalArgumentException("no repository given: pass --repo file:///absolute/path (or set LIFEBOAT_REPO)");
+            throw new IllegalArgumentException(
+                    "no repository given: pass --repo file:///absolute/path (or set LIFEBOAT_REPO)");
         }
         URI parsed;
         try {
@@ -110,8 +109,9 @@ public final class BlobStores {
                 GcsSettings s = GcsSettings.fromEnvironment(env);
                 yield new Backend(GcsBlobStore.open(parsed, s), s.maxAttempts());
             }
-            default -> throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
-                    + "'; supported: file://, s3://, azure://, gs://");
+            default ->
+                throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
+                        + "'; supported: file://, s3://, azure://, gs://");
         };
     }
 
@@ -122,15 +122,16 @@ public final class BlobStores {
                     + uri + "' (it names host '" + host + "')");
         }
         if (parsed.getPath() == null || !parsed.getPath().startsWith("/")) {
-            throw new IllegalArgumentException("file repository URI must be absolute: file:///absolute/path, got '"
-                    + uri + "'");
+            throw new IllegalArgumentException(
+                    "file repository URI must be absolute: file:///absolute/path, got '" + uri + "'");
         }
         return parsed.getPath();
     }
 
     private static void requireContainer(URI parsed, String uri, String form) {
         if (parsed.getAuthority() == null || parsed.getAuthority().isEmpty()) {
-            throw new IllegalArgumentException("repository URI '" + uri + "' names no bucket or container; use " + form);
+            throw new IllegalArgumentException(
+                    "repository URI '" + uri + "' names no bucket or container; use " + form);
         }
     }
 }

@@ -2,7 +2,6 @@ package dev.lifeboat.storage;
 
 import dev.lifeboat.common.Durations;
 import dev.lifeboat.storage.limiter.RateLimits;
-
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
@@ -39,9 +38,11 @@ public record StoreOptions(int retryAttempts, Duration retryBudget, RateLimits l
     public static StoreOptions fromEnvironment(Map<String, String> env) {
         String attempts = env.get(RETRY_ATTEMPTS_ENV);
         String budget = env.get(RETRY_BUDGET_ENV);
-        return new StoreOptions(attempts == null || attempts.isBlank() ? 0 : positive(RETRY_ATTEMPTS_ENV, attempts),
+        return new StoreOptions(
+                attempts == null || attempts.isBlank() ? 0 : positive(RETRY_ATTEMPTS_ENV, attempts),
                 budget == null || budget.isBlank() ? DEFAULT_RETRY_BUDGET : Durations.parse(budget.strip()),
-                RateLimits.fromEnvironment(env), () -> false);
+                RateLimits.fromEnvironment(env),
+                () -> false);
     }
 
     private static int positive(String name, String value) {

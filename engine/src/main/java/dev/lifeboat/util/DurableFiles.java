@@ -12,8 +12,7 @@ import java.util.Set;
 
 /** Replacing a small file so that a crash leaves either the old or the new content, both durable. */
 public final class DurableFiles {
-    private DurableFiles() {
-    }
+    private DurableFiles() {}
 
     /** What to do to the temporary file before it takes the target's name (e.g. give it an owner). */
     public interface Preparation {
@@ -27,8 +26,8 @@ public final class DurableFiles {
     public static void replace(Path target, byte[] content, Set<PosixFilePermission> mode, Preparation prepare)
             throws IOException {
         Path tmp = target.resolveSibling("." + target.getFileName() + ".lifeboat-tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             ByteBuffer buf = ByteBuffer.wrap(content);
             while (buf.hasRemaining()) {
                 ch.write(buf);

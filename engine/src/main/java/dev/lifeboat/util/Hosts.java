@@ -7,8 +7,7 @@ import java.nio.file.Path;
 public final class Hosts {
     private static final String NAME = resolve();
 
-    private Hosts() {
-    }
+    private Hosts() {}
 
     /** This machine's host name, without a DNS lookup (which can hang on hosts with a broken resolver). */
     public static String name() {

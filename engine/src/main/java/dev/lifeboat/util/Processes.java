@@ -11,11 +11,9 @@ import java.util.concurrent.TimeUnit;
 
 /** Runs external programs (PostgreSQL's tools), as another OS user when we are root. */
 public final class Processes {
-    public record Result(int exitCode, String output) {
-    }
+    public record Result(int exitCode, String output) {}
 
-    private Processes() {
-    }
+    private Processes() {}
 
     public static boolean isRoot() {
         return currentUid() == 0;
@@ -73,7 +71,8 @@ public final class Processes {
     public static String check(List<String> command, Duration timeout) throws IOException {
         Result r = run(command, timeout);
         if (r.exitCode() != 0) {
-            throw new IOException(String.join(" ", command) + " failed with exit code " + r.exitCode() + ":\n" + r.output().strip());
+            throw new IOException(String.join(" ", command) + " failed with exit code " + r.exitCode() + ":\n"
+                    + r.output().strip());
         }
         return r.output();
     }

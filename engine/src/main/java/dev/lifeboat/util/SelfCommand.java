@@ -10,8 +10,7 @@ import java.util.List;
  * the launcher script when we were started through it (it exports LIFEBOAT_BIN), else this JVM and class path.
  */
 public final class SelfCommand {
-    private SelfCommand() {
-    }
+    private SelfCommand() {}
 
     public static List<String> command() {
         String launcher = System.getProperty("lifeboat.launcher");

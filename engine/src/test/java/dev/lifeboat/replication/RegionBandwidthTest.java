@@ -1,19 +1,18 @@
 package dev.lifeboat.replication;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A region's bandwidth limits its store, opened through the store stack by {@link RepositoryAccess#openRegion}. */
 class RegionBandwidthTest {
@@ -31,7 +30,8 @@ class RegionBandwidthTest {
 
     private ReplicationConfig.Region region(String bandwidth) throws IOException {
         Files.createDirectories(tmp.resolve("far"));
-        return new ReplicationConfig.Region("far", null, tmp.resolve("far").toUri().toString(), "async", bandwidth);
+        return new ReplicationConfig.Region(
+                "far", null, tmp.resolve("far").toUri().toString(), "async", bandwidth);
     }
 
     @Test
@@ -39,8 +39,8 @@ class RegionBandwidthTest {
         LocalBlobStore primary = primaryWithPacks(8, 256 << 10);
         ReplicationConfig.Region far = region("512KiB");
         long t0 = System.nanoTime();
-        Replicator.Pass pass = new Replicator(primary, RepositoryAccess.openRegion(far, () -> false), far)
-                .pass(Cancellation.none());
+        Replicator.Pass pass =
+                new Replicator(primary, RepositoryAccess.openRegion(far, () -> false), far).pass(Cancellation.none());
         double seconds = (System.nanoTime() - t0) / 1e9;
         assertThat(pass.copied()).isEqualTo(9);
         // 2 MiB at 512 KiB/s, one second of it a burst: at least 3 s; unlimited it takes milliseconds

@@ -1,13 +1,12 @@
 package dev.lifeboat.replication;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class ReplicationConfigTest {
     @TempDir
@@ -30,21 +29,30 @@ class ReplicationConfigTest {
         assertThat(c.region("eu").bytesPerSecond()).isZero();
         assertThat(c.region("us").bytesPerSecond()).isEqualTo(20L << 20);
         assertThat(c.region("ap").bytesPerSecond()).isEqualTo(1_500_000L);
-        assertThatThrownBy(() -> c.region("mars")).hasMessageContaining("no region 'mars'").hasMessageContaining("[eu, us, ap]");
+        assertThatThrownBy(() -> c.region("mars"))
+                .hasMessageContaining("no region 'mars'")
+                .hasMessageContaining("[eu, us, ap]");
     }
 
     @Test
     void badConfigsAreRefusedWithTheReason() {
         assertThatThrownBy(() -> load("{")).hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> load("{\"regions\": []}")).hasMessageContaining("names no regions");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\"}, {\"name\": \"a\", \"uri\": \"file:///y\"}]}"))
+        assertThatThrownBy(
+                        () -> load(
+                                "{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\"}, {\"name\": \"a\", \"uri\": \"file:///y\"}]}"))
                 .hasMessageContaining("region a is named twice");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a b\", \"uri\": \"file:///x\"}]}")).hasMessageContaining("region name 'a b'");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"eu..1\", \"uri\": \"file:///x\"}]}")).hasMessageContaining("no '..'");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\"}]}")).hasMessageContaining("region a has no uri");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"mode\": \"eventually\"}]}"))
+        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a b\", \"uri\": \"file:///x\"}]}"))
+                .hasMessageContaining("region name 'a b'");
+        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"eu..1\", \"uri\": \"file:///x\"}]}"))
+                .hasMessageContaining("no '..'");
+        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\"}]}"))
+                .hasMessageContaining("region a has no uri");
+        assertThatThrownBy(() ->
+                        load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"mode\": \"eventually\"}]}"))
                 .hasMessageContaining("mode 'eventually' is unknown");
-        assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"bandwidth\": \"fast\"}]}"))
+        assertThatThrownBy(() ->
+                        load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"bandwidth\": \"fast\"}]}"))
                 .hasMessageContaining("bandwidth 'fast'");
     }
 }

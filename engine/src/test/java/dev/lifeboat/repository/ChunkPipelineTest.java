@@ -1,16 +1,14 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -23,14 +21,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /** ChunkWriter → packs and index → ChunkReader, dedup, trailers, index rebuild, damage detection and Verifier. */
 class ChunkPipelineTest {
     /** Small packs so a few MB of data spread over more than 32 packs (one index file per 32 packs plus the rest). */
     static final int PACK_SIZE = 64 * 1024;
+
     static final int SEGMENTS = 60;
     static final int SEGMENT_SIZE = 100 * 1024;
 
@@ -47,9 +47,14 @@ class ChunkPipelineTest {
 
     /** The current format in every combination, and format 1 (still read and written for old repositories). */
     static Stream<Setup> setups() {
-        return Stream.of(new Setup(true, Compression.LOW), new Setup(false, Compression.LOW),
-                new Setup(true, Compression.LZ4), new Setup(false, Compression.LZ4), new Setup(false, Compression.NONE),
-                new Setup(true, Compression.LOW, RepositoryConfig.V1), new Setup(false, Compression.NONE, RepositoryConfig.V1));
+        return Stream.of(
+                new Setup(true, Compression.LOW),
+                new Setup(false, Compression.LOW),
+                new Setup(true, Compression.LZ4),
+                new Setup(false, Compression.LZ4),
+                new Setup(false, Compression.NONE),
+                new Setup(true, Compression.LOW, RepositoryConfig.V1),
+                new Setup(false, Compression.NONE, RepositoryConfig.V1));
     }
 
     @TempDir
@@ -66,7 +71,13 @@ class ChunkPipelineTest {
         Stored(Setup setup) throws Exception {
             repo = RepoFixture.create(dir.resolve("repo"), setup.encrypted(), PACK_SIZE, setup.version());
             data = RepoFixture.mixedData(SEGMENTS, SEGMENT_SIZE, 42);
-            cuts = RepoFixture.cuts(data, new FastCdcChunker(8 * 1024, 32 * 1024, 128 * 1024, repo.config().chunking().seed()));
+            cuts = RepoFixture.cuts(
+                    data,
+                    new FastCdcChunker(
+                            8 * 1024,
+                            32 * 1024,
+                            128 * 1024,
+                            repo.config().chunking().seed()));
             try (ChunkWriter w = new ChunkWriter(repo, repo.loadIndex(), setup.compression(), 4)) {
                 ids = RepoFixture.storeChunks(w, data, cuts, 2);
                 w.finish();
@@ -92,7 +103,9 @@ class ChunkPipelineTest {
         Set<String> distinct = new HashSet<>(s.ids);
         assertThat(distinct.size()).as("the data repeats itself").isLessThan(s.ids.size());
         assertThat(s.writer.totalChunks()).isEqualTo(s.ids.size());
-        assertThat(s.writer.newChunks()).as("each distinct chunk stored once across both sessions").isEqualTo(distinct.size());
+        assertThat(s.writer.newChunks())
+                .as("each distinct chunk stored once across both sessions")
+                .isEqualTo(distinct.size());
         long distinctBytes = 0;
         Set<String> seen = new HashSet<>();
         for (int i = 0; i < s.ids.size(); i++) {
@@ -104,14 +117,21 @@ class ChunkPipelineTest {
 
         List<BlobInfo> packs = s.repo.listPacks();
         assertThat(packs.size()).as("packs").isGreaterThan(32);
-        assertThat(s.writer.storedBytes()).isEqualTo(
-                packs.stream().mapToLong(BlobInfo::size).sum() + s.store().list(Repository.INDEX).stream().mapToLong(BlobInfo::size).sum());
-        assertThat(s.store().list(Repository.INDEX)).as("one index file per 32 packs, plus the rest").hasSizeGreaterThanOrEqualTo(2);
+        assertThat(s.writer.storedBytes())
+                .isEqualTo(packs.stream().mapToLong(BlobInfo::size).sum()
+                        + s.store().list(Repository.INDEX).stream()
+                                .mapToLong(BlobInfo::size)
+                                .sum());
+        assertThat(s.store().list(Repository.INDEX))
+                .as("one index file per 32 packs, plus the rest")
+                .hasSizeGreaterThanOrEqualTo(2);
 
         ChunkIndex index = s.repo.loadIndex();
         assertThat(index.size()).isEqualTo(distinct.size());
         for (String id : s.ids) {
-            assertThat(index.contains(ChunkId.parse(id))).as("chunk %s indexed", id).isTrue();
+            assertThat(index.contains(ChunkId.parse(id)))
+                    .as("chunk %s indexed", id)
+                    .isTrue();
         }
         assertThat(index.packSizes().keySet()).isEqualTo(packIds(packs));
         for (BlobInfo p : packs) {
@@ -158,15 +178,21 @@ class ChunkPipelineTest {
             assertThat(RepoFixture.sha256Hex(bytes)).isEqualTo(packId);
             assertThat(p.key()).isEqualTo(Pack.key(packId)).isEqualTo("data/" + packId.substring(0, 2) + "/" + packId);
             assertThat(bytes.length).isEqualTo(p.size());
-            assertThat(Arrays.copyOf(bytes, 8)).isEqualTo(setup.version() == RepositoryConfig.V1 ? Pack.MAGIC_V1 : Pack.MAGIC_V2);
-            assertThat(Arrays.copyOfRange(bytes, bytes.length - 8, bytes.length)).isEqualTo(Pack.FOOTER_MAGIC);
+            assertThat(Arrays.copyOf(bytes, 8))
+                    .isEqualTo(setup.version() == RepositoryConfig.V1 ? Pack.MAGIC_V1 : Pack.MAGIC_V2);
+            assertThat(Arrays.copyOfRange(bytes, bytes.length - 8, bytes.length))
+                    .isEqualTo(Pack.FOOTER_MAGIC);
             if (setup.encrypted()) {
-                assertThat(indexOf(bytes, marker)).as("plaintext visible in an encrypted pack").isEqualTo(-1);
+                assertThat(indexOf(bytes, marker))
+                        .as("plaintext visible in an encrypted pack")
+                        .isEqualTo(-1);
             }
         }
         if (setup.compression() == Compression.NONE) {
             // sanity check of the check above: unencrypted stored chunks hold the plaintext
-            assertThat(s.repo.listPacks()).anySatisfy(p -> assertThat(indexOf(s.store().get(p.key()), marker)).isNotNegative());
+            assertThat(s.repo.listPacks())
+                    .anySatisfy(p ->
+                            assertThat(indexOf(s.store().get(p.key()), marker)).isNotNegative());
         }
     }
 
@@ -194,7 +220,9 @@ class ChunkPipelineTest {
             total += trailer.size();
         }
         assertThat(total).isEqualTo(index.size());
-        assertThat(ChunkIndex.fromTrailers(index.packSizes(), readAllTrailers(s.repo)).chunks()).isEqualTo(index.chunks());
+        assertThat(ChunkIndex.fromTrailers(index.packSizes(), readAllTrailers(s.repo))
+                        .chunks())
+                .isEqualTo(index.chunks());
     }
 
     @ParameterizedTest(name = "{0}")
@@ -206,7 +234,8 @@ class ChunkPipelineTest {
             s.store().delete(b.key());
         }
         assertThat(s.repo.loadIndex().size()).isZero();
-        assertThatThrownBy(() -> s.readAll(s.repo.loadIndex())).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> s.readAll(s.repo.loadIndex()))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("missing from the repository index");
 
         int packs = new GarbageCollector(s.repo).rebuildIndex();
@@ -236,9 +265,10 @@ class ChunkPipelineTest {
             PackedChunk c = index.get(ChunkId.parse(id));
             long at = c.offset() + (w == 0 ? 0 : w == 1 ? c.length() / 2 : c.length() - 1);
             flipByte(s.store(), Pack.key(c.packId()), at);
-            assertThatThrownBy(() -> new ChunkReader(s.repo, index).read(List.of(id), b -> { }))
+            assertThatThrownBy(() -> new ChunkReader(s.repo, index).read(List.of(id), b -> {}))
                     .isInstanceOf(RepositoryException.Corrupt.class)
-                    .hasMessageContaining(ChunkId.parse(id).toString()).hasMessageContaining(c.packId());
+                    .hasMessageContaining(ChunkId.parse(id).toString())
+                    .hasMessageContaining(c.packId());
             assertThatThrownBy(() -> s.readAll(index)).isInstanceOf(RepositoryException.Corrupt.class);
         }
     }
@@ -259,21 +289,29 @@ class ChunkPipelineTest {
         assertThat(clean.files()).isEqualTo(2);
         assertThat(clean.chunks()).isEqualTo(new HashSet<>(s.ids).size());
         assertThat(clean.packs()).isEqualTo(s.repo.listPacks().size());
-        assertThat(clean.bytesRead()).isEqualTo(s.repo.listPacks().stream().mapToLong(BlobInfo::size).sum());
+        assertThat(clean.bytesRead())
+                .isEqualTo(s.repo.listPacks().stream().mapToLong(BlobInfo::size).sum());
 
         PackedChunk victim = s.repo.loadIndex().get(ChunkId.parse(s.ids.get(s.ids.size() / 3)));
         flipByte(s.store(), Pack.key(victim.packId()), victim.offset() + victim.length() / 2);
 
         // sizes are unchanged: only reading the data finds the damage
-        assertThat(new Verifier(s.repo).verify("latest", false, 2, ProgressListener.NONE, Cancellation.none()).ok()).isTrue();
-        Verifier.Report damaged = new Verifier(s.repo).verify(backup, true, 2, ProgressListener.NONE, Cancellation.none());
+        assertThat(new Verifier(s.repo)
+                        .verify("latest", false, 2, ProgressListener.NONE, Cancellation.none())
+                        .ok())
+                .isTrue();
+        Verifier.Report damaged =
+                new Verifier(s.repo).verify(backup, true, 2, ProgressListener.NONE, Cancellation.none());
         assertThat(damaged.ok()).isFalse();
         assertThat(damaged.problems()).allSatisfy(p -> {
             assertThat(p.backup()).isEqualTo(backup);
             assertThat(p.file()).isEqualTo("base/16384/2619");
         });
-        assertThat(damaged.problems()).anySatisfy(p -> assertThat(p.detail()).contains(victim.id().toString()));
-        assertThat(damaged.problems()).anySatisfy(p -> assertThat(p.detail()).contains(victim.packId()).contains("SHA-256"));
+        assertThat(damaged.problems())
+                .anySatisfy(p -> assertThat(p.detail()).contains(victim.id().toString()));
+        assertThat(damaged.problems())
+                .anySatisfy(
+                        p -> assertThat(p.detail()).contains(victim.packId()).contains("SHA-256"));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -312,14 +350,17 @@ class ChunkPipelineTest {
             }
             ChunkId ia;
             ChunkId ib;
-            try (ChunkWriter.Session s1 = w.session(); ChunkWriter.Session s2 = w.session()) {
+            try (ChunkWriter.Session s1 = w.session();
+                    ChunkWriter.Session s2 = w.session()) {
                 ia = s1.store(a, 0, a.length);
                 ib = s2.store(b, 0, b.length);
                 assertThat(s2.store(a, 0, a.length)).isEqualTo(ia);
             }
             w.finish();
             assertThat(w.newChunks()).isEqualTo(2);
-            assertThat(repo.listPacks()).as("one pack per session that stored something").hasSize(2);
+            assertThat(repo.listPacks())
+                    .as("one pack per session that stored something")
+                    .hasSize(2);
             List<byte[]> out = new ArrayList<>();
             new ChunkReader(repo, repo.loadIndex()).read(List.of(ib.hex(), ia.hex(), ib.hex()), out::add);
             assertThat(out).containsExactly(b, a, b);
@@ -333,10 +374,14 @@ class ChunkPipelineTest {
         String key = repo.store().list(Repository.INDEX).getFirst().key();
         byte[] bytes = repo.store().get(key);
         repo.store().put(key, Arrays.copyOf(bytes, bytes.length - 10));
-        assertThatThrownBy(repo::loadIndex).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(key);
+        assertThatThrownBy(repo::loadIndex)
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(key);
         bytes[bytes.length / 2] ^= 1;
         repo.store().put(key, bytes);
-        assertThatThrownBy(repo::loadIndex).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(key);
+        assertThatThrownBy(repo::loadIndex)
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(key);
     }
 
     /**
@@ -350,7 +395,9 @@ class ChunkPipelineTest {
         String key = repo.store().list(Repository.INDEX).getFirst().key();
         byte[] bytes = repo.store().get(key);
         repo.store().put(key, Arrays.copyOf(bytes, bytes.length - 10));
-        assertThatThrownBy(repo::loadIndex).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(key);
+        assertThatThrownBy(repo::loadIndex)
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(key);
     }
 
     @ParameterizedTest(name = "format {0}")
@@ -362,7 +409,9 @@ class ChunkPipelineTest {
         byte[] bytes = repo.store().get(Repository.SNAPSHOTS + backup);
         repo.store().put(Repository.SNAPSHOTS + backup, Arrays.copyOf(bytes, bytes.length - 5));
         Verifier.Report r = new Verifier(repo).verify(null, false, 1, ProgressListener.NONE, Cancellation.none());
-        assertThat(r.problems()).singleElement().satisfies(p -> assertThat(p.backup()).isEqualTo(backup));
+        assertThat(r.problems())
+                .singleElement()
+                .satisfies(p -> assertThat(p.backup()).isEqualTo(backup));
     }
 
     @Test
@@ -373,14 +422,17 @@ class ChunkPipelineTest {
         String packId = Repository.packIdOf(p.key());
         byte[] bytes = repo.store().get(p.key());
         repo.store().put(p.key(), Arrays.copyOf(bytes, bytes.length - 1));
-        assertThatThrownBy(() -> repo.readPackTrailer(packId, p.size() - 1)).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> repo.readPackTrailer(packId, p.size() - 1))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("footer");
-        assertThatThrownBy(() -> repo.readPackTrailer(packId, 10)).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> repo.readPackTrailer(packId, 10))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("truncated");
         byte[] badLength = bytes.clone();
         ByteBuffer.wrap(badLength, badLength.length - Pack.FOOTER_BYTES, 4).putInt(Integer.MAX_VALUE);
         repo.store().put(p.key(), badLength);
-        assertThatThrownBy(() -> repo.readPackTrailer(packId, p.size())).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> repo.readPackTrailer(packId, p.size()))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("trailer length");
     }
 
@@ -396,7 +448,8 @@ class ChunkPipelineTest {
         repo.store().put(p.key(), bytes);
         assertThatThrownBy(() -> repo.readPackTrailer(Repository.packIdOf(p.key()), p.size()))
                 .isInstanceOf(RepositoryException.Corrupt.class);
-        assertThatThrownBy(() -> new GarbageCollector(repo).rebuildIndex()).isInstanceOf(RepositoryException.Corrupt.class);
+        assertThatThrownBy(() -> new GarbageCollector(repo).rebuildIndex())
+                .isInstanceOf(RepositoryException.Corrupt.class);
     }
 
     private static void storeSomething(Repository repo) throws Exception {

@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.progress.ProgressListener;
@@ -8,9 +11,6 @@ import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
 import dev.lifeboat.repository.compress.Compression;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
@@ -19,21 +19,28 @@ import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class FileBackupTest {
     @TempDir
     Path dir;
 
-    Snapshot.FileEntry backup(Repository repo, Path file, Chunker chunker, Cancellation cancel, ProgressTracker progress)
+    Snapshot.FileEntry backup(
+            Repository repo, Path file, Chunker chunker, Cancellation cancel, ProgressTracker progress)
             throws Exception {
         try (ChunkWriter w = new ChunkWriter(repo, repo.loadIndex(), Compression.LOW, 2)) {
             Snapshot.FileEntry e;
             try (ChunkWriter.Session s = w.session()) {
-                e = new FileBackup(chunker.maxSize()).backup(file, "base/1/" + file.getFileName(),
-                        FileBackup.attributes(file), chunker, s, progress, cancel);
+                e = new FileBackup(chunker.maxSize())
+                        .backup(
+                                file,
+                                "base/1/" + file.getFileName(),
+                                FileBackup.attributes(file),
+                                chunker,
+                                s,
+                                progress,
+                                cancel);
             }
             w.finish();
             return e;
@@ -49,12 +56,14 @@ class FileBackupTest {
     @Test
     void fileLargerThanTheReadBufferIsChunkedHashedAndRestorable() throws Exception {
         Repository repo = RepoFixture.create(dir.resolve("repo"), true, 1 << 20);
-        byte[] content = RepoFixture.concat(List.of(RepoFixture.mixedData(90, 100 * 1024, 4), RepoFixture.random(123, 5)));
+        byte[] content =
+                RepoFixture.concat(List.of(RepoFixture.mixedData(90, 100 * 1024, 4), RepoFixture.random(123, 5)));
         Path file = dir.resolve("16384");
         Files.write(file, content);
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r-----"));
         ProgressTracker progress = new ProgressTracker("backup", "files", content.length, 1, ProgressListener.NONE);
-        FastCdcChunker chunker = new FastCdcChunker(2048, 8192, 32768, repo.config().chunking().seed());
+        FastCdcChunker chunker =
+                new FastCdcChunker(2048, 8192, 32768, repo.config().chunking().seed());
 
         Snapshot.FileEntry e = backup(repo, file, chunker, Cancellation.none(), progress);
         assertThat(e.path()).isEqualTo("base/1/16384");
@@ -80,7 +89,9 @@ class FileBackupTest {
                 .isEqualTo(new FileBackup.Digested(content.length, e.digest()));
         content[content.length / 2] ^= 1;
         Files.write(file, content);
-        assertThat(reader.digest(file, chunker, repo.chunkIds(), none, Cancellation.none()).digest()).isNotEqualTo(e.digest());
+        assertThat(reader.digest(file, chunker, repo.chunkIds(), none, Cancellation.none())
+                        .digest())
+                .isNotEqualTo(e.digest());
         content[content.length / 2] ^= 1;
         assertThat(restore(repo, e)).isEqualTo(content);
     }
@@ -91,14 +102,22 @@ class FileBackupTest {
         byte[] content = RepoFixture.random(8192 * 5 + 10, 6);
         Path file = dir.resolve("1259");
         Files.write(file, content);
-        Snapshot.FileEntry e = backup(repo, file, new FixedBlockChunker(8192), Cancellation.none(),
+        Snapshot.FileEntry e = backup(
+                repo,
+                file,
+                new FixedBlockChunker(8192),
+                Cancellation.none(),
                 new ProgressTracker("b", "f", 0, 0, null));
         assertThat(e.chunks()).hasSize(6);
         assertThat(restore(repo, e)).isEqualTo(content);
 
         Path empty = dir.resolve("empty");
         Files.write(empty, new byte[0]);
-        Snapshot.FileEntry none = backup(repo, empty, new FixedBlockChunker(8192), Cancellation.none(),
+        Snapshot.FileEntry none = backup(
+                repo,
+                empty,
+                new FixedBlockChunker(8192),
+                Cancellation.none(),
                 new ProgressTracker("b", "f", 0, 0, null));
         assertThat(none.chunks()).isEmpty();
         assertThat(none.size()).isZero();
@@ -112,18 +131,20 @@ class FileBackupTest {
         Files.write(file, RepoFixture.random(100_000, 7));
         Cancellation cancel = new Cancellation();
         cancel.cancel("user pressed ctrl-c");
-        assertThatThrownBy(() -> backup(repo, file, new FixedBlockChunker(8192), cancel,
-                new ProgressTracker("b", "f", 0, 0, null)))
-                .isInstanceOf(OperationCancelledException.class).hasMessageContaining("ctrl-c");
+        assertThatThrownBy(() -> backup(
+                        repo, file, new FixedBlockChunker(8192), cancel, new ProgressTracker("b", "f", 0, 0, null)))
+                .isInstanceOf(OperationCancelledException.class)
+                .hasMessageContaining("ctrl-c");
     }
 
     @Test
     void modeAndPermissionsRoundTrip() {
-        for (int mode : new int[]{0, 0600, 0640, 0700, 0755, 0777, 0444}) {
+        for (int mode : new int[] {0, 0600, 0640, 0700, 0755, 0777, 0444}) {
             Set<PosixFilePermission> perms = FileBackup.permissions(mode);
             assertThat(FileBackup.mode(perms)).isEqualTo(mode);
         }
-        assertThat(FileBackup.mode(PosixFilePermissions.fromString("rw-------"))).isEqualTo(384);
+        assertThat(FileBackup.mode(PosixFilePermissions.fromString("rw-------")))
+                .isEqualTo(384);
         assertThat(FileBackup.permissions(0751)).isEqualTo(PosixFilePermissions.fromString("rwxr-x--x"));
         assertThat(FileBackup.mode(EnumSet.noneOf(PosixFilePermission.class))).isZero();
     }

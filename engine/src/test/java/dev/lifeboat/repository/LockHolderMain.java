@@ -1,7 +1,6 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.storage.local.LocalBlobStore;
-
 import java.nio.file.Path;
 
 /**
@@ -9,13 +8,14 @@ import java.nio.file.Path;
  * its standard input closes (then releases it). Tests run it in another JVM, e.g. inside a new PID namespace.
  */
 public final class LockHolderMain {
-    private LockHolderMain() {
-    }
+    private LockHolderMain() {}
 
     public static void main(String[] args) throws Exception {
         Repository repo = Repository.open(new LocalBlobStore(Path.of(args[0])), null);
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", args.length > 1 ? args[1] : "held by a child JVM", false)) {
-            System.out.println("HELD " + lock.token() + " " + RepositoryLock.SELF.pidNamespace() + " pid " + RepositoryLock.SELF.pid());
+        try (RepositoryLock lock =
+                RepositoryLock.exclusive(repo, "backup", args.length > 1 ? args[1] : "held by a child JVM", false)) {
+            System.out.println("HELD " + lock.token() + " " + RepositoryLock.SELF.pidNamespace() + " pid "
+                    + RepositoryLock.SELF.pid());
             System.out.flush();
             while (System.in.read() >= 0) {
                 // hold until stdin closes

@@ -6,7 +6,6 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -24,12 +23,12 @@ import java.util.function.IntFunction;
 
 /** Shared helpers for repository tests: small-pack repositories, test data and manifests. */
 final class RepoFixture {
-    private RepoFixture() {
-    }
+    private RepoFixture() {}
 
     /** A key-file key source (HMAC KEK): encrypted repositories without Argon2's cost. */
     static KeySource fastKey() {
-        return new KeySource.KeyFile(Path.of("/nonexistent/test.key"),
+        return new KeySource.KeyFile(
+                Path.of("/nonexistent/test.key"),
                 "dGVzdC1rZXktZmlsZS1jb250ZW50cy0wMTIzNDU2Nzg5YWJjZGVm".getBytes(StandardCharsets.UTF_8));
     }
 
@@ -42,11 +41,21 @@ final class RepoFixture {
     static Repository create(BlobStore store, boolean encrypted, int packSize, int version) throws IOException {
         KeySource key = encrypted ? fastKey() : null;
         RepositoryConfig c = Repository.init(store, key, !encrypted, version);
-        RepositoryConfig small = new RepositoryConfig(c.format(), c.version(), c.id(), c.created(), c.chunking(), packSize,
-                c.cipher(), c.keys(), c.plainIdKey());
+        RepositoryConfig small = new RepositoryConfig(
+                c.format(),
+                c.version(),
+                c.id(),
+                c.created(),
+                c.chunking(),
+                packSize,
+                c.cipher(),
+                c.keys(),
+                c.plainIdKey());
         store.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(small));
         Repository repo = Repository.open(store, key);
-        if (repo.config().packSize() != packSize || repo.config().encrypted() != encrypted || repo.version() != version) {
+        if (repo.config().packSize() != packSize
+                || repo.config().encrypted() != encrypted
+                || repo.version() != version) {
             throw new IllegalStateException("fixture config not applied");
         }
         return repo;
@@ -81,7 +90,8 @@ final class RepoFixture {
         for (int i = 0; i < pool; i++) {
             randomSegments[i] = random(segmentSize, seed * 1000 + i);
         }
-        byte[] text = ("tuple " + seed + " lorem ipsum dolor sit amet; ").repeat(segmentSize / 20 + 1)
+        byte[] text = ("tuple " + seed + " lorem ipsum dolor sit amet; ")
+                .repeat(segmentSize / 20 + 1)
                 .getBytes(StandardCharsets.US_ASCII);
         byte[] out = new byte[segments * segmentSize];
         for (int s = 0; s < segments; s++) {
@@ -99,7 +109,7 @@ final class RepoFixture {
         while (off < data.length) {
             int len = data.length - off;
             int cut = chunker.nextCut(data, off, len, len < chunker.maxSize());
-            out.add(new int[]{off, cut});
+            out.add(new int[] {off, cut});
             off += cut;
         }
         return out;
@@ -135,17 +145,38 @@ final class RepoFixture {
     }
 
     static Snapshot.FileEntry fileEntry(String path, byte[] content, List<String> chunks) throws Exception {
-        return new Snapshot.FileEntry(path, Snapshot.Kind.FILE, 0600, "postgres", "postgres", 1_700_000_000_000L,
-                content.length, ContentDigest.of(chunks.stream().map(ChunkId::parse).toList()), chunks, null);
+        return new Snapshot.FileEntry(
+                path,
+                Snapshot.Kind.FILE,
+                0600,
+                "postgres",
+                "postgres",
+                1_700_000_000_000L,
+                content.length,
+                ContentDigest.of(chunks.stream().map(ChunkId::parse).toList()),
+                chunks,
+                null);
     }
 
     static Snapshot snapshot(String id, List<Snapshot.FileEntry> files) {
         Instant now = Instant.parse("2025-01-15T10:00:00Z");
         List<Snapshot.FileEntry> all = new ArrayList<>();
-        all.add(new Snapshot.FileEntry("base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null));
+        all.add(new Snapshot.FileEntry(
+                "base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null));
         all.addAll(files);
-        return new Snapshot(id, "full", "postgresql", null, now, now.plusSeconds(5), "testhost", "/pgdata",
-                Compression.LOW.label(), Map.of("pgVersion", "17"), List.of(), all,
+        return new Snapshot(
+                id,
+                "full",
+                "postgresql",
+                null,
+                now,
+                now.plusSeconds(5),
+                "testhost",
+                "/pgdata",
+                Compression.LOW.label(),
+                Map.of("pgVersion", "17"),
+                List.of(),
+                all,
                 new Snapshot.Stats(0, 0, 0, files.size(), 0, 0, 5.0));
     }
 

@@ -1,22 +1,21 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.repository.crypto.KeyWrapping;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.function.Consumer;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A damaged or tampered {@code config} is refused before anything is derived or allocated from it: Argon2id cost,
@@ -30,6 +29,7 @@ class RepositoryConfigBoundsTest {
 
     @TempDir
     Path dir;
+
     LocalBlobStore store;
     ObjectNode original;
 
@@ -53,8 +53,11 @@ class RepositoryConfigBoundsTest {
             thrown = t;
         }
         Duration took = Duration.ofNanos(System.nanoTime() - t0);
-        assertThat(thrown).as("refused: %s", c).isInstanceOf(RepositoryException.Corrupt.class)
-                .hasMessageContaining(store.uri()).hasMessageContaining("tampered");
+        assertThat(thrown)
+                .as("refused: %s", c)
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(store.uri())
+                .hasMessageContaining("tampered");
         for (String part : messageParts) {
             assertThat(thrown).hasMessageContaining(part);
         }
@@ -67,7 +70,11 @@ class RepositoryConfigBoundsTest {
 
     @Test
     void argon2CostOutsideItsBoundsIsRefusedQuickly() throws Exception {
-        refused(c -> slot(c).put("memoryKiB", Integer.MAX_VALUE), "memoryKiB", String.valueOf(Integer.MAX_VALUE), "8192..4194304");
+        refused(
+                c -> slot(c).put("memoryKiB", Integer.MAX_VALUE),
+                "memoryKiB",
+                String.valueOf(Integer.MAX_VALUE),
+                "8192..4194304");
         refused(c -> slot(c).put("memoryKiB", 1024), "memoryKiB");
         refused(c -> slot(c).put("memoryKiB", -1), "memoryKiB");
         refused(c -> slot(c).remove("memoryKiB"), "memoryKiB");
@@ -83,7 +90,10 @@ class RepositoryConfigBoundsTest {
         refused(c -> slot(c).put("salt", Base64.getEncoder().encodeToString(new byte[1 << 20])), "salt");
         refused(c -> slot(c).put("salt", "not base64 at all!!!!!!!"), "salt");
         refused(c -> slot(c).remove("salt"), "salt");
-        refused(c -> slot(c).put("wrapped", Base64.getEncoder().encodeToString(new byte[91])), "wrapped key", "92 bytes");
+        refused(
+                c -> slot(c).put("wrapped", Base64.getEncoder().encodeToString(new byte[91])),
+                "wrapped key",
+                "92 bytes");
         refused(c -> slot(c).put("wrapped", Base64.getEncoder().encodeToString(new byte[93])), "wrapped key");
     }
 
@@ -97,12 +107,14 @@ class RepositoryConfigBoundsTest {
 
     @Test
     void tooManyKeySlotsAreRefused() throws Exception {
-        refused(c -> {
-            ArrayNode keys = (ArrayNode) c.get("keys");
-            for (int i = 0; i < RepositoryConfig.MAX_KEY_SLOTS; i++) {
-                keys.add(keys.get(0).deepCopy());
-            }
-        }, "17 keys");
+        refused(
+                c -> {
+                    ArrayNode keys = (ArrayNode) c.get("keys");
+                    for (int i = 0; i < RepositoryConfig.MAX_KEY_SLOTS; i++) {
+                        keys.add(keys.get(0).deepCopy());
+                    }
+                },
+                "17 keys");
     }
 
     @Test
@@ -121,11 +133,13 @@ class RepositoryConfigBoundsTest {
         ObjectNode c = (ObjectNode) Json.MAPPER.readTree(plain.get(Repository.CONFIG_KEY));
         c.put("plainIdKey", Base64.getEncoder().encodeToString(new byte[10]));
         plain.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(c));
-        assertThatThrownBy(() -> Repository.open(plain, null)).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> Repository.open(plain, null))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("plainIdKey");
         c.put("plainIdKey", "%%%");
         plain.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(c));
-        assertThatThrownBy(() -> Repository.open(plain, null)).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> Repository.open(plain, null))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("plainIdKey");
     }
 
@@ -134,7 +148,8 @@ class RepositoryConfigBoundsTest {
         ObjectNode c = original.deepCopy();
         c.put("version", 0);
         store.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(c));
-        assertThatThrownBy(() -> Repository.open(store, PASS)).isInstanceOf(RepositoryException.Foreign.class)
+        assertThatThrownBy(() -> Repository.open(store, PASS))
+                .isInstanceOf(RepositoryException.Foreign.class)
                 .hasMessageContaining("version 0");
     }
 
@@ -144,11 +159,13 @@ class RepositoryConfigBoundsTest {
         assertThat(Repository.open(store, PASS).version()).isEqualTo(RepositoryConfig.VERSION);
         // KeyWrapping.unwrap checks on its own, for any caller that did not go through open
         KeyWrapping.WrappedKey wk = Json.MAPPER.treeToValue(slot(original), KeyWrapping.WrappedKey.class);
-        KeyWrapping.WrappedKey huge = new KeyWrapping.WrappedKey(wk.kind(), wk.kdf(), Integer.MAX_VALUE, wk.iterations(),
-                wk.parallelism(), wk.salt(), wk.wrapped());
+        KeyWrapping.WrappedKey huge = new KeyWrapping.WrappedKey(
+                wk.kind(), wk.kdf(), Integer.MAX_VALUE, wk.iterations(), wk.parallelism(), wk.salt(), wk.wrapped());
         long t0 = System.nanoTime();
-        assertThatThrownBy(() -> KeyWrapping.unwrap(huge, PASS, original.get("id").asText()))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("memoryKiB");
+        assertThatThrownBy(
+                        () -> KeyWrapping.unwrap(huge, PASS, original.get("id").asText()))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("memoryKiB");
         assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(QUICK);
     }
 }

@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
@@ -7,17 +10,13 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3MockFixture;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * One pass of format 2 over S3 (the S3Mock server, since no real S3 is reachable here): ranged reads of pack headers,
@@ -48,7 +47,10 @@ class RepositoryFormatV2OnS3MockTest {
         assertThat(RepoFixture.concat(parts)).isEqualTo(data);
         assertThat(new WalArchive(reopened).read("000000010000000000000001")).hasValue(segment);
         // the backup's data (the WAL object above is random bytes, which verify's WAL check rightly rejects)
-        assertThat(new Verifier(reopened).verify(backup, true, 2, ProgressListener.NONE, Cancellation.none()).problems()).isEmpty();
+        assertThat(new Verifier(reopened)
+                        .verify(backup, true, 2, ProgressListener.NONE, Cancellation.none())
+                        .problems())
+                .isEmpty();
         new GarbageCollector(reopened).rebuildIndex();
         assertThat(reopened.loadIndex().size()).isEqualTo(repo.loadIndex().size());
 
@@ -60,16 +62,21 @@ class RepositoryFormatV2OnS3MockTest {
         byte[] b = store.get(packs.get(1).key());
         int ta = ByteBuffer.wrap(a, a.length - Pack.FOOTER_BYTES, 4).getInt();
         int tb = ByteBuffer.wrap(b, b.length - Pack.FOOTER_BYTES, 4).getInt();
-        byte[] forged = RepoFixture.concat(List.of(Arrays.copyOf(b, b.length - Pack.FOOTER_BYTES - tb),
+        byte[] forged = RepoFixture.concat(List.of(
+                Arrays.copyOf(b, b.length - Pack.FOOTER_BYTES - tb),
                 Arrays.copyOfRange(a, a.length - Pack.FOOTER_BYTES - ta, a.length)));
         String forgedId = RepoFixture.sha256Hex(forged);
         store.put(Pack.key(forgedId), forged);
         assertThatThrownBy(() -> reopened.readPackTrailer(forgedId, forged.length))
-                .as("the trailer of %s (%d bytes) copied into %s (%d bytes)", packs.get(0).key(), a.length, packs.get(1).key(), b.length)
+                .as(
+                        "the trailer of %s (%d bytes) copied into %s (%d bytes)",
+                        packs.get(0).key(), a.length, packs.get(1).key(), b.length)
                 .isInstanceOf(RepositoryException.Corrupt.class);
         String index = store.list(Repository.INDEX).getFirst().key();
         store.put(Repository.INDEX + "ff" + index.substring(Repository.INDEX.length() + 2), store.get(index));
         store.delete(index);
-        assertThatThrownBy(reopened::loadIndex).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("renamed");
+        assertThatThrownBy(reopened::loadIndex)
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining("renamed");
     }
 }

@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.Aead;
@@ -7,15 +10,6 @@ import dev.lifeboat.repository.crypto.KeyMaterial;
 import dev.lifeboat.repository.crypto.KeyWrapping;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
-import javax.crypto.Cipher;
-import javax.crypto.Mac;
-import javax.crypto.spec.GCMParameterSpec;
-import javax.crypto.spec.SecretKeySpec;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -24,9 +18,14 @@ import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import javax.crypto.Cipher;
+import javax.crypto.Mac;
+import javax.crypto.spec.GCMParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Format 2: per-object keys, trailers bound to their pack, index files bound to their name, and checksums on every
@@ -67,7 +66,10 @@ class RepositoryFormatV2Test {
     }
 
     static KeyMaterial masterKeys(Repository repo) throws Exception {
-        return KeyWrapping.unwrap(repo.config().keys().getFirst(), RepoFixture.fastKey(), repo.config().id());
+        return KeyWrapping.unwrap(
+                repo.config().keys().getFirst(),
+                RepoFixture.fastKey(),
+                repo.config().id());
     }
 
     /** HKDF-SHA-256 (RFC 5869) written out with HMAC: extract with the salt, one expand block (32 bytes). */
@@ -84,7 +86,10 @@ class RepositoryFormatV2Test {
     /** Opens a format-2 sealed object exactly as docs/repository-format.md describes it, without Lifeboat's classes. */
     static byte[] openAsDocumented(byte[] masterKey, byte[] sealed, byte[] aad) throws Exception {
         byte[] salt = Arrays.copyOfRange(sealed, 0, 16);
-        byte[] key = hkdf(masterKey, salt, "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM".getBytes(StandardCharsets.US_ASCII));
+        byte[] key = hkdf(
+                masterKey,
+                salt,
+                "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM".getBytes(StandardCharsets.US_ASCII));
         Cipher c = Cipher.getInstance("AES/GCM/NoPadding");
         c.init(Cipher.DECRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(128, sealed, 16, 12));
         c.updateAAD(aad);
@@ -114,13 +119,15 @@ class RepositoryFormatV2Test {
             byte[] blob = s.store().getRange(Pack.key(c.packId()), c.offset(), c.length());
             salts.add(java.util.HexFormat.of().formatHex(blob, 0, 16));
             byte[] compressed = openAsDocumented(master, blob, c.id().bytes());
-            assertThat(Compression.decompress(compressed, 0, compressed.length, c.rawLength())).hasSize(c.rawLength());
+            assertThat(Compression.decompress(compressed, 0, compressed.length, c.rawLength()))
+                    .hasSize(c.rawLength());
         }
         assertThat(salts).hasSize(index.size());
         // and the manifest, with its id as associated data
         byte[] manifest = s.store().get(Repository.SNAPSHOTS + s.backup());
-        assertThat(Compression.unzstd(openAsDocumented(master, manifest,
-                ("lifeboat-snapshot:" + s.backup()).getBytes(StandardCharsets.UTF_8)))).isNotEmpty();
+        assertThat(Compression.unzstd(openAsDocumented(
+                        master, manifest, ("lifeboat-snapshot:" + s.backup()).getBytes(StandardCharsets.UTF_8))))
+                .isNotEmpty();
     }
 
     @ParameterizedTest(name = "encrypted={0}")
@@ -133,7 +140,8 @@ class RepositoryFormatV2Test {
         // pack b with a's trailer (and a's trailer length) in place of its own: a well-formed pack
         int trailerA = ByteBuffer.wrap(a, a.length - Pack.FOOTER_BYTES, 4).getInt();
         int trailerB = ByteBuffer.wrap(b, b.length - Pack.FOOTER_BYTES, 4).getInt();
-        byte[] forged = RepoFixture.concat(List.of(Arrays.copyOf(b, b.length - Pack.FOOTER_BYTES - trailerB),
+        byte[] forged = RepoFixture.concat(List.of(
+                Arrays.copyOf(b, b.length - Pack.FOOTER_BYTES - trailerB),
                 Arrays.copyOfRange(a, a.length - Pack.FOOTER_BYTES - trailerA, a.length)));
         String forgedId = RepoFixture.sha256Hex(forged);
         s.store().put(Pack.key(forgedId), forged);
@@ -143,9 +151,11 @@ class RepositoryFormatV2Test {
                 .hasMessageContaining("trailer of pack " + forgedId)
                 .hasMessageContaining(encrypted ? "failed authentication" : "integrity check");
         // rebuild-index reads every trailer: it stops instead of indexing a's chunks at b's offsets
-        assertThatThrownBy(() -> new GarbageCollector(s.repo()).rebuildIndex()).isInstanceOf(RepositoryException.Corrupt.class);
+        assertThatThrownBy(() -> new GarbageCollector(s.repo()).rebuildIndex())
+                .isInstanceOf(RepositoryException.Corrupt.class);
         // the genuine packs still read
-        assertThat(s.repo().readPackTrailer(Repository.packIdOf(packs.get(1).key()), b.length)).isNotEmpty();
+        assertThat(s.repo().readPackTrailer(Repository.packIdOf(packs.get(1).key()), b.length))
+                .isNotEmpty();
     }
 
     @Test
@@ -156,7 +166,8 @@ class RepositoryFormatV2Test {
         System.arraycopy(Pack.MAGIC_V1, 0, bytes, 0, 8);
         s.store().put(p.key(), bytes);
         assertThatThrownBy(() -> s.repo().readPackTrailer(Repository.packIdOf(p.key()), p.size()))
-                .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("LBPACK02");
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining("LBPACK02");
     }
 
     @ParameterizedTest(name = "encrypted={0}")
@@ -170,8 +181,11 @@ class RepositoryFormatV2Test {
         String renamed = Repository.INDEX + "00" + key.substring(Repository.INDEX.length() + 2);
         s.store().put(renamed, bytes);
         s.store().delete(key);
-        assertThatThrownBy(() -> s.repo().loadIndex()).isInstanceOf(RepositoryException.Corrupt.class)
-                .hasMessageContaining(renamed).hasMessageContaining("renamed").hasMessageContaining("rebuild-index");
+        assertThatThrownBy(() -> s.repo().loadIndex())
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(renamed)
+                .hasMessageContaining("renamed")
+                .hasMessageContaining("rebuild-index");
         // rebuild-index repairs it from the packs
         new GarbageCollector(s.repo()).rebuildIndex();
         assertThat(readAll(s.repo(), s.ids())).isEqualTo(s.data());
@@ -182,17 +196,20 @@ class RepositoryFormatV2Test {
         Stored s = store(false);
         String key = Repository.SNAPSHOTS + s.backup();
         byte[] bytes = s.store().get(key);
-        for (int at : new int[]{0, bytes.length / 2, bytes.length - 1}) {
+        for (int at : new int[] {0, bytes.length / 2, bytes.length - 1}) {
             byte[] damaged = bytes.clone();
             damaged[at] ^= 0x01;
             s.store().put(key, damaged);
-            assertThatThrownBy(() -> s.repo().loadSnapshot(s.backup())).as("byte %d", at)
-                    .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("manifest of backup " + s.backup());
+            assertThatThrownBy(() -> s.repo().loadSnapshot(s.backup()))
+                    .as("byte %d", at)
+                    .isInstanceOf(RepositoryException.Corrupt.class)
+                    .hasMessageContaining("manifest of backup " + s.backup());
         }
         // renamed to another id: the checksum covers the id (the associated data)
         s.store().put(key, bytes);
         s.store().put(Repository.SNAPSHOTS + "20250116-100000F-0003", bytes);
-        assertThatThrownBy(() -> s.repo().loadSnapshot("20250116-100000F-0003")).isInstanceOf(RepositoryException.Corrupt.class)
+        assertThatThrownBy(() -> s.repo().loadSnapshot("20250116-100000F-0003"))
+                .isInstanceOf(RepositoryException.Corrupt.class)
                 .hasMessageContaining("integrity check");
         assertThat(s.repo().loadSnapshot(s.backup()).id()).isEqualTo(s.backup());
     }
@@ -205,13 +222,17 @@ class RepositoryFormatV2Test {
         byte[] damaged = bytes.clone();
         damaged[damaged.length / 2] ^= 0x01;
         s.store().put(key, damaged);
-        assertThatThrownBy(() -> s.repo().loadIndex()).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(key);
+        assertThatThrownBy(() -> s.repo().loadIndex())
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(key);
         // even under the name that matches its damaged bytes, the checksum still catches it
         s.store().delete(key);
         String matching = Repository.INDEX + RepoFixture.sha256Hex(damaged);
         s.store().put(matching, damaged);
-        assertThatThrownBy(() -> s.repo().loadIndex()).isInstanceOf(RepositoryException.Corrupt.class)
-                .hasMessageContaining(matching).hasMessageContaining("integrity check");
+        assertThatThrownBy(() -> s.repo().loadIndex())
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(matching)
+                .hasMessageContaining("integrity check");
     }
 
     @Test
@@ -219,21 +240,26 @@ class RepositoryFormatV2Test {
         Stored s = store(false);
         WalArchive wal = new WalArchive(s.repo());
         String seg = "000000010000000000000007";
-        byte[] content = RepoFixture.random(64 * 1024, 11); // incompressible: zstd stores it raw, damage would pass zstd
+        byte[] content =
+                RepoFixture.random(64 * 1024, 11); // incompressible: zstd stores it raw, damage would pass zstd
         wal.push(seg, content);
         assertThat(wal.read(seg)).hasValue(content);
         byte[] bytes = s.store().get(WalArchive.key(seg));
-        for (int at : new int[]{bytes.length / 2, bytes.length - 40, bytes.length - 1}) {
+        for (int at : new int[] {bytes.length / 2, bytes.length - 40, bytes.length - 1}) {
             byte[] damaged = bytes.clone();
             damaged[at] ^= 0x01;
             s.store().put(WalArchive.key(seg), damaged);
-            assertThatThrownBy(() -> wal.read(seg)).as("byte %d", at).isInstanceOf(RepositoryException.Corrupt.class)
+            assertThatThrownBy(() -> wal.read(seg))
+                    .as("byte %d", at)
+                    .isInstanceOf(RepositoryException.Corrupt.class)
                     .hasMessageContaining("archived WAL file " + seg);
         }
         // passed off as another segment
         String other = "000000010000000000000008";
         s.store().put(WalArchive.key(other), bytes);
-        assertThatThrownBy(() -> wal.read(other)).isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining(other);
+        assertThatThrownBy(() -> wal.read(other))
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining(other);
     }
 
     @Test
@@ -241,11 +267,13 @@ class RepositoryFormatV2Test {
         Stored s = store(false);
         BlobInfo p = s.repo().listPacks().getFirst();
         byte[] bytes = s.store().get(p.key());
-        int trailer = ByteBuffer.wrap(bytes, bytes.length - Pack.FOOTER_BYTES, 4).getInt();
+        int trailer =
+                ByteBuffer.wrap(bytes, bytes.length - Pack.FOOTER_BYTES, 4).getInt();
         bytes[bytes.length - Pack.FOOTER_BYTES - trailer + 10] ^= 0x01; // an entry's chunk id
         s.store().put(p.key(), bytes);
         assertThatThrownBy(() -> s.repo().readPackTrailer(Repository.packIdOf(p.key()), p.size()))
-                .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("integrity check");
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining("integrity check");
     }
 
     @Test
@@ -259,7 +287,9 @@ class RepositoryFormatV2Test {
         md.update(ByteBuffer.allocate(4).putInt(aad.length).array());
         md.update(aad);
         md.update(frame);
-        assertThat(Arrays.copyOfRange(manifest, manifest.length - 32, manifest.length)).as("as documented").isEqualTo(md.digest());
+        assertThat(Arrays.copyOfRange(manifest, manifest.length - 32, manifest.length))
+                .as("as documented")
+                .isEqualTo(md.digest());
         assertThat(Compression.unzstd(frame)).isNotEmpty();
         assertThat(readAll(s.repo(), s.ids())).isEqualTo(s.data());
     }

@@ -1,17 +1,16 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.compress.Compression;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * verify --read-data proves the bytes a restore would write: every chunk re-hashes to its id (with encryption too),
@@ -29,8 +28,7 @@ class VerifierTest {
     }
 
     /** Four fixed blocks: a base file, and an incremental whose block 1 is a page delta against it. */
-    record Files(Snapshot.FileEntry base, Snapshot.FileEntry incremental, byte[] changedBlock) {
-    }
+    record Files(Snapshot.FileEntry base, Snapshot.FileEntry incremental, byte[] changedBlock) {}
 
     static Files storeWithDelta(Repository repo) throws Exception {
         byte[][] blocks = new byte[4][];
@@ -58,8 +56,17 @@ class VerifierTest {
             w.finish();
         }
         Snapshot.FileEntry base = RepoFixture.fileEntry("base/5/16384", new byte[4 * BLOCK], baseRefs);
-        Snapshot.FileEntry inc = new Snapshot.FileEntry("base/5/16384", Snapshot.Kind.FILE, 0600, "postgres", "postgres", 0,
-                4L * BLOCK, ContentDigest.of(incContent), incRefs, null);
+        Snapshot.FileEntry inc = new Snapshot.FileEntry(
+                "base/5/16384",
+                Snapshot.Kind.FILE,
+                0600,
+                "postgres",
+                "postgres",
+                0,
+                4L * BLOCK,
+                ContentDigest.of(incContent),
+                incRefs,
+                null);
         return new Files(base, inc, changed);
     }
 
@@ -77,22 +84,45 @@ class VerifierTest {
         assertThat(clean.deltaBlocks()).isEqualTo(1);
 
         // the incremental's manifest claims the digest of its parent's content: the delta block was not counted
-        Snapshot.FileEntry wrong = new Snapshot.FileEntry(f.incremental().path(), Snapshot.Kind.FILE, 0600, "postgres",
-                "postgres", 0, f.incremental().size(), f.base().digest(), f.incremental().chunks(), null);
+        Snapshot.FileEntry wrong = new Snapshot.FileEntry(
+                f.incremental().path(),
+                Snapshot.Kind.FILE,
+                0600,
+                "postgres",
+                "postgres",
+                0,
+                f.incremental().size(),
+                f.base().digest(),
+                f.incremental().chunks(),
+                null);
         repo.saveSnapshot(RepoFixture.snapshot("20250116-100000I-bbbb", List.of(wrong)));
-        assertThat(verify(repo, false).problems()).as("the structure alone is fine").isEmpty();
+        assertThat(verify(repo, false).problems())
+                .as("the structure alone is fine")
+                .isEmpty();
         Verifier.Report r = verify(repo, true);
         assertThat(r.problems()).singleElement().satisfies(p -> {
             assertThat(p.backup()).isEqualTo("20250116-100000I-bbbb");
             assertThat(p.file()).isEqualTo("base/5/16384");
-            assertThat(p.detail()).contains("digest " + f.base().digest()).contains("does not describe the data a restore writes");
+            assertThat(p.detail())
+                    .contains("digest " + f.base().digest())
+                    .contains("does not describe the data a restore writes");
         });
 
         // and a size that the chunks do not add up to
-        Snapshot.FileEntry longer = new Snapshot.FileEntry(f.base().path(), Snapshot.Kind.FILE, 0600, "postgres",
-                "postgres", 0, f.base().size() + 1, f.base().digest(), f.base().chunks(), null);
+        Snapshot.FileEntry longer = new Snapshot.FileEntry(
+                f.base().path(),
+                Snapshot.Kind.FILE,
+                0600,
+                "postgres",
+                "postgres",
+                0,
+                f.base().size() + 1,
+                f.base().digest(),
+                f.base().chunks(),
+                null);
         repo.saveSnapshot(RepoFixture.snapshot("20250115-100000F-aaaa", List.of(longer)));
-        assertThat(verify(repo, true).problems()).anySatisfy(p -> assertThat(p.backup()).isEqualTo("20250115-100000F-aaaa"));
+        assertThat(verify(repo, true).problems())
+                .anySatisfy(p -> assertThat(p.backup()).isEqualTo("20250115-100000F-aaaa"));
     }
 
     @ParameterizedTest(name = "encrypted={0}")
@@ -109,8 +139,8 @@ class VerifierTest {
             }
             w.finish();
         }
-        repo.saveSnapshot(RepoFixture.snapshot("20250115-100000F-aaaa",
-                List.of(RepoFixture.fileEntry("base/5/1259", right, List.of(id.hex())))));
+        repo.saveSnapshot(RepoFixture.snapshot(
+                "20250115-100000F-aaaa", List.of(RepoFixture.fileEntry("base/5/1259", right, List.of(id.hex())))));
         assertThat(verify(repo, false).problems()).isEmpty();
         Verifier.Report r = verify(repo, true);
         assertThat(r.problems()).singleElement().satisfies(p -> {
@@ -128,8 +158,17 @@ class VerifierTest {
         List<String> refs = new ArrayList<>(f.incremental().chunks());
         String delta = refs.get(1).substring(0, refs.get(1).indexOf('+'));
         refs.set(1, delta + "+" + f.base().chunks().get(2));
-        Snapshot.FileEntry bad = new Snapshot.FileEntry(f.incremental().path(), Snapshot.Kind.FILE, 0600, "postgres",
-                "postgres", 0, f.incremental().size(), f.incremental().digest(), refs, null);
+        Snapshot.FileEntry bad = new Snapshot.FileEntry(
+                f.incremental().path(),
+                Snapshot.Kind.FILE,
+                0600,
+                "postgres",
+                "postgres",
+                0,
+                f.incremental().size(),
+                f.incremental().digest(),
+                refs,
+                null);
         repo.saveSnapshot(RepoFixture.snapshot("20250116-100000I-bbbb", List.of(bad)));
         Verifier.Report r = verify(repo, true);
         assertThat(r.problems()).singleElement().satisfies(p -> {

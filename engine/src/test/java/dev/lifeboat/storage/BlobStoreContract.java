@@ -1,11 +1,7 @@
 package dev.lifeboat.storage;
 
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.EOFException;
 import java.io.IOException;
@@ -21,9 +17,12 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * What every {@link BlobStore} backend must do. A backend's test extends this class and opens a fresh, empty store for
@@ -143,8 +142,10 @@ public abstract class BlobStoreContract {
         }
         // a range across the first part boundary (5 MiB), and the tail of the last part
         int boundary = 5 << 20;
-        assertThat(store.getRange("big", boundary - 1000, 3000)).isEqualTo(Arrays.copyOfRange(data, boundary - 1000, boundary + 2000));
-        assertThat(store.getRange("big", LARGE_OBJECT_SIZE - 10, 10)).isEqualTo(Arrays.copyOfRange(data, LARGE_OBJECT_SIZE - 10, LARGE_OBJECT_SIZE));
+        assertThat(store.getRange("big", boundary - 1000, 3000))
+                .isEqualTo(Arrays.copyOfRange(data, boundary - 1000, boundary + 2000));
+        assertThat(store.getRange("big", LARGE_OBJECT_SIZE - 10, 10))
+                .isEqualTo(Arrays.copyOfRange(data, LARGE_OBJECT_SIZE - 10, LARGE_OBJECT_SIZE));
 
         // a slice of a larger array, overwriting the first version
         store.put("big", data, 7, LARGE_OBJECT_SIZE - 7);
@@ -166,7 +167,9 @@ public abstract class BlobStoreContract {
     @Test
     void getRangePastTheEndFails() throws IOException {
         store.put("r", random(100, 3));
-        assertThatThrownBy(() -> store.getRange("r", 90, 11)).isInstanceOf(EOFException.class).hasMessageContaining("r");
+        assertThatThrownBy(() -> store.getRange("r", 90, 11))
+                .isInstanceOf(EOFException.class)
+                .hasMessageContaining("r");
         if (!serverAnswersRangesStartingPastTheEnd416()) {
             return;
         }
@@ -178,14 +181,18 @@ public abstract class BlobStoreContract {
 
     @Test
     void getRangeOfMissingObjectThrowsBlobNotFound() {
-        assertThatThrownBy(() -> store.getRange("nope", 0, 1)).isInstanceOf(BlobNotFoundException.class).hasMessageContaining("nope");
+        assertThatThrownBy(() -> store.getRange("nope", 0, 1))
+                .isInstanceOf(BlobNotFoundException.class)
+                .hasMessageContaining("nope");
         assertThatThrownBy(() -> store.getRange("nope", 0, 0)).isInstanceOf(BlobNotFoundException.class);
     }
 
     @Test
     void missingObjectThrowsBlobNotFound() {
-        assertThatThrownBy(() -> store.get("data/00/missing")).isInstanceOf(BlobNotFoundException.class)
-                .hasMessageContaining("data/00/missing").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.get("data/00/missing"))
+                .isInstanceOf(BlobNotFoundException.class)
+                .hasMessageContaining("data/00/missing")
+                .hasMessageContaining(store.uri());
         assertThatThrownBy(() -> store.open("missing")).isInstanceOf(BlobNotFoundException.class);
     }
 
@@ -203,12 +210,27 @@ public abstract class BlobStoreContract {
 
     @Test
     void listIsSortedRecursiveAndFilteredByPrefix() throws IOException {
-        for (String k : List.of("snapshots/b", "data/ff/ff01", "data/00/0002", "data/00/0001", "index/i1", "config",
-                "data/0a/0a99", "snapshots/a")) {
+        for (String k : List.of(
+                "snapshots/b",
+                "data/ff/ff01",
+                "data/00/0002",
+                "data/00/0001",
+                "index/i1",
+                "config",
+                "data/0a/0a99",
+                "snapshots/a")) {
             store.put(k, bytes(k));
         }
-        assertThat(keys("")).containsExactly("config", "data/00/0001", "data/00/0002", "data/0a/0a99", "data/ff/ff01",
-                "index/i1", "snapshots/a", "snapshots/b");
+        assertThat(keys(""))
+                .containsExactly(
+                        "config",
+                        "data/00/0001",
+                        "data/00/0002",
+                        "data/0a/0a99",
+                        "data/ff/ff01",
+                        "index/i1",
+                        "snapshots/a",
+                        "snapshots/b");
         assertThat(keys("data/")).containsExactly("data/00/0001", "data/00/0002", "data/0a/0a99", "data/ff/ff01");
         assertThat(keys("data/00/")).containsExactly("data/00/0001", "data/00/0002");
         // a prefix that ends inside a "directory" name or a key
@@ -251,10 +273,13 @@ public abstract class BlobStoreContract {
         }
         store.put("other", bytes("x"));
         List<BlobInfo> listed = store.list("many/");
-        assertThat(listed).extracting(BlobInfo::key).containsExactlyElementsOf(expected.stream().sorted().toList());
+        assertThat(listed)
+                .extracting(BlobInfo::key)
+                .containsExactlyElementsOf(expected.stream().sorted().toList());
         assertThat(listed).allSatisfy(i -> assertThat(i.size()).isEqualTo(5));
         assertThat(keys("")).hasSize(MANY_KEYS + 1);
-        assertThat(keys("many/0a/")).hasSize((int) expected.stream().filter(k -> k.startsWith("many/0a/")).count());
+        assertThat(keys("many/0a/")).hasSize((int)
+                expected.stream().filter(k -> k.startsWith("many/0a/")).count());
     }
 
     @Test
@@ -281,7 +306,9 @@ public abstract class BlobStoreContract {
         assertThat(store.putIfAbsent("locks/exclusive", bytes("third"))).isTrue();
         assertThat(store.get("locks/exclusive")).isEqualTo(bytes("third"));
         store.put("locks/plain", bytes("put"));
-        assertThat(store.putIfAbsent("locks/plain", bytes("again"))).as("an object written by put counts too").isFalse();
+        assertThat(store.putIfAbsent("locks/plain", bytes("again")))
+                .as("an object written by put counts too")
+                .isFalse();
         assertThat(store.get("locks/plain")).isEqualTo(bytes("put"));
     }
 
@@ -323,7 +350,10 @@ public abstract class BlobStoreContract {
                 if (conditionalCreateIsAtomic()) {
                     assertThat(winners).as("round %d", round).hasSize(1);
                 }
-                assertThat(winners).as("round %d", round).isNotEmpty().anySatisfy(w -> assertThat(stored).isEqualTo(w));
+                assertThat(winners)
+                        .as("round %d", round)
+                        .isNotEmpty()
+                        .anySatisfy(w -> assertThat(stored).isEqualTo(w));
             }
         }
         assertThat(keys("locks/")).hasSize(rounds).allMatch(k -> k.startsWith("locks/race-"));

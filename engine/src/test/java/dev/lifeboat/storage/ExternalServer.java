@@ -36,15 +36,18 @@ public final class ExternalServer {
             throws IOException, InterruptedException {
         Files.createDirectories(workDir);
         Path log = workDir.resolve(name + ".log");
-        Process p = new ProcessBuilder(command).directory(workDir.toFile()).redirectErrorStream(true)
-                .redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(command)
+                .directory(workDir.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         ExternalServer server = new ExternalServer(name, p, log);
         Runtime.getRuntime().addShutdownHook(new Thread(server::stop, "stop-" + name));
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
             if (!p.isAlive()) {
-                throw new IllegalStateException(name + " exited with status " + p.exitValue() + " before it answered; "
-                        + server.logTail());
+                throw new IllegalStateException(
+                        name + " exited with status " + p.exitValue() + " before it answered; " + server.logTail());
             }
             if (answers(probe)) {
                 return server;
@@ -52,7 +55,8 @@ public final class ExternalServer {
             Thread.sleep(200);
         }
         server.stop();
-        throw new IllegalStateException(name + " did not answer on " + probe + " within " + timeout + "; " + server.logTail());
+        throw new IllegalStateException(
+                name + " did not answer on " + probe + " within " + timeout + "; " + server.logTail());
     }
 
     private static boolean answers(URI probe) {
@@ -86,7 +90,8 @@ public final class ExternalServer {
     private String logTail() {
         try {
             List<String> lines = Files.readAllLines(log);
-            return "last lines of " + log + ":\n" + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+            return "last lines of " + log + ":\n"
+                    + String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
         } catch (IOException e) {
             return "no log at " + log;
         }

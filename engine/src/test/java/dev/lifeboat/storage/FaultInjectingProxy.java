@@ -30,27 +30,22 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class FaultInjectingProxy implements Closeable {
 
     /** What happens to a request a rule matches. */
-    public sealed interface Fault permits Status, Delay, DropMidResponse, Hang {
-    }
+    public sealed interface Fault permits Status, Delay, DropMidResponse, Hang {}
 
     /** Answer with this status (and a short body) without forwarding: the server never sees the request. */
-    public record Status(int code) implements Fault {
-    }
+    public record Status(int code) implements Fault {}
 
     /** Forward, then hold the response this long before relaying it. */
-    public record Delay(Duration delay) implements Fault {
-    }
+    public record Delay(Duration delay) implements Fault {}
 
     /**
      * Forward (so the server does execute the request), relay the response head and half of its body, then close the
      * connection. A response without a body is not relayed at all.
      */
-    public record DropMidResponse() implements Fault {
-    }
+    public record DropMidResponse() implements Fault {}
 
     /** Read the request and never answer, until the client gives up and closes the connection. */
-    public record Hang() implements Fault {
-    }
+    public record Hang() implements Fault {}
 
     /** Matches requests whose method is {@code method} (null: any) and whose request target contains {@code targetPart}. */
     private static final class Rule {
@@ -86,7 +81,10 @@ public final class FaultInjectingProxy implements Closeable {
         URI u = URI.create(upstream);
         this.upstream = new InetSocketAddress(u.getHost(), u.getPort());
         this.server = new ServerSocket(0, 200, InetAddress.getLoopbackAddress());
-        Thread.ofPlatform().daemon().name("fault-proxy-" + server.getLocalPort()).start(this::acceptLoop);
+        Thread.ofPlatform()
+                .daemon()
+                .name("fault-proxy-" + server.getLocalPort())
+                .start(this::acceptLoop);
     }
 
     /** {@code http://127.0.0.1:port}: point the client here instead of at the server. */
@@ -162,8 +160,9 @@ public final class FaultInjectingProxy implements Closeable {
             switch (fault) {
                 case Status s -> {
                     byte[] text = ("injected fault: HTTP " + s.code()).getBytes(StandardCharsets.UTF_8);
-                    out.write(("HTTP/1.1 " + s.code() + " Injected\r\nContent-Type: text/plain\r\nContent-Length: " + text.length
-                            + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    out.write(("HTTP/1.1 " + s.code() + " Injected\r\nContent-Type: text/plain\r\nContent-Length: "
+                                    + text.length + "\r\nConnection: close\r\n\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1));
                     out.write(text);
                     out.flush();
                 }
@@ -183,10 +182,12 @@ public final class FaultInjectingProxy implements Closeable {
         }
     }
 
-    private void forward(List<String> lines, byte[] body, OutputStream out, Fault fault) throws IOException, InterruptedException {
+    private void forward(List<String> lines, byte[] body, OutputStream out, Fault fault)
+            throws IOException, InterruptedException {
         StringBuilder h = new StringBuilder(lines.get(0)).append("\r\n");
         for (String line : lines.subList(1, lines.size())) {
-            String name = line.substring(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(Locale.ROOT);
+            String name =
+                    line.substring(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(Locale.ROOT);
             if (!name.equals("connection") && !name.equals("keep-alive") && !name.equals("expect")) {
                 h.append(line).append("\r\n");
             }
@@ -206,7 +207,8 @@ public final class FaultInjectingProxy implements Closeable {
             List<String> rl = headLines(responseHead);
             StringBuilder r = new StringBuilder(rl.get(0)).append("\r\n");
             for (String line : rl.subList(1, rl.size())) {
-                String name = line.substring(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(Locale.ROOT);
+                String name =
+                        line.substring(0, Math.max(0, line.indexOf(':'))).trim().toLowerCase(Locale.ROOT);
                 if (!name.equals("connection") && !name.equals("keep-alive")) {
                     r.append(line).append("\r\n");
                 }

@@ -1,21 +1,20 @@
 package dev.lifeboat.storage;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.storage.FaultInjectingProxy.DropMidResponse;
 import dev.lifeboat.storage.FaultInjectingProxy.Hang;
 import dev.lifeboat.storage.FaultInjectingProxy.Status;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
 
 /**
  * How a remote store behaves when the network or the server misbehaves, with a {@link FaultInjectingProxy} between the
@@ -127,7 +126,9 @@ public abstract class FaultInjectionContract {
                 .inject("GET", "read-retried", new Hang(), 1)
                 .inject("GET", "read-retried", new FaultInjectingProxy.Delay(REQUEST_TIMEOUT.dividedBy(4)), 1);
         assertThat(store.get("read-retried")).isEqualTo(data);
-        assertThat(proxy.injected()).as("a 503, a dropped response, a slow one and an unanswered one").isEqualTo(4);
+        assertThat(proxy.injected())
+                .as("a 503, a dropped response, a slow one and an unanswered one")
+                .isEqualTo(4);
 
         proxy.inject("GET", "read-retried", new Status(500), 1).inject("GET", "read-retried", new DropMidResponse(), 1);
         assertThat(store.getRange("read-retried", 1_234, 100_000)).isEqualTo(Arrays.copyOfRange(data, 1_234, 101_234));
@@ -167,12 +168,16 @@ public abstract class FaultInjectionContract {
         byte[] first = random(40_000, 5);
         store.put("put-fails", first);
         injectOnPut("put-fails", new Status(503), Integer.MAX_VALUE);
-        assertThatThrownBy(() -> store.put("put-fails", random(40_000, 6))).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> store.put("put-fails", random(40_000, 6)))
+                .isInstanceOf(IOException.class)
                 .isNotInstanceOf(BlobNotFoundException.class)
-                .hasMessageContaining("put-fails").hasMessageContaining(store.uri());
+                .hasMessageContaining("put-fails")
+                .hasMessageContaining(store.uri());
         injectOnPut("never-stored", new Status(500), Integer.MAX_VALUE);
-        assertThatThrownBy(() -> store.put("never-stored", random(100, 7))).isInstanceOf(IOException.class)
-                .hasMessageContaining("never-stored").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.put("never-stored", random(100, 7)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("never-stored")
+                .hasMessageContaining(store.uri());
         proxy.clear();
         assertThat(store.get("put-fails")).isEqualTo(first);
         assertThatThrownBy(() -> store.get("never-stored")).isInstanceOf(BlobNotFoundException.class);
@@ -192,21 +197,27 @@ public abstract class FaultInjectionContract {
         }
         proxy.clear();
         byte[] stored = store.get("answers-lost");
-        assertThat(stored).satisfiesAnyOf(s -> assertThat(s).isEqualTo(first), s -> assertThat(s).isEqualTo(second));
+        assertThat(stored)
+                .satisfiesAnyOf(
+                        s -> assertThat(s).isEqualTo(first), s -> assertThat(s).isEqualTo(second));
     }
 
     @Test
     void aPersistentlyFailingReadFailsClearly() throws IOException {
         store.put("read-fails", random(100_000, 10));
         proxy.always("GET", "read-fails", new Hang());
-        assertThatThrownBy(() -> store.get("read-fails")).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> store.get("read-fails"))
+                .isInstanceOf(IOException.class)
                 .isNotInstanceOf(BlobNotFoundException.class)
-                .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
+                .hasMessageContaining("read-fails")
+                .hasMessageContaining(store.uri());
         proxy.clear();
         proxy.always("GET", "read-fails", new DropMidResponse());
         // (every attempt of the store stack's retry layer is cut off; the last failure is thrown)
-        assertThatThrownBy(() -> store.get("read-fails")).isInstanceOf(IOException.class)
-                .hasMessageContaining("read-fails").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.get("read-fails"))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("read-fails")
+                .hasMessageContaining(store.uri());
     }
 
     @Test
@@ -214,8 +225,10 @@ public abstract class FaultInjectionContract {
         store.put("listed-fails/a", new byte[1]);
         String[] list = listRequest();
         proxy.always(list[0], list[1], new Status(503));
-        assertThatThrownBy(() -> store.list("listed-fails/")).isInstanceOf(IOException.class)
-                .hasMessageContaining("listed-fails/").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.list("listed-fails/"))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("listed-fails/")
+                .hasMessageContaining(store.uri());
     }
 
     @Test
@@ -225,21 +238,28 @@ public abstract class FaultInjectionContract {
         store.put("large-fails", small);
         String[] part = partRequest();
         proxy.always(part[0], part[1], new Status(503));
-        assertThatThrownBy(() -> store.put("large-fails", random(LARGE_OBJECT_SIZE, 12))).isInstanceOf(IOException.class)
-                .hasMessageContaining("large-fails").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.put("large-fails", random(LARGE_OBJECT_SIZE, 12)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("large-fails")
+                .hasMessageContaining(store.uri());
 
-        assertThatThrownBy(() -> store.put("large-new", random(LARGE_OBJECT_SIZE, 13))).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> store.put("large-new", random(LARGE_OBJECT_SIZE, 13)))
+                .isInstanceOf(IOException.class)
                 .hasMessageContaining("large-new");
         proxy.clear();
         String[] commit = commitRequest();
         proxy.always(commit[0], commit[1], new Status(503));
-        assertThatThrownBy(() -> store.put("large-uncommitted", random(LARGE_OBJECT_SIZE, 14))).isInstanceOf(IOException.class)
-                .hasMessageContaining("large-uncommitted").hasMessageContaining(store.uri());
+        assertThatThrownBy(() -> store.put("large-uncommitted", random(LARGE_OBJECT_SIZE, 14)))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("large-uncommitted")
+                .hasMessageContaining(store.uri());
         proxy.clear();
         assertThat(store.stat("large-new")).isEmpty();
         assertThat(store.stat("large-uncommitted")).isEmpty();
         if (serverKeepsTheObjectWhenAnUploadIsAborted()) {
-            assertThat(store.get("large-fails")).as("the previous version, whole").isEqualTo(small);
+            assertThat(store.get("large-fails"))
+                    .as("the previous version, whole")
+                    .isEqualTo(small);
             assertThat(store.list("")).extracting(BlobInfo::key).containsExactly("large-fails");
         } else {
             // never the new, partly uploaded content: the previous version whole, or nothing

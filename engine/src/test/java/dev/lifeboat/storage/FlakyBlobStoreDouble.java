@@ -1,6 +1,5 @@
 package dev.lifeboat.storage;
 
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;

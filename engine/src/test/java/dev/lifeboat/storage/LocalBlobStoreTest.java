@@ -1,20 +1,19 @@
 package dev.lifeboat.storage;
 
-import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.storage.local.LocalBlobStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The shared contract, plus what only a file system store does: files on disk, temporary files, a root that may not exist. */
 class LocalBlobStoreTest extends BlobStoreContract {
@@ -58,9 +57,13 @@ class LocalBlobStoreTest extends BlobStoreContract {
         assertThat(keys("")).containsExactly("data/ab/abc");
         assertThat(keys("data/ab/")).containsExactly("data/ab/abc");
         assertThat(keys("data/ab/.")).isEmpty();
-        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1))).as("too young to remove").isZero();
-        Files.setLastModifiedTime(leftover, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
-        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1))).isEqualTo(1);
+        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1)))
+                .as("too young to remove")
+                .isZero();
+        Files.setLastModifiedTime(
+                leftover, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
+        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1)))
+                .isEqualTo(1);
         assertThat(Files.exists(leftover)).isFalse();
         assertThat(store.get("data/ab/abc")).isEqualTo(bytes("x"));
     }
@@ -76,7 +79,8 @@ class LocalBlobStoreTest extends BlobStoreContract {
 
     @Test
     void uriNamesTheRoot() {
-        assertThat(store.uri()).isEqualTo("file://" + dir.resolve("repo").toAbsolutePath().normalize());
+        assertThat(store.uri())
+                .isEqualTo("file://" + dir.resolve("repo").toAbsolutePath().normalize());
         assertThat(BlobStores.open(store.uri()).uri()).isEqualTo(store.uri());
     }
 
@@ -85,7 +89,8 @@ class LocalBlobStoreTest extends BlobStoreContract {
             return List.of();
         }
         try (Stream<Path> s = Files.walk(local().root())) {
-            return s.filter(p -> p.getFileName().toString().endsWith(".lifeboat-tmp")).toList();
+            return s.filter(p -> p.getFileName().toString().endsWith(".lifeboat-tmp"))
+                    .toList();
         }
     }
 }

@@ -1,5 +1,7 @@
 package dev.lifeboat.proto;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.proto.v1.AgentLinkGrpc;
 import dev.lifeboat.proto.v1.AgentMessage;
 import dev.lifeboat.proto.v1.ControllerMessage;
@@ -14,14 +16,11 @@ import io.grpc.Server;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
-import org.junit.jupiter.api.Test;
-
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 /**
  * The generated contract round-trips over grpc-java's in-process transport (the real client and server stacks,
@@ -43,12 +42,17 @@ class AgentLinkContractTest {
                         received.add(m);
                         if (m.hasHello()) {
                             toAgent.onNext(ControllerMessage.newBuilder()
-                                    .setWelcome(Welcome.newBuilder().setHeartbeatSeconds(5)).build());
+                                    .setWelcome(Welcome.newBuilder().setHeartbeatSeconds(5))
+                                    .build());
                         }
                         if (m.hasHeartbeat()) {
-                            toAgent.onNext(ControllerMessage.newBuilder().setStart(JobRequest.newBuilder()
-                                    .setJobId("job-1").setType(JobType.BACKUP_FULL).setDatabase("main")
-                                    .putParams("compression", "low")).build());
+                            toAgent.onNext(ControllerMessage.newBuilder()
+                                    .setStart(JobRequest.newBuilder()
+                                            .setJobId("job-1")
+                                            .setType(JobType.BACKUP_FULL)
+                                            .setDatabase("main")
+                                            .putParams("compression", "low"))
+                                    .build());
                         }
                         if (m.hasEvent() && m.getEvent().getKind() == JobEvent.Kind.COMPLETED) {
                             toAgent.onCompleted();
@@ -57,18 +61,21 @@ class AgentLinkContractTest {
                     }
 
                     @Override
-                    public void onError(Throwable t) {
-                    }
+                    public void onError(Throwable t) {}
 
                     @Override
-                    public void onCompleted() {
-                    }
+                    public void onCompleted() {}
                 };
             }
         };
         String name = InProcessServerBuilder.generateName();
-        Server server = InProcessServerBuilder.forName(name).directExecutor().addService(controller).build().start();
-        ManagedChannel channel = InProcessChannelBuilder.forName(name).directExecutor().build();
+        Server server = InProcessServerBuilder.forName(name)
+                .directExecutor()
+                .addService(controller)
+                .build()
+                .start();
+        ManagedChannel channel =
+                InProcessChannelBuilder.forName(name).directExecutor().build();
         try {
             List<ControllerMessage> commands = new CopyOnWriteArrayList<>();
             StreamObserver<AgentMessage>[] up = new StreamObserver[1];
@@ -78,37 +85,68 @@ class AgentLinkContractTest {
                     commands.add(m);
                     if (m.hasStart()) {
                         String id = m.getStart().getJobId();
-                        up[0].onNext(AgentMessage.newBuilder().setEvent(JobEvent.newBuilder().setJobId(id).setSequence(1)
-                                .setKind(JobEvent.Kind.STARTED)).build());
-                        up[0].onNext(AgentMessage.newBuilder().setEvent(JobEvent.newBuilder().setJobId(id).setSequence(2)
-                                .setKind(JobEvent.Kind.PROGRESS).setBytesDone(512).setBytesTotal(1024).setEtaSeconds(1.5)).build());
-                        up[0].onNext(AgentMessage.newBuilder().setEvent(JobEvent.newBuilder().setJobId(id).setSequence(3)
-                                .setKind(JobEvent.Kind.COMPLETED).setResultJson("{\"ok\":true}")).build());
+                        up[0].onNext(AgentMessage.newBuilder()
+                                .setEvent(JobEvent.newBuilder()
+                                        .setJobId(id)
+                                        .setSequence(1)
+                                        .setKind(JobEvent.Kind.STARTED))
+                                .build());
+                        up[0].onNext(AgentMessage.newBuilder()
+                                .setEvent(JobEvent.newBuilder()
+                                        .setJobId(id)
+                                        .setSequence(2)
+                                        .setKind(JobEvent.Kind.PROGRESS)
+                                        .setBytesDone(512)
+                                        .setBytesTotal(1024)
+                                        .setEtaSeconds(1.5))
+                                .build());
+                        up[0].onNext(AgentMessage.newBuilder()
+                                .setEvent(JobEvent.newBuilder()
+                                        .setJobId(id)
+                                        .setSequence(3)
+                                        .setKind(JobEvent.Kind.COMPLETED)
+                                        .setResultJson("{\"ok\":true}"))
+                                .build());
                     }
                 }
 
                 @Override
-                public void onError(Throwable t) {
-                }
+                public void onError(Throwable t) {}
 
                 @Override
                 public void onCompleted() {
                     up[0].onCompleted();
                 }
             });
-            up[0].onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId("agent-eu-1").setRegion("eu")
-                    .addDatabases("main").setMaxConcurrentJobs(2)).build());
-            up[0].onNext(AgentMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder()).build());
+            up[0].onNext(AgentMessage.newBuilder()
+                    .setHello(Hello.newBuilder()
+                            .setAgentId("agent-eu-1")
+                            .setRegion("eu")
+                            .addDatabases("main")
+                            .setMaxConcurrentJobs(2))
+                    .build());
+            up[0].onNext(AgentMessage.newBuilder()
+                    .setHeartbeat(Heartbeat.newBuilder())
+                    .build());
             assertThat(completed.await(10, TimeUnit.SECONDS)).isTrue();
 
             assertThat(commands.getFirst().getWelcome().getHeartbeatSeconds()).isEqualTo(5);
             assertThat(commands.get(1).getStart().getParamsMap()).containsEntry("compression", "low");
             assertThat(received.getFirst().getHello().getAgentId()).isEqualTo("agent-eu-1");
             assertThat(received.get(1).hasHeartbeat()).isTrue();
-            assertThat(received.stream().filter(AgentMessage::hasEvent).map(m -> m.getEvent().getSequence()).toList())
+            assertThat(received.stream()
+                            .filter(AgentMessage::hasEvent)
+                            .map(m -> m.getEvent().getSequence())
+                            .toList())
                     .containsExactly(1L, 2L, 3L);
-            assertThat(received.stream().filter(AgentMessage::hasEvent).filter(m -> m.getEvent().getKind() == JobEvent.Kind.PROGRESS)
-                    .findFirst().orElseThrow().getEvent().getBytesDone()).isEqualTo(512);
+            assertThat(received.stream()
+                            .filter(AgentMessage::hasEvent)
+                            .filter(m -> m.getEvent().getKind() == JobEvent.Kind.PROGRESS)
+                            .findFirst()
+                            .orElseThrow()
+                            .getEvent()
+                            .getBytesDone())
+                    .isEqualTo(512);
         } finally {
             channel.shutdownNow();
             server.shutdownNow();

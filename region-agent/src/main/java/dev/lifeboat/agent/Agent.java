@@ -11,9 +11,6 @@ import dev.lifeboat.security.TlsFiles;
 import io.grpc.ChannelCredentials;
 import io.grpc.InsecureChannelCredentials;
 import io.micrometer.core.instrument.Gauge;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.FileStore;
@@ -21,6 +18,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A region agent in one process: the job engine, its Jobs API, the Prometheus endpoint, the RPO probe of every
@@ -53,13 +52,18 @@ public final class Agent implements AutoCloseable {
     }
 
     private void startAll() throws IOException {
-        TlsFiles tls = config.tls() == null ? null : new TlsFiles(config.tls().ca(), config.tls().cert(), config.tls().key());
+        TlsFiles tls = config.tls() == null
+                ? null
+                : new TlsFiles(
+                        config.tls().ca(), config.tls().cert(), config.tls().key());
         // /metrics stays plain HTTP on loopback; anywhere else it needs TLS and a client certificate from the CA
         boolean loopback = config.metricsListen().isLoopback();
         if (!loopback && tls == null) {
-            throw new IllegalArgumentException("metrics-listen " + config.metricsListen() + " is not loopback: it needs tls");
+            throw new IllegalArgumentException(
+                    "metrics-listen " + config.metricsListen() + " is not loopback: it needs tls");
         }
-        metrics = new AgentMetrics(config.metricsListen().socketAddress(), loopback ? null : MutualTls.serverSslContext(tls, true));
+        metrics = new AgentMetrics(
+                config.metricsListen().socketAddress(), loopback ? null : MutualTls.serverSslContext(tls, true));
         parts.add(metrics);
         jobs = new JobManager(config, metrics.registry());
         parts.add(jobs);
@@ -71,25 +75,43 @@ public final class Agent implements AutoCloseable {
         for (AgentConfig.Database db : config.databases()) {
             try {
                 Repository repo = DatabaseAccess.openRepository(db);
-                ReplicationConfig replication = db.replication() == null ? null : ReplicationConfig.load(db.replication());
+                ReplicationConfig replication =
+                        db.replication() == null ? null : ReplicationConfig.load(db.replication());
                 if (db.pgdata() != null || db.pghost() != null) {
-                    targets.add(ProbeTarget.of(db.name(), () -> DatabaseAccess.connections(db), config.region(), repo, replication));
+                    targets.add(ProbeTarget.of(
+                            db.name(), () -> DatabaseAccess.connections(db), config.region(), repo, replication));
                 }
                 storageGauge(db);
             } catch (IOException | RuntimeException e) {
                 // the database's jobs will fail with the same reason; the agent still serves the others
-                log.error("database {}: cannot open its repository {} for the RPO probe: {}", db.name(), db.repo(), e.getMessage());
+                log.error(
+                        "database {}: cannot open its repository {} for the RPO probe: {}",
+                        db.name(),
+                        db.repo(),
+                        e.getMessage());
             }
         }
         if (!targets.isEmpty()) {
             parts.add(new RpoProbe(metrics.registry(), targets, config.rpoProbeInterval()));
         }
         if (config.controller() != null) {
-            ChannelCredentials creds = config.insecureDev() ? InsecureChannelCredentials.create() : MutualTls.channelCredentials(tls, dev.lifeboat.security.Pki.Role.CONTROLLER);
+            ChannelCredentials creds = config.insecureDev()
+                    ? InsecureChannelCredentials.create()
+                    : MutualTls.channelCredentials(tls, dev.lifeboat.security.Pki.Role.CONTROLLER);
             String version = Agent.class.getPackage().getImplementationVersion();
-            link = new ControllerLink(config.controller().target(), creds, new ControllerLink.Identity(config.id(), config.region(),
-                    version == null ? "dev" : version, config.databaseNames(), config.maxConcurrentJobs()), jobs, metrics::snapshot,
-                    config.rpoProbeInterval()).start();
+            link = new ControllerLink(
+                            config.controller().target(),
+                            creds,
+                            new ControllerLink.Identity(
+                                    config.id(),
+                                    config.region(),
+                                    version == null ? "dev" : version,
+                                    config.databaseNames(),
+                                    config.maxConcurrentJobs()),
+                            jobs,
+                            metrics::snapshot,
+                            config.rpoProbeInterval())
+                    .start();
             parts.add(link);
         }
     }
@@ -108,12 +130,15 @@ public final class Agent implements AutoCloseable {
         }
         FileStore store = Files.getFileStore(dir);
         Gauge.builder(STORAGE_FREE_RATIO, store, s -> {
-            try {
-                return s.getTotalSpace() == 0 ? Double.NaN : (double) s.getUsableSpace() / s.getTotalSpace();
-            } catch (IOException e) {
-                return Double.NaN;
-            }
-        }).tag("database", db.name()).tag("region", config.region()).register(metrics.registry());
+                    try {
+                        return s.getTotalSpace() == 0 ? Double.NaN : (double) s.getUsableSpace() / s.getTotalSpace();
+                    } catch (IOException e) {
+                        return Double.NaN;
+                    }
+                })
+                .tag("database", db.name())
+                .tag("region", config.region())
+                .register(metrics.registry());
     }
 
     public JobManager jobs() {

@@ -1,15 +1,11 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.common.HostPort;
 import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.lifeboat.common.HostPort;
 import dev.lifeboat.repository.compress.Compression;
-
-import javax.naming.InvalidNameException;
-import javax.naming.ldap.LdapName;
-import javax.naming.ldap.Rdn;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -18,15 +14,16 @@ import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import javax.naming.InvalidNameException;
+import javax.naming.ldap.LdapName;
+import javax.naming.ldap.Rdn;
 
 /**
  * A region agent's settings, read from YAML ({@code lifeboat agent --config FILE}; see docs/agent.md). Relative paths
@@ -37,17 +34,26 @@ import java.util.regex.Pattern;
  * @param metricsListen   where Prometheus {@code /metrics} is served
  * @param insecureDev     plaintext gRPC for development, refused unless every address is loopback
  */
-public record AgentConfig(Path source, String id, String region, HostPort controller, HostPort listen,
-                          HostPort metricsListen, Path stateDir, int maxConcurrentJobs, Tls tls, boolean insecureDev,
-                          Duration rpoProbeInterval, List<Database> databases) {
+public record AgentConfig(
+        Path source,
+        String id,
+        String region,
+        HostPort controller,
+        HostPort listen,
+        HostPort metricsListen,
+        Path stateDir,
+        int maxConcurrentJobs,
+        Tls tls,
+        boolean insecureDev,
+        Duration rpoProbeInterval,
+        List<Database> databases) {
 
     public static final String DEFAULT_LISTEN = "127.0.0.1:7444";
     public static final String DEFAULT_METRICS_LISTEN = "127.0.0.1:9187";
     public static final Path DEFAULT_STATE_DIR = Path.of("/var/lib/lifeboat/agent");
 
     /** PEM files: the CA that signed controller and client certificates, this agent's certificate and its key. */
-    public record Tls(Path ca, Path cert, Path key) {
-    }
+    public record Tls(Path ca, Path cert, Path key) {}
 
     /**
      * One PostgreSQL cluster the agent acts on and its repository.
@@ -57,8 +63,18 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
      * @param replication replication config (JSON) of the repository, or null
      * @param walStream   keep a WAL_STREAM job running for this database
      */
-    public record Database(String name, Path pgdata, String pghost, Integer pgport, String pguser, String repo,
-                           Path keyFile, Path replication, boolean walStream, String compression, int parallel) {
+    public record Database(
+            String name,
+            Path pgdata,
+            String pghost,
+            Integer pgport,
+            String pguser,
+            String repo,
+            Path keyFile,
+            Path replication,
+            boolean walStream,
+            String compression,
+            int parallel) {
         public Compression parsedCompression() {
             return Compression.parse(compression);
         }
@@ -72,11 +88,31 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
     }
 
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
-    private static final Set<String> TOP_KEYS = Set.of("id", "region", "controller", "listen", "metrics-listen", "state-dir",
-            "max-concurrent-jobs", "tls", "insecure-dev", "rpo-probe-interval", "databases");
+    private static final Set<String> TOP_KEYS = Set.of(
+            "id",
+            "region",
+            "controller",
+            "listen",
+            "metrics-listen",
+            "state-dir",
+            "max-concurrent-jobs",
+            "tls",
+            "insecure-dev",
+            "rpo-probe-interval",
+            "databases");
     private static final Set<String> TLS_KEYS = Set.of("ca", "cert", "key");
-    private static final Set<String> DB_KEYS = Set.of("name", "pgdata", "pghost", "pgport", "pguser", "repo", "key-file",
-            "replication", "wal-stream", "compression", "parallel");
+    private static final Set<String> DB_KEYS = Set.of(
+            "name",
+            "pgdata",
+            "pghost",
+            "pgport",
+            "pguser",
+            "repo",
+            "key-file",
+            "replication",
+            "wal-stream",
+            "compression",
+            "parallel");
 
     public AgentConfig {
         databases = List.copyOf(databases);
@@ -90,7 +126,10 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
             }
         }
         throw new IllegalArgumentException("this agent (" + id + ") has no database '" + name + "'; it knows "
-                + (databases.isEmpty() ? "none" : String.join(", ", databases.stream().map(Database::name).toList())));
+                + (databases.isEmpty()
+                        ? "none"
+                        : String.join(
+                                ", ", databases.stream().map(Database::name).toList())));
     }
 
     public List<String> databaseNames() {
@@ -118,8 +157,12 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
         try {
             root = new ObjectMapper(new YAMLFactory()).readTree(yaml);
         } catch (JacksonException e) {
-            throw r.error(null, "is not valid YAML: " + e.getOriginalMessage()
-                    + (e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ")"));
+            throw r.error(
+                    null,
+                    "is not valid YAML: " + e.getOriginalMessage()
+                            + (e.getLocation() == null
+                                    ? ""
+                                    : " (line " + e.getLocation().getLineNr() + ")"));
         }
         if (root == null || !root.isObject()) {
             throw r.error(null, "must be a YAML mapping of settings (id, region, listen, tls, databases, ...)");
@@ -148,27 +191,39 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 throw r.error("tls", "must be a mapping with ca, cert and key (PEM files)");
             }
             r.unknownKeys(t, TLS_KEYS, "tls.");
-            tls = new Tls(r.requiredFile(t, "ca", "tls.ca"), r.requiredFile(t, "cert", "tls.cert"), r.requiredFile(t, "key", "tls.key"));
+            tls = new Tls(
+                    r.requiredFile(t, "ca", "tls.ca"),
+                    r.requiredFile(t, "cert", "tls.cert"),
+                    r.requiredFile(t, "key", "tls.key"));
         }
         if (insecure) {
             if (tls != null) {
                 throw r.error("insecure-dev", "is true but tls is set too: remove one (insecure-dev turns TLS off)");
             }
             if (!listen.isLoopback()) {
-                throw r.error("listen", listen + " is not a loopback address; insecure-dev (no TLS) is allowed on loopback only");
+                throw r.error(
+                        "listen",
+                        listen + " is not a loopback address; insecure-dev (no TLS) is allowed on loopback only");
             }
             if (controller != null && !controller.isLoopback()) {
-                throw r.error("controller", controller + " is not a loopback address; insecure-dev (no TLS) is allowed on loopback only");
+                throw r.error(
+                        "controller",
+                        controller + " is not a loopback address; insecure-dev (no TLS) is allowed on loopback only");
             }
         } else {
             if (tls == null) {
-                throw r.error("tls", "is required: give tls: {ca: CA.pem, cert: AGENT.pem, key: AGENT.key} "
-                        + "(lifeboat pki issue --role agent " + id + "), or insecure-dev: true on loopback for development");
+                throw r.error(
+                        "tls",
+                        "is required: give tls: {ca: CA.pem, cert: AGENT.pem, key: AGENT.key} "
+                                + "(lifeboat pki issue --role agent " + id
+                                + "), or insecure-dev: true on loopback for development");
             }
             String cn = commonName(tls.cert(), r);
             if (!id.equals(cn)) {
-                throw r.error("id", "'" + id + "' must equal the common name of the agent certificate " + tls.cert()
-                        + " ('" + cn + "'): an agent's identity is its certificate");
+                throw r.error(
+                        "id",
+                        "'" + id + "' must equal the common name of the agent certificate " + tls.cert() + " ('" + cn
+                                + "'): an agent's identity is its certificate");
             }
         }
 
@@ -193,9 +248,12 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 at = "databases[" + name + "]";
                 String repo = r.text(d, "repo", at + ".repo");
                 if (repo == null) {
-                    throw r.error(at + ".repo", "is required: the repository URI (file:///..., s3://bucket/prefix, ...)");
+                    throw r.error(
+                            at + ".repo", "is required: the repository URI (file:///..., s3://bucket/prefix, ...)");
                 }
-                Integer pgport = d.has("pgport") && !d.get("pgport").isNull() ? r.integer(d, "pgport", at + ".pgport", 5432, 1, 65535) : null;
+                Integer pgport = d.has("pgport") && !d.get("pgport").isNull()
+                        ? r.integer(d, "pgport", at + ".pgport", 5432, 1, 65535)
+                        : null;
                 String compression = r.text(d, "compression", at + ".compression");
                 compression = compression == null ? "low" : compression;
                 try {
@@ -214,20 +272,32 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 boolean walStream = r.bool(d, "wal-stream", at + ".wal-stream", false);
                 Path pgdata = r.path(d, "pgdata", at + ".pgdata");
                 if (walStream && pgdata == null && r.text(d, "pghost", at + ".pghost") == null) {
-                    throw r.error(at + ".wal-stream", "needs pgdata (or pghost/pgport) to know which server to stream from");
+                    throw r.error(
+                            at + ".wal-stream", "needs pgdata (or pghost/pgport) to know which server to stream from");
                 }
-                dbs.add(new Database(name, pgdata, r.text(d, "pghost", at + ".pghost"), pgport,
-                        r.text(d, "pguser", at + ".pguser"), repo, keyFile, replication, walStream, compression,
+                dbs.add(new Database(
+                        name,
+                        pgdata,
+                        r.text(d, "pghost", at + ".pghost"),
+                        pgport,
+                        r.text(d, "pguser", at + ".pguser"),
+                        repo,
+                        keyFile,
+                        replication,
+                        walStream,
+                        compression,
                         r.integer(d, "parallel", at + ".parallel", 2, 1, 256)));
             }
         }
-        return new AgentConfig(source, id, region, controller, listen, metrics, stateDir, maxJobs, tls, insecure, probe, dbs);
+        return new AgentConfig(
+                source, id, region, controller, listen, metrics, stateDir, maxJobs, tls, insecure, probe, dbs);
     }
 
     /** The certificate's subject common name. */
     static String commonName(Path cert, Reader r) {
         try (InputStream in = Files.newInputStream(cert)) {
-            X509Certificate x = (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
+            X509Certificate x =
+                    (X509Certificate) CertificateFactory.getInstance("X.509").generateCertificate(in);
             for (Rdn rdn : new LdapName(x.getSubjectX500Principal().getName()).getRdns()) {
                 if (rdn.getType().equalsIgnoreCase("CN")) {
                     return rdn.getValue().toString();
@@ -248,14 +318,18 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
         }
 
         ConfigException error(String key, String problem) {
-            return new ConfigException("agent config " + (source == null ? "" : source + ": ") + (key == null ? "" : key + ": ") + problem);
+            return new ConfigException("agent config " + (source == null ? "" : source + ": ")
+                    + (key == null ? "" : key + ": ") + problem);
         }
 
         void unknownKeys(JsonNode node, Set<String> known, String prefix) {
             for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
                 String k = it.next();
                 if (!known.contains(k)) {
-                    throw error(prefix + k, "is not a setting; known: " + String.join(", ", known.stream().sorted().toList()));
+                    throw error(
+                            prefix + k,
+                            "is not a setting; known: "
+                                    + String.join(", ", known.stream().sorted().toList()));
                 }
             }
         }
@@ -282,7 +356,10 @@ public record AgentConfig(Path source, String id, String region, HostPort contro
                 throw error(key, "is required");
             }
             if (!NAME.matcher(s).matches()) {
-                throw error(key, "'" + s + "' may only hold letters, digits, '.', '_' and '-' (and start with a letter or digit)");
+                throw error(
+                        key,
+                        "'" + s
+                                + "' may only hold letters, digits, '.', '_' and '-' (and start with a letter or digit)");
             }
             return s;
         }

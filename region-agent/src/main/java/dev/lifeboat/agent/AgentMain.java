@@ -1,7 +1,6 @@
 package dev.lifeboat.agent;
 
 import dev.lifeboat.proto.v1.JobEvent;
-
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -18,8 +17,7 @@ public final class AgentMain {
               -v, --verbose   log what happens, and stack traces on errors
             """;
 
-    private AgentMain() {
-    }
+    private AgentMain() {}
 
     public static void main(String[] args) {
         Path config = null;
@@ -46,7 +44,8 @@ public final class AgentMain {
         }
         // chosen before the first logger exists; an operator's -Dlogback.configurationFile wins
         if (System.getProperty("logback.configurationFile") == null) {
-            System.setProperty("logback.configurationFile",
+            System.setProperty(
+                    "logback.configurationFile",
                     verbose ? "dev/lifeboat/agent/logback-verbose.xml" : "dev/lifeboat/agent/logback.xml");
         }
         try {
@@ -56,7 +55,8 @@ public final class AgentMain {
             if (verbose) {
                 e.printStackTrace(System.err);
             }
-            System.err.println("agent: error: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            System.err.println(
+                    "agent: error: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
             System.exit(1);
         }
     }
@@ -72,21 +72,32 @@ public final class AgentMain {
         AgentConfig cfg = AgentConfig.load(configFile);
         Agent agent = Agent.start(cfg);
         for (JobEvent e : agent.jobs().interruptedAtStartup()) {
-            System.err.println("agent: job " + e.getJobId() + " was running when the agent last stopped: marked failed ("
-                    + e.getMessage() + ")");
+            System.err.println("agent: job " + e.getJobId()
+                    + " was running when the agent last stopped: marked failed (" + e.getMessage() + ")");
         }
         CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            System.err.println("agent: stopping: cancelling running jobs");
-            agent.close();
-            stopped.countDown();
-        }, "agent-shutdown");
+        Thread hook = new Thread(
+                () -> {
+                    System.err.println("agent: stopping: cancelling running jobs");
+                    agent.close();
+                    stopped.countDown();
+                },
+                "agent-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
-        System.err.printf("agent %s (region %s) serving the Jobs API on %s:%d (%s), metrics on port %d; %d database(s): %s; "
+        System.err.printf(
+                "agent %s (region %s) serving the Jobs API on %s:%d (%s), metrics on port %d; %d database(s): %s; "
                         + "controller: %s; state in %s%n",
-                cfg.id(), cfg.region(), cfg.listen().host(), agent.jobsPort(),
-                cfg.insecureDev() ? "INSECURE: no TLS, loopback only" : "mutual TLS", agent.metricsPort(), cfg.databases().size(),
-                String.join(", ", cfg.databaseNames()), cfg.controller() == null ? "none (standalone)" : cfg.controller().target(),
+                cfg.id(),
+                cfg.region(),
+                cfg.listen().host(),
+                agent.jobsPort(),
+                cfg.insecureDev() ? "INSECURE: no TLS, loopback only" : "mutual TLS",
+                agent.metricsPort(),
+                cfg.databases().size(),
+                String.join(", ", cfg.databaseNames()),
+                cfg.controller() == null
+                        ? "none (standalone)"
+                        : cfg.controller().target(),
                 cfg.stateDir());
         stopped.await();
     }

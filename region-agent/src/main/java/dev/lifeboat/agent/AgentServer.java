@@ -5,7 +5,6 @@ import io.grpc.BindableService;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,8 +44,8 @@ public final class AgentServer implements AutoCloseable {
         }
 
         @Override
-        public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(io.grpc.ServerCall<Q, R> call, io.grpc.Metadata headers,
-                                                                   io.grpc.ServerCallHandler<Q, R> next) {
+        public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
+                io.grpc.ServerCall<Q, R> call, io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
             if (tls) {
                 javax.net.ssl.SSLSession session = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_SSL_SESSION);
                 dev.lifeboat.security.MutualTls.PeerIdentity peer;
@@ -56,9 +55,14 @@ public final class AgentServer implements AutoCloseable {
                     peer = null;
                 }
                 if (peer == null || peer.role() == dev.lifeboat.security.Pki.Role.AGENT) {
-                    call.close(io.grpc.Status.PERMISSION_DENIED.withDescription(peer == null ? "no client certificate"
-                            : "certificate " + peer.commonName() + " belongs to an agent; agents may not drive other agents"), new io.grpc.Metadata());
-                    return new io.grpc.ServerCall.Listener<>() { };
+                    call.close(
+                            io.grpc.Status.PERMISSION_DENIED.withDescription(
+                                    peer == null
+                                            ? "no client certificate"
+                                            : "certificate " + peer.commonName()
+                                                    + " belongs to an agent; agents may not drive other agents"),
+                            new io.grpc.Metadata());
+                    return new io.grpc.ServerCall.Listener<>() {};
                 }
             }
             return next.startCall(call, headers);
@@ -70,7 +74,8 @@ public final class AgentServer implements AutoCloseable {
      * present one signed by the configured CA.
      */
     public static ServerCredentials mutualTls(AgentConfig.Tls tls) {
-        return dev.lifeboat.security.MutualTls.serverCredentials(new dev.lifeboat.security.TlsFiles(tls.ca(), tls.cert(), tls.key()));
+        return dev.lifeboat.security.MutualTls.serverCredentials(
+                new dev.lifeboat.security.TlsFiles(tls.ca(), tls.cert(), tls.key()));
     }
 
     /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only). */
@@ -82,8 +87,10 @@ public final class AgentServer implements AutoCloseable {
         try {
             server.start();
         } catch (IOException e) {
-            throw new IOException("cannot listen on " + listen + " for the Jobs API: " + e.getMessage()
-                    + " (is another agent running there? change listen in the agent config)", e);
+            throw new IOException(
+                    "cannot listen on " + listen + " for the Jobs API: " + e.getMessage()
+                            + " (is another agent running there? change listen in the agent config)",
+                    e);
         }
         return this;
     }

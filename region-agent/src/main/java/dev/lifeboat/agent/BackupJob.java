@@ -8,7 +8,6 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.SnapshotSummary;
 import dev.lifeboat.repository.compress.Compression;
-
 import java.util.Map;
 import java.util.Set;
 
@@ -32,7 +31,8 @@ final class BackupJob implements JobExecutor {
 
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
-        JobParams p = new JobParams(request.getType().name(), request.getParamsMap(), Set.of("compression", "parallel"));
+        JobParams p =
+                new JobParams(request.getType().name(), request.getParamsMap(), Set.of("compression", "parallel"));
         Compression compression;
         try {
             compression = Compression.parse(p.string("compression", db.compression()));
@@ -41,10 +41,12 @@ final class BackupJob implements JobExecutor {
         }
         int parallel = p.integer("parallel", db.parallel(), 1, 256);
         if (db.pgdata() == null) {
-            throw new IllegalArgumentException(request.getType() + ": database " + db.name() + " has no pgdata in the agent "
-                    + "config; backups read the data directory, so they run on the agent of the database host");
+            throw new IllegalArgumentException(
+                    request.getType() + ": database " + db.name() + " has no pgdata in the agent "
+                            + "config; backups read the data directory, so they run on the agent of the database host");
         }
-        PgBackupOptions opts = new PgBackupOptions(db.pgdata(), db.pghost(), db.pgport(), db.pguser(), type, compression, parallel);
+        PgBackupOptions opts =
+                new PgBackupOptions(db.pgdata(), db.pghost(), db.pgport(), db.pguser(), type, compression, parallel);
         return ctx -> {
             Repository repo = ctx.openRepository();
             Snapshot s = new PgBackup(repo, opts, ctx.progress(), ctx.cancellation()).run();

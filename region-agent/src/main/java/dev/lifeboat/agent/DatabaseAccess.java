@@ -7,13 +7,11 @@ import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.IOException;
 
 /** How the agent reaches one configured database's repository and server: the same way the CLI's options do. */
 public final class DatabaseAccess {
-    private DatabaseAccess() {
-    }
+    private DatabaseAccess() {}
 
     /** The repository store with its synchronous regions, as {@code --repo}/{@code --replication} open it. */
     public static BlobStore openStore(AgentConfig.Database database) {
@@ -32,13 +30,17 @@ public final class DatabaseAccess {
         if (pass != null && !pass.isEmpty()) {
             return new KeySource.Passphrase(pass.toCharArray());
         }
-        throw new IllegalArgumentException("the repository of database " + database.name() + " is encrypted: set key-file "
-                + "for it in the agent config, or LIFEBOAT_PASSPHRASE in the agent's environment");
+        throw new IllegalArgumentException(
+                "the repository of database " + database.name() + " is encrypted: set key-file "
+                        + "for it in the agent config, or LIFEBOAT_PASSPHRASE in the agent's environment");
     }
 
     /** How to reach the database's server, as {@code --pgdata/--pghost/--pgport/--pguser} do. */
     public static PgConnections connections(AgentConfig.Database database) throws IOException {
-        return PgBackup.connectionFor(database.pgdata() == null ? null : new PgDataDirectory(database.pgdata()),
-                database.pghost(), database.pgport(), database.pguser());
+        return PgBackup.connectionFor(
+                database.pgdata() == null ? null : new PgDataDirectory(database.pgdata()),
+                database.pghost(),
+                database.pgport(),
+                database.pguser());
     }
 }

@@ -9,9 +9,6 @@ import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.Processes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,6 +17,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * DR_DRILL: proves the database can be recovered, and measures how fast. Restores the newest backup (or
@@ -48,15 +47,31 @@ final class DrDrillJob implements JobExecutor {
             try {
                 Files.createDirectories(work);
                 requireReachable(work);
-                PgRestore.Result restored = new PgRestore(r, new PgRestore.Options(backup, target, parallel, null, null,
-                        RecoveryTarget.latest(null), ctx.walGetArgs()), ctx.progress(), ctx.cancellation()).run();
+                PgRestore.Result restored = new PgRestore(
+                                r,
+                                new PgRestore.Options(
+                                        backup,
+                                        target,
+                                        parallel,
+                                        null,
+                                        null,
+                                        RecoveryTarget.latest(null),
+                                        ctx.walGetArgs()),
+                                ctx.progress(),
+                                ctx.cancellation())
+                        .run();
                 Snapshot snap = r.loadSnapshot(restored.backupId());
-                ctx.message("drill", "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
-                        + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
-                PgValidator.Report report = new PgValidator(r, target, snap, parallel, ctx.progress(), ctx.cancellation())
-                        .restored(restored).run();
+                ctx.message(
+                        "drill",
+                        "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
+                                + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
+                PgValidator.Report report = new PgValidator(
+                                r, target, snap, parallel, ctx.progress(), ctx.cancellation())
+                        .restored(restored)
+                        .run();
                 long stopLsn = Lsn.parse(snap.engineInfo().get("stopLsn"));
-                long segSize = Long.parseLong(snap.engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+                long segSize =
+                        Long.parseLong(snap.engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
                 Long endLsn = recoveryEnd(target);
 
                 Map<String, Object> out = new LinkedHashMap<>();
@@ -70,16 +85,26 @@ final class DrDrillJob implements JobExecutor {
                 out.put("recoverable_until", restored.recoverableUntil());
                 long replayBytes = endLsn == null ? -1 : Math.max(0, endLsn - stopLsn);
                 out.put("wal_replay_bytes", replayBytes);
-                out.put("wal_replay_segments", endLsn == null ? -1 : Math.max(0, Lsn.segmentOf(Math.max(endLsn, stopLsn), segSize)
-                        - Lsn.segmentOf(stopLsn, segSize)));
+                out.put(
+                        "wal_replay_segments",
+                        endLsn == null
+                                ? -1
+                                : Math.max(
+                                        0,
+                                        Lsn.segmentOf(Math.max(endLsn, stopLsn), segSize)
+                                                - Lsn.segmentOf(stopLsn, segSize)));
                 out.put("replay_seconds", report.startSeconds());
-                out.put("replay_bytes_per_second", replayBytes > 0 && report.startSeconds() > 0 ? replayBytes / report.startSeconds() : 0);
+                out.put(
+                        "replay_bytes_per_second",
+                        replayBytes > 0 && report.startSeconds() > 0 ? replayBytes / report.startSeconds() : 0);
                 out.put("validated", report.ok());
                 out.put("total_seconds", (System.nanoTime() - t0) / 1e9);
                 out.put("validation", report);
                 if (!report.ok()) {
-                    throw JobOutcomeException.failed("the drill's copy of backup " + restored.backupId() + " did not validate: "
-                            + String.join("; ", report.problems()), out);
+                    throw JobOutcomeException.failed(
+                            "the drill's copy of backup " + restored.backupId() + " did not validate: "
+                                    + String.join("; ", report.problems()),
+                            out);
                 }
                 return out;
             } finally {

@@ -7,7 +7,6 @@ import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -40,8 +39,13 @@ final class JobContext {
     private String countedPhase;
     private long countedBytes;
 
-    JobContext(JobRequest request, AgentConfig.Database database, AgentConfig config, Cancellation cancel, Sink sink,
-               java.util.function.LongConsumer bytesCounter) {
+    JobContext(
+            JobRequest request,
+            AgentConfig.Database database,
+            AgentConfig config,
+            Cancellation cancel,
+            Sink sink,
+            java.util.function.LongConsumer bytesCounter) {
         this.request = request;
         this.database = database;
         this.config = config;

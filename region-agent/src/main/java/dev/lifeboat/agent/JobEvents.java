@@ -5,7 +5,6 @@ import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.proto.v1.JobStatus;
 import dev.lifeboat.util.Json;
-
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -13,8 +12,7 @@ import java.util.Map;
 
 /** Job events and statuses as plain JSON-ready maps (for {@code --json} output and anything that speaks JSON). */
 public final class JobEvents {
-    private JobEvents() {
-    }
+    private JobEvents() {}
 
     public static Instant at(JobEvent e) {
         return Instant.ofEpochSecond(e.getAt().getSeconds(), e.getAt().getNanos());
@@ -87,7 +85,8 @@ public final class JobEvents {
         try {
             return e.getResultJson().isEmpty() ? null : Json.MAPPER.readTree(e.getResultJson());
         } catch (Exception ex) {
-            throw new IllegalStateException("job " + e.getJobId() + " sent a result that is not JSON: " + ex.getMessage());
+            throw new IllegalStateException(
+                    "job " + e.getJobId() + " sent a result that is not JSON: " + ex.getMessage());
         }
     }
 }

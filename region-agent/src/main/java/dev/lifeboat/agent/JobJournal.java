@@ -3,9 +3,6 @@ package dev.lifeboat.agent;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobRequest;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -20,6 +17,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Jobs on disk under {@code state-dir/jobs/<job id>/}: {@code request.pb} (the request, written once with
@@ -33,8 +32,7 @@ final class JobJournal {
     static final String EVENTS = "events.log";
 
     /** One job read back: its request, when it was submitted, and its events in order. */
-    record Stored(JobRequest request, Instant submittedAt, List<JobEvent> events) {
-    }
+    record Stored(JobRequest request, Instant submittedAt, List<JobEvent> events) {}
 
     private final Path dir;
 
@@ -42,8 +40,8 @@ final class JobJournal {
         this.dir = dir;
         Files.createDirectories(dir);
         if (!Files.isWritable(dir)) {
-            throw new IOException("job journal directory " + dir + " is not writable by " + System.getProperty("user.name")
-                    + "; fix state-dir in the agent config or its permissions");
+            throw new IOException("job journal directory " + dir + " is not writable by "
+                    + System.getProperty("user.name") + "; fix state-dir in the agent config or its permissions");
         }
     }
 
@@ -63,8 +61,11 @@ final class JobJournal {
                 Path req = d.resolve(REQUEST);
                 if (!Files.isDirectory(d) || !Files.isRegularFile(req)) {
                     if (Files.isDirectory(d)) {
-                        // a submit that crashed before its request was durable was never acknowledged: nothing to report
-                        log.warn("removing job directory {} without a request (a submit interrupted before it was accepted)", d);
+                        // a submit that crashed before its request was durable was never acknowledged: nothing to
+                        // report
+                        log.warn(
+                                "removing job directory {} without a request (a submit interrupted before it was accepted)",
+                                d);
                         deleteTree(d);
                     }
                     continue;
@@ -79,7 +80,8 @@ final class JobJournal {
                 out.add(new Stored(request, Files.getLastModifiedTime(req).toInstant(), readEvents(d)));
             }
         }
-        out.sort(Comparator.comparing(Stored::submittedAt).thenComparing(s -> s.request().getJobId()));
+        out.sort(Comparator.comparing(Stored::submittedAt)
+                .thenComparing(s -> s.request().getJobId()));
         return out;
     }
 
@@ -130,8 +132,11 @@ final class JobJournal {
     void append(String jobId, JobEvent event, boolean sync) throws IOException {
         ByteArrayOutputStream buf = new ByteArrayOutputStream(128);
         event.writeDelimitedTo(buf);
-        try (FileChannel ch = FileChannel.open(jobDir(jobId).resolve(EVENTS), StandardOpenOption.CREATE,
-                StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
+        try (FileChannel ch = FileChannel.open(
+                jobDir(jobId).resolve(EVENTS),
+                StandardOpenOption.CREATE,
+                StandardOpenOption.WRITE,
+                StandardOpenOption.APPEND)) {
             ByteBuffer b = ByteBuffer.wrap(buf.toByteArray());
             while (b.hasRemaining()) {
                 ch.write(b);
@@ -157,8 +162,8 @@ final class JobJournal {
 
     private static void writeAtomically(Path file, byte[] content) throws IOException {
         Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
-                StandardOpenOption.TRUNCATE_EXISTING)) {
+        try (FileChannel ch = FileChannel.open(
+                tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
             ByteBuffer b = ByteBuffer.wrap(content);
             while (b.hasRemaining()) {
                 ch.write(b);

@@ -14,9 +14,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
@@ -35,6 +32,8 @@ import java.util.concurrent.CopyOnWriteArraySet;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs an agent's jobs: accepts them (idempotently, per job id), queues them behind a concurrency limit
@@ -58,6 +57,7 @@ public final class JobManager implements AutoCloseable {
     private static final Pattern JOB_ID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
     /** A long-running job (a WAL stream) keeps its lifecycle events and only its newest progress reports. */
     private static final int COMPACT_ABOVE = 2000;
+
     private static final int COMPACT_TO = 1000;
     private static final Duration CLOSE_WAIT = Duration.ofSeconds(20);
 
@@ -67,6 +67,7 @@ public final class JobManager implements AutoCloseable {
     private final Map<JobType, JobExecutor> executors = new EnumMap<>(JobType.class);
     /** Every job this agent knows, oldest submit first. Guarded by this. */
     private final LinkedHashMap<String, Job> jobs = new LinkedHashMap<>();
+
     private final ArrayDeque<Job> queue = new ArrayDeque<>();
     private final Set<Subscriber> everyJob = new CopyOnWriteArraySet<>();
     private final List<JobEvent> interrupted = new ArrayList<>();
@@ -90,6 +91,7 @@ public final class JobManager implements AutoCloseable {
         boolean ended;
         /** Taken out of the queue by a cancel (guarded by the manager). */
         boolean dequeued;
+
         volatile String cancelReason;
         Thread thread;
         long startNanos;
@@ -136,7 +138,11 @@ public final class JobManager implements AutoCloseable {
                         try {
                             listener.accept(e);
                         } catch (RuntimeException ex) {
-                            log.warn("a job event listener failed on {} #{}: {}", e.getJobId(), e.getSequence(), ex.toString());
+                            log.warn(
+                                    "a job event listener failed on {} #{}: {}",
+                                    e.getJobId(),
+                                    e.getSequence(),
+                                    ex.toString());
                         }
                     }
                 } finally {
@@ -165,9 +171,11 @@ public final class JobManager implements AutoCloseable {
         executors.put(JobType.REPLICATE, new ReplicateJob());
         executors.put(JobType.DR_DRILL, new DrDrillJob());
         Gauge.builder("lifeboat.jobs.running", this, m -> m.running)
-                .description("Jobs running now on this agent (WAL streams included)").register(registry);
+                .description("Jobs running now on this agent (WAL streams included)")
+                .register(registry);
         Gauge.builder("lifeboat.jobs.queued", this, m -> m.queued)
-                .description("Jobs waiting for a free slot (max-concurrent-jobs)").register(registry);
+                .description("Jobs waiting for a free slot (max-concurrent-jobs)")
+                .register(registry);
         recover();
     }
 
@@ -175,8 +183,10 @@ public final class JobManager implements AutoCloseable {
     private void recover() throws IOException {
         for (JobJournal.Stored s : journal.loadAll()) {
             String id = s.request().getJobId();
-            AgentConfig.Database db = config.databases().stream().filter(d -> d.name().equals(s.request().getDatabase()))
-                    .findFirst().orElse(null);
+            AgentConfig.Database db = config.databases().stream()
+                    .filter(d -> d.name().equals(s.request().getDatabase()))
+                    .findFirst()
+                    .orElse(null);
             Job job = new Job(s.request(), s.submittedAt(), db, null);
             job.events.addAll(s.events());
             for (JobEvent e : s.events()) {
@@ -186,9 +196,14 @@ public final class JobManager implements AutoCloseable {
                 job.ended |= isTerminal(e.getKind());
             }
             if (!job.ended) {
-                JobEvent e = describing(JobEvent.newBuilder(), s.request()).setJobId(id).setSequence(job.lastSequence + 1)
-                        .setKind(JobEvent.Kind.FAILED).setAt(now()).setMessage(INTERRUPTED)
-                        .setPhase(job.lastEvent == null ? "" : job.lastEvent.getPhase()).build();
+                JobEvent e = describing(JobEvent.newBuilder(), s.request())
+                        .setJobId(id)
+                        .setSequence(job.lastSequence + 1)
+                        .setKind(JobEvent.Kind.FAILED)
+                        .setAt(now())
+                        .setMessage(INTERRUPTED)
+                        .setPhase(job.lastEvent == null ? "" : job.lastEvent.getPhase())
+                        .build();
                 journal.append(id, e, true);
                 job.events.add(e);
                 job.lastSequence = e.getSequence();
@@ -196,7 +211,10 @@ public final class JobManager implements AutoCloseable {
                 job.ended = true;
                 interrupted.add(e);
                 jobsCounter(s.request().getType(), "failed").increment();
-                log.warn("job {} ({} on {}) was running when the agent stopped: marked failed", id, s.request().getType(),
+                log.warn(
+                        "job {} ({} on {}) was running when the agent stopped: marked failed",
+                        id,
+                        s.request().getType(),
                         s.request().getDatabase());
             }
             jobs.put(id, job);
@@ -217,8 +235,9 @@ public final class JobManager implements AutoCloseable {
         if (id.isEmpty()) {
             id = UUID.randomUUID().toString();
         } else if (!JOB_ID.matcher(id).matches()) {
-            throw new IllegalArgumentException("job id '" + request.getJobId() + "' may only hold letters, digits, '.', '_' "
-                    + "and '-' (at most 128, starting with a letter or digit); a UUID is best");
+            throw new IllegalArgumentException(
+                    "job id '" + request.getJobId() + "' may only hold letters, digits, '.', '_' "
+                            + "and '-' (at most 128, starting with a letter or digit); a UUID is best");
         }
         request = request.toBuilder().setJobId(id).build();
         synchronized (this) {
@@ -232,7 +251,8 @@ public final class JobManager implements AutoCloseable {
         JobExecutor executor = executors.get(type);
         if (executor == null) {
             throw new IllegalArgumentException("job type " + type + " is not one an agent runs; use one of "
-                    + String.join(", ", executors.keySet().stream().map(Enum::name).toList()));
+                    + String.join(
+                            ", ", executors.keySet().stream().map(Enum::name).toList()));
         }
         if (request.getDatabase().isBlank()) {
             throw new IllegalArgumentException("say which database the job acts on; this agent knows "
@@ -248,9 +268,11 @@ public final class JobManager implements AutoCloseable {
             requireOpen();
             if (type == JobType.WAL_STREAM) {
                 for (Job j : jobs.values()) {
-                    if (j.request.getType() == JobType.WAL_STREAM && j.request.getDatabase().equals(db.name()) && !isEnded(j)) {
-                        throw new IllegalArgumentException("database " + db.name() + " already has WAL_STREAM job " + j.id()
-                                + " running; cancel it first");
+                    if (j.request.getType() == JobType.WAL_STREAM
+                            && j.request.getDatabase().equals(db.name())
+                            && !isEnded(j)) {
+                        throw new IllegalArgumentException("database " + db.name() + " already has WAL_STREAM job "
+                                + j.id() + " running; cancel it first");
                     }
                 }
             }
@@ -267,9 +289,11 @@ public final class JobManager implements AutoCloseable {
 
     private static JobAccepted existing(Job job, JobRequest request) {
         JobRequest a = job.request;
-        if (a.getType() != request.getType() || !a.getDatabase().equals(request.getDatabase())
+        if (a.getType() != request.getType()
+                || !a.getDatabase().equals(request.getDatabase())
                 || !a.getParamsMap().equals(request.getParamsMap())) {
-            throw new JobConflictException("job id " + job.id() + " is already used by a different job (" + a.getType() + " on "
+            throw new JobConflictException("job id " + job.id() + " is already used by a different job (" + a.getType()
+                    + " on "
                     + a.getDatabase() + " with " + a.getParamsMap() + "); a retried submit must send the same request, "
                     + "a new job needs a new id");
         }
@@ -430,13 +454,19 @@ public final class JobManager implements AutoCloseable {
             }
             boolean has;
             synchronized (this) {
-                has = jobs.values().stream().anyMatch(j -> j.request.getType() == JobType.WAL_STREAM
-                        && j.request.getDatabase().equals(db.name()) && !isEnded(j));
+                has = jobs.values().stream()
+                        .anyMatch(j -> j.request.getType() == JobType.WAL_STREAM
+                                && j.request.getDatabase().equals(db.name())
+                                && !isEnded(j));
             }
             if (!has) {
                 String id = "wal-stream-" + db.name() + "-" + System.currentTimeMillis();
-                submit(JobRequest.newBuilder().setJobId(id).setType(JobType.WAL_STREAM).setDatabase(db.name())
-                        .setRequestedBy("agent " + config.id() + " (wal-stream: true)").build());
+                submit(JobRequest.newBuilder()
+                        .setJobId(id)
+                        .setType(JobType.WAL_STREAM)
+                        .setDatabase(db.name())
+                        .setRequestedBy("agent " + config.id() + " (wal-stream: true)")
+                        .build());
                 started.add(id);
             }
         }
@@ -490,7 +520,9 @@ public final class JobManager implements AutoCloseable {
                 }
             }
             if (!isEnded(j)) {
-                log.warn("job {} did not stop within {} s; it will be reported as interrupted at the next start", j.id(),
+                log.warn(
+                        "job {} did not stop within {} s; it will be reported as interrupted at the next start",
+                        j.id(),
                         CLOSE_WAIT.toSeconds());
             }
         }
@@ -523,7 +555,10 @@ public final class JobManager implements AutoCloseable {
             return false;
         }
         for (Job other : jobs.values()) {
-            if (other != j && other.started && !isEnded(other) && writesRepository(other)
+            if (other != j
+                    && other.started
+                    && !isEnded(other)
+                    && writesRepository(other)
                     && other.request.getDatabase().equals(j.request.getDatabase())) {
                 return true;
             }
@@ -552,19 +587,31 @@ public final class JobManager implements AutoCloseable {
 
     private void runJob(Job job) {
         JobRequest req = job.request;
-        emit(job, JobEvent.newBuilder().setKind(JobEvent.Kind.STARTED).setMessage(req.getType() + " of " + req.getDatabase()
-                + (req.getRequestedBy().isBlank() ? "" : ", requested by " + req.getRequestedBy())));
-        Counter bytes = Counter.builder("lifeboat.job.bytes").baseUnit("bytes").tag("type", typeTag(req.getType()))
-                .description("Bytes processed by jobs (read, restored, verified, copied)").register(registry);
-        JobContext ctx = new JobContext(req, job.database, config, job.cancel, (phase, e) -> emit(job, progress(phase, e)),
-                bytes::increment);
+        emit(
+                job,
+                JobEvent.newBuilder()
+                        .setKind(JobEvent.Kind.STARTED)
+                        .setMessage(req.getType() + " of " + req.getDatabase()
+                                + (req.getRequestedBy().isBlank() ? "" : ", requested by " + req.getRequestedBy())));
+        Counter bytes = Counter.builder("lifeboat.job.bytes")
+                .baseUnit("bytes")
+                .tag("type", typeTag(req.getType()))
+                .description("Bytes processed by jobs (read, restored, verified, copied)")
+                .register(registry);
+        JobContext ctx = new JobContext(
+                req, job.database, config, job.cancel, (phase, e) -> emit(job, progress(phase, e)), bytes::increment);
         JobEvent.Builder end;
         try {
             Object result = job.work.run(ctx);
-            end = JobEvent.newBuilder().setKind(JobEvent.Kind.COMPLETED).setMessage("completed").setResultJson(json(result));
+            end = JobEvent.newBuilder()
+                    .setKind(JobEvent.Kind.COMPLETED)
+                    .setMessage("completed")
+                    .setResultJson(json(result));
         } catch (JobOutcomeException o) {
             end = o.kind == JobEvent.Kind.CANCELLED
-                    ? cancelled(job).setMessage(cancelled(job).getMessage() + (o.getMessage() == null ? "" : "; " + o.getMessage()))
+                    ? cancelled(job)
+                            .setMessage(
+                                    cancelled(job).getMessage() + (o.getMessage() == null ? "" : "; " + o.getMessage()))
                     : JobEvent.newBuilder().setKind(o.kind).setMessage(o.getMessage());
             if (o.result != null) {
                 end.setResultJson(json(o.result));
@@ -577,8 +624,11 @@ public final class JobManager implements AutoCloseable {
                 end = cancelled(job);
             } else {
                 // the reason goes into the job's FAILED event; the stack trace only helps for errors nobody anticipated
-                if (t instanceof RuntimeException && !(t instanceof IllegalArgumentException || t instanceof IllegalStateException
-                        || t instanceof dev.lifeboat.engine.postgres.PgException || t instanceof dev.lifeboat.repository.RepositoryException)) {
+                if (t instanceof RuntimeException
+                        && !(t instanceof IllegalArgumentException
+                                || t instanceof IllegalStateException
+                                || t instanceof dev.lifeboat.engine.postgres.PgException
+                                || t instanceof dev.lifeboat.repository.RepositoryException)) {
                     log.warn("job {} ({} on {}) failed", job.id(), req.getType(), req.getDatabase(), t);
                 } else {
                     log.warn("job {} ({} on {}) failed: {}", job.id(), req.getType(), req.getDatabase(), describe(t));
@@ -590,8 +640,11 @@ public final class JobManager implements AutoCloseable {
         JobEvent last = emit(job, end);
         String outcome = last == null ? "failed" : last.getKind().name().toLowerCase(Locale.ROOT);
         jobsCounter(req.getType(), outcome).increment();
-        Timer.builder("lifeboat.job.duration").tag("type", typeTag(req.getType())).tag("outcome", outcome)
-                .description("How long jobs ran, from start to end").register(registry)
+        Timer.builder("lifeboat.job.duration")
+                .tag("type", typeTag(req.getType()))
+                .tag("outcome", outcome)
+                .description("How long jobs ran, from start to end")
+                .register(registry)
                 .record(Duration.ofNanos(System.nanoTime() - job.startNanos));
         synchronized (this) {
             running--;
@@ -601,7 +654,8 @@ public final class JobManager implements AutoCloseable {
     }
 
     private static JobEvent.Builder cancelled(Job job) {
-        return JobEvent.newBuilder().setKind(JobEvent.Kind.CANCELLED)
+        return JobEvent.newBuilder()
+                .setKind(JobEvent.Kind.CANCELLED)
                 .setMessage("cancelled: " + (job.cancelReason == null ? "cancelled" : job.cancelReason));
     }
 
@@ -612,9 +666,15 @@ public final class JobManager implements AutoCloseable {
     }
 
     private static JobEvent.Builder progress(String phase, ProgressEvent e) {
-        return JobEvent.newBuilder().setKind(JobEvent.Kind.PROGRESS).setPhase(phase).setBytesDone(e.bytesDone())
-                .setBytesTotal(e.bytesTotal()).setFilesDone(e.filesDone()).setFilesTotal(e.filesTotal())
-                .setBytesPerSecond(e.bytesPerSecond()).setEtaSeconds(e.eta() == null ? -1 : e.eta().toMillis() / 1000.0)
+        return JobEvent.newBuilder()
+                .setKind(JobEvent.Kind.PROGRESS)
+                .setPhase(phase)
+                .setBytesDone(e.bytesDone())
+                .setBytesTotal(e.bytesTotal())
+                .setFilesDone(e.filesDone())
+                .setFilesTotal(e.filesTotal())
+                .setBytesPerSecond(e.bytesPerSecond())
+                .setEtaSeconds(e.eta() == null ? -1 : e.eta().toMillis() / 1000.0)
                 .setMessage(e.message() == null ? "" : e.message());
     }
 
@@ -634,7 +694,11 @@ public final class JobManager implements AutoCloseable {
             if (job.ended) {
                 return null;
             }
-            e = describing(b, job.request).setJobId(job.id()).setSequence(job.lastSequence + 1).setAt(now()).build();
+            e = describing(b, job.request)
+                    .setJobId(job.id())
+                    .setSequence(job.lastSequence + 1)
+                    .setAt(now())
+                    .build();
             job.lastSequence = e.getSequence();
             job.lastEvent = e;
             job.events.add(e);
@@ -642,7 +706,12 @@ public final class JobManager implements AutoCloseable {
             try {
                 journal.append(job.id(), e, e.getKind() != JobEvent.Kind.PROGRESS);
             } catch (IOException ex) {
-                log.error("cannot journal event {} of job {} under {}: {}", e.getSequence(), job.id(), journal.dir(), ex.toString());
+                log.error(
+                        "cannot journal event {} of job {} under {}: {}",
+                        e.getSequence(),
+                        job.id(),
+                        journal.dir(),
+                        ex.toString());
             }
             if (job.events.size() > COMPACT_ABOVE) {
                 compact(job);
@@ -716,8 +785,11 @@ public final class JobManager implements AutoCloseable {
     }
 
     private Counter jobsCounter(JobType type, String outcome) {
-        return Counter.builder("lifeboat.jobs").tag("type", typeTag(type)).tag("outcome", outcome)
-                .description("Jobs that ended, by type and outcome").register(registry);
+        return Counter.builder("lifeboat.jobs")
+                .tag("type", typeTag(type))
+                .tag("outcome", outcome)
+                .description("Jobs that ended, by type and outcome")
+                .register(registry);
     }
 
     static String typeTag(JobType t) {
@@ -726,7 +798,10 @@ public final class JobManager implements AutoCloseable {
 
     private static Timestamp now() {
         Instant i = Instant.now();
-        return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+        return Timestamp.newBuilder()
+                .setSeconds(i.getEpochSecond())
+                .setNanos(i.getNano())
+                .build();
     }
 
     private static String json(Object result) {
@@ -738,8 +813,10 @@ public final class JobManager implements AutoCloseable {
 
     /** One line that says what went wrong (file-system exceptions carry only a path as their message). */
     static String describe(Throwable t) {
-        while ((t instanceof java.util.concurrent.ExecutionException || t instanceof java.io.UncheckedIOException
-                || t instanceof java.util.concurrent.CompletionException) && t.getCause() != null) {
+        while ((t instanceof java.util.concurrent.ExecutionException
+                        || t instanceof java.io.UncheckedIOException
+                        || t instanceof java.util.concurrent.CompletionException)
+                && t.getCause() != null) {
             t = t.getCause();
         }
         if (t instanceof java.nio.file.AccessDeniedException a) {

@@ -1,7 +1,6 @@
 package dev.lifeboat.agent;
 
 import dev.lifeboat.repository.RetentionPolicy;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
@@ -23,7 +22,9 @@ public final class JobParams {
         for (String k : values.keySet()) {
             if (!allowed.contains(k)) {
                 throw new IllegalArgumentException(job + ": unknown parameter '" + k + "'; "
-                        + (allowed.isEmpty() ? "this job takes none" : "it takes " + String.join(", ", new TreeSet<>(allowed))));
+                        + (allowed.isEmpty()
+                                ? "this job takes none"
+                                : "it takes " + String.join(", ", new TreeSet<>(allowed))));
             }
         }
     }
@@ -86,7 +87,9 @@ public final class JobParams {
         }
         Path p = Path.of(values.get(key).strip());
         if (!p.isAbsolute()) {
-            throw bad(key, "must be an absolute path (the agent's working directory is not the caller's), got '" + p + "'");
+            throw bad(
+                    key,
+                    "must be an absolute path (the agent's working directory is not the caller's), got '" + p + "'");
         }
         return p.normalize();
     }

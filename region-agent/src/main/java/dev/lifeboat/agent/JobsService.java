@@ -13,11 +13,10 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.util.concurrent.atomic.AtomicReference;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The Jobs gRPC API over a {@link JobManager}, so the CLI (or anything else) can drive an agent directly. Errors map
@@ -98,7 +97,9 @@ public final class JobsService extends JobsGrpc.JobsImplBase {
     @Override
     public void list(ListJobsRequest request, StreamObserver<ListJobsReply> out) {
         try {
-            out.onNext(ListJobsReply.newBuilder().addAllJobs(jobs.list(request.getRunningOnly())).build());
+            out.onNext(ListJobsReply.newBuilder()
+                    .addAllJobs(jobs.list(request.getRunningOnly()))
+                    .build());
             out.onCompleted();
         } catch (RuntimeException e) {
             out.onError(status(e));

@@ -6,7 +6,6 @@ import dev.lifeboat.replication.Replicator;
 import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -35,7 +34,8 @@ final class ReplicateJob implements JobExecutor {
         try {
             rc = ReplicationConfig.load(db.replication());
         } catch (IOException e) {
-            throw new IllegalArgumentException("REPLICATE: cannot read replication config " + db.replication() + ": " + e.getMessage());
+            throw new IllegalArgumentException(
+                    "REPLICATE: cannot read replication config " + db.replication() + ": " + e.getMessage());
         }
         List<ReplicationConfig.Region> regions = new ArrayList<>();
         if (p.has("region")) {
@@ -60,8 +60,10 @@ final class ReplicateJob implements JobExecutor {
                     runs.put(r, pool.submit(() -> {
                         BlobStore secondary = RepositoryAccess.openRegion(r, ctx.cancellation()::isCancelled);
                         Replicator.Pass pass = new Replicator(primary, secondary, r).pass(ctx.cancellation());
-                        ctx.message("replicate", r.name() + ": copied " + pass.copied() + " objects (" + pass.copiedBytes()
-                                + " bytes), deleted " + pass.deleted());
+                        ctx.message(
+                                "replicate",
+                                r.name() + ": copied " + pass.copied() + " objects (" + pass.copiedBytes()
+                                        + " bytes), deleted " + pass.deleted());
                         return pass;
                     }));
                 }

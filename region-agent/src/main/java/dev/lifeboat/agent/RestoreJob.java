@@ -5,7 +5,6 @@ import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
-
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -25,7 +24,8 @@ import java.util.Set;
  * Result: {@code restore --json}; a failed validation ends the job FAILED with that result.
  */
 final class RestoreJob implements JobExecutor {
-    private static final List<String> TARGETS = List.of("target_time", "target_lsn", "target_xid", "target_name", "target_latest");
+    private static final List<String> TARGETS =
+            List.of("target_time", "target_lsn", "target_xid", "target_name", "target_latest");
     private final boolean pitr;
 
     RestoreJob(boolean pitr) {
@@ -35,7 +35,8 @@ final class RestoreJob implements JobExecutor {
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
         String job = pitr ? "RESTORE_PITR" : "RESTORE";
-        Set<String> allowed = new java.util.HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner", "archive_mode"));
+        Set<String> allowed =
+                new java.util.HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner", "archive_mode"));
         if (pitr) {
             allowed.addAll(TARGETS);
             allowed.addAll(Set.of("exclusive", "timeline"));
@@ -43,7 +44,8 @@ final class RestoreJob implements JobExecutor {
         JobParams p = new JobParams(job, request.getParamsMap(), allowed);
         Path target = p.absolutePath("target");
         if (target == null) {
-            throw p.error("target", "is required: the directory to restore into (empty or absent), as an absolute path");
+            throw p.error(
+                    "target", "is required: the directory to restore into (empty or absent), as an absolute path");
         }
         requireEmpty(p, target);
         String backup = p.string("backup_id", "latest");
@@ -58,12 +60,24 @@ final class RestoreJob implements JobExecutor {
         RecoveryTarget rt = pitr ? recoveryTarget(p) : null;
         return ctx -> {
             Repository r = ctx.openRepository();
-            PgRestore.Result result = new PgRestore(r, new PgRestore.Options(backup, target, parallel, null, owner, rt,
-                    ctx.walGetArgs(), archiveMode), ctx.progress(), ctx.cancellation()).run();
+            PgRestore.Result result = new PgRestore(
+                            r,
+                            new PgRestore.Options(
+                                    backup, target, parallel, null, owner, rt, ctx.walGetArgs(), archiveMode),
+                            ctx.progress(),
+                            ctx.cancellation())
+                    .run();
             PgValidator.Report report = null;
             if (validate) {
-                report = new PgValidator(r, target, r.loadSnapshot(result.backupId()), parallel, ctx.progress(),
-                        ctx.cancellation()).restored(result).run();
+                report = new PgValidator(
+                                r,
+                                target,
+                                r.loadSnapshot(result.backupId()),
+                                parallel,
+                                ctx.progress(),
+                                ctx.cancellation())
+                        .restored(result)
+                        .run();
             }
             Map<String, Object> out = new LinkedHashMap<>();
             // the throughput the controller's RTO estimate uses, as a drill reports it
@@ -74,7 +88,8 @@ final class RestoreJob implements JobExecutor {
                 out.put("validation", report);
                 out.put("ok", report.ok());
                 if (!report.ok()) {
-                    throw JobOutcomeException.failed("validation of " + target + " failed: " + String.join("; ", report.problems()), out);
+                    throw JobOutcomeException.failed(
+                            "validation of " + target + " failed: " + String.join("; ", report.problems()), out);
                 }
             }
             return out;
@@ -90,7 +105,8 @@ final class RestoreJob implements JobExecutor {
         }
         if (given.size() != 1) {
             throw new IllegalArgumentException("RESTORE_PITR: give exactly one of " + String.join(", ", TARGETS)
-                    + (given.isEmpty() ? "" : "; got " + String.join(", ", given)) + " (for a restore without recovery use RESTORE)");
+                    + (given.isEmpty() ? "" : "; got " + String.join(", ", given))
+                    + " (for a restore without recovery use RESTORE)");
         }
         String key = given.getFirst();
         boolean exclusive = p.bool("exclusive", false);

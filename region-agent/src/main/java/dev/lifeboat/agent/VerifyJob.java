@@ -4,7 +4,6 @@ import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Set;

@@ -7,7 +7,6 @@ import dev.lifeboat.engine.postgres.WalReceiver;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
-
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -27,10 +26,11 @@ final class WalStreamJob implements JobExecutor {
 
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
-        JobParams p = new JobParams("WAL_STREAM", request.getParamsMap(), Set.of("slot", "name", "flush_interval", "flush_mode"));
+        JobParams p = new JobParams(
+                "WAL_STREAM", request.getParamsMap(), Set.of("slot", "name", "flush_interval", "flush_mode"));
         if (db.pgdata() == null && db.pghost() == null) {
-            throw new IllegalArgumentException("WAL_STREAM: database " + db.name() + " has neither pgdata nor pghost in the "
-                    + "agent config, so there is no server to stream from");
+            throw new IllegalArgumentException("WAL_STREAM: database " + db.name()
+                    + " has neither pgdata nor pghost in the " + "agent config, so there is no server to stream from");
         }
         WalReceiver.FlushMode mode;
         try {
@@ -48,8 +48,11 @@ final class WalStreamJob implements JobExecutor {
         try {
             opts = new WalReceiver.Options(p.string("slot", "lifeboat"), p.string("name", "lifeboat"), flush, mode);
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("WAL_STREAM: " + e.getMessage().replace("--slot", "slot").replace("--name", "name")
-                    .replace("--flush-interval", "flush_interval"));
+            throw new IllegalArgumentException("WAL_STREAM: "
+                    + e.getMessage()
+                            .replace("--slot", "slot")
+                            .replace("--name", "name")
+                            .replace("--flush-interval", "flush_interval"));
         }
         return ctx -> {
             ctx.progressInterval(Duration.ofSeconds(10));
@@ -61,7 +64,8 @@ final class WalStreamJob implements JobExecutor {
                     ctx.progress().onProgress(e);
                 }
             };
-            Backoff.Attempts setup = Backoff.exponential(Duration.ofSeconds(1), MAX_BACKOFF).start();
+            Backoff.Attempts setup =
+                    Backoff.exponential(Duration.ofSeconds(1), MAX_BACKOFF).start();
             while (true) {
                 WalReceiver receiver;
                 PgConnections conns;
@@ -74,8 +78,10 @@ final class WalStreamJob implements JobExecutor {
                     if (ctx.cancellation().isCancelled()) {
                         throw JobOutcomeException.cancelled("the stream had not started", null);
                     }
-                    ctx.message("wal-stream", "cannot start streaming: " + JobManager.describe(e) + "; retrying in about "
-                            + setup.nextDelay().toSeconds() + " s");
+                    ctx.message(
+                            "wal-stream",
+                            "cannot start streaming: " + JobManager.describe(e) + "; retrying in about "
+                                    + setup.nextDelay().toSeconds() + " s");
                     setup.pause(ctx.cancellation()::isCancelled);
                     continue;
                 }

@@ -6,7 +6,6 @@ import dev.lifeboat.proto.v1.WatchRequest;
 import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -18,11 +17,11 @@ import java.util.function.Predicate;
 
 /** Helpers for agent tests: a plaintext loopback channel, event collection, waiting. */
 final class AgentTestSupport {
-    private AgentTestSupport() {
-    }
+    private AgentTestSupport() {}
 
     static ManagedChannel channel(int port) {
-        return Grpc.newChannelBuilder("127.0.0.1:" + port, InsecureChannelCredentials.create()).build();
+        return Grpc.newChannelBuilder("127.0.0.1:" + port, InsecureChannelCredentials.create())
+                .build();
     }
 
     /** A plaintext loopback channel for try-with-resources. */
@@ -46,7 +45,8 @@ final class AgentTestSupport {
     /** Watches a job over gRPC until it ends (or the deadline passes), returning every event received. */
     static List<JobEvent> watchToEnd(ManagedChannel ch, String jobId, Duration deadline) {
         List<JobEvent> out = new ArrayList<>();
-        Iterator<JobEvent> it = JobsGrpc.newBlockingStub(ch).withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
+        Iterator<JobEvent> it = JobsGrpc.newBlockingStub(ch)
+                .withDeadlineAfter(deadline.toMillis(), TimeUnit.MILLISECONDS)
                 .watch(WatchRequest.newBuilder().setJobId(jobId).build());
         while (it.hasNext()) {
             out.add(it.next());
@@ -63,7 +63,8 @@ final class AgentTestSupport {
         Watcher(ManagedChannel ch, String jobId) {
             thread = Thread.ofVirtual().start(() -> {
                 try {
-                    Iterator<JobEvent> it = JobsGrpc.newBlockingStub(ch).watch(WatchRequest.newBuilder().setJobId(jobId).build());
+                    Iterator<JobEvent> it = JobsGrpc.newBlockingStub(ch)
+                            .watch(WatchRequest.newBuilder().setJobId(jobId).build());
                     while (it.hasNext()) {
                         events.add(it.next());
                     }
@@ -120,10 +121,12 @@ final class AgentTestSupport {
     static void assertWellFormed(List<JobEvent> events) {
         for (int i = 0; i < events.size(); i++) {
             if (events.get(i).getSequence() != i + 1) {
-                throw new AssertionError("event " + i + " has sequence " + events.get(i).getSequence() + ": " + events);
+                throw new AssertionError(
+                        "event " + i + " has sequence " + events.get(i).getSequence() + ": " + events);
             }
         }
-        long ends = events.stream().filter(e -> JobManager.isTerminal(e.getKind())).count();
+        long ends =
+                events.stream().filter(e -> JobManager.isTerminal(e.getKind())).count();
         if (ends != 1 || !JobManager.isTerminal(events.getLast().getKind())) {
             throw new AssertionError("expected exactly one end event, last: " + events);
         }

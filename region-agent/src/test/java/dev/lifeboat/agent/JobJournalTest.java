@@ -1,22 +1,21 @@
 package dev.lifeboat.agent;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.google.protobuf.Timestamp;
 import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.proto.v1.JobStatus;
 import dev.lifeboat.proto.v1.JobType;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The journal as a restarted agent finds it on disk (written here the way a killed agent leaves it): unfinished jobs
@@ -28,16 +27,26 @@ class JobJournalTest {
     Path dir;
 
     AgentConfig config() {
-        return AgentConfig.parse("id: a\nregion: r\ninsecure-dev: true\nstate-dir: " + dir.resolve("state") + "\n", null);
+        return AgentConfig.parse(
+                "id: a\nregion: r\ninsecure-dev: true\nstate-dir: " + dir.resolve("state") + "\n", null);
     }
 
     static JobRequest req(String id) {
-        return JobRequest.newBuilder().setJobId(id).setType(JobType.BACKUP_FULL).setDatabase("main").build();
+        return JobRequest.newBuilder()
+                .setJobId(id)
+                .setType(JobType.BACKUP_FULL)
+                .setDatabase("main")
+                .build();
     }
 
     static JobEvent event(String id, long seq, JobEvent.Kind kind) {
-        return JobEvent.newBuilder().setJobId(id).setSequence(seq).setKind(kind)
-                .setAt(Timestamp.newBuilder().setSeconds(Instant.now().getEpochSecond())).setPhase("backup/copy").build();
+        return JobEvent.newBuilder()
+                .setJobId(id)
+                .setSequence(seq)
+                .setKind(kind)
+                .setAt(Timestamp.newBuilder().setSeconds(Instant.now().getEpochSecond()))
+                .setPhase("backup/copy")
+                .build();
     }
 
     @Test
@@ -48,7 +57,7 @@ class JobJournalTest {
         j.append("running", event("running", 1, JobEvent.Kind.STARTED), true);
         j.append("running", event("running", 2, JobEvent.Kind.PROGRESS), false);
         // a crash in the middle of writing the third event
-        Files.write(cfg.jobsDir().resolve("running/events.log"), new byte[]{42, 8, 3}, StandardOpenOption.APPEND);
+        Files.write(cfg.jobsDir().resolve("running/events.log"), new byte[] {42, 8, 3}, StandardOpenOption.APPEND);
         j.create(req("queued"));
         j.create(req("done"));
         j.append("done", event("done", 1, JobEvent.Kind.STARTED), true);
@@ -58,20 +67,33 @@ class JobJournalTest {
         try (JobManager m = new JobManager(cfg, new SimpleMeterRegistry())) {
             interrupted = m.interruptedAtStartup();
             assertThat(interrupted).extracting(JobEvent::getJobId).containsExactlyInAnyOrder("running", "queued");
-            JobEvent r = interrupted.stream().filter(e -> e.getJobId().equals("running")).findFirst().orElseThrow();
+            JobEvent r = interrupted.stream()
+                    .filter(e -> e.getJobId().equals("running"))
+                    .findFirst()
+                    .orElseThrow();
             assertThat(r.getSequence()).isEqualTo(3);
             assertThat(r.getKind()).isEqualTo(JobEvent.Kind.FAILED);
             assertThat(r.getMessage()).isEqualTo(JobManager.INTERRUPTED);
-            assertThat(interrupted.stream().filter(e -> e.getJobId().equals("queued")).findFirst().orElseThrow().getSequence()).isEqualTo(1);
+            assertThat(interrupted.stream()
+                            .filter(e -> e.getJobId().equals("queued"))
+                            .findFirst()
+                            .orElseThrow()
+                            .getSequence())
+                    .isEqualTo(1);
             assertThat(m.runningJobIds()).isEmpty();
-            assertThat(m.list(false)).extracting(s -> s.getLastEvent().getKind())
+            assertThat(m.list(false))
+                    .extracting(s -> s.getLastEvent().getKind())
                     .containsExactlyInAnyOrder(JobEvent.Kind.FAILED, JobEvent.Kind.FAILED, JobEvent.Kind.COMPLETED);
         }
         // the next start finds them ended: nothing is reported twice
         try (JobManager m = new JobManager(cfg, new SimpleMeterRegistry())) {
             assertThat(m.interruptedAtStartup()).isEmpty();
             JobStatus s = m.status("running");
-            assertThat(s.getLastEvent()).isEqualTo(interrupted.stream().filter(e -> e.getJobId().equals("running")).findFirst().orElseThrow());
+            assertThat(s.getLastEvent())
+                    .isEqualTo(interrupted.stream()
+                            .filter(e -> e.getJobId().equals("running"))
+                            .findFirst()
+                            .orElseThrow());
             List<JobEvent> replay = new java.util.ArrayList<>();
             try (AutoCloseable w = m.watch("running", 0, replay::add)) {
                 assertThat(replay).extracting(JobEvent::getSequence).containsExactly(1L, 2L, 3L);
@@ -89,10 +111,12 @@ class JobJournalTest {
             String id = String.format("job-%04d", i);
             j.create(req(id));
             j.append(id, event(id, 1, JobEvent.Kind.CANCELLED), false);
-            Files.setLastModifiedTime(cfg.jobsDir().resolve(id).resolve(JobJournal.REQUEST), FileTime.from(t0.plusSeconds(i)));
+            Files.setLastModifiedTime(
+                    cfg.jobsDir().resolve(id).resolve(JobJournal.REQUEST), FileTime.from(t0.plusSeconds(i)));
         }
         try (JobManager m = new JobManager(cfg, new SimpleMeterRegistry())) {
-            List<String> ids = m.list(false).stream().map(s -> s.getRequest().getJobId()).toList();
+            List<String> ids =
+                    m.list(false).stream().map(s -> s.getRequest().getJobId()).toList();
             assertThat(ids).hasSize(JobManager.KEEP_ENDED);
             assertThat(ids.getFirst()).isEqualTo("job-0003");
             assertThat(ids.getLast()).isEqualTo(String.format("job-%04d", n - 1));

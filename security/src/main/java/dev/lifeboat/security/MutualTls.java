@@ -16,8 +16,17 @@ import io.grpc.netty.shaded.io.grpc.netty.NettySslContextServerCredentials;
 import io.grpc.netty.shaded.io.netty.handler.ssl.ClientAuth;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
-import org.bouncycastle.asn1.x500.style.BCStyle;
-
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.security.GeneralSecurityException;
+import java.security.KeyManagementException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.List;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLContextSpi;
@@ -31,17 +40,7 @@ import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.SSLSocketFactory;
 import javax.net.ssl.TrustManagerFactory;
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.security.GeneralSecurityException;
-import java.security.KeyManagementException;
-import java.security.KeyStore;
-import java.security.PrivateKey;
-import java.security.SecureRandom;
-import java.security.cert.Certificate;
-import java.security.cert.X509Certificate;
-import java.util.List;
+import org.bouncycastle.asn1.x500.style.BCStyle;
 
 /**
  * Mutual TLS for every Lifeboat connection: gRPC between controller, agents and CLI, and HTTPS for the REST API.
@@ -54,8 +53,7 @@ public final class MutualTls {
 
     static final String[] PROTOCOLS = {"TLSv1.3", "TLSv1.2"};
 
-    private MutualTls() {
-    }
+    private MutualTls() {}
 
     /** Who is on the other end, from its verified certificate: the CN and the role in its OU. */
     public record PeerIdentity(String commonName, Pki.Role role) {
@@ -63,10 +61,12 @@ public final class MutualTls {
             String cn = Pki.subjectAttribute(cert, BCStyle.CN);
             String ou = Pki.subjectAttribute(cert, BCStyle.OU);
             if (cn == null || cn.isBlank()) {
-                throw new PkiException("certificate " + cert.getSubjectX500Principal().getName() + " has no CN: issue one with `lifeboat pki issue`");
+                throw new PkiException("certificate "
+                        + cert.getSubjectX500Principal().getName() + " has no CN: issue one with `lifeboat pki issue`");
             }
             if (ou == null) {
-                throw new PkiException("certificate CN=" + cn + " has no role (OU): issue one with `lifeboat pki issue --role …`");
+                throw new PkiException(
+                        "certificate CN=" + cn + " has no role (OU): issue one with `lifeboat pki issue --role …`");
             }
             return new PeerIdentity(cn, Pki.Role.fromOu(ou));
         }
@@ -150,11 +150,13 @@ public final class MutualTls {
             try {
                 p = PeerIdentity.of(chain[0]);
             } catch (RuntimeException e) {
-                throw new java.security.cert.CertificateException("the server's certificate names no Lifeboat role: " + e.getMessage());
+                throw new java.security.cert.CertificateException(
+                        "the server's certificate names no Lifeboat role: " + e.getMessage());
             }
             if (p.role() != role) {
-                throw new java.security.cert.CertificateException("the server presented " + p.role().name().toLowerCase()
-                        + " certificate " + p.commonName() + "; a " + role.name().toLowerCase() + " certificate is required");
+                throw new java.security.cert.CertificateException(
+                        "the server presented " + p.role().name().toLowerCase() + " certificate " + p.commonName()
+                                + "; a " + role.name().toLowerCase() + " certificate is required");
             }
         }
 
@@ -173,7 +175,8 @@ public final class MutualTls {
         }
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
+        public void checkServerTrusted(X509Certificate[] chain, String authType)
+                throws java.security.cert.CertificateException {
             pkix.checkServerTrusted(chain, authType);
             checkRole(chain);
         }
@@ -191,7 +194,8 @@ public final class MutualTls {
         }
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType) throws java.security.cert.CertificateException {
+        public void checkClientTrusted(X509Certificate[] chain, String authType)
+                throws java.security.cert.CertificateException {
             throw new java.security.cert.CertificateException("client side only");
         }
 
@@ -208,14 +212,14 @@ public final class MutualTls {
     public static ServerInterceptor identityInterceptor() {
         return new ServerInterceptor() {
             @Override
-            public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
+            public <Q, R> ServerCall.Listener<Q> interceptCall(
+                    ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
                 PeerIdentity peer;
                 try {
                     peer = peerOf(call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION));
                 } catch (PkiException e) {
                     call.close(Status.UNAUTHENTICATED.withDescription(e.getMessage()), new Metadata());
-                    return new ServerCall.Listener<>() {
-                    };
+                    return new ServerCall.Listener<>() {};
                 }
                 return Contexts.interceptCall(Context.current().withValue(PEER, peer), call, headers, next);
             }
@@ -231,7 +235,8 @@ public final class MutualTls {
         try {
             chain = session.getPeerCertificates();
         } catch (SSLPeerUnverifiedException e) {
-            throw new PkiException("the client presented no certificate: a certificate from the Lifeboat CA is required");
+            throw new PkiException(
+                    "the client presented no certificate: a certificate from the Lifeboat CA is required");
         }
         if (chain.length == 0 || !(chain[0] instanceof X509Certificate x)) {
             throw new PkiException("the client presented no X.509 certificate");
@@ -262,7 +267,10 @@ public final class MutualTls {
     public static SSLContext trustingSslContext(java.nio.file.Path caCert) {
         try {
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, trusting(Pem.readCertificates(caCert, "CA certificate")).getTrustManagers(), new SecureRandom());
+            ctx.init(
+                    null,
+                    trusting(Pem.readCertificates(caCert, "CA certificate")).getTrustManagers(),
+                    new SecureRandom());
             return ctx;
         } catch (GeneralSecurityException | IOException e) {
             throw new PkiException("cannot trust " + caCert + ": " + e.getMessage(), e);
@@ -270,7 +278,8 @@ public final class MutualTls {
     }
 
     /** A PKIX trust manager factory that trusts exactly these CAs. */
-    private static TrustManagerFactory trusting(List<X509Certificate> cas) throws GeneralSecurityException, IOException {
+    private static TrustManagerFactory trusting(List<X509Certificate> cas)
+            throws GeneralSecurityException, IOException {
         KeyStore trust = KeyStore.getInstance("PKCS12");
         trust.load(null, null);
         for (int i = 0; i < cas.size(); i++) {
@@ -289,7 +298,7 @@ public final class MutualTls {
             char[] password = new char[0];
             KeyStore keys = KeyStore.getInstance("PKCS12");
             keys.load(null, null);
-            keys.setKeyEntry("lifeboat", key, password, new Certificate[]{cert});
+            keys.setKeyEntry("lifeboat", key, password, new Certificate[] {cert});
             KeyManagerFactory kmf = KeyManagerFactory.getInstance("PKIX");
             kmf.init(keys, password);
 
@@ -334,8 +343,10 @@ public final class MutualTls {
         }
 
         @Override
-        protected void engineInit(javax.net.ssl.KeyManager[] km, javax.net.ssl.TrustManager[] tm, SecureRandom sr) throws KeyManagementException {
-            throw new KeyManagementException("this SSLContext is already initialised with the Lifeboat CA and certificate");
+        protected void engineInit(javax.net.ssl.KeyManager[] km, javax.net.ssl.TrustManager[] tm, SecureRandom sr)
+                throws KeyManagementException {
+            throw new KeyManagementException(
+                    "this SSLContext is already initialised with the Lifeboat CA and certificate");
         }
 
         @Override

@@ -1,16 +1,5 @@
 package dev.lifeboat.security;
 
-import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
-import org.bouncycastle.cert.X509CertificateHolder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.openssl.PEMEncryptedKeyPair;
-import org.bouncycastle.openssl.PEMKeyPair;
-import org.bouncycastle.openssl.PEMParser;
-import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
-import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
-import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
-import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
-
 import java.io.IOException;
 import java.io.Reader;
 import java.io.StringWriter;
@@ -28,16 +17,26 @@ import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.cert.X509CertificateHolder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.openssl.PEMEncryptedKeyPair;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+import org.bouncycastle.openssl.jcajce.JcaPEMWriter;
+import org.bouncycastle.openssl.jcajce.JcaPKCS8Generator;
+import org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo;
 
 /** PEM files: certificates, PKCS#8 private keys, and writing keys so that no other user can ever read them. */
 final class Pem {
-    private Pem() {
-    }
+    private Pem() {}
 
     /** Every certificate in a PEM file (a CA file may hold several, e.g. the old and the new CA during a rotation). */
     static List<X509Certificate> readCertificates(Path file, String what) {
         List<X509Certificate> certs = new ArrayList<>();
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII);
+                PEMParser p = new PEMParser(r)) {
             JcaX509CertificateConverter conv = new JcaX509CertificateConverter();
             for (Object o = p.readObject(); o != null; o = p.readObject()) {
                 if (o instanceof X509CertificateHolder h) {
@@ -47,12 +46,14 @@ final class Pem {
         } catch (NoSuchFileException e) {
             throw new PkiException(what + " " + file + " does not exist");
         } catch (AccessDeniedException e) {
-            throw new PkiException(what + " " + file + " is not readable by this user (" + System.getProperty("user.name") + ")");
+            throw new PkiException(
+                    what + " " + file + " is not readable by this user (" + System.getProperty("user.name") + ")");
         } catch (IOException | GeneralSecurityException | RuntimeException e) {
             throw new PkiException(what + " " + file + " is not a PEM certificate file: " + e.getMessage(), e);
         }
         if (certs.isEmpty()) {
-            throw new PkiException(what + " " + file + " holds no certificate (expected a PEM block '-----BEGIN CERTIFICATE-----')");
+            throw new PkiException(
+                    what + " " + file + " holds no certificate (expected a PEM block '-----BEGIN CERTIFICATE-----')");
         }
         return certs;
     }
@@ -63,7 +64,8 @@ final class Pem {
 
     /** A private key in PKCS#8 ("PRIVATE KEY") or traditional ("EC PRIVATE KEY") PEM; encrypted keys are refused. */
     static PrivateKey readPrivateKey(Path file, String what) {
-        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII); PEMParser p = new PEMParser(r)) {
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.US_ASCII);
+                PEMParser p = new PEMParser(r)) {
             JcaPEMKeyConverter conv = new JcaPEMKeyConverter();
             for (Object o = p.readObject(); o != null; o = p.readObject()) {
                 if (o instanceof PrivateKeyInfo info) {
@@ -73,14 +75,16 @@ final class Pem {
                     return conv.getKeyPair(pair).getPrivate();
                 }
                 if (o instanceof PKCS8EncryptedPrivateKeyInfo || o instanceof PEMEncryptedKeyPair) {
-                    throw new PkiException(what + " " + file + " is encrypted with a passphrase, which is not supported: "
-                            + "protect it with file permissions (0600) instead");
+                    throw new PkiException(
+                            what + " " + file + " is encrypted with a passphrase, which is not supported: "
+                                    + "protect it with file permissions (0600) instead");
                 }
             }
         } catch (NoSuchFileException e) {
             throw new PkiException(what + " " + file + " does not exist");
         } catch (AccessDeniedException e) {
-            throw new PkiException(what + " " + file + " is not readable by this user (" + System.getProperty("user.name") + ")");
+            throw new PkiException(
+                    what + " " + file + " is not readable by this user (" + System.getProperty("user.name") + ")");
         } catch (PkiException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
@@ -114,7 +118,8 @@ final class Pem {
     static void writeNewSecret(Path file, String content) {
         try {
             try {
-                Files.createFile(file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                Files.createFile(
+                        file, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             } catch (UnsupportedOperationException notPosix) {
                 Files.createFile(file);
             }
@@ -129,7 +134,8 @@ final class Pem {
     /** Creates {@code file} (it must not exist) with the default permissions. */
     static void writeNew(Path file, String content) {
         try {
-            Files.writeString(file, content, StandardCharsets.US_ASCII, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+            Files.writeString(
+                    file, content, StandardCharsets.US_ASCII, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
         } catch (FileAlreadyExistsException e) {
             throw new PkiException(file + " already exists; not overwriting it");
         } catch (IOException e) {
@@ -139,7 +145,12 @@ final class Pem {
 
     private static void writeCreated(Path file, String content) {
         try {
-            Files.writeString(file, content, StandardCharsets.US_ASCII, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING,
+            Files.writeString(
+                    file,
+                    content,
+                    StandardCharsets.US_ASCII,
+                    StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.SYNC);
         } catch (IOException e) {
             deleteQuietly(file);
@@ -157,7 +168,9 @@ final class Pem {
 
     static PkiException cannotWrite(Path file, IOException e) {
         if (e instanceof AccessDeniedException) {
-            return new PkiException("cannot write " + file + ": permission denied (running as " + System.getProperty("user.name") + ")", e);
+            return new PkiException(
+                    "cannot write " + file + ": permission denied (running as " + System.getProperty("user.name") + ")",
+                    e);
         }
         if (e instanceof NoSuchFileException) {
             return new PkiException("cannot write " + file + ": its directory does not exist", e);

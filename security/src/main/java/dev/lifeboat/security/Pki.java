@@ -1,27 +1,5 @@
 package dev.lifeboat.security;
 
-import org.bouncycastle.asn1.ASN1Encodable;
-import org.bouncycastle.asn1.ASN1ObjectIdentifier;
-import org.bouncycastle.asn1.ASN1String;
-import org.bouncycastle.asn1.x500.RDN;
-import org.bouncycastle.asn1.x500.X500Name;
-import org.bouncycastle.asn1.x500.X500NameBuilder;
-import org.bouncycastle.asn1.x500.style.BCStyle;
-import org.bouncycastle.asn1.x509.BasicConstraints;
-import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
-import org.bouncycastle.asn1.x509.Extension;
-import org.bouncycastle.asn1.x509.GeneralName;
-import org.bouncycastle.asn1.x509.GeneralNames;
-import org.bouncycastle.asn1.x509.KeyPurposeId;
-import org.bouncycastle.asn1.x509.KeyUsage;
-import org.bouncycastle.cert.CertIOException;
-import org.bouncycastle.cert.X509v3CertificateBuilder;
-import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
-import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
-import org.bouncycastle.operator.OperatorCreationException;
-import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
-
 import java.io.IOException;
 import java.math.BigInteger;
 import java.net.InetAddress;
@@ -46,6 +24,27 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.regex.Pattern;
+import org.bouncycastle.asn1.ASN1Encodable;
+import org.bouncycastle.asn1.ASN1ObjectIdentifier;
+import org.bouncycastle.asn1.ASN1String;
+import org.bouncycastle.asn1.x500.RDN;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x500.X500NameBuilder;
+import org.bouncycastle.asn1.x500.style.BCStyle;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.CertIOException;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.OperatorCreationException;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
  * A small certificate authority for mutual TLS between controller, agents and clients: {@link #initCa} creates the CA
@@ -60,10 +59,10 @@ public final class Pki {
     static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
 
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Pattern DNS_NAME = Pattern.compile("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
+    private static final Pattern DNS_NAME = Pattern.compile(
+            "(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
 
-    private Pki() {
-    }
+    private Pki() {}
 
     /** What a certificate is for; written into the subject's OU in lower case. */
     public enum Role {
@@ -99,23 +98,38 @@ public final class Pki {
         Path certFile = dir.resolve(CA_CERT);
         Path keyFile = dir.resolve(CA_KEY);
         if (Files.exists(certFile) || Files.exists(keyFile)) {
-            throw new PkiException("a CA already exists in " + dir + " (" + (Files.exists(certFile) ? certFile : keyFile)
-                    + "); replacing it would invalidate every certificate it issued. Use another --dir for a new CA, "
-                    + "or delete ca.crt and ca.key yourself if that is really meant");
+            throw new PkiException(
+                    "a CA already exists in " + dir + " (" + (Files.exists(certFile) ? certFile : keyFile)
+                            + "); replacing it would invalidate every certificate it issued. Use another --dir for a new CA, "
+                            + "or delete ca.crt and ca.key yourself if that is really meant");
         }
         createPrivateDir(dir);
         KeyPair keys = newKeyPair();
         Instant now = Instant.now();
-        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.CN, commonName).build();
+        X500Name subject = new X500NameBuilder(BCStyle.INSTANCE)
+                .addRDN(BCStyle.CN, commonName)
+                .build();
         try {
             JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
-            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(subject, newSerial(), Date.from(now.minus(CLOCK_SKEW)),
-                    Date.from(now.plus(validity)), subject, keys.getPublic())
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                            subject,
+                            newSerial(),
+                            Date.from(now.minus(CLOCK_SKEW)),
+                            Date.from(now.plus(validity)),
+                            subject,
+                            keys.getPublic())
                     // path length 0: this CA signs end-entity certificates only, never another CA
                     .addExtension(Extension.basicConstraints, true, new BasicConstraints(0))
-                    .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
-                    .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()))
-                    .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(keys.getPublic()));
+                    .addExtension(
+                            Extension.keyUsage,
+                            true,
+                            new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign | KeyUsage.digitalSignature))
+                    .addExtension(
+                            Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()))
+                    .addExtension(
+                            Extension.authorityKeyIdentifier,
+                            false,
+                            ext.createAuthorityKeyIdentifier(keys.getPublic()));
             X509Certificate cert = sign(b, keys.getPrivate());
             // key first: if it cannot be written there is no certificate without a key
             Pem.writeNewSecret(keyFile, Pem.encodePrivateKey(keys.getPrivate()));
@@ -136,24 +150,45 @@ public final class Pki {
      * Subject alternative names are {@code dnsNames} and {@code ipAddresses}; with neither, {@code localhost} and
      * {@code 127.0.0.1}. Validity ends no later than the CA's own.
      */
-    public static IssuedCertificate issue(Path caDir, Role role, String name, List<String> dnsNames, List<String> ipAddresses,
-                                          Duration validity, Path outDir) {
+    public static IssuedCertificate issue(
+            Path caDir,
+            Role role,
+            String name,
+            List<String> dnsNames,
+            List<String> ipAddresses,
+            Duration validity,
+            Path outDir) {
         requirePositive(validity);
         Instant now = Instant.now();
         return issue(caDir, role, name, dnsNames, ipAddresses, now.minus(CLOCK_SKEW), now.plus(validity), outDir);
     }
 
     /** As {@link #issue(Path, Role, String, List, List, Duration, Path)} with an explicit validity window (tests use past ones). */
-    static IssuedCertificate issue(Path caDir, Role role, String name, List<String> dnsNames, List<String> ipAddresses,
-                                   Instant notBefore, Instant notAfter, Path outDir) {
+    static IssuedCertificate issue(
+            Path caDir,
+            Role role,
+            String name,
+            List<String> dnsNames,
+            List<String> ipAddresses,
+            Instant notBefore,
+            Instant notAfter,
+            Path outDir) {
         if (role == null) {
             throw new PkiException("a certificate needs a role: controller, agent or client");
         }
         validateName(name);
-        List<String> dns = dnsNames == null ? List.of() : dnsNames.stream().map(String::strip).distinct().toList();
-        List<String> ips = ipAddresses == null ? List.of() : ipAddresses.stream().map(String::strip).distinct().toList();
+        List<String> dns = dnsNames == null
+                ? List.of()
+                : dnsNames.stream().map(String::strip).distinct().toList();
+        List<String> ips = ipAddresses == null
+                ? List.of()
+                : ipAddresses.stream().map(String::strip).distinct().toList();
         dns.forEach(Pki::validateDnsName);
-        List<String> ipsCanonical = ips.stream().map(Pki::parseIp).map(InetAddress::getHostAddress).distinct().toList();
+        List<String> ipsCanonical = ips.stream()
+                .map(Pki::parseIp)
+                .map(InetAddress::getHostAddress)
+                .distinct()
+                .toList();
         if (dns.isEmpty() && ips.isEmpty()) {
             dns = List.of("localhost");
             ipsCanonical = List.of("127.0.0.1");
@@ -168,8 +203,8 @@ public final class Pki {
         }
         Instant caNotAfter = caCert.getNotAfter().toInstant();
         if (caNotAfter.isBefore(Instant.now())) {
-            throw new PkiException("the CA in " + caDir + " expired on " + caNotAfter + ": create a new CA with `lifeboat pki init` "
-                    + "and issue every certificate again");
+            throw new PkiException("the CA in " + caDir + " expired on " + caNotAfter
+                    + ": create a new CA with `lifeboat pki init` " + "and issue every certificate again");
         }
         if (notAfter.isAfter(caNotAfter)) {
             notAfter = caNotAfter; // a certificate cannot outlive the CA that vouches for it
@@ -179,17 +214,22 @@ public final class Pki {
         Path keyFile = outDir.resolve(name + ".key");
         for (Path p : List.of(certFile, keyFile)) {
             if (Files.exists(p)) {
-                throw new PkiException(p + " already exists; not overwriting it. To issue a new certificate for '" + name
-                        + "', delete " + certFile.getFileName() + " and " + keyFile.getFileName() + " first (or use another --out)");
+                throw new PkiException(p + " already exists; not overwriting it. To issue a new certificate for '"
+                        + name + "', delete " + certFile.getFileName() + " and " + keyFile.getFileName()
+                        + " first (or use another --out)");
             }
         }
         Path outCa = outDir.resolve(CA_CERT);
         createPrivateDir(outDir);
-        if (Files.exists(outCa) && !outCa.toAbsolutePath().normalize().equals(caCertFile.toAbsolutePath().normalize())) {
+        if (Files.exists(outCa)
+                && !outCa.toAbsolutePath()
+                        .normalize()
+                        .equals(caCertFile.toAbsolutePath().normalize())) {
             List<X509Certificate> present = Pem.readCertificates(outCa, "CA certificate");
             if (!present.contains(caCert)) {
-                throw new PkiException(outCa + " holds another CA's certificate; the new certificate would not be trusted with it. "
-                        + "Use another --out directory, or replace that file with " + caCertFile);
+                throw new PkiException(
+                        outCa + " holds another CA's certificate; the new certificate would not be trusted with it. "
+                                + "Use another --out directory, or replace that file with " + caCertFile);
             }
         }
 
@@ -199,19 +239,22 @@ public final class Pki {
         dns.forEach(d -> sans.add(new GeneralName(GeneralName.dNSName, d)));
         ipsCanonical.forEach(ip -> sans.add(new GeneralName(GeneralName.iPAddress, ip)));
         KeyPurposeId[] purposes = role == Role.CLIENT
-                ? new KeyPurposeId[]{KeyPurposeId.id_kp_clientAuth}
-                : new KeyPurposeId[]{KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth};
+                ? new KeyPurposeId[] {KeyPurposeId.id_kp_clientAuth}
+                : new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth};
         BigInteger serial = newSerial();
         X509Certificate cert;
         try {
             JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
-            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(caCert, serial, Date.from(notBefore), Date.from(notAfter),
-                    subject, keys.getPublic())
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                            caCert, serial, Date.from(notBefore), Date.from(notAfter), subject, keys.getPublic())
                     .addExtension(Extension.basicConstraints, true, new BasicConstraints(false))
-                    .addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement))
+                    .addExtension(
+                            Extension.keyUsage, true, new KeyUsage(KeyUsage.digitalSignature | KeyUsage.keyAgreement))
                     .addExtension(Extension.extendedKeyUsage, false, new ExtendedKeyUsage(purposes))
-                    .addExtension(Extension.subjectAlternativeName, false, new GeneralNames(sans.toArray(GeneralName[]::new)))
-                    .addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()))
+                    .addExtension(
+                            Extension.subjectAlternativeName, false, new GeneralNames(sans.toArray(GeneralName[]::new)))
+                    .addExtension(
+                            Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(keys.getPublic()))
                     .addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(caCert));
             cert = sign(b, caKey);
         } catch (GeneralSecurityException | CertIOException e) {
@@ -232,8 +275,18 @@ public final class Pki {
                 throw Pem.cannotWrite(outCa, e);
             }
         }
-        return new IssuedCertificate(certFile, keyFile, outCa, role, name, dns, ipsCanonical, serial,
-                cert.getNotBefore().toInstant(), cert.getNotAfter().toInstant(), fingerprint(cert));
+        return new IssuedCertificate(
+                certFile,
+                keyFile,
+                outCa,
+                role,
+                name,
+                dns,
+                ipsCanonical,
+                serial,
+                cert.getNotBefore().toInstant(),
+                cert.getNotAfter().toInstant(),
+                fingerprint(cert));
     }
 
     /** The CA certificate in {@code caDir} ({@code ca.crt}; the first one if the file holds several). */
@@ -264,7 +317,10 @@ public final class Pki {
     }
 
     static X500Name subject(Role role, String name) {
-        return new X500NameBuilder(BCStyle.INSTANCE).addRDN(BCStyle.OU, role.ou()).addRDN(BCStyle.CN, name).build();
+        return new X500NameBuilder(BCStyle.INSTANCE)
+                .addRDN(BCStyle.OU, role.ou())
+                .addRDN(BCStyle.CN, name)
+                .build();
     }
 
     /** Whether {@code key} is the private half of {@code publicKey}: a signature made with one verifies with the other. */
@@ -276,7 +332,9 @@ public final class Pki {
             case "EC" -> "SHA256withECDSA";
             case "RSA" -> "SHA256withRSA";
             case "EdDSA", "Ed25519" -> "EdDSA";
-            default -> throw new PkiException("unsupported key algorithm " + publicKey.getAlgorithm() + ": use keys made by `lifeboat pki`");
+            default ->
+                throw new PkiException(
+                        "unsupported key algorithm " + publicKey.getAlgorithm() + ": use keys made by `lifeboat pki`");
         };
         try {
             byte[] probe = new byte[32];
@@ -300,18 +358,21 @@ public final class Pki {
             throw new PkiException("a certificate needs a name (its CN), e.g. agent-eu-west-1");
         }
         if (name.contains("/") || name.contains("\\")) {
-            throw new PkiException("certificate name '" + name + "' contains a path separator: give a plain name such as agent-eu-west-1 "
+            throw new PkiException("certificate name '" + name
+                    + "' contains a path separator: give a plain name such as agent-eu-west-1 "
                     + "and choose the directory with --out");
         }
         if (name.length() > 64) {
-            throw new PkiException("certificate name '" + name + "' is longer than 64 characters, the limit for a certificate's CN");
+            throw new PkiException(
+                    "certificate name '" + name + "' is longer than 64 characters, the limit for a certificate's CN");
         }
         if (!name.matches("[A-Za-z0-9_@-][A-Za-z0-9._@-]*")) {
-            throw new PkiException("certificate name '" + name + "' may only contain letters, digits, '.', '-', '_' and '@' "
-                    + "(and may not start with '.')");
+            throw new PkiException("certificate name '" + name
+                    + "' may only contain letters, digits, '.', '-', '_' and '@' " + "(and may not start with '.')");
         }
         if (name.equalsIgnoreCase("ca")) {
-            throw new PkiException("'ca' cannot name a certificate: its files would replace the CA's own ca.crt/ca.key");
+            throw new PkiException(
+                    "'ca' cannot name a certificate: its files would replace the CA's own ca.crt/ca.key");
         }
     }
 
@@ -363,7 +424,8 @@ public final class Pki {
 
     private static X509Certificate sign(X509v3CertificateBuilder b, PrivateKey key) throws GeneralSecurityException {
         try {
-            return new JcaX509CertificateConverter().getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
+            return new JcaX509CertificateConverter()
+                    .getCertificate(b.build(new JcaContentSignerBuilder("SHA256withECDSA").build(key)));
         } catch (OperatorCreationException e) {
             throw new GeneralSecurityException(e.getMessage(), e);
         }
@@ -375,7 +437,8 @@ public final class Pki {
         }
         try {
             try {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectories(
+                        dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             } catch (UnsupportedOperationException notPosix) {
                 Files.createDirectories(dir);
             }

@@ -1,7 +1,5 @@
 package dev.lifeboat.security;
 
-import org.bouncycastle.asn1.x500.style.BCStyle;
-
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.PrivateKey;
@@ -10,6 +8,7 @@ import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.List;
+import org.bouncycastle.asn1.x500.style.BCStyle;
 
 /**
  * The three PEM files one end of a mutual-TLS connection needs: the CA certificate it trusts (and nothing else),
@@ -18,8 +17,8 @@ import java.util.List;
 public record TlsFiles(Path caCert, Path cert, Path key) {
     public TlsFiles {
         if (caCert == null || cert == null || key == null) {
-            throw new PkiException("TLS needs three files: the CA certificate, a certificate and its key (got ca=" + caCert
-                    + ", cert=" + cert + ", key=" + key + ")");
+            throw new PkiException("TLS needs three files: the CA certificate, a certificate and its key (got ca="
+                    + caCert + ", cert=" + cert + ", key=" + key + ")");
         }
     }
 
@@ -43,7 +42,11 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
         PrivateKey k = privateKey();
         String who = describe(c);
         for (X509Certificate ca : cas) {
-            validity(ca, at, "CA certificate " + caCert + " (" + ca.getSubjectX500Principal().getName() + ")",
+            validity(
+                    ca,
+                    at,
+                    "CA certificate " + caCert + " ("
+                            + ca.getSubjectX500Principal().getName() + ")",
                     "create a new CA with `lifeboat pki init` and issue every certificate again");
         }
         validity(c, at, "certificate " + cert + " (" + who + ")", "issue a new one with `lifeboat pki issue`");
@@ -59,9 +62,12 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
             }
         }
         if (!signed) {
-            throw new PkiException("certificate " + cert + " (" + who + ", issued by " + c.getIssuerX500Principal().getName()
-                    + ") was not signed by the CA in " + caCert + " (" + cas.getFirst().getSubjectX500Principal().getName()
-                    + "): peers trusting that CA will refuse it. Issue one from this CA with `lifeboat pki issue`, or point at the CA that issued it");
+            throw new PkiException(
+                    "certificate " + cert + " (" + who + ", issued by "
+                            + c.getIssuerX500Principal().getName()
+                            + ") was not signed by the CA in " + caCert + " ("
+                            + cas.getFirst().getSubjectX500Principal().getName()
+                            + "): peers trusting that CA will refuse it. Issue one from this CA with `lifeboat pki issue`, or point at the CA that issued it");
         }
         return c;
     }
@@ -89,8 +95,8 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
         } catch (CertificateExpiredException e) {
             throw new PkiException(what + " expired on " + c.getNotAfter().toInstant() + ": " + fix);
         } catch (CertificateNotYetValidException e) {
-            throw new PkiException(what + " is not valid until " + c.getNotBefore().toInstant()
-                    + ": check this host's clock, or wait until then");
+            throw new PkiException(what + " is not valid until "
+                    + c.getNotBefore().toInstant() + ": check this host's clock, or wait until then");
         }
     }
 

@@ -1,5 +1,8 @@
 package dev.lifeboat.security;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.grpc.CallOptions;
 import io.grpc.ChannelCredentials;
 import io.grpc.Grpc;
@@ -18,11 +21,6 @@ import io.grpc.TlsServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ServerCalls;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -37,14 +35,16 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Real gRPC over real TLS on loopback: who may call, who is refused, and what identity the server sees. */
 class MutualTlsGrpcTest {
     @TempDir
     static Path tmp;
+
     static Path ca;
     static Path otherCa;
 
@@ -72,7 +72,15 @@ class MutualTlsGrpcTest {
         Pki.issue(ca, Pki.Role.CLIENT, "ops", List.of(), List.of(), d, ca);
         Pki.issue(ca, Pki.Role.CONTROLLER, "elsewhere", List.of("db.example.internal"), List.of("10.9.9.9"), d, ca);
         Instant now = Instant.now();
-        Pki.issue(ca, Pki.Role.AGENT, "expired", List.of(), List.of(), now.minus(Duration.ofDays(3)), now.minus(Duration.ofDays(1)), ca);
+        Pki.issue(
+                ca,
+                Pki.Role.AGENT,
+                "expired",
+                List.of(),
+                List.of(),
+                now.minus(Duration.ofDays(3)),
+                now.minus(Duration.ofDays(1)),
+                ca);
         Pki.issue(otherCa, Pki.Role.AGENT, "rogue-agent", List.of(), List.of(), d, otherCa);
         Pki.issue(otherCa, Pki.Role.CONTROLLER, "rogue-controller", List.of(), List.of(), d, otherCa);
     }
@@ -104,24 +112,31 @@ class MutualTlsGrpcTest {
     }
 
     int start(ServerCredentials creds, boolean withIdentity) throws IOException {
-        ServerServiceDefinition svc = withIdentity ? ServerInterceptors.intercept(service(), MutualTls.identityInterceptor()) : service();
+        ServerServiceDefinition svc =
+                withIdentity ? ServerInterceptors.intercept(service(), MutualTls.identityInterceptor()) : service();
         Server s = NettyServerBuilder.forAddress(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), creds)
-                .addService(svc).build().start();
+                .addService(svc)
+                .build()
+                .start();
         servers.add(s);
         return s.getPort();
     }
 
     String call(int port, ChannelCredentials creds) {
-        ManagedChannel ch = Grpc.newChannelBuilderForAddress("localhost", port, creds).build();
+        ManagedChannel ch =
+                Grpc.newChannelBuilderForAddress("localhost", port, creds).build();
         channels.add(ch);
-        return ClientCalls.blockingUnaryCall(ch, WHO_AM_I, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), "hi");
+        return ClientCalls.blockingUnaryCall(
+                ch, WHO_AM_I, CallOptions.DEFAULT.withDeadlineAfter(10, TimeUnit.SECONDS), "hi");
     }
 
     @Test
     void clientsWithCertificatesFromTheSameCaGetThroughAndTheServerKnowsWhoTheyAre() throws IOException {
         int port = mtlsServer(TlsFiles.inDir(ca, "controller"));
-        assertThat(call(port, MutualTls.channelCredentials(TlsFiles.inDir(ca, "agent-eu")))).isEqualTo("agent-eu/AGENT");
-        assertThat(call(port, MutualTls.channelCredentials(TlsFiles.inDir(ca, "ops")))).isEqualTo("ops/CLIENT");
+        assertThat(call(port, MutualTls.channelCredentials(TlsFiles.inDir(ca, "agent-eu"))))
+                .isEqualTo("agent-eu/AGENT");
+        assertThat(call(port, MutualTls.channelCredentials(TlsFiles.inDir(ca, "ops"))))
+                .isEqualTo("ops/CLIENT");
         assertThat(handled).hasValue(2);
     }
 
@@ -130,20 +145,30 @@ class MutualTlsGrpcTest {
         int port = mtlsServer(TlsFiles.inDir(ca, "controller"));
         // trusts our CA (so it would accept the server) but presents the other CA's certificate
         ChannelCredentials rogue = TlsChannelCredentials.newBuilder()
-                .keyManager(otherCa.resolve("rogue-agent.crt").toFile(), otherCa.resolve("rogue-agent.key").toFile())
-                .trustManager(ca.resolve("ca.crt").toFile()).build();
-        assertThatThrownBy(() -> call(port, rogue)).isInstanceOf(StatusRuntimeException.class)
-                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+                .keyManager(
+                        otherCa.resolve("rogue-agent.crt").toFile(),
+                        otherCa.resolve("rogue-agent.key").toFile())
+                .trustManager(ca.resolve("ca.crt").toFile())
+                .build();
+        assertThatThrownBy(() -> call(port, rogue))
+                .isInstanceOf(StatusRuntimeException.class)
+                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode())
+                .isEqualTo(Status.Code.UNAVAILABLE);
         assertThat(handled).hasValue(0);
     }
 
     @Test
     void aClientWithoutACertificateIsRefused() throws IOException {
         int port = mtlsServer(TlsFiles.inDir(ca, "controller"));
-        ChannelCredentials noCert = TlsChannelCredentials.newBuilder().trustManager(ca.resolve("ca.crt").toFile()).build();
-        assertThatThrownBy(() -> call(port, noCert)).isInstanceOf(StatusRuntimeException.class)
-                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
-        assertThatThrownBy(() -> call(port, InsecureChannelCredentials.create())).isInstanceOf(StatusRuntimeException.class);
+        ChannelCredentials noCert = TlsChannelCredentials.newBuilder()
+                .trustManager(ca.resolve("ca.crt").toFile())
+                .build();
+        assertThatThrownBy(() -> call(port, noCert))
+                .isInstanceOf(StatusRuntimeException.class)
+                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode())
+                .isEqualTo(Status.Code.UNAVAILABLE);
+        assertThatThrownBy(() -> call(port, InsecureChannelCredentials.create()))
+                .isInstanceOf(StatusRuntimeException.class);
         assertThat(handled).hasValue(0);
     }
 
@@ -151,10 +176,14 @@ class MutualTlsGrpcTest {
     void anExpiredClientCertificateIsRefusedByTheServerAndByCheckBeforeDialling() throws IOException {
         int port = mtlsServer(TlsFiles.inDir(ca, "controller"));
         assertThatThrownBy(() -> MutualTls.channelCredentials(TlsFiles.inDir(ca, "expired")))
-                .isInstanceOf(PkiException.class).hasMessageContaining("expired on");
+                .isInstanceOf(PkiException.class)
+                .hasMessageContaining("expired on");
         ChannelCredentials expired = TlsChannelCredentials.newBuilder()
-                .keyManager(ca.resolve("expired.crt").toFile(), ca.resolve("expired.key").toFile())
-                .trustManager(ca.resolve("ca.crt").toFile()).build();
+                .keyManager(
+                        ca.resolve("expired.crt").toFile(),
+                        ca.resolve("expired.key").toFile())
+                .trustManager(ca.resolve("ca.crt").toFile())
+                .build();
         assertThatThrownBy(() -> call(port, expired)).isInstanceOf(StatusRuntimeException.class);
         assertThat(handled).hasValue(0);
     }
@@ -166,31 +195,55 @@ class MutualTlsGrpcTest {
     @Test
     void theClientRefusesServersItCannotTrust() throws IOException {
         ChannelCredentials agent = MutualTls.channelCredentials(TlsFiles.inDir(ca, "agent-eu"));
-        int good = start(TlsServerCredentials.create(ca.resolve("controller.crt").toFile(), ca.resolve("controller.key").toFile()), false);
+        int good = start(
+                TlsServerCredentials.create(
+                        ca.resolve("controller.crt").toFile(),
+                        ca.resolve("controller.key").toFile()),
+                false);
         assertThat(call(good, agent)).isEqualTo("anonymous");
         assertThat(handled).hasValue(1);
 
         for (Path[] certAndKey : List.of(
-                new Path[]{otherCa.resolve("rogue-controller.crt"), otherCa.resolve("rogue-controller.key")}, // another CA
-                new Path[]{ca.resolve("elsewhere.crt"), ca.resolve("elsewhere.key")}, // our CA, but for db.example.internal
-                new Path[]{ca.resolve("ops.crt"), ca.resolve("ops.key")})) { // our CA, but a client-only certificate
+                new Path[] {otherCa.resolve("rogue-controller.crt"), otherCa.resolve("rogue-controller.key")
+                }, // another CA
+                new Path[] {ca.resolve("elsewhere.crt"), ca.resolve("elsewhere.key")
+                }, // our CA, but for db.example.internal
+                new Path[] {ca.resolve("ops.crt"), ca.resolve("ops.key")})) { // our CA, but a client-only certificate
             int port = start(TlsServerCredentials.create(certAndKey[0].toFile(), certAndKey[1].toFile()), false);
-            assertThatThrownBy(() -> call(port, agent)).as(certAndKey[0].toString()).isInstanceOf(StatusRuntimeException.class)
-                    .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+            assertThatThrownBy(() -> call(port, agent))
+                    .as(certAndKey[0].toString())
+                    .isInstanceOf(StatusRuntimeException.class)
+                    .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode())
+                    .isEqualTo(Status.Code.UNAVAILABLE);
         }
         assertThat(handled).hasValue(1);
     }
 
     @Test
     void aClientThatWantsTheControllerRefusesAnAgentsCertificateForTheSameHost() throws IOException {
-        ChannelCredentials wantsController = MutualTls.channelCredentials(TlsFiles.inDir(ca, "ops"), Pki.Role.CONTROLLER);
-        int controller = start(TlsServerCredentials.create(ca.resolve("controller.crt").toFile(), ca.resolve("controller.key").toFile()), false);
+        ChannelCredentials wantsController =
+                MutualTls.channelCredentials(TlsFiles.inDir(ca, "ops"), Pki.Role.CONTROLLER);
+        int controller = start(
+                TlsServerCredentials.create(
+                        ca.resolve("controller.crt").toFile(),
+                        ca.resolve("controller.key").toFile()),
+                false);
         assertThat(call(controller, wantsController)).isEqualTo("anonymous");
-        int agent = start(TlsServerCredentials.create(ca.resolve("agent-eu.crt").toFile(), ca.resolve("agent-eu.key").toFile()), false);
-        assertThatThrownBy(() -> call(agent, wantsController)).isInstanceOf(StatusRuntimeException.class)
-                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+        int agent = start(
+                TlsServerCredentials.create(
+                        ca.resolve("agent-eu.crt").toFile(),
+                        ca.resolve("agent-eu.key").toFile()),
+                false);
+        assertThatThrownBy(() -> call(agent, wantsController))
+                .isInstanceOf(StatusRuntimeException.class)
+                .extracting(e -> ((StatusRuntimeException) e).getStatus().getCode())
+                .isEqualTo(Status.Code.UNAVAILABLE);
         // the host-name check still applies
-        int elsewhere = start(TlsServerCredentials.create(ca.resolve("elsewhere.crt").toFile(), ca.resolve("elsewhere.key").toFile()), false);
+        int elsewhere = start(
+                TlsServerCredentials.create(
+                        ca.resolve("elsewhere.crt").toFile(),
+                        ca.resolve("elsewhere.key").toFile()),
+                false);
         assertThatThrownBy(() -> call(elsewhere, wantsController)).isInstanceOf(StatusRuntimeException.class);
         assertThat(handled).hasValue(1);
     }
@@ -199,7 +252,8 @@ class MutualTlsGrpcTest {
     void theIdentityInterceptorRejectsCallsWithoutAVerifiedCertificate() throws IOException {
         // plaintext server: the interceptor must not let an unauthenticated call through
         int port = start(InsecureServerCredentials.create(), true);
-        assertThatThrownBy(() -> call(port, InsecureChannelCredentials.create())).isInstanceOf(StatusRuntimeException.class)
+        assertThatThrownBy(() -> call(port, InsecureChannelCredentials.create()))
+                .isInstanceOf(StatusRuntimeException.class)
                 .satisfies(e -> {
                     Status s = ((StatusRuntimeException) e).getStatus();
                     assertThat(s.getCode()).isEqualTo(Status.Code.UNAUTHENTICATED);
@@ -210,10 +264,15 @@ class MutualTlsGrpcTest {
 
     @Test
     void serverCredentialsCheckTheirFilesFirst() {
-        assertThatThrownBy(() -> MutualTls.serverCredentials(new TlsFiles(ca.resolve("ca.crt"), otherCa.resolve("rogue-controller.crt"),
-                otherCa.resolve("rogue-controller.key")))).isInstanceOf(PkiException.class).hasMessageContaining("was not signed by the CA");
+        assertThatThrownBy(() -> MutualTls.serverCredentials(new TlsFiles(
+                        ca.resolve("ca.crt"),
+                        otherCa.resolve("rogue-controller.crt"),
+                        otherCa.resolve("rogue-controller.key"))))
+                .isInstanceOf(PkiException.class)
+                .hasMessageContaining("was not signed by the CA");
         assertThatThrownBy(() -> MutualTls.serverCredentials(TlsFiles.inDir(ca, "missing")))
-                .isInstanceOf(PkiException.class).hasMessageContaining("missing.crt does not exist");
+                .isInstanceOf(PkiException.class)
+                .hasMessageContaining("missing.crt does not exist");
     }
 
     static final class Utf8 implements MethodDescriptor.Marshaller<String> {

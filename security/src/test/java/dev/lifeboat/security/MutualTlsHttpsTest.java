@@ -1,22 +1,16 @@
 package dev.lifeboat.security;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.sun.net.httpserver.HttpsConfigurator;
 import com.sun.net.httpserver.HttpsExchange;
 import com.sun.net.httpserver.HttpsServer;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import javax.net.ssl.KeyManager;
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLEngine;
-import javax.net.ssl.X509ExtendedKeyManager;
-import javax.net.ssl.TrustManagerFactory;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -24,7 +18,6 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.security.KeyStore;
-import java.net.Socket;
 import java.security.Principal;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
@@ -32,14 +25,21 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import javax.net.ssl.KeyManager;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLEngine;
+import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedKeyManager;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The HTTPS side (REST API, /metrics): a real JDK HttpsServer and HttpClient on loopback with the SSLContexts. */
 class MutualTlsHttpsTest {
     @TempDir
     static Path tmp;
+
     static Path ca;
     static Path otherCa;
 
@@ -88,10 +88,16 @@ class MutualTlsHttpsTest {
     }
 
     static String get(int port, SSLContext client) throws IOException, InterruptedException {
-        try (HttpClient c = HttpClient.newBuilder().sslContext(client).version(HttpClient.Version.HTTP_1_1)
-                .connectTimeout(Duration.ofSeconds(5)).build()) {
-            HttpResponse<String> r = c.send(HttpRequest.newBuilder(URI.create("https://localhost:" + port + "/"))
-                    .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        try (HttpClient c = HttpClient.newBuilder()
+                .sslContext(client)
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build()) {
+            HttpResponse<String> r = c.send(
+                    HttpRequest.newBuilder(URI.create("https://localhost:" + port + "/"))
+                            .timeout(Duration.ofSeconds(10))
+                            .build(),
+                    HttpResponse.BodyHandlers.ofString());
             assertThat(r.statusCode()).isEqualTo(200);
             return r.body();
         }
@@ -112,7 +118,9 @@ class MutualTlsHttpsTest {
         trust.setCertificateEntry("ca", Pem.readCertificate(caCert, "ca"));
         TrustManagerFactory tmf = TrustManagerFactory.getInstance("PKIX");
         tmf.init(trust);
-        KeyManager[] km = cert == null ? null : new KeyManager[]{new Presenting(Pem.readPrivateKey(key, "key"), Pem.readCertificate(cert, "cert"))};
+        KeyManager[] km = cert == null
+                ? null
+                : new KeyManager[] {new Presenting(Pem.readPrivateKey(key, "key"), Pem.readCertificate(cert, "cert"))};
         SSLContext ctx = SSLContext.getInstance("TLS");
         ctx.init(km, tmf.getTrustManagers(), null);
         return ctx;
@@ -121,12 +129,14 @@ class MutualTlsHttpsTest {
     @Test
     void withClientCertificatesRequiredOnlyClientsOfTheSameCaGetAnAnswer() throws Exception {
         int port = server(MutualTls.serverSslContext(TlsFiles.inDir(ca, "controller"), true));
-        assertThat(get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops")))).isEqualTo("ops/CLIENT");
+        assertThat(get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops"))))
+                .isEqualTo("ops/CLIENT");
         assertThat(handled).hasValue(1);
 
         assertThatThrownBy(() -> get(port, trustOnly(ca.resolve("ca.crt")))).isInstanceOf(IOException.class);
         // trusts our CA, presents the other CA's certificate (MutualTls.clientSslContext would not even build it)
-        SSLContext rogue = plainContext(ca.resolve("ca.crt"), otherCa.resolve("rogue.crt"), otherCa.resolve("rogue.key"));
+        SSLContext rogue =
+                plainContext(ca.resolve("ca.crt"), otherCa.resolve("rogue.crt"), otherCa.resolve("rogue.key"));
         assertThatThrownBy(() -> get(port, rogue)).isInstanceOf(IOException.class);
         assertThat(handled).hasValue(1);
     }
@@ -136,9 +146,11 @@ class MutualTlsHttpsTest {
         // e.g. a REST API that authenticates with bearer tokens over server-authenticated TLS
         int port = server(MutualTls.serverSslContext(TlsFiles.inDir(ca, "controller"), false));
         assertThat(get(port, trustOnly(ca.resolve("ca.crt")))).isEqualTo("anonymous");
-        assertThat(get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops")))).isEqualTo("ops/CLIENT");
+        assertThat(get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops"))))
+                .isEqualTo("ops/CLIENT");
         assertThat(handled).hasValue(2);
-        SSLContext rogue = plainContext(ca.resolve("ca.crt"), otherCa.resolve("rogue.crt"), otherCa.resolve("rogue.key"));
+        SSLContext rogue =
+                plainContext(ca.resolve("ca.crt"), otherCa.resolve("rogue.crt"), otherCa.resolve("rogue.key"));
         assertThatThrownBy(() -> get(port, rogue)).isInstanceOf(IOException.class);
         assertThat(handled).hasValue(2);
     }
@@ -146,7 +158,8 @@ class MutualTlsHttpsTest {
     @Test
     void theClientRefusesAServerFromAnotherCa() throws Exception {
         int port = server(MutualTls.serverSslContext(TlsFiles.inDir(otherCa, "rogue-controller"), false));
-        assertThatThrownBy(() -> get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops")))).isInstanceOf(IOException.class);
+        assertThatThrownBy(() -> get(port, MutualTls.clientSslContext(TlsFiles.inDir(ca, "ops"))))
+                .isInstanceOf(IOException.class);
         assertThat(handled).hasValue(0);
     }
 
@@ -156,7 +169,8 @@ class MutualTlsHttpsTest {
         assertThat(ctx.getDefaultSSLParameters().getProtocols()).containsExactly("TLSv1.3", "TLSv1.2");
         assertThat(ctx.getDefaultSSLParameters().getNeedClientAuth()).isTrue();
         assertThat(ctx.createSSLEngine().getNeedClientAuth()).isTrue();
-        try (var s = (javax.net.ssl.SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+        try (var s = (javax.net.ssl.SSLServerSocket)
+                ctx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             assertThat(s.getNeedClientAuth()).isTrue();
             assertThat(s.getEnabledProtocols()).containsExactly("TLSv1.3", "TLSv1.2");
         }
@@ -177,7 +191,7 @@ class MutualTlsHttpsTest {
 
         @Override
         public String[] getClientAliases(String keyType, Principal[] issuers) {
-            return new String[]{"k"};
+            return new String[] {"k"};
         }
 
         @Override
@@ -202,7 +216,7 @@ class MutualTlsHttpsTest {
 
         @Override
         public X509Certificate[] getCertificateChain(String alias) {
-            return new X509Certificate[]{cert};
+            return new X509Certificate[] {cert};
         }
 
         @Override

@@ -1,15 +1,14 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.common.HostPort;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.common.HostPort;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class AgentConfigTest {
     @TempDir
@@ -84,13 +83,16 @@ class AgentConfigTest {
     @Test
     void errorsNameTheKeyThatIsWrong() {
         String base = "id: a\nregion: r\ninsecure-dev: true\n";
-        assertThatThrownBy(() -> load(base + "lisen: 127.0.0.1:1\n")).isInstanceOf(AgentConfig.ConfigException.class)
-                .hasMessageContaining("lisen: is not a setting").hasMessageContaining("listen");
+        assertThatThrownBy(() -> load(base + "lisen: 127.0.0.1:1\n"))
+                .isInstanceOf(AgentConfig.ConfigException.class)
+                .hasMessageContaining("lisen: is not a setting")
+                .hasMessageContaining("listen");
         assertThatThrownBy(() -> load(base + "databases:\n  - {name: m, repo: 'file:///r', pgprot: 5}\n"))
                 .hasMessageContaining("databases[0].pgprot: is not a setting");
         assertThatThrownBy(() -> load(base + "databases:\n  - {name: m, repo: 'file:///r', pgport: 99999}\n"))
                 .hasMessageContaining("databases[m].pgport: must be between 1 and 65535");
-        assertThatThrownBy(() -> load(base + "databases:\n  - {name: m}\n")).hasMessageContaining("databases[m].repo: is required");
+        assertThatThrownBy(() -> load(base + "databases:\n  - {name: m}\n"))
+                .hasMessageContaining("databases[m].repo: is required");
         assertThatThrownBy(() -> load(base + "databases:\n  - {name: m, repo: r}\n  - {name: m, repo: r}\n"))
                 .hasMessageContaining("databases[1].name: 'm' is used by another database");
         assertThatThrownBy(() -> load(base + "databases:\n  - {name: m, repo: r, compression: zip}\n"))
@@ -99,11 +101,14 @@ class AgentConfigTest {
                 .hasMessageContaining("databases[m].key-file: file " + dir.resolve("nope.key") + " does not exist");
         assertThatThrownBy(() -> load(base + "databases:\n  - {name: m, repo: r, wal-stream: true}\n"))
                 .hasMessageContaining("databases[m].wal-stream: needs pgdata");
-        assertThatThrownBy(() -> load(base + "rpo-probe-interval: soon\n")).hasMessageContaining("rpo-probe-interval: 'soon' is not a duration");
-        assertThatThrownBy(() -> load(base + "max-concurrent-jobs: 0\n")).hasMessageContaining("max-concurrent-jobs: must be between 1");
+        assertThatThrownBy(() -> load(base + "rpo-probe-interval: soon\n"))
+                .hasMessageContaining("rpo-probe-interval: 'soon' is not a duration");
+        assertThatThrownBy(() -> load(base + "max-concurrent-jobs: 0\n"))
+                .hasMessageContaining("max-concurrent-jobs: must be between 1");
         assertThatThrownBy(() -> load(base + "listen: 7444\n")).hasMessageContaining("listen: expected host:port");
         assertThatThrownBy(() -> load("region: r\ninsecure-dev: true\n")).hasMessageContaining("id: is required");
-        assertThatThrownBy(() -> load("id: 'a b'\nregion: r\ninsecure-dev: true\n")).hasMessageContaining("id: 'a b' may only hold");
+        assertThatThrownBy(() -> load("id: 'a b'\nregion: r\ninsecure-dev: true\n"))
+                .hasMessageContaining("id: 'a b' may only hold");
         assertThatThrownBy(() -> load("id: [a\n")).hasMessageContaining("is not valid YAML");
         assertThatThrownBy(() -> AgentConfig.load(dir.resolve("missing.yaml"))).hasMessageContaining("does not exist");
     }
@@ -143,6 +148,7 @@ class AgentConfigTest {
         assertThat(dev.lifeboat.common.Durations.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
         assertThat(dev.lifeboat.common.Durations.parse("PT30S")).isEqualTo(Duration.ofSeconds(30));
         assertThat(dev.lifeboat.common.Durations.parse("15")).isEqualTo(Duration.ofSeconds(15));
-        assertThatThrownBy(() -> dev.lifeboat.common.Durations.parse("ten")).hasMessageContaining("'ten' is not a duration");
+        assertThatThrownBy(() -> dev.lifeboat.common.Durations.parse("ten"))
+                .hasMessageContaining("'ten' is not a duration");
     }
 }

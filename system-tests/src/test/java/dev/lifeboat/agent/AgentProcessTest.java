@@ -1,5 +1,10 @@
 package dev.lifeboat.agent;
 
+import static dev.lifeboat.agent.AgentTestSupport.assertWellFormed;
+import static dev.lifeboat.agent.AgentTestSupport.watchToEnd;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
@@ -11,11 +16,6 @@ import dev.lifeboat.proto.v1.JobsGrpc;
 import dev.lifeboat.proto.v1.ListJobsRequest;
 import dev.lifeboat.util.Json;
 import io.grpc.ManagedChannel;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,11 +24,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-
-import static dev.lifeboat.agent.AgentTestSupport.assertWellFormed;
-import static dev.lifeboat.agent.AgentTestSupport.watchToEnd;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code lifeboat agent} as a process of its own: killed with SIGKILL in the middle of a backup and started again,
@@ -38,6 +37,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AgentProcessTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static Path config;
@@ -51,7 +51,9 @@ class AgentProcessTest {
         mainRepo = PgTestSupport.repoUri(tmp.resolve("repo-main"));
         String streamedRepo = PgTestSupport.repoUri(tmp.resolve("repo-streamed"));
         for (String uri : List.of(mainRepo, streamedRepo)) {
-            assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+            assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                            .exitCode())
+                    .isZero();
         }
         pg = LocalCluster.create(tmp.resolve("pg"), List.of());
         pg.start();
@@ -74,7 +76,8 @@ class AgentProcessTest {
                     repo: %s
                     key-file: %s
                     wal-stream: true
-                """.formatted(port, tmp.resolve("state"), pg.dataDir(), mainRepo, keyFile, pg.dataDir(), streamedRepo, keyFile));
+                """.formatted(
+                port, tmp.resolve("state"), pg.dataDir(), mainRepo, keyFile, pg.dataDir(), streamedRepo, keyFile));
     }
 
     @AfterAll
@@ -93,17 +96,22 @@ class AgentProcessTest {
         started.add(p);
         try (AgentTestSupport.Conn conn = new AgentTestSupport.Conn(port)) {
             ManagedChannel ch = conn.ch();
-            AgentTestSupport.waitFor(() -> {
-                if (!p.isAlive()) {
-                    throw new AssertionError("agent exited with " + p.exitValue() + ": " + log(name));
-                }
-                try {
-                    JobsGrpc.newBlockingStub(ch).withDeadlineAfter(1, TimeUnit.SECONDS).list(ListJobsRequest.getDefaultInstance());
-                    return true;
-                } catch (RuntimeException e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(60), "agent " + name + " to serve the Jobs API");
+            AgentTestSupport.waitFor(
+                    () -> {
+                        if (!p.isAlive()) {
+                            throw new AssertionError("agent exited with " + p.exitValue() + ": " + log(name));
+                        }
+                        try {
+                            JobsGrpc.newBlockingStub(ch)
+                                    .withDeadlineAfter(1, TimeUnit.SECONDS)
+                                    .list(ListJobsRequest.getDefaultInstance());
+                            return true;
+                        } catch (RuntimeException e) {
+                            return false;
+                        }
+                    },
+                    Duration.ofSeconds(60),
+                    "agent " + name + " to serve the Jobs API");
         }
         return p;
     }
@@ -118,14 +126,17 @@ class AgentProcessTest {
 
     static JobStatus status(JobsGrpc.JobsBlockingStub stub, String jobId) {
         return stub.list(ListJobsRequest.getDefaultInstance()).getJobsList().stream()
-                .filter(s -> s.getRequest().getJobId().equals(jobId)).findFirst()
+                .filter(s -> s.getRequest().getJobId().equals(jobId))
+                .findFirst()
                 .orElseThrow(() -> new AssertionError("the agent does not list job " + jobId));
     }
 
     static String runningWalStream(JobsGrpc.JobsBlockingStub stub) {
         return stub.list(ListJobsRequest.newBuilder().setRunningOnly(true).build()).getJobsList().stream()
-                .filter(s -> s.getRequest().getType() == JobType.WAL_STREAM).map(s -> s.getRequest().getJobId())
-                .findFirst().orElseThrow(() -> new AssertionError("no WAL_STREAM job running"));
+                .filter(s -> s.getRequest().getType() == JobType.WAL_STREAM)
+                .map(s -> s.getRequest().getJobId())
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no WAL_STREAM job running"));
     }
 
     @Test
@@ -138,8 +149,13 @@ class AgentProcessTest {
             ManagedChannel ch = conn.ch();
             JobsGrpc.JobsBlockingStub stub = JobsGrpc.newBlockingStub(ch);
             firstStream = runningWalStream(stub);
-            stub.submit(JobRequest.newBuilder().setJobId(backupId).setType(JobType.BACKUP_FULL).setDatabase("main")
-                    .putAllParams(Map.of("compression", "high", "parallel", "1")).setRequestedBy("test").build());
+            stub.submit(JobRequest.newBuilder()
+                    .setJobId(backupId)
+                    .setType(JobType.BACKUP_FULL)
+                    .setDatabase("main")
+                    .putAllParams(Map.of("compression", "high", "parallel", "1"))
+                    .setRequestedBy("test")
+                    .build());
             try (AgentTestSupport.Watcher w = new AgentTestSupport.Watcher(ch, backupId)) {
                 w.await(AgentTestSupport::isCopyProgress, Duration.ofMinutes(1));
                 first.destroyForcibly(); // SIGKILL
@@ -165,13 +181,27 @@ class AgentProcessTest {
 
             // the killed backup left no snapshot, and its lock does not block the next one
             assertThat(listBackups()).isEmpty();
-            PgTestSupport.CliResult r = cli("jobs", "submit", "--agent", agentAddress, "--insecure-dev", "--type", "backup_full",
-                    "--database", "main", "-p", "compression=lz4", "--watch", "--json");
+            PgTestSupport.CliResult r = cli(
+                    "jobs",
+                    "submit",
+                    "--agent",
+                    agentAddress,
+                    "--insecure-dev",
+                    "--type",
+                    "backup_full",
+                    "--database",
+                    "main",
+                    "-p",
+                    "compression=lz4",
+                    "--watch",
+                    "--json");
             assertThat(r.exitCode()).as(r.all()).isZero();
             String[] lines = r.out().strip().split("\n");
             JsonNode end = Json.MAPPER.readTree(lines[lines.length - 1]);
             assertThat(end.get("kind").asText()).isEqualTo("COMPLETED");
-            assertThat(listBackups()).extracting(b -> b.get("id").asText()).containsExactly(end.get("result").get("id").asText());
+            assertThat(listBackups())
+                    .extracting(b -> b.get("id").asText())
+                    .containsExactly(end.get("result").get("id").asText());
 
             PgTestSupport.CliResult list = cli("jobs", "list", "--agent", agentAddress, "--insecure-dev", "--json");
             assertThat(list.exitCode()).as(list.all()).isZero();

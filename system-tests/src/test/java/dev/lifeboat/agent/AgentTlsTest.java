@@ -1,5 +1,9 @@
 package dev.lifeboat.agent;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.proto.v1.JobsGrpc;
 import dev.lifeboat.proto.v1.ListJobsRequest;
@@ -10,23 +14,19 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /** The agent's Jobs API over real mutual TLS on loopback: only clients with a certificate from the agent's CA get in. */
 class AgentTlsTest {
     @TempDir
     static Path tmp;
+
     static TestCerts.Ca ca;
     static TestCerts.Ca otherCa;
     static JobManager jobs;
@@ -61,9 +61,12 @@ class AgentTlsTest {
     }
 
     static void list(ChannelCredentials creds) {
-        ManagedChannel ch = Grpc.newChannelBuilder("127.0.0.1:" + server.port(), creds).build();
+        ManagedChannel ch =
+                Grpc.newChannelBuilder("127.0.0.1:" + server.port(), creds).build();
         try {
-            JobsGrpc.newBlockingStub(ch).withDeadlineAfter(10, TimeUnit.SECONDS).list(ListJobsRequest.getDefaultInstance());
+            JobsGrpc.newBlockingStub(ch)
+                    .withDeadlineAfter(10, TimeUnit.SECONDS)
+                    .list(ListJobsRequest.getDefaultInstance());
         } finally {
             ch.shutdownNow();
         }
@@ -72,20 +75,35 @@ class AgentTlsTest {
     @Test
     void aClientWithACertificateFromTheAgentsCaIsServed() throws Exception {
         TestCerts.Leaf client = TestCerts.leaf(tmp.resolve("ca"), ca, "operator");
-        list(TlsChannelCredentials.newBuilder().keyManager(client.cert().toFile(), client.key().toFile())
-                .trustManager(ca.certFile().toFile()).build());
-        PgTestSupport.CliResult r = cli("jobs", "list", "--agent", "127.0.0.1:" + server.port(), "--tls-ca", ca.certFile().toString(),
-                "--tls-cert", client.cert().toString(), "--tls-key", client.key().toString());
+        list(TlsChannelCredentials.newBuilder()
+                .keyManager(client.cert().toFile(), client.key().toFile())
+                .trustManager(ca.certFile().toFile())
+                .build());
+        PgTestSupport.CliResult r = cli(
+                "jobs",
+                "list",
+                "--agent",
+                "127.0.0.1:" + server.port(),
+                "--tls-ca",
+                ca.certFile().toString(),
+                "--tls-cert",
+                client.cert().toString(),
+                "--tls-key",
+                client.key().toString());
         assertThat(r.exitCode()).as(r.all()).isZero();
         assertThat(r.out()).contains("no jobs on 127.0.0.1:" + server.port());
     }
 
     @Test
     void clientsWithoutACertificateOrWithOneFromAnotherCaAreRefused() throws Exception {
-        assertRefused(TlsChannelCredentials.newBuilder().trustManager(ca.certFile().toFile()).build());
+        assertRefused(TlsChannelCredentials.newBuilder()
+                .trustManager(ca.certFile().toFile())
+                .build());
         TestCerts.Leaf stranger = TestCerts.leaf(tmp.resolve("other"), otherCa, "stranger");
-        assertRefused(TlsChannelCredentials.newBuilder().keyManager(stranger.cert().toFile(), stranger.key().toFile())
-                .trustManager(ca.certFile().toFile()).build());
+        assertRefused(TlsChannelCredentials.newBuilder()
+                .keyManager(stranger.cert().toFile(), stranger.key().toFile())
+                .trustManager(ca.certFile().toFile())
+                .build());
         PgTestSupport.CliResult plain = cli("jobs", "list", "--agent", "127.0.0.1:" + server.port(), "--insecure-dev");
         assertThat(plain.exitCode()).isEqualTo(1);
         assertThat(plain.err()).contains("cannot reach the agent at 127.0.0.1:" + server.port());
@@ -99,20 +117,28 @@ class AgentTlsTest {
     @Test
     void theClientRefusesAnAgentItsCaDidNotSign() throws Exception {
         TestCerts.Leaf client = TestCerts.leaf(tmp.resolve("other"), otherCa, "operator2");
-        assertRefused(TlsChannelCredentials.newBuilder().keyManager(client.cert().toFile(), client.key().toFile())
-                .trustManager(otherCa.certFile().toFile()).build());
+        assertRefused(TlsChannelCredentials.newBuilder()
+                .keyManager(client.cert().toFile(), client.key().toFile())
+                .trustManager(otherCa.certFile().toFile())
+                .build());
     }
 
     @Test
     void anotherAgentsCertificateFromTheSameCaMayNotDriveThisAgent() throws Exception {
         TestCerts.Leaf peer = TestCerts.leaf(tmp.resolve("ca"), ca, "agent-other");
-        assertThatThrownBy(() -> list(TlsChannelCredentials.newBuilder().keyManager(peer.cert().toFile(), peer.key().toFile())
-                .trustManager(ca.certFile().toFile()).build())).isInstanceOfSatisfying(StatusRuntimeException.class,
-                e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+        assertThatThrownBy(() -> list(TlsChannelCredentials.newBuilder()
+                        .keyManager(peer.cert().toFile(), peer.key().toFile())
+                        .trustManager(ca.certFile().toFile())
+                        .build()))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
     }
 
     static void assertRefused(ChannelCredentials creds) {
-        assertThatThrownBy(() -> list(creds)).isInstanceOfSatisfying(StatusRuntimeException.class,
-                e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
+        assertThatThrownBy(() -> list(creds))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE));
     }
 }

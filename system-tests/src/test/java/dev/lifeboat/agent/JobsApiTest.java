@@ -1,5 +1,11 @@
 package dev.lifeboat.agent;
 
+import static dev.lifeboat.agent.AgentTestSupport.assertWellFormed;
+import static dev.lifeboat.agent.AgentTestSupport.watchToEnd;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
@@ -20,11 +26,6 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Statement;
@@ -34,13 +35,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-
-import static dev.lifeboat.agent.AgentTestSupport.assertWellFormed;
-import static dev.lifeboat.agent.AgentTestSupport.isCopyProgress;
-import static dev.lifeboat.agent.AgentTestSupport.watchToEnd;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The agent's job engine through its real gRPC Jobs API on loopback, against a real PostgreSQL cluster (pgbench
@@ -50,6 +48,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class JobsApiTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static final Map<String, String> repos = new LinkedHashMap<>();
@@ -66,19 +65,26 @@ class JobsApiTest {
         TestLauncher.shareWithPostgres(keyFile);
         for (String db : List.of("main", "db2", "db3")) {
             String uri = PgTestSupport.repoUri(tmp.resolve("repo-" + db));
-            assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+            assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                            .exitCode())
+                    .isZero();
             repos.put(db, uri);
         }
         if (Processes.isRoot()) {
             // archive_command runs as postgres and writes the WAL archive of main
-            Processes.check(List.of("chown", "-R", "postgres", tmp.resolve("repo-main").toString()), Duration.ofSeconds(30));
+            Processes.check(
+                    List.of("chown", "-R", "postgres", tmp.resolve("repo-main").toString()), Duration.ofSeconds(30));
         }
         // WAL from before the first backup is of no use: archive it nowhere while pgbench loads, then into main
         pg = LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on", "archive_command = '/bin/true'"));
         pg.start();
         pg.pgbench(List.of("-i", "-s", "8", "-q"), Duration.ofMinutes(2));
-        PgTestSupport.exec(pg, "select pg_switch_wal()", "alter system set archive_command = '" + launcher + " wal-push --repo "
-                + repos.get("main") + " --key-file " + keyFile + " %p'", "select pg_reload_conf()");
+        PgTestSupport.exec(
+                pg,
+                "select pg_switch_wal()",
+                "alter system set archive_command = '" + launcher + " wal-push --repo " + repos.get("main")
+                        + " --key-file " + keyFile + " %p'",
+                "select pg_reload_conf()");
 
         StringBuilder yaml = new StringBuilder("""
                 id: agent-test
@@ -92,8 +98,8 @@ class JobsApiTest {
         // db2's repository is copied to a second region by REPLICATE jobs
         Path replication = tmp.resolve("replication-db2.json");
         Files.writeString(replication, """
-                {"regions": [{"name": "us", "region": "us-test", "uri": "%s", "mode": "async"}]}"""
-                .formatted(PgTestSupport.repoUri(Files.createDirectories(tmp.resolve("region-us-db2")))));
+                {"regions": [{"name": "us", "region": "us-test", "uri": "%s", "mode": "async"}]}""".formatted(
+                        PgTestSupport.repoUri(Files.createDirectories(tmp.resolve("region-us-db2")))));
         for (var e : repos.entrySet()) {
             yaml.append("""
                       - name: %s
@@ -134,8 +140,13 @@ class JobsApiTest {
     }
 
     static JobRequest request(JobType type, String db, Map<String, String> params) {
-        return JobRequest.newBuilder().setJobId(UUID.randomUUID().toString()).setType(type).setDatabase(db)
-                .putAllParams(params).setRequestedBy("test").build();
+        return JobRequest.newBuilder()
+                .setJobId(UUID.randomUUID().toString())
+                .setType(type)
+                .setDatabase(db)
+                .putAllParams(params)
+                .setRequestedBy("test")
+                .build();
     }
 
     static JsonNode listBackups(String db) throws Exception {
@@ -165,7 +176,8 @@ class JobsApiTest {
         assertWellFormed(events);
         assertThat(events.getFirst().getKind()).isEqualTo(JobEvent.Kind.STARTED);
         assertThat(events.getLast().getKind()).as(events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
-        List<JobEvent> copy = events.stream().filter(AgentTestSupport::isCopyProgress).toList();
+        List<JobEvent> copy =
+                events.stream().filter(AgentTestSupport::isCopyProgress).toList();
         assertThat(copy).isNotEmpty();
         JobEvent lastCopy = copy.getLast();
         assertThat(lastCopy.getBytesTotal()).isPositive();
@@ -175,7 +187,9 @@ class JobsApiTest {
         assertThat(copy.stream().anyMatch(e -> e.getBytesPerSecond() > 0)).isTrue();
         // throttled: no two progress events of one phase less than ~1 s apart, except the phase's last one
         for (int i = 1; i < copy.size() - 1; i++) {
-            assertThat(Duration.between(JobEvents.at(copy.get(i - 1)), JobEvents.at(copy.get(i))).toMillis()).isGreaterThan(900);
+            assertThat(Duration.between(JobEvents.at(copy.get(i - 1)), JobEvents.at(copy.get(i)))
+                            .toMillis())
+                    .isGreaterThan(900);
         }
 
         JsonNode result = Json.MAPPER.readTree(events.getLast().getResultJson());
@@ -190,17 +204,25 @@ class JobsApiTest {
         assertThat(listed).as("lifeboat list shows backup " + id).isNotNull();
         assertThat(result).isEqualTo(listed);
         // the data directory's files; the backup also reads the WAL written during the copy
-        assertThat(lastCopy.getBytesTotal()).isPositive().isLessThanOrEqualTo(result.get("bytesRead").asLong());
+        assertThat(lastCopy.getBytesTotal())
+                .isPositive()
+                .isLessThanOrEqualTo(result.get("bytesRead").asLong());
 
-        assertThat(metric("lifeboat_jobs_total{outcome=\"completed\",type=\"backup_full\"}")).isEqualTo(before + 1);
-        assertThat(metric("lifeboat_job_bytes_total{type=\"backup_full\"}")).isGreaterThanOrEqualTo(result.get("bytesRead").asDouble());
-        assertThat(metric("lifeboat_job_duration_seconds_count{outcome=\"completed\",type=\"backup_full\"}")).isGreaterThanOrEqualTo(1);
+        assertThat(metric("lifeboat_jobs_total{outcome=\"completed\",type=\"backup_full\"}"))
+                .isEqualTo(before + 1);
+        assertThat(metric("lifeboat_job_bytes_total{type=\"backup_full\"}"))
+                .isGreaterThanOrEqualTo(result.get("bytesRead").asDouble());
+        assertThat(metric("lifeboat_job_duration_seconds_count{outcome=\"completed\",type=\"backup_full\"}"))
+                .isGreaterThanOrEqualTo(1);
         assertThat(metric("lifeboat_jobs_running")).isZero();
 
         JobStatus st = stub.list(ListJobsRequest.getDefaultInstance()).getJobsList().stream()
-                .filter(s -> s.getRequest().getJobId().equals(req.getJobId())).findFirst().orElseThrow();
+                .filter(s -> s.getRequest().getJobId().equals(req.getJobId()))
+                .findFirst()
+                .orElseThrow();
         assertThat(st.getLastEvent()).isEqualTo(events.getLast());
-        assertThat(stub.list(ListJobsRequest.newBuilder().setRunningOnly(true).build()).getJobsList())
+        assertThat(stub.list(ListJobsRequest.newBuilder().setRunningOnly(true).build())
+                        .getJobsList())
                 .noneMatch(s -> s.getRequest().getJobId().equals(req.getJobId()));
     }
 
@@ -214,14 +236,20 @@ class JobsApiTest {
             }
         });
         assertThat(stub.submit(req).getCreated()).isTrue();
-        JobAccepted again = stub.submit(req.toBuilder().setRequestedBy("someone retrying").build());
+        JobAccepted again =
+                stub.submit(req.toBuilder().setRequestedBy("someone retrying").build());
         assertThat(again.getCreated()).isFalse();
         assertThat(again.getJobId()).isEqualTo(req.getJobId());
         List<JobEvent> events = watchToEnd(ch, req.getJobId(), Duration.ofMinutes(1));
         assertWellFormed(events);
-        assertThat(events.stream().filter(e -> e.getKind() == JobEvent.Kind.STARTED)).hasSize(1);
+        assertThat(events.stream().filter(e -> e.getKind() == JobEvent.Kind.STARTED))
+                .hasSize(1);
         assertThat(events.getLast().getKind()).as(events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
-        assertThat(Json.MAPPER.readTree(events.getLast().getResultJson()).get("ok").asBoolean()).isTrue();
+        assertThat(Json.MAPPER
+                        .readTree(events.getLast().getResultJson())
+                        .get("ok")
+                        .asBoolean())
+                .isTrue();
         // the job's thread hands each event to the watcher and to every-job listeners one after the other: the watcher
         // may see the end first
         long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
@@ -234,17 +262,23 @@ class JobsApiTest {
         // a retry after the job ended still starts nothing
         assertThat(stub.submit(req).getCreated()).isFalse();
         assertThat(stub.list(ListJobsRequest.getDefaultInstance()).getJobsList())
-                .filteredOn(s -> s.getRequest().getJobId().equals(req.getJobId())).hasSize(1);
+                .filteredOn(s -> s.getRequest().getJobId().equals(req.getJobId()))
+                .hasSize(1);
 
-        assertThatThrownBy(() -> stub.submit(req.toBuilder().setType(JobType.EXPIRE).build()))
+        assertThatThrownBy(() ->
+                        stub.submit(req.toBuilder().setType(JobType.EXPIRE).build()))
                 .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                     assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.ALREADY_EXISTS);
                     assertThat(e.getStatus().getDescription()).contains("already used by a different job");
                 });
         // a replayed watch from the middle returns exactly the rest
         List<JobEvent> rest = new ArrayList<>();
-        JobsGrpc.newBlockingStub(ch).watch(dev.lifeboat.proto.v1.WatchRequest.newBuilder().setJobId(req.getJobId())
-                .setAfterSequence(1).build()).forEachRemaining(rest::add);
+        JobsGrpc.newBlockingStub(ch)
+                .watch(dev.lifeboat.proto.v1.WatchRequest.newBuilder()
+                        .setJobId(req.getJobId())
+                        .setAfterSequence(1)
+                        .build())
+                .forEachRemaining(rest::add);
         assertThat(rest).isEqualTo(events.subList(1, events.size()));
     }
 
@@ -258,19 +292,32 @@ class JobsApiTest {
         try (AgentTestSupport.Watcher w = new AgentTestSupport.Watcher(ch, req.getJobId())) {
             JobEvent copying = w.await(AgentTestSupport::isCopyProgress, Duration.ofMinutes(1));
             assertThat(copying.getBytesTotal()).isPositive();
-            assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(req.getJobId()).setReason("operator changed their mind")
-                    .build()).getCancelling()).isTrue();
+            assertThat(stub.cancel(CancelRequest.newBuilder()
+                                    .setJobId(req.getJobId())
+                                    .setReason("operator changed their mind")
+                                    .build())
+                            .getCancelling())
+                    .isTrue();
             JobEvent end = w.await(e -> JobManager.isTerminal(e.getKind()), Duration.ofMinutes(1));
             assertThat(end.getKind()).as(end.getMessage()).isEqualTo(JobEvent.Kind.CANCELLED);
             assertThat(end.getMessage()).contains("operator changed their mind");
             AgentTestSupport.waitFor(() -> w.events.size() == end.getSequence(), Duration.ofSeconds(5), "all events");
             assertWellFormed(w.events);
-            long copied = w.events.stream().filter(AgentTestSupport::isCopyProgress).mapToLong(JobEvent::getBytesDone).max().orElse(0);
+            long copied = w.events.stream()
+                    .filter(AgentTestSupport::isCopyProgress)
+                    .mapToLong(JobEvent::getBytesDone)
+                    .max()
+                    .orElse(0);
             assertThat(copied).as("cancelled before the copy finished").isLessThan(copying.getBytesTotal());
         }
         assertThat(listBackups("db3")).hasSize(backupsBefore);
-        assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(req.getJobId()).build()).getCancelling()).isFalse();
-        assertThat(metric("lifeboat_jobs_total{outcome=\"cancelled\",type=\"backup_full\"}")).isEqualTo(cancelledBefore + 1);
+        assertThat(stub.cancel(CancelRequest.newBuilder()
+                                .setJobId(req.getJobId())
+                                .build())
+                        .getCancelling())
+                .isFalse();
+        assertThat(metric("lifeboat_jobs_total{outcome=\"cancelled\",type=\"backup_full\"}"))
+                .isEqualTo(cancelledBefore + 1);
         // the repository is not left locked: the next backup of it succeeds
         JobRequest next = request(JobType.BACKUP_FULL, "db3", Map.of("compression", "lz4"));
         stub.submit(next);
@@ -288,8 +335,13 @@ class JobsApiTest {
         for (JobRequest r : reqs) {
             assertThat(stub.submit(r).getCreated()).isTrue();
         }
-        List<JobStatus> active = stub.list(ListJobsRequest.newBuilder().setRunningOnly(true).build()).getJobsList();
-        JobStatus third = active.stream().filter(s -> s.getRequest().getJobId().equals(reqs.get(2).getJobId())).findFirst().orElseThrow();
+        List<JobStatus> active = stub.list(
+                        ListJobsRequest.newBuilder().setRunningOnly(true).build())
+                .getJobsList();
+        JobStatus third = active.stream()
+                .filter(s -> s.getRequest().getJobId().equals(reqs.get(2).getJobId()))
+                .findFirst()
+                .orElseThrow();
         assertThat(JobEvents.state(third)).isEqualTo("queued");
         assertThat(metric("lifeboat_jobs_queued")).isEqualTo(1);
         assertThat(metric("lifeboat_jobs_running")).isEqualTo(2);
@@ -297,12 +349,21 @@ class JobsApiTest {
         JobRequest fourth = request(JobType.VERIFY, "main", Map.of());
         stub.submit(fourth);
         assertThat(metric("lifeboat_jobs_queued")).isEqualTo(2);
-        assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(fourth.getJobId()).setReason("not today").build()).getCancelling()).isTrue();
+        assertThat(stub.cancel(CancelRequest.newBuilder()
+                                .setJobId(fourth.getJobId())
+                                .setReason("not today")
+                                .build())
+                        .getCancelling())
+                .isTrue();
         List<JobEvent> never = watchToEnd(ch, fourth.getJobId(), Duration.ofSeconds(10));
         assertThat(never).hasSize(1);
         assertThat(never.getFirst().getKind()).isEqualTo(JobEvent.Kind.CANCELLED);
         assertThat(never.getFirst().getMessage()).isEqualTo("cancelled before it started: not today");
-        assertThat(stub.cancel(CancelRequest.newBuilder().setJobId(fourth.getJobId()).build()).getCancelling()).isFalse();
+        assertThat(stub.cancel(CancelRequest.newBuilder()
+                                .setJobId(fourth.getJobId())
+                                .build())
+                        .getCancelling())
+                .isFalse();
         assertThat(metric("lifeboat_jobs_queued")).isEqualTo(1);
 
         List<List<JobEvent>> all = new ArrayList<>();
@@ -312,79 +373,134 @@ class JobsApiTest {
             assertThat(ev.getLast().getKind()).as(ev.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
             all.add(ev);
         }
-        var firstEnd = JobEvents.at(all.get(0).getLast()).isBefore(JobEvents.at(all.get(1).getLast()))
-                ? JobEvents.at(all.get(0).getLast()) : JobEvents.at(all.get(1).getLast());
+        var firstEnd = JobEvents.at(all.get(0).getLast())
+                        .isBefore(JobEvents.at(all.get(1).getLast()))
+                ? JobEvents.at(all.get(0).getLast())
+                : JobEvents.at(all.get(1).getLast());
         var thirdStart = JobEvents.at(all.get(2).getFirst());
-        assertThat(thirdStart).as("the third job starts only when one of the first two has ended").isAfterOrEqualTo(firstEnd);
-        assertThat(JobEvents.at(all.get(1).getFirst())).as("the second job did not wait").isBefore(JobEvents.at(all.get(0).getLast()));
+        assertThat(thirdStart)
+                .as("the third job starts only when one of the first two has ended")
+                .isAfterOrEqualTo(firstEnd);
+        assertThat(JobEvents.at(all.get(1).getFirst()))
+                .as("the second job did not wait")
+                .isBefore(JobEvents.at(all.get(0).getLast()));
     }
 
     @Test
     void badRequestsAreRefusedAtSubmitAndCreateNoJob() throws Exception {
         Path nonEmpty = Files.createDirectories(tmp.resolve("not-empty"));
         Files.writeString(nonEmpty.resolve("file"), "x");
-        record Bad(JobRequest request, String says) {
-        }
+        record Bad(JobRequest request, String says) {}
         List<Bad> bad = List.of(
-                new Bad(request(JobType.BACKUP_FULL, "main", Map.of("compresion", "lz4")), "unknown parameter 'compresion'"),
-                new Bad(request(JobType.BACKUP_FULL, "main", Map.of("compression", "zip")), "unknown compression 'zip'"),
-                new Bad(request(JobType.BACKUP_INCREMENTAL, "main", Map.of("parallel", "many")), "parallel must be a whole number"),
+                new Bad(
+                        request(JobType.BACKUP_FULL, "main", Map.of("compresion", "lz4")),
+                        "unknown parameter 'compresion'"),
+                new Bad(
+                        request(JobType.BACKUP_FULL, "main", Map.of("compression", "zip")),
+                        "unknown compression 'zip'"),
+                new Bad(
+                        request(JobType.BACKUP_INCREMENTAL, "main", Map.of("parallel", "many")),
+                        "parallel must be a whole number"),
                 new Bad(request(JobType.BACKUP_FULL, "nope", Map.of()), "has no database 'nope'"),
                 new Bad(request(JobType.JOB_TYPE_UNSPECIFIED, "main", Map.of()), "is not one an agent runs"),
                 new Bad(request(JobType.RESTORE, "main", Map.of()), "target is required"),
                 new Bad(request(JobType.RESTORE, "main", Map.of("target", "relative/dir")), "must be an absolute path"),
                 new Bad(request(JobType.RESTORE, "main", Map.of("target", nonEmpty.toString())), "is not empty"),
-                new Bad(request(JobType.RESTORE, "main", Map.of("target", tmp.resolve("r1").toString(), "target_time", "2026-01-01T00:00:00Z")),
+                new Bad(
+                        request(
+                                JobType.RESTORE,
+                                "main",
+                                Map.of("target", tmp.resolve("r1").toString(), "target_time", "2026-01-01T00:00:00Z")),
                         "unknown parameter 'target_time'"),
-                new Bad(request(JobType.RESTORE_PITR, "main", Map.of("target", tmp.resolve("r2").toString())), "give exactly one of"),
-                new Bad(request(JobType.RESTORE_PITR, "main", Map.of("target", tmp.resolve("r3").toString(),
-                        "target_time", "2026-01-01T00:00:00Z", "target_lsn", "0/3000000")), "got target_time, target_lsn"),
-                new Bad(request(JobType.RESTORE_PITR, "main", Map.of("target", tmp.resolve("r4").toString(), "target_time", "yesterday")),
+                new Bad(
+                        request(
+                                JobType.RESTORE_PITR,
+                                "main",
+                                Map.of("target", tmp.resolve("r2").toString())),
+                        "give exactly one of"),
+                new Bad(
+                        request(
+                                JobType.RESTORE_PITR,
+                                "main",
+                                Map.of(
+                                        "target",
+                                        tmp.resolve("r3").toString(),
+                                        "target_time",
+                                        "2026-01-01T00:00:00Z",
+                                        "target_lsn",
+                                        "0/3000000")),
+                        "got target_time, target_lsn"),
+                new Bad(
+                        request(
+                                JobType.RESTORE_PITR,
+                                "main",
+                                Map.of("target", tmp.resolve("r4").toString(), "target_time", "yesterday")),
                         "target_time is not valid"),
                 new Bad(request(JobType.EXPIRE, "main", Map.of("keep_full", "-1")), "keep_full must be between 0"),
                 new Bad(request(JobType.EXPIRE, "main", Map.of("pitr_window", "a week")), "pitr_window"),
                 new Bad(request(JobType.REPLICATE, "main", Map.of()), "has no replication config"),
                 new Bad(request(JobType.REPLICATE, "db2", Map.of("region", "mars")), "no region 'mars'"),
                 new Bad(request(JobType.WAL_STREAM, "main", Map.of("slot", "Bad-Slot")), "slot must be"),
-                new Bad(request(JobType.VERIFY, "main", Map.of("read_data", "maybe")), "read_data must be true or false"),
-                new Bad(request(JobType.BACKUP_FULL, "main", Map.of()).toBuilder().setJobId("../escape").build(), "job id"));
+                new Bad(
+                        request(JobType.VERIFY, "main", Map.of("read_data", "maybe")),
+                        "read_data must be true or false"),
+                new Bad(
+                        request(JobType.BACKUP_FULL, "main", Map.of()).toBuilder()
+                                .setJobId("../escape")
+                                .build(),
+                        "job id"));
         for (Bad b : bad) {
-            assertThatThrownBy(() -> stub.submit(b.request())).as(b.says())
+            assertThatThrownBy(() -> stub.submit(b.request()))
+                    .as(b.says())
                     .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
                         assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
                         assertThat(e.getStatus().getDescription()).contains(b.says());
                     });
         }
         List<String> known = stub.list(ListJobsRequest.getDefaultInstance()).getJobsList().stream()
-                .map(s -> s.getRequest().getJobId()).toList();
-        assertThat(known).doesNotContainAnyElementsOf(bad.stream().map(b -> b.request().getJobId()).toList());
+                .map(s -> s.getRequest().getJobId())
+                .toList();
+        assertThat(known)
+                .doesNotContainAnyElementsOf(
+                        bad.stream().map(b -> b.request().getJobId()).toList());
         assertThat(Files.exists(tmp.resolve("state/jobs/../escape"))).isFalse();
-        assertThatThrownBy(() -> stub.cancel(CancelRequest.newBuilder().setJobId("no-such-job").build()))
-                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
+        assertThatThrownBy(() -> stub.cancel(
+                        CancelRequest.newBuilder().setJobId("no-such-job").build()))
+                .isInstanceOfSatisfying(
+                        StatusRuntimeException.class,
+                        e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.NOT_FOUND));
     }
 
     @Test
     void drDrillRestoresReplaysArchivedWalValidatesAndReportsMeasuredNumbers() throws Exception {
         JobRequest backup = request(JobType.BACKUP_FULL, "main", Map.of("compression", "lz4"));
         stub.submit(backup);
-        assertThat(watchToEnd(ch, backup.getJobId(), Duration.ofMinutes(2)).getLast().getKind()).isEqualTo(JobEvent.Kind.COMPLETED);
+        assertThat(watchToEnd(ch, backup.getJobId(), Duration.ofMinutes(2))
+                        .getLast()
+                        .getKind())
+                .isEqualTo(JobEvent.Kind.COMPLETED);
         // WAL written after the backup, archived: the drill must replay it
         String lastSegment;
-        try (var c = pg.connect("postgres"); Statement st = c.createStatement()) {
-            st.execute("create table drill_rows as select g as id, md5(g::text) as note from generate_series(1, 20000) g");
+        try (var c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
+            st.execute(
+                    "create table drill_rows as select g as id, md5(g::text) as note from generate_series(1, 20000) g");
             try (var rs = st.executeQuery("select pg_walfile_name(pg_current_wal_lsn())")) {
                 rs.next();
                 lastSegment = rs.getString(1);
             }
             st.execute("select pg_switch_wal()");
-            AgentTestSupport.waitFor(() -> {
-                try (var rs = st.executeQuery("select coalesce(last_archived_wal, '') from pg_stat_archiver")) {
-                    rs.next();
-                    return rs.getString(1).compareTo(lastSegment) >= 0;
-                } catch (Exception e) {
-                    return false;
-                }
-            }, Duration.ofSeconds(60), "WAL archived up to " + lastSegment);
+            AgentTestSupport.waitFor(
+                    () -> {
+                        try (var rs = st.executeQuery("select coalesce(last_archived_wal, '') from pg_stat_archiver")) {
+                            rs.next();
+                            return rs.getString(1).compareTo(lastSegment) >= 0;
+                        } catch (Exception e) {
+                            return false;
+                        }
+                    },
+                    Duration.ofSeconds(60),
+                    "WAL archived up to " + lastSegment);
         }
         JobRequest drill = request(JobType.DR_DRILL, "main", Map.of());
         stub.submit(drill);
@@ -393,10 +509,13 @@ class JobsApiTest {
         assertThat(events.getLast().getKind()).as(events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
         assertThat(events).anyMatch(e -> e.getPhase().equals("restore/copy"));
         JsonNode r = Json.MAPPER.readTree(events.getLast().getResultJson());
-        JsonNode backupResult = Json.MAPPER.readTree(watchToEnd(ch, backup.getJobId(), Duration.ofSeconds(10)).getLast().getResultJson());
+        JsonNode backupResult = Json.MAPPER.readTree(watchToEnd(ch, backup.getJobId(), Duration.ofSeconds(10))
+                .getLast()
+                .getResultJson());
         assertThat(r.get("backup_id").asText()).isEqualTo(backupResult.get("id").asText());
         assertThat(r.get("validated").asBoolean()).isTrue();
-        assertThat(r.get("restore_bytes").asLong()).isEqualTo(backupResult.get("size").asLong());
+        assertThat(r.get("restore_bytes").asLong())
+                .isEqualTo(backupResult.get("size").asLong());
         assertThat(r.get("restore_seconds").asDouble()).isPositive();
         assertThat(r.get("replay_seconds").asDouble()).isPositive();
         // the table is about 1.3 MB of heap, all of it in WAL after the backup's end
@@ -410,7 +529,9 @@ class JobsApiTest {
                 }
             }
         }
-        assertThat(rows).as("rows committed after the backup, recovered by replaying archived WAL").isEqualTo(20000);
+        assertThat(rows)
+                .as("rows committed after the backup, recovered by replaying archived WAL")
+                .isEqualTo(20000);
         try (var left = Files.list(tmp.resolve("state/drills"))) {
             assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
         }
@@ -421,16 +542,21 @@ class JobsApiTest {
         stub.submit(req);
         List<JobEvent> events = watchToEnd(ch, req.getJobId(), Duration.ofMinutes(2));
         assertWellFormed(events);
-        assertThat(events.getLast().getKind()).as(type + ": " + events.getLast().getMessage()).isEqualTo(JobEvent.Kind.COMPLETED);
+        assertThat(events.getLast().getKind())
+                .as(type + ": " + events.getLast().getMessage())
+                .isEqualTo(JobEvent.Kind.COMPLETED);
         return Json.MAPPER.readTree(events.getLast().getResultJson());
     }
 
     @Test
     void restoreRestorePitrExpireAndReplicateJobsRunTheEngine() throws Exception {
-        String backupId = runToCompletion(JobType.BACKUP_FULL, "db2", Map.of("compression", "lz4")).get("id").asText();
+        String backupId = runToCompletion(JobType.BACKUP_FULL, "db2", Map.of("compression", "lz4"))
+                .get("id")
+                .asText();
 
         Path plain = tmp.resolve("restored-plain");
-        JsonNode restored = runToCompletion(JobType.RESTORE, "db2", Map.of("target", plain.toString(), "backup_id", backupId));
+        JsonNode restored =
+                runToCompletion(JobType.RESTORE, "db2", Map.of("target", plain.toString(), "backup_id", backupId));
         assertThat(restored.get("restore").get("backupId").asText()).isEqualTo(backupId);
         assertThat(restored.get("restore").get("files").asLong()).isPositive();
         assertThat(plain.resolve("PG_VERSION")).exists();
@@ -438,30 +564,61 @@ class JobsApiTest {
         // even without a target the copy recovers to the end of the backup and promotes to a timeline of its own
         assertThat(plain.resolve("recovery.signal")).exists();
         assertThat(restored.get("restore").get("recoveryTarget").asText()).isEqualTo("the end of the backup");
-        assertThat(Files.readString(plain.resolve("postgresql.auto.conf"))).contains("recovery_target = 'immediate'")
+        assertThat(Files.readString(plain.resolve("postgresql.auto.conf")))
+                .contains("recovery_target = 'immediate'")
                 .contains("archive_mode = 'off'");
 
         Path pitr = tmp.resolve("restored-pitr");
-        JsonNode recovered = runToCompletion(JobType.RESTORE_PITR, "db2", Map.of("target", pitr.toString(), "target_latest", "true"));
+        JsonNode recovered = runToCompletion(
+                JobType.RESTORE_PITR, "db2", Map.of("target", pitr.toString(), "target_latest", "true"));
         assertThat(recovered.get("restore").get("recoveryTarget").asText()).isEqualTo("the end of the archived WAL");
         assertThat(pitr.resolve("recovery.signal")).exists();
-        assertThat(Files.readString(pitr.resolve("postgresql.auto.conf"))).contains("wal-get").contains("--repo " + repos.get("db2"))
+        assertThat(Files.readString(pitr.resolve("postgresql.auto.conf")))
+                .contains("wal-get")
+                .contains("--repo " + repos.get("db2"))
                 .contains("--key-file " + keyFile);
 
-        JsonNode expired = runToCompletion(JobType.EXPIRE, "db2", Map.of("keep_full", "1", "keep_daily", "0", "keep_weekly", "0",
-                "keep_monthly", "0", "pitr_window", "0", "dry_run", "true"));
+        JsonNode expired = runToCompletion(
+                JobType.EXPIRE,
+                "db2",
+                Map.of(
+                        "keep_full",
+                        "1",
+                        "keep_daily",
+                        "0",
+                        "keep_weekly",
+                        "0",
+                        "keep_monthly",
+                        "0",
+                        "pitr_window",
+                        "0",
+                        "dry_run",
+                        "true"));
         assertThat(expired.get("dryRun").asBoolean()).isTrue();
-        assertThat(expired.get("kept").has(listBackups("db2").get(listBackups("db2").size() - 1).get("id").asText())).isTrue();
+        assertThat(expired.get("kept")
+                        .has(listBackups("db2")
+                                .get(listBackups("db2").size() - 1)
+                                .get("id")
+                                .asText()))
+                .isTrue();
         assertThat(expired.get("expired")).hasSize(listBackups("db2").size() - 1);
 
         JsonNode replicated = runToCompletion(JobType.REPLICATE, "db2", Map.of());
         assertThat(replicated.get("regions").get("us").get("copied").asLong()).isPositive();
         // the region is a repository of its own that lists the same backups
-        PgTestSupport.CliResult r = cli("list", "--repo", PgTestSupport.repoUri(tmp.resolve("region-us-db2")), "--key-file",
-                keyFile.toString(), "--json");
+        PgTestSupport.CliResult r = cli(
+                "list",
+                "--repo",
+                PgTestSupport.repoUri(tmp.resolve("region-us-db2")),
+                "--key-file",
+                keyFile.toString(),
+                "--json");
         assertThat(r.exitCode()).as(r.all()).isZero();
         List<String> inRegion = new ArrayList<>();
-        Json.MAPPER.readTree(r.out()).get("backups").forEach(b -> inRegion.add(b.get("id").asText()));
+        Json.MAPPER
+                .readTree(r.out())
+                .get("backups")
+                .forEach(b -> inRegion.add(b.get("id").asText()));
         assertThat(inRegion).contains(backupId);
     }
 }

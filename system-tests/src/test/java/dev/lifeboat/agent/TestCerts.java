@@ -1,21 +1,17 @@
 package dev.lifeboat.agent;
 
 import dev.lifeboat.security.Pki;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
 /** Certificates for agent tests, issued by the real PKI code (names starting with "agent" or "db" get the agent role). */
 final class TestCerts {
-    record Ca(Path dir, Path certFile) {
-    }
+    record Ca(Path dir, Path certFile) {}
 
-    record Leaf(Path cert, Path key) {
-    }
+    record Leaf(Path cert, Path key) {}
 
-    private TestCerts() {
-    }
+    private TestCerts() {}
 
     static Ca ca(Path dir, String cn) {
         Pki.initCa(dir, cn, Duration.ofDays(2));

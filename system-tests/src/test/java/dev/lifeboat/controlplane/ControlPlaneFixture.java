@@ -6,7 +6,6 @@ import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.security.Pki;
-
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -40,7 +39,14 @@ final class ControlPlaneFixture implements AutoCloseable {
         this.dir = dir;
         this.pki = dir.resolve("pki");
         Pki.initCa(pki, "Test CA", Duration.ofDays(30));
-        Pki.issue(pki, Pki.Role.CONTROLLER, "controller", List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(30), pki);
+        Pki.issue(
+                pki,
+                Pki.Role.CONTROLLER,
+                "controller",
+                List.of("localhost"),
+                List.of("127.0.0.1"),
+                Duration.ofDays(30),
+                pki);
         for (String role : List.of("viewer", "operator", "admin")) {
             Path f = dir.resolve(role + ".token");
             Files.writeString(f, role + "-" + java.util.UUID.randomUUID());
@@ -65,9 +71,15 @@ final class ControlPlaneFixture implements AutoCloseable {
     /** The controller's config; {@code extra} is appended (policies, databases). */
     Path writeControllerConfig(String extra) throws IOException {
         Path f = dir.resolve("controller.yaml");
-        String tokensYaml = String.join("\n", tokens.entrySet().stream().map(e ->
-                "  - {name: " + e.getKey() + ", role: " + e.getKey() + ", token-file: " + e.getValue() + "}").toList());
-        Files.writeString(f, """
+        String tokensYaml = String.join(
+                "\n",
+                tokens.entrySet().stream()
+                        .map(e -> "  - {name: " + e.getKey() + ", role: " + e.getKey() + ", token-file: " + e.getValue()
+                                + "}")
+                        .toList());
+        Files.writeString(
+                f,
+                """
                 grpc-listen: 127.0.0.1:%d
                 http-listen: 127.0.0.1:%d
                 state-dir: %s
@@ -78,13 +90,24 @@ final class ControlPlaneFixture implements AutoCloseable {
                 %s
                 webhooks:
                   - {name: test, url: "http://127.0.0.1:%d/hook", format: pagerduty, routing-key: test-key}
-                """.formatted(grpcPort, httpPort, dir.resolve("controller-state"), pki.resolve("ca.crt"), pki.resolve("controller.crt"),
-                pki.resolve("controller.key"), tokensYaml, webhook.getAddress().getPort()) + extra);
+                """.formatted(
+                                        grpcPort,
+                                        httpPort,
+                                        dir.resolve("controller-state"),
+                                        pki.resolve("ca.crt"),
+                                        pki.resolve("controller.crt"),
+                                        pki.resolve("controller.key"),
+                                        tokensYaml,
+                                        webhook.getAddress().getPort())
+                        + extra);
         return f;
     }
 
     void startController() throws IOException {
-        controller = PgTestSupport.cliProcess(dir.resolve("controller-" + Instant.now().toEpochMilli() + ".log"), "controller", "--config",
+        controller = PgTestSupport.cliProcess(
+                dir.resolve("controller-" + Instant.now().toEpochMilli() + ".log"),
+                "controller",
+                "--config",
                 dir.resolve("controller.yaml").toString());
     }
 
@@ -102,21 +125,34 @@ final class ControlPlaneFixture implements AutoCloseable {
                 rpo-probe-interval: 1s
                 tls: {ca: %s, cert: %s, key: %s}
                 databases:%s
-                """.formatted(name, region, grpcPort, PgValidator.freePort(), PgValidator.freePort(), dir.resolve(name + "-state"),
-                pki.resolve("ca.crt"), certDir.resolve(name + ".crt"), certDir.resolve(name + ".key"),
-                databasesYaml.isBlank() ? " []" : "\n" + databasesYaml));
+                """.formatted(
+                        name,
+                        region,
+                        grpcPort,
+                        PgValidator.freePort(),
+                        PgValidator.freePort(),
+                        dir.resolve(name + "-state"),
+                        pki.resolve("ca.crt"),
+                        certDir.resolve(name + ".crt"),
+                        certDir.resolve(name + ".key"),
+                        databasesYaml.isBlank() ? " []" : "\n" + databasesYaml));
         return f;
     }
 
     Process startAgent(String name) throws IOException {
-        Process p = PgTestSupport.cliProcess(dir.resolve(name + "-" + Instant.now().toEpochMilli() + ".log"), "agent", "--config",
+        Process p = PgTestSupport.cliProcess(
+                dir.resolve(name + "-" + Instant.now().toEpochMilli() + ".log"),
+                "agent",
+                "--config",
                 dir.resolve(name + ".yaml").toString());
         agents.put(name, p);
         return p;
     }
 
     ControllerClient client(String role) throws IOException {
-        return new ControllerClient(URI.create("https://127.0.0.1:" + httpPort + "/"), Files.readString(tokens.get(role)).trim(),
+        return new ControllerClient(
+                URI.create("https://127.0.0.1:" + httpPort + "/"),
+                Files.readString(tokens.get(role)).trim(),
                 pki.resolve("ca.crt"));
     }
 
@@ -163,8 +199,10 @@ final class ControlPlaneFixture implements AutoCloseable {
     /** The newest log of a process started by this fixture (agent name or "controller"). */
     String logOf(String name) throws IOException {
         try (var files = Files.list(dir)) {
-            Path newest = files.filter(f -> f.getFileName().toString().matches(java.util.regex.Pattern.quote(name) + "-\\d+\\.log"))
-                    .max(java.util.Comparator.naturalOrder()).orElseThrow();
+            Path newest = files.filter(f ->
+                            f.getFileName().toString().matches(java.util.regex.Pattern.quote(name) + "-\\d+\\.log"))
+                    .max(java.util.Comparator.naturalOrder())
+                    .orElseThrow();
             return Files.readString(newest);
         }
     }
@@ -172,10 +210,14 @@ final class ControlPlaneFixture implements AutoCloseable {
     String logs() throws IOException {
         StringBuilder b = new StringBuilder();
         try (var files = Files.list(dir)) {
-            for (Path p : files.filter(f -> f.toString().endsWith(".log")).sorted().toList()) {
+            for (Path p :
+                    files.filter(f -> f.toString().endsWith(".log")).sorted().toList()) {
                 String text = Files.readString(p);
-                b.append("==== ").append(p.getFileName()).append('\n')
-                        .append(text.length() > 6000 ? text.substring(text.length() - 6000) : text).append('\n');
+                b.append("==== ")
+                        .append(p.getFileName())
+                        .append('\n')
+                        .append(text.length() > 6000 ? text.substring(text.length() - 6000) : text)
+                        .append('\n');
             }
         }
         return b.toString();

@@ -1,5 +1,10 @@
 package dev.lifeboat.controlplane;
 
+import static dev.lifeboat.controlplane.ControlPlaneFixture.kill9;
+import static dev.lifeboat.controlplane.ControlPlaneFixture.waitFor;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.engine.postgres.LocalCluster;
@@ -18,14 +23,6 @@ import io.grpc.Status;
 import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.URI;
@@ -47,11 +44,13 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static dev.lifeboat.controlplane.ControlPlaneFixture.kill9;
-import static dev.lifeboat.controlplane.ControlPlaneFixture.waitFor;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The issue's acceptance scenario, every part a real process on loopback: a controller and three agents in three
@@ -64,6 +63,7 @@ class ControlPlaneTest {
     // kept when a test fails: the processes' logs are the evidence
     @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
     static Path tmp;
+
     static ControlPlaneFixture cp;
     static LocalCluster pg;
     static Path repoDir;
@@ -76,13 +76,17 @@ class ControlPlaneTest {
     static void start() throws Exception {
         TestLauncher.install();
         cp = new ControlPlaneFixture(tmp);
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of("wal_level = replica", "max_wal_senders = 5", "max_replication_slots = 5"));
+        pg = LocalCluster.create(
+                tmp.resolve("pg"), List.of("wal_level = replica", "max_wal_senders = 5", "max_replication_slots = 5"));
         pg.start();
         pg.pgbench(List.of("-i", "-s", "20", "-q"), Duration.ofMinutes(3));
         PgTestSupport.exec(pg, "CREATE TABLE ticks (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())");
         repoDir = tmp.resolve("repo");
         key = PgTestSupport.keyFile(tmp);
-        assertThat(PgTestSupport.cli("repo-init", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString()).exitCode()).isZero();
+        assertThat(PgTestSupport.cli(
+                                "repo-init", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString())
+                        .exitCode())
+                .isZero();
 
         cp.writeControllerConfig("""
                 policies:
@@ -103,13 +107,17 @@ class ControlPlaneTest {
                     key-file: %s
                     wal-stream: true
                     parallel: 1
-                """.formatted(pg.dataDir(), PgTestSupport.repoUri(repoDir), key));
+                """.formatted(
+                        pg.dataDir(), PgTestSupport.repoUri(repoDir), key));
         cp.writeAgentConfig("agent-us", "us-east", cp.agentCert("agent-us"), "");
         cp.writeAgentConfig("agent-ap", "ap-south", cp.agentCert("agent-ap"), "");
         for (String a : List.of("agent-eu", "agent-us", "agent-ap")) {
             cp.startAgent(a);
         }
-        waitFor("the controller's REST API", Duration.ofSeconds(60), () -> cp.client("viewer").get("healthz") != null);
+        waitFor(
+                "the controller's REST API",
+                Duration.ofSeconds(60),
+                () -> cp.client("viewer").get("healthz") != null);
         Thread.ofVirtual().start(ControlPlaneTest::followEvents);
         writer = Thread.ofVirtual().start(() -> {
             while (writing.get()) {
@@ -128,16 +136,27 @@ class ControlPlaneTest {
         long last = 0;
         while (true) {
             try {
-                HttpClient http = HttpClient.newBuilder().sslContext(MutualTls.trustingSslContext(cp.pki.resolve("ca.crt"))).build();
-                HttpRequest r = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + cp.httpPort + "/api/v1/events"))
-                        .header("Authorization", "Bearer " + Files.readString(cp.tokens.get("viewer")).trim())
-                        .header("Accept", "text/event-stream").header("Last-Event-ID", Long.toString(last)).build();
+                HttpClient http = HttpClient.newBuilder()
+                        .sslContext(MutualTls.trustingSslContext(cp.pki.resolve("ca.crt")))
+                        .build();
+                HttpRequest r = HttpRequest.newBuilder(
+                                URI.create("https://127.0.0.1:" + cp.httpPort + "/api/v1/events"))
+                        .header(
+                                "Authorization",
+                                "Bearer "
+                                        + Files.readString(cp.tokens.get("viewer"))
+                                                .trim())
+                        .header("Accept", "text/event-stream")
+                        .header("Last-Event-ID", Long.toString(last))
+                        .build();
                 HttpResponse<java.io.InputStream> resp = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
-                try (BufferedReader in = new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
+                try (BufferedReader in =
+                        new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
                     String line;
                     while ((line = in.readLine()) != null) {
                         if (line.startsWith("data:")) {
-                            JsonNode e = dev.lifeboat.util.Json.MAPPER.readTree(line.substring(5).trim());
+                            JsonNode e = dev.lifeboat.util.Json.MAPPER.readTree(
+                                    line.substring(5).trim());
                             last = e.path("id").asLong();
                             sse.add(e);
                         }
@@ -175,8 +194,10 @@ class ControlPlaneTest {
     @Order(1)
     void threeAgentsInThreeRegionsConnectOverMutualTls() throws Exception {
         try {
-            waitFor("three agents connected", Duration.ofSeconds(60), () -> cp.connected("agent-eu") && cp.connected("agent-us")
-                    && cp.connected("agent-ap"));
+            waitFor(
+                    "three agents connected",
+                    Duration.ofSeconds(60),
+                    () -> cp.connected("agent-eu") && cp.connected("agent-us") && cp.connected("agent-ap"));
         } catch (AssertionError e) {
             throw new AssertionError(e.getMessage() + "\n" + cp.logs());
         }
@@ -184,7 +205,10 @@ class ControlPlaneTest {
         for (JsonNode a : cp.agentsSeen()) {
             regions.put(a.path("id").asText(), a.path("region").asText());
         }
-        assertThat(regions).containsEntry("agent-eu", "eu-west").containsEntry("agent-us", "us-east").containsEntry("agent-ap", "ap-south");
+        assertThat(regions)
+                .containsEntry("agent-eu", "eu-west")
+                .containsEntry("agent-us", "us-east")
+                .containsEntry("agent-ap", "ap-south");
     }
 
     @Test
@@ -193,7 +217,14 @@ class ControlPlaneTest {
         // an agent whose certificate comes from another CA: the agent process itself refuses to start with it
         Path rogue = tmp.resolve("rogue-pki");
         Pki.initCa(rogue, "Rogue CA", Duration.ofDays(1));
-        Pki.issue(rogue, Pki.Role.AGENT, "agent-rogue", List.of("localhost"), List.of("127.0.0.1"), Duration.ofDays(1), rogue);
+        Pki.issue(
+                rogue,
+                Pki.Role.AGENT,
+                "agent-rogue",
+                List.of("localhost"),
+                List.of("127.0.0.1"),
+                Duration.ofDays(1),
+                rogue);
         cp.writeAgentConfig("agent-rogue", "eu-west", rogue, "");
         Process p = cp.startAgent("agent-rogue");
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
@@ -202,29 +233,39 @@ class ControlPlaneTest {
         assertThat(cp.logOf("agent-rogue")).contains("was not signed by the CA");
         // and the controller turns the same certificate away at the handshake when a client presents it anyway
         ChannelCredentials rogueCert = TlsChannelCredentials.newBuilder()
-                .keyManager(rogue.resolve("agent-rogue.crt").toFile(), rogue.resolve("agent-rogue.key").toFile())
-                .trustManager(cp.pki.resolve("ca.crt").toFile()).build();
+                .keyManager(
+                        rogue.resolve("agent-rogue.crt").toFile(),
+                        rogue.resolve("agent-rogue.key").toFile())
+                .trustManager(cp.pki.resolve("ca.crt").toFile())
+                .build();
         assertThat(helloWith(rogueCert, "agent-rogue").getCode()).isEqualTo(Status.Code.UNAVAILABLE);
         assertThat(cp.agentsSeen().findValuesAsText("id")).doesNotContain("agent-rogue");
 
         // no client certificate at all: the TLS handshake fails
-        ChannelCredentials noCert = TlsChannelCredentials.newBuilder().trustManager(cp.pki.resolve("ca.crt").toFile()).build();
+        ChannelCredentials noCert = TlsChannelCredentials.newBuilder()
+                .trustManager(cp.pki.resolve("ca.crt").toFile())
+                .build();
         assertThat(helloWith(noCert, "agent-eu").getCode()).isEqualTo(Status.Code.UNAVAILABLE);
         // a valid certificate of the wrong role (a CLI client) claiming to be an agent
         Pki.issue(cp.pki, Pki.Role.CLIENT, "ops", List.of(), List.of(), Duration.ofDays(1), cp.pki);
-        Status s = helloWith(MutualTls.channelCredentials(new TlsFiles(cp.pki.resolve("ca.crt"), cp.pki.resolve("ops.crt"),
-                cp.pki.resolve("ops.key"))), "agent-eu");
+        Status s = helloWith(
+                MutualTls.channelCredentials(
+                        new TlsFiles(cp.pki.resolve("ca.crt"), cp.pki.resolve("ops.crt"), cp.pki.resolve("ops.key"))),
+                "agent-eu");
         assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         // an agent certificate for one name claiming another
-        Status other = helloWith(MutualTls.channelCredentials(new TlsFiles(cp.pki.resolve("ca.crt"), cp.pki.resolve("agent-us.crt"),
-                cp.pki.resolve("agent-us.key"))), "agent-eu");
+        Status other = helloWith(
+                MutualTls.channelCredentials(new TlsFiles(
+                        cp.pki.resolve("ca.crt"), cp.pki.resolve("agent-us.crt"), cp.pki.resolve("agent-us.key"))),
+                "agent-eu");
         assertThat(other.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
         assertThat(cp.connected("agent-eu")).isTrue();
     }
 
     /** Opens AgentLink.Connect, says Hello, and returns how the stream ended. */
     private static Status helloWith(ChannelCredentials creds, String agentId) throws Exception {
-        ManagedChannel ch = NettyChannelBuilder.forTarget("127.0.0.1:" + cp.grpcPort, creds).build();
+        ManagedChannel ch =
+                NettyChannelBuilder.forTarget("127.0.0.1:" + cp.grpcPort, creds).build();
         try {
             CompletableFuture<Status> ended = new CompletableFuture<>();
             StreamObserver<AgentMessage> up = AgentLinkGrpc.newStub(ch).connect(new StreamObserver<>() {
@@ -245,7 +286,12 @@ class ControlPlaneTest {
                     ended.complete(Status.OK);
                 }
             });
-            up.onNext(AgentMessage.newBuilder().setHello(Hello.newBuilder().setAgentId(agentId).setRegion("eu-west").setVersion("test")).build());
+            up.onNext(AgentMessage.newBuilder()
+                    .setHello(Hello.newBuilder()
+                            .setAgentId(agentId)
+                            .setRegion("eu-west")
+                            .setVersion("test"))
+                    .build());
             return ended.get(20, TimeUnit.SECONDS);
         } finally {
             ch.shutdownNow();
@@ -255,17 +301,30 @@ class ControlPlaneTest {
     @Test
     @Order(3)
     void tokensAndRolesGuardTheApi() throws Exception {
-        Map<String, Object> restore = Map.of("database", "main", "type", "RESTORE_PITR", "params", Map.of("target", tmp.resolve("x").toString(),
-                "target_latest", "true"));
+        Map<String, Object> restore = Map.of(
+                "database",
+                "main",
+                "type",
+                "RESTORE_PITR",
+                "params",
+                Map.of("target", tmp.resolve("x").toString(), "target_latest", "true"));
         assertThatThrownBy(() -> cp.client("viewer").post("api/v1/jobs", restore))
-                .isInstanceOfSatisfying(ControllerClient.ApiException.class, e -> assertThat(e.status).isEqualTo(403));
-        ControllerClient anonymous = new ControllerClient(URI.create("https://127.0.0.1:" + cp.httpPort + "/"), null, cp.pki.resolve("ca.crt"));
+                .isInstanceOfSatisfying(
+                        ControllerClient.ApiException.class,
+                        e -> assertThat(e.status).isEqualTo(403));
+        ControllerClient anonymous = new ControllerClient(
+                URI.create("https://127.0.0.1:" + cp.httpPort + "/"), null, cp.pki.resolve("ca.crt"));
         assertThatThrownBy(() -> anonymous.get("api/v1/status"))
-                .isInstanceOfSatisfying(ControllerClient.ApiException.class, e -> assertThat(e.status).isEqualTo(401));
+                .isInstanceOfSatisfying(
+                        ControllerClient.ApiException.class,
+                        e -> assertThat(e.status).isEqualTo(401));
         assertThatThrownBy(() -> cp.client("operator").get("api/v1/audit"))
-                .isInstanceOfSatisfying(ControllerClient.ApiException.class, e -> assertThat(e.status).isEqualTo(403));
+                .isInstanceOfSatisfying(
+                        ControllerClient.ApiException.class,
+                        e -> assertThat(e.status).isEqualTo(403));
         assertThat(cp.client("admin").get("api/v1/audit?limit=5").size()).isPositive();
-        assertThat(cp.client("viewer").get("api/v1/jobs?database=main").findValuesAsText("type")).doesNotContain("RESTORE_PITR");
+        assertThat(cp.client("viewer").get("api/v1/jobs?database=main").findValuesAsText("type"))
+                .doesNotContain("RESTORE_PITR");
     }
 
     @Test
@@ -273,34 +332,55 @@ class ControlPlaneTest {
     void scheduledBackupsRunThroughTheAgentAndStreamProgress() throws Exception {
         JsonNode done = waitFor("a scheduled backup completed", Duration.ofSeconds(120), () -> {
             for (JsonNode j : cp.client("viewer").get("api/v1/jobs?database=main&state=COMPLETED")) {
-                if (j.path("type").asText().startsWith("BACKUP_") && j.path("requestedBy").asText().equals("policy:std")) {
+                if (j.path("type").asText().startsWith("BACKUP_")
+                        && j.path("requestedBy").asText().equals("policy:std")) {
                     return j;
                 }
             }
             return null;
         });
-        JsonNode events = cp.client("viewer").get("api/v1/jobs/" + done.path("id").asText() + "/events");
+        JsonNode events =
+                cp.client("viewer").get("api/v1/jobs/" + done.path("id").asText() + "/events");
         List<String> kinds = events.findValuesAsText("kind");
         assertThat(kinds).startsWith("STARTED").endsWith("COMPLETED");
-        assertThat(dev.lifeboat.util.Json.MAPPER.readTree(done.path("resultJson").asText()).path("id").asText()).isNotBlank();
-        waitFor("backup events on the event stream", Duration.ofSeconds(10), () -> sseNames().containsAll(List.of("backup:queued",
-                "backup:started", "backup:completed")));
+        assertThat(dev.lifeboat.util.Json.MAPPER
+                        .readTree(done.path("resultJson").asText())
+                        .path("id")
+                        .asText())
+                .isNotBlank();
+        waitFor(
+                "backup events on the event stream",
+                Duration.ofSeconds(10),
+                () -> sseNames().containsAll(List.of("backup:queued", "backup:started", "backup:completed")));
         // the backup is in the repository, as the CLI sees it
-        assertThat(PgTestSupport.cli("list", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString()).all())
-                .contains(dev.lifeboat.util.Json.MAPPER.readTree(done.path("resultJson").asText()).path("id").asText());
+        assertThat(PgTestSupport.cli("list", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString())
+                        .all())
+                .contains(dev.lifeboat.util.Json.MAPPER
+                        .readTree(done.path("resultJson").asText())
+                        .path("id")
+                        .asText());
     }
 
     @Test
     @Order(5)
     void killedAgentMidBackupFailsTheJobRaisesAgentGoneAndTheNextRunSucceeds() throws Exception {
         // a full backup slow enough to be caught mid-way: one process, high compression
-        JsonNode job = cp.client("operator").post("api/v1/jobs", Map.of("database", "main", "type", "BACKUP_FULL",
-                "params", Map.of("compression", "high", "parallel", "1")));
+        JsonNode job = cp.client("operator")
+                .post(
+                        "api/v1/jobs",
+                        Map.of(
+                                "database",
+                                "main",
+                                "type",
+                                "BACKUP_FULL",
+                                "params",
+                                Map.of("compression", "high", "parallel", "1")));
         String id = job.path("id").asText();
         waitFor("progress of job " + id, Duration.ofSeconds(60), () -> {
             synchronized (sse) {
-                return sse.stream().anyMatch(e -> e.path("name").asText().equals("backup:progress")
-                        && e.path("data").path("job").asText().equals(id));
+                return sse.stream()
+                        .anyMatch(e -> e.path("name").asText().equals("backup:progress")
+                                && e.path("data").path("job").asText().equals(id));
             }
         });
         Instant killed = Instant.now();
@@ -313,15 +393,21 @@ class ControlPlaneTest {
         assertThat(Duration.between(killed, Instant.now())).isLessThan(Duration.ofSeconds(6));
         assertThat(failed.path("message").asText()).contains("agent gone");
         waitFor("agent-gone alert", Duration.ofSeconds(5), () -> openAlerts().contains("agent-gone"));
-        waitFor("agent-gone webhook", Duration.ofSeconds(15), () -> cp.webhookBodies.stream()
-                .anyMatch(b -> b.contains("agent-gone") && b.contains("\"trigger\"")));
+        waitFor(
+                "agent-gone webhook",
+                Duration.ofSeconds(15),
+                () -> cp.webhookBodies.stream().anyMatch(b -> b.contains("agent-gone") && b.contains("\"trigger\"")));
 
         Instant back = Instant.now();
         cp.startAgent("agent-eu");
-        waitFor("agent-gone resolved", Duration.ofSeconds(60), () -> !openAlerts().contains("agent-gone"));
+        waitFor(
+                "agent-gone resolved",
+                Duration.ofSeconds(60),
+                () -> !openAlerts().contains("agent-gone"));
         waitFor("a scheduled backup after the agent returned", Duration.ofSeconds(120), () -> {
             for (JsonNode j : cp.client("viewer").get("api/v1/jobs?database=main&state=COMPLETED")) {
-                if (j.path("requestedBy").asText().equals("policy:std") && Instant.parse(j.path("submittedAt").asText()).isAfter(back)) {
+                if (j.path("requestedBy").asText().equals("policy:std")
+                        && Instant.parse(j.path("submittedAt").asText()).isAfter(back)) {
                     return true;
                 }
             }
@@ -342,8 +428,10 @@ class ControlPlaneTest {
         // commits continue (the writer); streamed WAL keeps reaching the repository with no controller
         waitFor("WAL written while the controller is down", Duration.ofSeconds(30), () -> newestWalChange() > before);
         cp.startController();
-        waitFor("agents reconnected", Duration.ofSeconds(60), () -> cp.connected("agent-eu") && cp.connected("agent-us")
-                && cp.connected("agent-ap"));
+        waitFor(
+                "agents reconnected",
+                Duration.ofSeconds(60),
+                () -> cp.connected("agent-eu") && cp.connected("agent-us") && cp.connected("agent-ap"));
         assertThat(walStreamJob()).isNotNull();
     }
 
@@ -358,7 +446,10 @@ class ControlPlaneTest {
 
     private static long newestWalChange() throws Exception {
         try (var files = Files.walk(repoDir.resolve("wal"))) {
-            return files.filter(Files::isRegularFile).mapToLong(f -> f.toFile().lastModified()).max().orElse(0);
+            return files.filter(Files::isRegularFile)
+                    .mapToLong(f -> f.toFile().lastModified())
+                    .max()
+                    .orElse(0);
         }
     }
 
@@ -384,15 +475,28 @@ class ControlPlaneTest {
         JsonNode status = cp.client("viewer").get("api/v1/status/main");
         assertThat(status.path("rpoMet").asBoolean()).isFalse();
         assertThat(status.path("compliant").asBoolean()).isFalse();
-        waitFor("rpo-breach webhook", Duration.ofSeconds(15), () -> cp.webhookBodies.stream().anyMatch(b -> b.contains("rpo-breach")));
-        PgTestSupport.CliResult st = PgTestSupport.cli("status", "--controller", "https://127.0.0.1:" + cp.httpPort, "--token-file",
-                cp.tokens.get("viewer").toString(), "--ca", cp.pki.resolve("ca.crt").toString(), "--check");
+        waitFor(
+                "rpo-breach webhook",
+                Duration.ofSeconds(15),
+                () -> cp.webhookBodies.stream().anyMatch(b -> b.contains("rpo-breach")));
+        PgTestSupport.CliResult st = PgTestSupport.cli(
+                "status",
+                "--controller",
+                "https://127.0.0.1:" + cp.httpPort,
+                "--token-file",
+                cp.tokens.get("viewer").toString(),
+                "--ca",
+                cp.pki.resolve("ca.crt").toString(),
+                "--check");
         assertThat(st.exitCode()).as(st.all()).isEqualTo(3);
         assertThat(st.out()).contains("main").contains("NOT MET");
 
         // WAL streaming back: the RPO falls and the alert resolves
         cp.client("operator").post("api/v1/jobs", Map.of("database", "main", "type", "WAL_STREAM"));
-        waitFor("rpo-breach resolved", Duration.ofSeconds(60), () -> !openAlerts().contains("rpo-breach"));
+        waitFor(
+                "rpo-breach resolved",
+                Duration.ofSeconds(60),
+                () -> !openAlerts().contains("rpo-breach"));
         assertThat(rpo()).isLessThan(8);
     }
 
@@ -404,8 +508,15 @@ class ControlPlaneTest {
     @Test
     @Order(8)
     void editingOneAuditRowMakesVerifyFailAtThatRow() throws Exception {
-        PgTestSupport.CliResult online = PgTestSupport.cli("audit", "verify", "--controller", "https://127.0.0.1:" + cp.httpPort,
-                "--token-file", cp.tokens.get("admin").toString(), "--ca", cp.pki.resolve("ca.crt").toString());
+        PgTestSupport.CliResult online = PgTestSupport.cli(
+                "audit",
+                "verify",
+                "--controller",
+                "https://127.0.0.1:" + cp.httpPort,
+                "--token-file",
+                cp.tokens.get("admin").toString(),
+                "--ca",
+                cp.pki.resolve("ca.crt").toString());
         assertThat(online.exitCode()).as(online.all()).isZero();
         cp.controller.destroy(); // SIGTERM: a clean stop releases the embedded database
         assertThat(cp.controller.waitFor(30, TimeUnit.SECONDS)).isTrue();
@@ -414,15 +525,22 @@ class ControlPlaneTest {
         assertThat(intact.exitCode()).as(intact.all()).isZero();
 
         long victim;
-        try (Connection c = DriverManager.getConnection("jdbc:h2:file:" + tmp.resolve("controller-state").resolve("controller"), "lifeboat", "");
-             Statement st = c.createStatement()) {
+        try (Connection c = DriverManager.getConnection(
+                        "jdbc:h2:file:" + tmp.resolve("controller-state").resolve("controller"), "lifeboat", "");
+                Statement st = c.createStatement()) {
             var rs = st.executeQuery("SELECT MAX(seq) / 2 FROM audit_log");
             rs.next();
             victim = rs.getLong(1);
-            assertThat(st.executeUpdate("UPDATE audit_log SET actor = 'someone-else' WHERE seq = " + victim)).isEqualTo(1);
+            assertThat(st.executeUpdate("UPDATE audit_log SET actor = 'someone-else' WHERE seq = " + victim))
+                    .isEqualTo(1);
         }
-        PgTestSupport.CliResult tampered = PgTestSupport.cli("audit", "verify", "--config", config.toString(), "--json");
+        PgTestSupport.CliResult tampered =
+                PgTestSupport.cli("audit", "verify", "--config", config.toString(), "--json");
         assertThat(tampered.exitCode()).as(tampered.all()).isEqualTo(3);
-        assertThat(dev.lifeboat.util.Json.MAPPER.readTree(tampered.out()).path("firstBadSeq").asLong()).isEqualTo(victim);
+        assertThat(dev.lifeboat.util.Json.MAPPER
+                        .readTree(tampered.out())
+                        .path("firstBadSeq")
+                        .asLong())
+                .isEqualTo(victim);
     }
 }

@@ -1,21 +1,17 @@
 package dev.lifeboat.crash;
 
+import static dev.lifeboat.crash.CrashMatrix.FULL;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+
 import dev.lifeboat.crash.CrashMatrix.Findings;
-import dev.lifeboat.crash.CrashMatrix.Mode;
 import dev.lifeboat.crash.CrashMatrix.Leftovers;
+import dev.lifeboat.crash.CrashMatrix.Mode;
 import dev.lifeboat.crash.CrashMatrix.Point;
 import dev.lifeboat.crash.CrashMatrix.Run;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.TestLauncher;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,9 +19,12 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static dev.lifeboat.crash.CrashMatrix.FULL;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash matrix of {@code backup} (full, incremental, differential): the backup runs in a JVM of its own and halts
@@ -38,6 +37,7 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 class BackupCrashTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
 
@@ -60,7 +60,7 @@ class BackupCrashTest {
 
     @TestFactory
     Stream<DynamicTest> fullBackup() throws Exception {
-        return matrix("full", base -> { });
+        return matrix("full", base -> {});
     }
 
     @TestFactory
@@ -91,16 +91,39 @@ class BackupCrashTest {
     }
 
     private static void backup(Path repoDir, String type) {
-        CliResult r = cli("backup", "--repo", uri(repoDir), "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(),
-                "--type", type, "--parallel", "2", "-q");
+        CliResult r = cli(
+                "backup",
+                "--repo",
+                uri(repoDir),
+                "--key-file",
+                keyFile.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "--type",
+                type,
+                "--parallel",
+                "2",
+                "-q");
         if (r.exitCode() != 0) {
             throw new AssertionError(type + " backup failed: " + r.all());
         }
     }
 
     private static String[] backupArgs(String uri, String type) {
-        return new String[]{"backup", "--repo", uri, "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(),
-                "--type", type, "--parallel", "2", "-q"};
+        return new String[] {
+            "backup",
+            "--repo",
+            uri,
+            "--key-file",
+            keyFile.toString(),
+            "--pgdata",
+            pg.dataDir().toString(),
+            "--type",
+            type,
+            "--parallel",
+            "2",
+            "-q"
+        };
     }
 
     /**
@@ -121,7 +144,8 @@ class BackupCrashTest {
 
         Path cleanRepo = dir.resolve("clean").resolve("repo");
         CrashMatrix.copyTree(base, cleanRepo);
-        Run clean = CrashMatrix.run(dir.resolve("clean"), "backup", Map.of(), Duration.ofMinutes(10), backupArgs(uri(cleanRepo), type));
+        Run clean = CrashMatrix.run(
+                dir.resolve("clean"), "backup", Map.of(), Duration.ofMinutes(10), backupArgs(uri(cleanRepo), type));
         if (clean.exitCode() != 0) {
             throw new AssertionError("the clean " + type + " backup failed: " + clean.describe());
         }
@@ -134,7 +158,8 @@ class BackupCrashTest {
         for (int i = 0; i < points.size(); i++) {
             Point p = points.get(i);
             boolean restore = FULL || i == points.size() - 1;
-            String name = type + " backup, crash " + p.label() + (p.of() > 0 ? " (clean run: " + writes.get(p.n() - 1) + ")" : "");
+            String name = type + " backup, crash " + p.label()
+                    + (p.of() > 0 ? " (clean run: " + writes.get(p.n() - 1) + ")" : "");
             tests.add(DynamicTest.dynamicTest(name, () -> crashAt(type, base, dir, p, name, restore)));
         }
         return tests.stream();
@@ -146,9 +171,12 @@ class BackupCrashTest {
      * "write N" near the end would land on a different step each time.
      */
     private static List<Point> points(String type, int writes) {
-        Point beforeIndex = Point.keyed(Mode.BEFORE, 1, "index/", "before the first index file (packs written, none indexed)");
-        Point beforeManifest = Point.keyed(Mode.BEFORE, 1, "snapshots/", "before the manifest (packs and index files written)");
-        Point afterManifest = Point.keyed(Mode.AFTER, 1, "snapshots/", "after the manifest, before the lock is released");
+        Point beforeIndex =
+                Point.keyed(Mode.BEFORE, 1, "index/", "before the first index file (packs written, none indexed)");
+        Point beforeManifest =
+                Point.keyed(Mode.BEFORE, 1, "snapshots/", "before the manifest (packs and index files written)");
+        Point afterManifest =
+                Point.keyed(Mode.AFTER, 1, "snapshots/", "after the manifest, before the lock is released");
         List<Point> numbered = CrashMatrix.writePoints(Math.max(2, writes - 3), FULL ? 7 : 3);
         if (FULL) {
             List<Point> all = new ArrayList<>(numbered);
@@ -182,7 +210,8 @@ class BackupCrashTest {
         List<String> after = CrashMatrix.listed(uri, keyFile);
         List<String> added = after.stream().filter(id -> !before.contains(id)).toList();
         if (!after.containsAll(before)) {
-            f.problem("backups that existed before the crash are no longer listed: before " + before + ", after " + after);
+            f.problem("backups that existed before the crash are no longer listed: before " + before + ", after "
+                    + after);
         }
         if (manifestWritten && added.size() != 1) {
             f.problem("the dead backup wrote its manifest, so it is complete and must be listed; listed now: " + after);
@@ -193,7 +222,9 @@ class BackupCrashTest {
         f.attempt("the server ends the dead backup (its temporary slot is dropped)", () -> {
             long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
             long slots;
-            while ((slots = PgTestSupport.count(pg, "select count(*) from pg_replication_slots where slot_name like 'lifeboat%'")) > 0
+            while ((slots = PgTestSupport.count(
+                                    pg, "select count(*) from pg_replication_slots where slot_name like 'lifeboat%'"))
+                            > 0
                     && System.nanoTime() < deadline) {
                 Thread.sleep(100);
             }
@@ -207,7 +238,10 @@ class BackupCrashTest {
         // the next backup, with no `unlock`: a lock of a dead process on this host is stale and broken
         long rows = CrashMatrix.addIds(pg, 10);
         CliResult next = cli(backupArgs(uri, type));
-        if (!f.expectOk("the next " + type + " backup (without `lifeboat unlock`" + (lockLeft ? ", with the dead backup's lock left)" : ")"), next)) {
+        if (!f.expectOk(
+                "the next " + type + " backup (without `lifeboat unlock`"
+                        + (lockLeft ? ", with the dead backup's lock left)" : ")"),
+                next)) {
             f.done();
             return;
         }
@@ -222,8 +256,9 @@ class BackupCrashTest {
                 }
             });
             if (manifestWritten && added.size() == 1 && FULL) {
-                f.attempt("restore of the backup that died after writing its manifest (" + added.getFirst() + ")", () ->
-                        CrashMatrix.restoreAndCount(uri, keyFile, pd.resolve("restore-dead"), added.getFirst()));
+                f.attempt(
+                        "restore of the backup that died after writing its manifest (" + added.getFirst() + ")",
+                        () -> CrashMatrix.restoreAndCount(uri, keyFile, pd.resolve("restore-dead"), added.getFirst()));
             }
         }
 

@@ -16,7 +16,6 @@ import dev.lifeboat.storage.faults.CrashPoints;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,11 +48,11 @@ import java.util.stream.Stream;
  * {@code LIFEBOAT_CRASH_MATRIX=full} (bench/crash-matrix.sh).
  */
 final class CrashMatrix {
-    private CrashMatrix() {
-    }
+    private CrashMatrix() {}
 
-    static final boolean FULL = "full".equalsIgnoreCase(System.getProperty("lifeboat.crash.matrix",
-            System.getenv().getOrDefault("LIFEBOAT_CRASH_MATRIX", "ci")));
+    static final boolean FULL = "full"
+            .equalsIgnoreCase(System.getProperty(
+                    "lifeboat.crash.matrix", System.getenv().getOrDefault("LIFEBOAT_CRASH_MATRIX", "ci")));
 
     /** One line per point, for bench/crash-matrix.sh to summarise. */
     private static final Path REPORT = Path.of(System.getProperty("lifeboat.crash.report", "target/crash-matrix.txt"));
@@ -89,7 +88,8 @@ final class CrashMatrix {
         }
 
         Map<String, String> env() {
-            return keys == null ? Map.of(mode.variable, Integer.toString(n))
+            return keys == null
+                    ? Map.of(mode.variable, Integer.toString(n))
                     : Map.of(mode.variable, Integer.toString(n), CrashPoints.KEYS, keys);
         }
 
@@ -105,7 +105,8 @@ final class CrashMatrix {
         }
 
         String dirName() {
-            return mode.name().toLowerCase() + "-" + n + (keys == null ? "" : "-" + keys.toLowerCase().replaceAll("[^a-z]", ""));
+            return mode.name().toLowerCase() + "-" + n
+                    + (keys == null ? "" : "-" + keys.toLowerCase().replaceAll("[^a-z]", ""));
         }
 
         @Override
@@ -151,8 +152,8 @@ final class CrashMatrix {
 
     /** The problem when an operation finished (or failed) without reaching its crash point. */
     static String notReached(Point p, Run r) {
-        return "the crash point was not reached" + (p.of() > 0 ? " (a clean run made " + p.of() + " writes/files)" : "") + ": "
-                + r.describe();
+        return "the crash point was not reached" + (p.of() > 0 ? " (a clean run made " + p.of() + " writes/files)" : "")
+                + ": " + r.describe();
     }
 
     /** {@code count} file numbers spread evenly over 1..total, the first and the last included. */
@@ -176,7 +177,10 @@ final class CrashMatrix {
         }
 
         String crashLine() {
-            return log.stream().filter(l -> l.contains(" crash ")).findFirst().map(l -> l.substring(l.indexOf(" crash ") + 1))
+            return log.stream()
+                    .filter(l -> l.contains(" crash "))
+                    .findFirst()
+                    .map(l -> l.substring(l.indexOf(" crash ") + 1))
                     .orElse(null);
         }
 
@@ -193,22 +197,31 @@ final class CrashMatrix {
         }
 
         long files() {
-            return log.stream().filter(l -> l.split(" ").length > 1 && l.split(" ")[1].equals("file")).count();
+            return log.stream()
+                    .filter(l -> l.split(" ").length > 1 && l.split(" ")[1].equals("file"))
+                    .count();
         }
 
         String describe() {
             List<String> w = writes();
             String tail = output.length() > 3000 ? "…" + output.substring(output.length() - 3000) : output;
             return what + " exited " + exitCode + (crashLine() == null ? "" : " (" + crashLine() + ")") + "; "
-                    + w.size() + " write(s) completed" + (w.isEmpty() ? "" : ", the last: " + String.join(", ",
-                    w.subList(Math.max(0, w.size() - 4), w.size()))) + "\n--- its output:\n" + tail.strip();
+                    + w.size() + " write(s) completed"
+                    + (w.isEmpty()
+                            ? ""
+                            : ", the last: " + String.join(", ", w.subList(Math.max(0, w.size() - 4), w.size())))
+                    + "\n--- its output:\n" + tail.strip();
         }
     }
 
     /** The java command that runs the CLI with the test class path (and the postgres-readable launcher, if installed). */
     static List<String> javaCommand() {
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx1g", "--enable-native-access=ALL-UNNAMED"));
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-XX:TieredStopAtLevel=1",
+                "-XX:+UseSerialGC",
+                "-Xmx1g",
+                "--enable-native-access=ALL-UNNAMED"));
         String launcher = System.getProperty("lifeboat.launcher");
         if (launcher != null) {
             // restore_command and background helpers of this process must be runnable by the postgres user
@@ -225,7 +238,9 @@ final class CrashMatrix {
         Files.createDirectories(dir);
         List<String> cmd = javaCommand();
         cmd.addAll(List.of(args));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve(name + ".out").toFile())
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve(name + ".out").toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.environment().keySet().removeIf(k -> k.startsWith("LIFEBOAT_CRASH_"));
         pb.environment().putAll(env);
@@ -237,7 +252,8 @@ final class CrashMatrix {
         if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             p.destroyForcibly();
             p.waitFor();
-            throw new AssertionError(what + " did not finish within " + timeout + ":\n" + read(dir.resolve(name + ".out")));
+            throw new AssertionError(
+                    what + " did not finish within " + timeout + ":\n" + read(dir.resolve(name + ".out")));
         }
         return new Run(what, p.exitValue(), read(dir.resolve(name + ".out")), lines(dir.resolve(name + ".crashlog")));
     }
@@ -300,18 +316,27 @@ final class CrashMatrix {
 
         void done() {
             double secs = (System.nanoTime() - t0) / 1e9;
-            String line = String.format("%s: %s in %.1f s%s%s", point, problems.isEmpty() ? "ok" : "FAILED (" + problems.size()
-                    + " problem(s))", secs, crashed == null || crashed.crashLine() == null ? "" : "; " + crashed.crashLine(),
+            String line = String.format(
+                    "%s: %s in %.1f s%s%s",
+                    point,
+                    problems.isEmpty() ? "ok" : "FAILED (" + problems.size() + " problem(s))",
+                    secs,
+                    crashed == null || crashed.crashLine() == null ? "" : "; " + crashed.crashLine(),
                     notes.isEmpty() ? "" : "; " + String.join("; ", notes));
             System.out.println("[crash-matrix] " + line);
             report(line);
             if (!problems.isEmpty()) {
-                StringBuilder sb = new StringBuilder(point).append(": ").append(problems.size()).append(" problem(s) after the crash\n");
+                StringBuilder sb = new StringBuilder(point)
+                        .append(": ")
+                        .append(problems.size())
+                        .append(" problem(s) after the crash\n");
                 for (String p : problems) {
                     sb.append(" - ").append(p.replace("\n", "\n   ")).append('\n');
                 }
                 if (crashed != null) {
-                    sb.append("The crashed process: ").append(crashed.describe()).append('\n');
+                    sb.append("The crashed process: ")
+                            .append(crashed.describe())
+                            .append('\n');
                 }
                 for (String p : problems) {
                     report("    - " + p.lines().findFirst().orElse(""));
@@ -329,7 +354,11 @@ final class CrashMatrix {
     static synchronized void report(String line) {
         try {
             Files.createDirectories(REPORT.toAbsolutePath().getParent());
-            Files.writeString(REPORT, Instant.now() + " " + line + "\n", StandardCharsets.UTF_8, StandardOpenOption.CREATE,
+            Files.writeString(
+                    REPORT,
+                    Instant.now() + " " + line + "\n",
+                    StandardCharsets.UTF_8,
+                    StandardOpenOption.CREATE,
                     StandardOpenOption.APPEND);
         } catch (IOException e) {
             System.err.println("cannot write " + REPORT + ": " + e.getMessage());
@@ -357,7 +386,8 @@ final class CrashMatrix {
     static void verifyReadData(Findings f, String step, String uri, Path keyFile) {
         CliResult v = PgTestSupport.cli("verify", "--repo", uri, "--key-file", keyFile.toString(), "--read-data", "-q");
         if (v.exitCode() != 0) {
-            f.problem(step + ": `verify --read-data` exit " + v.exitCode() + ":\n" + v.all().strip());
+            f.problem(step + ": `verify --read-data` exit " + v.exitCode() + ":\n"
+                    + v.all().strip());
         }
     }
 
@@ -372,15 +402,20 @@ final class CrashMatrix {
 
         @Override
         public String toString() {
-            return unusedPacks.size() + " pack(s) no backup uses " + abbreviate(unusedPacks) + ", " + indexedButMissing.size()
+            return unusedPacks.size() + " pack(s) no backup uses " + abbreviate(unusedPacks) + ", "
+                    + indexedButMissing.size()
                     + " pack(s) the index names but that do not exist " + abbreviate(indexedButMissing) + ", "
                     + temporaryFiles + " temporary file(s)";
         }
     }
 
     static String abbreviate(List<String> xs) {
-        return xs.isEmpty() ? "" : xs.subList(0, Math.min(3, xs.size())).stream().map(s -> s.substring(0, Math.min(12, s.length())))
-                .toList() + (xs.size() > 3 ? "…" : "");
+        return xs.isEmpty()
+                ? ""
+                : xs.subList(0, Math.min(3, xs.size())).stream()
+                                .map(s -> s.substring(0, Math.min(12, s.length())))
+                                .toList()
+                        + (xs.size() > 3 ? "…" : "");
     }
 
     static Leftovers leftovers(Path repoDir, Path keyFile) throws IOException {
@@ -408,10 +443,12 @@ final class CrashMatrix {
             present.add(Repository.packIdOf(b.key()));
         }
         List<String> unused = present.stream().filter(p -> !used.contains(p)).toList();
-        List<String> missing = new TreeSet<>(index.packSizes().keySet()).stream().filter(p -> !present.contains(p)).toList();
+        List<String> missing = new TreeSet<>(index.packSizes().keySet())
+                .stream().filter(p -> !present.contains(p)).toList();
         int temps;
         try (Stream<Path> w = Files.walk(repoDir)) {
-            temps = (int) w.filter(p -> p.getFileName().toString().endsWith(".lifeboat-tmp")).count();
+            temps = (int) w.filter(p -> p.getFileName().toString().endsWith(".lifeboat-tmp"))
+                    .count();
         }
         return new Leftovers(unused, missing, temps);
     }
@@ -423,7 +460,10 @@ final class CrashMatrix {
             return List.of();
         }
         try (Stream<Path> s = Files.list(dir)) {
-            return s.map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".lifeboat-tmp")).sorted().toList();
+            return s.map(p -> p.getFileName().toString())
+                    .filter(n -> !n.endsWith(".lifeboat-tmp"))
+                    .sorted()
+                    .toList();
         }
     }
 
@@ -450,19 +490,31 @@ final class CrashMatrix {
      * and returns {@code select count(*) from ids}. The copy is stopped and deleted afterwards.
      */
     static long restoreAndCount(String uri, Path keyFile, Path base, String backup, String... extra) throws Exception {
-        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                base.resolve("data").toString(), "--backup", backup, "-q"));
+        List<String> args = new ArrayList<>(List.of(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                base.resolve("data").toString(),
+                "--backup",
+                backup,
+                "-q"));
         args.addAll(List.of(extra));
         CliResult r = PgTestSupport.cli(args.toArray(String[]::new));
         if (r.exitCode() != 0) {
-            throw new AssertionError("restore of backup " + backup + " failed (exit " + r.exitCode() + "): " + r.all().strip());
+            throw new AssertionError("restore of backup " + backup + " failed (exit " + r.exitCode() + "): "
+                    + r.all().strip());
         }
         try (LocalCluster copy = LocalCluster.attach(base)) {
             copy.start();
             return PgTestSupport.count(copy, "select count(*) from ids");
         } catch (IOException | SQLException e) {
-            throw new AssertionError("the copy restored from backup " + backup + " does not start or cannot be read: " + e.getMessage()
-                    + serverLog(base), e);
+            throw new AssertionError(
+                    "the copy restored from backup " + backup + " does not start or cannot be read: " + e.getMessage()
+                            + serverLog(base),
+                    e);
         } finally {
             deleteTree(base);
         }
@@ -481,7 +533,9 @@ final class CrashMatrix {
 
     /** {@code ids} (1..rows, the rows restores are checked against) and {@code noise}: about {@code mb} MiB that do not compress. */
     static void seed(LocalCluster pg, int rows, int mb) throws SQLException {
-        PgTestSupport.exec(pg, "create table ids (id bigint primary key)",
+        PgTestSupport.exec(
+                pg,
+                "create table ids (id bigint primary key)",
                 "insert into ids select generate_series(1, " + rows + ")",
                 "create table noise (id int primary key, b bytea)",
                 "insert into noise select g, " + randomBytes("g") + " from generate_series(1, " + mb * 1000 + ") g",
@@ -501,12 +555,17 @@ final class CrashMatrix {
 
     /** Adds {@code n} rows to ids; returns the new count. */
     static long addIds(LocalCluster pg, int n) throws SQLException {
-        PgTestSupport.exec(pg, "insert into ids select m + g from (select coalesce(max(id), 0) m from ids) s, generate_series(1, " + n + ") g");
+        PgTestSupport.exec(
+                pg,
+                "insert into ids select m + g from (select coalesce(max(id), 0) m from ids) s, generate_series(1, " + n
+                        + ") g");
         return PgTestSupport.count(pg, "select count(*) from ids");
     }
 
     static String one(LocalCluster pg, String sql) throws SQLException {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }

@@ -1,5 +1,8 @@
 package dev.lifeboat.crash;
 
+import static dev.lifeboat.crash.CrashMatrix.FULL;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.crash.CrashMatrix.Findings;
 import dev.lifeboat.crash.CrashMatrix.Leftovers;
@@ -11,13 +14,6 @@ import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.storage.faults.CrashPoints;
 import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,9 +24,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import java.util.stream.Stream;
-
-import static dev.lifeboat.crash.CrashMatrix.FULL;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash matrix of {@code expire} and {@code gc}: each runs in a JVM of its own and halts before or after one of its
@@ -46,13 +45,16 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 class ExpireGcCrashTest {
     @TempDir
     static Path tmp;
+
     static Path keyFile;
     static Path expireBase;
     static Path gcBase;
     /** backup id → rows in ids when it was taken */
     static final Map<String, Long> rowsOf = new LinkedHashMap<>();
-    static final String[] POLICY = {"--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
-            "--pitr-window", "0"};
+
+    static final String[] POLICY = {
+        "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0", "--pitr-window", "0"
+    };
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -66,8 +68,12 @@ class ExpireGcCrashTest {
             throw new AssertionError(init.all());
         }
         CrashMatrix.shareWithPostgres(expireBase);
-        try (LocalCluster pg = LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'"))) {
+        try (LocalCluster pg = LocalCluster.create(
+                tmp.resolve("pg"),
+                List.of(
+                        "archive_mode = on",
+                        "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile
+                                + " %p'"))) {
             pg.start();
             CrashMatrix.seed(pg, 1000, 20);
             backup(pg, uri, "full");
@@ -90,12 +96,20 @@ class ExpireGcCrashTest {
     }
 
     @AfterAll
-    static void tearDown() {
-    }
+    static void tearDown() {}
 
     private static void backup(LocalCluster pg, String uri, String type) throws Exception {
-        CliResult r = cli("backup", "--repo", uri, "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(),
-                "--type", type, "-q");
+        CliResult r = cli(
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "--type",
+                type,
+                "-q");
         if (r.exitCode() != 0) {
             throw new AssertionError(type + " backup failed: " + r.all());
         }
@@ -105,25 +119,37 @@ class ExpireGcCrashTest {
 
     /** A backup halted right before its first write under {@code prefix}. */
     private static void killedBackup(LocalCluster pg, String uri, String prefix, String name) throws Exception {
-        Run r = CrashMatrix.run(tmp.resolve("setup"), name, CrashMatrix.env(CrashPoints.KEYS, prefix, CrashPoints.BEFORE_WRITE, 1),
-                Duration.ofMinutes(10), "backup", "--repo", uri, "--key-file", keyFile.toString(), "--pgdata",
-                pg.dataDir().toString(), "-q");
+        Run r = CrashMatrix.run(
+                tmp.resolve("setup"),
+                name,
+                CrashMatrix.env(CrashPoints.KEYS, prefix, CrashPoints.BEFORE_WRITE, 1),
+                Duration.ofMinutes(10),
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "-q");
         if (!r.crashed()) {
             throw new AssertionError("the backup to leave " + name + " leftovers did not halt: " + r.describe());
         }
     }
 
     /** Outcome of a clean run: what the repository holds afterwards. */
-    record State(List<String> backups, List<String> wal) {
-    }
+    record State(List<String> backups, List<String> wal) {}
 
     private static State state(Path repoDir) throws IOException {
         List<String> wal = new ArrayList<>();
         Path w = repoDir.resolve("wal");
         if (Files.exists(w)) {
             try (Stream<Path> s = Files.walk(w)) {
-                s.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).filter(n -> !n.endsWith(".lifeboat-tmp"))
-                        .sorted().forEach(wal::add);
+                s.filter(Files::isRegularFile)
+                        .map(p -> p.getFileName().toString())
+                        .filter(n -> !n.endsWith(".lifeboat-tmp"))
+                        .sorted()
+                        .forEach(wal::add);
             }
         }
         return new State(CrashMatrix.listed(PgTestSupport.repoUri(repoDir), keyFile), wal);
@@ -147,7 +173,12 @@ class ExpireGcCrashTest {
         Path dir = tmp.resolve("expire");
         Path clean = dir.resolve("clean").resolve("repo");
         CrashMatrix.copyTree(expireBase, clean);
-        Run r = CrashMatrix.run(dir.resolve("clean"), "expire", Map.of(), Duration.ofMinutes(10), expireArgs(PgTestSupport.repoUri(clean), "--json"));
+        Run r = CrashMatrix.run(
+                dir.resolve("clean"),
+                "expire",
+                Map.of(),
+                Duration.ofMinutes(10),
+                expireArgs(PgTestSupport.repoUri(clean), "--json"));
         if (r.exitCode() != 0) {
             throw new AssertionError("the clean expire failed: " + r.describe());
         }
@@ -155,9 +186,12 @@ class ExpireGcCrashTest {
         List<String> kept = new ArrayList<>();
         res.get("kept").fieldNames().forEachRemaining(kept::add);
         // the matrix is only meaningful if expire has every kind of work to do here
-        if (res.get("expired").isEmpty() || res.get("walDeleted").isEmpty() || res.get("packsDeleted").asInt() == 0
+        if (res.get("expired").isEmpty()
+                || res.get("walDeleted").isEmpty()
+                || res.get("packsDeleted").asInt() == 0
                 || res.get("packsRepacked").asInt() == 0) {
-            throw new AssertionError("the test repository does not make expire delete backups, WAL and packs and repack: " + res);
+            throw new AssertionError(
+                    "the test repository does not make expire delete backups, WAL and packs and repack: " + res);
         }
         State after = state(clean);
         List<String> writes = r.writes();
@@ -171,14 +205,21 @@ class ExpireGcCrashTest {
         Path dir = tmp.resolve("gc");
         Path clean = dir.resolve("clean").resolve("repo");
         CrashMatrix.copyTree(gcBase, clean);
-        Run r = CrashMatrix.run(dir.resolve("clean"), "gc", Map.of(), Duration.ofMinutes(10), gcArgs(PgTestSupport.repoUri(clean), "--json"));
+        Run r = CrashMatrix.run(
+                dir.resolve("clean"),
+                "gc",
+                Map.of(),
+                Duration.ofMinutes(10),
+                gcArgs(PgTestSupport.repoUri(clean), "--json"));
         if (r.exitCode() != 0) {
             throw new AssertionError("the clean gc failed: " + r.describe());
         }
         State after = state(clean);
         List<String> writes = r.writes();
-        if (writes.stream().noneMatch(w -> w.startsWith("put index/")) || writes.stream().noneMatch(w -> w.startsWith("delete data/"))) {
-            throw new AssertionError("the test repository does not make gc rewrite the index and delete packs: " + writes);
+        if (writes.stream().noneMatch(w -> w.startsWith("put index/"))
+                || writes.stream().noneMatch(w -> w.startsWith("delete data/"))) {
+            throw new AssertionError(
+                    "the test repository does not make gc rewrite the index and delete packs: " + writes);
         }
         CrashMatrix.deleteTree(clean);
         System.out.printf("[crash-matrix] gc: a clean run makes %d writes: %s%n", writes.size(), writes);
@@ -205,7 +246,8 @@ class ExpireGcCrashTest {
         return out.stream();
     }
 
-    private void expireAt(Path dir, Point p, String name, List<String> kept, State clean, boolean startServer) throws Exception {
+    private void expireAt(Path dir, Point p, String name, List<String> kept, State clean, boolean startServer)
+            throws Exception {
         Findings f = new Findings("expire, " + name);
         Path pd = dir.resolve(p.dirName());
         Path repoDir = pd.resolve("repo");
@@ -229,7 +271,9 @@ class ExpireGcCrashTest {
             CliResult dry = cli(expireArgs(uri, "--dry-run", "--json"));
             if (f.expectOk("expire --dry-run after the next expire", dry)) {
                 JsonNode res = Json.MAPPER.readTree(dry.out());
-                if (!res.get("expired").isEmpty() || !res.get("walDeleted").isEmpty() || res.get("packsDeleted").asInt() != 0
+                if (!res.get("expired").isEmpty()
+                        || !res.get("walDeleted").isEmpty()
+                        || res.get("packsDeleted").asInt() != 0
                         || res.get("packsRepacked").asInt() != 0) {
                     f.problem("the next expire did not finish the job; a further expire would still: " + dry.out());
                 }
@@ -260,7 +304,8 @@ class ExpireGcCrashTest {
         if (f.expectOk("the next gc", cli(gcArgs(uri)))) {
             finished(f, repoDir, uri, clean);
             CliResult dry = cli(gcArgs(uri, "--dry-run", "--json"));
-            if (f.expectOk("gc --dry-run after the next gc", dry) && Json.MAPPER.readTree(dry.out()).get("packsDeleted").asInt() != 0) {
+            if (f.expectOk("gc --dry-run after the next gc", dry)
+                    && Json.MAPPER.readTree(dry.out()).get("packsDeleted").asInt() != 0) {
                 f.problem("the next gc did not finish the job; a further gc would still: " + dry.out());
             }
         }
@@ -269,13 +314,15 @@ class ExpireGcCrashTest {
     }
 
     /** Right after the crash: verify, the index, and every backup that must survive restores. */
-    private static void afterCrash(Findings f, Path repoDir, String uri, List<String> mustRestore, Path pd, boolean startServer)
+    private static void afterCrash(
+            Findings f, Path repoDir, String uri, List<String> mustRestore, Path pd, boolean startServer)
             throws IOException {
         CrashMatrix.verifyReadData(f, "right after the crash", uri, keyFile);
         Leftovers l = CrashMatrix.leftovers(repoDir, keyFile);
         if (!l.indexedButMissing().isEmpty()) {
-            f.problem("right after the crash the index names deleted packs (a later backup would dedup against chunks that are "
-                    + "gone): " + l);
+            f.problem(
+                    "right after the crash the index names deleted packs (a later backup would dedup against chunks that are "
+                            + "gone): " + l);
         }
         f.note("right after the crash: " + l);
         CrashMatrix.shareWithPostgres(repoDir);
@@ -284,16 +331,27 @@ class ExpireGcCrashTest {
                 if (startServer) {
                     long n = CrashMatrix.restoreAndCount(uri, keyFile, pd.resolve("restore-" + id), id);
                     if (n != rowsOf.get(id)) {
-                        throw new AssertionError("the copy restored from " + id + " has " + n + " rows in ids, the backup " + rowsOf.get(id));
+                        throw new AssertionError("the copy restored from " + id + " has " + n
+                                + " rows in ids, the backup " + rowsOf.get(id));
                     }
                 } else {
                     // without starting a server: restore itself checks every chunk and every file's digest
                     Path target = pd.resolve("restore-" + id).resolve("data");
-                    CliResult res = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--backup", id, "--target",
-                            target.toString(), "-q");
+                    CliResult res = cli(
+                            "restore",
+                            "--repo",
+                            uri,
+                            "--key-file",
+                            keyFile.toString(),
+                            "--backup",
+                            id,
+                            "--target",
+                            target.toString(),
+                            "-q");
                     CrashMatrix.deleteTree(target.getParent());
                     if (res.exitCode() != 0) {
-                        throw new AssertionError("exit " + res.exitCode() + ": " + res.all().strip());
+                        throw new AssertionError(
+                                "exit " + res.exitCode() + ": " + res.all().strip());
                     }
                 }
             });
@@ -311,7 +369,8 @@ class ExpireGcCrashTest {
             clean.wal().forEach(extra::remove);
             TreeSet<String> missing = new TreeSet<>(clean.wal());
             now.wal().forEach(missing::remove);
-            f.problem("after the next run the archived WAL differs from a clean run's: extra " + extra + ", missing " + missing);
+            f.problem("after the next run the archived WAL differs from a clean run's: extra " + extra + ", missing "
+                    + missing);
         }
         Leftovers l = CrashMatrix.leftovers(repoDir, keyFile);
         if (!l.clean()) {

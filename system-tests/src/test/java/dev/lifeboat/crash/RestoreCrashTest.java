@@ -1,5 +1,8 @@
 package dev.lifeboat.crash;
 
+import static dev.lifeboat.crash.CrashMatrix.FULL;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+
 import dev.lifeboat.crash.CrashMatrix.Findings;
 import dev.lifeboat.crash.CrashMatrix.Point;
 import dev.lifeboat.crash.CrashMatrix.Run;
@@ -9,22 +12,18 @@ import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static dev.lifeboat.crash.CrashMatrix.FULL;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash matrix of {@code restore}: it writes to local disk, so the crash points are its finished files (the progress
@@ -36,6 +35,7 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 class RestoreCrashTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static String uri;
@@ -52,7 +52,15 @@ class RestoreCrashTest {
         rows = PgTestSupport.count(pg, "select count(*) from ids");
         uri = PgTestSupport.repoUri(tmp.resolve("repo"));
         CliResult init = cli("repo-init", "--repo", uri, "--key-file", keyFile.toString());
-        CliResult b = cli("backup", "--repo", uri, "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(), "-q");
+        CliResult b = cli(
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "-q");
         if (init.exitCode() != 0 || b.exitCode() != 0) {
             throw new AssertionError(init.all() + b.all());
         }
@@ -68,13 +76,19 @@ class RestoreCrashTest {
     }
 
     private static String[] restoreArgs(Path target) {
-        return new String[]{"restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", target.toString(), "-q"};
+        return new String[] {
+            "restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", target.toString(), "-q"
+        };
     }
 
     @TestFactory
     Stream<DynamicTest> restore() throws Exception {
         Path dir = tmp.resolve("restore");
-        Run clean = CrashMatrix.run(dir.resolve("clean"), "restore", Map.of(), Duration.ofMinutes(10),
+        Run clean = CrashMatrix.run(
+                dir.resolve("clean"),
+                "restore",
+                Map.of(),
+                Duration.ofMinutes(10),
                 restoreArgs(dir.resolve("clean").resolve("data")));
         if (clean.exitCode() != 0) {
             throw new AssertionError("the clean restore failed: " + clean.describe());
@@ -83,7 +97,9 @@ class RestoreCrashTest {
         CrashMatrix.deleteTree(dir.resolve("clean"));
         System.out.printf("[crash-matrix] restore: a clean run finishes %d files%n", files);
         // the CI slice: one restore killed halfway
-        List<Point> points = FULL ? CrashMatrix.filePoints(files, 10) : List.of(CrashMatrix.filePoints(files, 3).get(1));
+        List<Point> points = FULL
+                ? CrashMatrix.filePoints(files, 10)
+                : List.of(CrashMatrix.filePoints(files, 3).get(1));
         return points.stream().map(p -> DynamicTest.dynamicTest("restore, crash " + p.label(), () -> crashAt(dir, p)));
     }
 
@@ -125,7 +141,9 @@ class RestoreCrashTest {
         }
         f.note("reader lock left: " + (lockLeft ? "yes" : "no"));
         // a reader lock of a dead process must not keep gc (which refuses to run under live readers) out
-        f.expectOk("gc after the dead restore (its reader lock left behind)", cli("gc", "--repo", uri, "--key-file", keyFile.toString()));
+        f.expectOk(
+                "gc after the dead restore (its reader lock left behind)",
+                cli("gc", "--repo", uri, "--key-file", keyFile.toString()));
         f.attempt("a retry into a new directory", () -> {
             long n = CrashMatrix.restoreAndCount(uri, keyFile, pd.resolve("retry"), "latest");
             if (n != rows) {
@@ -145,13 +163,31 @@ class RestoreCrashTest {
         if (Processes.isRoot()) {
             Processes.check(List.of("chown", owner, sock.toString(), pd.toString()), Duration.ofSeconds(10));
         }
-        String opts = "-c port=" + PgValidator.freePort() + " -c unix_socket_directories='" + sock + "' -c listen_addresses=''";
-        Processes.Result res = Processes.run(Processes.asUser(owner, List.of(bin.toString(), "-D", target.toString(), "-l",
-                log.toString(), "-w", "-t", "60", "-o", opts, "start")), Duration.ofMinutes(2));
+        String opts = "-c port=" + PgValidator.freePort() + " -c unix_socket_directories='" + sock
+                + "' -c listen_addresses=''";
+        Processes.Result res = Processes.run(
+                Processes.asUser(
+                        owner,
+                        List.of(
+                                bin.toString(),
+                                "-D",
+                                target.toString(),
+                                "-l",
+                                log.toString(),
+                                "-w",
+                                "-t",
+                                "60",
+                                "-o",
+                                opts,
+                                "start")),
+                Duration.ofMinutes(2));
         if (res.exitCode() == 0) {
-            Processes.run(Processes.asUser(owner, List.of(bin.toString(), "-D", target.toString(), "-m", "immediate", "stop")),
+            Processes.run(
+                    Processes.asUser(
+                            owner, List.of(bin.toString(), "-D", target.toString(), "-m", "immediate", "stop")),
                     Duration.ofMinutes(1));
-            throw new AssertionError("PostgreSQL started on the directory of a restore that died midway:\n" + CrashMatrix.read(log));
+            throw new AssertionError(
+                    "PostgreSQL started on the directory of a restore that died midway:\n" + CrashMatrix.read(log));
         }
     }
 }

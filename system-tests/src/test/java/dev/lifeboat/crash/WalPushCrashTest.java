@@ -1,5 +1,8 @@
 package dev.lifeboat.crash;
 
+import static dev.lifeboat.crash.CrashMatrix.FULL;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+
 import dev.lifeboat.crash.CrashMatrix.Findings;
 import dev.lifeboat.crash.CrashMatrix.Mode;
 import dev.lifeboat.crash.CrashMatrix.Point;
@@ -8,11 +11,6 @@ import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.storage.faults.CrashPoints;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
@@ -29,9 +27,10 @@ import java.util.List;
 import java.util.TreeSet;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-
-import static dev.lifeboat.crash.CrashMatrix.FULL;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash matrix of archive_command = {@code lifeboat wal-push}, synchronous and asynchronous. PostgreSQL runs a wrapper
@@ -72,14 +71,22 @@ class WalPushCrashTest {
             spool = dir.resolve("spool");
             Path script = dir.resolve("archive.sh");
             // the crash variables for the next pushes come from crash.env, which the test rewrites per point
-            Files.writeString(script, "#!/bin/sh\n[ -f " + ctl + "/crash.env ] && . " + ctl + "/crash.env\n"
-                    + "exec " + launcher + " wal-push --repo " + uri + " --key-file " + keyFile
-                    + (async ? " --async --spool-dir " + spool : "") + " \"$1\"\n");
+            Files.writeString(
+                    script,
+                    "#!/bin/sh\n[ -f " + ctl + "/crash.env ] && . " + ctl + "/crash.env\n"
+                            + "exec " + launcher + " wal-push --repo " + uri + " --key-file " + keyFile
+                            + (async ? " --async --spool-dir " + spool : "") + " \"$1\"\n");
             Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
             CrashMatrix.shareWithPostgres(dir);
-            pg = LocalCluster.create(dir.resolve("pg"), List.of("archive_mode = on", "archive_command = '" + script + " %p'",
-                    // keep every segment (and its .done) in pg_wal, to compare with the archive
-                    "wal_keep_size = '4GB'", "max_wal_size = '4GB'", "checkpoint_timeout = '1h'"));
+            pg = LocalCluster.create(
+                    dir.resolve("pg"),
+                    List.of(
+                            "archive_mode = on",
+                            "archive_command = '" + script + " %p'",
+                            // keep every segment (and its .done) in pg_wal, to compare with the archive
+                            "wal_keep_size = '4GB'",
+                            "max_wal_size = '4GB'",
+                            "checkpoint_timeout = '1h'"));
             pg.start();
             PgTestSupport.exec(pg, "create table ids (id bigint primary key)");
         }
@@ -89,9 +96,22 @@ class WalPushCrashTest {
             Path token = ctl.resolve("token-" + (++tokens));
             Files.writeString(token, "");
             StringBuilder env = new StringBuilder();
-            p.env().forEach((k, v) -> env.append("export ").append(k).append('=').append(v).append('\n'));
-            env.append("export ").append(CrashPoints.TOKEN).append('=').append(token).append('\n');
-            env.append("export ").append(CrashPoints.LOG).append('=').append(ctl.resolve("crash.log")).append('\n');
+            p.env()
+                    .forEach((k, v) -> env.append("export ")
+                            .append(k)
+                            .append('=')
+                            .append(v)
+                            .append('\n'));
+            env.append("export ")
+                    .append(CrashPoints.TOKEN)
+                    .append('=')
+                    .append(token)
+                    .append('\n');
+            env.append("export ")
+                    .append(CrashPoints.LOG)
+                    .append('=')
+                    .append(ctl.resolve("crash.log"))
+                    .append('\n');
             Files.writeString(ctl.resolve("crash.env"), env.toString());
             CrashMatrix.shareWithPostgres(ctl);
             this.token = token;
@@ -137,15 +157,19 @@ class WalPushCrashTest {
                 Files.deleteIfExists(dest);
                 CliResult r = cli("wal-get", "--repo", uri, "--key-file", keyFile.toString(), name, dest.toString());
                 if (r.exitCode() != 0) {
-                    bad.add(name + " (wal-get exit " + r.exitCode() + ": " + r.all().strip() + ")");
-                } else if (Files.exists(walDir.resolve(name)) && !Arrays.equals(Files.readAllBytes(dest), Files.readAllBytes(walDir.resolve(name)))) {
+                    bad.add(name + " (wal-get exit " + r.exitCode() + ": "
+                            + r.all().strip() + ")");
+                } else if (Files.exists(walDir.resolve(name))
+                        && !Arrays.equals(Files.readAllBytes(dest), Files.readAllBytes(walDir.resolve(name)))) {
                     bad.add(name + " (the archived copy differs from pg_wal/" + name + ": " + Files.size(dest) + " vs "
                             + Files.size(walDir.resolve(name)) + " bytes)");
                 }
                 Files.deleteIfExists(dest);
             }
             if (!bad.isEmpty()) {
-                f.problem(bad.size() + " WAL file(s) PostgreSQL was told are archived (.done) do not read back from the archive: " + bad);
+                f.problem(bad.size()
+                        + " WAL file(s) PostgreSQL was told are archived (.done) do not read back from the archive: "
+                        + bad);
             }
             if (done.isEmpty()) {
                 f.problem("no segment is marked .done: nothing was checked");
@@ -194,21 +218,33 @@ class WalPushCrashTest {
         List<DynamicTest> tests = new ArrayList<>();
         for (int i = 0; i < points.size(); i++) {
             Point p = points.get(i);
-            String name = "synchronous wal-push, crash " + (p.mode() == Mode.BEFORE ? "before" : "after") + " its write (segment "
-                    + (i + 1) + ")";
+            String name = "synchronous wal-push, crash " + (p.mode() == Mode.BEFORE ? "before" : "after")
+                    + " its write (segment " + (i + 1) + ")";
             tests.add(DynamicTest.dynamicTest(name, () -> {
                 Findings f = new Findings(name);
                 env.arm(p);
                 String seg = env.switchSegment();
-                await(f, "a wal-push halted at its crash point", Duration.ofSeconds(90), () -> !Files.exists(env.token));
-                await(f, "PostgreSQL archived " + seg + " after the crash", Duration.ofSeconds(180), () -> archivedUpTo(env, seg));
+                await(
+                        f,
+                        "a wal-push halted at its crash point",
+                        Duration.ofSeconds(90),
+                        () -> !Files.exists(env.token));
+                await(
+                        f,
+                        "PostgreSQL archived " + seg + " after the crash",
+                        Duration.ofSeconds(180),
+                        () -> archivedUpTo(env, seg));
                 f.note("crash: " + env.crashLine());
                 // (pg_stat_archiver.failed_count does not count it: an exit code above 125 looks like a signal to
                 // PostgreSQL, whose archiver then exits and is restarted without reporting the failure)
                 f.note(env.checkDone(f) + " .done segment(s) read back");
                 // archiving goes on
                 String next = env.switchSegment();
-                await(f, "the next segment " + next + " is archived", Duration.ofSeconds(60), () -> archivedUpTo(env, next));
+                await(
+                        f,
+                        "the next segment " + next + " is archived",
+                        Duration.ofSeconds(60),
+                        () -> archivedUpTo(env, next));
                 f.done();
             }));
         }
@@ -235,11 +271,14 @@ class WalPushCrashTest {
         }
         List<DynamicTest> tests = new ArrayList<>();
         for (Point p : points) {
-            String name = "asynchronous wal-push, crash the background pusher " + (p.mode() == Mode.BEFORE ? "before" : "after")
-                    + " its write " + p.n();
+            String name = "asynchronous wal-push, crash the background pusher "
+                    + (p.mode() == Mode.BEFORE ? "before" : "after") + " its write " + p.n();
             tests.add(DynamicTest.dynamicTest(name, () -> {
                 Findings f = new Findings(name);
-                await(f, "the previous background pusher has exited (30 s without work)", Duration.ofSeconds(120),
+                await(
+                        f,
+                        "the previous background pusher has exited (30 s without work)",
+                        Duration.ofSeconds(120),
                         () -> !pusherRunning(env.spool));
                 env.arm(p);
                 List<String> segs = new ArrayList<>();
@@ -247,8 +286,16 @@ class WalPushCrashTest {
                     segs.add(env.switchSegment());
                 }
                 String last = segs.getLast();
-                await(f, "the background pusher halted at its crash point", Duration.ofSeconds(90), () -> !Files.exists(env.token));
-                await(f, "PostgreSQL archived " + last + " after the crash", Duration.ofSeconds(240), () -> archivedUpTo(env, last));
+                await(
+                        f,
+                        "the background pusher halted at its crash point",
+                        Duration.ofSeconds(90),
+                        () -> !Files.exists(env.token));
+                await(
+                        f,
+                        "PostgreSQL archived " + last + " after the crash",
+                        Duration.ofSeconds(240),
+                        () -> archivedUpTo(env, last));
                 f.note("crash: " + env.crashLine());
                 f.note(env.checkDone(f) + " .done segment(s) read back");
                 List<String> errors = new ArrayList<>();
@@ -259,7 +306,11 @@ class WalPushCrashTest {
                     f.problem("error markers left in the spool: " + new TreeSet<>(errors));
                 }
                 String next = env.switchSegment();
-                await(f, "the next segment " + next + " is archived", Duration.ofSeconds(60), () -> archivedUpTo(env, next));
+                await(
+                        f,
+                        "the next segment " + next + " is archived",
+                        Duration.ofSeconds(60),
+                        () -> archivedUpTo(env, next));
                 f.done();
             }));
         }
@@ -273,7 +324,8 @@ class WalPushCrashTest {
         if (!Files.exists(lock)) {
             return false;
         }
-        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE); FileLock l = ch.tryLock()) {
+        try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE);
+                FileLock l = ch.tryLock()) {
             return l == null;
         } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
             return true;

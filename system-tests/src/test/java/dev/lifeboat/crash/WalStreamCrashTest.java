@@ -1,5 +1,8 @@
 package dev.lifeboat.crash;
 
+import static dev.lifeboat.crash.CrashMatrix.FULL;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+
 import dev.lifeboat.crash.CrashMatrix.Findings;
 import dev.lifeboat.crash.CrashMatrix.Point;
 import dev.lifeboat.crash.CrashMatrix.Run;
@@ -12,13 +15,6 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.DynamicTest;
-import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.TestFactory;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -34,9 +30,12 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static dev.lifeboat.crash.CrashMatrix.FULL;
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Crash matrix of {@code wal-stream} as a synchronous standby (synchronous_standby_names = 'lifeboat'): a writer
@@ -49,6 +48,7 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 class WalStreamCrashTest {
     @TempDir
     static Path tmp;
+
     static Path keyFile;
     static LocalCluster pg;
     static Path repoDir;
@@ -73,7 +73,15 @@ class WalStreamCrashTest {
         Process receiver = startReceiver(tmp.resolve("setup"), "receiver", Map.of());
         awaitStreaming(receiver, tmp.resolve("setup"), "receiver", false);
         PgTestSupport.exec(pg, "create table ids (id bigint primary key)");
-        CliResult b = cli("backup", "--repo", uri, "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(), "-q");
+        CliResult b = cli(
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "-q");
         if (b.exitCode() != 0) {
             throw new AssertionError(b.all());
         }
@@ -89,22 +97,40 @@ class WalStreamCrashTest {
     }
 
     static Process startReceiver(Path dir, String name, Map<String, String> env) throws Exception {
-        return CrashMatrix.start(dir, name, env, "wal-stream", "--repo", uri, "--key-file", keyFile.toString(), "--pghost",
-                pg.socketDir().toString(), "--pgport", Integer.toString(pg.port()), "--pguser", "postgres", "--status-interval", "0");
+        return CrashMatrix.start(
+                dir,
+                name,
+                env,
+                "wal-stream",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--pghost",
+                pg.socketDir().toString(),
+                "--pgport",
+                Integer.toString(pg.port()),
+                "--pguser",
+                "postgres",
+                "--status-interval",
+                "0");
     }
 
     /** Waits until the server lists the receiver as streaming (as its synchronous standby when {@code sync}). */
     static void awaitStreaming(Process p, Path dir, String name, boolean sync) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        String q = "select count(*) from pg_stat_replication where application_name = 'lifeboat' and state = 'streaming'"
-                + (sync ? " and sync_state = 'sync'" : "");
+        String q =
+                "select count(*) from pg_stat_replication where application_name = 'lifeboat' and state = 'streaming'"
+                        + (sync ? " and sync_state = 'sync'" : "");
         while (PgTestSupport.count(pg, q) == 0) {
-            if (!p.isAlive() && p.exitValue() == dev.lifeboat.storage.faults.CrashPoints.EXIT_CODE && !dir.getFileName().toString().equals("setup")) {
+            if (!p.isAlive()
+                    && p.exitValue() == dev.lifeboat.storage.faults.CrashPoints.EXIT_CODE
+                    && !dir.getFileName().toString().equals("setup")) {
                 return; // it reached its crash point before the server listed it (e.g. after its first write)
             }
             if (!p.isAlive() || System.nanoTime() > deadline) {
-                throw new AssertionError("the receiver is not streaming (exit " + (p.isAlive() ? "-" : p.exitValue()) + "):\n"
-                        + CrashMatrix.read(dir.resolve(name + ".out")));
+                throw new AssertionError("the receiver is not streaming (exit " + (p.isAlive() ? "-" : p.exitValue())
+                        + "):\n" + CrashMatrix.read(dir.resolve(name + ".out")));
             }
             Thread.sleep(50);
         }
@@ -129,8 +155,8 @@ class WalStreamCrashTest {
         Writer() {
             thread = Thread.ofPlatform().name("writer").start(() -> {
                 try (Connection c = pg.connect("postgres");
-                     PreparedStatement ins = c.prepareStatement("insert into ids values (?)");
-                     Statement st = c.createStatement()) {
+                        PreparedStatement ins = c.prepareStatement("insert into ids values (?)");
+                        Statement st = c.createStatement()) {
                     for (int n = 1; !stop; n++) {
                         long id = nextId.getAndIncrement();
                         ins.setLong(1, id);
@@ -160,9 +186,11 @@ class WalStreamCrashTest {
         final AtomicLong told = new AtomicLong(-1);
         volatile boolean stop;
         final Thread thread = Thread.ofPlatform().daemon().name("flush-monitor").start(() -> {
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement()) {
                 while (!stop) {
-                    try (ResultSet rs = st.executeQuery("select flush_lsn::text from pg_stat_replication where application_name = 'lifeboat'")) {
+                    try (ResultSet rs = st.executeQuery(
+                            "select flush_lsn::text from pg_stat_replication where application_name = 'lifeboat'")) {
                         while (rs.next()) {
                             if (rs.getString(1) != null) {
                                 long lsn = Lsn.parse(rs.getString(1));
@@ -191,7 +219,8 @@ class WalStreamCrashTest {
             if (WalArchive.isSegment(name)) {
                 end = Math.max(end, (WalArchive.segmentNumber(name, seg) + 1) * seg);
             } else if (WalArchive.isPartial(name)) {
-                end = Math.max(end, WalArchive.segmentNumber(name, seg) * seg + archive.partialLength(repo.store(), name));
+                end = Math.max(
+                        end, WalArchive.segmentNumber(name, seg) * seg + archive.partialLength(repo.store(), name));
             }
         }
         return end;
@@ -220,11 +249,18 @@ class WalStreamCrashTest {
         w.stop();
         stopReceiver(clean, "the clean receiver");
         List<String> writes = new Run("clean", 0, "", CrashMatrix.lines(dir.resolve("receiver.crashlog"))).writes();
-        System.out.printf("[crash-matrix] wal-stream: 120 commits make %d writes: %s%n", writes.size(),
-                writes.subList(0, Math.min(60, writes.size())));
-        Point segmentStored = Point.keyed(CrashMatrix.Mode.AFTER, 1, FIRST_SEGMENT,
+        System.out.printf(
+                "[crash-matrix] wal-stream: 120 commits make %d writes: %s%n",
+                writes.size(), writes.subList(0, Math.min(60, writes.size())));
+        Point segmentStored = Point.keyed(
+                CrashMatrix.Mode.AFTER,
+                1,
+                FIRST_SEGMENT,
                 "after a completed segment is stored, before its .partial is deleted");
-        Point segmentFull = Point.keyed(CrashMatrix.Mode.BEFORE, 1, FIRST_SEGMENT,
+        Point segmentFull = Point.keyed(
+                CrashMatrix.Mode.BEFORE,
+                1,
+                FIRST_SEGMENT,
                 "before a completed segment is stored (its last bytes only in memory and in the .partial)");
         List<Point> points = new ArrayList<>();
         if (FULL) {
@@ -273,8 +309,9 @@ class WalStreamCrashTest {
             f.note(ackedAtCrash.size() + " commits acknowledged before the crash; server told flushed up to "
                     + (told < 0 ? "-" : Lsn.format(told)) + ", archive reaches " + (end < 0 ? "-" : Lsn.format(end)));
             if (told > end) {
-                f.problem("the server was told WAL up to " + Lsn.format(told) + " is flushed, but the archive reaches only "
-                        + (end < 0 ? "nothing" : Lsn.format(end)) + " right after the crash");
+                f.problem("the server was told WAL up to " + Lsn.format(told)
+                        + " is flushed, but the archive reaches only " + (end < 0 ? "nothing" : Lsn.format(end))
+                        + " right after the crash");
             }
             // a new receiver resumes from what the archive holds, and the blocked commits return
             again = startReceiver(dir, "receiver-again", Map.of());
@@ -295,13 +332,18 @@ class WalStreamCrashTest {
             }
         }
         // the restarted receiver finishes what the dead one left: no .partial next to its completed segment
-        List<String> names = new WalArchive(Repository.open(new LocalBlobStore(repoDir), KeySource.KeyFile.read(keyFile))).list();
-        List<String> stale = names.stream().filter(n -> WalArchive.isPartial(n) && names.contains(n.substring(0, 24))).toList();
+        List<String> names =
+                new WalArchive(Repository.open(new LocalBlobStore(repoDir), KeySource.KeyFile.read(keyFile))).list();
+        List<String> stale = names.stream()
+                .filter(n -> WalArchive.isPartial(n) && names.contains(n.substring(0, 24)))
+                .toList();
         if (!stale.isEmpty()) {
             f.problem(".partial left beside its completed segment after the restart: " + stale);
         }
         Set<Long> server = new TreeSet<>();
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select id from ids")) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select id from ids")) {
             while (rs.next()) {
                 server.add(rs.getLong(1));
             }
@@ -309,22 +351,32 @@ class WalStreamCrashTest {
         CrashMatrix.shareWithPostgres(repoDir);
         f.attempt("restore --to-latest holds every committed row", () -> {
             Path base = dir.resolve("restore");
-            CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", base.resolve("data").toString(),
-                    "--to-latest", "-q");
+            CliResult r = cli(
+                    "restore",
+                    "--repo",
+                    uri,
+                    "--key-file",
+                    keyFile.toString(),
+                    "--target",
+                    base.resolve("data").toString(),
+                    "--to-latest",
+                    "-q");
             if (r.exitCode() != 0) {
                 throw new AssertionError("restore --to-latest failed: " + r.all());
             }
             Set<Long> restored = new TreeSet<>();
             try (LocalCluster copy = LocalCluster.attach(base)) {
                 copy.start();
-                try (Connection c = copy.connect("postgres"); Statement st = c.createStatement();
-                     ResultSet rs = st.executeQuery("select id from ids")) {
+                try (Connection c = copy.connect("postgres");
+                        Statement st = c.createStatement();
+                        ResultSet rs = st.executeQuery("select id from ids")) {
                     while (rs.next()) {
                         restored.add(rs.getLong(1));
                     }
                 }
             } catch (java.io.IOException | SQLException e) {
-                throw new AssertionError("the restored copy does not start: " + e.getMessage() + CrashMatrix.serverLog(base));
+                throw new AssertionError(
+                        "the restored copy does not start: " + e.getMessage() + CrashMatrix.serverLog(base));
             } finally {
                 CrashMatrix.deleteTree(base);
             }
@@ -339,8 +391,10 @@ class WalStreamCrashTest {
                 extra.removeAll(server);
                 Set<Long> missing = new TreeSet<>(server);
                 missing.removeAll(restored);
-                throw new AssertionError("the restore differs from the server (all its WAL was streamed before the receiver stopped): "
-                        + "missing " + missing.stream().limit(10).toList() + ", extra " + extra.stream().limit(10).toList());
+                throw new AssertionError(
+                        "the restore differs from the server (all its WAL was streamed before the receiver stopped): "
+                                + "missing " + missing.stream().limit(10).toList() + ", extra "
+                                + extra.stream().limit(10).toList());
             }
         });
         f.done();

@@ -1,20 +1,19 @@
 package dev.lifeboat.replication;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Synchronous regions: a write returns only once every region has it; locks stay in the primary. */
 class ReplicatingBlobStoreTest {
@@ -59,7 +58,8 @@ class ReplicatingBlobStoreTest {
         LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
         LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
         Files.writeString(tmp.resolve("not-a-directory"), "x");
-        LocalBlobStore broken = new LocalBlobStore(tmp.resolve("not-a-directory").resolve("store"));
+        LocalBlobStore broken =
+                new LocalBlobStore(tmp.resolve("not-a-directory").resolve("store"));
         try (BlobStore store = new ReplicatingBlobStore(primary, Map.of("eu", eu, "ap", broken))) {
             assertThatThrownBy(() -> store.put("snapshots/x", b("manifest")))
                     .isInstanceOf(IOException.class)
@@ -77,9 +77,18 @@ class ReplicatingBlobStoreTest {
         String primaryUri = PgTestSupport.repoUri(tmp.resolve("primary"));
         String secondaryUri = PgTestSupport.repoUri(tmp.resolve("dr"));
         Path config = tmp.resolve("replication.json");
-        Files.writeString(config, "{\"regions\": [{\"name\": \"dr\", \"uri\": \"" + secondaryUri + "\", \"mode\": \"sync\"}]}");
-        assertThat(PgTestSupport.cli("repo-init", "--repo", primaryUri, "--key-file", key.toString(), "--replication",
-                config.toString()).exitCode()).isZero();
+        Files.writeString(
+                config, "{\"regions\": [{\"name\": \"dr\", \"uri\": \"" + secondaryUri + "\", \"mode\": \"sync\"}]}");
+        assertThat(PgTestSupport.cli(
+                                "repo-init",
+                                "--repo",
+                                primaryUri,
+                                "--key-file",
+                                key.toString(),
+                                "--replication",
+                                config.toString())
+                        .exitCode())
+                .isZero();
         // the secondary is a repository of its own: it opens and lists with the same key
         PgTestSupport.CliResult list = PgTestSupport.cli("list", "--repo", secondaryUri, "--key-file", key.toString());
         assertThat(list.exitCode()).as(list.all()).isZero();

@@ -1,5 +1,9 @@
 package dev.lifeboat.replication;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
@@ -8,14 +12,6 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.MethodOrderer;
-import org.junit.jupiter.api.Order;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestMethodOrder;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -30,10 +26,13 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Asynchronous replication of a live repository (pgbench and a one-row-per-commit writer, WAL archived through
@@ -43,6 +42,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ReplicationTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static Path config;
@@ -50,8 +50,7 @@ class ReplicationTest {
     static Map<String, String> secondaries = new TreeMap<>();
 
     /** One committed row: its id and commit time. */
-    record Tick(long id, Instant committed) {
-    }
+    record Tick(long id, Instant committed) {}
 
     static final List<Tick> ticks = new ArrayList<>();
 
@@ -61,7 +60,9 @@ class ReplicationTest {
         keyFile = PgTestSupport.keyFile(tmp);
         TestLauncher.shareWithPostgres(keyFile);
         primary = PgTestSupport.repoUri(tmp.resolve("primary"));
-        assertThat(cli("repo-init", "--repo", primary, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", primary, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         for (String region : List.of("eu", "us")) {
             Path dir = tmp.resolve("region-" + region);
             Files.createDirectories(dir);
@@ -75,15 +76,27 @@ class ReplicationTest {
                   {"name": "us", "region": "us-east-1", "uri": "%s", "mode": "async", "bandwidth": "1MiB"}
                 ]}""".formatted(secondaries.get("eu"), secondaries.get("us")));
         chownPostgres(tmp.resolve("primary"));
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + primary + " --key-file " + keyFile + " %p'",
-                "track_commit_timestamp = on"));
+        pg = LocalCluster.create(
+                tmp.resolve("pg"),
+                List.of(
+                        "archive_mode = on",
+                        "archive_command = '" + launcher + " wal-push --repo " + primary + " --key-file " + keyFile
+                                + " %p'",
+                        "track_commit_timestamp = on"));
         pg.start();
         pg.pgbench(List.of("-i", "-s", "3", "-q"), Duration.ofMinutes(2));
         exec(pg, "create table ticks (id bigint primary key, note text)");
-        assertThat(cli("backup", "--repo", primary, "--key-file", keyFile.toString(), "--pgdata", pg.dataDir().toString(),
-                "-q").exitCode()).isZero();
+        assertThat(cli(
+                                "backup",
+                                "--repo",
+                                primary,
+                                "--key-file",
+                                keyFile.toString(),
+                                "--pgdata",
+                                pg.dataDir().toString(),
+                                "-q")
+                        .exitCode())
+                .isZero();
     }
 
     @AfterAll
@@ -103,13 +116,14 @@ class ReplicationTest {
     /** Commits {@code n} rows about 50 ms apart (with some pgbench traffic in between), switching WAL now and then. */
     static void write(int n) throws Exception {
         try (Connection c = pg.connect("postgres");
-             PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
-             Statement st = c.createStatement()) {
+                PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
+                Statement st = c.createStatement()) {
             for (int i = 0; i < n; i++) {
                 long id = ticks.size() + 1;
                 ins.setLong(1, id);
                 ins.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
+                try (ResultSet rs =
+                        st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
                     rs.next();
                     ticks.add(new Tick(id, rs.getTimestamp(1).toInstant()));
                 }
@@ -124,7 +138,8 @@ class ReplicationTest {
     }
 
     static JsonNode status() throws Exception {
-        PgTestSupport.CliResult r = cli("replication", "status", "--repo", primary, "--replication", config.toString(), "--json");
+        PgTestSupport.CliResult r =
+                cli("replication", "status", "--repo", primary, "--replication", config.toString(), "--json");
         assertThat(r.exitCode()).as(r.all()).isZero();
         return Json.MAPPER.readTree(r.out()).get("regions");
     }
@@ -158,7 +173,9 @@ class ReplicationTest {
 
     static boolean archived() {
         try {
-            return PgTestSupport.count(pg, "select count(*) from pg_ls_dir('pg_wal/archive_status') f where f like '%.ready'") == 0;
+            return PgTestSupport.count(
+                            pg, "select count(*) from pg_ls_dir('pg_wal/archive_status') f where f like '%.ready'")
+                    == 0;
         } catch (Exception e) {
             return false;
         }
@@ -168,20 +185,22 @@ class ReplicationTest {
     @Order(1)
     void killedMidCopyTheReplicatorConvergesAndEveryRegionRestoresOnItsOwn() throws Exception {
         Path log1 = tmp.resolve("replicator-1.log");
-        Process first = PgTestSupport.cliProcess(log1, "replication", "run", "--repo", primary, "--replication",
-                config.toString(), "--interval", "0.2");
+        Process first = PgTestSupport.cliProcess(
+                log1, "replication", "run", "--repo", primary, "--replication", config.toString(), "--interval", "0.2");
         write(40);
         // kill -9 while the throttled region has copied some packs but not all of what the primary holds
         Path us = tmp.resolve("region-us");
         await("the throttled region to start copying", Duration.ofSeconds(60), () -> count(us, "data/") > 0);
-        assertThat(lag(status(), "us")).as("objects still to copy to us when the replicator is killed").isPositive();
+        assertThat(lag(status(), "us"))
+                .as("objects still to copy to us when the replicator is killed")
+                .isPositive();
         first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         long copiedBeforeKill = count(us, "");
 
         write(40);
         Path log2 = tmp.resolve("replicator-2.log");
-        Process second = PgTestSupport.cliProcess(log2, "replication", "run", "--repo", primary, "--replication",
-                config.toString(), "--interval", "0.2");
+        Process second = PgTestSupport.cliProcess(
+                log2, "replication", "run", "--repo", primary, "--replication", config.toString(), "--interval", "0.2");
         try {
             await("WAL archived", Duration.ofSeconds(30), ReplicationTest::archived);
             await("both regions in sync", Duration.ofSeconds(120), () -> {
@@ -194,15 +213,20 @@ class ReplicationTest {
             });
             assertThat(count(us, "")).isGreaterThan(copiedBeforeKill);
             // stop asks the running replicator to exit on its own
-            assertThat(cli("replication", "stop", "--repo", primary, "--replication", config.toString()).exitCode()).isZero();
-            assertThat(second.waitFor(30, TimeUnit.SECONDS)).as(Files.readString(log2)).isTrue();
+            assertThat(cli("replication", "stop", "--repo", primary, "--replication", config.toString())
+                            .exitCode())
+                    .isZero();
+            assertThat(second.waitFor(30, TimeUnit.SECONDS))
+                    .as(Files.readString(log2))
+                    .isTrue();
             assertThat(second.exitValue()).as(Files.readString(log2)).isZero();
         } finally {
             second.destroyForcibly();
             cli("replication", "resume", "--repo", primary, "--replication", config.toString());
         }
 
-        PgTestSupport.CliResult v = cli("replication", "validate", "--repo", primary, "--replication", config.toString());
+        PgTestSupport.CliResult v =
+                cli("replication", "validate", "--repo", primary, "--replication", config.toString());
         assertThat(v.exitCode()).as(v.all()).isZero();
         assertThat(v.out()).contains("eu: in sync").contains("us: in sync");
         // no temporary files of the killed copy left visible, and locks are not replicated
@@ -216,8 +240,13 @@ class ReplicationTest {
         for (String region : secondaries.keySet()) {
             Path dir = tmp.resolve("region-" + region);
             chownPostgres(dir);
-            List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("restore-" + region), secondaries.get(region), keyFile,
-                    "ticks", "--to-time", target.committed().toString());
+            List<Long> ids = PgTestSupport.restoreAndReadIds(
+                    tmp.resolve("restore-" + region),
+                    secondaries.get(region),
+                    keyFile,
+                    "ticks",
+                    "--to-time",
+                    target.committed().toString());
             assertThat(ids).as("rows restored from region " + region).isEqualTo(PgTestSupport.range(1, target.id()));
         }
     }
@@ -225,13 +254,22 @@ class ReplicationTest {
     @Test
     @Order(3)
     void throttledRegionReportsTheLagAndRpoMeasuredIndependently() throws Exception {
-        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString()).exitCode()).isZero();
+        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString())
+                        .exitCode())
+                .isZero();
         Path slow = tmp.resolve("replication-slow.json");
         Files.writeString(slow, """
-                {"regions": [{"name": "us", "region": "us-east-1", "uri": "%s", "mode": "async", "bandwidth": "32KiB"}]}"""
-                .formatted(secondaries.get("us")));
-        Process replicator = PgTestSupport.cliProcess(tmp.resolve("replicator-4.log"), "replication", "run", "--repo", primary,
-                "--replication", slow.toString(), "--interval", "0.2");
+                {"regions": [{"name": "us", "region": "us-east-1", "uri": "%s", "mode": "async", "bandwidth": "32KiB"}]}""".formatted(secondaries.get("us")));
+        Process replicator = PgTestSupport.cliProcess(
+                tmp.resolve("replicator-4.log"),
+                "replication",
+                "run",
+                "--repo",
+                primary,
+                "--replication",
+                slow.toString(),
+                "--interval",
+                "0.2");
         try {
             Instant beforeWrite = Instant.now();
             write(20);
@@ -250,13 +288,15 @@ class ReplicationTest {
                 for (BlobInfo b : primaryStore.list(p)) {
                     if (!Long.valueOf(b.size()).equals(held.get(b.key()))) {
                         lacking++;
-                    } else if (p.equals("wal/") && (newestHeld == null || b.lastModified().isAfter(newestHeld))) {
+                    } else if (p.equals("wal/")
+                            && (newestHeld == null || b.lastModified().isAfter(newestHeld))) {
                         newestHeld = b.lastModified();
                     }
                 }
             }
             JsonNode us = null;
-            PgTestSupport.CliResult r = cli("replication", "status", "--repo", primary, "--replication", slow.toString(), "--json");
+            PgTestSupport.CliResult r =
+                    cli("replication", "status", "--repo", primary, "--replication", slow.toString(), "--json");
             for (JsonNode n : Json.MAPPER.readTree(r.out()).get("regions")) {
                 us = n;
             }
@@ -273,19 +313,34 @@ class ReplicationTest {
         } finally {
             replicator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }
-        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString()).exitCode()).isZero();
-        assertThat(cli("replication", "validate", "--repo", primary, "--replication", config.toString()).exitCode()).isZero();
+        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString())
+                        .exitCode())
+                .isZero();
+        assertThat(cli("replication", "validate", "--repo", primary, "--replication", config.toString())
+                        .exitCode())
+                .isZero();
     }
 
     @Test
     @Order(2)
     void pausedRegionReportsItsLagAndRpoAndCatchesUpOnResume() throws Exception {
         // in sync to begin with
-        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString()).exitCode()).isZero();
+        assertThat(cli("replication", "run", "--once", "--repo", primary, "--replication", config.toString())
+                        .exitCode())
+                .isZero();
         assertThat(cli("replication", "pause", "--region", "us", "--repo", primary, "--replication", config.toString())
-                .exitCode()).isZero();
-        Process replicator = PgTestSupport.cliProcess(tmp.resolve("replicator-3.log"), "replication", "run", "--repo", primary,
-                "--replication", config.toString(), "--interval", "0.2");
+                        .exitCode())
+                .isZero();
+        Process replicator = PgTestSupport.cliProcess(
+                tmp.resolve("replicator-3.log"),
+                "replication",
+                "run",
+                "--repo",
+                primary,
+                "--replication",
+                config.toString(),
+                "--interval",
+                "0.2");
         try {
             LocalBlobStore primaryStore = new LocalBlobStore(tmp.resolve("primary"));
             Instant beforeWrite = Instant.now();
@@ -305,9 +360,14 @@ class ReplicationTest {
             for (String p : List.of("wal/", "data/", "index/", "snapshots/")) {
                 usStore.list(p).forEach(b -> usKeys.put(b.key(), b.size()));
             }
-            List<BlobInfo> newWal = primaryStore.list("wal/").stream().filter(b -> !usKeys.containsKey(b.key())).toList();
-            Instant newestUsWal = primaryStore.list("wal/").stream().filter(b -> usKeys.containsKey(b.key()))
-                    .map(BlobInfo::lastModified).max(Instant::compareTo).orElseThrow();
+            List<BlobInfo> newWal = primaryStore.list("wal/").stream()
+                    .filter(b -> !usKeys.containsKey(b.key()))
+                    .toList();
+            Instant newestUsWal = primaryStore.list("wal/").stream()
+                    .filter(b -> usKeys.containsKey(b.key()))
+                    .map(BlobInfo::lastModified)
+                    .max(Instant::compareTo)
+                    .orElseThrow();
             JsonNode us = null;
             for (JsonNode n : status()) {
                 if (n.get("name").asText().equals("us")) {
@@ -320,20 +380,34 @@ class ReplicationTest {
             assertThat(us.get("lagObjects").asLong()).isGreaterThanOrEqualTo(newWal.size());
             // the region RPO covers at least the whole write burst and at most the time since before it
             double rpo = us.get("rpoSeconds").asDouble();
-            assertThat(rpo).isBetween(Duration.between(newestUsWal, now).toMillis() / 1000.0 - 2,
-                    Duration.between(newestUsWal, now).toMillis() / 1000.0 + 0.5);
+            assertThat(rpo)
+                    .isBetween(
+                            Duration.between(newestUsWal, now).toMillis() / 1000.0 - 2,
+                            Duration.between(newestUsWal, now).toMillis() / 1000.0 + 0.5);
             assertThat(newestUsWal).isBefore(beforeWrite.plusSeconds(1));
-            assertThat(rpo).isGreaterThanOrEqualTo(Duration.between(ticks.getLast().committed(), now).toMillis() / 1000.0);
+            assertThat(rpo)
+                    .isGreaterThanOrEqualTo(
+                            Duration.between(ticks.getLast().committed(), now).toMillis() / 1000.0);
             double oldest = us.get("oldestPendingSeconds").asDouble();
-            assertThat(oldest).isLessThanOrEqualTo(Duration.between(beforeWrite, now).toMillis() / 1000.0 + 0.5);
+            assertThat(oldest)
+                    .isLessThanOrEqualTo(Duration.between(beforeWrite, now).toMillis() / 1000.0 + 0.5);
             // eu kept up: its RPO is only the time since the last archived WAL
             for (JsonNode n : status()) {
                 if (n.get("name").asText().equals("eu")) {
                     assertThat(n.get("rpoSeconds").asDouble()).isLessThan(rpo);
                 }
             }
-            assertThat(cli("replication", "resume", "--region", "us", "--repo", primary, "--replication", config.toString())
-                    .exitCode()).isZero();
+            assertThat(cli(
+                                    "replication",
+                                    "resume",
+                                    "--region",
+                                    "us",
+                                    "--repo",
+                                    primary,
+                                    "--replication",
+                                    config.toString())
+                            .exitCode())
+                    .isZero();
             await("us catches up after resume", Duration.ofSeconds(60), () -> {
                 try {
                     return lag(status(), "us") == 0;

@@ -1,15 +1,14 @@
 package dev.lifeboat.replication;
 
-import dev.lifeboat.progress.Cancellation;
-import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.storage.local.LocalBlobStore;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Pass semantics on two local stores (the live, multi-process behaviour is in ReplicationTest). */
 class ReplicatorTest {
@@ -20,7 +19,8 @@ class ReplicatorTest {
         return s.getBytes(StandardCharsets.UTF_8);
     }
 
-    private static final ReplicationConfig.Region EU = new ReplicationConfig.Region("eu", "eu-west-1", "file:///unused", "async", null);
+    private static final ReplicationConfig.Region EU =
+            new ReplicationConfig.Region("eu", "eu-west-1", "file:///unused", "async", null);
 
     @Test
     void copiesEverythingButLocksAndStateThenMirrorsDeletesManifestsFirstPacksAPassLater() throws Exception {
@@ -105,7 +105,8 @@ class ReplicatorTest {
         Replicator r = new Replicator(primary, eu, EU);
         r.run(java.time.Duration.ofMillis(10), Cancellation.none()); // returns at once: stopped
         assertThat(eu.list("")).isEmpty();
-        assertThat(Replicator.lastStatus(primary, "eu").orElseThrow().lagObjects()).isEqualTo(2);
+        assertThat(Replicator.lastStatus(primary, "eu").orElseThrow().lagObjects())
+                .isEqualTo(2);
     }
 
     @Test
@@ -123,7 +124,9 @@ class ReplicatorTest {
         primary.delete("index/old");
         r.pass(Cancellation.none());
         assertThat(eu.stat("index/old")).as("index deferred one pass").isPresent();
-        assertThat(eu.stat("data/aa/pack1")).as("pack kept while an index naming it is here").isPresent();
+        assertThat(eu.stat("data/aa/pack1"))
+                .as("pack kept while an index naming it is here")
+                .isPresent();
         r.pass(Cancellation.none());
         assertThat(eu.stat("index/old")).isEmpty();
         assertThat(eu.stat("data/aa/pack1")).isEmpty();

@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.compress.Compression;
@@ -7,17 +10,11 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.security.MessageDigest;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,9 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Expire on a real repository (64 KiB packs, so a handful of 10 KiB chunks fill one) with hand-made manifests and
@@ -55,19 +53,31 @@ class ExpirerTest {
     static final int PAGE = 1024;
     static final long SEG = 16L << 20;
     static final RetentionPolicy KEEP_TWO = new RetentionPolicy(2, 0, 0, 0, Duration.ZERO);
-    static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+    static final DateTimeFormatter ID_TIME =
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
-    static final List<String> WAL_BEFORE = List.of("000000010000000000000001", "000000010000000000000001.00000028.backup",
-            "000000010000000000000002", "000000010000000000000003", "000000010000000000000004");
-    static final List<String> WAL_AFTER = List.of("000000010000000000000005", "000000010000000000000005.00000060.backup",
-            "000000010000000000000006", "000000010000000000000007.partial", "00000002.history",
-            "000000020000000000000007", "000000020000000000000008", "000000020000000000000009");
+    static final List<String> WAL_BEFORE = List.of(
+            "000000010000000000000001",
+            "000000010000000000000001.00000028.backup",
+            "000000010000000000000002",
+            "000000010000000000000003",
+            "000000010000000000000004");
+    static final List<String> WAL_AFTER = List.of(
+            "000000010000000000000005",
+            "000000010000000000000005.00000060.backup",
+            "000000010000000000000006",
+            "000000010000000000000007.partial",
+            "00000002.history",
+            "000000020000000000000007",
+            "000000020000000000000008",
+            "000000020000000000000009");
 
     @TempDir
     Path dir;
 
     static KeySource fastKey() {
-        return new KeySource.KeyFile(Path.of("/nonexistent/expire.key"),
+        return new KeySource.KeyFile(
+                Path.of("/nonexistent/expire.key"),
                 "ZXhwaXJlLXRlc3Qta2V5LWZpbGUtY29udGVudHMtMDEyMzQ1Njc4OQ==".getBytes(StandardCharsets.UTF_8));
     }
 
@@ -76,8 +86,18 @@ class ExpirerTest {
         LocalBlobStore store = new LocalBlobStore(dir);
         KeySource key = encrypted ? fastKey() : null;
         RepositoryConfig c = Repository.init(store, key, !encrypted);
-        store.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(new RepositoryConfig(c.format(), c.version(), c.id(),
-                c.created(), c.chunking(), PACK_SIZE, c.cipher(), c.keys(), c.plainIdKey())));
+        store.put(
+                Repository.CONFIG_KEY,
+                Json.MAPPER.writeValueAsBytes(new RepositoryConfig(
+                        c.format(),
+                        c.version(),
+                        c.id(),
+                        c.created(),
+                        c.chunking(),
+                        PACK_SIZE,
+                        c.cipher(),
+                        c.keys(),
+                        c.plainIdKey())));
         Repository repo = Repository.open(store, key);
         assertThat(repo.config().packSize()).isEqualTo(PACK_SIZE);
         return repo;
@@ -115,21 +135,60 @@ class ExpirerTest {
     }
 
     /** A one-file backup of {@code content} (CHUNK-sized chunks stored as {@code chunkIds}, deltas included). */
-    static Snapshot snapshot(Repository repo, Instant start, String startLsn, String stopLsn, int timeline, String path,
-                             byte[] content, List<String> chunkIds) throws Exception {
+    static Snapshot snapshot(
+            Repository repo,
+            Instant start,
+            String startLsn,
+            String stopLsn,
+            int timeline,
+            String path,
+            byte[] content,
+            List<String> chunkIds)
+            throws Exception {
         List<ChunkId> contentIds = new ArrayList<>();
         for (int off = 0; off < content.length; off += CHUNK) {
             contentIds.add(ChunkId.of(repo.chunkIds().idOf(content, off, Math.min(CHUNK, content.length - off))));
         }
         String id = ID_TIME.format(start) + "F-" + HexFormat.of().toHexDigits((short) start.getEpochSecond());
-        Map<String, String> info = Map.of("pgVersion", "15.8", "startLsn", startLsn, "stopLsn", stopLsn,
-                "timeline", Integer.toString(timeline), "walSegmentSize", Long.toString(SEG));
+        Map<String, String> info = Map.of(
+                "pgVersion",
+                "15.8",
+                "startLsn",
+                startLsn,
+                "stopLsn",
+                stopLsn,
+                "timeline",
+                Integer.toString(timeline),
+                "walSegmentSize",
+                Long.toString(SEG));
         List<Snapshot.FileEntry> files = List.of(
-                new Snapshot.FileEntry("base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null),
-                new Snapshot.FileEntry(path, Snapshot.Kind.FILE, 0600, "postgres", "postgres", start.toEpochMilli(),
-                        content.length, ContentDigest.of(contentIds), chunkIds, null));
-        return new Snapshot(id, "full", "postgresql", null, start, start.plusSeconds(60), "testhost", "/pgdata",
-                Compression.LOW.label(), info, List.of(), files, new Snapshot.Stats(content.length, 0, 0, 1, chunkIds.size(), 0, 60));
+                new Snapshot.FileEntry(
+                        "base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null),
+                new Snapshot.FileEntry(
+                        path,
+                        Snapshot.Kind.FILE,
+                        0600,
+                        "postgres",
+                        "postgres",
+                        start.toEpochMilli(),
+                        content.length,
+                        ContentDigest.of(contentIds),
+                        chunkIds,
+                        null));
+        return new Snapshot(
+                id,
+                "full",
+                "postgresql",
+                null,
+                start,
+                start.plusSeconds(60),
+                "testhost",
+                "/pgdata",
+                Compression.LOW.label(),
+                info,
+                List.of(),
+                files,
+                new Snapshot.Stats(content.length, 0, 0, 1, chunkIds.size(), 0, 60));
     }
 
     static Set<String> packIds(Repository repo) throws IOException {
@@ -146,7 +205,9 @@ class ExpirerTest {
 
     /** Everything but the locks, with sizes: what "nothing changed" compares. */
     static List<BlobInfo> contents(Repository repo) throws IOException {
-        return repo.store().list("").stream().filter(b -> !b.key().startsWith(Repository.LOCKS)).toList();
+        return repo.store().list("").stream()
+                .filter(b -> !b.key().startsWith(Repository.LOCKS))
+                .toList();
     }
 
     final class Scenario {
@@ -170,12 +231,14 @@ class ExpirerTest {
             repo = create(dir.resolve("repo"), encrypted);
             List<String> oldIds = store(repo, c);
             p1p2 = packIds(repo);
-            old = snapshot(repo, NOW.minus(Duration.ofDays(10)), "0/1000028", "0/1000100", 1, "base/1/old", concat(c), oldIds);
+            old = snapshot(
+                    repo, NOW.minus(Duration.ofDays(10)), "0/1000028", "0/1000100", 1, "base/1/old", concat(c), oldIds);
             repo.saveSnapshot(old);
 
             List<String> xIds = store(repo, x);
             p4 = minus(packIds(repo), p1p2);
-            xBackup = snapshot(repo, NOW.minus(Duration.ofDays(9)), "0/3000028", "0/3000100", 1, "base/1/x", concat(x), xIds);
+            xBackup = snapshot(
+                    repo, NOW.minus(Duration.ofDays(9)), "0/3000028", "0/3000100", 1, "base/1/x", concat(x), xIds);
             repo.saveSnapshot(xBackup);
 
             // KEEP's eighth block is c2 with one page changed, stored as a page delta on c2 (as an incremental does)
@@ -193,7 +256,8 @@ class ExpirerTest {
             keepChunks.set(7, changed);
             keepData = concat(keepChunks);
             p3 = minus(minus(packIds(repo), p1p2), p4);
-            keep = snapshot(repo, NOW.minus(Duration.ofDays(2)), "0/5000060", "0/5000200", 1, "base/1/keep", keepData, keepIds);
+            keep = snapshot(
+                    repo, NOW.minus(Duration.ofDays(2)), "0/5000060", "0/5000200", 1, "base/1/keep", keepData, keepIds);
             repo.saveSnapshot(keep);
 
             List<byte[]> newestChunks = new ArrayList<>(n);
@@ -201,7 +265,15 @@ class ExpirerTest {
             newestData = concat(newestChunks);
             List<String> newestIds = store(repo, newestChunks);
             p5 = minus(minus(minus(packIds(repo), p1p2), p4), p3);
-            newest = snapshot(repo, NOW.minus(Duration.ofHours(1)), "0/8000028", "0/8000100", 2, "base/1/newest", newestData, newestIds);
+            newest = snapshot(
+                    repo,
+                    NOW.minus(Duration.ofHours(1)),
+                    "0/8000028",
+                    "0/8000100",
+                    2,
+                    "base/1/newest",
+                    newestData,
+                    newestIds);
             repo.saveSnapshot(newest);
 
             assertThat(p1p2).hasSize(2);
@@ -214,14 +286,19 @@ class ExpirerTest {
                 wal.push(name, ("wal " + name).substring(0, 16).getBytes(StandardCharsets.US_ASCII));
             }
             for (String name : WAL_AFTER) {
-                wal.push(name, name.endsWith(".history") ? "1\t0/7000000\tno recovery target specified\n".getBytes(StandardCharsets.US_ASCII)
-                        : ("wal " + name).substring(0, 16).getBytes(StandardCharsets.US_ASCII));
+                wal.push(
+                        name,
+                        name.endsWith(".history")
+                                ? "1\t0/7000000\tno recovery target specified\n".getBytes(StandardCharsets.US_ASCII)
+                                : ("wal " + name).substring(0, 16).getBytes(StandardCharsets.US_ASCII));
             }
         }
 
         /** The pack of P1/P2 that holds c0 (and c1): only 2 of its 7 chunks stay referenced. */
         String p1() throws IOException {
-            return repo.loadIndex().get(ChunkId.of(repo.chunkIds().idOf(c.get(0), 0, CHUNK))).packId();
+            return repo.loadIndex()
+                    .get(ChunkId.of(repo.chunkIds().idOf(c.get(0), 0, CHUNK)))
+                    .packId();
         }
     }
 
@@ -233,7 +310,10 @@ class ExpirerTest {
 
     static byte[] restore(Repository repo, String backupId) throws Exception {
         Snapshot s = repo.loadSnapshot(backupId);
-        Snapshot.FileEntry f = s.files().stream().filter(e -> e.kind() == Snapshot.Kind.FILE).findFirst().orElseThrow();
+        Snapshot.FileEntry f = s.files().stream()
+                .filter(e -> e.kind() == Snapshot.Kind.FILE)
+                .findFirst()
+                .orElseThrow();
         List<byte[]> parts = new ArrayList<>();
         List<ChunkId> ids = new ArrayList<>();
         new ChunkReader(repo, repo.loadIndex()).readWithIds(f.chunks(), (id, plain) -> {
@@ -275,20 +355,27 @@ class ExpirerTest {
         assertThat(r.packsWritten()).isEqualTo(1);
         assertThat(r.packsKept()).isEqualTo(3);
         Set<String> after = packIds(s.repo);
-        assertThat(after).hasSize(4).doesNotContain(p1).doesNotContainAnyElementsOf(s.p4)
-                .contains(p2).containsAll(s.p3).containsAll(s.p5);
-        String repacked = minus(minus(minus(after, Set.of(p2)), s.p3), s.p5).iterator().next();
+        assertThat(after)
+                .hasSize(4)
+                .doesNotContain(p1)
+                .doesNotContainAnyElementsOf(s.p4)
+                .contains(p2)
+                .containsAll(s.p3)
+                .containsAll(s.p5);
+        String repacked =
+                minus(minus(minus(after, Set.of(p2)), s.p3), s.p5).iterator().next();
         ChunkIndex index = s.repo.loadIndex();
         assertThat(index.packSizes().keySet()).isEqualTo(after);
         assertThat(s.repo.store().list(Repository.INDEX)).hasSize(1);
         List<ChunkId> moved = new ArrayList<>();
-        for (int i : new int[]{0, 1, 2}) {
+        for (int i : new int[] {0, 1, 2}) {
             moved.add(ChunkId.of(s.repo.chunkIds().idOf(s.c.get(i), 0, CHUNK)));
             assertThat(index.get(moved.getLast()).packId()).isEqualTo(repacked);
         }
         // the new pack holds exactly c0, c1 and c2, and its own trailer says so (rebuild-index would find them)
         BlobInfo repackedInfo = s.repo.store().stat(Pack.key(repacked)).orElseThrow();
-        assertThat(s.repo.readPackTrailer(repacked, repackedInfo.size())).extracting(PackedChunk::id)
+        assertThat(s.repo.readPackTrailer(repacked, repackedInfo.size()))
+                .extracting(PackedChunk::id)
                 .containsExactlyInAnyOrderElementsOf(moved);
         long packBytesAfter = packBytes(s.repo);
         assertThat(packBytesAfter).isLessThan(packBytesBefore - 10L * CHUNK); // P4's 7 chunks and P1's 4 dead ones
@@ -337,7 +424,9 @@ class ExpirerTest {
         assertThat(real.packsDeleted()).isEqualTo(dry.packsDeleted());
         assertThat(real.packsRepacked()).isEqualTo(dry.packsRepacked());
         assertThat(real.packsWritten()).isEqualTo(dry.packsWritten());
-        assertThat(real.bytesFreed()).as("the dry run predicts the new pack's size exactly").isEqualTo(dry.bytesFreed());
+        assertThat(real.bytesFreed())
+                .as("the dry run predicts the new pack's size exactly")
+                .isEqualTo(dry.bytesFreed());
     }
 
     @Test
@@ -346,14 +435,16 @@ class ExpirerTest {
         List<BlobInfo> before = contents(s.repo);
         try (RepositoryLock reader = RepositoryLock.shared(s.repo, "restore", "/srv/restore")) {
             assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("restore");
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("restore");
             assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, true))
                     .isInstanceOf(RepositoryException.Locked.class);
         }
         assertThat(contents(s.repo)).isEqualTo(before);
         try (RepositoryLock backup = RepositoryLock.exclusive(s.repo, "backup", "20261124-115900F-0000", false)) {
             assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("backup");
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("backup");
         }
         assertThat(contents(s.repo)).isEqualTo(before);
         // while expire holds its lock, a restore cannot start
@@ -373,24 +464,26 @@ class ExpirerTest {
         List<RepositoryLock> backup = new ArrayList<>();
         System.setProperty(RepositoryLock.TTL_PROPERTY, "2s"); // assertHeld reads the lock every TTL/10 = 200 ms
         try {
-            RepositoryLockTest.InterleavingStore store = new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
-                @Override
-                public List<BlobInfo> list(String prefix) throws IOException {
-                    if (prefix.equals(WalArchive.PREFIX) && backup.isEmpty()) {
-                        RepositoryLock.breakAll(s.repo);
-                        backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
-                        try {
-                            Thread.sleep(300);
-                        } catch (InterruptedException e) {
-                            throw new IOException(e);
+            RepositoryLockTest.InterleavingStore store =
+                    new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
+                        @Override
+                        public List<BlobInfo> list(String prefix) throws IOException {
+                            if (prefix.equals(WalArchive.PREFIX) && backup.isEmpty()) {
+                                RepositoryLock.breakAll(s.repo);
+                                backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                                try {
+                                    Thread.sleep(300);
+                                } catch (InterruptedException e) {
+                                    throw new IOException(e);
+                                }
+                            }
+                            return super.list(prefix);
                         }
-                    }
-                    return super.list(prefix);
-                }
-            };
+                    };
             Repository expireView = Repository.open(store, null);
             assertThatThrownBy(() -> new Expirer(expireView, CLOCK).expire(KEEP_TWO, false))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("lost the exclusive lock")
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("lost the exclusive lock")
                     .hasMessageContaining("backup B");
             assertThat(contents(s.repo)).as("no manifest, WAL or pack deleted").isEqualTo(before);
             backup.getFirst().close();
@@ -404,21 +497,28 @@ class ExpirerTest {
     void pitrWindowKeepsItsBaseBackupAndTheWalFromItsStart() throws Exception {
         Scenario s = new Scenario(false);
         // keep the newest full only, but recover any point of the last 5 days: X (stopped 9 days ago) is the base
-        Expirer.Result r = new Expirer(s.repo, CLOCK).expire(new RetentionPolicy(1, 0, 0, 0, Duration.ofDays(5)), false);
+        Expirer.Result r =
+                new Expirer(s.repo, CLOCK).expire(new RetentionPolicy(1, 0, 0, 0, Duration.ofDays(5)), false);
         assertThat(r.expired()).containsExactly(s.old.id());
         assertThat(r.kept()).containsOnlyKeys(s.xBackup.id(), s.keep.id(), s.newest.id());
         assertThat(r.kept().get(s.xBackup.id())).containsExactly("base of PITR window");
         assertThat(r.kept().get(s.keep.id())).containsExactly("inside PITR window");
         assertThat(r.walKeptFrom()).isEqualTo("000000010000000000000003");
-        assertThat(r.walDeleted()).containsExactlyInAnyOrder("000000010000000000000001",
-                "000000010000000000000001.00000028.backup", "000000010000000000000002");
+        assertThat(r.walDeleted())
+                .containsExactlyInAnyOrder(
+                        "000000010000000000000001",
+                        "000000010000000000000001.00000028.backup",
+                        "000000010000000000000002");
         assertThat(new WalArchive(s.repo).list()).contains("000000010000000000000003", "000000010000000000000004");
         for (Snapshot k : List.of(s.keep, s.newest)) {
             assertThat(restore(s.repo, k.id())).isEqualTo(k == s.keep ? s.keepData : s.newestData);
         }
         assertThat(restore(s.repo, s.xBackup.id())).isEqualTo(concat(s.x));
-        assertThat(new Verifier(s.repo).verify(null, true, 2, ProgressListener.NONE, Cancellation.none()).problems())
-                .filteredOn(p -> p.timeline() == null).isEmpty(); // the WAL files are stand-ins, as above
+        assertThat(new Verifier(s.repo)
+                        .verify(null, true, 2, ProgressListener.NONE, Cancellation.none())
+                        .problems())
+                .filteredOn(p -> p.timeline() == null)
+                .isEmpty(); // the WAL files are stand-ins, as above
     }
 
     /**
@@ -436,19 +536,26 @@ class ExpirerTest {
         }
         Expirer.Result two = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, true);
         assertThat(two.walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
-        assertThat(two.walKeptFromByTimeline()).containsExactly(Map.entry(1, "000000010000000000000005"),
-                Map.entry(2, "000000020000000000000005"));
+        assertThat(two.walKeptFromByTimeline())
+                .containsExactly(Map.entry(1, "000000010000000000000005"), Map.entry(2, "000000020000000000000005"));
 
         Expirer.Result one = new Expirer(s.repo, CLOCK).expire(new RetentionPolicy(1, 0, 0, 0, Duration.ZERO), false);
         assertThat(one.kept()).containsOnlyKeys(s.newest.id());
         List<String> timeline1 = new ArrayList<>(WAL_BEFORE);
-        timeline1.addAll(List.of("000000010000000000000005", "000000010000000000000005.00000060.backup",
-                "000000010000000000000006", "000000010000000000000007.partial", "000000010000000000000008",
+        timeline1.addAll(List.of(
+                "000000010000000000000005",
+                "000000010000000000000005.00000060.backup",
+                "000000010000000000000006",
+                "000000010000000000000007.partial",
+                "000000010000000000000008",
                 "000000010000000000000009"));
-        assertThat(one.walDeleted()).containsExactlyInAnyOrderElementsOf(concatLists(timeline1, List.of("000000020000000000000007")));
-        assertThat(new WalArchive(s.repo).list()).containsExactly("00000002.history", "000000020000000000000008",
-                "000000020000000000000009");
-        assertThat(one.walKeptFromByTimeline()).containsEntry(2, "000000020000000000000008").containsEntry(1, null);
+        assertThat(one.walDeleted())
+                .containsExactlyInAnyOrderElementsOf(concatLists(timeline1, List.of("000000020000000000000007")));
+        assertThat(new WalArchive(s.repo).list())
+                .containsExactly("00000002.history", "000000020000000000000008", "000000020000000000000009");
+        assertThat(one.walKeptFromByTimeline())
+                .containsEntry(2, "000000020000000000000008")
+                .containsEntry(1, null);
         assertThat(one.walKeptFrom()).isEqualTo("000000020000000000000008");
     }
 
@@ -466,22 +573,45 @@ class ExpirerTest {
         assertThat(lease.firstSegment()).isEqualTo("000000010000000000000001");
 
         String uri = "file://" + dir.resolve("repo").toAbsolutePath();
-        String dry = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
-                "--pitr-window", "0", "--dry-run");
-        assertThat(dry).contains("would delete 0 archived file(s)", "timeline 1: from 000000010000000000000001",
-                "WAL kept for the recovery into /srv/pitr on " + dev.lifeboat.util.Hosts.name() + ", lease " + lease.id());
+        String dry = run(
+                "--repo",
+                uri,
+                "--keep-full",
+                "2",
+                "--keep-daily",
+                "0",
+                "--keep-weekly",
+                "0",
+                "--keep-monthly",
+                "0",
+                "--pitr-window",
+                "0",
+                "--dry-run");
+        assertThat(dry)
+                .contains(
+                        "would delete 0 archived file(s)",
+                        "timeline 1: from 000000010000000000000001",
+                        "WAL kept for the recovery into /srv/pitr on " + dev.lifeboat.util.Hosts.name() + ", lease "
+                                + lease.id());
 
         Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
         assertThat(r.expired()).containsExactly(s.old.id(), s.xBackup.id());
         assertThat(r.walDeleted()).isEmpty();
-        assertThat(r.walKeptForRecoveries()).singleElement().asString()
-                .startsWith("kept for the recovery into /srv/pitr on ").contains(lease.id(), s.old.id(), "000000010000000000000001");
-        assertThat(new WalArchive(s.repo).list()).containsExactlyInAnyOrderElementsOf(concatLists(WAL_BEFORE, WAL_AFTER));
-        assertThat(s.repo.store().list(Repository.LOCKS)).extracting(BlobInfo::key).containsExactly(lease.key());
+        assertThat(r.walKeptForRecoveries())
+                .singleElement()
+                .asString()
+                .startsWith("kept for the recovery into /srv/pitr on ")
+                .contains(lease.id(), s.old.id(), "000000010000000000000001");
+        assertThat(new WalArchive(s.repo).list())
+                .containsExactlyInAnyOrderElementsOf(concatLists(WAL_BEFORE, WAL_AFTER));
+        assertThat(s.repo.store().list(Repository.LOCKS))
+                .extracting(BlobInfo::key)
+                .containsExactly(lease.key());
 
         // the recovery ends: the next expire deletes what only it needed
         ReplayLease.release(s.repo.store(), lease.id());
-        assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
+        assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).walDeleted())
+                .containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
     }
 
     @Test
@@ -489,8 +619,17 @@ class ExpirerTest {
         Scenario s = new Scenario(false);
         ReplayLease.Lease l = ReplayLease.create(s.repo.store(), s.old, Path.of("/srv/abandoned"));
         Instant dayAgo = Instant.now().minus(Duration.ofHours(25));
-        ReplayLease.Lease old = new ReplayLease.Lease(l.id(), l.backup(), l.timeline(), l.startLsn(), l.firstSegment(),
-                l.walSegmentSize(), l.target(), l.host(), dayAgo, dayAgo);
+        ReplayLease.Lease old = new ReplayLease.Lease(
+                l.id(),
+                l.backup(),
+                l.timeline(),
+                l.startLsn(),
+                l.firstSegment(),
+                l.walSegmentSize(),
+                l.target(),
+                l.host(),
+                dayAgo,
+                dayAgo);
         s.repo.store().put(l.key(), Json.MAPPER.writeValueAsBytes(old));
 
         // with a longer TTL it is still live
@@ -501,7 +640,10 @@ class ExpirerTest {
         Expirer.Result dry = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, true);
         assertThat(dry.walDeleted()).containsExactlyInAnyOrderElementsOf(WAL_BEFORE);
         assertThat(dry.walKeptForRecoveries()).isEmpty();
-        assertThat(dry.replayLeasesDeleted()).singleElement().asString().contains("/srv/abandoned", "not renewed since");
+        assertThat(dry.replayLeasesDeleted())
+                .singleElement()
+                .asString()
+                .contains("/srv/abandoned", "not renewed since");
         assertThat(s.repo.store().stat(l.key())).as("a dry run deletes nothing").isPresent();
 
         Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
@@ -527,8 +669,20 @@ class ExpirerTest {
     void noWalIsDeletedWhenAKeptBackupDoesNotSayWhereItStarts() throws Exception {
         Scenario s = new Scenario(false);
         Snapshot k = s.keep;
-        s.repo.saveSnapshot(new Snapshot(k.id(), k.type(), k.engine(), k.parent(), k.startTime(), k.stopTime(), k.host(),
-                k.sourceDirectory(), k.compression(), Map.of("pgVersion", "15.8"), k.tablespaces(), k.files(), k.stats()));
+        s.repo.saveSnapshot(new Snapshot(
+                k.id(),
+                k.type(),
+                k.engine(),
+                k.parent(),
+                k.startTime(),
+                k.stopTime(),
+                k.host(),
+                k.sourceDirectory(),
+                k.compression(),
+                Map.of("pgVersion", "15.8"),
+                k.tablespaces(),
+                k.files(),
+                k.stats()));
         Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
         assertThat(r.expired()).hasSize(2);
         assertThat(r.walKeptFrom()).isNull();
@@ -545,7 +699,8 @@ class ExpirerTest {
         }
         List<BlobInfo> before = contents(s.repo);
         assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false))
-                .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("rebuild-index");
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining("rebuild-index");
         assertThat(contents(s.repo)).as("no manifest, WAL or pack deleted").isEqualTo(before);
         assertThat(s.repo.store().list(Repository.LOCKS)).isEmpty();
     }
@@ -556,14 +711,47 @@ class ExpirerTest {
         Scenario s = new Scenario(false);
         String uri = "file://" + dir.resolve("repo").toAbsolutePath();
         // the command uses the real clock: with the PITR window off only keep-full decides, whatever today's date is
-        String dry = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
-                "--pitr-window", "0", "--dry-run");
-        assertThat(dry).contains("keeping 2 backup(s)", s.keep.id() + " ", "last 2 full", "would expire 2 backup(s)",
-                s.old.id(), s.xBackup.id(), "would delete 5 archived file(s) no kept backup or recovery needs; kept:",
-                "  timeline 1: from 000000010000000000000005", "  timeline 2: from 000000020000000000000005", "would repack 1");
+        String dry = run(
+                "--repo",
+                uri,
+                "--keep-full",
+                "2",
+                "--keep-daily",
+                "0",
+                "--keep-weekly",
+                "0",
+                "--keep-monthly",
+                "0",
+                "--pitr-window",
+                "0",
+                "--dry-run");
+        assertThat(dry)
+                .contains(
+                        "keeping 2 backup(s)",
+                        s.keep.id() + " ",
+                        "last 2 full",
+                        "would expire 2 backup(s)",
+                        s.old.id(),
+                        s.xBackup.id(),
+                        "would delete 5 archived file(s) no kept backup or recovery needs; kept:",
+                        "  timeline 1: from 000000010000000000000005",
+                        "  timeline 2: from 000000020000000000000005",
+                        "would repack 1");
         assertThat(s.repo.listSnapshotIds()).hasSize(4);
-        String json = run("--repo", uri, "--keep-full", "2", "--keep-daily", "0", "--keep-weekly", "0", "--keep-monthly", "0",
-                "--pitr-window", "0", "--json");
+        String json = run(
+                "--repo",
+                uri,
+                "--keep-full",
+                "2",
+                "--keep-daily",
+                "0",
+                "--keep-weekly",
+                "0",
+                "--keep-monthly",
+                "0",
+                "--pitr-window",
+                "0",
+                "--json");
         Map<?, ?> parsed = Json.MAPPER.readValue(json, Map.class);
         assertThat((List<Object>) parsed.get("expired")).containsExactly(s.old.id(), s.xBackup.id());
         assertThat(parsed.get("dryRun")).isEqualTo(false);
@@ -572,9 +760,11 @@ class ExpirerTest {
         PrintStream err = System.err;
         try {
             System.setErr(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand()).execute("--repo", uri, "--pitr-window", "3 days"))
+            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand())
+                            .execute("--repo", uri, "--pitr-window", "3 days"))
                     .isEqualTo(2);
-            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand()).execute("--repo", uri, "--keep-full", "-1"))
+            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand())
+                            .execute("--repo", uri, "--keep-full", "-1"))
                     .isEqualTo(2);
         } finally {
             System.setErr(err);

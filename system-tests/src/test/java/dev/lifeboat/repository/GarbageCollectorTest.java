@@ -1,14 +1,12 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,9 +15,10 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 class GarbageCollectorTest {
     static final int PACK_SIZE = 64 * 1024;
@@ -30,8 +29,14 @@ class GarbageCollectorTest {
     /** Stores data as one backup would (without the manifest) and returns its chunk ids in order. */
     static List<String> store(Repository repo, byte[] data) throws Exception {
         try (ChunkWriter w = new ChunkWriter(repo, repo.loadIndex(), Compression.LOW, 4)) {
-            List<String> ids = RepoFixture.storeChunks(w, data,
-                    RepoFixture.cuts(data, new FastCdcChunker(4096, 16384, 65536, repo.config().chunking().seed())), 2);
+            List<String> ids = RepoFixture.storeChunks(
+                    w,
+                    data,
+                    RepoFixture.cuts(
+                            data,
+                            new FastCdcChunker(
+                                    4096, 16384, 65536, repo.config().chunking().seed())),
+                    2);
             w.finish();
             return ids;
         }
@@ -69,7 +74,9 @@ class GarbageCollectorTest {
     final class Scenario {
         final Repository repo;
         /** Mixed data plus a unique random tail, so some of A's packs hold nothing B shares. */
-        final byte[] dataA = RepoFixture.concat(List.of(RepoFixture.mixedData(16, 64 * 1024, 1), RepoFixture.random(300_000, 11)));
+        final byte[] dataA =
+                RepoFixture.concat(List.of(RepoFixture.mixedData(16, 64 * 1024, 1), RepoFixture.random(300_000, 11)));
+
         final byte[] dataB;
         final byte[] dataC = RepoFixture.random(500_000, 3);
         final List<String> idsA;
@@ -85,7 +92,8 @@ class GarbageCollectorTest {
             packsA = packIds(repo);
 
             // B shares its first half with A, so part of it dedups against A's packs
-            dataB = RepoFixture.concat(List.of(java.util.Arrays.copyOf(dataA, dataA.length / 2), RepoFixture.random(600_000, 2)));
+            dataB = RepoFixture.concat(
+                    List.of(java.util.Arrays.copyOf(dataA, dataA.length / 2), RepoFixture.random(600_000, 2)));
             idsB = store(repo, dataB);
             packsB = new HashSet<>(packIds(repo));
             packsB.removeAll(packsA);
@@ -132,7 +140,9 @@ class GarbageCollectorTest {
         // B's own chunks are gone from the index, so a new backup stores them again
         Set<String> onlyB = new HashSet<>(s.idsB);
         onlyB.removeAll(s.idsA);
-        assertThat(onlyB).isNotEmpty().allSatisfy(id -> assertThat(index.contains(ChunkId.parse(id))).isFalse());
+        assertThat(onlyB)
+                .isNotEmpty()
+                .allSatisfy(id -> assertThat(index.contains(ChunkId.parse(id))).isFalse());
 
         // a second run has nothing to do
         GarbageCollector.Result again = new GarbageCollector(s.repo).collect(false);
@@ -222,7 +232,8 @@ class GarbageCollectorTest {
         }
         List<BlobInfo> before = repo.store().list("");
         assertThatThrownBy(() -> new GarbageCollector(repo).collect(false))
-                .isInstanceOf(RepositoryException.Corrupt.class).hasMessageContaining("rebuild-index");
+                .isInstanceOf(RepositoryException.Corrupt.class)
+                .hasMessageContaining("rebuild-index");
         assertThat(repo.store().list("")).as("nothing deleted, lock released").isEqualTo(before);
         assertThat(packIds(repo)).isEqualTo(packs);
 
@@ -250,35 +261,40 @@ class GarbageCollectorTest {
         List<RepositoryLock> backup = new ArrayList<>();
         System.setProperty(RepositoryLock.TTL_PROPERTY, "2s"); // assertHeld reads the lock every TTL/10 = 200 ms
         try {
-            RepositoryLockTest.InterleavingStore store = new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
-                @Override
-                public List<BlobInfo> list(String prefix) throws IOException {
-                    if (prefix.equals(Repository.DATA) && backup.isEmpty()) {
-                        RepositoryLock.breakAll(s.repo);
-                        backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
-                        try {
-                            Thread.sleep(300);
-                        } catch (InterruptedException e) {
-                            throw new IOException(e);
+            RepositoryLockTest.InterleavingStore store =
+                    new RepositoryLockTest.InterleavingStore(s.repo.store(), "", null) {
+                        @Override
+                        public List<BlobInfo> list(String prefix) throws IOException {
+                            if (prefix.equals(Repository.DATA) && backup.isEmpty()) {
+                                RepositoryLock.breakAll(s.repo);
+                                backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                                try {
+                                    Thread.sleep(300);
+                                } catch (InterruptedException e) {
+                                    throw new IOException(e);
+                                }
+                            }
+                            return super.list(prefix);
                         }
-                    }
-                    return super.list(prefix);
-                }
-            };
+                    };
             Repository gcView = Repository.open(store, null);
             assertThatThrownBy(() -> new GarbageCollector(gcView).collect(false))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("lost the exclusive lock")
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("lost the exclusive lock")
                     .hasMessageContaining("backup B");
             assertThat(backup).hasSize(1);
             assertThat(packIds(s.repo)).as("no pack deleted").isEqualTo(before);
-            assertThat(RepositoryLock.read(s.repo.store(), RepositoryLock.EXCLUSIVE).orElseThrow().token())
-                    .as("the backup's lock survives gc's release").isEqualTo(backup.getFirst().token());
+            assertThat(RepositoryLock.read(s.repo.store(), RepositoryLock.EXCLUSIVE)
+                            .orElseThrow()
+                            .token())
+                    .as("the backup's lock survives gc's release")
+                    .isEqualTo(backup.getFirst().token());
             backup.getFirst().close();
         } finally {
             System.clearProperty(RepositoryLock.TTL_PROPERTY);
         }
         // with the lock its own again, gc collects as usual
-        assertThat(new GarbageCollector(s.repo).collect(false).packsDeleted()).isEqualTo(s.packsB.size() + s.packsC.size());
+        assertThat(new GarbageCollector(s.repo).collect(false).packsDeleted())
+                .isEqualTo(s.packsB.size() + s.packsC.size());
     }
 }
-

@@ -1,14 +1,12 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -23,13 +21,15 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RepositoryLockTest {
     @TempDir
     Path dir;
+
     Repository repo;
 
     @BeforeEach
@@ -41,7 +41,9 @@ class RepositoryLockTest {
         Process p = new ProcessBuilder("true").start();
         assertThat(p.waitFor()).isZero();
         long pid = p.pid();
-        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("pid %d still alive", pid).isFalse();
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false))
+                .as("pid %d still alive", pid)
+                .isFalse();
         return pid;
     }
 
@@ -55,7 +57,8 @@ class RepositoryLockTest {
     }
 
     /** A lock record exactly as Lifeboat wrote it before owner tokens: no token, boot id, namespace or lease. */
-    void writeLegacy(String key, String operation, String detail, String host, long pid, Instant processStart, Instant acquired)
+    void writeLegacy(
+            String key, String operation, String detail, String host, long pid, Instant processStart, Instant acquired)
             throws Exception {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("operation", operation);
@@ -68,10 +71,28 @@ class RepositoryLockTest {
     }
 
     /** A current lock record of a process with this identity, renewed at {@code renewed}. */
-    static RepositoryLock.Holder holder(String operation, String host, long pid, Long startTicks, String bootId, String pidNs,
-                                        Instant renewed, Duration ttl) {
-        return new RepositoryLock.Holder(operation, null, host, pid, null, renewed, UUID.randomUUID().toString(), bootId, pidNs,
-                startTicks, renewed, ttl);
+    static RepositoryLock.Holder holder(
+            String operation,
+            String host,
+            long pid,
+            Long startTicks,
+            String bootId,
+            String pidNs,
+            Instant renewed,
+            Duration ttl) {
+        return new RepositoryLock.Holder(
+                operation,
+                null,
+                host,
+                pid,
+                null,
+                renewed,
+                UUID.randomUUID().toString(),
+                bootId,
+                pidNs,
+                startTicks,
+                renewed,
+                ttl);
     }
 
     static final String OTHER_BOOT = "00000000-1111-2222-3333-444444444444";
@@ -97,8 +118,12 @@ class RepositoryLockTest {
         assertThat(h.acquired()).isBetween(Instant.now().minusSeconds(60), Instant.now());
         // what makes the lock unmistakable: a random owner token and where exactly the process runs
         assertThat(h.token()).isEqualTo(lock.token()).matches("[0-9a-f-]{36}");
-        assertThat(h.bootId()).isEqualTo(java.nio.file.Files.readString(Path.of("/proc/sys/kernel/random/boot_id")).strip());
-        assertThat(h.pidNamespace()).isEqualTo(java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString());
+        assertThat(h.bootId())
+                .isEqualTo(java.nio.file.Files.readString(Path.of("/proc/sys/kernel/random/boot_id"))
+                        .strip());
+        assertThat(h.pidNamespace())
+                .isEqualTo(java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/ns/pid"))
+                        .toString());
         assertThat(h.processStartTicks()).isNotNull().isPositive();
         assertThat(h.ttl()).isEqualTo(RepositoryLock.DEFAULT_TTL);
         byte[] held = repo.store().get(RepositoryLock.EXCLUSIVE);
@@ -110,7 +135,9 @@ class RepositoryLockTest {
                 .hasMessageContaining("pid " + ProcessHandle.current().pid())
                 .hasMessageContaining("lifeboat unlock")
                 .hasMessageContaining(repo.uri());
-        assertThat(repo.store().get(RepositoryLock.EXCLUSIVE)).as("the holder's lock is untouched").isEqualTo(held);
+        assertThat(repo.store().get(RepositoryLock.EXCLUSIVE))
+                .as("the holder's lock is untouched")
+                .isEqualTo(held);
 
         lock.close();
         assertThat(locks()).isEmpty();
@@ -128,8 +155,17 @@ class RepositoryLockTest {
     void lockOfADeadProcessOnThisBootAndPidNamespaceIsStaleAtOnce() throws Exception {
         RepositoryLock.Self self = RepositoryLock.SELF;
         // renewed just now, so only the pid rule can make it stale
-        writeLock(RepositoryLock.EXCLUSIVE, holder("backup", "some-container", deadPid(), null, self.bootId(),
-                self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        writeLock(
+                RepositoryLock.EXCLUSIVE,
+                holder(
+                        "backup",
+                        "some-container",
+                        deadPid(),
+                        null,
+                        self.bootId(),
+                        self.pidNamespace(),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
@@ -140,8 +176,17 @@ class RepositoryLockTest {
     void aBreakerThatDiedMidwayLeavesNoLockBehindOnceSomeoneHoldsTheExclusiveLock() throws Exception {
         RepositoryLock.Self self = RepositoryLock.SELF;
         // what a process killed while breaking a stale lock leaves: locks/breaking, its own pid dead
-        writeLock(RepositoryLock.BREAKING, holder("break-stale-lock", self.host(), deadPid(), null, self.bootId(),
-                self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        writeLock(
+                RepositoryLock.BREAKING,
+                holder(
+                        "break-stale-lock",
+                        self.host(),
+                        deadPid(),
+                        null,
+                        self.bootId(),
+                        self.pidNamespace(),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
             assertThat(repo.store().stat(RepositoryLock.BREAKING)).isEmpty();
         }
@@ -151,8 +196,17 @@ class RepositoryLockTest {
     @Test
     void aLiveBreakersLockIsLeftAlone() throws Exception {
         RepositoryLock.Self self = RepositoryLock.SELF;
-        writeLock(RepositoryLock.BREAKING, holder("break-stale-lock", "other-host", ProcessHandle.current().pid(), null,
-                OTHER_BOOT, self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        writeLock(
+                RepositoryLock.BREAKING,
+                holder(
+                        "break-stale-lock",
+                        "other-host",
+                        ProcessHandle.current().pid(),
+                        null,
+                        OTHER_BOOT,
+                        self.pidNamespace(),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
             assertThat(repo.store().stat(RepositoryLock.BREAKING)).isPresent();
         }
@@ -161,7 +215,14 @@ class RepositoryLockTest {
     @Test
     void legacyLockOfADeadProcessOnThisHostIsStaleAndTakenOver() throws Exception {
         long dead = deadPid();
-        writeLegacy(RepositoryLock.EXCLUSIVE, "backup", null, Hosts.name(), dead, null, Instant.now().minusSeconds(30));
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "backup",
+                null,
+                Hosts.name(),
+                dead,
+                null,
+                Instant.now().minusSeconds(30));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
             RepositoryLock.Holder h = holderAt(RepositoryLock.EXCLUSIVE);
             assertThat(h.pid()).isEqualTo(ProcessHandle.current().pid());
@@ -175,15 +236,34 @@ class RepositoryLockTest {
     void lockWhosePidNowBelongsToAnotherProcessIsStale() throws Exception {
         // our own pid, boot and namespace, but another start time (in clock ticks since boot): the pid was reused
         RepositoryLock.Self self = RepositoryLock.SELF;
-        writeLock(RepositoryLock.EXCLUSIVE, holder("backup", self.host(), self.pid(), self.startTicks() - 1, self.bootId(),
-                self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
+        writeLock(
+                RepositoryLock.EXCLUSIVE,
+                holder(
+                        "backup",
+                        self.host(),
+                        self.pid(),
+                        self.startTicks() - 1,
+                        self.bootId(),
+                        self.pidNamespace(),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
         // with the right start it is this live process: not stale
-        writeLock(RepositoryLock.EXCLUSIVE, holder("backup", self.host(), self.pid(), self.startTicks(), self.bootId(),
-                self.pidNamespace(), Instant.now(), RepositoryLock.DEFAULT_TTL));
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true)).isInstanceOf(RepositoryException.Locked.class);
+        writeLock(
+                RepositoryLock.EXCLUSIVE,
+                holder(
+                        "backup",
+                        self.host(),
+                        self.pid(),
+                        self.startTicks(),
+                        self.bootId(),
+                        self.pidNamespace(),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL));
+        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+                .isInstanceOf(RepositoryException.Locked.class);
     }
 
     @Test
@@ -191,7 +271,13 @@ class RepositoryLockTest {
         // our own pid, but recorded with a start time a day before this JVM started: the pid was reused
         ProcessHandle self = ProcessHandle.current();
         Instant start = self.info().startInstant().orElseThrow();
-        writeLegacy(RepositoryLock.EXCLUSIVE, "backup", null, Hosts.name(), self.pid(), start.minus(Duration.ofDays(1)),
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "backup",
+                null,
+                Hosts.name(),
+                self.pid(),
+                start.minus(Duration.ofDays(1)),
                 start.minus(Duration.ofDays(1)));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).processStart()).isEqualTo(start);
@@ -202,10 +288,17 @@ class RepositoryLockTest {
     @Test
     void legacyLockOfThisLiveProcessWithItsStartTimeIsNotStale() throws Exception {
         ProcessHandle self = ProcessHandle.current();
-        writeLegacy(RepositoryLock.EXCLUSIVE, "backup", "elsewhere in this JVM", Hosts.name(), self.pid(),
-                self.info().startInstant().orElse(null), Instant.now());
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "backup",
+                "elsewhere in this JVM",
+                Hosts.name(),
+                self.pid(),
+                self.info().startInstant().orElse(null),
+                Instant.now());
         assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "backup", null, false))
-                .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("elsewhere in this JVM");
+                .isInstanceOf(RepositoryException.Locked.class)
+                .hasMessageContaining("elsewhere in this JVM");
     }
 
     @Test
@@ -213,7 +306,13 @@ class RepositoryLockTest {
         long dead = deadPid();
         // an older Lifeboat never renews, so its age says nothing: even far past the TTL it is not broken automatically
         System.setProperty(RepositoryLock.TTL_PROPERTY, "1s");
-        writeLegacy(RepositoryLock.EXCLUSIVE, "backup", null, "some-other-host.example", dead, null,
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "backup",
+                null,
+                "some-other-host.example",
+                dead,
+                null,
                 Instant.now().minus(Duration.ofDays(2)));
         assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
                 .isInstanceOf(RepositoryException.Locked.class)
@@ -221,7 +320,9 @@ class RepositoryLockTest {
                 .hasMessageContaining("lifeboat unlock");
         assertThat(holderAt(RepositoryLock.EXCLUSIVE).host()).isEqualTo("some-other-host.example");
         // the operator breaks it
-        assertThat(RepositoryLock.all(repo)).extracting(e -> e.holder().host()).containsExactly("some-other-host.example");
+        assertThat(RepositoryLock.all(repo))
+                .extracting(e -> e.holder().host())
+                .containsExactly("some-other-host.example");
         assertThat(RepositoryLock.breakAll(repo)).isEqualTo(1);
         assertThat(locks()).isEmpty();
         RepositoryLock.exclusive(repo, "gc", null, true).close();
@@ -231,7 +332,8 @@ class RepositoryLockTest {
     void unreadableLockCountsAsHeld() throws Exception {
         repo.store().put(RepositoryLock.EXCLUSIVE, "not json".getBytes(StandardCharsets.UTF_8));
         assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
-                .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("unreadable lock");
+                .isInstanceOf(RepositoryException.Locked.class)
+                .hasMessageContaining("unreadable lock");
         assertThat(repo.store().get(RepositoryLock.EXCLUSIVE)).isEqualTo("not json".getBytes(StandardCharsets.UTF_8));
     }
 
@@ -239,15 +341,20 @@ class RepositoryLockTest {
     void sharedLockIsRefusedWhileGcHoldsTheExclusiveLock() throws Exception {
         try (RepositoryLock gc = RepositoryLock.exclusive(repo, "gc", null, true)) {
             assertThatThrownBy(() -> RepositoryLock.shared(repo, "restore", "latest"))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("gc")
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("gc")
                     .hasMessageContaining("lifeboat unlock");
-            assertThat(locks()).as("the refused reader leaves no lock behind").containsExactly(RepositoryLock.EXCLUSIVE);
+            assertThat(locks())
+                    .as("the refused reader leaves no lock behind")
+                    .containsExactly(RepositoryLock.EXCLUSIVE);
             assertThat(gc).isNotNull();
         }
         // a backup (non-deleting writer) does not keep readers out
         try (RepositoryLock backup = RepositoryLock.exclusive(repo, "backup", null, false);
-             RepositoryLock reader = RepositoryLock.shared(repo, "restore", null)) {
-            assertThat(locks()).hasSize(2).contains(RepositoryLock.EXCLUSIVE)
+                RepositoryLock reader = RepositoryLock.shared(repo, "restore", null)) {
+            assertThat(locks())
+                    .hasSize(2)
+                    .contains(RepositoryLock.EXCLUSIVE)
                     .anyMatch(k -> k.startsWith(Repository.LOCKS + "shared-"));
             assertThat(backup).isNotNull();
             assertThat(reader).isNotNull();
@@ -266,9 +373,10 @@ class RepositoryLockTest {
     @Test
     void manySharedLocksCoexist() throws Exception {
         try (RepositoryLock a = RepositoryLock.shared(repo, "restore", null);
-             RepositoryLock b = RepositoryLock.shared(repo, "verify", null)) {
+                RepositoryLock b = RepositoryLock.shared(repo, "verify", null)) {
             assertThat(locks()).hasSize(2);
-            assertThat(RepositoryLock.all(repo)).extracting(e -> e.holder().operation())
+            assertThat(RepositoryLock.all(repo))
+                    .extracting(e -> e.holder().operation())
                     .containsExactlyInAnyOrder("restore", "verify");
             assertThat(a).isNotNull();
             assertThat(b).isNotNull();
@@ -282,7 +390,9 @@ class RepositoryLockTest {
             assertThatThrownBy(() -> new GarbageCollector(repo).collect(false))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("being read by restore 20250115-100000F-abcd");
-            assertThat(locks()).as("gc released its exclusive lock").hasSize(1)
+            assertThat(locks())
+                    .as("gc released its exclusive lock")
+                    .hasSize(1)
                     .allMatch(k -> k.startsWith(Repository.LOCKS + "shared-"));
             assertThat(reader).isNotNull();
         }
@@ -295,10 +405,28 @@ class RepositoryLockTest {
     void staleReaderLocksDoNotBlockGarbageCollectionAndAreRemoved() throws Exception {
         writeLegacy(Repository.LOCKS + "shared-0000", "restore", null, Hosts.name(), deadPid(), null, Instant.now());
         RepositoryLock.Self self = RepositoryLock.SELF;
-        writeLock(Repository.LOCKS + "shared-0001", holder("verify", "elsewhere", 4_000_000, null, OTHER_BOOT, OTHER_PID_NS,
-                Instant.now().minus(Duration.ofMinutes(6)), Duration.ofMinutes(5)));
-        writeLock(Repository.LOCKS + "shared-0002", holder("verify", self.host(), deadPid(), null, self.bootId(),
-                self.pidNamespace(), Instant.now(), Duration.ofMinutes(5)));
+        writeLock(
+                Repository.LOCKS + "shared-0001",
+                holder(
+                        "verify",
+                        "elsewhere",
+                        4_000_000,
+                        null,
+                        OTHER_BOOT,
+                        OTHER_PID_NS,
+                        Instant.now().minus(Duration.ofMinutes(6)),
+                        Duration.ofMinutes(5)));
+        writeLock(
+                Repository.LOCKS + "shared-0002",
+                holder(
+                        "verify",
+                        self.host(),
+                        deadPid(),
+                        null,
+                        self.bootId(),
+                        self.pidNamespace(),
+                        Instant.now(),
+                        Duration.ofMinutes(5)));
         new GarbageCollector(repo).collect(false);
         assertThat(locks()).isEmpty();
     }
@@ -338,11 +466,15 @@ class RepositoryLockTest {
     @Test
     void rebuildIndexTakesTheExclusiveLock() throws Exception {
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
-            assertThatThrownBy(() -> new GarbageCollector(repo).rebuildIndex()).isInstanceOf(RepositoryException.Locked.class);
-            assertThatThrownBy(() -> new GarbageCollector(repo).collect(true)).isInstanceOf(RepositoryException.Locked.class);
+            assertThatThrownBy(() -> new GarbageCollector(repo).rebuildIndex())
+                    .isInstanceOf(RepositoryException.Locked.class);
+            assertThatThrownBy(() -> new GarbageCollector(repo).collect(true))
+                    .isInstanceOf(RepositoryException.Locked.class);
             assertThat(lock).isNotNull();
         }
-        assertThat(repo.store().list(Repository.LOCKS)).extracting(BlobInfo::key).isEmpty();
+        assertThat(repo.store().list(Repository.LOCKS))
+                .extracting(BlobInfo::key)
+                .isEmpty();
     }
 
     /**
@@ -365,7 +497,8 @@ class RepositoryLockTest {
         });
         Repository repoB = Repository.open(storeB, null);
         assertThatThrownBy(() -> RepositoryLock.exclusive(repoB, "backup", "process B", false))
-                .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("process A");
+                .isInstanceOf(RepositoryException.Locked.class)
+                .hasMessageContaining("process A");
         assertThat(heldByA).hasSize(1);
         assertThat(holderAt(RepositoryLock.EXCLUSIVE).detail()).isEqualTo("process A");
         heldByA.getFirst().close();
@@ -381,26 +514,76 @@ class RepositoryLockTest {
         RepositoryLock.Self self = RepositoryLock.SELF;
         long dead = deadPid();
         List<RepositoryLock.Holder> others = List.of(
-                holder("backup", self.host(), 1, 12345L, self.bootId(), OTHER_PID_NS, Instant.now(), Duration.ofMinutes(5)),
-                holder("backup", self.host(), dead, null, self.bootId(), OTHER_PID_NS, Instant.now(), Duration.ofMinutes(5)),
-                holder("backup", self.host(), dead, null, OTHER_BOOT, self.pidNamespace(), Instant.now(), Duration.ofMinutes(5)),
+                holder(
+                        "backup",
+                        self.host(),
+                        1,
+                        12345L,
+                        self.bootId(),
+                        OTHER_PID_NS,
+                        Instant.now(),
+                        Duration.ofMinutes(5)),
+                holder(
+                        "backup",
+                        self.host(),
+                        dead,
+                        null,
+                        self.bootId(),
+                        OTHER_PID_NS,
+                        Instant.now(),
+                        Duration.ofMinutes(5)),
+                holder(
+                        "backup",
+                        self.host(),
+                        dead,
+                        null,
+                        OTHER_BOOT,
+                        self.pidNamespace(),
+                        Instant.now(),
+                        Duration.ofMinutes(5)),
                 holder("backup", self.host(), dead, null, null, null, Instant.now(), Duration.ofMinutes(5)));
         for (RepositoryLock.Holder h : others) {
-            assertThat(RepositoryLock.staleReason(h, Instant.now(), RepositoryLock.DEFAULT_TTL)).as(h.toString()).isNull();
+            assertThat(RepositoryLock.staleReason(h, Instant.now(), RepositoryLock.DEFAULT_TTL))
+                    .as(h.toString())
+                    .isNull();
             writeLock(RepositoryLock.EXCLUSIVE, h);
-            assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true)).as(h.toString())
+            assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+                    .as(h.toString())
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("counts as stale once it has not been renewed for 5m");
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(h.token());
             // ... until its lease runs out, whoever it is
-            assertThat(RepositoryLock.staleReason(h, Instant.now().plus(Duration.ofMinutes(5)).plusSeconds(1),
-                    RepositoryLock.DEFAULT_TTL)).contains("not renewed since");
+            assertThat(RepositoryLock.staleReason(
+                            h, Instant.now().plus(Duration.ofMinutes(5)).plusSeconds(1), RepositoryLock.DEFAULT_TTL))
+                    .contains("not renewed since");
         }
         // the same records in our own boot and namespace are judged by pid at once
-        assertThat(RepositoryLock.staleReason(holder("backup", self.host(), dead, null, self.bootId(), self.pidNamespace(),
-                Instant.now(), Duration.ofMinutes(5)), Instant.now(), RepositoryLock.DEFAULT_TTL)).contains("is gone");
-        assertThat(RepositoryLock.staleReason(holder("backup", self.host(), 1, 12345L, self.bootId(), self.pidNamespace(),
-                Instant.now(), Duration.ofMinutes(5)), Instant.now(), RepositoryLock.DEFAULT_TTL)).contains("another process");
+        assertThat(RepositoryLock.staleReason(
+                        holder(
+                                "backup",
+                                self.host(),
+                                dead,
+                                null,
+                                self.bootId(),
+                                self.pidNamespace(),
+                                Instant.now(),
+                                Duration.ofMinutes(5)),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL))
+                .contains("is gone");
+        assertThat(RepositoryLock.staleReason(
+                        holder(
+                                "backup",
+                                self.host(),
+                                1,
+                                12345L,
+                                self.bootId(),
+                                self.pidNamespace(),
+                                Instant.now(),
+                                Duration.ofMinutes(5)),
+                        Instant.now(),
+                        RepositoryLock.DEFAULT_TTL))
+                .contains("another process");
     }
 
     /** Written as an older Lifeboat reads it: host name and pid match a live process (init) that is not the holder. */
@@ -421,29 +604,60 @@ class RepositoryLockTest {
         byte[] json = Json.MAPPER.writeValueAsBytes(m);
         repo.store().put(RepositoryLock.EXCLUSIVE, json);
         assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
-                .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("in container B");
+                .isInstanceOf(RepositoryException.Locked.class)
+                .hasMessageContaining("in container B");
         assertThat(repo.store().get(RepositoryLock.EXCLUSIVE)).isEqualTo(json);
     }
 
     @Test
     void aLockNotRenewedForLongerThanItsTtlIsStaleOnAnyHost() throws Exception {
-        writeLock(RepositoryLock.EXCLUSIVE, holder("backup", "db9.example", 4242, 99L, OTHER_BOOT, OTHER_PID_NS,
-                Instant.now().minus(Duration.ofMinutes(6)), Duration.ofMinutes(5)));
+        writeLock(
+                RepositoryLock.EXCLUSIVE,
+                holder(
+                        "backup",
+                        "db9.example",
+                        4242,
+                        99L,
+                        OTHER_BOOT,
+                        OTHER_PID_NS,
+                        Instant.now().minus(Duration.ofMinutes(6)),
+                        Duration.ofMinutes(5)));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
         // a renewal through the holder's lease object keeps it alive although locks/exclusive itself is old
-        RepositoryLock.Holder old = holder("backup", "db9.example", 4242, 99L, OTHER_BOOT, OTHER_PID_NS,
-                Instant.now().minus(Duration.ofHours(3)), Duration.ofMinutes(5));
+        RepositoryLock.Holder old = holder(
+                "backup",
+                "db9.example",
+                4242,
+                99L,
+                OTHER_BOOT,
+                OTHER_PID_NS,
+                Instant.now().minus(Duration.ofHours(3)),
+                Duration.ofMinutes(5));
         writeLock(RepositoryLock.EXCLUSIVE, old);
-        writeLock(RepositoryLock.LEASE_PREFIX + old.token(), old.renewedAt(Instant.now().minusSeconds(20)));
+        writeLock(
+                RepositoryLock.LEASE_PREFIX + old.token(),
+                old.renewedAt(Instant.now().minusSeconds(20)));
         assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
-                .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("db9.example");
+                .isInstanceOf(RepositoryException.Locked.class)
+                .hasMessageContaining("db9.example");
         // the lease object of another token does not count
-        writeLock(RepositoryLock.LEASE_PREFIX + old.token(), holder("backup", "db9.example", 4242, 99L, OTHER_BOOT,
-                OTHER_PID_NS, Instant.now(), Duration.ofMinutes(5)));
+        writeLock(
+                RepositoryLock.LEASE_PREFIX + old.token(),
+                holder(
+                        "backup",
+                        "db9.example",
+                        4242,
+                        99L,
+                        OTHER_BOOT,
+                        OTHER_PID_NS,
+                        Instant.now(),
+                        Duration.ofMinutes(5)));
         try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
-            assertThat(locks()).as("the broken holder's lease object is gone too").containsExactly(RepositoryLock.EXCLUSIVE);
+            assertThat(locks())
+                    .as("the broken holder's lease object is gone too")
+                    .containsExactly(RepositoryLock.EXCLUSIVE);
             assertThat(lock.token()).isNotEqualTo(old.token());
         }
     }
@@ -452,17 +666,21 @@ class RepositoryLockTest {
     void heldLocksAreRenewedSoTheyOutliveTheirTtl() throws Exception {
         System.setProperty(RepositoryLock.TTL_PROPERTY, "1s");
         try (RepositoryLock backup = RepositoryLock.exclusive(repo, "backup", "long", false);
-             RepositoryLock reader = RepositoryLock.shared(repo, "restore", "long")) {
+                RepositoryLock reader = RepositoryLock.shared(repo, "restore", "long")) {
             Instant taken = holderAt(RepositoryLock.EXCLUSIVE).acquired();
             Thread.sleep(2500);
             assertThat(locks()).contains(RepositoryLock.LEASE_PREFIX + backup.token());
             RepositoryLock.Holder lease = holderAt(RepositoryLock.LEASE_PREFIX + backup.token());
             assertThat(lease.token()).isEqualTo(backup.token());
             assertThat(lease.renewed()).isAfter(taken.plusMillis(1500));
-            assertThat(holderAt(RepositoryLock.SHARED_PREFIX + reader.token()).renewed()).isAfter(taken.plusMillis(1500));
+            assertThat(holderAt(RepositoryLock.SHARED_PREFIX + reader.token()).renewed())
+                    .isAfter(taken.plusMillis(1500));
             assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "backup", null, false))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("backup long");
-            assertThat(RepositoryLock.liveShared(repo)).extracting(RepositoryLock.Holder::token).containsExactly(reader.token());
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("backup long");
+            assertThat(RepositoryLock.liveShared(repo))
+                    .extracting(RepositoryLock.Holder::token)
+                    .containsExactly(reader.token());
             backup.assertHeld();
             reader.assertHeld();
         }
@@ -478,11 +696,15 @@ class RepositoryLockTest {
         assertThat(RepositoryLock.breakAll(repo)).isEqualTo(1);
         try (RepositoryLock b = RepositoryLock.exclusive(repo, "backup", "B", false)) {
             Thread.sleep(300); // assertHeld reads the store at most every min(1 s, TTL/10)
-            assertThatThrownBy(a::assertHeld).isInstanceOf(RepositoryException.Locked.class)
-                    .hasMessageContaining("lost the exclusive lock").hasMessageContaining("now names backup B");
+            assertThatThrownBy(a::assertHeld)
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("lost the exclusive lock")
+                    .hasMessageContaining("now names backup B");
             assertThatThrownBy(a::assertHeld).as("and stays lost").isInstanceOf(RepositoryException.Locked.class);
             a.close();
-            assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).as("A's close leaves B's lock alone").isEqualTo(b.token());
+            assertThat(holderAt(RepositoryLock.EXCLUSIVE).token())
+                    .as("A's close leaves B's lock alone")
+                    .isEqualTo(b.token());
             b.assertHeld();
         }
         assertThat(locks()).isEmpty();
@@ -501,8 +723,10 @@ class RepositoryLockTest {
             assertThatThrownBy(a::assertHeld).isInstanceOf(RepositoryException.Locked.class);
             store.failing = false;
             Thread.sleep(300); // the renewer's next check (every TTL/10) finds the lock gone or B's
-            assertThatThrownBy(a::assertHeld).isInstanceOf(RepositoryException.Locked.class)
-                    .hasMessageContaining("lost the exclusive lock").hasMessageContaining("taken for gc A");
+            assertThatThrownBy(a::assertHeld)
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("lost the exclusive lock")
+                    .hasMessageContaining("taken for gc A");
             a.close();
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(b.token());
         }
@@ -515,8 +739,10 @@ class RepositoryLockTest {
         try (RepositoryLock a = RepositoryLock.exclusive(Repository.open(store, null), "gc", "A", true)) {
             store.failing = true;
             Thread.sleep(700);
-            assertThatThrownBy(a::assertHeld).isInstanceOf(RepositoryException.Locked.class)
-                    .hasMessageContaining("could not be renewed").hasMessageContaining("injected");
+            assertThatThrownBy(a::assertHeld)
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("could not be renewed")
+                    .hasMessageContaining("injected");
             store.failing = false;
         }
         assertThat(locks()).isEmpty();
@@ -525,19 +751,38 @@ class RepositoryLockTest {
     @Test
     void unlockPrintsEveryFieldAndKeepsReplayLeasesUnlessAsked() throws Exception {
         RepositoryLock.Self self = RepositoryLock.SELF;
-        RepositoryLock.Holder other = holder("backup", "db9.example", 4242, 99L, OTHER_BOOT, OTHER_PID_NS, Instant.now(),
-                Duration.ofMinutes(5));
+        RepositoryLock.Holder other = holder(
+                "backup", "db9.example", 4242, 99L, OTHER_BOOT, OTHER_PID_NS, Instant.now(), Duration.ofMinutes(5));
         writeLock(RepositoryLock.EXCLUSIVE, other);
-        writeLegacy(RepositoryLock.SHARED_PREFIX + "old", "restore", "/srv/old", self.host(), deadPid(), null, Instant.now());
-        ReplayLease.Lease lease = ReplayLease.create(repo.store(), "20261124-100000F-0000", 1, "0/5000028", 16L << 20, dir.resolve("pitr"));
+        writeLegacy(
+                RepositoryLock.SHARED_PREFIX + "old",
+                "restore",
+                "/srv/old",
+                self.host(),
+                deadPid(),
+                null,
+                Instant.now());
+        ReplayLease.Lease lease = ReplayLease.create(
+                repo.store(), "20261124-100000F-0000", 1, "0/5000028", 16L << 20, dir.resolve("pitr"));
         String uri = "file://" + dir.resolve("repo").toAbsolutePath();
 
         String out = unlock("--repo", uri);
-        assertThat(out).contains("removing locks/exclusive held by backup (pid 4242 on host db9.example)",
-                "owner token " + other.token(), "boot id " + OTHER_BOOT, "pid namespace " + OTHER_PID_NS, "lease 5m",
-                "last renewed", "NOT stale", "removing locks/shared-old", "written by an older Lifeboat", "stale: its process",
-                "keeping replay lease " + lease.key(), "the recovery into " + dir.resolve("pitr"), "add --replay-leases",
-                "removed 2 lock(s)");
+        assertThat(out)
+                .contains(
+                        "removing locks/exclusive held by backup (pid 4242 on host db9.example)",
+                        "owner token " + other.token(),
+                        "boot id " + OTHER_BOOT,
+                        "pid namespace " + OTHER_PID_NS,
+                        "lease 5m",
+                        "last renewed",
+                        "NOT stale",
+                        "removing locks/shared-old",
+                        "written by an older Lifeboat",
+                        "stale: its process",
+                        "keeping replay lease " + lease.key(),
+                        "the recovery into " + dir.resolve("pitr"),
+                        "add --replay-leases",
+                        "removed 2 lock(s)");
         assertThat(locks()).containsExactly(lease.key());
         out = unlock("--repo", uri, "--replay-leases");
         assertThat(out).contains("removing replay lease " + lease.key(), "removed 1 lock(s) and replay lease(s)");
@@ -571,17 +816,33 @@ class RepositoryLockTest {
      */
     @Test
     void aLockHeldInAnotherPidNamespaceHoldsUntilItsLeaseRunsOut() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(dev.lifeboat.util.Processes.isRoot()
-                && dev.lifeboat.util.Processes.run(List.of("unshare", "--pid", "--fork", "--mount-proc", "true"),
-                Duration.ofSeconds(10)).exitCode() == 0, "unshare --pid needs root");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                dev.lifeboat.util.Processes.isRoot()
+                        && dev.lifeboat.util.Processes.run(
+                                                List.of("unshare", "--pid", "--fork", "--mount-proc", "true"),
+                                                Duration.ofSeconds(10))
+                                        .exitCode()
+                                == 0,
+                "unshare --pid needs root");
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        ProcessBuilder pb = new ProcessBuilder("unshare", "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL",
-                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", cp,
-                LockHolderMain.class.getName(), dir.resolve("repo").toString(), "in a PID namespace").redirectErrorStream(true);
+        ProcessBuilder pb = new ProcessBuilder(
+                        "unshare",
+                        "--pid",
+                        "--fork",
+                        "--mount-proc",
+                        "--kill-child=SIGKILL",
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                        "-cp",
+                        cp,
+                        LockHolderMain.class.getName(),
+                        dir.resolve("repo").toString(),
+                        "in a PID namespace")
+                .redirectErrorStream(true);
         pb.environment().put(RepositoryLock.TTL_ENV, "3s");
         Process child = pb.start();
         try {
-            java.io.BufferedReader r = new java.io.BufferedReader(new java.io.InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            java.io.BufferedReader r = new java.io.BufferedReader(
+                    new java.io.InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             String line = r.readLine();
             assertThat(line).as("child output").startsWith("HELD ").contains(" pid 1");
             RepositoryLock.Holder h = holderAt(RepositoryLock.EXCLUSIVE);
@@ -592,12 +853,14 @@ class RepositoryLockTest {
             assertThat(h.ttl()).isEqualTo(Duration.ofSeconds(3));
             Thread.sleep(4000); // longer than its TTL: only its renewals keep it
             assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
-                    .isInstanceOf(RepositoryException.Locked.class).hasMessageContaining("in a PID namespace");
+                    .isInstanceOf(RepositoryException.Locked.class)
+                    .hasMessageContaining("in a PID namespace");
 
             child.destroyForcibly(); // SIGKILL to unshare, which SIGKILLs the JVM: nothing is released
             assertThat(child.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
             assertThat(locks()).contains(RepositoryLock.EXCLUSIVE);
-            Instant lastRenewal = holderAt(RepositoryLock.LEASE_PREFIX + h.token()).renewed();
+            Instant lastRenewal =
+                    holderAt(RepositoryLock.LEASE_PREFIX + h.token()).renewed();
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             RepositoryLock taken = null;
             while (taken == null && System.nanoTime() < deadline) {
@@ -607,7 +870,9 @@ class RepositoryLockTest {
                     Thread.sleep(200);
                 }
             }
-            assertThat(taken).as("taken over once the dead child's lease ran out").isNotNull();
+            assertThat(taken)
+                    .as("taken over once the dead child's lease ran out")
+                    .isNotNull();
             assertThat(Instant.now()).as("not before its lease ran out").isAfter(lastRenewal.plusSeconds(3));
             taken.close();
         } finally {

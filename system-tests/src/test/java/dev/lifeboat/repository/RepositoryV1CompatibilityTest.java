@@ -1,5 +1,7 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
@@ -15,11 +17,6 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.repository.crypto.KeyWrapping;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,8 +27,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Format 1 keeps working as it did: repositories written by the format-1 code (the fixture under
@@ -41,6 +40,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class RepositoryV1CompatibilityTest {
     /** What the fixture holds: one backup of this file, and two WAL objects. */
     static final byte[] FILE = RepoFixture.mixedData(6, 8 * 1024, 7);
+
     static final String BACKUP = "20250115-100000F-0001";
     static final String SEGMENT = "000000010000000000000001";
     static final String PARTIAL = "000000010000000000000002.partial";
@@ -51,7 +51,10 @@ class RepositoryV1CompatibilityTest {
     /** A writable copy of the fixture. */
     Repository openCopy(boolean encrypted) throws Exception {
         String name = encrypted ? "encrypted" : "unencrypted";
-        Path source = Path.of(getClass().getResource("/repository-v1/" + name + "/config").toURI()).getParent();
+        Path source = Path.of(getClass()
+                        .getResource("/repository-v1/" + name + "/config")
+                        .toURI())
+                .getParent();
         Path target = tmp.resolve(name);
         try (Stream<Path> files = Files.walk(source)) {
             for (Path p : files.toList()) {
@@ -67,11 +70,15 @@ class RepositoryV1CompatibilityTest {
     }
 
     static byte[] readFile(Repository repo, String backup, String path) throws Exception {
-        Snapshot.FileEntry f = repo.loadSnapshot(backup).files().stream().filter(e -> e.path().equals(path)).findFirst().orElseThrow();
+        Snapshot.FileEntry f = repo.loadSnapshot(backup).files().stream()
+                .filter(e -> e.path().equals(path))
+                .findFirst()
+                .orElseThrow();
         List<byte[]> parts = new ArrayList<>();
         new ChunkReader(repo, repo.loadIndex()).read(f.chunks(), parts::add);
         byte[] content = RepoFixture.concat(parts);
-        assertThat(ContentDigest.of(f.chunks().stream().map(ChunkId::parse).toList())).isEqualTo(f.digest());
+        assertThat(ContentDigest.of(f.chunks().stream().map(ChunkId::parse).toList()))
+                .isEqualTo(f.digest());
         return content;
     }
 
@@ -116,8 +123,14 @@ class RepositoryV1CompatibilityTest {
         byte[] data = RepoFixture.mixedData(6, 8 * 1024, 8);
         List<String> ids;
         try (ChunkWriter w = new ChunkWriter(repo, repo.loadIndex(), Compression.LOW, 1)) {
-            ids = RepoFixture.storeChunks(w, data, RepoFixture.cuts(data, new FastCdcChunker(2048, 4096, 16384,
-                    repo.config().chunking().seed())), 1);
+            ids = RepoFixture.storeChunks(
+                    w,
+                    data,
+                    RepoFixture.cuts(
+                            data,
+                            new FastCdcChunker(
+                                    2048, 4096, 16384, repo.config().chunking().seed())),
+                    1);
             w.finish();
         }
         String backup = "20250116-100000F-0002";
@@ -128,7 +141,11 @@ class RepositoryV1CompatibilityTest {
 
         // what was written is format 1, byte for byte as the format-1 code seals it
         KeyMaterial master = encrypted
-                ? KeyWrapping.unwrap(repo.config().keys().getFirst(), RepoFixture.fastKey(), repo.config().id()) : null;
+                ? KeyWrapping.unwrap(
+                        repo.config().keys().getFirst(),
+                        RepoFixture.fastKey(),
+                        repo.config().id())
+                : null;
         byte[] walObject = repo.store().get(WalArchive.key(segment));
         byte[] walAad = ("lifeboat-wal:" + segment).getBytes(StandardCharsets.US_ASCII);
         byte[] frame = encrypted ? new Aead(master.encryptionKey()).open(walObject, walAad) : walObject;
@@ -137,7 +154,8 @@ class RepositoryV1CompatibilityTest {
         newIndex.removeAll(oldIndex);
         assertThat(newIndex).hasSize(1);
         byte[] index = repo.store().get(newIndex.iterator().next());
-        assertThat(Compression.unzstd(encrypted ? new Aead(master.encryptionKey()).open(index, Repository.INDEX_AAD) : index))
+        assertThat(Compression.unzstd(
+                        encrypted ? new Aead(master.encryptionKey()).open(index, Repository.INDEX_AAD) : index))
                 .isNotEmpty();
         Set<String> newPacks = keys(repo, Repository.DATA);
         newPacks.removeAll(oldPacks);
@@ -152,7 +170,9 @@ class RepositoryV1CompatibilityTest {
                 }
             }
         }
-        assertThat(repo.store().get(Repository.CONFIG_KEY)).as("the config is left as it is").isEqualTo(config);
+        assertThat(repo.store().get(Repository.CONFIG_KEY))
+                .as("the config is left as it is")
+                .isEqualTo(config);
 
         // a fresh open reads old and new; expiring the old backup repacks format-1 packs into format-1 packs
         Repository again = Repository.open(repo.store(), encrypted ? RepoFixture.fastKey() : null);
@@ -170,7 +190,10 @@ class RepositoryV1CompatibilityTest {
             assertThat(Arrays.copyOf(again.store().get(b.key()), 8)).isEqualTo(Pack.MAGIC_V1);
         }
         assertThat(readFile(again, backup, "base/1/2")).isEqualTo(data);
-        assertThat(new Verifier(again).verify(backup, true, 1, ProgressListener.NONE, Cancellation.none()).problems()).isEmpty();
+        assertThat(new Verifier(again)
+                        .verify(backup, true, 1, ProgressListener.NONE, Cancellation.none())
+                        .problems())
+                .isEmpty();
     }
 
     /** A real PostgreSQL backup into a format-1 repository restores and starts. */
@@ -178,24 +201,35 @@ class RepositoryV1CompatibilityTest {
     void postgresBacksUpIntoAFormat1RepositoryAndRestores() throws Exception {
         try (LocalCluster pg = LocalCluster.create(tmp.resolve("src"), List.of())) {
             pg.start();
-            PgTestSupport.exec(pg, "create table t (id int primary key, payload text)",
+            PgTestSupport.exec(
+                    pg,
+                    "create table t (id int primary key, payload text)",
                     "insert into t select g, md5(g::text) from generate_series(1, 20000) g");
             LocalBlobStore store = new LocalBlobStore(tmp.resolve("repo"));
             KeySource key = RepoFixture.fastKey();
             Repository.init(store, key, false, RepositoryConfig.V1);
             Repository repo = Repository.open(store, key);
             assertThat(repo.version()).isEqualTo(RepositoryConfig.V1);
-            Snapshot snap = new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
-                    ProgressListener.NONE, new Cancellation()).run();
+            Snapshot snap = new PgBackup(
+                            repo,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                            ProgressListener.NONE,
+                            new Cancellation())
+                    .run();
             for (BlobInfo b : repo.listPacks()) {
                 assertThat(Arrays.copyOf(store.get(b.key()), 8)).isEqualTo(Pack.MAGIC_V1);
             }
             Path restoredBase = tmp.resolve("restored");
-            new PgRestore(repo, new PgRestore.Options(snap.id(), restoredBase.resolve("data"), 2, Map.of(), null), null,
-                    new Cancellation()).run();
+            new PgRestore(
+                            repo,
+                            new PgRestore.Options(snap.id(), restoredBase.resolve("data"), 2, Map.of(), null),
+                            null,
+                            new Cancellation())
+                    .run();
             try (LocalCluster restored = LocalCluster.attach(restoredBase)) {
                 restored.start();
-                assertThat(PgTestSupport.count(restored, "select count(*) from t")).isEqualTo(20000);
+                assertThat(PgTestSupport.count(restored, "select count(*) from t"))
+                        .isEqualTo(20000);
             }
         }
     }

@@ -1,5 +1,8 @@
 package dev.lifeboat.repository;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
@@ -7,9 +10,6 @@ import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3MockFixture;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -31,9 +31,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The WAL archive's push rules (conditional create, identity checks, timeline owners, the partial rule) on real stores
@@ -76,9 +75,15 @@ class WalArchiveTest {
         byte[] b = new byte[length];
         new Random(seed).nextBytes(b);
         ByteBuffer bb = ByteBuffer.wrap(b).order(ByteOrder.nativeOrder());
-        bb.putShort(0, (short) 0xD110).putShort(2, (short) 0x0002).putInt(4, Integer.parseInt(name.substring(0, 8), 16))
-                .putLong(8, WalArchive.segmentNumber(name.substring(0, 24), SEG_SIZE) * SEG_SIZE).putInt(16, 0).putInt(20, 0)
-                .putLong(24, sysid).putInt(32, SEG_SIZE).putInt(36, 8192);
+        bb.putShort(0, (short) 0xD110)
+                .putShort(2, (short) 0x0002)
+                .putInt(4, Integer.parseInt(name.substring(0, 8), 16))
+                .putLong(8, WalArchive.segmentNumber(name.substring(0, 24), SEG_SIZE) * SEG_SIZE)
+                .putInt(16, 0)
+                .putInt(20, 0)
+                .putLong(24, sysid)
+                .putInt(32, SEG_SIZE)
+                .putInt(36, 8192);
         return b;
     }
 
@@ -87,18 +92,36 @@ class WalArchiveTest {
     }
 
     static WalSource origin() {
-        return new WalSource(SYSID, "origin", "the original cluster (system identifier " + Long.toUnsignedString(SYSID) + ")",
-                "prod-host", "/srv/prod", null, "wal-push");
+        return new WalSource(
+                SYSID,
+                "origin",
+                "the original cluster (system identifier " + Long.toUnsignedString(SYSID) + ")",
+                "prod-host",
+                "/srv/prod",
+                null,
+                "wal-push");
     }
 
     static WalSource copy(String clusterId) {
-        return new WalSource(SYSID, clusterId, "a copy restored from backup B1 at 2026-01-01T00:00:00Z (cluster id " + clusterId + ")",
-                "copy-host", "/srv/copy", "B1", "wal-push");
+        return new WalSource(
+                SYSID,
+                clusterId,
+                "a copy restored from backup B1 at 2026-01-01T00:00:00Z (cluster id " + clusterId + ")",
+                "copy-host",
+                "/srv/copy",
+                "B1",
+                "wal-push");
     }
 
     static WalSource otherCluster() {
-        return new WalSource(OTHER_SYSID, "origin", "the original cluster (system identifier " + Long.toUnsignedString(OTHER_SYSID) + ")",
-                "other-host", "/srv/other", null, "wal-push");
+        return new WalSource(
+                OTHER_SYSID,
+                "origin",
+                "the original cluster (system identifier " + Long.toUnsignedString(OTHER_SYSID) + ")",
+                "other-host",
+                "/srv/other",
+                null,
+                "wal-push");
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
@@ -116,13 +139,17 @@ class WalArchiveTest {
         WalArchive archive = new WalArchive(repo());
         assertThat(archive.push(SEG, segment(SEG, 1), origin())).isEqualTo(WalArchive.PushResult.STORED);
         assertThat(archive.push(SEG, segment(SEG, 1), origin())).isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
-        assertThatThrownBy(() -> archive.push(SEG, segment(SEG, 2), origin())).isInstanceOf(RefusedException.class)
+        assertThatThrownBy(() -> archive.push(SEG, segment(SEG, 2), origin()))
+                .isInstanceOf(RefusedException.class)
                 .matches(e -> reasonOf(e) == RefusedException.Reason.DIFFERENT_CONTENT)
-                .hasMessageContaining("different content").hasMessageContaining(SEG).hasMessageContaining("prod-host")
+                .hasMessageContaining("different content")
+                .hasMessageContaining(SEG)
+                .hasMessageContaining("prod-host")
                 .hasMessageContaining("/srv/prod");
         assertThat(archive.read(SEG)).hasValueSatisfying(b -> assertThat(b).isEqualTo(segment(SEG, 1)));
         assertThat(archive.read("000000010000000000000004")).isEmpty();
-        assertThatThrownBy(() -> archive.push("not-a-wal-name", new byte[1], origin())).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> archive.push("not-a-wal-name", new byte[1], origin()))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
@@ -131,12 +158,15 @@ class WalArchiveTest {
         byte[] random = new byte[SEG_SIZE];
         new Random(3).nextBytes(random);
         random[2] = 0; // no XLP_LONG_HEADER
-        assertThatThrownBy(() -> archive.push(SEG, random, origin())).matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL)
+        assertThatThrownBy(() -> archive.push(SEG, random, origin()))
+                .matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL)
                 .hasMessageContaining("long page header");
         assertThatThrownBy(() -> archive.push(SEG, segment("000000010000000000000004", 1), origin()))
-                .matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL).hasMessageContaining("0/400000");
+                .matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL)
+                .hasMessageContaining("0/400000");
         assertThatThrownBy(() -> archive.push(SEG, Arrays.copyOf(segment(SEG, 1), SEG_SIZE / 2), origin()))
-                .matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL).hasMessageContaining("truncated");
+                .matches(e -> reasonOf(e) == RefusedException.Reason.NOT_WAL)
+                .hasMessageContaining("truncated");
         assertThat(archive.list()).isEmpty();
     }
 
@@ -147,7 +177,8 @@ class WalArchiveTest {
         Path stored = tmp.resolve("repo").resolve(WalArchive.key(SEG));
         Path other = tmp.resolve("repo").resolve(WalArchive.key("000000010000000000000004"));
         Files.copy(stored, other);
-        assertThatThrownBy(() -> archive.read("000000010000000000000004")).isInstanceOf(RepositoryException.Corrupt.class);
+        assertThatThrownBy(() -> archive.read("000000010000000000000004"))
+                .isInstanceOf(RepositoryException.Corrupt.class);
         byte[] b = Files.readAllBytes(stored);
         b[b.length / 2] ^= 1;
         Files.write(stored, b);
@@ -157,8 +188,7 @@ class WalArchiveTest {
     // ---------------------------------------------------------------- two pushers, one name
 
     /** One pusher's answer: its result or its error. */
-    record Outcome(WalArchive.PushResult result, Throwable error, byte[] content) {
-    }
+    record Outcome(WalArchive.PushResult result, Throwable error, byte[] content) {}
 
     /**
      * Two pushers (each with its own repository handle, as two processes) push one name at the same instant, in
@@ -182,7 +212,8 @@ class WalArchiveTest {
                     fs.add(pool.submit(() -> {
                         barrier.await(10, TimeUnit.SECONDS);
                         try {
-                            return new Outcome(((WalArchive) p[0]).push(name, (byte[]) p[1], origin()), null, (byte[]) p[1]);
+                            return new Outcome(
+                                    ((WalArchive) p[0]).push(name, (byte[]) p[1], origin()), null, (byte[]) p[1]);
                         } catch (RefusedException e) {
                             return new Outcome(null, e, (byte[]) p[1]);
                         }
@@ -192,24 +223,34 @@ class WalArchiveTest {
                     outcomes.add(f.get(60, TimeUnit.SECONDS));
                 }
             }
-            List<Outcome> stored = outcomes.stream().filter(o -> o.result() == WalArchive.PushResult.STORED).toList();
+            List<Outcome> stored = outcomes.stream()
+                    .filter(o -> o.result() == WalArchive.PushResult.STORED)
+                    .toList();
             byte[] archived = new WalArchive(reopen(store)).read(name).orElseThrow();
             String what = "round " + round + (same ? " (same content)" : " (different content)") + ": " + outcomes;
             if (same) {
                 assertThat(outcomes).as(what).allMatch(o -> o.error() == null);
                 assertThat(archived).isEqualTo(a);
             } else {
-                assertThat(outcomes).as(what).allMatch(o -> o.error() == null
-                        || reasonOf(o.error()) == RefusedException.Reason.DIFFERENT_CONTENT);
+                assertThat(outcomes)
+                        .as(what)
+                        .allMatch(o ->
+                                o.error() == null || reasonOf(o.error()) == RefusedException.Reason.DIFFERENT_CONTENT);
             }
             if (atomic) {
                 assertThat(stored).as(what).hasSize(1);
                 assertThat(archived).as(what).isEqualTo(stored.getFirst().content());
                 if (!same) {
-                    assertThat(outcomes).as(what).filteredOn(o -> o.error() != null).hasSize(1);
+                    assertThat(outcomes)
+                            .as(what)
+                            .filteredOn(o -> o.error() != null)
+                            .hasSize(1);
                 }
             } else {
-                assertThat(stored).as(what).isNotEmpty().anySatisfy(o -> assertThat(archived).isEqualTo(o.content()));
+                assertThat(stored)
+                        .as(what)
+                        .isNotEmpty()
+                        .anySatisfy(o -> assertThat(archived).isEqualTo(o.content()));
             }
         }
     }
@@ -230,7 +271,10 @@ class WalArchiveTest {
     }
 
     private static BlobStore s3Store() throws Exception {
-        return new S3BlobStore(S3MockFixture.BUCKET, "wal-" + UUID.randomUUID() + "/repo", S3MockFixture.get().settings());
+        return new S3BlobStore(
+                S3MockFixture.BUCKET,
+                "wal-" + UUID.randomUUID() + "/repo",
+                S3MockFixture.get().settings());
     }
 
     /**
@@ -255,17 +299,22 @@ class WalArchiveTest {
                         return new Outcome(null, e, b);
                     }
                 });
-                assertThat(gated.arrived.await(30, TimeUnit.SECONDS)).as("pusher B reached its write").isTrue();
+                assertThat(gated.arrived.await(30, TimeUnit.SECONDS))
+                        .as("pusher B reached its write")
+                        .isTrue();
                 assertThat(pa.push(name, a, origin())).isEqualTo(WalArchive.PushResult.STORED);
                 gated.open.countDown();
                 Outcome ob = fb.get(60, TimeUnit.SECONDS);
                 if (same) {
                     assertThat(ob.result()).as("B: %s", ob).isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
                 } else {
-                    assertThat(reasonOf(ob.error())).as("B: %s", ob).isEqualTo(RefusedException.Reason.DIFFERENT_CONTENT);
+                    assertThat(reasonOf(ob.error()))
+                            .as("B: %s", ob)
+                            .isEqualTo(RefusedException.Reason.DIFFERENT_CONTENT);
                 }
             }
-            assertThat(new WalArchive(reopen(store)).read(name)).hasValueSatisfying(x -> assertThat(x).isEqualTo(a));
+            assertThat(new WalArchive(reopen(store)).read(name))
+                    .hasValueSatisfying(x -> assertThat(x).isEqualTo(a));
         }
     }
 
@@ -364,15 +413,20 @@ class WalArchiveTest {
         byte[] p100 = wal(part, SYSID, 5, 100_000);
         byte[] p200 = wal(part, SYSID, 5, 200_000);
         byte[] p300 = wal(part, SYSID, 5, 300_000);
-        assertThat(Arrays.equals(p200, 0, 100_000, p100, 0, 100_000)).as("same seed, same prefix").isTrue();
+        assertThat(Arrays.equals(p200, 0, 100_000, p100, 0, 100_000))
+                .as("same seed, same prefix")
+                .isTrue();
         assertThat(archive.push(part, p100, origin())).isEqualTo(WalArchive.PushResult.STORED);
         assertThat(archive.push(part, p200, origin())).as("it grew").isEqualTo(WalArchive.PushResult.STORED);
-        assertThat(archive.push(part, p100, origin())).as("a shorter version").isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
+        assertThat(archive.push(part, p100, origin()))
+                .as("a shorter version")
+                .isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
         assertThat(archive.read(part)).hasValueSatisfying(b -> assertThat(b).isEqualTo(p200));
         byte[] other = wal(part, SYSID, 6, 250_000);
         assertThatThrownBy(() -> archive.push(part, other, origin()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.DIFFERENT_CONTENT)
-                .hasMessageContaining("neither extends the other").hasMessageContaining(part);
+                .hasMessageContaining("neither extends the other")
+                .hasMessageContaining(part);
         assertThatThrownBy(() -> archive.pushPartial(part, other, origin(), false))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.DIFFERENT_CONTENT);
         assertThat(archive.read(part)).hasValueSatisfying(b -> assertThat(b).isEqualTo(p200));
@@ -400,7 +454,8 @@ class WalArchiveTest {
         String part = "000000010000000000000005.partial";
         int cut = 300_000;
         byte[] streamed = wal(part, SYSID, 9, 500_000);
-        byte[] promoted = concat(Arrays.copyOf(streamed, cut), Arrays.copyOfRange(wal(part, SYSID, 77, SEG_SIZE), cut, SEG_SIZE));
+        byte[] promoted =
+                concat(Arrays.copyOf(streamed, cut), Arrays.copyOfRange(wal(part, SYSID, 77, SEG_SIZE), cut, SEG_SIZE));
         byte[] tl2 = history(1, 5L * SEG_SIZE + cut);
 
         // the receiver's partial first, then the promotion's: the streamed one stays
@@ -453,31 +508,52 @@ class WalArchiveTest {
         WalArchive fresh = new WalArchive(reopen(repo.store()));
         assertThatThrownBy(() -> fresh.push(next, wal(next, OTHER_SYSID, 1, SEG_SIZE), otherCluster()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM)
-                .hasMessageContaining(Long.toUnsignedString(SYSID)).hasMessageContaining(Long.toUnsignedString(OTHER_SYSID))
-                .hasMessageContaining("other-host").hasMessageContaining("/srv/other").hasMessageContaining("own repository")
+                .hasMessageContaining(Long.toUnsignedString(SYSID))
+                .hasMessageContaining(Long.toUnsignedString(OTHER_SYSID))
+                .hasMessageContaining("other-host")
+                .hasMessageContaining("/srv/other")
+                .hasMessageContaining("own repository")
                 .hasMessageContaining("cannot archive " + next + " (timeline 1)");
         assertThatThrownBy(() -> fresh.push("00000002.history", history(1, 0x4000000L), otherCluster()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM);
         // a file whose page header names another system than the pusher's pg_control
         assertThatThrownBy(() -> fresh.push(next, wal(next, OTHER_SYSID, 1, SEG_SIZE), origin()))
-                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM).hasMessageContaining("page header");
+                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM)
+                .hasMessageContaining("page header");
         assertThat(archive.list()).containsExactly(SEG);
         // the API backups use
-        assertThat(RepositoryBinding.requireOrBind(repo, SYSID, "backup of PGDATA /srv/prod").systemId()).isEqualTo(SYSID);
+        assertThat(RepositoryBinding.requireOrBind(repo, SYSID, "backup of PGDATA /srv/prod")
+                        .systemId())
+                .isEqualTo(SYSID);
         assertThatThrownBy(() -> RepositoryBinding.requireOrBind(repo, OTHER_SYSID, "backup of PGDATA /srv/other"))
-                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM).hasMessageContaining("backup of PGDATA /srv/other");
+                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM)
+                .hasMessageContaining("backup of PGDATA /srv/other");
     }
 
     @Test
     void anUnboundRepositoryWithBackupsIsBoundOnlyToTheirSystem() throws Exception {
         Repository repo = repo();
         Instant t = Instant.parse("2026-01-01T00:00:00Z");
-        repo.saveSnapshot(new Snapshot("20260101T000000Z", "full", "postgresql", null, t, t.plusSeconds(5), "prod-host",
-                "/srv/prod", "zstd", Map.of("systemIdentifier", Long.toUnsignedString(SYSID)), List.of(), List.of(), null));
+        repo.saveSnapshot(new Snapshot(
+                "20260101T000000Z",
+                "full",
+                "postgresql",
+                null,
+                t,
+                t.plusSeconds(5),
+                "prod-host",
+                "/srv/prod",
+                "zstd",
+                Map.of("systemIdentifier", Long.toUnsignedString(SYSID)),
+                List.of(),
+                List.of(),
+                null));
         assertThatThrownBy(() -> RepositoryBinding.requireOrBind(repo, OTHER_SYSID, "backup of PGDATA /srv/other"))
-                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM).hasMessageContaining("20260101T000000Z");
+                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_SYSTEM)
+                .hasMessageContaining("20260101T000000Z");
         assertThat(RepositoryBinding.read(repo.store())).isEmpty();
-        assertThat(RepositoryBinding.requireOrBind(repo, SYSID, "backup of PGDATA /srv/prod").boundBy())
+        assertThat(RepositoryBinding.requireOrBind(repo, SYSID, "backup of PGDATA /srv/prod")
+                        .boundBy())
                 .isEqualTo("backup of PGDATA /srv/prod");
         assertThat(RepositoryBinding.read(repo.store())).isPresent();
     }
@@ -493,17 +569,25 @@ class WalArchiveTest {
         assertThatThrownBy(() -> copy.push(next, segment(next, 2), copy("c-1")))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_TIMELINE_OWNER)
                 .hasMessageContaining("timeline 1 of " + repo.uri() + " is archived by the original cluster")
-                .hasMessageContaining("prod-host").hasMessageContaining("cluster id c-1").hasMessageContaining("copy-host")
-                .hasMessageContaining("/srv/copy").hasMessageContaining(next).hasMessageContaining("two clusters are writing one timeline");
+                .hasMessageContaining("prod-host")
+                .hasMessageContaining("cluster id c-1")
+                .hasMessageContaining("copy-host")
+                .hasMessageContaining("/srv/copy")
+                .hasMessageContaining(next)
+                .hasMessageContaining("two clusters are writing one timeline");
         assertThatThrownBy(() -> copy.push(next + ".partial", wal(next, SYSID, 2, 4096), copy("c-1")))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_TIMELINE_OWNER);
         assertThat(prod.exists(next)).isFalse();
-        assertThat(prod.push(next, segment(next, 3), origin())).as("production keeps archiving").isEqualTo(WalArchive.PushResult.STORED);
+        assertThat(prod.push(next, segment(next, 3), origin()))
+                .as("production keeps archiving")
+                .isEqualTo(WalArchive.PushResult.STORED);
         // its own timeline is the copy's
         String tl2 = "000000020000000000000004";
-        assertThat(copy.push("00000002.history", history(1, 0x3100000L), copy("c-1"))).isEqualTo(WalArchive.PushResult.STORED);
+        assertThat(copy.push("00000002.history", history(1, 0x3100000L), copy("c-1")))
+                .isEqualTo(WalArchive.PushResult.STORED);
         assertThat(copy.push(tl2, segment(tl2, 4), copy("c-1"))).isEqualTo(WalArchive.PushResult.STORED);
-        assertThatThrownBy(() -> prod.push("000000020000000000000005", segment("000000020000000000000005", 5), origin()))
+        assertThatThrownBy(
+                        () -> prod.push("000000020000000000000005", segment("000000020000000000000005", 5), origin()))
                 .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_TIMELINE_OWNER);
 
         Map<Integer, TimelineOwners.Owner> owners = new WalArchive(reopen(repo.store())).timelineOwners();
@@ -514,7 +598,8 @@ class WalArchiveTest {
         assertThat(owners.get(2).clusterId()).isEqualTo("c-1");
         assertThat(owners.get(2).restoredFrom()).isEqualTo("B1");
         assertThat(owners.get(2).pgdata()).isEqualTo("/srv/copy");
-        assertThat(repo.store().list(TimelineOwners.PREFIX)).extracting(BlobInfo::key)
+        assertThat(repo.store().list(TimelineOwners.PREFIX))
+                .extracting(BlobInfo::key)
                 .containsExactly("timelines/00000001", "timelines/00000002");
     }
 
@@ -532,9 +617,11 @@ class WalArchiveTest {
         int cut = 400_000;
         byte[] promoted = concat(Arrays.copyOf(segment(SEG, 1), cut), new byte[SEG_SIZE - cut]);
         assertThatThrownBy(() -> copy.push(SEG + ".partial", promoted, copy("c-1")))
-                .as("no history names the switch point yet").matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_TIMELINE_OWNER);
+                .as("no history names the switch point yet")
+                .matches(e -> reasonOf(e) == RefusedException.Reason.OTHER_TIMELINE_OWNER);
         copy.push("00000002.history", history(1, 3L * SEG_SIZE + cut), copy("c-1"));
-        assertThat(copy.push(SEG + ".partial", promoted, copy("c-1"))).isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
+        assertThat(copy.push(SEG + ".partial", promoted, copy("c-1")))
+                .isEqualTo(WalArchive.PushResult.ALREADY_ARCHIVED);
         assertThat(prod.exists(SEG + ".partial")).isFalse();
         byte[] diverged = promoted.clone();
         diverged[cut - 1] ^= 1;
@@ -555,15 +642,28 @@ class WalArchiveTest {
         archive.pushPartial(seg4 + ".partial", part, origin(), false);
         Path dest = tmp.resolve("RECOVERYXLOG");
 
-        assertThat(PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, SEG, dest.toString()).exitCode()).isZero();
+        assertThat(PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, SEG, dest.toString())
+                        .exitCode())
+                .isZero();
         assertThat(Files.readAllBytes(dest)).isEqualTo(segment(SEG, 7));
-        PgTestSupport.CliResult unasked = PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, seg4, dest.toString());
-        assertThat(unasked.exitCode()).as("a missing segment is exit 1 even with its .partial archived: " + unasked.all()).isEqualTo(1);
-        PgTestSupport.CliResult otherAsked = PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, "--partial",
-                "000000010000000000000009", seg4, dest.toString());
-        assertThat(otherAsked.exitCode()).as(otherAsked.all()).isEqualTo(1);
-        PgTestSupport.CliResult asked = PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, "--partial", seg4, seg4,
+        PgTestSupport.CliResult unasked =
+                PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, seg4, dest.toString());
+        assertThat(unasked.exitCode())
+                .as("a missing segment is exit 1 even with its .partial archived: " + unasked.all())
+                .isEqualTo(1);
+        PgTestSupport.CliResult otherAsked = PgTestSupport.cli(
+                "wal-get",
+                "--repo",
+                uri,
+                "--key-file",
+                key,
+                "--partial",
+                "000000010000000000000009",
+                seg4,
                 dest.toString());
+        assertThat(otherAsked.exitCode()).as(otherAsked.all()).isEqualTo(1);
+        PgTestSupport.CliResult asked = PgTestSupport.cli(
+                "wal-get", "--repo", uri, "--key-file", key, "--partial", seg4, seg4, dest.toString());
         assertThat(asked.exitCode()).as(asked.all()).isZero();
         assertThat(asked.err()).contains("serving " + seg4 + ".partial (123456 bytes");
         byte[] got = Files.readAllBytes(dest);
@@ -571,12 +671,21 @@ class WalArchiveTest {
         assertThat(Arrays.copyOf(got, part.length)).isEqualTo(part);
         assertThat(Arrays.copyOfRange(got, part.length, SEG_SIZE)).containsOnly((byte) 0);
         // a complete segment wins over its partial
-        PgTestSupport.CliResult whole = PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, "--partial", SEG, SEG,
-                dest.toString());
+        PgTestSupport.CliResult whole =
+                PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, "--partial", SEG, SEG, dest.toString());
         assertThat(whole.exitCode()).isZero();
         assertThat(whole.err()).doesNotContain("serving");
         assertThat(Files.readAllBytes(dest)).isEqualTo(segment(SEG, 7));
-        assertThat(PgTestSupport.cli("wal-get", "--repo", uri, "--key-file", key, "000000010000000000000009", dest.toString())
-                .exitCode()).as("a segment not in the archive is exit 1, as restore_command expects").isEqualTo(1);
+        assertThat(PgTestSupport.cli(
+                                "wal-get",
+                                "--repo",
+                                uri,
+                                "--key-file",
+                                key,
+                                "000000010000000000000009",
+                                dest.toString())
+                        .exitCode())
+                .as("a segment not in the archive is exit 1, as restore_command expects")
+                .isEqualTo(1);
     }
 }

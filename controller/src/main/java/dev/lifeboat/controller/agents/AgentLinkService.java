@@ -13,12 +13,11 @@ import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.Pki;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The controller's end of the agents' streams: a Hello first (its agent id must be the certificate's common name),
@@ -35,9 +34,13 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
     private final java.util.function.BiPredicate<String, String> agentHostsDatabase;
 
     /** @param agentHostsDatabase whether the inventory assigns a database to an agent: only then are its metrics believed */
-    public AgentLinkService(AgentRegistry registry, JobStore jobs, MetricStore metrics, EventBus events,
-                            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded,
-                            java.util.function.BiPredicate<String, String> agentHostsDatabase) {
+    public AgentLinkService(
+            AgentRegistry registry,
+            JobStore jobs,
+            MetricStore metrics,
+            EventBus events,
+            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded,
+            java.util.function.BiPredicate<String, String> agentHostsDatabase) {
         this.agentHostsDatabase = agentHostsDatabase;
         this.registry = registry;
         this.jobs = jobs;
@@ -48,12 +51,16 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
 
     private static boolean transientFailure(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.sql.SQLTransientException || t instanceof java.sql.SQLRecoverableException
+            if (t instanceof java.sql.SQLTransientException
+                    || t instanceof java.sql.SQLRecoverableException
                     || t instanceof java.net.ConnectException) {
                 return true;
             }
-            if (t instanceof java.sql.SQLException sql && sql.getSQLState() != null
-                    && (sql.getSQLState().startsWith("08") || sql.getSQLState().startsWith("40") || sql.getSQLState().equals("HYT00"))) {
+            if (t instanceof java.sql.SQLException sql
+                    && sql.getSQLState() != null
+                    && (sql.getSQLState().startsWith("08")
+                            || sql.getSQLState().startsWith("40")
+                            || sql.getSQLState().equals("HYT00"))) {
                 return true; // connection failures, serialization failures / deadlocks, lock timeouts
             }
         }
@@ -71,61 +78,99 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                 try {
                     if (session == null) {
                         if (!m.hasHello()) {
-                            out.onError(Status.FAILED_PRECONDITION.withDescription("the first message must be a Hello").asRuntimeException());
+                            out.onError(Status.FAILED_PRECONDITION
+                                    .withDescription("the first message must be a Hello")
+                                    .asRuntimeException());
                             return;
                         }
                         hello(m.getHello());
                         return;
                     }
                     switch (m.getBodyCase()) {
-                        case HEARTBEAT -> registry.heartbeat(session, m.getHeartbeat().getRunningJobIdsList());
+                        case HEARTBEAT ->
+                            registry.heartbeat(session, m.getHeartbeat().getRunningJobIdsList());
                         case EVENT -> event(m.getEvent());
-                        case METRICS -> metrics.put(session.agentId, m.getMetrics().getSamplesList().stream()
-                                .filter(x -> !x.containsLabels("database") || agentHostsDatabase.test(session.agentId, x.getLabelsOrThrow("database")))
-                                .toList());
+                        case METRICS ->
+                            metrics.put(
+                                    session.agentId,
+                                    m.getMetrics().getSamplesList().stream()
+                                            .filter(x -> !x.containsLabels("database")
+                                                    || agentHostsDatabase.test(
+                                                            session.agentId, x.getLabelsOrThrow("database")))
+                                            .toList());
                         default -> log.debug("agent {} sent an unexpected {}", session.agentId, m.getBodyCase());
                     }
                 } catch (RuntimeException e) {
                     if (!transientFailure(e)) {
                         // a message the database will never take: skipped, or the agent would resend it forever
-                        log.error("a message from agent {} could not be recorded and is skipped", session == null ? "?" : session.agentId, e);
+                        log.error(
+                                "a message from agent {} could not be recorded and is skipped",
+                                session == null ? "?" : session.agentId,
+                                e);
                         return;
                     }
                     // the database is briefly unavailable: end the stream, so the agent reconnects and sends it again
-                    log.error("handling a message from agent {} failed; closing its stream", session == null ? "?" : session.agentId, e);
+                    log.error(
+                            "handling a message from agent {} failed; closing its stream",
+                            session == null ? "?" : session.agentId,
+                            e);
                     if (session != null) {
                         session.close("the controller could not record a message: " + e.getMessage());
                         registry.disconnected(session, "controller could not record a message");
                     } else {
-                        out.onError(Status.INTERNAL.withDescription("cannot handle the message").asRuntimeException());
+                        out.onError(Status.INTERNAL
+                                .withDescription("cannot handle the message")
+                                .asRuntimeException());
                     }
                 }
             }
 
             private void hello(Hello h) {
                 if (peer != null && (!peer.commonName().equals(h.getAgentId()) || peer.role() != Pki.Role.AGENT)) {
-                    log.warn("refused agent link: certificate {} ({}) said it is agent '{}'", peer.commonName(), peer.role(), h.getAgentId());
-                    out.onError(Status.PERMISSION_DENIED.withDescription("agent id '" + h.getAgentId()
-                            + "' does not match the certificate (" + peer.commonName() + ", role " + peer.role() + ")").asRuntimeException());
+                    log.warn(
+                            "refused agent link: certificate {} ({}) said it is agent '{}'",
+                            peer.commonName(),
+                            peer.role(),
+                            h.getAgentId());
+                    out.onError(Status.PERMISSION_DENIED
+                            .withDescription("agent id '" + h.getAgentId() + "' does not match the certificate ("
+                                    + peer.commonName() + ", role " + peer.role() + ")")
+                            .asRuntimeException());
                     return;
                 }
                 if (h.getAgentId().isBlank() || h.getRegion().isBlank()) {
-                    out.onError(Status.INVALID_ARGUMENT.withDescription("Hello needs agent_id and region").asRuntimeException());
+                    out.onError(Status.INVALID_ARGUMENT
+                            .withDescription("Hello needs agent_id and region")
+                            .asRuntimeException());
                     return;
                 }
-                session = registry.connect(h.getAgentId(), h.getRegion(), h.getVersion(), h.getDatabasesList(),
-                        h.getMaxConcurrentJobs(), out);
-                session.send(ControllerMessage.newBuilder().setWelcome(Welcome.newBuilder()
-                        .setHeartbeatSeconds((int) Math.max(1, registry.heartbeat().toSeconds()))).build());
+                session = registry.connect(
+                        h.getAgentId(),
+                        h.getRegion(),
+                        h.getVersion(),
+                        h.getDatabasesList(),
+                        h.getMaxConcurrentJobs(),
+                        out);
+                session.send(ControllerMessage.newBuilder()
+                        .setWelcome(Welcome.newBuilder().setHeartbeatSeconds((int)
+                                Math.max(1, registry.heartbeat().toSeconds())))
+                        .build());
                 for (JobEvent e : h.getInterruptedList()) {
                     event(e);
                 }
             }
 
             private void event(JobEvent e) {
-                if (jobs.get(e.getJobId()).isEmpty() && e.getType() != dev.lifeboat.proto.v1.JobType.JOB_TYPE_UNSPECIFIED) {
-                    // a job the agent started on its own (its WAL stream, a CLI submit): recorded from its first event seen
-                    jobs.createIfAbsent(e.getJobId(), e.getType().name(), e.getDatabase(), session.agentId, java.util.Map.of(),
+                if (jobs.get(e.getJobId()).isEmpty()
+                        && e.getType() != dev.lifeboat.proto.v1.JobType.JOB_TYPE_UNSPECIFIED) {
+                    // a job the agent started on its own (its WAL stream, a CLI submit): recorded from its first event
+                    // seen
+                    jobs.createIfAbsent(
+                            e.getJobId(),
+                            e.getType().name(),
+                            e.getDatabase(),
+                            session.agentId,
+                            java.util.Map.of(),
                             e.getRequestedBy().isBlank() ? "agent:" + session.agentId : e.getRequestedBy());
                 }
                 if (!jobs.apply(e, session.agentId)) {
@@ -144,9 +189,23 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                         }
                         events.publish(JobEventNames.name(j.type(), e.getKind().name()), data);
                     } else {
-                        events.publish(JobEventNames.subject(j.type()) + ":progress", Map.of("job", j.id(), "database", j.database(),
-                                "phase", e.getPhase(), "bytesDone", e.getBytesDone(), "bytesTotal", e.getBytesTotal(),
-                                "bytesPerSecond", e.getBytesPerSecond(), "etaSeconds", e.getEtaSeconds()));
+                        events.publish(
+                                JobEventNames.subject(j.type()) + ":progress",
+                                Map.of(
+                                        "job",
+                                        j.id(),
+                                        "database",
+                                        j.database(),
+                                        "phase",
+                                        e.getPhase(),
+                                        "bytesDone",
+                                        e.getBytesDone(),
+                                        "bytesTotal",
+                                        e.getBytesTotal(),
+                                        "bytesPerSecond",
+                                        e.getBytesPerSecond(),
+                                        "etaSeconds",
+                                        e.getEtaSeconds()));
                     }
                     if (j.ended()) {
                         jobEnded.accept(j);
@@ -157,7 +216,8 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
             @Override
             public void onError(Throwable t) {
                 if (session != null) {
-                    registry.disconnected(session, "stream broken: " + Status.fromThrowable(t).getCode());
+                    registry.disconnected(
+                            session, "stream broken: " + Status.fromThrowable(t).getCode());
                 }
             }
 

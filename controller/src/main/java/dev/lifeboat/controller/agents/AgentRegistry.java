@@ -6,10 +6,6 @@ import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.proto.v1.ControllerMessage;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -26,6 +22,9 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Which agents exist, which are connected, and which are gone. An agent is gone when no heartbeat arrived for three
@@ -41,15 +40,24 @@ public final class AgentRegistry implements AutoCloseable {
         void gone(String agentId, String region, Instant lastHeartbeat);
     }
 
-    public record AgentInfo(String id, String region, String version, List<String> databases, int maxConcurrentJobs,
-                            boolean connected, boolean gone, Instant firstSeen, Instant lastSeen, String disconnectReason,
-                            List<String> runningJobs) {
-    }
+    public record AgentInfo(
+            String id,
+            String region,
+            String version,
+            List<String> databases,
+            int maxConcurrentJobs,
+            boolean connected,
+            boolean gone,
+            Instant firstSeen,
+            Instant lastSeen,
+            String disconnectReason,
+            List<String> runningJobs) {}
 
     /** The longest an agent waits between reconnect attempts (its 30 s backoff cap with jitter: 45 s), plus a margin. */
     static final Duration RECONNECT_GRACE = Duration.ofSeconds(60);
     /** The reason recorded when an agent ends its stream itself (a clean stop). */
     public static final String AGENT_CLOSED = "agent closed the stream";
+
     private final DataSource ds;
     private final JobStore jobs;
     private final EventBus events;
@@ -58,6 +66,7 @@ public final class AgentRegistry implements AutoCloseable {
     private final Map<String, AgentSession> sessions = new ConcurrentHashMap<>();
     /** Agents whose stream ended or went silent, with the last time they were heard from. */
     private final Map<String, Instant> silentSince = new ConcurrentHashMap<>();
+
     private final Map<String, String> regions = new ConcurrentHashMap<>();
     private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -90,8 +99,13 @@ public final class AgentRegistry implements AutoCloseable {
         listeners.add(l);
     }
 
-    synchronized AgentSession connect(String agentId, String region, String version, List<String> databases, int maxJobs,
-                         io.grpc.stub.StreamObserver<ControllerMessage> out) {
+    synchronized AgentSession connect(
+            String agentId,
+            String region,
+            String version,
+            List<String> databases,
+            int maxJobs,
+            io.grpc.stub.StreamObserver<ControllerMessage> out) {
         AgentSession s = new AgentSession(agentId, region, databases, out);
         AgentSession old = sessions.put(agentId, s);
         if (old != null) {
@@ -100,8 +114,11 @@ public final class AgentRegistry implements AutoCloseable {
         boolean wasGone = silentSince.remove(agentId) != null;
         regions.put(agentId, region);
         upsert(agentId, region, version, databases, maxJobs);
-        audit.record("agent:" + agentId, "agent.connected", agentId, Map.of("region", region, "version", version,
-                "databases", databases));
+        audit.record(
+                "agent:" + agentId,
+                "agent.connected",
+                agentId,
+                Map.of("region", region, "version", version, "databases", databases));
         events.publish("agent:connected", Map.of("agent", agentId, "region", region));
         for (Listener l : listeners) {
             l.connected(agentId, region);
@@ -124,12 +141,16 @@ public final class AgentRegistry implements AutoCloseable {
                 s.misses.remove(j.id());
                 continue;
             }
-            if (s.misses.merge(j.id(), 1, Integer::sum) >= 3 && jobs.fail(j.id(), "lost: agent " + s.agentId
-                    + " does not know this job (its start or its end did not arrive)")) {
+            if (s.misses.merge(j.id(), 1, Integer::sum) >= 3
+                    && jobs.fail(
+                            j.id(),
+                            "lost: agent " + s.agentId
+                                    + " does not know this job (its start or its end did not arrive)")) {
                 s.misses.remove(j.id());
                 audit.record("controller", "job.lost", j.id(), Map.of("agent", s.agentId));
-                events.publish(JobEventNames.name(j.type(), "FAILED"), Map.of("job", j.id(), "database", j.database(),
-                        "agent", s.agentId, "message", "lost"));
+                events.publish(
+                        JobEventNames.name(j.type(), "FAILED"),
+                        Map.of("job", j.id(), "database", j.database(), "agent", s.agentId, "message", "lost"));
             }
         }
         s.misses.keySet().retainAll(unfinished);
@@ -165,7 +186,9 @@ public final class AgentRegistry implements AutoCloseable {
                 String agentId = e.getKey();
                 Instant last = e.getValue();
                 // replace, not setValue: an agent that reconnected meanwhile was removed from the map and must stay out
-                if (last != Instant.MAX && Duration.between(last, now).compareTo(window) > 0 && !sessions.containsKey(agentId)
+                if (last != Instant.MAX
+                        && Duration.between(last, now).compareTo(window) > 0
+                        && !sessions.containsKey(agentId)
                         && silentSince.replace(agentId, last, Instant.MAX)) {
                     // the recorded last heartbeat (after a controller restart the deadline itself was pushed out)
                     Instant heard = lastSeen(agentId).orElse(last);
@@ -187,11 +210,16 @@ public final class AgentRegistry implements AutoCloseable {
         for (JobRecord j : jobs.unfinishedOn(agentId)) {
             if (jobs.fail(j.id(), "agent gone: no heartbeat from " + agentId + " since " + lastHeard)) {
                 failed++;
-                events.publish(JobEventNames.name(j.type(), "FAILED"), Map.of("job", j.id(), "database", j.database(),
-                        "agent", agentId, "message", "agent gone"));
+                events.publish(
+                        JobEventNames.name(j.type(), "FAILED"),
+                        Map.of("job", j.id(), "database", j.database(), "agent", agentId, "message", "agent gone"));
             }
         }
-        audit.record("controller", "agent.gone", agentId, Map.of("lastHeartbeat", lastHeard.toString(), "jobsFailed", failed));
+        audit.record(
+                "controller",
+                "agent.gone",
+                agentId,
+                Map.of("lastHeartbeat", lastHeard.toString(), "jobsFailed", failed));
         events.publish("agent:gone", Map.of("agent", agentId, "region", region, "lastHeartbeat", lastHeard.toString()));
         for (Listener l : listeners) {
             l.gone(agentId, region, lastHeard);
@@ -213,15 +241,16 @@ public final class AgentRegistry implements AutoCloseable {
     }
 
     public void send(String agentId, ControllerMessage m) {
-        AgentSession s = session(agentId).orElseThrow(() -> new IllegalStateException("agent " + agentId + " is not connected"));
+        AgentSession s =
+                session(agentId).orElseThrow(() -> new IllegalStateException("agent " + agentId + " is not connected"));
         s.send(m);
     }
 
     public List<AgentInfo> list() {
         List<AgentInfo> out = new ArrayList<>();
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT * FROM agents ORDER BY id");
-             ResultSet rs = ps.executeQuery()) {
+                PreparedStatement ps = c.prepareStatement("SELECT * FROM agents ORDER BY id");
+                ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 String id = rs.getString("id");
                 List<String> dbs;
@@ -231,10 +260,21 @@ public final class AgentRegistry implements AutoCloseable {
                     dbs = List.of();
                 }
                 AgentSession s = sessions.get(id);
-                out.add(new AgentInfo(id, rs.getString("region"), rs.getString("version"), dbs, rs.getInt("max_concurrent_jobs"),
-                        s != null && !s.isClosed(), isGone(id), rs.getObject("first_seen", OffsetDateTime.class).toInstant(),
-                        s != null ? s.lastHeartbeat : rs.getObject("last_seen", OffsetDateTime.class).toInstant(),
-                        rs.getString("disconnect_reason"), s != null ? List.copyOf(s.runningJobs) : List.of()));
+                out.add(new AgentInfo(
+                        id,
+                        rs.getString("region"),
+                        rs.getString("version"),
+                        dbs,
+                        rs.getInt("max_concurrent_jobs"),
+                        s != null && !s.isClosed(),
+                        isGone(id),
+                        rs.getObject("first_seen", OffsetDateTime.class).toInstant(),
+                        s != null
+                                ? s.lastHeartbeat
+                                : rs.getObject("last_seen", OffsetDateTime.class)
+                                        .toInstant(),
+                        rs.getString("disconnect_reason"),
+                        s != null ? List.copyOf(s.runningJobs) : List.of()));
             }
         } catch (SQLException e) {
             throw new IllegalStateException(e);
@@ -247,8 +287,9 @@ public final class AgentRegistry implements AutoCloseable {
         try (Connection c = ds.getConnection()) {
             String dbs = JSON.writeValueAsString(databases);
             int n;
-            try (PreparedStatement ps = c.prepareStatement("UPDATE agents SET region = ?, version = ?, databases_json = ?, max_concurrent_jobs = ?,"
-                    + " connected = TRUE, last_seen = ?, disconnect_reason = NULL WHERE id = ?")) {
+            try (PreparedStatement ps = c.prepareStatement(
+                    "UPDATE agents SET region = ?, version = ?, databases_json = ?, max_concurrent_jobs = ?,"
+                            + " connected = TRUE, last_seen = ?, disconnect_reason = NULL WHERE id = ?")) {
                 ps.setString(1, region);
                 ps.setString(2, version);
                 ps.setString(3, dbs);
@@ -258,8 +299,9 @@ public final class AgentRegistry implements AutoCloseable {
                 n = ps.executeUpdate();
             }
             if (n == 0) {
-                try (PreparedStatement ps = c.prepareStatement("INSERT INTO agents (id, region, version, databases_json, max_concurrent_jobs,"
-                        + " connected, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)")) {
+                try (PreparedStatement ps = c.prepareStatement(
+                        "INSERT INTO agents (id, region, version, databases_json, max_concurrent_jobs,"
+                                + " connected, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, TRUE, ?, ?)")) {
                     ps.setString(1, id);
                     ps.setString(2, region);
                     ps.setString(3, version);
@@ -277,7 +319,7 @@ public final class AgentRegistry implements AutoCloseable {
 
     private void touch(String id) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE agents SET last_seen = ? WHERE id = ?")) {
+                PreparedStatement ps = c.prepareStatement("UPDATE agents SET last_seen = ? WHERE id = ?")) {
             ps.setObject(1, OffsetDateTime.now(ZoneOffset.UTC));
             ps.setString(2, id);
             ps.executeUpdate();
@@ -288,7 +330,8 @@ public final class AgentRegistry implements AutoCloseable {
 
     private void setDisconnected(String id, String reason) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE agents SET connected = FALSE, disconnect_reason = ? WHERE id = ?")) {
+                PreparedStatement ps =
+                        c.prepareStatement("UPDATE agents SET connected = FALSE, disconnect_reason = ? WHERE id = ?")) {
             ps.setString(1, reason.length() > 1900 ? reason.substring(0, 1900) : reason);
             ps.setString(2, id);
             ps.executeUpdate();

@@ -2,7 +2,6 @@ package dev.lifeboat.controller.agents;
 
 import dev.lifeboat.proto.v1.ControllerMessage;
 import io.grpc.stub.StreamObserver;
-
 import java.time.Instant;
 import java.util.List;
 import java.util.Set;
@@ -19,6 +18,7 @@ public final class AgentSession {
     volatile long heartbeats;
     /** Consecutive heartbeats that did not list a job the controller thinks runs here. */
     final java.util.Map<String, Integer> misses = new java.util.concurrent.ConcurrentHashMap<>();
+
     private volatile boolean closed;
 
     AgentSession(String agentId, String region, List<String> databases, StreamObserver<ControllerMessage> out) {

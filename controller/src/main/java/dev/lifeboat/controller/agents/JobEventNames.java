@@ -7,8 +7,7 @@ import java.util.Locale;
  * {@code health-check:failed} (a DR drill is the health check: restore, start, check) …
  */
 public final class JobEventNames {
-    private JobEventNames() {
-    }
+    private JobEventNames() {}
 
     public static String subject(String jobType) {
         return switch (jobType) {

@@ -21,8 +21,16 @@ import java.util.Set;
  * @param resolvedAt when it cleared; null while open
  * @param details    measured values and thresholds (JSON-friendly values)
  */
-public record Alert(String id, String kind, String severity, String database, String region, String summary,
-                    Instant raisedAt, Instant resolvedAt, Map<String, Object> details) {
+public record Alert(
+        String id,
+        String kind,
+        String severity,
+        String database,
+        String region,
+        String summary,
+        Instant raisedAt,
+        Instant resolvedAt,
+        Map<String, Object> details) {
     public static final Set<String> SEVERITIES = Set.of("warning", "critical");
 
     public Alert {
@@ -33,7 +41,8 @@ public record Alert(String id, String kind, String severity, String database, St
             throw new IllegalArgumentException("alert " + id + " needs a kind");
         }
         if (!SEVERITIES.contains(severity)) {
-            throw new IllegalArgumentException("alert " + id + " has severity '" + severity + "'; use warning or critical");
+            throw new IllegalArgumentException(
+                    "alert " + id + " has severity '" + severity + "'; use warning or critical");
         }
         if (summary == null || summary.isBlank()) {
             throw new IllegalArgumentException("alert " + id + " needs a summary");

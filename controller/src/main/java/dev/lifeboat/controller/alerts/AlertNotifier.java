@@ -3,10 +3,6 @@ package dev.lifeboat.controller.alerts;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import dev.lifeboat.common.Backoff;
 import dev.lifeboat.controller.alerts.WebhookPayloads.Event;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.sql.DataSource;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
@@ -34,6 +30,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Delivers alerts to webhooks through a durable outbox (table {@code alert_deliveries}, migration V3).
@@ -63,8 +62,9 @@ public final class AlertNotifier implements AutoCloseable {
     private static final String DUE_FILTER = " d.state = 'pending' AND (d.claimed_until IS NULL OR d.claimed_until < ?)"
             + " AND NOT EXISTS (SELECT 1 FROM alert_deliveries e WHERE e.state = 'pending' AND e.target = d.target"
             + " AND e.alert_id = d.alert_id AND e.id < d.id)";
-    private static final String DELIVERY_COLUMNS = "id, target, alert_id, event, state, attempts, last_status, last_error,"
-            + " created_at, next_attempt_at, finished_at";
+    private static final String DELIVERY_COLUMNS =
+            "id, target, alert_id, event, state, attempts, last_status, last_error,"
+                    + " created_at, next_attempt_at, finished_at";
 
     /**
      * @param initialBackoff delay after the first failure; doubles per attempt (with jitter: half to all of it)
@@ -75,10 +75,16 @@ public final class AlertNotifier implements AutoCloseable {
      *                       leases of a controller that died)
      * @param keepFinished   how long delivered and given-up rows stay for the API before they are deleted
      */
-    public record Options(Duration initialBackoff, Duration maxBackoff, Duration maxAge, Duration requestTimeout,
-                          Duration pollInterval, Duration keepFinished) {
+    public record Options(
+            Duration initialBackoff,
+            Duration maxBackoff,
+            Duration maxAge,
+            Duration requestTimeout,
+            Duration pollInterval,
+            Duration keepFinished) {
         public Options {
-            for (Duration d : new Duration[]{initialBackoff, maxBackoff, maxAge, requestTimeout, pollInterval, keepFinished}) {
+            for (Duration d :
+                    new Duration[] {initialBackoff, maxBackoff, maxAge, requestTimeout, pollInterval, keepFinished}) {
                 if (d == null || d.isNegative() || d.isZero()) {
                     throw new IllegalArgumentException("alert notifier durations must be positive: " + d);
                 }
@@ -90,18 +96,32 @@ public final class AlertNotifier implements AutoCloseable {
         }
 
         public static Options defaults() {
-            return new Options(Duration.ofSeconds(2), Duration.ofMinutes(5), Duration.ofHours(24), Duration.ofSeconds(10),
-                    Duration.ofSeconds(5), Duration.ofDays(30));
+            return new Options(
+                    Duration.ofSeconds(2),
+                    Duration.ofMinutes(5),
+                    Duration.ofHours(24),
+                    Duration.ofSeconds(10),
+                    Duration.ofSeconds(5),
+                    Duration.ofDays(30));
         }
     }
 
     /** One row of the outbox, for the API. */
-    public record Delivery(long id, String target, String alertId, String event, String state, int attempts,
-                           Integer lastStatus, String lastError, Instant createdAt, Instant nextAttemptAt, Instant finishedAt) {
-    }
+    public record Delivery(
+            long id,
+            String target,
+            String alertId,
+            String event,
+            String state,
+            int attempts,
+            Integer lastStatus,
+            String lastError,
+            Instant createdAt,
+            Instant nextAttemptAt,
+            Instant finishedAt) {}
 
-    private record Row(long id, String target, String alertId, Event event, String alertJson, int attempts, Instant createdAt) {
-    }
+    private record Row(
+            long id, String target, String alertId, Event event, String alertJson, int attempts, Instant createdAt) {}
 
     private final DataSource ds;
     private final Map<String, WebhookTarget> targets = new LinkedHashMap<>();
@@ -125,7 +145,8 @@ public final class AlertNotifier implements AutoCloseable {
         }
         for (WebhookTarget t : targets) {
             if (this.targets.putIfAbsent(t.name(), t) != null) {
-                throw new IllegalArgumentException("two webhook targets are named '" + t.name() + "'; names must be unique");
+                throw new IllegalArgumentException(
+                        "two webhook targets are named '" + t.name() + "'; names must be unique");
             }
         }
         this.ds = ds;
@@ -152,16 +173,19 @@ public final class AlertNotifier implements AutoCloseable {
         try {
             json = WebhookPayloads.JSON.writeValueAsString(alert);
         } catch (JsonProcessingException e) {
-            throw new IllegalArgumentException("alert " + alert.id() + " cannot be written as JSON (its details must be plain"
-                    + " values, lists and maps): " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(
+                    "alert " + alert.id() + " cannot be written as JSON (its details must be plain"
+                            + " values, lists and maps): " + e.getOriginalMessage(),
+                    e);
         }
         OffsetDateTime now = utc(clock.instant());
         int queued = 0;
         try (Connection c = ds.getConnection()) {
             boolean autoCommit = c.getAutoCommit();
             c.setAutoCommit(false);
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO alert_deliveries (target, alert_id, event, alert, state,"
-                    + " attempts, created_at, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("INSERT INTO alert_deliveries (target, alert_id, event, alert, state,"
+                            + " attempts, created_at, next_attempt_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)")) {
                 for (WebhookTarget t : targets.values()) {
                     if (t.accepts(alert.severity())) {
                         ps.setString(1, t.name());
@@ -185,8 +209,10 @@ public final class AlertNotifier implements AutoCloseable {
                 c.setAutoCommit(autoCommit);
             }
         } catch (SQLException e) {
-            throw new AlertDeliveryException("could not queue alert " + alert.id() + " (" + event.wire() + ") for delivery: "
-                    + e.getMessage() + "; check the controller database", e);
+            throw new AlertDeliveryException(
+                    "could not queue alert " + alert.id() + " (" + event.wire() + ") for delivery: " + e.getMessage()
+                            + "; check the controller database",
+                    e);
         }
         if (queued == 0) {
             log.debug("alert {} ({}) matches no webhook target", alert.id(), alert.severity());
@@ -196,7 +222,8 @@ public final class AlertNotifier implements AutoCloseable {
 
     /** Outbox rows for one alert, oldest first. */
     public List<Delivery> deliveries(String alertId) {
-        return queryDeliveries("SELECT " + DELIVERY_COLUMNS + " FROM alert_deliveries WHERE alert_id = ? ORDER BY id",
+        return queryDeliveries(
+                "SELECT " + DELIVERY_COLUMNS + " FROM alert_deliveries WHERE alert_id = ? ORDER BY id",
                 ps -> ps.setString(1, alertId));
     }
 
@@ -205,15 +232,17 @@ public final class AlertNotifier implements AutoCloseable {
         if (limit < 1 || limit > 10_000) {
             throw new IllegalArgumentException("limit must be between 1 and 10000, was " + limit);
         }
-        return queryDeliveries("SELECT " + DELIVERY_COLUMNS + " FROM alert_deliveries ORDER BY id DESC LIMIT ?",
+        return queryDeliveries(
+                "SELECT " + DELIVERY_COLUMNS + " FROM alert_deliveries ORDER BY id DESC LIMIT ?",
                 ps -> ps.setInt(1, limit));
     }
 
     /** How many deliveries are still to be sent. */
     public long pendingCount() {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT COUNT(*) FROM alert_deliveries WHERE state = 'pending'");
-             ResultSet rs = ps.executeQuery()) {
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT COUNT(*) FROM alert_deliveries WHERE state = 'pending'");
+                ResultSet rs = ps.executeQuery()) {
             rs.next();
             return rs.getLong(1);
         } catch (SQLException e) {
@@ -239,12 +268,15 @@ public final class AlertNotifier implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_deliveries SET claimed_by = NULL, claimed_until = NULL"
-                     + " WHERE claimed_by = ? AND state = 'pending'")) {
+                PreparedStatement ps =
+                        c.prepareStatement("UPDATE alert_deliveries SET claimed_by = NULL, claimed_until = NULL"
+                                + " WHERE claimed_by = ? AND state = 'pending'")) {
             ps.setString(1, instanceId);
             ps.executeUpdate();
         } catch (SQLException e) {
-            log.warn("could not hand back claimed alert deliveries (they are retried when their lease ends): {}", e.toString());
+            log.warn(
+                    "could not hand back claimed alert deliveries (they are retried when their lease ends): {}",
+                    e.toString());
         }
     }
 
@@ -290,15 +322,22 @@ public final class AlertNotifier implements AutoCloseable {
         Instant now = clock.instant();
         List<Row> due = new ArrayList<>();
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT d.id, d.target, d.alert_id, d.event, d.alert, d.attempts, d.created_at"
-                     + " FROM alert_deliveries d WHERE d.next_attempt_at <= ? AND" + DUE_FILTER
-                     + " ORDER BY d.next_attempt_at, d.id LIMIT " + BATCH)) {
+                PreparedStatement ps = c.prepareStatement(
+                        "SELECT d.id, d.target, d.alert_id, d.event, d.alert, d.attempts, d.created_at"
+                                + " FROM alert_deliveries d WHERE d.next_attempt_at <= ? AND" + DUE_FILTER
+                                + " ORDER BY d.next_attempt_at, d.id LIMIT " + BATCH)) {
             ps.setObject(1, utc(now));
             ps.setObject(2, utc(now));
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    due.add(new Row(rs.getLong(1), rs.getString(2), rs.getString(3), Event.ofWire(rs.getString(4)), rs.getString(5),
-                            rs.getInt(6), rs.getObject(7, OffsetDateTime.class).toInstant()));
+                    due.add(new Row(
+                            rs.getLong(1),
+                            rs.getString(2),
+                            rs.getString(3),
+                            Event.ofWire(rs.getString(4)),
+                            rs.getString(5),
+                            rs.getInt(6),
+                            rs.getObject(7, OffsetDateTime.class).toInstant()));
                 }
             }
         }
@@ -327,8 +366,9 @@ public final class AlertNotifier implements AutoCloseable {
 
     private boolean claim(Row r, Instant now) throws SQLException {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?"
-                     + " WHERE id = ? AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?"
+                                + " WHERE id = ? AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)")) {
             ps.setString(1, instanceId);
             ps.setObject(2, utc(now.plus(lease())));
             ps.setLong(3, r.id());
@@ -341,8 +381,11 @@ public final class AlertNotifier implements AutoCloseable {
         try {
             WebhookTarget target = targets.get(row.target());
             if (target == null) {
-                log.warn("dropping {} event of alert {}: webhook target '{}' is no longer configured", row.event().wire(),
-                        row.alertId(), row.target());
+                log.warn(
+                        "dropping {} event of alert {}: webhook target '{}' is no longer configured",
+                        row.event().wire(),
+                        row.alertId(),
+                        row.target());
                 finish(row, DROPPED, null, "webhook target '" + row.target() + "' is no longer configured");
                 return;
             }
@@ -362,10 +405,12 @@ public final class AlertNotifier implements AutoCloseable {
                     .header("X-Lifeboat-Delivery", Long.toString(row.id()))
                     .POST(HttpRequest.BodyPublishers.ofByteArray(WebhookPayloads.render(target, alert, row.event())));
             target.headers().forEach(req::header);
-            CompletableFuture<HttpResponse<String>> response = http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString());
+            CompletableFuture<HttpResponse<String>> response =
+                    http.sendAsync(req.build(), HttpResponse.BodyHandlers.ofString());
             try {
                 // the request timeout may not cover connecting on every client: bound the whole attempt here
-                CompletableFuture.anyOf(response, closing).get(options.requestTimeout().plusSeconds(2).toMillis(), TimeUnit.MILLISECONDS);
+                CompletableFuture.anyOf(response, closing)
+                        .get(options.requestTimeout().plusSeconds(2).toMillis(), TimeUnit.MILLISECONDS);
             } catch (TimeoutException e) {
                 response.cancel(true);
                 retryLater(row, target, null, "no answer within " + options.requestTimeout(), null);
@@ -388,7 +433,10 @@ public final class AlertNotifier implements AutoCloseable {
             }
             handle(row, target, r);
         } catch (SQLException e) {
-            log.warn("could not record the outcome of alert delivery {} (it will be retried when its lease ends): {}", row.id(), e.toString());
+            log.warn(
+                    "could not record the outcome of alert delivery {} (it will be retried when its lease ends): {}",
+                    row.id(),
+                    e.toString());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (RuntimeException e) {
@@ -400,28 +448,45 @@ public final class AlertNotifier implements AutoCloseable {
         int status = r.statusCode();
         if (status >= 200 && status < 300) {
             finish(row, DELIVERED, status, null);
-            log.info("alert {} ({}) delivered to {} after {} attempt(s)", row.alertId(), row.event().wire(), target.name(), row.attempts() + 1);
+            log.info(
+                    "alert {} ({}) delivered to {} after {} attempt(s)",
+                    row.alertId(),
+                    row.event().wire(),
+                    target.name(),
+                    row.attempts() + 1);
             return;
         }
-        String error = "HTTP " + status + (r.body() == null || r.body().isBlank() ? "" : ": " + r.body().strip());
+        String error = "HTTP " + status
+                + (r.body() == null || r.body().isBlank() ? "" : ": " + r.body().strip());
         if (status == 429 || status == 408 || status == 425 || status >= 500) {
             Duration retryAfter = status == 429 || status == 503 ? retryAfter(r) : null;
             retryLater(row, target, status, error, retryAfter);
             return;
         }
-        log.error("{} refused the {} event of alert {} with {}; not retrying: check the target's URL{} and credentials",
-                target, row.event().wire(), row.alertId(), cut(error, 300),
+        log.error(
+                "{} refused the {} event of alert {} with {}; not retrying: check the target's URL{} and credentials",
+                target,
+                row.event().wire(),
+                row.alertId(),
+                cut(error, 300),
                 target.format() == WebhookTarget.Format.PAGERDUTY_EVENTS_V2 ? ", routing key" : "");
         finish(row, REJECTED, status, error);
     }
 
-    private void retryLater(Row row, WebhookTarget target, Integer status, String error, Duration retryAfter) throws SQLException {
+    private void retryLater(Row row, WebhookTarget target, Integer status, String error, Duration retryAfter)
+            throws SQLException {
         int attempts = row.attempts() + 1;
         Instant now = clock.instant();
         Instant deadline = row.createdAt().plus(options.maxAge());
         if (!now.isBefore(deadline)) {
-            log.error("giving up on the {} event of alert {} for {} after {} attempts over {}: {}", row.event().wire(), row.alertId(),
-                    target, attempts, Duration.between(row.createdAt(), now).truncatedTo(java.time.temporal.ChronoUnit.MILLIS), cut(error, 300));
+            log.error(
+                    "giving up on the {} event of alert {} for {} after {} attempts over {}: {}",
+                    row.event().wire(),
+                    row.alertId(),
+                    target,
+                    attempts,
+                    Duration.between(row.createdAt(), now).truncatedTo(java.time.temporal.ChronoUnit.MILLIS),
+                    cut(error, 300));
             finish(row, EXPIRED, status, error);
             return;
         }
@@ -430,11 +495,18 @@ public final class AlertNotifier implements AutoCloseable {
         if (next.isAfter(deadline)) {
             next = deadline; // one last try when the time is up
         }
-        log.warn("delivering the {} event of alert {} to {} failed (attempt {}: {}); next try at {}", row.event().wire(),
-                row.alertId(), target, attempts, cut(error, 300), next);
+        log.warn(
+                "delivering the {} event of alert {} to {} failed (attempt {}: {}); next try at {}",
+                row.event().wire(),
+                row.alertId(),
+                target,
+                attempts,
+                cut(error, 300),
+                next);
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_deliveries SET attempts = ?, next_attempt_at = ?, last_status = ?,"
-                     + " last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "UPDATE alert_deliveries SET attempts = ?, next_attempt_at = ?, last_status = ?,"
+                                + " last_error = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?")) {
             ps.setInt(1, attempts);
             ps.setObject(2, utc(next));
             setIntOrNull(ps, 3, status);
@@ -446,7 +518,8 @@ public final class AlertNotifier implements AutoCloseable {
 
     /** {@code initialBackoff · 2^(attempts-1)}, at most {@code maxBackoff}, then a random half to all of it. */
     Duration backoff(int attempts) {
-        return Backoff.exponential(options.initialBackoff(), options.maxBackoff()).delayAfter(attempts);
+        return Backoff.exponential(options.initialBackoff(), options.maxBackoff())
+                .delayAfter(attempts);
     }
 
     /** Retry-After as seconds or as an HTTP date; null when absent or unreadable. */
@@ -470,8 +543,9 @@ public final class AlertNotifier implements AutoCloseable {
 
     private void finish(Row row, String state, Integer status, String error) throws SQLException {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_deliveries SET state = ?, attempts = ?, last_status = ?,"
-                     + " last_error = ?, finished_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "UPDATE alert_deliveries SET state = ?, attempts = ?, last_status = ?,"
+                                + " last_error = ?, finished_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?")) {
             ps.setString(1, state);
             ps.setInt(2, DROPPED.equals(state) ? row.attempts() : row.attempts() + 1);
             setIntOrNull(ps, 3, status);
@@ -484,8 +558,9 @@ public final class AlertNotifier implements AutoCloseable {
 
     private void release(Row row) throws SQLException {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("UPDATE alert_deliveries SET claimed_by = NULL, claimed_until = NULL"
-                     + " WHERE id = ? AND claimed_by = ?")) {
+                PreparedStatement ps =
+                        c.prepareStatement("UPDATE alert_deliveries SET claimed_by = NULL, claimed_until = NULL"
+                                + " WHERE id = ? AND claimed_by = ?")) {
             ps.setLong(1, row.id());
             ps.setString(2, instanceId);
             ps.executeUpdate();
@@ -496,7 +571,8 @@ public final class AlertNotifier implements AutoCloseable {
         Instant now = clock.instant();
         long max = options.pollInterval().toMillis();
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT MIN(d.next_attempt_at) FROM alert_deliveries d WHERE" + DUE_FILTER)) {
+                PreparedStatement ps = c.prepareStatement(
+                        "SELECT MIN(d.next_attempt_at) FROM alert_deliveries d WHERE" + DUE_FILTER)) {
             ps.setObject(1, utc(now));
             try (ResultSet rs = ps.executeQuery()) {
                 OffsetDateTime next = rs.next() ? rs.getObject(1, OffsetDateTime.class) : null;
@@ -511,7 +587,8 @@ public final class AlertNotifier implements AutoCloseable {
 
     private void purgeFinished() throws SQLException {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("DELETE FROM alert_deliveries WHERE state <> 'pending' AND finished_at < ?")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "DELETE FROM alert_deliveries WHERE state <> 'pending' AND finished_at < ?")) {
             ps.setObject(1, utc(clock.instant().minus(options.keepFinished())));
             int n = ps.executeUpdate();
             if (n > 0) {
@@ -526,16 +603,26 @@ public final class AlertNotifier implements AutoCloseable {
 
     private List<Delivery> queryDeliveries(String sql, Binder binder) {
         List<Delivery> out = new ArrayList<>();
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             binder.bind(ps);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
                     int status = rs.getInt(7);
                     Integer lastStatus = rs.wasNull() ? null : status;
                     OffsetDateTime finished = rs.getObject(11, OffsetDateTime.class);
-                    out.add(new Delivery(rs.getLong(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                            rs.getInt(6), lastStatus, rs.getString(8), rs.getObject(9, OffsetDateTime.class).toInstant(),
-                            rs.getObject(10, OffsetDateTime.class).toInstant(), finished == null ? null : finished.toInstant()));
+                    out.add(new Delivery(
+                            rs.getLong(1),
+                            rs.getString(2),
+                            rs.getString(3),
+                            rs.getString(4),
+                            rs.getString(5),
+                            rs.getInt(6),
+                            lastStatus,
+                            rs.getString(8),
+                            rs.getObject(9, OffsetDateTime.class).toInstant(),
+                            rs.getObject(10, OffsetDateTime.class).toInstant(),
+                            finished == null ? null : finished.toInstant()));
                 }
             }
         } catch (SQLException e) {

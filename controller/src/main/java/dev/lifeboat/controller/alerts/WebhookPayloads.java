@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +13,8 @@ import java.util.Map;
 /** Renders an alert event into the JSON body a webhook target expects. */
 public final class WebhookPayloads {
     /** Alerts and payloads as JSON: ISO-8601 instants, not epoch numbers. */
-    static final ObjectMapper JSON = new ObjectMapper().registerModule(new JavaTimeModule())
+    static final ObjectMapper JSON = new ObjectMapper()
+            .registerModule(new JavaTimeModule())
             .disable(SerializationFeature.WRITE_DATES_AS_TIMESTAMPS);
 
     // limits of the receiving APIs: longer values are refused there, so they are cut here
@@ -26,11 +26,11 @@ public final class WebhookPayloads {
     private static final int SLACK_FIELDS_PER_SECTION = 10;
     private static final int SLACK_DETAIL_FIELDS_MAX = 20;
 
-    private WebhookPayloads() {
-    }
+    private WebhookPayloads() {}
 
     public enum Event {
-        RAISED, RESOLVED;
+        RAISED,
+        RESOLVED;
 
         public String wire() {
             return name().toLowerCase(java.util.Locale.ROOT);
@@ -51,7 +51,8 @@ public final class WebhookPayloads {
         try {
             return JSON.writeValueAsBytes(body);
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new IllegalArgumentException("alert " + alert.id() + " cannot be written as JSON: " + e.getOriginalMessage(), e);
+            throw new IllegalArgumentException(
+                    "alert " + alert.id() + " cannot be written as JSON: " + e.getOriginalMessage(), e);
         }
     }
 
@@ -98,11 +99,15 @@ public final class WebhookPayloads {
 
     static ObjectNode slack(Alert alert, Event event) {
         boolean resolved = event == Event.RESOLVED;
-        String icon = resolved ? ":white_check_mark:" : alert.severity().equals("critical") ? ":rotating_light:" : ":warning:";
+        String icon = resolved
+                ? ":white_check_mark:"
+                : alert.severity().equals("critical") ? ":rotating_light:" : ":warning:";
         String state = resolved ? "RESOLVED" : alert.severity().toUpperCase(java.util.Locale.ROOT);
-        String where = alert.database() == null && alert.region() == null ? ""
-                : " (" + (alert.database() == null ? "" : alert.database()) + (alert.database() != null && alert.region() != null ? " @ " : "")
-                + (alert.region() == null ? "" : alert.region()) + ")";
+        String where = alert.database() == null && alert.region() == null
+                ? ""
+                : " (" + (alert.database() == null ? "" : alert.database())
+                        + (alert.database() != null && alert.region() != null ? " @ " : "")
+                        + (alert.region() == null ? "" : alert.region()) + ")";
 
         ObjectNode n = JSON.createObjectNode();
         // text is what notifications and clients without blocks show
@@ -120,26 +125,28 @@ public final class WebhookPayloads {
         mrkdwn(summary.putObject("text"), cut(icon + " " + escape(alert.summary()), SLACK_TEXT_MAX));
 
         List<String[]> fields = new ArrayList<>();
-        fields.add(new String[]{"Severity", alert.severity()});
-        fields.add(new String[]{"Kind", alert.kind()});
+        fields.add(new String[] {"Severity", alert.severity()});
+        fields.add(new String[] {"Kind", alert.kind()});
         if (alert.database() != null) {
-            fields.add(new String[]{"Database", alert.database()});
+            fields.add(new String[] {"Database", alert.database()});
         }
         if (alert.region() != null) {
-            fields.add(new String[]{"Region", alert.region()});
+            fields.add(new String[] {"Region", alert.region()});
         }
-        fields.add(new String[]{"Raised", alert.raisedAt().toString()});
+        fields.add(new String[] {"Raised", alert.raisedAt().toString()});
         if (resolved) {
             Instant at = alert.resolvedAt();
-            fields.add(new String[]{"Resolved", at == null ? "yes" : at.toString()});
+            fields.add(new String[] {"Resolved", at == null ? "yes" : at.toString()});
         }
         int details = 0;
         for (Map.Entry<String, Object> d : alert.details().entrySet()) {
             if (details++ == SLACK_DETAIL_FIELDS_MAX) {
-                fields.add(new String[]{"…", (alert.details().size() - SLACK_DETAIL_FIELDS_MAX) + " more details in the API"});
+                fields.add(new String[] {
+                    "…", (alert.details().size() - SLACK_DETAIL_FIELDS_MAX) + " more details in the API"
+                });
                 break;
             }
-            fields.add(new String[]{d.getKey(), String.valueOf(d.getValue())});
+            fields.add(new String[] {d.getKey(), String.valueOf(d.getValue())});
         }
         for (int i = 0; i < fields.size(); i += SLACK_FIELDS_PER_SECTION) {
             ObjectNode section = blocks.addObject();

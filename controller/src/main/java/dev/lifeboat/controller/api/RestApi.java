@@ -22,6 +22,15 @@ import io.javalin.http.HttpStatus;
 import io.javalin.http.sse.SseClient;
 import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLContext;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
@@ -29,26 +38,24 @@ import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
 
-import javax.net.ssl.SSLContext;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.util.HashMap;
-import java.util.LinkedHashMap;
-
-import java.util.Map;
-import java.util.Optional;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
-
 /**
  * The REST API (JSON, described by {@code /api/v1/openapi.yaml}), the server-sent-events stream and /metrics.
  * Every call needs a bearer token whose role allows it, and every call is written to the audit log.
  */
 public final class RestApi implements AutoCloseable {
-    public record Services(Inventory inventory, AgentRegistry agents, JobStore jobs, JobDispatcher dispatcher, SlaStatus status,
-                           AlertEvaluator alerts, EventBus events, AuditLog auditLog, java.nio.file.Path auditHead, Auditor audit, PolicyScheduler scheduler,
-                           PrometheusMeterRegistry metrics) {
-    }
+    public record Services(
+            Inventory inventory,
+            AgentRegistry agents,
+            JobStore jobs,
+            JobDispatcher dispatcher,
+            SlaStatus status,
+            AlertEvaluator alerts,
+            EventBus events,
+            AuditLog auditLog,
+            java.nio.file.Path auditHead,
+            Auditor audit,
+            PolicyScheduler scheduler,
+            PrometheusMeterRegistry metrics) {}
 
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RestApi.class);
     private static final String CALLER = "lifeboat.caller";
@@ -71,7 +78,8 @@ public final class RestApi implements AutoCloseable {
                     ssl.setSslContext(tls);
                     HttpConfiguration https = new HttpConfiguration(httpConfig);
                     https.addCustomizer(new SecureRequestCustomizer(false));
-                    c = new ServerConnector(server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
+                    c = new ServerConnector(
+                            server, new SslConnectionFactory(ssl, "http/1.1"), new HttpConnectionFactory(https));
                 } else {
                     c = new ServerConnector(server, new HttpConnectionFactory(httpConfig));
                 }
@@ -99,7 +107,12 @@ public final class RestApi implements AutoCloseable {
                 ctx.contentType("application/yaml").result(in.readAllBytes());
             }
         });
-        r.get("/metrics", guarded(Role.VIEWER, ctx -> ctx.contentType("text/plain; version=0.0.4").result(s.metrics().scrape())));
+        r.get(
+                "/metrics",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.contentType("text/plain; version=0.0.4")
+                                .result(s.metrics().scrape())));
 
         r.get("/api/v1/status", guarded(Role.VIEWER, ctx -> ctx.json(s.status().all())));
         r.get("/api/v1/status/{database}", guarded(Role.VIEWER, ctx -> {
@@ -109,11 +122,25 @@ public final class RestApi implements AutoCloseable {
             ctx.json(s.status().of(ctx.pathParam("database")));
         }));
         r.get("/api/v1/agents", guarded(Role.VIEWER, ctx -> ctx.json(s.agents().list())));
-        r.get("/api/v1/databases", guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().databases())));
-        r.get("/api/v1/policies", guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().policies())));
-        r.get("/api/v1/schedules", guarded(Role.VIEWER, ctx -> ctx.json(s.scheduler().upcoming())));
-        r.get("/api/v1/jobs", guarded(Role.VIEWER, ctx -> ctx.json(s.jobs().list(ctx.queryParam("database"), ctx.queryParam("state"),
-                ctx.queryParam("agent"), (int) Math.min(10000, intParam(ctx, "limit", 100))))));
+        r.get(
+                "/api/v1/databases",
+                guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().databases())));
+        r.get(
+                "/api/v1/policies",
+                guarded(Role.VIEWER, ctx -> ctx.json(s.inventory().policies())));
+        r.get(
+                "/api/v1/schedules",
+                guarded(Role.VIEWER, ctx -> ctx.json(s.scheduler().upcoming())));
+        r.get(
+                "/api/v1/jobs",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.json(s.jobs()
+                                .list(
+                                        ctx.queryParam("database"),
+                                        ctx.queryParam("state"),
+                                        ctx.queryParam("agent"),
+                                        (int) Math.min(10000, intParam(ctx, "limit", 100))))));
         r.get("/api/v1/jobs/{id}", guarded(Role.VIEWER, ctx -> ctx.json(job(ctx.pathParam("id")))));
         r.get("/api/v1/jobs/{id}/events", guarded(Role.VIEWER, ctx -> {
             job(ctx.pathParam("id"));
@@ -123,16 +150,32 @@ public final class RestApi implements AutoCloseable {
         r.post("/api/v1/jobs/{id}/cancel", guarded(Role.OPERATOR, ctx -> {
             job(ctx.pathParam("id"));
             JsonNode body = body(ctx);
-            String reason = body.path("reason").asText("cancelled by " + caller(ctx).name());
-            boolean cancelling = s.dispatcher().cancel(ctx.pathParam("id"), reason, caller(ctx).name());
+            String reason =
+                    body.path("reason").asText("cancelled by " + caller(ctx).name());
+            boolean cancelling = s.dispatcher()
+                    .cancel(ctx.pathParam("id"), reason, caller(ctx).name());
             ctx.json(Map.of("cancelling", cancelling));
         }));
-        r.get("/api/v1/alerts", guarded(Role.VIEWER, ctx -> ctx.json("all".equals(ctx.queryParam("state"))
-                ? s.alerts().recent((int) Math.min(1000, intParam(ctx, "limit", 100)))
-                : s.alerts().open())));
-        r.get("/api/v1/audit", guarded(Role.ADMIN, ctx -> ctx.json(s.auditLog().list(
-                intParam(ctx, "after", 0), (int) Math.min(10000, intParam(ctx, "limit", 1000))))));
-        r.get("/api/v1/audit/verify", guarded(Role.ADMIN, ctx -> ctx.json(s.auditLog().verify(AuditLog.readAnchor(s.auditHead()).orElse(null)))));
+        r.get(
+                "/api/v1/alerts",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.json(
+                                "all".equals(ctx.queryParam("state"))
+                                        ? s.alerts().recent((int) Math.min(1000, intParam(ctx, "limit", 100)))
+                                        : s.alerts().open())));
+        r.get(
+                "/api/v1/audit",
+                guarded(
+                        Role.ADMIN,
+                        ctx -> ctx.json(s.auditLog().list(intParam(ctx, "after", 0), (int)
+                                Math.min(10000, intParam(ctx, "limit", 1000))))));
+        r.get(
+                "/api/v1/audit/verify",
+                guarded(
+                        Role.ADMIN,
+                        ctx -> ctx.json(s.auditLog()
+                                .verify(AuditLog.readAnchor(s.auditHead()).orElse(null)))));
         r.sse("/api/v1/events", this::events, Role.VIEWER);
 
         r.exception(IllegalArgumentException.class, (e, ctx) -> error(ctx, HttpStatus.BAD_REQUEST, e.getMessage()));
@@ -185,8 +228,11 @@ public final class RestApi implements AutoCloseable {
         }
         ctx.attribute(CALLER, caller);
         if (!caller.role().allows(needed)) {
-            throw new Denied(HttpStatus.FORBIDDEN, "token " + caller.name() + " has role " + caller.role().name().toLowerCase()
-                    + "; this needs " + needed.name().toLowerCase());
+            throw new Denied(
+                    HttpStatus.FORBIDDEN,
+                    "token " + caller.name() + " has role "
+                            + caller.role().name().toLowerCase() + "; this needs "
+                            + needed.name().toLowerCase());
         }
     }
 
@@ -202,7 +248,12 @@ public final class RestApi implements AutoCloseable {
         if (ctx.queryString() != null && !ctx.queryString().isBlank()) {
             detail.put("query", ctx.queryString());
         }
-        s.audit().record(c == null ? "anonymous" : "token:" + c.name(), "api." + ctx.method().name(), ctx.path(), detail);
+        s.audit()
+                .record(
+                        c == null ? "anonymous" : "token:" + c.name(),
+                        "api." + ctx.method().name(),
+                        ctx.path(),
+                        detail);
     }
 
     private static long intParam(Context ctx, String name, long dflt) {
@@ -240,25 +291,32 @@ public final class RestApi implements AutoCloseable {
         String id = b.path("id").asText(null);
         if (id != null) {
             if (!id.matches("[A-Za-z0-9][A-Za-z0-9._-]{0,127}")) {
-                throw new IllegalArgumentException("id must start with a letter or digit and hold 1-128 letters, digits, '.', '_' or '-'");
+                throw new IllegalArgumentException(
+                        "id must start with a letter or digit and hold 1-128 letters, digits, '.', '_' or '-'");
             }
             Optional<JobRecord> existing = s.jobs().get(id);
             if (existing.isPresent()) {
                 JobRecord e = existing.get();
-                if (!e.database().equals(database) || !e.type().equals(JobDispatcher.parseType(type).name())) {
-                    throw new IllegalStateException("job " + id + " exists for " + e.type() + " of " + e.database() + "; use a new id");
+                if (!e.database().equals(database)
+                        || !e.type().equals(JobDispatcher.parseType(type).name())) {
+                    throw new IllegalStateException(
+                            "job " + id + " exists for " + e.type() + " of " + e.database() + "; use a new id");
                 }
                 ctx.status(HttpStatus.OK).json(e);
                 return;
             }
         }
         if (database == null || type == null) {
-            throw new IllegalArgumentException("give database and type, e.g. {\"database\": \"main\", \"type\": \"BACKUP_FULL\"}");
+            throw new IllegalArgumentException(
+                    "give database and type, e.g. {\"database\": \"main\", \"type\": \"BACKUP_FULL\"}");
         }
         JobType t = JobDispatcher.parseType(type);
         Map<String, String> params = new HashMap<>();
-        b.path("params").properties().forEach(e -> params.put(e.getKey(), e.getValue().asText()));
-        JobRecord j = s.dispatcher().submit(id, database, t, params, "token:" + caller(ctx).name());
+        b.path("params")
+                .properties()
+                .forEach(e -> params.put(e.getKey(), e.getValue().asText()));
+        JobRecord j = s.dispatcher()
+                .submit(id, database, t, params, "token:" + caller(ctx).name());
         ctx.status(HttpStatus.CREATED).json(j);
     }
 
@@ -267,7 +325,10 @@ public final class RestApi implements AutoCloseable {
         audit(ctx, 200);
         long after;
         try {
-            after = Optional.ofNullable(ctx.header("Last-Event-ID")).map(String::trim).map(Long::parseLong).orElse(0L);
+            after = Optional.ofNullable(ctx.header("Last-Event-ID"))
+                    .map(String::trim)
+                    .map(Long::parseLong)
+                    .orElse(0L);
         } catch (NumberFormatException e) {
             after = 0; // not one of ours: replay everything kept
         }
@@ -295,5 +356,4 @@ public final class RestApi implements AutoCloseable {
     public void close() {
         app.stop();
     }
-
 }

@@ -1,7 +1,6 @@
 package dev.lifeboat.controller.api;
 
 import dev.lifeboat.controller.ControllerConfig;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -16,8 +15,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** Bearer tokens, kept as SHA-256 digests so neither memory dumps of the map nor the config hold usable tokens. */
 public final class Tokens {
-    public record Caller(String name, Role role) {
-    }
+    public record Caller(String name, Role role) {}
 
     private final Map<String, Caller> byDigest = new ConcurrentHashMap<>();
 
@@ -40,12 +38,15 @@ public final class Tokens {
     }
 
     public Optional<Caller> authenticate(String bearer) {
-        return bearer == null || bearer.isBlank() ? Optional.empty() : Optional.ofNullable(byDigest.get(sha256(bearer.trim())));
+        return bearer == null || bearer.isBlank()
+                ? Optional.empty()
+                : Optional.ofNullable(byDigest.get(sha256(bearer.trim())));
     }
 
     public static String sha256(String token) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(token.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

@@ -14,6 +14,12 @@ import java.time.Instant;
  * @param prevHash the previous entry's hash ({@link AuditLog#GENESIS} for the first)
  * @param hash     HMAC-SHA-256 of this entry's fields and {@code prevHash}, hex
  */
-public record AuditEntry(long seq, Instant at, String actor, String action, String target, String detail,
-                         String prevHash, String hash) {
-}
+public record AuditEntry(
+        long seq,
+        Instant at,
+        String actor,
+        String action,
+        String target,
+        String detail,
+        String prevHash,
+        String hash) {}

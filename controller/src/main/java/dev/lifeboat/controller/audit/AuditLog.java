@@ -4,10 +4,6 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.common.Backoff;
-
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
-import javax.sql.DataSource;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -38,6 +34,9 @@ import java.util.List;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import javax.sql.DataSource;
 
 /**
  * The append-only, tamper-evident audit log: table {@code audit_log} (migration V2). Every entry carries an
@@ -64,13 +63,15 @@ public final class AuditLog {
     private static final int VERIFY_PAGE = 1000;
     private static final int MAX_LIST = 10_000;
     /** Appends that lose a race for the chain's head retry soon, many times: writers take turns in milliseconds. */
-    private static final Backoff APPEND_CONFLICTS = Backoff.exponential(Duration.ofMillis(2), Duration.ofMillis(200))
-            .withMaxAttempts(50);
+    private static final Backoff APPEND_CONFLICTS =
+            Backoff.exponential(Duration.ofMillis(2), Duration.ofMillis(200)).withMaxAttempts(50);
     /** pg_advisory_xact_lock key shared by every controller on one database ("LBAUDIT\0"). */
     private static final long PG_LOCK_KEY = 0x4c42415544495400L;
+
     private static final byte[] DOMAIN = "lifeboat-audit-v1".getBytes(StandardCharsets.UTF_8);
     /** Unique violation, serialization failure, deadlock, H2 lock timeout and concurrent update: try again. */
     private static final Set<String> RETRY_STATES = Set.of("23505", "40001", "40P01", "HYT00", "90131");
+
     private static final String COLUMNS = "seq, at, actor, action, target, detail, prev_hash, hash";
     private static final HexFormat HEX = HexFormat.of();
     private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AuditLog.class);
@@ -105,8 +106,9 @@ public final class AuditLog {
             throw new IllegalArgumentException("data source, chain key and clock are required");
         }
         if (chainKey.length < MIN_KEY_BYTES) {
-            throw new IllegalArgumentException("the audit chain key has " + chainKey.length + " bytes; it needs at least "
-                    + MIN_KEY_BYTES + " (use AuditLog.loadOrCreateKey for a 32-byte key)");
+            throw new IllegalArgumentException(
+                    "the audit chain key has " + chainKey.length + " bytes; it needs at least " + MIN_KEY_BYTES
+                            + " (use AuditLog.loadOrCreateKey for a 32-byte key)");
         }
         this.ds = ds;
         this.key = new SecretKeySpec(chainKey.clone(), "HmacSHA256");
@@ -181,8 +183,10 @@ public final class AuditLog {
                 }
             } catch (SQLException e) {
                 if (!RETRY_STATES.contains(e.getSQLState()) || !pause(tries)) {
-                    throw new AuditException("could not append to the audit log (" + action + " by " + actor + "): "
-                            + e.getMessage() + "; check the controller database", e);
+                    throw new AuditException(
+                            "could not append to the audit log (" + action + " by " + actor + "): " + e.getMessage()
+                                    + "; check the controller database",
+                            e);
                 }
             }
         }
@@ -199,7 +203,7 @@ public final class AuditLog {
         long prevSeq = 0;
         String prevHash = GENESIS;
         try (PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-             ResultSet rs = ps.executeQuery()) {
+                ResultSet rs = ps.executeQuery()) {
             if (rs.next()) {
                 prevSeq = rs.getLong(1);
                 prevHash = rs.getString(2);
@@ -209,7 +213,8 @@ public final class AuditLog {
         // the database keeps microseconds: hash exactly what will be read back
         Instant at = clock.instant().truncatedTo(ChronoUnit.MICROS);
         String hash = hmac(seq, at, actor, action, target, detail, prevHash);
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO audit_log (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("INSERT INTO audit_log (" + COLUMNS + ") VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setLong(1, seq);
             ps.setObject(2, OffsetDateTime.ofInstant(at, ZoneOffset.UTC));
             ps.setString(3, actor);
@@ -237,14 +242,21 @@ public final class AuditLog {
 
     private static List<AuditEntry> page(Connection c, long afterSeq, int limit) throws SQLException {
         List<AuditEntry> out = new ArrayList<>();
-        try (PreparedStatement ps = c.prepareStatement(
-                "SELECT " + COLUMNS + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")) {
+        try (PreparedStatement ps =
+                c.prepareStatement("SELECT " + COLUMNS + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")) {
             ps.setLong(1, afterSeq);
             ps.setInt(2, limit);
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    out.add(new AuditEntry(rs.getLong(1), rs.getObject(2, OffsetDateTime.class).toInstant(), rs.getString(3),
-                            rs.getString(4), rs.getString(5), rs.getString(6), rs.getString(7), rs.getString(8)));
+                    out.add(new AuditEntry(
+                            rs.getLong(1),
+                            rs.getObject(2, OffsetDateTime.class).toInstant(),
+                            rs.getString(3),
+                            rs.getString(4),
+                            rs.getString(5),
+                            rs.getString(6),
+                            rs.getString(7),
+                            rs.getString(8)));
                 }
             }
         }
@@ -254,8 +266,8 @@ public final class AuditLog {
     /** {@code "<seq>:<hash>"} of the newest entry ({@code "0:" + GENESIS} while the log is empty). */
     public String head() {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-             ResultSet rs = ps.executeQuery()) {
+                PreparedStatement ps = c.prepareStatement("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+                ResultSet rs = ps.executeQuery()) {
             return rs.next() ? rs.getLong(1) + ":" + rs.getString(2) : "0:" + GENESIS;
         } catch (SQLException e) {
             throw new AuditException("could not read the audit log: " + e.getMessage(), e);
@@ -278,13 +290,15 @@ public final class AuditLog {
         if (expectedHead != null) {
             int colon = expectedHead.indexOf(':');
             try {
-                anchorSeq = Long.parseLong(expectedHead.substring(0, Math.max(colon, 0)).trim());
+                anchorSeq = Long.parseLong(
+                        expectedHead.substring(0, Math.max(colon, 0)).trim());
                 anchorHash = expectedHead.substring(colon + 1).trim();
             } catch (NumberFormatException e) {
                 anchorSeq = -1;
             }
             if (anchorSeq < 0 || anchorHash == null || anchorHash.length() != 64) {
-                throw new IllegalArgumentException("not an audit head: '" + expectedHead + "' (expected <seq>:<64 hex digits>, as head() prints)");
+                throw new IllegalArgumentException(
+                        "not an audit head: '" + expectedHead + "' (expected <seq>:<64 hex digits>, as head() prints)");
             }
         }
         long expected = 1;
@@ -296,27 +310,41 @@ public final class AuditLog {
                 List<AuditEntry> page = page(c, expected - 1 == 0 ? Long.MIN_VALUE : expected - 1, VERIFY_PAGE);
                 for (AuditEntry e : page) {
                     if (e.seq() != expected) {
-                        return VerifyResult.bad(checked, e.seq(), expected == 1
-                                ? "the log starts at entry " + e.seq() + " instead of 1: earlier entries were removed or a row was inserted"
-                                        + tamperAdvice()
-                                : "entry " + expected + " is missing: the log jumps from " + (expected - 1) + " to " + e.seq()
-                                        + tamperAdvice());
+                        return VerifyResult.bad(
+                                checked,
+                                e.seq(),
+                                expected == 1
+                                        ? "the log starts at entry " + e.seq()
+                                                + " instead of 1: earlier entries were removed or a row was inserted"
+                                                + tamperAdvice()
+                                        : "entry " + expected + " is missing: the log jumps from " + (expected - 1)
+                                                + " to " + e.seq() + tamperAdvice());
                     }
                     if (!prevHash.equals(e.prevHash())) {
-                        return VerifyResult.bad(checked, e.seq(), "entry " + e.seq() + " does not follow entry " + (e.seq() - 1)
-                                + " (its prev_hash differs from that entry's hash): entries were removed, reordered or replaced"
-                                + tamperAdvice());
+                        return VerifyResult.bad(
+                                checked,
+                                e.seq(),
+                                "entry " + e.seq() + " does not follow entry " + (e.seq() - 1)
+                                        + " (its prev_hash differs from that entry's hash): entries were removed, reordered or replaced"
+                                        + tamperAdvice());
                     }
                     String want = hmac(e.seq(), e.at(), e.actor(), e.action(), e.target(), e.detail(), e.prevHash());
-                    if (!MessageDigest.isEqual(want.getBytes(StandardCharsets.US_ASCII),
+                    if (!MessageDigest.isEqual(
+                            want.getBytes(StandardCharsets.US_ASCII),
                             e.hash() == null ? new byte[0] : e.hash().getBytes(StandardCharsets.US_ASCII))) {
-                        return VerifyResult.bad(checked, e.seq(), "entry " + e.seq() + " was altered: its content does not match its hash"
-                                + " (or the log was written with another chain key)" + tamperAdvice());
+                        return VerifyResult.bad(
+                                checked,
+                                e.seq(),
+                                "entry " + e.seq() + " was altered: its content does not match its hash"
+                                        + " (or the log was written with another chain key)" + tamperAdvice());
                     }
                     if (e.seq() == anchorSeq) {
                         if (!e.hash().equals(anchorHash)) {
-                            return VerifyResult.bad(checked, e.seq(), "entry " + e.seq() + " is not the one the recorded head names:"
-                                    + " the log was rewritten from there on" + tamperAdvice());
+                            return VerifyResult.bad(
+                                    checked,
+                                    e.seq(),
+                                    "entry " + e.seq() + " is not the one the recorded head names:"
+                                            + " the log was rewritten from there on" + tamperAdvice());
                         }
                         anchorSeen = true;
                     }
@@ -332,8 +360,11 @@ public final class AuditLog {
             throw new AuditException("could not read the audit log: " + e.getMessage(), e);
         }
         if (anchorSeq > 0 && !anchorSeen) {
-            return VerifyResult.bad(checked, expected, "the log ends at entry " + (expected - 1) + " but the recorded head is entry "
-                    + anchorSeq + ": entries " + expected + "…" + anchorSeq + " were removed" + tamperAdvice());
+            return VerifyResult.bad(
+                    checked,
+                    expected,
+                    "the log ends at entry " + (expected - 1) + " but the recorded head is entry " + anchorSeq
+                            + ": entries " + expected + "…" + anchorSeq + " were removed" + tamperAdvice());
         }
         return VerifyResult.good(checked);
     }
@@ -400,7 +431,7 @@ public final class AuditLog {
         }
         try {
             if (anchoredHash == null) {
-                String[] old = readAnchor(file).map(s -> s.split(":", 2)).orElse(new String[]{"0", GENESIS});
+                String[] old = readAnchor(file).map(s -> s.split(":", 2)).orElse(new String[] {"0", GENESIS});
                 anchoredSeq = Long.parseLong(old[0].trim());
                 anchoredHash = old.length > 1 ? old[1].trim() : "";
             }
@@ -409,13 +440,17 @@ public final class AuditLog {
             if (!extendsAnchor && anchoredSeq > 0) {
                 String there = hashAt(anchoredSeq);
                 if (there == null) {
-                    log.error("the audit log no longer holds entry {}, which {} records: entries were removed; run `lifeboat audit verify`",
-                            anchoredSeq, file);
+                    log.error(
+                            "the audit log no longer holds entry {}, which {} records: entries were removed; run `lifeboat audit verify`",
+                            anchoredSeq,
+                            file);
                     return;
                 }
                 if (!there.equals(anchoredHash)) {
-                    log.error("audit entry {} is no longer the one {} records: the log was rewritten; run `lifeboat audit verify`",
-                            anchoredSeq, file);
+                    log.error(
+                            "audit entry {} is no longer the one {} records: the log was rewritten; run `lifeboat audit verify`",
+                            anchoredSeq,
+                            file);
                     return;
                 }
             }
@@ -433,7 +468,7 @@ public final class AuditLog {
 
     private String hashAt(long seq) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT hash FROM audit_log WHERE seq = ?")) {
+                PreparedStatement ps = c.prepareStatement("SELECT hash FROM audit_log WHERE seq = ?")) {
             ps.setLong(1, seq);
             try (ResultSet rs = ps.executeQuery()) {
                 return rs.next() ? rs.getString(1) : null;
@@ -496,9 +531,11 @@ public final class AuditLog {
         }
         byte[] key = Files.readAllBytes(file);
         if (key.length != KEY_BYTES) {
-            throw new AuditException.BadKeyFile("the audit chain key file " + file + " holds " + key.length + " bytes instead of "
-                    + KEY_BYTES + ": restore it from your backup of the controller's keys (a new key would make every existing"
-                    + " audit entry fail verification)");
+            throw new AuditException.BadKeyFile(
+                    "the audit chain key file " + file + " holds " + key.length + " bytes instead of "
+                            + KEY_BYTES
+                            + ": restore it from your backup of the controller's keys (a new key would make every existing"
+                            + " audit entry fail verification)");
         }
         return key;
     }
@@ -511,10 +548,12 @@ public final class AuditLog {
             throw new IllegalArgumentException("audit " + name + " is required");
         }
         if (value.length() > max) {
-            throw new IllegalArgumentException("audit " + name + " is longer than " + max + " characters: " + value.substring(0, 40) + "…");
+            throw new IllegalArgumentException(
+                    "audit " + name + " is longer than " + max + " characters: " + value.substring(0, 40) + "…");
         }
         if (value.indexOf('\0') >= 0) {
-            throw new IllegalArgumentException("audit " + name + " contains a NUL character, which PostgreSQL cannot store");
+            throw new IllegalArgumentException(
+                    "audit " + name + " contains a NUL character, which PostgreSQL cannot store");
         }
     }
 

@@ -2,7 +2,6 @@ package dev.lifeboat.controller.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -44,7 +43,8 @@ public final class ControllerClient {
     }
 
     public JsonNode post(String path, Object body) throws IOException {
-        return send(HttpRequest.newBuilder(base.resolve(path)).header("Content-Type", "application/json")
+        return send(HttpRequest.newBuilder(base.resolve(path))
+                .header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(JSON.writeValueAsString(body))));
     }
 
@@ -59,8 +59,10 @@ public final class ControllerClient {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
         } catch (javax.net.ssl.SSLHandshakeException e) {
-            throw new IOException("TLS handshake with " + base + " failed (" + e.getMessage()
-                    + "); pass the CA that issued the controller's certificate with --ca", e);
+            throw new IOException(
+                    "TLS handshake with " + base + " failed (" + e.getMessage()
+                            + "); pass the CA that issued the controller's certificate with --ca",
+                    e);
         } catch (java.net.ConnectException e) {
             throw new IOException("cannot reach the controller at " + base + " (" + e.getMessage() + ")", e);
         }

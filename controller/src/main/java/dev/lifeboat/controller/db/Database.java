@@ -1,11 +1,10 @@
 package dev.lifeboat.controller.db;
 
+import java.nio.file.Path;
+import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.h2.jdbcx.JdbcConnectionPool;
 import org.postgresql.ds.PGSimpleDataSource;
-
-import javax.sql.DataSource;
-import java.nio.file.Path;
 
 /** The controller's state: embedded H2 by default, PostgreSQL in production; the schema comes from Flyway migrations. */
 public final class Database implements AutoCloseable {
@@ -25,9 +24,12 @@ public final class Database implements AutoCloseable {
         if (url == null || url.startsWith("jdbc:h2:")) {
             // WRITE_DELAY=0: a commit reaches the file before it returns, so a killed controller loses no job, alert or
             // audit entry it acknowledged (H2 otherwise keeps up to a second of commits in memory)
-            String u = url != null ? url
-                    : "jdbc:h2:file:" + stateDir.resolve("controller").toAbsolutePath() + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
-            JdbcConnectionPool pool = JdbcConnectionPool.create(u, user == null ? "lifeboat" : user, password == null ? "" : password);
+            String u = url != null
+                    ? url
+                    : "jdbc:h2:file:" + stateDir.resolve("controller").toAbsolutePath()
+                            + ";DB_CLOSE_ON_EXIT=FALSE;WRITE_DELAY=0";
+            JdbcConnectionPool pool =
+                    JdbcConnectionPool.create(u, user == null ? "lifeboat" : user, password == null ? "" : password);
             pool.setMaxConnections(32);
             db = new Database(pool, pool::dispose, u);
         } else if (url.startsWith("jdbc:postgresql:")) {
@@ -39,11 +41,15 @@ public final class Database implements AutoCloseable {
             if (password != null) {
                 ds.setPassword(password);
             }
-            db = new Database(ds, () -> { }, url);
+            db = new Database(ds, () -> {}, url);
         } else {
             throw new IllegalArgumentException("database url must be jdbc:h2:… or jdbc:postgresql:…, not " + url);
         }
-        Flyway.configure().dataSource(db.dataSource).locations("classpath:db/migration").load().migrate();
+        Flyway.configure()
+                .dataSource(db.dataSource)
+                .locations("classpath:db/migration")
+                .load()
+                .migrate();
         return db;
     }
 

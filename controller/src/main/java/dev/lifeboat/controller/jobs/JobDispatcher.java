@@ -10,7 +10,6 @@ import dev.lifeboat.proto.v1.CancelRequest;
 import dev.lifeboat.proto.v1.ControllerMessage;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.proto.v1.JobType;
-
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -49,8 +48,9 @@ public final class JobDispatcher {
             }
             return jt;
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown job type '" + type + "' (BACKUP_FULL, BACKUP_INCREMENTAL, BACKUP_DIFFERENTIAL, "
-                    + "WAL_STREAM, RESTORE, RESTORE_PITR, VERIFY, REPLICATE, EXPIRE, DR_DRILL)");
+            throw new IllegalArgumentException(
+                    "unknown job type '" + type + "' (BACKUP_FULL, BACKUP_INCREMENTAL, BACKUP_DIFFERENTIAL, "
+                            + "WAL_STREAM, RESTORE, RESTORE_PITR, VERIFY, REPLICATE, EXPIRE, DR_DRILL)");
         }
     }
 
@@ -79,17 +79,32 @@ public final class JobDispatcher {
             id = UUID.randomUUID().toString();
         }
         jobs.create(id, type.name(), database, db.agent(), p, requestedBy);
-        audit.record(requestedBy, "job.submitted", id, Map.of("type", type.name(), "database", database, "agent", db.agent(), "params", p));
-        events.publish(JobEventNames.subject(type.name()) + ":queued", Map.of("job", id, "database", database, "agent", db.agent(),
-                "requestedBy", requestedBy));
-        JobRequest request = JobRequest.newBuilder().setJobId(id).setType(type).setDatabase(database).putAllParams(p)
-                .setRequestedBy(requestedBy).build();
+        audit.record(
+                requestedBy,
+                "job.submitted",
+                id,
+                Map.of("type", type.name(), "database", database, "agent", db.agent(), "params", p));
+        events.publish(
+                JobEventNames.subject(type.name()) + ":queued",
+                Map.of("job", id, "database", database, "agent", db.agent(), "requestedBy", requestedBy));
+        JobRequest request = JobRequest.newBuilder()
+                .setJobId(id)
+                .setType(type)
+                .setDatabase(database)
+                .putAllParams(p)
+                .setRequestedBy(requestedBy)
+                .build();
         try {
-            agents.send(db.agent(), ControllerMessage.newBuilder().setStart(request).build());
+            agents.send(
+                    db.agent(), ControllerMessage.newBuilder().setStart(request).build());
         } catch (RuntimeException e) {
-            String why = agents.isGone(db.agent()) ? "agent " + db.agent() + " is gone" : "agent " + db.agent() + " is not connected";
+            String why = agents.isGone(db.agent())
+                    ? "agent " + db.agent() + " is gone"
+                    : "agent " + db.agent() + " is not connected";
             if (jobs.fail(id, "not started: " + why)) {
-                events.publish(JobEventNames.name(type.name(), "FAILED"), Map.of("job", id, "database", database, "message", why));
+                events.publish(
+                        JobEventNames.name(type.name(), "FAILED"),
+                        Map.of("job", id, "database", database, "message", why));
                 audit.record("controller", "job.not-started", id, Map.of("reason", why));
             }
         }
@@ -103,11 +118,16 @@ public final class JobDispatcher {
             return false;
         }
         try {
-            agents.send(j.agentId(), ControllerMessage.newBuilder().setCancel(CancelRequest.newBuilder().setJobId(jobId)
-                    .setReason(reason)).build());
+            agents.send(
+                    j.agentId(),
+                    ControllerMessage.newBuilder()
+                            .setCancel(
+                                    CancelRequest.newBuilder().setJobId(jobId).setReason(reason))
+                            .build());
         } catch (RuntimeException e) {
             // the agent is away: when it returns it reports the job itself, or the controller fails it as lost
-            throw new IllegalStateException("agent " + j.agentId() + " is not connected; the job cannot be cancelled now");
+            throw new IllegalStateException(
+                    "agent " + j.agentId() + " is not connected; the job cannot be cancelled now");
         }
         audit.record(actor, "job.cancel", jobId, Map.of("reason", reason)); // the outcome, not the intent
         return true;

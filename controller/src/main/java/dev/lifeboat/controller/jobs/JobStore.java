@@ -3,8 +3,6 @@ package dev.lifeboat.controller.jobs;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.proto.v1.JobEvent;
-
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -17,6 +15,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import javax.sql.DataSource;
 
 /** Job history and events in the controller's database. Events are applied once each, in sequence order. */
 public final class JobStore {
@@ -27,10 +26,12 @@ public final class JobStore {
         this.ds = ds;
     }
 
-    public void create(String id, String type, String database, String agentId, Map<String, String> params, String requestedBy) {
+    public void create(
+            String id, String type, String database, String agentId, Map<String, String> params, String requestedBy) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("INSERT INTO jobs (id, type, database_name, agent_id, params_json, requested_by,"
-                     + " state, submitted_at, last_sequence) VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', ?, 0)")) {
+                PreparedStatement ps = c.prepareStatement(
+                        "INSERT INTO jobs (id, type, database_name, agent_id, params_json, requested_by,"
+                                + " state, submitted_at, last_sequence) VALUES (?, ?, ?, ?, ?, ?, 'QUEUED', ?, 0)")) {
             ps.setString(1, id);
             ps.setString(2, type);
             ps.setString(3, database);
@@ -45,8 +46,8 @@ public final class JobStore {
     }
 
     /** Records a job an agent started itself, unless it is known already. */
-    public synchronized void createIfAbsent(String id, String type, String database, String agentId, Map<String, String> params,
-                                            String requestedBy) {
+    public synchronized void createIfAbsent(
+            String id, String type, String database, String agentId, Map<String, String> params, String requestedBy) {
         if (get(id).isEmpty()) {
             create(id, type, database, agentId, params, requestedBy);
         }
@@ -74,19 +75,33 @@ public final class JobStore {
                     return false;
                 }
                 if (overrule) {
-                    try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET failed_by_controller = FALSE, last_sequence = 0,"
-                            + " ended_at = NULL, message = NULL WHERE id = ?")) {
+                    try (PreparedStatement ps =
+                            c.prepareStatement("UPDATE jobs SET failed_by_controller = FALSE, last_sequence = 0,"
+                                    + " ended_at = NULL, message = NULL WHERE id = ?")) {
                         ps.setString(1, j.id());
                         ps.executeUpdate();
                     }
-                    try (PreparedStatement ps = c.prepareStatement("DELETE FROM job_events WHERE job_id = ? AND sequence >= ?")) {
+                    try (PreparedStatement ps =
+                            c.prepareStatement("DELETE FROM job_events WHERE job_id = ? AND sequence >= ?")) {
                         ps.setString(1, j.id());
                         ps.setLong(2, e.getSequence());
                         ps.executeUpdate();
                     }
                 }
-                Instant at = e.hasAt() ? Instant.ofEpochSecond(e.getAt().getSeconds(), e.getAt().getNanos()) : Instant.now();
-                insertEvent(c, e.getJobId(), e.getSequence(), e.getKind().name(), at, e.getPhase(), e.getBytesDone(), e.getBytesTotal(), e.getMessage());
+                Instant at = e.hasAt()
+                        ? Instant.ofEpochSecond(
+                                e.getAt().getSeconds(), e.getAt().getNanos())
+                        : Instant.now();
+                insertEvent(
+                        c,
+                        e.getJobId(),
+                        e.getSequence(),
+                        e.getKind().name(),
+                        at,
+                        e.getPhase(),
+                        e.getBytesDone(),
+                        e.getBytesTotal(),
+                        e.getMessage());
                 String state = switch (e.getKind()) {
                     case COMPLETED -> "COMPLETED";
                     case FAILED -> "FAILED";
@@ -94,9 +109,10 @@ public final class JobStore {
                     default -> "RUNNING";
                 };
                 boolean ends = !state.equals("RUNNING");
-                try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = ?, last_sequence = ?, phase = ?, bytes_done = ?,"
-                        + " bytes_total = ?, bytes_per_second = ?, eta_seconds = ?, message = COALESCE(?, message),"
-                        + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), ended_at = ? WHERE id = ?")) {
+                try (PreparedStatement ps = c.prepareStatement(
+                        "UPDATE jobs SET state = ?, last_sequence = ?, phase = ?, bytes_done = ?,"
+                                + " bytes_total = ?, bytes_per_second = ?, eta_seconds = ?, message = COALESCE(?, message),"
+                                + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), ended_at = ? WHERE id = ?")) {
                     ps.setString(1, state);
                     ps.setLong(2, e.getSequence());
                     ps.setString(3, emptyToNull(clip(e.getPhase(), 100)));
@@ -105,7 +121,12 @@ public final class JobStore {
                     ps.setDouble(6, e.getBytesPerSecond());
                     ps.setDouble(7, e.getEtaSeconds());
                     ps.setString(8, emptyToNull(truncate(e.getMessage())));
-                    ps.setString(9, emptyToNull(e.getResultJson().length() > 1_000_000 ? "{\"truncated\":true}" : e.getResultJson()));
+                    ps.setString(
+                            9,
+                            emptyToNull(
+                                    e.getResultJson().length() > 1_000_000
+                                            ? "{\"truncated\":true}"
+                                            : e.getResultJson()));
                     ps.setObject(10, utc(at));
                     if (ends) {
                         ps.setObject(11, utc(at));
@@ -122,7 +143,8 @@ public final class JobStore {
                 throw ex;
             }
         } catch (SQLException ex) {
-            throw new IllegalStateException("cannot record event " + e.getSequence() + " of job " + e.getJobId() + ": " + ex.getMessage(), ex);
+            throw new IllegalStateException(
+                    "cannot record event " + e.getSequence() + " of job " + e.getJobId() + ": " + ex.getMessage(), ex);
         }
     }
 
@@ -146,9 +168,18 @@ public final class JobStore {
             }
             Instant now = Instant.now();
             long seq = j.lastSequence() + 1;
-            insertEvent(c, jobId, seq, "FAILED", now, j.phase(), j.bytesDone() == null ? 0 : j.bytesDone(),
-                    j.bytesTotal() == null ? 0 : j.bytesTotal(), reason);
-            try (PreparedStatement ps = c.prepareStatement("UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ?, failed_by_controller = TRUE WHERE id = ?")) {
+            insertEvent(
+                    c,
+                    jobId,
+                    seq,
+                    "FAILED",
+                    now,
+                    j.phase(),
+                    j.bytesDone() == null ? 0 : j.bytesDone(),
+                    j.bytesTotal() == null ? 0 : j.bytesTotal(),
+                    reason);
+            try (PreparedStatement ps = c.prepareStatement(
+                    "UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ?, failed_by_controller = TRUE WHERE id = ?")) {
                 ps.setLong(1, seq);
                 ps.setString(2, truncate(reason));
                 ps.setObject(3, utc(now));
@@ -162,10 +193,20 @@ public final class JobStore {
         }
     }
 
-    private static void insertEvent(Connection c, String jobId, long seq, String kind, Instant at, String phase, long done, long total,
-                                    String message) throws SQLException {
-        try (PreparedStatement ps = c.prepareStatement("INSERT INTO job_events (job_id, sequence, kind, at, phase, bytes_done, bytes_total, message)"
-                + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
+    private static void insertEvent(
+            Connection c,
+            String jobId,
+            long seq,
+            String kind,
+            Instant at,
+            String phase,
+            long done,
+            long total,
+            String message)
+            throws SQLException {
+        try (PreparedStatement ps = c.prepareStatement(
+                "INSERT INTO job_events (job_id, sequence, kind, at, phase, bytes_done, bytes_total, message)"
+                        + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)")) {
             ps.setString(1, jobId);
             ps.setLong(2, seq);
             ps.setString(3, kind);
@@ -218,8 +259,9 @@ public final class JobStore {
     /** Whether a job of this type for the database has not ended on the agent (one indexed lookup, however long the history). */
     public boolean hasUnfinished(String database, String agentId, String type) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT 1 FROM jobs WHERE database_name = ? AND agent_id = ? AND type = ?"
-                     + " AND state IN ('QUEUED', 'RUNNING') LIMIT 1")) {
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT 1 FROM jobs WHERE database_name = ? AND agent_id = ? AND type = ?"
+                                + " AND state IN ('QUEUED', 'RUNNING') LIMIT 1")) {
             ps.setString(1, database);
             ps.setString(2, agentId);
             ps.setString(3, type);
@@ -233,15 +275,19 @@ public final class JobStore {
 
     /** Jobs not ended on an agent. */
     public List<JobRecord> unfinishedOn(String agentId) {
-        return query("SELECT * FROM jobs WHERE agent_id = ? AND state IN ('QUEUED', 'RUNNING') ORDER BY submitted_at", List.of(agentId));
+        return query(
+                "SELECT * FROM jobs WHERE agent_id = ? AND state IN ('QUEUED', 'RUNNING') ORDER BY submitted_at",
+                List.of(agentId));
     }
 
     /** Ended jobs of the given types for a database since a time, newest first. */
     public List<JobRecord> endedSince(String database, List<String> types, Instant since) {
-        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at >= ? AND type IN (");
+        StringBuilder sql =
+                new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at >= ? AND type IN (");
         sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC");
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
             ps.setObject(2, utc(since));
             for (int i = 0; i < types.size(); i++) {
@@ -260,10 +306,12 @@ public final class JobStore {
 
     /** The newest completed jobs of these types for a database, newest first, at most {@code limit}. */
     public List<JobRecord> completed(String database, List<String> types, int limit) {
-        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
+        StringBuilder sql =
+                new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
         sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT ").append(Math.max(1, limit));
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
             for (int i = 0; i < types.size(); i++) {
                 ps.setString(2 + i, types.get(i));
@@ -276,10 +324,12 @@ public final class JobStore {
 
     /** The newest ended job of these types for a database. */
     public Optional<JobRecord> latestEnded(String database, List<String> types) {
-        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
+        StringBuilder sql =
+                new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
         sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT 1");
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql.toString())) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql.toString())) {
             ps.setString(1, database);
             for (int i = 0; i < types.size(); i++) {
                 ps.setString(2 + i, types.get(i));
@@ -292,7 +342,8 @@ public final class JobStore {
 
     public List<Map<String, Object>> events(String jobId) {
         try (Connection c = ds.getConnection();
-             PreparedStatement ps = c.prepareStatement("SELECT * FROM job_events WHERE job_id = ? ORDER BY sequence")) {
+                PreparedStatement ps =
+                        c.prepareStatement("SELECT * FROM job_events WHERE job_id = ? ORDER BY sequence")) {
             ps.setString(1, jobId);
             List<Map<String, Object>> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
@@ -315,7 +366,8 @@ public final class JobStore {
     }
 
     private List<JobRecord> query(String sql, List<String> args) {
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql)) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
             for (int i = 0; i < args.size(); i++) {
                 ps.setString(i + 1, args.get(i));
             }
@@ -339,16 +391,29 @@ public final class JobStore {
         Map<String, String> params;
         try {
             String p = rs.getString("params_json");
-            params = p == null ? Map.of() : JSON.readValue(p, new TypeReference<Map<String, String>>() { });
+            params = p == null ? Map.of() : JSON.readValue(p, new TypeReference<Map<String, String>>() {});
         } catch (Exception e) {
             params = Map.of();
         }
-        return new JobRecord(rs.getString("id"), rs.getString("type"), rs.getString("database_name"), rs.getString("agent_id"),
-                params, rs.getString("requested_by"), rs.getString("state"), instant(rs, "submitted_at"),
-                instant(rs, "started_at"), instant(rs, "ended_at"), rs.getLong("last_sequence"), rs.getString("phase"),
-                (Long) rs.getObject("bytes_done", Long.class), (Long) rs.getObject("bytes_total", Long.class),
-                (Double) rs.getObject("bytes_per_second", Double.class), (Double) rs.getObject("eta_seconds", Double.class),
-                rs.getString("message"), rs.getString("result_json"));
+        return new JobRecord(
+                rs.getString("id"),
+                rs.getString("type"),
+                rs.getString("database_name"),
+                rs.getString("agent_id"),
+                params,
+                rs.getString("requested_by"),
+                rs.getString("state"),
+                instant(rs, "submitted_at"),
+                instant(rs, "started_at"),
+                instant(rs, "ended_at"),
+                rs.getLong("last_sequence"),
+                rs.getString("phase"),
+                (Long) rs.getObject("bytes_done", Long.class),
+                (Long) rs.getObject("bytes_total", Long.class),
+                (Double) rs.getObject("bytes_per_second", Double.class),
+                (Double) rs.getObject("eta_seconds", Double.class),
+                rs.getString("message"),
+                rs.getString("result_json"));
     }
 
     static Instant instant(ResultSet rs, String column) throws SQLException {
@@ -372,5 +437,4 @@ public final class JobStore {
     private static String truncate(String s) {
         return s == null || s.length() <= 4000 ? s : s.substring(0, 3990) + "…";
     }
-
 }

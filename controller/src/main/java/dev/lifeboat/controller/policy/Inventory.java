@@ -2,7 +2,6 @@ package dev.lifeboat.controller.policy;
 
 import dev.lifeboat.controller.ControllerConfig;
 import dev.lifeboat.controller.ControllerConfig.DatabaseSpec;
-
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -11,8 +10,7 @@ import java.util.Optional;
 
 /** The databases the controller is responsible for, each with its agent and resolved policy. */
 public final class Inventory {
-    public record ManagedDatabase(String name, String agent, Policy policy, List<String> regions) {
-    }
+    public record ManagedDatabase(String name, String agent, Policy policy, List<String> regions) {}
 
     private final Map<String, Policy> policies = new LinkedHashMap<>();
     private final Map<String, ManagedDatabase> databases = new LinkedHashMap<>();
@@ -42,8 +40,9 @@ public final class Inventory {
     }
 
     public ManagedDatabase require(String name) {
-        return database(name).orElseThrow(() -> new IllegalArgumentException("unknown database '" + name
-                + "' (the controller config lists: " + String.join(", ", databases.keySet()) + ")"));
+        return database(name)
+                .orElseThrow(() -> new IllegalArgumentException("unknown database '" + name
+                        + "' (the controller config lists: " + String.join(", ", databases.keySet()) + ")"));
     }
 
     public Collection<Policy> policies() {

@@ -1,33 +1,57 @@
 package dev.lifeboat.controller.policy;
 
-import dev.lifeboat.controller.ControllerConfig.PolicySpec;
 import dev.lifeboat.common.Durations;
-import org.quartz.CronExpression;
-
+import dev.lifeboat.controller.ControllerConfig.PolicySpec;
 import java.text.ParseException;
 import java.time.Duration;
 import java.util.Locale;
+import org.quartz.CronExpression;
 
 /** A tier preset with the overrides of one named policy; what the scheduler, RPO/RTO status and alerts go by. */
-public record Policy(String name, Tier tier, Duration rto, Duration rpo, String fullCron, String incrementalCron,
-                     String drillCron, Tier.WalMode walMode, Tier.ReplicationMode replicationMode, int keepFull,
-                     Duration pitrWindow, String expireCron) {
+public record Policy(
+        String name,
+        Tier tier,
+        Duration rto,
+        Duration rpo,
+        String fullCron,
+        String incrementalCron,
+        String drillCron,
+        Tier.WalMode walMode,
+        Tier.ReplicationMode replicationMode,
+        int keepFull,
+        Duration pitrWindow,
+        String expireCron) {
 
     public static Policy of(Tier tier) {
-        return new Policy(tier.name(), tier, tier.rto, tier.rpo, tier.fullCron, tier.incrementalCron, tier.drillCron,
-                tier.walMode, tier.replicationMode, tier.keepFull, tier.pitrWindow, tier.expireCron);
+        return new Policy(
+                tier.name(),
+                tier,
+                tier.rto,
+                tier.rpo,
+                tier.fullCron,
+                tier.incrementalCron,
+                tier.drillCron,
+                tier.walMode,
+                tier.replicationMode,
+                tier.keepFull,
+                tier.pitrWindow,
+                tier.expireCron);
     }
 
     public static Policy of(String name, PolicySpec s) {
         Tier t = Tier.parse(s.tier);
-        Policy p = new Policy(name, t,
+        Policy p = new Policy(
+                name,
+                t,
                 s.rto != null ? Durations.parse(s.rto) : t.rto,
                 s.rpo != null ? Durations.parse(s.rpo) : t.rpo,
                 cron(name, "full-schedule", s.fullSchedule, t.fullCron),
                 cron(name, "incremental-schedule", s.incrementalSchedule, t.incrementalCron),
                 cron(name, "drill-schedule", s.drillSchedule, t.drillCron),
                 s.walMode != null ? choice(name, "wal-mode", Tier.WalMode.class, s.walMode) : t.walMode,
-                s.replicationMode != null ? choice(name, "replication-mode", Tier.ReplicationMode.class, s.replicationMode) : t.replicationMode,
+                s.replicationMode != null
+                        ? choice(name, "replication-mode", Tier.ReplicationMode.class, s.replicationMode)
+                        : t.replicationMode,
                 s.keepFull != null ? s.keepFull : t.keepFull,
                 s.pitrWindow != null ? Durations.parse(s.pitrWindow) : t.pitrWindow,
                 cron(name, "expire-schedule", s.expireSchedule, t.expireCron));
@@ -52,8 +76,9 @@ public record Policy(String name, Tier tier, Duration rto, Duration rpo, String 
         try {
             CronExpression.validateExpression(c);
         } catch (ParseException e) {
-            throw new IllegalArgumentException("policy " + policy + ": " + key + " '" + c + "' is not a cron expression ("
-                    + e.getMessage() + "); use Quartz syntax with seconds first, e.g. '0 0 1 * * ?'");
+            throw new IllegalArgumentException(
+                    "policy " + policy + ": " + key + " '" + c + "' is not a cron expression (" + e.getMessage()
+                            + "); use Quartz syntax with seconds first, e.g. '0 0 1 * * ?'");
         }
         return c;
     }

@@ -6,6 +6,13 @@ import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.policy.Inventory.ManagedDatabase;
 import dev.lifeboat.proto.v1.JobType;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import org.quartz.CronScheduleBuilder;
 import org.quartz.JobBuilder;
 import org.quartz.JobDataMap;
@@ -18,14 +25,6 @@ import org.quartz.impl.StdSchedulerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Instant;
-import java.util.ArrayList;
-import java.util.Date;
-import java.util.LinkedHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Properties;
-
 /**
  * Fires each database's policy schedules (full, incremental, drill) as jobs on its agent, using Quartz cron triggers.
  * A run is skipped, and the skip audited, while the previous job of the same kind for that database has not ended, so a
@@ -35,8 +34,7 @@ import java.util.Properties;
 public final class PolicyScheduler implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(PolicyScheduler.class);
 
-    public record ScheduledRun(String database, String policy, String kind, String cron, Instant next) {
-    }
+    public record ScheduledRun(String database, String policy, String kind, String cron, Instant next) {}
 
     private final Scheduler quartz;
     private final Inventory inventory;
@@ -44,7 +42,8 @@ public final class PolicyScheduler implements AutoCloseable {
     private final JobStore jobs;
     private final Auditor audit;
 
-    public PolicyScheduler(Inventory inventory, JobDispatcher dispatcher, JobStore jobs, Auditor audit) throws SchedulerException {
+    public PolicyScheduler(Inventory inventory, JobDispatcher dispatcher, JobStore jobs, Auditor audit)
+            throws SchedulerException {
         this.inventory = inventory;
         this.dispatcher = dispatcher;
         this.jobs = jobs;
@@ -76,9 +75,14 @@ public final class PolicyScheduler implements AutoCloseable {
         data.put("kind", kind);
         data.put("type", type.name());
         data.put("policy", db.policy().name());
-        JobDetail detail = JobBuilder.newJob(org.quartz.Job.class).withIdentity(kind, db.name()).usingJobData(data).build();
-        Trigger trigger = TriggerBuilder.newTrigger().withIdentity(kind, db.name())
-                .withSchedule(CronScheduleBuilder.cronSchedule(cron).withMisfireHandlingInstructionDoNothing()).build();
+        JobDetail detail = JobBuilder.newJob(org.quartz.Job.class)
+                .withIdentity(kind, db.name())
+                .usingJobData(data)
+                .build();
+        Trigger trigger = TriggerBuilder.newTrigger()
+                .withIdentity(kind, db.name())
+                .withSchedule(CronScheduleBuilder.cronSchedule(cron).withMisfireHandlingInstructionDoNothing())
+                .build();
         quartz.scheduleJob(detail, trigger);
     }
 
@@ -103,7 +107,10 @@ public final class PolicyScheduler implements AutoCloseable {
         Instant now = Instant.now();
         for (ManagedDatabase db : inventory.databases()) {
             // wait for the agent's first heartbeat: its catch-up has then told us about the stream it already runs
-            if (db.policy().walMode() != Tier.WalMode.STREAM || agents.session(db.agent()).filter(s -> s.heartbeats() > 0).isEmpty()) {
+            if (db.policy().walMode() != Tier.WalMode.STREAM
+                    || agents.session(db.agent())
+                            .filter(s -> s.heartbeats() > 0)
+                            .isEmpty()) {
                 continue;
             }
             synchronized (locks.computeIfAbsent(db.name(), k -> new Object())) {
@@ -111,21 +118,30 @@ public final class PolicyScheduler implements AutoCloseable {
                     walRestarts.remove(db.name());
                     continue;
                 }
-                // a stream that keeps failing (no replication permission, server down) is retried with backoff, not every tick
-                Instant[] state = walRestarts.computeIfAbsent(db.name(), k -> new Instant[]{Instant.EPOCH, null});
+                // a stream that keeps failing (no replication permission, server down) is retried with backoff, not
+                // every tick
+                Instant[] state = walRestarts.computeIfAbsent(db.name(), k -> new Instant[] {Instant.EPOCH, null});
                 if (now.isBefore(state[0])) {
                     continue;
                 }
-                java.time.Duration wait = state[1] == null ? java.time.Duration.ofSeconds(30)
+                java.time.Duration wait = state[1] == null
+                        ? java.time.Duration.ofSeconds(30)
                         : java.time.Duration.between(state[1], state[0]).multipliedBy(2);
                 if (wait.compareTo(java.time.Duration.ofMinutes(15)) > 0) {
                     wait = java.time.Duration.ofMinutes(15);
                 }
                 state[1] = now;
                 state[0] = now.plus(wait);
-                audit.record("policy:" + db.policy().name(), "policy.wal-stream-started", db.name(), Map.of("walMode", "STREAM",
-                        "nextTryNotBefore", state[0].toString()));
-                dispatcher.submit(db.name(), JobType.WAL_STREAM, Map.of(), "policy:" + db.policy().name());
+                audit.record(
+                        "policy:" + db.policy().name(),
+                        "policy.wal-stream-started",
+                        db.name(),
+                        Map.of("walMode", "STREAM", "nextTryNotBefore", state[0].toString()));
+                dispatcher.submit(
+                        db.name(),
+                        JobType.WAL_STREAM,
+                        Map.of(),
+                        "policy:" + db.policy().name());
             }
         }
     }
@@ -141,8 +157,11 @@ public final class PolicyScheduler implements AutoCloseable {
         try {
             for (JobRecord j : jobs.list(database, null, null, 50)) {
                 if (!j.ended() && sameKind(j.type(), type)) {
-                    audit.record(actor, "schedule.skipped", database, Map.of("kind", kind, "because", "job " + j.id() + " (" + j.type()
-                            + ") has not ended"));
+                    audit.record(
+                            actor,
+                            "schedule.skipped",
+                            database,
+                            Map.of("kind", kind, "because", "job " + j.id() + " (" + j.type() + ") has not ended"));
                     return;
                 }
             }
@@ -184,7 +203,8 @@ public final class PolicyScheduler implements AutoCloseable {
                 } catch (SchedulerException e) {
                     log.debug("no trigger for {} {}", kind, db.name());
                 }
-                out.add(new ScheduledRun(db.name(), db.policy().name(), kind, cron, next == null ? null : next.toInstant()));
+                out.add(new ScheduledRun(
+                        db.name(), db.policy().name(), kind, cron, next == null ? null : next.toInstant()));
             });
         }
         return out;

@@ -1,9 +1,9 @@
 package dev.lifeboat.controller.status;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.Auditor;
 import dev.lifeboat.controller.ControllerConfig.AlertThresholds;
-import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.alerts.Alert;
 import dev.lifeboat.controller.events.EventBus;
@@ -11,10 +11,6 @@ import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.status.SlaStatus.DatabaseStatus;
 import dev.lifeboat.controller.status.SlaStatus.RegionRpo;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.sql.DataSource;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -30,6 +26,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Raises and resolves alerts from the policy's thresholds: RPO breach (critical), RTO at risk (warning), backup failure
@@ -56,8 +55,15 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
     private final Auditor audit;
     private final Sink sink;
 
-    public AlertEvaluator(DataSource ds, SlaStatus status, JobStore jobs, MetricStore metrics, AlertThresholds thresholds,
-                          EventBus events, Auditor audit, Sink sink) {
+    public AlertEvaluator(
+            DataSource ds,
+            SlaStatus status,
+            JobStore jobs,
+            MetricStore metrics,
+            AlertThresholds thresholds,
+            EventBus events,
+            Auditor audit,
+            Sink sink) {
         this.ds = ds;
         this.status = status;
         this.jobs = jobs;
@@ -79,23 +85,53 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                 }
                 String kind = r.primary() ? "rpo-breach" : "replication-lag";
                 String sev = r.primary() ? "critical" : "warning";
-                String summary = String.format("%s: RPO in %s is %.0f s, over the %s tier's %d s", s.database(), r.region(),
-                        r.rpoSeconds(), s.tier(), s.rpoTargetSeconds());
-                want(wanted, kind, sev, s.database(), r.region(), summary, Map.of("rpoSeconds", r.rpoSeconds(),
-                        "targetSeconds", s.rpoTargetSeconds(), "stale", r.stale()));
+                String summary = String.format(
+                        "%s: RPO in %s is %.0f s, over the %s tier's %d s",
+                        s.database(), r.region(), r.rpoSeconds(), s.tier(), s.rpoTargetSeconds());
+                want(
+                        wanted,
+                        kind,
+                        sev,
+                        s.database(),
+                        r.region(),
+                        summary,
+                        Map.of(
+                                "rpoSeconds",
+                                r.rpoSeconds(),
+                                "targetSeconds",
+                                s.rpoTargetSeconds(),
+                                "stale",
+                                r.stale()));
             }
             if (s.rto().seconds() != null && s.rto().seconds() > s.rtoTargetSeconds() * thresholds.rtoWarningRatio) {
-                want(wanted, "rto-at-risk", "warning", s.database(), s.region(), String.format(
-                        "%s: RTO estimate %.0f s is over %.0f %% of the %s tier's %d s", s.database(), s.rto().seconds(),
-                        thresholds.rtoWarningRatio * 100, s.tier(), s.rtoTargetSeconds()), Map.of("rtoSeconds", s.rto().seconds(),
-                        "targetSeconds", s.rtoTargetSeconds()));
+                want(
+                        wanted,
+                        "rto-at-risk",
+                        "warning",
+                        s.database(),
+                        s.region(),
+                        String.format(
+                                "%s: RTO estimate %.0f s is over %.0f %% of the %s tier's %d s",
+                                s.database(),
+                                s.rto().seconds(),
+                                thresholds.rtoWarningRatio * 100,
+                                s.tier(),
+                                s.rtoTargetSeconds()),
+                        Map.of("rtoSeconds", s.rto().seconds(), "targetSeconds", s.rtoTargetSeconds()));
             }
             backupFailures(wanted, s);
             healthCheck(wanted, s);
             for (MetricStore.Sample m : metrics.find(STORAGE_FREE_METRIC, Map.of("database", s.database()))) {
                 if (m.value() < thresholds.storageFreeRatio) {
-                    want(wanted, "storage-nearly-full", "warning", s.database(), m.labels().get("region"), String.format(
-                            "%s: repository storage in %s has %.1f %% free", s.database(), m.labels().get("region"), m.value() * 100),
+                    want(
+                            wanted,
+                            "storage-nearly-full",
+                            "warning",
+                            s.database(),
+                            m.labels().get("region"),
+                            String.format(
+                                    "%s: repository storage in %s has %.1f %% free",
+                                    s.database(), m.labels().get("region"), m.value() * 100),
                             Map.of("freeRatio", m.value()));
                 }
             }
@@ -113,13 +149,30 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
 
     private void backupFailures(Map<String, Alert> wanted, DatabaseStatus s) {
         Duration window = Durations.parse(thresholds.backupFailureWindow);
-        List<JobRecord> ended = jobs.endedSince(s.database(), SlaStatus.BACKUP_TYPES, Instant.now().minus(window));
+        List<JobRecord> ended = jobs.endedSince(
+                s.database(), SlaStatus.BACKUP_TYPES, Instant.now().minus(window));
         long failed = ended.stream().filter(j -> !j.state().equals("COMPLETED")).count();
         if (failed > 0 && failed > ended.size() * thresholds.backupFailureRate) {
-            want(wanted, "backup-failures", "warning", s.database(), s.region(), String.format("%s: %d of %d backups failed in the last %s",
-                    s.database(), failed, ended.size(), thresholds.backupFailureWindow), Map.of("failed", failed, "total", ended.size(),
-                    "lastError", String.valueOf(ended.stream().filter(j -> !j.state().equals("COMPLETED")).findFirst()
-                            .map(JobRecord::message).orElse(""))));
+            want(
+                    wanted,
+                    "backup-failures",
+                    "warning",
+                    s.database(),
+                    s.region(),
+                    String.format(
+                            "%s: %d of %d backups failed in the last %s",
+                            s.database(), failed, ended.size(), thresholds.backupFailureWindow),
+                    Map.of(
+                            "failed",
+                            failed,
+                            "total",
+                            ended.size(),
+                            "lastError",
+                            String.valueOf(ended.stream()
+                                    .filter(j -> !j.state().equals("COMPLETED"))
+                                    .findFirst()
+                                    .map(JobRecord::message)
+                                    .orElse(""))));
         }
     }
 
@@ -128,18 +181,34 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
         if (last == null) {
             return;
         }
-        boolean validated = last.state().equals("COMPLETED") && !String.valueOf(last.resultJson()).contains("\"validated\":false");
+        boolean validated = last.state().equals("COMPLETED")
+                && !String.valueOf(last.resultJson()).contains("\"validated\":false");
         if (!validated && !last.state().equals("CANCELLED")) {
-            want(wanted, "health-check-failed", "critical", s.database(), s.region(), s.database() + ": the latest DR drill failed: "
-                    + last.message(), Map.of("job", last.id()));
+            want(
+                    wanted,
+                    "health-check-failed",
+                    "critical",
+                    s.database(),
+                    s.region(),
+                    s.database() + ": the latest DR drill failed: " + last.message(),
+                    Map.of("job", last.id()));
         }
     }
 
-    private static void want(Map<String, Alert> wanted, String kind, String severity, String database, String region, String summary,
-                             Map<String, Object> details) {
+    private static void want(
+            Map<String, Alert> wanted,
+            String kind,
+            String severity,
+            String database,
+            String region,
+            String summary,
+            Map<String, Object> details) {
         String subject = kind + ":" + (database == null ? "" : database) + ":" + (region == null ? "" : region);
         // the stored alert gets its own id; this one only carries the condition
-        wanted.putIfAbsent(subject, new Alert(candidateId(subject), kind, severity, database, region, summary, Instant.now(), null, details));
+        wanted.putIfAbsent(
+                subject,
+                new Alert(
+                        candidateId(subject), kind, severity, database, region, summary, Instant.now(), null, details));
     }
 
     private static String candidateId(String subject) {
@@ -147,7 +216,8 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
     }
 
     static String subject(Alert a) {
-        return a.kind() + ":" + (a.database() == null ? "" : a.database()) + ":" + (a.region() == null ? "" : a.region());
+        return a.kind() + ":" + (a.database() == null ? "" : a.database()) + ":"
+                + (a.region() == null ? "" : a.region());
     }
 
     @Override
@@ -158,15 +228,24 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
     @Override
     public void gone(String agentId, String region, Instant lastHeartbeat) {
         // the agent's id stands where a database would: an agent may serve several databases
-        raise(new Alert(candidateId("agent-gone:" + agentId), "agent-gone", "critical", agentId, region, "agent " + agentId + " (" + region
-                + ") is gone: no heartbeat since " + lastHeartbeat, Instant.now(), null, Map.of("lastHeartbeat", lastHeartbeat.toString())));
+        raise(new Alert(
+                candidateId("agent-gone:" + agentId),
+                "agent-gone",
+                "critical",
+                agentId,
+                region,
+                "agent " + agentId + " (" + region + ") is gone: no heartbeat since " + lastHeartbeat,
+                Instant.now(),
+                null,
+                Map.of("lastHeartbeat", lastHeartbeat.toString())));
     }
 
     /** Opens the alert unless one with the same subject is open. */
     public synchronized void raise(Alert a) {
         String subject = subject(a);
         try (Connection c = ds.getConnection()) {
-            try (PreparedStatement ps = c.prepareStatement("SELECT id FROM alerts WHERE subject = ? AND resolved_at IS NULL")) {
+            try (PreparedStatement ps =
+                    c.prepareStatement("SELECT id FROM alerts WHERE subject = ? AND resolved_at IS NULL")) {
                 ps.setString(1, subject);
                 try (ResultSet rs = ps.executeQuery()) {
                     if (rs.next()) {
@@ -174,10 +253,19 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                     }
                 }
             }
-            Alert stored = new Alert(UUID.randomUUID().toString(), a.kind(), a.severity(), a.database(), a.region(), a.summary(),
-                    a.raisedAt(), null, a.details());
-            try (PreparedStatement ps = c.prepareStatement("INSERT INTO alerts (id, kind, severity, database_name, region, subject, summary,"
-                    + " details_json, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
+            Alert stored = new Alert(
+                    UUID.randomUUID().toString(),
+                    a.kind(),
+                    a.severity(),
+                    a.database(),
+                    a.region(),
+                    a.summary(),
+                    a.raisedAt(),
+                    null,
+                    a.details());
+            try (PreparedStatement ps = c.prepareStatement(
+                    "INSERT INTO alerts (id, kind, severity, database_name, region, subject, summary,"
+                            + " details_json, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")) {
                 ps.setString(1, stored.id());
                 ps.setString(2, stored.kind());
                 ps.setString(3, stored.severity());
@@ -190,7 +278,11 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                 ps.executeUpdate();
             }
             log.warn("alert raised: {}", stored.summary());
-            audit.record("controller", "alert.raised", stored.id(), Map.of("kind", stored.kind(), "summary", stored.summary()));
+            audit.record(
+                    "controller",
+                    "alert.raised",
+                    stored.id(),
+                    Map.of("kind", stored.kind(), "summary", stored.summary()));
             events.publish("alert:raised", alertData(stored));
             try {
                 sink.raised(stored);
@@ -209,7 +301,8 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
             }
             Instant now = Instant.now();
             try (Connection c = ds.getConnection();
-                 PreparedStatement ps = c.prepareStatement("UPDATE alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")) {
+                    PreparedStatement ps = c.prepareStatement(
+                            "UPDATE alerts SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL")) {
                 ps.setObject(1, now.atOffset(ZoneOffset.UTC));
                 ps.setString(2, a.id());
                 if (ps.executeUpdate() == 0) {
@@ -219,7 +312,16 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                 log.error("cannot resolve alert {}: {}", a.id(), e.getMessage());
                 continue;
             }
-            Alert resolved = new Alert(a.id(), a.kind(), a.severity(), a.database(), a.region(), a.summary(), a.raisedAt(), now, a.details());
+            Alert resolved = new Alert(
+                    a.id(),
+                    a.kind(),
+                    a.severity(),
+                    a.database(),
+                    a.region(),
+                    a.summary(),
+                    a.raisedAt(),
+                    now,
+                    a.details());
             log.info("alert resolved: {}", a.summary());
             audit.record("controller", "alert.resolved", a.id(), Map.of("kind", a.kind()));
             events.publish("alert:resolved", alertData(resolved));
@@ -256,18 +358,29 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
 
     private List<Alert> query(String sql) {
         List<Alert> out = new ArrayList<>();
-        try (Connection c = ds.getConnection(); PreparedStatement ps = c.prepareStatement(sql); ResultSet rs = ps.executeQuery()) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql);
+                ResultSet rs = ps.executeQuery()) {
             while (rs.next()) {
                 Map<String, Object> details;
                 try {
-                    details = JSON.readValue(rs.getString("details_json"), new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() { });
+                    details = JSON.readValue(
+                            rs.getString("details_json"),
+                            new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
                 } catch (Exception e) {
                     details = Map.of();
                 }
                 OffsetDateTime resolved = rs.getObject("resolved_at", OffsetDateTime.class);
-                out.add(new Alert(rs.getString("id"), rs.getString("kind"), rs.getString("severity"), rs.getString("database_name"),
-                        rs.getString("region"), rs.getString("summary"), rs.getObject("raised_at", OffsetDateTime.class).toInstant(),
-                        resolved == null ? null : resolved.toInstant(), details));
+                out.add(new Alert(
+                        rs.getString("id"),
+                        rs.getString("kind"),
+                        rs.getString("severity"),
+                        rs.getString("database_name"),
+                        rs.getString("region"),
+                        rs.getString("summary"),
+                        rs.getObject("raised_at", OffsetDateTime.class).toInstant(),
+                        resolved == null ? null : resolved.toInstant(),
+                        details));
             }
         } catch (SQLException e) {
             throw new IllegalStateException(e);

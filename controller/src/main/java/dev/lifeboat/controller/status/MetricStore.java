@@ -1,7 +1,6 @@
 package dev.lifeboat.controller.status;
 
 import dev.lifeboat.proto.v1.MetricSample;
-
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -11,8 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /** The newest value of every metric each agent pushed (names normalized to Prometheus style: dots become underscores). */
 public final class MetricStore {
-    public record Sample(String agentId, String name, Map<String, String> labels, double value, Instant at) {
-    }
+    public record Sample(String agentId, String name, Map<String, String> labels, double value, Instant at) {}
 
     private final Map<String, Map<String, Sample>> byAgent = new ConcurrentHashMap<>();
 
@@ -21,7 +19,9 @@ public final class MetricStore {
         for (MetricSample s : samples) {
             String name = s.getName().replace('.', '_');
             Map<String, String> labels = new TreeMap<>(s.getLabelsMap());
-            Instant at = s.hasAt() ? Instant.ofEpochSecond(s.getAt().getSeconds(), s.getAt().getNanos()) : Instant.now();
+            Instant at = s.hasAt()
+                    ? Instant.ofEpochSecond(s.getAt().getSeconds(), s.getAt().getNanos())
+                    : Instant.now();
             m.put(name + labels, new Sample(agentId, name, labels, s.getValue(), at));
         }
     }

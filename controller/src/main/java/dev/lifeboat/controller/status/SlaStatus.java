@@ -7,7 +7,6 @@ import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.Inventory.ManagedDatabase;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -28,18 +27,36 @@ public final class SlaStatus {
     public static final String DURABLE_LSN_METRIC = "lifeboat_wal_durable_lsn";
     public static final List<String> BACKUP_TYPES = List.of("BACKUP_FULL", "BACKUP_INCREMENTAL", "BACKUP_DIFFERENTIAL");
 
-    public record RegionRpo(String region, boolean primary, Double rpoSeconds, Instant measuredAt, boolean stale, boolean meets) {
-    }
+    public record RegionRpo(
+            String region, boolean primary, Double rpoSeconds, Instant measuredAt, boolean stale, boolean meets) {}
 
-    public record RtoEstimate(Double seconds, Long restoreBytes, Double restoreBytesPerSecond, Long walBytes,
-                              Double replayBytesPerSecond, String measuredBy, Instant measuredAt) {
-    }
+    public record RtoEstimate(
+            Double seconds,
+            Long restoreBytes,
+            Double restoreBytesPerSecond,
+            Long walBytes,
+            Double replayBytesPerSecond,
+            String measuredBy,
+            Instant measuredAt) {}
 
-    public record DatabaseStatus(String database, String agent, String agentState, String region, String policy, String tier,
-                                 long rpoTargetSeconds, long rtoTargetSeconds, Double rpoSeconds, boolean rpoMet,
-                                 List<RegionRpo> regions, RtoEstimate rto, boolean rtoMet, boolean compliant,
-                                 Instant lastBackupAt, String lastBackupId, List<String> problems) {
-    }
+    public record DatabaseStatus(
+            String database,
+            String agent,
+            String agentState,
+            String region,
+            String policy,
+            String tier,
+            long rpoTargetSeconds,
+            long rtoTargetSeconds,
+            Double rpoSeconds,
+            boolean rpoMet,
+            List<RegionRpo> regions,
+            RtoEstimate rto,
+            boolean rtoMet,
+            boolean compliant,
+            Instant lastBackupAt,
+            String lastBackupId,
+            List<String> problems) {}
 
     private final Inventory inventory;
     private final AgentRegistry agents;
@@ -69,8 +86,10 @@ public final class SlaStatus {
     private DatabaseStatus of(ManagedDatabase db, List<AgentRegistry.AgentInfo> known) {
         Instant now = Instant.now();
         List<String> problems = new ArrayList<>();
-        Optional<AgentRegistry.AgentInfo> agent = known.stream().filter(a -> a.id().equals(db.agent())).findFirst();
-        String agentState = agent.map(a -> a.connected() ? "connected" : a.gone() ? "gone" : "disconnected").orElse("never seen");
+        Optional<AgentRegistry.AgentInfo> agent =
+                known.stream().filter(a -> a.id().equals(db.agent())).findFirst();
+        String agentState = agent.map(a -> a.connected() ? "connected" : a.gone() ? "gone" : "disconnected")
+                .orElse("never seen");
         String primaryRegion = agent.map(AgentRegistry.AgentInfo::region).orElse(null);
         if (!agentState.equals("connected")) {
             problems.add("agent " + db.agent() + " is " + agentState);
@@ -115,26 +134,49 @@ public final class SlaStatus {
 
         Optional<JobRecord> lastBackup = jobs.latestCompleted(db.name(), BACKUP_TYPES);
         RtoEstimate rto = rto(db, lastBackup, primaryRegion, problems);
-        boolean rtoMet = rto.seconds() != null && rto.seconds() <= db.policy().rto().toSeconds();
+        boolean rtoMet =
+                rto.seconds() != null && rto.seconds() <= db.policy().rto().toSeconds();
         if (rto.seconds() != null && !rtoMet) {
-            problems.add(String.format("RTO estimate %.0f s exceeds the target %d s", rto.seconds(), db.policy().rto().toSeconds()));
+            problems.add(String.format(
+                    "RTO estimate %.0f s exceeds the target %d s",
+                    rto.seconds(), db.policy().rto().toSeconds()));
         }
-        return new DatabaseStatus(db.name(), db.agent(), agentState, primaryRegion, db.policy().name(), db.policy().tier().name(),
-                target, db.policy().rto().toSeconds(), rpo, rpoMet, List.copyOf(regions.values()), rto, rtoMet, rpoMet && rtoMet,
-                lastBackup.map(JobRecord::endedAt).orElse(null), lastBackup.map(j -> field(j.resultJson(), "id")).map(JsonNode::asText).orElse(null),
+        return new DatabaseStatus(
+                db.name(),
+                db.agent(),
+                agentState,
+                primaryRegion,
+                db.policy().name(),
+                db.policy().tier().name(),
+                target,
+                db.policy().rto().toSeconds(),
+                rpo,
+                rpoMet,
+                List.copyOf(regions.values()),
+                rto,
+                rtoMet,
+                rpoMet && rtoMet,
+                lastBackup.map(JobRecord::endedAt).orElse(null),
+                lastBackup
+                        .map(j -> field(j.resultJson(), "id"))
+                        .map(JsonNode::asText)
+                        .orElse(null),
                 problems);
     }
 
-    private RtoEstimate rto(ManagedDatabase db, Optional<JobRecord> lastBackup, String primaryRegion, List<String> problems) {
+    private RtoEstimate rto(
+            ManagedDatabase db, Optional<JobRecord> lastBackup, String primaryRegion, List<String> problems) {
         if (lastBackup.isEmpty()) {
             problems.add("no completed backup");
             return new RtoEstimate(null, null, null, null, null, null, null);
         }
         Long restoreBytes = longField(lastBackup.get().resultJson(), "size");
         // the newest drill or restore that measured its throughput (a restore of a single file may not have)
-        Optional<JobRecord> drill = jobs.completed(db.name(), List.of("DR_DRILL", "RESTORE", "RESTORE_PITR"), 20).stream()
-                .filter(j -> longField(j.resultJson(), "restore_bytes") != null && doubleField(j.resultJson(), "restore_seconds") != null)
-                .findFirst();
+        Optional<JobRecord> drill =
+                jobs.completed(db.name(), List.of("DR_DRILL", "RESTORE", "RESTORE_PITR"), 20).stream()
+                        .filter(j -> longField(j.resultJson(), "restore_bytes") != null
+                                && doubleField(j.resultJson(), "restore_seconds") != null)
+                        .findFirst();
         if (drill.isEmpty()) {
             problems.add("no drill or restore has measured restore throughput yet");
             return new RtoEstimate(null, restoreBytes, null, null, null, null, null);
@@ -146,7 +188,14 @@ public final class SlaStatus {
         Long walBytes = walSince(db, lastBackup.get(), primaryRegion);
         if (restoreBytes == null || restoreRate <= 0) {
             problems.add("restore throughput unknown");
-            return new RtoEstimate(null, restoreBytes, null, walBytes, null, drill.get().id(), drill.get().endedAt());
+            return new RtoEstimate(
+                    null,
+                    restoreBytes,
+                    null,
+                    walBytes,
+                    null,
+                    drill.get().id(),
+                    drill.get().endedAt());
         }
         double seconds = restoreBytes / restoreRate;
         if (walBytes != null && walBytes > 0) {
@@ -156,7 +205,13 @@ public final class SlaStatus {
                 problems.add("WAL replay rate unknown: RTO counts the restore only");
             }
         }
-        return new RtoEstimate(seconds, restoreBytes, restoreRate, walBytes, replayRate > 0 ? replayRate : null, drill.get().id(),
+        return new RtoEstimate(
+                seconds,
+                restoreBytes,
+                restoreRate,
+                walBytes,
+                replayRate > 0 ? replayRate : null,
+                drill.get().id(),
                 drill.get().endedAt());
     }
 
@@ -166,9 +221,13 @@ public final class SlaStatus {
         if (stop == null) {
             return null;
         }
-        Map<String, String> labels = primaryRegion == null ? Map.of("database", db.name()) : Map.of("database", db.name(), "region", primaryRegion);
-        return metrics.find(DURABLE_LSN_METRIC, labels).stream().findFirst()
-                .map(s -> Math.max(0, (long) s.value() - parseLsn(stop.asText()))).orElse(null);
+        Map<String, String> labels = primaryRegion == null
+                ? Map.of("database", db.name())
+                : Map.of("database", db.name(), "region", primaryRegion);
+        return metrics.find(DURABLE_LSN_METRIC, labels).stream()
+                .findFirst()
+                .map(s -> Math.max(0, (long) s.value() - parseLsn(stop.asText())))
+                .orElse(null);
     }
 
     static long parseLsn(String lsn) {

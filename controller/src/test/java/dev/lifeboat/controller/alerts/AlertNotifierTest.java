@@ -1,5 +1,8 @@
 package dev.lifeboat.controller.alerts;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.controller.alerts.AlertNotifier.Delivery;
 import dev.lifeboat.controller.alerts.AlertNotifier.Options;
@@ -7,12 +10,6 @@ import dev.lifeboat.controller.alerts.WebhookReceiver.Reply;
 import dev.lifeboat.controller.alerts.WebhookReceiver.Request;
 import dev.lifeboat.controller.alerts.WebhookTarget.Format;
 import dev.lifeboat.controller.audit.TestDatabases;
-import org.h2.jdbcx.JdbcConnectionPool;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.nio.file.Path;
@@ -25,18 +22,26 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.h2.jdbcx.JdbcConnectionPool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The alert outbox on an embedded H2 file database, delivering to a real HTTP server on loopback. */
 class AlertNotifierTest {
     /** Fast retries, so a test sees several attempts in well under a second. */
-    static final Options FAST = new Options(Duration.ofMillis(40), Duration.ofMillis(200), Duration.ofMinutes(5),
-            Duration.ofSeconds(5), Duration.ofMillis(200), Duration.ofDays(1));
+    static final Options FAST = new Options(
+            Duration.ofMillis(40),
+            Duration.ofMillis(200),
+            Duration.ofMinutes(5),
+            Duration.ofSeconds(5),
+            Duration.ofMillis(200),
+            Duration.ofDays(1));
 
     @TempDir
     Path dir;
+
     JdbcConnectionPool db;
     WebhookReceiver receiver;
     HttpClient http;
@@ -46,7 +51,10 @@ class AlertNotifierTest {
     void setUp() throws Exception {
         db = TestDatabases.h2(dir);
         receiver = new WebhookReceiver();
-        http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+        http = HttpClient.newBuilder()
+                .version(HttpClient.Version.HTTP_1_1)
+                .connectTimeout(Duration.ofSeconds(2))
+                .build();
     }
 
     @AfterEach
@@ -68,18 +76,31 @@ class AlertNotifierTest {
         details.put("rpo_seconds", 412);
         details.put("target_seconds", 300);
         details.put("newest_wal", "000000010000000000000042");
-        return new Alert(id, "rpo-critical", "critical", "orders", "eu-west",
+        return new Alert(
+                id,
+                "rpo-critical",
+                "critical",
+                "orders",
+                "eu-west",
                 "RPO of orders in eu-west is 6m52s, target 5m: WAL archiving has stopped",
-                Instant.parse("2026-11-24T14:03:27.123Z"), null, details);
+                Instant.parse("2026-11-24T14:03:27.123Z"),
+                null,
+                details);
     }
 
     WebhookTarget generic(String name) {
-        return new WebhookTarget(name, receiver.url("/" + name), Format.GENERIC_JSON, null,
-                Map.of("Authorization", "Bearer t0ken"), Set.of());
+        return new WebhookTarget(
+                name,
+                receiver.url("/" + name),
+                Format.GENERIC_JSON,
+                null,
+                Map.of("Authorization", "Bearer t0ken"),
+                Set.of());
     }
 
     WebhookTarget pagerDuty(String name) {
-        return new WebhookTarget(name, receiver.url("/" + name), Format.PAGERDUTY_EVENTS_V2, "R0UT1NGKEY", Map.of(), Set.of());
+        return new WebhookTarget(
+                name, receiver.url("/" + name), Format.PAGERDUTY_EVENTS_V2, "R0UT1NGKEY", Map.of(), Set.of());
     }
 
     WebhookTarget slack(String name) {
@@ -165,15 +186,25 @@ class AlertNotifierTest {
     @Test
     void slackMessageHasTextAndBlocksWithTheFields() throws Exception {
         AlertNotifier n = notifier(FAST, slack("chat"));
-        Alert alert = new Alert("agent-gone:db7", "agent-gone", "warning", null, "us-east",
-                "Agent db7 <primary> & its jobs: no heartbeat for 45 s", Instant.parse("2026-11-24T14:00:00Z"), null,
+        Alert alert = new Alert(
+                "agent-gone:db7",
+                "agent-gone",
+                "warning",
+                null,
+                "us-east",
+                "Agent db7 <primary> & its jobs: no heartbeat for 45 s",
+                Instant.parse("2026-11-24T14:00:00Z"),
+                null,
                 Map.of("agent", "db7", "last_heartbeat", "2026-11-24T13:59:15Z"));
         n.raised(alert);
         n.resolved(alert);
         await("two messages", Duration.ofSeconds(5), () -> receiver.requests.size() == 2);
 
         JsonNode m = receiver.requests.get(0).json();
-        assertThat(m.get("text").asText()).contains("[WARNING]").contains("agent-gone").contains("us-east")
+        assertThat(m.get("text").asText())
+                .contains("[WARNING]")
+                .contains("agent-gone")
+                .contains("us-east")
                 .contains("no heartbeat for 45 s");
         JsonNode blocks = m.get("blocks");
         assertThat(blocks.isArray()).isTrue();
@@ -187,8 +218,13 @@ class AlertNotifierTest {
                 b.get("fields").forEach(f -> fields.add(f.get("text").asText()));
             }
         }
-        assertThat(fields).contains("*Severity*\nwarning", "*Region*\nus-east", "*Kind*\nagent-gone",
-                "*Raised*\n2026-11-24T14:00:00Z", "*agent*\ndb7");
+        assertThat(fields)
+                .contains(
+                        "*Severity*\nwarning",
+                        "*Region*\nus-east",
+                        "*Kind*\nagent-gone",
+                        "*Raised*\n2026-11-24T14:00:00Z",
+                        "*agent*\ndb7");
         assertThat(fields).noneMatch(f -> f.startsWith("*Database*"));
         assertThat(blocks.get(blocks.size() - 1).get("type").asText()).isEqualTo("context");
 
@@ -207,9 +243,13 @@ class AlertNotifierTest {
         Thread.sleep(400); // two poll intervals: nothing more may follow
 
         assertThat(receiver.requests).hasSize(3);
-        assertThat(receiver.requests).extracting(r -> r.json().get("dedup_key").asText()).containsOnly("rpo:orders:eu-west");
-        assertThat(receiver.requests).extracting(r -> r.header("X-Lifeboat-Delivery")).doesNotContainNull().containsOnly(
-                receiver.requests.getFirst().header("X-Lifeboat-Delivery"));
+        assertThat(receiver.requests)
+                .extracting(r -> r.json().get("dedup_key").asText())
+                .containsOnly("rpo:orders:eu-west");
+        assertThat(receiver.requests)
+                .extracting(r -> r.header("X-Lifeboat-Delivery"))
+                .doesNotContainNull()
+                .containsOnly(receiver.requests.getFirst().header("X-Lifeboat-Delivery"));
         Delivery d = n.deliveries(alert.id()).getFirst();
         assertThat(d.attempts()).isEqualTo(3);
         assertThat(d.lastStatus()).isEqualTo(200);
@@ -230,7 +270,8 @@ class AlertNotifierTest {
         await("delivered", Duration.ofSeconds(5), () -> allIn(n, alert.id(), AlertNotifier.DELIVERED));
 
         assertThat(receiver.requests).hasSize(2);
-        Duration gap = Duration.ofNanos(receiver.requests.get(1).nanos() - receiver.requests.get(0).nanos());
+        Duration gap = Duration.ofNanos(
+                receiver.requests.get(1).nanos() - receiver.requests.get(0).nanos());
         // without Retry-After the backoff here would be 20–40 ms
         assertThat(gap).isGreaterThanOrEqualTo(Duration.ofMillis(950));
     }
@@ -250,7 +291,10 @@ class AlertNotifierTest {
         assertThatThrownBy(() -> first.raised(alert)).isInstanceOf(IllegalStateException.class);
 
         AlertNotifier second = notifier(FAST, target);
-        await("delivered by the second notifier", Duration.ofSeconds(5), () -> allIn(second, alert.id(), AlertNotifier.DELIVERED));
+        await(
+                "delivered by the second notifier",
+                Duration.ofSeconds(5),
+                () -> allIn(second, alert.id(), AlertNotifier.DELIVERED));
         assertThat(receiver.requests).hasSize(2);
         assertThat(receiver.requests.get(1).json().get("dedup_key").asText()).isEqualTo("in-flight");
     }
@@ -259,19 +303,30 @@ class AlertNotifierTest {
     void aDeliveryWaitingForItsRetryIsSentByANewNotifierOnTheSameDatabase() throws Exception {
         receiver.then(Reply.of(503));
         WebhookTarget target = generic("ops");
-        Options slowRetry = new Options(Duration.ofMillis(600), Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofSeconds(5),
-                Duration.ofMillis(200), Duration.ofDays(1));
+        Options slowRetry = new Options(
+                Duration.ofMillis(600),
+                Duration.ofSeconds(1),
+                Duration.ofMinutes(5),
+                Duration.ofSeconds(5),
+                Duration.ofMillis(200),
+                Duration.ofDays(1));
         AlertNotifier first = notifier(slowRetry, target);
         Alert alert = rpoAlert("restart");
         first.raised(alert);
-        await("first attempt recorded", Duration.ofSeconds(5), () -> first.deliveries(alert.id()).getFirst().attempts() == 1);
+        await(
+                "first attempt recorded",
+                Duration.ofSeconds(5),
+                () -> first.deliveries(alert.id()).getFirst().attempts() == 1);
         first.close();
         db.dispose(); // the controller is gone: the next one opens the database file afresh
         assertThat(receiver.requests).hasSize(1);
 
         db = TestDatabases.h2(dir);
         AlertNotifier second = notifier(slowRetry, target);
-        await("delivered after restart", Duration.ofSeconds(5), () -> allIn(second, alert.id(), AlertNotifier.DELIVERED));
+        await(
+                "delivered after restart",
+                Duration.ofSeconds(5),
+                () -> allIn(second, alert.id(), AlertNotifier.DELIVERED));
         assertThat(receiver.requests).hasSize(2);
         assertThat(second.deliveries(alert.id()).getFirst().attempts()).isEqualTo(2);
     }
@@ -283,20 +338,29 @@ class AlertNotifierTest {
         Alert alert = rpoAlert("ordered");
         n.raised(alert);
         n.resolved(alert);
-        await("both delivered", Duration.ofSeconds(5), () -> n.deliveries(alert.id()).size() == 2
-                && allIn(n, alert.id(), AlertNotifier.DELIVERED));
+        await(
+                "both delivered",
+                Duration.ofSeconds(5),
+                () -> n.deliveries(alert.id()).size() == 2 && allIn(n, alert.id(), AlertNotifier.DELIVERED));
 
-        assertThat(receiver.requests).extracting(r -> r.json().get("event_action").asText())
+        assertThat(receiver.requests)
+                .extracting(r -> r.json().get("event_action").asText())
                 .containsExactly("trigger", "trigger", "trigger", "resolve");
     }
 
     @Test
     void clientErrorsAreNotRetriedAndAgeLimitsGiveUp() throws Exception {
         receiver.answerAlways(Reply.of(500));
-        WebhookTarget refusing = new WebhookTarget("refusing", receiver.url("/refusing"), Format.GENERIC_JSON, null, Map.of(), Set.of());
+        WebhookTarget refusing =
+                new WebhookTarget("refusing", receiver.url("/refusing"), Format.GENERIC_JSON, null, Map.of(), Set.of());
         receiver.then(Reply.of(400));
-        Options shortLife = new Options(Duration.ofMillis(30), Duration.ofMillis(60), Duration.ofMillis(500), Duration.ofSeconds(5),
-                Duration.ofMillis(100), Duration.ofDays(1));
+        Options shortLife = new Options(
+                Duration.ofMillis(30),
+                Duration.ofMillis(60),
+                Duration.ofMillis(500),
+                Duration.ofSeconds(5),
+                Duration.ofMillis(100),
+                Duration.ofDays(1));
         AlertNotifier n = notifier(shortLife, refusing);
         n.raised(rpoAlert("bad-request"));
         await("rejected", Duration.ofSeconds(5), () -> allIn(n, "bad-request", AlertNotifier.REJECTED));
@@ -317,17 +381,26 @@ class AlertNotifierTest {
 
     @Test
     void targetsOnlyGetTheSeveritiesTheyAskFor() throws Exception {
-        WebhookTarget pagerOnCritical = new WebhookTarget("pager", receiver.url("/pager"), Format.PAGERDUTY_EVENTS_V2, "KEY",
-                Map.of(), Set.of("CRITICAL"));
+        WebhookTarget pagerOnCritical = new WebhookTarget(
+                "pager", receiver.url("/pager"), Format.PAGERDUTY_EVENTS_V2, "KEY", Map.of(), Set.of("CRITICAL"));
         AlertNotifier n = notifier(FAST, pagerOnCritical, slack("chat"));
-        Alert warning = new Alert("lag:orders", "replication-lag", "warning", "orders", "us-east", "replication lag 40 s",
-                Instant.now(), null, Map.of());
+        Alert warning = new Alert(
+                "lag:orders",
+                "replication-lag",
+                "warning",
+                "orders",
+                "us-east",
+                "replication lag 40 s",
+                Instant.now(),
+                null,
+                Map.of());
         n.raised(warning);
         n.raised(rpoAlert("rpo:orders"));
         await("three deliveries", Duration.ofSeconds(5), () -> receiver.requests.size() == 3);
 
         assertThat(receiver.at("/pager")).hasSize(1);
-        assertThat(receiver.at("/pager").getFirst().json().get("dedup_key").asText()).isEqualTo("rpo:orders");
+        assertThat(receiver.at("/pager").getFirst().json().get("dedup_key").asText())
+                .isEqualTo("rpo:orders");
         assertThat(receiver.at("/chat")).hasSize(2);
         assertThat(n.deliveries("lag:orders")).extracting(Delivery::target).containsExactly("chat");
     }
@@ -335,11 +408,19 @@ class AlertNotifierTest {
     @Test
     void aTargetRemovedFromTheConfigurationIsDroppedNotRetried() throws Exception {
         receiver.then(Reply.of(503));
-        Options slowRetry = new Options(Duration.ofMillis(400), Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofSeconds(5),
-                Duration.ofMillis(100), Duration.ofDays(1));
+        Options slowRetry = new Options(
+                Duration.ofMillis(400),
+                Duration.ofSeconds(1),
+                Duration.ofMinutes(5),
+                Duration.ofSeconds(5),
+                Duration.ofMillis(100),
+                Duration.ofDays(1));
         AlertNotifier first = notifier(slowRetry, generic("old"));
         first.raised(rpoAlert("orphan"));
-        await("first attempt", Duration.ofSeconds(5), () -> first.deliveries("orphan").getFirst().attempts() == 1);
+        await(
+                "first attempt",
+                Duration.ofSeconds(5),
+                () -> first.deliveries("orphan").getFirst().attempts() == 1);
         first.close();
 
         AlertNotifier second = notifier(slowRetry, generic("new"));
@@ -353,17 +434,25 @@ class AlertNotifierTest {
         URI url = receiver.url("/x");
         assertThatThrownBy(() -> new WebhookTarget("pd", url, Format.PAGERDUTY_EVENTS_V2, null, Map.of(), Set.of()))
                 .hasMessageContaining("routingKey");
-        assertThatThrownBy(() -> new WebhookTarget("x", URI.create("ftp://h/x"), Format.GENERIC_JSON, null, Map.of(), Set.of()))
+        assertThatThrownBy(() ->
+                        new WebhookTarget("x", URI.create("ftp://h/x"), Format.GENERIC_JSON, null, Map.of(), Set.of()))
                 .hasMessageContaining("http(s)");
-        assertThatThrownBy(() -> new WebhookTarget("x", url, Format.GENERIC_JSON, null, Map.of("Host", "evil"), Set.of()))
+        assertThatThrownBy(
+                        () -> new WebhookTarget("x", url, Format.GENERIC_JSON, null, Map.of("Host", "evil"), Set.of()))
                 .hasMessageContaining("header 'Host'");
         assertThatThrownBy(() -> new WebhookTarget("x", url, Format.SLACK, null, Map.of(), Set.of("info")))
                 .hasMessageContaining("unknown severity 'info'");
-        assertThatThrownBy(() -> notifier(FAST, generic("same"), generic("same"))).hasMessageContaining("named 'same'");
+        assertThatThrownBy(() -> notifier(FAST, generic("same"), generic("same")))
+                .hasMessageContaining("named 'same'");
         assertThatThrownBy(() -> new Alert("x", "k", "fatal", null, null, "s", Instant.now(), null, null))
                 .hasMessageContaining("warning or critical");
-        WebhookTarget secret = new WebhookTarget("s", URI.create("https://hooks.example.net/services/T000/B000/XXXX"),
-                Format.SLACK, null, Map.of("Authorization", "Bearer zzz"), Set.of());
+        WebhookTarget secret = new WebhookTarget(
+                "s",
+                URI.create("https://hooks.example.net/services/T000/B000/XXXX"),
+                Format.SLACK,
+                null,
+                Map.of("Authorization", "Bearer zzz"),
+                Set.of());
         assertThat(secret.toString()).doesNotContain("XXXX").doesNotContain("zzz");
     }
 }

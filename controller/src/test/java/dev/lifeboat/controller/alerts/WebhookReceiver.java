@@ -3,7 +3,6 @@ package dev.lifeboat.controller.alerts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.sun.net.httpserver.HttpServer;
-
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -31,8 +30,11 @@ final class WebhookReceiver implements AutoCloseable {
         }
 
         String header(String name) {
-            return headers.entrySet().stream().filter(e -> e.getKey().equalsIgnoreCase(name)).findFirst()
-                    .map(e -> e.getValue().getFirst()).orElse(null);
+            return headers.entrySet().stream()
+                    .filter(e -> e.getKey().equalsIgnoreCase(name))
+                    .findFirst()
+                    .map(e -> e.getValue().getFirst())
+                    .orElse(null);
         }
     }
 
@@ -60,8 +62,12 @@ final class WebhookReceiver implements AutoCloseable {
                     if (r == null) {
                         r = fallback;
                     }
-                    requests.add(new Request(System.nanoTime(), ex.getRequestURI().getPath(), Map.copyOf(ex.getRequestHeaders()),
-                            body, r.status()));
+                    requests.add(new Request(
+                            System.nanoTime(),
+                            ex.getRequestURI().getPath(),
+                            Map.copyOf(ex.getRequestHeaders()),
+                            body,
+                            r.status()));
                 }
                 if (r.delayMillis() > 0) {
                     try {

@@ -1,13 +1,8 @@
 package dev.lifeboat.controller.audit;
 
-import dev.lifeboat.controller.audit.AuditLog.VerifyResult;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
-import javax.sql.DataSource;
+import dev.lifeboat.controller.audit.AuditLog.VerifyResult;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
@@ -16,13 +11,18 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import javax.sql.DataSource;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The audit chain on a real PostgreSQL 15, written by two controllers (two data sources, two AuditLog instances) at once. */
 class AuditLogPostgresTest {
     @TempDir
     static Path dir;
+
     static TestDatabases.Postgres pg;
     static byte[] key;
 
@@ -39,7 +39,8 @@ class AuditLogPostgresTest {
 
     @BeforeEach
     void empty() throws Exception {
-        try (Connection c = pg.dataSource().getConnection(); Statement st = c.createStatement()) {
+        try (Connection c = pg.dataSource().getConnection();
+                Statement st = c.createStatement()) {
             st.execute("DELETE FROM audit_log");
         }
     }
@@ -86,14 +87,16 @@ class AuditLogPostgresTest {
         }
         String anchor = audit.head();
         assertThat(audit.verify(anchor).ok()).isTrue();
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+        try (Connection c = ds.getConnection();
+                Statement st = c.createStatement()) {
             st.execute("UPDATE audit_log SET actor = 'bob' WHERE seq = 7");
         }
         VerifyResult r = audit.verify(anchor);
         assertThat(r.ok()).isFalse();
         assertThat(r.firstBadSeq()).isEqualTo(7);
 
-        try (Connection c = ds.getConnection(); Statement st = c.createStatement()) {
+        try (Connection c = ds.getConnection();
+                Statement st = c.createStatement()) {
             st.execute("UPDATE audit_log SET actor = 'alice' WHERE seq = 7");
             st.execute("DELETE FROM audit_log WHERE seq > 8");
         }

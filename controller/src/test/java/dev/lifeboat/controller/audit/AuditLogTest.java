@@ -1,12 +1,9 @@
 package dev.lifeboat.controller.audit;
 
-import dev.lifeboat.controller.audit.AuditLog.VerifyResult;
-import org.h2.jdbcx.JdbcConnectionPool;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.controller.audit.AuditLog.VerifyResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -18,14 +15,17 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.h2.jdbcx.JdbcConnectionPool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The audit chain on an embedded H2 file database, tampered with through plain SQL. */
 class AuditLogTest {
     @TempDir
     Path dir;
+
     JdbcConnectionPool db;
     byte[] key;
     AuditLog audit;
@@ -49,7 +49,8 @@ class AuditLogTest {
     }
 
     private void sql(String... statements) throws SQLException {
-        try (Connection c = db.getConnection(); Statement st = c.createStatement()) {
+        try (Connection c = db.getConnection();
+                Statement st = c.createStatement()) {
             for (String s : statements) {
                 st.execute(s);
             }
@@ -155,7 +156,8 @@ class AuditLogTest {
     void swappedContentFails() throws Exception {
         appendN(6);
         // swap what entries 2 and 5 were about, keeping each row's seq and hashes
-        sql("UPDATE audit_log SET target = 'db5', detail = '{\"n\":5,\"why\":\"scheduled\"}' WHERE seq = 2",
+        sql(
+                "UPDATE audit_log SET target = 'db5', detail = '{\"n\":5,\"why\":\"scheduled\"}' WHERE seq = 2",
                 "UPDATE audit_log SET target = 'db2', detail = '{\"n\":2,\"why\":\"scheduled\"}' WHERE seq = 5");
 
         VerifyResult r = audit.verify();
@@ -167,7 +169,9 @@ class AuditLogTest {
     void swappedWholeRowsFail() throws Exception {
         appendN(6);
         // reorder: entries 3 and 4 trade places, each row intact with its own hashes
-        sql("UPDATE audit_log SET seq = -3 WHERE seq = 3", "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+        sql(
+                "UPDATE audit_log SET seq = -3 WHERE seq = 3",
+                "UPDATE audit_log SET seq = 3 WHERE seq = 4",
                 "UPDATE audit_log SET seq = 4 WHERE seq = -3");
 
         VerifyResult r = audit.verify();
@@ -180,7 +184,8 @@ class AuditLogTest {
     void rowCopiedFromAnotherPlaceFails() throws Exception {
         appendN(5);
         // replace entry 3 with a verbatim copy of entry 2 (valid HMAC, wrong place)
-        sql("DELETE FROM audit_log WHERE seq = 3",
+        sql(
+                "DELETE FROM audit_log WHERE seq = 3",
                 "INSERT INTO audit_log (seq, at, actor, action, target, detail, prev_hash, hash)"
                         + " SELECT 3, at, actor, action, target, detail, prev_hash, hash FROM audit_log WHERE seq = 2");
 
@@ -221,7 +226,8 @@ class AuditLogTest {
         String anchor = audit.head();
         appendN(3);
         assertThat(audit.verify(anchor).ok()).isTrue();
-        assertThatThrownBy(() -> audit.verify("nonsense")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> audit.verify("nonsense"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("<seq>:<64 hex digits>");
     }
 
@@ -303,15 +309,20 @@ class AuditLogTest {
     @Test
     void badInputIsRefusedWithAReason() {
         assertThatThrownBy(() -> audit.append("alice", "x", null, "{not json"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not valid JSON");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> audit.append("alice", "x", null, "{} {}"))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not valid JSON");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> audit.append(" ", "x", null, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("actor is required");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("actor is required");
         assertThatThrownBy(() -> audit.append("alice", "x".repeat(129), null, null))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("longer than 128");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("longer than 128");
         assertThatThrownBy(() -> new AuditLog(db, new byte[8]))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("at least 16");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("at least 16");
         assertThat(audit.list(0, 10)).isEmpty();
     }
 
@@ -320,15 +331,19 @@ class AuditLogTest {
         Path file = dir.resolve("keys/audit-chain.key");
         byte[] created = AuditLog.loadOrCreateKey(file);
         assertThat(created).hasSize(32);
-        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file)))
+                .isEqualTo("rw-------");
         assertThat(AuditLog.loadOrCreateKey(file)).isEqualTo(created);
         assertThat(AuditLog.loadOrCreateKey(dir.resolve("keys/other.key"))).isNotEqualTo(created);
         try (var files = Files.list(file.getParent())) {
-            assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder("audit-chain.key", "other.key");
+            assertThat(files.map(p -> p.getFileName().toString()))
+                    .containsExactlyInAnyOrder("audit-chain.key", "other.key");
         }
 
         Files.write(file, new byte[31]);
-        assertThatThrownBy(() -> AuditLog.loadOrCreateKey(file)).isInstanceOf(AuditException.BadKeyFile.class)
-                .hasMessageContaining("31 bytes").hasMessageContaining("restore it from your backup");
+        assertThatThrownBy(() -> AuditLog.loadOrCreateKey(file))
+                .isInstanceOf(AuditException.BadKeyFile.class)
+                .hasMessageContaining("31 bytes")
+                .hasMessageContaining("restore it from your backup");
     }
 }

@@ -25,8 +25,8 @@ import java.util.UUID;
  * @param sourceClusterId  the clusterId of the cluster that backup was taken from (null for the origin)
  * @param restoredAt       when the restore ran (null for the origin)
  */
-public record ClusterIdentity(long systemIdentifier, String clusterId, String restoredFrom, String sourceClusterId,
-                              Instant restoredAt) {
+public record ClusterIdentity(
+        long systemIdentifier, String clusterId, String restoredFrom, String sourceClusterId, Instant restoredAt) {
     /** The restore marker file in PGDATA. */
     public static final String MARKER = "lifeboat.restored";
     /** The cluster id of a data directory no Lifeboat restore made. */
@@ -38,8 +38,10 @@ public record ClusterIdentity(long systemIdentifier, String clusterId, String re
 
     /** "the original cluster" or "a copy restored from backup X at T (cluster id …)", for messages. */
     public String describe() {
-        return isOrigin() ? "the original cluster (system identifier " + Long.toUnsignedString(systemIdentifier) + ")"
-                : "a copy restored from backup " + restoredFrom + " at " + restoredAt + " (cluster id " + clusterId + ")";
+        return isOrigin()
+                ? "the original cluster (system identifier " + Long.toUnsignedString(systemIdentifier) + ")"
+                : "a copy restored from backup " + restoredFrom + " at " + restoredAt + " (cluster id " + clusterId
+                        + ")";
     }
 
     /** Reads the identity of the cluster in {@code pgdata} (its pg_control and restore marker). */
@@ -73,7 +75,9 @@ public record ClusterIdentity(long systemIdentifier, String clusterId, String re
             // keep null: the id is what matters
         }
         // a marker written before restores carried an id: a copy all the same, identified by its restore time
-        String id = m.getOrDefault("clusterId", "restored-" + m.getOrDefault("backup", "unknown") + "-" + m.getOrDefault("restoredAt", ""));
+        String id = m.getOrDefault(
+                "clusterId",
+                "restored-" + m.getOrDefault("backup", "unknown") + "-" + m.getOrDefault("restoredAt", ""));
         return new ClusterIdentity(systemId, id, m.get("backup"), m.get("sourceClusterId"), at);
     }
 

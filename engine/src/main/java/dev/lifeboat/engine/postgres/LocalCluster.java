@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +40,8 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /** As {@link #create(Path, List)}, with extra initdb options (e.g. {@code --data-checksums}). */
-    public static LocalCluster create(Path base, List<String> extraConfig, List<String> initdbOptions) throws IOException {
+    public static LocalCluster create(Path base, List<String> extraConfig, List<String> initdbOptions)
+            throws IOException {
         PgBinaries bins = PgBinaries.forVersion(System.getenv().getOrDefault("LIFEBOAT_PG_VERSION", "15"));
         String osUser = Processes.isRoot() ? "postgres" : Processes.currentUser();
         LocalCluster c = new LocalCluster(base.toAbsolutePath(), bins, PgValidator.freePort(), osUser);
@@ -58,8 +58,18 @@ public final class LocalCluster implements AutoCloseable {
             Files.createDirectories(data);
             Processes.check(List.of("chown", osUser, data.toString()), Duration.ofSeconds(10));
         }
-        List<String> initdb = new ArrayList<>(List.of(bins.path("initdb"), "-D", data.toString(), "-U", "postgres",
-                "-A", "trust", "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"));
+        List<String> initdb = new ArrayList<>(List.of(
+                bins.path("initdb"),
+                "-D",
+                data.toString(),
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "--no-sync",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8"));
         initdb.addAll(initdbOptions);
         Processes.check(Processes.asUser(osUser, initdb), Duration.ofMinutes(5));
         List<String> conf = new ArrayList<>(List.of(
@@ -74,7 +84,8 @@ public final class LocalCluster implements AutoCloseable {
                 "log_min_messages = warning"));
         conf.addAll(extraConfig);
         Path confFile = data.resolve("postgresql.conf");
-        Files.writeString(confFile, Files.readString(confFile) + "\n# lifeboat test cluster\n" + String.join("\n", conf) + "\n");
+        Files.writeString(
+                confFile, Files.readString(confFile) + "\n# lifeboat test cluster\n" + String.join("\n", conf) + "\n");
     }
 
     /**
@@ -93,8 +104,9 @@ public final class LocalCluster implements AutoCloseable {
                 perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
                 Files.setPosixFilePermissions(p, perms);
             } else {
-                throw new IOException("the " + osUser + " user cannot enter " + p + " (mode " + PosixFilePermissions.toString(perms)
-                        + "); choose a directory under " + tmp + " or make " + p + " traversable");
+                throw new IOException(
+                        "the " + osUser + " user cannot enter " + p + " (mode " + PosixFilePermissions.toString(perms)
+                                + "); choose a directory under " + tmp + " or make " + p + " traversable");
             }
         }
     }
@@ -110,8 +122,8 @@ public final class LocalCluster implements AutoCloseable {
     /** As {@link #attach(Path)}; with {@code keepArchiving} the copy archives WAL as its own configuration says. */
     public static LocalCluster attach(Path base, boolean keepArchiving) throws IOException {
         PgDataDirectory dir = new PgDataDirectory(base.resolve("data")).requireCluster();
-        LocalCluster c = new LocalCluster(base.toAbsolutePath(), PgBinaries.forVersion(dir.majorVersion()), PgValidator.freePort(),
-                dir.owner());
+        LocalCluster c = new LocalCluster(
+                base.toAbsolutePath(), PgBinaries.forVersion(dir.majorVersion()), PgValidator.freePort(), dir.owner());
         Files.createDirectories(c.socketDir);
         if (Processes.isRoot()) {
             makeReachable(base, c.osUser);
@@ -130,8 +142,22 @@ public final class LocalCluster implements AutoCloseable {
         String opts = "-c port=" + port + " -c unix_socket_directories='" + socketDir + "'"
                 + (attached ? " -c listen_addresses=''" + (keepArchiving ? "" : " -c archive_mode=off") : "");
         boolean recovering = Files.exists(data.resolve("recovery.signal"));
-        Processes.check(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-l",
-                socketDir.resolve("server.log").toString(), "-w", "-t", "600", "-o", opts, "start")), Duration.ofMinutes(11));
+        Processes.check(
+                Processes.asUser(
+                        osUser,
+                        List.of(
+                                bins.path("pg_ctl"),
+                                "-D",
+                                data.toString(),
+                                "-l",
+                                socketDir.resolve("server.log").toString(),
+                                "-w",
+                                "-t",
+                                "600",
+                                "-o",
+                                opts,
+                                "start")),
+                Duration.ofMinutes(11));
         running = true;
         if (recovering) {
             awaitPromotion(Duration.ofMinutes(10));
@@ -146,8 +172,9 @@ public final class LocalCluster implements AutoCloseable {
     public void awaitPromotion(Duration timeout) throws IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            try (Connection c = connect("postgres"); var st = c.createStatement();
-                 var rs = st.executeQuery("select pg_is_in_recovery()")) {
+            try (Connection c = connect("postgres");
+                    var st = c.createStatement();
+                    var rs = st.executeQuery("select pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     return;
@@ -155,7 +182,9 @@ public final class LocalCluster implements AutoCloseable {
             } catch (SQLException e) {
                 if (!Files.exists(data.resolve("postmaster.pid"))) {
                     running = false;
-                    String log = Files.exists(socketDir.resolve("server.log")) ? Files.readString(socketDir.resolve("server.log")) : "";
+                    String log = Files.exists(socketDir.resolve("server.log"))
+                            ? Files.readString(socketDir.resolve("server.log"))
+                            : "";
                     throw new IOException("the server on " + data + " stopped during recovery:\n"
                             + log.substring(Math.max(0, log.length() - 4000)));
                 }
@@ -174,8 +203,20 @@ public final class LocalCluster implements AutoCloseable {
 
     public void stop() throws IOException {
         if (running) {
-            Processes.run(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-w", "-t", "120",
-                    "-m", "fast", "stop")), Duration.ofMinutes(3));
+            Processes.run(
+                    Processes.asUser(
+                            osUser,
+                            List.of(
+                                    bins.path("pg_ctl"),
+                                    "-D",
+                                    data.toString(),
+                                    "-w",
+                                    "-t",
+                                    "120",
+                                    "-m",
+                                    "fast",
+                                    "stop")),
+                    Duration.ofMinutes(3));
             running = false;
         }
     }
@@ -183,7 +224,9 @@ public final class LocalCluster implements AutoCloseable {
     /** Stops the server abruptly, as a crash would. */
     public void crash() throws IOException {
         if (running) {
-            Processes.run(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-m", "immediate", "stop")),
+            Processes.run(
+                    Processes.asUser(
+                            osUser, List.of(bins.path("pg_ctl"), "-D", data.toString(), "-m", "immediate", "stop")),
                     Duration.ofMinutes(1));
             running = false;
         }
@@ -199,20 +242,22 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Runs pgbench against this cluster with the given arguments (e.g. "-i", "-s", "10"). */
     public String pgbench(List<String> args, Duration timeout) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(bins.path("pgbench"), "-h", socketDir.toString(), "-p", Integer.toString(port),
-                "-U", "postgres"));
+        List<String> cmd = new ArrayList<>(List.of(
+                bins.path("pgbench"), "-h", socketDir.toString(), "-p", Integer.toString(port), "-U", "postgres"));
         cmd.addAll(args);
         cmd.add("postgres");
         return Processes.check(Processes.asUser(osUser, cmd), timeout);
     }
 
     public Process pgbenchAsync(List<String> args) throws IOException {
-        List<String> cmd = new ArrayList<>(List.of(bins.path("pgbench"), "-h", socketDir.toString(), "-p", Integer.toString(port),
-                "-U", "postgres"));
+        List<String> cmd = new ArrayList<>(List.of(
+                bins.path("pgbench"), "-h", socketDir.toString(), "-p", Integer.toString(port), "-U", "postgres"));
         cmd.addAll(args);
         cmd.add("postgres");
-        return new ProcessBuilder(Processes.asUser(osUser, cmd)).redirectErrorStream(true)
-                .redirectOutput(base.resolve("pgbench.log").toFile()).start();
+        return new ProcessBuilder(Processes.asUser(osUser, cmd))
+                .redirectErrorStream(true)
+                .redirectOutput(base.resolve("pgbench.log").toFile())
+                .start();
     }
 
     /** Creates a directory the server may use as a tablespace location. */

@@ -2,8 +2,7 @@ package dev.lifeboat.engine.postgres;
 
 /** PostgreSQL log sequence numbers and WAL segment names. */
 public final class Lsn {
-    private Lsn() {
-    }
+    private Lsn() {}
 
     public static long parse(String s) {
         int slash = s.indexOf('/');

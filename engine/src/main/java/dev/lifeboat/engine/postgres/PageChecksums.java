@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.FileBackup;
-
 import java.io.IOException;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
@@ -37,10 +36,11 @@ final class PageChecksums {
     private static final int LANES = 32;
     private static final int FNV_PRIME = 16777619;
     private static final int[] BASE = {
-            0x5B1F36E9, 0xB8525960, 0x02AB50AA, 0x1DE66D2A, 0x79FF467A, 0x9BB9F8A3, 0x217E7CD2, 0x83E13D2C,
-            0xF8D4474F, 0xE39EB970, 0x42C6AE16, 0x993216FA, 0x7B093B5D, 0x98DAFF3C, 0xF718902A, 0x0B1C9CDB,
-            0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979, 0xCCA6C0B2, 0x304A0979, 0x85AA43D4,
-            0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E, 0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756};
+        0x5B1F36E9, 0xB8525960, 0x02AB50AA, 0x1DE66D2A, 0x79FF467A, 0x9BB9F8A3, 0x217E7CD2, 0x83E13D2C,
+        0xF8D4474F, 0xE39EB970, 0x42C6AE16, 0x993216FA, 0x7B093B5D, 0x98DAFF3C, 0xF718902A, 0x0B1C9CDB,
+        0xE58F764B, 0x187636BC, 0x5D7B3BB1, 0xE73DE7DE, 0x92BEC979, 0xCCA6C0B2, 0x304A0979, 0x85AA43D4,
+        0x783125BB, 0x6CA8EAA2, 0xE407EAC6, 0x4B5CFC3E, 0x9FBF8C76, 0x15CA20BE, 0xF2CA9FD3, 0x959BD756
+    };
     private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.nativeOrder());
     private static final VarHandle SHORT = MethodHandles.byteArrayViewVarHandle(short[].class, ByteOrder.nativeOrder());
     private static final Pattern SEGMENT = Pattern.compile(".*/\\d+(?:_(?:fsm|vm|init))?(?:\\.(\\d+))?");
@@ -128,7 +128,8 @@ final class PageChecksums {
                 pagesChecked.increment();
                 long blkno = firstBlock + (fileOffset + p) / pageSize;
                 if (!pageOk(data, off + p, blkno) && !rereadOk(file, fileOffset + p, blkno)) {
-                    failures.computeIfAbsent(relPath, k -> new ConcurrentSkipListSet<>()).add(blkno - firstBlock);
+                    failures.computeIfAbsent(relPath, k -> new ConcurrentSkipListSet<>())
+                            .add(blkno - firstBlock);
                 }
             }
         };
@@ -168,8 +169,10 @@ final class PageChecksums {
                 sb.append("; ");
             }
             sb.append(f).append(": block").append(blocks.size() == 1 ? " " : "s ");
-            List<String> shown = blocks.stream().limit(MAX_LISTED).map(String::valueOf).toList();
-            sb.append(String.join(", ", shown)).append(blocks.size() > MAX_LISTED ? " … (" + blocks.size() + " in all)" : "");
+            List<String> shown =
+                    blocks.stream().limit(MAX_LISTED).map(String::valueOf).toList();
+            sb.append(String.join(", ", shown))
+                    .append(blocks.size() > MAX_LISTED ? " … (" + blocks.size() + " in all)" : "");
         });
         return sb.toString();
     }

@@ -18,9 +18,6 @@ import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Processes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -48,6 +45,8 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * An online full backup of a running PostgreSQL cluster with the non-exclusive low-level API: one connection holds
@@ -59,7 +58,8 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 public final class PgBackup {
     private static final Logger log = LoggerFactory.getLogger(PgBackup.class);
-    private static final DateTimeFormatter ID_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
+    private static final DateTimeFormatter ID_TIME =
+            DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss").withZone(ZoneOffset.UTC);
 
     private final Repository repo;
     private final PgBackupOptions opts;
@@ -82,8 +82,11 @@ public final class PgBackup {
     /** The file's stamp as the file system reports it now (null if it vanished). */
     static Snapshot.Stamp stampOf(Path p) throws IOException {
         try {
-            Map<String, Object> a = Files.readAttributes(p, "unix:dev,ino,ctime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
-            return new Snapshot.Stamp(((Number) a.get("dev")).longValue(), ((Number) a.get("ino")).longValue(),
+            Map<String, Object> a =
+                    Files.readAttributes(p, "unix:dev,ino,ctime,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+            return new Snapshot.Stamp(
+                    ((Number) a.get("dev")).longValue(),
+                    ((Number) a.get("ino")).longValue(),
                     nanos((java.nio.file.attribute.FileTime) a.get("ctime")),
                     nanos((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")));
         } catch (NoSuchFileException gone) {
@@ -98,7 +101,8 @@ public final class PgBackup {
     public Snapshot run() throws IOException {
         String requestedType = opts.type() == null ? "full" : opts.type();
         if (!List.of("full", "incr", "diff").contains(requestedType)) {
-            throw new IllegalArgumentException("backup type '" + requestedType + "' is unknown; use full, incr or diff");
+            throw new IllegalArgumentException(
+                    "backup type '" + requestedType + "' is unknown; use full, incr or diff");
         }
         PgDataDirectory pgdata = new PgDataDirectory(opts.pgdata()).requireCluster();
         long systemId = pgdata.systemIdentifier();
@@ -110,97 +114,156 @@ public final class PgBackup {
             Map<String, String> info = checkServer(conn, pgdata, systemId);
             info.put("clusterId", identity.clusterId());
             // a repository belongs to one cluster's system identifier (its WAL archive too)
-            RepositoryBinding.requireOrBind(repo, systemId, "backup of PGDATA " + pgdata.path() + " (" + identity.describe() + ")");
-            int currentTimeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
+            RepositoryBinding.requireOrBind(
+                    repo, systemId, "backup of PGDATA " + pgdata.path() + " (" + identity.describe() + ")");
+            int currentTimeline =
+                    Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
             // the parent is chosen under the lock: expire cannot delete it (and the chunks it names) between the
             // choice and the end of this backup
-            try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", requestedType + " of " + pgdata.path(), false)) {
-            Snapshot parent = requestedType.equals("full") ? null
-                    : findParent(requestedType, identity, currentTimeline, timelineHistory(pgdata.path(), currentTimeline));
-            String type = parent == null ? "full" : requestedType;
-            if (parent == null && !requestedType.equals("full")) {
-                log.warn("no earlier backup of this cluster's line of history in {}: taking a full backup instead of {}",
-                        repo.uri(), requestedType);
-            }
-            String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
-                    + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
-            String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
-            exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
-            String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
-            int timeline = Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
-            log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
-            if ("on".equals(info.get("dataChecksums"))) {
-                pageChecksums = new PageChecksums(Integer.parseInt(info.get("blockSize")),
-                        Long.parseLong(queryOne(conn, "select blocks_per_segment::text from pg_control_init()")), Lsn.parse(startLsn));
-            }
-            List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
+            try (RepositoryLock lock =
+                    RepositoryLock.exclusive(repo, "backup", requestedType + " of " + pgdata.path(), false)) {
+                Snapshot parent = requestedType.equals("full")
+                        ? null
+                        : findParent(
+                                requestedType,
+                                identity,
+                                currentTimeline,
+                                timelineHistory(pgdata.path(), currentTimeline));
+                String type = parent == null ? "full" : requestedType;
+                if (parent == null && !requestedType.equals("full")) {
+                    log.warn(
+                            "no earlier backup of this cluster's line of history in {}: taking a full backup instead of {}",
+                            repo.uri(),
+                            requestedType);
+                }
+                String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
+                        + HexFormat.of()
+                                .toHexDigits((short) ThreadLocalRandom.current().nextInt());
+                String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
+                exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
+                String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
+                int timeline =
+                        Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
+                log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
+                if ("on".equals(info.get("dataChecksums"))) {
+                    pageChecksums = new PageChecksums(
+                            Integer.parseInt(info.get("blockSize")),
+                            Long.parseLong(queryOne(conn, "select blocks_per_segment::text from pg_control_init()")),
+                            Lsn.parse(startLsn));
+                }
+                List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
 
-            List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
-            List<SourceFile> files = new ArrayList<>();
-            scan(pgdata.path(), "", entries, files, tablespaces);
-            ChunkIndex index = repo.loadIndex();
-            RepositoryConfig.Chunking ck = repo.config().chunking();
-            long bytesRead;
-            try (ChunkWriter writer = new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
-                files.sort(Comparator.comparingLong((SourceFile f) -> f.attrs().size()).reversed());
-                long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
-                ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
-                ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
-                copyFiles(files, writer, ck, copy, entries, parent, deltaReader, index, Integer.parseInt(info.get("blockSize")));
-                copy.finish(null);
-                if (pageChecksums != null) {
-                    info.put("pagesChecksummed", Long.toString(pageChecksums.pagesChecked()));
-                    String bad = pageChecksums.describe();
-                    if (!bad.isEmpty()) {
-                        info.put("pageChecksumFailures", bad);
-                        log.warn("backup {}: page checksum failures (the pages were backed up as they are on disk): {}", id, bad);
+                List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
+                List<SourceFile> files = new ArrayList<>();
+                scan(pgdata.path(), "", entries, files, tablespaces);
+                ChunkIndex index = repo.loadIndex();
+                RepositoryConfig.Chunking ck = repo.config().chunking();
+                long bytesRead;
+                try (ChunkWriter writer =
+                        new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
+                    files.sort(
+                            Comparator.comparingLong((SourceFile f) -> f.attrs().size())
+                                    .reversed());
+                    long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
+                    ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
+                    ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
+                    copyFiles(
+                            files,
+                            writer,
+                            ck,
+                            copy,
+                            entries,
+                            parent,
+                            deltaReader,
+                            index,
+                            Integer.parseInt(info.get("blockSize")));
+                    copy.finish(null);
+                    if (pageChecksums != null) {
+                        info.put("pagesChecksummed", Long.toString(pageChecksums.pagesChecked()));
+                        String bad = pageChecksums.describe();
+                        if (!bad.isEmpty()) {
+                            info.put("pageChecksumFailures", bad);
+                            log.warn(
+                                    "backup {}: page checksum failures (the pages were backed up as they are on disk): {}",
+                                    id,
+                                    bad);
+                        }
                     }
-                }
 
-                cancel.throwIfCancelled();
-                String[] stop = stopBackup(conn);
-                String stopLsn = stop[0];
-                Map<String, String> label = parseLabel(stop[1]);
-                info.put("startLsn", startLsn);
-                info.put("stopLsn", stopLsn);
-                info.put("timeline", Integer.toString(timeline));
-                info.put("backupLabel", stop[1]);
-                if (stop[2] != null && !stop[2].isBlank()) {
-                    info.put("tablespaceMap", stop[2]);
-                }
-                info.put("startWal", label.getOrDefault("START WAL LOCATION", ""));
-                copyWal(pgdata.path(), timeline, Lsn.parse(startLsn), Lsn.parse(stopLsn),
-                        Long.parseLong(info.get("walSegmentSize")), writer, ck, entries);
-                checkSlot(conn, slot);
-                exec(conn, "select pg_drop_replication_slot('" + slot + "')");
-                writer.finish();
-                bytesRead = copy.bytesDone() - skippedBytes.get() + walBytes(entries);
+                    cancel.throwIfCancelled();
+                    String[] stop = stopBackup(conn);
+                    String stopLsn = stop[0];
+                    Map<String, String> label = parseLabel(stop[1]);
+                    info.put("startLsn", startLsn);
+                    info.put("stopLsn", stopLsn);
+                    info.put("timeline", Integer.toString(timeline));
+                    info.put("backupLabel", stop[1]);
+                    if (stop[2] != null && !stop[2].isBlank()) {
+                        info.put("tablespaceMap", stop[2]);
+                    }
+                    info.put("startWal", label.getOrDefault("START WAL LOCATION", ""));
+                    copyWal(
+                            pgdata.path(),
+                            timeline,
+                            Lsn.parse(startLsn),
+                            Lsn.parse(stopLsn),
+                            Long.parseLong(info.get("walSegmentSize")),
+                            writer,
+                            ck,
+                            entries);
+                    checkSlot(conn, slot);
+                    exec(conn, "select pg_drop_replication_slot('" + slot + "')");
+                    writer.finish();
+                    bytesRead = copy.bytesDone() - skippedBytes.get() + walBytes(entries);
 
-                Instant stopTime = Instant.now();
-                List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
-                sorted.sort(Comparator.comparing(Snapshot.FileEntry::path));
-                Snapshot.Stats stats = new Snapshot.Stats(bytesRead, writer.newBytes(), writer.storedBytes(),
-                        sorted.stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count(), writer.totalChunks(),
-                        writer.newChunks(), (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
-                Snapshot snap = new Snapshot(id, type, "postgresql", parent == null ? null : parent.id(), start, stopTime, Hosts.name(),
-                        pgdata.path().toString(), opts.compression().label(), info, tablespaces, sorted, stats);
-                // the commit point: only while this process still holds the lock (a holder frozen past its lease may
-                // have been declared stale, and gc may have run)
-                lock.assertHeld();
-                repo.saveSnapshot(snap);
-                log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
-                return snap;
-            }
+                    Instant stopTime = Instant.now();
+                    List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
+                    sorted.sort(Comparator.comparing(Snapshot.FileEntry::path));
+                    Snapshot.Stats stats = new Snapshot.Stats(
+                            bytesRead,
+                            writer.newBytes(),
+                            writer.storedBytes(),
+                            sorted.stream()
+                                    .filter(f -> f.kind() == Snapshot.Kind.FILE)
+                                    .count(),
+                            writer.totalChunks(),
+                            writer.newChunks(),
+                            (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
+                    Snapshot snap = new Snapshot(
+                            id,
+                            type,
+                            "postgresql",
+                            parent == null ? null : parent.id(),
+                            start,
+                            stopTime,
+                            Hosts.name(),
+                            pgdata.path().toString(),
+                            opts.compression().label(),
+                            info,
+                            tablespaces,
+                            sorted,
+                            stats);
+                    // the commit point: only while this process still holds the lock (a holder frozen past its lease
+                    // may
+                    // have been declared stale, and gc may have run)
+                    lock.assertHeld();
+                    repo.saveSnapshot(snap);
+                    log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
+                    return snap;
+                }
             }
         } catch (SQLException e) {
-            throw new PgException("backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
+            throw new PgException(
+                    "backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
         }
     }
 
     private static long walBytes(List<Snapshot.FileEntry> entries) {
         synchronized (entries) {
-            return entries.stream().filter(e -> e.path().startsWith("pg_wal/") && e.kind() == Snapshot.Kind.FILE)
-                    .mapToLong(Snapshot.FileEntry::size).sum();
+            return entries.stream()
+                    .filter(e -> e.path().startsWith("pg_wal/") && e.kind() == Snapshot.Kind.FILE)
+                    .mapToLong(Snapshot.FileEntry::size)
+                    .sum();
         }
     }
 
@@ -212,24 +275,35 @@ public final class PgBackup {
      * How to reach the server: --pghost/--pgport if given (a host starting with '/' is a socket directory), else the
      * socket directory and port the running server wrote into PGDATA/postmaster.pid.
      */
-    public static PgConnections connectionFor(PgDataDirectory pgdata, String host, Integer port, String userOpt) throws IOException {
+    public static PgConnections connectionFor(PgDataDirectory pgdata, String host, Integer port, String userOpt)
+            throws IOException {
         String user = userOpt != null ? userOpt : defaultUser();
         if (host != null) {
-            int p = port != null ? port : pgdata == null ? 5432
-                    : pgdata.postmaster().map(PgDataDirectory.Postmaster::port).orElse(5432);
-            return host.startsWith("/") ? PgConnections.socket(host, p, user)
+            int p = port != null
+                    ? port
+                    : pgdata == null
+                            ? 5432
+                            : pgdata.postmaster()
+                                    .map(PgDataDirectory.Postmaster::port)
+                                    .orElse(5432);
+            return host.startsWith("/")
+                    ? PgConnections.socket(host, p, user)
                     : new PgConnections(host, p, user, System.getenv("PGPASSWORD"));
         }
         if (pgdata == null) {
             throw new IllegalArgumentException("pass --pgdata (or --pghost/--pgport) to say which server to use");
         }
-        var pm = pgdata.postmaster().orElseThrow(() -> new PgException("PostgreSQL is not running on " + pgdata.path()
-                + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server that runs this cluster"));
+        var pm = pgdata.postmaster()
+                .orElseThrow(
+                        () -> new PgException(
+                                "PostgreSQL is not running on " + pgdata.path()
+                                        + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server that runs this cluster"));
         int p = port != null ? port : pm.port();
         if (!pm.socketDirectory().isEmpty()) {
             return PgConnections.socket(pm.socketDirectory(), p, user);
         }
-        String h = pm.listenAddress().isEmpty() || pm.listenAddress().equals("*") ? "127.0.0.1"
+        String h = pm.listenAddress().isEmpty() || pm.listenAddress().equals("*")
+                ? "127.0.0.1"
                 : pm.listenAddress().split(",")[0].strip();
         return new PgConnections(h, p, user, System.getenv("PGPASSWORD"));
     }
@@ -256,21 +330,25 @@ public final class PgBackup {
         Map<String, String> info = new LinkedHashMap<>();
         long serverSystemId = Long.parseLong(queryOne(conn, "select system_identifier::text from pg_control_system()"));
         if (serverSystemId != systemId) {
-            throw new PgException("the server reached is not the cluster at " + pgdata.path() + ": its system identifier is "
-                    + Long.toUnsignedString(serverSystemId) + ", PGDATA's is " + Long.toUnsignedString(systemId)
-                    + "; point --pghost/--pgport at the server that runs this PGDATA");
+            throw new PgException(
+                    "the server reached is not the cluster at " + pgdata.path() + ": its system identifier is "
+                            + Long.toUnsignedString(serverSystemId) + ", PGDATA's is " + Long.toUnsignedString(systemId)
+                            + "; point --pghost/--pgport at the server that runs this PGDATA");
         }
         String dataDir = queryOneOrNull(conn, "select setting from pg_settings where name = 'data_directory'");
-        if (dataDir != null && !Path.of(dataDir).toRealPath().equals(pgdata.path().toRealPath())) {
+        if (dataDir != null
+                && !Path.of(dataDir).toRealPath().equals(pgdata.path().toRealPath())) {
             throw new PgException("the server reached runs the data directory " + dataDir + ", not " + pgdata.path()
                     + " (a copy of the same cluster); point --pghost/--pgport at the server that runs this PGDATA");
         }
         int versionNum = Integer.parseInt(queryOne(conn, "show server_version_num"));
         if (versionNum < 150000) {
-            throw new PgException("PostgreSQL " + queryOne(conn, "show server_version") + " is not supported; Lifeboat needs 15 or newer");
+            throw new PgException("PostgreSQL " + queryOne(conn, "show server_version")
+                    + " is not supported; Lifeboat needs 15 or newer");
         }
         if ("t".equals(queryOne(conn, "select pg_is_in_recovery()::text"))) {
-            throw new PgException("the server is a standby; back up the primary (backups from standbys are not supported yet)");
+            throw new PgException(
+                    "the server is a standby; back up the primary (backups from standbys are not supported yet)");
         }
         info.put("pgVersion", queryOne(conn, "show server_version"));
         info.put("pgVersionNum", Integer.toString(versionNum));
@@ -286,8 +364,9 @@ public final class PgBackup {
     private List<Snapshot.Tablespace> tablespaces(Connection conn) throws SQLException {
         List<Snapshot.Tablespace> out = new ArrayList<>();
         try (Statement st = conn.createStatement();
-             ResultSet rs = st.executeQuery("select oid::text, spcname, pg_tablespace_location(oid) from pg_tablespace "
-                     + "where spcname not in ('pg_default', 'pg_global') order by oid")) {
+                ResultSet rs =
+                        st.executeQuery("select oid::text, spcname, pg_tablespace_location(oid) from pg_tablespace "
+                                + "where spcname not in ('pg_default', 'pg_global') order by oid")) {
             while (rs.next()) {
                 out.add(new Snapshot.Tablespace(rs.getString(1), rs.getString(2), rs.getString(3)));
             }
@@ -296,8 +375,13 @@ public final class PgBackup {
     }
 
     /** Walks PGDATA (and tablespaces through pg_tblspc), recording directories and symlinks and queueing files. */
-    private void scan(Path root, String rel, List<Snapshot.FileEntry> entries, List<SourceFile> files,
-                      List<Snapshot.Tablespace> tablespaces) throws IOException {
+    private void scan(
+            Path root,
+            String rel,
+            List<Snapshot.FileEntry> entries,
+            List<SourceFile> files,
+            List<Snapshot.Tablespace> tablespaces)
+            throws IOException {
         Path dir = rel.isEmpty() ? root : root.resolve(rel);
         List<Path> children = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
@@ -317,20 +401,56 @@ public final class PgBackup {
             }
             if (a.isSymbolicLink() && childRel.equals("pg_wal")) {
                 // WAL on another disk (initdb -X): restore it as a plain directory, never through the original link
-                entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.DIRECTORY, 0700, a.owner().getName(),
-                        a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null));
-                entries.add(new Snapshot.FileEntry("pg_wal/archive_status", Snapshot.Kind.DIRECTORY, 0700, a.owner().getName(),
-                        a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null));
+                entries.add(new Snapshot.FileEntry(
+                        childRel,
+                        Snapshot.Kind.DIRECTORY,
+                        0700,
+                        a.owner().getName(),
+                        a.group().getName(),
+                        a.lastModifiedTime().toMillis(),
+                        0,
+                        null,
+                        null,
+                        null));
+                entries.add(new Snapshot.FileEntry(
+                        "pg_wal/archive_status",
+                        Snapshot.Kind.DIRECTORY,
+                        0700,
+                        a.owner().getName(),
+                        a.group().getName(),
+                        a.lastModifiedTime().toMillis(),
+                        0,
+                        null,
+                        null,
+                        null));
             } else if (a.isSymbolicLink()) {
                 if (rel.equals("pg_tblspc")) {
                     Path target = Files.readSymbolicLink(child);
-                    entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.SYMLINK, 0777, a.owner().getName(),
-                            a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, target.toString()));
+                    entries.add(new Snapshot.FileEntry(
+                            childRel,
+                            Snapshot.Kind.SYMLINK,
+                            0777,
+                            a.owner().getName(),
+                            a.group().getName(),
+                            a.lastModifiedTime().toMillis(),
+                            0,
+                            null,
+                            null,
+                            target.toString()));
                     scanTablespace(child.toRealPath(), childRel, entries, files);
                 } else {
                     Path target = Files.readSymbolicLink(child);
-                    entries.add(new Snapshot.FileEntry(childRel, Snapshot.Kind.SYMLINK, 0777, a.owner().getName(),
-                            a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, target.toString()));
+                    entries.add(new Snapshot.FileEntry(
+                            childRel,
+                            Snapshot.Kind.SYMLINK,
+                            0777,
+                            a.owner().getName(),
+                            a.group().getName(),
+                            a.lastModifiedTime().toMillis(),
+                            0,
+                            null,
+                            null,
+                            target.toString()));
                 }
             } else if (a.isDirectory()) {
                 if (PgFileRules.skipDirectory(name)) {
@@ -339,7 +459,8 @@ public final class PgBackup {
                 entries.add(dirEntry(childRel, a));
                 if (PgFileRules.keepEmpty(childRel)) {
                     if (childRel.equals("pg_wal") && Files.isDirectory(child.resolve("archive_status"))) {
-                        entries.add(dirEntry("pg_wal/archive_status", FileBackup.attributes(child.resolve("archive_status"))));
+                        entries.add(dirEntry(
+                                "pg_wal/archive_status", FileBackup.attributes(child.resolve("archive_status"))));
                     }
                     continue;
                 }
@@ -396,8 +517,17 @@ public final class PgBackup {
     }
 
     private static Snapshot.FileEntry dirEntry(String rel, PosixFileAttributes a) {
-        return new Snapshot.FileEntry(rel, Snapshot.Kind.DIRECTORY, FileBackup.mode(a.permissions()), a.owner().getName(),
-                a.group().getName(), a.lastModifiedTime().toMillis(), 0, null, null, null);
+        return new Snapshot.FileEntry(
+                rel,
+                Snapshot.Kind.DIRECTORY,
+                FileBackup.mode(a.permissions()),
+                a.owner().getName(),
+                a.group().getName(),
+                a.lastModifiedTime().toMillis(),
+                0,
+                null,
+                null,
+                null);
     }
 
     private final java.util.concurrent.atomic.AtomicLong skippedBytes = new java.util.concurrent.atomic.AtomicLong();
@@ -409,7 +539,8 @@ public final class PgBackup {
      * id (see {@link ClusterIdentity}) tells them apart, and the timeline history rules out a backup taken on a branch
      * this cluster did not follow (e.g. before a pg_rewind onto another timeline).
      */
-    private Snapshot findParent(String type, ClusterIdentity identity, int timeline, TimelineHistory history) throws IOException {
+    private Snapshot findParent(String type, ClusterIdentity identity, int timeline, TimelineHistory history)
+            throws IOException {
         List<String> ids = repo.listSnapshotIds();
         for (int i = ids.size() - 1; i >= 0; i--) {
             Snapshot s = repo.loadSnapshot(ids.get(i));
@@ -427,7 +558,11 @@ public final class PgBackup {
                 continue;
             }
             if (!history.contains(tli, stop)) {
-                log.info("backup {} (timeline {}) is not on the history of timeline {}: not a parent", s.id(), tli, timeline);
+                log.info(
+                        "backup {} (timeline {}) is not on the history of timeline {}: not a parent",
+                        s.id(),
+                        tli,
+                        timeline);
                 continue;
             }
             if (type.equals("incr") || s.type().equals("full")) {
@@ -460,16 +595,21 @@ public final class PgBackup {
      * two-second margin covers coarse file-system clocks (a write in the same tick as the parent's listing); a time
      * in the future (a clock stepped back) is never trusted. docs/repository-format.md argues this fork by fork.
      */
-    private static Snapshot.FileEntry reusable(Map<String, Snapshot.FileEntry> parentFiles, Snapshot parent, SourceFile f,
-                                               ChunkIndex index) {
+    private static Snapshot.FileEntry reusable(
+            Map<String, Snapshot.FileEntry> parentFiles, Snapshot parent, SourceFile f, ChunkIndex index) {
         if (parent == null || f.relPath().equals("global/pg_control") || f.stamp() == null) {
             return null;
         }
         Snapshot.FileEntry p = parentFiles.get(f.relPath());
         long mtime = f.attrs().lastModifiedTime().toMillis();
-        if (p == null || p.kind() != Snapshot.Kind.FILE || p.stamp() == null || !p.stamp().equals(f.stamp())
-                || p.size() != f.attrs().size() || p.mtimeMillis() != mtime
-                || mtime >= parent.startTime().toEpochMilli() - 2000 || mtime > System.currentTimeMillis()) {
+        if (p == null
+                || p.kind() != Snapshot.Kind.FILE
+                || p.stamp() == null
+                || !p.stamp().equals(f.stamp())
+                || p.size() != f.attrs().size()
+                || p.mtimeMillis() != mtime
+                || mtime >= parent.startTime().toEpochMilli() - 2000
+                || mtime > System.currentTimeMillis()) {
             return null;
         }
         for (String ref : p.chunks()) {
@@ -479,13 +619,30 @@ public final class PgBackup {
                 }
             }
         }
-        return new Snapshot.FileEntry(p.path(), p.kind(), FileBackup.mode(f.attrs().permissions()), f.attrs().owner().getName(),
-                f.attrs().group().getName(), mtime, p.size(), p.digest(), p.chunks(), null, f.stamp());
+        return new Snapshot.FileEntry(
+                p.path(),
+                p.kind(),
+                FileBackup.mode(f.attrs().permissions()),
+                f.attrs().owner().getName(),
+                f.attrs().group().getName(),
+                mtime,
+                p.size(),
+                p.digest(),
+                p.chunks(),
+                null,
+                f.stamp());
     }
 
-    private void copyFiles(List<SourceFile> files, ChunkWriter writer, RepositoryConfig.Chunking ck, ProgressTracker progress,
-                           List<Snapshot.FileEntry> entries, Snapshot parent, ChunkReader deltaReader, ChunkIndex index,
-                           int pageSize)
+    private void copyFiles(
+            List<SourceFile> files,
+            ChunkWriter writer,
+            RepositoryConfig.Chunking ck,
+            ProgressTracker progress,
+            List<Snapshot.FileEntry> entries,
+            Snapshot parent,
+            ChunkReader deltaReader,
+            ChunkIndex index,
+            int pageSize)
             throws IOException {
         Map<String, Snapshot.FileEntry> parentFiles = new java.util.HashMap<>();
         if (parent != null) {
@@ -495,7 +652,9 @@ public final class PgBackup {
         ConcurrentLinkedQueue<Object> queue = new ConcurrentLinkedQueue<>();
         for (SourceFile f : files) {
             long size = f.attrs().size();
-            if (size > SPLIT_ABOVE && PgFileRules.isRelationFile(f.relPath()) && reusable(parentFiles, parent, f, index) == null) {
+            if (size > SPLIT_ABOVE
+                    && PgFileRules.isRelationFile(f.relPath())
+                    && reusable(parentFiles, parent, f, index) == null) {
                 // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers
                 FileBackup.DeltaSource delta = deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize);
                 int n = (int) ((size + RANGE_BYTES - 1) / RANGE_BYTES);
@@ -514,7 +673,8 @@ public final class PgBackup {
         int maxChunk = Math.max(ck.maxSize(), ck.relationBlockSize());
         FastCdcChunker cdc = new FastCdcChunker(ck.minSize(), ck.avgSize(), ck.maxSize(), ck.seed());
         FixedBlockChunker blocks = new FixedBlockChunker(ck.relationBlockSize());
-        try (ExecutorService pool = Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("backup-", 0).factory())) {
+        try (ExecutorService pool = Executors.newFixedThreadPool(
+                workers, Thread.ofPlatform().name("backup-", 0).factory())) {
             List<Future<?>> futures = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 futures.add(pool.submit(() -> {
@@ -539,9 +699,19 @@ public final class PgBackup {
                             }
                             try {
                                 FileBackup.DeltaSource delta = chunker == blocks
-                                        ? deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize) : null;
-                                entries.add(reader.backup(f.path(), f.relPath(), f.attrs(), chunker, session, progress, cancel,
-                                        delta, pageCheck(f)).withStamp(f.stamp()));
+                                        ? deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize)
+                                        : null;
+                                entries.add(reader.backup(
+                                                f.path(),
+                                                f.relPath(),
+                                                f.attrs(),
+                                                chunker,
+                                                session,
+                                                progress,
+                                                cancel,
+                                                delta,
+                                                pageCheck(f))
+                                        .withStamp(f.stamp()));
                             } catch (NoSuchFileException gone) {
                                 // dropped during the backup: WAL replay recreates or removes it consistently
                             }
@@ -558,18 +728,22 @@ public final class PgBackup {
     /** Where changed blocks of a relation file find their previous version (incremental/differential only). */
     private static FileBackup.DeltaSource deltaSource(Snapshot.FileEntry previous, ChunkReader reader, int pageSize) {
         return reader != null && previous != null && previous.kind() == Snapshot.Kind.FILE
-                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize) : null;
+                ? new FileBackup.DeltaSource(previous.chunks(), reader, pageSize)
+                : null;
     }
 
     /** Checks page checksums while relation files are read (null when the cluster has no data checksums). */
     private PageChecksums pageChecksums;
 
     private FileBackup.BlockCheck pageCheck(SourceFile f) {
-        return pageChecksums != null && PgFileRules.isRelationFile(f.relPath()) ? pageChecksums.forFile(f.path(), f.relPath()) : null;
+        return pageChecksums != null && PgFileRules.isRelationFile(f.relPath())
+                ? pageChecksums.forFile(f.path(), f.relPath())
+                : null;
     }
 
     /** Files above this size are read as several block-aligned ranges in parallel. */
     private static final long SPLIT_ABOVE = 64L << 20;
+
     private static final int RANGE_BYTES = 32 << 20;
 
     /** A large file being backed up in ranges by several workers; the worker finishing the last range files it. */
@@ -587,23 +761,38 @@ public final class PgBackup {
         }
     }
 
-    private record RangeTask(SplitFile split, int index, long offset, int length) {
-    }
+    private record RangeTask(SplitFile split, int index, long offset, int length) {}
 
     /**
      * Stores one range. Ranges finish in any order (the file's digest is built from the blocks' ids, not the bytes);
      * the worker finishing the last one adds the file to the manifest.
      */
-    private void backupRange(RangeTask r, FileBackup reader, ChunkWriter.Session session, int blockSize,
-                             ProgressTracker progress, List<Snapshot.FileEntry> entries) throws IOException {
+    private void backupRange(
+            RangeTask r,
+            FileBackup reader,
+            ChunkWriter.Session session,
+            int blockSize,
+            ProgressTracker progress,
+            List<Snapshot.FileEntry> entries)
+            throws IOException {
         SplitFile s = r.split();
         FileBackup.RangeResult res;
         boolean gone = false;
         try {
             // the last range reads to the current end (capped: growth beyond it is replayed from WAL)
-            res = reader.backupRange(s.file.path(), r.offset(), r.length() == RANGE_BYTES ? RANGE_BYTES
+            res = reader.backupRange(
+                    s.file.path(),
+                    r.offset(),
+                    r.length() == RANGE_BYTES
+                            ? RANGE_BYTES
                             : (int) Math.min(2L * RANGE_BYTES, Math.max(0, Files.size(s.file.path()) - r.offset())),
-                    blockSize, session, s.delta, (int) (r.offset() / blockSize), pageCheck(s.file), progress, cancel);
+                    blockSize,
+                    session,
+                    s.delta,
+                    (int) (r.offset() / blockSize),
+                    pageCheck(s.file),
+                    progress,
+                    cancel);
         } catch (NoSuchFileException e) {
             res = new FileBackup.RangeResult(List.of(), List.of(), 0);
             gone = true;
@@ -628,9 +817,18 @@ public final class PgBackup {
                 }
             }
             PosixFileAttributes a = s.file.attrs();
-            entries.add(new Snapshot.FileEntry(s.file.relPath(), Snapshot.Kind.FILE, FileBackup.mode(a.permissions()),
-                    a.owner().getName(), a.group().getName(), a.lastModifiedTime().toMillis(), size,
-                    digest.finish(), all, null, s.file.stamp()));
+            entries.add(new Snapshot.FileEntry(
+                    s.file.relPath(),
+                    Snapshot.Kind.FILE,
+                    FileBackup.mode(a.permissions()),
+                    a.owner().getName(),
+                    a.group().getName(),
+                    a.lastModifiedTime().toMillis(),
+                    size,
+                    digest.finish(),
+                    all,
+                    null,
+                    s.file.stamp()));
         }
         progress.fileDone();
     }
@@ -657,15 +855,23 @@ public final class PgBackup {
     }
 
     /** Copies the WAL segments from the start to the stop LSN (and timeline history files) into the backup. */
-    private void copyWal(Path pgdata, int timeline, long startLsn, long stopLsn, long segSize, ChunkWriter writer,
-                         RepositoryConfig.Chunking ck, List<Snapshot.FileEntry> entries) throws IOException {
+    private void copyWal(
+            Path pgdata,
+            int timeline,
+            long startLsn,
+            long stopLsn,
+            long segSize,
+            ChunkWriter writer,
+            RepositoryConfig.Chunking ck,
+            List<Snapshot.FileEntry> entries)
+            throws IOException {
         Path walDir = pgdata.resolve("pg_wal");
         List<Path> wal = new ArrayList<>();
         for (long seg = Lsn.segmentOf(startLsn, segSize); seg <= Lsn.segmentOf(stopLsn, segSize); seg++) {
             Path p = walDir.resolve(Lsn.segmentName(timeline, seg, segSize));
             if (!Files.isRegularFile(p)) {
-                throw new PgException("WAL segment " + p.getFileName() + " needed by this backup is missing from " + walDir
-                        + " although a replication slot protected it");
+                throw new PgException("WAL segment " + p.getFileName() + " needed by this backup is missing from "
+                        + walDir + " although a replication slot protected it");
             }
             wal.add(p);
         }
@@ -686,7 +892,8 @@ public final class PgBackup {
         try (ChunkWriter.Session session = writer.session()) {
             for (Path p : wal) {
                 cancel.throwIfCancelled();
-                entries.add(reader.backup(p, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
+                entries.add(reader.backup(
+                        p, "pg_wal/" + p.getFileName(), FileBackup.attributes(p), cdc, session, progress, cancel));
                 progress.fileDone();
             }
         }
@@ -696,14 +903,15 @@ public final class PgBackup {
     private String[] stopBackup(Connection conn) throws SQLException {
         // wait_for_archive = false: the WAL the backup needs is copied into it; the call still switches segments
         try (Statement st = conn.createStatement();
-             ResultSet rs = st.executeQuery("select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)")) {
+                ResultSet rs = st.executeQuery("select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)")) {
             rs.next();
-            return new String[]{rs.getString(1), rs.getString(2), rs.getString(3)};
+            return new String[] {rs.getString(1), rs.getString(2), rs.getString(3)};
         }
     }
 
     private void checkSlot(Connection conn, String slot) throws SQLException {
-        try (PreparedStatement ps = conn.prepareStatement("select coalesce(wal_status, '') from pg_replication_slots where slot_name = ?")) {
+        try (PreparedStatement ps = conn.prepareStatement(
+                "select coalesce(wal_status, '') from pg_replication_slots where slot_name = ?")) {
             ps.setString(1, slot);
             try (ResultSet rs = ps.executeQuery()) {
                 if (!rs.next() || "lost".equals(rs.getString(1))) {
@@ -719,14 +927,17 @@ public final class PgBackup {
         for (String line : label.split("\n")) {
             int colon = line.indexOf(':');
             if (colon > 0) {
-                out.put(line.substring(0, colon).strip(), line.substring(colon + 1).strip());
+                out.put(
+                        line.substring(0, colon).strip(),
+                        line.substring(colon + 1).strip());
             }
         }
         return out;
     }
 
     static String queryOne(Connection conn, String sql) throws SQLException {
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Statement st = conn.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             if (!rs.next()) {
                 throw new SQLException("no row from: " + sql);
             }

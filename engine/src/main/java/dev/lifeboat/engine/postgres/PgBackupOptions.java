@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.compress.Compression;
-
 import java.nio.file.Path;
 
 /**
@@ -10,6 +9,5 @@ import java.nio.file.Path;
  * @param user     database user (superuser or one with pg_backup_start/stop and REPLICATION rights)
  * @param parallel files read, chunked and compressed concurrently
  */
-public record PgBackupOptions(Path pgdata, String host, Integer port, String user, String type, Compression compression,
-                              int parallel) {
-}
+public record PgBackupOptions(
+        Path pgdata, String host, Integer port, String user, String type, Compression compression, int parallel) {}

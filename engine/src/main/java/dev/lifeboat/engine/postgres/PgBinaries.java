@@ -34,9 +34,10 @@ public record PgBinaries(Path dir) {
         if (newest.isPresent()) {
             return new PgBinaries(newest.get());
         }
-        throw new IllegalStateException("PostgreSQL " + (major == null ? "" : major + " ") + "server programs not found in "
-                + "/usr/lib/postgresql/*/bin; install postgresql-" + (major == null ? "15" : major)
-                + " or set LIFEBOAT_PG_BINDIR");
+        throw new IllegalStateException(
+                "PostgreSQL " + (major == null ? "" : major + " ") + "server programs not found in "
+                        + "/usr/lib/postgresql/*/bin; install postgresql-" + (major == null ? "15" : major)
+                        + " or set LIFEBOAT_PG_BINDIR");
     }
 
     private static Optional<Path> newestInstalled() {
@@ -47,7 +48,8 @@ public record PgBinaries(Path dir) {
         try (Stream<Path> s = Files.list(root)) {
             return s.filter(p -> p.getFileName().toString().matches("\\d+"))
                     .filter(p -> Files.isExecutable(p.resolve("bin/postgres")))
-                    .max(Comparator.comparingInt(p -> Integer.parseInt(p.getFileName().toString())))
+                    .max(Comparator.comparingInt(
+                            p -> Integer.parseInt(p.getFileName().toString())))
                     .map(p -> p.resolve("bin"));
         } catch (IOException e) {
             return Optional.empty();

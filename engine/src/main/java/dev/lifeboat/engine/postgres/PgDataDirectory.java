@@ -26,7 +26,8 @@ public final class PgDataDirectory {
             throw new PgException("PGDATA " + dir + " does not exist or is not a directory");
         }
         if (!Files.isRegularFile(dir.resolve("PG_VERSION")) || !Files.isRegularFile(dir.resolve("global/pg_control"))) {
-            throw new PgException("PGDATA " + dir + " is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)");
+            throw new PgException(
+                    "PGDATA " + dir + " is not a PostgreSQL data directory (no PG_VERSION or global/pg_control)");
         }
         return this;
     }
@@ -47,8 +48,7 @@ public final class PgDataDirectory {
     }
 
     /** Port and socket directory of the running server, from postmaster.pid. */
-    public record Postmaster(long pid, int port, String socketDirectory, String listenAddress) {
-    }
+    public record Postmaster(long pid, int port, String socketDirectory, String listenAddress) {}
 
     public Optional<Postmaster> postmaster() throws IOException {
         Path pidFile = dir.resolve("postmaster.pid");
@@ -61,8 +61,11 @@ public final class PgDataDirectory {
         }
         String socket = lines.size() > 4 ? lines.get(4).strip() : "";
         String listen = lines.size() > 5 ? lines.get(5).strip() : "";
-        return Optional.of(new Postmaster(Long.parseLong(lines.get(0).strip()), Integer.parseInt(lines.get(3).strip()),
-                socket, listen));
+        return Optional.of(new Postmaster(
+                Long.parseLong(lines.get(0).strip()),
+                Integer.parseInt(lines.get(3).strip()),
+                socket,
+                listen));
     }
 
     public String owner() throws IOException {

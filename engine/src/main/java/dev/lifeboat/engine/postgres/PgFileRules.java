@@ -18,18 +18,33 @@ final class PgFileRules {
      */
     static final String RESTORE_MARKER = ClusterIdentity.MARKER;
 
-    private static final Set<String> SKIP_FILES = Set.of("postmaster.pid", "postmaster.opts", "backup_label",
-            "tablespace_map", "backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp", "pg_internal.init",
-            "backup_label.old", RESTORE_MARKER);
-    private static final Set<String> EMPTY_DIRS = Set.of("pg_wal", "pg_replslot", "pg_dynshmem", "pg_notify", "pg_serial",
-            "pg_snapshots", "pg_stat_tmp", "pg_subtrans");
+    private static final Set<String> SKIP_FILES = Set.of(
+            "postmaster.pid",
+            "postmaster.opts",
+            "backup_label",
+            "tablespace_map",
+            "backup_manifest",
+            "postgresql.auto.conf.tmp",
+            "current_logfiles.tmp",
+            "pg_internal.init",
+            "backup_label.old",
+            RESTORE_MARKER);
+    private static final Set<String> EMPTY_DIRS = Set.of(
+            "pg_wal",
+            "pg_replslot",
+            "pg_dynshmem",
+            "pg_notify",
+            "pg_serial",
+            "pg_snapshots",
+            "pg_stat_tmp",
+            "pg_subtrans");
     /** base/DB/REL, global/REL, pg_tblspc/OID/PG_x/DB/REL with an optional fork and segment number. */
-    private static final Pattern RELATION = Pattern.compile(
-            "(?:base/\\d+|global|pg_tblspc/\\d+/PG_[^/]+/\\d+)/(\\d+)(?:_(fsm|vm|init))?(?:\\.\\d+)?");
+    private static final Pattern RELATION =
+            Pattern.compile("(?:base/\\d+|global|pg_tblspc/\\d+/PG_[^/]+/\\d+)/(\\d+)(?:_(fsm|vm|init))?(?:\\.\\d+)?");
+
     private static final Pattern TEMP_RELATION = Pattern.compile("t\\d+_\\d+.*");
 
-    private PgFileRules() {
-    }
+    private PgFileRules() {}
 
     /** True for directories that are kept but whose contents are not copied. */
     static boolean keepEmpty(String relPath) {
@@ -38,7 +53,9 @@ final class PgFileRules {
 
     static boolean skipFile(String relPath, Path file) {
         String name = file.getFileName().toString();
-        if (SKIP_FILES.contains(name) || name.startsWith("pgsql_tmp") || TEMP_RELATION.matcher(name).matches()) {
+        if (SKIP_FILES.contains(name)
+                || name.startsWith("pgsql_tmp")
+                || TEMP_RELATION.matcher(name).matches()) {
             return true;
         }
         Matcher m = RELATION.matcher(relPath);

@@ -3,19 +3,18 @@ package dev.lifeboat.engine.postgres;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
-import dev.lifeboat.repository.ChunkIndex;
 import dev.lifeboat.repository.ChunkId;
+import dev.lifeboat.repository.ChunkIndex;
 import dev.lifeboat.repository.ChunkReader;
 import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
+import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryException;
 import dev.lifeboat.repository.RepositoryLock;
-import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.DurableFiles;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -58,7 +57,10 @@ public final class PgRestore {
      * repository its source archives to. PRESERVE: the source's archiving settings stay (for a copy that is to
      * replace the source, e.g. after losing it); it still ends on a timeline of its own.
      */
-    public enum ArchiveMode { OFF, PRESERVE }
+    public enum ArchiveMode {
+        OFF,
+        PRESERVE
+    }
 
     /**
      * @param recoveryTarget null restores the backup as it was when it ended ({@code recovery_target = 'immediate'});
@@ -66,14 +68,27 @@ public final class PgRestore {
      *                       then promotes the copy to a new timeline.
      * @param walGetArgs     the repository arguments restore_command passes to {@code lifeboat wal-get}
      */
-    public record Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner,
-                          RecoveryTarget recoveryTarget, List<String> walGetArgs, ArchiveMode archiveMode) {
+    public record Options(
+            String backupId,
+            Path target,
+            int parallel,
+            Map<String, Path> tablespaceMap,
+            String owner,
+            RecoveryTarget recoveryTarget,
+            List<String> walGetArgs,
+            ArchiveMode archiveMode) {
         public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
             this(backupId, target, parallel, tablespaceMap, owner, null, List.of(), ArchiveMode.OFF);
         }
 
-        public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner,
-                       RecoveryTarget recoveryTarget, List<String> walGetArgs) {
+        public Options(
+                String backupId,
+                Path target,
+                int parallel,
+                Map<String, Path> tablespaceMap,
+                String owner,
+                RecoveryTarget recoveryTarget,
+                List<String> walGetArgs) {
             this(backupId, target, parallel, tablespaceMap, owner, recoveryTarget, walGetArgs, ArchiveMode.OFF);
         }
 
@@ -93,10 +108,22 @@ public final class PgRestore {
      * @param mustReplayPast for --to-latest: the LSN of the newest archived commit, which the copy's recovery must
      *                       replay (null otherwise); {@link PgValidator} checks it
      */
-    public record Result(String backupId, Path target, long files, long bytes, double seconds,
-                         Map<String, String> tablespaces, String owner, String recoveryTarget, Integer targetTimeline,
-                         Instant recoverableUntil, List<String> modifiedFiles, String clusterId,
-                         String replayLease, String historyNote, String mustReplayPast) {
+    public record Result(
+            String backupId,
+            Path target,
+            long files,
+            long bytes,
+            double seconds,
+            Map<String, String> tablespaces,
+            String owner,
+            String recoveryTarget,
+            Integer targetTimeline,
+            Instant recoverableUntil,
+            List<String> modifiedFiles,
+            String clusterId,
+            String replayLease,
+            String historyNote,
+            String mustReplayPast) {
         public double bytesPerSecond() {
             return seconds > 0 ? bytes / seconds : 0;
         }
@@ -118,7 +145,8 @@ public final class PgRestore {
 
     public Result run() throws IOException {
         long t0 = System.nanoTime();
-        try (RepositoryLock lock = RepositoryLock.shared(repo, "restore", opts.target().toString())) {
+        try (RepositoryLock lock =
+                RepositoryLock.shared(repo, "restore", opts.target().toString())) {
             RecoveryPlanner.Plan plan = null;
             RecoveryPlanner planner = null;
             String id;
@@ -133,8 +161,10 @@ public final class PgRestore {
             Snapshot snap = repo.loadSnapshot(id);
             // every restore is an archive recovery that ends on a new timeline: without a target, at the end of the
             // backup (a copy that only did crash recovery would continue its source's timeline and WAL names)
-            RecoveryTarget rt = opts.recoveryTarget() != null ? opts.recoveryTarget()
-                    : RecoveryTarget.immediate(Integer.parseInt(snap.engineInfo().getOrDefault("timeline", "1")));
+            RecoveryTarget rt = opts.recoveryTarget() != null
+                    ? opts.recoveryTarget()
+                    : RecoveryTarget.immediate(
+                            Integer.parseInt(snap.engineInfo().getOrDefault("timeline", "1")));
             int timeline = plan != null ? plan.targetTimeline() : Integer.parseInt(rt.timeline());
             Path target = opts.target().toAbsolutePath().normalize();
             requireEmpty(target, "target directory");
@@ -150,7 +180,8 @@ public final class PgRestore {
             createDirectory(target, 0700, owner);
             Snapshot.FileEntry pgControl = createTree(snap, target, spcLocations, owner);
             List<Snapshot.FileEntry> files = new ArrayList<>(snap.files().stream()
-                    .filter(e -> e.kind() == Snapshot.Kind.FILE && e != pgControl).toList());
+                    .filter(e -> e.kind() == Snapshot.Kind.FILE && e != pgControl)
+                    .toList());
 
             // phase 2: every file but pg_control, in parallel, checked as written
             files.sort(Comparator.comparingLong(Snapshot.FileEntry::size).reversed());
@@ -164,26 +195,33 @@ public final class PgRestore {
             // backup needs none: the backup holds its own WAL)
             ReplayLease.Lease lease = plan != null ? ReplayLease.create(repo.store(), snap, target) : null;
             try {
-            String marker = ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
-            writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
-            writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
-            String spcMap = remapTablespaceMap(snap, spcLocations);
-            if (spcMap != null) {
-                writeDurably(target, "tablespace_map", spcMap, owner);
-            }
-            writeRecoverySettings(target, rt, timeline, plan == null ? null : plan.lastSegment(),
-                    plan == null ? List.of() : plan.expectedRanges(planner), lease, owner);
-            writeDurably(target, "recovery.signal", "", owner);
-            fsyncDirectory(target);
+                String marker =
+                        ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
+                writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
+                writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
+                String spcMap = remapTablespaceMap(snap, spcLocations);
+                if (spcMap != null) {
+                    writeDurably(target, "tablespace_map", spcMap, owner);
+                }
+                writeRecoverySettings(
+                        target,
+                        rt,
+                        timeline,
+                        plan == null ? null : plan.lastSegment(),
+                        plan == null ? List.of() : plan.expectedRanges(planner),
+                        lease,
+                        owner);
+                writeDurably(target, "recovery.signal", "", owner);
+                fsyncDirectory(target);
 
-            // phase 4: last, pg_control: without it the directory cannot be started, so a failure above never
-            // looks restorable
-            writeFile(id, target, pgControl, reader, owner, progress);
-            progress.finish(null);
-            fsyncTree(target);
-            for (Path loc : spcLocations.values()) {
-                fsyncTree(loc);
-            }
+                // phase 4: last, pg_control: without it the directory cannot be started, so a failure above never
+                // looks restorable
+                writeFile(id, target, pgControl, reader, owner, progress);
+                progress.finish(null);
+                fsyncTree(target);
+                for (Path loc : spcLocations.values()) {
+                    fsyncTree(loc);
+                }
             } catch (IOException | RuntimeException e) {
                 if (lease != null) {
                     ReplayLease.release(repo.store(), lease.id());
@@ -192,22 +230,34 @@ public final class PgRestore {
             }
             Map<String, String> spcOut = new HashMap<>();
             spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
-            return new Result(id, target, files.size() + 1L, progress.bytesDone(), (System.nanoTime() - t0) / 1e9, spcOut,
-                    owner.user == null ? Processes.currentUser() : owner.user.getName(), rt.describe(), timeline,
-                    plan == null ? snap.stopTime() : plan.recoverableUntil(), List.of("postgresql.auto.conf"),
-                    ClusterIdentity.of(target).clusterId(), lease == null ? null : lease.id(),
-                    plan == null ? null : plan.historyNote(), mustReplayPast(plan, rt));
+            return new Result(
+                    id,
+                    target,
+                    files.size() + 1L,
+                    progress.bytesDone(),
+                    (System.nanoTime() - t0) / 1e9,
+                    spcOut,
+                    owner.user == null ? Processes.currentUser() : owner.user.getName(),
+                    rt.describe(),
+                    timeline,
+                    plan == null ? snap.stopTime() : plan.recoverableUntil(),
+                    List.of("postgresql.auto.conf"),
+                    ClusterIdentity.of(target).clusterId(),
+                    lease == null ? null : lease.id(),
+                    plan == null ? null : plan.historyNote(),
+                    mustReplayPast(plan, rt));
         }
     }
 
     private static String mustReplayPast(RecoveryPlanner.Plan plan, RecoveryTarget rt) {
-        return plan == null || rt.kind() != RecoveryTarget.Kind.LATEST || plan.newestCommitLsn() == null ? null
+        return plan == null || rt.kind() != RecoveryTarget.Kind.LATEST || plan.newestCommitLsn() == null
+                ? null
                 : Lsn.format(plan.newestCommitLsn());
     }
 
     /** Creates the directories and symlinks of the backup; returns its pg_control entry. */
-    private static Snapshot.FileEntry createTree(Snapshot snap, Path target, Map<String, Path> spcLocations, Owner owner)
-            throws IOException {
+    private static Snapshot.FileEntry createTree(
+            Snapshot snap, Path target, Map<String, Path> spcLocations, Owner owner) throws IOException {
         Snapshot.FileEntry pgControl = null;
         for (Snapshot.FileEntry e : snap.files()) {
             switch (e.kind()) {
@@ -216,7 +266,8 @@ public final class PgRestore {
                     Path link = target.resolve(e.path());
                     String oid = link.getFileName().toString();
                     Path dest = e.path().startsWith("pg_tblspc/") && spcLocations.containsKey(oid)
-                            ? spcLocations.get(oid) : Path.of(e.target());
+                            ? spcLocations.get(oid)
+                            : Path.of(e.target());
                     if (e.path().startsWith("pg_tblspc/")) {
                         createDirectory(dest, 0700, owner);
                     }
@@ -238,18 +289,29 @@ public final class PgRestore {
 
     /** Files above this size are restored as several ranges in parallel (a 1 GiB relation segment would else take one core). */
     private static final long SPLIT_ABOVE = 64L << 20;
+
     private static final long RANGE_BYTES = 32L << 20;
 
     /**
      * Part of a large file: chunk references [from, to) written at {@code offset}; {@code ids} (shared by the file's
      * ranges) collects the content ids for the file's digest.
      */
-    private record Range(Snapshot.FileEntry file, int from, int to, long offset, java.util.concurrent.atomic.AtomicInteger left,
-                         ChunkId[] ids) {
-    }
+    private record Range(
+            Snapshot.FileEntry file,
+            int from,
+            int to,
+            long offset,
+            java.util.concurrent.atomic.AtomicInteger left,
+            ChunkId[] ids) {}
 
-    private void writeFiles(String id, Path target, List<Snapshot.FileEntry> files, ChunkReader reader, Owner owner,
-                            ProgressTracker progress) throws IOException {
+    private void writeFiles(
+            String id,
+            Path target,
+            List<Snapshot.FileEntry> files,
+            ChunkReader reader,
+            Owner owner,
+            ProgressTracker progress)
+            throws IOException {
         ConcurrentLinkedQueue<Object> queue = new ConcurrentLinkedQueue<>();
         for (Snapshot.FileEntry f : files) {
             if (f.size() > SPLIT_ABOVE && f.chunks().size() > 1) {
@@ -275,7 +337,8 @@ public final class PgRestore {
             }
         }
         int workers = Math.max(1, opts.parallel());
-        try (ExecutorService pool = Executors.newFixedThreadPool(workers, Thread.ofPlatform().name("restore-", 0).factory())) {
+        try (ExecutorService pool = Executors.newFixedThreadPool(
+                workers, Thread.ofPlatform().name("restore-", 0).factory())) {
             List<Future<?>> futures = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 futures.add(pool.submit(() -> {
@@ -323,7 +386,8 @@ public final class PgRestore {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } catch (RepositoryException.Corrupt e) {
-            throw new RepositoryException.Corrupt("cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
+            throw new RepositoryException.Corrupt(
+                    "cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
         }
         if (r.left().decrementAndGet() == 0) {
             checkContent(id, f, Files.size(out), ContentDigest.of(java.util.Arrays.asList(r.ids())));
@@ -337,8 +401,9 @@ public final class PgRestore {
         }
     }
 
-    private void writeFile(String id, Path target, Snapshot.FileEntry f, ChunkReader reader, Owner owner,
-                           ProgressTracker progress) throws IOException {
+    private void writeFile(
+            String id, Path target, Snapshot.FileEntry f, ChunkReader reader, Owner owner, ProgressTracker progress)
+            throws IOException {
         Path out = target.resolve(f.path());
         ContentDigest digest = new ContentDigest();
         long[] written = {0};
@@ -361,7 +426,8 @@ public final class PgRestore {
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } catch (RepositoryException.Corrupt e) {
-            throw new RepositoryException.Corrupt("cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
+            throw new RepositoryException.Corrupt(
+                    "cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
         }
         checkContent(id, f, written[0], digest.finish());
         Files.setPosixFilePermissions(out, FileBackup.permissions(f.mode()));
@@ -376,8 +442,15 @@ public final class PgRestore {
      * with the promoted copy nor applied to a standby made from it). Earlier recovery settings, e.g. from the restore
      * that made the backed-up cluster, are removed first.
      */
-    private void writeRecoverySettings(Path target, RecoveryTarget rt, int timeline, String lastSegment,
-                                       List<String> expected, ReplayLease.Lease lease, Owner owner) throws IOException {
+    private void writeRecoverySettings(
+            Path target,
+            RecoveryTarget rt,
+            int timeline,
+            String lastSegment,
+            List<String> expected,
+            ReplayLease.Lease lease,
+            Owner owner)
+            throws IOException {
         List<String> args = new ArrayList<>(List.of("wal-get"));
         args.addAll(opts.walGetArgs());
         // replay reads segments one by one: a background fetcher keeps the next ones downloaded (a subdirectory of
@@ -410,12 +483,23 @@ public final class PgRestore {
         }
         // a failing recovery_end_command only logs a warning, but one the shell cannot run stops the server: never that
         String endCommand = dev.lifeboat.util.SelfCommand.shellCommand(endArgs) + " || true";
-        RecoveryTarget pinned = rt.kind() == RecoveryTarget.Kind.IMMEDIATE ? rt
-                : new RecoveryTarget(rt.kind(), rt.value(), rt.exclusive(),
-                rt.timeline() == null || rt.timeline().equals("latest") ? Integer.toString(timeline) : rt.timeline());
+        RecoveryTarget pinned = rt.kind() == RecoveryTarget.Kind.IMMEDIATE
+                ? rt
+                : new RecoveryTarget(
+                        rt.kind(),
+                        rt.value(),
+                        rt.exclusive(),
+                        rt.timeline() == null || rt.timeline().equals("latest")
+                                ? Integer.toString(timeline)
+                                : rt.timeline());
         Path auto = target.resolve("postgresql.auto.conf");
         String existing = Files.exists(auto) ? Files.readString(auto) : "";
-        String conf = RecoverySettings.replace(existing, rt.describe(), restoreCommand, pinned.settings(), endCommand,
+        String conf = RecoverySettings.replace(
+                existing,
+                rt.describe(),
+                restoreCommand,
+                pinned.settings(),
+                endCommand,
                 opts.archiveMode() == ArchiveMode.OFF);
         writeDurably(target, "postgresql.auto.conf", conf, owner);
     }
@@ -423,15 +507,17 @@ public final class PgRestore {
     /** Writes a file of the restored directory durably (temporary file, fsync, rename), 0600, owned like the rest. */
     private static void writeDurably(Path target, String name, String content, Owner owner) throws IOException {
         if (content != null) {
-            DurableFiles.replace(target.resolve(name), content.getBytes(StandardCharsets.UTF_8),
-                    PosixFilePermissions.fromString("rw-------"), owner::apply);
+            DurableFiles.replace(
+                    target.resolve(name),
+                    content.getBytes(StandardCharsets.UTF_8),
+                    PosixFilePermissions.fromString("rw-------"),
+                    owner::apply);
         }
     }
 
     static void fsyncDirectory(Path dir) throws IOException {
         DurableFiles.fsyncDirectory(dir);
     }
-
 
     /** Tablespace OID → where to restore it: --tablespace-map entries, else the original location. */
     private Map<String, Path> tablespaceLocations(Snapshot snap) {
@@ -442,12 +528,16 @@ public final class PgRestore {
         Map<String, Path> map = opts.tablespaceMap() == null ? Map.of() : opts.tablespaceMap();
         for (Snapshot.Tablespace t : snap.tablespaces()) {
             Path p = map.getOrDefault(t.oid(), map.get(t.name()));
-            out.put(t.oid(), (p != null ? p : Path.of(t.location())).toAbsolutePath().normalize());
+            out.put(
+                    t.oid(),
+                    (p != null ? p : Path.of(t.location())).toAbsolutePath().normalize());
         }
         for (String key : map.keySet()) {
-            boolean known = snap.tablespaces().stream().anyMatch(t -> t.oid().equals(key) || t.name().equals(key));
+            boolean known = snap.tablespaces().stream()
+                    .anyMatch(t -> t.oid().equals(key) || t.name().equals(key));
             if (!known) {
-                throw new IllegalArgumentException("--tablespace-map " + key + ": backup has no tablespace with that OID or name");
+                throw new IllegalArgumentException(
+                        "--tablespace-map " + key + ": backup has no tablespace with that OID or name");
             }
         }
         return out;
@@ -465,7 +555,10 @@ public final class PgRestore {
             }
             String oid = line.substring(0, line.indexOf(' '));
             Path loc = locations.get(oid);
-            sb.append(oid).append(' ').append(loc != null ? loc.toString() : line.substring(line.indexOf(' ') + 1)).append('\n');
+            sb.append(oid)
+                    .append(' ')
+                    .append(loc != null ? loc.toString() : line.substring(line.indexOf(' ') + 1))
+                    .append('\n');
         }
         return sb.toString();
     }
@@ -509,8 +602,11 @@ public final class PgRestore {
         }
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             if (ds.iterator().hasNext()) {
-                throw new IllegalArgumentException(what + " " + dir + " is not empty; restore into an empty or new directory"
-                        + (what.startsWith("tablespace") ? " (use --tablespace-map OID=DIR to move a tablespace)" : ""));
+                throw new IllegalArgumentException(
+                        what + " " + dir + " is not empty; restore into an empty or new directory"
+                                + (what.startsWith("tablespace")
+                                        ? " (use --tablespace-map OID=DIR to move a tablespace)"
+                                        : ""));
             }
         }
     }
@@ -535,8 +631,9 @@ public final class PgRestore {
 
     private static void checkContent(String id, Snapshot.FileEntry f, long size, String digest) {
         if (size != f.size() || !digest.equals(f.digest())) {
-            throw new RepositoryException.Corrupt("restored " + f.path() + " from backup " + id + " does not match its manifest "
-                    + "(size " + size + " vs " + f.size() + ", digest " + digest + " vs " + f.digest() + ")");
+            throw new RepositoryException.Corrupt(
+                    "restored " + f.path() + " from backup " + id + " does not match its manifest " + "(size " + size
+                            + " vs " + f.size() + ", digest " + digest + " vs " + f.digest() + ")");
         }
     }
 
@@ -554,7 +651,8 @@ public final class PgRestore {
 
         void applyNoFollow(Path p) throws IOException {
             if (user != null) {
-                PosixFileAttributeView v = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+                PosixFileAttributeView v =
+                        Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
                 v.setOwner(user);
                 if (group != null) {
                     v.setGroup(group);
@@ -566,7 +664,8 @@ public final class PgRestore {
     private Owner resolveOwner(Snapshot snap) throws IOException {
         if (!Processes.isRoot()) {
             if (opts.owner() != null && !opts.owner().equals(Processes.currentUser())) {
-                throw new IllegalArgumentException("--owner " + opts.owner() + " needs root; run the restore as that user instead");
+                throw new IllegalArgumentException(
+                        "--owner " + opts.owner() + " needs root; run the restore as that user instead");
             }
             return new Owner(null, null);
         }
@@ -575,8 +674,11 @@ public final class PgRestore {
         try {
             UserPrincipal user = lookup.lookupPrincipalByName(name);
             GroupPrincipal group = null;
-            String groupName = snap.files().stream().filter(f -> f.path().equals("PG_VERSION")).map(Snapshot.FileEntry::group)
-                    .findFirst().orElse(null);
+            String groupName = snap.files().stream()
+                    .filter(f -> f.path().equals("PG_VERSION"))
+                    .map(Snapshot.FileEntry::group)
+                    .findFirst()
+                    .orElse(null);
             if (groupName != null && opts.owner() == null) {
                 try {
                     group = lookup.lookupPrincipalByGroupName(groupName);
@@ -586,8 +688,8 @@ public final class PgRestore {
             }
             return new Owner(user, group);
         } catch (UserPrincipalNotFoundException e) {
-            throw new IllegalArgumentException("user '" + name + "' who owned the backed-up cluster does not exist here; "
-                    + "pass --owner USER");
+            throw new IllegalArgumentException(
+                    "user '" + name + "' who owned the backed-up cluster does not exist here; " + "pass --owner USER");
         }
     }
 }

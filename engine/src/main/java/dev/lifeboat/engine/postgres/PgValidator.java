@@ -11,9 +11,6 @@ import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
 import dev.lifeboat.util.Processes;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -34,6 +31,8 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Proves a restored directory is a working database: re-hashes every restored file against the manifest, starts
@@ -45,24 +44,35 @@ import java.util.concurrent.Future;
 public final class PgValidator {
     private static final Logger log = LoggerFactory.getLogger(PgValidator.class);
 
-    public record TableCount(String table, long rows) {
-    }
+    public record TableCount(String table, long rows) {}
 
-    public record ForeignKeyCheck(String constraint, String table, String references, long violations) {
-    }
+    public record ForeignKeyCheck(String constraint, String table, String references, long violations) {}
 
     /**
      * @param visibilityRelationsChecked relations whose visibility map pg_check_visible and pg_check_frozen checked
      * @param unloggedTablesChecked      unlogged tables (and their TOAST tables) checked to be empty
      * @param corruption                 amcheck, pg_visibility and unlogged-table findings, one line each
      */
-    public record DatabaseReport(String name, List<TableCount> tables, int heapRelationsChecked, int btreeIndexesChecked,
-                                 int visibilityRelationsChecked, int unloggedTablesChecked, List<String> corruption,
-                                 List<ForeignKeyCheck> foreignKeys) {
-    }
+    public record DatabaseReport(
+            String name,
+            List<TableCount> tables,
+            int heapRelationsChecked,
+            int btreeIndexesChecked,
+            int visibilityRelationsChecked,
+            int unloggedTablesChecked,
+            List<String> corruption,
+            List<ForeignKeyCheck> foreignKeys) {}
 
-    public record Report(String target, String backupId, long filesChecked, long bytesChecked, List<String> fileMismatches,
-                         double startSeconds, List<DatabaseReport> databases, double seconds, List<String> problems) {
+    public record Report(
+            String target,
+            String backupId,
+            long filesChecked,
+            long bytesChecked,
+            List<String> fileMismatches,
+            double startSeconds,
+            List<DatabaseReport> databases,
+            double seconds,
+            List<String> problems) {
         public boolean ok() {
             return problems.isEmpty();
         }
@@ -77,6 +87,7 @@ public final class PgValidator {
 
     /** Every restore rewrites postgresql.auto.conf (its recovery settings) after the file was checked. */
     private java.util.Set<String> skipChecksums = java.util.Set.of("postgresql.auto.conf");
+
     private Duration recoveryTimeout = Duration.ofHours(6);
 
     /** Restored files that were changed on purpose after restore (e.g. recovery settings in postgresql.auto.conf). */
@@ -108,8 +119,13 @@ public final class PgValidator {
     }
 
     /** @param repo the repository the snapshot came from (its id key and chunking re-compute file digests) */
-    public PgValidator(Repository repo, Path target, Snapshot snapshot, int parallel, ProgressListener listener,
-                       Cancellation cancel) {
+    public PgValidator(
+            Repository repo,
+            Path target,
+            Snapshot snapshot,
+            int parallel,
+            ProgressListener listener,
+            Cancellation cancel) {
         this.repo = repo;
         this.target = target.toAbsolutePath().normalize();
         this.snapshot = snapshot;
@@ -123,11 +139,21 @@ public final class PgValidator {
         List<String> problems = new ArrayList<>();
         List<String> mismatches = checkFiles();
         problems.addAll(mismatches);
-        long files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count();
+        long files = snapshot.files().stream()
+                .filter(f -> f.kind() == Snapshot.Kind.FILE)
+                .count();
         long bytes = snapshot.totalFileBytes();
         if (!mismatches.isEmpty()) {
-            return new Report(target.toString(), snapshot.id(), files, bytes, mismatches, 0, List.of(),
-                    (System.nanoTime() - t0) / 1e9, problems);
+            return new Report(
+                    target.toString(),
+                    snapshot.id(),
+                    files,
+                    bytes,
+                    mismatches,
+                    0,
+                    List.of(),
+                    (System.nanoTime() - t0) / 1e9,
+                    problems);
         }
         PgDataDirectory dir = new PgDataDirectory(target).requireCluster();
         PgBinaries bins = PgBinaries.forVersion(dir.majorVersion());
@@ -157,9 +183,11 @@ public final class PgValidator {
                     DatabaseReport r = checkDatabase(conns, db);
                     dbs.add(r);
                     r.corruption().forEach(c -> problems.add("database " + db + ": " + c));
-                    r.foreignKeys().stream().filter(f -> f.violations() > 0).forEach(f -> problems.add("database " + db
-                            + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
-                            + " rows without a match in " + f.references()));
+                    r.foreignKeys().stream()
+                            .filter(f -> f.violations() > 0)
+                            .forEach(f -> problems.add("database " + db
+                                    + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
+                                    + " rows without a match in " + f.references()));
                 }
             } finally {
                 stop(bins, runDir, osUser);
@@ -178,15 +206,26 @@ public final class PgValidator {
         } finally {
             deleteTree(runDir);
         }
-        return new Report(target.toString(), snapshot.id(), files, bytes, List.of(), startSeconds, dbs,
-                (System.nanoTime() - t0) / 1e9, problems);
+        return new Report(
+                target.toString(),
+                snapshot.id(),
+                files,
+                bytes,
+                List.of(),
+                startSeconds,
+                dbs,
+                (System.nanoTime() - t0) / 1e9,
+                problems);
     }
 
     /** Re-reads every restored file from disk and compares its size and digest with the manifest. */
     private List<String> checkFiles() throws IOException {
-        List<Snapshot.FileEntry> files = snapshot.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE)
-                .filter(f -> !skipChecksums.contains(f.path())).toList();
-        ProgressTracker progress = new ProgressTracker("validate", "checksums", snapshot.totalFileBytes(), files.size(), listener);
+        List<Snapshot.FileEntry> files = snapshot.files().stream()
+                .filter(f -> f.kind() == Snapshot.Kind.FILE)
+                .filter(f -> !skipChecksums.contains(f.path()))
+                .toList();
+        ProgressTracker progress =
+                new ProgressTracker("validate", "checksums", snapshot.totalFileBytes(), files.size(), listener);
         List<String> bad = Collections.synchronizedList(new ArrayList<>());
         ConcurrentLinkedQueue<Snapshot.FileEntry> queue = new ConcurrentLinkedQueue<>(files);
         RepositoryConfig.Chunking ck = repo.config().chunking();
@@ -202,15 +241,20 @@ public final class PgValidator {
                         cancel.throwIfCancelled();
                         FileBackup.Digested d;
                         try {
-                            d = reader.digest(target.resolve(f.path()), PgFileRules.isRelationFile(f.path()) ? blocks : cdc,
-                                    repo.chunkIds(), progress, cancel);
+                            d = reader.digest(
+                                    target.resolve(f.path()),
+                                    PgFileRules.isRelationFile(f.path()) ? blocks : cdc,
+                                    repo.chunkIds(),
+                                    progress,
+                                    cancel);
                         } catch (NoSuchFileException e) {
                             bad.add(f.path() + ": missing");
                             continue;
                         }
                         if (d.size() != f.size() || !d.digest().equals(f.digest())) {
-                            bad.add(f.path() + ": digest " + d.digest() + " (" + d.size() + " bytes) differs from the manifest's "
-                                    + f.digest() + " (" + f.size() + " bytes)");
+                            bad.add(f.path() + ": digest " + d.digest() + " (" + d.size()
+                                    + " bytes) differs from the manifest's " + f.digest() + " (" + f.size()
+                                    + " bytes)");
                         }
                         progress.fileDone();
                     }
@@ -246,8 +290,18 @@ public final class PgValidator {
             // e.g. Debian keeps the config in /etc: start with defaults rather than touch the restored directory
             o.add("-c config_file='" + runDir.resolve("empty.conf") + "'");
         }
-        List<String> cmd = List.of(bins.path("pg_ctl"), "-D", target.toString(), "-l", runDir.resolve("server.log").toString(),
-                "-w", "-t", "3600", "-o", String.join(" ", o), "start");
+        List<String> cmd = List.of(
+                bins.path("pg_ctl"),
+                "-D",
+                target.toString(),
+                "-l",
+                runDir.resolve("server.log").toString(),
+                "-w",
+                "-t",
+                "3600",
+                "-o",
+                String.join(" ", o),
+                "start");
         Processes.Result r = Processes.run(Processes.asUser(osUser, cmd), Duration.ofHours(1));
         if (r.exitCode() != 0) {
             String serverLog = "";
@@ -256,8 +310,8 @@ public final class PgValidator {
             } catch (IOException ignored) {
                 // no log
             }
-            throw new PgException("the restored cluster at " + target + " did not start:\n" + r.output().strip()
-                    + (serverLog.isEmpty() ? "" : "\n--- server log ---\n" + tail(serverLog, 40)));
+            throw new PgException("the restored cluster at " + target + " did not start:\n"
+                    + r.output().strip() + (serverLog.isEmpty() ? "" : "\n--- server log ---\n" + tail(serverLog, 40)));
         }
         log.info("validation server up on socket {} port {}", runDir, port);
     }
@@ -304,8 +358,9 @@ public final class PgValidator {
         SQLException last = null;
         while (System.nanoTime() < deadline) {
             cancel.throwIfCancelled();
-            try (Connection c = conns.open("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
+            try (Connection c = conns.open("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select pg_is_in_recovery()")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     return;
@@ -313,8 +368,8 @@ public final class PgValidator {
             } catch (SQLException e) {
                 last = e;
                 if (!Files.exists(target.resolve("postmaster.pid"))) {
-                    throw new PgException("recovery of " + target + " failed, the server stopped:\n"
-                            + tail(readLog(runDir), 30));
+                    throw new PgException(
+                            "recovery of " + target + " failed, the server stopped:\n" + tail(readLog(runDir), 30));
                 }
             }
             try {
@@ -336,7 +391,8 @@ public final class PgValidator {
     private void markNewTimelineForArchiving() {
         Path wal = target.resolve("pg_wal");
         try (var files = Files.list(wal)) {
-            for (Path h : files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{8}\\.history")).toList()) {
+            for (Path h : files.filter(p -> p.getFileName().toString().matches("[0-9A-F]{8}\\.history"))
+                    .toList()) {
                 Path status = wal.resolve("archive_status");
                 String n = h.getFileName().toString();
                 if (!Files.exists(status.resolve(n + ".done")) && !Files.exists(status.resolve(n + ".ready"))) {
@@ -359,7 +415,19 @@ public final class PgValidator {
 
     private void stop(PgBinaries bins, Path runDir, String osUser) {
         try {
-            Processes.run(Processes.asUser(osUser, List.of(bins.path("pg_ctl"), "-D", target.toString(), "-w", "-t", "120", "-m", "fast", "stop")),
+            Processes.run(
+                    Processes.asUser(
+                            osUser,
+                            List.of(
+                                    bins.path("pg_ctl"),
+                                    "-D",
+                                    target.toString(),
+                                    "-w",
+                                    "-t",
+                                    "120",
+                                    "-m",
+                                    "fast",
+                                    "stop")),
                     Duration.ofMinutes(3));
         } catch (IOException e) {
             log.warn("stopping the validation server failed: {}", e.getMessage());
@@ -368,8 +436,9 @@ public final class PgValidator {
 
     private List<String> databases(PgConnections conns) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Connection c = conns.open("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select datname from pg_database where datallowconn order by datname")) {
+        try (Connection c = conns.open("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select datname from pg_database where datallowconn order by datname")) {
             while (rs.next()) {
                 out.add(rs.getString(1));
             }
@@ -399,9 +468,11 @@ public final class PgValidator {
                 // tables; bt_index_check on B-tree indexes of relkind 'i' that are valid, ready and live (never a
                 // partitioned index 'I', which has no storage, nor an index a failed CREATE INDEX CONCURRENTLY left
                 // invalid); temporary relations belong to sessions that are gone
-                List<String[]> heapRels = rows(st, "select c.oid::text, c.oid::regclass::text from pg_class c "
-                        + "join pg_am a on a.oid = c.relam where c.relkind in ('r', 'm', 't') and a.amname = 'heap' "
-                        + "and c.relpersistence <> 't' order by c.oid");
+                List<String[]> heapRels = rows(
+                        st,
+                        "select c.oid::text, c.oid::regclass::text from pg_class c "
+                                + "join pg_am a on a.oid = c.relam where c.relkind in ('r', 'm', 't') and a.amname = 'heap' "
+                                + "and c.relpersistence <> 't' order by c.oid");
                 for (String[] rel : heapRels) {
                     cancel.throwIfCancelled();
                     String sql = "select blkno, offnum, msg from " + amcheck + ".verify_heapam(" + rel[0]
@@ -409,19 +480,26 @@ public final class PgValidator {
                     guarded(st, corruption, rel[1], () -> {
                         try (ResultSet rs = st.executeQuery(sql)) {
                             while (rs.next()) {
-                                corruption.add(rel[1] + " block " + rs.getLong(1) + " item " + rs.getInt(2) + ": " + rs.getString(3));
+                                corruption.add(rel[1] + " block " + rs.getLong(1) + " item " + rs.getInt(2) + ": "
+                                        + rs.getString(3));
                             }
                         }
                     });
                     heaps++;
                 }
-                for (String[] idx : rows(st, "select c.oid::text, c.oid::regclass::text from pg_index i "
-                        + "join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam "
-                        + "where c.relkind = 'i' and a.amname = 'btree' and i.indisvalid and i.indisready and i.indislive "
-                        + "and c.relpersistence <> 't' order by c.oid")) {
+                for (String[] idx : rows(
+                        st,
+                        "select c.oid::text, c.oid::regclass::text from pg_index i "
+                                + "join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam "
+                                + "where c.relkind = 'i' and a.amname = 'btree' and i.indisvalid and i.indisready and i.indislive "
+                                + "and c.relpersistence <> 't' order by c.oid")) {
                     cancel.throwIfCancelled();
-                    guarded(st, corruption, "index " + idx[1], () -> st.execute("select " + amcheck + ".bt_index_check(index => "
-                            + idx[0] + "::oid::regclass, heapallindexed => true)"));
+                    guarded(
+                            st,
+                            corruption,
+                            "index " + idx[1],
+                            () -> st.execute("select " + amcheck + ".bt_index_check(index => " + idx[0]
+                                    + "::oid::regclass, heapallindexed => true)"));
                     btrees++;
                 }
 
@@ -430,14 +508,19 @@ public final class PgValidator {
                 // relation has a visibility map (a missing fork reads as all bits clear)
                 for (String[] rel : heapRels) {
                     cancel.throwIfCancelled();
-                    for (String[] check : new String[][]{{"pg_check_visible", "all-visible", "not visible to every transaction"},
-                            {"pg_check_frozen", "all-frozen", "not frozen"}}) {
+                    for (String[] check : new String[][] {
+                        {"pg_check_visible", "all-visible", "not visible to every transaction"},
+                        {"pg_check_frozen", "all-frozen", "not frozen"}
+                    }) {
                         guarded(st, corruption, rel[1], () -> {
-                            List<String> tids = column(st, "select t::text from " + pgVisibility + "." + check[0] + "("
-                                    + rel[0] + "::oid::regclass) t limit " + (TID_CAP + 1));
+                            List<String> tids = column(
+                                    st,
+                                    "select t::text from " + pgVisibility + "." + check[0] + "(" + rel[0]
+                                            + "::oid::regclass) t limit " + (TID_CAP + 1));
                             if (!tids.isEmpty()) {
-                                corruption.add(rel[1] + ": the visibility map marks pages " + check[1] + " that hold tuples "
-                                        + check[2] + " at " + tidList(tids) + " (" + check[0] + ")");
+                                corruption.add(
+                                        rel[1] + ": the visibility map marks pages " + check[1] + " that hold tuples "
+                                                + check[2] + " at " + tidList(tids) + " (" + check[0] + ")");
                             }
                         });
                     }
@@ -446,43 +529,56 @@ public final class PgValidator {
 
                 // unlogged tables are not backed up (only their init fork is): PostgreSQL resets them to empty at the
                 // end of recovery, so rows in one mean the copy holds data that no backup stored
-                for (String[] rel : rows(st, "select c.oid::text, c.oid::regclass::text from pg_class c "
-                        + "where c.relpersistence = 'u' and c.relkind in ('r', 'm', 't') order by c.oid")) {
+                for (String[] rel : rows(
+                        st,
+                        "select c.oid::text, c.oid::regclass::text from pg_class c "
+                                + "where c.relpersistence = 'u' and c.relkind in ('r', 'm', 't') order by c.oid")) {
                     cancel.throwIfCancelled();
                     guarded(st, corruption, rel[1], () -> {
                         long n = Long.parseLong(one(st, "select count(*) from " + rel[1]));
                         if (n > 0) {
-                            corruption.add("unlogged table " + rel[1] + " holds " + n + " rows; a restored copy must start "
-                                    + "with unlogged tables empty (their data is never backed up)");
+                            corruption.add(
+                                    "unlogged table " + rel[1] + " holds " + n + " rows; a restored copy must start "
+                                            + "with unlogged tables empty (their data is never backed up)");
                         }
                     });
                     unlogged++;
                 }
 
                 // an unpopulated materialized view (WITH NO DATA) cannot be scanned: it has no rows to count
-                for (String[] t : rows(st, "select c.oid::regclass::text, c.oid::text from pg_class c "
-                        + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') and c.relispopulated "
-                        + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', 'information_schema') "
-                        + "and n.nspname not like 'pg_toast%' order by 1")) {
+                for (String[] t : rows(
+                        st,
+                        "select c.oid::regclass::text, c.oid::text from pg_class c "
+                                + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') and c.relispopulated "
+                                + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', 'information_schema') "
+                                + "and n.nspname not like 'pg_toast%' order by 1")) {
                     cancel.throwIfCancelled();
                     tables.add(new TableCount(t[0], Long.parseLong(one(st, "select count(*) from " + t[0]))));
                 }
-                for (String[] fk : rows(st, "select conname, conrelid::regclass::text, confrelid::regclass::text, "
-                        + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(conkey) with ordinality k(n, ord) "
-                        + " join pg_attribute a on a.attrelid = conrelid and a.attnum = k.n), "
-                        + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(confkey) with ordinality k(n, ord) "
-                        + " join pg_attribute a on a.attrelid = confrelid and a.attnum = k.n) "
-                        + "from pg_constraint where contype = 'f' and conparentid = 0 order by 1")) {
+                for (String[] fk : rows(
+                        st,
+                        "select conname, conrelid::regclass::text, confrelid::regclass::text, "
+                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(conkey) with ordinality k(n, ord) "
+                                + " join pg_attribute a on a.attrelid = conrelid and a.attnum = k.n), "
+                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(confkey) with ordinality k(n, ord) "
+                                + " join pg_attribute a on a.attrelid = confrelid and a.attnum = k.n) "
+                                + "from pg_constraint where contype = 'f' and conparentid = 0 order by 1")) {
                     String[] cols = fk[3].split(",");
                     String[] refCols = fk[4].split(",");
                     StringBuilder notNull = new StringBuilder();
                     StringBuilder match = new StringBuilder();
                     for (int i = 0; i < cols.length; i++) {
                         notNull.append(" and c.").append(cols[i]).append(" is not null");
-                        match.append(i == 0 ? "" : " and ").append("p.").append(refCols[i]).append(" = c.").append(cols[i]);
+                        match.append(i == 0 ? "" : " and ")
+                                .append("p.")
+                                .append(refCols[i])
+                                .append(" = c.")
+                                .append(cols[i]);
                     }
-                    long violations = Long.parseLong(one(st, "select count(*) from " + fk[1] + " c where true" + notNull
-                            + " and not exists (select 1 from " + fk[2] + " p where " + match + ")"));
+                    long violations = Long.parseLong(one(
+                            st,
+                            "select count(*) from " + fk[1] + " c where true" + notNull
+                                    + " and not exists (select 1 from " + fk[2] + " p where " + match + ")"));
                     fks.add(new ForeignKeyCheck(fk[0], fk[1], fk[2], violations));
                 }
             } finally {
@@ -520,17 +616,24 @@ public final class PgValidator {
                 st.execute("release savepoint lifeboat_ext");
             } catch (SQLException e) {
                 st.execute("rollback to savepoint lifeboat_ext");
-                throw new SQLException("the " + extension + " extension is not available on the validation server ("
-                        + e.getMessage().strip() + "); install PostgreSQL's contrib modules (e.g. the postgresql-contrib "
-                        + "package of this major version) and validate again", e.getSQLState(), e);
+                throw new SQLException(
+                        "the " + extension + " extension is not available on the validation server ("
+                                + e.getMessage().strip()
+                                + "); install PostgreSQL's contrib modules (e.g. the postgresql-contrib "
+                                + "package of this major version) and validate again",
+                        e.getSQLState(),
+                        e);
             }
         }
-        return quoteIdent(one(st, "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
-                + "where e.extname = '" + extension + "'"));
+        return quoteIdent(one(
+                st,
+                "select n.nspname from pg_extension e join pg_namespace n on n.oid = e.extnamespace "
+                        + "where e.extname = '" + extension + "'"));
     }
 
     private static String tidList(List<String> tids) {
-        return String.join(", ", tids.subList(0, Math.min(TID_CAP, tids.size()))) + (tids.size() > TID_CAP ? " and more" : "");
+        return String.join(", ", tids.subList(0, Math.min(TID_CAP, tids.size())))
+                + (tids.size() > TID_CAP ? " and more" : "");
     }
 
     private static List<String> column(Statement st, String sql) throws SQLException {
@@ -585,7 +688,6 @@ public final class PgValidator {
         String[] all = s.split("\n");
         return String.join("\n", java.util.Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
     }
-
 
     static void deleteTree(Path root) {
         try (var walk = Files.walk(root)) {

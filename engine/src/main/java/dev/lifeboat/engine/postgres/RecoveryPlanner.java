@@ -3,7 +3,6 @@ package dev.lifeboat.engine.postgres;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.WalArchive;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -28,9 +27,16 @@ public final class RecoveryPlanner {
      * @param source whether the timeline is on the history of the source's latest timeline (what {@code --to-latest}
      *               follows by default)
      */
-    public record Window(int timeline, Instant earliest, String earliestBackup, Instant latest, String latestSegment,
-                         List<String> missingSegments, String owner, String ownerClusterId, boolean source) {
-    }
+    public record Window(
+            int timeline,
+            Instant earliest,
+            String earliestBackup,
+            Instant latest,
+            String latestSegment,
+            List<String> missingSegments,
+            String owner,
+            String ownerClusterId,
+            boolean source) {}
 
     /**
      * @param targetLsn for a restore point or transaction target: where in the archived WAL recovery will stop
@@ -40,8 +46,14 @@ public final class RecoveryPlanner {
      * @param newestCommitLsn where the newest commit archived after the backup lies (null if none): recovery to the
      *                        end of the archived WAL replays it
      */
-    public record Plan(Snapshot backup, int targetTimeline, Instant recoverableUntil, String lastSegment,
-                       Long targetLsn, String historyNote, Long newestCommitLsn) {
+    public record Plan(
+            Snapshot backup,
+            int targetTimeline,
+            Instant recoverableUntil,
+            String lastSegment,
+            Long targetLsn,
+            String historyNote,
+            Long newestCommitLsn) {
         /**
          * The archived segments the replay reads after the backup's own WAL, up to {@link #lastSegment} (a partial
          * excluded), as ranges {@code FIRST-LAST} of consecutive segments on one timeline: wal-get refuses to call
@@ -59,6 +71,7 @@ public final class RecoveryPlanner {
     private final Map<Integer, TreeSet<Long>> segmentsByTimeline = new TreeMap<>();
     /** In-progress segments ({@code .partial}, from the streaming receiver): usable as the last segment of a replay. */
     private final Map<Integer, TreeSet<Long>> partialsByTimeline = new TreeMap<>();
+
     private final Map<Integer, TimelineHistory> histories = new HashMap<>();
     private final Map<Integer, dev.lifeboat.repository.TimelineOwners.Owner> owners;
     /** When each timeline's newest WAL object was stored (its keys: the timelines that have archived WAL). */
@@ -69,9 +82,12 @@ public final class RecoveryPlanner {
         this.archive = new WalArchive(repo);
         // a manifest that does not say where its WAL starts and stops cannot be a base for replay (listing it is
         // the caller's business): plan only with those that do
-        this.snapshots = repo.loadSnapshots().stream().filter(RecoveryPlanner::plannable).toList();
-        this.segSize = snapshots.isEmpty() ? 16L << 20
-                : Long.parseLong(snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+        this.snapshots =
+                repo.loadSnapshots().stream().filter(RecoveryPlanner::plannable).toList();
+        this.segSize = snapshots.isEmpty()
+                ? 16L << 20
+                : Long.parseLong(
+                        snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
         this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
         Map<String, Instant> stored = new HashMap<>();
         for (dev.lifeboat.storage.BlobInfo b : archive.listObjects()) {
@@ -82,15 +98,18 @@ public final class RecoveryPlanner {
         }
         for (String name : archive.list()) {
             if (WalArchive.isSegment(name)) {
-                segmentsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
+                segmentsByTimeline
+                        .computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
                         .add(segmentNumber(name));
             } else if (WalArchive.isPartial(name)) {
-                partialsByTimeline.computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
+                partialsByTimeline
+                        .computeIfAbsent(Integer.parseInt(name.substring(0, 8), 16), k -> new TreeSet<>())
                         .add(segmentNumber(name));
             } else if (WalArchive.isHistory(name)) {
                 int tli = Integer.parseInt(name.substring(0, 8), 16);
-                archive.read(name).ifPresent(b -> histories.put(tli,
-                        TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
+                archive.read(name)
+                        .ifPresent(b ->
+                                histories.put(tli, TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
             }
         }
         stored.forEach((name, at) -> {
@@ -111,7 +130,8 @@ public final class RecoveryPlanner {
         }
         int tli = Integer.parseInt(name.substring(0, 8), 16);
         long seg = segmentNumber(name.substring(0, 24));
-        return histories.values().stream().flatMap(h -> h.entries().stream())
+        return histories.values().stream()
+                .flatMap(h -> h.entries().stream())
                 .anyMatch(e -> e.parent() == tli && Lsn.segmentOf(e.switchLsn(), segSize) == seg);
     }
 
@@ -168,7 +188,8 @@ public final class RecoveryPlanner {
         long seg = Lsn.segmentOf(stopLsn(from), segSize);
         String last = segmentName(timelineOf(from), seg);
         String missing = null;
-        long maxSeg = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty() ? seg
+        long maxSeg = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty()
+                ? seg
                 : segmentsByTimeline.get(target).last();
         if (!partialsByTimeline.getOrDefault(target, new TreeSet<>()).isEmpty()) {
             maxSeg = Math.max(maxSeg, partialsByTimeline.get(target).last());
@@ -178,22 +199,31 @@ public final class RecoveryPlanner {
             boolean have = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s)
                     || segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s);
             if (!have) {
-                boolean laterExists = segmentsByTimeline.getOrDefault(target, new TreeSet<>()).higher(s) != null;
+                boolean laterExists =
+                        segmentsByTimeline.getOrDefault(target, new TreeSet<>()).higher(s) != null;
                 if (laterExists) {
                     missing = segmentName(tli, s);
                 } else {
                     // the streaming receiver's in-progress segment: wal-get serves it, zero-padded, as the end of WAL
-                    int ptli = partialsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s) ? target
-                            : partialsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s) ? tli : -1;
+                    int ptli = partialsByTimeline
+                                    .getOrDefault(target, new TreeSet<>())
+                                    .contains(s)
+                            ? target
+                            : partialsByTimeline
+                                            .getOrDefault(tli, new TreeSet<>())
+                                            .contains(s)
+                                    ? tli
+                                    : -1;
                     if (ptli > 0) {
                         last = segmentName(ptli, s) + ".partial";
                     }
                 }
                 break;
             }
-            last = segmentName(segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s) ? target : tli, s);
+            last = segmentName(
+                    segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s) ? target : tli, s);
         }
-        return new String[]{last, missing};
+        return new String[] {last, missing};
     }
 
     /**
@@ -204,8 +234,10 @@ public final class RecoveryPlanner {
      * ({@code recoveryStopsBefore} in xlogrecovery.c).
      */
     private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
-        return newestCommit(from, lastSegment, target).map(WalInspector.Marker::time)
-                .filter(t -> t.isAfter(from.stopTime())).orElse(from.stopTime());
+        return newestCommit(from, lastSegment, target)
+                .map(WalInspector.Marker::time)
+                .filter(t -> t.isAfter(from.stopTime()))
+                .orElse(from.stopTime());
     }
 
     /** The newest commit record after the backup's stop segment, up to {@code lastSegment}; see {@link #lastCommit}. */
@@ -221,7 +253,8 @@ public final class RecoveryPlanner {
                 run.add(pathSegment(sn, target, lastSegment));
             }
             Optional<WalInspector.Marker> newest = inspector.transactionEnds(run, target, segSize).stream()
-                    .filter(WalInspector.Marker::isCommit).reduce((x, y) -> y);
+                    .filter(WalInspector.Marker::isCommit)
+                    .reduce((x, y) -> y);
             if (newest.isPresent()) {
                 return newest;
             }
@@ -233,7 +266,8 @@ public final class RecoveryPlanner {
     }
 
     private static PgBinaries binariesOf(Snapshot s) {
-        return PgBinaries.forVersion(s.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
+        return PgBinaries.forVersion(
+                s.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
     }
 
     /** The recoverable window and archive gaps of every timeline. */
@@ -244,10 +278,11 @@ public final class RecoveryPlanner {
         for (int tli : timelines()) {
             String owner = describeOwner(tli);
             String ownerId = ownerOf(tli);
-            boolean source = sourceHistory != null && (tli == sourceLatest
-                    || sourceHistory.entries().stream().anyMatch(e -> e.parent() == tli));
+            boolean source = sourceHistory != null
+                    && (tli == sourceLatest || sourceHistory.entries().stream().anyMatch(e -> e.parent() == tli));
             TimelineHistory h = history(tli);
-            List<Snapshot> usable = snapshots.stream().filter(s -> h.contains(timelineOf(s), stopLsn(s)) && ownsItsTimeline(s))
+            List<Snapshot> usable = snapshots.stream()
+                    .filter(s -> h.contains(timelineOf(s), stopLsn(s)) && ownsItsTimeline(s))
                     .toList();
             List<String> missing = new ArrayList<>();
             TreeSet<Long> segs = segmentsByTimeline.getOrDefault(tli, new TreeSet<>());
@@ -259,8 +294,16 @@ public final class RecoveryPlanner {
                 }
             }
             if (usable.isEmpty()) {
-                out.add(new Window(tli, null, null, null, segs.isEmpty() ? null : segmentName(tli, segs.last()), missing,
-                        owner, ownerId, source));
+                out.add(new Window(
+                        tli,
+                        null,
+                        null,
+                        null,
+                        segs.isEmpty() ? null : segmentName(tli, segs.last()),
+                        missing,
+                        owner,
+                        ownerId,
+                        source));
                 continue;
             }
             Snapshot first = usable.getFirst();
@@ -269,7 +312,15 @@ public final class RecoveryPlanner {
             if (end[1] != null && !missing.contains(end[1])) {
                 missing.add(end[1]);
             }
-            out.add(new Window(tli, first.stopTime(), first.id(), lastCommit(newest, end[0], tli), end[0], missing, owner, ownerId,
+            out.add(new Window(
+                    tli,
+                    first.stopTime(),
+                    first.id(),
+                    lastCommit(newest, end[0], tli),
+                    end[0],
+                    missing,
+                    owner,
+                    ownerId,
                     source));
         }
         return out;
@@ -290,13 +341,16 @@ public final class RecoveryPlanner {
         }
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
             String id = repo.resolveSnapshotId(requestedBackup);
-            Optional<Snapshot> requested = snapshots.stream().filter(s -> s.id().equals(id)).findFirst();
+            Optional<Snapshot> requested =
+                    snapshots.stream().filter(s -> s.id().equals(id)).findFirst();
             if (requested.isPresent() && !ownsItsTimeline(requested.get())) {
                 int t = timelineOf(requested.get());
-                throw new IllegalArgumentException("backup " + id + " was taken by " + describeBackupCluster(requested.get())
-                        + " on timeline " + t + ", but timeline " + t + " in this repository is archived by " + describeOwner(t)
-                        + " (the copy promoted without archiving, so the number was free when the other cluster took it): "
-                        + "the archived WAL of that timeline is not this backup's, so it cannot be a base for recovery");
+                throw new IllegalArgumentException(
+                        "backup " + id + " was taken by " + describeBackupCluster(requested.get())
+                                + " on timeline " + t + ", but timeline " + t + " in this repository is archived by "
+                                + describeOwner(t)
+                                + " (the copy promoted without archiving, so the number was free when the other cluster took it): "
+                                + "the archived WAL of that timeline is not this backup's, so it cannot be a base for recovery");
             }
             candidates.removeIf(s -> !s.id().equals(id));
             if (candidates.isEmpty()) {
@@ -310,19 +364,24 @@ public final class RecoveryPlanner {
         Snapshot chosen = switch (target.kind()) {
             case TIME -> {
                 Instant t = target.time();
-                List<Snapshot> before = candidates.stream().filter(s -> !s.stopTime().isAfter(t)).toList();
+                List<Snapshot> before = candidates.stream()
+                        .filter(s -> !s.stopTime().isAfter(t))
+                        .toList();
                 if (before.isEmpty()) {
-                    throw new IllegalArgumentException("target time " + t + " is before the earliest point this repository can "
-                            + "recover on timeline " + tli + ": " + windowText(tli));
+                    throw new IllegalArgumentException(
+                            "target time " + t + " is before the earliest point this repository can "
+                                    + "recover on timeline " + tli + ": " + windowText(tli));
                 }
                 yield before.getLast();
             }
             case LSN -> {
                 long l = Lsn.parse(target.value());
-                List<Snapshot> before = candidates.stream().filter(s -> stopLsn(s) <= l).toList();
+                List<Snapshot> before =
+                        candidates.stream().filter(s -> stopLsn(s) <= l).toList();
                 if (before.isEmpty()) {
-                    throw new IllegalArgumentException("target LSN " + target.value() + " is before the end of the earliest backup "
-                            + "on timeline " + tli + " (" + candidates.getFirst().engineInfo().get("stopLsn") + ")");
+                    throw new IllegalArgumentException("target LSN " + target.value()
+                            + " is before the end of the earliest backup " + "on timeline " + tli + " ("
+                            + candidates.getFirst().engineInfo().get("stopLsn") + ")");
                 }
                 yield before.getLast();
             }
@@ -335,14 +394,17 @@ public final class RecoveryPlanner {
         };
         String[] end = replayableEnd(chosen, tli);
         Optional<WalInspector.Marker> newestCommit = newestCommit(chosen, end[0], tli);
-        Instant until = newestCommit.map(WalInspector.Marker::time).filter(c -> c.isAfter(chosen.stopTime()))
+        Instant until = newestCommit
+                .map(WalInspector.Marker::time)
+                .filter(c -> c.isAfter(chosen.stopTime()))
                 .orElse(chosen.stopTime());
         // PostgreSQL stops at a time target only when it meets a commit after it: a target at or after the newest
         // archived commit would replay to the end and fail with "recovery ended before configured recovery target
         // was reached"
         if (target.kind() == RecoveryTarget.Kind.TIME && !target.time().isBefore(until)) {
             throw new IllegalArgumentException("target time " + target.time() + " is not before the newest commit this "
-                    + "repository can replay from backup " + chosen.id() + " on timeline " + tli + " (" + until + ", in "
+                    + "repository can replay from backup " + chosen.id() + " on timeline " + tli + " (" + until
+                    + ", in "
                     + end[0] + "): PostgreSQL stops at a time only on meeting a later commit"
                     + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                     + "; use --to-latest to recover everything archived; recoverable window: " + windowText(tli));
@@ -350,23 +412,29 @@ public final class RecoveryPlanner {
         if (target.kind() == RecoveryTarget.Kind.LSN) {
             long endLsn = (segmentNumber(end[0]) + 1) * segSize;
             if (Lsn.parse(target.value()) > endLsn) {
-                throw new IllegalArgumentException("target LSN " + target.value() + " is beyond the archived WAL (ends in "
-                        + end[0] + ")" + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
+                throw new IllegalArgumentException(
+                        "target LSN " + target.value() + " is beyond the archived WAL (ends in " + end[0] + ")"
+                                + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
             }
         }
         // a restore point or transaction found above lies before any gap; only "latest" needs the whole archive
         if (end[1] != null && target.kind() == RecoveryTarget.Kind.LATEST) {
-            throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup " + chosen.id()
-                    + "; recovery cannot go past " + end[0]);
+            throw new IllegalArgumentException("the WAL archive is missing segment " + end[1] + " after backup "
+                    + chosen.id() + "; recovery cannot go past " + end[0]);
         }
         boolean latestHistory = (target.timeline() == null || target.timeline().equals("latest"))
                 && (requestedBackup == null || requestedBackup.equals("latest"));
-        return new Plan(chosen, tli, until, end[0], markerLsn, latestHistory ? latestHistoryNote().orElse(null) : null,
+        return new Plan(
+                chosen,
+                tli,
+                until,
+                end[0],
+                markerLsn,
+                latestHistory ? latestHistoryNote().orElse(null) : null,
                 newestCommit.map(WalInspector.Marker::lsn).orElse(null));
     }
 
-    private record Found(Snapshot backup, long lsn) {
-    }
+    private record Found(Snapshot backup, long lsn) {}
 
     /** Segments scanned per pg_waldump run (a run overlaps the next by one segment, so no record is cut in two). */
     private static final int SCAN_BATCH = 64;
@@ -403,8 +471,10 @@ public final class RecoveryPlanner {
                     }
                     for (WalInspector.Marker m : inspector.markers(run, tli, segSize)) {
                         boolean match = target.kind() == RecoveryTarget.Kind.NAME
-                                ? m.kind().equals("RESTORE_POINT") && target.value().equals(m.name())
-                                : !m.kind().equals("RESTORE_POINT") && Long.toString(m.xid()).equals(target.value());
+                                ? m.kind().equals("RESTORE_POINT")
+                                        && target.value().equals(m.name())
+                                : !m.kind().equals("RESTORE_POINT")
+                                        && Long.toString(m.xid()).equals(target.value());
                         if (match) {
                             matches.add(m.lsn());
                         }
@@ -423,14 +493,16 @@ public final class RecoveryPlanner {
                 insideOnly = c;
             }
         }
-        String what = target.kind() == RecoveryTarget.Kind.NAME ? "restore point '" + target.value() + "'"
+        String what = target.kind() == RecoveryTarget.Kind.NAME
+                ? "restore point '" + target.value() + "'"
                 : "the end (commit or abort) of transaction " + target.value();
         if (insideOnly != null) {
             throw new IllegalArgumentException(what + " lies only inside the WAL of backup " + insideOnly.id()
                     + " (between its start and its end) or of an older one on timeline " + tli
                     + ": PostgreSQL would stop there, before the copy is consistent; no backup ends before it");
         }
-        throw new IllegalArgumentException(what + " is not in the archived WAL after the end of any backup on timeline " + tli
+        throw new IllegalArgumentException(what + " is not in the archived WAL after the end of any backup on timeline "
+                + tli
                 + " (WAL searched from " + Lsn.format(startLsn(byStop.getFirst())) + " to the end of " + end[0] + ")"
                 + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                 + ": it is older than the oldest backup, not archived yet, or on another timeline (--timeline)");
@@ -448,7 +520,8 @@ public final class RecoveryPlanner {
         Long stop = stopBound(plan, target, records);
         return records.tablespaces().stream()
                 .filter(c -> Long.compareUnsigned(c.lsn(), start) >= 0)
-                .filter(c -> stop == null || Long.compareUnsigned(c.lsn(), stop) < 0
+                .filter(c -> stop == null
+                        || Long.compareUnsigned(c.lsn(), stop) < 0
                         || isFirstRecordAtLsnTarget(c, target, records))
                 .toList();
     }
@@ -484,8 +557,12 @@ public final class RecoveryPlanner {
         return switch (target.kind()) {
             case LSN -> Lsn.parse(target.value());
             case NAME, XID -> plan.targetLsn();
-            case TIME -> records.markers().stream().filter(m -> m.time().isAfter(target.time()))
-                    .map(WalInspector.Marker::lsn).findFirst().orElse(null);
+            case TIME ->
+                records.markers().stream()
+                        .filter(m -> m.time().isAfter(target.time()))
+                        .map(WalInspector.Marker::lsn)
+                        .findFirst()
+                        .orElse(null);
             case LATEST, IMMEDIATE -> null;
         };
     }
@@ -494,13 +571,14 @@ public final class RecoveryPlanner {
      * An inclusive LSN target also replays the first record at or after it: {@code c} may be that record unless a
      * transaction end or an earlier creation lies between the target and it.
      */
-    private static boolean isFirstRecordAtLsnTarget(WalInspector.TablespaceCreation c, RecoveryTarget target,
-                                                    WalInspector.Records records) {
+    private static boolean isFirstRecordAtLsnTarget(
+            WalInspector.TablespaceCreation c, RecoveryTarget target, WalInspector.Records records) {
         if (target.kind() != RecoveryTarget.Kind.LSN || target.exclusive()) {
             return false;
         }
         long t = Lsn.parse(target.value());
-        return Stream.concat(records.markers().stream().map(WalInspector.Marker::lsn),
+        return Stream.concat(
+                        records.markers().stream().map(WalInspector.Marker::lsn),
                         records.tablespaces().stream().map(WalInspector.TablespaceCreation::lsn))
                 .noneMatch(l -> Long.compareUnsigned(l, t) >= 0 && Long.compareUnsigned(l, c.lsn()) < 0);
     }
@@ -538,15 +616,21 @@ public final class RecoveryPlanner {
         if (last.endsWith(".partial") && segmentNumber(last.substring(0, 24)) == sn) {
             return last;
         }
-        int t = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(sn) ? tli : history(tli).timelineAt(sn * segSize);
+        int t = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(sn)
+                ? tli
+                : history(tli).timelineAt(sn * segSize);
         return segmentName(t, sn);
     }
 
     private String windowText(int tli) throws IOException {
         for (Window w : windows()) {
             if (w.timeline() == tli) {
-                return w.earliest() == null ? "none (no backup on this timeline)" : w.earliest() + " .. " + w.latest()
-                        + (w.missingSegments().isEmpty() ? "" : " (missing WAL: " + String.join(", ", w.missingSegments()) + ")");
+                return w.earliest() == null
+                        ? "none (no backup on this timeline)"
+                        : w.earliest() + " .. " + w.latest()
+                                + (w.missingSegments().isEmpty()
+                                        ? ""
+                                        : " (missing WAL: " + String.join(", ", w.missingSegments()) + ")");
             }
         }
         return "none";
@@ -558,8 +642,11 @@ public final class RecoveryPlanner {
         if (o != null) {
             return o.clusterId();
         }
-        return snapshots.stream().filter(s -> timelineOf(s) == tli).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
-                .reduce((a, b) -> a.equals(b) ? a : ClusterIdentity.ORIGIN).orElse(ClusterIdentity.ORIGIN);
+        return snapshots.stream()
+                .filter(s -> timelineOf(s) == tli)
+                .map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                .reduce((a, b) -> a.equals(b) ? a : ClusterIdentity.ORIGIN)
+                .orElse(ClusterIdentity.ORIGIN);
     }
 
     /**
@@ -597,11 +684,16 @@ public final class RecoveryPlanner {
     public String sourceClusterId(String requestedBackup) throws IOException {
         if (requestedBackup != null && !requestedBackup.equals("latest")) {
             String id = repo.resolveSnapshotId(requestedBackup);
-            return snapshots.stream().filter(s -> s.id().equals(id)).map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
-                    .findFirst().orElse(ClusterIdentity.ORIGIN);
+            return snapshots.stream()
+                    .filter(s -> s.id().equals(id))
+                    .map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                    .findFirst()
+                    .orElse(ClusterIdentity.ORIGIN);
         }
-        return mostRecentlyArchivedTimeline().map(this::ownerOf)
-                .orElseGet(() -> snapshots.isEmpty() ? ClusterIdentity.ORIGIN
+        return mostRecentlyArchivedTimeline()
+                .map(this::ownerOf)
+                .orElseGet(() -> snapshots.isEmpty()
+                        ? ClusterIdentity.ORIGIN
                         : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
     }
 
@@ -648,13 +740,19 @@ public final class RecoveryPlanner {
             return t != null ? t : timelines().last();
         }
         if (timeline.equals("current")) {
-            String id = requestedBackup == null || requestedBackup.equals("latest") ? snapshots.getLast().id()
+            String id = requestedBackup == null || requestedBackup.equals("latest")
+                    ? snapshots.getLast().id()
                     : repo.resolveSnapshotId(requestedBackup);
-            return snapshots.stream().filter(s -> s.id().equals(id)).map(RecoveryPlanner::timelineOf).findFirst().orElseThrow();
+            return snapshots.stream()
+                    .filter(s -> s.id().equals(id))
+                    .map(RecoveryPlanner::timelineOf)
+                    .findFirst()
+                    .orElseThrow();
         }
         int t = Integer.parseInt(timeline);
         if (!timelines().contains(t)) {
-            throw new IllegalArgumentException("timeline " + t + " is unknown to repository " + repo.uri() + "; known: " + timelines());
+            throw new IllegalArgumentException(
+                    "timeline " + t + " is unknown to repository " + repo.uri() + "; known: " + timelines());
         }
         return t;
     }

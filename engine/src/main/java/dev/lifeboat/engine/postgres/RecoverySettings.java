@@ -16,31 +16,53 @@ import java.util.regex.Pattern;
  */
 public final class RecoverySettings {
     /** Settings a restore owns: any earlier value of these is replaced. */
-    static final Set<String> OWNED = Set.of("restore_command", "recovery_target", "recovery_target_name",
-            "recovery_target_time", "recovery_target_xid", "recovery_target_lsn", "recovery_target_inclusive",
-            "recovery_target_timeline", "recovery_target_action", "recovery_end_command");
+    static final Set<String> OWNED = Set.of(
+            "restore_command",
+            "recovery_target",
+            "recovery_target_name",
+            "recovery_target_time",
+            "recovery_target_xid",
+            "recovery_target_lsn",
+            "recovery_target_inclusive",
+            "recovery_target_timeline",
+            "recovery_target_action",
+            "recovery_end_command");
+
     static final String HEADER = "# recovery settings written by lifeboat restore";
     private static final String LEGACY_HEADER = "# point-in-time recovery written by lifeboat restore";
-    private static final String ARCHIVE_OFF_COMMENT = "# this copy does not archive WAL (lifeboat restore --archive-mode off)";
+    private static final String ARCHIVE_OFF_COMMENT =
+            "# this copy does not archive WAL (lifeboat restore --archive-mode off)";
     private static final Pattern NAME = Pattern.compile("^([A-Za-z_][A-Za-z0-9_.]*)\\s*(=|\\s|$)");
 
-    private RecoverySettings() {
-    }
+    private RecoverySettings() {}
 
     /**
      * {@code conf} without any earlier recovery settings, then this restore's block.
      *
      * @param archiveOff also replace archive_mode with {@code off} (the copy must not archive into its source's repository)
      */
-    static String replace(String conf, String description, String restoreCommand, String targetSettings, String endCommand,
-                          boolean archiveOff) {
+    static String replace(
+            String conf,
+            String description,
+            String restoreCommand,
+            String targetSettings,
+            String endCommand,
+            boolean archiveOff) {
         StringBuilder out = new StringBuilder(without(conf, archiveOff));
-        out.append(HEADER).append(" (").append(description).append("); removed when recovery ends\n")
-                .append("restore_command = '").append(restoreCommand.replace("'", "''")).append("'\n")
+        out.append(HEADER)
+                .append(" (")
+                .append(description)
+                .append("); removed when recovery ends\n")
+                .append("restore_command = '")
+                .append(restoreCommand.replace("'", "''"))
+                .append("'\n")
                 .append(targetSettings)
-                .append("recovery_end_command = '").append(endCommand.replace("'", "''")).append("'\n");
+                .append("recovery_end_command = '")
+                .append(endCommand.replace("'", "''"))
+                .append("'\n");
         if (archiveOff) {
-            out.append(ARCHIVE_OFF_COMMENT).append("; ALTER SYSTEM RESET archive_mode to undo\n")
+            out.append(ARCHIVE_OFF_COMMENT)
+                    .append("; ALTER SYSTEM RESET archive_mode to undo\n")
                     .append("archive_mode = 'off'\n");
         }
         return out.toString();
@@ -56,7 +78,9 @@ public final class RecoverySettings {
             String t = line.strip();
             Matcher m = NAME.matcher(t);
             String name = m.find() ? m.group(1).toLowerCase(Locale.ROOT) : null;
-            boolean ourComment = t.startsWith(HEADER) || t.startsWith(LEGACY_HEADER) || archiveMode && t.startsWith(ARCHIVE_OFF_COMMENT);
+            boolean ourComment = t.startsWith(HEADER)
+                    || t.startsWith(LEGACY_HEADER)
+                    || archiveMode && t.startsWith(ARCHIVE_OFF_COMMENT);
             boolean owned = name != null && (OWNED.contains(name) || archiveMode && name.equals("archive_mode"));
             if (!ourComment && !owned) {
                 sb.append(line).append('\n');
@@ -81,7 +105,8 @@ public final class RecoverySettings {
         if (after.equals(before)) {
             return false;
         }
-        dev.lifeboat.util.DurableFiles.replace(auto, after.getBytes(StandardCharsets.UTF_8), Files.getPosixFilePermissions(auto), null);
+        dev.lifeboat.util.DurableFiles.replace(
+                auto, after.getBytes(StandardCharsets.UTF_8), Files.getPosixFilePermissions(auto), null);
         return true;
     }
 

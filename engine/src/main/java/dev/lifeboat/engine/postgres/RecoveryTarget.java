@@ -15,7 +15,14 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
      * LATEST: no target, replay every archived WAL record (the newest .partial included), then promote.
      * IMMEDIATE: the backup as it was when it ended (recovery stops as soon as it is consistent), then promote.
      */
-    public enum Kind { TIME, LSN, XID, NAME, LATEST, IMMEDIATE }
+    public enum Kind {
+        TIME,
+        LSN,
+        XID,
+        NAME,
+        LATEST,
+        IMMEDIATE
+    }
 
     /** Recovery to the end of the archived WAL on {@code timeline} (null: the latest). */
     public static RecoveryTarget latest(String timeline) {
@@ -31,8 +38,9 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
     }
 
     /** PostgreSQL's timestamptz input: microsecond precision, explicit UTC offset. */
-    private static final java.time.format.DateTimeFormatter PG_TIME =
-            java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(java.time.ZoneOffset.UTC);
+    private static final java.time.format.DateTimeFormatter PG_TIME = java.time.format.DateTimeFormatter.ofPattern(
+                    "yyyy-MM-dd HH:mm:ss.SSSSSS'+00'")
+            .withZone(java.time.ZoneOffset.UTC);
 
     public RecoveryTarget {
         switch (kind) {
@@ -40,7 +48,8 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
             case LSN -> Lsn.parse(value);
             case XID -> {
                 if (!value.matches("\\d+")) {
-                    throw new IllegalArgumentException("--to-xid needs a transaction id (a number), got '" + value + "'");
+                    throw new IllegalArgumentException(
+                            "--to-xid needs a transaction id (a number), got '" + value + "'");
                 }
             }
             case NAME -> {
@@ -48,11 +57,11 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
                     throw new IllegalArgumentException("--to-name needs a restore point name");
                 }
             }
-            case LATEST, IMMEDIATE -> {
-            }
+            case LATEST, IMMEDIATE -> {}
         }
         if (timeline != null && !timeline.matches("\\d+|latest|current")) {
-            throw new IllegalArgumentException("--timeline must be a number, latest or current, got '" + timeline + "'");
+            throw new IllegalArgumentException(
+                    "--timeline must be a number, latest or current, got '" + timeline + "'");
         }
     }
 
@@ -62,7 +71,9 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
             return OffsetDateTime.parse(s.trim().replace(' ', 'T')).toInstant();
         } catch (DateTimeParseException e) {
             try {
-                return java.time.LocalDateTime.parse(s.trim().replace(' ', 'T')).atZone(ZoneId.systemDefault()).toInstant();
+                return java.time.LocalDateTime.parse(s.trim().replace(' ', 'T'))
+                        .atZone(ZoneId.systemDefault())
+                        .toInstant();
             } catch (DateTimeParseException e2) {
                 throw new IllegalArgumentException("--to-time needs an ISO-8601 time such as 2026-11-24T14:03:27Z or "
                         + "2026-11-24 14:03:27+01:00, got '" + s + "'");
@@ -75,8 +86,12 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
     }
 
     /** PostgreSQL's recovery target settings, of which at most one may be set. */
-    private static final List<String> TARGET_SETTINGS = List.of("recovery_target", "recovery_target_name",
-            "recovery_target_time", "recovery_target_xid", "recovery_target_lsn");
+    private static final List<String> TARGET_SETTINGS = List.of(
+            "recovery_target",
+            "recovery_target_name",
+            "recovery_target_time",
+            "recovery_target_xid",
+            "recovery_target_lsn");
 
     /**
      * The recovery settings PostgreSQL reads from postgresql.auto.conf: every recovery_target* setting, so none
@@ -97,10 +112,14 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
             out.append(used).append('\n');
         }
         String defaultTimeline = kind == Kind.IMMEDIATE ? "current" : "latest";
-        return out.append("recovery_target_inclusive = ").append(exclusive ? "off" : "on").append('\n')
-                .append("recovery_target_timeline = '").append(timeline == null ? defaultTimeline : timeline)
+        return out.append("recovery_target_inclusive = ")
+                .append(exclusive ? "off" : "on")
+                .append('\n')
+                .append("recovery_target_timeline = '")
+                .append(timeline == null ? defaultTimeline : timeline)
                 .append("'\n")
-                .append("recovery_target_action = 'promote'\n").toString();
+                .append("recovery_target_action = 'promote'\n")
+                .toString();
     }
 
     /** The one target setting in use ({@code name = 'value'}), null for LATEST. */

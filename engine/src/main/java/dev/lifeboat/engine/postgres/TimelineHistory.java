@@ -6,8 +6,7 @@ import java.util.List;
 /** A timeline history file: which timelines this one descends from and at which LSN each branched off. */
 public record TimelineHistory(int timeline, List<Entry> entries) {
     /** Timeline {@code parent} was left at {@code switchLsn}. */
-    public record Entry(int parent, long switchLsn) {
-    }
+    public record Entry(int parent, long switchLsn) {}
 
     public static TimelineHistory parse(int timeline, String content) {
         List<Entry> out = new ArrayList<>();

@@ -2,7 +2,6 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -32,15 +31,17 @@ final class WalInspector {
      * {@code ABORT <time>}; for two-phase transactions {@code COMMIT_PREPARED <xid>: <time>}, whose xid is the
      * prepared transaction's (the record's own tx is 0).
      */
-    private static final Pattern TRANSACTION_END = Pattern.compile(
-            RECORD_HEAD + "(COMMIT|ABORT)(_PREPARED (\\d+):)? " + TIME, Pattern.MULTILINE);
+    private static final Pattern TRANSACTION_END =
+            Pattern.compile(RECORD_HEAD + "(COMMIT|ABORT)(_PREPARED (\\d+):)? " + TIME, Pattern.MULTILINE);
+
     private static final Pattern RESTORE_POINT =
             Pattern.compile(RECORD_HEAD + "RESTORE_POINT (.*)$", Pattern.MULTILINE);
     /** {@code CREATE <oid> "<location>"} ({@code tblspc_desc} in tblspcdesc.c). */
-    private static final Pattern TABLESPACE_CREATE = Pattern.compile(
-            RECORD_HEAD + "CREATE (\\d+) \"(.*)\"$", Pattern.MULTILINE);
-    private static final DateTimeFormatter TS = DateTimeFormatter.ofPattern(
-            "yyyy-MM-dd HH:mm:ss[.SSSSSS][.SSSSS][.SSSS][.SSS][.SS][.S]");
+    private static final Pattern TABLESPACE_CREATE =
+            Pattern.compile(RECORD_HEAD + "CREATE (\\d+) \"(.*)\"$", Pattern.MULTILINE);
+
+    private static final DateTimeFormatter TS =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss[.SSSSSS][.SSSSS][.SSSS][.SSS][.SS][.S]");
 
     private final WalArchive archive;
     private final PgBinaries bins;
@@ -69,12 +70,10 @@ final class WalInspector {
     }
 
     /** A CREATE TABLESPACE record: its redo creates the tablespace's directories at {@code location}. */
-    record TablespaceCreation(long lsn, long oid, String location) {
-    }
+    record TablespaceCreation(long lsn, long oid, String location) {}
 
     /** What a run of segments holds of the records asked for, each list oldest first. */
-    record Records(List<Marker> markers, List<TablespaceCreation> tablespaces) {
-    }
+    record Records(List<Marker> markers, List<TablespaceCreation> tablespaces) {}
 
     /**
      * The restore points and transaction ends in a run of consecutive segments on the way to {@code timeline}.
@@ -111,8 +110,8 @@ final class WalInspector {
             if (names.isEmpty()) {
                 return new Records(List.of(), List.of());
             }
-            List<String> cmd = new ArrayList<>(List.of(bins.path("pg_waldump"), "--path=" + dir,
-                    "--timeline=" + timeline));
+            List<String> cmd =
+                    new ArrayList<>(List.of(bins.path("pg_waldump"), "--path=" + dir, "--timeline=" + timeline));
             for (String rmgr : rmgrs) {
                 cmd.add("--rmgr=" + rmgr);
             }
@@ -169,8 +168,12 @@ final class WalInspector {
         }
         m = RESTORE_POINT.matcher(waldumpOutput);
         while (m.find()) {
-            markers.add(new Marker(Lsn.parse(m.group(2)), "RESTORE_POINT", Long.parseLong(m.group(1)),
-                    m.group(3).strip(), null));
+            markers.add(new Marker(
+                    Lsn.parse(m.group(2)),
+                    "RESTORE_POINT",
+                    Long.parseLong(m.group(1)),
+                    m.group(3).strip(),
+                    null));
         }
         markers.sort((a, b) -> Long.compareUnsigned(a.lsn(), b.lsn()));
         List<TablespaceCreation> created = new ArrayList<>();

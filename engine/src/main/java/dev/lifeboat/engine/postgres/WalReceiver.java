@@ -5,17 +5,11 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.progress.ProgressListener;
-import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RefusedException;
+import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.WalSource;
 import dev.lifeboat.storage.BlobInfo;
-import org.postgresql.PGConnection;
-import org.postgresql.replication.LogSequenceNumber;
-import org.postgresql.replication.PGReplicationStream;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
@@ -31,6 +25,11 @@ import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.postgresql.PGConnection;
+import org.postgresql.replication.LogSequenceNumber;
+import org.postgresql.replication.PGReplicationStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Streams WAL from a running server into the repository's WAL archive with PostgreSQL's physical replication
@@ -61,7 +60,11 @@ public final class WalReceiver {
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(10);
 
     /** When to write: AUTO writes on idle if the server lists us in synchronous_standby_names, else on the interval. */
-    public enum FlushMode { AUTO, IMMEDIATE, INTERVAL }
+    public enum FlushMode {
+        AUTO,
+        IMMEDIATE,
+        INTERVAL
+    }
 
     /**
      * @param slot            physical replication slot (created if missing)
@@ -71,7 +74,8 @@ public final class WalReceiver {
     public record Options(String slot, String applicationName, Duration flushInterval, FlushMode flushMode) {
         public Options {
             if (slot == null || !SLOT_NAME.matcher(slot).matches()) {
-                throw new IllegalArgumentException("--slot must be 1-63 lower-case letters, digits or underscores, got '" + slot + "'");
+                throw new IllegalArgumentException(
+                        "--slot must be 1-63 lower-case letters, digits or underscores, got '" + slot + "'");
             }
             if (applicationName == null || applicationName.isBlank() || applicationName.length() > 63) {
                 throw new IllegalArgumentException("--name must be 1-63 characters");
@@ -97,16 +101,33 @@ public final class WalReceiver {
      * @param synchronous  writing on idle (listed in synchronous_standby_names, or FlushMode.IMMEDIATE)
      * @param conflicts    completed segments the archive already held with different content (archive_command wins)
      */
-    public record Status(boolean connected, int timeline, long receivedLsn, long flushedLsn, Instant lastFlush,
-                         long bytesReceived, long segmentsStored, long segmentsAlreadyArchived, long conflicts,
-                         long reconnects, boolean synchronous, String lastError) {
+    public record Status(
+            boolean connected,
+            int timeline,
+            long receivedLsn,
+            long flushedLsn,
+            Instant lastFlush,
+            long bytesReceived,
+            long segmentsStored,
+            long segmentsAlreadyArchived,
+            long conflicts,
+            long reconnects,
+            boolean synchronous,
+            String lastError) {
         public String describe() {
-            return String.format("%s, timeline %d, received %s, flushed %s (%d bytes behind), %s, %d segments "
+            return String.format(
+                    "%s, timeline %d, received %s, flushed %s (%d bytes behind), %s, %d segments "
                             + "(%d already archived), %d reconnects%s",
-                    connected ? "streaming" : "disconnected", timeline, receivedLsn < 0 ? "-" : Lsn.format(receivedLsn),
-                    flushedLsn < 0 ? "-" : Lsn.format(flushedLsn), Math.max(0, receivedLsn - flushedLsn),
-                    synchronous ? "synchronous" : "asynchronous", segmentsStored + segmentsAlreadyArchived,
-                    segmentsAlreadyArchived, reconnects, lastError == null ? "" : "; last error: " + lastError);
+                    connected ? "streaming" : "disconnected",
+                    timeline,
+                    receivedLsn < 0 ? "-" : Lsn.format(receivedLsn),
+                    flushedLsn < 0 ? "-" : Lsn.format(flushedLsn),
+                    Math.max(0, receivedLsn - flushedLsn),
+                    synchronous ? "synchronous" : "asynchronous",
+                    segmentsStored + segmentsAlreadyArchived,
+                    segmentsAlreadyArchived,
+                    reconnects,
+                    lastError == null ? "" : "; last error: " + lastError);
         }
     }
 
@@ -140,6 +161,7 @@ public final class WalReceiver {
     private WalSource source;
     /** The partial the archive holds as this receiver last wrote it (its next write may replace it unread). */
     private String ownPartial;
+
     private long bytesReceived;
     private long segmentsStored;
     private long segmentsAlreadyArchived;
@@ -151,7 +173,8 @@ public final class WalReceiver {
     private final long startNanos = System.nanoTime();
     private volatile Status status = new Status(false, 0, -1, -1, null, 0, 0, 0, 0, 0, false, null);
 
-    public WalReceiver(Repository repo, PgConnections conns, Options opts, ProgressListener listener, Cancellation cancel) {
+    public WalReceiver(
+            Repository repo, PgConnections conns, Options opts, ProgressListener listener, Cancellation cancel) {
         this(repo, conns, null, opts, listener, cancel);
     }
 
@@ -159,8 +182,13 @@ public final class WalReceiver {
      * @param pgdata the server's data directory, if this host can read it (its restore marker tells a restored copy
      *               from the original); null to read the marker through the server
      */
-    public WalReceiver(Repository repo, PgConnections conns, java.nio.file.Path pgdata, Options opts, ProgressListener listener,
-                       Cancellation cancel) {
+    public WalReceiver(
+            Repository repo,
+            PgConnections conns,
+            java.nio.file.Path pgdata,
+            Options opts,
+            ProgressListener listener,
+            Cancellation cancel) {
         this.repo = repo;
         this.pgdata = pgdata;
         this.archive = new WalArchive(repo);
@@ -206,7 +234,11 @@ public final class WalReceiver {
                 }
                 lastError = e.getMessage();
                 long wait = retries.nextDelay().toMillis();
-                log.warn("WAL streaming from {} interrupted: {}; retrying in about {} ms", conns.describe(), e.getMessage(), wait);
+                log.warn(
+                        "WAL streaming from {} interrupted: {}; retrying in about {} ms",
+                        conns.describe(),
+                        e.getMessage(),
+                        wait);
                 publish();
                 event("connection lost: " + e.getMessage() + "; retrying in about " + wait + " ms");
             }
@@ -247,8 +279,8 @@ public final class WalReceiver {
                 case AUTO -> listedAsSynchronous(show(conn, "synchronous_standby_names"), opts.applicationName());
             };
             long restartLsn = ensureSlot(conn);
-            TimelineHistory history = id.timeline() > 1 ? archiveHistory(conn, id.timeline())
-                    : new TimelineHistory(1, List.of());
+            TimelineHistory history =
+                    id.timeline() > 1 ? archiveHistory(conn, id.timeline()) : new TimelineHistory(1, List.of());
             ownPartial = null; // who knows what was written while we were away: check the first write again
             long start = startPosition(id, restartLsn, history);
             PGReplicationStream stream;
@@ -261,8 +293,13 @@ public final class WalReceiver {
                 // the WAL we would resume from is gone from the server: the archive gets a gap, say so and go on
                 long from = restartLsn >= 0 ? restartLsn : id.xlogPos();
                 from -= from % segSize;
-                log.error("WAL at {} on timeline {} is no longer on the server ({}); the archive will miss the WAL "
-                        + "before {}", Lsn.format(start), id.timeline(), e.getMessage(), Lsn.format(from));
+                log.error(
+                        "WAL at {} on timeline {} is no longer on the server ({}); the archive will miss the WAL "
+                                + "before {}",
+                        Lsn.format(start),
+                        id.timeline(),
+                        e.getMessage(),
+                        Lsn.format(from));
                 lastError = "gap in the archive before " + Lsn.format(from) + ": " + e.getMessage();
                 resetBuffer(id.timeline(), from / segSize);
                 stream = startStream(conn, from);
@@ -271,8 +308,14 @@ public final class WalReceiver {
             connectedOnce = true;
             publish();
             event("streaming from " + Lsn.format(received()) + " on timeline " + timeline);
-            log.info("streaming WAL from {} at {} on timeline {} ({})", conns.describe(), Lsn.format(received()), timeline,
-                    synchronous ? "synchronous: writing on idle" : "flush interval " + opts.flushInterval().toMillis() + " ms");
+            log.info(
+                    "streaming WAL from {} at {} on timeline {} ({})",
+                    conns.describe(),
+                    Lsn.format(received()),
+                    timeline,
+                    synchronous
+                            ? "synchronous: writing on idle"
+                            : "flush interval " + opts.flushInterval().toMillis() + " ms");
             try {
                 return pump(stream);
             } finally {
@@ -287,7 +330,10 @@ public final class WalReceiver {
     }
 
     private PGReplicationStream startStream(Connection conn, long start) throws SQLException {
-        return conn.unwrap(PGConnection.class).getReplicationAPI().replicationStream().physical()
+        return conn.unwrap(PGConnection.class)
+                .getReplicationAPI()
+                .replicationStream()
+                .physical()
                 .withSlotName(opts.slot())
                 .withStartPosition(LogSequenceNumber.valueOf(start))
                 // pgjdbc only notices a closed connection when it writes: a status message every second does that
@@ -334,7 +380,8 @@ public final class WalReceiver {
         long start = endLsn - data.remaining();
         long pos = received();
         if (start > pos) {
-            throw new PgException("the server sent WAL from " + Lsn.format(start) + " but the receiver is at " + Lsn.format(pos));
+            throw new PgException(
+                    "the server sent WAL from " + Lsn.format(start) + " but the receiver is at " + Lsn.format(pos));
         }
         if (start < pos) {
             long skip = pos - start;
@@ -374,7 +421,9 @@ public final class WalReceiver {
             // archive_command stored it first with other bytes: keep its copy, say so loudly, and go on
             conflicts++;
             lastError = e.getMessage();
-            log.error("streamed segment {} differs from the copy already archived; keeping the archived one: {}", name,
+            log.error(
+                    "streamed segment {} differs from the copy already archived; keeping the archived one: {}",
+                    name,
                     e.getMessage());
         }
         archive.delete(name + ".partial");
@@ -443,11 +492,11 @@ public final class WalReceiver {
 
     // ---------------------------------------------------------------- where to start
 
-    record Identity(String systemId, int timeline, long xlogPos) {
-    }
+    record Identity(String systemId, int timeline, long xlogPos) {}
 
     private static Identity identify(Connection conn) throws SQLException {
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
+        try (Statement st = conn.createStatement();
+                ResultSet rs = st.executeQuery("IDENTIFY_SYSTEM")) {
             rs.next();
             return new Identity(rs.getString(1), rs.getInt(2), Lsn.parse(rs.getString(3)));
         }
@@ -475,7 +524,8 @@ public final class WalReceiver {
         if (pgdata != null) {
             WalSource s = WalSources.of(pgdata, via);
             if (s.systemIdentifier() != systemId) {
-                throw new FatalException("the server at " + conns.describe() + " runs system identifier " + id.systemId()
+                throw new FatalException("the server at " + conns.describe() + " runs system identifier "
+                        + id.systemId()
                         + ", but " + pgdata + " holds system identifier " + Long.toUnsignedString(s.systemIdentifier())
                         + ": pass the data directory of the server you stream from");
             }
@@ -483,20 +533,25 @@ public final class WalReceiver {
         }
         String marker;
         try (Statement st = conn.createStatement();
-             ResultSet rs = st.executeQuery("SELECT pg_read_file('" + ClusterIdentity.MARKER + "', 0, 65536, true)")) {
+                ResultSet rs =
+                        st.executeQuery("SELECT pg_read_file('" + ClusterIdentity.MARKER + "', 0, 65536, true)")) {
             rs.next();
             marker = rs.getString(1);
         } catch (SQLException e) {
-            throw new FatalException("cannot tell whether the server at " + conns.describe() + " is the original cluster "
-                    + "or a restored copy: reading its " + ClusterIdentity.MARKER + " failed (" + e.getMessage() + "). Pass "
-                    + "--pgdata DIR (its data directory, readable here), or GRANT pg_read_server_files TO " + conns.user());
+            throw new FatalException(
+                    "cannot tell whether the server at " + conns.describe() + " is the original cluster "
+                            + "or a restored copy: reading its " + ClusterIdentity.MARKER + " failed (" + e.getMessage()
+                            + "). Pass "
+                            + "--pgdata DIR (its data directory, readable here), or GRANT pg_read_server_files TO "
+                            + conns.user());
         }
         String host = conns.isSocket() ? dev.lifeboat.util.Hosts.name() : conns.host();
         return WalSources.fromMarker(systemId, marker, host, null, via);
     }
 
     private static String show(Connection conn, String setting) throws SQLException {
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("SHOW " + setting)) {
+        try (Statement st = conn.createStatement();
+                ResultSet rs = st.executeQuery("SHOW " + setting)) {
             rs.next();
             return rs.getString(1);
         }
@@ -513,13 +568,14 @@ public final class WalReceiver {
         }
         long n = Long.parseLong(m.group(1));
         String unit = m.group(2) == null ? "B" : m.group(2);
-        return n << switch (unit) {
-            case "kB" -> 10;
-            case "MB" -> 20;
-            case "GB" -> 30;
-            case "TB" -> 40;
-            default -> 0;
-        };
+        return n
+                << switch (unit) {
+                    case "kB" -> 10;
+                    case "MB" -> 20;
+                    case "GB" -> 30;
+                    case "TB" -> 40;
+                    default -> 0;
+                };
     }
 
     /**
@@ -544,12 +600,13 @@ public final class WalReceiver {
     private long ensureSlot(Connection conn) throws SQLException {
         for (int attempt = 0; ; attempt++) {
             try (Statement st = conn.createStatement();
-                 ResultSet rs = st.executeQuery("SELECT slot_type, restart_lsn::text FROM pg_replication_slots WHERE slot_name = '"
-                         + opts.slot() + "'")) {
+                    ResultSet rs = st.executeQuery(
+                            "SELECT slot_type, restart_lsn::text FROM pg_replication_slots WHERE slot_name = '"
+                                    + opts.slot() + "'")) {
                 if (rs.next()) {
                     if (!"physical".equals(rs.getString(1))) {
-                        throw new FatalException("replication slot " + opts.slot() + " on " + conns.describe() + " is a "
-                                + rs.getString(1) + " slot; choose another --slot name");
+                        throw new FatalException("replication slot " + opts.slot() + " on " + conns.describe()
+                                + " is a " + rs.getString(1) + " slot; choose another --slot name");
                     }
                     String lsn = rs.getString(2);
                     return lsn == null ? -1 : Lsn.parse(lsn);
@@ -569,7 +626,8 @@ public final class WalReceiver {
     /** Archives the history file of {@code tli} (fetched with TIMELINE_HISTORY) and returns it. */
     private TimelineHistory archiveHistory(Connection conn, int tli) throws SQLException, IOException {
         byte[] content;
-        try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tli)) {
+        try (Statement st = conn.createStatement();
+                ResultSet rs = st.executeQuery("TIMELINE_HISTORY " + tli)) {
             rs.next();
             content = rs.getBytes(2);
         }
@@ -577,7 +635,8 @@ public final class WalReceiver {
         try {
             archive.push(name, content, source);
         } catch (RefusedException e) {
-            throw new FatalException("the server's history of timeline " + tli + " cannot be archived: " + e.getMessage());
+            throw new FatalException(
+                    "the server's history of timeline " + tli + " cannot be archived: " + e.getMessage());
         }
         return TimelineHistory.parse(tli, new String(content, StandardCharsets.UTF_8));
     }
@@ -638,14 +697,16 @@ public final class WalReceiver {
             resetBuffer(tli, lastComplete + 1);
             start = received();
         } else {
-            long from = !history.entries().isEmpty() ? history.entries().getLast().switchLsn()
+            long from = !history.entries().isEmpty()
+                    ? history.entries().getLast().switchLsn()
                     : restartLsn >= 0 ? restartLsn : id.xlogPos();
             resetBuffer(tli, from / segSize);
             start = received();
         }
         if (start > id.xlogPos()) {
-            throw new PgException("the server at " + conns.describe() + " has written WAL only up to " + Lsn.format(id.xlogPos())
-                    + " on timeline " + tli + ", but repository " + repo.uri() + " already holds it up to " + Lsn.format(start));
+            throw new PgException("the server at " + conns.describe() + " has written WAL only up to "
+                    + Lsn.format(id.xlogPos()) + " on timeline " + tli + ", but repository " + repo.uri()
+                    + " already holds it up to " + Lsn.format(start));
         }
         return start;
     }
@@ -658,8 +719,19 @@ public final class WalReceiver {
     // ---------------------------------------------------------------- status and progress
 
     private void publish() {
-        status = new Status(connected, timeline, received(), flushed(), lastFlush, bytesReceived, segmentsStored,
-                segmentsAlreadyArchived, conflicts, reconnects, synchronous, lastError);
+        status = new Status(
+                connected,
+                timeline,
+                received(),
+                flushed(),
+                lastFlush,
+                bytesReceived,
+                segmentsStored,
+                segmentsAlreadyArchived,
+                conflicts,
+                reconnects,
+                synchronous,
+                lastError);
     }
 
     private void event(String message) {
@@ -671,8 +743,17 @@ public final class WalReceiver {
         Status s = status;
         double secs = Math.max(1e-9, (now - startNanos) / 1e9);
         String text = message != null ? message : s.describe();
-        listener.onProgress(new ProgressEvent("wal-stream", "stream", s.bytesReceived(), -1,
-                s.segmentsStored() + s.segmentsAlreadyArchived(), -1, s.bytesReceived() / secs, null, Instant.now(), text));
+        listener.onProgress(new ProgressEvent(
+                "wal-stream",
+                "stream",
+                s.bytesReceived(),
+                -1,
+                s.segmentsStored() + s.segmentsAlreadyArchived(),
+                -1,
+                s.bytesReceived() / secs,
+                null,
+                Instant.now(),
+                text));
     }
 
     private void sleepQuietly(long millis) {

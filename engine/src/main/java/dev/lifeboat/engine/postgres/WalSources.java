@@ -2,15 +2,13 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.WalSource;
 import dev.lifeboat.util.Hosts;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** Builds the {@link WalSource} a WAL writer presents to the archive from the data directory of the cluster it serves. */
 public final class WalSources {
-    private WalSources() {
-    }
+    private WalSources() {}
 
     /** The cluster in {@code pgdata} (pg_control and restore marker), writing through {@code via}. */
     public static WalSource of(Path pgdata, String via) throws IOException {
@@ -20,8 +18,14 @@ public final class WalSources {
                     + " cannot tell which cluster is writing");
         }
         ClusterIdentity id = ClusterIdentity.of(dir);
-        return new WalSource(id.systemIdentifier(), id.clusterId(), id.describe(), Hosts.name(), dir.toString(),
-                id.restoredFrom(), via);
+        return new WalSource(
+                id.systemIdentifier(),
+                id.clusterId(),
+                id.describe(),
+                Hosts.name(),
+                dir.toString(),
+                id.restoredFrom(),
+                via);
     }
 
     /**
@@ -43,7 +47,10 @@ public final class WalSources {
             return explicit.toAbsolutePath().normalize();
         }
         Path dir = walFile.toAbsolutePath().normalize().getParent();
-        if (dir != null && dir.getFileName() != null && dir.getFileName().toString().equals("pg_wal") && dir.getParent() != null
+        if (dir != null
+                && dir.getFileName() != null
+                && dir.getFileName().toString().equals("pg_wal")
+                && dir.getParent() != null
                 && Files.isRegularFile(dir.getParent().resolve("global/pg_control"))) {
             return dir.getParent();
         }
@@ -51,7 +58,8 @@ public final class WalSources {
         if (Files.isRegularFile(cwd.resolve("global/pg_control"))) {
             return cwd;
         }
-        throw new IllegalArgumentException("cannot tell which cluster " + walFile + " comes from: run wal-push as "
-                + "archive_command (PostgreSQL runs it in the data directory with %p = pg_wal/NAME), or pass --pgdata DIR");
+        throw new IllegalArgumentException(
+                "cannot tell which cluster " + walFile + " comes from: run wal-push as "
+                        + "archive_command (PostgreSQL runs it in the data directory with %p = pg_wal/NAME), or pass --pgdata DIR");
     }
 }

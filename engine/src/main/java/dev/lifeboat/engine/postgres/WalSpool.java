@@ -3,20 +3,17 @@ package dev.lifeboat.engine.postgres;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.SelfCommand;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.LinkOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
@@ -26,8 +23,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.Semaphore;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Asynchronous WAL archiving and fetching through a local spool directory, so PostgreSQL never waits on
@@ -64,7 +62,8 @@ public final class WalSpool {
      * digits of nanoseconds, exactly as the launcher prints it with {@code stat -c '%d:%i:%s:%.9Y'}.
      */
     public static String fingerprint(Path file) throws IOException {
-        Map<String, Object> a = Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> a =
+                Files.readAttributes(file, "unix:dev,ino,size,lastModifiedTime", LinkOption.NOFOLLOW_LINKS);
         Instant m = ((FileTime) a.get("lastModifiedTime")).toInstant();
         return a.get("dev") + ":" + a.get("ino") + ":" + a.get("size") + ":" + m.getEpochSecond() + "."
                 + String.format("%09d", m.getNano());
@@ -111,11 +110,13 @@ public final class WalSpool {
             }
             Thread.sleep(5);
         }
-        throw new IOException("archiving " + name + " did not finish within " + timeout + "; see " + spool.resolve("push.log"));
+        throw new IOException(
+                "archiving " + name + " did not finish within " + timeout + "; see " + spool.resolve("push.log"));
     }
 
     /** Starts the background process for {@code role} unless one already holds the spool's lock. */
-    private void ensureRunning(String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax) throws IOException {
+    private void ensureRunning(String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax)
+            throws IOException {
         if (isLocked(role)) {
             return;
         }
@@ -129,13 +130,17 @@ public final class WalSpool {
         }
         cmd.add("--process-max=" + processMax);
         cmd.addAll(repoArgs);
-        new ProcessBuilder(cmd).redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.appendTo(spool.resolve(role + ".log").toFile()))
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+        new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(
+                        spool.resolve(role + ".log").toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .start();
     }
 
     private boolean isLocked(String role) throws IOException {
-        try (FileChannel ch = FileChannel.open(spool.resolve(role + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        try (FileChannel ch =
+                FileChannel.open(spool.resolve(role + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             FileLock l = ch.tryLock();
             if (l == null) {
                 return true;
@@ -153,9 +158,11 @@ public final class WalSpool {
      * while its marker (or this pusher's memory of what it archived) matches the file's fingerprint, or while its
      * error marker waits to be collected. Returns without work if another pusher holds the lock.
      */
-    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle) throws IOException, InterruptedException {
-        try (FileChannel ch = FileChannel.open(spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = ch.tryLock()) {
+    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle)
+            throws IOException, InterruptedException {
+        try (FileChannel ch = FileChannel.open(
+                        spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock = ch.tryLock()) {
             if (lock == null) {
                 return;
             }
@@ -238,7 +245,8 @@ public final class WalSpool {
             String after = fingerprint(file);
             if (!before.equals(after)) {
                 if (attempt >= 5) {
-                    throw new IOException(file + " kept changing while it was read; is something other than PostgreSQL writing it?");
+                    throw new IOException(
+                            file + " kept changing while it was read; is something other than PostgreSQL writing it?");
                 }
                 continue;
             }
@@ -281,7 +289,8 @@ public final class WalSpool {
             }
         }
         // history files first (a new timeline's segments need them), then by name
-        out.sort((a, b) -> a.endsWith(".history") == b.endsWith(".history") ? a.compareTo(b) : a.endsWith(".history") ? -1 : 1);
+        out.sort((a, b) ->
+                a.endsWith(".history") == b.endsWith(".history") ? a.compareTo(b) : a.endsWith(".history") ? -1 : 1);
         return out;
     }
 
@@ -332,9 +341,11 @@ public final class WalSpool {
      * renews the restore's replay lease (if any) every half minute: segments it hands over reach PostgreSQL through
      * the launcher without a JVM, so wal-get itself does not renew it then.
      */
-    public void runFetcher(Repository repo, int count, Duration idle, String lease) throws IOException, InterruptedException {
-        try (FileChannel ch = FileChannel.open(spool.resolve("get.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock lock = ch.tryLock()) {
+    public void runFetcher(Repository repo, int count, Duration idle, String lease)
+            throws IOException, InterruptedException {
+        try (FileChannel ch = FileChannel.open(
+                        spool.resolve("get.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+                FileLock lock = ch.tryLock()) {
             if (lock == null) {
                 return;
             }

@@ -1,11 +1,10 @@
 package dev.lifeboat.repository.compress;
 
 import com.github.luben.zstd.Zstd;
+import java.util.Locale;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
 import net.jpountz.lz4.LZ4FastDecompressor;
-
-import java.util.Locale;
 
 /**
  * Chunk compression. The user-facing levels map to zstd levels chosen from measurements on this machine kind
@@ -44,7 +43,8 @@ public enum Compression {
         try {
             return valueOf(s.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("unknown compression '" + s + "'; use one of none, low, medium, high, lz4");
+            throw new IllegalArgumentException(
+                    "unknown compression '" + s + "'; use one of none, low, medium, high, lz4");
         }
     }
 
@@ -62,11 +62,12 @@ public enum Compression {
 
     /** Upper bound of {@link #compress}'s output for {@code len} input bytes (codec byte included). */
     public int maxCompressedLength(int len) {
-        return 1 + switch (codec) {
-            case CODEC_LZ4 -> LZ4_COMPRESSOR.maxCompressedLength(len);
-            case CODEC_ZSTD -> (int) Zstd.compressBound(len);
-            default -> len;
-        };
+        return 1
+                + switch (codec) {
+                    case CODEC_LZ4 -> LZ4_COMPRESSOR.maxCompressedLength(len);
+                    case CODEC_ZSTD -> (int) Zstd.compressBound(len);
+                    default -> len;
+                };
     }
 
     /**
@@ -105,7 +106,8 @@ public enum Compression {
         switch (c) {
             case CODEC_NONE -> {
                 if (len - 1 != rawLength) {
-                    throw new IllegalArgumentException("stored chunk has " + (len - 1) + " bytes, expected " + rawLength);
+                    throw new IllegalArgumentException(
+                            "stored chunk has " + (len - 1) + " bytes, expected " + rawLength);
                 }
                 System.arraycopy(in, off + 1, out, 0, rawLength);
             }
@@ -128,7 +130,8 @@ public enum Compression {
                     throw new IllegalArgumentException("zstd chunk is corrupt: " + e.getMessage());
                 }
                 if (Zstd.isError(r) || r != rawLength) {
-                    throw new IllegalArgumentException("zstd chunk is corrupt: " + (Zstd.isError(r) ? Zstd.getErrorName(r) : r + " bytes"));
+                    throw new IllegalArgumentException(
+                            "zstd chunk is corrupt: " + (Zstd.isError(r) ? Zstd.getErrorName(r) : r + " bytes"));
                 }
             }
             default -> throw new IllegalArgumentException("unknown compression codec " + c);

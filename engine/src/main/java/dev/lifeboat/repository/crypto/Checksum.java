@@ -23,8 +23,7 @@ public final class Checksum implements Sealer {
         }
     });
 
-    private Checksum() {
-    }
+    private Checksum() {}
 
     @Override
     public int overhead() {

@@ -1,9 +1,9 @@
 package dev.lifeboat.repository.crypto;
 
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import java.security.GeneralSecurityException;
 import java.security.MessageDigest;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
 
 /** Keyed chunk ids: HMAC-SHA-256(idKey, plaintext). Equal plaintext gives equal ids only inside one repository. */
 public final class ChunkIds {

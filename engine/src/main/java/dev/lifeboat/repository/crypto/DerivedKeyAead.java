@@ -1,5 +1,9 @@
 package dev.lifeboat.repository.crypto;
 
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.SecureRandom;
+import java.util.Arrays;
 import javax.crypto.AEADBadTagException;
 import javax.crypto.Cipher;
 import javax.crypto.KDF;
@@ -7,10 +11,6 @@ import javax.crypto.SecretKey;
 import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.HKDFParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
-import java.nio.charset.StandardCharsets;
-import java.security.GeneralSecurityException;
-import java.security.SecureRandom;
-import java.util.Arrays;
 
 /**
  * Format 2 sealing: every object gets its own AES-256-GCM key,
@@ -26,8 +26,8 @@ public final class DerivedKeyAead implements Sealer {
     public static final int TAG_BYTES = 16;
     public static final int OVERHEAD = SALT_BYTES + NONCE_BYTES + TAG_BYTES;
     /** The HKDF info: names the scheme, so these keys can never coincide with keys derived for another purpose. */
-    public static final byte[] INFO = "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM"
-            .getBytes(StandardCharsets.US_ASCII);
+    public static final byte[] INFO =
+            "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM".getBytes(StandardCharsets.US_ASCII);
 
     private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(() -> {
         try {
@@ -61,10 +61,13 @@ public final class DerivedKeyAead implements Sealer {
 
     /** The object key for one salt (16 bytes at {@code saltOff}). */
     private SecretKey objectKey(byte[] salt, int saltOff) throws GeneralSecurityException {
-        return KDFS.get().deriveKey("AES", HKDFParameterSpec.ofExtract()
-                .addIKM(master)
-                .addSalt(Arrays.copyOfRange(salt, saltOff, saltOff + SALT_BYTES))
-                .thenExpand(INFO, 32));
+        return KDFS.get()
+                .deriveKey(
+                        "AES",
+                        HKDFParameterSpec.ofExtract()
+                                .addIKM(master)
+                                .addSalt(Arrays.copyOfRange(salt, saltOff, saltOff + SALT_BYTES))
+                                .thenExpand(INFO, 32));
     }
 
     @Override
@@ -73,7 +76,9 @@ public final class DerivedKeyAead implements Sealer {
         RANDOM.get().nextBytes(saltAndNonce);
         try {
             Cipher c = CIPHERS.get();
-            c.init(Cipher.ENCRYPT_MODE, objectKey(saltAndNonce, 0),
+            c.init(
+                    Cipher.ENCRYPT_MODE,
+                    objectKey(saltAndNonce, 0),
                     new GCMParameterSpec(TAG_BYTES * 8, saltAndNonce, SALT_BYTES, NONCE_BYTES));
             if (aad != null) {
                 c.updateAAD(aad);
@@ -99,7 +104,10 @@ public final class DerivedKeyAead implements Sealer {
         }
         try {
             Cipher c = CIPHERS.get();
-            c.init(Cipher.DECRYPT_MODE, objectKey(sealed, off), new GCMParameterSpec(TAG_BYTES * 8, sealed, off + SALT_BYTES, NONCE_BYTES));
+            c.init(
+                    Cipher.DECRYPT_MODE,
+                    objectKey(sealed, off),
+                    new GCMParameterSpec(TAG_BYTES * 8, sealed, off + SALT_BYTES, NONCE_BYTES));
             if (aad != null) {
                 c.updateAAD(aad);
             }

@@ -47,8 +47,11 @@ public sealed interface KeySource {
             byte[] secret;
             try {
                 // a text key file (as `repo-init --key-file` writes) counts without surrounding whitespace
-                String text = java.nio.charset.StandardCharsets.UTF_8.newDecoder()
-                        .decode(java.nio.ByteBuffer.wrap(b)).toString().strip();
+                String text = java.nio.charset.StandardCharsets.UTF_8
+                        .newDecoder()
+                        .decode(java.nio.ByteBuffer.wrap(b))
+                        .toString()
+                        .strip();
                 secret = text.getBytes(StandardCharsets.UTF_8);
             } catch (java.nio.charset.CharacterCodingException binary) {
                 // raw random bytes (e.g. head -c 32 /dev/urandom): use them as they are, minus a trailing newline
@@ -59,8 +62,8 @@ public sealed interface KeySource {
                 secret = java.util.Arrays.copyOf(b, n);
             }
             if (secret.length < MIN_BYTES) {
-                throw new IOException("key file " + path + " holds " + secret.length + " bytes; it needs at least " + MIN_BYTES
-                        + " bytes (256 bits) of randomness");
+                throw new IOException("key file " + path + " holds " + secret.length + " bytes; it needs at least "
+                        + MIN_BYTES + " bytes (256 bits) of randomness");
             }
             return new KeyFile(path, secret);
         }
@@ -73,8 +76,11 @@ public sealed interface KeySource {
             if (path.getParent() != null) {
                 Files.createDirectories(path.getParent());
             }
-            Files.createFile(path, PosixFilePermissions.asFileAttribute(Set.of(
-                    java.nio.file.attribute.PosixFilePermission.OWNER_READ, java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)));
+            Files.createFile(
+                    path,
+                    PosixFilePermissions.asFileAttribute(Set.of(
+                            java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)));
             Files.writeString(path, text + "\n");
             return new KeyFile(path, text.getBytes(StandardCharsets.UTF_8));
         }

@@ -1,15 +1,14 @@
 package dev.lifeboat.repository.crypto;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import org.bouncycastle.crypto.generators.Argon2BytesGenerator;
-import org.bouncycastle.crypto.params.Argon2Parameters;
-
-import javax.crypto.Mac;
-import javax.crypto.spec.SecretKeySpec;
 import java.nio.charset.StandardCharsets;
 import java.security.GeneralSecurityException;
 import java.security.SecureRandom;
 import java.util.Base64;
+import javax.crypto.Mac;
+import javax.crypto.spec.SecretKeySpec;
+import org.bouncycastle.crypto.generators.Argon2BytesGenerator;
+import org.bouncycastle.crypto.params.Argon2Parameters;
 
 /**
  * Wraps the master keys with a key-encryption key (KEK). A passphrase KEK comes from Argon2id (memory-hard, so
@@ -19,6 +18,7 @@ import java.util.Base64;
 public final class KeyWrapping {
     /** Argon2id cost: 64 MiB, 3 passes, 1 lane (RFC 9106's second recommended option). */
     public static final int ARGON2_MEMORY_KIB = 64 * 1024;
+
     public static final int ARGON2_ITERATIONS = 3;
     public static final int ARGON2_PARALLELISM = 1;
     /**
@@ -26,6 +26,7 @@ public final class KeyWrapping {
      * allocate terabytes or spin for hours. The range holds RFC 9106's options and any sane hardening of them.
      */
     public static final int MIN_MEMORY_KIB = 8 * 1024;
+
     public static final int MAX_MEMORY_KIB = 4 * 1024 * 1024;
     public static final int MAX_ITERATIONS = 64;
     public static final int MAX_PARALLELISM = 64;
@@ -33,27 +34,44 @@ public final class KeyWrapping {
     /** The sealed master keys: 64 bytes plus AES-GCM's nonce and tag. */
     public static final int WRAPPED_BYTES = KeyMaterial.KEY_BYTES * 2 + Aead.OVERHEAD;
 
-    private KeyWrapping() {
-    }
+    private KeyWrapping() {}
 
     /** One wrapped copy of the master keys as stored in the repository config. */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record WrappedKey(String kind, String kdf, Integer memoryKiB, Integer iterations, Integer parallelism,
-                             String salt, String wrapped) {
-    }
+    public record WrappedKey(
+            String kind,
+            String kdf,
+            Integer memoryKiB,
+            Integer iterations,
+            Integer parallelism,
+            String salt,
+            String wrapped) {}
 
     public static WrappedKey wrap(KeyMaterial master, KeySource source, String repositoryId) {
         byte[] salt = new byte[SALT_BYTES];
         new SecureRandom().nextBytes(salt);
         WrappedKey params = switch (source) {
-            case KeySource.Passphrase p -> new WrappedKey(p.kind(), "argon2id", ARGON2_MEMORY_KIB, ARGON2_ITERATIONS,
-                    ARGON2_PARALLELISM, b64(salt), null);
+            case KeySource.Passphrase p ->
+                new WrappedKey(
+                        p.kind(),
+                        "argon2id",
+                        ARGON2_MEMORY_KIB,
+                        ARGON2_ITERATIONS,
+                        ARGON2_PARALLELISM,
+                        b64(salt),
+                        null);
             case KeySource.KeyFile f -> new WrappedKey(f.kind(), "hmac-sha256", null, null, null, b64(salt), null);
         };
         byte[] kek = deriveKek(params, source);
         byte[] sealed = new Aead(kek).seal(master.toBytes(), aad(repositoryId));
-        return new WrappedKey(params.kind(), params.kdf(), params.memoryKiB(), params.iterations(), params.parallelism(),
-                params.salt(), b64(sealed));
+        return new WrappedKey(
+                params.kind(),
+                params.kdf(),
+                params.memoryKiB(),
+                params.iterations(),
+                params.parallelism(),
+                params.salt(),
+                b64(sealed));
     }
 
     /** Returns the master keys, or throws if the source's secret does not open this wrapped key. */
@@ -61,7 +79,8 @@ public final class KeyWrapping {
             throws Aead.AuthenticationFailedException {
         checkParameters(wrapped);
         if (!wrapped.kind().equals(source.kind())) {
-            throw new Aead.AuthenticationFailedException("key is protected by a " + wrapped.kind() + ", not a " + source.kind());
+            throw new Aead.AuthenticationFailedException(
+                    "key is protected by a " + wrapped.kind() + ", not a " + source.kind());
         }
         byte[] kek = deriveKek(wrapped, source);
         byte[] plain = new Aead(kek).open(Base64.getDecoder().decode(wrapped.wrapped()), aad(repositoryId));
@@ -86,8 +105,11 @@ public final class KeyWrapping {
             default -> throw new IllegalArgumentException("unknown key kind '" + wk.kind() + "'");
         };
         if (!wk.kdf().equals(expectedKdf)) {
-            throw new IllegalArgumentException((wk.kdf().equals("argon2id") || wk.kdf().equals("hmac-sha256")
-                    ? "key derivation '" : "unknown key derivation '") + wk.kdf() + "' for a " + wk.kind() + " key; expected " + expectedKdf);
+            throw new IllegalArgumentException(
+                    (wk.kdf().equals("argon2id") || wk.kdf().equals("hmac-sha256")
+                                    ? "key derivation '"
+                                    : "unknown key derivation '")
+                            + wk.kdf() + "' for a " + wk.kind() + " key; expected " + expectedKdf);
         }
         if (expectedKdf.equals("argon2id")) {
             inRange("Argon2id memoryKiB", wk.memoryKiB(), MIN_MEMORY_KIB, MAX_MEMORY_KIB);
@@ -148,7 +170,9 @@ public final class KeyWrapping {
                     throw new IllegalStateException(e);
                 }
             }
-            default -> throw new IllegalArgumentException("unknown key derivation '" + params.kdf() + "' in repository config");
+            default ->
+                throw new IllegalArgumentException(
+                        "unknown key derivation '" + params.kdf() + "' in repository config");
         };
     }
 

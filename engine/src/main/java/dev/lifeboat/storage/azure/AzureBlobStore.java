@@ -24,8 +24,6 @@ import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.TransientStoreException;
-import org.slf4j.LoggerFactory;
-
 import java.io.ByteArrayOutputStream;
 import java.io.EOFException;
 import java.io.IOException;
@@ -38,6 +36,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.Supplier;
+import org.slf4j.LoggerFactory;
 
 /**
  * A store in an Azure Blob container under an optional prefix ({@code azure://container/prefix}), as block blobs. A Put
@@ -77,7 +76,10 @@ public final class AzureBlobStore implements BlobStore {
     private static com.azure.storage.blob.BlobServiceClient client(AzureSettings s) {
         BlobServiceClientBuilder b = new BlobServiceClientBuilder()
                 // the JDK's HTTP client: no Netty on the class path (see the pom)
-                .httpClient(new JdkHttpClientBuilder().responseTimeout(s.timeout()).readTimeout(s.timeout()).build())
+                .httpClient(new JdkHttpClientBuilder()
+                        .responseTimeout(s.timeout())
+                        .readTimeout(s.timeout())
+                        .build())
                 // one try per request: the retry layer of the store stack (BlobStores) makes further attempts
                 .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 1, (Integer) null, null, null, null))
                 .addPolicy(new TransientAnswerPolicy());
@@ -113,7 +115,8 @@ public final class AzureBlobStore implements BlobStore {
         } catch (IOException e) {
             // 409 BlobAlreadyExists from Put Blob, 412 ConditionNotMet from Put Block List; a retried request whose
             // first try did succeed lands here too, which the stored bytes tell apart
-            if (e.getCause() instanceof BlobStorageException s && (s.getStatusCode() == 409 || s.getStatusCode() == 412)
+            if (e.getCause() instanceof BlobStorageException s
+                    && (s.getStatusCode() == 409 || s.getStatusCode() == 412)
                     && s.getErrorCode() != BlobErrorCode.CONTAINER_NOT_FOUND) {
                 return holdsExactly(key, data);
             }
@@ -125,7 +128,8 @@ public final class AzureBlobStore implements BlobStore {
             throws IOException {
         BlobClient b = blob(key);
         // slice() so the content starts at position 0; Azure reads it without copying and can replay it on a retry
-        BinaryData content = BinaryData.fromByteBuffer(ByteBuffer.wrap(data, offset, length).slice());
+        BinaryData content =
+                BinaryData.fromByteBuffer(ByteBuffer.wrap(data, offset, length).slice());
         BlobParallelUploadOptions options = new BlobParallelUploadOptions(content)
                 .setParallelTransferOptions(new ParallelTransferOptions()
                         .setMaxSingleUploadSizeLong(settings.maxSingleUploadSize())
@@ -144,7 +148,12 @@ public final class AzureBlobStore implements BlobStore {
     @Override
     public byte[] get(String key) throws IOException {
         BlobClient b = blob(key);
-        return call("get", key, () -> b.downloadContentWithResponse(NO_RESUME, null, null, Context.NONE).getValue().toBytes());
+        return call(
+                "get",
+                key,
+                () -> b.downloadContentWithResponse(NO_RESUME, null, null, Context.NONE)
+                        .getValue()
+                        .toBytes());
     }
 
     @Override
@@ -162,15 +171,19 @@ public final class AzureBlobStore implements BlobStore {
         ByteArrayOutputStream out = new ByteArrayOutputStream(length);
         try {
             // Azure answers a range that starts inside the blob but ends past it with the bytes that exist
-            call("get range of", key, () -> b.downloadStreamWithResponse(out, new BlobRange(offset, (long) length), NO_RESUME, null,
-                    false, null, Context.NONE));
+            call(
+                    "get range of",
+                    key,
+                    () -> b.downloadStreamWithResponse(
+                            out, new BlobRange(offset, (long) length), NO_RESUME, null, false, null, Context.NONE));
         } catch (IOException e) {
             if (!(e.getCause() instanceof BlobStorageException s && s.getStatusCode() == 416)) {
                 throw e;
             }
         }
         if (out.size() != length) {
-            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+            throw new EOFException(
+                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
         }
         return out.toByteArray();
     }
@@ -186,7 +199,8 @@ public final class AzureBlobStore implements BlobStore {
         BlobClient b = blob(key);
         try {
             BlobProperties p = call("stat", key, b::getProperties);
-            return Optional.of(new BlobInfo(key, p.getBlobSize(), p.getLastModified().toInstant()));
+            return Optional.of(
+                    new BlobInfo(key, p.getBlobSize(), p.getLastModified().toInstant()));
         } catch (BlobNotFoundException e) {
             return Optional.empty();
         }
@@ -197,11 +211,14 @@ public final class AzureBlobStore implements BlobStore {
         String full = root + BlobKeys.requireValidPrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
-            for (BlobItem item : container.listBlobs(new ListBlobsOptions().setPrefix(full).setMaxResultsPerPage(1000), null)) {
+            for (BlobItem item :
+                    container.listBlobs(new ListBlobsOptions().setPrefix(full).setMaxResultsPerPage(1000), null)) {
                 if (Boolean.TRUE.equals(item.isPrefix())) {
                     continue;
                 }
-                out.add(new BlobInfo(item.getName().substring(root.length()), item.getProperties().getContentLength(),
+                out.add(new BlobInfo(
+                        item.getName().substring(root.length()),
+                        item.getProperties().getContentLength(),
                         item.getProperties().getLastModified().toInstant()));
             }
             return null;
@@ -250,7 +267,8 @@ public final class AzureBlobStore implements BlobStore {
             String code = e.getErrorCode() == null ? "" : e.getErrorCode() + " ";
             String message = "Azure " + what + " " + key + " in " + uri() + " failed: " + code + "(HTTP "
                     + e.getStatusCode() + "): " + e.getServiceMessage();
-            throw TransientStoreException.transientStatus(e.getStatusCode()) ? new TransientStoreException(message, e)
+            throw TransientStoreException.transientStatus(e.getStatusCode())
+                    ? new TransientStoreException(message, e)
                     : new IOException(message, e);
         } catch (RuntimeException e) {
             String prefix = "Azure " + what + " " + key + " in " + uri() + " failed: ";
@@ -261,7 +279,8 @@ public final class AzureBlobStore implements BlobStore {
             Throwable cause = e.getCause() instanceof IOException io ? io : e;
             String message = prefix + (cause == e ? e.toString() : cause.getMessage());
             // a broken, stalled or timed-out connection is worth another try
-            throw TransientStoreException.causedByConnection(e) ? new TransientStoreException(message, cause)
+            throw TransientStoreException.causedByConnection(e)
+                    ? new TransientStoreException(message, cause)
                     : new IOException(message, cause);
         }
     }

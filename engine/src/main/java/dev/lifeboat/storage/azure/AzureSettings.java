@@ -20,8 +20,17 @@ import java.util.Map;
  *                           (the SDK client itself makes one try per request)
  * @param timeout            how long one try waits for the response to start and between bytes of it
  */
-public record AzureSettings(String endpoint, String connectionString, String accountName, String accountKey, String sasToken,
-                            long maxSingleUploadSize, long blockSize, int uploadThreads, int maxTries, Duration timeout) {
+public record AzureSettings(
+        String endpoint,
+        String connectionString,
+        String accountName,
+        String accountKey,
+        String sasToken,
+        long maxSingleUploadSize,
+        long blockSize,
+        int uploadThreads,
+        int maxTries,
+        Duration timeout) {
 
     public static final long DEFAULT_MAX_SINGLE_UPLOAD_SIZE = 64L << 20;
     public static final long DEFAULT_BLOCK_SIZE = 16L << 20;
@@ -43,10 +52,16 @@ public record AzureSettings(String endpoint, String connectionString, String acc
             throw new IllegalArgumentException("an Azure account key needs the account name (AZURE_STORAGE_ACCOUNT)");
         }
         if (connectionString == null && endpoint == null && accountName == null) {
-            throw new IllegalArgumentException("Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account name");
+            throw new IllegalArgumentException(
+                    "Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account name");
         }
-        if (maxSingleUploadSize < 1 || blockSize < 1 || uploadThreads < 1 || maxTries < 1 || timeout == null
-                || timeout.isNegative() || timeout.isZero()) {
+        if (maxSingleUploadSize < 1
+                || blockSize < 1
+                || uploadThreads < 1
+                || maxTries < 1
+                || timeout == null
+                || timeout.isNegative()
+                || timeout.isZero()) {
             throw new IllegalArgumentException("Azure upload sizes, threads, tries and timeout must be positive");
         }
     }
@@ -54,30 +69,74 @@ public record AzureSettings(String endpoint, String connectionString, String acc
     /** Reads {@code LIFEBOAT_AZURE_ENDPOINT}, {@code AZURE_STORAGE_CONNECTION_STRING}, {@code AZURE_STORAGE_ACCOUNT},
      * {@code AZURE_STORAGE_KEY} and {@code AZURE_STORAGE_SAS_TOKEN}. */
     public static AzureSettings fromEnvironment(Map<String, String> env) {
-        return new AzureSettings(env.get("LIFEBOAT_AZURE_ENDPOINT"), env.get("AZURE_STORAGE_CONNECTION_STRING"),
-                env.get("AZURE_STORAGE_ACCOUNT"), env.get("AZURE_STORAGE_KEY"), env.get("AZURE_STORAGE_SAS_TOKEN"),
-                DEFAULT_MAX_SINGLE_UPLOAD_SIZE, DEFAULT_BLOCK_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT);
+        return new AzureSettings(
+                env.get("LIFEBOAT_AZURE_ENDPOINT"),
+                env.get("AZURE_STORAGE_CONNECTION_STRING"),
+                env.get("AZURE_STORAGE_ACCOUNT"),
+                env.get("AZURE_STORAGE_KEY"),
+                env.get("AZURE_STORAGE_SAS_TOKEN"),
+                DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
+                DEFAULT_BLOCK_SIZE,
+                DEFAULT_UPLOAD_THREADS,
+                DEFAULT_MAX_TRIES,
+                DEFAULT_TIMEOUT);
     }
 
     public static AzureSettings sharedKey(String endpoint, String accountName, String accountKey) {
-        return new AzureSettings(endpoint, null, accountName, accountKey, null, DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
-                DEFAULT_BLOCK_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_TRIES, DEFAULT_TIMEOUT);
+        return new AzureSettings(
+                endpoint,
+                null,
+                accountName,
+                accountKey,
+                null,
+                DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
+                DEFAULT_BLOCK_SIZE,
+                DEFAULT_UPLOAD_THREADS,
+                DEFAULT_MAX_TRIES,
+                DEFAULT_TIMEOUT);
     }
 
     public AzureSettings withUploads(long maxSingleUploadSize, long blockSize, int uploadThreads) {
-        return new AzureSettings(endpoint, connectionString, accountName, accountKey, sasToken, maxSingleUploadSize, blockSize,
-                uploadThreads, maxTries, timeout);
+        return new AzureSettings(
+                endpoint,
+                connectionString,
+                accountName,
+                accountKey,
+                sasToken,
+                maxSingleUploadSize,
+                blockSize,
+                uploadThreads,
+                maxTries,
+                timeout);
     }
 
     /** A shorter per-try timeout (tests that make a server stall). */
     public AzureSettings withTimeout(Duration timeout) {
-        return new AzureSettings(endpoint, connectionString, accountName, accountKey, sasToken, maxSingleUploadSize, blockSize,
-                uploadThreads, maxTries, timeout);
+        return new AzureSettings(
+                endpoint,
+                connectionString,
+                accountName,
+                accountKey,
+                sasToken,
+                maxSingleUploadSize,
+                blockSize,
+                uploadThreads,
+                maxTries,
+                timeout);
     }
 
     public AzureSettings withMaxTries(int maxTries) {
-        return new AzureSettings(endpoint, connectionString, accountName, accountKey, sasToken, maxSingleUploadSize, blockSize,
-                uploadThreads, maxTries, timeout);
+        return new AzureSettings(
+                endpoint,
+                connectionString,
+                accountName,
+                accountKey,
+                sasToken,
+                maxSingleUploadSize,
+                blockSize,
+                uploadThreads,
+                maxTries,
+                timeout);
     }
 
     /** The blob endpoint: the configured one, or the public one of the named account. Null: from the connection string. */

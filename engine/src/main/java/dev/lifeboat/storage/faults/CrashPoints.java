@@ -46,7 +46,8 @@ public final class CrashPoints {
         void halt(String why);
     }
 
-    private static final CrashPoints PROCESS = new CrashPoints(System.getenv(), why -> Runtime.getRuntime().halt(EXIT_CODE));
+    private static final CrashPoints PROCESS =
+            new CrashPoints(System.getenv(), why -> Runtime.getRuntime().halt(EXIT_CODE));
 
     private final long afterWrites;
     private final long beforeWrite;
@@ -64,7 +65,12 @@ public final class CrashPoints {
         this.beforeWrite = number(env, BEFORE_WRITE);
         this.afterFiles = number(env, AFTER_FILES);
         String k = env.get(KEYS);
-        this.keys = k == null || k.isBlank() ? List.of() : Arrays.stream(k.split(",")).map(String::strip).filter(s -> !s.isEmpty()).toList();
+        this.keys = k == null || k.isBlank()
+                ? List.of()
+                : Arrays.stream(k.split(","))
+                        .map(String::strip)
+                        .filter(s -> !s.isEmpty())
+                        .toList();
         this.token = path(env, TOKEN);
         this.log = path(env, LOG);
         this.halt = halt;
@@ -169,8 +175,12 @@ public final class CrashPoints {
             return;
         }
         try {
-            Files.write(log, (ProcessHandle.current().pid() + " " + line + "\n").getBytes(StandardCharsets.UTF_8),
-                    StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE);
+            Files.write(
+                    log,
+                    (ProcessHandle.current().pid() + " " + line + "\n").getBytes(StandardCharsets.UTF_8),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.APPEND,
+                    StandardOpenOption.WRITE);
         } catch (IOException e) {
             System.err.println("lifeboat: cannot write " + LOG + " " + log + ": " + e.getMessage());
         }

@@ -2,7 +2,6 @@ package dev.lifeboat.storage.faults;
 
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;

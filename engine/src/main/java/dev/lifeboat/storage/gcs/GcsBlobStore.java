@@ -16,7 +16,6 @@ import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.TransientStoreException;
-
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -66,7 +65,9 @@ public final class GcsBlobStore implements BlobStore {
         int timeoutMillis = (int) Math.min(Integer.MAX_VALUE, s.timeout().toMillis());
         StorageOptions.Builder b = StorageOptions.http()
                 .setTransportOptions(HttpTransportOptions.newBuilder()
-                        .setConnectTimeout(timeoutMillis).setReadTimeout(timeoutMillis).build())
+                        .setConnectTimeout(timeoutMillis)
+                        .setReadTimeout(timeoutMillis)
+                        .build())
                 // gax backs off exponentially and always adds jitter
                 .setRetrySettings(RetrySettings.newBuilder()
                         // one attempt per request: the retry layer of the store stack (BlobStores) makes further ones
@@ -115,13 +116,17 @@ public final class GcsBlobStore implements BlobStore {
         }
     }
 
-    private void upload(String what, String key, byte[] data, int offset, int length, boolean ifAbsent) throws IOException {
+    private void upload(String what, String key, byte[] data, int offset, int length, boolean ifAbsent)
+            throws IOException {
         BlobId id = blobId(key);
         CRC32C crc = new CRC32C();
         crc.update(data, offset, length);
         com.google.cloud.storage.BlobInfo info = com.google.cloud.storage.BlobInfo.newBuilder(id)
                 .setContentType(CONTENT_TYPE)
-                .setCrc32c(Base64.getEncoder().encodeToString(ByteBuffer.allocate(4).putInt((int) crc.getValue()).array()))
+                .setCrc32c(Base64.getEncoder()
+                        .encodeToString(ByteBuffer.allocate(4)
+                                .putInt((int) crc.getValue())
+                                .array()))
                 .build();
         if (length <= settings.resumableThreshold() && settings.resumableThreshold() > 0) {
             // the CRC32C goes in the object resource of the request, which GCS checks
@@ -129,14 +134,18 @@ public final class GcsBlobStore implements BlobStore {
             if (ifAbsent) {
                 options.add(Storage.BlobTargetOption.doesNotExist());
             }
-            call(what, key, () -> storage.create(info, data, offset, length, options.toArray(Storage.BlobTargetOption[]::new)));
+            call(
+                    what,
+                    key,
+                    () -> storage.create(info, data, offset, length, options.toArray(Storage.BlobTargetOption[]::new)));
             return;
         }
         List<Storage.BlobWriteOption> options = new ArrayList<>(List.of(Storage.BlobWriteOption.crc32cMatch()));
         if (ifAbsent) {
             options.add(Storage.BlobWriteOption.doesNotExist());
         }
-        // a resumable upload: the object appears only when the last chunk is accepted; an abandoned session leaves nothing
+        // a resumable upload: the object appears only when the last chunk is accepted; an abandoned session leaves
+        // nothing
         call(what, key, () -> {
             try (WriteChannel w = storage.writer(info, options.toArray(Storage.BlobWriteOption[]::new))) {
                 w.setChunkSize(settings.chunkSize());
@@ -177,7 +186,8 @@ public final class GcsBlobStore implements BlobStore {
             }
         }
         if (out.hasRemaining()) {
-            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+            throw new EOFException(
+                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
         }
         return out.array();
     }
@@ -220,8 +230,12 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     private static BlobInfo info(String key, Blob blob) {
-        return new BlobInfo(key, blob.getSize() == null ? 0 : blob.getSize(),
-                blob.getUpdateTimeOffsetDateTime() == null ? null : blob.getUpdateTimeOffsetDateTime().toInstant());
+        return new BlobInfo(
+                key,
+                blob.getSize() == null ? 0 : blob.getSize(),
+                blob.getUpdateTimeOffsetDateTime() == null
+                        ? null
+                        : blob.getUpdateTimeOffsetDateTime().toInstant());
     }
 
     @Override
@@ -229,7 +243,8 @@ public final class GcsBlobStore implements BlobStore {
         String full = root + BlobKeys.requireValidPrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
-            Page<Blob> page = storage.list(bucket, Storage.BlobListOption.prefix(full), Storage.BlobListOption.pageSize(1000));
+            Page<Blob> page =
+                    storage.list(bucket, Storage.BlobListOption.prefix(full), Storage.BlobListOption.pageSize(1000));
             for (Blob b : page.iterateAll()) {
                 out.add(info(b.getName().substring(root.length()), b));
             }
@@ -283,7 +298,8 @@ public final class GcsBlobStore implements BlobStore {
                 throw translate(what, key, s);
             }
             String message = "GCS " + what + " " + key + " in " + uri() + " failed: " + e;
-            throw TransientStoreException.causedByConnection(e) ? new TransientStoreException(message, e)
+            throw TransientStoreException.causedByConnection(e)
+                    ? new TransientStoreException(message, e)
                     : new IOException(message, e);
         }
     }
@@ -303,7 +319,8 @@ public final class GcsBlobStore implements BlobStore {
         String text = "GCS " + what + " " + key + " in " + uri() + " failed: " + reason + "(HTTP " + e.getCode() + "): "
                 + message;
         // code 0: no HTTP answer at all (the connection broke or timed out)
-        boolean again = e.getCode() == 0 || TransientStoreException.transientStatus(e.getCode())
+        boolean again = e.getCode() == 0
+                || TransientStoreException.transientStatus(e.getCode())
                 || TransientStoreException.causedByConnection(e.getCause());
         return again ? new TransientStoreException(text, e) : new IOException(text, e);
     }

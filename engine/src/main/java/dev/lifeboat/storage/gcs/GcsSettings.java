@@ -1,7 +1,6 @@
 package dev.lifeboat.storage.gcs;
 
 import com.google.auth.Credentials;
-
 import java.time.Duration;
 import java.util.Map;
 
@@ -22,8 +21,14 @@ import java.util.Map;
  *                           (the client itself makes one attempt per request)
  * @param timeout            connect and read timeout of one HTTP request
  */
-public record GcsSettings(String endpoint, String projectId, Credentials credentials, long resumableThreshold, int chunkSize,
-                          int maxAttempts, Duration timeout) {
+public record GcsSettings(
+        String endpoint,
+        String projectId,
+        Credentials credentials,
+        long resumableThreshold,
+        int chunkSize,
+        int maxAttempts,
+        Duration timeout) {
 
     public static final long DEFAULT_RESUMABLE_THRESHOLD = 16L << 20;
     public static final int DEFAULT_CHUNK_SIZE = 16 << 20;
@@ -35,19 +40,28 @@ public record GcsSettings(String endpoint, String projectId, Credentials credent
         endpoint = blankToNull(endpoint);
         projectId = blankToNull(projectId);
         if (endpoint != null && !endpoint.startsWith("http://") && !endpoint.startsWith("https://")) {
-            throw new IllegalArgumentException("the GCS endpoint must be an http:// or https:// URL, got '" + endpoint + "'");
+            throw new IllegalArgumentException(
+                    "the GCS endpoint must be an http:// or https:// URL, got '" + endpoint + "'");
         }
         if (chunkSize < CHUNK_GRANULARITY || chunkSize % CHUNK_GRANULARITY != 0) {
-            throw new IllegalArgumentException("the GCS resumable chunk size must be a positive multiple of 256 KiB, got " + chunkSize);
+            throw new IllegalArgumentException(
+                    "the GCS resumable chunk size must be a positive multiple of 256 KiB, got " + chunkSize);
         }
         if (resumableThreshold < 0 || maxAttempts < 1 || timeout == null || timeout.isNegative() || timeout.isZero()) {
-            throw new IllegalArgumentException("GCS attempts and timeout must be positive, the resumable threshold not negative");
+            throw new IllegalArgumentException(
+                    "GCS attempts and timeout must be positive, the resumable threshold not negative");
         }
     }
 
     /** Google's endpoint, Application Default Credentials, default sizes. */
     public static GcsSettings defaults() {
-        return new GcsSettings(null, null, null, DEFAULT_RESUMABLE_THRESHOLD, DEFAULT_CHUNK_SIZE, DEFAULT_MAX_ATTEMPTS,
+        return new GcsSettings(
+                null,
+                null,
+                null,
+                DEFAULT_RESUMABLE_THRESHOLD,
+                DEFAULT_CHUNK_SIZE,
+                DEFAULT_MAX_ATTEMPTS,
                 DEFAULT_TIMEOUT);
     }
 
@@ -59,8 +73,11 @@ public record GcsSettings(String endpoint, String projectId, Credentials credent
     public static GcsSettings fromEnvironment(Map<String, String> env) {
         String endpoint = blankToNull(env.get("LIFEBOAT_GCS_ENDPOINT"));
         Credentials credentials = endpoint != null && blankToNull(env.get("GOOGLE_APPLICATION_CREDENTIALS")) == null
-                ? com.google.cloud.NoCredentials.getInstance() : null;
-        return defaults().withEndpoint(endpoint, env.get("LIFEBOAT_GCS_PROJECT")).withCredentials(credentials);
+                ? com.google.cloud.NoCredentials.getInstance()
+                : null;
+        return defaults()
+                .withEndpoint(endpoint, env.get("LIFEBOAT_GCS_PROJECT"))
+                .withCredentials(credentials);
     }
 
     public GcsSettings withEndpoint(String endpoint, String projectId) {
@@ -88,7 +105,10 @@ public record GcsSettings(String endpoint, String projectId, Credentials credent
     public String toString() {
         // credentials may hold a private key or a token: name only their kind
         return "GcsSettings[endpoint=" + endpoint + ", project=" + projectId + ", credentials="
-                + (credentials == null ? "default chain" : credentials.getClass().getSimpleName()) + ", resumableThreshold="
-                + resumableThreshold + ", chunkSize=" + chunkSize + ", maxAttempts=" + maxAttempts + ", timeout=" + timeout + "]";
+                + (credentials == null
+                        ? "default chain"
+                        : credentials.getClass().getSimpleName()) + ", resumableThreshold="
+                + resumableThreshold + ", chunkSize=" + chunkSize + ", maxAttempts=" + maxAttempts + ", timeout="
+                + timeout + "]";
     }
 }

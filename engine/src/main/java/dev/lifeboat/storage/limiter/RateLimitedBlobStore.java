@@ -2,7 +2,6 @@ package dev.lifeboat.storage.limiter;
 
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;

@@ -45,7 +45,8 @@ public record RateLimits(long uploadBytesPerSecond, long downloadBytesPerSecond,
 
     /** Each limit the stricter of the two (a region's bandwidth under a process-wide limit). */
     public RateLimits stricter(RateLimits other) {
-        return new RateLimits(min(uploadBytesPerSecond, other.uploadBytesPerSecond),
+        return new RateLimits(
+                min(uploadBytesPerSecond, other.uploadBytesPerSecond),
                 min(downloadBytesPerSecond, other.downloadBytesPerSecond),
                 min(requestsPerSecond, other.requestsPerSecond));
     }

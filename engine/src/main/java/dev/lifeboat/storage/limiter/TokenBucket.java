@@ -1,7 +1,6 @@
 package dev.lifeboat.storage.limiter;
 
 import dev.lifeboat.common.Backoff;
-
 import java.io.InterruptedIOException;
 import java.time.Duration;
 import java.util.function.BooleanSupplier;

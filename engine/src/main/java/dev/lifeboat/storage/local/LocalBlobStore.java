@@ -3,11 +3,9 @@ package dev.lifeboat.storage.local;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -39,7 +37,7 @@ public final class LocalBlobStore implements BlobStore {
     private final Consumer<Path> onDirectorySync;
 
     public LocalBlobStore(Path root) {
-        this(root, dir -> { });
+        this(root, dir -> {});
     }
 
     LocalBlobStore(Path root, Consumer<Path> onDirectorySync) {
@@ -163,7 +161,8 @@ public final class LocalBlobStore implements BlobStore {
             while (buf.hasRemaining()) {
                 int n = ch.read(buf, pos);
                 if (n < 0) {
-                    throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+                    throw new EOFException(
+                            "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
                 }
                 pos += n;
             }
@@ -206,7 +205,8 @@ public final class LocalBlobStore implements BlobStore {
             return List.of();
         }
         List<BlobInfo> out = new ArrayList<>();
-        // a visitor rather than Files.walk: entries renamed or deleted by concurrent writers mid-walk are skipped, not fatal
+        // a visitor rather than Files.walk: entries renamed or deleted by concurrent writers mid-walk are skipped, not
+        // fatal
         Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
             @Override
             public java.nio.file.FileVisitResult visitFile(Path p, BasicFileAttributes a) {
@@ -250,7 +250,8 @@ public final class LocalBlobStore implements BlobStore {
         try (Stream<Path> walk = Files.walk(root)) {
             for (Path p : (Iterable<Path>) walk::iterator) {
                 if (p.getFileName().toString().endsWith(TEMP_SUFFIX)
-                        && Files.getLastModifiedTime(p).toMillis() < cutoff && Files.deleteIfExists(p)) {
+                        && Files.getLastModifiedTime(p).toMillis() < cutoff
+                        && Files.deleteIfExists(p)) {
                     removed++;
                 }
             }

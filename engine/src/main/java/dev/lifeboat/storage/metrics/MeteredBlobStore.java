@@ -6,7 +6,6 @@ import dev.lifeboat.storage.BlobStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
-
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -58,22 +57,33 @@ public final class MeteredBlobStore implements BlobStore {
             throw e;
         } finally {
             String o = outcome;
-            timers.computeIfAbsent(operation + '/' + o, k -> Timer.builder(OPERATIONS)
-                    .description("Calls on a store, by backend, operation and outcome")
-                    .tags("backend", backend, "operation", operation, "outcome", o).register(registry))
+            timers.computeIfAbsent(
+                            operation + '/' + o,
+                            k -> Timer.builder(OPERATIONS)
+                                    .description("Calls on a store, by backend, operation and outcome")
+                                    .tags("backend", backend, "operation", operation, "outcome", o)
+                                    .register(registry))
                     .record(Duration.ofNanos(System.nanoTime() - start));
             if (outcome.equals("error")) {
-                Counter.builder(ERRORS).description("Failed calls on a store (each attempt of a retried one)")
-                        .tags("backend", backend, "operation", operation).register(registry).increment();
+                Counter.builder(ERRORS)
+                        .description("Failed calls on a store (each attempt of a retried one)")
+                        .tags("backend", backend, "operation", operation)
+                        .register(registry)
+                        .increment();
             }
         }
     }
 
     private void countBytes(String operation, long n) {
         if (n > 0) {
-            bytes.computeIfAbsent(operation, op -> Counter.builder(BYTES).baseUnit("bytes")
-                    .description("Bytes sent to or received from a store")
-                    .tags("backend", backend, "operation", op).register(registry)).increment(n);
+            bytes.computeIfAbsent(
+                            operation,
+                            op -> Counter.builder(BYTES)
+                                    .baseUnit("bytes")
+                                    .description("Bytes sent to or received from a store")
+                                    .tags("backend", backend, "operation", op)
+                                    .register(registry))
+                    .increment(n);
         }
     }
 

@@ -4,9 +4,6 @@ import dev.lifeboat.common.Backoff;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.TransientStoreException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -14,6 +11,8 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Repeats an operation that failed with a {@link TransientStoreException} (an unavailable or throttling service, a
@@ -59,8 +58,13 @@ public final class RetryingBlobStore implements BlobStore {
                 if (!again) {
                     throw e;
                 }
-                log.debug("{} {} in {} failed (attempt {}), retrying: {}", what, key, delegate.uri(),
-                        attempts.failures(), e.getMessage());
+                log.debug(
+                        "{} {} in {} failed (attempt {}), retrying: {}",
+                        what,
+                        key,
+                        delegate.uri(),
+                        attempts.failures(),
+                        e.getMessage());
             }
         }
     }
@@ -79,8 +83,10 @@ public final class RetryingBlobStore implements BlobStore {
      */
     @Override
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
-        return retry("put-if-absent", key, attempt -> delegate.putIfAbsent(key, data)
-                || (attempt > 1 && delegate.holdsExactly(key, data)));
+        return retry(
+                "put-if-absent",
+                key,
+                attempt -> delegate.putIfAbsent(key, data) || (attempt > 1 && delegate.holdsExactly(key, data)));
     }
 
     @Override

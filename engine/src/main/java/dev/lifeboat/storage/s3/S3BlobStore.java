@@ -5,14 +5,28 @@ import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.TransientStoreException;
+import java.io.ByteArrayInputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseBytes;
-import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.client.config.ClientOverrideConfiguration;
+import software.amazon.awssdk.core.exception.SdkException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.apache5.Apache5HttpClient;
 import software.amazon.awssdk.regions.Region;
@@ -30,21 +44,6 @@ import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.S3Object;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
-
-import java.io.ByteArrayInputStream;
-import java.io.EOFException;
-import java.io.IOException;
-import java.io.InputStream;
-import java.net.URI;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
-import java.util.Optional;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 
 /**
  * A store in an S3 bucket under an optional key prefix ({@code s3://bucket/prefix}). S3 makes a PUT (and the completion
@@ -105,7 +104,8 @@ public final class S3BlobStore implements BlobStore {
             b.region(region);
         }
         AwsCredentialsProvider credentials = settings.accessKeyId() != null
-                ? StaticCredentialsProvider.create(AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey()))
+                ? StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey()))
                 : DefaultCredentialsProvider.builder().build();
         return b.credentialsProvider(credentials).build();
     }
@@ -138,7 +138,8 @@ public final class S3BlobStore implements BlobStore {
 
     @Override
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
-        // always one PUT (at most 2 GiB from a byte[], S3 takes up to 5 GiB): the condition is checked where the object is stored
+        // always one PUT (at most 2 GiB from a byte[], S3 takes up to 5 GiB): the condition is checked where the object
+        // is stored
         String k = objectKey(key);
         try {
             s3.putObject(putRequest(k, data.length, true), body(data, 0, data.length));
@@ -159,7 +160,11 @@ public final class S3BlobStore implements BlobStore {
     }
 
     private PutObjectRequest putRequest(String k, long length, boolean ifAbsent) {
-        PutObjectRequest.Builder r = PutObjectRequest.builder().bucket(bucket).key(k).contentLength(length).contentType(CONTENT_TYPE);
+        PutObjectRequest.Builder r = PutObjectRequest.builder()
+                .bucket(bucket)
+                .key(k)
+                .contentLength(length)
+                .contentType(CONTENT_TYPE);
         if (settings.serverSideEncryption() != null) {
             r.serverSideEncryption(settings.serverSideEncryption()).ssekmsKeyId(settings.kmsKeyId());
         }
@@ -174,21 +179,26 @@ public final class S3BlobStore implements BlobStore {
 
     /** A body that streams straight from the caller's array (no copy) and can be replayed when a request is retried. */
     private static RequestBody body(byte[] data, int offset, int length) {
-        return RequestBody.fromContentProvider(() -> new ByteArrayInputStream(data, offset, length), length, CONTENT_TYPE);
+        return RequestBody.fromContentProvider(
+                () -> new ByteArrayInputStream(data, offset, length), length, CONTENT_TYPE);
     }
 
     private void multipartPut(String key, String k, byte[] data, int offset, int length) throws IOException {
         long partSize = Math.max(settings.partSize(), ceilDiv(length, MAX_PARTS));
         int parts = (int) ceilDiv(length, partSize);
-        CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder().bucket(bucket).key(k)
-                .contentType(CONTENT_TYPE).checksumAlgorithm(ChecksumAlgorithm.CRC32);
+        CreateMultipartUploadRequest.Builder create = CreateMultipartUploadRequest.builder()
+                .bucket(bucket)
+                .key(k)
+                .contentType(CONTENT_TYPE)
+                .checksumAlgorithm(ChecksumAlgorithm.CRC32);
         if (settings.serverSideEncryption() != null) {
             create.serverSideEncryption(settings.serverSideEncryption()).ssekmsKeyId(settings.kmsKeyId());
         }
         if (settings.storageClass() != null) {
             create.storageClass(settings.storageClass());
         }
-        String uploadId = call("start multipart upload", key, () -> s3.createMultipartUpload(create.build())).uploadId();
+        String uploadId = call("start multipart upload", key, () -> s3.createMultipartUpload(create.build()))
+                .uploadId();
         try {
             List<CompletedPart> completed = new ArrayList<>(parts);
             try (ExecutorService pool = Executors.newFixedThreadPool(Math.min(parts, settings.uploadThreads()))) {
@@ -198,9 +208,19 @@ public final class S3BlobStore implements BlobStore {
                     int from = offset + (int) (i * partSize);
                     int n = (int) Math.min(partSize, offset + length - from);
                     futures.add(pool.submit(() -> {
-                        UploadPartResponse r = s3.uploadPart(p -> p.bucket(bucket).key(k).uploadId(uploadId).partNumber(number)
-                                .contentLength((long) n).checksumAlgorithm(ChecksumAlgorithm.CRC32), body(data, from, n));
-                        return CompletedPart.builder().partNumber(number).eTag(r.eTag()).checksumCRC32(r.checksumCRC32()).build();
+                        UploadPartResponse r = s3.uploadPart(
+                                p -> p.bucket(bucket)
+                                        .key(k)
+                                        .uploadId(uploadId)
+                                        .partNumber(number)
+                                        .contentLength((long) n)
+                                        .checksumAlgorithm(ChecksumAlgorithm.CRC32),
+                                body(data, from, n));
+                        return CompletedPart.builder()
+                                .partNumber(number)
+                                .eTag(r.eTag())
+                                .checksumCRC32(r.checksumCRC32())
+                                .build();
                     }));
                 }
                 for (Future<CompletedPart> f : futures) {
@@ -208,8 +228,11 @@ public final class S3BlobStore implements BlobStore {
                 }
             }
             // the object appears, whole, only when the upload completes
-            call("complete multipart upload", key, () -> s3.completeMultipartUpload(c -> c.bucket(bucket).key(k).uploadId(uploadId)
-                    .multipartUpload(m -> m.parts(completed))));
+            call(
+                    "complete multipart upload",
+                    key,
+                    () -> s3.completeMultipartUpload(
+                            c -> c.bucket(bucket).key(k).uploadId(uploadId).multipartUpload(m -> m.parts(completed))));
         } catch (IOException | RuntimeException | ExecutionException | InterruptedException e) {
             try {
                 s3.abortMultipartUpload(a -> a.bucket(bucket).key(k).uploadId(uploadId));
@@ -230,7 +253,8 @@ public final class S3BlobStore implements BlobStore {
     @Override
     public byte[] get(String key) throws IOException {
         String k = objectKey(key);
-        ResponseBytes<GetObjectResponse> bytes = call("get", key, () -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(k)));
+        ResponseBytes<GetObjectResponse> bytes =
+                call("get", key, () -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(k)));
         return bytes.asByteArrayUnsafe();
     }
 
@@ -249,8 +273,15 @@ public final class S3BlobStore implements BlobStore {
         byte[] out;
         try {
             // S3 answers a range that starts inside the object but ends past it with the bytes that exist
-            out = call("get range of", key, () -> s3.getObjectAsBytes(GetObjectRequest.builder().bucket(bucket).key(k)
-                    .range("bytes=" + offset + "-" + (offset + length - 1)).build())).asByteArrayUnsafe();
+            out = call(
+                            "get range of",
+                            key,
+                            () -> s3.getObjectAsBytes(GetObjectRequest.builder()
+                                    .bucket(bucket)
+                                    .key(k)
+                                    .range("bytes=" + offset + "-" + (offset + length - 1))
+                                    .build()))
+                    .asByteArrayUnsafe();
         } catch (IOException e) {
             if (e.getCause() instanceof S3Exception s && s.statusCode() == 416) {
                 out = new byte[0];
@@ -259,7 +290,8 @@ public final class S3BlobStore implements BlobStore {
             }
         }
         if (out.length != length) {
-            throw new EOFException("object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
+            throw new EOFException(
+                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
         }
         return out;
     }
@@ -274,7 +306,8 @@ public final class S3BlobStore implements BlobStore {
     public Optional<BlobInfo> stat(String key) throws IOException {
         String k = objectKey(key);
         try {
-            HeadObjectResponse h = call("stat", key, () -> s3.headObject(r -> r.bucket(bucket).key(k)));
+            HeadObjectResponse h =
+                    call("stat", key, () -> s3.headObject(r -> r.bucket(bucket).key(k)));
             return Optional.of(new BlobInfo(key, h.contentLength(), h.lastModified()));
         } catch (BlobNotFoundException e) {
             return Optional.empty();
@@ -286,7 +319,8 @@ public final class S3BlobStore implements BlobStore {
         String full = root + BlobKeys.requireValidPrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
-            for (S3Object o : s3.listObjectsV2Paginator(l -> l.bucket(bucket).prefix(full)).contents()) {
+            for (S3Object o : s3.listObjectsV2Paginator(l -> l.bucket(bucket).prefix(full))
+                    .contents()) {
                 out.add(new BlobInfo(o.key().substring(root.length()), o.size(), o.lastModified()));
             }
             return null;
@@ -327,8 +361,12 @@ public final class S3BlobStore implements BlobStore {
             // HEAD carries no error body, so a missing key is only a bare 404 there; other 404 codes (NoSuchBucket,
             // NoSuchUpload of a retried multipart completion, ...) are failures of the call, not a missing object
             String code = errorCode(e);
-            if (e.statusCode() == 404 && (code == null || code.isBlank() || code.equals("NoSuchKey") || code.equals("404")
-                    || code.equals("Not Found"))) {
+            if (e.statusCode() == 404
+                    && (code == null
+                            || code.isBlank()
+                            || code.equals("NoSuchKey")
+                            || code.equals("404")
+                            || code.equals("Not Found"))) {
                 throw notFound(key, e);
             }
             throw failure(what, key, e);

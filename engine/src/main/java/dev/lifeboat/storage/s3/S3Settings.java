@@ -23,9 +23,20 @@ import java.util.Map;
  *                            (the SDK client itself makes one attempt per request)
  * @param timeout             socket read timeout of one request (a stalled response counts as a failed attempt)
  */
-public record S3Settings(String endpoint, String region, boolean pathStyle, String accessKeyId, String secretAccessKey,
-                         String serverSideEncryption, String kmsKeyId, String storageClass, long multipartThreshold,
-                         long partSize, int uploadThreads, int maxAttempts, Duration timeout) {
+public record S3Settings(
+        String endpoint,
+        String region,
+        boolean pathStyle,
+        String accessKeyId,
+        String secretAccessKey,
+        String serverSideEncryption,
+        String kmsKeyId,
+        String storageClass,
+        long multipartThreshold,
+        long partSize,
+        int uploadThreads,
+        int maxAttempts,
+        Duration timeout) {
 
     public static final long MIN_PART_SIZE = 5L << 20;
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
@@ -43,10 +54,14 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
         kmsKeyId = blankToNull(kmsKeyId);
         storageClass = blankToNull(storageClass);
         if ((accessKeyId == null) != (secretAccessKey == null)) {
-            throw new IllegalArgumentException("S3 static credentials need both an access key id and a secret access key");
+            throw new IllegalArgumentException(
+                    "S3 static credentials need both an access key id and a secret access key");
         }
-        if (serverSideEncryption != null && !serverSideEncryption.equals("AES256") && !serverSideEncryption.equals("aws:kms")) {
-            throw new IllegalArgumentException("S3 server-side encryption must be AES256 or aws:kms, got '" + serverSideEncryption + "'");
+        if (serverSideEncryption != null
+                && !serverSideEncryption.equals("AES256")
+                && !serverSideEncryption.equals("aws:kms")) {
+            throw new IllegalArgumentException(
+                    "S3 server-side encryption must be AES256 or aws:kms, got '" + serverSideEncryption + "'");
         }
         if (kmsKeyId != null && !"aws:kms".equals(serverSideEncryption)) {
             throw new IllegalArgumentException("an S3 KMS key id needs server-side encryption aws:kms");
@@ -54,16 +69,33 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
         if (partSize < MIN_PART_SIZE) {
             throw new IllegalArgumentException("S3 part size must be at least 5 MiB, got " + partSize);
         }
-        if (multipartThreshold < 1 || uploadThreads < 1 || maxAttempts < 1 || timeout == null || timeout.isNegative()
+        if (multipartThreshold < 1
+                || uploadThreads < 1
+                || maxAttempts < 1
+                || timeout == null
+                || timeout.isNegative()
                 || timeout.isZero()) {
-            throw new IllegalArgumentException("S3 multipart threshold, upload threads, attempts and timeout must be positive");
+            throw new IllegalArgumentException(
+                    "S3 multipart threshold, upload threads, attempts and timeout must be positive");
         }
     }
 
     /** Defaults: AWS endpoints, SDK chains for region and credentials, no SSE, bucket storage class. */
     public static S3Settings defaults() {
-        return new S3Settings(null, null, false, null, null, null, null, null, DEFAULT_MULTIPART_THRESHOLD,
-                DEFAULT_PART_SIZE, DEFAULT_UPLOAD_THREADS, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT);
+        return new S3Settings(
+                null,
+                null,
+                false,
+                null,
+                null,
+                null,
+                null,
+                null,
+                DEFAULT_MULTIPART_THRESHOLD,
+                DEFAULT_PART_SIZE,
+                DEFAULT_UPLOAD_THREADS,
+                DEFAULT_MAX_ATTEMPTS,
+                DEFAULT_TIMEOUT);
     }
 
     /**
@@ -75,19 +107,49 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
     public static S3Settings fromEnvironment(Map<String, String> env) {
         String endpoint = blankToNull(env.get("LIFEBOAT_S3_ENDPOINT"));
         String pathStyle = blankToNull(env.get("LIFEBOAT_S3_PATH_STYLE"));
-        return defaults().with(endpoint, env.get("LIFEBOAT_S3_REGION"),
-                pathStyle == null ? endpoint != null : parseBoolean("LIFEBOAT_S3_PATH_STYLE", pathStyle),
-                env.get("LIFEBOAT_S3_SSE"), env.get("LIFEBOAT_S3_KMS_KEY_ID"), env.get("LIFEBOAT_S3_STORAGE_CLASS"));
+        return defaults()
+                .with(
+                        endpoint,
+                        env.get("LIFEBOAT_S3_REGION"),
+                        pathStyle == null ? endpoint != null : parseBoolean("LIFEBOAT_S3_PATH_STYLE", pathStyle),
+                        env.get("LIFEBOAT_S3_SSE"),
+                        env.get("LIFEBOAT_S3_KMS_KEY_ID"),
+                        env.get("LIFEBOAT_S3_STORAGE_CLASS"));
     }
 
-    private S3Settings with(String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
-        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, sse, kmsKeyId, storageClass,
-                multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+    private S3Settings with(
+            String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                sse,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout);
     }
 
     public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
-        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                serverSideEncryption,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout);
     }
 
     public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
@@ -95,19 +157,55 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
     }
 
     public S3Settings withMultipart(long multipartThreshold, long partSize, int uploadThreads) {
-        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                serverSideEncryption,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout);
     }
 
     public S3Settings withMaxAttempts(int maxAttempts) {
-        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                serverSideEncryption,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout);
     }
 
     /** A shorter request timeout (tests that make a server stall). */
     public S3Settings withTimeout(Duration timeout) {
-        return new S3Settings(endpoint, region, pathStyle, accessKeyId, secretAccessKey, serverSideEncryption, kmsKeyId,
-                storageClass, multipartThreshold, partSize, uploadThreads, maxAttempts, timeout);
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                serverSideEncryption,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout);
     }
 
     private static boolean parseBoolean(String name, String value) {
@@ -125,7 +223,8 @@ public record S3Settings(String endpoint, String region, boolean pathStyle, Stri
     @Override
     public String toString() {
         // never print the secret
-        return "S3Settings[endpoint=" + endpoint + ", region=" + region + ", pathStyle=" + pathStyle + ", staticCredentials="
-                + (accessKeyId != null) + ", sse=" + serverSideEncryption + ", storageClass=" + storageClass + "]";
+        return "S3Settings[endpoint=" + endpoint + ", region=" + region + ", pathStyle=" + pathStyle
+                + ", staticCredentials=" + (accessKeyId != null) + ", sse=" + serverSideEncryption + ", storageClass="
+                + storageClass + "]";
     }
 }

@@ -1,17 +1,16 @@
 package dev.lifeboat.repository.chunking;
 
-import dev.lifeboat.repository.RepositoryConfig;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.repository.RepositoryConfig;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class FastCdcChunkerTest {
     static final int MIN = 2 * 1024;
@@ -143,7 +142,7 @@ class FastCdcChunkerTest {
         byte[] edited = new byte[original.length + 7];
         int at = 5_000;
         System.arraycopy(original, 0, edited, 0, at);
-        System.arraycopy(new byte[]{1, 2, 3, 4, 5, 6, 7}, 0, edited, at, 7);
+        System.arraycopy(new byte[] {1, 2, 3, 4, 5, 6, 7}, 0, edited, at, 7);
         System.arraycopy(original, at, edited, at + 7, original.length - at);
 
         List<Integer> before = chunkLengths(c, original);
@@ -151,7 +150,8 @@ class FastCdcChunkerTest {
         Set<ByteBuffer> a = chunkContents(original, before);
         Set<ByteBuffer> b = chunkContents(edited, after);
         long shared = b.stream().filter(a::contains).count();
-        assertThat(shared).as("chunks of the edited buffer found unchanged in the original (of %d)", after.size())
+        assertThat(shared)
+                .as("chunks of the edited buffer found unchanged in the original (of %d)", after.size())
                 .isGreaterThan((long) (after.size() * 0.8));
         // the edit is near the start, so only the first few chunks may differ
         assertThat(after.size() - shared).isLessThanOrEqualTo(3);

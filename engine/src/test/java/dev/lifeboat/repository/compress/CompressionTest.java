@@ -1,21 +1,21 @@
 package dev.lifeboat.repository.compress;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class CompressionTest {
 
     static byte[] compressible(int n) {
         byte[] b = new byte[n];
-        byte[] phrase = "PostgreSQL page with a tuple header and some repeated text; ".getBytes(StandardCharsets.US_ASCII);
+        byte[] phrase =
+                "PostgreSQL page with a tuple header and some repeated text; ".getBytes(StandardCharsets.US_ASCII);
         Random r = new Random(1);
         for (int i = 0; i < n; i++) {
             b[i] = (i % 512 < 400) ? phrase[i % phrase.length] : (byte) r.nextInt(4);
@@ -59,7 +59,8 @@ class CompressionTest {
         } else {
             assertThat(packed.length).isEqualTo(data.length + 1);
         }
-        assertThat(Compression.decompress(packed, 0, packed.length, data.length)).isEqualTo(data);
+        assertThat(Compression.decompress(packed, 0, packed.length, data.length))
+                .isEqualTo(data);
     }
 
     @ParameterizedTest
@@ -70,7 +71,8 @@ class CompressionTest {
         assertThat(packed[0]).isEqualTo(Compression.CODEC_NONE);
         assertThat(packed.length).isEqualTo(data.length + 1);
         assertThat(Arrays.copyOfRange(packed, 1, packed.length)).isEqualTo(data);
-        assertThat(Compression.decompress(packed, 0, packed.length, data.length)).isEqualTo(data);
+        assertThat(Compression.decompress(packed, 0, packed.length, data.length))
+                .isEqualTo(data);
     }
 
     @ParameterizedTest
@@ -83,13 +85,14 @@ class CompressionTest {
         // decompress from the middle of a larger array too
         byte[] framed = new byte[packed.length + 20];
         System.arraycopy(packed, 0, framed, 13, packed.length);
-        assertThat(Compression.decompress(framed, 13, packed.length, len)).isEqualTo(Arrays.copyOfRange(data, off, off + len));
+        assertThat(Compression.decompress(framed, 13, packed.length, len))
+                .isEqualTo(Arrays.copyOfRange(data, off, off + len));
     }
 
     @ParameterizedTest
     @EnumSource(Compression.class)
     void tinyAndEmptyInputsRoundTrip(Compression c) {
-        for (int n : new int[]{0, 1, 2, 17}) {
+        for (int n : new int[] {0, 1, 2, 17}) {
             byte[] data = compressible(n);
             byte[] packed = compress(c, data, 0, n);
             assertThat(Compression.decompress(packed, 0, packed.length, n)).isEqualTo(data);
@@ -101,7 +104,7 @@ class CompressionTest {
     void decompressRejectsAWrongRawLength(Compression c) {
         byte[] data = c == Compression.NONE ? incompressible(10_000) : compressible(10_000);
         byte[] packed = compress(c, data, 0, data.length);
-        for (int wrong : new int[]{data.length - 1, data.length + 1, data.length / 2, data.length * 2}) {
+        for (int wrong : new int[] {data.length - 1, data.length + 1, data.length / 2, data.length * 2}) {
             assertThatThrownBy(() -> Compression.decompress(packed, 0, packed.length, wrong))
                     .as("rawLength %d instead of %d", wrong, data.length)
                     .isInstanceOf(RuntimeException.class);
@@ -113,7 +116,8 @@ class CompressionTest {
         byte[] data = incompressible(10_000);
         byte[] packed = compress(Compression.NONE, data, 0, data.length);
         assertThatThrownBy(() -> Compression.decompress(packed, 0, packed.length, data.length - 1))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("expected");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("expected");
         assertThatThrownBy(() -> Compression.decompress(packed, 0, packed.length, data.length + 1))
                 .isInstanceOf(IllegalArgumentException.class);
     }
@@ -125,7 +129,9 @@ class CompressionTest {
      * Repository.loadSnapshot via unzstd) let a raw ZstdException escape.
      */
     @ParameterizedTest
-    @EnumSource(value = Compression.class, names = {"LOW", "MEDIUM", "HIGH"})
+    @EnumSource(
+            value = Compression.class,
+            names = {"LOW", "MEDIUM", "HIGH"})
     void zstdChunkWithAWrongRawLengthIsIllegalArgument(Compression c) {
         byte[] data = compressible(10_000);
         byte[] packed = compress(c, data, 0, data.length);
@@ -149,7 +155,8 @@ class CompressionTest {
     void decompressRejectsUnknownCodecAndEmptyInput() {
         byte[] blob = {9, 1, 2, 3};
         assertThatThrownBy(() -> Compression.decompress(blob, 0, blob.length, 3))
-                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("codec");
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("codec");
         byte[] negative = {(byte) 0xff, 1, 2, 3};
         assertThatThrownBy(() -> Compression.decompress(negative, 0, negative.length, 3))
                 .isInstanceOf(IllegalArgumentException.class);
@@ -172,7 +179,8 @@ class CompressionTest {
             assertThat(Compression.parse(" " + c.name() + " ")).isEqualTo(c);
         }
         assertThat(Compression.MEDIUM.describe()).isEqualTo("zstd-3");
-        assertThatThrownBy(() -> Compression.parse("gzip")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> Compression.parse("gzip"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("gzip");
     }
 

@@ -1,13 +1,12 @@
 package dev.lifeboat.repository.crypto;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Random;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class AeadTest {
     static final byte[] AAD = "chunk-id-0123456789abcdef".getBytes(StandardCharsets.US_ASCII);
@@ -27,7 +26,7 @@ class AeadTest {
     @Test
     void sealThenOpenRoundTrips() throws Exception {
         Aead aead = new Aead(key(1));
-        for (int n : new int[]{0, 1, 15, 16, 17, 1000, 100_000}) {
+        for (int n : new int[] {0, 1, 15, 16, 17, 1000, 100_000}) {
             byte[] plain = data(n);
             byte[] sealed = aead.seal(plain, AAD);
             assertThat(sealed).hasSize(n + Aead.OVERHEAD);
@@ -76,7 +75,8 @@ class AeadTest {
             byte[] damaged = sealed.clone();
             damaged[bit / 8] ^= (byte) (1 << (bit % 8));
             int b = bit;
-            assertThatThrownBy(() -> aead.open(damaged, AAD)).as("flipped bit %d", b)
+            assertThatThrownBy(() -> aead.open(damaged, AAD))
+                    .as("flipped bit %d", b)
                     .isInstanceOf(Aead.AuthenticationFailedException.class);
         }
     }
@@ -89,11 +89,13 @@ class AeadTest {
         otherAad[otherAad.length - 1] ^= 1;
         assertThatThrownBy(() -> aead.open(sealed, otherAad)).isInstanceOf(Aead.AuthenticationFailedException.class);
         assertThatThrownBy(() -> aead.open(sealed, new byte[0])).isInstanceOf(Aead.AuthenticationFailedException.class);
-        assertThatThrownBy(() -> new Aead(key(6)).open(sealed, AAD)).isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> new Aead(key(6)).open(sealed, AAD))
+                .isInstanceOf(Aead.AuthenticationFailedException.class);
         assertThatThrownBy(() -> aead.open(Arrays.copyOf(sealed, sealed.length - 1), AAD))
                 .isInstanceOf(Aead.AuthenticationFailedException.class);
         assertThatThrownBy(() -> aead.open(Arrays.copyOf(sealed, Aead.OVERHEAD - 1), AAD))
-                .isInstanceOf(Aead.AuthenticationFailedException.class).hasMessageContaining("truncated");
+                .isInstanceOf(Aead.AuthenticationFailedException.class)
+                .hasMessageContaining("truncated");
         byte[] extended = Arrays.copyOf(sealed, sealed.length + 1);
         assertThatThrownBy(() -> aead.open(extended, AAD)).isInstanceOf(Aead.AuthenticationFailedException.class);
     }

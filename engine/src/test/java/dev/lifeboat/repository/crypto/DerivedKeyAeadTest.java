@@ -1,11 +1,10 @@
 package dev.lifeboat.repository.crypto;
 
-import org.junit.jupiter.api.Test;
-
-import java.util.Arrays;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.Arrays;
+import org.junit.jupiter.api.Test;
 
 /** Format 2 sealing: per-object key from the salt at the front, then AES-256-GCM; every part of the object is checked. */
 class DerivedKeyAeadTest {
@@ -15,7 +14,7 @@ class DerivedKeyAeadTest {
     void sealThenOpenRoundTripsAtEveryOffset() throws Exception {
         DerivedKeyAead s = new DerivedKeyAead(AeadTest.key(1));
         assertThat(s.overhead()).isEqualTo(44);
-        for (int n : new int[]{0, 1, 16, 17, 1000, 1 << 20}) {
+        for (int n : new int[] {0, 1, 16, 17, 1000, 1 << 20}) {
             byte[] plain = AeadTest.data(n);
             byte[] sealed = s.seal(plain, AAD);
             assertThat(sealed).hasSize(n + 44);
@@ -32,14 +31,18 @@ class DerivedKeyAeadTest {
         DerivedKeyAead s = new DerivedKeyAead(AeadTest.key(2));
         byte[] sealed = s.seal(AeadTest.data(300), AAD);
         // salt (0..15), nonce (16..27), ciphertext, tag (last 16)
-        for (int at : new int[]{0, 15, 16, 27, 28, 150, sealed.length - 16, sealed.length - 1}) {
+        for (int at : new int[] {0, 15, 16, 27, 28, 150, sealed.length - 16, sealed.length - 1}) {
             byte[] damaged = sealed.clone();
             damaged[at] ^= 1;
-            assertThatThrownBy(() -> s.open(damaged, AAD)).as("byte %d", at).isInstanceOf(Aead.AuthenticationFailedException.class);
+            assertThatThrownBy(() -> s.open(damaged, AAD))
+                    .as("byte %d", at)
+                    .isInstanceOf(Aead.AuthenticationFailedException.class);
         }
         assertThatThrownBy(() -> s.open(sealed, new byte[0])).isInstanceOf(Aead.AuthenticationFailedException.class);
-        assertThatThrownBy(() -> new DerivedKeyAead(AeadTest.key(3)).open(sealed, AAD)).isInstanceOf(Aead.AuthenticationFailedException.class);
-        assertThatThrownBy(() -> s.open(Arrays.copyOf(sealed, 43), AAD)).isInstanceOf(Aead.AuthenticationFailedException.class)
+        assertThatThrownBy(() -> new DerivedKeyAead(AeadTest.key(3)).open(sealed, AAD))
+                .isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> s.open(Arrays.copyOf(sealed, 43), AAD))
+                .isInstanceOf(Aead.AuthenticationFailedException.class)
                 .hasMessageContaining("truncated");
         // format 1's scheme under the same master key does not open it, nor format 2 a format-1 object
         assertThatThrownBy(() -> new Aead(AeadTest.key(2)).open(Arrays.copyOfRange(sealed, 16, sealed.length), AAD))

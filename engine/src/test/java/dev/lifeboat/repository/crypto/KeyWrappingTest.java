@@ -1,9 +1,9 @@
 package dev.lifeboat.repository.crypto;
 
-import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -13,9 +13,8 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class KeyWrappingTest {
     static final String REPO_ID = "0123456789abcdef0123456789abcdef";
@@ -31,7 +30,8 @@ class KeyWrappingTest {
     @Test
     void passphraseWrapUnwrapAndWrongPassphrase() throws Exception {
         KeyMaterial master = KeyMaterial.random();
-        KeyWrapping.WrappedKey wk = KeyWrapping.wrap(master, new KeySource.Passphrase("correct horse".toCharArray()), REPO_ID);
+        KeyWrapping.WrappedKey wk =
+                KeyWrapping.wrap(master, new KeySource.Passphrase("correct horse".toCharArray()), REPO_ID);
         assertThat(wk.kind()).isEqualTo("passphrase");
         assertThat(wk.kdf()).isEqualTo("argon2id");
         assertThat(wk.memoryKiB()).isEqualTo(KeyWrapping.ARGON2_MEMORY_KIB);
@@ -42,10 +42,13 @@ class KeyWrappingTest {
         assertNoPlainKeys(wk, master);
 
         // survives the JSON round trip it takes through the repository config
-        KeyWrapping.WrappedKey reread = Json.MAPPER.readValue(Json.MAPPER.writeValueAsBytes(wk), KeyWrapping.WrappedKey.class);
-        assertSameKeys(KeyWrapping.unwrap(reread, new KeySource.Passphrase("correct horse".toCharArray()), REPO_ID), master);
+        KeyWrapping.WrappedKey reread =
+                Json.MAPPER.readValue(Json.MAPPER.writeValueAsBytes(wk), KeyWrapping.WrappedKey.class);
+        assertSameKeys(
+                KeyWrapping.unwrap(reread, new KeySource.Passphrase("correct horse".toCharArray()), REPO_ID), master);
 
-        assertThatThrownBy(() -> KeyWrapping.unwrap(wk, new KeySource.Passphrase("correct horsf".toCharArray()), REPO_ID))
+        assertThatThrownBy(
+                        () -> KeyWrapping.unwrap(wk, new KeySource.Passphrase("correct horsf".toCharArray()), REPO_ID))
                 .isInstanceOf(Aead.AuthenticationFailedException.class);
     }
 
@@ -70,7 +73,8 @@ class KeyWrappingTest {
         // a different key file does not open it
         KeySource.KeyFile other = KeySource.KeyFile.create(dir.resolve("other.key"));
         assertThat(other.secret()).isNotEqualTo(created.secret());
-        assertThatThrownBy(() -> KeyWrapping.unwrap(wk, other, REPO_ID)).isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> KeyWrapping.unwrap(wk, other, REPO_ID))
+                .isInstanceOf(Aead.AuthenticationFailedException.class);
     }
 
     @Test
@@ -85,12 +89,14 @@ class KeyWrappingTest {
     void keyFileWithTooFewBytesIsRejected() throws IOException {
         Path shortFile = dir.resolve("short.key");
         Files.writeString(shortFile, "only-twenty-chars...\n");
-        assertThatThrownBy(() -> KeySource.KeyFile.read(shortFile)).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> KeySource.KeyFile.read(shortFile))
+                .isInstanceOf(IOException.class)
                 .hasMessageContaining("at least 32");
         Path empty = dir.resolve("empty.key");
         Files.write(empty, new byte[0]);
         assertThatThrownBy(() -> KeySource.KeyFile.read(empty)).isInstanceOf(IOException.class);
-        assertThatThrownBy(() -> KeySource.KeyFile.read(dir.resolve("missing.key"))).isInstanceOf(IOException.class)
+        assertThatThrownBy(() -> KeySource.KeyFile.read(dir.resolve("missing.key")))
+                .isInstanceOf(IOException.class)
                 .hasMessageContaining("does not exist");
         assertThatThrownBy(() -> KeySource.KeyFile.read(dir)).isInstanceOf(IOException.class);
     }
@@ -102,7 +108,8 @@ class KeyWrappingTest {
         Path b = dir.resolve("b.key");
         Files.writeString(a, text);
         Files.writeString(b, text + "\n");
-        assertThat(KeySource.KeyFile.read(a).secret()).isEqualTo(KeySource.KeyFile.read(b).secret())
+        assertThat(KeySource.KeyFile.read(a).secret())
+                .isEqualTo(KeySource.KeyFile.read(b).secret())
                 .isEqualTo(text.getBytes(StandardCharsets.UTF_8));
     }
 
@@ -125,7 +132,8 @@ class KeyWrappingTest {
         KeySource.KeyFile kb = KeySource.KeyFile.read(b);
         assertThat(ka.secret()).isNotEqualTo(kb.secret());
         KeyWrapping.WrappedKey wk = KeyWrapping.wrap(KeyMaterial.random(), ka, REPO_ID);
-        assertThatThrownBy(() -> KeyWrapping.unwrap(wk, kb, REPO_ID)).isInstanceOf(Aead.AuthenticationFailedException.class);
+        assertThatThrownBy(() -> KeyWrapping.unwrap(wk, kb, REPO_ID))
+                .isInstanceOf(Aead.AuthenticationFailedException.class);
     }
 
     /** The length check passes when either the raw bytes or the stripped text is long enough; padding defeats it. */
@@ -142,7 +150,8 @@ class KeyWrappingTest {
         KeySource.KeyFile file = KeySource.KeyFile.create(dir.resolve("k"));
         KeyWrapping.WrappedKey wk = KeyWrapping.wrap(master, file, REPO_ID);
         assertThatThrownBy(() -> KeyWrapping.unwrap(wk, new KeySource.Passphrase("whatever".toCharArray()), REPO_ID))
-                .isInstanceOf(Aead.AuthenticationFailedException.class).hasMessageContaining("keyfile");
+                .isInstanceOf(Aead.AuthenticationFailedException.class)
+                .hasMessageContaining("keyfile");
     }
 
     @Test
@@ -155,7 +164,8 @@ class KeyWrappingTest {
 
     @Test
     void eachWrapUsesAFreshSalt() {
-        KeySource.KeyFile file = new KeySource.KeyFile(dir.resolve("unused"), "x".repeat(44).getBytes(StandardCharsets.UTF_8));
+        KeySource.KeyFile file =
+                new KeySource.KeyFile(dir.resolve("unused"), "x".repeat(44).getBytes(StandardCharsets.UTF_8));
         KeyMaterial master = KeyMaterial.random();
         KeyWrapping.WrappedKey a = KeyWrapping.wrap(master, file, REPO_ID);
         KeyWrapping.WrappedKey b = KeyWrapping.wrap(master, file, REPO_ID);
@@ -165,10 +175,13 @@ class KeyWrappingTest {
 
     @Test
     void unknownKdfIsRejected() {
-        KeySource.KeyFile file = new KeySource.KeyFile(dir.resolve("unused"), "x".repeat(44).getBytes(StandardCharsets.UTF_8));
+        KeySource.KeyFile file =
+                new KeySource.KeyFile(dir.resolve("unused"), "x".repeat(44).getBytes(StandardCharsets.UTF_8));
         KeyWrapping.WrappedKey wk = KeyWrapping.wrap(KeyMaterial.random(), file, REPO_ID);
-        KeyWrapping.WrappedKey bad = new KeyWrapping.WrappedKey(wk.kind(), "scrypt", null, null, null, wk.salt(), wk.wrapped());
-        assertThatThrownBy(() -> KeyWrapping.unwrap(bad, file, REPO_ID)).isInstanceOf(IllegalArgumentException.class)
+        KeyWrapping.WrappedKey bad =
+                new KeyWrapping.WrappedKey(wk.kind(), "scrypt", null, null, null, wk.salt(), wk.wrapped());
+        assertThatThrownBy(() -> KeyWrapping.unwrap(bad, file, REPO_ID))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("scrypt");
     }
 
@@ -186,14 +199,15 @@ class KeyWrappingTest {
         assertThat(b).hasSize(64);
         assertSameKeys(KeyMaterial.fromBytes(b), m);
         assertThatThrownBy(() -> KeyMaterial.fromBytes(new byte[63])).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> new KeyMaterial(new byte[31], new byte[32])).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> new KeyMaterial(new byte[31], new byte[32]))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     static void assertNoPlainKeys(KeyWrapping.WrappedKey wk, KeyMaterial master) throws IOException {
         String json = Json.MAPPER.writeValueAsString(wk);
         Base64.Encoder b64 = Base64.getEncoder();
         HexFormat hex = HexFormat.of();
-        for (byte[] k : new byte[][]{master.encryptionKey(), master.idKey(), master.toBytes()}) {
+        for (byte[] k : new byte[][] {master.encryptionKey(), master.idKey(), master.toBytes()}) {
             assertThat(json).doesNotContain(b64.encodeToString(k)).doesNotContain(hex.formatHex(k));
         }
     }

@@ -1,24 +1,26 @@
 package dev.lifeboat.storage.azure;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.models.BlockListType;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
-import org.junit.jupiter.api.Test;
-
 import java.io.IOException;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 /** The store contract against a real Azure Blob server (Azurite in its own process); each test gets its own prefix. */
 class AzureBlobStoreContractTest extends BlobStoreContract {
 
     @Override
     protected BlobStore openStore() throws Exception {
-        return new AzureBlobStore(AzuriteFixture.CONTAINER, "t-" + UUID.randomUUID() + "/repo", AzuriteFixture.get().settings());
+        return new AzureBlobStore(
+                AzuriteFixture.CONTAINER,
+                "t-" + UUID.randomUUID() + "/repo",
+                AzuriteFixture.get().settings());
     }
 
     @Override
@@ -28,8 +30,14 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void uriNamesContainerAndPrefix() throws Exception {
-        assertThat(store.uri()).startsWith("azure://" + AzuriteFixture.CONTAINER + "/t-").endsWith("/repo");
-        assertThat(new AzureBlobStore(AzuriteFixture.CONTAINER, "/", AzuriteFixture.get().settings()).uri())
+        assertThat(store.uri())
+                .startsWith("azure://" + AzuriteFixture.CONTAINER + "/t-")
+                .endsWith("/repo");
+        assertThat(new AzureBlobStore(
+                                AzuriteFixture.CONTAINER,
+                                "/",
+                                AzuriteFixture.get().settings())
+                        .uri())
                 .isEqualTo("azure://" + AzuriteFixture.CONTAINER);
     }
 
@@ -38,19 +46,30 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
         store.put("big", random(LARGE_OBJECT_SIZE, 7));
         String name = store.uri().substring(("azure://" + AzuriteFixture.CONTAINER + "/").length()) + "/big";
         BlobContainerClient raw = AzuriteFixture.get().rawClient().getBlobContainerClient(AzuriteFixture.CONTAINER);
-        assertThat(raw.getBlobClient(name).getBlockBlobClient().listBlocks(BlockListType.COMMITTED).getCommittedBlocks())
+        assertThat(raw.getBlobClient(name)
+                        .getBlockBlobClient()
+                        .listBlocks(BlockListType.COMMITTED)
+                        .getCommittedBlocks())
                 .hasSize(3);
         store.put("small", bytes("x"));
-        assertThat(raw.getBlobClient(name.replace("/big", "/small")).getBlockBlobClient().listBlocks(BlockListType.COMMITTED)
-                .getCommittedBlocks()).as("one Put Blob, no blocks").isEmpty();
+        assertThat(raw.getBlobClient(name.replace("/big", "/small"))
+                        .getBlockBlobClient()
+                        .listBlocks(BlockListType.COMMITTED)
+                        .getCommittedBlocks())
+                .as("one Put Blob, no blocks")
+                .isEmpty();
     }
 
     @Test
     void aMissingContainerIsAnErrorNotAMissingObject() throws Exception {
-        try (AzureBlobStore nowhere = new AzureBlobStore("no-such-container", "", AzuriteFixture.get().settings())) {
-            assertThatThrownBy(() -> nowhere.put("k", bytes("x"))).isInstanceOf(IOException.class)
-                    .isNotInstanceOf(dev.lifeboat.storage.BlobNotFoundException.class).hasMessageContaining("azure://no-such-container");
-            assertThatThrownBy(() -> nowhere.get("k")).isInstanceOf(IOException.class)
+        try (AzureBlobStore nowhere =
+                new AzureBlobStore("no-such-container", "", AzuriteFixture.get().settings())) {
+            assertThatThrownBy(() -> nowhere.put("k", bytes("x")))
+                    .isInstanceOf(IOException.class)
+                    .isNotInstanceOf(dev.lifeboat.storage.BlobNotFoundException.class)
+                    .hasMessageContaining("azure://no-such-container");
+            assertThatThrownBy(() -> nowhere.get("k"))
+                    .isInstanceOf(IOException.class)
                     .isNotInstanceOf(dev.lifeboat.storage.BlobNotFoundException.class);
             assertThatThrownBy(() -> nowhere.putIfAbsent("k", bytes("x"))).isInstanceOf(IOException.class);
         }
@@ -58,22 +77,28 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void settingsComeFromTheEnvironment() {
-        AzureSettings s = AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_ACCOUNT", "acct", "AZURE_STORAGE_KEY", "a2V5"));
+        AzureSettings s =
+                AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_ACCOUNT", "acct", "AZURE_STORAGE_KEY", "a2V5"));
         assertThat(s.effectiveEndpoint()).isEqualTo("https://acct.blob.core.windows.net");
         assertThat(s.toString()).doesNotContain("a2V5");
-        AzureSettings cs = AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true"));
+        AzureSettings cs =
+                AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_CONNECTION_STRING", "UseDevelopmentStorage=true"));
         assertThat(cs.effectiveEndpoint()).as("from the connection string").isNull();
-        AzureSettings sas = AzureSettings.fromEnvironment(Map.of("LIFEBOAT_AZURE_ENDPOINT", "https://x.blob.core.windows.net",
-                "AZURE_STORAGE_SAS_TOKEN", "sv=2024&sig=abc"));
+        AzureSettings sas = AzureSettings.fromEnvironment(Map.of(
+                "LIFEBOAT_AZURE_ENDPOINT",
+                "https://x.blob.core.windows.net",
+                "AZURE_STORAGE_SAS_TOKEN",
+                "sv=2024&sig=abc"));
         assertThat(sas.effectiveEndpoint()).isEqualTo("https://x.blob.core.windows.net");
-        assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of())).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of()))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("AZURE_STORAGE_CONNECTION_STRING");
     }
 
     @Test
     void aConnectionStringWorksToo() throws Exception {
-        String cs = "DefaultEndpointsProtocol=http;AccountName=" + AzuriteFixture.ACCOUNT + ";AccountKey=" + AzuriteFixture.KEY
-                + ";BlobEndpoint=" + AzuriteFixture.get().endpoint + ";";
+        String cs = "DefaultEndpointsProtocol=http;AccountName=" + AzuriteFixture.ACCOUNT + ";AccountKey="
+                + AzuriteFixture.KEY + ";BlobEndpoint=" + AzuriteFixture.get().endpoint + ";";
         AzureSettings s = AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_CONNECTION_STRING", cs));
         try (AzureBlobStore other = new AzureBlobStore(AzuriteFixture.CONTAINER, "t-" + UUID.randomUUID(), s)) {
             other.put("k", bytes("v"));

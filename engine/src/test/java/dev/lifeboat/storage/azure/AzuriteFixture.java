@@ -5,7 +5,6 @@ import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.BlobServiceClientBuilder;
 import com.azure.storage.common.StorageSharedKeyCredential;
 import dev.lifeboat.storage.ExternalServer;
-
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,9 +19,12 @@ public final class AzuriteFixture {
     public static final String CONTAINER = "lifeboat-test";
     /** Azurite's well-known development account and key (published in Azure's documentation, not a secret). */
     public static final String ACCOUNT = "devstoreaccount1";
-    public static final String KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-    private static final ExternalServer.Shared<AzuriteFixture> SHARED = new ExternalServer.Shared<>("Azurite", AzuriteFixture::start);
+    public static final String KEY =
+            "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    private static final ExternalServer.Shared<AzuriteFixture> SHARED =
+            new ExternalServer.Shared<>("Azurite", AzuriteFixture::start);
 
     public final String endpoint;
 
@@ -40,23 +42,35 @@ public final class AzuriteFixture {
                 return p;
             }
         }
-        throw new IllegalStateException("cannot find the checkout root (the directory with mvnw) above " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException("cannot find the checkout root (the directory with mvnw) above "
+                + Path.of("").toAbsolutePath());
     }
 
     private static AzuriteFixture start() throws Exception {
         Path root = checkoutRoot();
         Path azurite = root.resolve(".tools/node_modules/.bin/azurite-blob");
         if (!Files.isExecutable(azurite)) {
-            throw new IllegalStateException("Azurite is not installed at " + azurite + ": run bin/setup (it installs it into "
-                    + root.resolve(".tools") + " with npm)");
+            throw new IllegalStateException("Azurite is not installed at " + azurite
+                    + ": run bin/setup (it installs it into " + root.resolve(".tools") + " with npm)");
         }
         Path work = Files.createTempDirectory(Files.createDirectories(root.resolve("engine/target")), "azurite-");
         int port = ExternalServer.freePort();
         String endpoint = "http://127.0.0.1:" + port + "/" + ACCOUNT;
-        ExternalServer.start("azurite", List.of(azurite.toString(), "--blobHost", "127.0.0.1", "--blobPort", String.valueOf(port),
-                        "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry",
+        ExternalServer.start(
+                "azurite",
+                List.of(
+                        azurite.toString(),
+                        "--blobHost",
+                        "127.0.0.1",
+                        "--blobPort",
+                        String.valueOf(port),
+                        "--inMemoryPersistence",
+                        "--skipApiVersionCheck",
+                        "--disableTelemetry",
                         "--silent"),
-                work, URI.create(endpoint + "?comp=list"), Duration.ofSeconds(60));
+                work,
+                URI.create(endpoint + "?comp=list"),
+                Duration.ofSeconds(60));
         AzuriteFixture fixture = new AzuriteFixture(endpoint);
         fixture.rawClient().createBlobContainerIfNotExists(CONTAINER);
         return fixture;
@@ -64,12 +78,17 @@ public final class AzuriteFixture {
 
     /** A plain SDK client, to look at what the store wrote. */
     BlobServiceClient rawClient() {
-        return new BlobServiceClientBuilder().endpoint(endpoint).credential(new StorageSharedKeyCredential(ACCOUNT, KEY))
-                .httpClient(new JdkHttpClientBuilder().build()).buildClient();
+        return new BlobServiceClientBuilder()
+                .endpoint(endpoint)
+                .credential(new StorageSharedKeyCredential(ACCOUNT, KEY))
+                .httpClient(new JdkHttpClientBuilder().build())
+                .buildClient();
     }
 
     /** Shared-key settings with small blocks, so an 11 MiB object is uploaded as several blocks. */
     public AzureSettings settings() {
-        return AzureSettings.sharedKey(endpoint, ACCOUNT, KEY).withUploads(6L << 20, 5L << 20, 4).withMaxTries(3);
+        return AzureSettings.sharedKey(endpoint, ACCOUNT, KEY)
+                .withUploads(6L << 20, 5L << 20, 4)
+                .withMaxTries(3);
     }
 }

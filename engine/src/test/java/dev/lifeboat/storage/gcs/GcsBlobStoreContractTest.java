@@ -1,17 +1,16 @@
 package dev.lifeboat.storage.gcs;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.google.cloud.NoCredentials;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
 import dev.lifeboat.storage.BlobStores;
-import org.junit.jupiter.api.Test;
-
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 /**
  * The store contract against a server speaking the GCS JSON API over HTTP: the Cloud Storage emulator of
@@ -34,7 +33,10 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
 
     @Override
     protected BlobStore openStore() throws Exception {
-        return new GcsBlobStore(GcsEmulatorFixture.BUCKET, "t-" + UUID.randomUUID() + "/repo", GcsEmulatorFixture.get().settings());
+        return new GcsBlobStore(
+                GcsEmulatorFixture.BUCKET,
+                "t-" + UUID.randomUUID() + "/repo",
+                GcsEmulatorFixture.get().settings());
     }
 
     @Override
@@ -53,8 +55,11 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void uriNamesBucketAndPrefix() throws Exception {
-        assertThat(store.uri()).startsWith("gs://" + GcsEmulatorFixture.BUCKET + "/t-").endsWith("/repo");
-        try (GcsBlobStore whole = new GcsBlobStore(GcsEmulatorFixture.BUCKET, "/", GcsEmulatorFixture.get().settings())) {
+        assertThat(store.uri())
+                .startsWith("gs://" + GcsEmulatorFixture.BUCKET + "/t-")
+                .endsWith("/repo");
+        try (GcsBlobStore whole = new GcsBlobStore(
+                GcsEmulatorFixture.BUCKET, "/", GcsEmulatorFixture.get().settings())) {
             assertThat(whole.uri()).isEqualTo("gs://" + GcsEmulatorFixture.BUCKET);
         }
     }
@@ -63,7 +68,8 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
     void objectsLiveUnderThePrefix() throws Exception {
         store.put("data/x", bytes("x"));
         String prefix = store.uri().substring(("gs://" + GcsEmulatorFixture.BUCKET + "/").length());
-        try (GcsBlobStore whole = new GcsBlobStore(GcsEmulatorFixture.BUCKET, "", GcsEmulatorFixture.get().settings())) {
+        try (GcsBlobStore whole = new GcsBlobStore(
+                GcsEmulatorFixture.BUCKET, "", GcsEmulatorFixture.get().settings())) {
             assertThat(whole.get(prefix + "/data/x")).isEqualTo(bytes("x"));
             assertThat(whole.list(prefix + "/")).extracting(i -> i.key()).containsExactly(prefix + "/data/x");
         }
@@ -71,26 +77,31 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void settingsComeFromTheEnvironment() {
-        GcsSettings s = GcsSettings.fromEnvironment(Map.of("LIFEBOAT_GCS_ENDPOINT", "http://127.0.0.1:9199",
-                "LIFEBOAT_GCS_PROJECT", "backups"));
+        GcsSettings s = GcsSettings.fromEnvironment(
+                Map.of("LIFEBOAT_GCS_ENDPOINT", "http://127.0.0.1:9199", "LIFEBOAT_GCS_PROJECT", "backups"));
         assertThat(s.endpoint()).isEqualTo("http://127.0.0.1:9199");
         assertThat(s.projectId()).isEqualTo("backups");
         assertThat(s.credentials()).as("no credentials for a custom endpoint").isSameAs(NoCredentials.getInstance());
-        GcsSettings withKey = GcsSettings.fromEnvironment(Map.of("LIFEBOAT_GCS_ENDPOINT", "https://gcs.internal",
-                "GOOGLE_APPLICATION_CREDENTIALS", "/etc/key.json"));
-        assertThat(withKey.credentials()).as("the standard chain reads GOOGLE_APPLICATION_CREDENTIALS").isNull();
+        GcsSettings withKey = GcsSettings.fromEnvironment(Map.of(
+                "LIFEBOAT_GCS_ENDPOINT", "https://gcs.internal", "GOOGLE_APPLICATION_CREDENTIALS", "/etc/key.json"));
+        assertThat(withKey.credentials())
+                .as("the standard chain reads GOOGLE_APPLICATION_CREDENTIALS")
+                .isNull();
         GcsSettings google = GcsSettings.fromEnvironment(Map.of());
         assertThat(google.endpoint()).isNull();
         assertThat(google.credentials()).as("Application Default Credentials").isNull();
         assertThatThrownBy(() -> GcsSettings.fromEnvironment(Map.of("LIFEBOAT_GCS_ENDPOINT", "127.0.0.1:9199")))
                 .isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> GcsSettings.defaults().withUploads(1, 1000)).isInstanceOf(IllegalArgumentException.class);
-        assertThat(GcsSettings.defaults().withRetries(2, Duration.ofSeconds(5)).maxAttempts()).isEqualTo(2);
+        assertThatThrownBy(() -> GcsSettings.defaults().withUploads(1, 1000))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThat(GcsSettings.defaults().withRetries(2, Duration.ofSeconds(5)).maxAttempts())
+                .isEqualTo(2);
     }
 
     @Test
     void blobStoresOpensGsUris() {
-        assertThatThrownBy(() -> BlobStores.open("gs:///prefix")).isInstanceOf(IllegalArgumentException.class)
+        assertThatThrownBy(() -> BlobStores.open("gs:///prefix"))
+                .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("gs://bucket/prefix");
     }
 }

@@ -2,7 +2,6 @@ package dev.lifeboat.storage.gcs;
 
 import com.google.cloud.NoCredentials;
 import dev.lifeboat.storage.ExternalServer;
-
 import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +17,8 @@ import java.util.List;
 public final class GcsEmulatorFixture {
     public static final String BUCKET = "lifeboat-test";
 
-    private static final ExternalServer.Shared<GcsEmulatorFixture> SHARED = new ExternalServer.Shared<>("the GCS emulator", GcsEmulatorFixture::start);
+    private static final ExternalServer.Shared<GcsEmulatorFixture> SHARED =
+            new ExternalServer.Shared<>("the GCS emulator", GcsEmulatorFixture::start);
 
     public final String endpoint;
 
@@ -36,7 +36,8 @@ public final class GcsEmulatorFixture {
                 return p;
             }
         }
-        throw new IllegalStateException("cannot find the checkout root (the directory with mvnw) above " + Path.of("").toAbsolutePath());
+        throw new IllegalStateException("cannot find the checkout root (the directory with mvnw) above "
+                + Path.of("").toAbsolutePath());
     }
 
     private static GcsEmulatorFixture start() throws Exception {
@@ -51,9 +52,19 @@ public final class GcsEmulatorFixture {
         int port = ExternalServer.freePort();
         String endpoint = "http://127.0.0.1:" + port;
         // TMPDIR: the emulator keeps upload bodies under it, so each instance gets its own
-        ExternalServer.start("gcs-emulator", List.of("/usr/bin/env", "TMPDIR=" + work, "node", script.toString(), tools.toString(),
-                        "127.0.0.1", String.valueOf(port)),
-                work, URI.create(endpoint + "/storage/v1/b"), Duration.ofSeconds(60));
+        ExternalServer.start(
+                "gcs-emulator",
+                List.of(
+                        "/usr/bin/env",
+                        "TMPDIR=" + work,
+                        "node",
+                        script.toString(),
+                        tools.toString(),
+                        "127.0.0.1",
+                        String.valueOf(port)),
+                work,
+                URI.create(endpoint + "/storage/v1/b"),
+                Duration.ofSeconds(60));
         return new GcsEmulatorFixture(endpoint);
     }
 
@@ -62,7 +73,10 @@ public final class GcsEmulatorFixture {
      * as a resumable upload in one 16 MiB chunk (the emulator finalizes a resumable upload on its first data request).
      */
     public GcsSettings settings() {
-        return GcsSettings.defaults().withEndpoint(endpoint, "lifeboat-test").withCredentials(NoCredentials.getInstance())
-                .withUploads(6L << 20, 16 << 20).withRetries(3, Duration.ofSeconds(30));
+        return GcsSettings.defaults()
+                .withEndpoint(endpoint, "lifeboat-test")
+                .withCredentials(NoCredentials.getInstance())
+                .withUploads(6L << 20, 16 << 20)
+                .withRetries(3, Duration.ofSeconds(30));
     }
 }

@@ -4,7 +4,6 @@ import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.FaultInjectionContract;
 import dev.lifeboat.storage.StoreOptions;
-
 import java.util.UUID;
 
 /**
@@ -22,7 +21,9 @@ class GcsFaultInjectionTest extends FaultInjectionContract {
 
     @Override
     protected BlobStore openStore(String endpoint) throws Exception {
-        GcsSettings s = GcsEmulatorFixture.get().settings().withEndpoint(endpoint, "lifeboat-test")
+        GcsSettings s = GcsEmulatorFixture.get()
+                .settings()
+                .withEndpoint(endpoint, "lifeboat-test")
                 .withRetries(ATTEMPTS, REQUEST_TIMEOUT);
         // as BlobStores.open does: the client makes one attempt per request, the stack's retry layer the others
         BlobStore backend = new GcsBlobStore(GcsEmulatorFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", s);

@@ -1,19 +1,18 @@
 package dev.lifeboat.storage.limiter;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The limiter against a local store, measured on the wall clock: each test moves several seconds' worth of its limit
@@ -120,6 +119,7 @@ class RateLimitedBlobStoreTest {
     @Test
     void noLimitsMeanTheStoreItself() {
         LocalBlobStore local = new LocalBlobStore(dir);
-        assertThat(RateLimitedBlobStore.wrap(local, RateLimits.NONE, () -> false)).isSameAs(local);
+        assertThat(RateLimitedBlobStore.wrap(local, RateLimits.NONE, () -> false))
+                .isSameAs(local);
     }
 }

@@ -1,20 +1,19 @@
 package dev.lifeboat.storage.limiter;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
 
 class RateLimitsTest {
 
     @Test
     void readsTheEnvironment() {
-        RateLimits l = RateLimits.fromEnvironment(Map.of(RateLimits.UPLOAD_ENV, "20MiB",
-                RateLimits.DOWNLOAD_ENV, "1.5 MB", RateLimits.REQUESTS_ENV, "100"));
+        RateLimits l = RateLimits.fromEnvironment(Map.of(
+                RateLimits.UPLOAD_ENV, "20MiB", RateLimits.DOWNLOAD_ENV, "1.5 MB", RateLimits.REQUESTS_ENV, "100"));
         assertThat(l).isEqualTo(new RateLimits(20L << 20, 1_500_000, 100));
         assertThat(RateLimits.fromEnvironment(Map.of()).unlimited()).isTrue();
         assertThatThrownBy(() -> RateLimits.fromEnvironment(Map.of(RateLimits.REQUESTS_ENV, "fast")))

@@ -1,15 +1,14 @@
 package dev.lifeboat.storage.local;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which directories a write fsyncs: every directory that gained an entry (a new subdirectory or the object's name)
@@ -44,11 +43,14 @@ class LocalBlobStoreDurabilityTest {
         List<Path> synced = new ArrayList<>();
         LocalBlobStore store = new LocalBlobStore(root, synced::add);
 
-        assertThat(store.putIfAbsent("locks/a/b/exclusive", "me".getBytes(StandardCharsets.UTF_8))).isTrue();
-        assertThat(synced).containsExactly(root, root.resolve("locks"), root.resolve("locks/a"), root.resolve("locks/a/b"));
+        assertThat(store.putIfAbsent("locks/a/b/exclusive", "me".getBytes(StandardCharsets.UTF_8)))
+                .isTrue();
+        assertThat(synced)
+                .containsExactly(root, root.resolve("locks"), root.resolve("locks/a"), root.resolve("locks/a/b"));
 
         synced.clear();
-        assertThat(store.putIfAbsent("locks/a/b/exclusive", "you".getBytes(StandardCharsets.UTF_8))).isFalse();
+        assertThat(store.putIfAbsent("locks/a/b/exclusive", "you".getBytes(StandardCharsets.UTF_8)))
+                .isFalse();
         assertThat(synced).as("a refused create adds no entry").isEmpty();
         assertThat(store.get("locks/a/b/exclusive")).isEqualTo("me".getBytes(StandardCharsets.UTF_8));
         try (var files = Files.list(root.resolve("locks/a/b"))) {

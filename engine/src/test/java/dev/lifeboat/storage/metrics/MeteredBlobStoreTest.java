@@ -1,19 +1,18 @@
 package dev.lifeboat.storage.metrics;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class MeteredBlobStoreTest {
     @TempDir
@@ -23,17 +22,22 @@ class MeteredBlobStoreTest {
 
     private long count(String operation, String outcome) {
         var t = registry.find(MeteredBlobStore.OPERATIONS)
-                .tags("backend", "file", "operation", operation, "outcome", outcome).timer();
+                .tags("backend", "file", "operation", operation, "outcome", outcome)
+                .timer();
         return t == null ? 0 : t.count();
     }
 
     private double bytes(String operation) {
-        var c = registry.find(MeteredBlobStore.BYTES).tags("backend", "file", "operation", operation).counter();
+        var c = registry.find(MeteredBlobStore.BYTES)
+                .tags("backend", "file", "operation", operation)
+                .counter();
         return c == null ? 0 : c.count();
     }
 
     private double errors(String operation) {
-        var c = registry.find(MeteredBlobStore.ERRORS).tags("backend", "file", "operation", operation).counter();
+        var c = registry.find(MeteredBlobStore.ERRORS)
+                .tags("backend", "file", "operation", operation)
+                .counter();
         return c == null ? 0 : c.count();
     }
 
@@ -70,7 +74,9 @@ class MeteredBlobStoreTest {
         assertThat(count("stat", "ok")).isEqualTo(1);
         assertThat(count("list", "ok")).isEqualTo(1);
         assertThat(count("delete", "ok")).isEqualTo(1);
-        var put = registry.find(MeteredBlobStore.OPERATIONS).tags("operation", "put", "outcome", "ok").timer();
+        var put = registry.find(MeteredBlobStore.OPERATIONS)
+                .tags("operation", "put", "outcome", "ok")
+                .timer();
         assertThat(put.totalTime(TimeUnit.NANOSECONDS)).as("latency").isPositive();
     }
 }

@@ -1,23 +1,22 @@
 package dev.lifeboat.storage.retry;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.common.Backoff;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.FlakyBlobStoreDouble;
 import dev.lifeboat.storage.TransientStoreException;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class RetryingBlobStoreTest {
     private static final Backoff FAST =
@@ -25,6 +24,7 @@ class RetryingBlobStoreTest {
 
     @TempDir
     Path dir;
+
     private LocalBlobStore local;
     private FlakyBlobStoreDouble flaky;
     private BlobStore store;
@@ -55,7 +55,8 @@ class RetryingBlobStoreTest {
     @Test
     void theLastFailureIsThrownOnceAttemptsAreUsedUp() {
         flaky.failNext(4);
-        assertThatThrownBy(() -> store.put("a", new byte[1])).isInstanceOf(TransientStoreException.class)
+        assertThatThrownBy(() -> store.put("a", new byte[1]))
+                .isInstanceOf(TransientStoreException.class)
                 .hasMessageContaining("put a");
         assertThat(flaky.calls()).isEqualTo(4);
     }
@@ -71,7 +72,8 @@ class RetryingBlobStoreTest {
         local.put("a", new byte[1]);
         flaky.failNext(1);
         flaky.failPermanently();
-        assertThatThrownBy(() -> store.get("a")).isNotInstanceOf(TransientStoreException.class)
+        assertThatThrownBy(() -> store.get("a"))
+                .isNotInstanceOf(TransientStoreException.class)
                 .hasMessageContaining("AccessDenied");
         assertThat(flaky.calls()).isEqualTo(1);
     }
@@ -80,7 +82,9 @@ class RetryingBlobStoreTest {
     void aCreateWhoseAnswerWasLostIsReportedAsCreated() throws IOException {
         flaky.loseAnswers().failNext(1);
         assertThat(store.putIfAbsent("lock", "mine".getBytes())).isTrue();
-        assertThat(flaky.calls()).as("created with its answer lost, refused as existing, compared").isEqualTo(3);
+        assertThat(flaky.calls())
+                .as("created with its answer lost, refused as existing, compared")
+                .isEqualTo(3);
         assertThat(local.get("lock")).isEqualTo("mine".getBytes());
     }
 
@@ -89,7 +93,9 @@ class RetryingBlobStoreTest {
         local.put("lock", "theirs".getBytes());
         assertThat(store.putIfAbsent("lock", "mine".getBytes())).isFalse();
         flaky.failNext(1);
-        assertThat(store.putIfAbsent("lock", "mine".getBytes())).as("after a retry too").isFalse();
+        assertThat(store.putIfAbsent("lock", "mine".getBytes()))
+                .as("after a retry too")
+                .isFalse();
         assertThat(local.get("lock")).isEqualTo("theirs".getBytes());
     }
 
@@ -114,7 +120,8 @@ class RetryingBlobStoreTest {
 
     @Test
     void theTimeBudgetEndsTheRetries() {
-        Backoff slow = Backoff.exponential(Duration.ofMillis(400), Duration.ofSeconds(1)).withMaxAttempts(10)
+        Backoff slow = Backoff.exponential(Duration.ofMillis(400), Duration.ofSeconds(1))
+                .withMaxAttempts(10)
                 .withBudget(Duration.ofMillis(100));
         BlobStore budgeted = new RetryingBlobStore(flaky, slow, Backoff.NEVER);
         flaky.failNext(5);

@@ -1,26 +1,27 @@
 package dev.lifeboat.storage.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
+import java.util.List;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
 import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
 import software.amazon.awssdk.services.s3.model.StorageClass;
 
-import java.util.List;
-
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /** The store contract against a real S3 server (S3Mock in its own process); each test gets its own key prefix. */
 class S3BlobStoreContractTest extends BlobStoreContract {
 
     @Override
     protected BlobStore openStore() throws Exception {
-        return new S3BlobStore(S3MockFixture.BUCKET, "t-" + UUID.randomUUID() + "/repo", S3MockFixture.get().settings());
+        return new S3BlobStore(
+                S3MockFixture.BUCKET,
+                "t-" + UUID.randomUUID() + "/repo",
+                S3MockFixture.get().settings());
     }
 
     @Override
@@ -39,8 +40,11 @@ class S3BlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void uriNamesBucketAndPrefix() throws Exception {
-        assertThat(store.uri()).startsWith("s3://" + S3MockFixture.BUCKET + "/t-").endsWith("/repo");
-        try (S3BlobStore whole = new S3BlobStore(S3MockFixture.BUCKET, "", S3MockFixture.get().settings())) {
+        assertThat(store.uri())
+                .startsWith("s3://" + S3MockFixture.BUCKET + "/t-")
+                .endsWith("/repo");
+        try (S3BlobStore whole =
+                new S3BlobStore(S3MockFixture.BUCKET, "", S3MockFixture.get().settings())) {
             assertThat(whole.uri()).isEqualTo("s3://" + S3MockFixture.BUCKET);
         }
     }
@@ -49,7 +53,8 @@ class S3BlobStoreContractTest extends BlobStoreContract {
     void objectsLiveUnderThePrefix() throws Exception {
         store.put("data/x", bytes("x"));
         String prefix = store.uri().substring(("s3://" + S3MockFixture.BUCKET + "/").length());
-        try (S3BlobStore whole = new S3BlobStore(S3MockFixture.BUCKET, "", S3MockFixture.get().settings())) {
+        try (S3BlobStore whole =
+                new S3BlobStore(S3MockFixture.BUCKET, "", S3MockFixture.get().settings())) {
             assertThat(whole.get(prefix + "/data/x")).isEqualTo(bytes("x"));
             assertThat(whole.list(prefix + "/")).extracting(i -> i.key()).containsExactly(prefix + "/data/x");
         }
@@ -57,8 +62,10 @@ class S3BlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void aMissingBucketIsAnErrorNotAMissingObject() throws Exception {
-        try (S3BlobStore nowhere = new S3BlobStore("no-such-bucket", "", S3MockFixture.get().settings())) {
-            assertThatThrownBy(() -> nowhere.put("k", bytes("x"))).isInstanceOf(java.io.IOException.class)
+        try (S3BlobStore nowhere =
+                new S3BlobStore("no-such-bucket", "", S3MockFixture.get().settings())) {
+            assertThatThrownBy(() -> nowhere.put("k", bytes("x")))
+                    .isInstanceOf(java.io.IOException.class)
                     .hasMessageContaining("s3://no-such-bucket");
             assertThatThrownBy(() -> nowhere.list("")).isInstanceOf(java.io.IOException.class);
         }
@@ -66,11 +73,21 @@ class S3BlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void settingsComeFromTheEnvironment() {
-        S3Settings s = S3Settings.fromEnvironment(java.util.Map.of("LIFEBOAT_S3_ENDPOINT", "http://127.0.0.1:9000",
-                "LIFEBOAT_S3_REGION", "eu-west-1", "LIFEBOAT_S3_SSE", "aws:kms", "LIFEBOAT_S3_KMS_KEY_ID", "alias/backup",
-                "LIFEBOAT_S3_STORAGE_CLASS", "STANDARD_IA"));
+        S3Settings s = S3Settings.fromEnvironment(java.util.Map.of(
+                "LIFEBOAT_S3_ENDPOINT",
+                "http://127.0.0.1:9000",
+                "LIFEBOAT_S3_REGION",
+                "eu-west-1",
+                "LIFEBOAT_S3_SSE",
+                "aws:kms",
+                "LIFEBOAT_S3_KMS_KEY_ID",
+                "alias/backup",
+                "LIFEBOAT_S3_STORAGE_CLASS",
+                "STANDARD_IA"));
         assertThat(s.endpoint()).isEqualTo("http://127.0.0.1:9000");
-        assertThat(s.pathStyle()).as("path style by default with a custom endpoint").isTrue();
+        assertThat(s.pathStyle())
+                .as("path style by default with a custom endpoint")
+                .isTrue();
         assertThat(s.region()).isEqualTo("eu-west-1");
         assertThat(s.serverSideEncryption()).isEqualTo("aws:kms");
         assertThat(s.kmsKeyId()).isEqualTo("alias/backup");
@@ -83,11 +100,24 @@ class S3BlobStoreContractTest extends BlobStoreContract {
 
     @Test
     void serverSideEncryptionAndStorageClassAreSent() throws Exception {
-        S3Settings sse = new S3Settings(S3MockFixture.get().endpoint, "us-east-1", true, "test", "test", "AES256", null,
-                "STANDARD_IA", 6L << 20, S3Settings.MIN_PART_SIZE, 2, 3, S3Settings.DEFAULT_TIMEOUT);
+        S3Settings sse = new S3Settings(
+                S3MockFixture.get().endpoint,
+                "us-east-1",
+                true,
+                "test",
+                "test",
+                "AES256",
+                null,
+                "STANDARD_IA",
+                6L << 20,
+                S3Settings.MIN_PART_SIZE,
+                2,
+                3,
+                S3Settings.DEFAULT_TIMEOUT);
         byte[] big = random(LARGE_OBJECT_SIZE, 9);
         String prefix = "t-" + UUID.randomUUID();
-        try (S3BlobStore s = new S3BlobStore(S3MockFixture.BUCKET, prefix, sse); S3Client raw = S3MockFixture.get().rawClient()) {
+        try (S3BlobStore s = new S3BlobStore(S3MockFixture.BUCKET, prefix, sse);
+                S3Client raw = S3MockFixture.get().rawClient()) {
             s.put("small", bytes("x"));
             s.put("big", big);
             assertThat(s.putIfAbsent("lock", bytes("l"))).isTrue();
@@ -96,7 +126,8 @@ class S3BlobStoreContractTest extends BlobStoreContract {
             // "big" is left out: S3Mock takes a multipart object's encryption from the completing request, not the
             // creating one as S3 does (the store sends it when it creates the upload)
             for (String k : List.of("small", "lock")) {
-                HeadObjectResponse h = raw.headObject(r -> r.bucket(S3MockFixture.BUCKET).key(prefix + "/" + k));
+                HeadObjectResponse h =
+                        raw.headObject(r -> r.bucket(S3MockFixture.BUCKET).key(prefix + "/" + k));
                 assertThat(h.serverSideEncryption()).as(k).isEqualTo(ServerSideEncryption.AES256);
                 assertThat(h.storageClass()).as(k).isEqualTo(StorageClass.STANDARD_IA);
             }

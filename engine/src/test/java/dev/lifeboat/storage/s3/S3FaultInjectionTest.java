@@ -4,7 +4,6 @@ import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.FaultInjectionContract;
 import dev.lifeboat.storage.StoreOptions;
-
 import java.util.UUID;
 
 /** Faults injected between the S3 client and S3Mock (see {@link FaultInjectionContract}). */
@@ -17,8 +16,11 @@ class S3FaultInjectionTest extends FaultInjectionContract {
 
     @Override
     protected BlobStore openStore(String endpoint) throws Exception {
-        S3Settings s = S3MockFixture.get().settings().withEndpoint(endpoint, "us-east-1", true)
-                .withMaxAttempts(ATTEMPTS).withTimeout(REQUEST_TIMEOUT);
+        S3Settings s = S3MockFixture.get()
+                .settings()
+                .withEndpoint(endpoint, "us-east-1", true)
+                .withMaxAttempts(ATTEMPTS)
+                .withTimeout(REQUEST_TIMEOUT);
         // as BlobStores.open does: the client makes one attempt per request, the stack's retry layer the others
         BlobStore backend = new S3BlobStore(S3MockFixture.BUCKET, "f-" + UUID.randomUUID() + "/repo", s);
         return BlobStores.stack(backend, StoreOptions.defaults().withRetryAttempts(s.maxAttempts()));

@@ -1,8 +1,8 @@
 package dev.lifeboat.agent.link;
 
 import com.google.protobuf.Timestamp;
-import dev.lifeboat.common.Backoff;
 import dev.lifeboat.agent.JobManager;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.proto.v1.AgentLinkGrpc;
 import dev.lifeboat.proto.v1.AgentMessage;
 import dev.lifeboat.proto.v1.ControllerMessage;
@@ -17,15 +17,14 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The agent's dial-out connection to the controller: one bidirectional stream carrying a Hello, heartbeats, job events
@@ -38,8 +37,8 @@ public final class ControllerLink implements AutoCloseable {
     private static final Duration MIN_BACKOFF = Duration.ofMillis(500);
     private static final Duration MAX_BACKOFF = Duration.ofSeconds(30);
 
-    public record Identity(String agentId, String region, String version, List<String> databases, int maxConcurrentJobs) {
-    }
+    public record Identity(
+            String agentId, String region, String version, List<String> databases, int maxConcurrentJobs) {}
 
     private final ManagedChannel channel;
     private final Identity identity;
@@ -52,10 +51,18 @@ public final class ControllerLink implements AutoCloseable {
     private volatile boolean connected;
     private List<JobEvent> interrupted;
 
-    public ControllerLink(String controller, ChannelCredentials credentials, Identity identity, JobManager jobs,
-                          Supplier<List<MetricSample>> metrics, Duration metricsInterval) {
+    public ControllerLink(
+            String controller,
+            ChannelCredentials credentials,
+            Identity identity,
+            JobManager jobs,
+            Supplier<List<MetricSample>> metrics,
+            Duration metricsInterval) {
         this.channel = NettyChannelBuilder.forTarget(controller, credentials)
-                .keepAliveTime(10, TimeUnit.SECONDS).keepAliveTimeout(5, TimeUnit.SECONDS).keepAliveWithoutCalls(true).build();
+                .keepAliveTime(10, TimeUnit.SECONDS)
+                .keepAliveTimeout(5, TimeUnit.SECONDS)
+                .keepAliveWithoutCalls(true)
+                .build();
         this.identity = identity;
         this.jobs = jobs;
         this.metrics = metrics;
@@ -74,7 +81,8 @@ public final class ControllerLink implements AutoCloseable {
     }
 
     private void run() {
-        Backoff.Attempts reconnects = Backoff.exponential(MIN_BACKOFF, MAX_BACKOFF).start();
+        Backoff.Attempts reconnects =
+                Backoff.exponential(MIN_BACKOFF, MAX_BACKOFF).start();
         while (!closed) {
             // our own backoff decides when to try; gRPC's (up to 2 min after a long outage) must not add to it
             channel.resetConnectBackoff();
@@ -88,7 +96,10 @@ public final class ControllerLink implements AutoCloseable {
             if (s.welcomed) {
                 reconnects.reset();
             }
-            log.warn("controller link down ({}); retrying in about {} ms", why, reconnects.nextDelay().toMillis());
+            log.warn(
+                    "controller link down ({}); retrying in about {} ms",
+                    why,
+                    reconnects.nextDelay().toMillis());
             try {
                 if (!reconnects.pause(() -> closed)) {
                     break;
@@ -106,6 +117,7 @@ public final class ControllerLink implements AutoCloseable {
         private volatile boolean welcomed;
         /** Set before the catch-up, so no event falls between it and the live stream (the controller drops repeats). */
         private volatile boolean eventsFlowing;
+
         private volatile Duration heartbeat = Duration.ofSeconds(5);
         private StreamObserver<AgentMessage> up;
 
@@ -113,8 +125,11 @@ public final class ControllerLink implements AutoCloseable {
             AutoCloseable subscription = null;
             try {
                 up = AgentLinkGrpc.newStub(channel).connect(this);
-                Hello.Builder hello = Hello.newBuilder().setAgentId(identity.agentId()).setRegion(identity.region())
-                        .setVersion(identity.version()).addAllDatabases(identity.databases())
+                Hello.Builder hello = Hello.newBuilder()
+                        .setAgentId(identity.agentId())
+                        .setRegion(identity.region())
+                        .setVersion(identity.version())
+                        .addAllDatabases(identity.databases())
                         .setMaxConcurrentJobs(identity.maxConcurrentJobs());
                 if (interrupted != null) {
                     hello.addAllInterrupted(interrupted);
@@ -132,12 +147,17 @@ public final class ControllerLink implements AutoCloseable {
                     if (welcomed) {
                         Instant now = Instant.now();
                         if (!now.isBefore(nextHeartbeat)) {
-                            send(AgentMessage.newBuilder().setHeartbeat(Heartbeat.newBuilder().setAt(ts(now))
-                                    .addAllRunningJobIds(jobs.runningJobIds())).build());
+                            send(AgentMessage.newBuilder()
+                                    .setHeartbeat(Heartbeat.newBuilder()
+                                            .setAt(ts(now))
+                                            .addAllRunningJobIds(jobs.runningJobIds()))
+                                    .build());
                             nextHeartbeat = now.plus(heartbeat);
                         }
                         if (!now.isBefore(nextMetrics)) {
-                            send(AgentMessage.newBuilder().setMetrics(Metrics.newBuilder().addAllSamples(metrics.get())).build());
+                            send(AgentMessage.newBuilder()
+                                    .setMetrics(Metrics.newBuilder().addAllSamples(metrics.get()))
+                                    .build());
                             nextMetrics = now.plus(metricsInterval);
                         }
                     }
@@ -160,7 +180,8 @@ public final class ControllerLink implements AutoCloseable {
                         if (closed) {
                             up.onCompleted();
                         } else {
-                            up.onError(Status.CANCELLED.withDescription(endReason).asRuntimeException());
+                            up.onError(
+                                    Status.CANCELLED.withDescription(endReason).asRuntimeException());
                         }
                     } catch (RuntimeException ignored) {
                         // already gone
@@ -195,12 +216,19 @@ public final class ControllerLink implements AutoCloseable {
                         jobs.submit(m.getStart());
                     } catch (java.io.IOException | RuntimeException e) {
                         // the controller recorded the job; tell it why it will never start
-                        send(AgentMessage.newBuilder().setEvent(JobEvent.newBuilder().setJobId(m.getStart().getJobId()).setSequence(1)
-                                .setKind(JobEvent.Kind.FAILED).setAt(ts(Instant.now())).setEtaSeconds(-1)
-                                .setMessage("refused by agent " + identity.agentId() + ": " + e.getMessage())).build());
+                        send(AgentMessage.newBuilder()
+                                .setEvent(JobEvent.newBuilder()
+                                        .setJobId(m.getStart().getJobId())
+                                        .setSequence(1)
+                                        .setKind(JobEvent.Kind.FAILED)
+                                        .setAt(ts(Instant.now()))
+                                        .setEtaSeconds(-1)
+                                        .setMessage("refused by agent " + identity.agentId() + ": " + e.getMessage()))
+                                .build());
                     }
                 }
-                case CANCEL -> jobs.cancel(m.getCancel().getJobId(), m.getCancel().getReason());
+                case CANCEL ->
+                    jobs.cancel(m.getCancel().getJobId(), m.getCancel().getReason());
                 default -> log.debug("ignored controller message {}", m.getBodyCase());
             }
         }
@@ -228,7 +256,10 @@ public final class ControllerLink implements AutoCloseable {
     }
 
     private static Timestamp ts(Instant i) {
-        return Timestamp.newBuilder().setSeconds(i.getEpochSecond()).setNanos(i.getNano()).build();
+        return Timestamp.newBuilder()
+                .setSeconds(i.getEpochSecond())
+                .setNanos(i.getNano())
+                .build();
     }
 
     @Override

@@ -28,11 +28,6 @@ import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import io.prometheus.metrics.model.snapshots.Quantile;
 import io.prometheus.metrics.model.snapshots.SummarySnapshot;
 import io.prometheus.metrics.model.snapshots.UnknownSnapshot;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.net.ssl.SSLContext;
-import javax.net.ssl.SSLParameters;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
@@ -44,6 +39,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The agent's meters: one Prometheus registry with the JVM and process meters bound, served as Prometheus text at
@@ -54,6 +53,7 @@ public final class AgentMetrics implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentMetrics.class);
     /** Series whose Prometheus name starts with this are the agent's own (jobs, RPO), pushed to the controller. */
     public static final String PREFIX = "lifeboat_";
+
     private static final String TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -77,7 +77,8 @@ public final class AgentMetrics implements AutoCloseable {
      *                                 agent's certificate; its trust manager decides which client certificates pass)
      * @param requireClientCertificate refuse TLS clients without a certificate the context trusts
      */
-    public AgentMetrics(InetSocketAddress address, SSLContext ssl, boolean requireClientCertificate) throws IOException {
+    public AgentMetrics(InetSocketAddress address, SSLContext ssl, boolean requireClientCertificate)
+            throws IOException {
         new JvmMemoryMetrics().bindTo(registry);
         gc.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -110,14 +111,22 @@ public final class AgentMetrics implements AutoCloseable {
         } catch (java.net.BindException e) {
             Metrics.removeRegistry(registry);
             gc.close();
-            throw new IOException("cannot serve metrics on " + address + ": " + e.getMessage()
-                    + " (is another agent or service using that port? choose another metrics address)", e);
+            throw new IOException(
+                    "cannot serve metrics on " + address + ": " + e.getMessage()
+                            + " (is another agent or service using that port? choose another metrics address)",
+                    e);
         }
         server.createContext("/", this::handle);
-        executor = Executors.newFixedThreadPool(2, r -> Thread.ofPlatform().daemon().name("lifeboat-metrics-http").unstarted(r));
+        executor = Executors.newFixedThreadPool(
+                2,
+                r -> Thread.ofPlatform().daemon().name("lifeboat-metrics-http").unstarted(r));
         server.setExecutor(executor);
         server.start();
-        log.info("serving metrics at {}://{}:{}/metrics", ssl == null ? "http" : "https", address.getHostString(), port());
+        log.info(
+                "serving metrics at {}://{}:{}/metrics",
+                ssl == null ? "http" : "https",
+                address.getHostString(),
+                port());
     }
 
     public MeterRegistry registry() {
@@ -147,14 +156,22 @@ public final class AgentMetrics implements AutoCloseable {
                 case "/metrics" -> {
                     String accept = ex.getRequestHeaders().getFirst("Accept");
                     if (accept != null && accept.contains("application/openmetrics-text")) {
-                        send(ex, 200, "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        send(
+                                ex,
+                                200,
+                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
                                 registry.scrape("application/openmetrics-text; version=1.0.0; charset=utf-8"));
                     } else {
                         send(ex, 200, TEXT, registry.scrape());
                     }
                 }
                 case "/healthz" -> send(ex, 200, "text/plain; charset=utf-8", "ok\n");
-                default -> send(ex, 404, "text/plain; charset=utf-8", "not found: this endpoint serves /metrics and /healthz\n");
+                default ->
+                    send(
+                            ex,
+                            404,
+                            "text/plain; charset=utf-8",
+                            "not found: this endpoint serves /metrics and /healthz\n");
             }
         } catch (RuntimeException e) {
             log.warn("metrics request failed: {}", e.toString());
@@ -180,7 +197,10 @@ public final class AgentMetrics implements AutoCloseable {
      */
     public List<MetricSample> snapshot() {
         Instant now = Instant.now();
-        Timestamp at = Timestamp.newBuilder().setSeconds(now.getEpochSecond()).setNanos(now.getNano()).build();
+        Timestamp at = Timestamp.newBuilder()
+                .setSeconds(now.getEpochSecond())
+                .setNanos(now.getNano())
+                .build();
         List<MetricSample> out = new ArrayList<>();
         for (MetricSnapshot s : registry.getPrometheusRegistry().scrape()) {
             String name = s.getMetadata().getPrometheusName();
@@ -190,23 +210,37 @@ public final class AgentMetrics implements AutoCloseable {
             for (DataPointSnapshot p : s.getDataPoints()) {
                 Map<String, String> labels = labels(p);
                 switch (s) {
-                    case CounterSnapshot c -> out.add(sample(name + "_total", labels, ((CounterSnapshot.CounterDataPointSnapshot) p).getValue(), at));
-                    case GaugeSnapshot g -> out.add(sample(name, labels, ((GaugeSnapshot.GaugeDataPointSnapshot) p).getValue(), at));
-                    case UnknownSnapshot u -> out.add(sample(name, labels, ((UnknownSnapshot.UnknownDataPointSnapshot) p).getValue(), at));
+                    case CounterSnapshot c ->
+                        out.add(sample(
+                                name + "_total",
+                                labels,
+                                ((CounterSnapshot.CounterDataPointSnapshot) p).getValue(),
+                                at));
+                    case GaugeSnapshot g ->
+                        out.add(sample(name, labels, ((GaugeSnapshot.GaugeDataPointSnapshot) p).getValue(), at));
+                    case UnknownSnapshot u ->
+                        out.add(sample(name, labels, ((UnknownSnapshot.UnknownDataPointSnapshot) p).getValue(), at));
                     case SummarySnapshot sum -> {
                         distribution(out, name, labels, (DistributionDataPointSnapshot) p, at);
                         for (Quantile q : ((SummarySnapshot.SummaryDataPointSnapshot) p).getQuantiles()) {
-                            out.add(sample(name, with(labels, "quantile", Double.toString(q.getQuantile())), q.getValue(), at));
+                            out.add(sample(
+                                    name,
+                                    with(labels, "quantile", Double.toString(q.getQuantile())),
+                                    q.getValue(),
+                                    at));
                         }
                     }
                     case HistogramSnapshot h -> {
-                        HistogramSnapshot.HistogramDataPointSnapshot hp = (HistogramSnapshot.HistogramDataPointSnapshot) p;
+                        HistogramSnapshot.HistogramDataPointSnapshot hp =
+                                (HistogramSnapshot.HistogramDataPointSnapshot) p;
                         distribution(out, name, labels, hp, at);
                         if (hp.hasClassicHistogramData()) {
                             long cumulative = 0; // the model counts per bucket; the exposition (and PromQL) per "le"
                             for (ClassicHistogramBucket b : hp.getClassicBuckets()) {
                                 cumulative += b.getCount();
-                                String le = b.getUpperBound() == Double.POSITIVE_INFINITY ? "+Inf" : Double.toString(b.getUpperBound());
+                                String le = b.getUpperBound() == Double.POSITIVE_INFINITY
+                                        ? "+Inf"
+                                        : Double.toString(b.getUpperBound());
                                 out.add(sample(name + "_bucket", with(labels, "le", le), cumulative, at));
                             }
                         }
@@ -220,8 +254,12 @@ public final class AgentMetrics implements AutoCloseable {
         return out;
     }
 
-    private static void distribution(List<MetricSample> out, String name, Map<String, String> labels,
-                                     DistributionDataPointSnapshot p, Timestamp at) {
+    private static void distribution(
+            List<MetricSample> out,
+            String name,
+            Map<String, String> labels,
+            DistributionDataPointSnapshot p,
+            Timestamp at) {
         if (p.hasCount()) {
             out.add(sample(name + "_count", labels, p.getCount(), at));
         }
@@ -245,7 +283,12 @@ public final class AgentMetrics implements AutoCloseable {
     }
 
     private static MetricSample sample(String name, Map<String, String> labels, double value, Timestamp at) {
-        return MetricSample.newBuilder().setName(name).putAllLabels(labels).setValue(value).setAt(at).build();
+        return MetricSample.newBuilder()
+                .setName(name)
+                .putAllLabels(labels)
+                .setValue(value)
+                .setAt(at)
+                .build();
     }
 
     @Override

@@ -7,7 +7,6 @@ import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.storage.BlobStore;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -18,8 +17,12 @@ import java.util.Map;
  * and the replicated copies of that repository in other regions, keyed by region name. The replica stores belong to
  * the probe from then on: it closes them when it is closed.
  */
-public record ProbeTarget(String database, ConnectionSource postgres, String primaryRegion, Repository primary,
-                          Map<String, BlobStore> replicas) {
+public record ProbeTarget(
+        String database,
+        ConnectionSource postgres,
+        String primaryRegion,
+        Repository primary,
+        Map<String, BlobStore> replicas) {
 
     /** How to reach the server; asked again on every reconnect, so a restarted server's new socket or port is found. */
     @FunctionalInterface
@@ -35,7 +38,8 @@ public record ProbeTarget(String database, ConnectionSource postgres, String pri
             throw new IllegalArgumentException("probe target " + database + " needs a server and a primary repository");
         }
         if (primaryRegion == null || primaryRegion.isBlank()) {
-            throw new IllegalArgumentException("probe target " + database + " needs the primary repository's region name");
+            throw new IllegalArgumentException(
+                    "probe target " + database + " needs the primary repository's region name");
         }
         replicas = replicas == null ? Map.of() : Map.copyOf(new LinkedHashMap<>(replicas));
         if (replicas.containsKey(primaryRegion)) {
@@ -45,8 +49,12 @@ public record ProbeTarget(String database, ConnectionSource postgres, String pri
     }
 
     /** A target whose regions are the primary plus every region of {@code replication} (null: none), opened by URI. */
-    public static ProbeTarget of(String database, ConnectionSource postgres, String primaryRegion, Repository primary,
-                                 ReplicationConfig replication) {
+    public static ProbeTarget of(
+            String database,
+            ConnectionSource postgres,
+            String primaryRegion,
+            Repository primary,
+            ReplicationConfig replication) {
         Map<String, BlobStore> replicas = new LinkedHashMap<>();
         if (replication != null) {
             for (ReplicationConfig.Region r : replication.regions()) {

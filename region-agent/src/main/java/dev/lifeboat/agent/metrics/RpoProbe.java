@@ -8,9 +8,6 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -30,6 +27,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Measures each database's recovery point objective per region, from the running server and what the region's
@@ -82,7 +81,8 @@ public final class RpoProbe implements AutoCloseable {
      * round of all targets may take), so a slow neighbour does not inflate it but a hung probe cannot hide forever.
      */
     private double overdueSeconds(RpoReading r) {
-        long age = java.time.Duration.between(r.measuredAt(), java.time.Instant.now()).toMillis();
+        long age = java.time.Duration.between(r.measuredAt(), java.time.Instant.now())
+                .toMillis();
         long allowed = Math.max(interval.multipliedBy(2).toMillis(), 60_000);
         return age > allowed ? (age - allowed) / 1000.0 : 0;
     }
@@ -97,11 +97,13 @@ public final class RpoProbe implements AutoCloseable {
         Set<String> names = new HashSet<>();
         for (ProbeTarget t : targets) {
             if (!names.add(t.database())) {
-                throw new IllegalArgumentException("database " + t.database() + " is named twice among the RPO probe's targets");
+                throw new IllegalArgumentException(
+                        "database " + t.database() + " is named twice among the RPO probe's targets");
             }
             this.targets.add(new Target(t));
         }
-        timer = Executors.newSingleThreadScheduledExecutor(r -> Thread.ofPlatform().daemon().name("lifeboat-rpo-probe").unstarted(r));
+        timer = Executors.newSingleThreadScheduledExecutor(
+                r -> Thread.ofPlatform().daemon().name("lifeboat-rpo-probe").unstarted(r));
         timer.scheduleWithFixedDelay(this::probeNow, 0, interval.toMillis(), TimeUnit.MILLISECONDS);
     }
 
@@ -173,20 +175,19 @@ public final class RpoProbe implements AutoCloseable {
      * The server's state at one moment. {@code quiet}: no transaction held a transaction id, so every commit so far
      * lies before {@code lsn}; with the same {@code nextXid} later, no commit was written since.
      */
-    private record ServerState(long lsn, int timeline, long segmentSize, long nextXid, boolean quiet) {
-    }
+    private record ServerState(long lsn, int timeline, long segmentSize, long nextXid, boolean quiet) {}
 
     /** A server state and when the probe first saw it. */
-    private record Sample(long lsn, long nextXid, boolean quiet, Instant firstSeen) {
-    }
+    private record Sample(long lsn, long nextXid, boolean quiet, Instant firstSeen) {}
 
-    private record PartialSeen(long size, Instant lastModified, long length) {
-    }
+    private record PartialSeen(long size, Instant lastModified, long length) {}
 
-    private static final String SERVER_SQL = "select l::text, pg_walfile_name(l), pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text, "
-            + "(select setting::bigint from pg_settings where name = 'wal_segment_size') "
-            // the snapshot is the statement's, taken before the position is read: commits it counts as done lie before l
-            + "from (select pg_current_wal_lsn() l, pg_current_snapshot() s) x";
+    private static final String SERVER_SQL =
+            "select l::text, pg_walfile_name(l), pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text, "
+                    + "(select setting::bigint from pg_settings where name = 'wal_segment_size') "
+                    // the snapshot is the statement's, taken before the position is read: commits it counts as done lie
+                    // before l
+                    + "from (select pg_current_wal_lsn() l, pg_current_snapshot() s) x";
 
     private final class Target {
         final ProbeTarget spec;
@@ -206,7 +207,9 @@ public final class RpoProbe implements AutoCloseable {
             spec.replicas().forEach((name, store) -> regions.add(new Region(this, name, store, false)));
             meters.add(Gauge.builder(CURRENT_LSN, this, t -> t.currentLsn < 0 ? Double.NaN : t.currentLsn)
                     .description("The server's WAL write position (pg_current_wal_lsn) as a number")
-                    .tags("database", spec.database()).strongReference(true).register(registry));
+                    .tags("database", spec.database())
+                    .strongReference(true)
+                    .register(registry));
         }
 
         void probe() {
@@ -237,7 +240,8 @@ public final class RpoProbe implements AutoCloseable {
                 try {
                     r.refresh();
                 } catch (IOException | RuntimeException e) {
-                    regionError = "cannot read the WAL in region " + r.name + " (" + r.store.uri() + "): " + e.getMessage();
+                    regionError =
+                            "cannot read the WAL in region " + r.name + " (" + r.store.uri() + "): " + e.getMessage();
                 }
                 if (regionError != null || dbError != null) {
                     r.errors.increment();
@@ -247,13 +251,28 @@ public final class RpoProbe implements AutoCloseable {
                 }
                 r.lastError = regionError;
                 if (regionError == null && r.durable < 0 && r.timeline >= 0) {
-                    regionError = "region " + r.name + " (" + r.store.uri() + ") holds no WAL of timeline " + r.timeline;
+                    regionError =
+                            "region " + r.name + " (" + r.store.uri() + ") holds no WAL of timeline " + r.timeline;
                 }
                 RpoReading reading = server != null
-                        ? new RpoReading(spec.database(), r.name, measured(r, server, now), r.durable, server.lsn(), now, false,
-                        regionError)
-                        : new RpoReading(spec.database(), r.name, r.durableTime == null ? Double.NaN : seconds(r.durableTime, now),
-                        r.durable, -1, now, true, join(dbError, regionError));
+                        ? new RpoReading(
+                                spec.database(),
+                                r.name,
+                                measured(r, server, now),
+                                r.durable,
+                                server.lsn(),
+                                now,
+                                false,
+                                regionError)
+                        : new RpoReading(
+                                spec.database(),
+                                r.name,
+                                r.durableTime == null ? Double.NaN : seconds(r.durableTime, now),
+                                r.durable,
+                                -1,
+                                now,
+                                true,
+                                join(dbError, regionError));
                 r.reading = reading;
                 r.durableAge = r.durableTime == null ? Double.NaN : seconds(r.durableTime, now);
                 latest.put(key(spec.database(), r.name), reading);
@@ -263,14 +282,18 @@ public final class RpoProbe implements AutoCloseable {
         }
 
         private void record(ServerState server, Instant now) {
-            if (server.timeline() != timeline || (!samples.isEmpty() && server.lsn() < samples.getLast().lsn())) {
+            if (server.timeline() != timeline
+                    || (!samples.isEmpty() && server.lsn() < samples.getLast().lsn())) {
                 samples.clear(); // a new timeline or another server: earlier positions say nothing about this one
             }
             timeline = server.timeline();
             segmentSize = server.segmentSize();
             currentLsn = server.lsn();
             Sample last = samples.isEmpty() ? null : samples.getLast();
-            if (last == null || last.lsn() != server.lsn() || last.nextXid() != server.nextXid() || last.quiet() != server.quiet()) {
+            if (last == null
+                    || last.lsn() != server.lsn()
+                    || last.nextXid() != server.nextXid()
+                    || last.quiet() != server.quiet()) {
                 samples.add(new Sample(server.lsn(), server.nextXid(), server.quiet(), now));
                 if (samples.size() > MAX_SAMPLES) {
                     samples.remove(1); // the oldest stays: it anchors the largest RPO
@@ -334,7 +357,8 @@ public final class RpoProbe implements AutoCloseable {
                         // a hung server must not stall the probe of the other databases for long
                         conn.setNetworkTimeout(Runnable::run, (int) Math.max(5_000, 2 * interval.toMillis()));
                     }
-                    try (Statement st = conn.createStatement(); ResultSet rs = st.executeQuery(SERVER_SQL)) {
+                    try (Statement st = conn.createStatement();
+                            ResultSet rs = st.executeQuery(SERVER_SQL)) {
                         rs.next();
                         long lsn = Lsn.parse(rs.getString(1));
                         int tli = Integer.parseUnsignedInt(rs.getString(2).substring(0, 8), 16);
@@ -345,7 +369,10 @@ public final class RpoProbe implements AutoCloseable {
                 } catch (SQLException e) {
                     closeConnection();
                     if ("55000".equals(e.getSQLState())) {
-                        throw new SQLException("the server is in recovery (a standby): measure RPO on the primary", e.getSQLState(), e);
+                        throw new SQLException(
+                                "the server is in recovery (a standby): measure RPO on the primary",
+                                e.getSQLState(),
+                                e);
                     }
                     if (!reused || attempt > 0) {
                         throw e;
@@ -390,22 +417,38 @@ public final class RpoProbe implements AutoCloseable {
             this.store = store;
             this.primary = primary;
             String db = target.spec.database();
-            errors = Counter.builder(PROBE_ERRORS).description("RPO measurements that could not ask the server or read the region")
-                    .tags("database", db, "region", name).register(registry);
+            errors = Counter.builder(PROBE_ERRORS)
+                    .description("RPO measurements that could not ask the server or read the region")
+                    .tags("database", db, "region", name)
+                    .register(registry);
             meters.add(errors);
-            // a reading the probe has not renewed (a hung listing or server) ages with the clock, so it cannot look healthy
-            meters.add(Gauge.builder(RPO_SECONDS, this, r -> r.reading == null ? Double.NaN : r.reading.rpoSeconds() + overdueSeconds(r.reading))
+            // a reading the probe has not renewed (a hung listing or server) ages with the clock, so it cannot look
+            // healthy
+            meters.add(Gauge.builder(
+                            RPO_SECONDS,
+                            this,
+                            r -> r.reading == null ? Double.NaN : r.reading.rpoSeconds() + overdueSeconds(r.reading))
                     .description("Age of the oldest WAL with a commit not yet durable in the region (0: all durable)")
-                    .tags("database", db, "region", name).strongReference(true).register(registry));
+                    .tags("database", db, "region", name)
+                    .strongReference(true)
+                    .register(registry));
             meters.add(Gauge.builder(DURABLE_LSN, this, r -> r.durable < 0 ? Double.NaN : r.durable)
                     .description("End of the newest WAL durable in the region, as a number")
-                    .tags("database", db, "region", name).strongReference(true).register(registry));
+                    .tags("database", db, "region", name)
+                    .strongReference(true)
+                    .register(registry));
             meters.add(Gauge.builder(DURABLE_AGE_SECONDS, this, r -> r.durableAge)
                     .description("Time since the newest durable WAL object in the region was written")
-                    .tags("database", db, "region", name).strongReference(true).register(registry));
-            meters.add(Gauge.builder(ESTIMATED, this, r -> r.reading != null && r.reading.estimatedFromObjectTime() ? 1 : 0)
-                    .description("1 when the server could not be asked and the RPO is the newest durable WAL object's age")
-                    .tags("database", db, "region", name).strongReference(true).register(registry));
+                    .tags("database", db, "region", name)
+                    .strongReference(true)
+                    .register(registry));
+            meters.add(Gauge.builder(
+                            ESTIMATED, this, r -> r.reading != null && r.reading.estimatedFromObjectTime() ? 1 : 0)
+                    .description(
+                            "1 when the server could not be asked and the RPO is the newest durable WAL object's age")
+                    .tags("database", db, "region", name)
+                    .strongReference(true)
+                    .register(registry));
         }
 
         /** Finds the newest durable WAL position in this region's repository. */
@@ -418,13 +461,17 @@ public final class RpoProbe implements AutoCloseable {
             if (newTimeline) {
                 timeline = tli;
                 partials.clear();
-                durableKey = null; // positions continue across timelines: the old durable end stays until the new one has WAL
+                durableKey =
+                        null; // positions continue across timelines: the old durable end stays until the new one has
+                // WAL
             }
             String dir = WalArchive.PREFIX + String.format("%08X", tli) + "/";
             List<BlobInfo> objects = null;
             if (durableKey != null) {
                 long from = (durable - 1) >>> 32;
-                long to = target.currentLsn >= 0 && target.timeline == tli ? Math.max(from, target.currentLsn >>> 32) : from + 1;
+                long to = target.currentLsn >= 0 && target.timeline == tli
+                        ? Math.max(from, target.currentLsn >>> 32)
+                        : from + 1;
                 if (to - from < MAX_BLOCKS_LISTED) {
                     objects = new ArrayList<>();
                     for (long block = from; block <= to; block++) {
@@ -524,7 +571,8 @@ public final class RpoProbe implements AutoCloseable {
             if (seen != null && seen.size() == b.size() && seen.lastModified().equals(b.lastModified())) {
                 return seen.length();
             }
-            long len = target.archive.partialLength(store, b.key().substring(b.key().lastIndexOf('/') + 1));
+            long len = target.archive.partialLength(
+                    store, b.key().substring(b.key().lastIndexOf('/') + 1));
             partials.put(b.key(), new PartialSeen(b.size(), b.lastModified(), len));
             return len;
         }
@@ -537,8 +585,13 @@ public final class RpoProbe implements AutoCloseable {
             if (primary) {
                 return b.lastModified();
             }
-            return target.spec.primary().store().stat(b.key()).map(BlobInfo::lastModified)
-                    .filter(t -> t.isBefore(b.lastModified())).orElse(b.lastModified());
+            return target.spec
+                    .primary()
+                    .store()
+                    .stat(b.key())
+                    .map(BlobInfo::lastModified)
+                    .filter(t -> t.isBefore(b.lastModified()))
+                    .orElse(b.lastModified());
         }
 
         /** Without a server: the highest timeline that has segments in this region (one listing of all WAL). */

@@ -15,6 +15,12 @@ import java.time.Instant;
  *                                newest durable WAL object instead of a comparison with the server's position
  * @param error                   what went wrong in this measurement (server unreachable, region unreadable), else null
  */
-public record RpoReading(String database, String region, double rpoSeconds, long durableLsn, long currentLsn,
-                         Instant measuredAt, boolean estimatedFromObjectTime, String error) {
-}
+public record RpoReading(
+        String database,
+        String region,
+        double rpoSeconds,
+        long durableLsn,
+        long currentLsn,
+        Instant measuredAt,
+        boolean estimatedFromObjectTime,
+        String error) {}

@@ -10,14 +10,13 @@ import java.util.regex.Pattern;
 
 /** A reader for the Prometheus text exposition format (0.0.4), enough to check what /metrics serves. */
 final class PrometheusText {
-    private static final Pattern LINE = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+)(?:\\s+-?\\d+)?");
+    private static final Pattern LINE =
+            Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\\{(.*)})?\\s+(\\S+)(?:\\s+-?\\d+)?");
     private static final Pattern LABEL = Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\",?");
 
-    record Sample(String name, Map<String, String> labels, double value) {
-    }
+    record Sample(String name, Map<String, String> labels, double value) {}
 
-    private PrometheusText() {
-    }
+    private PrometheusText() {}
 
     static List<Sample> parse(String text) {
         List<Sample> out = new ArrayList<>();
@@ -34,7 +33,12 @@ final class PrometheusText {
                 Matcher l = LABEL.matcher(m.group(2));
                 int end = 0;
                 while (l.find() && l.start() == end) {
-                    labels.put(l.group(1), l.group(2).replace("\\\"", "\"").replace("\\n", "\n").replace("\\\\", "\\"));
+                    labels.put(
+                            l.group(1),
+                            l.group(2)
+                                    .replace("\\\"", "\"")
+                                    .replace("\\n", "\n")
+                                    .replace("\\\\", "\\"));
                     end = l.end();
                 }
                 if (end != m.group(2).length()) {
@@ -56,6 +60,8 @@ final class PrometheusText {
     }
 
     static Optional<Sample> find(List<Sample> samples, String name, Map<String, String> labels) {
-        return samples.stream().filter(s -> s.name().equals(name) && s.labels().equals(labels)).findFirst();
+        return samples.stream()
+                .filter(s -> s.name().equals(name) && s.labels().equals(labels))
+                .findFirst();
     }
 }

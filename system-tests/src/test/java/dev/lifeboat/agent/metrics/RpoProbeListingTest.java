@@ -1,13 +1,13 @@
 package dev.lifeboat.agent.metrics;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,9 +16,8 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * How the probe finds the newest durable WAL in a repository far into its WAL (4 GiB blocks), with no server to ask
@@ -41,8 +40,12 @@ class RpoProbeListingTest {
             closedPort = s.getLocalPort();
         }
         SimpleMeterRegistry registry = new SimpleMeterRegistry();
-        ProbeTarget target = new ProbeTarget("orders", ProbeTarget.fixed(new PgConnections("127.0.0.1", closedPort, "postgres", null)),
-                "home", repo, Map.of());
+        ProbeTarget target = new ProbeTarget(
+                "orders",
+                ProbeTarget.fixed(new PgConnections("127.0.0.1", closedPort, "postgres", null)),
+                "home",
+                repo,
+                Map.of());
         // a long interval: the test drives every measurement itself
         try (RpoProbe probe = new RpoProbe(registry, List.of(target), Duration.ofHours(1))) {
             Instant written = Instant.now().minusSeconds(30);
@@ -54,7 +57,8 @@ class RpoProbeListingTest {
             assertThat(r.estimatedFromObjectTime()).isTrue();
             assertThat(r.currentLsn()).isEqualTo(-1);
             assertThat(r.error()).contains("cannot ask the server of orders");
-            assertThat(r.rpoSeconds()).isCloseTo(Duration.between(written, r.measuredAt()).toNanos() / 1e9, within(0.01));
+            assertThat(r.rpoSeconds())
+                    .isCloseTo(Duration.between(written, r.measuredAt()).toNanos() / 1e9, within(0.01));
 
             // the archive moves into the next block: found by listing that block too, not the whole timeline
             Instant next = Instant.now().minusSeconds(5);
@@ -62,12 +66,17 @@ class RpoProbeListingTest {
             probe.probeNow();
             r = probe.latest().get(RpoProbe.key("orders", "home"));
             assertThat(r.durableLsn()).isEqualTo((1L << 32) + (16L << 20));
-            assertThat(r.rpoSeconds()).isCloseTo(Duration.between(next, r.measuredAt()).toNanos() / 1e9, within(0.01));
-            assertThat(registry.get(RpoProbe.DURABLE_LSN).tags("database", "orders", "region", "home").gauge().value())
+            assertThat(r.rpoSeconds())
+                    .isCloseTo(Duration.between(next, r.measuredAt()).toNanos() / 1e9, within(0.01));
+            assertThat(registry.get(RpoProbe.DURABLE_LSN)
+                            .tags("database", "orders", "region", "home")
+                            .gauge()
+                            .value())
                     .isEqualTo((double) ((1L << 32) + (16L << 20)));
 
             // the region is emptied: nothing is durable any more, and the RPO is unknown
-            for (String n : List.of("0000000100000000000000FE", "0000000100000000000000FF", "000000010000000100000000")) {
+            for (String n :
+                    List.of("0000000100000000000000FE", "0000000100000000000000FF", "000000010000000100000000")) {
                 store.delete("wal/00000001/" + n);
             }
             probe.probeNow();
@@ -75,7 +84,11 @@ class RpoProbeListingTest {
             assertThat(r.durableLsn()).isEqualTo(-1);
             assertThat(r.rpoSeconds()).isNaN();
             // one per measurement: these three, and the probe's own first one when it started
-            assertThat(registry.get(RpoProbe.PROBE_ERRORS).tags("database", "orders", "region", "home").counter().count()).isBetween(3.0, 4.0);
+            assertThat(registry.get(RpoProbe.PROBE_ERRORS)
+                            .tags("database", "orders", "region", "home")
+                            .counter()
+                            .count())
+                    .isBetween(3.0, 4.0);
         }
         // closing the probe removes its meters
         assertThat(registry.find(RpoProbe.RPO_SECONDS).gauges()).isEmpty();
@@ -84,7 +97,7 @@ class RpoProbeListingTest {
     private static void segment(Path repoDir, String name, Instant mtime) throws Exception {
         Path p = repoDir.resolve("wal").resolve(name.substring(0, 8)).resolve(name);
         Files.createDirectories(p.getParent());
-        Files.write(p, new byte[]{1});
+        Files.write(p, new byte[] {1});
         Files.setLastModifiedTime(p, FileTime.from(mtime));
     }
 }

@@ -1,5 +1,10 @@
 package dev.lifeboat.agent.metrics;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.within;
+
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.PgTestSupport;
@@ -15,10 +20,6 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -39,11 +40,9 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The RPO probe against real PostgreSQL servers archiving through {@code archive_command = lifeboat wal-push} (or
@@ -57,6 +56,7 @@ class RpoProbeTest {
 
     @TempDir
     static Path tmp;
+
     static Path launcher;
     static Path keyFile;
 
@@ -74,8 +74,11 @@ class RpoProbeTest {
         Repository repo = repository("a-repo");
         MeterRegistry registry = new SimpleMeterRegistry();
         try (LocalCluster pg = cluster("a", "a-repo", "archive_timeout = 2");
-             RpoProbe probe = new RpoProbe(registry, List.of(new ProbeTarget("orders", ProbeTarget.pgdata(pg.dataDir(), "postgres"),
-                     "home", repo, Map.of())), INTERVAL)) {
+                RpoProbe probe = new RpoProbe(
+                        registry,
+                        List.of(new ProbeTarget(
+                                "orders", ProbeTarget.pgdata(pg.dataDir(), "postgres"), "home", repo, Map.of())),
+                        INTERVAL)) {
             exec(pg, "create table ticks (id bigint primary key, at timestamptz not null)");
             Writer w = new Writer(pg);
             try {
@@ -83,7 +86,10 @@ class RpoProbeTest {
 
                 // archiving works: a segment at least every 2 s (archive_timeout), each pushed by a new process
                 List<RpoReading> working = watch(probe, "orders/home", Duration.ofSeconds(4));
-                double worst = working.stream().mapToDouble(RpoReading::rpoSeconds).max().orElseThrow();
+                double worst = working.stream()
+                        .mapToDouble(RpoReading::rpoSeconds)
+                        .max()
+                        .orElseThrow();
                 System.out.printf("[rpo probe] archiving works: RPO %s s%n", rpos(working));
                 assertThat(working).allSatisfy(r -> {
                     assertThat(r.error()).isNull();
@@ -100,27 +106,44 @@ class RpoProbeTest {
                 List<RpoReading> failing = watch(probe, "orders/home", Duration.ofSeconds(5));
                 System.out.printf("[rpo probe] archive_command = 'false' from %s: RPO %s s%n", broken, rpos(failing));
                 for (RpoReading r : failing) {
-                    assertThat(r.durableLsn()).as("durable end = end of the last segment the server archived").isEqualTo(archivedEnd);
+                    assertThat(r.durableLsn())
+                            .as("durable end = end of the last segment the server archived")
+                            .isEqualTo(archivedEnd);
                     assertThat(r.currentLsn()).isGreaterThan(archivedEnd);
-                    assertThat(r.rpoSeconds()).as("measured RPO vs the commits' own acknowledgement times")
+                    assertThat(r.rpoSeconds())
+                            .as("measured RPO vs the commits' own acknowledgement times")
                             .isCloseTo(truth(w, r), within(1.0));
-                    assertThat(r.rpoSeconds()).as("at least the time since archiving broke")
+                    assertThat(r.rpoSeconds())
+                            .as("at least the time since archiving broke")
                             .isGreaterThanOrEqualTo(seconds(broken, r.measuredAt()) - 1.0);
                 }
                 RpoReading first = failing.getFirst();
                 RpoReading last = failing.getLast();
-                assertThat(last.rpoSeconds() - first.rpoSeconds()).as("RPO grows like the wall clock")
+                assertThat(last.rpoSeconds() - first.rpoSeconds())
+                        .as("RPO grows like the wall clock")
                         .isCloseTo(seconds(first.measuredAt(), last.measuredAt()), within(2.0));
                 assertThat(last.rpoSeconds()).isGreaterThan(worst + 3);
                 // the gauge shows what latest() says
-                assertThat(registry.get(RpoProbe.RPO_SECONDS).tags("database", "orders", "region", "home").gauge().value())
+                assertThat(registry.get(RpoProbe.RPO_SECONDS)
+                                .tags("database", "orders", "region", "home")
+                                .gauge()
+                                .value())
                         .isCloseTo(reading(probe, "orders/home").rpoSeconds(), within(0.5));
-                assertThat(registry.get(RpoProbe.PROBE_ERRORS).tags("database", "orders", "region", "home").counter().count()).isZero();
+                assertThat(registry.get(RpoProbe.PROBE_ERRORS)
+                                .tags("database", "orders", "region", "home")
+                                .counter()
+                                .count())
+                        .isZero();
 
                 // the writer stops, archiving is repaired and the open segment switched: once the backlog is pushed,
-                // every commit is durable and RPO is back to 0 (without the timed switches, so the backlog only shrinks)
+                // every commit is durable and RPO is back to 0 (without the timed switches, so the backlog only
+                // shrinks)
                 w.stop();
-                exec(pg, "alter system reset archive_command", "alter system set archive_timeout = 0", "select pg_reload_conf()");
+                exec(
+                        pg,
+                        "alter system reset archive_command",
+                        "alter system set archive_timeout = 0",
+                        "select pg_reload_conf()");
                 long end = Lsn.parse(one(pg, "select pg_switch_wal()::text"));
                 Instant repaired = Instant.now();
                 await(pg, probe, "RPO back to 0", Duration.ofSeconds(60), () -> {
@@ -128,7 +151,9 @@ class RpoProbeTest {
                     return r.measuredAt().isAfter(repaired) && r.rpoSeconds() == 0;
                 });
                 RpoReading back = reading(probe, "orders/home");
-                System.out.printf("[rpo probe] archiving repaired: RPO back to 0 after %.1f s%n", seconds(repaired, back.measuredAt()));
+                System.out.printf(
+                        "[rpo probe] archiving repaired: RPO back to 0 after %.1f s%n",
+                        seconds(repaired, back.measuredAt()));
                 assertThat(back.durableLsn()).isGreaterThanOrEqualTo(end);
                 assertThat(back.error()).isNull();
             } finally {
@@ -142,9 +167,13 @@ class RpoProbeTest {
         Repository repo = repository("b-repo");
         MeterRegistry registry = new SimpleMeterRegistry();
         try (LocalCluster pg = cluster("b", "b-repo");
-             RpoProbe probe = new RpoProbe(registry, List.of(new ProbeTarget("orders", ProbeTarget.fixed(pg.connections()),
-                     "home", repo, Map.of())), INTERVAL)) {
-            exec(pg, "create table ticks (id bigint primary key, at timestamptz not null)",
+                RpoProbe probe = new RpoProbe(
+                        registry,
+                        List.of(new ProbeTarget("orders", ProbeTarget.fixed(pg.connections()), "home", repo, Map.of())),
+                        INTERVAL)) {
+            exec(
+                    pg,
+                    "create table ticks (id bigint primary key, at timestamptz not null)",
                     "insert into ticks select g, now() from generate_series(1, 1000) g");
             switchAndAwaitArchived(pg);
             probe.probeNow();
@@ -168,7 +197,8 @@ class RpoProbeTest {
             Thread.sleep(2000);
             probe.probeNow();
             RpoReading pending = reading(probe, "orders/home");
-            assertThat(pending.rpoSeconds()).isGreaterThan(seconds(committed, pending.measuredAt()) - INTERVAL.toMillis() / 1000.0 - 0.1)
+            assertThat(pending.rpoSeconds())
+                    .isGreaterThan(seconds(committed, pending.measuredAt()) - INTERVAL.toMillis() / 1000.0 - 0.1)
                     .isLessThanOrEqualTo(seconds(committed, pending.measuredAt()) + 0.1);
 
             switchAndAwaitArchived(pg);
@@ -181,17 +211,32 @@ class RpoProbeTest {
             probe.probeNow();
             RpoReading estimated = reading(probe, "orders/home");
             Path newest;
-            try (Stream<Path> s = Files.list(tmp.resolve("b-repo").resolve("wal").resolve("00000001"))) {
-                newest = s.filter(p -> WalArchive.isSegment(p.getFileName().toString())).max(Path::compareTo).orElseThrow();
+            try (Stream<Path> s =
+                    Files.list(tmp.resolve("b-repo").resolve("wal").resolve("00000001"))) {
+                newest = s.filter(p -> WalArchive.isSegment(p.getFileName().toString()))
+                        .max(Path::compareTo)
+                        .orElseThrow();
             }
             double objectAge = seconds(Files.getLastModifiedTime(newest).toInstant(), estimated.measuredAt());
             assertThat(estimated.estimatedFromObjectTime()).isTrue();
             assertThat(estimated.error()).contains("cannot ask the server of orders");
             assertThat(estimated.durableLsn()).isEqualTo(durable);
             assertThat(estimated.rpoSeconds()).isCloseTo(objectAge, within(0.05));
-            assertThat(registry.get(RpoProbe.ESTIMATED).tags("database", "orders", "region", "home").gauge().value()).isEqualTo(1.0);
-            assertThat(registry.get(RpoProbe.CURRENT_LSN).tags("database", "orders").gauge().value()).isNaN();
-            assertThat(registry.get(RpoProbe.PROBE_ERRORS).tags("database", "orders", "region", "home").counter().count()).isPositive();
+            assertThat(registry.get(RpoProbe.ESTIMATED)
+                            .tags("database", "orders", "region", "home")
+                            .gauge()
+                            .value())
+                    .isEqualTo(1.0);
+            assertThat(registry.get(RpoProbe.CURRENT_LSN)
+                            .tags("database", "orders")
+                            .gauge()
+                            .value())
+                    .isNaN();
+            assertThat(registry.get(RpoProbe.PROBE_ERRORS)
+                            .tags("database", "orders", "region", "home")
+                            .counter()
+                            .count())
+                    .isPositive();
         }
     }
 
@@ -201,13 +246,18 @@ class RpoProbeTest {
         Path far = tmp.resolve("c-far");
         Files.createDirectories(far);
         Path replication = tmp.resolve("c-replication.json");
-        Files.writeString(replication, "{\"regions\": [{\"name\": \"far\", \"region\": \"eu-west-1\", \"uri\": \""
-                + PgTestSupport.repoUri(far) + "\", \"mode\": \"async\"}]}");
+        Files.writeString(
+                replication,
+                "{\"regions\": [{\"name\": \"far\", \"region\": \"eu-west-1\", \"uri\": \"" + PgTestSupport.repoUri(far)
+                        + "\", \"mode\": \"async\"}]}");
         ReplicationConfig config = ReplicationConfig.load(replication);
         try (LocalCluster pg = cluster("c", "c-repo", "archive_timeout = 2");
-             AgentMetrics metrics = new AgentMetrics(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null);
-             RpoProbe probe = new RpoProbe(metrics.registry(), List.of(ProbeTarget.of("orders", ProbeTarget.fixed(pg.connections()),
-                     "home", repo, config)), INTERVAL)) {
+                AgentMetrics metrics =
+                        new AgentMetrics(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), null);
+                RpoProbe probe = new RpoProbe(
+                        metrics.registry(),
+                        List.of(ProbeTarget.of("orders", ProbeTarget.fixed(pg.connections()), "home", repo, config)),
+                        INTERVAL)) {
             exec(pg, "create table ticks (id bigint primary key, at timestamptz not null)");
             Writer w = new Writer(pg);
             try {
@@ -215,42 +265,73 @@ class RpoProbeTest {
                 Replicator replicator = new Replicator(repo.store(), new LocalBlobStore(far), config.region("far"));
                 replicator.pass(new Cancellation());
                 Instant replicated = Instant.now();
-                await("the region's copy seen", Duration.ofSeconds(10), () -> reading(probe, "orders/far").durableLsn() > 0);
+                await(
+                        "the region's copy seen",
+                        Duration.ofSeconds(10),
+                        () -> reading(probe, "orders/far").durableLsn() > 0);
 
                 Thread.sleep(6000); // the primary keeps archiving; nothing is copied to the region
                 probe.probeNow();
                 RpoReading home = reading(probe, "orders/home");
                 RpoReading region = reading(probe, "orders/far");
-                System.out.printf("[rpo probe] replication paused for %.1f s: home RPO %.2f s at %s, far RPO %.2f s at %s%n",
-                        seconds(replicated, region.measuredAt()), home.rpoSeconds(), Lsn.format(home.durableLsn()),
-                        region.rpoSeconds(), Lsn.format(region.durableLsn()));
+                System.out.printf(
+                        "[rpo probe] replication paused for %.1f s: home RPO %.2f s at %s, far RPO %.2f s at %s%n",
+                        seconds(replicated, region.measuredAt()),
+                        home.rpoSeconds(),
+                        Lsn.format(home.durableLsn()),
+                        region.rpoSeconds(),
+                        Lsn.format(region.durableLsn()));
                 assertThat(region.durableLsn()).isLessThan(home.durableLsn());
                 assertThat(region.rpoSeconds()).isGreaterThan(home.rpoSeconds() + 2);
                 assertThat(region.rpoSeconds()).isCloseTo(truth(w, region), within(1.0));
                 assertThat(home.rpoSeconds()).isCloseTo(truth(w, home), within(1.0));
 
                 // /metrics over HTTP shows every gauge for both regions
-                String text = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metrics.port() + "/metrics"))
-                        .build(), HttpResponse.BodyHandlers.ofString()).body();
+                String text = HttpClient.newHttpClient()
+                        .send(
+                                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metrics.port() + "/metrics"))
+                                        .build(),
+                                HttpResponse.BodyHandlers.ofString())
+                        .body();
                 List<PrometheusText.Sample> samples = PrometheusText.parse(text);
                 for (String r : List.of("home", "far")) {
                     Map<String, String> labels = Map.of("database", "orders", "region", r);
-                    for (String name : List.of("lifeboat_rpo_seconds", "lifeboat_wal_durable_lsn", "lifeboat_wal_durable_age_seconds",
-                            "lifeboat_rpo_probe_errors_total", "lifeboat_rpo_estimated")) {
-                        assertThat(PrometheusText.find(samples, name, labels)).as(name + labels + " in\n" + text).isPresent();
+                    for (String name : List.of(
+                            "lifeboat_rpo_seconds",
+                            "lifeboat_wal_durable_lsn",
+                            "lifeboat_wal_durable_age_seconds",
+                            "lifeboat_rpo_probe_errors_total",
+                            "lifeboat_rpo_estimated")) {
+                        assertThat(PrometheusText.find(samples, name, labels))
+                                .as(name + labels + " in\n" + text)
+                                .isPresent();
                     }
-                    assertThat(PrometheusText.find(samples, "lifeboat_rpo_probe_errors_total", labels).orElseThrow().value()).isZero();
-                    assertThat(PrometheusText.find(samples, "lifeboat_rpo_estimated", labels).orElseThrow().value()).isZero();
+                    assertThat(PrometheusText.find(samples, "lifeboat_rpo_probe_errors_total", labels)
+                                    .orElseThrow()
+                                    .value())
+                            .isZero();
+                    assertThat(PrometheusText.find(samples, "lifeboat_rpo_estimated", labels)
+                                    .orElseThrow()
+                                    .value())
+                            .isZero();
                 }
                 Map<String, String> farLabels = Map.of("database", "orders", "region", "far");
                 // the region's durable end does not move while nothing is copied: served exactly
-                assertThat(PrometheusText.find(samples, "lifeboat_wal_durable_lsn", farLabels).orElseThrow().value())
+                assertThat(PrometheusText.find(samples, "lifeboat_wal_durable_lsn", farLabels)
+                                .orElseThrow()
+                                .value())
                         .isEqualTo((double) region.durableLsn());
-                assertThat(PrometheusText.find(samples, "lifeboat_rpo_seconds", farLabels).orElseThrow().value())
+                assertThat(PrometheusText.find(samples, "lifeboat_rpo_seconds", farLabels)
+                                .orElseThrow()
+                                .value())
                         .isGreaterThanOrEqualTo(region.rpoSeconds());
-                assertThat(PrometheusText.find(samples, "lifeboat_wal_durable_age_seconds", farLabels).orElseThrow().value())
+                assertThat(PrometheusText.find(samples, "lifeboat_wal_durable_age_seconds", farLabels)
+                                .orElseThrow()
+                                .value())
                         .isGreaterThan(3.0);
-                assertThat(PrometheusText.find(samples, "lifeboat_wal_current_lsn", Map.of("database", "orders")).orElseThrow().value())
+                assertThat(PrometheusText.find(samples, "lifeboat_wal_current_lsn", Map.of("database", "orders"))
+                                .orElseThrow()
+                                .value())
                         .isGreaterThan(region.durableLsn());
                 assertThat(metrics.snapshot()).anySatisfy(s -> {
                     assertThat(s.getName()).isEqualTo("lifeboat_rpo_seconds");
@@ -264,7 +345,9 @@ class RpoProbeTest {
                 probe.probeNow();
                 RpoReading caughtUp = reading(probe, "orders/far");
                 assertThat(caughtUp.durableLsn()).isGreaterThanOrEqualTo(homeBefore);
-                assertThat(caughtUp.rpoSeconds()).isCloseTo(truth(w, caughtUp), within(1.0)).isLessThan(region.rpoSeconds() - 1.5);
+                assertThat(caughtUp.rpoSeconds())
+                        .isCloseTo(truth(w, caughtUp), within(1.0))
+                        .isLessThan(region.rpoSeconds() - 1.5);
             } finally {
                 w.stop();
             }
@@ -276,12 +359,20 @@ class RpoProbeTest {
         Repository repo = repository("d-repo");
         MeterRegistry registry = new SimpleMeterRegistry();
         Cancellation cancel = new Cancellation();
-        try (LocalCluster pg = LocalCluster.create(tmp.resolve("d"), List.of("autovacuum = off")).start();
-             RpoProbe probe = new RpoProbe(registry, List.of(new ProbeTarget("orders", ProbeTarget.fixed(pg.connections()),
-                     "home", repo, Map.of())), INTERVAL)) {
+        try (LocalCluster pg = LocalCluster.create(tmp.resolve("d"), List.of("autovacuum = off"))
+                        .start();
+                RpoProbe probe = new RpoProbe(
+                        registry,
+                        List.of(new ProbeTarget("orders", ProbeTarget.fixed(pg.connections()), "home", repo, Map.of())),
+                        INTERVAL)) {
             exec(pg, "create table ticks (id bigint primary key, at timestamptz not null)");
-            WalReceiver receiver = new WalReceiver(repo, pg.connections(),
-                    new WalReceiver.Options("lifeboat", "lifeboat", Duration.ofMillis(500), WalReceiver.FlushMode.INTERVAL), null, cancel);
+            WalReceiver receiver = new WalReceiver(
+                    repo,
+                    pg.connections(),
+                    new WalReceiver.Options(
+                            "lifeboat", "lifeboat", Duration.ofMillis(500), WalReceiver.FlushMode.INTERVAL),
+                    null,
+                    cancel);
             Thread streaming = Thread.ofPlatform().daemon().name("wal-receiver").start(() -> {
                 try {
                     receiver.run();
@@ -291,7 +382,10 @@ class RpoProbeTest {
             });
             Writer w = new Writer(pg);
             try {
-                await("streamed WAL seen", Duration.ofSeconds(30), () -> reading(probe, "orders/home").durableLsn() > 0);
+                await(
+                        "streamed WAL seen",
+                        Duration.ofSeconds(30),
+                        () -> reading(probe, "orders/home").durableLsn() > 0);
                 List<RpoReading> streamingReadings = watch(probe, "orders/home", Duration.ofSeconds(3));
                 long flushed = receiver.status().flushedLsn();
                 System.out.printf("[rpo probe] streaming: RPO %s s%n", rpos(streamingReadings));
@@ -300,7 +394,8 @@ class RpoProbeTest {
                     assertThat(r.rpoSeconds()).isLessThan(2.0).isCloseTo(truth(w, r), within(1.0));
                 });
                 // durable ends inside segments: the partials' flushed ends, not segment boundaries
-                assertThat(streamingReadings).anySatisfy(r -> assertThat(r.durableLsn() % SEG).isNotZero());
+                assertThat(streamingReadings)
+                        .anySatisfy(r -> assertThat(r.durableLsn() % SEG).isNotZero());
 
                 cancel.cancel("test: streaming stops");
                 streaming.join(Duration.ofSeconds(30));
@@ -309,7 +404,8 @@ class RpoProbeTest {
                 probe.probeNow();
                 RpoReading r = reading(probe, "orders/home");
                 assertThat(r.durableLsn()).isEqualTo(receiver.status().flushedLsn());
-                assertThat(r.rpoSeconds()).isGreaterThanOrEqualTo(seconds(stopped, r.measuredAt()) - 0.5)
+                assertThat(r.rpoSeconds())
+                        .isGreaterThanOrEqualTo(seconds(stopped, r.measuredAt()) - 0.5)
                         .isCloseTo(truth(w, r), within(1.0));
             } finally {
                 cancel.cancel("test done");
@@ -323,7 +419,8 @@ class RpoProbeTest {
     /** A new repository that the postgres user (archive_command) can write. */
     private static Repository repository(String name) throws Exception {
         Path dir = tmp.resolve(name);
-        PgTestSupport.CliResult init = cli("repo-init", "--repo", PgTestSupport.repoUri(dir), "--key-file", keyFile.toString());
+        PgTestSupport.CliResult init =
+                cli("repo-init", "--repo", PgTestSupport.repoUri(dir), "--key-file", keyFile.toString());
         assertThat(init.exitCode()).as(init.all()).isZero();
         if (Processes.isRoot()) {
             TestLauncher.shareWithPostgres(dir);
@@ -334,9 +431,10 @@ class RpoProbeTest {
 
     /** A started cluster archiving into the repository {@code repoName} with wal-push. */
     private static LocalCluster cluster(String name, String repoName, String... extra) throws Exception {
-        List<String> conf = new ArrayList<>(List.of("archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + PgTestSupport.repoUri(tmp.resolve(repoName)) + " --key-file "
-                        + keyFile + " %p'",
+        List<String> conf = new ArrayList<>(List.of(
+                "archive_mode = on",
+                "archive_command = '" + launcher + " wal-push --repo " + PgTestSupport.repoUri(tmp.resolve(repoName))
+                        + " --key-file " + keyFile + " %p'",
                 "autovacuum = off")); // no background commits: the idle test means idle
         conf.addAll(List.of(extra));
         LocalCluster pg = LocalCluster.create(tmp.resolve(name), conf).start();
@@ -349,7 +447,8 @@ class RpoProbeTest {
     private static RpoReading reading(RpoProbe probe, String key) {
         RpoReading r = probe.latest().get(key);
         if (r == null) {
-            throw new AssertionError("no reading for " + key + " yet; have " + probe.latest().keySet());
+            throw new AssertionError(
+                    "no reading for " + key + " yet; have " + probe.latest().keySet());
         }
         return r;
     }
@@ -366,7 +465,10 @@ class RpoProbeTest {
     }
 
     private static String rpos(List<RpoReading> rs) {
-        return rs.stream().map(r -> String.format("%.2f", r.rpoSeconds())).toList().toString();
+        return rs.stream()
+                .map(r -> String.format("%.2f", r.rpoSeconds()))
+                .toList()
+                .toString();
     }
 
     /** End of the newest segment the server reports archived. */
@@ -377,25 +479,37 @@ class RpoProbeTest {
     }
 
     private static void awaitFirstArchived(LocalCluster pg, RpoProbe probe) throws Exception {
-        await(pg, probe, "the first archived segment", Duration.ofSeconds(60), () -> reading(probe, "orders/home").durableLsn() > 0);
+        await(
+                pg,
+                probe,
+                "the first archived segment",
+                Duration.ofSeconds(60),
+                () -> reading(probe, "orders/home").durableLsn() > 0);
     }
 
     /** {@link #await}, saying on a timeout what the probe, the archiver and the server's log said. */
-    private static void await(LocalCluster pg, RpoProbe probe, String what, Duration timeout, Check cond) throws Exception {
+    private static void await(LocalCluster pg, RpoProbe probe, String what, Duration timeout, Check cond)
+            throws Exception {
         try {
             await(what, timeout, cond);
         } catch (AssertionError e) {
             List<String> log = Files.readAllLines(pg.socketDir().resolve("server.log"));
-            throw new AssertionError(e.getMessage() + "; probe: " + probe.latest() + "; archiver: "
-                    + one(pg, "select row(s.*)::text from pg_stat_archiver s") + "; server log:\n"
-                    + String.join("\n", log.subList(Math.max(0, log.size() - 30), log.size())), e);
+            throw new AssertionError(
+                    e.getMessage() + "; probe: " + probe.latest() + "; archiver: "
+                            + one(pg, "select row(s.*)::text from pg_stat_archiver s") + "; server log:\n"
+                            + String.join("\n", log.subList(Math.max(0, log.size() - 30), log.size())),
+                    e);
         }
     }
 
     private static void switchAndAwaitArchived(LocalCluster pg) throws Exception {
         String seg = one(pg, "select pg_walfile_name(pg_switch_wal())");
-        await("archive_command archived " + seg, Duration.ofSeconds(60),
-                () -> one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver").compareTo(seg) >= 0);
+        await(
+                "archive_command archived " + seg,
+                Duration.ofSeconds(60),
+                () -> one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+                                .compareTo(seg)
+                        >= 0);
     }
 
     /**
@@ -420,7 +534,9 @@ class RpoProbeTest {
     }
 
     private static String one(LocalCluster pg, String sql) throws SQLException {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }
@@ -447,8 +563,7 @@ class RpoProbeTest {
         }
     }
 
-    record Ack(Instant acked, long lsnAfter) {
-    }
+    record Ack(Instant acked, long lsnAfter) {}
 
     /** Commits one row every ~50 ms, noting when each was acknowledged and the server's WAL position after it. */
     private static final class Writer {
@@ -460,8 +575,8 @@ class RpoProbeTest {
         Writer(LocalCluster pg) {
             thread = Thread.ofPlatform().name("writer").start(() -> {
                 try (Connection c = pg.connect("postgres");
-                     PreparedStatement ins = c.prepareStatement("insert into ticks values (?, clock_timestamp())");
-                     Statement st = c.createStatement()) {
+                        PreparedStatement ins = c.prepareStatement("insert into ticks values (?, clock_timestamp())");
+                        Statement st = c.createStatement()) {
                     for (long id = 1; !stop; id++) {
                         ins.setLong(1, id);
                         ins.executeUpdate();

@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
@@ -8,9 +12,6 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -19,10 +20,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code restore --to-latest} of the source must never start from a restored copy's backup that sits on a timeline
@@ -50,15 +49,27 @@ class CopyTimelineCollisionTest {
     @Test
     void restoreToLatestOfTheSourceNeverStartsFromACopysBackup() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        Repository repo = Repository.open(new LocalBlobStore(archive.repoDir()), KeySource.KeyFile.read(archive.keyFile()));
-        try (LocalCluster src = LocalCluster.create(tmp.resolve("src"), List.of("archive_mode = on", archive.archiveCommand()))) {
+        Repository repo =
+                Repository.open(new LocalBlobStore(archive.repoDir()), KeySource.KeyFile.read(archive.keyFile()));
+        try (LocalCluster src =
+                LocalCluster.create(tmp.resolve("src"), List.of("archive_mode = on", archive.archiveCommand()))) {
             src.start();
-            exec(src, "create table who (id int primary key, note text)", "insert into who values (1, 'source, before the backup')");
+            exec(
+                    src,
+                    "create table who (id int primary key, note text)",
+                    "insert into who values (1, 'source, before the backup')");
             backup(repo, src.dataDir());
 
             // a drill copy, restored as documented (archiving off), used, and backed up into the same repository
-            CliResult r = cli("restore", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--target",
-                    tmp.resolve("drill/data").toString(), "-q");
+            CliResult r = cli(
+                    "restore",
+                    "--repo",
+                    archive.uri(),
+                    "--key-file",
+                    archive.keyFile().toString(),
+                    "--target",
+                    tmp.resolve("drill/data").toString(),
+                    "-q");
             assertThat(r.exitCode()).as(r.all()).isZero();
             PgTestSupport.giveRepositoryToPostgres(archive.uri());
             Snapshot drillBackup;
@@ -76,36 +87,65 @@ class CopyTimelineCollisionTest {
             exec(src, "insert into who values (2, 'source, after the backup')");
             src.stop();
             Files.writeString(src.dataDir().resolve("standby.signal"), "");
-            Processes.check(List.of("chown", src.osUser(), src.dataDir().resolve("standby.signal").toString()), Duration.ofSeconds(10));
+            Processes.check(
+                    List.of(
+                            "chown",
+                            src.osUser(),
+                            src.dataDir().resolve("standby.signal").toString()),
+                    Duration.ofSeconds(10));
             src.start();
-            Processes.check(Processes.asUser(src.osUser(), List.of(src.binaries().path("pg_ctl"), "-D", src.dataDir().toString(),
-                    "-w", "promote")), Duration.ofMinutes(2));
+            Processes.check(
+                    Processes.asUser(
+                            src.osUser(),
+                            List.of(
+                                    src.binaries().path("pg_ctl"),
+                                    "-D",
+                                    src.dataDir().toString(),
+                                    "-w",
+                                    "promote")),
+                    Duration.ofMinutes(2));
             exec(src, "checkpoint");
-            assertThat(PgTestSupport.count(src, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);
+            assertThat(PgTestSupport.count(src, "select timeline_id from pg_control_checkpoint()"))
+                    .isEqualTo(2);
             exec(src, "insert into who values (3, 'source, on its new timeline')");
             PgTestSupport.drainArchive(src);
 
             // disaster: recover the source with everything archived
             Path base = tmp.resolve("dr");
-            r = cli("restore", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--target",
-                    base.resolve("data").toString(), "-q", "--to-latest");
+            r = cli(
+                    "restore",
+                    "--repo",
+                    archive.uri(),
+                    "--key-file",
+                    archive.keyFile().toString(),
+                    "--target",
+                    base.resolve("data").toString(),
+                    "-q",
+                    "--to-latest");
             assertThat(r.exitCode()).as(r.all()).isZero();
             PgTestSupport.giveRepositoryToPostgres(archive.uri());
             List<String> notes = new ArrayList<>();
-            try (LocalCluster copy = LocalCluster.attach(base).start(); Connection c = copy.connect("postgres");
-                 Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select note from who order by id")) {
+            try (LocalCluster copy = LocalCluster.attach(base).start();
+                    Connection c = copy.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select note from who order by id")) {
                 while (rs.next()) {
                     notes.add(rs.getString(1));
                 }
             }
-            assertThat(notes).as("restore --to-latest of the source (output: %s)", r.all())
+            assertThat(notes)
+                    .as("restore --to-latest of the source (output: %s)", r.all())
                     .doesNotContain("DRILL COPY")
                     .contains("source, after the backup", "source, on its new timeline");
         }
     }
 
     private static Snapshot backup(Repository repo, Path pgdata) throws Exception {
-        return new PgBackup(repo, new PgBackupOptions(pgdata, null, null, "postgres", "full", Compression.LOW, 1), null,
-                new Cancellation()).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pgdata, null, null, "postgres", "full", Compression.LOW, 1),
+                        null,
+                        new Cancellation())
+                .run();
     }
 }

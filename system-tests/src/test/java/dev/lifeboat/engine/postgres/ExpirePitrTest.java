@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
@@ -12,11 +16,6 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -28,11 +27,10 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.count;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Retention on real WAL: three backups of a cluster that archives its WAL into the repository, with rows committed
@@ -43,6 +41,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ExpirePitrTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static String uri;
@@ -59,13 +58,18 @@ class ExpirePitrTest {
         keyFile = PgTestSupport.keyFile(tmp);
         TestLauncher.shareWithPostgres(keyFile);
         uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         TestLauncher.shareWithPostgres(tmp.resolve("repo"));
         runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()));
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'",
-                "track_commit_timestamp = on"));
+        pg = LocalCluster.create(
+                tmp.resolve("pg"),
+                List.of(
+                        "archive_mode = on",
+                        "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile
+                                + " %p'",
+                        "track_commit_timestamp = on"));
         pg.start();
         exec(pg, "create table ticks (id bigint primary key, note text)");
         repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
@@ -83,19 +87,24 @@ class ExpirePitrTest {
     }
 
     static Snapshot backup() throws Exception {
-        return new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
-                null, new Cancellation()).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                        null,
+                        new Cancellation())
+                .run();
     }
 
     /** Commits one row per id, ~20 ms apart, then switches to a new WAL segment so the archive gets it. */
     static void insert(long from, long to, boolean switchWal) throws Exception {
         try (Connection c = pg.connect("postgres");
-             PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
-             Statement st = c.createStatement()) {
+                PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
+                Statement st = c.createStatement()) {
             for (long id = from; id <= to; id++) {
                 ins.setLong(1, id);
                 ins.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
+                try (ResultSet rs =
+                        st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
                     rs.next();
                     commits.add(rs.getTimestamp(1).toInstant());
                 }
@@ -108,7 +117,8 @@ class ExpirePitrTest {
     }
 
     static void waitForArchive() throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
             String last = one(st, "select pg_walfile_name(pg_current_wal_lsn() - 1)");
             long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
             String archived = "";
@@ -120,8 +130,14 @@ class ExpirePitrTest {
                 Thread.sleep(100);
             }
             // PostgreSQL retries a failed archive_command, so what counts is that the archive caught up
-            assertThat(archived).as("archiving caught up (" + one(st, "select failed_count || ' failures, last '"
-                    + " || coalesce(last_failed_wal, '-') from pg_stat_archiver") + ")").isGreaterThanOrEqualTo(last);
+            assertThat(archived)
+                    .as("archiving caught up ("
+                            + one(
+                                    st,
+                                    "select failed_count || ' failures, last '"
+                                            + " || coalesce(last_failed_wal, '-') from pg_stat_archiver")
+                            + ")")
+                    .isGreaterThanOrEqualTo(last);
         }
     }
 
@@ -146,7 +162,8 @@ class ExpirePitrTest {
     }
 
     static long segmentNumber(String name, long segSize) {
-        return Long.parseLong(name.substring(8, 16), 16) * (0x1_0000_0000L / segSize) + Long.parseLong(name.substring(16, 24), 16);
+        return Long.parseLong(name.substring(8, 16), 16) * (0x1_0000_0000L / segSize)
+                + Long.parseLong(name.substring(16, 24), 16);
     }
 
     @Test
@@ -154,7 +171,8 @@ class ExpirePitrTest {
         Instant now = Instant.now();
         RetentionPolicy policy = new RetentionPolicy(1, 0, 0, 0, Duration.between(windowStart, now));
         long segSize = Long.parseLong(b2.engineInfo().get("walSegmentSize"));
-        String b1Start = Lsn.segmentName(1, Lsn.segmentOf(Lsn.parse(b1.engineInfo().get("startLsn")), segSize), segSize);
+        String b1Start =
+                Lsn.segmentName(1, Lsn.segmentOf(Lsn.parse(b1.engineInfo().get("startLsn")), segSize), segSize);
         long b2StartSeg = Lsn.segmentOf(Lsn.parse(b2.engineInfo().get("startLsn")), segSize);
         String b2Start = Lsn.segmentName(1, b2StartSeg, segSize);
         assertThat(new WalArchive(repo).list()).contains(b1Start, b2Start);
@@ -173,19 +191,30 @@ class ExpirePitrTest {
         assertThat(archived).doesNotContain(b1Start).contains(b2Start);
         assertThat(archived.stream().filter(WalArchive::isSegment))
                 .allSatisfy(n -> assertThat(segmentNumber(n, segSize)).isGreaterThanOrEqualTo(b2StartSeg));
-        assertThat(new Verifier(repo).verify(null, true, 2, ProgressListener.NONE, Cancellation.none()).problems()).isEmpty();
+        assertThat(new Verifier(repo)
+                        .verify(null, true, 2, ProgressListener.NONE, Cancellation.none())
+                        .problems())
+                .isEmpty();
 
         // a point inside the window, between the second and the third backup: restored from the second plus WAL
         Instant target = commits.get(11); // id 12
         assertThat(target).isAfter(windowStart);
-        RecoveryPlanner.Plan plan = new RecoveryPlanner(repo).plan(new RecoveryTarget(RecoveryTarget.Kind.TIME,
-                target.toString(), false, null), null);
+        RecoveryPlanner.Plan plan = new RecoveryPlanner(repo)
+                .plan(new RecoveryTarget(RecoveryTarget.Kind.TIME, target.toString(), false, null), null);
         assertThat(plan.backup().id()).isEqualTo(b2.id());
         assertThat(restoreAndRead("inside", "--to-time", target.toString())).isEqualTo(idsUpTo(12));
 
         // before the window, where only the expired first backup could start from, is refused
-        CliResult early = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                tmp.resolve("too-early").toString(), "--to-time", commits.get(2).toString());
+        CliResult early = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                tmp.resolve("too-early").toString(),
+                "--to-time",
+                commits.get(2).toString());
         assertThat(early.exitCode()).isNotZero();
         assertThat(early.err()).contains("before the earliest point");
     }

@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
@@ -7,11 +11,6 @@ import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -19,10 +18,10 @@ import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A restore point or transaction target picks the newest backup that ends before it, found in the archived WAL: a
@@ -32,6 +31,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class NamedTargetTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static String uri;
@@ -50,25 +50,31 @@ class NamedTargetTest {
         exec(pg, "create table t (id int primary key)");
         full = backup(repo, "full");
         exec(pg, "insert into t select generate_series(1, 10)", "select pg_create_restore_point('before_migration')");
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("insert into t values (11) returning txid_current()")) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("insert into t values (11) returning txid_current()")) {
             rs.next();
             xid = rs.getLong(1);
         }
         exec(pg, "insert into t select generate_series(12, 20)", "select pg_switch_wal()");
         incr = backup(repo, "incr");
-        exec(pg, "insert into t select generate_series(21, 25)", "select pg_create_restore_point('after_incr')",
+        exec(
+                pg,
+                "insert into t select generate_series(21, 25)",
+                "select pg_create_restore_point('after_incr')",
                 "insert into t select generate_series(26, 30)");
         String last;
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select pg_walfile_name(pg_switch_wal())")) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select pg_walfile_name(pg_switch_wal())")) {
             rs.next();
             last = rs.getString(1);
         }
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (System.nanoTime() < deadline) {
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select coalesce(last_archived_wal, '') from pg_stat_archiver")) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select coalesce(last_archived_wal, '') from pg_stat_archiver")) {
                 rs.next();
                 if (rs.getString(1).compareTo(last) >= 0) {
                     break;
@@ -84,20 +90,34 @@ class NamedTargetTest {
     }
 
     private static Snapshot backup(Repository repo, String type) throws Exception {
-        return new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2), null,
-                new Cancellation()).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2),
+                        null,
+                        new Cancellation())
+                .run();
     }
 
     private static List<Long> restoreAndRead(String name, String... target) throws Exception {
         Path base = tmp.resolve(name);
-        List<String> args = new java.util.ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(),
-                "--target", base.resolve("data").toString(), "-q", "--json"));
+        List<String> args = new java.util.ArrayList<>(List.of(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                base.resolve("data").toString(),
+                "-q",
+                "--json"));
         args.addAll(List.of(target));
         CliResult r = cli(args.toArray(String[]::new));
         assertThat(r.exitCode()).as(r.all()).isZero();
         PgTestSupport.giveRepositoryToPostgres(uri);
-        try (LocalCluster copy = LocalCluster.attach(base).start(); Connection c = copy.connect("postgres");
-             Statement st = c.createStatement(); ResultSet rs = st.executeQuery("select id from t order by id")) {
+        try (LocalCluster copy = LocalCluster.attach(base).start();
+                Connection c = copy.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select id from t order by id")) {
             List<Long> ids = new java.util.ArrayList<>();
             while (rs.next()) {
                 ids.add(rs.getLong(1));
@@ -130,13 +150,24 @@ class NamedTargetTest {
     @Test
     void aSegmentLostAfterPlanningStopsRecoveryInsteadOfEndingItEarly() throws Exception {
         Path base = tmp.resolve("lost-segment");
-        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", base.resolve("data").toString(),
-                "-q", "--to-latest");
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                base.resolve("data").toString(),
+                "-q",
+                "--to-latest");
         assertThat(r.exitCode()).as(r.all()).isZero();
         PgTestSupport.giveRepositoryToPostgres(uri);
         String conf = Files.readString(base.resolve("data/postgresql.auto.conf"));
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("--expect ([0-9A-F]{24})-").matcher(conf);
-        assertThat(m.find()).as("restore_command names the segments it planned: " + conf).isTrue();
+        java.util.regex.Matcher m =
+                java.util.regex.Pattern.compile("--expect ([0-9A-F]{24})-").matcher(conf);
+        assertThat(m.find())
+                .as("restore_command names the segments it planned: " + conf)
+                .isTrue();
         assertThat(conf).contains("--strict");
         String lost = m.group(1);
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
@@ -145,7 +176,8 @@ class NamedTargetTest {
         try (LocalCluster copy = LocalCluster.attach(base)) {
             // PostgreSQL must stop recovery (FATAL) rather than take the hole for the end of the archive and promote
             org.assertj.core.api.Assertions.assertThatThrownBy(copy::start).isInstanceOf(java.io.IOException.class);
-            assertThat(Files.readString(base.resolve("run/server.log"))).contains("is missing now")
+            assertThat(Files.readString(base.resolve("run/server.log")))
+                    .contains("is missing now")
                     .contains("could not restore file \"" + lost + "\" from archive");
         } finally {
             repo.store().put(dev.lifeboat.repository.WalArchive.key(lost), saved);
@@ -156,8 +188,17 @@ class NamedTargetTest {
     @Test
     void anUnknownRestorePointIsRefusedBeforeAnythingIsWritten() {
         Path target = tmp.resolve("unknown/data");
-        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", target.toString(), "-q",
-                "--to-name", "no_such_point");
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                target.toString(),
+                "-q",
+                "--to-name",
+                "no_such_point");
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err()).contains("restore point 'no_such_point' is not in the archived WAL");
         assertThat(Files.exists(target)).isFalse();

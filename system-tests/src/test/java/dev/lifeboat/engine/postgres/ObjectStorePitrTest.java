@@ -1,5 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
@@ -12,10 +15,6 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3MockFixture;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.io.TempDir;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -33,9 +32,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 /**
  * The same backup and point-in-time restore on every storage backend: the local file system, S3 (S3Mock), Azure Blob
@@ -54,11 +53,15 @@ class ObjectStorePitrTest {
     @TempDir
     static Path tmp;
 
-    enum Backend { FILE, S3, AZURE, GCS }
+    enum Backend {
+        FILE,
+        S3,
+        AZURE,
+        GCS
+    }
 
     /** Where the repository lives: its URI, the environment the CLI needs for it, and a store opened in this JVM. */
-    private record Target(String uri, Map<String, String> env, BlobStore store) {
-    }
+    private record Target(String uri, Map<String, String> env, BlobStore store) {}
 
     private static Target target(Backend backend, Path base) throws Exception {
         String prefix = "pitr-" + UUID.randomUUID();
@@ -69,20 +72,37 @@ class ObjectStorePitrTest {
             }
             case S3 -> {
                 S3MockFixture s3 = S3MockFixture.get();
-                yield new Target("s3://" + S3MockFixture.BUCKET + "/" + prefix, Map.of("LIFEBOAT_S3_ENDPOINT", s3.endpoint,
-                        "LIFEBOAT_S3_REGION", "us-east-1", "AWS_ACCESS_KEY_ID", "test", "AWS_SECRET_ACCESS_KEY", "test"),
+                yield new Target(
+                        "s3://" + S3MockFixture.BUCKET + "/" + prefix,
+                        Map.of(
+                                "LIFEBOAT_S3_ENDPOINT",
+                                s3.endpoint,
+                                "LIFEBOAT_S3_REGION",
+                                "us-east-1",
+                                "AWS_ACCESS_KEY_ID",
+                                "test",
+                                "AWS_SECRET_ACCESS_KEY",
+                                "test"),
                         new S3BlobStore(S3MockFixture.BUCKET, prefix, s3.settings()));
             }
             case AZURE -> {
                 AzuriteFixture az = AzuriteFixture.get();
-                yield new Target("azure://" + AzuriteFixture.CONTAINER + "/" + prefix, Map.of("LIFEBOAT_AZURE_ENDPOINT", az.endpoint,
-                        "AZURE_STORAGE_ACCOUNT", AzuriteFixture.ACCOUNT, "AZURE_STORAGE_KEY", AzuriteFixture.KEY),
+                yield new Target(
+                        "azure://" + AzuriteFixture.CONTAINER + "/" + prefix,
+                        Map.of(
+                                "LIFEBOAT_AZURE_ENDPOINT",
+                                az.endpoint,
+                                "AZURE_STORAGE_ACCOUNT",
+                                AzuriteFixture.ACCOUNT,
+                                "AZURE_STORAGE_KEY",
+                                AzuriteFixture.KEY),
                         new AzureBlobStore(AzuriteFixture.CONTAINER, prefix, az.settings()));
             }
             case GCS -> {
                 GcsEmulatorFixture gcs = GcsEmulatorFixture.get();
-                yield new Target("gs://" + GcsEmulatorFixture.BUCKET + "/" + prefix, Map.of("LIFEBOAT_GCS_ENDPOINT", gcs.endpoint,
-                        "LIFEBOAT_GCS_PROJECT", "lifeboat-test"),
+                yield new Target(
+                        "gs://" + GcsEmulatorFixture.BUCKET + "/" + prefix,
+                        Map.of("LIFEBOAT_GCS_ENDPOINT", gcs.endpoint, "LIFEBOAT_GCS_PROJECT", "lifeboat-test"),
                         new GcsBlobStore(GcsEmulatorFixture.BUCKET, prefix, gcs.settings()));
             }
         };
@@ -95,7 +115,11 @@ class ObjectStorePitrTest {
         Map<String, String> all = new LinkedHashMap<>(env);
         all.put("LIFEBOAT_BIN", w.toString());
         StringBuilder s = new StringBuilder("#!/bin/sh\n");
-        all.forEach((k, v) -> s.append("export ").append(k).append("='").append(v.replace("'", "'\\''")).append("'\n"));
+        all.forEach((k, v) -> s.append("export ")
+                .append(k)
+                .append("='")
+                .append(v.replace("'", "'\\''"))
+                .append("'\n"));
         s.append("exec '").append(launcher).append("' \"$@\"\n");
         Files.writeString(w, s.toString());
         Files.setPosixFilePermissions(w, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -106,14 +130,19 @@ class ObjectStorePitrTest {
     private static String run(Path wrapper, Path log, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(wrapper.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
         if (!p.waitFor(3, TimeUnit.MINUTES)) {
             p.destroyForcibly();
-            throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish: " + Files.readString(log));
+            throw new AssertionError(
+                    "lifeboat " + String.join(" ", args) + " did not finish: " + Files.readString(log));
         }
         String out = Files.readString(log, StandardCharsets.UTF_8);
         if (p.exitValue() != 0) {
-            throw new AssertionError("lifeboat " + String.join(" ", args) + " exited with " + p.exitValue() + ":\n" + out);
+            throw new AssertionError(
+                    "lifeboat " + String.join(" ", args) + " exited with " + p.exitValue() + ":\n" + out);
         }
         return out;
     }
@@ -127,33 +156,55 @@ class ObjectStorePitrTest {
         Path keyFile = PgTestSupport.keyFile(base);
         TestLauncher.shareWithPostgres(keyFile);
 
-        run(wrapper, base.resolve("repo-init.log"), "repo-init", "--repo", target.uri(), "--key-file", keyFile.toString());
+        run(
+                wrapper,
+                base.resolve("repo-init.log"),
+                "repo-init",
+                "--repo",
+                target.uri(),
+                "--key-file",
+                keyFile.toString());
         if (backend == Backend.FILE && Processes.isRoot()) {
             // archive_command runs as postgres
             TestLauncher.shareWithPostgres(base.resolve("repo"));
-            Processes.check(List.of("chown", "-R", "postgres", base.resolve("repo").toString()), Duration.ofSeconds(30));
+            Processes.check(
+                    List.of("chown", "-R", "postgres", base.resolve("repo").toString()), Duration.ofSeconds(30));
         }
-        record Tick(long id, Instant committed) {
-        }
+        record Tick(long id, Instant committed) {}
         List<Tick> ticks = new ArrayList<>();
-        try (LocalCluster pg = LocalCluster.create(base.resolve("pg"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + wrapper + " wal-push --repo " + target.uri() + " --key-file " + keyFile + " %p'",
-                "track_commit_timestamp = on"));
-             BlobStore store = target.store()) {
+        try (LocalCluster pg = LocalCluster.create(
+                        base.resolve("pg"),
+                        List.of(
+                                "archive_mode = on",
+                                "archive_command = '" + wrapper + " wal-push --repo " + target.uri() + " --key-file "
+                                        + keyFile + " %p'",
+                                "track_commit_timestamp = on"));
+                BlobStore store = target.store()) {
             pg.start();
             exec(pg, "create table ticks (id bigint primary key, note text)");
             Repository repo = Repository.open(store, KeySource.KeyFile.read(keyFile));
-            new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full",
-                    dev.lifeboat.repository.compress.Compression.LOW, 2), null, new Cancellation()).run();
+            new PgBackup(
+                            repo,
+                            new PgBackupOptions(
+                                    pg.dataDir(),
+                                    null,
+                                    null,
+                                    "postgres",
+                                    "full",
+                                    dev.lifeboat.repository.compress.Compression.LOW,
+                                    2),
+                            null,
+                            new Cancellation())
+                    .run();
 
             try (Connection c = pg.connect("postgres");
-                 PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
-                 Statement st = c.createStatement()) {
+                    PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
+                    Statement st = c.createStatement()) {
                 for (long id = 1; id <= 10; id++) {
                     ins.setLong(1, id);
                     ins.executeUpdate();
-                    try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
+                    try (ResultSet rs =
+                            st.executeQuery("select pg_xact_commit_timestamp(xmin) from ticks where id = " + id)) {
                         rs.next();
                         ticks.add(new Tick(id, rs.getTimestamp(1).toInstant()));
                     }
@@ -169,30 +220,49 @@ class ObjectStorePitrTest {
                     }
                     Thread.sleep(200);
                 }
-                assertThat(PitrTest.one(st, "select last_archived_wal from pg_stat_archiver")).as("archived through " + backend)
+                assertThat(PitrTest.one(st, "select last_archived_wal from pg_stat_archiver"))
+                        .as("archived through " + backend)
                         .isGreaterThanOrEqualTo(last);
-                assertThat(PitrTest.one(st, "select failed_count::text from pg_stat_archiver")).isEqualTo("0");
+                assertThat(PitrTest.one(st, "select failed_count::text from pg_stat_archiver"))
+                        .isEqualTo("0");
             }
         }
 
         Tick a = ticks.get(4);
         Tick b = ticks.get(5);
-        Instant between = a.committed().plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
+        Instant between = a.committed()
+                .plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
         Path restored = base.resolve("restore");
-        String out = run(wrapper, base.resolve("restore.log"), "restore", "--repo", target.uri(), "--key-file", keyFile.toString(),
-                "--target", restored.resolve("data").toString(), "--validate", "-q", "--to-time", between.toString());
+        String out = run(
+                wrapper,
+                base.resolve("restore.log"),
+                "restore",
+                "--repo",
+                target.uri(),
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                restored.resolve("data").toString(),
+                "--validate",
+                "-q",
+                "--to-time",
+                between.toString());
         assertThat(out).contains("validation passed");
         try (LocalCluster copy = LocalCluster.attach(restored)) {
             copy.start();
-            assertThat(PgTestSupport.count(copy, "select pg_is_in_recovery()::int")).isZero();
+            assertThat(PgTestSupport.count(copy, "select pg_is_in_recovery()::int"))
+                    .isZero();
             List<Long> ids = new ArrayList<>();
-            try (Connection c = copy.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select id from ticks order by id")) {
+            try (Connection c = copy.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select id from ticks order by id")) {
                 while (rs.next()) {
                     ids.add(rs.getLong(1));
                 }
             }
-            assertThat(ids).as(backend + ": rows committed before " + between).isEqualTo(PgTestSupport.range(1, a.id()));
+            assertThat(ids)
+                    .as(backend + ": rows committed before " + between)
+                    .isEqualTo(PgTestSupport.range(1, a.id()));
         }
     }
 }

@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.count;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressEvent;
 import dev.lifeboat.repository.Repository;
@@ -7,9 +11,6 @@ import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -20,10 +21,8 @@ import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.count;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** A backup taken while pgbench and a committing writer run restores, validates, and holds every earlier commit. */
 class OnlineBackupRestoreTest {
@@ -36,7 +35,9 @@ class OnlineBackupRestoreTest {
             pg.start();
             pg.pgbench(List.of("-i", "-s", "10", "--foreign-keys", "-q"), Duration.ofMinutes(5));
             Path spcDir = pg.tablespaceDir("spc1");
-            exec(pg, "create tablespace spc1 location '" + spcDir + "'",
+            exec(
+                    pg,
+                    "create tablespace spc1 location '" + spcDir + "'",
                     "create table in_spc (id int primary key, payload text) tablespace spc1",
                     "insert into in_spc select g, md5(g::text) from generate_series(1, 50000) g",
                     "create unlogged table scratch (id int)",
@@ -48,7 +49,7 @@ class OnlineBackupRestoreTest {
             AtomicLong lastCommitted = new AtomicLong();
             Thread writer = Thread.ofPlatform().start(() -> {
                 try (Connection c = pg.connect("postgres");
-                     PreparedStatement ps = c.prepareStatement("insert into commits (id) values (?)")) {
+                        PreparedStatement ps = c.prepareStatement("insert into commits (id) values (?)")) {
                     for (long i = 1; !stop.get(); i++) {
                         ps.setLong(1, i);
                         ps.executeUpdate();
@@ -68,8 +69,12 @@ class OnlineBackupRestoreTest {
             Repository.init(store, key, false);
             Repository repo = Repository.open(store, key);
             List<ProgressEvent> events = new CopyOnWriteArrayList<>();
-            Snapshot snap = new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
-                    events::add, new Cancellation()).run();
+            Snapshot snap = new PgBackup(
+                            repo,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                            events::add,
+                            new Cancellation())
+                    .run();
             stop.set(true);
             writer.join();
             load.destroy();
@@ -79,7 +84,8 @@ class OnlineBackupRestoreTest {
             assertThat(snap.files()).anyMatch(f -> f.path().startsWith("pg_wal/0000000"));
             assertThat(snap.files()).anyMatch(f -> f.path().matches("pg_tblspc/\\d+/PG_15_.*"));
             assertThat(snap.files()).noneMatch(f -> f.path().equals("postmaster.pid"));
-            assertThat(snap.engineInfo()).containsKeys("startLsn", "stopLsn", "backupLabel", "tablespaceMap", "systemIdentifier");
+            assertThat(snap.engineInfo())
+                    .containsKeys("startLsn", "stopLsn", "backupLabel", "tablespaceMap", "systemIdentifier");
             assertThat(repo.listSnapshotIds()).containsExactly(snap.id());
             // the temporary slot is gone and no backup is left running
             assertThat(count(pg, "select count(*) from pg_replication_slots")).isZero();
@@ -87,17 +93,25 @@ class OnlineBackupRestoreTest {
             Path restoredBase = tmp.resolve("restored");
             Path target = restoredBase.resolve("data");
             Path newSpc = tmp.resolve("spc1-restored");
-            PgRestore.Result rr = new PgRestore(repo, new PgRestore.Options("latest", target, 3,
-                    Map.of("spc1", newSpc), null), null, new Cancellation()).run();
+            PgRestore.Result rr = new PgRestore(
+                            repo,
+                            new PgRestore.Options("latest", target, 3, Map.of("spc1", newSpc), null),
+                            null,
+                            new Cancellation())
+                    .run();
             assertThat(rr.bytes()).isEqualTo(snap.totalFileBytes());
-            assertThat(Files.readSymbolicLink(target.resolve("pg_tblspc").resolve(snap.tablespaces().getFirst().oid())))
+            assertThat(Files.readSymbolicLink(target.resolve("pg_tblspc")
+                            .resolve(snap.tablespaces().getFirst().oid())))
                     .isEqualTo(newSpc);
             assertThat(Files.getPosixFilePermissions(target)).hasSize(3); // 0700
 
             PgValidator.Report report = new PgValidator(repo, target, snap, 2, null, new Cancellation()).run();
             assertThat(report.problems()).isEmpty();
             assertThat(report.fileMismatches()).isEmpty();
-            PgValidator.DatabaseReport db = report.databases().stream().filter(d -> d.name().equals("postgres")).findFirst().orElseThrow();
+            PgValidator.DatabaseReport db = report.databases().stream()
+                    .filter(d -> d.name().equals("postgres"))
+                    .findFirst()
+                    .orElseThrow();
             assertThat(db.tables()).anyMatch(t -> t.table().equals("pgbench_accounts") && t.rows() == 1_000_000);
             assertThat(db.tables()).anyMatch(t -> t.table().equals("in_spc") && t.rows() == 50_000);
             assertThat(db.foreignKeys()).isNotEmpty().allMatch(f -> f.violations() == 0);
@@ -110,7 +124,8 @@ class OnlineBackupRestoreTest {
                 assertThat(maxId).isGreaterThanOrEqualTo(committedBeforeBackup);
                 assertThat(count(restored, "select count(*) from commits")).isEqualTo(maxId);
                 assertThat(count(restored, "select count(*) from in_spc")).isEqualTo(50_000);
-                assertThat(count(restored, "select count(*) from scratch")).isZero(); // unlogged: reset from its init fork
+                assertThat(count(restored, "select count(*) from scratch"))
+                        .isZero(); // unlogged: reset from its init fork
             }
         }
     }

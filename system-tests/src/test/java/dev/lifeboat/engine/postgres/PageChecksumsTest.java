@@ -1,13 +1,13 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -16,9 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** Page checksums are checked while backing up, as pg_basebackup and pgBackRest do. */
 class PageChecksumsTest {
@@ -30,8 +29,9 @@ class PageChecksumsTest {
     }
 
     private static String relationPath(LocalCluster pg, String table) throws Exception {
-        try (var c = pg.connect("postgres"); var st = c.createStatement();
-             var rs = st.executeQuery("select pg_relation_filepath('" + table + "')")) {
+        try (var c = pg.connect("postgres");
+                var st = c.createStatement();
+                var rs = st.executeQuery("select pg_relation_filepath('" + table + "')")) {
             rs.next();
             return rs.getString(1);
         }
@@ -50,11 +50,18 @@ class PageChecksumsTest {
             for (String f : List.of(rel, rel + "_fsm", rel + "_vm")) {
                 byte[] file = Files.readAllBytes(pg.dataDir().resolve(f));
                 for (int off = 0; off < file.length; off += 8192) {
-                    int stored = Short.toUnsignedInt(ByteBuffer.wrap(file, off + 8, 2).order(ByteOrder.nativeOrder()).getShort());
-                    if (ByteBuffer.wrap(file, off + 14, 2).order(ByteOrder.nativeOrder()).getShort() == 0) {
+                    int stored = Short.toUnsignedInt(ByteBuffer.wrap(file, off + 8, 2)
+                            .order(ByteOrder.nativeOrder())
+                            .getShort());
+                    if (ByteBuffer.wrap(file, off + 14, 2)
+                                    .order(ByteOrder.nativeOrder())
+                                    .getShort()
+                            == 0) {
                         continue; // a new page carries no checksum
                     }
-                    assertThat(PageChecksums.checksum(file, off, 8192, off / 8192)).as("%s block %d", f, off / 8192).isEqualTo(stored);
+                    assertThat(PageChecksums.checksum(file, off, 8192, off / 8192))
+                            .as("%s block %d", f, off / 8192)
+                            .isEqualTo(stored);
                     checked++;
                 }
             }
@@ -83,13 +90,14 @@ class PageChecksumsTest {
                 load.waitFor();
             }
             assertThat(busy.engineInfo()).doesNotContainKey("pageChecksumFailures");
-            assertThat(Long.parseLong(busy.engineInfo().get("pagesChecksummed"))).isGreaterThan(1000);
+            assertThat(Long.parseLong(busy.engineInfo().get("pagesChecksummed")))
+                    .isGreaterThan(1000);
 
             // damage block 3 of the victim on disk behind the server's back (the page is not in shared buffers
             // after a restart, and its LSN stays older than the next backup's start)
             pg.stop();
             try (FileChannel ch = FileChannel.open(pg.dataDir().resolve(rel), StandardOpenOption.WRITE)) {
-                ch.write(ByteBuffer.wrap(new byte[]{0x5a, 0x5a, 0x5a}), 3 * 8192 + 4000);
+                ch.write(ByteBuffer.wrap(new byte[] {0x5a, 0x5a, 0x5a}), 3 * 8192 + 4000);
             }
             pg.start();
             Snapshot damaged = backup(repo, pg);
@@ -104,7 +112,11 @@ class PageChecksumsTest {
     }
 
     private static Snapshot backup(Repository repo, LocalCluster pg) throws Exception {
-        return new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
-                null, null).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                        null,
+                        null)
+                .run();
     }
 }

@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.cli.Main;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -17,8 +16,7 @@ import java.util.List;
 
 /** Helpers for tests that run real PostgreSQL clusters and the real CLI. */
 public final class PgTestSupport {
-    private PgTestSupport() {
-    }
+    private PgTestSupport() {}
 
     public record CliResult(int exitCode, String out, String err) {
         public String all() {
@@ -52,7 +50,10 @@ public final class PgTestSupport {
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());
         cmd.addAll(List.of(args));
-        return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        return new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(log.toFile())
+                .start();
     }
 
     /**
@@ -61,8 +62,16 @@ public final class PgTestSupport {
      */
     public static List<Long> restoreAndReadIds(Path base, String uri, Path keyFile, String table, String... targetArgs)
             throws Exception {
-        List<String> args = new ArrayList<>(List.of("restore", "--repo", uri, "--key-file", keyFile.toString(),
-                "--target", base.resolve("data").toString(), "--validate", "-q"));
+        List<String> args = new ArrayList<>(List.of(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                base.resolve("data").toString(),
+                "--validate",
+                "-q"));
         args.addAll(List.of(targetArgs));
         CliResult r = cli(args.toArray(String[]::new));
         if (r.exitCode() != 0 || !r.out().contains("validation passed")) {
@@ -75,8 +84,9 @@ public final class PgTestSupport {
                 throw new AssertionError("restored copy is still in recovery");
             }
             List<Long> ids = new ArrayList<>();
-            try (Connection c = restored.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select id from " + table + " order by id")) {
+            try (Connection c = restored.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select id from " + table + " order by id")) {
                 while (rs.next()) {
                     ids.add(rs.getLong(1));
                 }
@@ -92,7 +102,8 @@ public final class PgTestSupport {
      */
     public static void giveRepositoryToPostgres(String uri) throws IOException {
         if (uri.startsWith("file://") && dev.lifeboat.util.Processes.isRoot()) {
-            dev.lifeboat.util.Processes.check(List.of("chown", "-R", "postgres", uri.substring("file://".length())),
+            dev.lifeboat.util.Processes.check(
+                    List.of("chown", "-R", "postgres", uri.substring("file://".length())),
                     java.time.Duration.ofSeconds(60));
         }
     }
@@ -124,10 +135,12 @@ public final class PgTestSupport {
     }
 
     /** Inserts ids {@code from..to} into table {@code t} one commit each, recording each commit's timestamp. */
-    public static void insertTimed(LocalCluster pg, long from, long to, java.util.Map<Long, java.time.Instant> committed,
-                                   long pauseMillis) throws Exception {
-        try (Connection c = pg.connect("postgres"); java.sql.PreparedStatement ps = c.prepareStatement("insert into t values (?)");
-             Statement st = c.createStatement()) {
+    public static void insertTimed(
+            LocalCluster pg, long from, long to, java.util.Map<Long, java.time.Instant> committed, long pauseMillis)
+            throws Exception {
+        try (Connection c = pg.connect("postgres");
+                java.sql.PreparedStatement ps = c.prepareStatement("insert into t values (?)");
+                Statement st = c.createStatement()) {
             for (long id = from; id <= to; id++) {
                 ps.setLong(1, id);
                 ps.executeUpdate();
@@ -142,11 +155,13 @@ public final class PgTestSupport {
 
     /** Switches to a new segment and waits until nothing is left to archive. */
     public static void drainArchive(LocalCluster pg) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
             st.execute("select pg_switch_wal()");
             long deadline = System.nanoTime() + java.time.Duration.ofSeconds(90).toNanos();
             while (System.nanoTime() < deadline) {
-                try (ResultSet rs = st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
+                try (ResultSet rs =
+                        st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
                     rs.next();
                     if (rs.getLong(1) == 0) {
                         return;
@@ -161,8 +176,9 @@ public final class PgTestSupport {
     /** The ids in table {@code t}, in order. */
     public static List<Long> ids(LocalCluster pg) throws Exception {
         List<Long> out = new ArrayList<>();
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-             ResultSet rs = st.executeQuery("select id from t order by id")) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery("select id from t order by id")) {
             while (rs.next()) {
                 out.add(rs.getLong(1));
             }
@@ -186,14 +202,17 @@ public final class PgTestSupport {
     }
 
     public static long count(LocalCluster pg, String sql) throws SQLException {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getLong(1);
         }
     }
 
     public static void exec(LocalCluster pg, String... sql) throws SQLException {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
             for (String s : sql) {
                 st.execute(s);
             }

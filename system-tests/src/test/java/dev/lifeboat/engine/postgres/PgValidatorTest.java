@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
@@ -10,13 +14,8 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.channels.FileChannel;
 import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -31,10 +30,10 @@ import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * restore --validate on a cluster holding every relation kind: a healthy copy validates clean and amcheck covers
@@ -43,6 +42,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PgValidatorTest {
     @TempDir
     static Path tmp;
+
     static Path keyFile;
     static String uri;
     static Repository repo;
@@ -50,13 +50,16 @@ class PgValidatorTest {
     static Path sourceData;
     /** data-directory-relative paths, taken from the source cluster */
     static String vmFork;
+
     static List<String> unloggedMainForks;
 
     @BeforeAll
     static void setUp() throws Exception {
         keyFile = PgTestSupport.keyFile(tmp);
         uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
         Path csv = tmp.resolve("ext.csv");
         Files.writeString(csv, "1,one\n2,two\n");
@@ -66,22 +69,35 @@ class PgValidatorTest {
             everyRelationKind(pg, "postgres", csv);
             PgTestSupport.exec(pg, "create database \"Other DB\"");
             everyRelationKind(pg, "Other DB", csv);
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement()) {
                 vmFork = one(st, "select pg_relation_filepath('vmtest')") + "_vm";
-                unloggedMainForks = List.of(one(st, "select pg_relation_filepath('scratch')"),
+                unloggedMainForks = List.of(
+                        one(st, "select pg_relation_filepath('scratch')"),
                         one(st, "select pg_relation_filepath('scratch_pkey')"));
-                assertThat(one(st, "select count(*) from pg_index i join pg_class c on c.oid = i.indexrelid "
-                        + "where c.relkind = 'I'")).as("partitioned indexes").isNotEqualTo("0");
-                assertThat(one(st, "select count(*) from pg_index where not indisvalid")).as("invalid index").isEqualTo("1");
+                assertThat(one(
+                                st,
+                                "select count(*) from pg_index i join pg_class c on c.oid = i.indexrelid "
+                                        + "where c.relkind = 'I'"))
+                        .as("partitioned indexes")
+                        .isNotEqualTo("0");
+                assertThat(one(st, "select count(*) from pg_index where not indisvalid"))
+                        .as("invalid index")
+                        .isEqualTo("1");
             }
-            snap = new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
-                    null, new Cancellation()).run();
+            snap = new PgBackup(
+                            repo,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                            null,
+                            new Cancellation())
+                    .run();
         } // stopped cleanly: the shutdown checkpoint writes the unlogged tables' pages, which the damage test copies
     }
 
     /** Ordinary, partitioned (range, list, sub-partitions, default), TOAST, views, sequence, type, foreign, unlogged, every index AM. */
     static void everyRelationKind(LocalCluster pg, String db, Path csv) throws SQLException {
-        try (Connection c = pg.connect(db); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect(db);
+                Statement st = c.createStatement()) {
             for (String sql : List.of(
                     "create extension file_fdw",
                     "create schema \"Sales Data\"",
@@ -123,7 +139,8 @@ class PgValidatorTest {
                     "create table uses_pair (id int, p pair)",
                     "insert into uses_pair values (1, row(1, 'x'))",
                     "create server files foreign data wrapper file_fdw",
-                    "create foreign table csv_in (a int, b text) server files options (filename '" + csv + "', format 'csv')",
+                    "create foreign table csv_in (a int, b text) server files options (filename '" + csv
+                            + "', format 'csv')",
                     "create unlogged table scratch (id int primary key, v text)",
                     "insert into scratch select g, 'scratch ' || g from generate_series(1, 1000) g",
                     "create table shapes (id int, h int, pt point, tags text[], n int, doc tsvector)",
@@ -148,7 +165,8 @@ class PgValidatorTest {
             }
             // a failed CREATE INDEX CONCURRENTLY leaves an invalid index behind
             assertThatThrownBy(() -> st.execute("create unique index concurrently shapes_h_unique on shapes (h)"))
-                    .isInstanceOf(SQLException.class).hasMessageContaining("could not create unique index");
+                    .isInstanceOf(SQLException.class)
+                    .hasMessageContaining("could not create unique index");
         }
     }
 
@@ -160,8 +178,17 @@ class PgValidatorTest {
     @Test
     void aHealthyCopyOfEveryRelationKindValidatesCleanAndAmcheckCoversWhatPgAmcheckCovers() throws Exception {
         Path base = tmp.resolve("healthy");
-        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                base.resolve("data").toString(), "--validate", "--json", "-q");
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                base.resolve("data").toString(),
+                "--validate",
+                "--json",
+                "-q");
         assertThat(r.exitCode()).as(r.all()).isZero();
         JsonNode out = Json.MAPPER.readTree(r.out());
         assertThat(out.path("ok").asBoolean()).as(r.out()).isTrue();
@@ -176,20 +203,34 @@ class PgValidatorTest {
             for (JsonNode db : dbs) {
                 String name = db.path("name").asText();
                 assertThat(db.path("corruption")).as(name).isEmpty();
-                assertThat(db.path("visibilityRelationsChecked").asInt()).as(name).isEqualTo(db.path("heapRelationsChecked").asInt());
+                assertThat(db.path("visibilityRelationsChecked").asInt())
+                        .as(name)
+                        .isEqualTo(db.path("heapRelationsChecked").asInt());
                 if (!name.equals("template1")) {
-                    assertThat(db.path("unloggedTablesChecked").asInt()).as(name).isGreaterThanOrEqualTo(2); // scratch and its TOAST
-                    assertThat(db.path("tables").toString()).contains("\\\"Sales Data\\\".orders_2024_rest")
-                            .contains("docs_summary").doesNotContain("not_yet").doesNotContain("csv_in");
-                    assertThat(db.path("foreignKeys")).isNotEmpty().allSatisfy(f -> assertThat(f.path("violations").asLong()).isZero());
+                    assertThat(db.path("unloggedTablesChecked").asInt())
+                            .as(name)
+                            .isGreaterThanOrEqualTo(2); // scratch and its TOAST
+                    assertThat(db.path("tables").toString())
+                            .contains("\\\"Sales Data\\\".orders_2024_rest")
+                            .contains("docs_summary")
+                            .doesNotContain("not_yet")
+                            .doesNotContain("csv_in");
+                    assertThat(db.path("foreignKeys"))
+                            .isNotEmpty()
+                            .allSatisfy(f ->
+                                    assertThat(f.path("violations").asLong()).isZero());
                 }
                 // pg_amcheck, PostgreSQL's own driver of amcheck, picks the same heap relations and B-tree indexes
                 PgAmcheck mine = pgAmcheck(copy, name);
                 assertThat(mine.exitCode()).as(mine.output()).isZero();
-                assertThat(db.path("heapRelationsChecked").asInt()).as(name).isEqualTo(mine.heaps().size());
+                assertThat(db.path("heapRelationsChecked").asInt())
+                        .as(name)
+                        .isEqualTo(mine.heaps().size());
                 Set<String> invalid = new HashSet<>();
-                try (Connection c = copy.connect(name); Statement st = c.createStatement();
-                     ResultSet rs = st.executeQuery("select indexrelid::text from pg_index where not (indisvalid and indisready and indislive)")) {
+                try (Connection c = copy.connect(name);
+                        Statement st = c.createStatement();
+                        ResultSet rs = st.executeQuery(
+                                "select indexrelid::text from pg_index where not (indisvalid and indisready and indislive)")) {
                     while (rs.next()) {
                         invalid.add(rs.getString(1));
                     }
@@ -202,23 +243,38 @@ class PgValidatorTest {
         }
     }
 
-    record PgAmcheck(int exitCode, String output, Set<String> heaps, Set<String> btrees) {
-    }
+    record PgAmcheck(int exitCode, String output, Set<String> heaps, Set<String> btrees) {}
 
     /** Runs pg_amcheck on one database of a running copy and collects the relation OIDs it checked. */
     static PgAmcheck pgAmcheck(LocalCluster pg, String db) throws Exception {
-        Processes.Result r = Processes.run(Processes.asUser(pg.osUser(), List.of(pg.binaries().path("pg_amcheck"),
-                "-h", pg.socketDir().toString(), "-p", Integer.toString(pg.port()), "-U", "postgres", "--heapallindexed",
-                "--install-missing", "--echo", "-d", "\"" + db + "\"")), Duration.ofMinutes(5)); // a pattern: quoted keeps its case
+        Processes.Result r = Processes.run(
+                Processes.asUser(
+                        pg.osUser(),
+                        List.of(
+                                pg.binaries().path("pg_amcheck"),
+                                "-h",
+                                pg.socketDir().toString(),
+                                "-p",
+                                Integer.toString(pg.port()),
+                                "-U",
+                                "postgres",
+                                "--heapallindexed",
+                                "--install-missing",
+                                "--echo",
+                                "-d",
+                                "\"" + db + "\"")),
+                Duration.ofMinutes(5)); // a pattern: quoted keeps its case
         Set<String> heaps = new HashSet<>();
         Set<String> btrees = new HashSet<>();
         // pg_amcheck 15 echoes e.g. "… verify_heapam(\nrelation := c.oid, …\n) v WHERE c.oid = 1255 AND …" and
         // "SELECT ….bt_index_check(index := c.oid, …)\nFROM … WHERE c.oid = 2691 AND … AND i.indisvalid …"
-        Matcher h = Pattern.compile("verify_heapam\\([^)]*\\) v WHERE c\\.oid = (\\d+)").matcher(r.output());
+        Matcher h = Pattern.compile("verify_heapam\\([^)]*\\) v WHERE c\\.oid = (\\d+)")
+                .matcher(r.output());
         while (h.find()) {
             heaps.add(h.group(1));
         }
-        Matcher b = Pattern.compile("bt_index_check\\(index := c\\.oid[^\\n]*\\n[^\\n]*WHERE c\\.oid = (\\d+)").matcher(r.output());
+        Matcher b = Pattern.compile("bt_index_check\\(index := c\\.oid[^\\n]*\\n[^\\n]*WHERE c\\.oid = (\\d+)")
+                .matcher(r.output());
         while (b.find()) {
             btrees.add(b.group(1));
         }
@@ -237,7 +293,9 @@ class PgValidatorTest {
     /** Validates a copy that has run since its restore: its files differ from the manifest by now, so skip that part. */
     static PgValidator.Report revalidate(Path target) throws Exception {
         return new PgValidator(repo, target, snap, 2, null, new Cancellation())
-                .skipChecksums(snap.files().stream().map(Snapshot.FileEntry::path).toList()).run();
+                .skipChecksums(
+                        snap.files().stream().map(Snapshot.FileEntry::path).toList())
+                .run();
     }
 
     @Test
@@ -245,18 +303,28 @@ class PgValidatorTest {
         Path target = restoreAndValidate("stale-vm");
         // visibilitymap.c: after the 24-byte page header, two bits per heap block (all-visible 0x01, all-frozen 0x02),
         // heap block 0 in the lowest bits of the first byte. Data checksums are off, so no page checksum to fix.
-        try (FileChannel ch = FileChannel.open(target.resolve(vmFork), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+        try (FileChannel ch =
+                FileChannel.open(target.resolve(vmFork), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
             ByteBuffer b = ByteBuffer.allocate(1);
             ch.read(b, 24);
-            assertThat(b.get(0) & 0x03).as("block 0 holds deleted tuples, so its bits are clear").isZero();
-            ch.write(ByteBuffer.wrap(new byte[]{(byte) (b.get(0) | 0x03)}), 24);
+            assertThat(b.get(0) & 0x03)
+                    .as("block 0 holds deleted tuples, so its bits are clear")
+                    .isZero();
+            ch.write(ByteBuffer.wrap(new byte[] {(byte) (b.get(0) | 0x03)}), 24);
         }
         PgValidator.Report r = revalidate(target);
         assertThat(r.ok()).isFalse();
-        assertThat(r.problems()).anySatisfy(p -> assertThat(p).startsWith("database postgres: vmtest:")
-                .contains("all-visible").contains("(0,1)").contains("pg_check_visible"));
-        assertThat(r.problems()).anySatisfy(p -> assertThat(p).startsWith("database postgres: vmtest:")
-                .contains("all-frozen").contains("pg_check_frozen"));
+        assertThat(r.problems())
+                .anySatisfy(p -> assertThat(p)
+                        .startsWith("database postgres: vmtest:")
+                        .contains("all-visible")
+                        .contains("(0,1)")
+                        .contains("pg_check_visible"));
+        assertThat(r.problems())
+                .anySatisfy(p -> assertThat(p)
+                        .startsWith("database postgres: vmtest:")
+                        .contains("all-frozen")
+                        .contains("pg_check_frozen"));
         assertThat(r.problems()).noneMatch(p -> p.contains("Other DB"));
     }
 
@@ -269,7 +337,8 @@ class PgValidatorTest {
         }
         PgValidator.Report r = revalidate(target);
         assertThat(r.ok()).isFalse();
-        assertThat(r.problems()).anySatisfy(p -> assertThat(p).startsWith("database postgres: unlogged table scratch holds 1000 rows"));
+        assertThat(r.problems())
+                .anySatisfy(p -> assertThat(p).startsWith("database postgres: unlogged table scratch holds 1000 rows"));
         assertThat(r.problems()).noneMatch(p -> p.contains("Other DB"));
     }
 

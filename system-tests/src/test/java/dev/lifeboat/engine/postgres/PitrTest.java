@@ -1,15 +1,15 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -19,12 +19,10 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.count;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Point-in-time recovery on real WAL: one row is committed every ~100 ms, WAL is archived through
@@ -34,13 +32,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class PitrTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static String uri;
     static Repository repo;
     /** id, commit time, and the WAL insert position right after the commit. */
-    record Tick(long id, Instant committed, String lsnAfter) {
-    }
+    record Tick(long id, Instant committed, String lsnAfter) {}
+
     static final List<Tick> ticks = new ArrayList<>();
     static long idAtRestorePoint;
 
@@ -50,32 +49,50 @@ class PitrTest {
         keyFile = PgTestSupport.keyFile(tmp);
         TestLauncher.shareWithPostgres(keyFile);
         uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         TestLauncher.shareWithPostgres(tmp.resolve("repo"));
         runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()));
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'",
-                "track_commit_timestamp = on"));
+        pg = LocalCluster.create(
+                tmp.resolve("pg"),
+                List.of(
+                        "archive_mode = on",
+                        "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile
+                                + " %p'",
+                        "track_commit_timestamp = on"));
         pg.start();
         exec(pg, "create table ticks (id bigint primary key, note text)");
         repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
-        new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full",
-                dev.lifeboat.repository.compress.Compression.LOW, 2), null, new Cancellation()).run();
+        new PgBackup(
+                        repo,
+                        new PgBackupOptions(
+                                pg.dataDir(),
+                                null,
+                                null,
+                                "postgres",
+                                "full",
+                                dev.lifeboat.repository.compress.Compression.LOW,
+                                2),
+                        null,
+                        new Cancellation())
+                .run();
 
         try (Connection c = pg.connect("postgres");
-             PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
-             Statement st = c.createStatement()) {
+                PreparedStatement ins = c.prepareStatement("insert into ticks values (?, 'tick')");
+                Statement st = c.createStatement()) {
             for (long id = 1; id <= 60; id++) {
                 ins.setLong(1, id);
                 ins.executeUpdate();
-                try (ResultSet rs = st.executeQuery("select pg_xact_commit_timestamp(xmin), pg_current_wal_insert_lsn()::text "
-                        + "from ticks where id = " + id)) {
+                try (ResultSet rs =
+                        st.executeQuery("select pg_xact_commit_timestamp(xmin), pg_current_wal_insert_lsn()::text "
+                                + "from ticks where id = " + id)) {
                     rs.next();
                     ticks.add(new Tick(id, rs.getTimestamp(1).toInstant(), rs.getString(2)));
                 }
                 if (id == 15 || id == 30 || id == 45) {
-                    st.execute("select pg_switch_wal()"); // several segments, so the gap test can remove one in the middle
+                    st.execute(
+                            "select pg_switch_wal()"); // several segments, so the gap test can remove one in the middle
                 }
                 if (id == 40) {
                     st.execute("select pg_create_restore_point('before-migration')");
@@ -93,7 +110,8 @@ class PitrTest {
                 }
                 Thread.sleep(200);
             }
-            assertThat(one(st, "select failed_count::text from pg_stat_archiver")).isEqualTo("0");
+            assertThat(one(st, "select failed_count::text from pg_stat_archiver"))
+                    .isEqualTo("0");
         }
     }
 
@@ -129,15 +147,18 @@ class PitrTest {
     void toTimeBetweenTwoCommitsHoldsExactlyTheEarlierRows() throws Exception {
         Tick a = ticks.get(19);
         Tick b = ticks.get(20);
-        Instant between = a.committed().plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
+        Instant between = a.committed()
+                .plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
         assertThat(restoreAndRead("mid", "--to-time", between.toString())).isEqualTo(idsUpTo(a.id()));
     }
 
     @Test
     void toTimeExactlyAtACommitIsInclusiveUnlessExclusive() throws Exception {
         Tick t = ticks.get(29);
-        assertThat(restoreAndRead("incl", "--to-time", t.committed().toString())).isEqualTo(idsUpTo(t.id()));
-        assertThat(restoreAndRead("excl", "--to-time", t.committed().toString(), "--exclusive")).isEqualTo(idsUpTo(t.id() - 1));
+        assertThat(restoreAndRead("incl", "--to-time", t.committed().toString()))
+                .isEqualTo(idsUpTo(t.id()));
+        assertThat(restoreAndRead("excl", "--to-time", t.committed().toString(), "--exclusive"))
+                .isEqualTo(idsUpTo(t.id() - 1));
     }
 
     @Test
@@ -149,18 +170,45 @@ class PitrTest {
 
     @Test
     void targetsOutsideTheWindowAreRefusedNamingIt() throws Exception {
-        CliResult early = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                tmp.resolve("bad-early").toString(), "--to-time", "2000-01-01T00:00:00Z");
+        CliResult early = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                tmp.resolve("bad-early").toString(),
+                "--to-time",
+                "2000-01-01T00:00:00Z");
         assertThat(early.exitCode()).isNotZero();
         assertThat(early.err()).contains("before the earliest point").contains(" .. ");
-        CliResult late = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                tmp.resolve("bad-late").toString(), "--to-time", Instant.now().plus(Duration.ofDays(1)).toString());
+        CliResult late = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                tmp.resolve("bad-late").toString(),
+                "--to-time",
+                Instant.now().plus(Duration.ofDays(1)).toString());
         assertThat(late.exitCode()).isNotZero();
-        assertThat(late.err()).contains("is not before the newest commit").contains(" .. ").contains("--to-latest");
+        assertThat(late.err())
+                .contains("is not before the newest commit")
+                .contains(" .. ")
+                .contains("--to-latest");
         // the newest archived commit itself: PostgreSQL would replay to the end without meeting a later commit and
         // fail with "recovery ended before configured recovery target was reached"
-        CliResult atLast = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target",
-                tmp.resolve("bad-last").toString(), "--to-time", ticks.getLast().committed().toString());
+        CliResult atLast = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                tmp.resolve("bad-last").toString(),
+                "--to-time",
+                ticks.getLast().committed().toString());
         assertThat(atLast.exitCode()).isNotZero();
         assertThat(atLast.err()).contains("is not before the newest commit");
         CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
@@ -172,20 +220,40 @@ class PitrTest {
     void aGapInTheArchiveIsNamed() throws Exception {
         // copy the repository and remove one archived segment from the middle of the copy
         Path copy = tmp.resolve("repo-gap");
-        dev.lifeboat.util.Processes.check(List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
+        dev.lifeboat.util.Processes.check(
+                List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
         Repository gapRepo = Repository.open(new LocalBlobStore(copy), KeySource.KeyFile.read(keyFile));
-        List<String> segs = new dev.lifeboat.repository.WalArchive(gapRepo).list().stream()
-                .filter(dev.lifeboat.repository.WalArchive::isSegment).toList();
+        List<String> segs = new dev.lifeboat.repository.WalArchive(gapRepo)
+                .list().stream()
+                        .filter(dev.lifeboat.repository.WalArchive::isSegment)
+                        .toList();
         assertThat(segs.size()).as("archived segments " + segs).isGreaterThanOrEqualTo(5);
         String removed = segs.get(segs.size() - 3);
         new dev.lifeboat.repository.WalArchive(gapRepo).delete(removed);
         String gapUri = PgTestSupport.repoUri(copy);
-        CliResult r = cli("restore", "--repo", gapUri, "--key-file", keyFile.toString(), "--target",
-                tmp.resolve("gap").toString(), "--to-time", ticks.getLast().committed().toString());
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                gapUri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                tmp.resolve("gap").toString(),
+                "--to-time",
+                ticks.getLast().committed().toString());
         assertThat(r.exitCode()).isNotZero();
         assertThat(r.err()).contains("missing segment " + removed);
-        assertThat(cli("list", "--repo", gapUri, "--key-file", keyFile.toString()).out()).contains("MISSING WAL: " + removed);
-        assertThatThrownBy(() -> new RecoveryPlanner(gapRepo).plan(new RecoveryTarget(RecoveryTarget.Kind.TIME,
-                ticks.getLast().committed().toString(), false, null), null)).hasMessageContaining(removed);
+        assertThat(cli("list", "--repo", gapUri, "--key-file", keyFile.toString())
+                        .out())
+                .contains("MISSING WAL: " + removed);
+        assertThatThrownBy(() -> new RecoveryPlanner(gapRepo)
+                        .plan(
+                                new RecoveryTarget(
+                                        RecoveryTarget.Kind.TIME,
+                                        ticks.getLast().committed().toString(),
+                                        false,
+                                        null),
+                                null))
+                .hasMessageContaining(removed);
     }
 }

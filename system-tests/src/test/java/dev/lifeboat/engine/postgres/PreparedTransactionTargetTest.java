@@ -1,18 +1,17 @@
 package dev.lifeboat.engine.postgres;
 
-import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code --to-xid} of a two-phase transaction stops at its COMMIT PREPARED, as PostgreSQL does
@@ -30,16 +29,28 @@ class PreparedTransactionTargetTest {
     @Test
     void toXidOfAPreparedTransaction() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
-                archive.archiveCommand(),
-                "autovacuum = off", "max_prepared_transactions = 5"))) {
+        try (LocalCluster prod = LocalCluster.create(
+                tmp.resolve("prod"),
+                List.of(
+                        "archive_mode = on",
+                        archive.archiveCommand(),
+                        "autovacuum = off",
+                        "max_prepared_transactions = 5"))) {
             prod.start();
             exec(prod, "create table t (id bigint primary key)");
-            CliResult b = cli("backup", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--pgdata",
-                    prod.dataDir().toString(), "-q");
+            CliResult b = cli(
+                    "backup",
+                    "--repo",
+                    archive.uri(),
+                    "--key-file",
+                    archive.keyFile().toString(),
+                    "--pgdata",
+                    prod.dataDir().toString(),
+                    "-q");
             assertThat(b.exitCode()).as(b.all()).isZero();
             String xid;
-            try (Connection c = prod.connect("postgres"); Statement st = c.createStatement()) {
+            try (Connection c = prod.connect("postgres");
+                    Statement st = c.createStatement()) {
                 st.execute("begin");
                 st.execute("insert into t values (1)");
                 try (ResultSet rs = st.executeQuery("select txid_current()::text")) {
@@ -51,8 +62,8 @@ class PreparedTransactionTargetTest {
                 st.execute("insert into t values (2)");
             }
             PgTestSupport.drainArchive(prod);
-            List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("copy"), archive.uri(), archive.keyFile(), "t",
-                    "--to-xid", xid);
+            List<Long> ids = PgTestSupport.restoreAndReadIds(
+                    tmp.resolve("copy"), archive.uri(), archive.keyFile(), "t", "--to-xid", xid);
             assertThat(ids).containsExactly(1L);
         }
     }

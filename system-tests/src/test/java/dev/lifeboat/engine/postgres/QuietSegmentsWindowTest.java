@@ -1,19 +1,18 @@
 package dev.lifeboat.engine.postgres;
 
-import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The newest commit a restore can reach is found however many commit-less segments follow it: a time target between
@@ -33,13 +32,24 @@ class QuietSegmentsWindowTest {
     @Test
     void timeTargetBeforeQuietSegmentsIsRecoverable() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), List.of("archive_mode = on",
-                archive.archiveCommand(),
-                "autovacuum = off", "track_commit_timestamp = on"))) {
+        try (LocalCluster prod = LocalCluster.create(
+                tmp.resolve("prod"),
+                List.of(
+                        "archive_mode = on",
+                        archive.archiveCommand(),
+                        "autovacuum = off",
+                        "track_commit_timestamp = on"))) {
             prod.start();
             exec(prod, "create table t (id bigint primary key)");
-            CliResult b = cli("backup", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--pgdata",
-                    prod.dataDir().toString(), "-q");
+            CliResult b = cli(
+                    "backup",
+                    "--repo",
+                    archive.uri(),
+                    "--key-file",
+                    archive.keyFile().toString(),
+                    "--pgdata",
+                    prod.dataDir().toString(),
+                    "-q");
             assertThat(b.exitCode()).as(b.all()).isZero();
             Thread.sleep(200);
             Map<Long, Instant> committed = new TreeMap<>();
@@ -50,9 +60,10 @@ class QuietSegmentsWindowTest {
             }
             PgTestSupport.drainArchive(prod);
             Instant first = committed.get(1L);
-            Instant between = first.plus(Duration.between(first, committed.get(2L)).dividedBy(2));
-            List<Long> ids = PgTestSupport.restoreAndReadIds(tmp.resolve("copy"), archive.uri(), archive.keyFile(), "t",
-                    "--to-time", between.toString());
+            Instant between =
+                    first.plus(Duration.between(first, committed.get(2L)).dividedBy(2));
+            List<Long> ids = PgTestSupport.restoreAndReadIds(
+                    tmp.resolve("copy"), archive.uri(), archive.keyFile(), "t", "--to-time", between.toString());
             assertThat(ids).containsExactly(1L);
         }
     }

@@ -1,5 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.repository.Expirer;
 import dev.lifeboat.repository.ReplayLease;
@@ -10,9 +13,6 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -20,9 +20,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A point-in-time restore from an old backup writes its files and ends (its shared lock with it); before PostgreSQL
@@ -40,15 +39,19 @@ class ReplayLeasePitrTest {
         Path keyFile = PgTestSupport.keyFile(tmp);
         TestLauncher.shareWithPostgres(keyFile);
         String uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         if (Processes.isRoot()) {
-            Processes.check(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
+            Processes.check(
+                    List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
         }
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
-        String archive = "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
+        String archive =
+                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
         Map<Long, Instant> committed = new TreeMap<>();
-        try (LocalCluster a = LocalCluster.create(tmp.resolve("a"), List.of("archive_mode = on", archive,
-                "track_commit_timestamp = on"))) {
+        try (LocalCluster a = LocalCluster.create(
+                tmp.resolve("a"), List.of("archive_mode = on", archive, "track_commit_timestamp = on"))) {
             a.start();
             PgTestSupport.exec(a, "create table t (id bigint primary key)");
             backup(uri, keyFile, a);
@@ -77,24 +80,41 @@ class ReplayLeasePitrTest {
         RetentionPolicy keepNewest = new RetentionPolicy(1, 0, 0, 0, Duration.ZERO);
         Expirer.Result without = new Expirer(repo).expire(keepNewest, true);
         assertThat(without.expired()).containsExactly(b1.id());
-        assertThat(without.walDeleted()).as("without a lease expire would delete the replay's WAL").containsAll(needed);
+        assertThat(without.walDeleted())
+                .as("without a lease expire would delete the replay's WAL")
+                .containsAll(needed);
 
         // the restore: files only, PostgreSQL not started yet; it takes a replay lease while its shared lock holds
         Path base = tmp.resolve("pitr");
         Path data = base.resolve("data");
-        CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", data.toString(),
-                "--to-time", committed.get(8L).toString(), "-q", "--json");
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--target",
+                data.toString(),
+                "--to-time",
+                committed.get(8L).toString(),
+                "-q",
+                "--json");
         assertThat(r.exitCode()).as(r.all()).isZero();
-        ReplayLease.Lease lease = ReplayLease.list(repo.store()).leases().stream().filter(l -> l.target().equals(data.toString()))
-                .findFirst().orElseThrow(() -> new AssertionError("the restore took no replay lease"));
+        ReplayLease.Lease lease = ReplayLease.list(repo.store()).leases().stream()
+                .filter(l -> l.target().equals(data.toString()))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("the restore took no replay lease"));
         assertThat(r.out()).contains(lease.id());
         PgTestSupport.giveRepositoryToPostgres(uri);
 
         Expirer.Result res = new Expirer(repo).expire(keepNewest, false);
         assertThat(res.expired()).containsExactly(b1.id());
         assertThat(res.walDeleted()).doesNotContainAnyElementsOf(needed);
-        assertThat(res.walKeptForRecoveries()).singleElement().asString()
-                .startsWith("kept for the recovery into " + data + " on ").contains("lease " + lease.id());
+        assertThat(res.walKeptForRecoveries())
+                .singleElement()
+                .asString()
+                .startsWith("kept for the recovery into " + data + " on ")
+                .contains("lease " + lease.id());
         assertThat(new WalArchive(repo).list()).containsAll(needed);
         assertThat(repo.listSnapshotIds()).containsExactly(b2.id());
 
@@ -104,7 +124,9 @@ class ReplayLeasePitrTest {
             restored.start();
             assertThat(PgTestSupport.ids(restored)).isEqualTo(PgTestSupport.range(1, 8));
         }
-        assertThat(ReplayLease.list(repo.store()).leases()).as("leases after recovery ended").isEmpty();
+        assertThat(ReplayLease.list(repo.store()).leases())
+                .as("leases after recovery ended")
+                .isEmpty();
 
         // so the next expire deletes what only the recovery needed
         Expirer.Result after = new Expirer(repo).expire(keepNewest, false);
@@ -113,8 +135,15 @@ class ReplayLeasePitrTest {
     }
 
     private static void backup(String uri, Path key, LocalCluster pg) {
-        CliResult r = cli("backup", "--repo", uri, "--key-file", key.toString(), "--pgdata", pg.dataDir().toString(), "-q");
+        CliResult r = cli(
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                key.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "-q");
         assertThat(r.exitCode()).as(r.all()).isZero();
     }
-
 }

@@ -1,14 +1,13 @@
 package dev.lifeboat.engine.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.cli.Main;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -18,8 +17,8 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * What a power loss during a restore can leave: the system calls of a real restore are traced with strace, and every
@@ -32,9 +31,11 @@ class RestoreDurabilityTest {
     @TempDir
     Path tmp;
 
-    private static final Pattern OPEN = Pattern.compile("^(\\d+)\\s+openat\\(AT_FDCWD, \"([^\"]+)\", ([^)]*)\\)\\s+=\\s+(\\d+)");
+    private static final Pattern OPEN =
+            Pattern.compile("^(\\d+)\\s+openat\\(AT_FDCWD, \"([^\"]+)\", ([^)]*)\\)\\s+=\\s+(\\d+)");
     private static final Pattern FSYNC = Pattern.compile("^(\\d+)\\s+f(?:data)?sync\\((\\d+)\\)\\s+=\\s+0");
-    private static final Pattern RENAME = Pattern.compile("^(\\d+)\\s+rename(?:at2?)?\\((?:AT_FDCWD, )?\"([^\"]+)\", (?:AT_FDCWD, )?\"([^\"]+)\"");
+    private static final Pattern RENAME =
+            Pattern.compile("^(\\d+)\\s+rename(?:at2?)?\\((?:AT_FDCWD, )?\"([^\"]+)\", (?:AT_FDCWD, )?\"([^\"]+)\"");
     private static final Pattern CLOSE = Pattern.compile("^(\\d+)\\s+close\\((\\d+)\\)\\s+=\\s+0");
 
     @Test
@@ -45,24 +46,50 @@ class RestoreDurabilityTest {
             LocalBlobStore store = new LocalBlobStore(tmp.resolve("repo"));
             Repository.init(store, null, true);
             Repository repo = Repository.open(store, (KeySource) null);
-            new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2), null,
-                    new Cancellation()).run();
+            new PgBackup(
+                            repo,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                            null,
+                            new Cancellation())
+                    .run();
         }
         Path target = tmp.resolve("restored");
-        Path trace = Path.of(System.getenv().getOrDefault("LIFEBOAT_TEST_TRACE", tmp.resolve("trace.txt").toString()));
-        List<String> cmd = new ArrayList<>(List.of("strace", "-f", "-qq", "-e", "trace=openat,fsync,fdatasync,rename,renameat,renameat2,close",
-                "-o", trace.toString(), Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"), Main.class.getName(),
-                "restore", "--repo", "file://" + tmp.resolve("repo"), "--target", target.toString(), "-q"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("restore.log").toFile()).start();
+        Path trace = Path.of(System.getenv()
+                .getOrDefault("LIFEBOAT_TEST_TRACE", tmp.resolve("trace.txt").toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                "strace",
+                "-f",
+                "-qq",
+                "-e",
+                "trace=openat,fsync,fdatasync,rename,renameat,renameat2,close",
+                "-o",
+                trace.toString(),
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED",
+                "-cp",
+                System.getProperty("java.class.path"),
+                Main.class.getName(),
+                "restore",
+                "--repo",
+                "file://" + tmp.resolve("repo"),
+                "--target",
+                target.toString(),
+                "-q"));
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(tmp.resolve("restore.log").toFile())
+                .start();
         assertThat(p.waitFor(5, TimeUnit.MINUTES)).isTrue();
-        assertThat(p.exitValue()).as(Files.readString(tmp.resolve("restore.log"))).isZero();
+        assertThat(p.exitValue())
+                .as(Files.readString(tmp.resolve("restore.log")))
+                .isZero();
 
         // replay the trace: which path each open file descriptor has, what was fsynced and renamed, in order
         Map<String, String> fdPath = new HashMap<>(); // "pid:fd" -> path
         Map<String, Integer> fsyncedAt = new HashMap<>(); // path -> line
         Map<String, Integer> renamedAt = new HashMap<>(); // final path -> line
-        Map<String, Integer> renamedFrom = new HashMap<>(); // final path -> temp path fsynced before? (line of that fsync)
+        Map<String, Integer> renamedFrom =
+                new HashMap<>(); // final path -> temp path fsynced before? (line of that fsync)
         Integer pgControlCreated = null;
         List<String> lines = Files.readAllLines(trace);
         List<Integer> targetDirFsyncs = new ArrayList<>();
@@ -71,7 +98,8 @@ class RestoreDurabilityTest {
             Matcher m;
             if ((m = OPEN.matcher(l)).find()) {
                 fdPath.put(m.group(1) + ":" + m.group(4), m.group(2));
-                if (m.group(2).equals(target.resolve("global/pg_control").toString()) && m.group(3).contains("O_CREAT")
+                if (m.group(2).equals(target.resolve("global/pg_control").toString())
+                        && m.group(3).contains("O_CREAT")
                         && pgControlCreated == null) {
                     pgControlCreated = i;
                 }
@@ -96,12 +124,17 @@ class RestoreDurabilityTest {
             String path = target.resolve(name).toString();
             lastRename = Math.max(lastRename, renamedAt.getOrDefault(path, 0));
             assertThat(renamedAt).as(name + " is renamed into place").containsKey(path);
-            assertThat(renamedFrom.get(path)).as(name + "'s content is fsynced before its rename").isLessThan(renamedAt.get(path));
-            assertThat(renamedAt.get(path)).as(name + " is in place before pg_control is created").isLessThan(pgControlCreated);
+            assertThat(renamedFrom.get(path))
+                    .as(name + "'s content is fsynced before its rename")
+                    .isLessThan(renamedAt.get(path));
+            assertThat(renamedAt.get(path))
+                    .as(name + " is in place before pg_control is created")
+                    .isLessThan(pgControlCreated);
         }
         int afterRenames = lastRename;
         int created = pgControlCreated;
-        assertThat(targetDirFsyncs).as("the data directory is fsynced after the renames and before pg_control")
+        assertThat(targetDirFsyncs)
+                .as("the data directory is fsynced after the renames and before pg_control")
                 .anyMatch(line -> line > afterRenames && line < created);
     }
 }

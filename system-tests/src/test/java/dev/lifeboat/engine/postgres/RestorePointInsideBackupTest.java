@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
@@ -8,18 +12,12 @@ import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A restore point name that also occurs between a backup's start and stop LSN: that backup cannot be the base.
@@ -38,9 +36,11 @@ class RestorePointInsideBackupTest {
     @Test
     void aRestorePointNameAlsoMadeDuringTheNewestBackupStillRecovers() throws Exception {
         PgTestSupport.ArchiveSetup archive = PgTestSupport.archiveRepository(tmp);
-        try (LocalCluster pg = LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on", archive.archiveCommand()))) {
+        try (LocalCluster pg =
+                LocalCluster.create(tmp.resolve("pg"), List.of("archive_mode = on", archive.archiveCommand()))) {
             pg.start();
-            Repository repo = Repository.open(new LocalBlobStore(archive.repoDir()), KeySource.KeyFile.read(archive.keyFile()));
+            Repository repo =
+                    Repository.open(new LocalBlobStore(archive.repoDir()), KeySource.KeyFile.read(archive.keyFile()));
             exec(pg, "create table t (id int primary key)", "insert into t select generate_series(1, 10)");
             backup(repo, pg, ProgressListener.NONE);
             // the nightly "deploy" restore point happens to be made while the next backup copies files
@@ -56,20 +56,35 @@ class RestorePointInsideBackupTest {
             });
             assertThat(made).isTrue();
             // ... and again after it
-            exec(pg, "insert into t values (12)", "select pg_create_restore_point('deploy')", "insert into t values (13)");
+            exec(
+                    pg,
+                    "insert into t values (12)",
+                    "select pg_create_restore_point('deploy')",
+                    "insert into t values (13)");
             PgTestSupport.drainArchive(pg);
 
             Path base = tmp.resolve("copy");
-            CliResult r = cli("restore", "--repo", archive.uri(), "--key-file", archive.keyFile().toString(), "--target",
-                    base.resolve("data").toString(), "-q", "--to-name", "deploy");
+            CliResult r = cli(
+                    "restore",
+                    "--repo",
+                    archive.uri(),
+                    "--key-file",
+                    archive.keyFile().toString(),
+                    "--target",
+                    base.resolve("data").toString(),
+                    "-q",
+                    "--to-name",
+                    "deploy");
             assertThat(r.exitCode()).as(r.all()).isZero();
             PgTestSupport.giveRepositoryToPostgres(archive.uri());
             try (LocalCluster copy = LocalCluster.attach(base)) {
                 try {
                     copy.start();
                 } catch (java.io.IOException e) {
-                    throw new AssertionError("restore --to-name deploy (planned on backup " + during.id() + ", which contains "
-                            + "the first 'deploy' in its own WAL) does not start:\n" + e.getMessage(), e);
+                    throw new AssertionError(
+                            "restore --to-name deploy (planned on backup " + during.id() + ", which contains "
+                                    + "the first 'deploy' in its own WAL) does not start:\n" + e.getMessage(),
+                            e);
                 }
                 // PostgreSQL stops at the first 'deploy' after the redo point of the backup it starts from: with the
                 // older backup that is the one made during the newer backup
@@ -79,7 +94,11 @@ class RestorePointInsideBackupTest {
     }
 
     private static Snapshot backup(Repository repo, LocalCluster pg, ProgressListener l) throws Exception {
-        return new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 1), l,
-                new Cancellation()).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 1),
+                        l,
+                        new Cancellation())
+                .run();
     }
 }

@@ -2,7 +2,6 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.cli.Main;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +18,7 @@ import java.util.List;
 public final class TestLauncher {
     private static Path script;
 
-    private TestLauncher() {
-    }
+    private TestLauncher() {}
 
     public static synchronized Path install() throws IOException {
         if (script != null) {
@@ -46,8 +44,11 @@ public final class TestLauncher {
         }
         Path s = dir.resolve("lifeboat");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Files.writeString(s, "#!/bin/sh\nexec " + java + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp '"
-                + String.join(":", entries) + "' " + Main.class.getName() + " \"$@\"\n");
+        Files.writeString(
+                s,
+                "#!/bin/sh\nexec " + java
+                        + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp '"
+                        + String.join(":", entries) + "' " + Main.class.getName() + " \"$@\"\n");
         Files.setPosixFilePermissions(s, PosixFilePermissions.fromString("rwxr-xr-x"));
         System.setProperty("lifeboat.launcher", s.toString());
         script = s;

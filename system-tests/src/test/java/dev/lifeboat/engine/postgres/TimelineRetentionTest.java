@@ -1,5 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.repository.Expirer;
 import dev.lifeboat.repository.Repository;
@@ -9,9 +12,6 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -20,9 +20,8 @@ import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Retention across a timeline switch, on real clusters archiving into one repository:
@@ -45,17 +44,21 @@ class TimelineRetentionTest {
         Path keyFile = PgTestSupport.keyFile(tmp);
         TestLauncher.shareWithPostgres(keyFile);
         String uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         if (Processes.isRoot()) {
-            Processes.check(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
+            Processes.check(
+                    List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
         }
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
-        String archive = "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
+        String archive =
+                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'";
         Map<Long, Instant> committed = new TreeMap<>();
         Instant windowStart;
         Path rBase = tmp.resolve("r");
-        try (LocalCluster a = LocalCluster.create(tmp.resolve("a"), List.of("archive_mode = on", archive,
-                "track_commit_timestamp = on"))) {
+        try (LocalCluster a = LocalCluster.create(
+                tmp.resolve("a"), List.of("archive_mode = on", archive, "track_commit_timestamp = on"))) {
             a.start();
             PgTestSupport.exec(a, "create table t (id bigint primary key)");
             backup(uri, keyFile, a);
@@ -66,14 +69,28 @@ class TimelineRetentionTest {
             PgTestSupport.drainArchive(a);
 
             // timeline 2: restore timeline 1 to just after row 5 (from B1, the newest backup before it) and promote
-            CliResult r = cli("restore", "--repo", uri, "--key-file", keyFile.toString(), "--target", rBase.resolve("data").toString(),
-                    "--to-time", committed.get(5L).toString(), "--timeline", "1", "--validate", "-q",
-                    "--archive-mode", "preserve");
+            CliResult r = cli(
+                    "restore",
+                    "--repo",
+                    uri,
+                    "--key-file",
+                    keyFile.toString(),
+                    "--target",
+                    rBase.resolve("data").toString(),
+                    "--to-time",
+                    committed.get(5L).toString(),
+                    "--timeline",
+                    "1",
+                    "--validate",
+                    "-q",
+                    "--archive-mode",
+                    "preserve");
             assertThat(r.exitCode()).as(r.all()).isZero();
             PgTestSupport.giveRepositoryToPostgres(uri);
             try (LocalCluster r2 = LocalCluster.attach(rBase, true)) {
                 r2.start();
-                assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()")).isEqualTo(2);
+                assertThat(PgTestSupport.count(r2, "select timeline_id from pg_control_checkpoint()"))
+                        .isEqualTo(2);
                 // several segments on timeline 2 before B3, numbered past B2's start on timeline 1
                 for (long id = 101; id <= 109; id += 2) {
                     PgTestSupport.insertTimed(r2, id, id + 1, committed, 20);
@@ -98,9 +115,14 @@ class TimelineRetentionTest {
         long segSize = Long.parseLong(b1.engineInfo().get("walSegmentSize"));
         long b2Start = startSegment(b2, segSize);
         long b3Start = startSegment(b3, segSize);
-        List<String> tl2Before = new WalArchive(repo).list().stream()
-                .filter(n -> WalArchive.isSegment(n) && n.startsWith("00000002") && segmentNumber(n, segSize) < b3Start).toList();
-        assertThat(tl2Before).as("timeline 2 segments only B1 needs, some numbered at or after B2's start")
+        List<String> tl2Before = new WalArchive(repo)
+                .list().stream()
+                        .filter(n -> WalArchive.isSegment(n)
+                                && n.startsWith("00000002")
+                                && segmentNumber(n, segSize) < b3Start)
+                        .toList();
+        assertThat(tl2Before)
+                .as("timeline 2 segments only B1 needs, some numbered at or after B2's start")
                 .anyMatch(n -> segmentNumber(n, segSize) >= b2Start);
 
         Instant now = Instant.now();
@@ -118,18 +140,34 @@ class TimelineRetentionTest {
             long seg = segmentNumber(n, segSize);
             assertThat(seg).as(n).isGreaterThanOrEqualTo(n.startsWith("00000001") ? b2Start : b3Start);
         }
-        assertThat(res.walDeleted()).containsAll(tl2Before).contains(segmentName(1, startSegment(b1, segSize), segSize));
+        assertThat(res.walDeleted())
+                .containsAll(tl2Before)
+                .contains(segmentName(1, startSegment(b1, segSize), segSize));
         assertThat(archived).contains(segmentName(1, b2Start, segSize), segmentName(2, b3Start, segSize));
 
         // points of the window restore on both timelines: its start, and late in it (PostgreSQL stops a time target
         // before the first later commit, so the last archived commit itself cannot be a target)
         assertThat(restoreIds(uri, keyFile, "tl1-start", "--to-time", windowStart.toString(), "--timeline", "1"))
                 .isEqualTo(PgTestSupport.range(1, 20));
-        assertThat(restoreIds(uri, keyFile, "tl1-late", "--to-time", committed.get(24L).toString(), "--timeline", "1"))
+        assertThat(restoreIds(
+                        uri,
+                        keyFile,
+                        "tl1-late",
+                        "--to-time",
+                        committed.get(24L).toString(),
+                        "--timeline",
+                        "1"))
                 .isEqualTo(PgTestSupport.range(1, 24));
         assertThat(restoreIds(uri, keyFile, "tl2-start", "--to-time", windowStart.toString(), "--timeline", "2"))
                 .isEqualTo(PgTestSupport.concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 110)));
-        assertThat(restoreIds(uri, keyFile, "tl2-late", "--to-time", committed.get(114L).toString(), "--timeline", "2"))
+        assertThat(restoreIds(
+                        uri,
+                        keyFile,
+                        "tl2-late",
+                        "--to-time",
+                        committed.get(114L).toString(),
+                        "--timeline",
+                        "2"))
                 .isEqualTo(PgTestSupport.concat(PgTestSupport.range(1, 5), PgTestSupport.range(101, 114)));
     }
 
@@ -146,7 +184,15 @@ class TimelineRetentionTest {
     }
 
     private static void backup(String uri, Path key, LocalCluster pg) {
-        CliResult r = cli("backup", "--repo", uri, "--key-file", key.toString(), "--pgdata", pg.dataDir().toString(), "-q");
+        CliResult r = cli(
+                "backup",
+                "--repo",
+                uri,
+                "--key-file",
+                key.toString(),
+                "--pgdata",
+                pg.dataDir().toString(),
+                "-q");
         assertThat(r.exitCode()).as(r.all()).isZero();
     }
 

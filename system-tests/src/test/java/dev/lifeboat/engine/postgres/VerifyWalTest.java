@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
@@ -13,12 +17,6 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
@@ -26,10 +24,10 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * verify and verify --read-data on real repositories with real WAL: a cluster archives through
@@ -40,6 +38,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class VerifyWalTest {
     @TempDir
     static Path tmp;
+
     static LocalCluster pg;
     static Path keyFile;
     static String encUri;
@@ -54,29 +53,41 @@ class VerifyWalTest {
         TestLauncher.shareWithPostgres(keyFile);
         encUri = PgTestSupport.repoUri(tmp.resolve("enc"));
         plainUri = PgTestSupport.repoUri(tmp.resolve("plain"));
-        assertThat(cli("repo-init", "--repo", encUri, "--key-file", keyFile.toString()).exitCode()).isZero();
-        assertThat(cli("repo-init", "--repo", plainUri, "--no-encryption").exitCode()).isZero();
+        assertThat(cli("repo-init", "--repo", encUri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
+        assertThat(cli("repo-init", "--repo", plainUri, "--no-encryption").exitCode())
+                .isZero();
         for (String r : List.of("enc", "plain")) {
             TestLauncher.shareWithPostgres(tmp.resolve(r));
             PitrTest.runAsRoot(List.of("chown", "-R", "postgres", tmp.resolve(r).toString()));
         }
-        pg = LocalCluster.create(tmp.resolve("pg"), List.of(
-                "archive_mode = on",
-                "archive_command = '" + launcher + " wal-push --repo " + encUri + " --key-file " + keyFile + " %p && "
-                        + launcher + " wal-push --repo " + plainUri + " %p'"));
+        pg = LocalCluster.create(
+                tmp.resolve("pg"),
+                List.of(
+                        "archive_mode = on",
+                        "archive_command = '" + launcher + " wal-push --repo " + encUri + " --key-file " + keyFile
+                                + " %p && " + launcher + " wal-push --repo " + plainUri + " %p'"));
         pg.start();
         enc = Repository.open(new LocalBlobStore(tmp.resolve("enc")), KeySource.KeyFile.read(keyFile));
         plain = Repository.open(new LocalBlobStore(tmp.resolve("plain")), null);
-        exec(pg, "create table t (id int primary key, v text)",
+        exec(
+                pg,
+                "create table t (id int primary key, v text)",
                 "insert into t select g, md5(g::text) from generate_series(1, 50000) g");
         backup("full");
         for (int i = 0; i < 4; i++) {
             exec(pg, "update t set v = 'changed " + i + "' where id % 997 = " + i, "select pg_switch_wal()");
         }
         backup("incr"); // changed pages become page deltas against the full backup
-        exec(pg, "insert into t select g, 'late' from generate_series(50001, 60000) g", "select pg_switch_wal()",
-                "insert into t values (60001, 'last')", "select pg_switch_wal()");
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+        exec(
+                pg,
+                "insert into t select g, 'late' from generate_series(50001, 60000) g",
+                "select pg_switch_wal()",
+                "insert into t values (60001, 'last')",
+                "select pg_switch_wal()");
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
             String last = PitrTest.one(st, "select pg_walfile_name(pg_current_wal_lsn() - 1)");
             long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
             while (System.nanoTime() < deadline) {
@@ -86,14 +97,19 @@ class VerifyWalTest {
                 }
                 Thread.sleep(200);
             }
-            assertThat(PitrTest.one(st, "select failed_count::text from pg_stat_archiver")).isEqualTo("0");
+            assertThat(PitrTest.one(st, "select failed_count::text from pg_stat_archiver"))
+                    .isEqualTo("0");
         }
     }
 
     static void backup(String type) throws Exception {
         for (Repository r : List.of(enc, plain)) {
-            new PgBackup(r, new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2), null,
-                    new Cancellation()).run();
+            new PgBackup(
+                            r,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2),
+                            null,
+                            new Cancellation())
+                    .run();
         }
     }
 
@@ -133,15 +149,24 @@ class VerifyWalTest {
         for (Repository r : List.of(enc, plain)) {
             String uri = r == enc ? encUri : plainUri;
             JsonNode structure = verify(uri, false, 0);
-            assertThat(structure.path("wal").path("segments").asInt()).isEqualTo(segments(r).size()).isGreaterThanOrEqualTo(6);
+            assertThat(structure.path("wal").path("segments").asInt())
+                    .isEqualTo(segments(r).size())
+                    .isGreaterThanOrEqualTo(6);
             JsonNode rep = verify(uri, true, 0);
             assertThat(problems(rep)).as(uri).isEmpty();
             JsonNode wal = rep.path("wal");
             assertThat(wal.path("timelines").toString()).isEqualTo("[1]");
-            assertThat(wal.path("filesRead").asInt()).as("segments, .backup files").isEqualTo(new WalArchive(r).list().size());
-            assertThat(wal.path("segmentsRecordsChecked").asInt()).isEqualTo(segments(r).size());
-            assertThat(rep.path("filesDigested").asLong()).isEqualTo(rep.path("files").asLong()).isPositive();
-            assertThat(rep.path("deltaBlocks").asLong()).as("the incremental stored page deltas").isPositive();
+            assertThat(wal.path("filesRead").asInt())
+                    .as("segments, .backup files")
+                    .isEqualTo(new WalArchive(r).list().size());
+            assertThat(wal.path("segmentsRecordsChecked").asInt())
+                    .isEqualTo(segments(r).size());
+            assertThat(rep.path("filesDigested").asLong())
+                    .isEqualTo(rep.path("files").asLong())
+                    .isPositive();
+            assertThat(rep.path("deltaBlocks").asLong())
+                    .as("the incremental stored page deltas")
+                    .isPositive();
         }
     }
 
@@ -156,7 +181,8 @@ class VerifyWalTest {
             assertThat(problems(rep)).singleElement().satisfies(p -> {
                 assertThat(p.path("timeline").asInt()).isEqualTo(1);
                 assertThat(p.path("file").asText()).isEqualTo(victim);
-                assertThat(p.path("detail").asText()).contains("segment " + victim + " is missing from the WAL archive");
+                assertThat(p.path("detail").asText())
+                        .contains("segment " + victim + " is missing from the WAL archive");
             });
         } finally {
             enc.store().put(WalArchive.key(victim), saved);
@@ -183,7 +209,9 @@ class VerifyWalTest {
                     assertThat(p.path("file").asText()).isEqualTo(victim);
                     assertThat(p.path("detail").asText()).contains(expected);
                 });
-                assertThat(problems(rep)).as(uri).allSatisfy(p -> assertThat(p.toString()).contains(victim));
+                assertThat(problems(rep))
+                        .as(uri)
+                        .allSatisfy(p -> assertThat(p.toString()).contains(victim));
             } finally {
                 r.store().put(WalArchive.key(victim), saved);
             }
@@ -209,8 +237,14 @@ class VerifyWalTest {
                 assertThat(p.path("detail").asText()).contains("history file is not archived");
             });
             long switchLsn = WalArchive.segmentNumber(source, 16L << 20) * (16L << 20) + (16L << 20) - 1;
-            enc.store().put(WalArchive.key("00000002.history"), sealedWal(enc, "00000002.history",
-                    ("1\t" + Lsn.format(switchLsn) + "\tno recovery target specified\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            enc.store()
+                    .put(
+                            WalArchive.key("00000002.history"),
+                            sealedWal(
+                                    enc,
+                                    "00000002.history",
+                                    ("1\t" + Lsn.format(switchLsn) + "\tno recovery target specified\n")
+                                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
             JsonNode clean = verify(encUri, true, 0);
             assertThat(clean.path("wal").path("timelines").toString()).isEqualTo("[1,2]");
             assertThat(clean.path("wal").path("historyFiles").asInt()).isEqualTo(1);
@@ -230,17 +264,22 @@ class VerifyWalTest {
         byte[] savedDense = plain.store().get(WalArchive.key(dense));
         byte[] wal = archive.read(dense).orElseThrow();
         // what the receiver holds of a segment it is still filling: the first pages, cut inside a record
-        plain.store().put(WalArchive.key(dense + ".partial"), sealedWal(plain, dense + ".partial", java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
+        plain.store()
+                .put(
+                        WalArchive.key(dense + ".partial"),
+                        sealedWal(plain, dense + ".partial", java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
         archive.delete(newest);
         archive.delete(dense);
         try {
             JsonNode rep = verify(plainUri, true, 0);
             assertThat(problems(rep)).isEmpty();
             assertThat(rep.path("wal").path("partials").asInt()).isEqualTo(1);
-            assertThat(rep.path("wal").path("segmentsRecordsChecked").asInt()).isEqualTo(segments(plain).size() + 1);
+            assertThat(rep.path("wal").path("segmentsRecordsChecked").asInt())
+                    .isEqualTo(segments(plain).size() + 1);
 
             // the same bytes as a complete segment are a truncated segment
-            plain.store().put(WalArchive.key(dense), sealedWal(plain, dense, java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
+            plain.store()
+                    .put(WalArchive.key(dense), sealedWal(plain, dense, java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
             assertThat(problems(verify(plainUri, true, 3))).anySatisfy(p -> {
                 assertThat(p.path("file").asText()).isEqualTo(dense);
                 assertThat(p.path("detail").asText()).contains("bytes long");
@@ -250,7 +289,8 @@ class VerifyWalTest {
             plain.store().put(WalArchive.key(dense), savedDense);
             plain.store().put(WalArchive.key(newest), savedNewest);
             JsonNode both = verify(plainUri, true, 0);
-            assertThat(both.path("wal").path("filesRead").asInt()).isEqualTo(archive.list().size());
+            assertThat(both.path("wal").path("filesRead").asInt())
+                    .isEqualTo(archive.list().size());
         } finally {
             archive.delete(dense + ".partial");
             plain.store().put(WalArchive.key(dense), savedDense);
@@ -260,7 +300,9 @@ class VerifyWalTest {
 
     /** {@code content} stored as the archive stores WAL file {@code name} (zstd, sealed with the name as associated data). */
     private static byte[] sealedWal(Repository r, String name, byte[] content) {
-        return r.sealMetadata(Compression.zstd(content, 1), ("lifeboat-wal:" + name).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        return r.sealMetadata(
+                Compression.zstd(content, 1),
+                ("lifeboat-wal:" + name).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
     }
 
     @Test
@@ -277,7 +319,9 @@ class VerifyWalTest {
             JsonNode rep = verify(plainUri, true, 3);
             assertThat(problems(rep)).singleElement().satisfies(p -> {
                 assertThat(p.path("file").asText()).isEqualTo(victim);
-                assertThat(p.path("detail").asText()).contains("WAL records are damaged").contains("recovery stops here");
+                assertThat(p.path("detail").asText())
+                        .contains("WAL records are damaged")
+                        .contains("recovery stops here");
             });
         } finally {
             plain.store().put(WalArchive.key(victim), saved);
@@ -289,14 +333,45 @@ class VerifyWalTest {
         String id = enc.listSnapshotIds().getFirst();
         byte[] saved = enc.store().get(Repository.SNAPSHOTS + id);
         Snapshot s = enc.loadSnapshot(id);
-        Snapshot.FileEntry victim = s.files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE && f.size() > 8192
-                && f.path().startsWith("base/")).findFirst().orElseThrow();
-        List<Snapshot.FileEntry> files = s.files().stream().map(f -> f != victim ? f : new Snapshot.FileEntry(f.path(), f.kind(),
-                f.mode(), f.owner(), f.group(), f.mtimeMillis(), f.size(), "0".repeat(64), f.chunks(), f.target())).toList();
-        enc.saveSnapshot(new Snapshot(s.id(), s.type(), s.engine(), s.parent(), s.startTime(), s.stopTime(), s.host(),
-                s.sourceDirectory(), s.compression(), s.engineInfo(), s.tablespaces(), files, s.stats()));
+        Snapshot.FileEntry victim = s.files().stream()
+                .filter(f -> f.kind() == Snapshot.Kind.FILE
+                        && f.size() > 8192
+                        && f.path().startsWith("base/"))
+                .findFirst()
+                .orElseThrow();
+        List<Snapshot.FileEntry> files = s.files().stream()
+                .map(f -> f != victim
+                        ? f
+                        : new Snapshot.FileEntry(
+                                f.path(),
+                                f.kind(),
+                                f.mode(),
+                                f.owner(),
+                                f.group(),
+                                f.mtimeMillis(),
+                                f.size(),
+                                "0".repeat(64),
+                                f.chunks(),
+                                f.target()))
+                .toList();
+        enc.saveSnapshot(new Snapshot(
+                s.id(),
+                s.type(),
+                s.engine(),
+                s.parent(),
+                s.startTime(),
+                s.stopTime(),
+                s.host(),
+                s.sourceDirectory(),
+                s.compression(),
+                s.engineInfo(),
+                s.tablespaces(),
+                files,
+                s.stats()));
         try {
-            assertThat(problems(verify(encUri, false, 0))).as("the structure alone is fine").isEmpty();
+            assertThat(problems(verify(encUri, false, 0)))
+                    .as("the structure alone is fine")
+                    .isEmpty();
             JsonNode rep = verify(encUri, true, 3);
             assertThat(problems(rep)).singleElement().satisfies(p -> {
                 assertThat(p.path("backup").asText()).isEqualTo(id);
@@ -311,8 +386,10 @@ class VerifyWalTest {
     @Test
     void aFlippedByteInsideAChunkOfAnUnencryptedRepositoryIsReported() throws Exception {
         String id = plain.listSnapshotIds().getFirst();
-        Snapshot.FileEntry victim = plain.loadSnapshot(id).files().stream().filter(f -> f.kind() == Snapshot.Kind.FILE
-                && f.path().startsWith("base/") && f.size() > 8192).findFirst().orElseThrow();
+        Snapshot.FileEntry victim = plain.loadSnapshot(id).files().stream()
+                .filter(f -> f.kind() == Snapshot.Kind.FILE && f.path().startsWith("base/") && f.size() > 8192)
+                .findFirst()
+                .orElseThrow();
         PackedChunk c = plain.loadIndex().get(ChunkRefs.base(victim.chunks().getFirst()));
         String key = "data/" + c.packId().substring(0, 2) + "/" + c.packId();
         byte[] saved = plain.store().get(key);
@@ -324,7 +401,8 @@ class VerifyWalTest {
             assertThat(problems(rep)).anySatisfy(p -> {
                 assertThat(p.path("backup").asText()).isEqualTo(id);
                 assertThat(p.path("file").asText()).isEqualTo(victim.path());
-                assertThat(p.path("detail").asText()).contains(ChunkId.parse(c.id().hex()).toString());
+                assertThat(p.path("detail").asText())
+                        .contains(ChunkId.parse(c.id().hex()).toString());
             });
         } finally {
             plain.store().put(key, saved);

@@ -1,5 +1,9 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
@@ -9,10 +13,6 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -23,10 +23,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicReference;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Real PostgreSQL clusters archiving into one repository through {@code archive_command = 'lifeboat wal-push …'}
@@ -36,6 +35,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WalArchiveClustersTest {
     @TempDir
     Path tmp;
+
     Path launcher;
     Path keyFile;
     String uri;
@@ -49,7 +49,8 @@ class WalArchiveClustersTest {
         CliResult init = cli("repo-init", "--repo", uri, "--key-file", keyFile.toString());
         assertThat(init.exitCode()).as(init.all()).isZero();
         if (Processes.isRoot()) {
-            Processes.check(List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
+            Processes.check(
+                    List.of("chown", "-R", "postgres", tmp.resolve("repo").toString()), Duration.ofSeconds(30));
         }
     }
 
@@ -58,12 +59,15 @@ class WalArchiveClustersTest {
     }
 
     private List<String> archiving() {
-        return List.of("archive_mode = on", "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file "
-                + keyFile + " %p'");
+        return List.of(
+                "archive_mode = on",
+                "archive_command = '" + launcher + " wal-push --repo " + uri + " --key-file " + keyFile + " %p'");
     }
 
     private static String one(LocalCluster pg, String sql) throws Exception {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }
@@ -71,7 +75,10 @@ class WalArchiveClustersTest {
 
     /** Writes a little WAL and switches segments; returns the name of the segment that was completed. */
     private static String writeAndSwitch(LocalCluster pg, String table) throws Exception {
-        exec(pg, "create table if not exists " + table + " (id bigint)", "insert into " + table + " select generate_series(1, 1000)");
+        exec(
+                pg,
+                "create table if not exists " + table + " (id bigint)",
+                "insert into " + table + " select generate_series(1, 1000)");
         String seg = one(pg, "select pg_walfile_name(pg_current_wal_lsn())");
         exec(pg, "select pg_switch_wal()");
         return seg;
@@ -80,13 +87,18 @@ class WalArchiveClustersTest {
     private static void awaitArchived(LocalCluster pg, String seg) throws Exception {
         long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
         while (System.nanoTime() < deadline) {
-            if (one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver").compareTo(seg) >= 0) {
+            if (one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+                            .compareTo(seg)
+                    >= 0) {
                 return;
             }
             Thread.sleep(100);
         }
-        throw new AssertionError(seg + " was not archived; pg_stat_archiver: "
-                + one(pg, "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
+        throw new AssertionError(
+                seg + " was not archived; pg_stat_archiver: "
+                        + one(
+                                pg,
+                                "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
     }
 
     /** Waits until archiving {@code seg} has failed, and returns the server log. */
@@ -98,16 +110,24 @@ class WalArchiveClustersTest {
             }
             Thread.sleep(100);
         }
-        throw new AssertionError("archiving " + seg + " did not fail; pg_stat_archiver: "
-                + one(pg, "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
+        throw new AssertionError(
+                "archiving " + seg + " did not fail; pg_stat_archiver: "
+                        + one(
+                                pg,
+                                "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
     }
 
     /** Runs a receiver from {@code pg} into the repository and returns what ended it (it must end by itself). */
     private Throwable receiverFailure(Repository repo, LocalCluster pg) throws Exception {
         Cancellation cancel = new Cancellation();
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        WalReceiver r = new WalReceiver(repo, pg.connections(), null,
-                new WalReceiver.Options("refused", "refused", Duration.ofSeconds(1), WalReceiver.FlushMode.AUTO), null, cancel);
+        WalReceiver r = new WalReceiver(
+                repo,
+                pg.connections(),
+                null,
+                new WalReceiver.Options("refused", "refused", Duration.ofSeconds(1), WalReceiver.FlushMode.AUTO),
+                null,
+                cancel);
         Thread t = Thread.ofPlatform().start(() -> {
             try {
                 r.run();
@@ -120,14 +140,15 @@ class WalArchiveClustersTest {
         t.join(Duration.ofSeconds(30));
         assertThat(failure.get()).as("the receiver gave up by itself").isNotNull();
         assertThat(one(pg, "select count(*) from pg_replication_slots where slot_name = 'refused'"))
-                .as("refused before creating its slot").isEqualTo("0");
+                .as("refused before creating its slot")
+                .isEqualTo("0");
         return failure.get();
     }
 
     @Test
     void aSecondClusterPointedAtTheRepositoryIsRefusedAndNamed() throws Exception {
         try (LocalCluster prod = LocalCluster.create(tmp.resolve("prod"), archiving());
-             LocalCluster other = LocalCluster.create(tmp.resolve("other"), archiving())) {
+                LocalCluster other = LocalCluster.create(tmp.resolve("other"), archiving())) {
             prod.start();
             awaitArchived(prod, writeAndSwitch(prod, "t"));
             long prodId = new PgDataDirectory(prod.dataDir()).systemIdentifier();
@@ -143,14 +164,19 @@ class WalArchiveClustersTest {
             other.start();
             String seg = writeAndSwitch(other, "o");
             String log = awaitRefused(other, seg);
-            assertThat(log).contains("cannot archive " + seg + " (timeline 1)")
+            assertThat(log)
+                    .contains("cannot archive " + seg + " (timeline 1)")
                     .contains("belongs to PostgreSQL system identifier " + Long.toUnsignedString(prodId))
                     .contains("system identifier " + Long.toUnsignedString(otherId))
-                    .contains("PGDATA " + other.dataDir()).contains("Give each cluster its own repository");
-            assertThat(new WalArchive(repo).list()).as("nothing of the other cluster's").isEqualTo(before);
+                    .contains("PGDATA " + other.dataDir())
+                    .contains("Give each cluster its own repository");
+            assertThat(new WalArchive(repo).list())
+                    .as("nothing of the other cluster's")
+                    .isEqualTo(before);
 
             Throwable streamed = receiverFailure(repo, other);
-            assertThat(streamed).isInstanceOf(WalReceiver.FatalException.class)
+            assertThat(streamed)
+                    .isInstanceOf(WalReceiver.FatalException.class)
                     .hasMessageContaining("belongs to PostgreSQL system identifier " + Long.toUnsignedString(prodId))
                     .hasMessageContaining("wal-stream from");
 
@@ -175,11 +201,18 @@ class WalArchiveClustersTest {
             prod.stop();
             Path copyData = tmp.resolve("copy").resolve("data");
             Files.createDirectories(copyData.getParent());
-            Processes.check(List.of("cp", "-a", prod.dataDir().toString(), copyData.toString()), Duration.ofSeconds(60));
-            Files.writeString(copyData.resolve(ClusterIdentity.MARKER), ClusterIdentity.newMarker("20260101T000000Z",
-                    ClusterIdentity.ORIGIN, Instant.now()));
+            Processes.check(
+                    List.of("cp", "-a", prod.dataDir().toString(), copyData.toString()), Duration.ofSeconds(60));
+            Files.writeString(
+                    copyData.resolve(ClusterIdentity.MARKER),
+                    ClusterIdentity.newMarker("20260101T000000Z", ClusterIdentity.ORIGIN, Instant.now()));
             if (Processes.isRoot()) {
-                Processes.check(List.of("chown", "postgres", copyData.resolve(ClusterIdentity.MARKER).toString()), Duration.ofSeconds(10));
+                Processes.check(
+                        List.of(
+                                "chown",
+                                "postgres",
+                                copyData.resolve(ClusterIdentity.MARKER).toString()),
+                        Duration.ofSeconds(10));
             }
             String copyId = ClusterIdentity.of(copyData).clusterId();
             prod.start();
@@ -188,15 +221,19 @@ class WalArchiveClustersTest {
                 // the copy completes the segment first, as in the review
                 String seg = writeAndSwitch(copy, "copy_rows");
                 String log = awaitRefused(copy, seg);
-                assertThat(log).contains("timeline 1 of " + uri + " is archived by the original cluster")
-                        .contains("cluster id " + copyId).contains("PGDATA " + copyData)
-                        .contains("two clusters are writing one timeline").contains("restore it with archiving off");
+                assertThat(log)
+                        .contains("timeline 1 of " + uri + " is archived by the original cluster")
+                        .contains("cluster id " + copyId)
+                        .contains("PGDATA " + copyData)
+                        .contains("two clusters are writing one timeline")
+                        .contains("restore it with archiving off");
 
                 // production's own segment of that name is archived, and it is production's
                 String prodSeg = writeAndSwitch(prod, "t");
                 assertThat(prodSeg).isEqualTo(seg);
                 awaitArchived(prod, prodSeg);
-                assertThat(one(prod, "select failed_count from pg_stat_archiver")).isEqualTo("0");
+                assertThat(one(prod, "select failed_count from pg_stat_archiver"))
+                        .isEqualTo("0");
                 Repository repo = repo();
                 Path prodFile = prod.dataDir().resolve("pg_wal").resolve(seg);
                 if (Files.exists(prodFile)) {
@@ -214,8 +251,10 @@ class WalArchiveClustersTest {
                 assertThat(owners.get(1).pgdata()).isEqualTo(prod.dataDir().toString());
 
                 Throwable streamed = receiverFailure(repo, copy);
-                assertThat(streamed).isInstanceOf(WalReceiver.FatalException.class)
-                        .hasMessageContaining("cluster id " + copyId).hasMessageContaining("two clusters are writing one timeline");
+                assertThat(streamed)
+                        .isInstanceOf(WalReceiver.FatalException.class)
+                        .hasMessageContaining("cluster id " + copyId)
+                        .hasMessageContaining("two clusters are writing one timeline");
             }
         }
     }
@@ -232,11 +271,20 @@ class WalArchiveClustersTest {
             CliResult unknown = cli("wal-push", "--repo", uri, "--key-file", keyFile.toString(), loose.toString());
             assertThat(unknown.exitCode()).isNotZero();
             assertThat(unknown.err()).contains("cannot tell which cluster").contains("--pgdata");
-            CliResult named = cli("wal-push", "--repo", uri, "--key-file", keyFile.toString(), "-v", "--pgdata",
-                    pg.dataDir().toString(), loose.toString());
+            CliResult named = cli(
+                    "wal-push",
+                    "--repo",
+                    uri,
+                    "--key-file",
+                    keyFile.toString(),
+                    "-v",
+                    "--pgdata",
+                    pg.dataDir().toString(),
+                    loose.toString());
             assertThat(named.exitCode()).as(named.all()).isZero();
             assertThat(named.err()).contains("ALREADY_ARCHIVED");
-            assertThat(new WalArchive(repo()).timelineOwners().get(1).pgdata()).isEqualTo(pg.dataDir().toString());
+            assertThat(new WalArchive(repo()).timelineOwners().get(1).pgdata())
+                    .isEqualTo(pg.dataDir().toString());
         }
     }
 }

@@ -1,13 +1,11 @@
 package dev.lifeboat.engine.postgres;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,8 +14,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The async pusher's {@code out/<name>.ok} marker is trusted only for the exact file it archived, by the pusher and by
@@ -29,6 +28,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WalSpoolMarkerTest {
     @TempDir
     Path tmp;
+
     private Path spool;
 
     @AfterEach
@@ -36,7 +36,9 @@ class WalSpoolMarkerTest {
         // the JVM path starts a background pusher that idles 30 s: end exactly that one (its command names our spool)
         if (spool != null) {
             String mine = "--spool-dir=" + spool;
-            ProcessHandle.allProcesses().filter(p -> p.info().commandLine().map(c -> c.contains(mine)).orElse(false))
+            ProcessHandle.allProcesses()
+                    .filter(p ->
+                            p.info().commandLine().map(c -> c.contains(mine)).orElse(false))
                     .forEach(ProcessHandle::destroy);
         }
     }
@@ -45,7 +47,9 @@ class WalSpoolMarkerTest {
     void aMarkerIsTrustedOnlyForTheFileItWasWrittenFor() throws Exception {
         Path keyFile = PgTestSupport.keyFile(tmp);
         String uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(PgTestSupport.cli("repo-init", "--repo", uri, "--key-file", keyFile.toString()).exitCode()).isZero();
+        assertThat(PgTestSupport.cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
+                        .exitCode())
+                .isZero();
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
         try (LocalCluster pg = LocalCluster.create(tmp.resolve("pg"), List.of())) {
             Path pgdata = pg.dataDir();
@@ -60,7 +64,8 @@ class WalSpoolMarkerTest {
 
             // the pusher archives the ready segment and marks it with the file's fingerprint
             ws.runPusher(repo, pgWal, pgdata, 2, Duration.ofSeconds(1));
-            assertThat(new WalArchive(repo).read(name)).hasValueSatisfying(b -> assertThat(b).isEqualTo(original));
+            assertThat(new WalArchive(repo).read(name))
+                    .hasValueSatisfying(b -> assertThat(b).isEqualTo(original));
             assertThat(Files.readString(ws.okMarker(name))).isEqualTo(WalSpool.fingerprint(file));
             assertThat(WalSpool.fingerprint(file)).matches("\\d+:\\d+:16777216:\\d+\\.\\d{9}");
 
@@ -86,7 +91,9 @@ class WalSpoolMarkerTest {
             // the pusher does not skip it for its stale marker: it archives it again, which is refused
             ws.runPusher(repo, pgWal, pgdata, 2, Duration.ofSeconds(1));
             assertThat(ws.errorMarker(name)).exists();
-            assertThat(Files.readString(ws.errorMarker(name))).contains("different content").contains(name);
+            assertThat(Files.readString(ws.errorMarker(name)))
+                    .contains("different content")
+                    .contains(name);
             assertThat(ws.okMarker(name)).as("the stale marker is gone").doesNotExist();
 
             // the launcher, finding the stale marker, leaves the answer to the JVM, which reports the refusal
@@ -94,18 +101,20 @@ class WalSpoolMarkerTest {
             Files.writeString(ws.okMarker(name), oldFingerprint);
             Files.writeString(spool.resolve("push.alive"), ""); // a live pusher: the fast path would wait for markers
             Launcher.Run slow = lb.walPush(pgdata, spool, uri, keyFile, name);
-            assertThat(slow.jvmStarted()).as("not answered from a marker of another file").isTrue();
+            assertThat(slow.jvmStarted())
+                    .as("not answered from a marker of another file")
+                    .isTrue();
             assertThat(slow.exit()).as(slow.output()).isEqualTo(1);
             assertThat(slow.output()).contains("different content");
-            assertThat(new WalArchive(repo).read(name)).as("the archive keeps the original")
+            assertThat(new WalArchive(repo).read(name))
+                    .as("the archive keeps the original")
                     .hasValueSatisfying(b -> assertThat(b).isEqualTo(original));
         }
     }
 
     /** A copy of {@code bin/lifeboat} whose JVM is the test class path (see the class comment). */
     static final class Launcher {
-        record Run(int exit, String output, boolean jvmStarted) {
-        }
+        record Run(int exit, String output, boolean jvmStarted) {}
 
         final Path home;
         final Path script;
@@ -121,9 +130,12 @@ class WalSpoolMarkerTest {
             Files.write(home.resolve("cli/target/lifeboat.jar"), new byte[0]);
             jvmMark = home.resolve("jvm-started");
             Path java = bin.resolve("java-wrapper");
-            Files.writeString(java, "#!/bin/sh\ntouch '" + jvmMark + "'\n"
-                    + "while [ $# -gt 0 ] && [ \"$1\" != -jar ]; do shift; done\nshift 2\n"
-                    + "exec '" + TestLauncher.install() + "' \"$@\"\n", StandardCharsets.UTF_8);
+            Files.writeString(
+                    java,
+                    "#!/bin/sh\ntouch '" + jvmMark + "'\n"
+                            + "while [ $# -gt 0 ] && [ \"$1\" != -jar ]; do shift; done\nshift 2\n"
+                            + "exec '" + TestLauncher.install() + "' \"$@\"\n",
+                    StandardCharsets.UTF_8);
             Files.writeString(bin.resolve("find-java"), "#!/bin/sh\necho '" + java + "'\n", StandardCharsets.UTF_8);
             for (Path p : List.of(script, java, bin.resolve("find-java"))) {
                 Files.setPosixFilePermissions(p, PosixFilePermissions.fromString("rwxr-xr-x"));
@@ -134,9 +146,20 @@ class WalSpoolMarkerTest {
         Run walPush(Path pgdata, Path spool, String uri, Path keyFile, String name) throws Exception {
             Files.deleteIfExists(jvmMark);
             Path out = home.resolve("out.log");
-            ProcessBuilder pb = new ProcessBuilder(script.toString(), "wal-push", "--async", "--spool-dir", spool.toString(),
-                    "--repo", uri, "--key-file", keyFile.toString(), "pg_wal/" + name)
-                    .directory(pgdata.toFile()).redirectErrorStream(true).redirectOutput(out.toFile());
+            ProcessBuilder pb = new ProcessBuilder(
+                            script.toString(),
+                            "wal-push",
+                            "--async",
+                            "--spool-dir",
+                            spool.toString(),
+                            "--repo",
+                            uri,
+                            "--key-file",
+                            keyFile.toString(),
+                            "pg_wal/" + name)
+                    .directory(pgdata.toFile())
+                    .redirectErrorStream(true)
+                    .redirectOutput(out.toFile());
             pb.environment().put("XDG_CACHE_HOME", home.resolve("cache").toString());
             pb.environment().remove("LIFEBOAT_JAVA_OPTS");
             Process p = pb.start();

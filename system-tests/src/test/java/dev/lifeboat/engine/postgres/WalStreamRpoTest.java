@@ -1,5 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
@@ -7,10 +10,6 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -27,9 +26,9 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
-
-import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * RPO of the streaming WAL receiver on real servers: a writer commits one row every ~20 ms and notes when each commit
@@ -40,16 +39,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 class WalStreamRpoTest {
     @TempDir
     static Path tmp;
+
     static Path keyFile;
 
-    record Ack(long id, Instant acked, long lsnAfter, long commitMicros) {
-    }
+    record Ack(long id, Instant acked, long lsnAfter, long commitMicros) {}
 
-    record Restored(Set<Long> ids, LocalCluster cluster) {
-    }
+    record Restored(Set<Long> ids, LocalCluster cluster) {}
 
-    record Sample(Instant at, long flushed) {
-    }
+    record Sample(Instant at, long flushed) {}
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -108,7 +105,10 @@ class WalStreamRpoTest {
                     }
                 }
             });
-            await("receiver streaming", Duration.ofSeconds(30), () -> receiver.status().connected());
+            await(
+                    "receiver streaming",
+                    Duration.ofSeconds(30),
+                    () -> receiver.status().connected());
         }
 
         WalReceiver.Status stopReceiver() throws Exception {
@@ -122,13 +122,19 @@ class WalStreamRpoTest {
         }
 
         void backup() throws Exception {
-            new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2), null,
-                    new Cancellation()).run();
+            new PgBackup(
+                            repo,
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
+                            null,
+                            new Cancellation())
+                    .run();
         }
 
         /** SIGKILL to the postmaster; returns the time just before the signal. */
         Instant killPostmaster() throws Exception {
-            String pid = Files.readAllLines(pg.dataDir().resolve("postmaster.pid")).getFirst().strip();
+            String pid = Files.readAllLines(pg.dataDir().resolve("postmaster.pid"))
+                    .getFirst()
+                    .strip();
             Instant at = Instant.now();
             Processes.check(List.of("kill", "-9", pid), Duration.ofSeconds(10));
             return at;
@@ -143,17 +149,30 @@ class WalStreamRpoTest {
                 Processes.check(List.of("chown", "-R", "postgres", repoDir.toString()), Duration.ofSeconds(30));
             }
             Path target = base.resolve(dir).resolve("data");
-            PgRestore.Result r = new PgRestore(repo, new PgRestore.Options("latest", target, 2, null, null,
-                    RecoveryTarget.latest(null), List.of("--repo", uri, "--key-file", keyFile.toString())), null, null).run();
+            PgRestore.Result r = new PgRestore(
+                            repo,
+                            new PgRestore.Options(
+                                    "latest",
+                                    target,
+                                    2,
+                                    null,
+                                    null,
+                                    RecoveryTarget.latest(null),
+                                    List.of("--repo", uri, "--key-file", keyFile.toString())),
+                            null,
+                            null)
+                    .run();
             servePlannedPartial(target);
             PgValidator.Report report = new PgValidator(repo, target, repo.loadSnapshot(r.backupId()), 2, null, null)
-                    .skipChecksums(r.modifiedFiles()).run();
+                    .skipChecksums(r.modifiedFiles())
+                    .run();
             assertThat(report.ok()).as(String.join("; ", report.problems())).isTrue();
             Set<Long> ids = new TreeSet<>();
             LocalCluster restored = LocalCluster.attach(base.resolve(dir));
             restored.start();
-            try (Connection c = restored.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select id from ticks")) {
+            try (Connection c = restored.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select id from ticks")) {
                 while (rs.next()) {
                     ids.add(rs.getLong(1));
                 }
@@ -169,7 +188,9 @@ class WalStreamRpoTest {
          * ends in that partial; until PgRestore does, the test adds it to the restore_command the restore wrote.
          */
         void servePlannedPartial(Path target) throws Exception {
-            String last = new RecoveryPlanner(repo).plan(RecoveryTarget.latest(null), null).lastSegment();
+            String last = new RecoveryPlanner(repo)
+                    .plan(RecoveryTarget.latest(null), null)
+                    .lastSegment();
             Path auto = target.resolve("postgresql.auto.conf");
             String conf = Files.readString(auto);
             if (WalArchive.isPartial(last) && !conf.contains("--partial")) {
@@ -212,8 +233,8 @@ class WalStreamRpoTest {
         Writer(LocalCluster pg) {
             thread = Thread.ofPlatform().name("writer").start(() -> {
                 try (Connection c = pg.connect("postgres");
-                     PreparedStatement ins = c.prepareStatement("insert into ticks values (?, clock_timestamp())");
-                     Statement st = c.createStatement()) {
+                        PreparedStatement ins = c.prepareStatement("insert into ticks values (?, clock_timestamp())");
+                        Statement st = c.createStatement()) {
                     for (long id = 1; !stop; id++) {
                         ins.setLong(1, id);
                         long t0 = System.nanoTime();
@@ -301,37 +322,74 @@ class WalStreamRpoTest {
         return copy;
     }
 
-    private static void checkRpo(boolean synchronous, Instant kill, List<Ack> acks, List<Long> lags, WalReceiver.Status st,
-                                 Set<Long> restored) {
+    private static void checkRpo(
+            boolean synchronous,
+            Instant kill,
+            List<Ack> acks,
+            List<Long> lags,
+            WalReceiver.Status st,
+            Set<Long> restored) {
 
-        List<Ack> beforeKill = acks.stream().filter(a -> !a.acked().isAfter(kill)).toList();
-        List<Ack> required = synchronous ? acks : beforeKill.stream()
-                .filter(a -> !a.acked().isAfter(kill.minus(Duration.ofSeconds(1)))).toList();
-        List<Long> lost = beforeKill.stream().map(Ack::id).filter(id -> !restored.contains(id)).toList();
-        Instant newestRestored = acks.stream().filter(a -> restored.contains(a.id())).map(Ack::acked).max(Instant::compareTo)
+        List<Ack> beforeKill =
+                acks.stream().filter(a -> !a.acked().isAfter(kill)).toList();
+        List<Ack> required = synchronous
+                ? acks
+                : beforeKill.stream()
+                        .filter(a -> !a.acked().isAfter(kill.minus(Duration.ofSeconds(1))))
+                        .toList();
+        List<Long> lost = beforeKill.stream()
+                .map(Ack::id)
+                .filter(id -> !restored.contains(id))
+                .toList();
+        Instant newestRestored = acks.stream()
+                .filter(a -> restored.contains(a.id()))
+                .map(Ack::acked)
+                .max(Instant::compareTo)
                 .orElseThrow();
         long gapMs = Duration.between(newestRestored, kill).toMillis();
-        long rpoMs = lost.isEmpty() ? 0 : Duration.between(acks.stream().filter(a -> a.id() == lost.getFirst())
-                .findFirst().orElseThrow().acked(), kill).toMillis();
-        System.out.printf("[wal-stream RPO, %s] %d commits acknowledged before kill -9 (%d in all), %d restored; "
+        long rpoMs = lost.isEmpty()
+                ? 0
+                : Duration.between(
+                                acks.stream()
+                                        .filter(a -> a.id() == lost.getFirst())
+                                        .findFirst()
+                                        .orElseThrow()
+                                        .acked(),
+                                kill)
+                        .toMillis();
+        System.out.printf(
+                "[wal-stream RPO, %s] %d commits acknowledged before kill -9 (%d in all), %d restored; "
                         + "acknowledged before the kill but lost: %d (RPO %d ms); newest restored commit acknowledged %d ms "
                         + "before the kill; commit-to-durable-in-repository lag p50 %d ms, p99 %d ms, max %d ms; "
                         + "commit latency avg %.2f ms, max %.2f ms; receiver: %s%n",
-                synchronous ? "synchronous" : "asynchronous", beforeKill.size(), acks.size(), restored.size(), lost.size(),
-                rpoMs, gapMs, percentile(lags, 0.5), percentile(lags, 0.99), percentile(lags, 1.0),
+                synchronous ? "synchronous" : "asynchronous",
+                beforeKill.size(),
+                acks.size(),
+                restored.size(),
+                lost.size(),
+                rpoMs,
+                gapMs,
+                percentile(lags, 0.5),
+                percentile(lags, 0.99),
+                percentile(lags, 1.0),
                 acks.stream().mapToLong(Ack::commitMicros).average().orElse(0) / 1000.0,
-                acks.stream().mapToLong(Ack::commitMicros).max().orElse(0) / 1000.0, st.describe());
+                acks.stream().mapToLong(Ack::commitMicros).max().orElse(0) / 1000.0,
+                st.describe());
 
         assertThat(beforeKill).hasSizeGreaterThan(30);
         for (Ack a : required) {
-            assertThat(restored).as("commit %d acknowledged %d ms before the kill", a.id(),
-                    Duration.between(a.acked(), kill).toMillis()).contains(a.id());
+            assertThat(restored)
+                    .as(
+                            "commit %d acknowledged %d ms before the kill",
+                            a.id(), Duration.between(a.acked(), kill).toMillis())
+                    .contains(a.id());
         }
         // the restored rows are a prefix of the committed ones: no holes
         long max = restored.stream().mapToLong(Long::longValue).max().orElse(0);
         assertThat(restored).hasSize((int) max);
         if (!synchronous) {
-            assertThat(percentile(lags, 1.0)).as("no commit waited more than the flush interval to be durable")
+            assertThat(percentile(lags, 1.0))
+                    .as("no commit waited more than the flush interval to be durable")
                     .isLessThanOrEqualTo(1000);
         }
     }
@@ -347,14 +405,20 @@ class WalStreamRpoTest {
             assertThat(env.receiver.status().synchronous()).isFalse();
             Restored first = killAndRestore(env, false);
             try (LocalCluster promoted = first.cluster()) {
-                assertThat(one(promoted, "select timeline_id::text from pg_control_checkpoint()")).isEqualTo("2");
+                assertThat(one(promoted, "select timeline_id::text from pg_control_checkpoint()"))
+                        .isEqualTo("2");
                 Env next = env.successor();
                 next.startReceiver(WalReceiver.Options.defaults(), promoted.connections());
                 try {
                     assertThat(next.receiver.status().timeline()).isEqualTo(2);
-                    PgTestSupport.exec(promoted, "insert into ticks select g, clock_timestamp() from generate_series(100001, 100100) g");
+                    PgTestSupport.exec(
+                            promoted,
+                            "insert into ticks select g, clock_timestamp() from generate_series(100001, 100100) g");
                     long lsn = Lsn.parse(one(promoted, "select pg_current_wal_flush_lsn()::text"));
-                    await("timeline 2 WAL durable", Duration.ofSeconds(10), () -> next.receiver.status().flushedLsn() >= lsn);
+                    await(
+                            "timeline 2 WAL durable",
+                            Duration.ofSeconds(10),
+                            () -> next.receiver.status().flushedLsn() >= lsn);
                     WalReceiver.Status st = next.stopReceiver();
                     System.out.println("[wal-stream timeline switch] " + st.describe());
                 } finally {
@@ -368,7 +432,8 @@ class WalStreamRpoTest {
                         expected.add(id);
                     }
                     assertThat(second.ids()).isEqualTo(expected);
-                    assertThat(one(c, "select timeline_id::text from pg_control_checkpoint()")).isEqualTo("3");
+                    assertThat(one(c, "select timeline_id::text from pg_control_checkpoint()"))
+                            .isEqualTo("3");
                 }
             }
         }
@@ -381,8 +446,11 @@ class WalStreamRpoTest {
             assertThat(env.receiver.status().synchronous()).isTrue();
             await("synchronous standby", Duration.ofSeconds(20), () -> {
                 try {
-                    return PgTestSupport.count(env.pg, "select count(*) from pg_stat_replication where application_name = 'lifeboat' "
-                            + "and sync_state = 'sync'") == 1;
+                    return PgTestSupport.count(
+                                    env.pg,
+                                    "select count(*) from pg_stat_replication where application_name = 'lifeboat' "
+                                            + "and sync_state = 'sync'")
+                            == 1;
                 } catch (SQLException e) {
                     return false;
                 }
@@ -394,9 +462,10 @@ class WalStreamRpoTest {
     @Test
     void reconnectsAfterARestartAndCoexistsWithArchiveCommand() throws Exception {
         Path launcher = TestLauncher.install();
-        String archiveCommand = launcher + " wal-push --repo " + PgTestSupport.repoUri(tmp.resolve("reconnect").resolve("repo"))
-                + " --key-file " + keyFile + " %p";
-        try (Env env = new Env("reconnect", List.of("archive_mode = on", "archive_command = '" + archiveCommand + "'"))) {
+        String archiveCommand = launcher + " wal-push --repo "
+                + PgTestSupport.repoUri(tmp.resolve("reconnect").resolve("repo")) + " --key-file " + keyFile + " %p";
+        try (Env env =
+                new Env("reconnect", List.of("archive_mode = on", "archive_command = '" + archiveCommand + "'"))) {
             // archive_command runs as postgres and the receiver as root: both must be able to write wal/00000001/
             Path walDir = env.repoDir.resolve("wal").resolve("00000001");
             Files.createDirectories(walDir);
@@ -404,32 +473,53 @@ class WalStreamRpoTest {
                 Processes.check(List.of("chown", "-R", "postgres", env.repoDir.toString()), Duration.ofSeconds(30));
             }
             // archive_command archives the first segment before the receiver starts: the receiver resumes after it
-            PgTestSupport.exec(env.pg, "create table ticks (id bigint primary key, at timestamptz not null)",
+            PgTestSupport.exec(
+                    env.pg,
+                    "create table ticks (id bigint primary key, at timestamptz not null)",
                     "insert into ticks select g, now() from generate_series(1, 1000) g");
             String switched = switchWal(env.pg);
             awaitArchived(env.pg, switched);
-            env.startReceiver(new WalReceiver.Options("lifeboat", "lifeboat", Duration.ofMillis(500), WalReceiver.FlushMode.AUTO));
+            env.startReceiver(new WalReceiver.Options(
+                    "lifeboat", "lifeboat", Duration.ofMillis(500), WalReceiver.FlushMode.AUTO));
 
             env.pg.stop();
-            await("receiver notices the restart", Duration.ofSeconds(20), () -> !env.receiver.status().connected());
+            await(
+                    "receiver notices the restart",
+                    Duration.ofSeconds(20),
+                    () -> !env.receiver.status().connected());
             env.pg.start();
-            await("receiver reconnects", Duration.ofSeconds(30), () -> env.receiver.status().connected());
+            await(
+                    "receiver reconnects",
+                    Duration.ofSeconds(30),
+                    () -> env.receiver.status().connected());
 
             PgTestSupport.exec(env.pg, "insert into ticks select g, now() from generate_series(1001, 2000) g");
             long after = Lsn.parse(one(env.pg, "select pg_current_wal_flush_lsn()::text"));
-            await("writes after the restart are durable in the repository", Duration.ofSeconds(10),
+            await(
+                    "writes after the restart are durable in the repository",
+                    Duration.ofSeconds(10),
                     () -> env.receiver.status().flushedLsn() >= after);
             String switched2 = switchWal(env.pg);
             awaitArchived(env.pg, switched2);
             long segEnd = (Lsn.parse(one(env.pg, "select pg_current_wal_flush_lsn()::text")) >> 24) << 24;
-            await("receiver completed " + switched2, Duration.ofSeconds(10), () -> env.receiver.status().flushedLsn() >= segEnd);
+            await(
+                    "receiver completed " + switched2,
+                    Duration.ofSeconds(10),
+                    () -> env.receiver.status().flushedLsn() >= segEnd);
             WalReceiver.Status st = env.stopReceiver();
-            System.out.printf("[wal-stream reconnect] %s; archive_command: %s%n", st.describe(),
-                    one(env.pg, "select format('%s archived, %s failed', archived_count, failed_count) from pg_stat_archiver"));
+            System.out.printf(
+                    "[wal-stream reconnect] %s; archive_command: %s%n",
+                    st.describe(),
+                    one(
+                            env.pg,
+                            "select format('%s archived, %s failed', archived_count, failed_count) from pg_stat_archiver"));
 
             assertThat(st.reconnects()).isGreaterThanOrEqualTo(1);
-            assertThat(st.conflicts()).as("streamed segments equal the archived ones").isZero();
-            assertThat(one(env.pg, "select failed_count::text from pg_stat_archiver")).isEqualTo("0");
+            assertThat(st.conflicts())
+                    .as("streamed segments equal the archived ones")
+                    .isZero();
+            assertThat(one(env.pg, "select failed_count::text from pg_stat_archiver"))
+                    .isEqualTo("0");
             // both stored switched2 (the receiver completed it, archive_command archived it without a failure), and
             // WalArchive.push refuses different content under one name: the streamed segment is the archived file
             assertThat(st.segmentsStored() + st.segmentsAlreadyArchived()).isGreaterThanOrEqualTo(1);
@@ -443,7 +533,9 @@ class WalStreamRpoTest {
                     assertThat(archive.read(seg).orElseThrow()).as(seg).isEqualTo(Files.readAllBytes(onDisk));
                     compared++;
                 }
-                assertThat(archive.exists(seg + ".partial")).as(seg + ".partial deleted").isFalse();
+                assertThat(archive.exists(seg + ".partial"))
+                        .as(seg + ".partial deleted")
+                        .isFalse();
             }
             assertThat(compared).isPositive();
         }
@@ -452,7 +544,9 @@ class WalStreamRpoTest {
     static void awaitArchived(LocalCluster pg, String segment) throws InterruptedException {
         await("archive_command archived " + segment, Duration.ofSeconds(60), () -> {
             try {
-                return one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver").compareTo(segment) >= 0;
+                return one(pg, "select coalesce(last_archived_wal, '') from pg_stat_archiver")
+                                .compareTo(segment)
+                        >= 0;
             } catch (SQLException e) {
                 return false;
             }
@@ -462,7 +556,8 @@ class WalStreamRpoTest {
     @Test
     void readsServerSettings() {
         assertThat(WalReceiver.listedAsSynchronous("lifeboat", "lifeboat")).isTrue();
-        assertThat(WalReceiver.listedAsSynchronous("FIRST 1 (s1, \"LifeBoat\")", "lifeboat")).isTrue();
+        assertThat(WalReceiver.listedAsSynchronous("FIRST 1 (s1, \"LifeBoat\")", "lifeboat"))
+                .isTrue();
         assertThat(WalReceiver.listedAsSynchronous("ANY 2 (*)", "lifeboat")).isTrue();
         assertThat(WalReceiver.listedAsSynchronous("s1, s2", "lifeboat")).isFalse();
         assertThat(WalReceiver.listedAsSynchronous("", "lifeboat")).isFalse();
@@ -476,7 +571,9 @@ class WalStreamRpoTest {
     }
 
     static String one(LocalCluster pg, String sql) throws SQLException {
-        try (Connection c = pg.connect("postgres"); Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Connection c = pg.connect("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getString(1);
         }

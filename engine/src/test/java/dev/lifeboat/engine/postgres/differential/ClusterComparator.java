@@ -2,7 +2,6 @@ package dev.lifeboat.engine.postgres.differential;
 
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -58,18 +57,21 @@ final class ClusterComparator {
             try (Connection c = pg.connect("postgres")) {
                 String av = DiffCluster.rows(c, "show autovacuum").getFirst();
                 if (!av.equals("off")) {
-                    throw new IllegalStateException("autovacuum is " + av + " on " + pg.dataDir() + ": the comparison needs it off");
+                    throw new IllegalStateException(
+                            "autovacuum is " + av + " on " + pg.dataDir() + ": the comparison needs it off");
                 }
             }
         }
         List<String> dbs = databases(source);
         List<String> restoredDbs = databases(restored);
         if (!dbs.equals(restoredDbs)) {
-            findings.add(new Finding("(cluster)", null, "databases", "source has " + dbs + ", restore has " + restoredDbs));
+            findings.add(
+                    new Finding("(cluster)", null, "databases", "source has " + dbs + ", restore has " + restoredDbs));
         }
         List<String> common = dbs.stream().filter(restoredDbs::contains).toList();
         for (String db : common) {
-            try (Connection s = source.connect(db); Connection r = restored.connect(db)) {
+            try (Connection s = source.connect(db);
+                    Connection r = restored.connect(db)) {
                 // installing it here would change the catalogs whose visibility is compared: the workload installs it
                 if (hasPgVisibility(s) && hasPgVisibility(r)) {
                     visibility(db, s, r);
@@ -104,8 +106,9 @@ final class ClusterComparator {
     private static final String WITH_VM = "c.relkind in ('r', 'm', 't')";
 
     /** Names a relation; a TOAST table also by the table it belongs to. */
-    private static final String REL_NAME = "c.oid::regclass::text || coalesce(' (TOAST of ' || (select t.oid::regclass::text "
-            + "from pg_class t where t.reltoastrelid = c.oid) || ')', '')";
+    private static final String REL_NAME =
+            "c.oid::regclass::text || coalesce(' (TOAST of ' || (select t.oid::regclass::text "
+                    + "from pg_class t where t.reltoastrelid = c.oid) || ')', '')";
 
     /**
      * Per block: the visibility map's all-visible and all-frozen bits and the page's PD_ALL_VISIBLE flag, equal to the
@@ -114,7 +117,8 @@ final class ClusterComparator {
      */
     private void visibility(String db, Connection s, Connection r) throws SQLException {
         String q = "select " + REL_NAME + ", v.blkno, v.all_visible, v.all_frozen, v.pd_all_visible from pg_class c, "
-                + "lateral pg_visibility(c.oid) v where " + WITH_VM + " and c.relpersistence = 'p' order by c.oid, v.blkno";
+                + "lateral pg_visibility(c.oid) v where " + WITH_VM
+                + " and c.relpersistence = 'p' order by c.oid, v.blkno";
         Map<String, List<String>> vs = byRelation(DiffCluster.rows(s, q));
         Map<String, List<String>> vr = byRelation(DiffCluster.rows(r, q));
         count("relations whose visibility map was compared", vs.size());
@@ -122,7 +126,11 @@ final class ClusterComparator {
             List<String> a = vs.get(rel);
             List<String> b = vr.getOrDefault(rel, List.of());
             if (!vr.containsKey(rel) && !a.isEmpty()) {
-                findings.add(new Finding(db, rel, "visibility map", "relation (" + a.size() + " blocks) missing or empty in the restore"));
+                findings.add(new Finding(
+                        db,
+                        rel,
+                        "visibility map",
+                        "relation (" + a.size() + " blocks) missing or empty in the restore"));
                 continue;
             }
             if (a.equals(b)) {
@@ -140,26 +148,43 @@ final class ClusterComparator {
                     }
                 }
             }
-            findings.add(new Finding(db, rel, "visibility map", ndiff + " of " + Math.max(a.size(), b.size())
-                    + " blocks differ (source " + a.size() + " blocks, restore " + b.size() + "): " + String.join("; ", diffs)
-                    + (ndiff > diffs.size() ? "; …" : "")));
+            findings.add(new Finding(
+                    db,
+                    rel,
+                    "visibility map",
+                    ndiff + " of " + Math.max(a.size(), b.size())
+                            + " blocks differ (source " + a.size() + " blocks, restore " + b.size() + "): "
+                            + String.join("; ", diffs)
+                            + (ndiff > diffs.size() ? "; …" : "")));
         }
         for (String rel : vr.keySet()) {
             if (!vs.containsKey(rel)) {
-                findings.add(new Finding(db, rel, "visibility map", "relation only in the restore (" + vr.get(rel).size() + " blocks)"));
+                findings.add(new Finding(
+                        db,
+                        rel,
+                        "visibility map",
+                        "relation only in the restore (" + vr.get(rel).size() + " blocks)"));
             }
         }
         for (String fn : List.of("pg_check_visible", "pg_check_frozen")) {
-            String cq = "select " + REL_NAME + ", count(*), string_agg(t::text, ' ' order by t) from pg_class c, lateral " + fn
+            String cq = "select " + REL_NAME
+                    + ", count(*), string_agg(t::text, ' ' order by t) from pg_class c, lateral " + fn
                     + "(c.oid) t where " + WITH_VM + " and c.relpersistence = 'p' group by c.oid order by c.oid";
             for (var side : List.of(Map.entry("restore", r), Map.entry("SOURCE (control)", s))) {
                 for (String row : DiffCluster.rows(side.getValue(), cq)) {
                     String[] f = row.split("\\|", 3);
                     String[] tids = f[2].split(" ");
-                    String shown = String.join(" ", java.util.Arrays.copyOf(tids, Math.min(tids.length, MAX_TIDS_SHOWN)));
-                    findings.add(new Finding(db, f[0], fn, side.getKey() + ": " + f[1] + " tuples on pages the visibility map marks "
-                            + (fn.equals("pg_check_visible") ? "all-visible are not visible to all" : "all-frozen are not frozen")
-                            + ": " + shown + (tids.length > MAX_TIDS_SHOWN ? " …" : "")));
+                    String shown =
+                            String.join(" ", java.util.Arrays.copyOf(tids, Math.min(tids.length, MAX_TIDS_SHOWN)));
+                    findings.add(new Finding(
+                            db,
+                            f[0],
+                            fn,
+                            side.getKey() + ": " + f[1] + " tuples on pages the visibility map marks "
+                                    + (fn.equals("pg_check_visible")
+                                            ? "all-visible are not visible to all"
+                                            : "all-frozen are not frozen")
+                                    + ": " + shown + (tids.length > MAX_TIDS_SHOWN ? " …" : "")));
                 }
             }
         }
@@ -186,12 +211,15 @@ final class ClusterComparator {
 
     /** Unlogged tables (and their TOAST) come back empty: their contents are never in WAL nor in a backup. */
     private void unloggedEmpty(String db, Connection r) throws SQLException {
-        for (String rel : DiffCluster.rows(r, "select c.oid::regclass::text from pg_class c where c.relkind in ('r', 't') "
-                + "and c.relpersistence = 'u' order by c.oid")) {
+        for (String rel : DiffCluster.rows(
+                r,
+                "select c.oid::regclass::text from pg_class c where c.relkind in ('r', 't') "
+                        + "and c.relpersistence = 'u' order by c.oid")) {
             count("unlogged relations checked empty", 1);
             long n = DiffCluster.queryLong(r, "select count(*) from " + rel);
             if (n != 0) {
-                findings.add(new Finding(db, rel, "unlogged", "unlogged relation has " + n + " rows in the restore; it must be empty"));
+                findings.add(new Finding(
+                        db, rel, "unlogged", "unlogged relation has " + n + " rows in the restore; it must be empty"));
             }
         }
     }
@@ -204,7 +232,8 @@ final class ClusterComparator {
         String q = "select distinct c.oid, c.oid::regclass::text from pg_class c join pg_index i on i.indrelid = c.oid "
                 + "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam where am.amname = 'btree' "
                 + "and i.indisvalid and i.indpred is null and " + WITH_VM + " and c.relpersistence = 'p' order by 1";
-        List<String> tables = DiffCluster.rows(r, q).stream().map(x -> x.split("\\|", 2)[1]).toList();
+        List<String> tables =
+                DiffCluster.rows(r, q).stream().map(x -> x.split("\\|", 2)[1]).toList();
         for (String t : tables) {
             String sql = "select count(*) from " + t;
             long seqR = forcedCount(r, t, sql, "Seq Scan");
@@ -224,11 +253,19 @@ final class ClusterComparator {
             }
             count("tables whose index-only count was compared", 1);
             if (iosR != seqR || seqR != seqS) {
-                findings.add(new Finding(db, t, "index-only scan", "restore: index-only scan counts " + iosR
-                        + " rows, sequential scan " + seqR + "; source: index-only " + iosS + ", sequential " + seqS
-                        + (iosR != seqR ? " (the visibility map marks pages all-visible that hold dead or invisible index entries)" : "")));
+                findings.add(new Finding(
+                        db,
+                        t,
+                        "index-only scan",
+                        "restore: index-only scan counts " + iosR
+                                + " rows, sequential scan " + seqR + "; source: index-only " + iosS + ", sequential "
+                                + seqS
+                                + (iosR != seqR
+                                        ? " (the visibility map marks pages all-visible that hold dead or invisible index entries)"
+                                        : "")));
             } else if (iosS != null && iosS.longValue() != seqS) {
-                findings.add(new Finding(db, t, "index-only scan", "SOURCE (control): index-only " + iosS + " vs sequential " + seqS));
+                findings.add(new Finding(
+                        db, t, "index-only scan", "SOURCE (control): index-only " + iosS + " vs sequential " + seqS));
             }
         }
     }
@@ -250,10 +287,11 @@ final class ClusterComparator {
      * must count what a sequential scan counts, on the restore and on the source.
      */
     private void indexProbes(String db, Connection s, Connection r) throws SQLException {
-        String q = "select ic.relname, c.oid::regclass::text, am.amname, a.attname from pg_index i join pg_class ic on ic.oid = i.indexrelid "
-                + "join pg_class c on c.oid = i.indrelid join pg_am am on am.oid = ic.relam join pg_attribute a on a.attrelid = c.oid "
-                + "and a.attnum = i.indkey[0] where am.amname <> 'btree' and c.relnamespace = 'public'::regnamespace "
-                + "and c.relpersistence = 'p' and i.indisvalid order by 1";
+        String q =
+                "select ic.relname, c.oid::regclass::text, am.amname, a.attname from pg_index i join pg_class ic on ic.oid = i.indexrelid "
+                        + "join pg_class c on c.oid = i.indrelid join pg_am am on am.oid = ic.relam join pg_attribute a on a.attrelid = c.oid "
+                        + "and a.attnum = i.indkey[0] where am.amname <> 'btree' and c.relnamespace = 'public'::regnamespace "
+                        + "and c.relpersistence = 'p' and i.indisvalid order by 1";
         for (String row : DiffCluster.rows(r, q)) {
             String[] f = row.split("\\|");
             String pred = PROBES.get(f[2] + ":" + f[3]);
@@ -270,7 +308,8 @@ final class ClusterComparator {
                 seqS = forcedCount(s, f[1], sql, "Seq Scan");
                 idxS = forcedIndexCount(s, sql, f[1], f[0]);
             } catch (SQLException e) {
-                findings.add(new Finding(db, f[0], "index probe", "cannot run '" + sql + "' on the source: " + e.getMessage()));
+                findings.add(new Finding(
+                        db, f[0], "index probe", "cannot run '" + sql + "' on the source: " + e.getMessage()));
                 continue;
             }
             if (idxR == null) {
@@ -279,18 +318,26 @@ final class ClusterComparator {
             }
             count("non-btree indexes probed", 1);
             if (idxR != seqR || seqR != seqS || !Objects.equals(idxS, seqS)) {
-                findings.add(new Finding(db, f[0] + " (" + f[2] + " on " + f[1] + "." + f[3] + ")", "index probe", "'" + sql
-                        + "': restore index " + idxR + " / sequential " + seqR + ", source index " + idxS + " / sequential " + seqS));
+                findings.add(new Finding(
+                        db,
+                        f[0] + " (" + f[2] + " on " + f[1] + "." + f[3] + ")",
+                        "index probe",
+                        "'" + sql + "': restore index " + idxR + " / sequential " + seqR + ", source index " + idxS
+                                + " / sequential " + seqS));
             }
         }
     }
 
     /** A materialized view's contents are not in pg_dump (it dumps a REFRESH): compare them directly. */
     private void matviews(String db, Connection s, Connection r) throws SQLException {
-        for (String mv : DiffCluster.rows(s, "select c.oid::regclass::text from pg_class c where c.relkind = 'm' "
-                + "and c.relispopulated order by 1")) {
+        for (String mv : DiffCluster.rows(
+                s,
+                "select c.oid::regclass::text from pg_class c where c.relkind = 'm' "
+                        + "and c.relispopulated order by 1")) {
             count("materialized views compared", 1);
-            String q = "select count(*) || ' rows, md5 ' || coalesce(md5(string_agg(x::text, ',' order by x::text)), '-') from " + mv + " x";
+            String q =
+                    "select count(*) || ' rows, md5 ' || coalesce(md5(string_agg(x::text, ',' order by x::text)), '-') from "
+                            + mv + " x";
             String a = DiffCluster.rows(s, q).getFirst();
             String b;
             try {
@@ -320,10 +367,17 @@ final class ClusterComparator {
     private static Long forcedIndexCount(Connection c, String sql, String table, String index) throws SQLException {
         c.setAutoCommit(false);
         try (Statement st = c.createStatement()) {
-            st.execute("update pg_index set indisvalid = false where indrelid = '" + table + "'::regclass and indexrelid <> '"
-                    + index + "'::regclass");
-            return forced(c, sql, " on " + index, List.of("set local enable_seqscan = off", "set local enable_indexscan = on",
-                    "set local enable_bitmapscan = on", "set local enable_indexonlyscan = on"));
+            st.execute("update pg_index set indisvalid = false where indrelid = '" + table
+                    + "'::regclass and indexrelid <> '" + index + "'::regclass");
+            return forced(
+                    c,
+                    sql,
+                    " on " + index,
+                    List.of(
+                            "set local enable_seqscan = off",
+                            "set local enable_indexscan = on",
+                            "set local enable_bitmapscan = on",
+                            "set local enable_indexonlyscan = on"));
         } finally {
             c.rollback();
             c.setAutoCommit(true);
@@ -331,25 +385,33 @@ final class ClusterComparator {
     }
 
     private static List<String> seqScanOnly() {
-        return List.of("set enable_seqscan = on", "set enable_indexscan = off", "set enable_bitmapscan = off",
+        return List.of(
+                "set enable_seqscan = on",
+                "set enable_indexscan = off",
+                "set enable_bitmapscan = off",
                 "set enable_indexonlyscan = off");
     }
 
     private static List<String> indexOnlyScanOnly() {
         // PostgreSQL 15's enable_indexscan = off also disables index-only scans (cost_index)
-        return List.of("set enable_seqscan = off", "set enable_indexscan = on", "set enable_bitmapscan = off",
+        return List.of(
+                "set enable_seqscan = off",
+                "set enable_indexscan = on",
+                "set enable_bitmapscan = off",
                 "set enable_indexonlyscan = on");
     }
 
-    private static Long forced(Connection c, String sql, String planMustContain, List<String> settings) throws SQLException {
+    private static Long forced(Connection c, String sql, String planMustContain, List<String> settings)
+            throws SQLException {
         try (Statement st = c.createStatement()) {
             for (String set : settings) {
                 st.execute(set);
             }
             String plan = String.join("\n", DiffCluster.rows(c, "explain " + sql));
             // "Bitmap Index Scan on IDX" or "Index Scan using IDX on TABLE"
-            if (!plan.contains(planMustContain) && !(planMustContain.startsWith(" on ")
-                    && plan.contains("using " + planMustContain.substring(4) + " on "))) {
+            if (!plan.contains(planMustContain)
+                    && !(planMustContain.startsWith(" on ")
+                            && plan.contains("using " + planMustContain.substring(4) + " on "))) {
                 return null;
             }
             try (ResultSet rs = st.executeQuery(sql)) {
@@ -369,13 +431,19 @@ final class ClusterComparator {
         pgDump(source, db, a);
         String failed = run(restored, dumpArgs(db, b), "pg_dump");
         if (failed != null) {
-            findings.add(new Finding(db, null, "pg_dump", "pg_dump of the restore fails (it succeeds on the source): " + failed.strip()));
+            findings.add(new Finding(
+                    db,
+                    null,
+                    "pg_dump",
+                    "pg_dump of the restore fails (it succeeds on the source): " + failed.strip()));
             return;
         }
         Map<String, DumpComparator.SequenceInfo> seqs = new LinkedHashMap<>();
         try (Connection c = source.connect(db)) {
-            for (String row : DiffCluster.rows(c, "select quote_ident(schemaname) || '.' || quote_ident(sequencename), "
-                    + "increment_by, cache_size from pg_sequences")) {
+            for (String row : DiffCluster.rows(
+                    c,
+                    "select quote_ident(schemaname) || '.' || quote_ident(sequencename), "
+                            + "increment_by, cache_size from pg_sequences")) {
                 String[] f = row.split("\\|");
                 seqs.put(f[0], new DumpComparator.SequenceInfo(Long.parseLong(f[1]), Long.parseLong(f[2])));
             }
@@ -397,7 +465,8 @@ final class ClusterComparator {
         run(restored, List.of("pg_dumpall", "--globals-only", "--no-role-passwords", "-f", b.toString()), null);
         List<String> ta;
         List<String> tb;
-        try (Connection s = source.connect("postgres"); Connection r = restored.connect("postgres")) {
+        try (Connection s = source.connect("postgres");
+                Connection r = restored.connect("postgres")) {
             ta = DiffCluster.rows(s, "select spcname from pg_tablespace order by 1");
             tb = DiffCluster.rows(r, "select spcname from pg_tablespace order by 1");
         }
@@ -412,8 +481,12 @@ final class ClusterComparator {
             String x = i < ga.size() ? ga.get(i) : "(end)";
             String y = i < gb.size() ? gb.get(i) : "(end)";
             if (!x.equals(y)) {
-                findings.add(new Finding("(cluster)", null, "pg_dumpall --globals-only", "roles or tablespaces differ at line "
-                        + (i + 1) + ": source " + DumpComparator.clip(x) + " / restore " + DumpComparator.clip(y)));
+                findings.add(new Finding(
+                        "(cluster)",
+                        null,
+                        "pg_dumpall --globals-only",
+                        "roles or tablespaces differ at line " + (i + 1) + ": source " + DumpComparator.clip(x)
+                                + " / restore " + DumpComparator.clip(y)));
                 break;
             }
         }
@@ -423,13 +496,18 @@ final class ClusterComparator {
 
     /** Heap and btree checks with every index entry matched against the heap (installs amcheck where missing). */
     private void amcheck() throws IOException {
-        String out = run(restored, List.of("pg_amcheck", "--all", "--heapallindexed", "--install-missing"), "pg_amcheck");
+        String out =
+                run(restored, List.of("pg_amcheck", "--all", "--heapallindexed", "--install-missing"), "pg_amcheck");
         count("pg_amcheck runs", 1);
         if (out != null) {
             String[] lines = out.strip().split("\n");
             String shown = String.join("\n    ", java.util.Arrays.copyOf(lines, Math.min(lines.length, 30)));
-            findings.add(new Finding("(all)", null, "pg_amcheck", "corruption reported:\n    " + shown
-                    + (lines.length > 30 ? "\n    … (" + lines.length + " lines)" : "")));
+            findings.add(new Finding(
+                    "(all)",
+                    null,
+                    "pg_amcheck",
+                    "corruption reported:\n    " + shown
+                            + (lines.length > 30 ? "\n    … (" + lines.length + " lines)" : "")));
         }
     }
 
@@ -467,7 +545,8 @@ final class ClusterComparator {
 
     static String describe(Map<String, Integer> checked) {
         StringBuilder sb = new StringBuilder();
-        checked.forEach((k, v) -> sb.append(sb.isEmpty() ? "" : ", ").append(v).append(' ').append(k));
+        checked.forEach((k, v) ->
+                sb.append(sb.isEmpty() ? "" : ", ").append(v).append(' ').append(k));
         return sb.toString();
     }
 }

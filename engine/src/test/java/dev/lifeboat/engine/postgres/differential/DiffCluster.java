@@ -12,7 +12,6 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.util.Processes;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,16 +30,15 @@ import java.util.stream.Stream;
 
 /** Source clusters, backups through the Java API and started restores, as the differential tests use them. */
 final class DiffCluster {
-    private DiffCluster() {
-    }
+    private DiffCluster() {}
 
     /**
      * Settings of every source and restored cluster. Autovacuum off: nothing but the workload may change a source
      * between a backup and the comparison, and nothing may "repair" a restore (VACUUM fixes a wrong visibility map
      * bit it stumbles on) before it is compared.
      */
-    static final List<String> SETTINGS = List.of("autovacuum = off", "max_parallel_workers_per_gather = 0",
-            "log_min_messages = warning");
+    static final List<String> SETTINGS =
+            List.of("autovacuum = off", "max_parallel_workers_per_gather = 0", "log_min_messages = warning");
 
     static LocalCluster createSource(Path base) throws IOException {
         LocalCluster pg = LocalCluster.create(base, SETTINGS);
@@ -57,8 +55,12 @@ final class DiffCluster {
     }
 
     static Snapshot backup(Repository repo, LocalCluster pg, String type) throws IOException {
-        return new PgBackup(repo, new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2), null,
-                new Cancellation()).run();
+        return new PgBackup(
+                        repo,
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2),
+                        null,
+                        new Cancellation())
+                .run();
     }
 
     /**
@@ -74,11 +76,20 @@ final class DiffCluster {
             }
         }
         Files.createDirectories(base);
-        new PgRestore(repo, new PgRestore.Options(snap.id(), base.resolve("data"), 2, spcMap, null), null, new Cancellation()).run();
+        new PgRestore(
+                        repo,
+                        new PgRestore.Options(snap.id(), base.resolve("data"), 2, spcMap, null),
+                        null,
+                        new Cancellation())
+                .run();
         Path auto = base.resolve("data").resolve("postgresql.auto.conf");
         boolean existed = Files.exists(auto);
-        Files.writeString(auto, "\n# differential test: the restore must not change itself before it is compared\n"
-                + String.join("\n", SETTINGS) + "\n", StandardOpenOption.CREATE, StandardOpenOption.APPEND);
+        Files.writeString(
+                auto,
+                "\n# differential test: the restore must not change itself before it is compared\n"
+                        + String.join("\n", SETTINGS) + "\n",
+                StandardOpenOption.CREATE,
+                StandardOpenOption.APPEND);
         if (!existed && Processes.isRoot()) {
             Processes.check(List.of("chown", "postgres", auto.toString()), Duration.ofSeconds(10));
         }
@@ -97,9 +108,10 @@ final class DiffCluster {
     static void waitUntilPromoted(LocalCluster pg, Duration timeout) throws SQLException, IOException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement();
-                 ResultSet rs = st.executeQuery("select pg_is_in_recovery(), case when pg_is_in_recovery() "
-                         + "then pg_get_wal_replay_pause_state() else 'not paused' end")) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select pg_is_in_recovery(), case when pg_is_in_recovery() "
+                            + "then pg_get_wal_replay_pause_state() else 'not paused' end")) {
                 rs.next();
                 if (!rs.getBoolean(1)) {
                     return;
@@ -110,7 +122,8 @@ final class DiffCluster {
                 }
             }
             if (System.nanoTime() > deadline) {
-                throw new AssertionError("the restore is still in recovery after " + timeout + "; server log:\n" + serverLogTail(pg));
+                throw new AssertionError(
+                        "the restore is still in recovery after " + timeout + "; server log:\n" + serverLogTail(pg));
             }
             try {
                 Thread.sleep(200);
@@ -131,7 +144,8 @@ final class DiffCluster {
     }
 
     static void exec(LocalCluster pg, String db, String... sql) throws SQLException {
-        try (Connection c = pg.connect(db); Statement st = c.createStatement()) {
+        try (Connection c = pg.connect(db);
+                Statement st = c.createStatement()) {
             for (String s : sql) {
                 st.execute(s);
             }
@@ -139,7 +153,8 @@ final class DiffCluster {
     }
 
     static long queryLong(Connection c, String sql) throws SQLException {
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             rs.next();
             return rs.getLong(1);
         }
@@ -148,7 +163,8 @@ final class DiffCluster {
     /** Every row of the query, columns as text joined by '|'. */
     static List<String> rows(Connection c, String sql) throws SQLException {
         List<String> out = new ArrayList<>();
-        try (Statement st = c.createStatement(); ResultSet rs = st.executeQuery(sql)) {
+        try (Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(sql)) {
             int n = rs.getMetaData().getColumnCount();
             while (rs.next()) {
                 StringBuilder sb = new StringBuilder();
@@ -183,7 +199,8 @@ final class DiffCluster {
         if (p != null && !p.isBlank()) {
             return p.strip();
         }
-        String e = System.getenv("LIFEBOAT_DIFFERENTIAL_" + name.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase());
+        String e = System.getenv("LIFEBOAT_DIFFERENTIAL_"
+                + name.replaceAll("([a-z])([A-Z])", "$1_$2").toUpperCase());
         return e != null && !e.isBlank() ? e.strip() : dflt;
     }
 
@@ -202,7 +219,8 @@ final class DiffCluster {
     private static final class LocalClusterAccess {
         static void open(Path dir) throws IOException {
             if (Processes.isRoot()) {
-                Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
+                Files.setPosixFilePermissions(
+                        dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
             }
         }
     }

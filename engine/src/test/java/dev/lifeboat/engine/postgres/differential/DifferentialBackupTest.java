@@ -1,6 +1,7 @@
 package dev.lifeboat.engine.postgres.differential;
 
-import org.junit.jupiter.api.Test;
+import static dev.lifeboat.engine.postgres.differential.DiffCluster.setting;
+import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,9 +11,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
-
-import static dev.lifeboat.engine.postgres.differential.DiffCluster.setting;
-import static org.assertj.core.api.Assertions.fail;
+import org.junit.jupiter.api.Test;
 
 /**
  * Backup chains judged against PostgreSQL itself: a seeded workload, a chain of backups of the quiesced source, and
@@ -29,6 +28,7 @@ import static org.assertj.core.api.Assertions.fail;
 class DifferentialBackupTest {
     /** The CI slice: one seed, a chain with every backup type, small data. */
     static final long CI_SEED = 1;
+
     static final String CI_CHAIN = "full,incr,incr,diff,incr,incr";
     static final String LONG_CHAIN = "full,incr,incr,diff,incr,incr,incr,diff,incr,full,incr,diff,incr";
 
@@ -48,13 +48,21 @@ class DifferentialBackupTest {
             if (r.failed()) {
                 String msg = report + "full log: " + file.toAbsolutePath() + "\n";
                 if (Boolean.parseBoolean(setting("shrink", "false")) && failures.isEmpty()) {
-                    DifferentialRun.Settings small = DifferentialRun.shrink(r, setting("shrinkMatch", ""),
+                    DifferentialRun.Settings small = DifferentialRun.shrink(
+                            r,
+                            setting("shrinkMatch", ""),
                             Double.parseDouble(setting("shrinkMinutes", "30")),
                             System.out::println);
-                    List<Workload.Step> kept = DifferentialRun.plan(small).stream().flatMap(List::stream)
-                            .filter(x -> !small.skip().contains(x.index())).toList();
+                    List<Workload.Step> kept = DifferentialRun.plan(small).stream()
+                            .flatMap(List::stream)
+                            .filter(x -> !small.skip().contains(x.index()))
+                            .toList();
                     StringBuilder sb = new StringBuilder("shrunk reproduction (" + small.replay() + "):\n");
-                    kept.forEach(x -> sb.append("    before backup #").append(x.round()).append(' ').append(x).append('\n'));
+                    kept.forEach(x -> sb.append("    before backup #")
+                            .append(x.round())
+                            .append(' ')
+                            .append(x)
+                            .append('\n'));
                     msg += sb;
                 }
                 failures.add(msg);
@@ -76,7 +84,8 @@ class DifferentialBackupTest {
         }
         List<String> failures = new ArrayList<>();
         for (long seed : seeds()) {
-            DifferentialRun.Settings s = settings(seed + 1000, longMode() ? "full,full,full,full,full" : "full,full,full");
+            DifferentialRun.Settings s =
+                    settings(seed + 1000, longMode() ? "full,full,full,full,full" : "full,full,full");
             DifferentialRun.Result r = DifferentialRun.run(s, System.out::println);
             Path file = writeReport(r, "control");
             System.out.println(r.report());
@@ -85,17 +94,23 @@ class DifferentialBackupTest {
             }
         }
         if (!failures.isEmpty()) {
-            fail("restores of FULL backups differ from their source (harness false alarm, or a defect outside incrementals):\n\n"
-                    + String.join("\n\n", failures));
+            fail(
+                    "restores of FULL backups differ from their source (harness false alarm, or a defect outside incrementals):\n\n"
+                            + String.join("\n\n", failures));
         }
     }
 
     private static DifferentialRun.Settings settings(long seed, String chain) {
         boolean lng = longMode();
-        return new DifferentialRun.Settings(seed, DifferentialRun.parseChain(chain),
-                Integer.parseInt(setting("steps", lng ? "60" : "22")), Integer.parseInt(setting("rows", lng ? "20000" : "300")),
-                DifferentialRun.parseRanges(setting("skip", "")), DifferentialRun.parseRanges(setting("dropBackups", "")),
-                null, DiffCluster.keepPolicy());
+        return new DifferentialRun.Settings(
+                seed,
+                DifferentialRun.parseChain(chain),
+                Integer.parseInt(setting("steps", lng ? "60" : "22")),
+                Integer.parseInt(setting("rows", lng ? "20000" : "300")),
+                DifferentialRun.parseRanges(setting("skip", "")),
+                DifferentialRun.parseRanges(setting("dropBackups", "")),
+                null,
+                DiffCluster.keepPolicy());
     }
 
     /** {@code seeds} if given; else the CI seed, or with {@code long} as many random ones as {@code randomSeeds} says. */
@@ -125,8 +140,13 @@ class DifferentialBackupTest {
         sb.append("\n").append(r.report());
         sb.append("\nplanned steps (").append(r.planned().size()).append("):\n");
         Set<Integer> skip = r.settings().skip();
-        r.planned().forEach(x -> sb.append(skip.contains(x.index()) ? "  (skipped) " : "  ").append("before backup #").append(x.round())
-                .append(' ').append(x).append('\n'));
+        r.planned()
+                .forEach(x -> sb.append(skip.contains(x.index()) ? "  (skipped) " : "  ")
+                        .append("before backup #")
+                        .append(x.round())
+                        .append(' ')
+                        .append(x)
+                        .append('\n'));
         Files.writeString(file, sb.toString());
         return file;
     }

@@ -3,7 +3,6 @@ package dev.lifeboat.engine.postgres.differential;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
-
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -26,8 +25,15 @@ final class DifferentialRun {
      * @param dropBackups  chain positions whose backup is not taken (their round's steps run before the next one)
      * @param compareOnly  chain positions whose restore is compared (null: all)
      */
-    record Settings(long seed, List<String> chain, int steps, int rows, Set<Integer> skip, Set<Integer> dropBackups,
-                    Set<Integer> compareOnly, String keep) {
+    record Settings(
+            long seed,
+            List<String> chain,
+            int steps,
+            int rows,
+            Set<Integer> skip,
+            Set<Integer> dropBackups,
+            Set<Integer> compareOnly,
+            String keep) {
         Settings {
             chain = List.copyOf(chain);
             skip = Set.copyOf(skip);
@@ -40,13 +46,14 @@ final class DifferentialRun {
 
         Settings upTo(int lastBackup, Set<Integer> drop) {
             // shrinking trials keep nothing: there are dozens
-            return new Settings(seed, chain.subList(0, lastBackup + 1), steps, rows, skip, drop, Set.of(lastBackup), "never");
+            return new Settings(
+                    seed, chain.subList(0, lastBackup + 1), steps, rows, skip, drop, Set.of(lastBackup), "never");
         }
 
         /** The command that replays this run. */
         String replay() {
-            StringBuilder sb = new StringBuilder("bin/differential --seed " + seed + " --chain " + String.join(",", chain)
-                    + " --steps " + steps + " --rows " + rows);
+            StringBuilder sb = new StringBuilder("bin/differential --seed " + seed + " --chain "
+                    + String.join(",", chain) + " --steps " + steps + " --rows " + rows);
             if (!skip.isEmpty()) {
                 sb.append(" --skip ").append(ranges(skip));
             }
@@ -58,18 +65,31 @@ final class DifferentialRun {
     }
 
     /** What the comparison after one backup found (an exception in backup or restore is a finding too). */
-    record BackupOutcome(int position, String type, String id, String parent, List<ClusterComparator.Finding> findings,
-                         String checked, double seconds, List<Workload.Step> stepsBefore) {
-    }
+    record BackupOutcome(
+            int position,
+            String type,
+            String id,
+            String parent,
+            List<ClusterComparator.Finding> findings,
+            String checked,
+            double seconds,
+            List<Workload.Step> stepsBefore) {}
 
-    record Result(Settings settings, List<BackupOutcome> backups, List<Workload.Step> planned, List<String> log,
-                  List<Path> kept) {
+    record Result(
+            Settings settings,
+            List<BackupOutcome> backups,
+            List<Workload.Step> planned,
+            List<String> log,
+            List<Path> kept) {
         boolean failed() {
             return backups.stream().anyMatch(b -> !b.findings().isEmpty());
         }
 
         BackupOutcome firstFailure() {
-            return backups.stream().filter(b -> !b.findings().isEmpty()).findFirst().orElse(null);
+            return backups.stream()
+                    .filter(b -> !b.findings().isEmpty())
+                    .findFirst()
+                    .orElse(null);
         }
 
         /** A failure message an engineer can start fixing from. */
@@ -77,19 +97,34 @@ final class DifferentialRun {
             StringBuilder sb = new StringBuilder();
             List<String> taken = new ArrayList<>();
             for (BackupOutcome b : backups) {
-                taken.add("#" + b.position() + " " + b.type() + " " + b.id() + (b.parent() == null ? "" : " (parent " + b.parent() + ")"));
+                taken.add("#" + b.position() + " " + b.type() + " " + b.id()
+                        + (b.parent() == null ? "" : " (parent " + b.parent() + ")"));
             }
-            sb.append("differential run, seed ").append(settings.seed()).append(", chain ").append(settings.chain())
-                    .append(", ").append(settings.steps()).append(" steps a round, ~").append(settings.rows()).append(" rows an insert\n");
+            sb.append("differential run, seed ")
+                    .append(settings.seed())
+                    .append(", chain ")
+                    .append(settings.chain())
+                    .append(", ")
+                    .append(settings.steps())
+                    .append(" steps a round, ~")
+                    .append(settings.rows())
+                    .append(" rows an insert\n");
             sb.append("backups taken: ").append(String.join("; ", taken)).append('\n');
             for (BackupOutcome b : backups) {
-                sb.append("after backup #").append(b.position()).append(" (").append(b.type()).append(' ').append(b.id())
+                sb.append("after backup #")
+                        .append(b.position())
+                        .append(" (")
+                        .append(b.type())
+                        .append(' ')
+                        .append(b.id())
                         .append("): ");
                 if (b.findings().isEmpty()) {
                     sb.append("restore equals the source (").append(b.checked()).append(")\n");
                 } else {
                     sb.append(b.findings().size()).append(" findings\n");
-                    b.findings().stream().limit(40).forEach(f -> sb.append("  - ").append(f).append('\n'));
+                    b.findings().stream()
+                            .limit(40)
+                            .forEach(f -> sb.append("  - ").append(f).append('\n'));
                     if (b.findings().size() > 40) {
                         sb.append("  - … ").append(b.findings().size() - 40).append(" more\n");
                     }
@@ -97,9 +132,13 @@ final class DifferentialRun {
             }
             BackupOutcome first = firstFailure();
             if (first != null) {
-                sb.append("workload steps since the backup before #").append(first.position())
+                sb.append("workload steps since the backup before #")
+                        .append(first.position())
                         .append(" (the rest is in the log):\n");
-                first.stepsBefore().stream().limit(60).forEach(s -> sb.append("    ").append(clip(s.toString())).append('\n'));
+                first.stepsBefore().stream()
+                        .limit(60)
+                        .forEach(s ->
+                                sb.append("    ").append(clip(s.toString())).append('\n'));
             }
             sb.append("replay: ").append(settings.replay()).append('\n');
             if (!kept.isEmpty()) {
@@ -109,8 +148,7 @@ final class DifferentialRun {
         }
     }
 
-    private DifferentialRun() {
-    }
+    private DifferentialRun() {}
 
     /** The planned rounds: setup plus one round before each chain position. */
     static List<List<Workload.Step>> plan(Settings s) {
@@ -144,14 +182,17 @@ final class DifferentialRun {
                 for (int i = 0; i < s.chain().size(); i++) {
                     logger.accept("-- round " + i);
                     Workload.execute(source, rounds.get(i), ts, s.skip(), logger);
-                    rounds.get(i).stream().filter(x -> !s.skip().contains(x.index())).forEach(since::add);
+                    rounds.get(i).stream()
+                            .filter(x -> !s.skip().contains(x.index()))
+                            .forEach(since::add);
                     if (s.dropBackups().contains(i)) {
                         logger.accept("-- backup #" + i + " not taken");
                         continue;
                     }
                     long t0 = System.nanoTime();
                     Snapshot snap = DiffCluster.backup(repo, source, s.chain().get(i));
-                    logger.accept("-- backup #" + i + ": " + snap.type() + " " + snap.id() + (snap.parent() == null ? "" : " parent " + snap.parent()));
+                    logger.accept("-- backup #" + i + ": " + snap.type() + " " + snap.id()
+                            + (snap.parent() == null ? "" : " parent " + snap.parent()));
                     List<Workload.Step> before = List.copyOf(since);
                     since.clear();
                     if (s.compareOnly() != null && !s.compareOnly().contains(i)) {
@@ -165,14 +206,18 @@ final class DifferentialRun {
                         findings.addAll(cmp.compare());
                         checked = ClusterComparator.describe(cmp.checked());
                     } catch (Exception | AssertionError e) {
-                        findings.add(new ClusterComparator.Finding("(cluster)", null, "restore", "restoring or comparing failed: " + e));
+                        findings.add(new ClusterComparator.Finding(
+                                "(cluster)", null, "restore", "restoring or comparing failed: " + e));
                     }
                     double secs = (System.nanoTime() - t0) / 1e9;
-                    outcomes.add(new BackupOutcome(i, snap.type(), snap.id(), snap.parent(), findings, checked, secs, before));
-                    logger.accept(String.format("-- backup #%d compared in %.1f s: %s", i, secs,
-                            findings.isEmpty() ? "equal (" + checked + ")" : findings.size() + " findings"));
+                    outcomes.add(new BackupOutcome(
+                            i, snap.type(), snap.id(), snap.parent(), findings, checked, secs, before));
+                    logger.accept(String.format(
+                            "-- backup #%d compared in %.1f s: %s",
+                            i, secs, findings.isEmpty() ? "equal (" + checked + ")" : findings.size() + " findings"));
                     findings.forEach(f -> logger.accept("   " + f));
-                    if (s.keep().equals("always") || (!findings.isEmpty() && s.keep().equals("failure"))) {
+                    if (s.keep().equals("always")
+                            || (!findings.isEmpty() && s.keep().equals("failure"))) {
                         kept.add(base);
                         keepSource = true;
                     } else {
@@ -198,22 +243,31 @@ final class DifferentialRun {
      * Every trial is a full run, so this takes minutes; {@code budgetMinutes} bounds it.
      */
     static Settings shrink(Result failed, String match, double budgetMinutes, Consumer<String> out) throws Exception {
-        BackupOutcome f = match.isEmpty() ? failed.firstFailure() : failed.backups().stream()
-                .filter(b -> b.findings().stream().anyMatch(x -> x.toString().contains(match))).findFirst()
-                .orElseThrow(() -> new IllegalArgumentException("no finding contains '" + match + "'"));
+        BackupOutcome f = match.isEmpty()
+                ? failed.firstFailure()
+                : failed.backups().stream()
+                        .filter(b ->
+                                b.findings().stream().anyMatch(x -> x.toString().contains(match)))
+                        .findFirst()
+                        .orElseThrow(() -> new IllegalArgumentException("no finding contains '" + match + "'"));
         // what must still be found: a finding of the same check, or one containing the text asked for
         Predicate<ClusterComparator.Finding> wanted;
         if (match.isEmpty()) {
-            Set<String> checks = f.findings().stream().map(ClusterComparator.Finding::check).collect(Collectors.toSet());
+            Set<String> checks =
+                    f.findings().stream().map(ClusterComparator.Finding::check).collect(Collectors.toSet());
             wanted = x -> checks.contains(x.check());
         } else {
             wanted = x -> x.toString().contains(match);
         }
         long deadline = System.nanoTime() + (long) (budgetMinutes * 60e9);
         Settings best = failed.settings().upTo(f.position(), failed.settings().dropBackups());
-        List<Integer> steps = plan(best).stream().flatMap(List::stream).map(Workload.Step::index)
-                .filter(i -> !best.skip().contains(i)).toList();
-        out.accept("shrinking: " + steps.size() + " steps, backups up to #" + f.position() + ", keeping " + f.findings().getFirst());
+        List<Integer> steps = plan(best).stream()
+                .flatMap(List::stream)
+                .map(Workload.Step::index)
+                .filter(i -> !best.skip().contains(i))
+                .toList();
+        out.accept("shrinking: " + steps.size() + " steps, backups up to #" + f.position() + ", keeping "
+                + f.findings().getFirst());
         List<Integer> keep = new ArrayList<>(steps);
         Settings cur = best;
         int trials = 0;
@@ -238,7 +292,8 @@ final class DifferentialRun {
         for (int b = f.position() - 1; b >= 1 && System.nanoTime() < deadline; b--) {
             Set<Integer> drop = new TreeSet<>(cur.dropBackups());
             drop.add(b);
-            Settings t = new Settings(cur.seed(), cur.chain(), cur.steps(), cur.rows(), cur.skip(), drop, cur.compareOnly(), cur.keep());
+            Settings t = new Settings(
+                    cur.seed(), cur.chain(), cur.steps(), cur.rows(), cur.skip(), drop, cur.compareOnly(), cur.keep());
             trials++;
             if (fails(t, wanted)) {
                 cur = t;
@@ -250,7 +305,7 @@ final class DifferentialRun {
     }
 
     private static boolean fails(Settings t, Predicate<ClusterComparator.Finding> wanted) throws Exception {
-        Result r = run(t, line -> { });
+        Result r = run(t, line -> {});
         return r.backups().stream().flatMap(b -> b.findings().stream()).anyMatch(wanted);
     }
 
@@ -294,7 +349,10 @@ final class DifferentialRun {
     }
 
     static List<String> parseChain(String s) {
-        return Arrays.stream(s.split(",")).map(String::strip).filter(x -> !x.isEmpty()).toList();
+        return Arrays.stream(s.split(","))
+                .map(String::strip)
+                .filter(x -> !x.isEmpty())
+                .toList();
     }
 
     private static String clip(String s) {

@@ -20,13 +20,14 @@ import java.util.regex.Pattern;
 final class DumpComparator {
     /** PostgreSQL's SEQ_LOG_VALS: nextval WAL-logs this many values beyond the one it returns. */
     static final long SEQ_LOG_VALS = 32;
-    private static final Pattern SETVAL = Pattern.compile("SELECT pg_catalog\\.setval\\('(.+)', (-?\\d+), (true|false)\\);");
+
+    private static final Pattern SETVAL =
+            Pattern.compile("SELECT pg_catalog\\.setval\\('(.+)', (-?\\d+), (true|false)\\);");
     private static final int EXAMPLES = 5;
     private static final int MAX_LINE = 240;
 
     /** A sequence's increment and cache size on the source (from pg_sequences), keyed as pg_dump names it. */
-    record SequenceInfo(long increment, long cache) {
-    }
+    record SequenceInfo(long increment, long cache) {}
 
     private record Section(String key, List<String> lines) {
         String copyHeader() {
@@ -34,12 +35,11 @@ final class DumpComparator {
         }
     }
 
-    private DumpComparator() {
-    }
+    private DumpComparator() {}
 
     /** Findings (empty when the dumps agree). */
-    static List<ClusterComparator.Finding> compare(String db, Path source, Path restored, Map<String, SequenceInfo> sequences)
-            throws IOException {
+    static List<ClusterComparator.Finding> compare(
+            String db, Path source, Path restored, Map<String, SequenceInfo> sequences) throws IOException {
         List<String> a = read(source);
         List<String> b = read(restored);
         List<ClusterComparator.Finding> out = new ArrayList<>();
@@ -67,8 +67,12 @@ final class DumpComparator {
             // same sections, same contents, different order: say where
             for (int i = 0; i < Math.min(a.size(), b.size()); i++) {
                 if (!a.get(i).equals(b.get(i))) {
-                    out.add(new ClusterComparator.Finding(db, null, "pg_dump", "dumps differ in order at line " + (i + 1)
-                            + ": source " + clip(a.get(i)) + " / restore " + clip(b.get(i))));
+                    out.add(new ClusterComparator.Finding(
+                            db,
+                            null,
+                            "pg_dump",
+                            "dumps differ in order at line " + (i + 1) + ": source " + clip(a.get(i)) + " / restore "
+                                    + clip(b.get(i))));
                     break;
                 }
             }
@@ -82,11 +86,14 @@ final class DumpComparator {
      */
     static List<String> read(Path dump) throws IOException {
         List<String> lines = Files.readAllLines(dump, StandardCharsets.UTF_8);
-        lines.replaceAll(l -> l.startsWith("\\restrict ") ? "\\restrict KEY" : l.startsWith("\\unrestrict ") ? "\\unrestrict KEY" : l);
+        lines.replaceAll(l -> l.startsWith("\\restrict ")
+                ? "\\restrict KEY"
+                : l.startsWith("\\unrestrict ") ? "\\unrestrict KEY" : l);
         return lines;
     }
 
-    private static List<ClusterComparator.Finding> compareSection(String db, Section s, Section r, Map<String, SequenceInfo> sequences) {
+    private static List<ClusterComparator.Finding> compareSection(
+            String db, Section s, Section r, Map<String, SequenceInfo> sequences) {
         List<ClusterComparator.Finding> out = new ArrayList<>();
         String copy = s.copyHeader();
         if (copy != null && copy.equals(r.copyHeader())) {
@@ -114,12 +121,21 @@ final class DumpComparator {
             }
             String table = copy.substring(5, copy.indexOf(' ', 5));
             if (nSource == 0 && nRestore == 0) {
-                out.add(new ClusterComparator.Finding(db, table, "pg_dump", "same rows in a different physical order ("
-                        + aRows.size() + " rows): the restored heap is not the source's"));
+                out.add(new ClusterComparator.Finding(
+                        db,
+                        table,
+                        "pg_dump",
+                        "same rows in a different physical order (" + aRows.size()
+                                + " rows): the restored heap is not the source's"));
             } else {
-                out.add(new ClusterComparator.Finding(db, table, "pg_dump", "table data differs: source has " + aRows.size()
-                        + " rows, restore " + bRows.size() + "; " + nSource + " rows only in the source" + examples(onlySource)
-                        + "; " + nRestore + " rows only in the restore" + examples(onlyRestore)));
+                out.add(new ClusterComparator.Finding(
+                        db,
+                        table,
+                        "pg_dump",
+                        "table data differs: source has " + aRows.size()
+                                + " rows, restore " + bRows.size() + "; " + nSource + " rows only in the source"
+                                + examples(onlySource)
+                                + "; " + nRestore + " rows only in the restore" + examples(onlyRestore)));
             }
             return out;
         }
@@ -139,20 +155,28 @@ final class DumpComparator {
                     }
                     continue;
                 }
-                out.add(finding(db, s, "line " + (i + 1) + " of section '" + s.key() + "' differs: source " + clip(x)
-                        + " / restore " + clip(y)));
+                out.add(finding(
+                        db,
+                        s,
+                        "line " + (i + 1) + " of section '" + s.key() + "' differs: source " + clip(x) + " / restore "
+                                + clip(y)));
                 return out;
             }
             return out;
         }
         int i = 0;
-        while (i < s.lines().size() && i < r.lines().size() && s.lines().get(i).equals(r.lines().get(i))) {
+        while (i < s.lines().size()
+                && i < r.lines().size()
+                && s.lines().get(i).equals(r.lines().get(i))) {
             i++;
         }
-        out.add(finding(db, s, "section '" + s.key() + "' has " + s.lines().size() + " lines in the source, "
-                + r.lines().size() + " in the restore; first difference at its line " + (i + 1) + ": source "
-                + (i < s.lines().size() ? clip(s.lines().get(i)) : "(end)") + " / restore "
-                + (i < r.lines().size() ? clip(r.lines().get(i)) : "(end)")));
+        out.add(finding(
+                db,
+                s,
+                "section '" + s.key() + "' has " + s.lines().size() + " lines in the source, "
+                        + r.lines().size() + " in the restore; first difference at its line " + (i + 1) + ": source "
+                        + (i < s.lines().size() ? clip(s.lines().get(i)) : "(end)") + " / restore "
+                        + (i < r.lines().size() ? clip(r.lines().get(i)) : "(end)")));
         return out;
     }
 
@@ -171,7 +195,8 @@ final class DumpComparator {
         long ahead = (nextR - nextS) / inc;
         if ((nextR - nextS) % inc != 0 || ahead < 0 || ahead > SEQ_LOG_VALS + cache) {
             return "restored sequence is " + (ahead < 0 ? "behind" : "too far ahead of") + " the source: source setval("
-                    + vs + ", " + source.group(3) + "), restore setval(" + vr + ", " + restored.group(3) + "), increment " + inc
+                    + vs + ", " + source.group(3) + "), restore setval(" + vr + ", " + restored.group(3)
+                    + "), increment " + inc
                     + ", cache " + cache + " (allowed: the same next value or up to " + (SEQ_LOG_VALS + cache)
                     + " increments ahead)";
         }
@@ -219,7 +244,8 @@ final class DumpComparator {
 
     private static ClusterComparator.Finding finding(String db, Section s, String detail) {
         String rel = null;
-        Matcher m = Pattern.compile("Name: ([^;]+); Type: ([^;]+); Schema: ([^;]+);").matcher(s.key());
+        Matcher m = Pattern.compile("Name: ([^;]+); Type: ([^;]+); Schema: ([^;]+);")
+                .matcher(s.key());
         if (m.find()) {
             rel = (m.group(3).equals("-") ? "" : m.group(3) + ".") + m.group(1) + " (" + m.group(2) + ")";
         }
@@ -227,7 +253,11 @@ final class DumpComparator {
     }
 
     private static String first(List<String> lines) {
-        return lines.stream().filter(l -> !l.isBlank() && !l.startsWith("--")).findFirst().map(l -> " (" + clip(l) + ")").orElse("");
+        return lines.stream()
+                .filter(l -> !l.isBlank() && !l.startsWith("--"))
+                .findFirst()
+                .map(l -> " (" + clip(l) + ")")
+                .orElse("");
     }
 
     private static String examples(List<String> rows) {
@@ -235,6 +265,8 @@ final class DumpComparator {
     }
 
     static String clip(String s) {
-        return s.length() <= MAX_LINE ? "'" + s + "'" : "'" + s.substring(0, MAX_LINE) + "…' (" + s.length() + " chars)";
+        return s.length() <= MAX_LINE
+                ? "'" + s + "'"
+                : "'" + s.substring(0, MAX_LINE) + "…' (" + s.length() + " chars)";
     }
 }

@@ -1,14 +1,13 @@
 package dev.lifeboat.engine.postgres.differential;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The dump comparison flags what matters and tolerates exactly what PostgreSQL legitimately does. */
 class DumpComparatorTest {
@@ -43,7 +42,8 @@ class DumpComparatorTest {
             \\unrestrict %s
             """;
 
-    private List<ClusterComparator.Finding> compare(String rowsA, String seqA, String rowsB, String seqB, long inc) throws Exception {
+    private List<ClusterComparator.Finding> compare(String rowsA, String seqA, String rowsB, String seqB, long inc)
+            throws Exception {
         Path a = tmp.resolve("a.sql");
         Path b = tmp.resolve("b.sql");
         Files.writeString(a, HEAD.formatted("keyA", rowsA, seqA, "keyA"));
@@ -65,11 +65,14 @@ class DumpComparatorTest {
 
     @Test
     void sequenceBehindOrTooFarAheadIsAFinding() throws Exception {
-        assertThat(compare("1\n", "40, true", "1\n", "39, true", 1)).singleElement()
+        assertThat(compare("1\n", "40, true", "1\n", "39, true", 1))
+                .singleElement()
                 .satisfies(f -> assertThat(f.toString()).contains("public.s", "behind"));
-        assertThat(compare("1\n", "40, true", "1\n", "40, false", 1)).singleElement()
+        assertThat(compare("1\n", "40, true", "1\n", "40, false", 1))
+                .singleElement()
                 .satisfies(f -> assertThat(f.toString()).contains("behind"));
-        assertThat(compare("1\n", "40, true", "1\n", "74, true", 1)).singleElement()
+        assertThat(compare("1\n", "40, true", "1\n", "74, true", 1))
+                .singleElement()
                 .satisfies(f -> assertThat(f.toString()).contains("too far ahead"));
     }
 
@@ -78,14 +81,18 @@ class DumpComparatorTest {
         var f = compare("1\n2\n3\n", "40, true", "1\n3\n4\n5\n", "40, true", 1);
         assertThat(f).singleElement().satisfies(x -> {
             assertThat(x.relation()).isEqualTo("public.t");
-            assertThat(x.detail()).contains("source has 3 rows, restore 4", "1 rows only in the source, e.g. '2'",
-                    "2 rows only in the restore");
+            assertThat(x.detail())
+                    .contains(
+                            "source has 3 rows, restore 4",
+                            "1 rows only in the source, e.g. '2'",
+                            "2 rows only in the restore");
         });
     }
 
     @Test
     void sameRowsInAnotherPhysicalOrderAreAFinding() throws Exception {
-        assertThat(compare("1\n2\n", "40, true", "2\n1\n", "40, true", 1)).singleElement()
+        assertThat(compare("1\n2\n", "40, true", "2\n1\n", "40, true", 1))
+                .singleElement()
                 .satisfies(x -> assertThat(x.detail()).contains("different physical order"));
     }
 }

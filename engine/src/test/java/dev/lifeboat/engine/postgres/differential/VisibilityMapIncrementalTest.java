@@ -3,14 +3,13 @@ package dev.lifeboat.engine.postgres.differential;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
-import org.assertj.core.api.SoftAssertions;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.Statement;
 import java.util.List;
+import org.assertj.core.api.SoftAssertions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The review's reproduction: a change to an all-frozen page after a full backup must reach the visibility map of an
@@ -53,12 +52,16 @@ class VisibilityMapIncrementalTest {
     private void scenario(String change, long expectedRows) throws Exception {
         Repository repo = DiffCluster.newRepository(tmp);
         try (LocalCluster pg = DiffCluster.createSource(tmp.resolve("source"))) {
-            DiffCluster.exec(pg, "postgres", "create extension pg_visibility",
+            DiffCluster.exec(
+                    pg,
+                    "postgres",
+                    "create extension pg_visibility",
                     "create table t (id int primary key, v text)",
                     "insert into t select g, 'row ' || g from generate_series(1, 10) g",
                     "vacuum freeze t");
             Snapshot full = DiffCluster.backup(repo, pg, "full");
-            try (Connection c = pg.connect("postgres"); Statement st = c.createStatement()) {
+            try (Connection c = pg.connect("postgres");
+                    Statement st = c.createStatement()) {
                 st.execute(change);
                 st.execute("checkpoint");
             }
@@ -68,22 +71,37 @@ class VisibilityMapIncrementalTest {
             soft.assertThat(incr.parent()).as("incremental's parent").isEqualTo(full.id());
             List<String> sourceVm;
             try (Connection c = pg.connect("postgres")) {
-                sourceVm = DiffCluster.rows(c, "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1");
+                sourceVm = DiffCluster.rows(
+                        c, "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1");
                 // the control: PostgreSQL's own view of the source agrees with itself
-                soft.assertThat(DiffCluster.rows(c, "select * from pg_check_frozen('t')")).as("source pg_check_frozen").isEmpty();
-                soft.assertThat(DiffCluster.rows(c, "select * from pg_check_visible('t')")).as("source pg_check_visible").isEmpty();
+                soft.assertThat(DiffCluster.rows(c, "select * from pg_check_frozen('t')"))
+                        .as("source pg_check_frozen")
+                        .isEmpty();
+                soft.assertThat(DiffCluster.rows(c, "select * from pg_check_visible('t')"))
+                        .as("source pg_check_visible")
+                        .isEmpty();
             }
             try (LocalCluster restored = DiffCluster.restoreAndStart(repo, incr, tmp.resolve("restore"));
-                 Connection c = restored.connect("postgres")) {
+                    Connection c = restored.connect("postgres")) {
                 String where = " (after '" + change + "'; full " + full.id() + ", incremental " + incr.id() + ")";
-                soft.assertThat(count(c, false)).as("sequential-scan count of t" + where).isEqualTo(expectedRows);
-                soft.assertThat(count(c, true)).as("index-only-scan count of t" + where).isEqualTo(expectedRows);
+                soft.assertThat(count(c, false))
+                        .as("sequential-scan count of t" + where)
+                        .isEqualTo(expectedRows);
+                soft.assertThat(count(c, true))
+                        .as("index-only-scan count of t" + where)
+                        .isEqualTo(expectedRows);
                 soft.assertThat(DiffCluster.rows(c, "select * from pg_check_visible('t')"))
-                        .as("pg_check_visible('t'): tuples on all-visible pages that are not" + where).isEmpty();
+                        .as("pg_check_visible('t'): tuples on all-visible pages that are not" + where)
+                        .isEmpty();
                 soft.assertThat(DiffCluster.rows(c, "select * from pg_check_frozen('t')"))
-                        .as("pg_check_frozen('t'): tuples on all-frozen pages that are not frozen" + where).isEmpty();
-                soft.assertThat(DiffCluster.rows(c, "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1"))
-                        .as("visibility map of t (blkno|all_visible|all_frozen|pd_all_visible) equal to the source's" + where)
+                        .as("pg_check_frozen('t'): tuples on all-frozen pages that are not frozen" + where)
+                        .isEmpty();
+                soft.assertThat(
+                                DiffCluster.rows(
+                                        c,
+                                        "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1"))
+                        .as("visibility map of t (blkno|all_visible|all_frozen|pd_all_visible) equal to the source's"
+                                + where)
                         .isEqualTo(sourceVm);
             }
             soft.assertAll();

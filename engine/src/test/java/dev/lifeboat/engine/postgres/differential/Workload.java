@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres.differential;
 
 import dev.lifeboat.engine.postgres.LocalCluster;
-
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.sql.Statement;
@@ -33,6 +32,7 @@ final class Workload {
 
     /** Where the tablespace's directory goes in the SQL; the runner substitutes the source's. */
     static final String TS_LOCATION = "@TS1_LOCATION@";
+
     static final String TS = "ts1";
 
     /**
@@ -40,9 +40,17 @@ final class Workload {
      * ones by column ({@link ClusterComparator#PROBES}).
      */
     static final List<String[]> INDEXES = List.of(
-            new String[]{"btree", "k"}, new String[]{"btree", "t"}, new String[]{"hash", "k"}, new String[]{"gist", "pt"},
-            new String[]{"spgist", "pt"}, new String[]{"spgist", "t"}, new String[]{"gin", "arr"}, new String[]{"gin", "doc"},
-            new String[]{"gist", "doc"}, new String[]{"brin", "id"}, new String[]{"brin", "k"});
+            new String[] {"btree", "k"},
+            new String[] {"btree", "t"},
+            new String[] {"hash", "k"},
+            new String[] {"gist", "pt"},
+            new String[] {"spgist", "pt"},
+            new String[] {"spgist", "t"},
+            new String[] {"gin", "arr"},
+            new String[] {"gin", "doc"},
+            new String[] {"gist", "doc"},
+            new String[] {"brin", "id"},
+            new String[] {"brin", "k"});
 
     private static final class Table {
         final String name;
@@ -128,14 +136,26 @@ final class Workload {
             return step(db.name, false, "update " + n + " set t = md5(t || '" + (++salt) + "') where " + mod);
         }
         if (op < 35) { // non-HOT: k carries most indexes
-            return step(db.name, false, "update " + n + " set k = (k + " + (++salt) + ") % 1000, pt = point(pt[1] + 1, pt[0]) where " + mod);
+            return step(
+                    db.name,
+                    false,
+                    "update " + n + " set k = (k + " + (++salt) + ") % 1000, pt = point(pt[1] + 1, pt[0]) where "
+                            + mod);
         }
         if (op < 38) { // TOAST churn
-            return step(db.name, false, "update " + n + " set big = repeat(md5(id::text || '" + (++salt) + "'), 100) where " + mod);
+            return step(
+                    db.name,
+                    false,
+                    "update " + n + " set big = repeat(md5(id::text || '" + (++salt) + "'), 100) where " + mod);
         }
         if (op < 47) {
-            return step(db.name, false, rnd.nextBoolean() ? "delete from " + n + " where " + mod
-                    : "delete from " + n + " where k between " + rnd.nextInt(1000) + " and " + rnd.nextInt(1000) + " and id % 2 = 0");
+            return step(
+                    db.name,
+                    false,
+                    rnd.nextBoolean()
+                            ? "delete from " + n + " where " + mod
+                            : "delete from " + n + " where k between " + rnd.nextInt(1000) + " and " + rnd.nextInt(1000)
+                                    + " and id % 2 = 0");
         }
         if (op < 52) {
             return step(db.name, false, "vacuum " + n);
@@ -181,7 +201,8 @@ final class Workload {
             return step(db.name, false, "alter index " + idx + " set tablespace " + (to ? TS : "pg_default"));
         }
         if (op < 91) { // row locks, often on pages just frozen: the all-frozen bit must go, all-visible stays
-            String strength = List.of("update", "no key update", "share", "key share").get(rnd.nextInt(4));
+            String strength =
+                    List.of("update", "no key update", "share", "key share").get(rnd.nextInt(4));
             List<String> sql = new ArrayList<>();
             if (rnd.nextBoolean()) {
                 step(db.name, false, "vacuum (freeze) " + n);
@@ -196,8 +217,11 @@ final class Workload {
         if (op < 95) {
             if (t.matview == null) {
                 t.matview = n + "_mv";
-                return step(db.name, false, "create materialized view " + t.matview + " as select k % 10 as bucket, count(*) as n, "
-                        + "max(t) as mx from " + n + " group by 1");
+                return step(
+                        db.name,
+                        false,
+                        "create materialized view " + t.matview + " as select k % 10 as bucket, count(*) as n, "
+                                + "max(t) as mx from " + n + " group by 1");
             }
             return step(db.name, false, "refresh materialized view " + t.matview);
         }
@@ -212,13 +236,19 @@ final class Workload {
                 Db nd = new Db("db" + (++dbSeq));
                 dbs.put(nd.name, nd);
                 String strategy = rnd.nextBoolean() ? "wal_log" : "file_copy";
-                return step("postgres", false, "create database " + nd.name + " template template1 strategy " + strategy
-                        + (rnd.nextInt(3) == 0 ? " tablespace " + TS : ""));
+                return step(
+                        "postgres",
+                        false,
+                        "create database " + nd.name + " template template1 strategy " + strategy
+                                + (rnd.nextInt(3) == 0 ? " tablespace " + TS : ""));
             }
             return null;
         }
         if (dbs.size() > 1) {
-            Db victim = all.stream().filter(d -> !d.name.equals("postgres")).findFirst().orElseThrow();
+            Db victim = all.stream()
+                    .filter(d -> !d.name.equals("postgres"))
+                    .findFirst()
+                    .orElseThrow();
             dbs.remove(victim.name);
             return step("postgres", false, "drop database " + victim.name);
         }
@@ -231,9 +261,13 @@ final class Workload {
         t.inTs = inTs;
         db.tables.put(t.name, t);
         int fill = List.of(100, 90, 70).get(rnd.nextInt(3));
-        return step(db.name, false,
-                "create " + (unlogged ? "unlogged " : "") + "table " + t.name + " (id bigint generated by default as identity primary key, "
-                        + "k int not null, t text, arr int[], pt point, doc tsvector, big text) with (fillfactor = " + fill + ")"
+        return step(
+                db.name,
+                false,
+                "create " + (unlogged ? "unlogged " : "") + "table " + t.name
+                        + " (id bigint generated by default as identity primary key, "
+                        + "k int not null, t text, arr int[], pt point, doc tsvector, big text) with (fillfactor = "
+                        + fill + ")"
                         + (inTs ? " tablespace " + TS : ""),
                 // out of line without compression: every 'big' value is a real TOAST value
                 "alter table " + t.name + " alter column big set storage external",
@@ -243,10 +277,12 @@ final class Workload {
     private String insert(String table, int n) {
         int s = ++salt;
         int toastEvery = 5 + rnd.nextInt(20);
-        return "insert into " + table + " (k, t, arr, pt, doc, big) select (g * 37 + " + s + ") % 1000, md5((g + " + s + ")::text), "
+        return "insert into " + table + " (k, t, arr, pt, doc, big) select (g * 37 + " + s + ") % 1000, md5((g + " + s
+                + ")::text), "
                 + "array[g % 10, " + (s % 7) + ", (g * " + s + ") % 13], point(g % 100, (g * 7 + " + s + ") % 100), "
                 + "to_tsvector('simple', 'w' || (g % 50) || ' w' || ((g + " + s + ") % 30)), "
-                + "case when (g + " + s + ") % " + toastEvery + " = 0 then repeat(md5(g::text || '" + s + "'), 100) end "
+                + "case when (g + " + s + ") % " + toastEvery + " = 0 then repeat(md5(g::text || '" + s
+                + "'), 100) end "
                 + "from generate_series(1, " + n + ") g";
     }
 
@@ -259,8 +295,11 @@ final class Workload {
         boolean inTs = rnd.nextInt(3) == 0;
         t.indexes.put(name, inTs);
         String opclass = kind[1].equals("doc") && kind[0].equals("gist") ? " tsvector_ops" : "";
-        return step(db.name, false, "create index " + (rnd.nextInt(5) == 0 ? "concurrently " : "") + name + " on " + t.name
-                + " using " + kind[0] + " (" + kind[1] + opclass + ")" + (inTs ? " tablespace " + TS : ""));
+        return step(
+                db.name,
+                false,
+                "create index " + (rnd.nextInt(5) == 0 ? "concurrently " : "") + name + " on " + t.name + " using "
+                        + kind[0] + " (" + kind[1] + opclass + ")" + (inTs ? " tablespace " + TS : ""));
     }
 
     private Step largeObject(Db db) {
@@ -270,12 +309,17 @@ final class Workload {
             db.largeObjects++;
             // from a few bytes to several 2 kB large-object pages
             int reps = rnd.nextInt(4) == 0 ? 1000 + rnd.nextInt(2000) : 1 + rnd.nextInt(100);
-            return step(db.name, false, "select lo_from_bytea(0, decode(repeat(md5('" + s + "'), " + reps + "), 'hex'))");
+            return step(
+                    db.name, false, "select lo_from_bytea(0, decode(repeat(md5('" + s + "'), " + reps + "), 'hex'))");
         }
-        String pick = "(select oid from pg_largeobject_metadata order by oid offset " + rnd.nextInt(db.largeObjects) + " limit 1)";
+        String pick = "(select oid from pg_largeobject_metadata order by oid offset " + rnd.nextInt(db.largeObjects)
+                + " limit 1)";
         if (op < 8) {
-            return step(db.name, false, "select lo_put(m.oid, " + rnd.nextInt(40000) + ", decode(md5('" + s + "'), 'hex')) from "
-                    + pick + " m");
+            return step(
+                    db.name,
+                    false,
+                    "select lo_put(m.oid, " + rnd.nextInt(40000) + ", decode(md5('" + s + "'), 'hex')) from " + pick
+                            + " m");
         }
         db.largeObjects--;
         return step(db.name, false, "select lo_unlink(m.oid) from " + pick + " m");
@@ -298,7 +342,8 @@ final class Workload {
                 continue;
             }
             log.accept(s.toString());
-            try (Connection c = pg.connect(s.db()); Statement st = c.createStatement()) {
+            try (Connection c = pg.connect(s.db());
+                    Statement st = c.createStatement()) {
                 c.setAutoCommit(!s.txn());
                 for (String sql : s.sql()) {
                     st.execute(sql.replace(TS_LOCATION, tsLocation));
@@ -310,7 +355,8 @@ final class Workload {
                 if (skip.isEmpty()) {
                     throw new SQLException("workload step " + s + " failed: " + e.getMessage(), e);
                 }
-                log.accept("    (failed, passed over: " + e.getMessage().lines().findFirst().orElse("") + ")");
+                log.accept("    (failed, passed over: "
+                        + e.getMessage().lines().findFirst().orElse("") + ")");
             }
         }
     }
