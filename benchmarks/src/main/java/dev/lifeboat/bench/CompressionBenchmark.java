@@ -18,7 +18,8 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Compression at each {@code --compress} level, as PackWriter calls it: {@link Compression#compress} on 128 KiB relation
+ * Compression at each {@code --compress} level, as PackWriter calls it: {@link Compression#compress} on 128 KiB
+ * relation
  * blocks (codec byte and the store-as-is fallback included). The byte counters give the compression ratio.
  */
 @State(Scope.Thread)

@@ -7,7 +7,8 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
-/** The benchmark input: {@code lifeboat.bench.bytes} of PostgreSQL heap pages (see {@link PgHeapData}), read once per fork. */
+/** The benchmark input: {@code lifeboat.bench.bytes} of PostgreSQL heap pages (see {@link PgHeapData}), read once per
+ * fork. */
 @State(Scope.Benchmark)
 public class DataSet {
     @Param({PgHeapData.PGBENCH, PgHeapData.REALISTIC})

@@ -1,6 +1,7 @@
 package dev.lifeboat.bench;
 
-/** JVM options of every benchmark fork: room for 1 GiB of data plus its compressed or sealed copy; JNI codecs allowed. */
+/** JVM options of every benchmark fork: room for 1 GiB of data plus its compressed or sealed copy; JNI codecs allowed.
+ * */
 public final class Defaults {
     public static final String XMX = "-Xmx4g";
     public static final String NATIVE = "--enable-native-access=ALL-UNNAMED";

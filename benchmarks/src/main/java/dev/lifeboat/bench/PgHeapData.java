@@ -17,6 +17,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -26,18 +27,21 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Realistic benchmark input: the bytes of PostgreSQL heap relation files (8 KiB pages with tuple headers, line pointers,
+ * Realistic benchmark input: the bytes of PostgreSQL heap relation files (8 KiB pages with tuple headers, line
+ * pointers,
  * free space and hint bits), not random bytes.
  *
  * <p>Two data sets:
  * <ul>
- *   <li>{@code pgbench}: the heap of {@code pgbench_accounts} (and the other pgbench tables) after {@code pgbench -i};</li>
+ * <li>{@code pgbench}: the heap of {@code pgbench_accounts} (and the other pgbench tables) after {@code pgbench
+ * -i};</li>
  *   <li>{@code realistic}: an {@code orders} table of timestamps, numerics and varied text.</li>
  * </ul>
  *
  * <p>Where the bytes come from:
  * <ul>
- *   <li>{@code -Dlifeboat.bench.pgdata.<dataset>=DIR} or {@code -Dlifeboat.bench.pgdata=DIR} (both data sets): the main-fork
+ * <li>{@code -Dlifeboat.bench.pgdata.<dataset>=DIR} or {@code -Dlifeboat.bench.pgdata=DIR} (both data sets): the
+ * main-fork
  *       relation files found under DIR (e.g. a cluster's {@code base/}), largest first;</li>
  *   <li>otherwise a throwaway PostgreSQL 15 cluster ({@link LocalCluster}) is created, filled with both data sets,
  *       checkpointed and stopped; the tables' files are read, and the cluster is deleted. The bytes are kept in a cache
@@ -53,7 +57,8 @@ public final class PgHeapData {
     private static final String CACHE_VERSION = "v1";
     /** pgbench_accounts heap bytes per scale unit (1640 pages of 8 KiB for 100,000 rows), a little low to be safe. */
     private static final double PGBENCH_BYTES_PER_SCALE = 12.5e6;
-    /** Main-fork relation file or segment: relfilenode (at most 10 digits, unlike a WAL segment name) and segment number. */
+    /** Main-fork relation file or segment: relfilenode (at most 10 digits, unlike a WAL segment name) and segment
+     * number. */
     private static final Pattern RELATION_FILE = Pattern.compile("[0-9]{1,10}(\\.[0-9]+)?");
 
     private PgHeapData() {}
@@ -86,7 +91,8 @@ public final class PgHeapData {
         return Math.round(Double.parseDouble(t) * mult);
     }
 
-    /** Loads {@code bytes} bytes of heap pages of the named data set (see the class comment for where they come from). */
+    /** Loads {@code bytes} bytes of heap pages of the named data set (see the class comment for where they come from).
+     * */
     public static byte[] load(String dataset, int bytes) throws IOException {
         if (!dataset.equals(PGBENCH) && !dataset.equals(REALISTIC)) {
             throw new IllegalArgumentException(
@@ -120,7 +126,8 @@ public final class PgHeapData {
         }
     }
 
-    /** Creates a throwaway cluster with both data sets and writes {@code <dataset>-<bytes>.v1.heap} for each into {@code cache}. */
+    /** Creates a throwaway cluster with both data sets and writes {@code <dataset>-<bytes>.v1.heap} for each into
+     * {@code cache}. */
     static void generate(Path cache, int bytes) throws IOException {
         Files.createDirectories(cache);
         Path base = Files.createTempDirectory("lifeboat-bench-pg-");
@@ -186,8 +193,10 @@ public final class PgHeapData {
     /** Orders with timestamps, numerics and varied text, grown until the heap holds at least {@code bytes}. */
     private static void fillRealistic(Statement st, long bytes) throws SQLException {
         String select =
-                "select g as id, now() - random() * interval '365 days' as at, (random() * 10000)::numeric(12,2) as amount, "
-                        + "md5(g::text) || ' ' || (array['shipped','pending','cancelled','returned'])[1 + (g %% 4)] as note "
+                "select g as id, now() - random() * interval '365 days' as at, (random() * 10000)::numeric(12,2) as "
+                        + "amount, "
+                        + "md5(g::text) || ' ' || (array['shipped','pending','cancelled','returned'])[1 + (g %% 4)] as "
+                        + "note "
                         + "from generate_series(%d, %d) g";
         long probe = 200_000;
         st.execute("drop table if exists orders");
@@ -310,7 +319,7 @@ public final class PgHeapData {
                         + Sizes.SLICE + ")");
             }
             log(what + ": the relation files hold only " + pos + " bytes; using " + usable);
-            out = java.util.Arrays.copyOf(out, usable);
+            out = Arrays.copyOf(out, usable);
             pos = usable;
         }
         log(String.format("%s: %d MiB of heap pages loaded", what, pos >> 20));

@@ -36,7 +36,8 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The whole backup data path for relation files, as one backup worker ({@code --parallel 1}) runs it: the data set is
  * written as 16 MiB relation files to tmpfs, and each invocation backs up the next one with {@link FileBackup} (4 MiB
- * reads from the page cache, fixed 128 KiB blocks, HMAC-SHA-256 chunk id (also feeding the file's digest), dedup lookup,
+ * reads from the page cache, fixed 128 KiB blocks, HMAC-SHA-256 chunk id (also feeding the file's digest), dedup
+ * lookup,
  * compression, AES-256-GCM, pack building and the pack's SHA-256) into a {@link ChunkWriter} session of an encrypted
  * repository on tmpfs. Finished packs are written by ChunkWriter's upload threads, as in a real backup (that write
  * runs beside the worker, not on it). A new ChunkWriter with an empty index starts every pass over the data set, so
@@ -116,7 +117,8 @@ public class PipelineBenchmark {
         return reader.backup(files[i], relPaths[i], attrs[i], blocks, session, progress, cancel);
     }
 
-    /** Outside the measurement: wait for the uploads, write the index, and empty the repository for the next iteration. */
+    /** Outside the measurement: wait for the uploads, write the index, and empty the repository for the next iteration.
+     * */
     @TearDown(Level.Iteration)
     public void drain() throws IOException {
         session.close();

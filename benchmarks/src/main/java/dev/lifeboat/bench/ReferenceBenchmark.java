@@ -70,7 +70,8 @@ public class ReferenceBenchmark {
         return readBuf[Sizes.READ_SIZE - 1];
     }
 
-    /** SHA-256 straight from the 1 GiB array in memory, not from the cache: shows what the cache is worth to a stage. */
+    /** SHA-256 straight from the 1 GiB array in memory, not from the cache: shows what the cache is worth to a stage.
+     * */
     @Benchmark
     public byte[] sha256FromMemory(DataSet d) {
         int off = d.nextSlice();

@@ -9,7 +9,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Scratch directories for benchmarks that write: on tmpfs ({@code /dev/shm}) when there is one, so the measurement is the
+ * Scratch directories for benchmarks that write: on tmpfs ({@code /dev/shm}) when there is one, so the measurement is
+ * the
  * CPU work and not a disk; {@code -Dlifeboat.bench.tmp=DIR} chooses another place. Removed at the end of the trial and,
  * should the fork die, by a shutdown hook.
  */

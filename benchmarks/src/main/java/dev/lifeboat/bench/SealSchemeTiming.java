@@ -9,7 +9,8 @@ import java.util.SplittableRandom;
 
 /**
  * Seal and open throughput of each repository format's scheme: format 1 = AES-256-GCM under the master key
- * ({@link Aead}), format 2 = a per-object HKDF-SHA-256 key from a fresh salt, then AES-256-GCM ({@link DerivedKeyAead}).
+ * ({@link Aead}), format 2 = a per-object HKDF-SHA-256 key from a fresh salt, then AES-256-GCM ({@link
+ * DerivedKeyAead}).
  * A plain timing harness rather than JMH: it alternates the two schemes round by round in one JVM and reports medians,
  * so that load from other processes on a shared machine hits both alike (sequential JMH runs there differ by more than
  * the schemes do). Random input in the CPU cache; seal into a reused buffer (as PackWriter), open into a new array (as

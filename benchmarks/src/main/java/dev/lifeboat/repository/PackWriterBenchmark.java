@@ -29,7 +29,8 @@ import org.openjdk.jmh.infra.Blackhole;
  * Pack writing ({@link PackWriter}, package-private, hence this package): each 128 KiB block is compressed at
  * {@code compression} and sealed into the pack buffer; a pack is finished (sealed trailer, footer, SHA-256 of the whole
  * pack for its name) once it reaches the repository's 16 MiB, and a new one begun, as ChunkWriter does. Chunk ids are
- * computed beforehand, nothing is uploaded, and the input is in the CPU cache ({@link HotSlice}). With {@code none} this is the packing proper: the copy, AES-256-GCM and
+ * computed beforehand, nothing is uploaded, and the input is in the CPU cache ({@link HotSlice}). With {@code none}
+ * this is the packing proper: the copy, AES-256-GCM and
  * the pack's SHA-256.
  */
 @State(Scope.Thread)

@@ -11,8 +11,10 @@ import picocli.CommandLine.Option;
         name = "agent",
         description = {
             "Run a region agent: the Jobs API (gRPC, mutual TLS) and the backup, restore, "
-                    + "WAL-streaming, verify, expire, replication and drill jobs it runs on this host. Runs until SIGTERM; stopping "
-                    + "cancels running jobs. Jobs that were running when the agent was killed are reported failed (interrupted) "
+                    + "WAL-streaming, verify, expire, replication and drill jobs it runs on this host. Runs until "
+                    + "SIGTERM; stopping "
+                    + "cancels running jobs. Jobs that were running when the agent was killed are reported failed "
+                    + "(interrupted) "
                     + "at the next start.",
             "Config: see docs/agent.md."
         })

@@ -1,11 +1,14 @@
 package dev.lifeboat.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lifeboat.controller.Controller;
 import dev.lifeboat.controller.ControllerConfig;
 import dev.lifeboat.controller.audit.AuditLog;
 import dev.lifeboat.controller.db.Database;
 import dev.lifeboat.util.Json;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -21,7 +24,8 @@ final class AuditCommand {
             name = "verify",
             description =
                     "Re-check the audit log's hash chain: exits 3 at the first edited, removed or reordered entry. "
-                            + "Asks the running controller, or with --config reads the controller's database directly (controller stopped, or PostgreSQL).")
+                            + "Asks the running controller, or with --config reads the controller's database directly "
+                            + "(controller stopped, or PostgreSQL).")
     static final class Verify implements Callable<Integer> {
         @Mixin
         ControllerOptions controller;
@@ -50,12 +54,11 @@ final class AuditCommand {
                         Path.of(c.stateDir))) {
                     // never create a key here: a missing key file means the chain cannot be checked
                     Path keyFile = Path.of(c.stateDir, "audit.key");
-                    if (!java.nio.file.Files.exists(keyFile)) {
+                    if (!Files.exists(keyFile)) {
                         throw new IllegalArgumentException("no audit key at " + keyFile + ": is state-dir right?");
                     }
                     AuditLog.VerifyResult r = new AuditLog(db.dataSource(), AuditLog.loadOrCreateKey(keyFile))
-                            .verify(AuditLog.readAnchor(
-                                            Path.of(c.stateDir, dev.lifeboat.controller.Controller.AUDIT_HEAD))
+                            .verify(AuditLog.readAnchor(Path.of(c.stateDir, Controller.AUDIT_HEAD))
                                     .orElse(null));
                     ok = r.ok();
                     checked = r.entriesChecked();
@@ -70,7 +73,7 @@ final class AuditCommand {
                 problem = r.path("problem").asText(null);
             }
             if (json) {
-                System.out.println(Json.pretty(java.util.Map.of(
+                System.out.println(Json.pretty(Map.of(
                         "ok",
                         ok,
                         "entriesChecked",

@@ -23,9 +23,9 @@ final class BackupCommand implements Callable<Integer> {
     @Option(
             names = "--type",
             defaultValue = "full",
-            description =
-                    "full; incr (reads only files changed since the newest "
-                            + "backup, stores only new chunks); diff (the same against the newest full). Every backup restores on its own.")
+            description = "full; incr (reads only files changed since the newest "
+                    + "backup, stores only new chunks); diff (the same against the newest full). Every backup "
+                    + "restores on its own.")
     String type;
 
     @Option(
@@ -83,7 +83,8 @@ final class BackupCommand implements Callable<Integer> {
         } else {
             Snapshot.Stats st = s.stats();
             System.out.printf(
-                    "%s backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline %s%n",
+                    "%s backup %s complete: %s read, %s new, %s stored in %.1f s (%.1f MiB/s); LSN %s → %s, timeline "
+                            + "%s%n",
                     s.type(),
                     s.id(),
                     ListCommand.size(st.bytesRead()),

@@ -4,6 +4,7 @@ import dev.lifeboat.repository.Expirer;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RetentionPolicy;
 import dev.lifeboat.util.Json;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -17,9 +18,11 @@ import picocli.CommandLine.Option;
         name = "expire",
         description = {
             "Apply the retention policy: delete expired backups, the archived WAL that no kept "
-                    + "backup, the PITR window (on any timeline) or a running recovery (replay lease) needs, and the data only expired "
+                    + "backup, the PITR window (on any timeline) or a running recovery (replay lease) needs, and the "
+                    + "data only expired "
                     + "backups used (repacking packs that are less than half in use).",
-            "Never runs during a backup, restore or verify. A value of 0 disables a rule; the newest backup is always kept."
+            "Never runs during a backup, restore or verify. A value of 0 disables a rule; the newest backup is always "
+                    + "kept."
         })
 public final class ExpireCommand implements Callable<Integer> {
     @CommandLine.Spec
@@ -65,7 +68,8 @@ public final class ExpireCommand implements Callable<Integer> {
             paramLabel = "DURATION",
             converter = DurationConverter.class,
             description =
-                    "Keep what point-in-time recovery to any moment of the last DURATION needs (e.g. 72h, 3d, 90m; 0 = off). "
+                    "Keep what point-in-time recovery to any moment of the last DURATION needs (e.g. 72h, 3d, 90m; 0 = "
+                            + "off). "
                             + "Default: ${DEFAULT-VALUE}.")
     Duration pitrWindow;
 
@@ -97,7 +101,7 @@ public final class ExpireCommand implements Callable<Integer> {
         if (replayLeaseTtl.isZero()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--replay-lease-ttl must be more than 0");
         }
-        Expirer.Result res = new Expirer(r, java.time.Clock.systemUTC(), replayLeaseTtl).expire(policy, dryRun);
+        Expirer.Result res = new Expirer(r, Clock.systemUTC(), replayLeaseTtl).expire(policy, dryRun);
         if (json) {
             System.out.println(Json.pretty(res));
             return 0;

@@ -24,8 +24,10 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.StatusRuntimeException;
 import io.grpc.TlsChannelCredentials;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Locale;
@@ -107,14 +109,15 @@ final class JobsCommand implements Runnable {
                 if (ca == null || cert == null || key == null) {
                     throw new IllegalArgumentException(
                             "pass --tls-ca, --tls-cert and --tls-key (a client certificate from "
-                                    + "'lifeboat pki issue --role client NAME'), or --insecure-dev for an agent on loopback");
+                                    + "'lifeboat pki issue --role client NAME'), or --insecure-dev for an agent on "
+                                    + "loopback");
                 }
                 try {
                     creds = TlsChannelCredentials.newBuilder()
                             .keyManager(cert.toFile(), key.toFile())
                             .trustManager(ca.toFile())
                             .build();
-                } catch (java.io.IOException | IllegalArgumentException e) {
+                } catch (IOException | IllegalArgumentException e) {
                     throw new IllegalArgumentException(
                             "cannot use the TLS files (" + cert + ", " + key + ", " + ca + "): " + e.getMessage());
                 }
@@ -156,9 +159,9 @@ final class JobsCommand implements Runnable {
                 names = "--type",
                 required = true,
                 paramLabel = "TYPE",
-                description =
-                        "backup_full, backup_incremental, "
-                                + "backup_differential, wal_stream, restore, restore_pitr, verify, replicate, expire or dr_drill.")
+                description = "backup_full, backup_incremental, "
+                        + "backup_differential, wal_stream, restore, restore_pitr, verify, replicate, expire "
+                        + "or dr_drill.")
         String type;
 
         @Option(
@@ -241,7 +244,7 @@ final class JobsCommand implements Runnable {
         throw new IllegalArgumentException("--type " + s + " is not a job type; use one of "
                 + String.join(
                         ", ",
-                        java.util.Arrays.stream(JobType.values())
+                        Arrays.stream(JobType.values())
                                 .filter(t -> t != JobType.JOB_TYPE_UNSPECIFIED && t != JobType.UNRECOGNIZED)
                                 .map(t -> t.name().toLowerCase(Locale.ROOT))
                                 .toList()));

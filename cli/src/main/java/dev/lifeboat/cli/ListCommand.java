@@ -1,7 +1,9 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.postgres.RecoveryPlanner;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.SnapshotSummary;
 import dev.lifeboat.util.Json;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -23,12 +25,12 @@ final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Repository r = repo.open();
-        dev.lifeboat.engine.postgres.RecoveryPlanner planner = new dev.lifeboat.engine.postgres.RecoveryPlanner(r);
+        RecoveryPlanner planner = new RecoveryPlanner(r);
         List<Map<String, Object>> rows = new ArrayList<>();
         for (Snapshot s : r.loadSnapshots()) {
             rows.add(summary(s));
         }
-        List<dev.lifeboat.engine.postgres.RecoveryPlanner.Window> windows = planner.windows();
+        List<RecoveryPlanner.Window> windows = planner.windows();
         if (json) {
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("repository", r.uri());
@@ -79,7 +81,7 @@ final class ListCommand implements Callable<Integer> {
     }
 
     static Map<String, Object> summary(Snapshot s) {
-        return dev.lifeboat.repository.SnapshotSummary.of(s);
+        return SnapshotSummary.of(s);
     }
 
     private static String trimTime(Object iso) {

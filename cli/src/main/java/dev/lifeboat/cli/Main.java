@@ -2,6 +2,10 @@ package dev.lifeboat.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import dev.lifeboat.util.Processes;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
@@ -77,7 +81,7 @@ public final class Main implements Runnable {
         if (System.getenv("LIFEBOAT_DEBUG") != null) {
             verbose = true;
         }
-        Logger root = (Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+        Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(verbose ? Level.INFO : Level.WARN);
     }
 
@@ -96,14 +100,13 @@ public final class Main implements Runnable {
 
     /** File-system exceptions carry only the path as their message: say what went wrong with it. */
     static String describe(Exception ex) {
-        if (ex instanceof java.nio.file.AccessDeniedException a) {
-            return "permission denied: " + a.getFile() + " (running as " + dev.lifeboat.util.Processes.currentUser()
-                    + ")";
+        if (ex instanceof AccessDeniedException a) {
+            return "permission denied: " + a.getFile() + " (running as " + Processes.currentUser() + ")";
         }
-        if (ex instanceof java.nio.file.NoSuchFileException n) {
+        if (ex instanceof NoSuchFileException n) {
             return "no such file or directory: " + n.getFile();
         }
-        if (ex instanceof java.nio.file.FileAlreadyExistsException f) {
+        if (ex instanceof FileAlreadyExistsException f) {
             return "already exists: " + f.getFile();
         }
         return ex.getMessage() == null ? ex.getClass().getSimpleName() : ex.getMessage();

@@ -32,9 +32,9 @@ final class PkiCommand implements Runnable {
 
     @Command(
             name = "init",
-            description =
-                    "Create a CA in DIR: ca.crt (copy it to every controller, agent and client) and "
-                            + "ca.key (mode 0600; keep it offline: whoever has it can issue certificates). Never replaces an existing CA.")
+            description = "Create a CA in DIR: ca.crt (copy it to every controller, agent and client) and "
+                    + "ca.key (mode 0600; keep it offline: whoever has it can issue certificates). Never "
+                    + "replaces an existing CA.")
     static final class Init implements Callable<Integer> {
         @Option(
                 names = "--dir",
@@ -91,7 +91,8 @@ final class PkiCommand implements Runnable {
     @Command(
             name = "issue",
             description = "Issue a certificate for NAME (its CN; the role goes into the OU) signed by the CA in "
-                    + "CA_DIR, written as OUT/NAME.crt and OUT/NAME.key (mode 0600), with OUT/ca.crt beside them. Names default to "
+                    + "CA_DIR, written as OUT/NAME.crt and OUT/NAME.key (mode 0600), with OUT/ca.crt beside them. "
+                    + "Names default to "
                     + "localhost and 127.0.0.1; give a server's real host names and addresses with --dns and --ip.")
     static final class Issue implements Callable<Integer> {
         @Parameters(
@@ -141,7 +142,8 @@ final class PkiCommand implements Runnable {
         public Integer call() {
             if (dir == null) {
                 throw new IllegalArgumentException(
-                        "pki issue needs --dir CA_DIR, the CA's directory (create one with 'lifeboat pki init --dir DIR')");
+                        "pki issue needs --dir CA_DIR, the CA's directory (create one with 'lifeboat pki init --dir "
+                                + "DIR')");
             }
             IssuedCertificate c = Pki.issue(dir, role, name, dns, ip, validity(days), out == null ? dir : out);
             List<String> names = new ArrayList<>();

@@ -12,6 +12,7 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
+import dev.lifeboat.util.Processes;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -29,9 +30,9 @@ import picocli.CommandLine.Option;
 
 @Command(
         name = "quickstart",
-        description =
-                "Try the whole loop on a throwaway PostgreSQL: sample data, write load, "
-                        + "an online backup into a local encrypted repository, a restore, and a validation of the restored copy.")
+        description = "Try the whole loop on a throwaway PostgreSQL: sample data, write load, "
+                + "an online backup into a local encrypted repository, a restore, and a validation of the "
+                + "restored copy.")
 final class QuickstartCommand implements Callable<Integer> {
     @Option(
             names = "--dir",
@@ -69,9 +70,9 @@ final class QuickstartCommand implements Callable<Integer> {
     @Option(
             names = "--control-plane-seconds",
             defaultValue = "60",
-            description =
-                    "Seconds to run an embedded controller and "
-                            + "agent with a STANDARD-tier policy against the cluster before printing its RPO/RTO status (0 skips). Default: ${DEFAULT-VALUE}.")
+            description = "Seconds to run an embedded controller and "
+                    + "agent with a STANDARD-tier policy against the cluster before printing its RPO/RTO "
+                    + "status (0 skips). Default: ${DEFAULT-VALUE}.")
     int controlPlaneSeconds;
 
     @Option(names = "--json", description = "Print a JSON summary at the end.")
@@ -110,10 +111,10 @@ final class QuickstartCommand implements Callable<Integer> {
             KeySource.KeyFile key = KeySource.KeyFile.create(keyFile);
             Repository.init(store, key, false);
             Repository repo = Repository.open(store, key);
-            if (dev.lifeboat.util.Processes.isRoot()) {
+            if (Processes.isRoot()) {
                 // PostgreSQL runs restore_command and recovery_end_command as its own OS user (drills replay archived
                 // WAL): as docs/operations.md has it, that user reads the key and writes the repository
-                dev.lifeboat.util.Processes.check(
+                Processes.check(
                         List.of("chown", "-R", pg.osUser(), keyFile.toString(), repoDir.toString()),
                         Duration.ofSeconds(30));
             }
@@ -141,7 +142,8 @@ final class QuickstartCommand implements Callable<Integer> {
             long historyAfter = count(pg, "pgbench_history");
             Snapshot.Stats st = snap.stats();
             say(String.format(
-                    "4/7 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, %.1f s (%.0f MiB/s)",
+                    "4/7 backup %s taken while pgbench wrote (%d → %d history rows during it): %s read, %s stored, "
+                            + "%.1f s (%.0f MiB/s)",
                     snap.id(),
                     historyBefore,
                     historyAfter,

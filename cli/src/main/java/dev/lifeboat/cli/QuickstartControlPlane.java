@@ -17,7 +17,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The quickstart's last step: an embedded controller and agent on loopback (plaintext, insecure-dev) run a STANDARD-tier
+ * The quickstart's last step: an embedded controller and agent on loopback (plaintext, insecure-dev) run a
+ * STANDARD-tier
  * policy against the throwaway cluster — WAL streaming, incremental backups every 15 s, one DR drill to measure the
  * RTO — and then print the RPO/RTO status against the tier. The config files it writes are working samples.
  */
@@ -29,7 +30,8 @@ final class QuickstartControlPlane {
         Path controllerYaml = work.resolve("controller.yaml");
         Path agentYaml = work.resolve("agent.yaml");
         Files.writeString(controllerYaml, """
-                # quickstart only: plaintext on loopback. Production: tls (lifeboat pki), tokens, webhooks; see docs/controller.md
+                # quickstart only: plaintext on loopback.
+                # Production: tls (lifeboat pki), tokens, webhooks; see docs/controller.md
                 insecure-dev: true
                 grpc-listen: 127.0.0.1:%d
                 http-listen: 127.0.0.1:%d
@@ -70,8 +72,10 @@ final class QuickstartControlPlane {
             say(
                     json,
                     String.format(
-                            "7/7 control plane: controller (REST on 127.0.0.1:%d) and agent (metrics on http://127.0.0.1:%d/metrics) "
-                                    + "run a STANDARD-tier policy for %d s: WAL streaming, an incremental backup every 15 s, one DR drill",
+                            "7/7 control plane: controller (REST on 127.0.0.1:%d) and agent (metrics on "
+                                    + "http://127.0.0.1:%d/metrics) "
+                                    + "run a STANDARD-tier policy for %d s: WAL streaming, an incremental backup every "
+                                    + "15 s, one DR drill",
                             controller.httpPort(), agent.metricsPort(), seconds));
             Instant end = Instant.now().plusSeconds(seconds);
             while (!agent.linkedToController() && Instant.now().isBefore(end)) {

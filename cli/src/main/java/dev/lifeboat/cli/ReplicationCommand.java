@@ -7,10 +7,15 @@ import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.util.Json;
+import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletionService;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorCompletionService;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -50,7 +55,7 @@ final class ReplicationCommand implements Runnable {
                 description = "Only this region (repeatable). Default: every region.")
         List<String> regions;
 
-        ReplicationConfig config() throws java.io.IOException {
+        ReplicationConfig config() throws IOException {
             if (repo.replication == null) {
                 throw new IllegalArgumentException(
                         "no replication config: pass --replication FILE or set LIFEBOAT_REPLICATION");
@@ -97,8 +102,7 @@ final class ReplicationCommand implements Runnable {
             Runtime.getRuntime().addShutdownHook(hook);
             List<ReplicationConfig.Region> regions = target.selected(c);
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-                java.util.concurrent.CompletionService<Object> done =
-                        new java.util.concurrent.ExecutorCompletionService<>(pool);
+                CompletionService<Object> done = new ExecutorCompletionService<>(pool);
                 List<Future<?>> runs = new ArrayList<>();
                 for (ReplicationConfig.Region r : regions) {
                     runs.add(done.submit(() -> {
@@ -119,7 +123,7 @@ final class ReplicationCommand implements Runnable {
                 for (int i = 0; i < runs.size(); i++) {
                     try {
                         done.take().get();
-                    } catch (java.util.concurrent.ExecutionException e) {
+                    } catch (ExecutionException e) {
                         cancel.cancel("a region failed");
                         runs.forEach(f -> f.cancel(true));
                         throw e.getCause() instanceof Exception ex ? ex : e;
@@ -156,7 +160,7 @@ final class ReplicationCommand implements Runnable {
                 Replicator.Status live;
                 try {
                     live = new Replicator(primary, RepositoryAccess.openRegion(r, () -> false), r).liveStatus();
-                } catch (java.io.IOException | RuntimeException e) {
+                } catch (IOException | RuntimeException e) {
                     // a region that cannot be listed is exactly what status must show, next to the others
                     failures.add(r.name() + ": cannot measure (" + e.getMessage() + ")");
                     continue;
@@ -184,7 +188,7 @@ final class ReplicationCommand implements Runnable {
                         last == null ? null : last.lastPassEnd()));
             }
             if (json) {
-                System.out.println(Json.pretty(java.util.Map.of("regions", out, "unreachable", failures)));
+                System.out.println(Json.pretty(Map.of("regions", out, "unreachable", failures)));
                 return failures.isEmpty() ? 0 : 1;
             }
             System.out.printf(
@@ -268,9 +272,9 @@ final class ReplicationCommand implements Runnable {
     @Command(
             name = "verify",
             aliases = "validate",
-            description =
-                    "Compare each region's inventory and checksums with the primary; exit 3 "
-                            + "on differences. --repair copies what is missing or differs and deletes what the primary no longer has.")
+            description = "Compare each region's inventory and checksums with the primary; exit 3 "
+                    + "on differences. --repair copies what is missing or differs and deletes what the primary "
+                    + "no longer has.")
     static final class Verify implements Callable<Integer> {
         @Mixin
         Target target;

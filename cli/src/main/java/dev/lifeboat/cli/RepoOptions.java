@@ -1,11 +1,14 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import java.io.Console;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** Options every repository command shares: where the repository is and how to unlock it. */
@@ -42,8 +45,8 @@ final class RepoOptions {
     boolean verbose;
 
     /** The repository options again, for a child process (restore_command) that must open the same repository. */
-    java.util.List<String> forwardedArgs() {
-        java.util.List<String> out = new java.util.ArrayList<>();
+    List<String> forwardedArgs() {
+        List<String> out = new ArrayList<>();
         if (config != null) {
             out.add("--config");
             out.add(config.toAbsolutePath().toString());
@@ -72,7 +75,7 @@ final class RepoOptions {
     }
 
     private BlobStore openStore() {
-        return dev.lifeboat.replication.RepositoryAccess.openStore(repo, replication);
+        return RepositoryAccess.openStore(repo, replication);
     }
 
     /** The key source for opening an existing repository: key file, LIFEBOAT_PASSPHRASE, or a prompt on a terminal. */
@@ -95,6 +98,6 @@ final class RepoOptions {
     }
 
     Repository open() throws IOException {
-        return dev.lifeboat.replication.RepositoryAccess.open(store(), this::keySource);
+        return RepositoryAccess.open(store(), this::keySource);
     }
 }

@@ -2,6 +2,7 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
+import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
@@ -93,8 +94,10 @@ final class RestoreCommand implements Callable<Integer> {
             defaultValue = "off",
             paramLabel = "off|preserve",
             description = "off (default): the "
-                    + "restored copy does not archive WAL (archive_mode = off in its postgresql.auto.conf), so it can never write "
-                    + "into its source's archive; preserve: keep the source's archiving settings (for a copy that replaces a lost "
+                    + "restored copy does not archive WAL (archive_mode = off in its postgresql.auto.conf), so it can "
+                    + "never write "
+                    + "into its source's archive; preserve: keep the source's archiving settings (for a copy that "
+                    + "replaces a lost "
                     + "source). Either way the copy ends on a new timeline.")
     PgRestore.ArchiveMode archiveMode;
 
@@ -109,7 +112,7 @@ final class RestoreCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Repository r = repo.open();
-        dev.lifeboat.engine.postgres.RecoveryTarget rt = recoveryTarget();
+        RecoveryTarget rt = recoveryTarget();
         Cancellation cancel = new Cancellation();
         Thread hook = new Thread(() -> cancel.cancel("interrupted by signal"));
         Runtime.getRuntime().addShutdownHook(hook);
@@ -183,7 +186,7 @@ final class RestoreCommand implements Callable<Integer> {
         return 0;
     }
 
-    private dev.lifeboat.engine.postgres.RecoveryTarget recoveryTarget() {
+    private RecoveryTarget recoveryTarget() {
         int n = (toTime != null ? 1 : 0)
                 + (toLsn != null ? 1 : 0)
                 + (toXid != null ? 1 : 0)
@@ -197,24 +200,23 @@ final class RestoreCommand implements Callable<Integer> {
             if (exclusive) {
                 throw new IllegalArgumentException("--exclusive does not apply to --to-latest");
             }
-            return dev.lifeboat.engine.postgres.RecoveryTarget.latest(timeline);
+            return RecoveryTarget.latest(timeline);
         }
         if (n == 0) {
             if (exclusive || timeline != null) {
                 throw new IllegalArgumentException(
-                        "--exclusive and --timeline need a recovery target (--to-time, --to-lsn, --to-xid or --to-name)");
+                        "--exclusive and --timeline need a recovery target (--to-time, --to-lsn, --to-xid or "
+                                + "--to-name)");
             }
             return null;
         }
         var kind = toTime != null
-                ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.TIME
+                ? RecoveryTarget.Kind.TIME
                 : toLsn != null
-                        ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.LSN
-                        : toXid != null
-                                ? dev.lifeboat.engine.postgres.RecoveryTarget.Kind.XID
-                                : dev.lifeboat.engine.postgres.RecoveryTarget.Kind.NAME;
+                        ? RecoveryTarget.Kind.LSN
+                        : toXid != null ? RecoveryTarget.Kind.XID : RecoveryTarget.Kind.NAME;
         String value = toTime != null ? toTime : toLsn != null ? toLsn : toXid != null ? toXid : toName;
-        return new dev.lifeboat.engine.postgres.RecoveryTarget(kind, value, exclusive, timeline);
+        return new RecoveryTarget(kind, value, exclusive, timeline);
     }
 
     static void printValidation(PgValidator.Report rep) {
@@ -225,8 +227,10 @@ final class RestoreCommand implements Callable<Integer> {
             long rows =
                     db.tables().stream().mapToLong(PgValidator.TableCount::rows).sum();
             System.out.printf(
-                    "  database %s: %d tables (%d rows) scanned, %d heap relations and %d B-tree indexes checked by amcheck, "
-                            + "%d visibility maps checked by pg_visibility, %d unlogged tables checked empty, %d foreign keys checked%n",
+                    "  database %s: %d tables (%d rows) scanned, %d heap relations and %d B-tree indexes checked by "
+                            + "amcheck, "
+                            + "%d visibility maps checked by pg_visibility, %d unlogged tables checked empty, %d "
+                            + "foreign keys checked%n",
                     db.name(),
                     db.tables().size(),
                     rows,

@@ -1,6 +1,7 @@
 package dev.lifeboat.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.util.Json;
 import java.time.Duration;
@@ -66,7 +67,7 @@ final class RunCommand implements Callable<Integer> {
                     job.path("state").asText().toLowerCase());
         }
         if (waitForEnd) {
-            Instant end = Instant.now().plus(dev.lifeboat.common.Durations.parse(timeout));
+            Instant end = Instant.now().plus(Durations.parse(timeout));
             String lastLine = "";
             while (!ended(job) && Instant.now().isBefore(end)) {
                 Thread.sleep(1000);

@@ -13,7 +13,8 @@ import picocli.CommandLine.Option;
         name = "unlock",
         description = {
             "Remove repository locks left by processes that are gone (e.g. on a host that died).",
-            "Prints every lock with its owner token, process, boot id, PID namespace and last renewal, and whether it already "
+            "Prints every lock with its owner token, process, boot id, PID namespace and last renewal, and whether it "
+                    + "already "
                     + "counts as stale, then removes them all. Replay leases of running recoveries are kept unless "
                     + "--replay-leases is given."
         })
@@ -23,9 +24,9 @@ final class UnlockCommand implements Callable<Integer> {
 
     @Option(
             names = "--replay-leases",
-            description =
-                    "Also remove replay leases (locks/replay-*), which keep `expire` from "
-                            + "deleting WAL that a recovery still replays. Only for recoveries you know have ended or been abandoned.")
+            description = "Also remove replay leases (locks/replay-*), which keep `expire` from "
+                    + "deleting WAL that a recovery still replays. Only for recoveries you know have ended or "
+                    + "been abandoned.")
     boolean replayLeases;
 
     @Override

@@ -6,6 +6,8 @@ import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
 import dev.lifeboat.repository.WalVerifier;
 import dev.lifeboat.util.Json;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -24,9 +26,9 @@ final class VerifyCommand implements Callable<Integer> {
 
     @Option(
             names = "--read-data",
-            description =
-                    "Read every stored byte a restore would use: re-hash every chunk, rebuild every "
-                            + "delta block, recompute every file digest, and check every archived WAL file's pages and records.")
+            description = "Read every stored byte a restore would use: re-hash every chunk, rebuild every "
+                    + "delta block, recompute every file digest, and check every archived WAL file's pages and "
+                    + "records.")
     boolean readData;
 
     @Option(
@@ -52,8 +54,7 @@ final class VerifyCommand implements Callable<Integer> {
             rep = new Verifier(r).verify(backup, readData, parallel, progress, new Cancellation());
         }
         if (json) {
-            System.out.println(
-                    Json.pretty(new java.util.LinkedHashMap<>(java.util.Map.of("ok", rep.ok(), "report", rep))));
+            System.out.println(Json.pretty(new LinkedHashMap<>(Map.of("ok", rep.ok(), "report", rep))));
         } else {
             System.out.printf(
                     "verified %d backup(s), %d files, %d chunks in %d packs%s in %.1f s%n",

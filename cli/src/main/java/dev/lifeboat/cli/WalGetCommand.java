@@ -1,10 +1,16 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.postgres.WalSpool;
+import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -14,7 +20,8 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "wal-get",
         description = "Fetch one archived WAL file (for restore_command = 'lifeboat wal-get --config FILE %%f %%p'). "
-                + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive; an in-progress "
+                + "Exits 1 when the file is not archived, as PostgreSQL expects at the end of the archive; an "
+                + "in-progress "
                 + "SEGMENT.partial is served only for the segment named with --partial.")
 final class WalGetCommand implements Callable<Integer> {
     @Mixin
@@ -42,10 +49,11 @@ final class WalGetCommand implements Callable<Integer> {
     @picocli.CommandLine.Option(
             names = "--partial",
             paramLabel = "SEGMENT",
-            description =
-                    "When SEGMENT itself is not "
-                            + "archived, serve SEGMENT.partial, zero-padded to a whole segment (PostgreSQL replays the zeros as the end of "
-                            + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is ever served from a partial.")
+            description = "When SEGMENT itself is not "
+                    + "archived, serve SEGMENT.partial, zero-padded to a whole segment (PostgreSQL replays the "
+                    + "zeros as the end of "
+                    + "WAL). restore adds it when the recovery plan ends in that partial; no other segment is "
+                    + "ever served from a partial.")
     String partialSegment;
 
     @picocli.CommandLine.Option(
@@ -58,7 +66,8 @@ final class WalGetCommand implements Callable<Integer> {
     @picocli.CommandLine.Option(
             names = "--strict",
             description = "Exit " + STRICT_FAILURE + " (which makes PostgreSQL stop "
-                    + "recovery) on any failure other than 'not archived', instead of 1 (which PostgreSQL takes for the end of the "
+                    + "recovery) on any failure other than 'not archived', instead of 1 (which PostgreSQL takes for "
+                    + "the end of the "
                     + "archive). restore adds it for every target but the end of the backup.")
     boolean strict;
 
@@ -69,7 +78,7 @@ final class WalGetCommand implements Callable<Integer> {
             description = "Segment ranges "
                     + "the recovery plan found archived (with --strict): one of them missing now stops recovery (exit "
                     + STRICT_FAILURE + ") instead of ending it there. restore adds them.")
-    java.util.List<String> expected = java.util.List.of();
+    List<String> expected = List.of();
 
     /** Above 125: PostgreSQL treats restore_command's exit like a signal and stops recovery with FATAL. */
     static final int STRICT_FAILURE = 129;
@@ -102,8 +111,7 @@ final class WalGetCommand implements Callable<Integer> {
         if (prefetch > 0 && spoolDir == null) {
             throw new IllegalArgumentException("--prefetch needs --spool-dir DIR");
         }
-        dev.lifeboat.engine.postgres.WalSpool spool =
-                spoolDir == null ? null : new dev.lifeboat.engine.postgres.WalSpool(spoolDir);
+        WalSpool spool = spoolDir == null ? null : new WalSpool(spoolDir);
         if (spool != null && spool.takePrefetched(name, dest.toAbsolutePath())) {
             spool.startPrefetch(name, workerArgs(), prefetch);
             return 0;
@@ -123,9 +131,8 @@ final class WalGetCommand implements Callable<Integer> {
         }
         if (data.isEmpty()) {
             if (strict && isExpected(name)) {
-                throw new java.io.IOException(
-                        name + " was archived when the restore planned this recovery and is missing now "
-                                + "(deleted by hand, by an expire without the replay lease, or a region that lacks it)");
+                throw new IOException(name + " was archived when the restore planned this recovery and is missing now "
+                        + "(deleted by hand, by an expire without the replay lease, or a region that lacks it)");
             }
             if (repo.verbose) {
                 System.err.println(name + " is not in the archive");
@@ -163,10 +170,10 @@ final class WalGetCommand implements Callable<Integer> {
     }
 
     /** The background fetcher's arguments: the repository's, and the lease it keeps renewing while it fetches. */
-    private java.util.List<String> workerArgs() {
-        java.util.List<String> args = new java.util.ArrayList<>(repo.forwardedArgs());
+    private List<String> workerArgs() {
+        List<String> args = new ArrayList<>(repo.forwardedArgs());
         if (lease != null) {
-            args.addAll(java.util.List.of("--lease", lease));
+            args.addAll(List.of("--lease", lease));
         }
         return args;
     }
@@ -176,13 +183,12 @@ final class WalGetCommand implements Callable<Integer> {
             return;
         }
         try {
-            if (dev.lifeboat.repository.ReplayLease.renew(r.store(), lease)
-                    == dev.lifeboat.repository.ReplayLease.Renewal.GONE) {
+            if (ReplayLease.renew(r.store(), lease) == ReplayLease.Renewal.GONE) {
                 System.err.println(
                         "wal-get: replay lease " + lease + " is gone (released, or deleted as stale by expire): "
                                 + "expire no longer keeps this recovery's WAL");
             }
-        } catch (java.io.IOException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // serving WAL matters more than the lease; it is retried with the next file
             System.err.println("wal-get: could not renew replay lease " + lease + ": " + e.getMessage());
         }
@@ -195,6 +201,6 @@ final class WalGetCommand implements Callable<Integer> {
     static byte[] padToSegment(byte[] partial) {
         WalArchive.PageHeader h = WalArchive.PageHeader.parse(partial);
         long size = h == null ? 16L << 20 : h.segmentSize();
-        return partial.length >= size ? partial : java.util.Arrays.copyOf(partial, (int) size);
+        return partial.length >= size ? partial : Arrays.copyOf(partial, (int) size);
     }
 }

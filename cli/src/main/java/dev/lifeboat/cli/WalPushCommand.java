@@ -15,10 +15,11 @@ import picocli.CommandLine.Parameters;
 
 @Command(
         name = "wal-push",
-        description =
-                "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %%p'). "
-                        + "Exits 0 only once the file is durable in the repository. Refuses WAL of another cluster than the one the "
-                        + "repository belongs to, and WAL of a timeline another cluster (e.g. the original of a restored copy) archives.")
+        description = "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %%p'). "
+                + "Exits 0 only once the file is durable in the repository. Refuses WAL of another cluster "
+                + "than the one the "
+                + "repository belongs to, and WAL of a timeline another cluster (e.g. the original of a "
+                + "restored copy) archives.")
 final class WalPushCommand implements Callable<Integer> {
     @Mixin
     RepoOptions repo;
@@ -32,16 +33,16 @@ final class WalPushCommand implements Callable<Integer> {
     @Option(
             names = "--pgdata",
             paramLabel = "DIR",
-            description =
-                    "Data directory of the cluster the file comes from "
-                            + "(default: the directory holding pg_wal/, or the working directory, which archive_command runs in).")
+            description = "Data directory of the cluster the file comes from "
+                    + "(default: the directory holding pg_wal/, or the working directory, which "
+                    + "archive_command runs in).")
     Path pgdata;
 
     @Option(
             names = "--async",
-            description =
-                    "Archive through a local spool: a background pusher archives ready segments "
-                            + "in parallel ahead of PostgreSQL, and this command only waits for its marker (needs --spool-dir).")
+            description = "Archive through a local spool: a background pusher archives ready segments "
+                    + "in parallel ahead of PostgreSQL, and this command only waits for its marker (needs "
+                    + "--spool-dir).")
     boolean async;
 
     @Option(

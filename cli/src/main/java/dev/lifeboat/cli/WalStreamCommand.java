@@ -1,5 +1,6 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.WalReceiver;
 import dev.lifeboat.progress.Cancellation;
@@ -14,7 +15,8 @@ import picocli.CommandLine.Option;
 @Command(
         name = "wal-stream",
         description = "Stream WAL from a running server into the repository with the replication "
-                + "protocol (like pg_receivewal): the archive lags the server by about --flush-interval, and by nothing for commits "
+                + "protocol (like pg_receivewal): the archive lags the server by about --flush-interval, and by "
+                + "nothing for commits "
                 + "when --name is listed in synchronous_standby_names. Runs until SIGTERM or Ctrl-C.")
 final class WalStreamCommand implements Callable<Integer> {
     @Mixin
@@ -45,7 +47,8 @@ final class WalStreamCommand implements Callable<Integer> {
             defaultValue = "1s",
             paramLabel = "DURATION",
             description =
-                    "Longest time received WAL waits before it is durable in the repository (e.g. 500ms, 1s, 2s). Default: ${DEFAULT-VALUE}.")
+                    "Longest time received WAL waits before it is durable in the repository (e.g. 500ms, 1s, 2s). "
+                            + "Default: ${DEFAULT-VALUE}.")
     String flushInterval;
 
     @Option(
@@ -72,8 +75,7 @@ final class WalStreamCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WalReceiver.Options opts =
-                new WalReceiver.Options(slot, name, dev.lifeboat.common.Durations.parse(flushInterval), flushMode);
+        WalReceiver.Options opts = new WalReceiver.Options(slot, name, Durations.parse(flushInterval), flushMode);
         PgConnections conns = server.connections();
         Repository r = repo.open();
         Cancellation cancel = new Cancellation();

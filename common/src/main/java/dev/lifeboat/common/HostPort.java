@@ -4,7 +4,8 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 
-/** A {@code host:port} address ({@code [::1]:7444} for IPv6 literals), as controller and agent configs and {@code --agent} give them. */
+/** A {@code host:port} address ({@code [::1]:7444} for IPv6 literals), as controller and agent configs and {@code
+ * --agent} give them. */
 public record HostPort(String host, int port) {
     public HostPort {
         if (host == null || host.isBlank()) {

@@ -1,11 +1,13 @@
 package dev.lifeboat.controller;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import dev.lifeboat.common.HostPort;
 import dev.lifeboat.controller.agents.AgentLinkService;
 import dev.lifeboat.controller.agents.AgentRegistry;
+import dev.lifeboat.controller.alerts.Alert;
 import dev.lifeboat.controller.alerts.AlertNotifier;
 import dev.lifeboat.controller.alerts.WebhookTarget;
 import dev.lifeboat.controller.api.RestApi;
@@ -37,6 +39,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -44,11 +47,13 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** The control plane in one process: the agents' gRPC endpoint, scheduler, RPO/RTO and alerts, audit chain and REST API. */
+/** The control plane in one process: the agents' gRPC endpoint, scheduler, RPO/RTO and alerts, audit chain and REST
+ * API. */
 public final class Controller implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Controller.class);
     public static final ObjectMapper JSON = new ObjectMapper()
@@ -94,7 +99,8 @@ public final class Controller implements AutoCloseable {
         Path auditHead = config.auditHeadFile != null ? Path.of(config.auditHeadFile) : stateDir.resolve(AUDIT_HEAD);
         if (config.database.url == null && auditKey.startsWith(stateDir)) {
             log.warn(
-                    "the audit chain key {} sits beside the embedded database: whoever can edit one can rewrite the chain; "
+                    "the audit chain key {} sits beside the embedded database: whoever can edit one can rewrite the "
+                            + "chain; "
                             + "set audit-key-file and audit-head-file to a place the database's writers cannot reach",
                     auditKey);
         }
@@ -102,7 +108,7 @@ public final class Controller implements AutoCloseable {
         Auditor audit = (actor, action, target, detail) -> {
             try {
                 auditLog.append(actor, action, target, JSON.writeValueAsString(detail));
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
         };
@@ -123,12 +129,12 @@ public final class Controller implements AutoCloseable {
         alerts = new AlertEvaluator(
                 db.dataSource(), status, jobs, metrics, config.alerts, events, audit, new AlertEvaluator.Sink() {
                     @Override
-                    public void raised(dev.lifeboat.controller.alerts.Alert a) {
+                    public void raised(Alert a) {
                         notifier.raised(a);
                     }
 
                     @Override
-                    public void resolved(dev.lifeboat.controller.alerts.Alert a) {
+                    public void resolved(Alert a) {
                         notifier.resolved(a);
                     }
                 });
@@ -190,23 +196,22 @@ public final class Controller implements AutoCloseable {
 
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // one status computation serves the three gauges of every database in a scrape
-        java.util.function.Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow =
-                new java.util.function.Supplier<>() {
-                    private long at;
-                    private Map<String, SlaStatus.DatabaseStatus> last;
+        Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow = new Supplier<>() {
+            private long at;
+            private Map<String, SlaStatus.DatabaseStatus> last;
 
-                    @Override
-                    public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
-                        if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
-                            last = new java.util.HashMap<>();
-                            for (SlaStatus.DatabaseStatus st : status.all()) {
-                                last.put(st.database(), st);
-                            }
-                            at = System.nanoTime();
-                        }
-                        return last;
+            @Override
+            public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
+                if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
+                    last = new HashMap<>();
+                    for (SlaStatus.DatabaseStatus st : status.all()) {
+                        last.put(st.database(), st);
                     }
-                };
+                    at = System.nanoTime();
+                }
+                return last;
+            }
+        };
         for (Inventory.ManagedDatabase d : inventory.databases()) {
             Gauge.builder(
                             "lifeboat_controller_rpo_seconds",

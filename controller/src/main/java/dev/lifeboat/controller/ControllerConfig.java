@@ -7,6 +7,7 @@ import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.lifeboat.common.Durations;
 import dev.lifeboat.common.HostPort;
+import dev.lifeboat.controller.api.Role;
 import dev.lifeboat.controller.policy.Tier;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,7 +34,8 @@ public final class ControllerConfig {
     public boolean insecureDev;
 
     public Db database = new Db();
-    /** The audit chain's HMAC key and its head anchor; default under state-dir. Keep them where the database's writers cannot reach. */
+    /** The audit chain's HMAC key and its head anchor; default under state-dir. Keep them where the database's writers
+     * cannot reach. */
     public String auditKeyFile;
 
     public String auditHeadFile;
@@ -161,7 +163,8 @@ public final class ControllerConfig {
         stateDir = baseDir.resolve(stateDir).toString();
         if (tls == null && !insecureDev) {
             throw new IllegalArgumentException(
-                    "tls (ca, cert, key) is required; issue them with `lifeboat pki init` and `lifeboat pki issue --role controller`");
+                    "tls (ca, cert, key) is required; issue them with `lifeboat pki init` and `lifeboat pki issue "
+                            + "--role controller`");
         }
         if (tls != null) {
             if (tls.ca == null || tls.cert == null || tls.key == null) {
@@ -201,7 +204,7 @@ public final class ControllerConfig {
             if (t.name == null || t.role == null) {
                 throw new IllegalArgumentException("every token needs a name and a role");
             }
-            dev.lifeboat.controller.api.Role.parse(t.role);
+            Role.parse(t.role);
             int sources = (t.sha256 != null ? 1 : 0) + (t.tokenFile != null ? 1 : 0) + (t.tokenEnv != null ? 1 : 0);
             if (sources != 1) {
                 throw new IllegalArgumentException(

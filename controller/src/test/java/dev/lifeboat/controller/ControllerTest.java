@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.lifeboat.controller.audit.AuditEntry;
 import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.status.SlaStatus;
@@ -13,12 +16,18 @@ import dev.lifeboat.proto.v1.JobType;
 import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.Pki;
 import dev.lifeboat.security.TlsFiles;
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.net.ServerSocket;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -220,13 +229,12 @@ class ControllerTest {
 
     @Test
     void everyDocumentedPathIsServedAndEveryCallIsAudited() throws Exception {
-        var openapi = new com.fasterxml.jackson.databind.ObjectMapper(
-                        new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-                .readTree(ControllerTest.class.getResourceAsStream("/openapi.yaml"));
+        var openapi =
+                new ObjectMapper(new YAMLFactory()).readTree(ControllerTest.class.getResourceAsStream("/openapi.yaml"));
         long before = controller.auditLog().head().isEmpty()
                 ? 0
                 : Long.parseLong(controller.auditLog().head().split(":")[0]);
-        List<String> called = new java.util.ArrayList<>();
+        List<String> called = new ArrayList<>();
         for (var it = openapi.path("paths").properties().iterator(); it.hasNext(); ) {
             var p = it.next();
             if (!p.getValue().has("get")
@@ -246,7 +254,7 @@ class ControllerTest {
         // every call that needs a token left an entry naming its path (healthz and this document need none)
         List<String> auditedPaths = controller.auditLog().list(before, 10000).stream()
                 .filter(e -> e.action().startsWith("api."))
-                .map(dev.lifeboat.controller.audit.AuditEntry::target)
+                .map(AuditEntry::target)
                 .toList();
         assertThat(auditedPaths)
                 .containsAll(called.stream()
@@ -258,19 +266,18 @@ class ControllerTest {
     @Test
     void theEventStreamCarriesEventsAndResumesAfterLastEventId() throws Exception {
         var ssl = MutualTls.trustingSslContext(pki.resolve("ca.crt"));
-        var http = java.net.http.HttpClient.newBuilder().sslContext(ssl).build();
+        var http = HttpClient.newBuilder().sslContext(ssl).build();
         var marker = controller.events().publish("test:marker", Map.of("n", 1));
-        var req = java.net.http.HttpRequest.newBuilder(
-                        URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+        var req = HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
                 .header("Authorization", "Bearer v-secret")
                 .header("Accept", "text/event-stream")
                 .header("Last-Event-ID", Long.toString(marker.id() - 1))
                 .build();
-        var resp = http.send(req, java.net.http.HttpResponse.BodyHandlers.ofInputStream());
+        var resp = http.send(req, HttpResponse.BodyHandlers.ofInputStream());
         assertThat(resp.statusCode()).isEqualTo(200);
-        try (var in = new java.io.BufferedReader(new java.io.InputStreamReader(resp.body()))) {
+        try (var in = new BufferedReader(new InputStreamReader(resp.body()))) {
             String line;
-            List<String> seen = new java.util.ArrayList<>();
+            List<String> seen = new ArrayList<>();
             controller.events().publish("test:live", Map.of("n", 2));
             while ((line = in.readLine()) != null) {
                 seen.add(line);
@@ -284,10 +291,9 @@ class ControllerTest {
                     .contains("test:live");
         }
         var denied = http.send(
-                java.net.http.HttpRequest.newBuilder(
-                                URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
+                HttpRequest.newBuilder(URI.create("https://127.0.0.1:" + controller.httpPort() + "/api/v1/events"))
                         .build(),
-                java.net.http.HttpResponse.BodyHandlers.ofString());
+                HttpResponse.BodyHandlers.ofString());
         assertThat(denied.statusCode()).isEqualTo(401);
     }
 

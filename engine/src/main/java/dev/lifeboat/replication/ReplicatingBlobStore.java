@@ -4,9 +4,12 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -48,7 +51,7 @@ public final class ReplicatingBlobStore implements BlobStore {
             if (s.stat("config").isEmpty()) {
                 return;
             }
-            if (config == null || !java.util.Arrays.equals(config, s.get("config"))) {
+            if (config == null || !Arrays.equals(config, s.get("config"))) {
                 throw new IOException(s.uri() + " holds another repository (its config differs from " + primary.uri()
                         + "'s); refusing to write to it");
             }
@@ -78,7 +81,7 @@ public final class ReplicatingBlobStore implements BlobStore {
             // conditional in the regions too (never overwrite what a region holds), and also when the object
             // already existed here: an earlier attempt may have died before reaching every region
             forEachSecondary("write " + key, s -> {
-                if (!s.putIfAbsent(key, stored) && !java.util.Arrays.equals(stored, s.get(key))) {
+                if (!s.putIfAbsent(key, stored) && !Arrays.equals(stored, s.get(key))) {
                     throw new IOException("it holds a different " + key);
                 }
             });
@@ -112,7 +115,7 @@ public final class ReplicatingBlobStore implements BlobStore {
         for (Map.Entry<String, Future<Void>> p : pending) {
             try {
                 p.getValue().get();
-            } catch (java.util.concurrent.ExecutionException e) {
+            } catch (ExecutionException e) {
                 IOException io = new IOException(
                         "synchronous region " + p.getKey() + " ("
                                 + secondaries.get(p.getKey()).uri() + ") failed to " + what + ": "
@@ -173,7 +176,7 @@ public final class ReplicatingBlobStore implements BlobStore {
     }
 
     @Override
-    public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
         return primary.removeStaleTemporaryFiles(olderThan);
     }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.replication;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.storage.limiter.RateLimits;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
@@ -14,7 +15,8 @@ import java.util.Set;
 /**
  * Where a repository is replicated: secondary-region stores, each a complete repository of its own (same
  * {@code config}, same keys), restorable with {@code --repo} pointing at it. Read from a JSON file:
- * <pre>{"regions": [{"name": "eu", "region": "eu-west-1", "uri": "s3://bk-eu/pg", "mode": "async", "bandwidth": "50MiB"}]}</pre>
+ * <pre>{"regions": [{"name": "eu", "region": "eu-west-1", "uri": "s3://bk-eu/pg", "mode": "async", "bandwidth":
+ * "50MiB"}]}</pre>
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ReplicationConfig(List<Region> regions) {
@@ -57,7 +59,7 @@ public record ReplicationConfig(List<Region> regions) {
         ReplicationConfig c;
         try {
             c = Json.MAPPER.readValue(Files.readAllBytes(file), ReplicationConfig.class);
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new IllegalArgumentException(
                     "replication config " + file + " is not valid JSON: " + e.getOriginalMessage());
         }

@@ -1,6 +1,7 @@
 package dev.lifeboat.replication;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
@@ -8,16 +9,20 @@ import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -103,7 +108,7 @@ public final class Replicator {
     private static final long STATUS_EVERY_NANOS = 5_000_000_000L;
     private long statusWrittenAt = System.nanoTime() - STATUS_EVERY_NANOS;
     private State controlState = State.RUNNING;
-    private java.util.Set<String> absentLastPass = java.util.Set.of();
+    private Set<String> absentLastPass = Set.of();
 
     public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
         this(primary, secondary, region, Clock.systemUTC());
@@ -142,7 +147,7 @@ public final class Replicator {
         try {
             State s = Json.MAPPER.readValue(raw, Control.class).state();
             return s == null ? State.RUNNING : s;
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new IOException(primary.uri() + ": " + controlKey(region) + " is not a valid control object ("
                     + e.getOriginalMessage() + "); set it again with 'lifeboat replication pause|resume|stop'");
         }
@@ -252,7 +257,7 @@ public final class Replicator {
                 : p.lastModified().isAfter(s.lastModified().plusSeconds(1));
     }
 
-    private final Map<String, Instant> copiedPartials = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Instant> copiedPartials = new ConcurrentHashMap<>();
 
     private static List<BlobInfo> ordered(Iterable<BlobInfo> objects, List<String> order) {
         List<BlobInfo> out = new ArrayList<>();
@@ -313,7 +318,7 @@ public final class Replicator {
             copiedBytes += data.length;
         }
         int deleted = 0;
-        java.util.Set<String> absentNow = new java.util.HashSet<>();
+        Set<String> absentNow = new HashSet<>();
         if (controlState == State.RUNNING && sameRepository) {
             boolean indexLeft = false;
             for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
@@ -495,7 +500,7 @@ public final class Replicator {
     private static byte[] sha256(BlobStore store, String key) throws IOException {
         try {
             return MessageDigest.getInstance("SHA-256").digest(store.get(key));
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

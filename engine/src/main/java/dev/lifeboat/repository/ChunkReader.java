@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
 
@@ -23,7 +24,8 @@ public final class ChunkReader {
         void accept(ChunkId contentId, byte[] plain);
     }
 
-    /** Decrypts and checks each chunk (or rebuilds each delta block) in order, handing the plaintext to {@code sink}. */
+    /** Decrypts and checks each chunk (or rebuilds each delta block) in order, handing the plaintext to {@code sink}.
+     * */
     public void read(List<String> refs, Consumer<byte[]> sink) throws IOException {
         readWithIds(refs, (id, plain) -> sink.accept(plain));
     }
@@ -41,7 +43,7 @@ public final class ChunkReader {
                 i++;
                 continue;
             }
-            List<PackedChunk> run = new java.util.ArrayList<>();
+            List<PackedChunk> run = new ArrayList<>();
             PackedChunk first = locate(refs.get(i));
             run.add(first);
             int j = i + 1;

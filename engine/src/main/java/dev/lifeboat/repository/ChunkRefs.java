@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import java.nio.ByteBuffer;
+import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -38,7 +39,8 @@ public final class ChunkRefs {
     }
 
     /**
-     * Encodes the pages of {@code block} that differ from {@code base} (each XORed with its base page), or returns null when more than half differ
+     * Encodes the pages of {@code block} that differ from {@code base} (each XORed with its base page), or returns null
+     * when more than half differ
      * (then the whole block is cheaper to store).
      */
     public static byte[] encodeDelta(ChunkId baseId, byte[] base, byte[] block, int off, int len, int pageSize) {
@@ -49,7 +51,7 @@ public final class ChunkRefs {
         int[] changed = new int[pages];
         int n = 0;
         for (int p = 0; p < pages; p++) {
-            if (!java.util.Arrays.equals(
+            if (!Arrays.equals(
                     base, p * pageSize, (p + 1) * pageSize, block, off + p * pageSize, off + (p + 1) * pageSize)) {
                 changed[n++] = p;
             }

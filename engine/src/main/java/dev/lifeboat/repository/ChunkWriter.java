@@ -10,6 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -152,7 +153,7 @@ public final class ChunkWriter implements AutoCloseable {
     public void finish() throws IOException {
         uploads.shutdown();
         try {
-            while (!uploads.awaitTermination(1, java.util.concurrent.TimeUnit.SECONDS)) {
+            while (!uploads.awaitTermination(1, TimeUnit.SECONDS)) {
                 // keep waiting: uploads are bounded by the store's own timeouts
             }
         } catch (InterruptedException e) {

@@ -9,6 +9,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -30,7 +31,8 @@ import java.util.regex.Pattern;
  * deletion it checks that it still holds the lock ({@link RepositoryLock#assertHeld()}).
  */
 public final class Expirer {
-    /** A WAL file name whose first 24 characters name a segment: a segment, a {@code .partial} or a {@code .backup} file. */
+    /** A WAL file name whose first 24 characters name a segment: a segment, a {@code .partial} or a {@code .backup}
+     * file. */
     private static final Pattern SEGMENT_BASED = Pattern.compile("[0-9A-F]{24}(\\.partial|\\.[0-9A-F]{8}\\.backup)?");
 
     private static final Pattern HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
@@ -169,7 +171,8 @@ public final class Expirer {
                     // impossible under the lock unless it was broken by hand: never delete chunks a new backup may use
                     throw new RepositoryException(
                             "backup(s) " + unexpected + " appeared in " + repo.uri() + " while expire ran; "
-                                    + "the expired backups and WAL are deleted, but no packs: run `lifeboat gc` when no backup is running");
+                                    + "the expired backups and WAL are deleted, but no packs: run `lifeboat gc` when "
+                                    + "no backup is running");
                 }
             }
             GarbageCollector.Outcome gco = gc.apply(packs, dryRun, lock);
@@ -283,7 +286,7 @@ public final class Expirer {
             }
         }
         WalNeed earliest = needs.stream()
-                .min(java.util.Comparator.comparingLong(WalNeed::startSegment))
+                .min(Comparator.comparingLong(WalNeed::startSegment))
                 .orElseThrow();
         long perLogId = 0x1_0000_0000L / segSize;
         Map<Integer, Long> firstKept = new TreeMap<>();

@@ -3,6 +3,7 @@ package dev.lifeboat.repository;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.chunking.Chunker;
+import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.ChunkIds;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,10 +15,12 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
+import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
 
-/** Reads one file through a chunker into a {@link ChunkWriter.Session}; one instance per worker thread (reuses its buffer). */
+/** Reads one file through a chunker into a {@link ChunkWriter.Session}; one instance per worker thread (reuses its
+ * buffer). */
 public final class FileBackup {
     private static final int READ_SIZE = 4 * 1024 * 1024;
     private final byte[] buf;
@@ -233,7 +236,7 @@ public final class FileBackup {
         }
         ChunkId deltaId = session.idOf(encoded, 0, encoded.length);
         // deltas are a small share of the data read, so the strongest level costs little time and saves most bytes
-        session.store(encoded, 0, encoded.length, deltaId, dev.lifeboat.repository.compress.Compression.HIGH);
+        session.store(encoded, 0, encoded.length, deltaId, Compression.HIGH);
         return ChunkRefs.delta(deltaId, baseId);
     }
 
@@ -250,7 +253,7 @@ public final class FileBackup {
     }
 
     public static Set<PosixFilePermission> permissions(int mode) {
-        Set<PosixFilePermission> out = java.util.EnumSet.noneOf(PosixFilePermission.class);
+        Set<PosixFilePermission> out = EnumSet.noneOf(PosixFilePermission.class);
         for (PosixFilePermission p : PosixFilePermission.values()) {
             if ((mode & (1 << (8 - p.ordinal()))) != 0) {
                 out.add(p);

@@ -277,7 +277,8 @@ public final class GarbageCollector {
         if (!PackWriter.sha256Hex(bytes, 0, bytes.length).equals(packId)) {
             throw new RepositoryException.Corrupt(
                     "pack " + packId + " is damaged (its SHA-256 does not match its name), so it "
-                            + "was not repacked and no pack or index file was deleted: run `lifeboat verify --read-data`");
+                            + "was not repacked and no pack or index file was deleted: run `lifeboat verify "
+                            + "--read-data`");
         }
         return bytes;
     }

@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
@@ -102,7 +103,8 @@ public final class ReplayLease {
 
     private ReplayLease() {}
 
-    /** A lease for replaying from {@code backup}'s start (its {@code engineInfo} names start LSN, timeline, segment size). */
+    /** A lease for replaying from {@code backup}'s start (its {@code engineInfo} names start LSN, timeline, segment
+     * size). */
     public static Lease create(BlobStore store, Snapshot backup, Path target) throws IOException {
         Map<String, String> info = backup.engineInfo() == null ? Map.of() : backup.engineInfo();
         String start = info.get("startLsn");
@@ -159,7 +161,7 @@ public final class ReplayLease {
             lease = Json.MAPPER.readValue(store.get(key), Lease.class);
         } catch (BlobNotFoundException e) {
             return Renewal.GONE;
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             throw new RepositoryException.Corrupt(
                     "replay lease " + key + " in " + store.uri() + " is unreadable: " + e.getOriginalMessage());
         }
@@ -197,7 +199,7 @@ public final class ReplayLease {
                 out.add(Json.MAPPER.readValue(store.get(b.key()), Lease.class));
             } catch (BlobNotFoundException e) {
                 // released meanwhile
-            } catch (com.fasterxml.jackson.core.JacksonException e) {
+            } catch (JacksonException e) {
                 unreadable.add(b);
             }
         }

@@ -15,6 +15,7 @@ import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
@@ -24,6 +25,8 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * An opened repository: its config, master keys and the object layout on a {@link BlobStore}
@@ -62,7 +65,8 @@ public final class Repository {
         this.chunkIds = new ChunkIds(keys.idKey());
     }
 
-    /** Creates a new repository of the current format ({@link RepositoryConfig#VERSION}); refuses if the location already holds one. */
+    /** Creates a new repository of the current format ({@link RepositoryConfig#VERSION}); refuses if the location
+     * already holds one. */
     public static RepositoryConfig init(BlobStore store, KeySource keySource, boolean noEncryption) throws IOException {
         return init(store, keySource, noEncryption, RepositoryConfig.VERSION);
     }
@@ -327,8 +331,8 @@ public final class Repository {
     public record IndexFile(String key, long size) {}
 
     /** Writes one index file describing the given packs. */
-    public IndexFile writeIndex(List<PackedChunk> entries, java.util.Map<String, Long> packSizes) throws IOException {
-        java.util.Map<String, List<PackedChunk>> byPack = new java.util.TreeMap<>();
+    public IndexFile writeIndex(List<PackedChunk> entries, Map<String, Long> packSizes) throws IOException {
+        Map<String, List<PackedChunk>> byPack = new TreeMap<>();
         for (PackedChunk e : entries) {
             byPack.computeIfAbsent(e.packId(), k -> new ArrayList<>()).add(e);
         }
@@ -412,7 +416,7 @@ public final class Repository {
                     index.add(new PackedChunk(id, packId, buf.getLong(), buf.getInt(), buf.getInt()));
                 }
             }
-        } catch (java.nio.BufferUnderflowException e) {
+        } catch (BufferUnderflowException e) {
             throw new RepositoryException.Corrupt("index file " + key + " is truncated");
         }
     }

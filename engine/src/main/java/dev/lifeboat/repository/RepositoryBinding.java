@@ -99,7 +99,8 @@ public final class RepositoryBinding {
                             + host
                             + (pgdata == null ? "" : ", PGDATA " + pgdata) + ", system identifier "
                             + Long.toUnsignedString(systemId)
-                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
+                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo "
+                            + "NEW_URI)");
         }
         return bound.get();
     }
@@ -119,7 +120,8 @@ public final class RepositoryBinding {
                             + " holds backups of PostgreSQL system identifier " + expected + " (backup " + last.id()
                             + "); this is "
                             + who + ", system identifier " + Long.toUnsignedString(systemId)
-                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo NEW_URI)");
+                            + ": another cluster. Give each cluster its own repository (lifeboat repo-init --repo "
+                            + "NEW_URI)");
         }
     }
 }

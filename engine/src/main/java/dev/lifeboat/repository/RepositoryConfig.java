@@ -26,9 +26,11 @@ public record RepositoryConfig(
         List<KeyWrapping.WrappedKey> keys,
         String plainIdKey) {
     public static final String FORMAT = "lifeboat-repository";
-    /** Format 1: every object sealed with the master key itself; unencrypted metadata unchecked. Read and written still. */
+    /** Format 1: every object sealed with the master key itself; unencrypted metadata unchecked. Read and written
+     * still. */
     public static final int V1 = 1;
-    /** Format 2 (what {@code repo-init} creates): per-object keys, pack-bound trailers, checked index names and checksums. */
+    /** Format 2 (what {@code repo-init} creates): per-object keys, pack-bound trailers, checked index names and
+     * checksums. */
     public static final int V2 = 2;
     /** The newest version this Lifeboat reads and creates. */
     public static final int VERSION = V2;
@@ -125,6 +127,7 @@ public record RepositoryConfig(
     private static RepositoryException.Corrupt damaged(String uri, String what) {
         return new RepositoryException.Corrupt(
                 "the config object at " + uri + " is damaged or was tampered with (" + what
-                        + "), so it was not used; put back an intact copy of it (e.g. from another region's copy of the repository)");
+                        + "), so it was not used; put back an intact copy of it (e.g. from another region's copy of "
+                        + "the repository)");
     }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
+import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.common.Backoff;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
@@ -344,7 +345,7 @@ public final class RepositoryLock implements AutoCloseable {
             return Optional.of(Json.MAPPER.readValue(store.get(key), Holder.class));
         } catch (BlobNotFoundException e) {
             return Optional.empty();
-        } catch (com.fasterxml.jackson.core.JacksonException e) {
+        } catch (JacksonException e) {
             // an unreadable lock counts as held by an unknown process
             return Optional.of(new Holder(
                     "unknown",
@@ -565,7 +566,8 @@ public final class RepositoryLock implements AutoCloseable {
         if (cur.isEmpty() || !me.token().equals(cur.get().token())) {
             lost = cur.isEmpty()
                     ? key
-                            + " was removed (by `lifeboat unlock`, or by a process that found it not renewed for longer than "
+                            + " was removed (by `lifeboat unlock`, or by a process that found it not renewed for "
+                            + "longer than "
                             + RetentionPolicy.formatDuration(ttl) + ")"
                     : key + " now names " + cur.get().describe();
             if (leaseWritten) {
@@ -606,7 +608,8 @@ public final class RepositoryLock implements AutoCloseable {
                                 + TimeUnit.NANOSECONDS.toSeconds(sinceRenewal) + " s (lease "
                                 + RetentionPolicy.formatDuration(ttl)
                                 + (lastRenewalError == null ? "" : "; last error: " + lastRenewalError.getMessage())
-                                + "), so other processes may already count it as stale; stopped before the next change: "
+                                + "), so other processes may already count it as stale; stopped before the next "
+                                + "change: "
                                 + "check that the repository is reachable and run the command again");
             }
             if (sinceRenewal > ttl.toNanos() / 10) {
@@ -620,7 +623,8 @@ public final class RepositoryLock implements AutoCloseable {
                     "lost the " + kind() + " on " + repo.uri() + " (taken for " + me.operation()
                             + (me.detail() == null ? "" : " " + me.detail()) + "): " + lost
                             + "; stopped before the next change. "
-                            + "See `lifeboat unlock` for the locks now present, and run the command again once they are gone");
+                            + "See `lifeboat unlock` for the locks now present, and run the command again once they "
+                            + "are gone");
         }
     }
 

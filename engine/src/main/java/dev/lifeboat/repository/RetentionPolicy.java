@@ -6,6 +6,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.ZonedDateTime;
+import java.time.format.DateTimeParseException;
 import java.time.temporal.IsoFields;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -13,6 +14,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -277,17 +279,17 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
 
     /** Parses {@code 72h}, {@code 3d}, {@code 90m}, {@code 45s}, {@code 2w}, {@code 0} or ISO-8601 ({@code PT72H}). */
     public static Duration parseDuration(String text) {
-        String s = text == null ? "" : text.strip().toLowerCase(java.util.Locale.ROOT);
+        String s = text == null ? "" : text.strip().toLowerCase(Locale.ROOT);
         if (s.equals("0")) {
             return Duration.ZERO;
         }
         if (s.startsWith("p")) {
             try {
-                Duration d = Duration.parse(s.toUpperCase(java.util.Locale.ROOT));
+                Duration d = Duration.parse(s.toUpperCase(Locale.ROOT));
                 if (!d.isNegative()) {
                     return d;
                 }
-            } catch (java.time.format.DateTimeParseException ignored) {
+            } catch (DateTimeParseException ignored) {
                 // reported below
             }
         } else if (s.matches("[0-9]+[smhdw]")) {

@@ -6,9 +6,11 @@ import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.storage.BlobInfo;
 import java.io.IOException;
+import java.nio.BufferUnderflowException;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -16,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -33,7 +36,8 @@ import java.util.concurrent.Future;
 public final class Verifier {
     /**
      * @param backup   the backup a damaged file belongs to (null for the WAL archive and for unreferenced damage)
-     * @param file     the file in the backup, or the WAL file ({@code 000000010000000000000003}, {@code 00000002.history})
+     * @param file     the file in the backup, or the WAL file ({@code 000000010000000000000003}, {@code
+     * 00000002.history})
      * @param timeline the WAL timeline the problem breaks (WAL problems only)
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -207,7 +211,7 @@ public final class Verifier {
             });
             // the manifest's digest must be the one the bytes a restore writes give: a plain chunk's content id is
             // its id (re-hashed above), a delta block's the id of the rebuilt block
-            Set<String> alreadyBroken = new java.util.HashSet<>();
+            Set<String> alreadyBroken = new HashSet<>();
             problems.forEach(p -> alreadyBroken.add(p.backup() + "\0" + p.file()));
             for (User u : allFiles) {
                 if (alreadyBroken.contains(u.backup() + "\0" + u.file().path())) {
@@ -290,7 +294,7 @@ public final class Verifier {
             badPacks.put(packId, "pack " + packId + " is damaged: its SHA-256 does not match its name");
         }
         // the plaintext of this pack's delta chunks (and of bases that live here), kept until the deltas are rebuilt
-        Set<ChunkId> keep = new java.util.HashSet<>();
+        Set<ChunkId> keep = new HashSet<>();
         for (String ref : deltaRefs) {
             keep.addAll(ChunkRefs.ids(ref));
         }
@@ -329,7 +333,7 @@ public final class Verifier {
             try {
                 byte[] block = ChunkRefs.applyDelta(base, delta, pair.get(1));
                 deltaContentIds.put(ref, ChunkId.of(repo.chunkIds().idOf(block, 0, block.length)));
-            } catch (RepositoryException.Corrupt | java.nio.BufferUnderflowException e) {
+            } catch (RepositoryException.Corrupt | BufferUnderflowException e) {
                 badDeltas.put(ref, "delta block " + ref + " cannot be rebuilt: " + e.getMessage());
             }
         }
@@ -366,7 +370,7 @@ public final class Verifier {
         for (Future<?> f : futures) {
             try {
                 f.get();
-            } catch (java.util.concurrent.ExecutionException ex) {
+            } catch (ExecutionException ex) {
                 futures.forEach(x -> x.cancel(true));
                 if (ex.getCause() instanceof RuntimeException re) {
                     throw re;

@@ -1,10 +1,13 @@
 package dev.lifeboat.repository;
 
+import com.github.luben.zstd.Zstd;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
+import dev.lifeboat.storage.BlobStore;
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -64,7 +67,8 @@ public final class WalArchive {
         return SEGMENT.matcher(name).matches();
     }
 
-    /** An in-progress segment written by the streaming receiver (or by PostgreSQL at promotion): {@code <segment>.partial}. */
+    /** An in-progress segment written by the streaming receiver (or by PostgreSQL at promotion): {@code
+     * <segment>.partial}. */
     public static boolean isPartial(String name) {
         return PARTIAL.matcher(name).matches();
     }
@@ -118,7 +122,8 @@ public final class WalArchive {
         }
     }
 
-    /** Every recorded timeline owner, by timeline (timelines archived before owners existed and not pushed to since have none). */
+    /** Every recorded timeline owner, by timeline (timelines archived before owners existed and not pushed to since
+     * have none). */
     public Map<Integer, TimelineOwners.Owner> timelineOwners() throws IOException {
         return owners.all();
     }
@@ -285,7 +290,8 @@ public final class WalArchive {
                 "timeline " + owner.timeline() + " of "
                         + repo.uri() + " is archived by " + owner.describe() + "; this is " + who.describe()
                         + ", pushing " + name
-                        + ": two clusters are writing one timeline, and their WAL would mix under the same names. Give the copy "
+                        + ": two clusters are writing one timeline, and their WAL would mix under the same names. Give "
+                        + "the copy "
                         + "its own repository, or restore it with archiving off (archive_mode = off)");
     }
 
@@ -432,8 +438,10 @@ public final class WalArchive {
                         + (owner == null
                                 ? ""
                                 : ", and timeline " + owner.timeline() + " is archived by " + owner.describe())
-                        + ". One cluster never writes two versions of a file: another copy of this cluster (a file-system "
-                        + "snapshot or pg_basebackup clone, which has no restore marker) is archiving into this repository. "
+                        + ". One cluster never writes two versions of a file: another copy of this cluster (a "
+                        + "file-system "
+                        + "snapshot or pg_basebackup clone, which has no restore marker) is archiving into this "
+                        + "repository. "
                         + "Give it its own repository");
     }
 
@@ -446,7 +454,7 @@ public final class WalArchive {
             Thread.sleep(20L * attempt);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while storing " + name);
+            throw new InterruptedIOException("interrupted while storing " + name);
         }
     }
 
@@ -508,7 +516,7 @@ public final class WalArchive {
      * copy of it, which has the same keys), read from the compressed frame's header without decompressing it; -1 if
      * the partial is not there (the receiver completed the segment meanwhile).
      */
-    public long partialLength(dev.lifeboat.storage.BlobStore store, String name) throws IOException {
+    public long partialLength(BlobStore store, String name) throws IOException {
         if (!isPartial(name)) {
             throw new IllegalArgumentException("'" + name + "' is not a partial WAL segment name");
         }
@@ -518,7 +526,7 @@ public final class WalArchive {
         } catch (BlobNotFoundException e) {
             return -1;
         }
-        long n = com.github.luben.zstd.Zstd.getFrameContentSize(
+        long n = Zstd.getFrameContentSize(
                 repo.openMetadata(sealed, aad(name), "archived WAL file " + name + " in " + store.uri()));
         if (n < 0) {
             throw new RepositoryException.Corrupt(

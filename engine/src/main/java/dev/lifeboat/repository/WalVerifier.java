@@ -56,9 +56,9 @@ public final class WalVerifier {
     private static final Map<String, Integer> PAGE_MAGIC =
             Map.of("12", 0xD101, "13", 0xD106, "14", 0xD10D, "15", 0xD110, "16", 0xD113, "17", 0xD116);
     /** pg_waldump's words for "the WAL ends here": zeros, a recycled page or record, nothing more to read. */
-    private static final Pattern END_OF_WAL = Pattern.compile(
-            "invalid record length at .*: wanted \\d+, got 0"
-                    + "|invalid magic number 0000|unexpected pageaddr|record with incorrect prev-link|could not find a valid record");
+    private static final Pattern END_OF_WAL = Pattern.compile("invalid record length at .*: wanted \\d+, got 0"
+            + "|invalid magic number 0000|unexpected pageaddr|record with incorrect prev-link|could not find a "
+            + "valid record");
 
     private static final Pattern SEGMENT_NAME = Pattern.compile("\\b([0-9A-F]{24})\\b");
     private static final Pattern LSN = Pattern.compile("\\b([0-9A-F]{1,8}/[0-9A-F]{1,8})\\b");
@@ -161,7 +161,8 @@ public final class WalVerifier {
                         tli,
                         name,
                         "timeline " + tli + " has archived WAL or backups but its history "
-                                + "file is not archived, so a recovery cannot follow it back to its parent timeline; push "
+                                + "file is not archived, so a recovery cannot follow it back to its parent timeline; "
+                                + "push "
                                 + "pg_wal/" + name
                                 + " from the server that created the timeline with `lifeboat wal-push`"));
             }

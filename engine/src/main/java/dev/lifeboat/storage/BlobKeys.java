@@ -17,7 +17,8 @@ public final class BlobKeys {
         return prefix.isEmpty() ? prefix : requireValid(prefix);
     }
 
-    /** Turns the path part of {@code scheme://container/path} into a key prefix: "" or "path/" (never a leading '/'). */
+    /** Turns the path part of {@code scheme://container/path} into a key prefix: "" or "path/" (never a leading '/').
+     * */
     public static String rootPrefix(String path) {
         String p = path == null ? "" : path;
         while (p.startsWith("/")) {

@@ -3,6 +3,8 @@ package dev.lifeboat.storage;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -30,13 +32,14 @@ public interface BlobStore extends Closeable {
     /**
      * For a conditional create the store refused: whether the object now holds exactly {@code data}. The store stack
      * retries operations (see {@code RetryingBlobStore}), and a retry of a create whose first attempt succeeded but
-     * whose answer was lost is refused as "exists"; the bytes tell it apart. Callers create objects with content unique to them (locks, a new
+     * whose answer was lost is refused as "exists"; the bytes tell it apart. Callers create objects with content unique
+     * to them (locks, a new
      * repository's config) or content that is the same whoever writes it (WAL, content-addressed files), so
      * "it holds my bytes" means "created" in both cases.
      */
     default boolean holdsExactly(String key, byte[] data) throws IOException {
         try {
-            return java.util.Arrays.equals(get(key), data);
+            return Arrays.equals(get(key), data);
         } catch (BlobNotFoundException e) {
             return false;
         }
@@ -63,7 +66,7 @@ public interface BlobStore extends Closeable {
      * Removes what interrupted writes left behind and older than {@code olderThan} (e.g. the local store's temporary
      * files; object stores leave nothing visible); returns how many. Decorators pass it on to the store they wrap.
      */
-    default int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+    default int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
         return 0;
     }
 

@@ -38,9 +38,9 @@ class ReplicationConfigTest {
     void badConfigsAreRefusedWithTheReason() {
         assertThatThrownBy(() -> load("{")).hasMessageContaining("not valid JSON");
         assertThatThrownBy(() -> load("{\"regions\": []}")).hasMessageContaining("names no regions");
-        assertThatThrownBy(
-                        () -> load(
-                                "{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\"}, {\"name\": \"a\", \"uri\": \"file:///y\"}]}"))
+        assertThatThrownBy(() ->
+                        load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\"}, {\"name\": \"a\", \"uri\": "
+                                + "\"file:///y\"}]}"))
                 .hasMessageContaining("region a is named twice");
         assertThatThrownBy(() -> load("{\"regions\": [{\"name\": \"a b\", \"uri\": \"file:///x\"}]}"))
                 .hasMessageContaining("region name 'a b'");

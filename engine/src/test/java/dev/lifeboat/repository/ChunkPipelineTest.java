@@ -25,6 +25,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** ChunkWriter → packs and index → ChunkReader, dedup, trailers, index rebuild, damage detection and Verifier. */
 class ChunkPipelineTest {
@@ -401,7 +402,7 @@ class ChunkPipelineTest {
     }
 
     @ParameterizedTest(name = "format {0}")
-    @org.junit.jupiter.params.provider.ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
+    @ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
     void verifierReportsADamagedUnencryptedManifest(int version) throws Exception {
         Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE, version);
         String backup = "20250115-100000F-abcd";
@@ -436,9 +437,10 @@ class ChunkPipelineTest {
                 .hasMessageContaining("trailer length");
     }
 
-    /** readPackTrailer accepts a trailer length of 1..3, and Pack.decodeEntries reads a count from fewer than 4 bytes. */
+    /** readPackTrailer accepts a trailer length of 1..3, and Pack.decodeEntries reads a count from fewer than 4 bytes.
+     * */
     @ParameterizedTest(name = "format {0}")
-    @org.junit.jupiter.params.provider.ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
+    @ValueSource(ints = {RepositoryConfig.V1, RepositoryConfig.V2})
     void tinyTrailerLengthInAnUnencryptedPackIsCorrupt(int version) throws Exception {
         Repository repo = RepoFixture.create(dir.resolve("r"), false, PACK_SIZE, version);
         storeSomething(repo);

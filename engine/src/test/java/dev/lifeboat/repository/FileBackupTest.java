@@ -75,7 +75,7 @@ class FileBackupTest {
         // the same cuts as chunking the bytes in memory
         List<int[]> cuts = RepoFixture.cuts(content, chunker);
         assertThat(e.chunks()).hasSize(cuts.size());
-        List<ChunkId> ids = new java.util.ArrayList<>();
+        List<ChunkId> ids = new ArrayList<>();
         for (int i = 0; i < cuts.size(); i++) {
             byte[] id = repo.chunkIds().idOf(content, cuts.get(i)[0], cuts.get(i)[1]);
             assertThat(e.chunks().get(i)).isEqualTo(ChunkId.of(id).hex());

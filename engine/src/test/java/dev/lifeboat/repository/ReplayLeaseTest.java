@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -53,8 +54,8 @@ class ReplayLeaseTest {
                 "/pg",
                 "zstd",
                 Map.of("startLsn", "0/3000028", "timeline", "3", "walSegmentSize", Long.toString(1L << 20)),
-                java.util.List.of(),
-                java.util.List.of(),
+                List.of(),
+                List.of(),
                 null);
         ReplayLease.Lease l = ReplayLease.create(store, s, dir.resolve("t"));
         assertThat(l.backup()).isEqualTo(s.id());
@@ -71,8 +72,8 @@ class ReplayLeaseTest {
                 "/pg",
                 "zstd",
                 Map.of(),
-                java.util.List.of(),
-                java.util.List.of(),
+                List.of(),
+                List.of(),
                 null);
         assertThatThrownBy(() -> ReplayLease.create(store, noLsn, dir.resolve("t")))
                 .isInstanceOf(IllegalArgumentException.class)

@@ -1,5 +1,6 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
@@ -32,7 +33,8 @@ final class RepoFixture {
                 "dGVzdC1rZXktZmlsZS1jb250ZW50cy0wMTIzNDU2Nzg5YWJjZGVm".getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Creates a repository, then rewrites its (unauthenticated) config with a small pack size so tests get many packs. */
+    /** Creates a repository, then rewrites its (unauthenticated) config with a small pack size so tests get many packs.
+     * */
     static Repository create(BlobStore store, boolean encrypted, int packSize) throws IOException {
         return create(store, encrypted, packSize, RepositoryConfig.VERSION);
     }
@@ -103,7 +105,7 @@ final class RepoFixture {
     }
 
     /** Cut lengths for the data with the given chunker, in order. */
-    static List<int[]> cuts(byte[] data, dev.lifeboat.repository.chunking.Chunker chunker) {
+    static List<int[]> cuts(byte[] data, Chunker chunker) {
         List<int[]> out = new ArrayList<>();
         int off = 0;
         while (off < data.length) {

@@ -13,9 +13,11 @@ import dev.lifeboat.storage.BlobStore;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import javax.crypto.Cipher;
@@ -117,7 +119,7 @@ class RepositoryFormatV2Test {
         Set<String> salts = new HashSet<>();
         for (PackedChunk c : index.chunks().values()) {
             byte[] blob = s.store().getRange(Pack.key(c.packId()), c.offset(), c.length());
-            salts.add(java.util.HexFormat.of().formatHex(blob, 0, 16));
+            salts.add(HexFormat.of().formatHex(blob, 0, 16));
             byte[] compressed = openAsDocumented(master, blob, c.id().bytes());
             assertThat(Compression.decompress(compressed, 0, compressed.length, c.rawLength()))
                     .hasSize(c.rawLength());
@@ -283,7 +285,7 @@ class RepositoryFormatV2Test {
         byte[] manifest = s.store().get(Repository.SNAPSHOTS + s.backup());
         byte[] frame = Arrays.copyOf(manifest, manifest.length - 32);
         byte[] aad = ("lifeboat-snapshot:" + s.backup()).getBytes(StandardCharsets.UTF_8);
-        java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
         md.update(ByteBuffer.allocate(4).putInt(aad.length).array());
         md.update(aad);
         md.update(frame);

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.lifeboat.repository.crypto.ChunkIds;
 import dev.lifeboat.repository.crypto.KeyMaterial;
 import dev.lifeboat.repository.crypto.KeySource;
@@ -213,8 +214,7 @@ class RepositoryTest {
     @Test
     void unknownConfigFieldsAreIgnored() throws Exception {
         RepositoryConfig c = Repository.init(store, null, true);
-        com.fasterxml.jackson.databind.node.ObjectNode json =
-                (com.fasterxml.jackson.databind.node.ObjectNode) Json.MAPPER.readTree(store.get(Repository.CONFIG_KEY));
+        ObjectNode json = (ObjectNode) Json.MAPPER.readTree(store.get(Repository.CONFIG_KEY));
         json.put("addedByANewerMinorVersion", true);
         store.put(Repository.CONFIG_KEY, Json.MAPPER.writeValueAsBytes(json));
         assertThat(Repository.open(store, null).config()).isEqualTo(c);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -49,7 +50,7 @@ class RetentionPolicyTest {
                         is.plusSeconds(600)));
             }
         }
-        Collections.shuffle(out, new java.util.Random(42)); // input order must not matter
+        Collections.shuffle(out, new Random(42)); // input order must not matter
         return out;
     }
 

@@ -9,9 +9,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
 
 /**
- * A test server run as a separate process (S3Mock, Azurite): started on free loopback ports, waited for until it answers
+ * A test server run as a separate process (S3Mock, Azurite): started on free loopback ports, waited for until it
+ * answers
  * HTTP, and stopped by a shutdown hook when the test JVM exits, so one instance serves every test class of the run.
  */
 public final class ExternalServer {
@@ -78,7 +81,7 @@ public final class ExternalServer {
         process.descendants().forEach(ProcessHandle::destroy);
         process.destroy();
         try {
-            if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            if (!process.waitFor(10, TimeUnit.SECONDS)) {
                 process.destroyForcibly();
             }
         } catch (InterruptedException e) {
@@ -102,14 +105,15 @@ public final class ExternalServer {
         return name + " (pid " + process.pid() + ")";
     }
 
-    /** One server per test JVM, started on first use; a failed start is remembered so later tests fail at once with its cause. */
+    /** One server per test JVM, started on first use; a failed start is remembered so later tests fail at once with its
+     * cause. */
     public static final class Shared<T> {
         private final String what;
-        private final java.util.concurrent.Callable<T> start;
+        private final Callable<T> start;
         private T value;
         private Exception failure;
 
-        public Shared(String what, java.util.concurrent.Callable<T> start) {
+        public Shared(String what, Callable<T> start) {
             this.what = what;
             this.start = start;
         }

@@ -24,7 +24,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Each request is read whole (head and body, by {@code Content-Length} or chunked framing), matched against the rules,
  * and then either answered by the proxy (a status), or forwarded byte for byte to the server on a fresh connection (the
  * request line, the body and every header, {@code Range} and {@code Host} included, unchanged; only the hop-by-hop
- * {@code Connection}, {@code Keep-Alive} and {@code Expect} headers are replaced) with the response relayed back, late or
+ * {@code Connection}, {@code Keep-Alive} and {@code Expect} headers are replaced) with the response relayed back, late
+ * or
  * cut off. Every connection carries one request: the proxy adds {@code Connection: close} both ways.
  */
 public final class FaultInjectingProxy implements Closeable {
@@ -47,7 +48,8 @@ public final class FaultInjectingProxy implements Closeable {
     /** Read the request and never answer, until the client gives up and closes the connection. */
     public record Hang() implements Fault {}
 
-    /** Matches requests whose method is {@code method} (null: any) and whose request target contains {@code targetPart}. */
+    /** Matches requests whose method is {@code method} (null: any) and whose request target contains {@code
+     * targetPart}. */
     private static final class Rule {
         final String method;
         final String targetPart;

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * How a remote store behaves when the network or the server misbehaves, with a {@link FaultInjectingProxy} between the
- * store's client and a real test server. Transient faults (a few 500/503 answers, a slow answer, a connection dropped in
+ * store's client and a real test server. Transient faults (a few 500/503 answers, a slow answer, a connection dropped
+ * in
  * the middle of a response, a request left unanswered past the client's timeout) must be survived by the retries of the
  * store stack (the client makes one attempt per request, as {@link BlobStores#open} builds it) with the data intact;
  * persistent ones must end in an {@link IOException} that names the key and the store,
@@ -49,8 +50,10 @@ public abstract class FaultInjectionContract {
     protected abstract BlobStore openStore(String endpoint) throws Exception;
 
     /**
-     * Method and a part of the request target of the single-request upload of {@code key} (a small object). S3 and Azure
-     * name the key in the target; a backend whose upload request does not (GCS names it in the body) matches every upload.
+     * Method and a part of the request target of the single-request upload of {@code key} (a small object). S3 and
+     * Azure
+     * name the key in the target; a backend whose upload request does not (GCS names it in the body) matches every
+     * upload.
      */
     protected String[] smallPutRequest(String key) {
         return new String[] {"PUT", key};

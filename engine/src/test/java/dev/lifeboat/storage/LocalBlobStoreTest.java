@@ -7,6 +7,8 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
@@ -15,7 +17,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-/** The shared contract, plus what only a file system store does: files on disk, temporary files, a root that may not exist. */
+/** The shared contract, plus what only a file system store does: files on disk, temporary files, a root that may not
+ * exist. */
 class LocalBlobStoreTest extends BlobStoreContract {
     @TempDir
     Path dir;
@@ -57,13 +60,11 @@ class LocalBlobStoreTest extends BlobStoreContract {
         assertThat(keys("")).containsExactly("data/ab/abc");
         assertThat(keys("data/ab/")).containsExactly("data/ab/abc");
         assertThat(keys("data/ab/.")).isEmpty();
-        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1)))
+        assertThat(local().removeStaleTemporaryFiles(Duration.ofHours(1)))
                 .as("too young to remove")
                 .isZero();
-        Files.setLastModifiedTime(
-                leftover, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
-        assertThat(local().removeStaleTemporaryFiles(java.time.Duration.ofHours(1)))
-                .isEqualTo(1);
+        Files.setLastModifiedTime(leftover, FileTime.fromMillis(System.currentTimeMillis() - 7_200_000));
+        assertThat(local().removeStaleTemporaryFiles(Duration.ofHours(1))).isEqualTo(1);
         assertThat(Files.exists(leftover)).isFalse();
         assertThat(store.get("data/ab/abc")).isEqualTo(bytes("x"));
     }

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The generated contract round-trips over grpc-java's in-process transport (the real client and server stacks,
- * without sockets): an agent says hello and is welcomed; on its heartbeat it gets a job and streams the job's events back.
+ * without sockets): an agent says hello and is welcomed; on its heartbeat it gets a job and streams the job's events
+ * back.
  */
 class AgentLinkContractTest {
 

@@ -7,6 +7,7 @@ import dev.lifeboat.agent.metrics.RpoProbe;
 import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.security.MutualTls;
+import dev.lifeboat.security.Pki;
 import dev.lifeboat.security.TlsFiles;
 import io.grpc.ChannelCredentials;
 import io.grpc.InsecureChannelCredentials;
@@ -97,7 +98,7 @@ public final class Agent implements AutoCloseable {
         if (config.controller() != null) {
             ChannelCredentials creds = config.insecureDev()
                     ? InsecureChannelCredentials.create()
-                    : MutualTls.channelCredentials(tls, dev.lifeboat.security.Pki.Role.CONTROLLER);
+                    : MutualTls.channelCredentials(tls, Pki.Role.CONTROLLER);
             String version = Agent.class.getPackage().getImplementationVersion();
             link = new ControllerLink(
                             config.controller().target(),

@@ -4,11 +4,13 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.common.HostPort;
 import dev.lifeboat.repository.compress.Compression;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.cert.CertificateException;
 import java.security.cert.CertificateFactory;
@@ -144,7 +146,7 @@ public record AgentConfig(
         String text;
         try {
             text = Files.readString(file);
-        } catch (java.nio.file.NoSuchFileException e) {
+        } catch (NoSuchFileException e) {
             throw new ConfigException("agent config " + file + " does not exist");
         }
         return parse(text, file.toAbsolutePath().normalize());
@@ -359,7 +361,8 @@ public record AgentConfig(
                 throw error(
                         key,
                         "'" + s
-                                + "' may only hold letters, digits, '.', '_' and '-' (and start with a letter or digit)");
+                                + "' may only hold letters, digits, '.', '_' and '-' (and start with a letter or "
+                                + "digit)");
             }
             return s;
         }
@@ -437,7 +440,7 @@ public record AgentConfig(
                 return dflt;
             }
             try {
-                return dev.lifeboat.common.Durations.parse(s);
+                return Durations.parse(s);
             } catch (IllegalArgumentException e) {
                 throw error(key, e.getMessage());
             }

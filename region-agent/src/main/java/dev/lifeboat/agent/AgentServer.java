@@ -1,13 +1,24 @@
 package dev.lifeboat.agent;
 
 import dev.lifeboat.common.HostPort;
+import dev.lifeboat.security.MutualTls;
+import dev.lifeboat.security.Pki;
+import dev.lifeboat.security.TlsFiles;
 import io.grpc.BindableService;
+import io.grpc.Grpc;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Metadata;
 import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
 import io.grpc.ServerCredentials;
+import io.grpc.ServerInterceptor;
+import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLSession;
 
 /**
  * The agent's gRPC server (Netty) on {@code listen}: the Jobs API, plus any further services given. Credentials come
@@ -21,7 +32,7 @@ public final class AgentServer implements AutoCloseable {
         this.listen = listen;
         NettyServerBuilder b = NettyServerBuilder.forAddress(listen.socketAddress(), credentials)
                 .addService(new JobsService(jobs))
-                .intercept(new CallerCheck(!(credentials instanceof io.grpc.InsecureServerCredentials)))
+                .intercept(new CallerCheck(!(credentials instanceof InsecureServerCredentials)))
                 // watchers of long jobs stay connected for hours: keep idle connections alive through middleboxes
                 .keepAliveTime(60, TimeUnit.SECONDS)
                 .permitKeepAliveTime(20, TimeUnit.SECONDS)
@@ -36,7 +47,7 @@ public final class AgentServer implements AutoCloseable {
      * Who may drive this agent: the controller and operators' client certificates. Other agents' certificates come from
      * the same CA but are refused, so one compromised host cannot expire or restore another's backups.
      */
-    static final class CallerCheck implements io.grpc.ServerInterceptor {
+    static final class CallerCheck implements ServerInterceptor {
         private final boolean tls;
 
         CallerCheck(boolean tls) {
@@ -44,25 +55,25 @@ public final class AgentServer implements AutoCloseable {
         }
 
         @Override
-        public <Q, R> io.grpc.ServerCall.Listener<Q> interceptCall(
-                io.grpc.ServerCall<Q, R> call, io.grpc.Metadata headers, io.grpc.ServerCallHandler<Q, R> next) {
+        public <Q, R> ServerCall.Listener<Q> interceptCall(
+                ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
             if (tls) {
-                javax.net.ssl.SSLSession session = call.getAttributes().get(io.grpc.Grpc.TRANSPORT_ATTR_SSL_SESSION);
-                dev.lifeboat.security.MutualTls.PeerIdentity peer;
+                SSLSession session = call.getAttributes().get(Grpc.TRANSPORT_ATTR_SSL_SESSION);
+                MutualTls.PeerIdentity peer;
                 try {
-                    peer = session == null ? null : dev.lifeboat.security.MutualTls.peerOf(session);
+                    peer = session == null ? null : MutualTls.peerOf(session);
                 } catch (RuntimeException e) {
                     peer = null;
                 }
-                if (peer == null || peer.role() == dev.lifeboat.security.Pki.Role.AGENT) {
+                if (peer == null || peer.role() == Pki.Role.AGENT) {
                     call.close(
-                            io.grpc.Status.PERMISSION_DENIED.withDescription(
+                            Status.PERMISSION_DENIED.withDescription(
                                     peer == null
                                             ? "no client certificate"
                                             : "certificate " + peer.commonName()
                                                     + " belongs to an agent; agents may not drive other agents"),
-                            new io.grpc.Metadata());
-                    return new io.grpc.ServerCall.Listener<>() {};
+                            new Metadata());
+                    return new ServerCall.Listener<>() {};
                 }
             }
             return next.startCall(call, headers);
@@ -74,13 +85,13 @@ public final class AgentServer implements AutoCloseable {
      * present one signed by the configured CA.
      */
     public static ServerCredentials mutualTls(AgentConfig.Tls tls) {
-        return dev.lifeboat.security.MutualTls.serverCredentials(
-                new dev.lifeboat.security.TlsFiles(tls.ca(), tls.cert(), tls.key()));
+        return MutualTls.serverCredentials(new TlsFiles(tls.ca(), tls.cert(), tls.key()));
     }
 
-    /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only). */
+    /** The credentials the agent config asks for: mutual TLS, or plaintext with {@code insecure-dev} (loopback only).
+     * */
     public static ServerCredentials credentials(AgentConfig config) {
-        return config.insecureDev() ? io.grpc.InsecureServerCredentials.create() : mutualTls(config.tls());
+        return config.insecureDev() ? InsecureServerCredentials.create() : mutualTls(config.tls());
     }
 
     public AgentServer start() throws IOException {

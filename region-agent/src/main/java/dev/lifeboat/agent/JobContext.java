@@ -10,8 +10,10 @@ import dev.lifeboat.storage.BlobStore;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /**
  * What a running job gets from the agent: its request and database, a cancel flag, a progress listener that turns
@@ -29,7 +31,7 @@ final class JobContext {
     private final AgentConfig config;
     private final Cancellation cancel;
     private final Sink sink;
-    private final java.util.function.LongConsumer bytesCounter;
+    private final LongConsumer bytesCounter;
 
     // throttling state, guarded by this
     private long intervalNanos = 1_000_000_000L;
@@ -45,7 +47,7 @@ final class JobContext {
             AgentConfig config,
             Cancellation cancel,
             Sink sink,
-            java.util.function.LongConsumer bytesCounter) {
+            LongConsumer bytesCounter) {
         this.request = request;
         this.database = database;
         this.config = config;
@@ -91,7 +93,7 @@ final class JobContext {
 
     /** A short status line as a progress event of {@code phase}. */
     void message(String phase, String text) {
-        onProgress(new ProgressEvent(phase, "", 0, -1, 0, -1, 0, null, java.time.Instant.now(), text), true);
+        onProgress(new ProgressEvent(phase, "", 0, -1, 0, -1, 0, null, Instant.now(), text), true);
     }
 
     private void onProgress(ProgressEvent e, boolean force) {

@@ -9,6 +9,7 @@ import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 
 /** Job events and statuses as plain JSON-ready maps (for {@code --json} output and anything that speaks JSON). */
 public final class JobEvents {
@@ -58,7 +59,7 @@ public final class JobEvents {
         m.put("jobId", r.getJobId());
         m.put("type", r.getType().name());
         m.put("database", r.getDatabase());
-        m.put("params", new java.util.TreeMap<>(r.getParamsMap()));
+        m.put("params", new TreeMap<>(r.getParamsMap()));
         m.put("requestedBy", r.getRequestedBy());
         return m;
     }

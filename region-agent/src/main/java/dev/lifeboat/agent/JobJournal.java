@@ -1,5 +1,6 @@
 package dev.lifeboat.agent;
 
+import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobRequest;
@@ -10,6 +11,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -64,7 +66,8 @@ final class JobJournal {
                         // a submit that crashed before its request was durable was never acknowledged: nothing to
                         // report
                         log.warn(
-                                "removing job directory {} without a request (a submit interrupted before it was accepted)",
+                                "removing job directory {} without a request (a submit interrupted before it was "
+                                        + "accepted)",
                                 d);
                         deleteTree(d);
                     }
@@ -93,7 +96,7 @@ final class JobJournal {
         }
         byte[] all = Files.readAllBytes(file);
         // framed by hand: protobuf's parseDelimitedFrom takes a record cut short for a complete, shorter one
-        com.google.protobuf.CodedInputStream in = com.google.protobuf.CodedInputStream.newInstance(all);
+        CodedInputStream in = CodedInputStream.newInstance(all);
         int good = 0;
         String id = jobDir.getFileName().toString();
         while (good < all.length) {
@@ -185,7 +188,7 @@ final class JobJournal {
     }
 
     static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+        if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
         try (var walk = Files.walk(root)) {

@@ -1,6 +1,7 @@
 package dev.lifeboat.agent;
 
 import com.google.protobuf.Timestamp;
+import dev.lifeboat.engine.postgres.PgException;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.progress.ProgressEvent;
@@ -9,12 +10,17 @@ import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.proto.v1.JobStatus;
 import dev.lifeboat.proto.v1.JobType;
+import dev.lifeboat.repository.RepositoryException;
 import dev.lifeboat.util.Json;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.NoSuchFileException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayDeque;
@@ -27,8 +33,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CopyOnWriteArraySet;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -345,7 +353,8 @@ public final class JobManager implements AutoCloseable {
         return true;
     }
 
-    /** Every job (oldest submit first) with its request and last event; only those not ended with {@code runningOnly}. */
+    /** Every job (oldest submit first) with its request and last event; only those not ended with {@code runningOnly}.
+     * */
     public List<JobStatus> list(boolean runningOnly) {
         List<Job> all;
         synchronized (this) {
@@ -542,7 +551,8 @@ public final class JobManager implements AutoCloseable {
         queued = queue.size();
     }
 
-    /** Backups and expiry of one database's repository take its lock: a second one waits its turn instead of failing on it. */
+    /** Backups and expiry of one database's repository take its lock: a second one waits its turn instead of failing on
+     * it. */
     private static boolean writesRepository(Job j) {
         return switch (j.request.getType()) {
             case BACKUP_FULL, BACKUP_INCREMENTAL, BACKUP_DIFFERENTIAL, EXPIRE -> true;
@@ -627,8 +637,8 @@ public final class JobManager implements AutoCloseable {
                 if (t instanceof RuntimeException
                         && !(t instanceof IllegalArgumentException
                                 || t instanceof IllegalStateException
-                                || t instanceof dev.lifeboat.engine.postgres.PgException
-                                || t instanceof dev.lifeboat.repository.RepositoryException)) {
+                                || t instanceof PgException
+                                || t instanceof RepositoryException)) {
                     log.warn("job {} ({} on {}) failed", job.id(), req.getType(), req.getDatabase(), t);
                 } else {
                     log.warn("job {} ({} on {}) failed: {}", job.id(), req.getType(), req.getDatabase(), describe(t));
@@ -813,19 +823,19 @@ public final class JobManager implements AutoCloseable {
 
     /** One line that says what went wrong (file-system exceptions carry only a path as their message). */
     static String describe(Throwable t) {
-        while ((t instanceof java.util.concurrent.ExecutionException
-                        || t instanceof java.io.UncheckedIOException
-                        || t instanceof java.util.concurrent.CompletionException)
+        while ((t instanceof ExecutionException
+                        || t instanceof UncheckedIOException
+                        || t instanceof CompletionException)
                 && t.getCause() != null) {
             t = t.getCause();
         }
-        if (t instanceof java.nio.file.AccessDeniedException a) {
+        if (t instanceof AccessDeniedException a) {
             return "permission denied: " + a.getFile() + " (agent runs as " + System.getProperty("user.name") + ")";
         }
-        if (t instanceof java.nio.file.NoSuchFileException n) {
+        if (t instanceof NoSuchFileException n) {
             return "no such file or directory: " + n.getFile();
         }
-        if (t instanceof java.nio.file.FileAlreadyExistsException f) {
+        if (t instanceof FileAlreadyExistsException f) {
             return "already exists: " + f.getFile();
         }
         return t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -79,7 +80,7 @@ final class ReplicateJob implements JobExecutor {
                         m.put("skipped", pass.skipped());
                         m.put("seconds", pass.seconds());
                         passes.put(e.getKey().name(), m);
-                    } catch (java.util.concurrent.ExecutionException ex) {
+                    } catch (ExecutionException ex) {
                         ctx.cancellation().throwIfCancelled();
                         failures.add(e.getKey().name() + ": " + JobManager.describe(ex.getCause()));
                         passes.put(e.getKey().name(), Map.of("error", JobManager.describe(ex.getCause())));

@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -36,7 +37,7 @@ final class RestoreJob implements JobExecutor {
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
         String job = pitr ? "RESTORE_PITR" : "RESTORE";
         Set<String> allowed =
-                new java.util.HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner", "archive_mode"));
+                new HashSet<>(Set.of("target", "backup_id", "parallel", "validate", "owner", "archive_mode"));
         if (pitr) {
             allowed.addAll(TARGETS);
             allowed.addAll(Set.of("exclusive", "timeline"));

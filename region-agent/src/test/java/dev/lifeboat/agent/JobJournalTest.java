@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileTime;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -94,7 +95,7 @@ class JobJournalTest {
                             .filter(e -> e.getJobId().equals("running"))
                             .findFirst()
                             .orElseThrow());
-            List<JobEvent> replay = new java.util.ArrayList<>();
+            List<JobEvent> replay = new ArrayList<>();
             try (AutoCloseable w = m.watch("running", 0, replay::add)) {
                 assertThat(replay).extracting(JobEvent::getSequence).containsExactly(1L, 2L, 3L);
             }

@@ -19,14 +19,18 @@ import io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyManagementException;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.List;
+import javax.net.ssl.KeyManager;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLContextSpi;
@@ -39,7 +43,9 @@ import javax.net.ssl.SSLServerSocketFactory;
 import javax.net.ssl.SSLSession;
 import javax.net.ssl.SSLSessionContext;
 import javax.net.ssl.SSLSocketFactory;
+import javax.net.ssl.TrustManager;
 import javax.net.ssl.TrustManagerFactory;
+import javax.net.ssl.X509ExtendedTrustManager;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 
 /**
@@ -71,7 +77,8 @@ public final class MutualTls {
             return new PeerIdentity(cn, Pki.Role.fromOu(ou));
         }
 
-        /** The peer of the gRPC call running on this thread, or null outside a call that passed {@link #identityInterceptor()}. */
+        /** The peer of the gRPC call running on this thread, or null outside a call that passed {@link
+         * #identityInterceptor()}. */
         public static PeerIdentity current() {
             return PEER.get();
         }
@@ -93,7 +100,8 @@ public final class MutualTls {
         }
     }
 
-    /** gRPC client side: presents {@code files}' certificate and accepts only servers whose certificate its CA signed for the dialled name. */
+    /** gRPC client side: presents {@code files}' certificate and accepts only servers whose certificate its CA signed
+     * for the dialled name. */
     public static ChannelCredentials channelCredentials(TlsFiles files) {
         X509Certificate cert = files.check();
         PrivateKey key = files.privateKey();
@@ -110,7 +118,8 @@ public final class MutualTls {
     }
 
     /**
-     * As {@link #channelCredentials(TlsFiles)}, and the server's certificate must also carry {@code serverRole}: an agent
+     * As {@link #channelCredentials(TlsFiles)}, and the server's certificate must also carry {@code serverRole}: an
+     * agent
      * dialling the controller accepts only a controller certificate, not another agent's issued for the same host.
      */
     public static ChannelCredentials channelCredentials(TlsFiles files, Pki.Role serverRole) {
@@ -118,9 +127,9 @@ public final class MutualTls {
         PrivateKey key = files.privateKey();
         try {
             TrustManagerFactory tmf = trusting(files.caCertificates());
-            javax.net.ssl.X509ExtendedTrustManager pkix = null;
-            for (javax.net.ssl.TrustManager tm : tmf.getTrustManagers()) {
-                if (tm instanceof javax.net.ssl.X509ExtendedTrustManager x) {
+            X509ExtendedTrustManager pkix = null;
+            for (TrustManager tm : tmf.getTrustManagers()) {
+                if (tm instanceof X509ExtendedTrustManager x) {
                     pkix = x;
                 }
             }
@@ -130,73 +139,70 @@ public final class MutualTls {
                     .protocols(PROTOCOLS)
                     .build();
             return NettySslContextChannelCredentials.create(ctx);
-        } catch (java.security.GeneralSecurityException | java.io.IOException e) {
+        } catch (GeneralSecurityException | IOException e) {
             throw new PkiException("cannot set up TLS with " + files + ": " + e.getMessage(), e);
         }
     }
 
     /** The JDK's own chain and host-name checks, then the role in the server certificate's subject. */
-    private static final class RoleCheckingTrustManager extends javax.net.ssl.X509ExtendedTrustManager {
-        private final javax.net.ssl.X509ExtendedTrustManager pkix;
+    private static final class RoleCheckingTrustManager extends X509ExtendedTrustManager {
+        private final X509ExtendedTrustManager pkix;
         private final Pki.Role role;
 
-        RoleCheckingTrustManager(javax.net.ssl.X509ExtendedTrustManager pkix, Pki.Role role) {
+        RoleCheckingTrustManager(X509ExtendedTrustManager pkix, Pki.Role role) {
             this.pkix = pkix;
             this.role = role;
         }
 
-        private void checkRole(X509Certificate[] chain) throws java.security.cert.CertificateException {
+        private void checkRole(X509Certificate[] chain) throws CertificateException {
             PeerIdentity p;
             try {
                 p = PeerIdentity.of(chain[0]);
             } catch (RuntimeException e) {
-                throw new java.security.cert.CertificateException(
-                        "the server's certificate names no Lifeboat role: " + e.getMessage());
+                throw new CertificateException("the server's certificate names no Lifeboat role: " + e.getMessage());
             }
             if (p.role() != role) {
-                throw new java.security.cert.CertificateException(
+                throw new CertificateException(
                         "the server presented " + p.role().name().toLowerCase() + " certificate " + p.commonName()
                                 + "; a " + role.name().toLowerCase() + " certificate is required");
             }
         }
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
-                throws java.security.cert.CertificateException {
+        public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
             pkix.checkServerTrusted(chain, authType, engine);
             checkRole(chain);
         }
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
-                throws java.security.cert.CertificateException {
+        public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
             pkix.checkServerTrusted(chain, authType, socket);
             checkRole(chain);
         }
 
         @Override
-        public void checkServerTrusted(X509Certificate[] chain, String authType)
-                throws java.security.cert.CertificateException {
+        public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
             pkix.checkServerTrusted(chain, authType);
             checkRole(chain);
         }
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, javax.net.ssl.SSLEngine engine)
-                throws java.security.cert.CertificateException {
-            throw new java.security.cert.CertificateException("client side only");
+        public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine)
+                throws CertificateException {
+            throw new CertificateException("client side only");
         }
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType, java.net.Socket socket)
-                throws java.security.cert.CertificateException {
-            throw new java.security.cert.CertificateException("client side only");
+        public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket)
+                throws CertificateException {
+            throw new CertificateException("client side only");
         }
 
         @Override
-        public void checkClientTrusted(X509Certificate[] chain, String authType)
-                throws java.security.cert.CertificateException {
-            throw new java.security.cert.CertificateException("client side only");
+        public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
+            throw new CertificateException("client side only");
         }
 
         @Override
@@ -264,7 +270,7 @@ public final class MutualTls {
      * For HTTPS clients that authenticate otherwise (bearer tokens): trusts only the CAs in {@code caCert}, presents no
      * certificate.
      */
-    public static SSLContext trustingSslContext(java.nio.file.Path caCert) {
+    public static SSLContext trustingSslContext(Path caCert) {
         try {
             SSLContext ctx = SSLContext.getInstance("TLS");
             ctx.init(
@@ -343,8 +349,7 @@ public final class MutualTls {
         }
 
         @Override
-        protected void engineInit(javax.net.ssl.KeyManager[] km, javax.net.ssl.TrustManager[] tm, SecureRandom sr)
-                throws KeyManagementException {
+        protected void engineInit(KeyManager[] km, TrustManager[] tm, SecureRandom sr) throws KeyManagementException {
             throw new KeyManagementException(
                     "this SSLContext is already initialised with the Lifeboat CA and certificate");
         }

@@ -55,12 +55,13 @@ public final class Pki {
     public static final String CA_CERT = "ca.crt";
     public static final String CA_KEY = "ca.key";
 
-    /** Backdated start of validity, so a peer whose clock is a little behind does not see a brand-new certificate as not yet valid. */
+    /** Backdated start of validity, so a peer whose clock is a little behind does not see a brand-new certificate as
+     * not yet valid. */
     static final Duration CLOCK_SKEW = Duration.ofMinutes(5);
 
     private static final SecureRandom RANDOM = new SecureRandom();
-    private static final Pattern DNS_NAME = Pattern.compile(
-            "(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
+    private static final Pattern DNS_NAME = Pattern.compile("(\\*\\.)?[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+            + "(\\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\\.?");
 
     private Pki() {}
 
@@ -100,7 +101,8 @@ public final class Pki {
         if (Files.exists(certFile) || Files.exists(keyFile)) {
             throw new PkiException(
                     "a CA already exists in " + dir + " (" + (Files.exists(certFile) ? certFile : keyFile)
-                            + "); replacing it would invalidate every certificate it issued. Use another --dir for a new CA, "
+                            + "); replacing it would invalidate every certificate it issued. Use another --dir for a "
+                            + "new CA, "
                             + "or delete ca.crt and ca.key yourself if that is really meant");
         }
         createPrivateDir(dir);
@@ -163,7 +165,8 @@ public final class Pki {
         return issue(caDir, role, name, dnsNames, ipAddresses, now.minus(CLOCK_SKEW), now.plus(validity), outDir);
     }
 
-    /** As {@link #issue(Path, Role, String, List, List, Duration, Path)} with an explicit validity window (tests use past ones). */
+    /** As {@link #issue(Path, Role, String, List, List, Duration, Path)} with an explicit validity window (tests use
+     * past ones). */
     static IssuedCertificate issue(
             Path caDir,
             Role role,
@@ -323,7 +326,8 @@ public final class Pki {
                 .build();
     }
 
-    /** Whether {@code key} is the private half of {@code publicKey}: a signature made with one verifies with the other. */
+    /** Whether {@code key} is the private half of {@code publicKey}: a signature made with one verifies with the other.
+     * */
     static boolean keyMatches(PrivateKey key, PublicKey publicKey) {
         if (!key.getAlgorithm().equals(publicKey.getAlgorithm())) {
             return false;
@@ -352,7 +356,8 @@ public final class Pki {
         }
     }
 
-    /** Names become file names and the CN: 1–64 letters, digits, '.', '-', '_' or '@', not starting with '.', and not "ca". */
+    /** Names become file names and the CN: 1–64 letters, digits, '.', '-', '_' or '@', not starting with '.', and not
+     * "ca". */
     static void validateName(String name) {
         if (name == null || name.isBlank()) {
             throw new PkiException("a certificate needs a name (its CN), e.g. agent-eu-west-1");

@@ -7,6 +7,7 @@ import java.security.cert.CertificateExpiredException;
 import java.security.cert.CertificateNotYetValidException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
+import java.util.Date;
 import java.util.List;
 import org.bouncycastle.asn1.x500.style.BCStyle;
 
@@ -22,7 +23,8 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
         }
     }
 
-    /** {@code dir/ca.crt}, {@code dir/<name>.crt}, {@code dir/<name>.key}: the layout {@code lifeboat pki issue} writes. */
+    /** {@code dir/ca.crt}, {@code dir/<name>.crt}, {@code dir/<name>.key}: the layout {@code lifeboat pki issue}
+     * writes. */
     public static TlsFiles inDir(Path dir, String name) {
         return new TlsFiles(dir.resolve(Pki.CA_CERT), dir.resolve(name + ".crt"), dir.resolve(name + ".key"));
     }
@@ -62,17 +64,18 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
             }
         }
         if (!signed) {
-            throw new PkiException(
-                    "certificate " + cert + " (" + who + ", issued by "
-                            + c.getIssuerX500Principal().getName()
-                            + ") was not signed by the CA in " + caCert + " ("
-                            + cas.getFirst().getSubjectX500Principal().getName()
-                            + "): peers trusting that CA will refuse it. Issue one from this CA with `lifeboat pki issue`, or point at the CA that issued it");
+            throw new PkiException("certificate " + cert + " (" + who + ", issued by "
+                    + c.getIssuerX500Principal().getName()
+                    + ") was not signed by the CA in " + caCert + " ("
+                    + cas.getFirst().getSubjectX500Principal().getName()
+                    + "): peers trusting that CA will refuse it. Issue one from this CA with `lifeboat pki "
+                    + "issue`, or point at the CA that issued it");
         }
         return c;
     }
 
-    /** The identity this certificate presents to peers (CN and role), as {@link MutualTls#identityInterceptor()} will see it. */
+    /** The identity this certificate presents to peers (CN and role), as {@link MutualTls#identityInterceptor()} will
+     * see it. */
     public MutualTls.PeerIdentity identity() {
         return MutualTls.PeerIdentity.of(certificate());
     }
@@ -91,7 +94,7 @@ public record TlsFiles(Path caCert, Path cert, Path key) {
 
     private static void validity(X509Certificate c, Instant at, String what, String fix) {
         try {
-            c.checkValidity(java.util.Date.from(at));
+            c.checkValidity(Date.from(at));
         } catch (CertificateExpiredException e) {
             throw new PkiException(what + " expired on " + c.getNotAfter().toInstant() + ": " + fix);
         } catch (CertificateNotYetValidException e) {

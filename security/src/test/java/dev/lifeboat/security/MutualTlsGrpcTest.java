@@ -48,7 +48,8 @@ class MutualTlsGrpcTest {
     static Path ca;
     static Path otherCa;
 
-    /** A trivial unary service: answers with the caller's identity as the identity interceptor put it in the context. */
+    /** A trivial unary service: answers with the caller's identity as the identity interceptor put it in the context.
+     * */
     static final MethodDescriptor<String, String> WHO_AM_I = MethodDescriptor.<String, String>newBuilder()
             .setType(MethodDescriptor.MethodType.UNARY)
             .setFullMethodName("lifeboat.test.Echo/WhoAmI")
@@ -189,8 +190,10 @@ class MutualTlsGrpcTest {
     }
 
     /**
-     * Servers that ask for no client certificate at all, so only the client can refuse: it accepts one whose certificate
-     * our CA signed for the dialled name, and refuses another CA's, one for another host, and a client-only certificate.
+     * Servers that ask for no client certificate at all, so only the client can refuse: it accepts one whose
+     * certificate
+     * our CA signed for the dialled name, and refuses another CA's, one for another host, and a client-only
+     * certificate.
      */
     @Test
     void theClientRefusesServersItCannotTrust() throws IOException {

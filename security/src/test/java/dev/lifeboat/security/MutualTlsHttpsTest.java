@@ -28,6 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import javax.net.ssl.KeyManager;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.SSLEngine;
+import javax.net.ssl.SSLServerSocket;
 import javax.net.ssl.TrustManagerFactory;
 import javax.net.ssl.X509ExtendedKeyManager;
 import org.junit.jupiter.api.AfterEach;
@@ -169,7 +170,7 @@ class MutualTlsHttpsTest {
         assertThat(ctx.getDefaultSSLParameters().getProtocols()).containsExactly("TLSv1.3", "TLSv1.2");
         assertThat(ctx.getDefaultSSLParameters().getNeedClientAuth()).isTrue();
         assertThat(ctx.createSSLEngine().getNeedClientAuth()).isTrue();
-        try (var s = (javax.net.ssl.SSLServerSocket)
+        try (var s = (SSLServerSocket)
                 ctx.getServerSocketFactory().createServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             assertThat(s.getNeedClientAuth()).isTrue();
             assertThat(s.getEnabledProtocols()).containsExactly("TLSv1.3", "TLSv1.2");

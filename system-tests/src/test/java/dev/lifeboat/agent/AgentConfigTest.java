@@ -3,7 +3,9 @@ package dev.lifeboat.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.common.Durations;
 import dev.lifeboat.common.HostPort;
+import dev.lifeboat.repository.compress.Compression;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -65,7 +67,8 @@ class AgentConfigTest {
                 rpo-probe-interval: 1m
                 insecure-dev: yes
                 databases:
-                  - {name: x, pghost: /run/postgresql, pguser: backup, repo: "s3://b/p", wal-stream: true, compression: lz4, parallel: 8}
+                  - {name: x, pghost: /run/postgresql, pguser: backup, repo: "s3://b/p", wal-stream: true,
+                     compression: lz4, parallel: 8}
                 """);
         assertThat(c.controller()).isEqualTo(new HostPort("::1", 7443));
         assertThat(c.controller().target()).isEqualTo("[::1]:7443");
@@ -77,7 +80,7 @@ class AgentConfigTest {
         assertThat(x.pghost()).isEqualTo("/run/postgresql");
         assertThat(x.pguser()).isEqualTo("backup");
         assertThat(x.parallel()).isEqualTo(8);
-        assertThat(x.parsedCompression()).isEqualTo(dev.lifeboat.repository.compress.Compression.LZ4);
+        assertThat(x.parsedCompression()).isEqualTo(Compression.LZ4);
     }
 
     @Test
@@ -141,14 +144,13 @@ class AgentConfigTest {
 
     @Test
     void durations() {
-        assertThat(dev.lifeboat.common.Durations.parse("10s")).isEqualTo(Duration.ofSeconds(10));
-        assertThat(dev.lifeboat.common.Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
-        assertThat(dev.lifeboat.common.Durations.parse("1m")).isEqualTo(Duration.ofMinutes(1));
-        assertThat(dev.lifeboat.common.Durations.parse("2h")).isEqualTo(Duration.ofHours(2));
-        assertThat(dev.lifeboat.common.Durations.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
-        assertThat(dev.lifeboat.common.Durations.parse("PT30S")).isEqualTo(Duration.ofSeconds(30));
-        assertThat(dev.lifeboat.common.Durations.parse("15")).isEqualTo(Duration.ofSeconds(15));
-        assertThatThrownBy(() -> dev.lifeboat.common.Durations.parse("ten"))
-                .hasMessageContaining("'ten' is not a duration");
+        assertThat(Durations.parse("10s")).isEqualTo(Duration.ofSeconds(10));
+        assertThat(Durations.parse("500ms")).isEqualTo(Duration.ofMillis(500));
+        assertThat(Durations.parse("1m")).isEqualTo(Duration.ofMinutes(1));
+        assertThat(Durations.parse("2h")).isEqualTo(Duration.ofHours(2));
+        assertThat(Durations.parse("1.5s")).isEqualTo(Duration.ofMillis(1500));
+        assertThat(Durations.parse("PT30S")).isEqualTo(Duration.ofSeconds(30));
+        assertThat(Durations.parse("15")).isEqualTo(Duration.ofSeconds(15));
+        assertThatThrownBy(() -> Durations.parse("ten")).hasMessageContaining("'ten' is not a duration");
     }
 }

@@ -22,7 +22,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The agent's Jobs API over real mutual TLS on loopback: only clients with a certificate from the agent's CA get in. */
+/** The agent's Jobs API over real mutual TLS on loopback: only clients with a certificate from the agent's CA get in.
+ * */
 class AgentTlsTest {
     @TempDir
     static Path tmp;

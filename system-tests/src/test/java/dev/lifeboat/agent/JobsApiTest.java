@@ -18,6 +18,7 @@ import dev.lifeboat.proto.v1.JobStatus;
 import dev.lifeboat.proto.v1.JobType;
 import dev.lifeboat.proto.v1.JobsGrpc;
 import dev.lifeboat.proto.v1.ListJobsRequest;
+import dev.lifeboat.proto.v1.WatchRequest;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
 import io.grpc.InsecureServerCredentials;
@@ -35,6 +36,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -229,7 +231,7 @@ class JobsApiTest {
     @Test
     void resubmittingTheSameJobIdStartsNothingAndADifferentRequestIsRefused() throws Exception {
         JobRequest req = request(JobType.VERIFY, "db2", Map.of("parallel", "1"));
-        List<JobEvent> seenByAll = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<JobEvent> seenByAll = new CopyOnWriteArrayList<>();
         AutoCloseable all = jobs.subscribeAll(e -> {
             if (e.getJobId().equals(req.getJobId())) {
                 seenByAll.add(e);
@@ -274,7 +276,7 @@ class JobsApiTest {
         // a replayed watch from the middle returns exactly the rest
         List<JobEvent> rest = new ArrayList<>();
         JobsGrpc.newBlockingStub(ch)
-                .watch(dev.lifeboat.proto.v1.WatchRequest.newBuilder()
+                .watch(WatchRequest.newBuilder()
                         .setJobId(req.getJobId())
                         .setAfterSequence(1)
                         .build())

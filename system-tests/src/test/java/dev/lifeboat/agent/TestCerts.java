@@ -5,7 +5,8 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 
-/** Certificates for agent tests, issued by the real PKI code (names starting with "agent" or "db" get the agent role). */
+/** Certificates for agent tests, issued by the real PKI code (names starting with "agent" or "db" get the agent role).
+ * */
 final class TestCerts {
     record Ca(Path dir, Path certFile) {}
 

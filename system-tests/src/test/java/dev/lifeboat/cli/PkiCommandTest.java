@@ -27,7 +27,8 @@ import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code lifeboat pki init|issue} through the real command line; the files are read back with the JDK's own X.509 code. */
+/** {@code lifeboat pki init|issue} through the real command line; the files are read back with the JDK's own X.509
+ * code. */
 class PkiCommandTest {
     @TempDir
     Path tmp;

@@ -9,7 +9,8 @@ import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The README's first command, small: backup under load, restore, validation, then the embedded control plane's status. */
+/** The README's first command, small: backup under load, restore, validation, then the embedded control plane's status.
+ * */
 class QuickstartTest {
     @TempDir
     Path tmp;

@@ -16,9 +16,14 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 
 /**
  * A control plane on loopback for tests, every part a real process: a CA with controller and agent certificates, a
@@ -29,11 +34,11 @@ final class ControlPlaneFixture implements AutoCloseable {
     final Path pki;
     final int grpcPort = PgValidator.freePort();
     final int httpPort = PgValidator.freePort();
-    final Map<String, Path> tokens = new java.util.LinkedHashMap<>();
+    final Map<String, Path> tokens = new LinkedHashMap<>();
     final List<String> webhookBodies = Collections.synchronizedList(new ArrayList<>());
     private final HttpServer webhook;
     Process controller;
-    final Map<String, Process> agents = new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<String, Process> agents = new ConcurrentHashMap<>();
 
     ControlPlaneFixture(Path dir) throws IOException {
         this.dir = dir;
@@ -49,7 +54,7 @@ final class ControlPlaneFixture implements AutoCloseable {
                 pki);
         for (String role : List.of("viewer", "operator", "admin")) {
             Path f = dir.resolve(role + ".token");
-            Files.writeString(f, role + "-" + java.util.UUID.randomUUID());
+            Files.writeString(f, role + "-" + UUID.randomUUID());
             tokens.put(role, f);
         }
         webhook = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
@@ -199,9 +204,8 @@ final class ControlPlaneFixture implements AutoCloseable {
     /** The newest log of a process started by this fixture (agent name or "controller"). */
     String logOf(String name) throws IOException {
         try (var files = Files.list(dir)) {
-            Path newest = files.filter(f ->
-                            f.getFileName().toString().matches(java.util.regex.Pattern.quote(name) + "-\\d+\\.log"))
-                    .max(java.util.Comparator.naturalOrder())
+            Path newest = files.filter(f -> f.getFileName().toString().matches(Pattern.quote(name) + "-\\d+\\.log"))
+                    .max(Comparator.naturalOrder())
                     .orElseThrow();
             return Files.readString(newest);
         }

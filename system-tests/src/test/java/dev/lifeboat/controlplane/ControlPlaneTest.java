@@ -17,6 +17,7 @@ import dev.lifeboat.proto.v1.Hello;
 import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.Pki;
 import dev.lifeboat.security.TlsFiles;
+import dev.lifeboat.util.Json;
 import io.grpc.ChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
@@ -24,6 +25,7 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.BufferedReader;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -39,6 +41,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -50,6 +53,7 @@ import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.io.CleanupMode;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -61,7 +65,7 @@ import org.junit.jupiter.api.io.TempDir;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ControlPlaneTest {
     // kept when a test fails: the processes' logs are the evidence
-    @TempDir(cleanup = org.junit.jupiter.api.io.CleanupMode.ON_SUCCESS)
+    @TempDir(cleanup = CleanupMode.ON_SUCCESS)
     static Path tmp;
 
     static ControlPlaneFixture cp;
@@ -131,7 +135,8 @@ class ControlPlaneTest {
         });
     }
 
-    /** Reads the server-sent-events stream for the whole test, reconnecting (with Last-Event-ID) when the controller goes. */
+    /** Reads the server-sent-events stream for the whole test, reconnecting (with Last-Event-ID) when the controller
+     * goes. */
     private static void followEvents() {
         long last = 0;
         while (true) {
@@ -149,14 +154,13 @@ class ControlPlaneTest {
                         .header("Accept", "text/event-stream")
                         .header("Last-Event-ID", Long.toString(last))
                         .build();
-                HttpResponse<java.io.InputStream> resp = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
+                HttpResponse<InputStream> resp = http.send(r, HttpResponse.BodyHandlers.ofInputStream());
                 try (BufferedReader in =
                         new BufferedReader(new InputStreamReader(resp.body(), StandardCharsets.UTF_8))) {
                     String line;
                     while ((line = in.readLine()) != null) {
                         if (line.startsWith("data:")) {
-                            JsonNode e = dev.lifeboat.util.Json.MAPPER.readTree(
-                                    line.substring(5).trim());
+                            JsonNode e = Json.MAPPER.readTree(line.substring(5).trim());
                             last = e.path("id").asLong();
                             sse.add(e);
                         }
@@ -201,7 +205,7 @@ class ControlPlaneTest {
         } catch (AssertionError e) {
             throw new AssertionError(e.getMessage() + "\n" + cp.logs());
         }
-        Map<String, String> regions = new java.util.HashMap<>();
+        Map<String, String> regions = new HashMap<>();
         for (JsonNode a : cp.agentsSeen()) {
             regions.put(a.path("id").asText(), a.path("region").asText());
         }
@@ -343,7 +347,7 @@ class ControlPlaneTest {
                 cp.client("viewer").get("api/v1/jobs/" + done.path("id").asText() + "/events");
         List<String> kinds = events.findValuesAsText("kind");
         assertThat(kinds).startsWith("STARTED").endsWith("COMPLETED");
-        assertThat(dev.lifeboat.util.Json.MAPPER
+        assertThat(Json.MAPPER
                         .readTree(done.path("resultJson").asText())
                         .path("id")
                         .asText())
@@ -355,7 +359,7 @@ class ControlPlaneTest {
         // the backup is in the repository, as the CLI sees it
         assertThat(PgTestSupport.cli("list", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString())
                         .all())
-                .contains(dev.lifeboat.util.Json.MAPPER
+                .contains(Json.MAPPER
                         .readTree(done.path("resultJson").asText())
                         .path("id")
                         .asText());
@@ -537,10 +541,7 @@ class ControlPlaneTest {
         PgTestSupport.CliResult tampered =
                 PgTestSupport.cli("audit", "verify", "--config", config.toString(), "--json");
         assertThat(tampered.exitCode()).as(tampered.all()).isEqualTo(3);
-        assertThat(dev.lifeboat.util.Json.MAPPER
-                        .readTree(tampered.out())
-                        .path("firstBadSeq")
-                        .asLong())
+        assertThat(Json.MAPPER.readTree(tampered.out()).path("firstBadSeq").asLong())
                 .isEqualTo(victim);
     }
 }

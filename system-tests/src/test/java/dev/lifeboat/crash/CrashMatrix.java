@@ -16,6 +16,7 @@ import dev.lifeboat.storage.faults.CrashPoints;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
+import java.io.File;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -214,7 +215,8 @@ final class CrashMatrix {
         }
     }
 
-    /** The java command that runs the CLI with the test class path (and the postgres-readable launcher, if installed). */
+    /** The java command that runs the CLI with the test class path (and the postgres-readable launcher, if installed).
+     * */
     static List<String> javaCommand() {
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
@@ -233,7 +235,8 @@ final class CrashMatrix {
         return cmd;
     }
 
-    /** Starts {@code lifeboat args…} with these crash variables (and a crash log); output goes to {@code dir/name.out}. */
+    /** Starts {@code lifeboat args…} with these crash variables (and a crash log); output goes to {@code dir/name.out}.
+     * */
     static Process start(Path dir, String name, Map<String, String> env, String... args) throws IOException {
         Files.createDirectories(dir);
         List<String> cmd = javaCommand();
@@ -241,7 +244,7 @@ final class CrashMatrix {
         ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve(name + ".out").toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
         pb.environment().keySet().removeIf(k -> k.startsWith("LIFEBOAT_CRASH_"));
         pb.environment().putAll(env);
         pb.environment().put(CrashPoints.LOG, dir.resolve(name + ".crashlog").toString());
@@ -531,7 +534,8 @@ final class CrashMatrix {
 
     // ---- the database ------------------------------------------------------------------------------------------
 
-    /** {@code ids} (1..rows, the rows restores are checked against) and {@code noise}: about {@code mb} MiB that do not compress. */
+    /** {@code ids} (1..rows, the rows restores are checked against) and {@code noise}: about {@code mb} MiB that do not
+     * compress. */
     static void seed(LocalCluster pg, int rows, int mb) throws SQLException {
         PgTestSupport.exec(
                 pg,

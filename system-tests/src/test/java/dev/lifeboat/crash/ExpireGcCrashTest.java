@@ -320,9 +320,9 @@ class ExpireGcCrashTest {
         CrashMatrix.verifyReadData(f, "right after the crash", uri, keyFile);
         Leftovers l = CrashMatrix.leftovers(repoDir, keyFile);
         if (!l.indexedButMissing().isEmpty()) {
-            f.problem(
-                    "right after the crash the index names deleted packs (a later backup would dedup against chunks that are "
-                            + "gone): " + l);
+            f.problem("right after the crash the index names deleted packs (a later backup would dedup against chunks "
+                    + "that are "
+                    + "gone): " + l);
         }
         f.note("right after the crash: " + l);
         CrashMatrix.shareWithPostgres(repoDir);

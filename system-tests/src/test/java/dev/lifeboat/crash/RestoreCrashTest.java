@@ -12,8 +12,10 @@ import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.util.Processes;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -130,7 +132,7 @@ class RestoreCrashTest {
                     if (n != rows) {
                         throw new AssertionError("the copy has " + n + " rows in ids, the backup " + rows);
                     }
-                } catch (java.io.IOException | java.sql.SQLException e) {
+                } catch (IOException | SQLException e) {
                     throw new AssertionError(e.getMessage() + CrashMatrix.serverLog(pd));
                 }
             });

@@ -14,6 +14,7 @@ import dev.lifeboat.storage.faults.CrashPoints;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -327,7 +328,7 @@ class WalPushCrashTest {
         try (FileChannel ch = FileChannel.open(lock, StandardOpenOption.WRITE);
                 FileLock l = ch.tryLock()) {
             return l == null;
-        } catch (IOException | java.nio.channels.OverlappingFileLockException e) {
+        } catch (IOException | OverlappingFileLockException e) {
             return true;
         }
     }

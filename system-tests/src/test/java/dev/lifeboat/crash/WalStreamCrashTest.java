@@ -14,7 +14,9 @@ import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.faults.CrashPoints;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -24,6 +26,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -124,7 +127,7 @@ class WalStreamCrashTest {
                         + (sync ? " and sync_state = 'sync'" : "");
         while (PgTestSupport.count(pg, q) == 0) {
             if (!p.isAlive()
-                    && p.exitValue() == dev.lifeboat.storage.faults.CrashPoints.EXIT_CODE
+                    && p.exitValue() == CrashPoints.EXIT_CODE
                     && !dir.getFileName().toString().equals("setup")) {
                 return; // it reached its crash point before the server listed it (e.g. after its first write)
             }
@@ -281,9 +284,9 @@ class WalStreamCrashTest {
         Findings f = new Findings(name);
         Path dir = tmp.resolve(p.dirName());
         String first = beginRun();
-        Map<String, String> env = new java.util.HashMap<>(p.env());
+        Map<String, String> env = new HashMap<>(p.env());
         if (FIRST_SEGMENT.equals(p.keys())) {
-            env.put(dev.lifeboat.storage.faults.CrashPoints.KEYS, WalArchive.key(first) + "$");
+            env.put(CrashPoints.KEYS, WalArchive.key(first) + "$");
         }
         Process receiver = startReceiver(dir, "receiver", env);
         awaitStreaming(receiver, dir, "receiver", true);
@@ -374,7 +377,7 @@ class WalStreamCrashTest {
                         restored.add(rs.getLong(1));
                     }
                 }
-            } catch (java.io.IOException | SQLException e) {
+            } catch (IOException | SQLException e) {
                 throw new AssertionError(
                         "the restored copy does not start: " + e.getMessage() + CrashMatrix.serverLog(base));
             } finally {

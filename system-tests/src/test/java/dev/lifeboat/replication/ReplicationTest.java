@@ -259,7 +259,8 @@ class ReplicationTest {
                 .isZero();
         Path slow = tmp.resolve("replication-slow.json");
         Files.writeString(slow, """
-                {"regions": [{"name": "us", "region": "us-east-1", "uri": "%s", "mode": "async", "bandwidth": "32KiB"}]}""".formatted(secondaries.get("us")));
+                {"regions": [{"name": "us", "region": "us-east-1", "uri": "%s", "mode": "async",
+                              "bandwidth": "32KiB"}]}""".formatted(secondaries.get("us")));
         Process replicator = PgTestSupport.cliProcess(
                 tmp.resolve("replicator-4.log"),
                 "replication",

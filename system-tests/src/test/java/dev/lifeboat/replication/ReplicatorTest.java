@@ -7,6 +7,7 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -103,7 +104,7 @@ class ReplicatorTest {
         Replicator.setControl(primary, "eu", Replicator.State.STOPPED);
         assertThat(Replicator.control(primary, "eu")).isEqualTo(Replicator.State.STOPPED);
         Replicator r = new Replicator(primary, eu, EU);
-        r.run(java.time.Duration.ofMillis(10), Cancellation.none()); // returns at once: stopped
+        r.run(Duration.ofMillis(10), Cancellation.none()); // returns at once: stopped
         assertThat(eu.list("")).isEmpty();
         assertThat(Replicator.lastStatus(primary, "eu").orElseThrow().lagObjects())
                 .isEqualTo(2);

@@ -3,12 +3,14 @@ package dev.lifeboat.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.cli.ExpireCommand;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -21,6 +23,7 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.HexFormat;
 import java.util.List;
@@ -43,7 +46,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  *   NEWEST now-1h   n0..n6, y0..y2          -> pack P5 (y0..y2)                  kept (last 2 full, newest)
  * </pre>
  * After expiring OLD and X: P4 is unreferenced (deleted), P1 holds 3 of 7 referenced chunks (c0, c1 and the delta's
- * base c2: repacked), P2 holds 5 of 7 (kept as it is), P3 and P5 are fully used. WAL: KEEP starts in segment 5 on timeline 1, NEWEST on timeline 2.
+ * base c2: repacked), P2 holds 5 of 7 (kept as it is), P3 and P5 are fully used. WAL: KEEP starts in segment 5 on
+ * timeline 1, NEWEST on timeline 2.
  */
 class ExpirerTest {
     static final Instant NOW = Instant.parse("2026-11-24T12:00:00Z");
@@ -243,7 +247,7 @@ class ExpirerTest {
 
             // KEEP's eighth block is c2 with one page changed, stored as a page delta on c2 (as an incremental does)
             byte[] changed = c.get(2).clone();
-            java.util.Arrays.fill(changed, 3 * PAGE, 4 * PAGE, (byte) 7);
+            Arrays.fill(changed, 3 * PAGE, 4 * PAGE, (byte) 7);
             ChunkId c2 = ChunkId.of(repo.chunkIds().idOf(c.get(2), 0, CHUNK));
             byte[] delta = ChunkRefs.encodeDelta(c2, c.get(2), changed, 0, CHUNK, PAGE);
             assertThat(delta).isNotNull();
@@ -456,7 +460,8 @@ class ExpirerTest {
         assertThat(new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false).expired()).hasSize(2);
     }
 
-    /** A lock broken under a running expire (here by `unlock` and a backup taking it): nothing is deleted after that. */
+    /** A lock broken under a running expire (here by `unlock` and a backup taking it): nothing is deleted after that.
+     * */
     @Test
     void expireThatLostItsLockDeletesNothing() throws Exception {
         Scenario s = new Scenario(false);
@@ -565,7 +570,8 @@ class ExpirerTest {
         return out;
     }
 
-    /** A recovery still replaying from OLD (timeline 1, segment 1) keeps everything from segment 1 on, on both timelines. */
+    /** A recovery still replaying from OLD (timeline 1, segment 1) keeps everything from segment 1 on, on both
+     * timelines. */
     @Test
     void aLiveReplayLeaseKeepsTheWalItsRecoveryReplays() throws Exception {
         Scenario s = new Scenario(false);
@@ -591,8 +597,7 @@ class ExpirerTest {
                 .contains(
                         "would delete 0 archived file(s)",
                         "timeline 1: from 000000010000000000000001",
-                        "WAL kept for the recovery into /srv/pitr on " + dev.lifeboat.util.Hosts.name() + ", lease "
-                                + lease.id());
+                        "WAL kept for the recovery into /srv/pitr on " + Hosts.name() + ", lease " + lease.id());
 
         Expirer.Result r = new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false);
         assertThat(r.expired()).containsExactly(s.old.id(), s.xBackup.id());
@@ -760,11 +765,9 @@ class ExpirerTest {
         PrintStream err = System.err;
         try {
             System.setErr(new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
-            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand())
-                            .execute("--repo", uri, "--pitr-window", "3 days"))
+            assertThat(new picocli.CommandLine(new ExpireCommand()).execute("--repo", uri, "--pitr-window", "3 days"))
                     .isEqualTo(2);
-            assertThat(new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand())
-                            .execute("--repo", uri, "--keep-full", "-1"))
+            assertThat(new picocli.CommandLine(new ExpireCommand()).execute("--repo", uri, "--keep-full", "-1"))
                     .isEqualTo(2);
         } finally {
             System.setErr(err);
@@ -776,7 +779,7 @@ class ExpirerTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            int code = new picocli.CommandLine(new dev.lifeboat.cli.ExpireCommand()).execute(args);
+            int code = new picocli.CommandLine(new ExpireCommand()).execute(args);
             assertThat(code).as(out.toString(StandardCharsets.UTF_8)).isZero();
         } finally {
             System.setOut(old);

@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -92,8 +93,7 @@ class GarbageCollectorTest {
             packsA = packIds(repo);
 
             // B shares its first half with A, so part of it dedups against A's packs
-            dataB = RepoFixture.concat(
-                    List.of(java.util.Arrays.copyOf(dataA, dataA.length / 2), RepoFixture.random(600_000, 2)));
+            dataB = RepoFixture.concat(List.of(Arrays.copyOf(dataA, dataA.length / 2), RepoFixture.random(600_000, 2)));
             idsB = store(repo, dataB);
             packsB = new HashSet<>(packIds(repo));
             packsB.removeAll(packsA);

@@ -3,11 +3,21 @@ package dev.lifeboat.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.cli.Main;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
+import dev.lifeboat.util.Processes;
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -15,13 +25,16 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -119,11 +132,10 @@ class RepositoryLockTest {
         // what makes the lock unmistakable: a random owner token and where exactly the process runs
         assertThat(h.token()).isEqualTo(lock.token()).matches("[0-9a-f-]{36}");
         assertThat(h.bootId())
-                .isEqualTo(java.nio.file.Files.readString(Path.of("/proc/sys/kernel/random/boot_id"))
+                .isEqualTo(Files.readString(Path.of("/proc/sys/kernel/random/boot_id"))
                         .strip());
         assertThat(h.pidNamespace())
-                .isEqualTo(java.nio.file.Files.readSymbolicLink(Path.of("/proc/self/ns/pid"))
-                        .toString());
+                .isEqualTo(Files.readSymbolicLink(Path.of("/proc/self/ns/pid")).toString());
         assertThat(h.processStartTicks()).isNotNull().isPositive();
         assertThat(h.ttl()).isEqualTo(RepositoryLock.DEFAULT_TTL);
         byte[] held = repo.store().get(RepositoryLock.EXCLUSIVE);
@@ -491,8 +503,8 @@ class RepositoryLockTest {
         InterleavingStore storeB = new InterleavingStore(plain, RepositoryLock.EXCLUSIVE, () -> {
             try {
                 heldByA.add(RepositoryLock.exclusive(repo, "gc", "process A", true));
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
             }
         });
         Repository repoB = Repository.open(storeB, null);
@@ -790,11 +802,11 @@ class RepositoryLockTest {
     }
 
     private static String unlock(String... args) {
-        java.io.PrintStream old = System.out;
-        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        PrintStream old = System.out;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
         try {
-            System.setOut(new java.io.PrintStream(out, true, StandardCharsets.UTF_8));
-            int code = dev.lifeboat.cli.Main.run(prepend("unlock", args));
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            int code = Main.run(prepend("unlock", args));
             assertThat(code).as(out.toString(StandardCharsets.UTF_8)).isZero();
         } finally {
             System.setOut(old);
@@ -816,9 +828,9 @@ class RepositoryLockTest {
      */
     @Test
     void aLockHeldInAnotherPidNamespaceHoldsUntilItsLeaseRunsOut() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(
-                dev.lifeboat.util.Processes.isRoot()
-                        && dev.lifeboat.util.Processes.run(
+        Assumptions.assumeTrue(
+                Processes.isRoot()
+                        && Processes.run(
                                                 List.of("unshare", "--pid", "--fork", "--mount-proc", "true"),
                                                 Duration.ofSeconds(10))
                                         .exitCode()
@@ -841,8 +853,8 @@ class RepositoryLockTest {
         pb.environment().put(RepositoryLock.TTL_ENV, "3s");
         Process child = pb.start();
         try {
-            java.io.BufferedReader r = new java.io.BufferedReader(
-                    new java.io.InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader r =
+                    new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             String line = r.readLine();
             assertThat(line).as("child output").startsWith("HELD ").contains(" pid 1");
             RepositoryLock.Holder h = holderAt(RepositoryLock.EXCLUSIVE);
@@ -857,7 +869,7 @@ class RepositoryLockTest {
                     .hasMessageContaining("in a PID namespace");
 
             child.destroyForcibly(); // SIGKILL to unshare, which SIGKILLs the JVM: nothing is released
-            assertThat(child.waitFor(30, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
             assertThat(locks()).contains(RepositoryLock.EXCLUSIVE);
             Instant lastRenewal =
                     holderAt(RepositoryLock.LEASE_PREFIX + h.token()).renewed();
@@ -889,9 +901,9 @@ class RepositoryLockTest {
         }
 
         @Override
-        public void put(String k, byte[] data, int offset, int length) throws java.io.IOException {
+        public void put(String k, byte[] data, int offset, int length) throws IOException {
             if (failing) {
-                throw new java.io.IOException("injected: store unreachable");
+                throw new IOException("injected: store unreachable");
             }
             super.put(k, data, offset, length);
         }
@@ -910,7 +922,7 @@ class RepositoryLockTest {
         }
 
         @Override
-        public byte[] get(String k) throws java.io.IOException {
+        public byte[] get(String k) throws IOException {
             byte[] b = delegate.get(k);
             if (k.equals(key) && onFirstGet != null) {
                 Runnable r = onFirstGet;
@@ -921,37 +933,37 @@ class RepositoryLockTest {
         }
 
         @Override
-        public void put(String k, byte[] data, int offset, int length) throws java.io.IOException {
+        public void put(String k, byte[] data, int offset, int length) throws IOException {
             delegate.put(k, data, offset, length);
         }
 
         @Override
-        public boolean putIfAbsent(String k, byte[] data) throws java.io.IOException {
+        public boolean putIfAbsent(String k, byte[] data) throws IOException {
             return delegate.putIfAbsent(k, data);
         }
 
         @Override
-        public byte[] getRange(String k, long offset, int length) throws java.io.IOException {
+        public byte[] getRange(String k, long offset, int length) throws IOException {
             return delegate.getRange(k, offset, length);
         }
 
         @Override
-        public java.io.InputStream open(String k) throws java.io.IOException {
+        public InputStream open(String k) throws IOException {
             return delegate.open(k);
         }
 
         @Override
-        public java.util.Optional<BlobInfo> stat(String k) throws java.io.IOException {
+        public Optional<BlobInfo> stat(String k) throws IOException {
             return delegate.stat(k);
         }
 
         @Override
-        public List<BlobInfo> list(String prefix) throws java.io.IOException {
+        public List<BlobInfo> list(String prefix) throws IOException {
             return delegate.list(prefix);
         }
 
         @Override
-        public void delete(String k) throws java.io.IOException {
+        public void delete(String k) throws IOException {
             delegate.delete(k);
         }
 

@@ -36,7 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The WAL archive's push rules (conditional create, identity checks, timeline owners, the partial rule) on real stores
- * (local disk, S3Mock), with WAL made in PostgreSQL's page format (1 MiB segments), and {@code wal-get} through the CLI.
+ * (local disk, S3Mock), with WAL made in PostgreSQL's page format (1 MiB segments), and {@code wal-get} through the
+ * CLI.
  * The clusters themselves, real WAL and the launcher are in {@code engine.postgres.WalArchiveClustersTest}.
  */
 class WalArchiveTest {
@@ -263,7 +264,8 @@ class WalArchiveTest {
     /**
      * S3Mock 5.2 checks {@code If-None-Match: *} and then stores without a lock (see S3BlobStoreContractTest), so two
      * writers at the same instant can both get 200 there: this only checks what holds on such a server. The exact
-     * outcome on S3 is checked with a fixed order in {@link #aPusherThatDecidedBeforeAnotherWroteCannotOverwriteIt_s3Mock}.
+     * outcome on S3 is checked with a fixed order in {@link
+     * #aPusherThatDecidedBeforeAnotherWroteCannotOverwriteIt_s3Mock}.
      */
     @Test
     void racingPushersCannotBothWin_s3Mock() throws Exception {
@@ -328,7 +330,8 @@ class WalArchiveTest {
         fixedOrderRace(s3Store());
     }
 
-    /** A store whose first write under {@code wal/} waits until {@link #open} is released (it counts {@link #arrived} first). */
+    /** A store whose first write under {@code wal/} waits until {@link #open} is released (it counts {@link #arrived}
+     * first). */
     static final class GatedStore implements BlobStore {
         final BlobStore d;
         final CountDownLatch arrived = new CountDownLatch(1);
@@ -445,8 +448,10 @@ class WalArchiveTest {
 
     /**
      * PostgreSQL archives {@code <segment>.partial} of the timeline a promoted server left: the whole segment file,
-     * WAL up to the switch point (in the new timeline's history file) and old bytes after it. The streamed partial holds
-     * exactly the WAL received, which may run past the switch point. Whichever comes first, the archive ends up with the
+     * WAL up to the switch point (in the new timeline's history file) and old bytes after it. The streamed partial
+     * holds
+     * exactly the WAL received, which may run past the switch point. Whichever comes first, the archive ends up with
+     * the
      * version that holds the most of the timeline's WAL.
      */
     @Test

@@ -1,6 +1,7 @@
 package dev.lifeboat.controller.agents;
 
 import dev.lifeboat.controller.events.EventBus;
+import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.status.MetricStore;
 import dev.lifeboat.proto.v1.AgentLinkGrpc;
@@ -8,13 +9,19 @@ import dev.lifeboat.proto.v1.AgentMessage;
 import dev.lifeboat.proto.v1.ControllerMessage;
 import dev.lifeboat.proto.v1.Hello;
 import dev.lifeboat.proto.v1.JobEvent;
+import dev.lifeboat.proto.v1.JobType;
 import dev.lifeboat.proto.v1.Welcome;
 import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.Pki;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.net.ConnectException;
+import java.sql.SQLException;
+import java.sql.SQLRecoverableException;
+import java.sql.SQLTransientException;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.function.BiPredicate;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,17 +37,18 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
     private final JobStore jobs;
     private final MetricStore metrics;
     private final EventBus events;
-    private final Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded;
-    private final java.util.function.BiPredicate<String, String> agentHostsDatabase;
+    private final Consumer<JobRecord> jobEnded;
+    private final BiPredicate<String, String> agentHostsDatabase;
 
-    /** @param agentHostsDatabase whether the inventory assigns a database to an agent: only then are its metrics believed */
+    /** @param agentHostsDatabase whether the inventory assigns a database to an agent: only then are its metrics
+     * believed */
     public AgentLinkService(
             AgentRegistry registry,
             JobStore jobs,
             MetricStore metrics,
             EventBus events,
-            Consumer<dev.lifeboat.controller.jobs.JobRecord> jobEnded,
-            java.util.function.BiPredicate<String, String> agentHostsDatabase) {
+            Consumer<JobRecord> jobEnded,
+            BiPredicate<String, String> agentHostsDatabase) {
         this.agentHostsDatabase = agentHostsDatabase;
         this.registry = registry;
         this.jobs = jobs;
@@ -51,12 +59,12 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
 
     private static boolean transientFailure(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof java.sql.SQLTransientException
-                    || t instanceof java.sql.SQLRecoverableException
-                    || t instanceof java.net.ConnectException) {
+            if (t instanceof SQLTransientException
+                    || t instanceof SQLRecoverableException
+                    || t instanceof ConnectException) {
                 return true;
             }
-            if (t instanceof java.sql.SQLException sql
+            if (t instanceof SQLException sql
                     && sql.getSQLState() != null
                     && (sql.getSQLState().startsWith("08")
                             || sql.getSQLState().startsWith("40")
@@ -161,8 +169,7 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
             }
 
             private void event(JobEvent e) {
-                if (jobs.get(e.getJobId()).isEmpty()
-                        && e.getType() != dev.lifeboat.proto.v1.JobType.JOB_TYPE_UNSPECIFIED) {
+                if (jobs.get(e.getJobId()).isEmpty() && e.getType() != JobType.JOB_TYPE_UNSPECIFIED) {
                     // a job the agent started on its own (its WAL stream, a CLI submit): recorded from its first event
                     // seen
                     jobs.createIfAbsent(
@@ -170,7 +177,7 @@ public final class AgentLinkService extends AgentLinkGrpc.AgentLinkImplBase {
                             e.getType().name(),
                             e.getDatabase(),
                             session.agentId,
-                            java.util.Map.of(),
+                            Map.of(),
                             e.getRequestedBy().isBlank() ? "agent:" + session.agentId : e.getRequestedBy());
                 }
                 if (!jobs.apply(e, session.agentId)) {

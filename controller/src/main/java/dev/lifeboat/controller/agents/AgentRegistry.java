@@ -1,11 +1,13 @@
 package dev.lifeboat.controller.agents;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.Auditor;
 import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.proto.v1.ControllerMessage;
+import io.grpc.stub.StreamObserver;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -15,10 +17,13 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +33,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Which agents exist, which are connected, and which are gone. An agent is gone when no heartbeat arrived for three
- * heartbeat intervals and it has not reconnected: its unfinished jobs fail as "agent gone" and listeners (alerts) hear of it.
+ * heartbeat intervals and it has not reconnected: its unfinished jobs fail as "agent gone" and listeners (alerts) hear
+ * of it.
  */
 public final class AgentRegistry implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(AgentRegistry.class);
@@ -53,7 +59,8 @@ public final class AgentRegistry implements AutoCloseable {
             String disconnectReason,
             List<String> runningJobs) {}
 
-    /** The longest an agent waits between reconnect attempts (its 30 s backoff cap with jitter: 45 s), plus a margin. */
+    /** The longest an agent waits between reconnect attempts (its 30 s backoff cap with jitter: 45 s), plus a margin.
+     * */
     static final Duration RECONNECT_GRACE = Duration.ofSeconds(60);
     /** The reason recorded when an agent ends its stream itself (a clean stop). */
     public static final String AGENT_CLOSED = "agent closed the stream";
@@ -68,7 +75,7 @@ public final class AgentRegistry implements AutoCloseable {
     private final Map<String, Instant> silentSince = new ConcurrentHashMap<>();
 
     private final Map<String, String> regions = new ConcurrentHashMap<>();
-    private final List<Listener> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<Listener> listeners = new CopyOnWriteArrayList<>();
     private final ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "agent-watchdog");
         t.setDaemon(true);
@@ -105,7 +112,7 @@ public final class AgentRegistry implements AutoCloseable {
             String version,
             List<String> databases,
             int maxJobs,
-            io.grpc.stub.StreamObserver<ControllerMessage> out) {
+            StreamObserver<ControllerMessage> out) {
         AgentSession s = new AgentSession(agentId, region, databases, out);
         AgentSession old = sessions.put(agentId, s);
         if (old != null) {
@@ -129,12 +136,12 @@ public final class AgentRegistry implements AutoCloseable {
 
     void heartbeat(AgentSession s, List<String> running) {
         s.lastHeartbeat = Instant.now();
-        s.runningJobs = java.util.Set.copyOf(running);
+        s.runningJobs = Set.copyOf(running);
         s.heartbeats++;
         // A job the controller thinks runs there but that the agent's heartbeats keep not listing was lost (its start
         // never arrived, or its end did not): three heartbeats in a row, once it is older than the heartbeat window.
         Instant settled = Instant.now().minus(heartbeat.multipliedBy(3));
-        java.util.Set<String> unfinished = new java.util.HashSet<>();
+        Set<String> unfinished = new HashSet<>();
         for (JobRecord j : jobs.unfinishedOn(s.agentId)) {
             unfinished.add(j.id());
             if (running.contains(j.id()) || j.submittedAt().isAfter(settled)) {
@@ -312,7 +319,7 @@ public final class AgentRegistry implements AutoCloseable {
                     ps.executeUpdate();
                 }
             }
-        } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (SQLException | JsonProcessingException e) {
             throw new IllegalStateException("cannot record agent " + id + ": " + e.getMessage(), e);
         }
     }

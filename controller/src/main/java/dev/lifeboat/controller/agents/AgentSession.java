@@ -1,10 +1,13 @@
 package dev.lifeboat.controller.agents;
 
 import dev.lifeboat.proto.v1.ControllerMessage;
+import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** One connected agent's stream. Sends are serialized: a gRPC stream observer is not thread-safe. */
 public final class AgentSession {
@@ -17,7 +20,7 @@ public final class AgentSession {
     volatile Set<String> runningJobs = Set.of();
     volatile long heartbeats;
     /** Consecutive heartbeats that did not list a job the controller thinks runs here. */
-    final java.util.Map<String, Integer> misses = new java.util.concurrent.ConcurrentHashMap<>();
+    final Map<String, Integer> misses = new ConcurrentHashMap<>();
 
     private volatile boolean closed;
 
@@ -64,7 +67,7 @@ public final class AgentSession {
         if (!closed) {
             closed = true;
             try {
-                out.onError(io.grpc.Status.UNAVAILABLE.withDescription(why).asRuntimeException());
+                out.onError(Status.UNAVAILABLE.withDescription(why).asRuntimeException());
             } catch (RuntimeException ignored) {
                 // the stream is already gone
             }

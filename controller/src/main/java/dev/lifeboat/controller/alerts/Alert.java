@@ -11,7 +11,8 @@ import java.util.Set;
  *
  * @param id         stable for the life of the alert: webhooks use it to pair "resolved" with "raised" (PagerDuty's
  *                   {@code dedup_key}), so raise the same condition again under the same id while it is open
- * @param kind       e.g. {@code rto-warning}, {@code rpo-critical}, {@code backup-failure-rate}, {@code replication-lag},
+ * @param kind       e.g. {@code rto-warning}, {@code rpo-critical}, {@code backup-failure-rate}, {@code
+ * replication-lag},
  *                   {@code storage-nearly-full}, {@code health-check-failed}, {@code agent-gone}
  * @param severity   {@code warning} or {@code critical}
  * @param database   the database it concerns, or null (e.g. an agent gone)

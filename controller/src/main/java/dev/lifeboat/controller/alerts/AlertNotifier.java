@@ -10,6 +10,7 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
+import java.sql.Types;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -17,6 +18,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * Delivers alerts to webhooks through a durable outbox (table {@code alert_deliveries}, migration V3).
  * {@link #raised} and {@link #resolved} only write one row per matching target and return; a background virtual thread
  * posts the rows, retrying with exponential backoff and jitter (a 429's or 503's {@code Retry-After} wins), and gives
- * up, with an error in the log, once a delivery is older than {@link Options#maxAge}. Pending rows are sent by whichever
+ * up, with an error in the log, once a delivery is older than {@link Options#maxAge}. Pending rows are sent by
+ * whichever
  * notifier runs on the database next, so deliveries survive a restart; several controllers on one PostgreSQL database
  * share the work through a lease on each row.
  * <p>
@@ -366,9 +369,10 @@ public final class AlertNotifier implements AutoCloseable {
 
     private boolean claim(Row r, Instant now) throws SQLException {
         try (Connection c = ds.getConnection();
-                PreparedStatement ps = c.prepareStatement(
-                        "UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?"
-                                + " WHERE id = ? AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < ?)")) {
+                PreparedStatement ps =
+                        c.prepareStatement("UPDATE alert_deliveries SET claimed_by = ?, claimed_until = ?"
+                                + " WHERE id = ? AND state = 'pending' AND (claimed_until IS NULL OR claimed_until < "
+                                + "?)")) {
             ps.setString(1, instanceId);
             ps.setObject(2, utc(now.plus(lease())));
             ps.setLong(3, r.id());
@@ -485,7 +489,7 @@ public final class AlertNotifier implements AutoCloseable {
                     row.alertId(),
                     target,
                     attempts,
-                    Duration.between(row.createdAt(), now).truncatedTo(java.time.temporal.ChronoUnit.MILLIS),
+                    Duration.between(row.createdAt(), now).truncatedTo(ChronoUnit.MILLIS),
                     cut(error, 300));
             finish(row, EXPIRED, status, error);
             return;
@@ -543,9 +547,10 @@ public final class AlertNotifier implements AutoCloseable {
 
     private void finish(Row row, String state, Integer status, String error) throws SQLException {
         try (Connection c = ds.getConnection();
-                PreparedStatement ps = c.prepareStatement(
-                        "UPDATE alert_deliveries SET state = ?, attempts = ?, last_status = ?,"
-                                + " last_error = ?, finished_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id = ?")) {
+                PreparedStatement ps =
+                        c.prepareStatement("UPDATE alert_deliveries SET state = ?, attempts = ?, last_status = ?,"
+                                + " last_error = ?, finished_at = ?, claimed_by = NULL, claimed_until = NULL WHERE id "
+                                + "= ?")) {
             ps.setString(1, state);
             ps.setInt(2, DROPPED.equals(state) ? row.attempts() : row.attempts() + 1);
             setIntOrNull(ps, 3, status);
@@ -633,7 +638,7 @@ public final class AlertNotifier implements AutoCloseable {
 
     private static void setIntOrNull(PreparedStatement ps, int index, Integer value) throws SQLException {
         if (value == null) {
-            ps.setNull(index, java.sql.Types.INTEGER);
+            ps.setNull(index, Types.INTEGER);
         } else {
             ps.setInt(index, value);
         }

@@ -1,5 +1,6 @@
 package dev.lifeboat.controller.alerts;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
@@ -8,6 +9,7 @@ import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /** Renders an alert event into the JSON body a webhook target expects. */
@@ -33,11 +35,11 @@ public final class WebhookPayloads {
         RESOLVED;
 
         public String wire() {
-            return name().toLowerCase(java.util.Locale.ROOT);
+            return name().toLowerCase(Locale.ROOT);
         }
 
         public static Event ofWire(String s) {
-            return valueOf(s.toUpperCase(java.util.Locale.ROOT));
+            return valueOf(s.toUpperCase(Locale.ROOT));
         }
     }
 
@@ -50,7 +52,7 @@ public final class WebhookPayloads {
         };
         try {
             return JSON.writeValueAsBytes(body);
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (JsonProcessingException e) {
             throw new IllegalArgumentException(
                     "alert " + alert.id() + " cannot be written as JSON: " + e.getOriginalMessage(), e);
         }
@@ -102,7 +104,7 @@ public final class WebhookPayloads {
         String icon = resolved
                 ? ":white_check_mark:"
                 : alert.severity().equals("critical") ? ":rotating_light:" : ":warning:";
-        String state = resolved ? "RESOLVED" : alert.severity().toUpperCase(java.util.Locale.ROOT);
+        String state = resolved ? "RESOLVED" : alert.severity().toUpperCase(Locale.ROOT);
         String where = alert.database() == null && alert.region() == null
                 ? ""
                 : " (" + (alert.database() == null ? "" : alert.database())

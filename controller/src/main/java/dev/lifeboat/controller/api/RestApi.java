@@ -16,6 +16,7 @@ import dev.lifeboat.controller.status.AlertEvaluator;
 import dev.lifeboat.controller.status.SlaStatus;
 import dev.lifeboat.proto.v1.JobType;
 import io.javalin.Javalin;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
 import io.javalin.http.HttpStatus;
@@ -24,6 +25,7 @@ import io.javalin.json.JavalinJackson;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -37,6 +39,8 @@ import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.util.ssl.SslContextFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The REST API (JSON, described by {@code /api/v1/openapi.yaml}), the server-sent-events stream and /metrics.
@@ -52,12 +56,12 @@ public final class RestApi implements AutoCloseable {
             AlertEvaluator alerts,
             EventBus events,
             AuditLog auditLog,
-            java.nio.file.Path auditHead,
+            Path auditHead,
             Auditor audit,
             PolicyScheduler scheduler,
             PrometheusMeterRegistry metrics) {}
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(RestApi.class);
+    private static final Logger log = LoggerFactory.getLogger(RestApi.class);
     private static final String CALLER = "lifeboat.caller";
     private final Javalin app;
     private final Services s;
@@ -100,7 +104,7 @@ public final class RestApi implements AutoCloseable {
         return app.port();
     }
 
-    private void routes(io.javalin.config.RoutesConfig r) {
+    private void routes(RoutesConfig r) {
         r.get("/healthz", ctx -> ctx.result("ok"));
         r.get("/api/v1/openapi.yaml", ctx -> {
             try (InputStream in = RestApi.class.getResourceAsStream("/openapi.yaml")) {

@@ -3,7 +3,8 @@ package dev.lifeboat.controller.api;
 import io.javalin.security.RouteRole;
 import java.util.Locale;
 
-/** What a bearer token may do: viewers read, operators also start and cancel jobs, admins also read and verify the audit log. */
+/** What a bearer token may do: viewers read, operators also start and cancel jobs, admins also read and verify the
+ * audit log. */
 public enum Role implements RouteRole {
     VIEWER,
     OPERATOR,

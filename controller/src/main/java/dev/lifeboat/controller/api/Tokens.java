@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
@@ -23,7 +24,7 @@ public final class Tokens {
         for (ControllerConfig.Token t : tokens) {
             String digest;
             if (t.sha256 != null) {
-                digest = t.sha256.trim().toLowerCase(java.util.Locale.ROOT);
+                digest = t.sha256.trim().toLowerCase(Locale.ROOT);
             } else if (t.tokenFile != null) {
                 digest = sha256(Files.readString(Path.of(t.tokenFile)).trim());
             } else {

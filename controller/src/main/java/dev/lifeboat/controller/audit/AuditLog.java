@@ -7,12 +7,14 @@ import dev.lifeboat.common.Backoff;
 import java.io.ByteArrayOutputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.GeneralSecurityException;
@@ -37,6 +39,8 @@ import java.util.concurrent.locks.ReentrantLock;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import javax.sql.DataSource;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The append-only, tamper-evident audit log: table {@code audit_log} (migration V2). Every entry carries an
@@ -74,7 +78,7 @@ public final class AuditLog {
 
     private static final String COLUMNS = "seq, at, actor, action, target, detail, prev_hash, hash";
     private static final HexFormat HEX = HexFormat.of();
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(AuditLog.class);
+    private static final Logger log = LoggerFactory.getLogger(AuditLog.class);
     private static final ObjectMapper JSON = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
     private final DataSource ds;
@@ -325,7 +329,8 @@ public final class AuditLog {
                                 checked,
                                 e.seq(),
                                 "entry " + e.seq() + " does not follow entry " + (e.seq() - 1)
-                                        + " (its prev_hash differs from that entry's hash): entries were removed, reordered or replaced"
+                                        + " (its prev_hash differs from that entry's hash): entries were removed, "
+                                        + "reordered or replaced"
                                         + tamperAdvice());
                     }
                     String want = hmac(e.seq(), e.at(), e.actor(), e.action(), e.target(), e.detail(), e.prevHash());
@@ -441,14 +446,16 @@ public final class AuditLog {
                 String there = hashAt(anchoredSeq);
                 if (there == null) {
                     log.error(
-                            "the audit log no longer holds entry {}, which {} records: entries were removed; run `lifeboat audit verify`",
+                            "the audit log no longer holds entry {}, which {} records: entries were removed; run "
+                                    + "`lifeboat audit verify`",
                             anchoredSeq,
                             file);
                     return;
                 }
                 if (!there.equals(anchoredHash)) {
                     log.error(
-                            "audit entry {} is no longer the one {} records: the log was rewritten; run `lifeboat audit verify`",
+                            "audit entry {} is no longer the one {} records: the log was rewritten; run `lifeboat "
+                                    + "audit verify`",
                             anchoredSeq,
                             file);
                     return;
@@ -517,7 +524,7 @@ public final class AuditLog {
             Path tmp = Files.createTempFile(dir, ".audit-key", ".tmp", PosixFilePermissions.asFileAttribute(owner));
             try {
                 Files.write(tmp, key);
-                try (var ch = java.nio.channels.FileChannel.open(tmp, java.nio.file.StandardOpenOption.WRITE)) {
+                try (var ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                     ch.force(true);
                 }
                 // a hard link never replaces an existing file: whoever links first wins, the other reads that key
@@ -534,7 +541,8 @@ public final class AuditLog {
             throw new AuditException.BadKeyFile(
                     "the audit chain key file " + file + " holds " + key.length + " bytes instead of "
                             + KEY_BYTES
-                            + ": restore it from your backup of the controller's keys (a new key would make every existing"
+                            + ": restore it from your backup of the controller's keys (a new key would make every "
+                            + "existing"
                             + " audit entry fail verification)");
         }
         return key;

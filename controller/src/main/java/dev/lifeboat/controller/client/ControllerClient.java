@@ -2,15 +2,19 @@ package dev.lifeboat.controller.client;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.security.MutualTls;
 import java.io.IOException;
+import java.net.ConnectException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Duration;
+import javax.net.ssl.SSLHandshakeException;
 
-/** A small client of the controller's REST API for the CLI (and pipeline steps): HTTPS trusting the Lifeboat CA, a bearer token. */
+/** A small client of the controller's REST API for the CLI (and pipeline steps): HTTPS trusting the Lifeboat CA, a
+ * bearer token. */
 public final class ControllerClient {
     private static final ObjectMapper JSON = new ObjectMapper();
     private final URI base;
@@ -23,7 +27,7 @@ public final class ControllerClient {
         this.token = token;
         HttpClient.Builder b = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10));
         if (caCert != null && base.getScheme().equals("https")) {
-            b.sslContext(dev.lifeboat.security.MutualTls.trustingSslContext(caCert));
+            b.sslContext(MutualTls.trustingSslContext(caCert));
         }
         this.http = b.build();
     }
@@ -58,12 +62,12 @@ public final class ControllerClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted");
-        } catch (javax.net.ssl.SSLHandshakeException e) {
+        } catch (SSLHandshakeException e) {
             throw new IOException(
                     "TLS handshake with " + base + " failed (" + e.getMessage()
                             + "); pass the CA that issued the controller's certificate with --ca",
                     e);
-        } catch (java.net.ConnectException e) {
+        } catch (ConnectException e) {
             throw new IOException("cannot reach the controller at " + base + " (" + e.getMessage() + ")", e);
         }
         JsonNode body;

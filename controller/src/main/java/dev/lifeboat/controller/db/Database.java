@@ -6,7 +6,8 @@ import org.flywaydb.core.Flyway;
 import org.h2.jdbcx.JdbcConnectionPool;
 import org.postgresql.ds.PGSimpleDataSource;
 
-/** The controller's state: embedded H2 by default, PostgreSQL in production; the schema comes from Flyway migrations. */
+/** The controller's state: embedded H2 by default, PostgreSQL in production; the schema comes from Flyway migrations.
+ * */
 public final class Database implements AutoCloseable {
     private final DataSource dataSource;
     private final AutoCloseable closer;

@@ -20,7 +20,8 @@ public final class EventBus {
 
     private final List<Consumer<ControllerEvent>> subscribers = new CopyOnWriteArrayList<>();
     private final ArrayDeque<ControllerEvent> recent = new ArrayDeque<>();
-    /** Ids keep growing across restarts (they start from the clock), so a client's Last-Event-ID from before never hides new events. */
+    /** Ids keep growing across restarts (they start from the clock), so a client's Last-Event-ID from before never
+     * hides new events. */
     private long nextId = System.currentTimeMillis() * 1000;
 
     public ControllerEvent publish(String name, Map<String, Object> data) {

@@ -63,7 +63,8 @@ public final class JobDispatcher {
         return submit(null, database, type, params, requestedBy);
     }
 
-    /** @param id the caller's job id (retries with the same id are answered with the existing job), or null for a new one */
+    /** @param id the caller's job id (retries with the same id are answered with the existing job), or null for a new
+     * one */
     public JobRecord submit(String id, String database, JobType type, Map<String, String> params, String requestedBy) {
         ManagedDatabase db = inventory.require(database);
         Map<String, String> p = new LinkedHashMap<>(params);

@@ -1,5 +1,6 @@
 package dev.lifeboat.controller.jobs;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.proto.v1.JobEvent;
@@ -12,6 +13,8 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -40,7 +43,7 @@ public final class JobStore {
             ps.setString(6, requestedBy.length() > 200 ? requestedBy.substring(0, 199) + "…" : requestedBy);
             ps.setObject(7, utc(Instant.now()));
             ps.executeUpdate();
-        } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (SQLException | JsonProcessingException e) {
             throw new IllegalStateException("cannot record job " + id + ": " + e.getMessage(), e);
         }
     }
@@ -109,10 +112,12 @@ public final class JobStore {
                     default -> "RUNNING";
                 };
                 boolean ends = !state.equals("RUNNING");
-                try (PreparedStatement ps = c.prepareStatement(
-                        "UPDATE jobs SET state = ?, last_sequence = ?, phase = ?, bytes_done = ?,"
-                                + " bytes_total = ?, bytes_per_second = ?, eta_seconds = ?, message = COALESCE(?, message),"
-                                + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), ended_at = ? WHERE id = ?")) {
+                try (PreparedStatement ps =
+                        c.prepareStatement("UPDATE jobs SET state = ?, last_sequence = ?, phase = ?, bytes_done = ?,"
+                                + " bytes_total = ?, bytes_per_second = ?, eta_seconds = ?, message = COALESCE(?, "
+                                + "message),"
+                                + " result_json = COALESCE(?, result_json), started_at = COALESCE(started_at, ?), "
+                                + "ended_at = ? WHERE id = ?")) {
                     ps.setString(1, state);
                     ps.setLong(2, e.getSequence());
                     ps.setString(3, emptyToNull(clip(e.getPhase(), 100)));
@@ -179,7 +184,8 @@ public final class JobStore {
                     j.bytesTotal() == null ? 0 : j.bytesTotal(),
                     reason);
             try (PreparedStatement ps = c.prepareStatement(
-                    "UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ?, failed_by_controller = TRUE WHERE id = ?")) {
+                    "UPDATE jobs SET state = 'FAILED', last_sequence = ?, message = ?, ended_at = ?, "
+                            + "failed_by_controller = TRUE WHERE id = ?")) {
                 ps.setLong(1, seq);
                 ps.setString(2, truncate(reason));
                 ps.setObject(3, utc(now));
@@ -256,7 +262,8 @@ public final class JobStore {
         return query(sql.toString(), args);
     }
 
-    /** Whether a job of this type for the database has not ended on the agent (one indexed lookup, however long the history). */
+    /** Whether a job of this type for the database has not ended on the agent (one indexed lookup, however long the
+     * history). */
     public boolean hasUnfinished(String database, String agentId, String type) {
         try (Connection c = ds.getConnection();
                 PreparedStatement ps =
@@ -284,7 +291,7 @@ public final class JobStore {
     public List<JobRecord> endedSince(String database, List<String> types, Instant since) {
         StringBuilder sql =
                 new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at >= ? AND type IN (");
-        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
+        sql.append(String.join(", ", Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC");
         try (Connection c = ds.getConnection();
                 PreparedStatement ps = c.prepareStatement(sql.toString())) {
@@ -308,7 +315,7 @@ public final class JobStore {
     public List<JobRecord> completed(String database, List<String> types, int limit) {
         StringBuilder sql =
                 new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
-        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
+        sql.append(String.join(", ", Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT ").append(Math.max(1, limit));
         try (Connection c = ds.getConnection();
                 PreparedStatement ps = c.prepareStatement(sql.toString())) {
@@ -326,7 +333,7 @@ public final class JobStore {
     public Optional<JobRecord> latestEnded(String database, List<String> types) {
         StringBuilder sql =
                 new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
-        sql.append(String.join(", ", java.util.Collections.nCopies(types.size(), "?")));
+        sql.append(String.join(", ", Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT 1");
         try (Connection c = ds.getConnection();
                 PreparedStatement ps = c.prepareStatement(sql.toString())) {
@@ -348,7 +355,7 @@ public final class JobStore {
             List<Map<String, Object>> out = new ArrayList<>();
             try (ResultSet rs = ps.executeQuery()) {
                 while (rs.next()) {
-                    Map<String, Object> m = new java.util.LinkedHashMap<>();
+                    Map<String, Object> m = new LinkedHashMap<>();
                     m.put("sequence", rs.getLong("sequence"));
                     m.put("kind", rs.getString("kind"));
                     m.put("at", instant(rs, "at"));

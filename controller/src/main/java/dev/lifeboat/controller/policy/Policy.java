@@ -4,6 +4,7 @@ import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.ControllerConfig.PolicySpec;
 import java.text.ParseException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Locale;
 import org.quartz.CronExpression;
 
@@ -63,7 +64,7 @@ public record Policy(
             return Enum.valueOf(type, value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("policy " + policy + ": " + key + " '" + value + "' is not one of "
-                    + java.util.Arrays.toString(type.getEnumConstants()).toLowerCase(Locale.ROOT));
+                    + Arrays.toString(type.getEnumConstants()).toLowerCase(Locale.ROOT));
         }
     }
 

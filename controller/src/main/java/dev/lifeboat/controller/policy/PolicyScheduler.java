@@ -1,11 +1,13 @@
 package dev.lifeboat.controller.policy;
 
 import dev.lifeboat.controller.Auditor;
+import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.jobs.JobDispatcher;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.policy.Inventory.ManagedDatabase;
 import dev.lifeboat.proto.v1.JobType;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
@@ -13,7 +15,9 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.concurrent.ConcurrentHashMap;
 import org.quartz.CronScheduleBuilder;
+import org.quartz.Job;
 import org.quartz.JobBuilder;
 import org.quartz.JobDataMap;
 import org.quartz.JobDetail;
@@ -21,6 +25,7 @@ import org.quartz.Scheduler;
 import org.quartz.SchedulerException;
 import org.quartz.Trigger;
 import org.quartz.TriggerBuilder;
+import org.quartz.TriggerKey;
 import org.quartz.impl.StdSchedulerFactory;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -75,7 +80,7 @@ public final class PolicyScheduler implements AutoCloseable {
         data.put("kind", kind);
         data.put("type", type.name());
         data.put("policy", db.policy().name());
-        JobDetail detail = JobBuilder.newJob(org.quartz.Job.class)
+        JobDetail detail = JobBuilder.newJob(Job.class)
                 .withIdentity(kind, db.name())
                 .usingJobData(data)
                 .build();
@@ -90,7 +95,7 @@ public final class PolicyScheduler implements AutoCloseable {
         quartz.start();
     }
 
-    private final Map<String, Object> locks = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     private void fire(JobDataMap data) {
         // one decision at a time per database: a full and an incremental due in the same second must not both start
@@ -103,7 +108,7 @@ public final class PolicyScheduler implements AutoCloseable {
      * Policies in streaming WAL mode keep a WAL_STREAM job running on the database's agent: when none runs (it was
      * cancelled, it failed, the agent restarted without wal-stream in its config), one is started and that is audited.
      */
-    public void enforceWalStreams(dev.lifeboat.controller.agents.AgentRegistry agents) {
+    public void enforceWalStreams(AgentRegistry agents) {
         Instant now = Instant.now();
         for (ManagedDatabase db : inventory.databases()) {
             // wait for the agent's first heartbeat: its catch-up has then told us about the stream it already runs
@@ -124,11 +129,11 @@ public final class PolicyScheduler implements AutoCloseable {
                 if (now.isBefore(state[0])) {
                     continue;
                 }
-                java.time.Duration wait = state[1] == null
-                        ? java.time.Duration.ofSeconds(30)
-                        : java.time.Duration.between(state[1], state[0]).multipliedBy(2);
-                if (wait.compareTo(java.time.Duration.ofMinutes(15)) > 0) {
-                    wait = java.time.Duration.ofMinutes(15);
+                Duration wait = state[1] == null
+                        ? Duration.ofSeconds(30)
+                        : Duration.between(state[1], state[0]).multipliedBy(2);
+                if (wait.compareTo(Duration.ofMinutes(15)) > 0) {
+                    wait = Duration.ofMinutes(15);
                 }
                 state[1] = now;
                 state[0] = now.plus(wait);
@@ -147,7 +152,7 @@ public final class PolicyScheduler implements AutoCloseable {
     }
 
     /** Per database: when the next WAL stream restart may happen, and when the last one was. */
-    private final Map<String, Instant[]> walRestarts = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<String, Instant[]> walRestarts = new ConcurrentHashMap<>();
 
     private void fireLocked(JobDataMap data) {
         String database = data.getString("database");
@@ -198,7 +203,7 @@ public final class PolicyScheduler implements AutoCloseable {
                 }
                 Date next = null;
                 try {
-                    Trigger t = quartz.getTrigger(org.quartz.TriggerKey.triggerKey(kind, db.name()));
+                    Trigger t = quartz.getTrigger(TriggerKey.triggerKey(kind, db.name()));
                     next = t == null ? null : t.getNextFireTime();
                 } catch (SchedulerException e) {
                     log.debug("no trigger for {} {}", kind, db.name());

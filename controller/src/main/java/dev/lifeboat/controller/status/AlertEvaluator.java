@@ -1,5 +1,7 @@
 package dev.lifeboat.controller.status;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.common.Durations;
 import dev.lifeboat.controller.Auditor;
@@ -289,7 +291,7 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
             } catch (RuntimeException e) {
                 log.error("alert {} could not be queued for the webhooks: {}", stored.id(), e.toString());
             }
-        } catch (SQLException | com.fasterxml.jackson.core.JsonProcessingException e) {
+        } catch (SQLException | JsonProcessingException e) {
             log.error("cannot record alert {}: {}", subject, e.getMessage());
         }
     }
@@ -364,9 +366,7 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
             while (rs.next()) {
                 Map<String, Object> details;
                 try {
-                    details = JSON.readValue(
-                            rs.getString("details_json"),
-                            new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
+                    details = JSON.readValue(rs.getString("details_json"), new TypeReference<Map<String, Object>>() {});
                 } catch (Exception e) {
                     details = Map.of();
                 }

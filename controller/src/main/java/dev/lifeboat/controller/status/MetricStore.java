@@ -8,7 +8,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 
-/** The newest value of every metric each agent pushed (names normalized to Prometheus style: dots become underscores). */
+/** The newest value of every metric each agent pushed (names normalized to Prometheus style: dots become underscores).
+ * */
 public final class MetricStore {
     public record Sample(String agentId, String name, Map<String, String> labels, double value, Instant at) {}
 

@@ -17,7 +17,8 @@ import java.util.Optional;
 
 /**
  * Each database's RPO and RTO against its tier, from measurements only:
- * RPO per region is what the agent's probe measured (now − commit time of the oldest WAL not yet durable there), aged by
+ * RPO per region is what the agent's probe measured (now − commit time of the oldest WAL not yet durable there), aged
+ * by
  * the time since the sample when the agent stops reporting; RTO = restore size of the newest backup ÷ the restore
  * throughput of the newest drill (or restore) + WAL since that backup ÷ that drill's replay rate.
  */

@@ -18,7 +18,8 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The audit chain on a real PostgreSQL 15, written by two controllers (two data sources, two AuditLog instances) at once. */
+/** The audit chain on a real PostgreSQL 15, written by two controllers (two data sources, two AuditLog instances) at
+ * once. */
 class AuditLogPostgresTest {
     @TempDir
     static Path dir;

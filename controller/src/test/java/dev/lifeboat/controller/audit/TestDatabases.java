@@ -14,7 +14,8 @@ import org.flywaydb.core.Flyway;
 import org.h2.jdbcx.JdbcConnectionPool;
 import org.postgresql.ds.PGSimpleDataSource;
 
-/** Real controller databases for tests: an H2 file in a temp dir, or a throwaway PostgreSQL 15 cluster; both migrated by Flyway. */
+/** Real controller databases for tests: an H2 file in a temp dir, or a throwaway PostgreSQL 15 cluster; both migrated
+ * by Flyway. */
 public final class TestDatabases {
     private TestDatabases() {}
 

@@ -5,6 +5,7 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.time.format.DateTimeParseException;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.UUID;
@@ -71,7 +72,7 @@ public record ClusterIdentity(
         Instant at = null;
         try {
             at = m.containsKey("restoredAt") ? Instant.parse(m.get("restoredAt")) : null;
-        } catch (java.time.format.DateTimeParseException e) {
+        } catch (DateTimeParseException e) {
             // keep null: the id is what matters
         }
         // a marker written before restores carried an id: a copy all the same, identified by its restore time
@@ -87,7 +88,8 @@ public record ClusterIdentity(
                 + "\nsourceClusterId=" + (sourceClusterId == null ? ORIGIN : sourceClusterId) + "\n";
     }
 
-    /** The clusterId a backup manifest records ({@code engineInfo.clusterId}); backups made before it existed are the origin's. */
+    /** The clusterId a backup manifest records ({@code engineInfo.clusterId}); backups made before it existed are the
+     * origin's. */
     public static String ofBackup(Map<String, String> engineInfo) {
         return engineInfo.getOrDefault("clusterId", ORIGIN);
     }

@@ -4,6 +4,7 @@ import dev.lifeboat.util.Processes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.SQLException;
@@ -96,12 +97,12 @@ public final class LocalCluster implements AutoCloseable {
         Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath();
         for (Path p = dir.toAbsolutePath(); p != null && p.getParent() != null; p = p.getParent()) {
             var perms = Files.getPosixFilePermissions(p);
-            if (perms.contains(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE)) {
+            if (perms.contains(PosixFilePermission.OTHERS_EXECUTE)) {
                 continue;
             }
             if (p.startsWith(tmp) || p.equals(dir)) {
-                perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_EXECUTE);
-                perms.add(java.nio.file.attribute.PosixFilePermission.OTHERS_READ);
+                perms.add(PosixFilePermission.OTHERS_EXECUTE);
+                perms.add(PosixFilePermission.OTHERS_READ);
                 Files.setPosixFilePermissions(p, perms);
             } else {
                 throw new IOException(

@@ -7,6 +7,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -15,6 +16,7 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListSet;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -51,7 +53,7 @@ final class PageChecksums {
     private final long blocksPerSegment;
     private final long startLsn;
     private final Map<String, ConcurrentSkipListSet<Long>> failures = new ConcurrentHashMap<>();
-    private final java.util.concurrent.atomic.LongAdder pagesChecked = new java.util.concurrent.atomic.LongAdder();
+    private final LongAdder pagesChecked = new LongAdder();
 
     /**
      * @param startLsn pages at or past it are not judged (replay rewrites them)
@@ -144,7 +146,7 @@ final class PageChecksums {
                     return true; // truncated meanwhile: replay recreates what is needed
                 }
             }
-        } catch (java.nio.file.NoSuchFileException gone) {
+        } catch (NoSuchFileException gone) {
             return true;
         }
         return pageOk(page, 0, blkno);

@@ -5,6 +5,7 @@ import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.ChunkIndex;
 import dev.lifeboat.repository.ChunkReader;
+import dev.lifeboat.repository.ChunkRefs;
 import dev.lifeboat.repository.ChunkWriter;
 import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
@@ -24,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFileAttributes;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -36,15 +38,19 @@ import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -87,15 +93,15 @@ public final class PgBackup {
             return new Snapshot.Stamp(
                     ((Number) a.get("dev")).longValue(),
                     ((Number) a.get("ino")).longValue(),
-                    nanos((java.nio.file.attribute.FileTime) a.get("ctime")),
-                    nanos((java.nio.file.attribute.FileTime) a.get("lastModifiedTime")));
+                    nanos((FileTime) a.get("ctime")),
+                    nanos((FileTime) a.get("lastModifiedTime")));
         } catch (NoSuchFileException gone) {
             return null;
         }
     }
 
-    private static long nanos(java.nio.file.attribute.FileTime t) {
-        return t.to(java.util.concurrent.TimeUnit.NANOSECONDS);
+    private static long nanos(FileTime t) {
+        return t.to(TimeUnit.NANOSECONDS);
     }
 
     public Snapshot run() throws IOException {
@@ -132,7 +138,8 @@ public final class PgBackup {
                 String type = parent == null ? "full" : requestedType;
                 if (parent == null && !requestedType.equals("full")) {
                     log.warn(
-                            "no earlier backup of this cluster's line of history in {}: taking a full backup instead of {}",
+                            "no earlier backup of this cluster's line of history in {}: taking a full backup instead "
+                                    + "of {}",
                             repo.uri(),
                             requestedType);
                 }
@@ -184,7 +191,8 @@ public final class PgBackup {
                         if (!bad.isEmpty()) {
                             info.put("pageChecksumFailures", bad);
                             log.warn(
-                                    "backup {}: page checksum failures (the pages were backed up as they are on disk): {}",
+                                    "backup {}: page checksum failures (the pages were backed up as they are on disk): "
+                                            + "{}",
                                     id,
                                     bad);
                         }
@@ -294,10 +302,9 @@ public final class PgBackup {
             throw new IllegalArgumentException("pass --pgdata (or --pghost/--pgport) to say which server to use");
         }
         var pm = pgdata.postmaster()
-                .orElseThrow(
-                        () -> new PgException(
-                                "PostgreSQL is not running on " + pgdata.path()
-                                        + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server that runs this cluster"));
+                .orElseThrow(() -> new PgException("PostgreSQL is not running on " + pgdata.path()
+                        + " (no postmaster.pid): start it, or pass --pghost/--pgport for the server "
+                        + "that runs this cluster"));
         int p = port != null ? port : pm.port();
         if (!pm.socketDirectory().isEmpty()) {
             return PgConnections.socket(pm.socketDirectory(), p, user);
@@ -530,7 +537,7 @@ public final class PgBackup {
                 null);
     }
 
-    private final java.util.concurrent.atomic.AtomicLong skippedBytes = new java.util.concurrent.atomic.AtomicLong();
+    private final AtomicLong skippedBytes = new AtomicLong();
 
     /**
      * The backup an incremental (the newest) or differential (the newest full) builds on: only a backup of this very
@@ -613,7 +620,7 @@ public final class PgBackup {
             return null;
         }
         for (String ref : p.chunks()) {
-            for (var id : dev.lifeboat.repository.ChunkRefs.ids(ref)) {
+            for (var id : ChunkRefs.ids(ref)) {
                 if (index.get(id) == null) {
                     return null; // the parent's data is not all there (e.g. a damaged index): read the file
                 }
@@ -644,7 +651,7 @@ public final class PgBackup {
             ChunkIndex index,
             int pageSize)
             throws IOException {
-        Map<String, Snapshot.FileEntry> parentFiles = new java.util.HashMap<>();
+        Map<String, Snapshot.FileEntry> parentFiles = new HashMap<>();
         if (parent != null) {
             parent.files().forEach(e -> parentFiles.put(e.path(), e));
         }
@@ -838,7 +845,7 @@ public final class PgBackup {
             for (Future<?> f : futures) {
                 f.get();
             }
-        } catch (java.util.concurrent.ExecutionException e) {
+        } catch (ExecutionException e) {
             futures.forEach(x -> x.cancel(true));
             Throwable c = e.getCause();
             if (c instanceof IOException io) {

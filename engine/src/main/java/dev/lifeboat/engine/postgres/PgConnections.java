@@ -6,6 +6,7 @@ import java.sql.Connection;
 import java.sql.DriverManager;
 import java.sql.SQLException;
 import java.util.Properties;
+import org.postgresql.PGProperty;
 
 /**
  * Connects with pgjdbc over TCP, or over the server's Unix-domain socket (via junixsocket) when the host is a
@@ -31,10 +32,10 @@ public record PgConnections(String host, int port, String user, String password)
      */
     public Connection openReplication(String applicationName) throws SQLException {
         Properties extra = new Properties();
-        org.postgresql.PGProperty.REPLICATION.set(extra, "database");
-        org.postgresql.PGProperty.ASSUME_MIN_SERVER_VERSION.set(extra, "9.4");
-        org.postgresql.PGProperty.PREFER_QUERY_MODE.set(extra, "simple");
-        org.postgresql.PGProperty.SOCKET_TIMEOUT.set(extra, 60);
+        PGProperty.REPLICATION.set(extra, "database");
+        PGProperty.ASSUME_MIN_SERVER_VERSION.set(extra, "9.4");
+        PGProperty.PREFER_QUERY_MODE.set(extra, "simple");
+        PGProperty.SOCKET_TIMEOUT.set(extra, 60);
         extra.setProperty("ApplicationName", applicationName);
         return connect("postgres", extra);
     }

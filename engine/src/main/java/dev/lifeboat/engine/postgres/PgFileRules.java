@@ -70,7 +70,8 @@ final class PgFileRules {
         return name.startsWith("pgsql_tmp");
     }
 
-    /** Relation data files change page by page in place: they get aligned fixed blocks rather than content-defined cuts. */
+    /** Relation data files change page by page in place: they get aligned fixed blocks rather than content-defined
+     * cuts. */
     static boolean isRelationFile(String relPath) {
         return RELATION.matcher(relPath).matches();
     }

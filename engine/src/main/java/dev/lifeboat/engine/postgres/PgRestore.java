@@ -15,6 +15,7 @@ import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.DurableFiles;
 import dev.lifeboat.util.Processes;
+import dev.lifeboat.util.SelfCommand;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
@@ -35,6 +36,7 @@ import java.nio.file.attribute.UserPrincipalLookupService;
 import java.nio.file.attribute.UserPrincipalNotFoundException;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
@@ -43,6 +45,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Restores a backup into an empty directory with N parallel streams. Every chunk is authenticated and checked
@@ -287,7 +290,8 @@ public final class PgRestore {
         return pgControl;
     }
 
-    /** Files above this size are restored as several ranges in parallel (a 1 GiB relation segment would else take one core). */
+    /** Files above this size are restored as several ranges in parallel (a 1 GiB relation segment would else take one
+     * core). */
     private static final long SPLIT_ABOVE = 64L << 20;
 
     private static final long RANGE_BYTES = 32L << 20;
@@ -296,13 +300,7 @@ public final class PgRestore {
      * Part of a large file: chunk references [from, to) written at {@code offset}; {@code ids} (shared by the file's
      * ranges) collects the content ids for the file's digest.
      */
-    private record Range(
-            Snapshot.FileEntry file,
-            int from,
-            int to,
-            long offset,
-            java.util.concurrent.atomic.AtomicInteger left,
-            ChunkId[] ids) {}
+    private record Range(Snapshot.FileEntry file, int from, int to, long offset, AtomicInteger left, ChunkId[] ids) {}
 
     private void writeFiles(
             String id,
@@ -317,7 +315,7 @@ public final class PgRestore {
             if (f.size() > SPLIT_ABOVE && f.chunks().size() > 1) {
                 Files.createFile(target.resolve(f.path()));
                 List<Range> ranges = new ArrayList<>();
-                java.util.concurrent.atomic.AtomicInteger left = new java.util.concurrent.atomic.AtomicInteger();
+                AtomicInteger left = new AtomicInteger();
                 ChunkId[] ids = new ChunkId[f.chunks().size()];
                 long offset = 0;
                 long rangeStart = 0;
@@ -390,7 +388,7 @@ public final class PgRestore {
                     "cannot restore " + f.path() + " from backup " + id + ": " + e.getMessage(), e);
         }
         if (r.left().decrementAndGet() == 0) {
-            checkContent(id, f, Files.size(out), ContentDigest.of(java.util.Arrays.asList(r.ids())));
+            checkContent(id, f, Files.size(out), ContentDigest.of(Arrays.asList(r.ids())));
             try (FileChannel ch = FileChannel.open(out, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
@@ -475,14 +473,14 @@ public final class PgRestore {
         }
         args.add("%f");
         args.add("%p");
-        String restoreCommand = dev.lifeboat.util.SelfCommand.shellCommand(args);
+        String restoreCommand = SelfCommand.shellCommand(args);
         List<String> endArgs = new ArrayList<>(List.of("recovery-end", "--pgdata", target.toString()));
         if (lease != null) {
             endArgs.addAll(opts.walGetArgs());
             endArgs.addAll(List.of("--lease", lease.id()));
         }
         // a failing recovery_end_command only logs a warning, but one the shell cannot run stops the server: never that
-        String endCommand = dev.lifeboat.util.SelfCommand.shellCommand(endArgs) + " || true";
+        String endCommand = SelfCommand.shellCommand(endArgs) + " || true";
         RecoveryTarget pinned = rt.kind() == RecoveryTarget.Kind.IMMEDIATE
                 ? rt
                 : new RecoveryTarget(

@@ -4,6 +4,7 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.FileBackup;
+import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.Snapshot;
@@ -12,6 +13,7 @@ import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
 import dev.lifeboat.util.Processes;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -23,10 +25,14 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -86,15 +92,15 @@ public final class PgValidator {
     private final Cancellation cancel;
 
     /** Every restore rewrites postgresql.auto.conf (its recovery settings) after the file was checked. */
-    private java.util.Set<String> skipChecksums = java.util.Set.of("postgresql.auto.conf");
+    private Set<String> skipChecksums = Set.of("postgresql.auto.conf");
 
     private Duration recoveryTimeout = Duration.ofHours(6);
 
     /** Restored files that were changed on purpose after restore (e.g. recovery settings in postgresql.auto.conf). */
-    public PgValidator skipChecksums(java.util.Collection<String> paths) {
-        java.util.Set<String> all = new java.util.HashSet<>(paths);
+    public PgValidator skipChecksums(Collection<String> paths) {
+        Set<String> all = new HashSet<>(paths);
         all.add("postgresql.auto.conf");
-        this.skipChecksums = java.util.Set.copyOf(all);
+        this.skipChecksums = Set.copyOf(all);
         return this;
     }
 
@@ -174,7 +180,7 @@ public final class PgValidator {
                     waitForPromotion(conns, runDir);
                     checkRecoveryReached().ifPresent(problems::add);
                     if (replayLease != null) {
-                        dev.lifeboat.repository.ReplayLease.release(repo.store(), replayLease);
+                        ReplayLease.release(repo.store(), replayLease);
                     }
                 }
                 startSeconds = (System.nanoTime() - s0) / 1e9;
@@ -471,7 +477,8 @@ public final class PgValidator {
                 List<String[]> heapRels = rows(
                         st,
                         "select c.oid::text, c.oid::regclass::text from pg_class c "
-                                + "join pg_am a on a.oid = c.relam where c.relkind in ('r', 'm', 't') and a.amname = 'heap' "
+                                + "join pg_am a on a.oid = c.relam where c.relkind in ('r', 'm', 't') and a.amname = "
+                                + "'heap' "
                                 + "and c.relpersistence <> 't' order by c.oid");
                 for (String[] rel : heapRels) {
                     cancel.throwIfCancelled();
@@ -491,7 +498,8 @@ public final class PgValidator {
                         st,
                         "select c.oid::text, c.oid::regclass::text from pg_index i "
                                 + "join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam "
-                                + "where c.relkind = 'i' and a.amname = 'btree' and i.indisvalid and i.indisready and i.indislive "
+                                + "where c.relkind = 'i' and a.amname = 'btree' and i.indisvalid and i.indisready and "
+                                + "i.indislive "
                                 + "and c.relpersistence <> 't' order by c.oid")) {
                     cancel.throwIfCancelled();
                     guarded(
@@ -549,8 +557,10 @@ public final class PgValidator {
                 for (String[] t : rows(
                         st,
                         "select c.oid::regclass::text, c.oid::text from pg_class c "
-                                + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') and c.relispopulated "
-                                + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', 'information_schema') "
+                                + "join pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'm') and "
+                                + "c.relispopulated "
+                                + "and c.relpersistence <> 't' and n.nspname not in ('pg_catalog', "
+                                + "'information_schema') "
                                 + "and n.nspname not like 'pg_toast%' order by 1")) {
                     cancel.throwIfCancelled();
                     tables.add(new TableCount(t[0], Long.parseLong(one(st, "select count(*) from " + t[0]))));
@@ -558,9 +568,11 @@ public final class PgValidator {
                 for (String[] fk : rows(
                         st,
                         "select conname, conrelid::regclass::text, confrelid::regclass::text, "
-                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(conkey) with ordinality k(n, ord) "
+                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(conkey) "
+                                + "with ordinality k(n, ord) "
                                 + " join pg_attribute a on a.attrelid = conrelid and a.attnum = k.n), "
-                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(confkey) with ordinality k(n, ord) "
+                                + "(select string_agg(quote_ident(a.attname), ',' order by k.ord) from unnest(confkey) "
+                                + "with ordinality k(n, ord) "
                                 + " join pg_attribute a on a.attrelid = confrelid and a.attnum = k.n) "
                                 + "from pg_constraint where contype = 'f' and conparentid = 0 order by 1")) {
                     String[] cols = fk[3].split(",");
@@ -679,19 +691,19 @@ public final class PgValidator {
     }
 
     public static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
     }
 
     private static String tail(String s, int lines) {
         String[] all = s.split("\n");
-        return String.join("\n", java.util.Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
+        return String.join("\n", Arrays.copyOfRange(all, Math.max(0, all.length - lines), all.length));
     }
 
     static void deleteTree(Path root) {
         try (var walk = Files.walk(root)) {
-            walk.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
+            walk.sorted(Comparator.reverseOrder()).forEach(p -> {
                 try {
                     Files.deleteIfExists(p);
                 } catch (IOException ignored) {

@@ -2,11 +2,14 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.TimelineOwners;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.storage.BlobInfo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -73,7 +76,7 @@ public final class RecoveryPlanner {
     private final Map<Integer, TreeSet<Long>> partialsByTimeline = new TreeMap<>();
 
     private final Map<Integer, TimelineHistory> histories = new HashMap<>();
-    private final Map<Integer, dev.lifeboat.repository.TimelineOwners.Owner> owners;
+    private final Map<Integer, TimelineOwners.Owner> owners;
     /** When each timeline's newest WAL object was stored (its keys: the timelines that have archived WAL). */
     private final Map<Integer, Instant> newestWal = new HashMap<>();
 
@@ -88,9 +91,9 @@ public final class RecoveryPlanner {
                 ? 16L << 20
                 : Long.parseLong(
                         snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
-        this.owners = new dev.lifeboat.repository.TimelineOwners(repo).all();
+        this.owners = new TimelineOwners(repo).all();
         Map<String, Instant> stored = new HashMap<>();
-        for (dev.lifeboat.storage.BlobInfo b : archive.listObjects()) {
+        for (BlobInfo b : archive.listObjects()) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isWalFileName(name) && b.lastModified() != null) {
                 stored.merge(name, b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
@@ -349,8 +352,10 @@ public final class RecoveryPlanner {
                         "backup " + id + " was taken by " + describeBackupCluster(requested.get())
                                 + " on timeline " + t + ", but timeline " + t + " in this repository is archived by "
                                 + describeOwner(t)
-                                + " (the copy promoted without archiving, so the number was free when the other cluster took it): "
-                                + "the archived WAL of that timeline is not this backup's, so it cannot be a base for recovery");
+                                + " (the copy promoted without archiving, so the number was free when the other "
+                                + "cluster took it): "
+                                + "the archived WAL of that timeline is not this backup's, so it cannot be a base for "
+                                + "recovery");
             }
             candidates.removeIf(s -> !s.id().equals(id));
             if (candidates.isEmpty()) {
@@ -450,7 +455,7 @@ public final class RecoveryPlanner {
      */
     private Found findMarker(RecoveryTarget target, List<Snapshot> candidates, int tli) throws IOException {
         List<Snapshot> byStop = new ArrayList<>(candidates);
-        byStop.sort(java.util.Comparator.comparingLong(RecoveryPlanner::stopLsn));
+        byStop.sort(Comparator.comparingLong(RecoveryPlanner::stopLsn));
         String[] end = replayableEnd(byStop.getLast(), tli);
         long endSeg = segmentNumber(end[0].substring(0, 24));
         WalInspector inspector = new WalInspector(archive, binariesOf(byStop.getLast()));

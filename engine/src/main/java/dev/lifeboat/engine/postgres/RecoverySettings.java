@@ -1,5 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
+import dev.lifeboat.util.DurableFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,7 +40,8 @@ public final class RecoverySettings {
     /**
      * {@code conf} without any earlier recovery settings, then this restore's block.
      *
-     * @param archiveOff also replace archive_mode with {@code off} (the copy must not archive into its source's repository)
+     * @param archiveOff also replace archive_mode with {@code off} (the copy must not archive into its source's
+     * repository)
      */
     static String replace(
             String conf,
@@ -105,8 +107,7 @@ public final class RecoverySettings {
         if (after.equals(before)) {
             return false;
         }
-        dev.lifeboat.util.DurableFiles.replace(
-                auto, after.getBytes(StandardCharsets.UTF_8), Files.getPosixFilePermissions(auto), null);
+        DurableFiles.replace(auto, after.getBytes(StandardCharsets.UTF_8), Files.getPosixFilePermissions(auto), null);
         return true;
     }
 

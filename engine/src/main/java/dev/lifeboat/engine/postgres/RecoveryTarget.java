@@ -1,8 +1,11 @@
 package dev.lifeboat.engine.postgres;
 
 import java.time.Instant;
+import java.time.LocalDateTime;
 import java.time.OffsetDateTime;
 import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.time.format.DateTimeParseException;
 import java.util.List;
 
@@ -38,9 +41,8 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
     }
 
     /** PostgreSQL's timestamptz input: microsecond precision, explicit UTC offset. */
-    private static final java.time.format.DateTimeFormatter PG_TIME = java.time.format.DateTimeFormatter.ofPattern(
-                    "yyyy-MM-dd HH:mm:ss.SSSSSS'+00'")
-            .withZone(java.time.ZoneOffset.UTC);
+    private static final DateTimeFormatter PG_TIME =
+            DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss.SSSSSS'+00'").withZone(ZoneOffset.UTC);
 
     public RecoveryTarget {
         switch (kind) {
@@ -71,7 +73,7 @@ public record RecoveryTarget(Kind kind, String value, boolean exclusive, String 
             return OffsetDateTime.parse(s.trim().replace(' ', 'T')).toInstant();
         } catch (DateTimeParseException e) {
             try {
-                return java.time.LocalDateTime.parse(s.trim().replace(' ', 'T'))
+                return LocalDateTime.parse(s.trim().replace(' ', 'T'))
                         .atZone(ZoneId.systemDefault())
                         .toInstant();
             } catch (DateTimeParseException e2) {

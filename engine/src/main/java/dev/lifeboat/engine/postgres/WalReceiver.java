@@ -10,18 +10,23 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.WalSource;
 import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.util.Hosts;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -131,7 +136,8 @@ public final class WalReceiver {
         }
     }
 
-    /** Errors retrying cannot fix (another cluster, a copy on another cluster's timeline, a logical slot of that name). */
+    /** Errors retrying cannot fix (another cluster, a copy on another cluster's timeline, a logical slot of that name).
+     * */
     static final class FatalException extends PgException {
         FatalException(String message) {
             super(message);
@@ -156,7 +162,7 @@ public final class WalReceiver {
     private long lastFlushNanos = 1_000_000L; // how long the last write took, to start the next one early enough
     private boolean synchronous;
     private boolean connected;
-    private final java.nio.file.Path pgdata;
+    private final Path pgdata;
     /** Who the server is, as of the current connection. */
     private WalSource source;
     /** The partial the archive holds as this receiver last wrote it (its next write may replace it unread). */
@@ -185,7 +191,7 @@ public final class WalReceiver {
     public WalReceiver(
             Repository repo,
             PgConnections conns,
-            java.nio.file.Path pgdata,
+            Path pgdata,
             Options opts,
             ProgressListener listener,
             Cancellation cancel) {
@@ -375,7 +381,8 @@ public final class WalReceiver {
         }
     }
 
-    /** Appends one XLogData payload ending at {@code endLsn} to the segment buffer, completing segments as they fill. */
+    /** Appends one XLogData payload ending at {@code endLsn} to the segment buffer, completing segments as they fill.
+     * */
     private void accept(ByteBuffer data, long endLsn, PGReplicationStream stream) throws IOException, SQLException {
         long start = endLsn - data.remaining();
         long pos = received();
@@ -545,7 +552,7 @@ public final class WalReceiver {
                             + "--pgdata DIR (its data directory, readable here), or GRANT pg_read_server_files TO "
                             + conns.user());
         }
-        String host = conns.isSocket() ? dev.lifeboat.util.Hosts.name() : conns.host();
+        String host = conns.isSocket() ? Hosts.name() : conns.host();
         return WalSources.fromMarker(systemId, marker, host, null, via);
     }
 
@@ -654,8 +661,8 @@ public final class WalReceiver {
         String dir = WalArchive.PREFIX + String.format("%08X", tli) + "/";
         long lastComplete = -1;
         long lastPartial = -1;
-        java.util.Set<String> complete = new java.util.HashSet<>();
-        List<String> partials = new java.util.ArrayList<>();
+        Set<String> complete = new HashSet<>();
+        List<String> partials = new ArrayList<>();
         for (BlobInfo b : repo.store().list(dir)) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isSegment(name)) {

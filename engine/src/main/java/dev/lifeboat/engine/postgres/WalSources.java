@@ -6,7 +6,8 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Builds the {@link WalSource} a WAL writer presents to the archive from the data directory of the cluster it serves. */
+/** Builds the {@link WalSource} a WAL writer presents to the archive from the data directory of the cluster it serves.
+ * */
 public final class WalSources {
     private WalSources() {}
 
@@ -58,8 +59,8 @@ public final class WalSources {
         if (Files.isRegularFile(cwd.resolve("global/pg_control"))) {
             return cwd;
         }
-        throw new IllegalArgumentException(
-                "cannot tell which cluster " + walFile + " comes from: run wal-push as "
-                        + "archive_command (PostgreSQL runs it in the data directory with %p = pg_wal/NAME), or pass --pgdata DIR");
+        throw new IllegalArgumentException("cannot tell which cluster " + walFile + " comes from: run wal-push as "
+                + "archive_command (PostgreSQL runs it in the data directory with %p = pg_wal/NAME), or pass "
+                + "--pgdata DIR");
     }
 }

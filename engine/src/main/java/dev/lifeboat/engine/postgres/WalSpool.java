@@ -1,11 +1,14 @@
 package dev.lifeboat.engine.postgres;
 
+import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.SelfCommand;
+import java.io.File;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -18,9 +21,12 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -134,7 +140,7 @@ public final class WalSpool {
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(
                         spool.resolve(role + ".log").toFile()))
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .start();
     }
 
@@ -147,7 +153,7 @@ public final class WalSpool {
             }
             l.release();
             return false;
-        } catch (java.nio.channels.OverlappingFileLockException e) {
+        } catch (OverlappingFileLockException e) {
             return true;
         }
     }
@@ -168,13 +174,13 @@ public final class WalSpool {
             }
             WalArchive archive = new WalArchive(repo);
             Semaphore slots = new Semaphore(Math.max(1, processMax));
-            java.util.Set<String> inFlight = java.util.concurrent.ConcurrentHashMap.newKeySet();
-            Map<String, String> archived = new java.util.concurrent.ConcurrentHashMap<>(); // name -> fingerprint
+            Set<String> inFlight = ConcurrentHashMap.newKeySet();
+            Map<String, String> archived = new ConcurrentHashMap<>(); // name -> fingerprint
             long lastWork = System.nanoTime();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
                 while (System.nanoTime() - lastWork < idle.toNanos()) {
                     List<String> ready = readySegments(walDir);
-                    archived.keySet().retainAll(new java.util.HashSet<>(ready));
+                    archived.keySet().retainAll(new HashSet<>(ready));
                     boolean any = false;
                     for (String name : ready) {
                         if (inFlight.contains(name) || alreadyDone(name, walDir.resolve(name), archived)) {
@@ -267,7 +273,7 @@ public final class WalSpool {
             if (!Files.exists(p)) {
                 Files.writeString(p, "");
             }
-            Files.setLastModifiedTime(p, java.nio.file.attribute.FileTime.fromMillis(now));
+            Files.setLastModifiedTime(p, FileTime.fromMillis(now));
             lastBeat = now;
         }
     }
@@ -376,7 +382,7 @@ public final class WalSpool {
                     if (lease != null && System.nanoTime() - lastRenewal > 30_000_000_000L) {
                         lastRenewal = System.nanoTime();
                         try {
-                            dev.lifeboat.repository.ReplayLease.renew(repo.store(), lease);
+                            ReplayLease.renew(repo.store(), lease);
                         } catch (IOException | RuntimeException e) {
                             log.warn("could not renew replay lease {}: {}", lease, e.getMessage());
                         }

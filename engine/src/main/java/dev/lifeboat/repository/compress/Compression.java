@@ -1,6 +1,9 @@
 package dev.lifeboat.repository.compress;
 
 import com.github.luben.zstd.Zstd;
+import com.github.luben.zstd.ZstdCompressCtx;
+import com.github.luben.zstd.ZstdDecompressCtx;
+import com.github.luben.zstd.ZstdException;
 import java.util.Locale;
 import net.jpountz.lz4.LZ4Compressor;
 import net.jpountz.lz4.LZ4Factory;
@@ -26,10 +29,9 @@ public enum Compression {
     private static final LZ4Compressor LZ4_COMPRESSOR = LZ4_FACTORY.fastCompressor();
     private static final LZ4FastDecompressor LZ4_DECOMPRESSOR = LZ4_FACTORY.fastDecompressor();
 
-    private static final ThreadLocal<com.github.luben.zstd.ZstdCompressCtx[]> ZSTD_CTX =
-            ThreadLocal.withInitial(() -> new com.github.luben.zstd.ZstdCompressCtx[23]);
-    private static final ThreadLocal<com.github.luben.zstd.ZstdDecompressCtx> ZSTD_DCTX =
-            ThreadLocal.withInitial(com.github.luben.zstd.ZstdDecompressCtx::new);
+    private static final ThreadLocal<ZstdCompressCtx[]> ZSTD_CTX =
+            ThreadLocal.withInitial(() -> new ZstdCompressCtx[23]);
+    private static final ThreadLocal<ZstdDecompressCtx> ZSTD_DCTX = ThreadLocal.withInitial(ZstdDecompressCtx::new);
 
     private final byte codec;
     private final int zstdLevel;
@@ -80,9 +82,9 @@ public enum Compression {
             n = LZ4_COMPRESSOR.compress(in, off, len, out, outOff + 1, out.length - outOff - 1);
         } else if (codec == CODEC_ZSTD) {
             // one context per thread and level: building a context per 128 KiB block costs more than compressing it
-            com.github.luben.zstd.ZstdCompressCtx ctx = ZSTD_CTX.get()[zstdLevel];
+            ZstdCompressCtx ctx = ZSTD_CTX.get()[zstdLevel];
             if (ctx == null) {
-                ctx = new com.github.luben.zstd.ZstdCompressCtx().setLevel(zstdLevel);
+                ctx = new ZstdCompressCtx().setLevel(zstdLevel);
                 ZSTD_CTX.get()[zstdLevel] = ctx;
             }
             n = ctx.compressByteArray(out, outOff + 1, out.length - outOff - 1, in, off, len);
@@ -126,7 +128,7 @@ public enum Compression {
                 long r;
                 try {
                     r = ZSTD_DCTX.get().decompressByteArray(out, 0, rawLength, in, off + 1, len - 1);
-                } catch (com.github.luben.zstd.ZstdException e) {
+                } catch (ZstdException e) {
                     throw new IllegalArgumentException("zstd chunk is corrupt: " + e.getMessage());
                 }
                 if (Zstd.isError(r) || r != rawLength) {
@@ -154,7 +156,7 @@ public enum Compression {
                 throw new IllegalArgumentException("zstd frame is truncated");
             }
             return out;
-        } catch (com.github.luben.zstd.ZstdException e) {
+        } catch (ZstdException e) {
             throw new IllegalArgumentException("zstd frame is damaged: " + e.getMessage());
         }
     }

@@ -42,7 +42,8 @@ public final class Aead implements Sealer {
         return OVERHEAD;
     }
 
-    /** Encrypts {@code plain[off, off+len)} into {@code out} at {@code outOff}; returns bytes written (len + OVERHEAD). */
+    /** Encrypts {@code plain[off, off+len)} into {@code out} at {@code outOff}; returns bytes written (len + OVERHEAD).
+     * */
     @Override
     public int seal(byte[] plain, int off, int len, byte[] aad, byte[] out, int outOff) {
         byte[] nonce = new byte[NONCE_BYTES];

@@ -6,7 +6,8 @@ import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 
 /**
- * Integrity for metadata in unencrypted repositories of format 2: {@code plain || SHA-256(u32 len(aad) || aad || plain)}.
+ * Integrity for metadata in unencrypted repositories of format 2: {@code plain || SHA-256(u32 len(aad) || aad ||
+ * plain)}.
  * The digest covers the associated data like a GCM tag does, so an object still opens only in its own role (a
  * manifest under its own id, a WAL file under its own name, a trailer in its own pack). It is not keyed: it detects
  * damage and mix-ups, not a deliberate forgery by someone who can write the store (only encryption does that).

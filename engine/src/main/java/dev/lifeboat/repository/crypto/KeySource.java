@@ -1,11 +1,15 @@
 package dev.lifeboat.repository.crypto;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
+import java.util.Arrays;
 import java.util.Base64;
 import java.util.Set;
 
@@ -47,19 +51,19 @@ public sealed interface KeySource {
             byte[] secret;
             try {
                 // a text key file (as `repo-init --key-file` writes) counts without surrounding whitespace
-                String text = java.nio.charset.StandardCharsets.UTF_8
+                String text = StandardCharsets.UTF_8
                         .newDecoder()
-                        .decode(java.nio.ByteBuffer.wrap(b))
+                        .decode(ByteBuffer.wrap(b))
                         .toString()
                         .strip();
                 secret = text.getBytes(StandardCharsets.UTF_8);
-            } catch (java.nio.charset.CharacterCodingException binary) {
+            } catch (CharacterCodingException binary) {
                 // raw random bytes (e.g. head -c 32 /dev/urandom): use them as they are, minus a trailing newline
                 int n = b.length;
                 if (n > 0 && b[n - 1] == '\n') {
                     n--;
                 }
-                secret = java.util.Arrays.copyOf(b, n);
+                secret = Arrays.copyOf(b, n);
             }
             if (secret.length < MIN_BYTES) {
                 throw new IOException("key file " + path + " holds " + secret.length + " bytes; it needs at least "
@@ -78,9 +82,8 @@ public sealed interface KeySource {
             }
             Files.createFile(
                     path,
-                    PosixFilePermissions.asFileAttribute(Set.of(
-                            java.nio.file.attribute.PosixFilePermission.OWNER_READ,
-                            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE)));
+                    PosixFilePermissions.asFileAttribute(
+                            Set.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE)));
             Files.writeString(path, text + "\n");
             return new KeyFile(path, text.getBytes(StandardCharsets.UTF_8));
         }

@@ -1,5 +1,7 @@
 package dev.lifeboat.repository.crypto;
 
+import java.util.Arrays;
+
 /**
  * One way of sealing repository objects: authenticated encryption ({@link Aead}, {@link DerivedKeyAead}) or, in an
  * unencrypted repository of format 2, a checksum ({@link Checksum}). The associated data is never stored: the reader
@@ -21,14 +23,15 @@ public interface Sealer {
 
         @Override
         public byte[] open(byte[] sealed, int off, int len, byte[] aad) {
-            return off == 0 && len == sealed.length ? sealed : java.util.Arrays.copyOfRange(sealed, off, off + len);
+            return off == 0 && len == sealed.length ? sealed : Arrays.copyOfRange(sealed, off, off + len);
         }
     };
 
     /** Bytes a sealed object has beyond its plaintext. */
     int overhead();
 
-    /** Seals {@code plain[off, off+len)} into {@code out} at {@code outOff}; returns the bytes written (len + overhead). */
+    /** Seals {@code plain[off, off+len)} into {@code out} at {@code outOff}; returns the bytes written (len +
+     * overhead). */
     int seal(byte[] plain, int off, int len, byte[] aad, byte[] out, int outOff);
 
     /**

@@ -5,6 +5,7 @@ import com.azure.core.util.BinaryData;
 import com.azure.core.util.Context;
 import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.BlobServiceClient;
 import com.azure.storage.blob.BlobServiceClientBuilder;
 import com.azure.storage.blob.models.BlobErrorCode;
 import com.azure.storage.blob.models.BlobItem;
@@ -41,7 +42,8 @@ import org.slf4j.LoggerFactory;
 /**
  * A store in an Azure Blob container under an optional prefix ({@code azure://container/prefix}), as block blobs. A Put
  * Blob, or the Put Block List that commits a larger object's blocks, makes the whole object visible at once and returns
- * once it is durable. {@link #putIfAbsent} sends {@code If-None-Match: *}, which Azure checks where it commits the blob.
+ * once it is durable. {@link #putIfAbsent} sends {@code If-None-Match: *}, which Azure checks where it commits the
+ * blob.
  */
 public final class AzureBlobStore implements BlobStore {
     static {
@@ -73,7 +75,7 @@ public final class AzureBlobStore implements BlobStore {
         return new AzureBlobStore(uri.getAuthority(), uri.getPath(), settings);
     }
 
-    private static com.azure.storage.blob.BlobServiceClient client(AzureSettings s) {
+    private static BlobServiceClient client(AzureSettings s) {
         BlobServiceClientBuilder b = new BlobServiceClientBuilder()
                 // the JDK's HTTP client: no Netty on the class path (see the pom)
                 .httpClient(new JdkHttpClientBuilder()

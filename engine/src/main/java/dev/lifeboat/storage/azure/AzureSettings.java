@@ -139,7 +139,8 @@ public record AzureSettings(
                 timeout);
     }
 
-    /** The blob endpoint: the configured one, or the public one of the named account. Null: from the connection string. */
+    /** The blob endpoint: the configured one, or the public one of the named account. Null: from the connection string.
+     * */
     String effectiveEndpoint() {
         if (endpoint != null) {
             return endpoint;

@@ -4,6 +4,7 @@ import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
 import java.io.IOException;
 import java.io.InputStream;
+import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 
@@ -110,7 +111,7 @@ public final class CrashingBlobStore implements BlobStore {
     }
 
     @Override
-    public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
         return delegate.removeStaleTemporaryFiles(olderThan);
     }
 }

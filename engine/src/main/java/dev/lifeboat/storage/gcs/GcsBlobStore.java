@@ -27,14 +27,17 @@ import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.zip.CRC32C;
 
 /**
  * A store in a Google Cloud Storage bucket under an optional prefix ({@code gs://bucket/prefix}), over the JSON API.
- * Small objects are one multipart upload, larger ones a resumable upload in chunks; either way the object appears whole,
- * only once the last request succeeds, and GCS acknowledges it only once it is durable. Each upload carries the CRC32C of
+ * Small objects are one multipart upload, larger ones a resumable upload in chunks; either way the object appears
+ * whole,
+ * only once the last request succeeds, and GCS acknowledges it only once it is durable. Each upload carries the CRC32C
+ * of
  * its content, which GCS checks before it makes the object visible. {@link #putIfAbsent} sends the precondition
  * {@code ifGenerationMatch=0} ("no live object has this name"), which GCS decides atomically.
  */
@@ -121,7 +124,8 @@ public final class GcsBlobStore implements BlobStore {
         BlobId id = blobId(key);
         CRC32C crc = new CRC32C();
         crc.update(data, offset, length);
-        com.google.cloud.storage.BlobInfo info = com.google.cloud.storage.BlobInfo.newBuilder(id)
+        // BlobInfo.newBuilder through its subclass: our own BlobInfo takes the simple name here
+        var info = Blob.newBuilder(id)
                 .setContentType(CONTENT_TYPE)
                 .setCrc32c(Base64.getEncoder()
                         .encodeToString(ByteBuffer.allocate(4)
@@ -308,7 +312,7 @@ public final class GcsBlobStore implements BlobStore {
         String message = e.getMessage() == null ? "" : e.getMessage();
         // a missing bucket is a configuration error, not a missing object; GCS says "The specified bucket does not
         // exist." for it, and "No such object: <bucket>/<name>" for an object, so the bucket's name is no clue
-        String lower = message.toLowerCase(java.util.Locale.ROOT);
+        String lower = message.toLowerCase(Locale.ROOT);
         boolean noBucket = lower.contains("bucket does not exist") || lower.contains("no such bucket");
         if (e.getCode() == 404 && !noBucket) {
             BlobNotFoundException nf = new BlobNotFoundException(uri(), key);

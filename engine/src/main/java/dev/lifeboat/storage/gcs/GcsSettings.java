@@ -1,6 +1,7 @@
 package dev.lifeboat.storage.gcs;
 
 import com.google.auth.Credentials;
+import com.google.cloud.NoCredentials;
 import java.time.Duration;
 import java.util.Map;
 
@@ -12,7 +13,7 @@ import java.util.Map;
  *                           ({@code GOOGLE_CLOUD_PROJECT}, the credentials file, the metadata server)
  * @param credentials        explicit credentials; null: Google's Application Default Credentials chain
  *                           ({@code GOOGLE_APPLICATION_CREDENTIALS}, gcloud's user credentials, workload identity, the
- *                           metadata server), except with a custom endpoint and no {@code GOOGLE_APPLICATION_CREDENTIALS},
+ * metadata server), except with a custom endpoint and no {@code GOOGLE_APPLICATION_CREDENTIALS},
  *                           where no credentials are sent (see {@link #fromEnvironment})
  * @param resumableThreshold objects larger than this are sent as a resumable upload, in {@code chunkSize} pieces;
  *                           smaller ones as one multipart request (0: every object as a resumable upload)
@@ -73,7 +74,7 @@ public record GcsSettings(
     public static GcsSettings fromEnvironment(Map<String, String> env) {
         String endpoint = blankToNull(env.get("LIFEBOAT_GCS_ENDPOINT"));
         Credentials credentials = endpoint != null && blankToNull(env.get("GOOGLE_APPLICATION_CREDENTIALS")) == null
-                ? com.google.cloud.NoCredentials.getInstance()
+                ? NoCredentials.getInstance()
                 : null;
         return defaults()
                 .withEndpoint(endpoint, env.get("LIFEBOAT_GCS_PROJECT"))

@@ -10,12 +10,15 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -207,22 +210,22 @@ public final class LocalBlobStore implements BlobStore {
         List<BlobInfo> out = new ArrayList<>();
         // a visitor rather than Files.walk: entries renamed or deleted by concurrent writers mid-walk are skipped, not
         // fatal
-        Files.walkFileTree(dir, new java.nio.file.SimpleFileVisitor<>() {
+        Files.walkFileTree(dir, new SimpleFileVisitor<>() {
             @Override
-            public java.nio.file.FileVisitResult visitFile(Path p, BasicFileAttributes a) {
+            public FileVisitResult visitFile(Path p, BasicFileAttributes a) {
                 if (a.isRegularFile() && !p.getFileName().toString().endsWith(TEMP_SUFFIX)) {
                     String key = root.relativize(p).toString();
                     if (key.startsWith(prefix)) {
                         out.add(new BlobInfo(key, a.size(), a.lastModifiedTime().toInstant()));
                     }
                 }
-                return java.nio.file.FileVisitResult.CONTINUE;
+                return FileVisitResult.CONTINUE;
             }
 
             @Override
-            public java.nio.file.FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
+            public FileVisitResult visitFileFailed(Path p, IOException e) throws IOException {
                 if (e instanceof NoSuchFileException) {
-                    return java.nio.file.FileVisitResult.CONTINUE;
+                    return FileVisitResult.CONTINUE;
                 }
                 throw e;
             }
@@ -241,7 +244,7 @@ public final class LocalBlobStore implements BlobStore {
 
     /** Removes temporary files left by writers that crashed (only those older than the given age). */
     @Override
-    public int removeStaleTemporaryFiles(java.time.Duration olderThan) throws IOException {
+    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
         if (!Files.isDirectory(root)) {
             return 0;
         }

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
@@ -128,7 +129,7 @@ public final class S3BlobStore implements BlobStore {
     @Override
     public void put(String key, byte[] data, int offset, int length) throws IOException {
         String k = objectKey(key);
-        java.util.Objects.checkFromIndexSize(offset, length, data.length);
+        Objects.checkFromIndexSize(offset, length, data.length);
         if (length > settings.multipartThreshold()) {
             multipartPut(key, k, data, offset, length);
         } else {

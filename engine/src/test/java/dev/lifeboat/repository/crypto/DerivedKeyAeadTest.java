@@ -6,7 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
-/** Format 2 sealing: per-object key from the salt at the front, then AES-256-GCM; every part of the object is checked. */
+/** Format 2 sealing: per-object key from the salt at the front, then AES-256-GCM; every part of the object is checked.
+ * */
 class DerivedKeyAeadTest {
     static final byte[] AAD = AeadTest.AAD;
 

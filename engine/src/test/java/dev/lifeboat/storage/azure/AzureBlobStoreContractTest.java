@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.models.BlockListType;
+import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
 import java.io.IOException;
@@ -66,11 +67,11 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
                 new AzureBlobStore("no-such-container", "", AzuriteFixture.get().settings())) {
             assertThatThrownBy(() -> nowhere.put("k", bytes("x")))
                     .isInstanceOf(IOException.class)
-                    .isNotInstanceOf(dev.lifeboat.storage.BlobNotFoundException.class)
+                    .isNotInstanceOf(BlobNotFoundException.class)
                     .hasMessageContaining("azure://no-such-container");
             assertThatThrownBy(() -> nowhere.get("k"))
                     .isInstanceOf(IOException.class)
-                    .isNotInstanceOf(dev.lifeboat.storage.BlobNotFoundException.class);
+                    .isNotInstanceOf(BlobNotFoundException.class);
             assertThatThrownBy(() -> nowhere.putIfAbsent("k", bytes("x"))).isInstanceOf(IOException.class);
         }
     }

@@ -18,8 +18,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>The emulator's gaps, and how they are handled:
  * <ul>
- *   <li>It ignores preconditions ({@code ifGenerationMatch}), so {@link #serverEvaluatesConditionalCreate()} is false and
- *       the contract's putIfAbsent tests are skipped here; {@code GcsConditionalCreateTest} covers that path (the request
+ * <li>It ignores preconditions ({@code ifGenerationMatch}), so {@link #serverEvaluatesConditionalCreate()} is false and
+ * the contract's putIfAbsent tests are skipped here; {@code GcsConditionalCreateTest} covers that path (the request
  *       carries {@code ifGenerationMatch=0}, and a 412 answer means "taken").</li>
  *   <li>It finalizes a resumable upload on its first data request, so the fixture sends the 11 MiB test object as a
  *       resumable upload in one 16 MiB chunk: the resumable protocol (session, PUT, finalize) is exercised, a
@@ -45,7 +45,8 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
     }
 
     /**
-     * The emulator answers a range that starts at or past the end of an object with 200 and the whole object (GCS answers
+     * The emulator answers a range that starts at or past the end of an object with 200 and the whole object (GCS
+     * answers
      * 416), and the client's read channel does not show the status.
      */
     @Override

@@ -5,11 +5,13 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.storage.FaultInjectingProxy;
 import dev.lifeboat.storage.FaultInjectingProxy.Status;
+import java.io.IOException;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
- * {@link GcsBlobStore#putIfAbsent} on the wire. The GCS emulator ignores preconditions, so this test checks the two halves
+ * {@link GcsBlobStore#putIfAbsent} on the wire. The GCS emulator ignores preconditions, so this test checks the two
+ * halves
  * the store is responsible for, with a {@link FaultInjectingProxy} in front of the emulator: the upload carries
  * {@code ifGenerationMatch=0} (and a plain put does not), and a 412 Precondition Failed answer, which GCS gives when an
  * object exists, means "taken" (false), while other failures stay errors.
@@ -52,7 +54,7 @@ class GcsConditionalCreateTest {
             proxy.clear();
             proxy.always("POST", "ifGenerationMatch=0", new Status(403));
             assertThatThrownBy(() -> store.putIfAbsent("locks/forbidden", "x".getBytes()))
-                    .isInstanceOf(java.io.IOException.class)
+                    .isInstanceOf(IOException.class)
                     .hasMessageContaining("locks/forbidden")
                     .hasMessageContaining(store.uri())
                     .hasMessageContaining("403");

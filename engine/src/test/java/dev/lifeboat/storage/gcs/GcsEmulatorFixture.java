@@ -12,7 +12,8 @@ import java.util.List;
  * One Cloud Storage emulator per test JVM: the one in the npm package {@code firebase-tools}, which {@code bin/setup}
  * installs into {@code .tools/} of the checkout, run by {@code engine/src/test/node/gcs-emulator.cjs} (the
  * emulator alone, without the Firebase rules runtime it would download, and with a multipart parser that accepts the
- * headers the Java client sends). It speaks the GCS JSON API over HTTP, so the real Java client talks to it as to GCS. It creates buckets on first use and keeps objects in memory.
+ * headers the Java client sends). It speaks the GCS JSON API over HTTP, so the real Java client talks to it as to GCS.
+ * It creates buckets on first use and keeps objects in memory.
  */
 public final class GcsEmulatorFixture {
     public static final String BUCKET = "lifeboat-test";
@@ -69,7 +70,8 @@ public final class GcsEmulatorFixture {
     }
 
     /**
-     * Settings for the emulator: no credentials, few attempts; objects up to 6 MiB as one multipart request, larger ones
+     * Settings for the emulator: no credentials, few attempts; objects up to 6 MiB as one multipart request, larger
+     * ones
      * as a resumable upload in one 16 MiB chunk (the emulator finalizes a resumable upload on its first data request).
      */
     public GcsSettings settings() {

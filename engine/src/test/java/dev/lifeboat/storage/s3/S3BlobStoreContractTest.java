@@ -5,7 +5,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
+import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.services.s3.S3Client;
@@ -31,7 +33,8 @@ class S3BlobStoreContractTest extends BlobStoreContract {
 
     /**
      * S3Mock 5.2 evaluates {@code If-None-Match: *} and then stores the object without holding a lock, so two racing
-     * writers can both get 200 (seen here). Amazon S3 decides conditional writes atomically; this is the test server's gap.
+     * writers can both get 200 (seen here). Amazon S3 decides conditional writes atomically; this is the test server's
+     * gap.
      */
     @Override
     protected boolean conditionalCreateIsAtomic() {
@@ -65,15 +68,15 @@ class S3BlobStoreContractTest extends BlobStoreContract {
         try (S3BlobStore nowhere =
                 new S3BlobStore("no-such-bucket", "", S3MockFixture.get().settings())) {
             assertThatThrownBy(() -> nowhere.put("k", bytes("x")))
-                    .isInstanceOf(java.io.IOException.class)
+                    .isInstanceOf(IOException.class)
                     .hasMessageContaining("s3://no-such-bucket");
-            assertThatThrownBy(() -> nowhere.list("")).isInstanceOf(java.io.IOException.class);
+            assertThatThrownBy(() -> nowhere.list("")).isInstanceOf(IOException.class);
         }
     }
 
     @Test
     void settingsComeFromTheEnvironment() {
-        S3Settings s = S3Settings.fromEnvironment(java.util.Map.of(
+        S3Settings s = S3Settings.fromEnvironment(Map.of(
                 "LIFEBOAT_S3_ENDPOINT",
                 "http://127.0.0.1:9000",
                 "LIFEBOAT_S3_REGION",
@@ -93,8 +96,8 @@ class S3BlobStoreContractTest extends BlobStoreContract {
         assertThat(s.kmsKeyId()).isEqualTo("alias/backup");
         assertThat(s.storageClass()).isEqualTo("STANDARD_IA");
         assertThat(s.accessKeyId()).as("credentials are left to the SDK chain").isNull();
-        assertThat(S3Settings.fromEnvironment(java.util.Map.of()).pathStyle()).isFalse();
-        assertThatThrownBy(() -> S3Settings.fromEnvironment(java.util.Map.of("LIFEBOAT_S3_SSE", "rot13")))
+        assertThat(S3Settings.fromEnvironment(Map.of()).pathStyle()).isFalse();
+        assertThatThrownBy(() -> S3Settings.fromEnvironment(Map.of("LIFEBOAT_S3_SSE", "rot13")))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 

@@ -75,7 +75,8 @@ public final class S3MockFixture {
                 .build();
     }
 
-    /** Settings for the test server: static keys (S3Mock accepts any), small parts so 11 MiB takes the multipart path. */
+    /** Settings for the test server: static keys (S3Mock accepts any), small parts so 11 MiB takes the multipart path.
+     * */
     public S3Settings settings() {
         return S3Settings.defaults()
                 .withEndpoint(endpoint, "us-east-1", true)

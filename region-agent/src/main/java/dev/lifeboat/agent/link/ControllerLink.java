@@ -17,6 +17,7 @@ import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
+import java.io.IOException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -214,7 +215,7 @@ public final class ControllerLink implements AutoCloseable {
                 case START -> {
                     try {
                         jobs.submit(m.getStart());
-                    } catch (java.io.IOException | RuntimeException e) {
+                    } catch (IOException | RuntimeException e) {
                         // the controller recorded the job; tell it why it will never start
                         send(AgentMessage.newBuilder()
                                 .setEvent(JobEvent.newBuilder()

@@ -30,6 +30,7 @@ import io.prometheus.metrics.model.snapshots.SummarySnapshot;
 import io.prometheus.metrics.model.snapshots.UnknownSnapshot;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.BindException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -108,7 +109,7 @@ public final class AgentMetrics implements AutoCloseable {
                 });
                 server = https;
             }
-        } catch (java.net.BindException e) {
+        } catch (BindException e) {
             Metrics.removeRegistry(registry);
             gc.close();
             throw new IOException(

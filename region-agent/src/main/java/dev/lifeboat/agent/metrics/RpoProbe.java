@@ -9,6 +9,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
+import java.nio.file.NoSuchFileException;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
@@ -16,6 +17,7 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -81,8 +83,7 @@ public final class RpoProbe implements AutoCloseable {
      * round of all targets may take), so a slow neighbour does not inflate it but a hung probe cannot hide forever.
      */
     private double overdueSeconds(RpoReading r) {
-        long age = java.time.Duration.between(r.measuredAt(), java.time.Instant.now())
-                .toMillis();
+        long age = Duration.between(r.measuredAt(), Instant.now()).toMillis();
         long allowed = Math.max(interval.multipliedBy(2).toMillis(), 60_000);
         return age > allowed ? (age - allowed) / 1000.0 : 0;
     }
@@ -114,7 +115,7 @@ public final class RpoProbe implements AutoCloseable {
 
     /** The newest reading of every (database, region), keyed by {@link #key}. */
     public Map<String, RpoReading> latest() {
-        return java.util.Collections.unmodifiableMap(new TreeMap<>(latest));
+        return Collections.unmodifiableMap(new TreeMap<>(latest));
     }
 
     public Duration interval() {
@@ -496,7 +497,7 @@ public final class RpoProbe implements AutoCloseable {
             for (int attempt = 1; ; attempt++) {
                 try {
                     return store.list(prefix);
-                } catch (java.nio.file.NoSuchFileException e) {
+                } catch (NoSuchFileException e) {
                     if (attempt == 3) {
                         throw e;
                     }

@@ -44,7 +44,8 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The metrics endpoint over real HTTP and HTTPS (mutual TLS) on loopback, and the snapshot pushed to the controller. */
+/** The metrics endpoint over real HTTP and HTTPS (mutual TLS) on loopback, and the snapshot pushed to the controller.
+ * */
 class AgentMetricsTest {
     private static final InetSocketAddress LOOPBACK = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
 

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.within;
 
 import dev.lifeboat.engine.postgres.PgConnections;
+import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
@@ -32,7 +33,7 @@ class RpoProbeListingTest {
     void followsTheArchiveAcrossA4GiBBlockAndNoticesAnEmptiedRegionWithoutAServer() throws Exception {
         Path dir = tmp.resolve("repo");
         LocalBlobStore store = new LocalBlobStore(dir);
-        KeySource key = KeySource.KeyFile.read(dev.lifeboat.engine.postgres.PgTestSupport.keyFile(tmp));
+        KeySource key = KeySource.KeyFile.read(PgTestSupport.keyFile(tmp));
         Repository.init(store, key, false);
         Repository repo = Repository.open(store, key);
         int closedPort;

@@ -7,17 +7,24 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.repoUri;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.OperationCancelledException;
 import dev.lifeboat.repository.ChunkId;
+import dev.lifeboat.repository.Pack;
 import dev.lifeboat.repository.PackedChunk;
 import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RepositoryException;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -42,7 +49,8 @@ class BackupFaultsTest {
         exec(
                 pg,
                 "create table noise (id int, b bytea)",
-                "insert into noise select g, (select string_agg(decode(md5(random()::text || g::text || x::text), 'hex'), ''::bytea) "
+                "insert into noise select g, (select string_agg(decode(md5(random()::text || g::text || x::text), "
+                        + "'hex'), ''::bytea) "
                         + "from generate_series(1, 60) x) from generate_series(1, 60000) g");
         keyFile = PgTestSupport.keyFile(tmp);
     }
@@ -103,7 +111,7 @@ class BackupFaultsTest {
         try {
             Repository.open(store, new KeySource.Passphrase("wrong".toCharArray()));
             throw new AssertionError("opened with a wrong passphrase");
-        } catch (dev.lifeboat.repository.RepositoryException.WrongKey e) {
+        } catch (RepositoryException.WrongKey e) {
             assertThat(e.getMessage()).contains("wrong passphrase");
         }
         assertThat(store.list("")).isEqualTo(before);
@@ -175,10 +183,10 @@ class BackupFaultsTest {
         // damage the middle of the largest file's first chunk
         Snapshot.FileEntry victim = snap.files().stream()
                 .filter(f -> f.kind() == Snapshot.Kind.FILE)
-                .max(java.util.Comparator.comparingLong(Snapshot.FileEntry::size))
+                .max(Comparator.comparingLong(Snapshot.FileEntry::size))
                 .orElseThrow();
         PackedChunk c = repo.loadIndex().get(ChunkId.parse(victim.chunks().getFirst()));
-        Path pack = tmp.resolve("flip").resolve(dev.lifeboat.repository.Pack.key(c.packId()));
+        Path pack = tmp.resolve("flip").resolve(Pack.key(c.packId()));
         try (RandomAccessFile f = new RandomAccessFile(pack.toFile(), "rw")) {
             long pos = c.offset() + c.length() / 2;
             f.seek(pos);
@@ -325,8 +333,7 @@ class BackupFaultsTest {
         }
     }
 
-    private static boolean reached(String point, Path repoDir, int packsBefore, int indexBefore)
-            throws java.io.IOException {
+    private static boolean reached(String point, Path repoDir, int packsBefore, int indexBefore) throws IOException {
         return switch (point) {
             case "start" -> true;
             case "lock" -> Files.exists(repoDir.resolve("locks/exclusive"));
@@ -335,11 +342,11 @@ class BackupFaultsTest {
         };
     }
 
-    private static int packCount(Path repoDir) throws java.io.IOException {
+    private static int packCount(Path repoDir) throws IOException {
         return fileCount(repoDir.resolve("data"));
     }
 
-    private static int fileCount(Path dir) throws java.io.IOException {
+    private static int fileCount(Path dir) throws IOException {
         if (!Files.isDirectory(dir)) {
             return 0;
         }
@@ -354,11 +361,10 @@ class BackupFaultsTest {
     void cancelledBackupStopsAndLeavesNothingListed() throws Exception {
         String uri = newRepo("cancel");
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("cancel")), KeySource.KeyFile.read(keyFile));
-        dev.lifeboat.progress.Cancellation cancel = new dev.lifeboat.progress.Cancellation();
+        Cancellation cancel = new Cancellation();
         PgBackup backup = new PgBackup(
                 repo,
-                new PgBackupOptions(
-                        pg.dataDir(), null, null, null, "full", dev.lifeboat.repository.compress.Compression.LOW, 1),
+                new PgBackupOptions(pg.dataDir(), null, null, null, "full", Compression.LOW, 1),
                 e -> {
                     if (e.bytesDone() > 20 << 20) {
                         cancel.cancel("test");
@@ -368,7 +374,7 @@ class BackupFaultsTest {
         try {
             backup.run();
             throw new AssertionError("backup was not cancelled");
-        } catch (dev.lifeboat.progress.OperationCancelledException expected) {
+        } catch (OperationCancelledException expected) {
             // cancelled
         }
         assertThat(repo.listSnapshotIds()).isEmpty();

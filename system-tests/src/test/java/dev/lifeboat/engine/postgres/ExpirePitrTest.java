@@ -16,6 +16,7 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import dev.lifeboat.util.Processes;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -142,8 +143,8 @@ class ExpirePitrTest {
     }
 
     static void runAsRoot(List<String> cmd) throws Exception {
-        if (dev.lifeboat.util.Processes.isRoot()) {
-            dev.lifeboat.util.Processes.check(cmd, Duration.ofSeconds(30));
+        if (Processes.isRoot()) {
+            Processes.check(cmd, Duration.ofSeconds(30));
         }
     }
 

@@ -5,9 +5,11 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.repository.ChunkId;
 import dev.lifeboat.repository.ChunkRefs;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.Verifier;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
@@ -16,8 +18,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import java.util.zip.CRC32C;
 import org.junit.jupiter.api.Test;
@@ -54,7 +59,8 @@ class IncrementalBackupTest {
             // everything each backup added to the repository: packs, index files and its manifest
             double storedShare = (double) added(repo, incr) / added(repo, full);
             System.out.printf(
-                    "pages changed: %d of %d (%.2f%%); full stored %d bytes, incremental %d bytes (%.2f%%), read %d of %d%n",
+                    "pages changed: %d of %d (%.2f%%); full stored %d bytes, incremental %d bytes (%.2f%%), read %d of "
+                            + "%d%n",
                     changed,
                     after.size(),
                     changedShare * 100,
@@ -109,7 +115,7 @@ class IncrementalBackupTest {
                     }
                 }
             }
-            assertThat(new dev.lifeboat.repository.Verifier(repo)
+            assertThat(new Verifier(repo)
                             .verify(null, true, 2, null, new Cancellation())
                             .problems())
                     .isEmpty();
@@ -124,7 +130,8 @@ class IncrementalBackupTest {
                         "select (select md5(string_agg(a::text, ',' order by aid)) from pgbench_accounts a)"
                                 + " || (select md5(string_agg(t::text, ',' order by tid)) from pgbench_tellers t)"
                                 + " || (select md5(string_agg(b::text, ',' order by bid)) from pgbench_branches b)"
-                                + " || (select md5(coalesce(string_agg(h::text, ',' order by mtime, tid, aid), '')) from pgbench_history h)")) {
+                                + " || (select md5(coalesce(string_agg(h::text, ',' order by mtime, tid, aid), '')) "
+                                + "from pgbench_history h)")) {
             rs.next();
             return rs.getString(1);
         }
@@ -138,12 +145,12 @@ class IncrementalBackupTest {
     /** Where an incremental's new bytes went (printed into the test report to explain the ratio). */
     private static void printBreakdown(Repository repo, Snapshot parent, Snapshot s) throws IOException {
         var index = repo.loadIndex();
-        java.util.Set<dev.lifeboat.repository.ChunkId> old = new java.util.HashSet<>();
+        Set<ChunkId> old = new HashSet<>();
         parent.files().stream()
                 .filter(f -> f.chunks() != null)
                 .forEach(f -> f.chunks().forEach(r -> old.addAll(ChunkRefs.ids(r))));
-        Map<String, long[]> by = new java.util.TreeMap<>();
-        java.util.Set<dev.lifeboat.repository.ChunkId> seen = new java.util.HashSet<>();
+        Map<String, long[]> by = new TreeMap<>();
+        Set<ChunkId> seen = new HashSet<>();
         for (Snapshot.FileEntry f : s.files()) {
             if (f.chunks() == null) {
                 continue;

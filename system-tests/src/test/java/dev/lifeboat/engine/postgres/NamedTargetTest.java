@@ -8,16 +8,22 @@ import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.assertj.core.api.Assertions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -100,7 +106,7 @@ class NamedTargetTest {
 
     private static List<Long> restoreAndRead(String name, String... target) throws Exception {
         Path base = tmp.resolve(name);
-        List<String> args = new java.util.ArrayList<>(List.of(
+        List<String> args = new ArrayList<>(List.of(
                 "restore",
                 "--repo",
                 uri,
@@ -118,7 +124,7 @@ class NamedTargetTest {
                 Connection c = copy.connect("postgres");
                 Statement st = c.createStatement();
                 ResultSet rs = st.executeQuery("select id from t order by id")) {
-            List<Long> ids = new java.util.ArrayList<>();
+            List<Long> ids = new ArrayList<>();
             while (rs.next()) {
                 ids.add(rs.getLong(1));
             }
@@ -163,24 +169,23 @@ class NamedTargetTest {
         assertThat(r.exitCode()).as(r.all()).isZero();
         PgTestSupport.giveRepositoryToPostgres(uri);
         String conf = Files.readString(base.resolve("data/postgresql.auto.conf"));
-        java.util.regex.Matcher m =
-                java.util.regex.Pattern.compile("--expect ([0-9A-F]{24})-").matcher(conf);
+        Matcher m = Pattern.compile("--expect ([0-9A-F]{24})-").matcher(conf);
         assertThat(m.find())
                 .as("restore_command names the segments it planned: " + conf)
                 .isTrue();
         assertThat(conf).contains("--strict");
         String lost = m.group(1);
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
-        byte[] saved = repo.store().get(dev.lifeboat.repository.WalArchive.key(lost));
-        repo.store().delete(dev.lifeboat.repository.WalArchive.key(lost));
+        byte[] saved = repo.store().get(WalArchive.key(lost));
+        repo.store().delete(WalArchive.key(lost));
         try (LocalCluster copy = LocalCluster.attach(base)) {
             // PostgreSQL must stop recovery (FATAL) rather than take the hole for the end of the archive and promote
-            org.assertj.core.api.Assertions.assertThatThrownBy(copy::start).isInstanceOf(java.io.IOException.class);
+            Assertions.assertThatThrownBy(copy::start).isInstanceOf(IOException.class);
             assertThat(Files.readString(base.resolve("run/server.log")))
                     .contains("is missing now")
                     .contains("could not restore file \"" + lost + "\" from archive");
         } finally {
-            repo.store().put(dev.lifeboat.repository.WalArchive.key(lost), saved);
+            repo.store().put(WalArchive.key(lost), saved);
             PgTestSupport.giveRepositoryToPostgres(uri);
         }
     }

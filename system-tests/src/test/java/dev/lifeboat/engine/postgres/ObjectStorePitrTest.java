@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.azure.AzureBlobStore;
@@ -45,7 +46,8 @@ import org.junit.jupiter.params.provider.EnumSource;
  *
  * <p>How to reach a store comes from environment variables, which PostgreSQL's {@code archive_command} and
  * {@code restore_command} must see too. So the CLI runs as separate processes through a wrapper script per backend that
- * exports the store's variables and {@code LIFEBOAT_BIN} (itself, so the {@code restore_command} the restore writes runs
+ * exports the store's variables and {@code LIFEBOAT_BIN} (itself, so the {@code restore_command} the restore writes
+ * runs
  * the wrapper again) before it starts the test launcher. The backup itself runs in this JVM on a store opened with the
  * same settings.
  */
@@ -185,14 +187,7 @@ class ObjectStorePitrTest {
             Repository repo = Repository.open(store, KeySource.KeyFile.read(keyFile));
             new PgBackup(
                             repo,
-                            new PgBackupOptions(
-                                    pg.dataDir(),
-                                    null,
-                                    null,
-                                    "postgres",
-                                    "full",
-                                    dev.lifeboat.repository.compress.Compression.LOW,
-                                    2),
+                            new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
                             null,
                             new Cancellation())
                     .run();

@@ -1,6 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.cli.Main;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.util.Processes;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -8,11 +10,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
+import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** Helpers for tests that run real PostgreSQL clusters and the real CLI. */
 public final class PgTestSupport {
@@ -101,10 +107,9 @@ public final class PgTestSupport {
      * must be able to write (e.g. release a restore's replay lease under locks/).
      */
     public static void giveRepositoryToPostgres(String uri) throws IOException {
-        if (uri.startsWith("file://") && dev.lifeboat.util.Processes.isRoot()) {
-            dev.lifeboat.util.Processes.check(
-                    List.of("chown", "-R", "postgres", uri.substring("file://".length())),
-                    java.time.Duration.ofSeconds(60));
+        if (uri.startsWith("file://") && Processes.isRoot()) {
+            Processes.check(
+                    List.of("chown", "-R", "postgres", uri.substring("file://".length())), Duration.ofSeconds(60));
         }
     }
 
@@ -135,11 +140,10 @@ public final class PgTestSupport {
     }
 
     /** Inserts ids {@code from..to} into table {@code t} one commit each, recording each commit's timestamp. */
-    public static void insertTimed(
-            LocalCluster pg, long from, long to, java.util.Map<Long, java.time.Instant> committed, long pauseMillis)
+    public static void insertTimed(LocalCluster pg, long from, long to, Map<Long, Instant> committed, long pauseMillis)
             throws Exception {
         try (Connection c = pg.connect("postgres");
-                java.sql.PreparedStatement ps = c.prepareStatement("insert into t values (?)");
+                PreparedStatement ps = c.prepareStatement("insert into t values (?)");
                 Statement st = c.createStatement()) {
             for (long id = from; id <= to; id++) {
                 ps.setLong(1, id);
@@ -158,7 +162,7 @@ public final class PgTestSupport {
         try (Connection c = pg.connect("postgres");
                 Statement st = c.createStatement()) {
             st.execute("select pg_switch_wal()");
-            long deadline = System.nanoTime() + java.time.Duration.ofSeconds(90).toNanos();
+            long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
             while (System.nanoTime() < deadline) {
                 try (ResultSet rs =
                         st.executeQuery("select count(*) from pg_ls_archive_statusdir() where name like '%.ready'")) {
@@ -227,7 +231,7 @@ public final class PgTestSupport {
     public static Path keyFile(Path dir) throws IOException {
         Path p = dir.resolve("test.key");
         if (!Files.exists(p)) {
-            dev.lifeboat.repository.crypto.KeySource.KeyFile.create(p);
+            KeySource.KeyFile.create(p);
         }
         return p;
     }

@@ -94,7 +94,8 @@ class PgValidatorTest {
         } // stopped cleanly: the shutdown checkpoint writes the unlogged tables' pages, which the damage test copies
     }
 
-    /** Ordinary, partitioned (range, list, sub-partitions, default), TOAST, views, sequence, type, foreign, unlogged, every index AM. */
+    /** Ordinary, partitioned (range, list, sub-partitions, default), TOAST, views, sequence, type, foreign, unlogged,
+     * every index AM. */
     static void everyRelationKind(LocalCluster pg, String db, Path csv) throws SQLException {
         try (Connection c = pg.connect(db);
                 Statement st = c.createStatement()) {
@@ -102,14 +103,19 @@ class PgValidatorTest {
                     "create extension file_fdw",
                     "create schema \"Sales Data\"",
                     "create table \"Sales Data\".\"Customers\" (id int primary key, \"Name\" text not null)",
-                    "insert into \"Sales Data\".\"Customers\" select g, 'customer ' || g from generate_series(1, 200) g",
-                    "create table \"Sales Data\".\"Orders\" (id bigint, customer int references \"Sales Data\".\"Customers\" (id), "
-                            + "placed date not null, region text not null, note text, primary key (id, placed, region)) "
+                    "insert into \"Sales Data\".\"Customers\" select g, 'customer ' || g from generate_series(1, 200) "
+                            + "g",
+                    "create table \"Sales Data\".\"Orders\" (id bigint, customer int references \"Sales "
+                            + "Data\".\"Customers\" (id), "
+                            + "placed date not null, region text not null, note text, primary key (id, placed, "
+                            + "region)) "
                             + "partition by range (placed)",
                     "create table \"Sales Data\".\"Orders 2024\" partition of \"Sales Data\".\"Orders\" "
                             + "for values from ('2024-01-01') to ('2025-01-01') partition by list (region)",
-                    "create table \"Sales Data\".orders_2024_eu partition of \"Sales Data\".\"Orders 2024\" for values in ('eu')",
-                    "create table \"Sales Data\".orders_2024_us partition of \"Sales Data\".\"Orders 2024\" for values in ('us')",
+                    "create table \"Sales Data\".orders_2024_eu partition of \"Sales Data\".\"Orders 2024\" for values "
+                            + "in ('eu')",
+                    "create table \"Sales Data\".orders_2024_us partition of \"Sales Data\".\"Orders 2024\" for values "
+                            + "in ('us')",
                     "create table \"Sales Data\".orders_2024_rest partition of \"Sales Data\".\"Orders 2024\" default",
                     "create table \"Sales Data\".orders_2025 partition of \"Sales Data\".\"Orders\" "
                             + "for values from ('2025-01-01') to ('2026-01-01')",
@@ -120,12 +126,14 @@ class PgValidatorTest {
                             + "(array['eu', 'us', 'apac'])[1 + g % 3], 'note ' || g from generate_series(1, 3000) g",
                     "create table order_notes (order_id bigint, placed date, region text, body text, "
                             + "foreign key (order_id, placed, region) references \"Sales Data\".\"Orders\")",
-                    "insert into order_notes select id, placed, region, 'n' from \"Sales Data\".\"Orders\" where id % 10 = 0",
+                    "insert into order_notes select id, placed, region, 'n' from \"Sales Data\".\"Orders\" where id % "
+                            + "10 = 0",
                     "create table events (id int, kind text not null, payload jsonb) partition by list (kind)",
                     "create table events_a partition of events for values in ('a')",
                     "create table events_b partition of events for values in ('b')",
                     "create index on events (id)",
-                    "insert into events select g, (array['a', 'b'])[1 + g % 2], jsonb_build_object('g', g) from generate_series(1, 500) g",
+                    "insert into events select g, (array['a', 'b'])[1 + g % 2], jsonb_build_object('g', g) from "
+                            + "generate_series(1, 500) g",
                     "create table docs (id int primary key, body text)",
                     "alter table docs alter column body set storage external",
                     "insert into docs select g, repeat(md5(g::text), 200) from generate_series(1, 40) g",
@@ -230,7 +238,8 @@ class PgValidatorTest {
                 try (Connection c = copy.connect(name);
                         Statement st = c.createStatement();
                         ResultSet rs = st.executeQuery(
-                                "select indexrelid::text from pg_index where not (indisvalid and indisready and indislive)")) {
+                                "select indexrelid::text from pg_index where not (indisvalid and indisready and "
+                                        + "indislive)")) {
                     while (rs.next()) {
                         invalid.add(rs.getString(1));
                     }
@@ -290,7 +299,8 @@ class PgValidatorTest {
         return target;
     }
 
-    /** Validates a copy that has run since its restore: its files differ from the manifest by now, so skip that part. */
+    /** Validates a copy that has run since its restore: its files differ from the manifest by now, so skip that part.
+     * */
     static PgValidator.Report revalidate(Path target) throws Exception {
         return new PgValidator(repo, target, snap, 2, null, new Cancellation())
                 .skipChecksums(

@@ -8,8 +8,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import dev.lifeboat.util.Processes;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -66,14 +69,7 @@ class PitrTest {
         repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
         new PgBackup(
                         repo,
-                        new PgBackupOptions(
-                                pg.dataDir(),
-                                null,
-                                null,
-                                "postgres",
-                                "full",
-                                dev.lifeboat.repository.compress.Compression.LOW,
-                                2),
+                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", "full", Compression.LOW, 2),
                         null,
                         new Cancellation())
                 .run();
@@ -116,8 +112,8 @@ class PitrTest {
     }
 
     static void runAsRoot(List<String> cmd) throws Exception {
-        if (dev.lifeboat.util.Processes.isRoot()) {
-            dev.lifeboat.util.Processes.check(cmd, Duration.ofSeconds(30));
+        if (Processes.isRoot()) {
+            Processes.check(cmd, Duration.ofSeconds(30));
         }
     }
 
@@ -220,16 +216,13 @@ class PitrTest {
     void aGapInTheArchiveIsNamed() throws Exception {
         // copy the repository and remove one archived segment from the middle of the copy
         Path copy = tmp.resolve("repo-gap");
-        dev.lifeboat.util.Processes.check(
-                List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
+        Processes.check(List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
         Repository gapRepo = Repository.open(new LocalBlobStore(copy), KeySource.KeyFile.read(keyFile));
-        List<String> segs = new dev.lifeboat.repository.WalArchive(gapRepo)
-                .list().stream()
-                        .filter(dev.lifeboat.repository.WalArchive::isSegment)
-                        .toList();
+        List<String> segs = new WalArchive(gapRepo)
+                .list().stream().filter(WalArchive::isSegment).toList();
         assertThat(segs.size()).as("archived segments " + segs).isGreaterThanOrEqualTo(5);
         String removed = segs.get(segs.size() - 3);
-        new dev.lifeboat.repository.WalArchive(gapRepo).delete(removed);
+        new WalArchive(gapRepo).delete(removed);
         String gapUri = PgTestSupport.repoUri(copy);
         CliResult r = cli(
                 "restore",

@@ -12,6 +12,7 @@ import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.sql.SQLException;
 import java.util.List;
@@ -22,7 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A restore point name that also occurs between a backup's start and stop LSN: that backup cannot be the base.
  * <p>
- * Before the fix, {@code RecoveryPlanner.findMarker} looked for the name only from each candidate's <em>stop</em> LSN on and picked the
+ * Before the fix, {@code RecoveryPlanner.findMarker} looked for the name only from each candidate's <em>stop</em> LSN
+ * on and picked the
  * newest backup with an occurrence after its stop. PostgreSQL checks {@code recovery_target_name} on every
  * XLOG_RESTORE_POINT it replays from the backup's <em>redo</em> LSN on, also before consistency
  * ({@code recoveryStopsAfter} in xlogrecovery.c has no reachedConsistency test for names), so it stops at the
@@ -80,7 +82,7 @@ class RestorePointInsideBackupTest {
             try (LocalCluster copy = LocalCluster.attach(base)) {
                 try {
                     copy.start();
-                } catch (java.io.IOException e) {
+                } catch (IOException e) {
                     throw new AssertionError(
                             "restore --to-name deploy (planned on backup " + during.id() + ", which contains "
                                     + "the first 'deploy' in its own WAL) does not start:\n" + e.getMessage(),

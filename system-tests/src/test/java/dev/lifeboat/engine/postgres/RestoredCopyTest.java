@@ -13,6 +13,8 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -87,8 +89,8 @@ class RestoredCopyTest {
         assertThat(r.exitCode()).as(r.all()).isZero();
         try {
             PgTestSupport.giveRepositoryToPostgres(uri);
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

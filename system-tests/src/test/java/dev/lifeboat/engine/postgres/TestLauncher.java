@@ -2,6 +2,7 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.cli.Main;
 import dev.lifeboat.util.Processes;
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,7 +29,7 @@ public final class TestLauncher {
         Path dir = Files.createTempDirectory("lifeboat-launcher-");
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         List<String> entries = new ArrayList<>();
-        for (String e : cp.split(java.io.File.pathSeparator)) {
+        for (String e : cp.split(File.pathSeparator)) {
             if (e.isBlank()) {
                 continue;
             }

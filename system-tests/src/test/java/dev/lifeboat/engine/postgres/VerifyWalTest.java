@@ -17,12 +17,14 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -244,7 +246,7 @@ class VerifyWalTest {
                                     enc,
                                     "00000002.history",
                                     ("1\t" + Lsn.format(switchLsn) + "\tno recovery target specified\n")
-                                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+                                            .getBytes(StandardCharsets.US_ASCII)));
             JsonNode clean = verify(encUri, true, 0);
             assertThat(clean.path("wal").path("timelines").toString()).isEqualTo("[1,2]");
             assertThat(clean.path("wal").path("historyFiles").asInt()).isEqualTo(1);
@@ -267,7 +269,7 @@ class VerifyWalTest {
         plain.store()
                 .put(
                         WalArchive.key(dense + ".partial"),
-                        sealedWal(plain, dense + ".partial", java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
+                        sealedWal(plain, dense + ".partial", Arrays.copyOf(wal, 5 * 8192 + 1000)));
         archive.delete(newest);
         archive.delete(dense);
         try {
@@ -278,8 +280,7 @@ class VerifyWalTest {
                     .isEqualTo(segments(plain).size() + 1);
 
             // the same bytes as a complete segment are a truncated segment
-            plain.store()
-                    .put(WalArchive.key(dense), sealedWal(plain, dense, java.util.Arrays.copyOf(wal, 5 * 8192 + 1000)));
+            plain.store().put(WalArchive.key(dense), sealedWal(plain, dense, Arrays.copyOf(wal, 5 * 8192 + 1000)));
             assertThat(problems(verify(plainUri, true, 3))).anySatisfy(p -> {
                 assertThat(p.path("file").asText()).isEqualTo(dense);
                 assertThat(p.path("detail").asText()).contains("bytes long");
@@ -298,11 +299,11 @@ class VerifyWalTest {
         }
     }
 
-    /** {@code content} stored as the archive stores WAL file {@code name} (zstd, sealed with the name as associated data). */
+    /** {@code content} stored as the archive stores WAL file {@code name} (zstd, sealed with the name as associated
+     * data). */
     private static byte[] sealedWal(Repository r, String name, byte[] content) {
         return r.sealMetadata(
-                Compression.zstd(content, 1),
-                ("lifeboat-wal:" + name).getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                Compression.zstd(content, 1), ("lifeboat-wal:" + name).getBytes(StandardCharsets.US_ASCII));
     }
 
     @Test

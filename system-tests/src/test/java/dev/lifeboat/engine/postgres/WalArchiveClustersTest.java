@@ -13,6 +13,7 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -94,11 +95,11 @@ class WalArchiveClustersTest {
             }
             Thread.sleep(100);
         }
-        throw new AssertionError(
-                seg + " was not archived; pg_stat_archiver: "
-                        + one(
-                                pg,
-                                "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
+        throw new AssertionError(seg + " was not archived; pg_stat_archiver: "
+                + one(
+                        pg,
+                        "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text "
+                                + "from pg_stat_archiver"));
     }
 
     /** Waits until archiving {@code seg} has failed, and returns the server log. */
@@ -110,11 +111,11 @@ class WalArchiveClustersTest {
             }
             Thread.sleep(100);
         }
-        throw new AssertionError(
-                "archiving " + seg + " did not fail; pg_stat_archiver: "
-                        + one(
-                                pg,
-                                "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text from pg_stat_archiver"));
+        throw new AssertionError("archiving " + seg + " did not fail; pg_stat_archiver: "
+                + one(
+                        pg,
+                        "select row(archived_count, last_archived_wal, failed_count, last_failed_wal)::text "
+                                + "from pg_stat_archiver"));
     }
 
     /** Runs a receiver from {@code pg} into the repository and returns what ended it (it must end by itself). */
@@ -240,7 +241,7 @@ class WalArchiveClustersTest {
                     assertThat(new WalArchive(repo).read(seg)).hasValueSatisfying(b -> {
                         try {
                             assertThat(b).isEqualTo(Files.readAllBytes(prodFile));
-                        } catch (java.io.IOException e) {
+                        } catch (IOException e) {
                             throw new AssertionError(e);
                         }
                     });

@@ -359,7 +359,8 @@ class WalStreamRpoTest {
                         .toMillis();
         System.out.printf(
                 "[wal-stream RPO, %s] %d commits acknowledged before kill -9 (%d in all), %d restored; "
-                        + "acknowledged before the kill but lost: %d (RPO %d ms); newest restored commit acknowledged %d ms "
+                        + "acknowledged before the kill but lost: %d (RPO %d ms); newest restored commit acknowledged "
+                        + "%d ms "
                         + "before the kill; commit-to-durable-in-repository lag p50 %d ms, p99 %d ms, max %d ms; "
                         + "commit latency avg %.2f ms, max %.2f ms; receiver: %s%n",
                 synchronous ? "synchronous" : "asynchronous",
@@ -512,7 +513,8 @@ class WalStreamRpoTest {
                     st.describe(),
                     one(
                             env.pg,
-                            "select format('%s archived, %s failed', archived_count, failed_count) from pg_stat_archiver"));
+                            "select format('%s archived, %s failed', archived_count, failed_count) from "
+                                    + "pg_stat_archiver"));
 
             assertThat(st.reconnects()).isGreaterThanOrEqualTo(1);
             assertThat(st.conflicts())

@@ -11,6 +11,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -174,8 +175,7 @@ final class ClusterComparator {
                 for (String row : DiffCluster.rows(side.getValue(), cq)) {
                     String[] f = row.split("\\|", 3);
                     String[] tids = f[2].split(" ");
-                    String shown =
-                            String.join(" ", java.util.Arrays.copyOf(tids, Math.min(tids.length, MAX_TIDS_SHOWN)));
+                    String shown = String.join(" ", Arrays.copyOf(tids, Math.min(tids.length, MAX_TIDS_SHOWN)));
                     findings.add(new Finding(
                             db,
                             f[0],
@@ -226,11 +226,13 @@ final class ClusterComparator {
 
     /**
      * An index-only scan trusts the visibility map for every all-visible page, so its count(*) equals a sequential
-     * scan's only when the map is right. Every permanent table (catalogs and TOAST tables too) with a valid btree index.
+     * scan's only when the map is right. Every permanent table (catalogs and TOAST tables too) with a valid btree
+     * index.
      */
     private void indexOnlyScans(String db, Connection s, Connection r) throws SQLException {
         String q = "select distinct c.oid, c.oid::regclass::text from pg_class c join pg_index i on i.indrelid = c.oid "
-                + "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam where am.amname = 'btree' "
+                + "join pg_class ic on ic.oid = i.indexrelid join pg_am am on am.oid = ic.relam where am.amname = "
+                + "'btree' "
                 + "and i.indisvalid and i.indpred is null and " + WITH_VM + " and c.relpersistence = 'p' order by 1";
         List<String> tables =
                 DiffCluster.rows(r, q).stream().map(x -> x.split("\\|", 2)[1]).toList();
@@ -261,7 +263,8 @@ final class ClusterComparator {
                                 + " rows, sequential scan " + seqR + "; source: index-only " + iosS + ", sequential "
                                 + seqS
                                 + (iosR != seqR
-                                        ? " (the visibility map marks pages all-visible that hold dead or invisible index entries)"
+                                        ? " (the visibility map marks pages all-visible that hold dead or invisible "
+                                                + "index entries)"
                                         : "")));
             } else if (iosS != null && iosS.longValue() != seqS) {
                 findings.add(new Finding(
@@ -287,11 +290,13 @@ final class ClusterComparator {
      * must count what a sequential scan counts, on the restore and on the source.
      */
     private void indexProbes(String db, Connection s, Connection r) throws SQLException {
-        String q =
-                "select ic.relname, c.oid::regclass::text, am.amname, a.attname from pg_index i join pg_class ic on ic.oid = i.indexrelid "
-                        + "join pg_class c on c.oid = i.indrelid join pg_am am on am.oid = ic.relam join pg_attribute a on a.attrelid = c.oid "
-                        + "and a.attnum = i.indkey[0] where am.amname <> 'btree' and c.relnamespace = 'public'::regnamespace "
-                        + "and c.relpersistence = 'p' and i.indisvalid order by 1";
+        String q = "select ic.relname, c.oid::regclass::text, am.amname, a.attname from pg_index i join pg_class ic on "
+                + "ic.oid = i.indexrelid "
+                + "join pg_class c on c.oid = i.indrelid join pg_am am on am.oid = ic.relam join pg_attribute "
+                + "a on a.attrelid = c.oid "
+                + "and a.attnum = i.indkey[0] where am.amname <> 'btree' and c.relnamespace = "
+                + "'public'::regnamespace "
+                + "and c.relpersistence = 'p' and i.indisvalid order by 1";
         for (String row : DiffCluster.rows(r, q)) {
             String[] f = row.split("\\|");
             String pred = PROBES.get(f[2] + ":" + f[3]);
@@ -336,7 +341,8 @@ final class ClusterComparator {
                         + "and c.relispopulated order by 1")) {
             count("materialized views compared", 1);
             String q =
-                    "select count(*) || ' rows, md5 ' || coalesce(md5(string_agg(x::text, ',' order by x::text)), '-') from "
+                    "select count(*) || ' rows, md5 ' || coalesce(md5(string_agg(x::text, ',' order by x::text)), '-') "
+                            + "from "
                             + mv + " x";
             String a = DiffCluster.rows(s, q).getFirst();
             String b;
@@ -501,7 +507,7 @@ final class ClusterComparator {
         count("pg_amcheck runs", 1);
         if (out != null) {
             String[] lines = out.strip().split("\n");
-            String shown = String.join("\n    ", java.util.Arrays.copyOf(lines, Math.min(lines.length, 30)));
+            String shown = String.join("\n    ", Arrays.copyOf(lines, Math.min(lines.length, 30)));
             findings.add(new Finding(
                     "(all)",
                     null,
@@ -515,7 +521,8 @@ final class ClusterComparator {
         run(pg, dumpArgs(db, file), null);
     }
 
-    /** Large objects included; unlogged tables' data left out (a restore has none: checked by {@link #unloggedEmpty}). */
+    /** Large objects included; unlogged tables' data left out (a restore has none: checked by {@link #unloggedEmpty}).
+     * */
     private static List<String> dumpArgs(String db, Path file) {
         return List.of("pg_dump", "--blobs", "--no-unlogged-table-data", "--no-sync", "-f", file.toString(), "-d", db);
     }

@@ -20,10 +20,13 @@ import org.junit.jupiter.api.Test;
  *
  * <p>By default a fixed-seed slice sized for CI. Settings (system property {@code lifeboat.differential.NAME} or
  * environment variable {@code LIFEBOAT_DIFFERENTIAL_NAME}; {@code bin/differential} sets them):
- * {@code long} (true: random seeds, longer chains, more data), {@code seeds} (comma-separated), {@code randomSeeds} (how many
- * with {@code long}, default 3), {@code chain}, {@code steps}, {@code rows}, {@code skip} and {@code dropBackups} (replay a
+ * {@code long} (true: random seeds, longer chains, more data), {@code seeds} (comma-separated), {@code randomSeeds}
+ * (how many
+ * with {@code long}, default 3), {@code chain}, {@code steps}, {@code rows}, {@code skip} and {@code dropBackups}
+ * (replay a
  * shrunk run), {@code keep} (never, failure, always), {@code shrink} (true: shrink the first failing seed to
- * its first failing backup, or to the first whose findings contain {@code shrinkMatch}), {@code shrinkMinutes}, {@code control} (false: skip the full-backups-only control).
+ * its first failing backup, or to the first whose findings contain {@code shrinkMatch}), {@code shrinkMinutes}, {@code
+ * control} (false: skip the full-backups-only control).
  */
 class DifferentialBackupTest {
     /** The CI slice: one seed, a chain with every backup type, small data. */
@@ -94,9 +97,9 @@ class DifferentialBackupTest {
             }
         }
         if (!failures.isEmpty()) {
-            fail(
-                    "restores of FULL backups differ from their source (harness false alarm, or a defect outside incrementals):\n\n"
-                            + String.join("\n\n", failures));
+            fail("restores of FULL backups differ from their source (harness false alarm, or a defect outside "
+                    + "incrementals):\n\n"
+                    + String.join("\n\n", failures));
         }
     }
 
@@ -113,7 +116,8 @@ class DifferentialBackupTest {
                 DiffCluster.keepPolicy());
     }
 
-    /** {@code seeds} if given; else the CI seed, or with {@code long} as many random ones as {@code randomSeeds} says. */
+    /** {@code seeds} if given; else the CI seed, or with {@code long} as many random ones as {@code randomSeeds} says.
+     * */
     private static List<Long> seeds() {
         String v = setting("seeds", "");
         List<Long> out = new ArrayList<>();

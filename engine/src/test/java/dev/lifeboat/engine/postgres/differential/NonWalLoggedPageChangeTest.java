@@ -55,7 +55,8 @@ class NonWalLoggedPageChangeTest {
                         }
                     })
                     .as(
-                            "restore of %s (incr on %s, incr on full %s) after hint bits changed a block the first incremental "
+                            "restore of %s (incr on %s, incr on full %s) after hint bits changed a block the first "
+                                    + "incremental "
                                     + "stored as a delta",
                             incr2.id(), incr1.id(), full.id())
                     .doesNotThrowAnyException();
@@ -92,10 +93,10 @@ class NonWalLoggedPageChangeTest {
             String where = " (full " + full.id() + ", VACUUM, incremental " + incr.id() + ")";
             try (LocalCluster restored = DiffCluster.restoreAndStart(repo, incr, tmp.resolve("restore"));
                     Connection c = restored.connect("postgres")) {
-                soft.assertThat(
-                                DiffCluster.rows(
-                                        c,
-                                        "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1"))
+                soft.assertThat(DiffCluster.rows(
+                                c,
+                                "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') "
+                                        + "order by 1"))
                         .as("restored visibility (blkno|all_visible|all_frozen|pd_all_visible)" + where)
                         .isEqualTo(sourceVm);
                 DiffCluster.exec(restored, "postgres", "delete from t where id <= 5");

@@ -96,10 +96,10 @@ class VisibilityMapIncrementalTest {
                 soft.assertThat(DiffCluster.rows(c, "select * from pg_check_frozen('t')"))
                         .as("pg_check_frozen('t'): tuples on all-frozen pages that are not frozen" + where)
                         .isEmpty();
-                soft.assertThat(
-                                DiffCluster.rows(
-                                        c,
-                                        "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') order by 1"))
+                soft.assertThat(DiffCluster.rows(
+                                c,
+                                "select blkno, all_visible, all_frozen, pd_all_visible from pg_visibility('t') "
+                                        + "order by 1"))
                         .as("visibility map of t (blkno|all_visible|all_frozen|pd_all_visible) equal to the source's"
                                 + where)
                         .isEqualTo(sourceVm);
