@@ -2,7 +2,6 @@ package dev.lifeboat.cli;
 
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
 import dev.lifeboat.repository.WalVerifier;
 import dev.lifeboat.util.Json;
@@ -49,8 +48,7 @@ final class VerifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Repository r = repo.open();
         Verifier.Report rep;
-        try (RepositoryLock lock = RepositoryLock.shared(r, "verify", backup);
-                ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
+        try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
             rep = new Verifier(r).verify(backup, readData, parallel, progress, new Cancellation());
         }
         if (json) {

@@ -101,7 +101,7 @@ public final class Expirer {
     }
 
     public Result expire(RetentionPolicy policy, boolean dryRun) throws IOException {
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", "expire", true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "expire", null)) {
             Instant now = clock.instant();
             List<Snapshot> all = repo.loadSnapshots();
             WalArchive archive = new WalArchive(repo);

@@ -85,7 +85,7 @@ public final class GarbageCollector {
     }
 
     public Result collect(boolean dryRun) throws IOException {
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             Outcome o = apply(plan(repo.loadSnapshots(), false), dryRun, lock);
             return new Result(o.packsDeleted(), o.bytesFreed(), o.packsKept(), o.indexFilesRewritten(), dryRun);
         }
@@ -283,9 +283,12 @@ public final class GarbageCollector {
         return bytes;
     }
 
-    /** Rebuilds the index from the packs' own trailers, replacing all index files. */
+    /**
+     * Rebuilds the index from the packs' own trailers, replacing all index files. Exclusive: it deletes index files a
+     * reader that is opening the repository may be about to read.
+     */
     public int rebuildIndex() throws IOException {
-        try (RepositoryLock ignored = RepositoryLock.exclusive(repo, "rebuild-index", null, false)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "rebuild-index", null)) {
             List<PackedChunk> all = new ArrayList<>();
             Map<String, Long> sizes = new HashMap<>();
             for (BlobInfo b : repo.listPacks()) {
@@ -297,6 +300,7 @@ public final class GarbageCollector {
             String newKey = all.isEmpty() ? null : repo.writeIndex(all, sizes).key();
             for (BlobInfo b : old) {
                 if (!b.key().equals(newKey)) {
+                    lock.assertHeld();
                     repo.store().delete(b.key());
                 }
             }

@@ -16,14 +16,18 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Advisory repository locks built on the store's conditional create. One exclusive lock ({@code locks/exclusive})
- * serialises writers (backup, gc); readers (restore, verify) hold shared locks ({@code locks/shared-<token>}) that
- * keep gc from deleting what they read.
+ * Advisory repository locks built on the store's conditional create, in three {@link Mode modes} that each command
+ * chooses once, at its entry ({@link #acquire}): readers (restore, verify) hold {@link Mode#SHARED shared} locks
+ * ({@code locks/shared-<token>}); a writer that only adds (backup) holds the one writer lock ({@code locks/exclusive})
+ * in {@link Mode#APPEND append} mode, which readers may share; a writer that deletes or rewrites (expire, gc,
+ * rebuild-index) holds it in {@link Mode#EXCLUSIVE exclusive} mode, which needs no live reader and keeps new readers
+ * out.
  * <p>
  * Every lock names a random owner token and the holder's host, pid, process start, kernel boot id and PID namespace.
  * {@code locks/exclusive} is created with {@code putIfAbsent} and never overwritten; its holder proves it is alive by
@@ -35,6 +39,16 @@ import java.util.concurrent.TimeUnit;
  * point. Locks written before tokens existed are judged by the old rule (same host name, pid gone or reused).
  */
 public final class RepositoryLock implements AutoCloseable {
+    /** What a command may do to the repository while it holds the lock. */
+    public enum Mode {
+        /** reads (restore, verify): any number at once, beside an append writer, never beside an exclusive one */
+        SHARED,
+        /** adds objects and never deletes what a reader may use (backup): one writer at a time, readers welcome */
+        APPEND,
+        /** deletes or rewrites (expire, gc, rebuild-index): alone, no live reader */
+        EXCLUSIVE
+    }
+
     public static final String EXCLUSIVE = Repository.LOCKS + "exclusive";
     static final String SHARED_PREFIX = Repository.LOCKS + "shared-";
     static final String LEASE_PREFIX = Repository.LOCKS + "lease-";
@@ -64,7 +78,8 @@ public final class RepositoryLock implements AutoCloseable {
             String pidNamespace,
             Long processStartTicks,
             Instant renewed,
-            Duration ttl) {
+            Duration ttl,
+            Mode mode) {
         /** When the holder last showed it is alive. */
         public Instant lastRenewed() {
             if (renewed == null) {
@@ -86,13 +101,41 @@ public final class RepositoryLock implements AutoCloseable {
                     pidNamespace,
                     processStartTicks,
                     at,
-                    ttl);
+                    ttl,
+                    mode);
+        }
+
+        Holder withMode(Mode m) {
+            return new Holder(
+                    operation,
+                    detail,
+                    host,
+                    pid,
+                    processStart,
+                    acquired,
+                    token,
+                    bootId,
+                    pidNamespace,
+                    processStartTicks,
+                    renewed,
+                    ttl,
+                    m);
+        }
+
+        /**
+         * Whether readers must stay away: an exclusive holder, or (locks written before modes) gc and expire, which
+         * took the writer lock under the operation name "gc".
+         */
+        boolean keepsReadersOut() {
+            return mode == Mode.EXCLUSIVE || (mode == null && "gc".equals(operation));
         }
 
         /** {@code backup 2025… (pid 4242 on host db1) since …}: for "locked by" messages. */
         public String describe() {
-            return operation + (detail == null ? "" : " " + detail) + " (pid " + pid + " on host " + host + ") since "
-                    + acquired + (token == null ? "" : ", last renewed " + lastRenewed());
+            return operation + (detail == null ? "" : " " + detail)
+                    + (mode == null ? "" : " [" + mode.name().toLowerCase(Locale.ROOT) + "]") + " (pid " + pid
+                    + " on host " + host + ") since " + acquired
+                    + (token == null ? "" : ", last renewed " + lastRenewed());
         }
 
         /** Every identifying field, for {@code lifeboat unlock}. */
@@ -189,14 +232,32 @@ public final class RepositoryLock implements AutoCloseable {
                 SELF.pidNamespace(),
                 SELF.startTicks(),
                 now,
-                ttl);
+                ttl,
+                null);
     }
 
-    /** Takes the exclusive lock or fails naming who holds it. Writers that delete data also require no live readers. */
-    public static RepositoryLock exclusive(Repository repo, String operation, String detail, boolean requireNoReaders)
+    /**
+     * Takes the repository lock a command needs, in the given mode, or fails naming who holds what it conflicts with.
+     * Every command calls this once, at its entry, and holds the lock to its end; nothing deeper down takes another.
+     *
+     * @param operation the command, as other processes' "locked by" messages name it (backup, restore, gc, …)
+     * @param detail    what it works on (a backup id, a data directory), or null
+     */
+    public static RepositoryLock acquire(Repository repo, Mode mode, String operation, String detail)
             throws IOException {
+        return switch (mode) {
+            case SHARED -> shared(repo, operation, detail);
+            case APPEND -> writer(repo, Mode.APPEND, operation, detail);
+            case EXCLUSIVE -> writer(repo, Mode.EXCLUSIVE, operation, detail);
+        };
+    }
+
+    /** Takes the writer lock or fails naming who holds it; in exclusive mode also requires no live readers. */
+    private static RepositoryLock writer(Repository repo, Mode mode, String operation, String detail)
+            throws IOException {
+        boolean requireNoReaders = mode == Mode.EXCLUSIVE;
         Duration ttl = ttl();
-        Holder me = me(operation, detail, ttl);
+        Holder me = me(operation, detail, ttl).withMode(mode);
         byte[] bytes = Json.MAPPER.writeValueAsBytes(me);
         BlobStore store = repo.store();
         Backoff.Attempts tries = HANDOVER.start();
@@ -307,17 +368,17 @@ public final class RepositoryLock implements AutoCloseable {
         }
     }
 
-    /** Takes a shared (reader) lock; refused while a deleting writer holds the exclusive lock. */
-    public static RepositoryLock shared(Repository repo, String operation, String detail) throws IOException {
+    /** Takes a shared (reader) lock; refused while a deleting writer holds the writer lock in exclusive mode. */
+    private static RepositoryLock shared(Repository repo, String operation, String detail) throws IOException {
         Duration ttl = ttl();
-        Holder me = me(operation, detail, ttl);
+        Holder me = me(operation, detail, ttl).withMode(Mode.SHARED);
         String key = SHARED_PREFIX + me.token();
         repo.store().put(key, Json.MAPPER.writeValueAsBytes(me));
         RepositoryLock lock = new RepositoryLock(repo, key, me, ttl);
         try {
             Optional<Holder> excl = readExclusive(repo.store());
             if (excl.isPresent()
-                    && "gc".equals(excl.get().operation())
+                    && excl.get().keepsReadersOut()
                     && staleReason(excl.get(), Instant.now(), ttl) == null) {
                 throw lockedBy(repo, excl.get(), ttl);
             }
@@ -354,6 +415,7 @@ public final class RepositoryLock implements AutoCloseable {
                     -1,
                     null,
                     Instant.EPOCH,
+                    null,
                     null,
                     null,
                     null,

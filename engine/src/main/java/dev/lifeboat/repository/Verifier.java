@@ -83,7 +83,16 @@ public final class Verifier {
     /** A file of a backup, as the chunk and delta maps name their users. */
     private record User(String backup, Snapshot.FileEntry file) {}
 
+    /** Verifies one backup (or all when {@code backupId} is null) under a shared lock, so gc cannot delete under it. */
     public Report verify(
+            String backupId, boolean readData, int parallel, ProgressListener listener, Cancellation cancel)
+            throws IOException {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "verify", backupId)) {
+            return verifyLocked(backupId, readData, parallel, listener, cancel);
+        }
+    }
+
+    private Report verifyLocked(
             String backupId, boolean readData, int parallel, ProgressListener listener, Cancellation cancel)
             throws IOException {
         long t0 = System.nanoTime();

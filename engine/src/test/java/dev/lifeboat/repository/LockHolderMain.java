@@ -12,8 +12,8 @@ public final class LockHolderMain {
 
     public static void main(String[] args) throws Exception {
         Repository repo = Repository.open(new LocalBlobStore(Path.of(args[0])), null);
-        try (RepositoryLock lock =
-                RepositoryLock.exclusive(repo, "backup", args.length > 1 ? args[1] : "held by a child JVM", false)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(
+                repo, RepositoryLock.Mode.APPEND, "backup", args.length > 1 ? args[1] : "held by a child JVM")) {
             System.out.println("HELD " + lock.token() + " " + RepositoryLock.SELF.pidNamespace() + " pid "
                     + RepositoryLock.SELF.pid());
             System.out.flush();

@@ -2,7 +2,6 @@ package dev.lifeboat.agent;
 
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Verifier;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -22,10 +21,8 @@ final class VerifyJob implements JobExecutor {
         int parallel = p.integer("parallel", db.parallel(), 1, 256);
         return ctx -> {
             Repository r = ctx.openRepository();
-            Verifier.Report rep;
-            try (RepositoryLock lock = RepositoryLock.shared(r, "verify", backup)) {
-                rep = new Verifier(r).verify(backup, readData, parallel, ctx.progress(), ctx.cancellation());
-            }
+            Verifier.Report rep =
+                    new Verifier(r).verify(backup, readData, parallel, ctx.progress(), ctx.cancellation());
             Map<String, Object> out = new LinkedHashMap<>();
             out.put("ok", rep.ok());
             out.put("report", rep);

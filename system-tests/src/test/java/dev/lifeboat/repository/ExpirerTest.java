@@ -437,7 +437,8 @@ class ExpirerTest {
     void expireRefusesWhileARestoreOrVerifyOrBackupHoldsALock() throws Exception {
         Scenario s = new Scenario(false);
         List<BlobInfo> before = contents(s.repo);
-        try (RepositoryLock reader = RepositoryLock.shared(s.repo, "restore", "/srv/restore")) {
+        try (RepositoryLock reader =
+                RepositoryLock.acquire(s.repo, RepositoryLock.Mode.SHARED, "restore", "/srv/restore")) {
             assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("restore");
@@ -445,15 +446,17 @@ class ExpirerTest {
                     .isInstanceOf(RepositoryException.Locked.class);
         }
         assertThat(contents(s.repo)).isEqualTo(before);
-        try (RepositoryLock backup = RepositoryLock.exclusive(s.repo, "backup", "20261124-115900F-0000", false)) {
+        try (RepositoryLock backup =
+                RepositoryLock.acquire(s.repo, RepositoryLock.Mode.APPEND, "backup", "20261124-115900F-0000")) {
             assertThatThrownBy(() -> new Expirer(s.repo, CLOCK).expire(KEEP_TWO, false))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("backup");
         }
         assertThat(contents(s.repo)).isEqualTo(before);
         // while expire holds its lock, a restore cannot start
-        try (RepositoryLock gc = RepositoryLock.exclusive(s.repo, "gc", "expire", true)) {
-            assertThatThrownBy(() -> RepositoryLock.shared(s.repo, "restore", "/srv/restore"))
+        try (RepositoryLock gc = RepositoryLock.acquire(s.repo, RepositoryLock.Mode.EXCLUSIVE, "expire", null)) {
+            assertThatThrownBy(
+                            () -> RepositoryLock.acquire(s.repo, RepositoryLock.Mode.SHARED, "restore", "/srv/restore"))
                     .isInstanceOf(RepositoryException.Locked.class);
         }
         // once the locks are gone it runs
@@ -475,7 +478,7 @@ class ExpirerTest {
                         public List<BlobInfo> list(String prefix) throws IOException {
                             if (prefix.equals(WalArchive.PREFIX) && backup.isEmpty()) {
                                 RepositoryLock.breakAll(s.repo);
-                                backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                                backup.add(RepositoryLock.acquire(s.repo, RepositoryLock.Mode.APPEND, "backup", "B"));
                                 try {
                                     Thread.sleep(300);
                                 } catch (InterruptedException e) {

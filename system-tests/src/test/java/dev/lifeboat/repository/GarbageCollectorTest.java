@@ -267,7 +267,7 @@ class GarbageCollectorTest {
                         public List<BlobInfo> list(String prefix) throws IOException {
                             if (prefix.equals(Repository.DATA) && backup.isEmpty()) {
                                 RepositoryLock.breakAll(s.repo);
-                                backup.add(RepositoryLock.exclusive(s.repo, "backup", "B", false));
+                                backup.add(RepositoryLock.acquire(s.repo, RepositoryLock.Mode.APPEND, "backup", "B"));
                                 try {
                                     Thread.sleep(300);
                                 } catch (InterruptedException e) {

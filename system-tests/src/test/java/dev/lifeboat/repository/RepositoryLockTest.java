@@ -105,7 +105,8 @@ class RepositoryLockTest {
                 pidNs,
                 startTicks,
                 renewed,
-                ttl);
+                ttl,
+                null);
     }
 
     static final String OTHER_BOOT = "00000000-1111-2222-3333-444444444444";
@@ -121,7 +122,7 @@ class RepositoryLockTest {
 
     @Test
     void exclusiveLockNamesItsHolderAndRefusesASecondOne() throws Exception {
-        RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", "of /pgdata", false);
+        RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", "of /pgdata");
         assertThat(locks()).containsExactly(RepositoryLock.EXCLUSIVE);
         RepositoryLock.Holder h = holderAt(RepositoryLock.EXCLUSIVE);
         assertThat(h.operation()).isEqualTo("backup");
@@ -141,7 +142,7 @@ class RepositoryLockTest {
         byte[] held = repo.store().get(RepositoryLock.EXCLUSIVE);
 
         // this very JVM is alive on this host: not stale
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("backup of /pgdata")
                 .hasMessageContaining("pid " + ProcessHandle.current().pid())
@@ -153,7 +154,7 @@ class RepositoryLockTest {
 
         lock.close();
         assertThat(locks()).isEmpty();
-        try (RepositoryLock again = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock again = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).operation()).isEqualTo("gc");
             // closing the old handle twice must not release the new holder's lock
             lock.close();
@@ -178,7 +179,7 @@ class RepositoryLockTest {
                         self.pidNamespace(),
                         Instant.now(),
                         RepositoryLock.DEFAULT_TTL));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
         assertThat(locks()).isEmpty();
@@ -199,7 +200,7 @@ class RepositoryLockTest {
                         self.pidNamespace(),
                         Instant.now(),
                         RepositoryLock.DEFAULT_TTL));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(repo.store().stat(RepositoryLock.BREAKING)).isEmpty();
         }
         assertThat(locks()).isEmpty();
@@ -219,7 +220,7 @@ class RepositoryLockTest {
                         self.pidNamespace(),
                         Instant.now(),
                         RepositoryLock.DEFAULT_TTL));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(repo.store().stat(RepositoryLock.BREAKING)).isPresent();
         }
     }
@@ -235,7 +236,7 @@ class RepositoryLockTest {
                 dead,
                 null,
                 Instant.now().minusSeconds(30));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             RepositoryLock.Holder h = holderAt(RepositoryLock.EXCLUSIVE);
             assertThat(h.pid()).isEqualTo(ProcessHandle.current().pid());
             assertThat(h.operation()).isEqualTo("gc");
@@ -259,7 +260,7 @@ class RepositoryLockTest {
                         self.pidNamespace(),
                         Instant.now(),
                         RepositoryLock.DEFAULT_TTL));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
         // with the right start it is this live process: not stale
@@ -274,7 +275,7 @@ class RepositoryLockTest {
                         self.pidNamespace(),
                         Instant.now(),
                         RepositoryLock.DEFAULT_TTL));
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class);
     }
 
@@ -291,7 +292,7 @@ class RepositoryLockTest {
                 self.pid(),
                 start.minus(Duration.ofDays(1)),
                 start.minus(Duration.ofDays(1)));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).processStart()).isEqualTo(start);
             assertThat(lock).isNotNull();
         }
@@ -308,7 +309,7 @@ class RepositoryLockTest {
                 self.pid(),
                 self.info().startInstant().orElse(null),
                 Instant.now());
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "backup", null, false))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("elsewhere in this JVM");
     }
@@ -326,7 +327,7 @@ class RepositoryLockTest {
                 dead,
                 null,
                 Instant.now().minus(Duration.ofDays(2)));
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("some-other-host.example")
                 .hasMessageContaining("lifeboat unlock");
@@ -337,13 +338,13 @@ class RepositoryLockTest {
                 .containsExactly("some-other-host.example");
         assertThat(RepositoryLock.breakAll(repo)).isEqualTo(1);
         assertThat(locks()).isEmpty();
-        RepositoryLock.exclusive(repo, "gc", null, true).close();
+        RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null).close();
     }
 
     @Test
     void unreadableLockCountsAsHeld() throws Exception {
         repo.store().put(RepositoryLock.EXCLUSIVE, "not json".getBytes(StandardCharsets.UTF_8));
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("unreadable lock");
         assertThat(repo.store().get(RepositoryLock.EXCLUSIVE)).isEqualTo("not json".getBytes(StandardCharsets.UTF_8));
@@ -351,8 +352,8 @@ class RepositoryLockTest {
 
     @Test
     void sharedLockIsRefusedWhileGcHoldsTheExclusiveLock() throws Exception {
-        try (RepositoryLock gc = RepositoryLock.exclusive(repo, "gc", null, true)) {
-            assertThatThrownBy(() -> RepositoryLock.shared(repo, "restore", "latest"))
+        try (RepositoryLock gc = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
+            assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", "latest"))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("gc")
                     .hasMessageContaining("lifeboat unlock");
@@ -362,8 +363,8 @@ class RepositoryLockTest {
             assertThat(gc).isNotNull();
         }
         // a backup (non-deleting writer) does not keep readers out
-        try (RepositoryLock backup = RepositoryLock.exclusive(repo, "backup", null, false);
-                RepositoryLock reader = RepositoryLock.shared(repo, "restore", null)) {
+        try (RepositoryLock backup = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null);
+                RepositoryLock reader = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", null)) {
             assertThat(locks())
                     .hasSize(2)
                     .contains(RepositoryLock.EXCLUSIVE)
@@ -375,17 +376,72 @@ class RepositoryLockTest {
     }
 
     @Test
+    void eachModeRecordsItselfAndDecidesWhoMayShare() throws Exception {
+        // expire and rebuild-index delete like gc does: their exclusive mode keeps readers out whatever they are called
+        for (String deleting : List.of("expire", "rebuild-index")) {
+            try (RepositoryLock w = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, deleting, null)) {
+                assertThat(holderAt(RepositoryLock.EXCLUSIVE).mode()).isEqualTo(RepositoryLock.Mode.EXCLUSIVE);
+                assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", null))
+                        .isInstanceOf(RepositoryException.Locked.class)
+                        .hasMessageContaining(deleting + " [exclusive]");
+                assertThat(w).isNotNull();
+            }
+        }
+        // an append writer is recorded as such and shares with readers, whose locks say they are shared
+        try (RepositoryLock w = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null);
+                RepositoryLock r = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "verify", null)) {
+            assertThat(RepositoryLock.all(repo))
+                    .extracting(e -> e.holder().mode())
+                    .containsExactlyInAnyOrder(RepositoryLock.Mode.APPEND, RepositoryLock.Mode.SHARED);
+            // a second writer of either kind waits its turn
+            for (RepositoryLock.Mode m : List.of(RepositoryLock.Mode.APPEND, RepositoryLock.Mode.EXCLUSIVE)) {
+                assertThatThrownBy(() -> RepositoryLock.acquire(repo, m, "gc", null))
+                        .isInstanceOf(RepositoryException.Locked.class)
+                        .hasMessageContaining("backup [append]");
+            }
+            assertThat(w).isNotNull();
+            assertThat(r).isNotNull();
+        }
+    }
+
+    @Test
+    void aLiveLockWrittenBeforeModesKeepsReadersOutOnlyIfItDeletes() throws Exception {
+        // before modes, gc and expire both took the writer lock as operation "gc"; a backup's lock let readers in
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "gc",
+                "expire",
+                Hosts.name(),
+                ProcessHandle.current().pid(),
+                null,
+                Instant.now());
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", null))
+                .isInstanceOf(RepositoryException.Locked.class);
+        writeLegacy(
+                RepositoryLock.EXCLUSIVE,
+                "backup",
+                null,
+                Hosts.name(),
+                ProcessHandle.current().pid(),
+                null,
+                Instant.now());
+        try (RepositoryLock reader = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", null)) {
+            assertThat(reader).isNotNull();
+        }
+    }
+
+    @Test
     void sharedLockIsGrantedWhenAStaleGcLockIsLeft() throws Exception {
         writeLegacy(RepositoryLock.EXCLUSIVE, "gc", null, Hosts.name(), deadPid(), null, Instant.now());
-        try (RepositoryLock reader = RepositoryLock.shared(repo, "verify", null)) {
+        try (RepositoryLock reader = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "verify", null)) {
             assertThat(reader).isNotNull();
         }
     }
 
     @Test
     void manySharedLocksCoexist() throws Exception {
-        try (RepositoryLock a = RepositoryLock.shared(repo, "restore", null);
-                RepositoryLock b = RepositoryLock.shared(repo, "verify", null)) {
+        try (RepositoryLock a = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", null);
+                RepositoryLock b = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "verify", null)) {
             assertThat(locks()).hasSize(2);
             assertThat(RepositoryLock.all(repo))
                     .extracting(e -> e.holder().operation())
@@ -398,7 +454,8 @@ class RepositoryLockTest {
 
     @Test
     void garbageCollectionRefusesWhileALiveReaderHoldsASharedLock() throws Exception {
-        try (RepositoryLock reader = RepositoryLock.shared(repo, "restore", "20250115-100000F-abcd")) {
+        try (RepositoryLock reader =
+                RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", "20250115-100000F-abcd")) {
             assertThatThrownBy(() -> new GarbageCollector(repo).collect(false))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("being read by restore 20250115-100000F-abcd");
@@ -454,7 +511,7 @@ class RepositoryLockTest {
                 Callable<RepositoryLock> c = () -> {
                     start.await();
                     try {
-                        return RepositoryLock.exclusive(repo, op, null, false);
+                        return RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, op, null);
                     } catch (RepositoryException.Locked e) {
                         return null;
                     }
@@ -477,7 +534,7 @@ class RepositoryLockTest {
 
     @Test
     void rebuildIndexTakesTheExclusiveLock() throws Exception {
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "backup", null, false)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null)) {
             assertThatThrownBy(() -> new GarbageCollector(repo).rebuildIndex())
                     .isInstanceOf(RepositoryException.Locked.class);
             assertThatThrownBy(() -> new GarbageCollector(repo).collect(true))
@@ -502,13 +559,13 @@ class RepositoryLockTest {
         List<RepositoryLock> heldByA = new ArrayList<>();
         InterleavingStore storeB = new InterleavingStore(plain, RepositoryLock.EXCLUSIVE, () -> {
             try {
-                heldByA.add(RepositoryLock.exclusive(repo, "gc", "process A", true));
+                heldByA.add(RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", "process A"));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         });
         Repository repoB = Repository.open(storeB, null);
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repoB, "backup", "process B", false))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repoB, RepositoryLock.Mode.APPEND, "backup", "process B"))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("process A");
         assertThat(heldByA).hasSize(1);
@@ -559,7 +616,7 @@ class RepositoryLockTest {
                     .as(h.toString())
                     .isNull();
             writeLock(RepositoryLock.EXCLUSIVE, h);
-            assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+            assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                     .as(h.toString())
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("counts as stale once it has not been renewed for 5m");
@@ -615,7 +672,7 @@ class RepositoryLockTest {
         m.put("ttl", "PT5M");
         byte[] json = Json.MAPPER.writeValueAsBytes(m);
         repo.store().put(RepositoryLock.EXCLUSIVE, json);
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("in container B");
         assertThat(repo.store().get(RepositoryLock.EXCLUSIVE)).isEqualTo(json);
@@ -634,7 +691,7 @@ class RepositoryLockTest {
                         OTHER_PID_NS,
                         Instant.now().minus(Duration.ofMinutes(6)),
                         Duration.ofMinutes(5)));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(holderAt(RepositoryLock.EXCLUSIVE).token()).isEqualTo(lock.token());
         }
         // a renewal through the holder's lease object keeps it alive although locks/exclusive itself is old
@@ -651,7 +708,7 @@ class RepositoryLockTest {
         writeLock(
                 RepositoryLock.LEASE_PREFIX + old.token(),
                 old.renewedAt(Instant.now().minusSeconds(20)));
-        assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+        assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                 .isInstanceOf(RepositoryException.Locked.class)
                 .hasMessageContaining("db9.example");
         // the lease object of another token does not count
@@ -666,7 +723,7 @@ class RepositoryLockTest {
                         OTHER_PID_NS,
                         Instant.now(),
                         Duration.ofMinutes(5)));
-        try (RepositoryLock lock = RepositoryLock.exclusive(repo, "gc", null, true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null)) {
             assertThat(locks())
                     .as("the broken holder's lease object is gone too")
                     .containsExactly(RepositoryLock.EXCLUSIVE);
@@ -677,8 +734,8 @@ class RepositoryLockTest {
     @Test
     void heldLocksAreRenewedSoTheyOutliveTheirTtl() throws Exception {
         System.setProperty(RepositoryLock.TTL_PROPERTY, "1s");
-        try (RepositoryLock backup = RepositoryLock.exclusive(repo, "backup", "long", false);
-                RepositoryLock reader = RepositoryLock.shared(repo, "restore", "long")) {
+        try (RepositoryLock backup = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", "long");
+                RepositoryLock reader = RepositoryLock.acquire(repo, RepositoryLock.Mode.SHARED, "restore", "long")) {
             Instant taken = holderAt(RepositoryLock.EXCLUSIVE).acquired();
             Thread.sleep(2500);
             assertThat(locks()).contains(RepositoryLock.LEASE_PREFIX + backup.token());
@@ -687,7 +744,7 @@ class RepositoryLockTest {
             assertThat(lease.renewed()).isAfter(taken.plusMillis(1500));
             assertThat(holderAt(RepositoryLock.SHARED_PREFIX + reader.token()).renewed())
                     .isAfter(taken.plusMillis(1500));
-            assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "backup", null, false))
+            assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", null))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("backup long");
             assertThat(RepositoryLock.liveShared(repo))
@@ -702,11 +759,11 @@ class RepositoryLockTest {
     @Test
     void aHolderWhoseLockWasBrokenFindsOutBeforeItsNextCommit() throws Exception {
         System.setProperty(RepositoryLock.TTL_PROPERTY, "2s");
-        RepositoryLock a = RepositoryLock.exclusive(repo, "gc", "A", true);
+        RepositoryLock a = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", "A");
         a.assertHeld();
         // an operator runs `unlock` while A is alive, and B takes the lock
         assertThat(RepositoryLock.breakAll(repo)).isEqualTo(1);
-        try (RepositoryLock b = RepositoryLock.exclusive(repo, "backup", "B", false)) {
+        try (RepositoryLock b = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", "B")) {
             Thread.sleep(300); // assertHeld reads the store at most every min(1 s, TTL/10)
             assertThatThrownBy(a::assertHeld)
                     .isInstanceOf(RepositoryException.Locked.class)
@@ -728,10 +785,10 @@ class RepositoryLockTest {
         System.setProperty(RepositoryLock.TTL_PROPERTY, "1s");
         FailingPuts store = new FailingPuts(repo.store());
         Repository repoA = Repository.open(store, null);
-        RepositoryLock a = RepositoryLock.exclusive(repoA, "gc", "A", true);
+        RepositoryLock a = RepositoryLock.acquire(repoA, RepositoryLock.Mode.EXCLUSIVE, "gc", "A");
         store.failing = true;
         Thread.sleep(1300);
-        try (RepositoryLock b = RepositoryLock.exclusive(repo, "backup", "B", false)) {
+        try (RepositoryLock b = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", "B")) {
             assertThatThrownBy(a::assertHeld).isInstanceOf(RepositoryException.Locked.class);
             store.failing = false;
             Thread.sleep(300); // the renewer's next check (every TTL/10) finds the lock gone or B's
@@ -748,7 +805,8 @@ class RepositoryLockTest {
     void assertHeldRefusesOnceRenewalsHaveFailedForHalfTheTtl() throws Exception {
         System.setProperty(RepositoryLock.TTL_PROPERTY, "1s");
         FailingPuts store = new FailingPuts(repo.store());
-        try (RepositoryLock a = RepositoryLock.exclusive(Repository.open(store, null), "gc", "A", true)) {
+        try (RepositoryLock a =
+                RepositoryLock.acquire(Repository.open(store, null), RepositoryLock.Mode.EXCLUSIVE, "gc", "A")) {
             store.failing = true;
             Thread.sleep(700);
             assertThatThrownBy(a::assertHeld)
@@ -864,7 +922,7 @@ class RepositoryLockTest {
             assertThat(h.pidNamespace()).isNotEqualTo(RepositoryLock.SELF.pidNamespace());
             assertThat(h.ttl()).isEqualTo(Duration.ofSeconds(3));
             Thread.sleep(4000); // longer than its TTL: only its renewals keep it
-            assertThatThrownBy(() -> RepositoryLock.exclusive(repo, "gc", null, true))
+            assertThatThrownBy(() -> RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null))
                     .isInstanceOf(RepositoryException.Locked.class)
                     .hasMessageContaining("in a PID namespace");
 
@@ -877,7 +935,7 @@ class RepositoryLockTest {
             RepositoryLock taken = null;
             while (taken == null && System.nanoTime() < deadline) {
                 try {
-                    taken = RepositoryLock.exclusive(repo, "gc", null, true);
+                    taken = RepositoryLock.acquire(repo, RepositoryLock.Mode.EXCLUSIVE, "gc", null);
                 } catch (RepositoryException.Locked e) {
                     Thread.sleep(200);
                 }

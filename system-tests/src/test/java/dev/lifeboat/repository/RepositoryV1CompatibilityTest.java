@@ -182,7 +182,7 @@ class RepositoryV1CompatibilityTest {
         again.store().delete(Repository.SNAPSHOTS + BACKUP);
         GarbageCollector gc = new GarbageCollector(again);
         GarbageCollector.Outcome o;
-        try (RepositoryLock lock = RepositoryLock.exclusive(again, "gc", "test", true)) {
+        try (RepositoryLock lock = RepositoryLock.acquire(again, RepositoryLock.Mode.EXCLUSIVE, "gc", "test")) {
             o = gc.apply(gc.plan(again.loadSnapshots(), true), false, lock);
         }
         assertThat(o.packsDeleted() + o.packsRepacked()).isPositive();

@@ -126,8 +126,8 @@ public final class PgBackup {
                     Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
             // the parent is chosen under the lock: expire cannot delete it (and the chunks it names) between the
             // choice and the end of this backup
-            try (RepositoryLock lock =
-                    RepositoryLock.exclusive(repo, "backup", requestedType + " of " + pgdata.path(), false)) {
+            try (RepositoryLock lock = RepositoryLock.acquire(
+                    repo, RepositoryLock.Mode.APPEND, "backup", requestedType + " of " + pgdata.path())) {
                 Snapshot parent = requestedType.equals("full")
                         ? null
                         : findParent(

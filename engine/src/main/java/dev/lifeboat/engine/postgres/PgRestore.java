@@ -148,8 +148,8 @@ public final class PgRestore {
 
     public Result run() throws IOException {
         long t0 = System.nanoTime();
-        try (RepositoryLock lock =
-                RepositoryLock.shared(repo, "restore", opts.target().toString())) {
+        try (RepositoryLock lock = RepositoryLock.acquire(
+                repo, RepositoryLock.Mode.SHARED, "restore", opts.target().toString())) {
             RecoveryPlanner.Plan plan = null;
             RecoveryPlanner planner = null;
             String id;
