@@ -25,11 +25,13 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -111,7 +113,7 @@ public final class WalSpool {
                 throw new IOException("archiving " + name + " failed: " + why);
             }
             if (System.nanoTime() >= nextStartCheck) {
-                ensureRunning("push", walDir, pgdata, repoArgs, processMax);
+                ensureRunning("push", walDir, pgdata, repoArgs, processMax, true);
                 nextStartCheck = System.nanoTime() + 1_000_000_000L;
             }
             Thread.sleep(5);
@@ -120,8 +122,19 @@ public final class WalSpool {
                 "archiving " + name + " did not finish within " + timeout + "; see " + spool.resolve("push.log"));
     }
 
+    /**
+     * Starts a pusher for the cluster of {@code walFile} unless one runs, so later archive_command calls are answered
+     * by it (through the launcher's fast path) instead of a JVM each. With {@code readAhead} off it archives only what
+     * it is asked for.
+     */
+    public void startPusher(Path walFile, Path pgdata, List<String> repoArgs, int processMax, boolean readAhead)
+            throws IOException {
+        ensureRunning("push", walFile.toAbsolutePath().getParent(), pgdata, repoArgs, processMax, readAhead);
+    }
+
     /** Starts the background process for {@code role} unless one already holds the spool's lock. */
-    private void ensureRunning(String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax)
+    private void ensureRunning(
+            String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax, boolean readAhead)
             throws IOException {
         if (isLocked(role)) {
             return;
@@ -135,6 +148,9 @@ public final class WalSpool {
             cmd.add("--pgdata=" + pgdata.toAbsolutePath());
         }
         cmd.add("--process-max=" + processMax);
+        if (!readAhead) {
+            cmd.add("--read-ahead=false");
+        }
         cmd.addAll(repoArgs);
         new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
@@ -163,8 +179,17 @@ public final class WalSpool {
      * {@code processMax} at a time, until nothing has been ready for {@code idle}. A ready segment is skipped only
      * while its marker (or this pusher's memory of what it archived) matches the file's fingerprint, or while its
      * error marker waits to be collected. Returns without work if another pusher holds the lock.
+     * <p>
+     * It also answers archive_command's requests on a loopback port ({@link PushRequests}): "is this file durable
+     * yet?", archiving it at once if not. With {@code readAhead} off it archives only what is asked for (synchronous
+     * archiving without a JVM per segment); requests keep it alive as ready segments do.
      */
     public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle)
+            throws IOException, InterruptedException {
+        runPusher(repo, walDir, pgdata, processMax, idle, true);
+    }
+
+    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle, boolean readAhead)
             throws IOException, InterruptedException {
         try (FileChannel ch = FileChannel.open(
                         spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -174,46 +199,123 @@ public final class WalSpool {
             }
             WalArchive archive = new WalArchive(repo);
             Semaphore slots = new Semaphore(Math.max(1, processMax));
-            Set<String> inFlight = ConcurrentHashMap.newKeySet();
+            Map<String, CompletableFuture<String>> inFlight = new ConcurrentHashMap<>();
             Map<String, String> archived = new ConcurrentHashMap<>(); // name -> fingerprint
-            long lastWork = System.nanoTime();
-            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
-                while (System.nanoTime() - lastWork < idle.toNanos()) {
-                    List<String> ready = readySegments(walDir);
-                    archived.keySet().retainAll(new HashSet<>(ready));
+            AtomicLong lastWork = new AtomicLong(System.nanoTime());
+            try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
+                    PushRequests requests = PushRequests.open(
+                            spool,
+                            name -> requested(
+                                    name,
+                                    walDir.resolve(name),
+                                    archived,
+                                    () -> submit(pool, slots, inFlight, archived, archive, walDir, name, pgdata)),
+                            () -> lastWork.set(System.nanoTime()))) {
+                while (System.nanoTime() - lastWork.get() < idle.toNanos()) {
                     boolean any = false;
-                    for (String name : ready) {
-                        if (inFlight.contains(name) || alreadyDone(name, walDir.resolve(name), archived)) {
-                            continue;
-                        }
-                        any = true;
-                        inFlight.add(name);
-                        slots.acquire();
-                        pool.submit(() -> {
-                            try {
-                                archived.put(name, pushOne(archive, walDir.resolve(name), pgdata));
-                            } catch (Exception e) {
-                                log.warn("archiving {} failed: {}", name, e.getMessage());
-                                try {
-                                    Files.deleteIfExists(okMarker(name)); // written for another version of the file
-                                    writeMarker(errorMarker(name), String.valueOf(e.getMessage()));
-                                } catch (IOException ignored) {
-                                    // the waiting wal-push times out instead
-                                }
-                            } finally {
-                                inFlight.remove(name);
-                                slots.release();
+                    if (readAhead) {
+                        List<String> ready = readySegments(walDir);
+                        archived.keySet().retainAll(new HashSet<>(ready));
+                        for (String name : ready) {
+                            if (inFlight.containsKey(name) || alreadyDone(name, walDir.resolve(name), archived)) {
+                                continue;
                             }
-                        });
+                            any = true;
+                            slots.acquire();
+                            CompletableFuture<String> f = new CompletableFuture<>();
+                            if (inFlight.putIfAbsent(name, f) != null) {
+                                slots.release(); // a request took it meanwhile
+                                continue;
+                            }
+                            pool.submit(() -> pushTask(archive, walDir, name, pgdata, f, inFlight, archived, slots));
+                        }
                     }
                     if (any) {
-                        lastWork = System.nanoTime();
+                        lastWork.set(System.nanoTime());
+                    }
+                    if (!readAhead && archived.size() > 1024) {
+                        archived.clear(); // only a repeated request reads it, for the file it just archived
                     }
                     cleanStaleMarkers(walDir);
                     heartbeat();
                     Thread.sleep(any ? 2 : 20);
                 }
             }
+        }
+    }
+
+    /**
+     * A request's answer: the fingerprint of what is durable for {@code name}, archiving it now unless this pusher
+     * (or its marker) already did for the file as it is.
+     */
+    private String requested(
+            String name, Path file, Map<String, String> archived, Callable<CompletableFuture<String>> start)
+            throws Exception {
+        String now = fingerprint(file);
+        if (now.equals(archived.get(name)) || markerMatches(name, file)) {
+            Files.deleteIfExists(okMarker(name));
+            return now;
+        }
+        Files.deleteIfExists(errorMarker(name)); // the request is PostgreSQL's retry: try again now
+        String done = start.call().get();
+        Files.deleteIfExists(okMarker(name)); // answered here; the marker loop of the launcher does not need it
+        return done;
+    }
+
+    /** The archiving of {@code name} now under way, started here unless it already was. */
+    private CompletableFuture<String> submit(
+            ExecutorService pool,
+            Semaphore slots,
+            Map<String, CompletableFuture<String>> inFlight,
+            Map<String, String> archived,
+            WalArchive archive,
+            Path walDir,
+            String name,
+            Path pgdata) {
+        CompletableFuture<String> f = new CompletableFuture<>();
+        CompletableFuture<String> running = inFlight.putIfAbsent(name, f);
+        if (running != null) {
+            return running; // the read-ahead (or another request) is archiving it: wait for that
+        }
+        pool.submit(() -> {
+            try {
+                slots.acquire();
+            } catch (InterruptedException e) {
+                f.completeExceptionally(e);
+                inFlight.remove(name, f);
+                return;
+            }
+            pushTask(archive, walDir, name, pgdata, f, inFlight, archived, slots);
+        });
+        return f;
+    }
+
+    /** Archives one file holding a slot, and completes {@code f} with the fingerprint archived or the failure. */
+    private void pushTask(
+            WalArchive archive,
+            Path walDir,
+            String name,
+            Path pgdata,
+            CompletableFuture<String> f,
+            Map<String, CompletableFuture<String>> inFlight,
+            Map<String, String> archived,
+            Semaphore slots) {
+        try {
+            String fp = pushOne(archive, walDir.resolve(name), pgdata);
+            archived.put(name, fp);
+            f.complete(fp);
+        } catch (Exception e) {
+            log.warn("archiving {} failed: {}", name, e.getMessage());
+            try {
+                Files.deleteIfExists(okMarker(name)); // written for another version of the file
+                writeMarker(errorMarker(name), String.valueOf(e.getMessage()));
+            } catch (IOException ignored) {
+                // the waiting wal-push times out instead
+            }
+            f.completeExceptionally(e);
+        } finally {
+            inFlight.remove(name, f);
+            slots.release();
         }
     }
 
@@ -339,7 +441,7 @@ public final class WalSpool {
             return;
         }
         writeMarker(spool.resolve("in").resolve("next"), after + " " + count);
-        ensureRunning("get", spool, null, repoArgs, count);
+        ensureRunning("get", spool, null, repoArgs, count, true);
     }
 
     /**

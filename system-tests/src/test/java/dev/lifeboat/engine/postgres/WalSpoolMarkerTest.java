@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -144,19 +145,26 @@ class WalSpoolMarkerTest {
 
         /** {@code lifeboat wal-push --async} as archive_command runs it: in PGDATA, with %p = pg_wal/NAME. */
         Run walPush(Path pgdata, Path spool, String uri, Path keyFile, String name) throws Exception {
+            return walPush(pgdata, spool, uri, keyFile, name, true);
+        }
+
+        /** {@code lifeboat wal-push [--async] --spool-dir …} as archive_command runs it. */
+        Run walPush(Path pgdata, Path spool, String uri, Path keyFile, String name, boolean async) throws Exception {
             Files.deleteIfExists(jvmMark);
             Path out = home.resolve("out.log");
-            ProcessBuilder pb = new ProcessBuilder(
-                            script.toString(),
-                            "wal-push",
-                            "--async",
-                            "--spool-dir",
-                            spool.toString(),
-                            "--repo",
-                            uri,
-                            "--key-file",
-                            keyFile.toString(),
-                            "pg_wal/" + name)
+            List<String> cmd = new ArrayList<>(List.of(script.toString(), "wal-push"));
+            if (async) {
+                cmd.add("--async");
+            }
+            cmd.addAll(List.of(
+                    "--spool-dir",
+                    spool.toString(),
+                    "--repo",
+                    uri,
+                    "--key-file",
+                    keyFile.toString(),
+                    "pg_wal/" + name));
+            ProcessBuilder pb = new ProcessBuilder(cmd)
                     .directory(pgdata.toFile())
                     .redirectErrorStream(true)
                     .redirectOutput(out.toFile());
