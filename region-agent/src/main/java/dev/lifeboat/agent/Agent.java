@@ -70,6 +70,8 @@ public final class Agent implements AutoCloseable {
         parts.add(jobs);
         // before the Jobs API answers: whoever asks then sees the WAL streams the config asks for
         jobs.ensureWalStreams();
+        // archive_command's pushers (wal-push-spool), so PostgreSQL's archiving needs no JVM per segment
+        parts.add(new WalPushService(config.databases()));
         server = new AgentServer(config.listen(), AgentServer.credentials(config), jobs).start();
         parts.add(server);
         List<ProbeTarget> targets = new ArrayList<>();

@@ -64,6 +64,8 @@ public record AgentConfig(
      * @param keyFile     key file that unlocks the repository; null reads LIFEBOAT_PASSPHRASE from the environment
      * @param replication replication config (JSON) of the repository, or null
      * @param walStream   keep a WAL_STREAM job running for this database
+     * @param walPushSpool spool directory of a WAL pusher the agent keeps running, which answers
+     *                     {@code lifeboat wal-push --spool-dir DIR %p} without a JVM per segment; null: none
      */
     public record Database(
             String name,
@@ -76,7 +78,8 @@ public record AgentConfig(
             Path replication,
             boolean walStream,
             String compression,
-            int parallel) {
+            int parallel,
+            Path walPushSpool) {
         public Compression parsedCompression() {
             return Compression.parse(compression);
         }
@@ -106,6 +109,7 @@ public record AgentConfig(
     private static final Set<String> DB_KEYS = Set.of(
             "name",
             "pgdata",
+            "wal-push-spool",
             "pghost",
             "pgport",
             "pguser",
@@ -277,6 +281,10 @@ public record AgentConfig(
                     throw r.error(
                             at + ".wal-stream", "needs pgdata (or pghost/pgport) to know which server to stream from");
                 }
+                Path walPushSpool = r.path(d, "wal-push-spool", at + ".wal-push-spool");
+                if (walPushSpool != null && pgdata == null) {
+                    throw r.error(at + ".wal-push-spool", "needs pgdata: the pusher archives pgdata/pg_wal");
+                }
                 dbs.add(new Database(
                         name,
                         pgdata,
@@ -288,7 +296,8 @@ public record AgentConfig(
                         replication,
                         walStream,
                         compression,
-                        r.integer(d, "parallel", at + ".parallel", 2, 1, 256)));
+                        r.integer(d, "parallel", at + ".parallel", 2, 1, 256),
+                        walPushSpool));
             }
         }
         return new AgentConfig(
