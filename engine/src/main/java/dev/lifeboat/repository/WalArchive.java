@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import com.github.luben.zstd.Zstd;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
@@ -11,6 +12,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -39,7 +41,12 @@ public final class WalArchive {
     public static final int LONG_HEADER_SIZE = 40;
 
     private static final int XLP_LONG_HEADER = 0x0002;
-    private static final int CREATE_ATTEMPTS = 10;
+    /**
+     * Creates the store refused as existing while it held no such object: a concurrent create still in progress (S3
+     * answers 409), or the object deleted meanwhile. A few more tries, shortly after one another.
+     */
+    private static final Backoff CREATE_RETRIES =
+            Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(200)).withMaxAttempts(10);
 
     public enum PushResult {
         STORED,
@@ -306,7 +313,8 @@ public final class WalArchive {
             throws IOException {
         String key = key(name);
         byte[] sealed = seal(name, content);
-        for (int attempt = 1; ; attempt++) {
+        Backoff.Attempts attempts = CREATE_RETRIES.start();
+        while (true) {
             if (repo.store().putIfAbsent(key, sealed)) {
                 return PushResult.STORED;
             }
@@ -317,7 +325,7 @@ public final class WalArchive {
                 }
                 throw differentContent(name, who, owner, "");
             }
-            pause(attempt, name); // a concurrent create still in progress (S3 409), or deleted meanwhile
+            pause(attempts, name); // a concurrent create still in progress (S3 409), or deleted meanwhile
         }
     }
 
@@ -326,13 +334,14 @@ public final class WalArchive {
             throws IOException {
         String key = key(name);
         byte[] sealed = seal(name, content);
-        for (int attempt = 1; ; attempt++) {
+        Backoff.Attempts attempts = CREATE_RETRIES.start();
+        while (true) {
             if (repo.store().putIfAbsent(key, sealed)) {
                 return PushResult.STORED;
             }
             Optional<byte[]> found = read(name);
             if (found.isEmpty()) {
-                pause(attempt, name);
+                pause(attempts, name);
                 continue;
             }
             byte[] existing = found.get();
@@ -445,16 +454,18 @@ public final class WalArchive {
                         + "Give it its own repository");
     }
 
-    private void pause(int attempt, String name) throws IOException {
-        if (attempt >= CREATE_ATTEMPTS) {
-            throw new IOException("could not store " + name + " in " + repo.uri()
-                    + ": the store keeps refusing to create " + "it as existing but holds no such object");
-        }
+    /** Waits before the next try of a refused create; fails once {@link #CREATE_RETRIES} are used up. */
+    private void pause(Backoff.Attempts attempts, String name) throws IOException {
+        boolean again;
         try {
-            Thread.sleep(20L * attempt);
+            again = attempts.pause(Backoff.NEVER);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted while storing " + name);
+        }
+        if (!again) {
+            throw new IOException("could not store " + name + " in " + repo.uri()
+                    + ": the store keeps refusing to create it as existing but holds no such object");
         }
     }
 
