@@ -1,14 +1,11 @@
 package dev.lifeboat.replication;
 
-import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import java.io.IOException;
-import java.io.InputStream;
-import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -18,15 +15,17 @@ import java.util.concurrent.Future;
  * The primary store plus the synchronous regions: a write returns only once it is durable in the primary and in
  * every synchronous region, so an acknowledged pack, WAL segment or manifest survives the loss of any one region.
  * The primary is written first (the background replicator relies on that: an object found in a secondary is
- * always in the primary too, unless deleted there since). Reads, listings and locks use the primary alone.
+ * always in the primary too, unless deleted there since). Reads, listings and locks use the primary alone (reads and
+ * listings are simply forwarded to it).
  */
-public final class ReplicatingBlobStore implements BlobStore {
+public final class ReplicatingBlobStore extends ForwardingBlobStore {
     private final BlobStore primary;
     private final Map<String, BlobStore> secondaries;
     private final ExecutorService io = Executors.newVirtualThreadPerTaskExecutor();
 
     /** @param secondaries synchronous regions by name */
     public ReplicatingBlobStore(BlobStore primary, Map<String, BlobStore> secondaries) {
+        super(primary);
         this.primary = primary;
         this.secondaries = Map.copyOf(secondaries);
     }
@@ -137,46 +136,11 @@ public final class ReplicatingBlobStore implements BlobStore {
     }
 
     @Override
-    public byte[] get(String key) throws IOException {
-        return primary.get(key);
-    }
-
-    @Override
-    public byte[] getRange(String key, long offset, int length) throws IOException {
-        return primary.getRange(key, offset, length);
-    }
-
-    @Override
-    public InputStream open(String key) throws IOException {
-        return primary.open(key);
-    }
-
-    @Override
-    public Optional<BlobInfo> stat(String key) throws IOException {
-        return primary.stat(key);
-    }
-
-    @Override
-    public List<BlobInfo> list(String prefix) throws IOException {
-        return primary.list(prefix);
-    }
-
-    @Override
-    public String uri() {
-        return primary.uri();
-    }
-
-    @Override
     public void close() throws IOException {
         io.shutdown();
         primary.close();
         for (BlobStore s : secondaries.values()) {
             s.close();
         }
-    }
-
-    @Override
-    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
-        return primary.removeStaleTemporaryFiles(olderThan);
     }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.repository;
 
 import com.github.luben.zstd.Zstd;
+import dev.lifeboat.common.Backoff;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.storage.BlobInfo;
@@ -11,6 +12,7 @@ import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -39,7 +41,12 @@ public final class WalArchive {
     public static final int LONG_HEADER_SIZE = 40;
 
     private static final int XLP_LONG_HEADER = 0x0002;
-    private static final int CREATE_ATTEMPTS = 10;
+    /**
+     * Creates the store refused as existing while it held no such object: a concurrent create still in progress (S3
+     * answers 409), or the object deleted meanwhile. A few more tries, shortly after one another.
+     */
+    private static final Backoff CREATE_RETRIES =
+            Backoff.exponential(Duration.ofMillis(20), Duration.ofMillis(200)).withMaxAttempts(10);
 
     public enum PushResult {
         STORED,
@@ -304,21 +311,14 @@ public final class WalArchive {
     /** A segment, history or backup history file: created once, never replaced. */
     private PushResult storeOnce(String name, byte[] content, WalSource who, TimelineOwners.Owner owner)
             throws IOException {
-        String key = key(name);
-        byte[] sealed = seal(name, content);
-        for (int attempt = 1; ; attempt++) {
-            if (repo.store().putIfAbsent(key, sealed)) {
-                return PushResult.STORED;
-            }
-            Optional<byte[]> existing = read(name);
-            if (existing.isPresent()) {
-                if (Arrays.equals(existing.get(), content)) {
-                    return PushResult.ALREADY_ARCHIVED;
-                }
-                throw differentContent(name, who, owner, "");
-            }
-            pause(attempt, name); // a concurrent create still in progress (S3 409), or deleted meanwhile
+        Optional<byte[]> existing = createOrRead(name, key(name), seal(name, content));
+        if (existing.isEmpty()) {
+            return PushResult.STORED;
         }
+        if (Arrays.equals(existing.get(), content)) {
+            return PushResult.ALREADY_ARCHIVED;
+        }
+        throw differentContent(name, who, owner, "");
     }
 
     /** A {@code .partial}: created, or replaced only by a longer version that extends it. */
@@ -326,50 +326,44 @@ public final class WalArchive {
             throws IOException {
         String key = key(name);
         byte[] sealed = seal(name, content);
-        for (int attempt = 1; ; attempt++) {
-            if (repo.store().putIfAbsent(key, sealed)) {
-                return PushResult.STORED;
-            }
-            Optional<byte[]> found = read(name);
-            if (found.isEmpty()) {
-                pause(attempt, name);
-                continue;
-            }
-            byte[] existing = found.get();
-            if (isPrefix(existing, content)) {
-                if (existing.length == content.length) {
-                    return PushResult.ALREADY_ARCHIVED;
-                }
-                repo.store().put(key, sealed); // it grew
-                return PushResult.STORED;
-            }
-            if (isPrefix(content, existing)) {
-                return PushResult.ALREADY_ARCHIVED; // the archive already holds more of this segment
-            }
-            // PostgreSQL's promotion copy is the whole segment file: its WAL ends at the switch point and the rest is
-            // whatever the file held before. Beyond that point only a streamed partial holds this timeline's WAL.
-            long segSize = segmentSizeOf(content, existing);
-            long cut = switchOffset(name, segSize);
-            if (cut > 0
-                    && cut <= Math.min(existing.length, content.length)
-                    && Arrays.equals(existing, 0, (int) cut, content, 0, (int) cut)) {
-                boolean newWhole = content.length == segSize;
-                boolean oldWhole = existing.length == segSize;
-                if (oldWhole && !newWhole) {
-                    repo.store().put(key, sealed);
-                    return PushResult.STORED;
-                }
-                if (newWhole && !oldWhole) {
-                    return PushResult.ALREADY_ARCHIVED;
-                }
-            }
-            throw differentContent(
-                    name,
-                    who,
-                    owner,
-                    " (" + existing.length + " bytes archived, " + content.length
-                            + " pushed, and neither extends the other)");
+        Optional<byte[]> found = createOrRead(name, key, sealed);
+        if (found.isEmpty()) {
+            return PushResult.STORED;
         }
+        byte[] existing = found.get();
+        if (isPrefix(existing, content)) {
+            if (existing.length == content.length) {
+                return PushResult.ALREADY_ARCHIVED;
+            }
+            repo.store().put(key, sealed); // it grew
+            return PushResult.STORED;
+        }
+        if (isPrefix(content, existing)) {
+            return PushResult.ALREADY_ARCHIVED; // the archive already holds more of this segment
+        }
+        // PostgreSQL's promotion copy is the whole segment file: its WAL ends at the switch point and the rest is
+        // whatever the file held before. Beyond that point only a streamed partial holds this timeline's WAL.
+        long segSize = segmentSizeOf(content, existing);
+        long cut = switchOffset(name, segSize);
+        if (cut > 0
+                && cut <= Math.min(existing.length, content.length)
+                && Arrays.equals(existing, 0, (int) cut, content, 0, (int) cut)) {
+            boolean newWhole = content.length == segSize;
+            boolean oldWhole = existing.length == segSize;
+            if (oldWhole && !newWhole) {
+                repo.store().put(key, sealed);
+                return PushResult.STORED;
+            }
+            if (newWhole && !oldWhole) {
+                return PushResult.ALREADY_ARCHIVED;
+            }
+        }
+        throw differentContent(
+                name,
+                who,
+                owner,
+                " (" + existing.length + " bytes archived, " + content.length
+                        + " pushed, and neither extends the other)");
     }
 
     /**
@@ -445,16 +439,32 @@ public final class WalArchive {
                         + "Give it its own repository");
     }
 
-    private void pause(int attempt, String name) throws IOException {
-        if (attempt >= CREATE_ATTEMPTS) {
-            throw new IOException("could not store " + name + " in " + repo.uri()
-                    + ": the store keeps refusing to create " + "it as existing but holds no such object");
-        }
-        try {
-            Thread.sleep(20L * attempt);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while storing " + name);
+    /**
+     * Creates {@code key} holding {@code sealed} unless it exists: empty when this call created it, else the content
+     * the archive holds under {@code name}. A create refused while no such object can be read is tried again, as
+     * {@link #CREATE_RETRIES} allows.
+     */
+    private Optional<byte[]> createOrRead(String name, String key, byte[] sealed) throws IOException {
+        Backoff.Attempts attempts = CREATE_RETRIES.start();
+        while (true) {
+            if (repo.store().putIfAbsent(key, sealed)) {
+                return Optional.empty();
+            }
+            Optional<byte[]> existing = read(name);
+            if (existing.isPresent()) {
+                return existing;
+            }
+            boolean again;
+            try {
+                again = attempts.pause(Backoff.NEVER);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException("interrupted while storing " + name);
+            }
+            if (!again) {
+                throw new IOException("could not store " + name + " in " + repo.uri()
+                        + ": the store keeps refusing to create it as existing but holds no such object");
+            }
         }
     }
 

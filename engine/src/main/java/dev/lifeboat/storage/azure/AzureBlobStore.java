@@ -21,22 +21,18 @@ import com.azure.storage.common.StorageSharedKeyCredential;
 import com.azure.storage.common.policy.RequestRetryOptions;
 import com.azure.storage.common.policy.RetryPolicyType;
 import dev.lifeboat.storage.BlobInfo;
-import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
-import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.CloudBlobStore;
 import dev.lifeboat.storage.TransientStoreException;
 import java.io.ByteArrayOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.function.Supplier;
 import org.slf4j.LoggerFactory;
 
 /**
@@ -45,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * once it is durable. {@link #putIfAbsent} sends {@code If-None-Match: *}, which Azure checks where it commits the
  * blob.
  */
-public final class AzureBlobStore implements BlobStore {
+public final class AzureBlobStore extends CloudBlobStore {
     static {
         // The SDK sets Content-Length, which java.net.http computes itself and forbids callers to set: the Azure JDK
         // client drops the header and warns on every request. Quiet that logger unless the logging config names it.
@@ -56,16 +52,10 @@ public final class AzureBlobStore implements BlobStore {
     }
 
     private final BlobContainerClient container;
-    private final String containerName;
-    private final String root;
     private final AzureSettings settings;
 
     public AzureBlobStore(String containerName, String prefix, AzureSettings settings) {
-        if (containerName == null || containerName.isEmpty()) {
-            throw new IllegalArgumentException("Azure repository URI needs a container: azure://container/prefix");
-        }
-        this.containerName = containerName;
-        this.root = BlobKeys.rootPrefix(prefix);
+        super("Azure", "azure", "container", containerName, prefix);
         this.settings = settings;
         this.container = client(settings).getBlobContainerClient(containerName);
     }
@@ -83,7 +73,8 @@ public final class AzureBlobStore implements BlobStore {
                         .readTimeout(s.timeout())
                         .build())
                 // one try per request: the retry layer of the store stack (BlobStores) makes further attempts
-                .retryOptions(new RequestRetryOptions(RetryPolicyType.EXPONENTIAL, 1, (Integer) null, null, null, null))
+                .retryOptions(new RequestRetryOptions(
+                        RetryPolicyType.EXPONENTIAL, ATTEMPTS_PER_REQUEST, (Integer) null, null, null, null))
                 .addPolicy(new TransientAnswerPolicy());
         if (s.connectionString() != null) {
             b.connectionString(s.connectionString());
@@ -100,7 +91,7 @@ public final class AzureBlobStore implements BlobStore {
     }
 
     private BlobClient blob(String key) {
-        return container.getBlobClient(root + BlobKeys.requireValid(key));
+        return container.getBlobClient(objectName(key));
     }
 
     @Override
@@ -159,17 +150,8 @@ public final class AzureBlobStore implements BlobStore {
     }
 
     @Override
-    public byte[] getRange(String key, long offset, int length) throws IOException {
+    protected byte[] readRange(String key, long offset, int length) throws IOException {
         BlobClient b = blob(key);
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative offset or length");
-        }
-        if (length == 0) {
-            if (stat(key).isEmpty()) {
-                throw new BlobNotFoundException(uri(), key);
-            }
-            return new byte[0];
-        }
         ByteArrayOutputStream out = new ByteArrayOutputStream(length);
         try {
             // Azure answers a range that starts inside the blob but ends past it with the bytes that exist
@@ -182,10 +164,6 @@ public final class AzureBlobStore implements BlobStore {
             if (!(e.getCause() instanceof BlobStorageException s && s.getStatusCode() == 416)) {
                 throw e;
             }
-        }
-        if (out.size() != length) {
-            throw new EOFException(
-                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
         }
         return out.toByteArray();
     }
@@ -209,8 +187,8 @@ public final class AzureBlobStore implements BlobStore {
     }
 
     @Override
-    public List<BlobInfo> list(String prefix) throws IOException {
-        String full = root + BlobKeys.requireValidPrefix(prefix);
+    protected List<BlobInfo> listUnordered(String prefix) throws IOException {
+        String full = objectNamePrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
             for (BlobItem item :
@@ -219,14 +197,12 @@ public final class AzureBlobStore implements BlobStore {
                     continue;
                 }
                 out.add(new BlobInfo(
-                        item.getName().substring(root.length()),
+                        keyOf(item.getName()),
                         item.getProperties().getContentLength(),
                         item.getProperties().getLastModified().toInstant()));
             }
             return null;
         });
-        // Azure lists in UTF-8 byte order; sort as Strings so every backend returns the same order
-        out.sort(Comparator.comparing(BlobInfo::key));
         return out;
     }
 
@@ -234,11 +210,6 @@ public final class AzureBlobStore implements BlobStore {
     public void delete(String key) throws IOException {
         BlobClient b = blob(key);
         call("delete", key, b::deleteIfExists);
-    }
-
-    @Override
-    public String uri() {
-        return "azure://" + containerName + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
     }
 
     private static TransientAnswerPolicy.TransientAnswer transientAnswer(Throwable t) {
@@ -256,34 +227,30 @@ public final class AzureBlobStore implements BlobStore {
     }
 
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
-    private <T> T call(String what, String key, Supplier<T> op) throws IOException {
+    private <T> T call(String what, String key, SdkCall<T> op) throws IOException {
         try {
-            return op.get();
+            return op.run();
         } catch (BlobStorageException e) {
             // a missing container is a configuration error, not a missing object
             if (e.getStatusCode() == 404 && e.getErrorCode() != BlobErrorCode.CONTAINER_NOT_FOUND) {
-                BlobNotFoundException nf = new BlobNotFoundException(uri(), key);
-                nf.initCause(e);
-                throw nf;
+                throw notFound(key, e);
             }
             String code = e.getErrorCode() == null ? "" : e.getErrorCode() + " ";
-            String message = "Azure " + what + " " + key + " in " + uri() + " failed: " + code + "(HTTP "
-                    + e.getStatusCode() + "): " + e.getServiceMessage();
-            throw TransientStoreException.transientStatus(e.getStatusCode())
-                    ? new TransientStoreException(message, e)
-                    : new IOException(message, e);
+            String detail = code + "(HTTP " + e.getStatusCode() + "): " + e.getServiceMessage();
+            throw failure(what, key, detail, e, TransientStoreException.transientStatus(e.getStatusCode()));
         } catch (RuntimeException e) {
-            String prefix = "Azure " + what + " " + key + " in " + uri() + " failed: ";
             TransientAnswerPolicy.TransientAnswer answer = transientAnswer(e);
             if (answer != null) {
-                throw new TransientStoreException(prefix + answer.getMessage(), answer);
+                throw failure(what, key, answer.getMessage(), answer, true);
             }
             Throwable cause = e.getCause() instanceof IOException io ? io : e;
-            String message = prefix + (cause == e ? e.toString() : cause.getMessage());
             // a broken, stalled or timed-out connection is worth another try
-            throw TransientStoreException.causedByConnection(e)
-                    ? new TransientStoreException(message, cause)
-                    : new IOException(message, cause);
+            throw failure(
+                    what,
+                    key,
+                    cause == e ? e.toString() : cause.getMessage(),
+                    cause,
+                    TransientStoreException.causedByConnection(e));
         }
     }
 }

@@ -1,5 +1,8 @@
 package dev.lifeboat.storage.azure;
 
+import static dev.lifeboat.storage.CloudSettings.blankToNull;
+
+import dev.lifeboat.storage.CloudSettings;
 import java.time.Duration;
 import java.util.Map;
 
@@ -35,8 +38,8 @@ public record AzureSettings(
     public static final long DEFAULT_MAX_SINGLE_UPLOAD_SIZE = 64L << 20;
     public static final long DEFAULT_BLOCK_SIZE = 16L << 20;
     public static final int DEFAULT_UPLOAD_THREADS = 4;
-    public static final int DEFAULT_MAX_TRIES = 8;
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
+    public static final int DEFAULT_MAX_TRIES = CloudSettings.DEFAULT_MAX_ATTEMPTS;
+    public static final Duration DEFAULT_TIMEOUT = CloudSettings.DEFAULT_REQUEST_TIMEOUT;
 
     public AzureSettings {
         endpoint = blankToNull(endpoint);
@@ -59,9 +62,7 @@ public record AzureSettings(
                 || blockSize < 1
                 || uploadThreads < 1
                 || maxTries < 1
-                || timeout == null
-                || timeout.isNegative()
-                || timeout.isZero()) {
+                || !CloudSettings.isPositive(timeout)) {
             throw new IllegalArgumentException("Azure upload sizes, threads, tries and timeout must be positive");
         }
     }
@@ -146,10 +147,6 @@ public record AzureSettings(
             return endpoint;
         }
         return connectionString == null ? "https://" + accountName + ".blob.core.windows.net" : null;
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s.trim();
     }
 
     @Override

@@ -1,12 +1,8 @@
 package dev.lifeboat.storage.faults;
 
-import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import java.io.IOException;
-import java.io.InputStream;
-import java.time.Duration;
-import java.util.List;
-import java.util.Optional;
 
 /**
  * Test hook: a store that halts the process at a chosen write boundary (see {@link CrashPoints}), so every repository
@@ -14,12 +10,11 @@ import java.util.Optional;
  * by the order of writes. {@code BlobStores.open} wraps a store in it only when a {@code LIFEBOAT_CRASH_*} variable
  * asks for it; reads pass straight through.
  */
-public final class CrashingBlobStore implements BlobStore {
-    private final BlobStore delegate;
+public final class CrashingBlobStore extends ForwardingBlobStore {
     private final CrashPoints points;
 
     public CrashingBlobStore(BlobStore delegate, CrashPoints points) {
-        this.delegate = delegate;
+        super(delegate);
         this.points = points;
     }
 
@@ -29,8 +24,10 @@ public final class CrashingBlobStore implements BlobStore {
         return p.watchesWrites() ? new CrashingBlobStore(store, p) : store;
     }
 
+    /** The store this one wraps (public: callers may reach past the hook). */
+    @Override
     public BlobStore delegate() {
-        return delegate;
+        return super.delegate();
     }
 
     @Override
@@ -38,7 +35,7 @@ public final class CrashingBlobStore implements BlobStore {
         points.beforeWrite("put", key);
         String outcome = "failed";
         try {
-            delegate.put(key, data, offset, length);
+            delegate().put(key, data, offset, length);
             outcome = "ok";
         } finally {
             points.afterWrite("put", key, outcome);
@@ -50,7 +47,7 @@ public final class CrashingBlobStore implements BlobStore {
         points.beforeWrite("putIfAbsent", key);
         String outcome = "failed";
         try {
-            boolean created = delegate.putIfAbsent(key, data);
+            boolean created = delegate().putIfAbsent(key, data);
             outcome = created ? "created" : "exists";
             return created;
         } finally {
@@ -63,55 +60,10 @@ public final class CrashingBlobStore implements BlobStore {
         points.beforeWrite("delete", key);
         String outcome = "failed";
         try {
-            delegate.delete(key);
+            delegate().delete(key);
             outcome = "ok";
         } finally {
             points.afterWrite("delete", key, outcome);
         }
-    }
-
-    @Override
-    public boolean holdsExactly(String key, byte[] data) throws IOException {
-        return delegate.holdsExactly(key, data);
-    }
-
-    @Override
-    public byte[] get(String key) throws IOException {
-        return delegate.get(key);
-    }
-
-    @Override
-    public byte[] getRange(String key, long offset, int length) throws IOException {
-        return delegate.getRange(key, offset, length);
-    }
-
-    @Override
-    public InputStream open(String key) throws IOException {
-        return delegate.open(key);
-    }
-
-    @Override
-    public Optional<BlobInfo> stat(String key) throws IOException {
-        return delegate.stat(key);
-    }
-
-    @Override
-    public List<BlobInfo> list(String prefix) throws IOException {
-        return delegate.list(prefix);
-    }
-
-    @Override
-    public String uri() {
-        return delegate.uri();
-    }
-
-    @Override
-    public void close() throws IOException {
-        delegate.close();
-    }
-
-    @Override
-    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
-        return delegate.removeStaleTemporaryFiles(olderThan);
     }
 }

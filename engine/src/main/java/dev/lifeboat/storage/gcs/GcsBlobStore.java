@@ -12,11 +12,9 @@ import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
 import com.google.cloud.storage.StorageRetryStrategy;
 import dev.lifeboat.storage.BlobInfo;
-import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
-import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.CloudBlobStore;
 import dev.lifeboat.storage.TransientStoreException;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
@@ -24,8 +22,8 @@ import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Base64;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -41,20 +39,14 @@ import java.util.zip.CRC32C;
  * its content, which GCS checks before it makes the object visible. {@link #putIfAbsent} sends the precondition
  * {@code ifGenerationMatch=0} ("no live object has this name"), which GCS decides atomically.
  */
-public final class GcsBlobStore implements BlobStore {
-    private static final String CONTENT_TYPE = "application/octet-stream";
-
+public final class GcsBlobStore extends CloudBlobStore {
     private final Storage storage;
     private final String bucket;
-    private final String root;
     private final GcsSettings settings;
 
     public GcsBlobStore(String bucket, String prefix, GcsSettings settings) {
-        if (bucket == null || bucket.isEmpty()) {
-            throw new IllegalArgumentException("GCS repository URI needs a bucket: gs://bucket/prefix");
-        }
+        super("GCS", "gs", "bucket", bucket, prefix);
         this.bucket = bucket;
-        this.root = BlobKeys.rootPrefix(prefix);
         this.settings = settings;
         this.storage = client(settings);
     }
@@ -74,7 +66,7 @@ public final class GcsBlobStore implements BlobStore {
                 // gax backs off exponentially and always adds jitter
                 .setRetrySettings(RetrySettings.newBuilder()
                         // one attempt per request: the retry layer of the store stack (BlobStores) makes further ones
-                        .setMaxAttempts(1)
+                        .setMaxAttempts(ATTEMPTS_PER_REQUEST)
                         .setInitialRetryDelayDuration(Duration.ofMillis(200))
                         .setRetryDelayMultiplier(2.0)
                         .setMaxRetryDelayDuration(Duration.ofSeconds(20))
@@ -97,7 +89,7 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     private BlobId blobId(String key) {
-        return BlobId.of(bucket, root + BlobKeys.requireValid(key));
+        return BlobId.of(bucket, objectName(key));
     }
 
     @Override
@@ -169,34 +161,21 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     @Override
-    public byte[] getRange(String key, long offset, int length) throws IOException {
+    protected byte[] readRange(String key, long offset, int length) throws IOException {
         BlobId id = blobId(key);
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative offset or length");
-        }
-        if (length == 0) {
-            if (stat(key).isEmpty()) {
-                throw new BlobNotFoundException(uri(), key);
-            }
-            return new byte[0];
-        }
         ByteBuffer out = ByteBuffer.allocate(length);
         try {
-            readRange(key, id, offset, out);
+            read(key, id, offset, out);
         } catch (IOException e) {
             // GCS answers 416 for a range that starts at or past the end (the client usually reports that as the end)
             if (!(e.getCause() instanceof StorageException s && s.getCode() == 416)) {
                 throw e;
             }
         }
-        if (out.hasRemaining()) {
-            throw new EOFException(
-                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
-        }
-        return out.array();
+        return out.hasRemaining() ? Arrays.copyOf(out.array(), out.position()) : out.array();
     }
 
-    private void readRange(String key, BlobId id, long offset, ByteBuffer out) throws IOException {
+    private void read(String key, BlobId id, long offset, ByteBuffer out) throws IOException {
         int length = out.remaining();
         call("get range of", key, () -> {
             try (ReadChannel r = storage.reader(id)) {
@@ -243,19 +222,17 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     @Override
-    public List<BlobInfo> list(String prefix) throws IOException {
-        String full = root + BlobKeys.requireValidPrefix(prefix);
+    protected List<BlobInfo> listUnordered(String prefix) throws IOException {
+        String full = objectNamePrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
             Page<Blob> page =
                     storage.list(bucket, Storage.BlobListOption.prefix(full), Storage.BlobListOption.pageSize(1000));
             for (Blob b : page.iterateAll()) {
-                out.add(info(b.getName().substring(root.length()), b));
+                out.add(info(keyOf(b.getName()), b));
             }
             return null;
         });
-        // GCS lists in UTF-8 byte order; sort as Strings so every backend returns the same order
-        out.sort(Comparator.comparing(BlobInfo::key));
         return out;
     }
 
@@ -267,11 +244,6 @@ public final class GcsBlobStore implements BlobStore {
     }
 
     @Override
-    public String uri() {
-        return "gs://" + bucket + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
-    }
-
-    @Override
     public void close() throws IOException {
         try {
             storage.close();
@@ -280,12 +252,8 @@ public final class GcsBlobStore implements BlobStore {
         }
     }
 
-    private interface GcsCall<T> {
-        T run() throws IOException;
-    }
-
     /** Runs one client call, turning its unchecked exceptions into the IOExceptions the interface promises. */
-    private <T> T call(String what, String key, GcsCall<T> op) throws IOException {
+    private <T> T call(String what, String key, SdkCall<T> op) throws IOException {
         try {
             return op.run();
         } catch (StorageException e) {
@@ -294,17 +262,13 @@ public final class GcsBlobStore implements BlobStore {
             if (e.getCause() instanceof StorageException s) {
                 throw translate(what, key, s);
             }
-            String message = "GCS " + what + " " + key + " in " + uri() + " failed: " + e.getMessage();
-            throw new TransientStoreException(message, e);
+            throw failure(what, key, e.getMessage(), e, true);
         } catch (RuntimeException e) {
             Throwable cause = e.getCause() instanceof StorageException s ? s : e;
             if (cause instanceof StorageException s) {
                 throw translate(what, key, s);
             }
-            String message = "GCS " + what + " " + key + " in " + uri() + " failed: " + e;
-            throw TransientStoreException.causedByConnection(e)
-                    ? new TransientStoreException(message, e)
-                    : new IOException(message, e);
+            throw failure(what, key, e.toString(), e, TransientStoreException.causedByConnection(e));
         }
     }
 
@@ -315,17 +279,13 @@ public final class GcsBlobStore implements BlobStore {
         String lower = message.toLowerCase(Locale.ROOT);
         boolean noBucket = lower.contains("bucket does not exist") || lower.contains("no such bucket");
         if (e.getCode() == 404 && !noBucket) {
-            BlobNotFoundException nf = new BlobNotFoundException(uri(), key);
-            nf.initCause(e);
-            return nf;
+            return notFound(key, e);
         }
         String reason = e.getReason() == null ? "" : e.getReason() + " ";
-        String text = "GCS " + what + " " + key + " in " + uri() + " failed: " + reason + "(HTTP " + e.getCode() + "): "
-                + message;
         // code 0: no HTTP answer at all (the connection broke or timed out)
         boolean again = e.getCode() == 0
                 || TransientStoreException.transientStatus(e.getCode())
                 || TransientStoreException.causedByConnection(e.getCause());
-        return again ? new TransientStoreException(text, e) : new IOException(text, e);
+        return failure(what, key, reason + "(HTTP " + e.getCode() + "): " + message, e, again);
     }
 }

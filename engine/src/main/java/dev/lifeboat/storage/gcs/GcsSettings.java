@@ -1,7 +1,10 @@
 package dev.lifeboat.storage.gcs;
 
+import static dev.lifeboat.storage.CloudSettings.blankToNull;
+
 import com.google.auth.Credentials;
 import com.google.cloud.NoCredentials;
+import dev.lifeboat.storage.CloudSettings;
 import java.time.Duration;
 import java.util.Map;
 
@@ -34,8 +37,8 @@ public record GcsSettings(
     public static final long DEFAULT_RESUMABLE_THRESHOLD = 16L << 20;
     public static final int DEFAULT_CHUNK_SIZE = 16 << 20;
     public static final int CHUNK_GRANULARITY = 256 << 10;
-    public static final int DEFAULT_MAX_ATTEMPTS = 8;
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
+    public static final int DEFAULT_MAX_ATTEMPTS = CloudSettings.DEFAULT_MAX_ATTEMPTS;
+    public static final Duration DEFAULT_TIMEOUT = CloudSettings.DEFAULT_REQUEST_TIMEOUT;
 
     public GcsSettings {
         endpoint = blankToNull(endpoint);
@@ -48,7 +51,7 @@ public record GcsSettings(
             throw new IllegalArgumentException(
                     "the GCS resumable chunk size must be a positive multiple of 256 KiB, got " + chunkSize);
         }
-        if (resumableThreshold < 0 || maxAttempts < 1 || timeout == null || timeout.isNegative() || timeout.isZero()) {
+        if (resumableThreshold < 0 || maxAttempts < 1 || !CloudSettings.isPositive(timeout)) {
             throw new IllegalArgumentException(
                     "GCS attempts and timeout must be positive, the resumable threshold not negative");
         }
@@ -96,10 +99,6 @@ public record GcsSettings(
     /** Fewer attempts and a shorter request timeout (tests against a local server). */
     public GcsSettings withRetries(int maxAttempts, Duration timeout) {
         return new GcsSettings(endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout);
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s.trim();
     }
 
     @Override

@@ -2,10 +2,10 @@ package dev.lifeboat.storage.limiter;
 
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
@@ -17,8 +17,7 @@ import java.util.function.LongSupplier;
  * Used for backup, restore and replication alike (a region's {@code bandwidth} is a limit on its store). Waits end
  * early, with an {@link java.io.InterruptedIOException}, when {@code stop} says so or the thread is interrupted.
  */
-public final class RateLimitedBlobStore implements BlobStore {
-    private final BlobStore delegate;
+public final class RateLimitedBlobStore extends ForwardingBlobStore {
     private final TokenBucket upload;
     private final TokenBucket download;
     private final TokenBucket requests;
@@ -29,7 +28,7 @@ public final class RateLimitedBlobStore implements BlobStore {
     }
 
     RateLimitedBlobStore(BlobStore delegate, RateLimits limits, BooleanSupplier stop, LongSupplier nanoClock) {
-        this.delegate = delegate;
+        super(delegate);
         this.upload = bucket(limits.uploadBytesPerSecond(), nanoClock);
         this.download = bucket(limits.downloadBytesPerSecond(), nanoClock);
         this.requests = bucket(limits.requestsPerSecond(), nanoClock);
@@ -59,27 +58,27 @@ public final class RateLimitedBlobStore implements BlobStore {
     public void put(String key, byte[] data, int offset, int length) throws IOException {
         request();
         take(upload, length);
-        delegate.put(key, data, offset, length);
+        delegate().put(key, data, offset, length);
     }
 
     @Override
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
         request();
         take(upload, data.length);
-        return delegate.putIfAbsent(key, data);
+        return delegate().putIfAbsent(key, data);
     }
 
     @Override
     public boolean holdsExactly(String key, byte[] data) throws IOException {
         request();
         take(download, data.length);
-        return delegate.holdsExactly(key, data);
+        return delegate().holdsExactly(key, data);
     }
 
     @Override
     public byte[] get(String key) throws IOException {
         request();
-        byte[] data = delegate.get(key);
+        byte[] data = delegate().get(key);
         take(download, data.length);
         return data;
     }
@@ -88,46 +87,31 @@ public final class RateLimitedBlobStore implements BlobStore {
     public byte[] getRange(String key, long offset, int length) throws IOException {
         request();
         take(download, length);
-        return delegate.getRange(key, offset, length);
+        return delegate().getRange(key, offset, length);
     }
 
     @Override
     public InputStream open(String key) throws IOException {
         request();
-        return new LimitedStream(delegate.open(key));
+        return new LimitedStream(delegate().open(key));
     }
 
     @Override
     public Optional<BlobInfo> stat(String key) throws IOException {
         request();
-        return delegate.stat(key);
+        return delegate().stat(key);
     }
 
     @Override
     public List<BlobInfo> list(String prefix) throws IOException {
         request();
-        return delegate.list(prefix);
+        return delegate().list(prefix);
     }
 
     @Override
     public void delete(String key) throws IOException {
         request();
-        delegate.delete(key);
-    }
-
-    @Override
-    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
-        return delegate.removeStaleTemporaryFiles(olderThan);
-    }
-
-    @Override
-    public String uri() {
-        return delegate.uri();
-    }
-
-    @Override
-    public void close() throws IOException {
-        delegate.close();
+        delegate().delete(key);
     }
 
     /** Pays for each read once it has arrived, so a slow reader is never charged for bytes it did not take. */

@@ -3,6 +3,7 @@ package dev.lifeboat.storage.metrics;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
@@ -22,12 +23,11 @@ import java.util.concurrent.ConcurrentMap;
  * and {@value #BYTES} (bytes sent or received; a stream's as they are read). Placed inside the retry layer, so every
  * attempt is recorded.
  */
-public final class MeteredBlobStore implements BlobStore {
+public final class MeteredBlobStore extends ForwardingBlobStore {
     public static final String OPERATIONS = "lifeboat.store.operations";
     public static final String ERRORS = "lifeboat.store.errors";
     public static final String BYTES = "lifeboat.store.bytes";
 
-    private final BlobStore delegate;
     private final MeterRegistry registry;
     private final String backend;
     private final ConcurrentMap<String, Counter> bytes = new ConcurrentHashMap<>();
@@ -35,7 +35,7 @@ public final class MeteredBlobStore implements BlobStore {
     private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
 
     public MeteredBlobStore(BlobStore delegate, MeterRegistry registry, String backend) {
-        this.delegate = delegate;
+        super(delegate);
         this.registry = registry;
         this.backend = backend;
     }
@@ -90,7 +90,7 @@ public final class MeteredBlobStore implements BlobStore {
     @Override
     public void put(String key, byte[] data, int offset, int length) throws IOException {
         record("put", () -> {
-            delegate.put(key, data, offset, length);
+            delegate().put(key, data, offset, length);
             return null;
         });
         countBytes("put", length);
@@ -98,66 +98,51 @@ public final class MeteredBlobStore implements BlobStore {
 
     @Override
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
-        boolean created = record("putIfAbsent", () -> delegate.putIfAbsent(key, data));
+        boolean created = record("putIfAbsent", () -> delegate().putIfAbsent(key, data));
         countBytes("putIfAbsent", data.length);
         return created;
     }
 
     @Override
     public boolean holdsExactly(String key, byte[] data) throws IOException {
-        return record("holdsExactly", () -> delegate.holdsExactly(key, data));
+        return record("holdsExactly", () -> delegate().holdsExactly(key, data));
     }
 
     @Override
     public byte[] get(String key) throws IOException {
-        byte[] data = record("get", () -> delegate.get(key));
+        byte[] data = record("get", () -> delegate().get(key));
         countBytes("get", data.length);
         return data;
     }
 
     @Override
     public byte[] getRange(String key, long offset, int length) throws IOException {
-        byte[] data = record("getRange", () -> delegate.getRange(key, offset, length));
+        byte[] data = record("getRange", () -> delegate().getRange(key, offset, length));
         countBytes("getRange", data.length);
         return data;
     }
 
     @Override
     public InputStream open(String key) throws IOException {
-        return new CountingStream(record("open", () -> delegate.open(key)));
+        return new CountingStream(record("open", () -> delegate().open(key)));
     }
 
     @Override
     public Optional<BlobInfo> stat(String key) throws IOException {
-        return record("stat", () -> delegate.stat(key));
+        return record("stat", () -> delegate().stat(key));
     }
 
     @Override
     public List<BlobInfo> list(String prefix) throws IOException {
-        return record("list", () -> delegate.list(prefix));
+        return record("list", () -> delegate().list(prefix));
     }
 
     @Override
     public void delete(String key) throws IOException {
         record("delete", () -> {
-            delegate.delete(key);
+            delegate().delete(key);
             return null;
         });
-    }
-
-    @Override
-    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
-        return delegate.removeStaleTemporaryFiles(olderThan);
-    }
-
-    @Override
-    public String uri() {
-        return delegate.uri();
-    }
-
-    @Override
-    public void close() throws IOException {
-        delegate.close();
     }
 
     private final class CountingStream extends FilterInputStream {

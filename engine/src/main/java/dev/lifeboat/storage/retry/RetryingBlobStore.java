@@ -3,11 +3,11 @@ package dev.lifeboat.storage.retry;
 import dev.lifeboat.common.Backoff;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import dev.lifeboat.storage.TransientStoreException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
@@ -21,16 +21,15 @@ import org.slf4j.LoggerFactory;
  * a conditional create is checked with {@link BlobStore#holdsExactly}, deletes of a missing object succeed. A stream
  * from {@link #open} is retried only while it is being opened; a read that fails later is the reader's to handle.
  */
-public final class RetryingBlobStore implements BlobStore {
+public final class RetryingBlobStore extends ForwardingBlobStore {
     private static final Logger log = LoggerFactory.getLogger(RetryingBlobStore.class);
 
-    private final BlobStore delegate;
     private final Backoff backoff;
     private final BooleanSupplier stop;
 
     /** {@code stop}: no further attempt once it says so (a cancelled operation), nor after an interrupt. */
     public RetryingBlobStore(BlobStore delegate, Backoff backoff, BooleanSupplier stop) {
-        this.delegate = delegate;
+        super(delegate);
         this.backoff = backoff;
         this.stop = () -> stop.getAsBoolean() || Thread.currentThread().isInterrupted();
     }
@@ -62,7 +61,7 @@ public final class RetryingBlobStore implements BlobStore {
                         "{} {} in {} failed (attempt {}), retrying: {}",
                         what,
                         key,
-                        delegate.uri(),
+                        delegate().uri(),
                         attempts.failures(),
                         e.getMessage());
             }
@@ -72,7 +71,7 @@ public final class RetryingBlobStore implements BlobStore {
     @Override
     public void put(String key, byte[] data, int offset, int length) throws IOException {
         retry("put", key, attempt -> {
-            delegate.put(key, data, offset, length);
+            delegate().put(key, data, offset, length);
             return null;
         });
     }
@@ -86,59 +85,45 @@ public final class RetryingBlobStore implements BlobStore {
         return retry(
                 "put-if-absent",
                 key,
-                attempt -> delegate.putIfAbsent(key, data) || (attempt > 1 && delegate.holdsExactly(key, data)));
+                attempt -> delegate().putIfAbsent(key, data)
+                        || (attempt > 1 && delegate().holdsExactly(key, data)));
     }
 
     @Override
     public boolean holdsExactly(String key, byte[] data) throws IOException {
-        return retry("compare", key, attempt -> delegate.holdsExactly(key, data));
+        return retry("compare", key, attempt -> delegate().holdsExactly(key, data));
     }
 
     @Override
     public byte[] get(String key) throws IOException {
-        return retry("get", key, attempt -> delegate.get(key));
+        return retry("get", key, attempt -> delegate().get(key));
     }
 
     @Override
     public byte[] getRange(String key, long offset, int length) throws IOException {
-        return retry("get range of", key, attempt -> delegate.getRange(key, offset, length));
+        return retry("get range of", key, attempt -> delegate().getRange(key, offset, length));
     }
 
     @Override
     public InputStream open(String key) throws IOException {
-        return retry("open", key, attempt -> delegate.open(key));
+        return retry("open", key, attempt -> delegate().open(key));
     }
 
     @Override
     public Optional<BlobInfo> stat(String key) throws IOException {
-        return retry("stat", key, attempt -> delegate.stat(key));
+        return retry("stat", key, attempt -> delegate().stat(key));
     }
 
     @Override
     public List<BlobInfo> list(String prefix) throws IOException {
-        return retry("list", prefix, attempt -> delegate.list(prefix));
+        return retry("list", prefix, attempt -> delegate().list(prefix));
     }
 
     @Override
     public void delete(String key) throws IOException {
         retry("delete", key, attempt -> {
-            delegate.delete(key);
+            delegate().delete(key);
             return null;
         });
-    }
-
-    @Override
-    public int removeStaleTemporaryFiles(Duration olderThan) throws IOException {
-        return delegate.removeStaleTemporaryFiles(olderThan);
-    }
-
-    @Override
-    public String uri() {
-        return delegate.uri();
-    }
-
-    @Override
-    public void close() throws IOException {
-        delegate.close();
     }
 }

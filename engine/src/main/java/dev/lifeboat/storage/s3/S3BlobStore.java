@@ -1,18 +1,16 @@
 package dev.lifeboat.storage.s3;
 
 import dev.lifeboat.storage.BlobInfo;
-import dev.lifeboat.storage.BlobKeys;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.CloudBlobStore;
 import dev.lifeboat.storage.TransientStoreException;
 import java.io.ByteArrayInputStream;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -51,21 +49,16 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  * of a multipart upload) visible whole or not at all, and only acknowledges it once it is durably stored, which is the
  * contract {@link BlobStore} asks for. {@link #putIfAbsent} is a conditional PUT ({@code If-None-Match: *}).
  */
-public final class S3BlobStore implements BlobStore {
+public final class S3BlobStore extends CloudBlobStore {
     private static final int MAX_PARTS = 10_000;
-    private static final String CONTENT_TYPE = "application/octet-stream";
 
     private final S3Client s3;
     private final String bucket;
-    private final String root;
     private final S3Settings settings;
 
     public S3BlobStore(String bucket, String prefix, S3Settings settings) {
-        if (bucket == null || bucket.isEmpty()) {
-            throw new IllegalArgumentException("S3 repository URI needs a bucket: s3://bucket/prefix");
-        }
+        super("S3", "s3", "bucket", bucket, prefix);
         this.bucket = bucket;
-        this.root = BlobKeys.rootPrefix(prefix);
         this.settings = settings;
         this.s3 = client(settings);
     }
@@ -122,13 +115,9 @@ public final class S3BlobStore implements BlobStore {
         return TransientStoreException.causedByConnection(cause);
     }
 
-    private String objectKey(String key) {
-        return root + BlobKeys.requireValid(key);
-    }
-
     @Override
     public void put(String key, byte[] data, int offset, int length) throws IOException {
-        String k = objectKey(key);
+        String k = objectName(key);
         Objects.checkFromIndexSize(offset, length, data.length);
         if (length > settings.multipartThreshold()) {
             multipartPut(key, k, data, offset, length);
@@ -141,7 +130,7 @@ public final class S3BlobStore implements BlobStore {
     public boolean putIfAbsent(String key, byte[] data) throws IOException {
         // always one PUT (at most 2 GiB from a byte[], S3 takes up to 5 GiB): the condition is checked where the object
         // is stored
-        String k = objectKey(key);
+        String k = objectName(key);
         try {
             s3.putObject(putRequest(k, data.length, true), body(data, 0, data.length));
             return true;
@@ -253,28 +242,18 @@ public final class S3BlobStore implements BlobStore {
 
     @Override
     public byte[] get(String key) throws IOException {
-        String k = objectKey(key);
+        String k = objectName(key);
         ResponseBytes<GetObjectResponse> bytes =
                 call("get", key, () -> s3.getObjectAsBytes(g -> g.bucket(bucket).key(k)));
         return bytes.asByteArrayUnsafe();
     }
 
     @Override
-    public byte[] getRange(String key, long offset, int length) throws IOException {
-        String k = objectKey(key);
-        if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative offset or length");
-        }
-        if (length == 0) {
-            if (stat(key).isEmpty()) {
-                throw new BlobNotFoundException(uri(), key);
-            }
-            return new byte[0];
-        }
-        byte[] out;
+    protected byte[] readRange(String key, long offset, int length) throws IOException {
+        String k = objectName(key);
         try {
             // S3 answers a range that starts inside the object but ends past it with the bytes that exist
-            out = call(
+            return call(
                             "get range of",
                             key,
                             () -> s3.getObjectAsBytes(GetObjectRequest.builder()
@@ -285,27 +264,21 @@ public final class S3BlobStore implements BlobStore {
                     .asByteArrayUnsafe();
         } catch (IOException e) {
             if (e.getCause() instanceof S3Exception s && s.statusCode() == 416) {
-                out = new byte[0];
-            } else {
-                throw e;
+                return new byte[0];
             }
+            throw e;
         }
-        if (out.length != length) {
-            throw new EOFException(
-                    "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
-        }
-        return out;
     }
 
     @Override
     public InputStream open(String key) throws IOException {
-        String k = objectKey(key);
+        String k = objectName(key);
         return call("open", key, () -> s3.getObject(g -> g.bucket(bucket).key(k)));
     }
 
     @Override
     public Optional<BlobInfo> stat(String key) throws IOException {
-        String k = objectKey(key);
+        String k = objectName(key);
         try {
             HeadObjectResponse h =
                     call("stat", key, () -> s3.headObject(r -> r.bucket(bucket).key(k)));
@@ -316,31 +289,24 @@ public final class S3BlobStore implements BlobStore {
     }
 
     @Override
-    public List<BlobInfo> list(String prefix) throws IOException {
-        String full = root + BlobKeys.requireValidPrefix(prefix);
+    protected List<BlobInfo> listUnordered(String prefix) throws IOException {
+        String full = objectNamePrefix(prefix);
         List<BlobInfo> out = new ArrayList<>();
         call("list", prefix, () -> {
             for (S3Object o : s3.listObjectsV2Paginator(l -> l.bucket(bucket).prefix(full))
                     .contents()) {
-                out.add(new BlobInfo(o.key().substring(root.length()), o.size(), o.lastModified()));
+                out.add(new BlobInfo(keyOf(o.key()), o.size(), o.lastModified()));
             }
             return null;
         });
-        // S3 lists in UTF-8 byte order; sort as Strings so every backend returns the same order
-        out.sort(Comparator.comparing(BlobInfo::key));
         return out;
     }
 
     @Override
     public void delete(String key) throws IOException {
-        String k = objectKey(key);
+        String k = objectName(key);
         // S3 answers 204 for a missing key too
         call("delete", key, () -> s3.deleteObject(d -> d.bucket(bucket).key(k)));
-    }
-
-    @Override
-    public String uri() {
-        return "s3://" + bucket + (root.isEmpty() ? "" : "/" + root.substring(0, root.length() - 1));
     }
 
     @Override
@@ -348,12 +314,8 @@ public final class S3BlobStore implements BlobStore {
         s3.close();
     }
 
-    private interface S3Call<T> {
-        T run();
-    }
-
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
-    private <T> T call(String what, String key, S3Call<T> op) throws IOException {
+    private <T> T call(String what, String key, SdkCall<T> op) throws IOException {
         try {
             return op.run();
         } catch (NoSuchKeyException e) {
@@ -376,18 +338,11 @@ public final class S3BlobStore implements BlobStore {
         }
     }
 
-    private BlobNotFoundException notFound(String key, Exception cause) {
-        BlobNotFoundException e = new BlobNotFoundException(uri(), key);
-        e.initCause(cause);
-        return e;
-    }
-
     private IOException failure(String what, String key, Throwable cause) {
         String detail = cause instanceof S3Exception s && errorCode(s) != null
                 ? errorCode(s) + " (HTTP " + s.statusCode() + "): " + cause.getMessage()
                 : cause.getMessage();
-        String message = "S3 " + what + " " + key + " in " + uri() + " failed: " + detail;
-        return isTransient(cause) ? new TransientStoreException(message, cause) : new IOException(message, cause);
+        return failure(what, key, detail, cause, isTransient(cause));
     }
 
     private static String errorCode(S3Exception e) {

@@ -1,5 +1,8 @@
 package dev.lifeboat.storage.s3;
 
+import static dev.lifeboat.storage.CloudSettings.blankToNull;
+
+import dev.lifeboat.storage.CloudSettings;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
@@ -42,8 +45,8 @@ public record S3Settings(
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
     public static final long DEFAULT_PART_SIZE = 16L << 20;
     public static final int DEFAULT_UPLOAD_THREADS = 4;
-    public static final int DEFAULT_MAX_ATTEMPTS = 8;
-    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(120);
+    public static final int DEFAULT_MAX_ATTEMPTS = CloudSettings.DEFAULT_MAX_ATTEMPTS;
+    public static final Duration DEFAULT_TIMEOUT = CloudSettings.DEFAULT_REQUEST_TIMEOUT;
 
     public S3Settings {
         endpoint = blankToNull(endpoint);
@@ -69,12 +72,7 @@ public record S3Settings(
         if (partSize < MIN_PART_SIZE) {
             throw new IllegalArgumentException("S3 part size must be at least 5 MiB, got " + partSize);
         }
-        if (multipartThreshold < 1
-                || uploadThreads < 1
-                || maxAttempts < 1
-                || timeout == null
-                || timeout.isNegative()
-                || timeout.isZero()) {
+        if (multipartThreshold < 1 || uploadThreads < 1 || maxAttempts < 1 || !CloudSettings.isPositive(timeout)) {
             throw new IllegalArgumentException(
                     "S3 multipart threshold, upload threads, attempts and timeout must be positive");
         }
@@ -214,10 +212,6 @@ public record S3Settings(
             case "false", "no", "0", "off" -> false;
             default -> throw new IllegalArgumentException(name + " must be true or false, got '" + value + "'");
         };
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s.trim();
     }
 
     @Override
