@@ -353,8 +353,11 @@ for round in $(seq 1 "$rounds"); do
       wal_queue "$d/pgdata/pg_wal"
       if [ $t = lifeboat ]; then
         lb_init "$d/repo"
-        args=(wal-push --repo "file://$d/repo" --key-file "$key")
-        [ $mode = async ] && { mkdir_pg "$d/spool"; args+=(--async --spool-dir "$d/spool" --process-max 2); }
+        # both modes name a spool: the first call's JVM leaves a pusher that answers the later calls through the
+        # launcher (synchronous: only what is asked; --async: also the ready segments ahead)
+        mkdir_pg "$d/spool"
+        args=(wal-push --repo "file://$d/repo" --key-file "$key" --spool-dir "$d/spool" --process-max 2)
+        [ $mode = async ] && args+=(--async)
         sizedir="$d/repo"; cmd=("$lb" "${args[@]}")
       else
         pgbr_conf "$d/conf/pgbackrest.conf" "$d/repo" zst "$([ $mode = async ] && echo "$d/spool")"
@@ -367,8 +370,8 @@ for round in $(seq 1 "$rounds"); do
       timed "wal-$mode" "$t" "$sizedir" "${asu[@]}" bash -c "$archiver" archiver "$d/pgdata/pg_wal" "${cmd[@]}"
       n_done=$(find "$d/pgdata/pg_wal/archive_status" -name '*.done' | wc -l)
       [ "$n_done" = "$segments" ] || die "$t wal-push $mode archived $n_done of $segments segments"
-      if [ $mode = async ]; then   # the asynchronous path really ran
-        [ -e "$d/spool/push.alive" ] || [ -d "$d/spool/archive/bench/out" ] || die "$t: no trace of its asynchronous pusher in $d/spool"
+      if [ $mode = async ] || [ $t = lifeboat ]; then   # the pusher really ran
+        [ -e "$d/spool/push.alive" ] || [ -d "$d/spool/archive/bench/out" ] || die "$t: no trace of its pusher in $d/spool"
       fi
       rm -rf "$d"
     done
@@ -489,7 +492,7 @@ section="$work/section.md"
   echo "|---|---|---|"
   echo "| full / incremental | \`lifeboat backup --repo file://… --key-file … --pgdata … --type full\\|incr --compress low\\|lz4 --parallel 2 -q\` | \`pgbackrest --config=… --stanza=bench --type=full\\|incr backup\` |"
   echo "| restore (latest backup, i.e. the round's incremental) | \`lifeboat restore --target EMPTY --parallel 2 -q\` (no \`--validate\`) | \`pgbackrest --config=… --stanza=bench --pg1-path=EMPTY restore\` |"
-  echo "| archive_command | \`lifeboat wal-push --repo … --key-file … %p\`; async: \`… --async --spool-dir … --process-max 2 %p\` (launcher fast path) | \`pgbackrest --config=… --stanza=bench archive-push %p\`; async: \`archive-async=y\`, \`spool-path=…\` |"
+  echo "| archive_command | \`lifeboat wal-push --repo … --key-file … --spool-dir … --process-max 2 %p\` (the first call's JVM leaves a pusher that answers the rest through the launcher, without a JVM); async: the same with \`--async\` (the pusher also archives ahead) | \`pgbackrest --config=… --stanza=bench archive-push %p\`; async: \`archive-async=y\`, \`spool-path=…\` |"
   echo "| compression | zstd level 1 (\`--compress low\`) or lz4 (\`--compress lz4\`); WAL always zstd-1 | \`compress-type=zst compress-level=1\` or \`compress-type=lz4\`; WAL with zst level 1 |"
   echo "| processes | \`--parallel 2\`; async WAL \`--process-max 2\` | \`process-max=2\` |"
   echo "| encryption | AES-256-GCM, key file | \`repo1-cipher-type=aes-256-cbc\`, passphrase |"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Measures archive_command throughput (WAL segments/second) of `lifeboat wal-push`, synchronous and --async:
+# Measures archive_command throughput (WAL segments/second) of `lifeboat wal-push`: without a spool (a JVM per
+# segment), synchronous with a spool (a pusher answers through the launcher) and --async (it also archives ahead):
 # a cluster first writes SEGMENTS segments of real WAL (pgbench data) with archiving held back, then archive_command
 # is switched to lifeboat and the time to drain the backlog is measured.
 # Usage: bench/wal-push-throughput.sh [SEGMENTS] (default 64). Run as root or as postgres.
@@ -47,5 +48,6 @@ CONF
 }
 echo "| wal-push mode | segments archived | seconds to drain | segments/s |"
 echo "|---|---|---|---|"
-run sync ""
+run jvm-per-segment ""
+run sync "--spool-dir $work/sync/spool"
 run async "--async --spool-dir $work/async/spool"

@@ -48,7 +48,9 @@ final class WalPushCommand implements Callable<Integer> {
     @Option(
             names = "--spool-dir",
             paramLabel = "DIR",
-            description = "Spool directory for --async (one per cluster, on local disk).")
+            description = "Spool directory (one per cluster, on local disk). With it, a pusher that stays "
+                    + "running answers later calls through the launcher without a JVM start per segment: "
+                    + "the agent's (wal-push-spool), or one this command starts. Needed by --async.")
     Path spoolDir;
 
     @Option(
@@ -86,6 +88,10 @@ final class WalPushCommand implements Callable<Integer> {
         WalArchive.PushResult res = new WalArchive(r).push(name, content, WalSources.of(dataDir, "wal-push"));
         if (repo.verbose) {
             System.err.println(name + ": " + res);
+        }
+        if (spoolDir != null) {
+            // synchronous: a pusher that archives only what it is asked for serves the next calls
+            new WalSpool(spoolDir).startPusher(walPath, dataDir, repo.forwardedArgs(), processMax, false);
         }
         return 0;
     }

@@ -34,6 +34,13 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Option(names = "--idle-seconds", defaultValue = "30")
     int idleSeconds;
 
+    @Option(
+            names = "--read-ahead",
+            defaultValue = "true",
+            arity = "1",
+            description = "push: also archive ready segments before they are asked for (false: only requests).")
+    boolean readAhead;
+
     @Option(names = "--lease", description = "A restore's replay lease the fetcher renews while it fetches.")
     String lease;
 
@@ -42,7 +49,7 @@ final class WalSpoolWorkerCommand implements Callable<Integer> {
         WalSpool spool = new WalSpool(spoolDir);
         if (role.equals("push")) {
             Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
-            spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds));
+            spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds), readAhead);
         } else {
             spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease);
         }

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -29,6 +30,15 @@ import org.junit.jupiter.api.io.TempDir;
 class WalPushRequestTest {
     @TempDir
     Path tmp;
+
+    @AfterEach
+    void stopSpawnedPusher() {
+        // the JVM path starts a pusher that idles 30 s: end exactly that one (its command names our spool)
+        String mine = "--spool-dir=" + tmp.resolve("spool");
+        ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().map(c -> c.contains(mine)).orElse(false))
+                .forEach(ProcessHandle::destroy);
+    }
 
     @Test
     void aRunningPusherAnswersArchiveCommandWithoutAJvm() throws Exception {
@@ -84,9 +94,21 @@ class WalPushRequestTest {
                     .startsWith("ERR not a WAL");
             assertThat(ask(port[0], "PUSH " + port[1] + " " + name + " " + fp)).isEqualTo("OK");
 
-            // once it has gone idle its port is gone, and the launcher falls back to the JVM
+            // once it has gone idle its port is gone, and the launcher falls back to the JVM, which archives the
+            // file itself and leaves a pusher running for the next call
             pusher.get(30, TimeUnit.SECONDS);
             assertThat(portFile).doesNotExist();
+            WalSpoolMarkerTest.Launcher.Run slow = lb.walPush(pgdata, spool, uri, keyFile, name, false);
+            assertThat(slow.exit()).as(slow.output()).isZero();
+            assertThat(slow.jvmStarted()).isTrue();
+            for (int i = 0; i < 1000 && !Files.exists(portFile); i++) {
+                Thread.sleep(20);
+            }
+            WalSpoolMarkerTest.Launcher.Run next = lb.walPush(pgdata, spool, uri, keyFile, name, false);
+            assertThat(next.exit()).as(next.output()).isZero();
+            assertThat(next.jvmStarted())
+                    .as("answered by the pusher the JVM path started")
+                    .isFalse();
         }
     }
 
