@@ -2,20 +2,57 @@ package dev.lifeboat.cli;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import dev.lifeboat.cli.commands.audit.AuditCommand;
+import dev.lifeboat.cli.commands.backup.BackupCommand;
+import dev.lifeboat.cli.commands.controlplane.AgentCommand;
+import dev.lifeboat.cli.commands.controlplane.AlertsCommand;
+import dev.lifeboat.cli.commands.controlplane.ControllerCommand;
+import dev.lifeboat.cli.commands.controlplane.RunCommand;
+import dev.lifeboat.cli.commands.controlplane.StatusCommand;
+import dev.lifeboat.cli.commands.jobs.JobsCommand;
+import dev.lifeboat.cli.commands.pki.PkiCommand;
+import dev.lifeboat.cli.commands.quickstart.QuickstartCommand;
+import dev.lifeboat.cli.commands.replication.ReplicationCommand;
+import dev.lifeboat.cli.commands.repo.ExpireCommand;
+import dev.lifeboat.cli.commands.repo.GcCommand;
+import dev.lifeboat.cli.commands.repo.ListCommand;
+import dev.lifeboat.cli.commands.repo.RebuildIndexCommand;
+import dev.lifeboat.cli.commands.repo.RepoInitCommand;
+import dev.lifeboat.cli.commands.repo.UnlockCommand;
+import dev.lifeboat.cli.commands.repo.VerifyCommand;
+import dev.lifeboat.cli.commands.restore.RecoveryEndCommand;
+import dev.lifeboat.cli.commands.restore.RestoreCommand;
+import dev.lifeboat.cli.commands.restore.RestorePointCommand;
+import dev.lifeboat.cli.commands.wal.WalGetCommand;
+import dev.lifeboat.cli.commands.wal.WalPushCommand;
+import dev.lifeboat.cli.commands.wal.WalSpoolWorkerCommand;
+import dev.lifeboat.cli.commands.wal.WalStreamCommand;
+import dev.lifeboat.cli.options.LoggingOptions;
+import dev.lifeboat.cli.options.SettingsDefaults;
 import dev.lifeboat.util.Processes;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NoSuchFileException;
-import java.nio.file.Path;
+import java.util.Arrays;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code lifeboat} command line: every operation an operator needs, with or without a controller. */
+/**
+ * The {@code lifeboat} command line: every operation an operator needs, with or without a controller.
+ *
+ * <p>Each subcommand is one class under {@code commands/<group>/} (a command with subcommands, like {@code jobs},
+ * has its own group: the group command and one class per subcommand). The options commands share are mixins in
+ * {@code options/}: {@link dev.lifeboat.cli.options.OutputOptions} gives every command that prints a result the same
+ * {@code --json}, {@code -q/--quiet} and {@code -v/--verbose} (and cancels its engine operation on Ctrl-C or
+ * SIGTERM); the hooks PostgreSQL runs and the daemons take {@link LoggingOptions} ({@code -v}) alone. Where a command
+ * words a shared flag's help its own way, the words are in {@code OutputHelp.properties}.
+ */
 @Command(
         name = "lifeboat",
         mixinStandardHelpOptions = true,
         scope = CommandLine.ScopeType.INHERIT,
+        resourceBundle = "dev.lifeboat.cli.options.OutputHelp",
         versionProvider = Main.Version.class,
         description = "Backup and disaster recovery for PostgreSQL.",
         subcommands = {
@@ -71,16 +108,9 @@ public final class Main implements Runnable {
         }
     }
 
+    /** Before anything is parsed (or logged): -v or LIFEBOAT_DEBUG turns on logging. */
     private static void configureLogging(String[] args) {
-        boolean verbose = false;
-        for (String a : args) {
-            if (a.equals("-v") || a.equals("--verbose")) {
-                verbose = true;
-            }
-        }
-        if (System.getenv("LIFEBOAT_DEBUG") != null) {
-            verbose = true;
-        }
+        boolean verbose = LoggingOptions.requested(Arrays.asList(args));
         Logger root = (Logger) LoggerFactory.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(verbose ? Level.INFO : Level.WARN);
     }
@@ -99,7 +129,7 @@ public final class Main implements Runnable {
     }
 
     /** File-system exceptions carry only the path as their message: say what went wrong with it. */
-    static String describe(Exception ex) {
+    public static String describe(Exception ex) {
         if (ex instanceof AccessDeniedException a) {
             return "permission denied: " + a.getFile() + " (running as " + Processes.currentUser() + ")";
         }
@@ -116,29 +146,13 @@ public final class Main implements Runnable {
     static final class ErrorHandler implements CommandLine.IExecutionExceptionHandler {
         @Override
         public int handleExecutionException(Exception ex, CommandLine cl, CommandLine.ParseResult parse) {
-            boolean verbose = parse.expandedArgs().contains("-v")
-                    || parse.expandedArgs().contains("--verbose")
-                    || System.getenv("LIFEBOAT_DEBUG") != null;
+            boolean verbose = LoggingOptions.requested(parse.expandedArgs());
             if (verbose) {
                 ex.printStackTrace(System.err);
             }
             String msg = describe(ex);
             System.err.println(cl.getCommandSpec().qualifiedName() + ": error: " + msg);
-            return ex instanceof ExitCodeException e ? e.code : 1;
+            return ex instanceof ExitCodeException e ? e.code() : 1;
         }
-    }
-
-    /** Raised by a command that has already printed its result and must still exit non-zero. */
-    static final class ExitCodeException extends RuntimeException {
-        final int code;
-
-        ExitCodeException(int code, String message) {
-            super(message);
-            this.code = code;
-        }
-    }
-
-    static Path home() {
-        return Path.of(System.getProperty("user.home"));
     }
 }

@@ -3,7 +3,7 @@ package dev.lifeboat.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.lifeboat.cli.ExpireCommand;
+import dev.lifeboat.cli.commands.repo.ExpireCommand;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.compress.Compression;

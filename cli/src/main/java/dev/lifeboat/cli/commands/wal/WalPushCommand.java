@@ -1,0 +1,103 @@
+package dev.lifeboat.cli.commands.wal;
+
+import dev.lifeboat.cli.options.LoggingOptions;
+import dev.lifeboat.cli.options.RepoOptions;
+import dev.lifeboat.engine.postgres.WalSources;
+import dev.lifeboat.engine.postgres.WalSpool;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.WalArchive;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(
+        name = "wal-push",
+        description = "Archive one WAL file (for archive_command = 'lifeboat wal-push --config FILE %%p'). "
+                + "Exits 0 only once the file is durable in the repository. Refuses WAL of another cluster "
+                + "than the one the "
+                + "repository belongs to, and WAL of a timeline another cluster (e.g. the original of a "
+                + "restored copy) archives.")
+public final class WalPushCommand implements Callable<Integer> {
+    @Mixin
+    RepoOptions repo;
+
+    @Mixin
+    LoggingOptions logging;
+
+    @Parameters(
+            index = "0",
+            paramLabel = "WAL_PATH",
+            description = "Path of the WAL file (relative to PGDATA, as %%p gives it).")
+    Path walPath;
+
+    @Option(
+            names = "--pgdata",
+            paramLabel = "DIR",
+            description = "Data directory of the cluster the file comes from "
+                    + "(default: the directory holding pg_wal/, or the working directory, which "
+                    + "archive_command runs in).")
+    Path pgdata;
+
+    @Option(
+            names = "--async",
+            description = "Archive through a local spool: a background pusher archives ready segments "
+                    + "in parallel ahead of PostgreSQL, and this command only waits for its marker (needs "
+                    + "--spool-dir).")
+    boolean async;
+
+    @Option(
+            names = "--spool-dir",
+            paramLabel = "DIR",
+            description = "Spool directory (one per cluster, on local disk). With it, a pusher that stays "
+                    + "running answers later calls through the launcher without a JVM start per segment: "
+                    + "the agent's (wal-push-spool), or one this command starts. Needed by --async.")
+    Path spoolDir;
+
+    @Option(
+            names = "--process-max",
+            defaultValue = "4",
+            description = "Segments the background pusher archives at once. Default: ${DEFAULT-VALUE}.")
+    int processMax;
+
+    @Option(
+            names = "--timeout",
+            defaultValue = "120",
+            description = "Seconds to wait for the background pusher. Default: ${DEFAULT-VALUE}.")
+    int timeoutSeconds;
+
+    @Override
+    public Integer call() throws Exception {
+        String name = walPath.getFileName().toString();
+        if (!WalArchive.isWalFileName(name)) {
+            throw new IllegalArgumentException(walPath + " is not a WAL segment, history or backup history file");
+        }
+        Path dataDir = WalSources.pgdataOf(walPath, pgdata);
+        if (async) {
+            if (spoolDir == null) {
+                throw new IllegalArgumentException(
+                        "--async needs --spool-dir DIR (a local directory for this cluster)");
+            }
+            repo.store(); // fail early on a bad --repo
+            new WalSpool(spoolDir)
+                    .awaitPushed(
+                            walPath, dataDir, repo.forwardedArgs(), processMax, Duration.ofSeconds(timeoutSeconds));
+            return 0;
+        }
+        byte[] content = Files.readAllBytes(walPath);
+        Repository r = repo.open();
+        WalArchive.PushResult res = new WalArchive(r).push(name, content, WalSources.of(dataDir, "wal-push"));
+        if (logging.verbose()) {
+            System.err.println(name + ": " + res);
+        }
+        if (spoolDir != null) {
+            // synchronous: a pusher that archives only what it is asked for serves the next calls
+            new WalSpool(spoolDir).startPusher(walPath, dataDir, repo.forwardedArgs(), processMax, false);
+        }
+        return 0;
+    }
+}

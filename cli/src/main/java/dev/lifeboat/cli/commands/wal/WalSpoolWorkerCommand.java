@@ -1,0 +1,63 @@
+package dev.lifeboat.cli.commands.wal;
+
+import dev.lifeboat.cli.options.LoggingOptions;
+import dev.lifeboat.cli.options.RepoOptions;
+import dev.lifeboat.engine.postgres.WalSpool;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+@Command(
+        name = "wal-spool-worker",
+        hidden = true,
+        description = "Background pusher/fetcher started by wal-push --async and wal-get --prefetch.")
+public final class WalSpoolWorkerCommand implements Callable<Integer> {
+    @Mixin
+    RepoOptions repo;
+
+    @Mixin
+    LoggingOptions logging;
+
+    @Option(names = "--role", required = true, description = "push or get")
+    String role;
+
+    @Option(names = "--spool-dir", required = true)
+    Path spoolDir;
+
+    @Option(names = "--pg-wal", required = true)
+    Path pgWal;
+
+    @Option(names = "--pgdata", description = "Data directory of the cluster (default: the parent of --pg-wal).")
+    Path pgdata;
+
+    @Option(names = "--process-max", defaultValue = "4")
+    int processMax;
+
+    @Option(names = "--idle-seconds", defaultValue = "30")
+    int idleSeconds;
+
+    @Option(
+            names = "--read-ahead",
+            defaultValue = "true",
+            arity = "1",
+            description = "push: also archive ready segments before they are asked for (false: only requests).")
+    boolean readAhead;
+
+    @Option(names = "--lease", description = "A restore's replay lease the fetcher renews while it fetches.")
+    String lease;
+
+    @Override
+    public Integer call() throws Exception {
+        WalSpool spool = new WalSpool(spoolDir);
+        if (role.equals("push")) {
+            Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
+            spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds), readAhead);
+        } else {
+            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease);
+        }
+        return 0;
+    }
+}

@@ -1,0 +1,113 @@
+package dev.lifeboat.cli.options;
+
+import dev.lifeboat.replication.RepositoryAccess;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobStore;
+import java.io.Console;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import picocli.CommandLine.Option;
+
+/** Options every repository command shares: where the repository is and how to unlock it. */
+public final class RepoOptions {
+    @Option(
+            names = "--repo",
+            paramLabel = "URI",
+            description = "Repository URI: file:///var/lib/lifeboat/repo, s3://bucket/prefix, "
+                    + "azure://container/prefix or gs://bucket/prefix (env LIFEBOAT_REPO).")
+    String repo;
+
+    @Option(
+            names = "--key-file",
+            paramLabel = "FILE",
+            description = "Key file that unlocks the repository (instead of a passphrase).")
+    Path keyFile;
+
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            description = "Config file with defaults for any option (key = value).")
+    Path config;
+
+    @Option(
+            names = "--replication",
+            paramLabel = "FILE",
+            description = "Replication config (JSON); writes are "
+                    + "acknowledged only once durable in its synchronous regions too (env LIFEBOAT_REPLICATION).")
+    Path replication;
+
+    /** --repo as given (or from the environment or config file); null if none. */
+    public String uri() {
+        return repo;
+    }
+
+    /** --key-file, or null. */
+    public Path keyFile() {
+        return keyFile;
+    }
+
+    /** --replication, or null. */
+    public Path replicationConfig() {
+        return replication;
+    }
+
+    /** The repository options again, for a child process (restore_command) that must open the same repository. */
+    public List<String> forwardedArgs() {
+        List<String> out = new ArrayList<>();
+        if (config != null) {
+            out.add("--config");
+            out.add(config.toAbsolutePath().toString());
+        }
+        out.add("--repo");
+        out.add(store().uri());
+        if (replication != null) {
+            out.add("--replication");
+            out.add(replication.toAbsolutePath().toString());
+        }
+        if (keyFile != null) {
+            out.add("--key-file");
+            out.add(keyFile.toAbsolutePath().toString());
+        }
+        return out;
+    }
+
+    private BlobStore opened;
+
+    /** The repository's store (with its synchronous regions when a replication config is given), opened once. */
+    public BlobStore store() {
+        if (opened == null) {
+            opened = openStore();
+        }
+        return opened;
+    }
+
+    private BlobStore openStore() {
+        return RepositoryAccess.openStore(repo, replication);
+    }
+
+    /** The key source for opening an existing repository: key file, LIFEBOAT_PASSPHRASE, or a prompt on a terminal. */
+    public KeySource keySource() throws IOException {
+        if (keyFile != null) {
+            return KeySource.KeyFile.read(keyFile);
+        }
+        String pass = System.getenv("LIFEBOAT_PASSPHRASE");
+        if (pass != null && !pass.isEmpty()) {
+            return new KeySource.Passphrase(pass.toCharArray());
+        }
+        Console console = System.console();
+        if (console != null) {
+            char[] p = console.readPassword("Repository passphrase: ");
+            if (p != null && p.length > 0) {
+                return new KeySource.Passphrase(p);
+            }
+        }
+        return null;
+    }
+
+    public Repository open() throws IOException {
+        return RepositoryAccess.open(store(), this::keySource);
+    }
+}
