@@ -54,9 +54,16 @@ public final class OutputOptions {
         System.out.println(Json.pretty(result));
     }
 
+    /**
+     * How long the exit after Ctrl-C or SIGTERM waits for the cancelled operation to wind down: a backup ends its
+     * backup on the server and releases its repository lock, a restore its lock and replay lease, instead of leaving
+     * them to go stale. A second signal does not shorten it; SIGKILL does.
+     */
+    public static final Duration WIND_DOWN = Duration.ofSeconds(30);
+
     /** A cancellation that Ctrl-C or SIGTERM triggers until it is closed ("interrupted by signal"). */
     public SignalCancellation cancelOnSignal() {
-        return SignalCancellation.install("interrupted by signal", Duration.ZERO);
+        return SignalCancellation.install("interrupted by signal", WIND_DOWN);
     }
 
     /** The same, with the reason the operation is cancelled for, and how long the exit waits for it to wind down. */
