@@ -1,6 +1,6 @@
 package dev.lifeboat.cli;
 
-import dev.lifeboat.engine.postgres.PgBackup;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
@@ -58,7 +58,8 @@ final class BackupCommand implements Callable<Integer> {
         Runtime.getRuntime().addShutdownHook(hook);
         Snapshot s;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            s = new PgBackup(
+            s = Engines.postgresql()
+                    .backup(
                             r,
                             new PgBackupOptions(
                                     server.requirePgdata(),
@@ -69,8 +70,7 @@ final class BackupCommand implements Callable<Integer> {
                                     compression,
                                     parallel),
                             progress,
-                            cancel)
-                    .run();
+                            cancel);
         } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(hook);

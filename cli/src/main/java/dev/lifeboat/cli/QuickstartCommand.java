@@ -1,7 +1,7 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.LocalCluster;
-import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
@@ -125,7 +125,8 @@ final class QuickstartCommand implements Callable<Integer> {
             long historyBefore = count(pg, "pgbench_history");
             Snapshot snap;
             try (ProgressDisplay progress = new ProgressDisplay(json)) {
-                snap = new PgBackup(
+                snap = Engines.postgresql()
+                        .backup(
                                 repo,
                                 new PgBackupOptions(
                                         pg.dataDir(),
@@ -136,8 +137,7 @@ final class QuickstartCommand implements Callable<Integer> {
                                         Compression.parse(compress),
                                         parallel),
                                 progress,
-                                new Cancellation())
-                        .run();
+                                new Cancellation());
             }
             long historyAfter = count(pg, "pgbench_history");
             Snapshot.Stats st = snap.stats();
@@ -158,19 +158,17 @@ final class QuickstartCommand implements Callable<Integer> {
             PgRestore.Result rr;
             PgValidator.Report report = null;
             try (ProgressDisplay progress = new ProgressDisplay(json)) {
-                rr = new PgRestore(
+                rr = Engines.postgresql()
+                        .restore(
                                 repo,
                                 new PgRestore.Options(snap.id(), restored, parallel, null, null),
                                 progress,
-                                new Cancellation())
-                        .run();
+                                new Cancellation());
                 say(String.format(
                         "5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)",
                         restored, ListCommand.size(rr.bytes()), rr.seconds(), rr.bytesPerSecond() / 1048576.0));
                 if (!noValidate) {
-                    report = new PgValidator(repo, restored, snap, parallel, progress, new Cancellation())
-                            .restored(rr)
-                            .run();
+                    report = Engines.postgresql().validate(repo, rr, parallel, progress, new Cancellation());
                 }
             }
             summary.put("cluster", pg.dataDir().toString());

@@ -1,11 +1,11 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.util.Json;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -119,7 +119,8 @@ final class RestoreCommand implements Callable<Integer> {
         PgRestore.Result result;
         PgValidator.Report report = null;
         try (ProgressDisplay progress = new ProgressDisplay(quiet || json)) {
-            result = new PgRestore(
+            result = Engines.postgresql()
+                    .restore(
                             r,
                             new PgRestore.Options(
                                     backup,
@@ -131,8 +132,7 @@ final class RestoreCommand implements Callable<Integer> {
                                     repo.forwardedArgs(),
                                     archiveMode),
                             progress,
-                            cancel)
-                    .run();
+                            cancel);
             if (!json) {
                 System.out.printf(
                         "restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n",
@@ -156,10 +156,7 @@ final class RestoreCommand implements Callable<Integer> {
                 }
             }
             if (validate) {
-                Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(r, target, snap, parallel, progress, cancel)
-                        .restored(result)
-                        .run();
+                report = Engines.postgresql().validate(r, result, parallel, progress, cancel);
             }
         } finally {
             try {

@@ -1,5 +1,7 @@
 package dev.lifeboat.cli;
 
+import dev.lifeboat.engine.Engine;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.WalSpool;
 import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
@@ -117,12 +119,12 @@ final class WalGetCommand implements Callable<Integer> {
             return 0;
         }
         Repository r = repo.open();
-        WalArchive archive = new WalArchive(r);
-        Optional<byte[]> data = archive.read(name);
+        Engine engine = Engines.postgresql();
+        Optional<byte[]> data = engine.fetchWal(r, name);
         // a partial is served only where the recovery plan ends in it: anywhere else it would silently end replay
         // early, or replay a promotion's copy of another timeline's segment as if it were this one
         if (data.isEmpty() && name.equals(partialSegment)) {
-            Optional<byte[]> partial = archive.read(name + ".partial");
+            Optional<byte[]> partial = engine.fetchWal(r, name + ".partial");
             if (partial.isPresent()) {
                 System.err.println("wal-get: " + name + " is not archived; serving " + name + ".partial ("
                         + partial.get().length + " bytes of WAL), zero-padded to a whole segment");
