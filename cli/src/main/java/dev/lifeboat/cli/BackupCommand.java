@@ -1,6 +1,7 @@
 package dev.lifeboat.cli;
 
 import dev.lifeboat.engine.Engines;
+import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
@@ -92,9 +93,9 @@ final class BackupCommand implements Callable<Integer> {
                     ListCommand.size(st.bytesStored()),
                     st.seconds(),
                     st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds()),
-                    s.engineInfo().get("startLsn"),
-                    s.engineInfo().get("stopLsn"),
-                    s.engineInfo().get("timeline"));
+                    Lsn.format(s.engineInfo().startLsn()),
+                    Lsn.format(s.engineInfo().stopLsn()),
+                    s.engineInfo().timeline());
         }
         return 0;
     }

@@ -1,5 +1,6 @@
 package dev.lifeboat.engine;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
@@ -13,12 +14,13 @@ import java.nio.file.Path;
 import java.util.Optional;
 
 /**
- * A database engine Lifeboat backs up: what the front doors (CLI commands, agent jobs) call. Each engine lives in a
- * folder of its own under {@code dev.lifeboat.engine} ({@code postgres/} for PostgreSQL) and is listed in
- * {@link Engines}. The methods take the PostgreSQL option records for now: they are what the front doors build today.
+ * A database engine Lifeboat backs up: what the front doors (CLI commands, agent jobs) call, and what reads the
+ * engine's section of a manifest. Each engine lives in a folder of its own under {@code dev.lifeboat.engine}
+ * ({@code postgres/} for PostgreSQL) and is listed in {@link Engines}. The methods take the PostgreSQL option records
+ * for now: they are what the front doors build today.
  */
 public interface Engine {
-    /** The engine's name as manifests record it ({@link Snapshot#engine()}). */
+    /** The engine's name as manifests record it ({@link Snapshot#engine()}, {@link BackupInfo#engine()}). */
     String name();
 
     /** Takes an online backup of the running server into {@code repo}; returns its manifest, already stored. */
@@ -45,4 +47,10 @@ public interface Engine {
 
     /** One archived WAL file by name, or empty if it is not archived. */
     Optional<byte[]> fetchWal(Repository repo, String name) throws IOException;
+
+    /**
+     * Reads this engine's section of a manifest in any version it knows (throws {@link IllegalArgumentException} for
+     * one it does not); for the engine that wrote manifests before sections had versions, also those string maps.
+     */
+    BackupInfo readBackupInfo(JsonNode section);
 }

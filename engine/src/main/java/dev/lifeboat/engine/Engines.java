@@ -7,6 +7,12 @@ import java.util.List;
 public final class Engines {
     private static final List<Engine> ALL = List.of(new PostgresEngine());
 
+    /**
+     * The engine that wrote every manifest from before engine sections had a name and a version (their
+     * {@code engineInfo} is a map of strings): Lifeboat backed up nothing but PostgreSQL then.
+     */
+    static final String BEFORE_SECTIONS = PostgresEngine.NAME;
+
     private Engines() {}
 
     /** The engine called {@code name} ({@code postgresql}). */

@@ -62,9 +62,10 @@ final class DrDrillJob implements JobExecutor {
                         "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
                                 + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
                 PgValidator.Report report = engine.validate(r, restored, parallel, ctx.progress(), ctx.cancellation());
-                long stopLsn = Lsn.parse(snap.engineInfo().get("stopLsn"));
-                long segSize =
-                        Long.parseLong(snap.engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+                long stopLsn = snap.engineInfo().stopLsn();
+                long segSize = snap.engineInfo().walSegmentSize() > 0
+                        ? snap.engineInfo().walSegmentSize()
+                        : 16L << 20;
                 Long endLsn = recoveryEnd(target);
 
                 Map<String, Object> out = new LinkedHashMap<>();

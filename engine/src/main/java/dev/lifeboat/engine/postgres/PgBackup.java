@@ -247,7 +247,7 @@ public final class PgBackup {
                             Hosts.name(),
                             pgdata.path().toString(),
                             opts.compression().label(),
-                            info,
+                            PostgresBackupInfo.fromLegacy(info),
                             tablespaces,
                             sorted,
                             stats);
@@ -551,18 +551,15 @@ public final class PgBackup {
         List<String> ids = repo.listSnapshotIds();
         for (int i = ids.size() - 1; i >= 0; i--) {
             Snapshot s = repo.loadSnapshot(ids.get(i));
-            Map<String, String> e = s.engineInfo();
-            if (!Long.toUnsignedString(identity.systemIdentifier()).equals(e.get("systemIdentifier"))
-                    || !identity.clusterId().equals(ClusterIdentity.ofBackup(e))) {
+            if (!(s.engineInfo() instanceof PostgresBackupInfo e)
+                    || e.systemIdentifier() != identity.systemIdentifier()
+                    || !identity.clusterId().equals(e.clusterId())) {
                 continue;
             }
-            int tli;
-            long stop;
-            try {
-                tli = Integer.parseInt(e.getOrDefault("timeline", ""));
-                stop = Lsn.parse(e.get("stopLsn"));
-            } catch (RuntimeException unreadable) {
-                continue;
+            int tli = e.timeline();
+            long stop = e.stopLsn();
+            if (tli == 0 || stop == 0) {
+                continue; // not recorded: no parent
             }
             if (!history.contains(tli, stop)) {
                 log.info(

@@ -41,6 +41,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -164,10 +165,10 @@ public final class PgRestore {
             Snapshot snap = repo.loadSnapshot(id);
             // every restore is an archive recovery that ends on a new timeline: without a target, at the end of the
             // backup (a copy that only did crash recovery would continue its source's timeline and WAL names)
+            PostgresBackupInfo info = PostgresBackupInfo.of(snap);
             RecoveryTarget rt = opts.recoveryTarget() != null
                     ? opts.recoveryTarget()
-                    : RecoveryTarget.immediate(
-                            Integer.parseInt(snap.engineInfo().getOrDefault("timeline", "1")));
+                    : RecoveryTarget.immediate(info.timeline() > 0 ? info.timeline() : 1);
             int timeline = plan != null ? plan.targetTimeline() : Integer.parseInt(rt.timeline());
             Path target = opts.target().toAbsolutePath().normalize();
             requireEmpty(target, "target directory");
@@ -198,11 +199,10 @@ public final class PgRestore {
             // backup needs none: the backup holds its own WAL)
             ReplayLease.Lease lease = plan != null ? ReplayLease.create(repo.store(), snap, target) : null;
             try {
-                String marker =
-                        ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
-                writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
+                String marker = ClusterIdentity.newMarker(id, info.clusterId(), Instant.now());
+                writeDurably(target, "backup_label", info.backupLabel(), owner);
                 writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
-                String spcMap = remapTablespaceMap(snap, spcLocations);
+                String spcMap = remapTablespaceMap(info, spcLocations);
                 if (spcMap != null) {
                     writeDurably(target, "tablespace_map", spcMap, owner);
                 }
@@ -541,8 +541,8 @@ public final class PgRestore {
         return out;
     }
 
-    private static String remapTablespaceMap(Snapshot snap, Map<String, Path> locations) {
-        String map = snap.engineInfo().get("tablespaceMap");
+    private static String remapTablespaceMap(PostgresBackupInfo info, Map<String, Path> locations) {
+        String map = info.tablespaceMap();
         if (map == null || map.isBlank()) {
             return null;
         }
@@ -667,7 +667,9 @@ public final class PgRestore {
             }
             return new Owner(null, null);
         }
-        String name = opts.owner() != null ? opts.owner() : snap.engineInfo().getOrDefault("pgdataOwner", "postgres");
+        String name = opts.owner() != null
+                ? opts.owner()
+                : Objects.requireNonNullElse(PostgresBackupInfo.of(snap).pgdataOwner(), "postgres");
         UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
         try {
             UserPrincipal user = lookup.lookupPrincipalByName(name);

@@ -1,5 +1,7 @@
 package dev.lifeboat.engine.postgres;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.lifeboat.engine.BackupInfo;
 import dev.lifeboat.engine.Engine;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
@@ -62,5 +64,10 @@ public final class PostgresEngine implements Engine {
     @Override
     public Optional<byte[]> fetchWal(Repository repo, String name) throws IOException {
         return new WalArchive(repo).read(name);
+    }
+
+    @Override
+    public BackupInfo readBackupInfo(JsonNode section) {
+        return PostgresBackupInfo.fromJson(section);
     }
 }
