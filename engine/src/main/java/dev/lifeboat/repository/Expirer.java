@@ -1,5 +1,6 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.engine.BackupInfo;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.storage.BlobInfo;
@@ -255,20 +256,14 @@ public final class Expirer {
         }
         List<WalNeed> needs = new ArrayList<>();
         for (Snapshot s : kept) {
-            Map<String, String> info = s.engineInfo() == null ? Map.of() : s.engineInfo();
-            String start = info.get("startLsn");
-            String size = info.get("walSegmentSize");
-            if (start == null || size == null) {
+            BackupInfo info = s.engineInfo();
+            if (info == null || info.startLsn() == 0 || info.walSegmentSize() == 0) {
                 return none("backup " + s.id() + " does not record its start LSN and WAL segment size");
             }
-            try {
-                long lsn = Lsn.parse(start);
-                long sz = Long.parseLong(size);
-                int tli = Integer.parseInt(info.getOrDefault("timeline", "1"));
-                needs.add(new WalNeed(tli, lsn, sz > 0 ? Lsn.segmentOf(lsn, sz) : -1, sz));
-            } catch (IllegalArgumentException e) {
-                return none("backup " + s.id() + " has an unreadable start LSN, timeline or WAL segment size");
-            }
+            long lsn = info.startLsn();
+            long sz = info.walSegmentSize();
+            int tli = info.timeline() > 0 ? info.timeline() : 1;
+            needs.add(new WalNeed(tli, lsn, sz > 0 ? Lsn.segmentOf(lsn, sz) : -1, sz));
         }
         for (ReplayLease.Lease l : leases) {
             try {

@@ -2,6 +2,7 @@ package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.JacksonException;
+import dev.lifeboat.engine.BackupInfo;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
@@ -14,7 +15,6 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.regex.Pattern;
 
@@ -103,13 +103,11 @@ public final class ReplayLease {
 
     private ReplayLease() {}
 
-    /** A lease for replaying from {@code backup}'s start (its {@code engineInfo} names start LSN, timeline, segment
+    /** A lease for replaying from {@code backup}'s start (its engine section names start LSN, timeline, segment
      * size). */
     public static Lease create(BlobStore store, Snapshot backup, Path target) throws IOException {
-        Map<String, String> info = backup.engineInfo() == null ? Map.of() : backup.engineInfo();
-        String start = info.get("startLsn");
-        String size = info.get("walSegmentSize");
-        if (start == null || size == null) {
+        BackupInfo info = backup.engineInfo();
+        if (info == null || info.startLsn() == 0 || info.walSegmentSize() == 0) {
             throw new IllegalArgumentException(
                     "backup " + backup.id() + " does not record its start LSN and WAL segment size, "
                             + "so no replay lease can say which WAL it needs");
@@ -117,9 +115,9 @@ public final class ReplayLease {
         return create(
                 store,
                 backup.id(),
-                Integer.parseInt(info.getOrDefault("timeline", "1")),
-                start,
-                Long.parseLong(size),
+                info.timeline() > 0 ? info.timeline() : 1,
+                Lsn.format(info.startLsn()),
+                info.walSegmentSize(),
                 target);
     }
 

@@ -112,8 +112,9 @@ public final class RepositoryBinding {
             return;
         }
         Snapshot last = repo.loadSnapshot(ids.getLast());
-        String expected = last.engineInfo().get("systemIdentifier");
-        if (expected != null && !expected.equals(Long.toUnsignedString(systemId))) {
+        long recorded = last.engineInfo().systemIdentifier();
+        String expected = Long.toUnsignedString(recorded);
+        if (recorded != 0 && recorded != systemId) {
             throw new RefusedException(
                     RefusedException.Reason.OTHER_SYSTEM,
                     "repository " + repo.uri()

@@ -1,6 +1,6 @@
 package dev.lifeboat.repository;
 
-import dev.lifeboat.engine.postgres.Lsn;
+import dev.lifeboat.engine.BackupInfo;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import java.time.Duration;
 import java.time.Instant;
@@ -76,15 +76,10 @@ public record RetentionPolicy(int keepFull, int keepDaily, int keepWeekly, int k
         }
 
         public static Backup of(Snapshot s) {
-            Map<String, String> info = s.engineInfo() == null ? Map.of() : s.engineInfo();
-            int timeline = 1;
-            long stop = -1;
-            try {
-                timeline = Integer.parseInt(info.getOrDefault("timeline", "1"));
-                stop = info.containsKey("stopLsn") ? Lsn.parse(info.get("stopLsn")) : -1;
-            } catch (IllegalArgumentException e) {
-                stop = -1; // unreadable: treated as on every timeline's history, which keeps more, never less
-            }
+            BackupInfo info = s.engineInfo();
+            int timeline = info != null && info.timeline() > 0 ? info.timeline() : 1;
+            // unknown: treated as on every timeline's history, which keeps more, never less
+            long stop = info != null && info.stopLsn() != 0 ? info.stopLsn() : -1;
             return new Backup(s.id(), s.type(), s.startTime(), s.stopTime(), timeline, stop);
         }
     }

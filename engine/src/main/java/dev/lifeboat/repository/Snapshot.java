@@ -2,13 +2,17 @@ package dev.lifeboat.repository;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonInclude;
+import dev.lifeboat.engine.BackupInfo;
 import java.time.Instant;
 import java.util.List;
-import java.util.Map;
 
 /**
- * One backup's manifest ({@code snapshots/<id>}): engine metadata, the file tree with each file's chunk list and
+ * One backup's manifest ({@code snapshots/<id>}): the engine's section, the file tree with each file's chunk list and
  * SHA-256, and statistics. It is written last, after every pack and index it references is durable.
+ *
+ * @param engine     the engine that took the backup ({@code postgresql}), as {@link BackupInfo#engine()} names it too
+ * @param engineInfo the engine's section: a typed record of that engine, read by repository code only through the
+ *                   generic view {@link BackupInfo} ({@code PostgresBackupInfo.of(snapshot)} gives PostgreSQL's)
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @JsonIgnoreProperties(ignoreUnknown = true)
@@ -22,7 +26,7 @@ public record Snapshot(
         String host,
         String sourceDirectory,
         String compression,
-        Map<String, String> engineInfo,
+        BackupInfo engineInfo,
         List<Tablespace> tablespaces,
         List<FileEntry> files,
         Stats stats) {

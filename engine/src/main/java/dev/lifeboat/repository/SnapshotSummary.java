@@ -14,11 +14,7 @@ public final class SnapshotSummary {
         m.put("type", s.type());
         m.put("startTime", s.startTime().toString());
         m.put("stopTime", s.stopTime().toString());
-        m.put("startLsn", s.engineInfo().get("startLsn"));
-        m.put("stopLsn", s.engineInfo().get("stopLsn"));
-        m.put("timeline", Integer.parseInt(s.engineInfo().getOrDefault("timeline", "0")));
-        m.put("pgVersion", s.engineInfo().get("pgVersion"));
-        m.put("systemIdentifier", s.engineInfo().get("systemIdentifier"));
+        m.putAll(s.engineInfo().summary()); // the engine's own: PostgreSQL's LSNs, timeline, version, system id
         m.put("host", s.host());
         m.put("pgdata", s.sourceDirectory());
         m.put("compression", s.compression());

@@ -111,10 +111,9 @@ public final class WalVerifier {
             throws IOException {
         long t0 = System.nanoTime();
         List<BlobInfo> objects = archive.listObjects();
-        long segSize = snapshots.isEmpty()
+        long segSize = snapshots.isEmpty() || snapshots.getLast().engineInfo().walSegmentSize() == 0
                 ? 16L << 20
-                : Long.parseLong(
-                        snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+                : snapshots.getLast().engineInfo().walSegmentSize();
         Map<Integer, TreeSet<Long>> segments = new TreeMap<>();
         Map<Integer, TreeSet<Long>> partials = new TreeMap<>();
         Map<Integer, String> histories = new TreeMap<>();
@@ -153,7 +152,7 @@ public final class WalVerifier {
         checkGaps(snapshots, segments, segSize);
         // a timeline after the first is only followed back to its parent through its history file
         TreeSet<Integer> needHistory = new TreeSet<>(timelines);
-        snapshots.forEach(s -> needHistory.add(Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"))));
+        snapshots.forEach(s -> needHistory.add(timelineOf(s)));
         for (int tli : needHistory) {
             if (tli > 1 && !histories.containsKey(tli)) {
                 String name = TimelineHistory.fileName(tli);
@@ -247,6 +246,11 @@ public final class WalVerifier {
         return Integer.parseInt(walName.substring(0, 8), 16);
     }
 
+    /** The timeline a backup was taken on (1 if its manifest does not say). */
+    private static int timelineOf(Snapshot s) {
+        return s.engineInfo().timeline() > 0 ? s.engineInfo().timeline() : 1;
+    }
+
     /**
      * Segments a recovery would miss, per timeline: the recovery planner's gaps (between archived segments, and on
      * the path from the newest backup to the end of the archive), plus the segments between the end of the oldest
@@ -269,9 +273,9 @@ public final class WalVerifier {
         for (var e : segments.entrySet()) {
             int tli = e.getKey();
             Optional<Long> oldestEnd = snapshots.stream()
-                    .filter(s -> Integer.toString(tli).equals(s.engineInfo().getOrDefault("timeline", "1")))
-                    .filter(s -> s.engineInfo().get("stopLsn") != null)
-                    .map(s -> Lsn.segmentOf(Lsn.parse(s.engineInfo().get("stopLsn")), segSize))
+                    .filter(s -> timelineOf(s) == tli)
+                    .filter(s -> s.engineInfo().stopLsn() != 0)
+                    .map(s -> Lsn.segmentOf(s.engineInfo().stopLsn(), segSize))
                     .min(Long::compare);
             if (oldestEnd.isPresent()) {
                 for (long n = oldestEnd.get() + 1; n < e.getValue().first(); n++) {
@@ -337,11 +341,13 @@ public final class WalVerifier {
 
     private Context context(List<Snapshot> snapshots, long segSize, Map<Integer, TimelineHistory> histories) {
         Set<String> ids = new HashSet<>();
-        snapshots.forEach(
-                s -> Optional.ofNullable(s.engineInfo().get("systemIdentifier")).ifPresent(ids::add));
-        String major = snapshots.isEmpty()
-                ? null
-                : snapshots.getLast().engineInfo().getOrDefault("pgVersion", "").split("\\.")[0];
+        snapshots.stream()
+                .mapToLong(s -> s.engineInfo().systemIdentifier())
+                .filter(id -> id != 0)
+                .forEach(id -> ids.add(Long.toUnsignedString(id)));
+        String version =
+                snapshots.isEmpty() ? null : snapshots.getLast().engineInfo().serverVersion();
+        String major = snapshots.isEmpty() ? null : (version == null ? "" : version).split("\\.")[0];
         PgBinaries bins = null;
         try {
             bins = PgBinaries.forVersion(major);

@@ -3,6 +3,7 @@ package dev.lifeboat.repository;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.engine.postgres.PostgresBackupInfo;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Hosts;
@@ -53,7 +54,8 @@ class ReplayLeaseTest {
                 "h",
                 "/pg",
                 "zstd",
-                Map.of("startLsn", "0/3000028", "timeline", "3", "walSegmentSize", Long.toString(1L << 20)),
+                PostgresBackupInfo.fromLegacy(
+                        Map.of("startLsn", "0/3000028", "timeline", "3", "walSegmentSize", Long.toString(1L << 20))),
                 List.of(),
                 List.of(),
                 null);
@@ -71,7 +73,7 @@ class ReplayLeaseTest {
                 "h",
                 "/pg",
                 "zstd",
-                Map.of(),
+                PostgresBackupInfo.fromLegacy(Map.of()),
                 List.of(),
                 List.of(),
                 null);

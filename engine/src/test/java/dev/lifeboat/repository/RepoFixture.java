@@ -1,5 +1,6 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.engine.postgres.PostgresBackupInfo;
 import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
@@ -176,7 +177,7 @@ final class RepoFixture {
                 "testhost",
                 "/pgdata",
                 Compression.LOW.label(),
-                Map.of("pgVersion", "17"),
+                PostgresBackupInfo.fromLegacy(Map.of("pgVersion", "17")),
                 List.of(),
                 all,
                 new Snapshot.Stats(0, 0, 0, files.size(), 0, 0, 5.0));

@@ -1,6 +1,6 @@
 package dev.lifeboat.agent;
 
-import dev.lifeboat.engine.postgres.PgBackup;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.proto.v1.JobType;
@@ -49,7 +49,7 @@ final class BackupJob implements JobExecutor {
                 new PgBackupOptions(db.pgdata(), db.pghost(), db.pgport(), db.pguser(), type, compression, parallel);
         return ctx -> {
             Repository repo = ctx.openRepository();
-            Snapshot s = new PgBackup(repo, opts, ctx.progress(), ctx.cancellation()).run();
+            Snapshot s = Engines.postgresql().backup(repo, opts, ctx.progress(), ctx.cancellation());
             return SnapshotSummary.of(s);
         };
     }

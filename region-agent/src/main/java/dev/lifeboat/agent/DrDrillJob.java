@@ -1,5 +1,7 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.engine.Engine;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
@@ -47,31 +49,23 @@ final class DrDrillJob implements JobExecutor {
             try {
                 Files.createDirectories(work);
                 requireReachable(work);
-                PgRestore.Result restored = new PgRestore(
-                                r,
-                                new PgRestore.Options(
-                                        backup,
-                                        target,
-                                        parallel,
-                                        null,
-                                        null,
-                                        RecoveryTarget.latest(null),
-                                        ctx.walGetArgs()),
-                                ctx.progress(),
-                                ctx.cancellation())
-                        .run();
+                Engine engine = Engines.postgresql();
+                PgRestore.Result restored = engine.restore(
+                        r,
+                        new PgRestore.Options(
+                                backup, target, parallel, null, null, RecoveryTarget.latest(null), ctx.walGetArgs()),
+                        ctx.progress(),
+                        ctx.cancellation());
                 Snapshot snap = r.loadSnapshot(restored.backupId());
                 ctx.message(
                         "drill",
                         "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
                                 + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
-                PgValidator.Report report = new PgValidator(
-                                r, target, snap, parallel, ctx.progress(), ctx.cancellation())
-                        .restored(restored)
-                        .run();
-                long stopLsn = Lsn.parse(snap.engineInfo().get("stopLsn"));
-                long segSize =
-                        Long.parseLong(snap.engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+                PgValidator.Report report = engine.validate(r, restored, parallel, ctx.progress(), ctx.cancellation());
+                long stopLsn = snap.engineInfo().stopLsn();
+                long segSize = snap.engineInfo().walSegmentSize() > 0
+                        ? snap.engineInfo().walSegmentSize()
+                        : 16L << 20;
                 Long endLsn = recoveryEnd(target);
 
                 Map<String, Object> out = new LinkedHashMap<>();

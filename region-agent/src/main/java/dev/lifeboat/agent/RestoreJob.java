@@ -1,5 +1,7 @@
 package dev.lifeboat.agent;
 
+import dev.lifeboat.engine.Engine;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
@@ -61,24 +63,15 @@ final class RestoreJob implements JobExecutor {
         RecoveryTarget rt = pitr ? recoveryTarget(p) : null;
         return ctx -> {
             Repository r = ctx.openRepository();
-            PgRestore.Result result = new PgRestore(
-                            r,
-                            new PgRestore.Options(
-                                    backup, target, parallel, null, owner, rt, ctx.walGetArgs(), archiveMode),
-                            ctx.progress(),
-                            ctx.cancellation())
-                    .run();
+            Engine engine = Engines.postgresql();
+            PgRestore.Result result = engine.restore(
+                    r,
+                    new PgRestore.Options(backup, target, parallel, null, owner, rt, ctx.walGetArgs(), archiveMode),
+                    ctx.progress(),
+                    ctx.cancellation());
             PgValidator.Report report = null;
             if (validate) {
-                report = new PgValidator(
-                                r,
-                                target,
-                                r.loadSnapshot(result.backupId()),
-                                parallel,
-                                ctx.progress(),
-                                ctx.cancellation())
-                        .restored(result)
-                        .run();
+                report = engine.validate(r, result, parallel, ctx.progress(), ctx.cancellation());
             }
             Map<String, Object> out = new LinkedHashMap<>();
             // the throughput the controller's RTO estimate uses, as a drill reports it

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.cli.commands.repo.ExpireCommand;
+import dev.lifeboat.engine.postgres.PostgresBackupInfo;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.compress.Compression;
@@ -154,7 +155,7 @@ class ExpirerTest {
             contentIds.add(ChunkId.of(repo.chunkIds().idOf(content, off, Math.min(CHUNK, content.length - off))));
         }
         String id = ID_TIME.format(start) + "F-" + HexFormat.of().toHexDigits((short) start.getEpochSecond());
-        Map<String, String> info = Map.of(
+        PostgresBackupInfo info = PostgresBackupInfo.fromLegacy(Map.of(
                 "pgVersion",
                 "15.8",
                 "startLsn",
@@ -164,7 +165,7 @@ class ExpirerTest {
                 "timeline",
                 Integer.toString(timeline),
                 "walSegmentSize",
-                Long.toString(SEG));
+                Long.toString(SEG)));
         List<Snapshot.FileEntry> files = List.of(
                 new Snapshot.FileEntry(
                         "base", Snapshot.Kind.DIRECTORY, 0700, "postgres", "postgres", 0, 0, null, null, null),
@@ -687,7 +688,7 @@ class ExpirerTest {
                 k.host(),
                 k.sourceDirectory(),
                 k.compression(),
-                Map.of("pgVersion", "15.8"),
+                PostgresBackupInfo.fromLegacy(Map.of("pgVersion", "15.8")),
                 k.tablespaces(),
                 k.files(),
                 k.stats()));

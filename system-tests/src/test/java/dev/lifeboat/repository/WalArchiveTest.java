@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.engine.postgres.PgTestSupport;
+import dev.lifeboat.engine.postgres.PostgresBackupInfo;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
@@ -549,7 +550,7 @@ class WalArchiveTest {
                 "prod-host",
                 "/srv/prod",
                 "zstd",
-                Map.of("systemIdentifier", Long.toUnsignedString(SYSID)),
+                PostgresBackupInfo.fromLegacy(Map.of("systemIdentifier", Long.toUnsignedString(SYSID))),
                 List.of(),
                 List.of(),
                 null));

@@ -1,5 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
+import dev.lifeboat.repository.Snapshot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -90,7 +91,7 @@ public record ClusterIdentity(
 
     /** The clusterId a backup manifest records ({@code engineInfo.clusterId}); backups made before it existed are the
      * origin's. */
-    public static String ofBackup(Map<String, String> engineInfo) {
-        return engineInfo.getOrDefault("clusterId", ORIGIN);
+    public static String ofBackup(Snapshot backup) {
+        return PostgresBackupInfo.of(backup).clusterId();
     }
 }

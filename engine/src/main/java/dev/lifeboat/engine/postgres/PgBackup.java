@@ -117,153 +117,207 @@ public final class PgBackup {
         Instant start = Instant.now();
 
         try (Connection conn = open(conns)) {
-            Map<String, String> info = checkServer(conn, pgdata, systemId);
-            info.put("clusterId", identity.clusterId());
-            // a repository belongs to one cluster's system identifier (its WAL archive too)
+            // check the server: it runs the cluster at PGDATA and is a primary of a supported version
+            Server server = checkServer(conn, pgdata, systemId);
+            // bind the repository: it belongs to one cluster's system identifier (its WAL archive too)
             RepositoryBinding.requireOrBind(
                     repo, systemId, "backup of PGDATA " + pgdata.path() + " (" + identity.describe() + ")");
-            int currentTimeline =
-                    Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
-            // the parent is chosen under the lock: expire cannot delete it (and the chunks it names) between the
-            // choice and the end of this backup
-            try (RepositoryLock lock = RepositoryLock.acquire(
-                    repo, RepositoryLock.Mode.APPEND, "backup", requestedType + " of " + pgdata.path())) {
-                Snapshot parent = requestedType.equals("full")
-                        ? null
-                        : findParent(
-                                requestedType,
-                                identity,
-                                currentTimeline,
-                                timelineHistory(pgdata.path(), currentTimeline));
-                String type = parent == null ? "full" : requestedType;
-                if (parent == null && !requestedType.equals("full")) {
-                    log.warn(
-                            "no earlier backup of this cluster's line of history in {}: taking a full backup instead "
-                                    + "of {}",
-                            repo.uri(),
-                            requestedType);
-                }
-                String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
-                        + HexFormat.of()
-                                .toHexDigits((short) ThreadLocalRandom.current().nextInt());
-                String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
-                exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
-                String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
-                int timeline =
-                        Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
-                log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
-                if ("on".equals(info.get("dataChecksums"))) {
-                    pageChecksums = new PageChecksums(
-                            Integer.parseInt(info.get("blockSize")),
-                            Long.parseLong(queryOne(conn, "select blocks_per_segment::text from pg_control_init()")),
-                            Lsn.parse(startLsn));
-                }
-                List<Snapshot.Tablespace> tablespaces = tablespaces(conn);
-
-                List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
-                List<SourceFile> files = new ArrayList<>();
-                scan(pgdata.path(), "", entries, files, tablespaces);
-                ChunkIndex index = repo.loadIndex();
-                RepositoryConfig.Chunking ck = repo.config().chunking();
-                long bytesRead;
+            int currentTimeline = checkpointTimeline(conn);
+            String what = requestedType + " of " + pgdata.path();
+            // lock the repository: the parent is chosen under the lock, so expire cannot delete it (and the chunks it
+            // names) between the choice and the end of this backup
+            try (RepositoryLock lock = RepositoryLock.acquire(repo, RepositoryLock.Mode.APPEND, "backup", what)) {
+                // choose the parent: for incr/diff the newest (full) backup of this line of history, else none
+                Snapshot parent = chooseParent(requestedType, identity, currentTimeline, pgdata.path());
+                // start the backup: a temporary replication slot keeps its WAL, then pg_backup_start
+                Started started = startBackup(conn, start, parent == null ? "full" : requestedType, server);
+                // list the files: PGDATA and the tablespaces' own directories, less what a restore must not hold
+                Listing listing = listFiles(pgdata.path(), started.tablespaces());
+                ChunkIndex index = repo.loadIndex(); // what the repository holds already (deduplication)
                 try (ChunkWriter writer =
                         new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
-                    files.sort(
-                            Comparator.comparingLong((SourceFile f) -> f.attrs().size())
-                                    .reversed());
-                    long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
-                    ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
-                    ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
-                    copyFiles(
-                            files,
-                            writer,
-                            ck,
-                            copy,
-                            entries,
-                            parent,
-                            deltaReader,
-                            index,
-                            Integer.parseInt(info.get("blockSize")));
-                    copy.finish(null);
-                    if (pageChecksums != null) {
-                        info.put("pagesChecksummed", Long.toString(pageChecksums.pagesChecked()));
-                        String bad = pageChecksums.describe();
-                        if (!bad.isEmpty()) {
-                            info.put("pageChecksumFailures", bad);
-                            log.warn(
-                                    "backup {}: page checksum failures (the pages were backed up as they are on disk): "
-                                            + "{}",
-                                    id,
-                                    bad);
-                        }
-                    }
-
-                    cancel.throwIfCancelled();
-                    String[] stop = stopBackup(conn);
-                    String stopLsn = stop[0];
-                    Map<String, String> label = parseLabel(stop[1]);
-                    info.put("startLsn", startLsn);
-                    info.put("stopLsn", stopLsn);
-                    info.put("timeline", Integer.toString(timeline));
-                    info.put("backupLabel", stop[1]);
-                    if (stop[2] != null && !stop[2].isBlank()) {
-                        info.put("tablespaceMap", stop[2]);
-                    }
-                    info.put("startWal", label.getOrDefault("START WAL LOCATION", ""));
-                    copyWal(
-                            pgdata.path(),
-                            timeline,
-                            Lsn.parse(startLsn),
-                            Lsn.parse(stopLsn),
-                            Long.parseLong(info.get("walSegmentSize")),
-                            writer,
-                            ck,
-                            entries);
-                    checkSlot(conn, slot);
-                    exec(conn, "select pg_drop_replication_slot('" + slot + "')");
+                    // copy the files: in parallel, page checksums checked, unchanged files and blocks taken over
+                    // from the parent
+                    ProgressTracker copy = copyFiles(started, listing, parent, index, writer, server.blockSize());
+                    // stop the backup: pg_backup_stop gives the stop LSN, the backup label and the tablespace map
+                    Stopped stopped = stopBackup(conn);
+                    // copy the WAL from start to stop LSN into the backup, so that it restores on its own
+                    copyWal(pgdata.path(), started, stopped, server.walSegmentSize(), writer, listing.entries());
+                    // check the WAL was kept: the slot was not invalidated while the backup ran; drop it
+                    dropSlot(conn, started.slot());
+                    // store the last packs and the index of this backup's new chunks
                     writer.finish();
-                    bytesRead = copy.bytesDone() - skippedBytes.get() + walBytes(entries);
-
-                    Instant stopTime = Instant.now();
-                    List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
-                    sorted.sort(Comparator.comparing(Snapshot.FileEntry::path));
-                    Snapshot.Stats stats = new Snapshot.Stats(
-                            bytesRead,
-                            writer.newBytes(),
-                            writer.storedBytes(),
-                            sorted.stream()
-                                    .filter(f -> f.kind() == Snapshot.Kind.FILE)
-                                    .count(),
-                            writer.totalChunks(),
-                            writer.newChunks(),
-                            (stopTime.toEpochMilli() - start.toEpochMilli()) / 1000.0);
-                    Snapshot snap = new Snapshot(
-                            id,
-                            type,
-                            "postgresql",
-                            parent == null ? null : parent.id(),
-                            start,
-                            stopTime,
-                            Hosts.name(),
-                            pgdata.path().toString(),
-                            opts.compression().label(),
-                            info,
-                            tablespaces,
-                            sorted,
-                            stats);
-                    // the commit point: only while this process still holds the lock (a holder frozen past its lease
-                    // may
-                    // have been declared stale, and gc may have run)
-                    lock.assertHeld();
-                    repo.saveSnapshot(snap);
-                    log.info("backup {} complete: {} bytes read, {} bytes stored", id, bytesRead, stats.bytesStored());
-                    return snap;
+                    // write the manifest: the commit point, only while this process still holds the lock
+                    return writeManifest(
+                            lock, pgdata, identity, server, started, stopped, parent, listing, copy, writer);
                 }
             }
         } catch (SQLException e) {
             throw new PgException(
                     "backup failed talking to PostgreSQL (" + conns.describe() + "): " + e.getMessage(), e);
         }
+    }
+
+    private static int checkpointTimeline(Connection conn) throws SQLException {
+        return Integer.parseInt(queryOne(conn, "select timeline_id::text from pg_control_checkpoint()"));
+    }
+
+    /** The parent of an incremental or differential backup (null for a full one, or when there is none). */
+    private Snapshot chooseParent(String requestedType, ClusterIdentity identity, int currentTimeline, Path pgdata)
+            throws IOException {
+        Snapshot parent = requestedType.equals("full")
+                ? null
+                : findParent(requestedType, identity, currentTimeline, timelineHistory(pgdata, currentTimeline));
+        if (parent == null && !requestedType.equals("full")) {
+            log.warn(
+                    "no earlier backup of this cluster's line of history in {}: taking a full backup instead of {}",
+                    repo.uri(),
+                    requestedType);
+        }
+        return parent;
+    }
+
+    /**
+     * A backup under way.
+     *
+     * @param timeline the timeline of the checkpoint the backup started from
+     */
+    private record Started(
+            String id,
+            String type,
+            Instant start,
+            String slot,
+            long startLsn,
+            int timeline,
+            List<Snapshot.Tablespace> tablespaces) {}
+
+    /** Creates the slot that keeps the backup's WAL and starts the backup on this connection. */
+    private Started startBackup(Connection conn, Instant start, String type, Server server) throws SQLException {
+        String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
+                + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
+        String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
+        exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
+        String startLsn = queryOne(conn, "select pg_backup_start('lifeboat " + id + "', true)::text");
+        int timeline = checkpointTimeline(conn);
+        log.info("backup {} started at {} on timeline {}", id, startLsn, timeline);
+        if (server.dataChecksums()) {
+            pageChecksums = new PageChecksums(
+                    server.blockSize(),
+                    Long.parseLong(queryOne(conn, "select blocks_per_segment::text from pg_control_init()")),
+                    Lsn.parse(startLsn));
+        }
+        return new Started(id, type, start, slot, Lsn.parse(startLsn), timeline, tablespaces(conn));
+    }
+
+    /** What the walk found: entries for directories and symlinks (files are added as they are copied), and files. */
+    private record Listing(List<Snapshot.FileEntry> entries, List<SourceFile> files) {}
+
+    private Listing listFiles(Path pgdata, List<Snapshot.Tablespace> tablespaces) throws IOException {
+        List<Snapshot.FileEntry> entries = Collections.synchronizedList(new ArrayList<>());
+        List<SourceFile> files = new ArrayList<>();
+        scan(pgdata, "", entries, files, tablespaces);
+        return new Listing(entries, files);
+    }
+
+    /** Copies every listed file, largest first; returns the copy's progress (its bytes are the bytes gone through). */
+    private ProgressTracker copyFiles(
+            Started started, Listing listing, Snapshot parent, ChunkIndex index, ChunkWriter writer, int pageSize)
+            throws IOException {
+        List<SourceFile> files = listing.files();
+        files.sort(Comparator.comparingLong((SourceFile f) -> f.attrs().size()).reversed());
+        long total = files.stream().mapToLong(f -> f.attrs().size()).sum();
+        ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
+        ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
+        copyInParallel(
+                files, writer, repo.config().chunking(), copy, listing.entries(), parent, deltaReader, index, pageSize);
+        copy.finish(null);
+        String bad = pageChecksums == null ? "" : pageChecksums.describe();
+        if (!bad.isEmpty()) {
+            log.warn(
+                    "backup {}: page checksum failures (the pages were backed up as they are on disk): {}",
+                    started.id(),
+                    bad);
+        }
+        cancel.throwIfCancelled();
+        return copy;
+    }
+
+    /**
+     * What {@code pg_backup_stop} returned.
+     *
+     * @param tablespaceMap null when blank
+     */
+    private record Stopped(long stopLsn, String backupLabel, String tablespaceMap) {
+        /** The label's {@code START WAL LOCATION} ({@code 0/2000028 (file …)}), or "" if it has none. */
+        String startWal() {
+            return parseLabel(backupLabel).getOrDefault("START WAL LOCATION", "");
+        }
+    }
+
+    /** Writes the manifest, which makes the backup exist: only while this process still holds the lock. */
+    private Snapshot writeManifest(
+            RepositoryLock lock,
+            PgDataDirectory pgdata,
+            ClusterIdentity identity,
+            Server server,
+            Started started,
+            Stopped stopped,
+            Snapshot parent,
+            Listing listing,
+            ProgressTracker copy,
+            ChunkWriter writer)
+            throws IOException {
+        List<Snapshot.FileEntry> entries = listing.entries();
+        long bytesRead = copy.bytesDone() - skippedBytes.get() + walBytes(entries);
+        Instant stopTime = Instant.now();
+        List<Snapshot.FileEntry> sorted = new ArrayList<>(entries);
+        sorted.sort(Comparator.comparing(Snapshot.FileEntry::path));
+        Snapshot.Stats stats = new Snapshot.Stats(
+                bytesRead,
+                writer.newBytes(),
+                writer.storedBytes(),
+                sorted.stream().filter(f -> f.kind() == Snapshot.Kind.FILE).count(),
+                writer.totalChunks(),
+                writer.newChunks(),
+                (stopTime.toEpochMilli() - started.start().toEpochMilli()) / 1000.0);
+        String checksumFailures = pageChecksums == null ? "" : pageChecksums.describe();
+        PostgresBackupInfo info = new PostgresBackupInfo(
+                server.version(),
+                server.versionNum(),
+                server.systemIdentifier(),
+                server.walSegmentSize(),
+                server.blockSize(),
+                server.dataChecksums(),
+                server.superuser(),
+                server.pgdataOwner(),
+                identity.clusterId(),
+                started.timeline(),
+                started.startLsn(),
+                stopped.stopLsn(),
+                stopped.startWal(),
+                stopped.backupLabel(),
+                stopped.tablespaceMap(),
+                pageChecksums == null ? null : pageChecksums.pagesChecked(),
+                checksumFailures.isEmpty() ? null : checksumFailures);
+        Snapshot snap = new Snapshot(
+                started.id(),
+                started.type(),
+                PostgresEngine.NAME,
+                parent == null ? null : parent.id(),
+                started.start(),
+                stopTime,
+                Hosts.name(),
+                pgdata.path().toString(),
+                opts.compression().label(),
+                info,
+                started.tablespaces(),
+                sorted,
+                stats);
+        // a holder frozen past its lease may have been declared stale, and gc may have run
+        lock.assertHeld();
+        repo.saveSnapshot(snap);
+        log.info("backup {} complete: {} bytes read, {} bytes stored", started.id(), bytesRead, stats.bytesStored());
+        return snap;
     }
 
     private static long walBytes(List<Snapshot.FileEntry> entries) {
@@ -331,10 +385,25 @@ public final class PgBackup {
         }
     }
 
+    /**
+     * What the server says about itself, for the manifest.
+     *
+     * @param version    {@code server_version}
+     * @param versionNum {@code server_version_num}
+     */
+    private record Server(
+            String version,
+            int versionNum,
+            long systemIdentifier,
+            long walSegmentSize,
+            int blockSize,
+            boolean dataChecksums,
+            String superuser,
+            String pgdataOwner) {}
+
     /** Checks that the server we reached runs the cluster at PGDATA, and collects its metadata. */
-    private Map<String, String> checkServer(Connection conn, PgDataDirectory pgdata, long systemId)
+    private Server checkServer(Connection conn, PgDataDirectory pgdata, long systemId)
             throws SQLException, IOException {
-        Map<String, String> info = new LinkedHashMap<>();
         long serverSystemId = Long.parseLong(queryOne(conn, "select system_identifier::text from pg_control_system()"));
         if (serverSystemId != systemId) {
             throw new PgException(
@@ -357,15 +426,15 @@ public final class PgBackup {
             throw new PgException(
                     "the server is a standby; back up the primary (backups from standbys are not supported yet)");
         }
-        info.put("pgVersion", queryOne(conn, "show server_version"));
-        info.put("pgVersionNum", Integer.toString(versionNum));
-        info.put("systemIdentifier", Long.toUnsignedString(systemId));
-        info.put("walSegmentSize", queryOne(conn, "select setting from pg_settings where name = 'wal_segment_size'"));
-        info.put("blockSize", queryOne(conn, "show block_size"));
-        info.put("dataChecksums", queryOne(conn, "show data_checksums"));
-        info.put("superuser", queryOne(conn, "select rolname from pg_roles where oid = 10"));
-        info.put("pgdataOwner", pgdata.owner());
-        return info;
+        return new Server(
+                queryOne(conn, "show server_version"),
+                versionNum,
+                systemId,
+                Long.parseLong(queryOne(conn, "select setting from pg_settings where name = 'wal_segment_size'")),
+                Integer.parseInt(queryOne(conn, "show block_size")),
+                "on".equals(queryOne(conn, "show data_checksums")),
+                queryOne(conn, "select rolname from pg_roles where oid = 10"),
+                pgdata.owner());
     }
 
     private List<Snapshot.Tablespace> tablespaces(Connection conn) throws SQLException {
@@ -551,18 +620,15 @@ public final class PgBackup {
         List<String> ids = repo.listSnapshotIds();
         for (int i = ids.size() - 1; i >= 0; i--) {
             Snapshot s = repo.loadSnapshot(ids.get(i));
-            Map<String, String> e = s.engineInfo();
-            if (!Long.toUnsignedString(identity.systemIdentifier()).equals(e.get("systemIdentifier"))
-                    || !identity.clusterId().equals(ClusterIdentity.ofBackup(e))) {
+            if (!(s.engineInfo() instanceof PostgresBackupInfo e)
+                    || e.systemIdentifier() != identity.systemIdentifier()
+                    || !identity.clusterId().equals(e.clusterId())) {
                 continue;
             }
-            int tli;
-            long stop;
-            try {
-                tli = Integer.parseInt(e.getOrDefault("timeline", ""));
-                stop = Lsn.parse(e.get("stopLsn"));
-            } catch (RuntimeException unreadable) {
-                continue;
+            int tli = e.timeline();
+            long stop = e.stopLsn();
+            if (tli == 0 || stop == 0) {
+                continue; // not recorded: no parent
             }
             if (!history.contains(tli, stop)) {
                 log.info(
@@ -640,7 +706,7 @@ public final class PgBackup {
                 f.stamp());
     }
 
-    private void copyFiles(
+    private void copyInParallel(
             List<SourceFile> files,
             ChunkWriter writer,
             RepositoryConfig.Chunking ck,
@@ -864,14 +930,16 @@ public final class PgBackup {
     /** Copies the WAL segments from the start to the stop LSN (and timeline history files) into the backup. */
     private void copyWal(
             Path pgdata,
-            int timeline,
-            long startLsn,
-            long stopLsn,
+            Started started,
+            Stopped stopped,
             long segSize,
             ChunkWriter writer,
-            RepositoryConfig.Chunking ck,
             List<Snapshot.FileEntry> entries)
             throws IOException {
+        int timeline = started.timeline();
+        long startLsn = started.startLsn();
+        long stopLsn = stopped.stopLsn();
+        RepositoryConfig.Chunking ck = repo.config().chunking();
         Path walDir = pgdata.resolve("pg_wal");
         List<Path> wal = new ArrayList<>();
         for (long seg = Lsn.segmentOf(startLsn, segSize); seg <= Lsn.segmentOf(stopLsn, segSize); seg++) {
@@ -907,16 +975,24 @@ public final class PgBackup {
         progress.finish(null);
     }
 
-    private String[] stopBackup(Connection conn) throws SQLException {
+    private Stopped stopBackup(Connection conn) throws SQLException {
         // wait_for_archive = false: the WAL the backup needs is copied into it; the call still switches segments
         try (Statement st = conn.createStatement();
                 ResultSet rs = st.executeQuery("select lsn::text, labelfile, spcmapfile from pg_backup_stop(false)")) {
             rs.next();
-            return new String[] {rs.getString(1), rs.getString(2), rs.getString(3)};
+            String spcMap = rs.getString(3);
+            return new Stopped(
+                    Lsn.parse(rs.getString(1)), rs.getString(2), spcMap == null || spcMap.isBlank() ? null : spcMap);
         }
     }
 
-    private void checkSlot(Connection conn, String slot) throws SQLException {
+    /** Fails if the slot that kept the backup's WAL was invalidated (the WAL copied may be incomplete); drops it. */
+    private static void dropSlot(Connection conn, String slot) throws SQLException {
+        checkSlot(conn, slot);
+        exec(conn, "select pg_drop_replication_slot('" + slot + "')");
+    }
+
+    private static void checkSlot(Connection conn, String slot) throws SQLException {
         try (PreparedStatement ps = conn.prepareStatement(
                 "select coalesce(wal_status, '') from pg_replication_slots where slot_name = ?")) {
             ps.setString(1, slot);

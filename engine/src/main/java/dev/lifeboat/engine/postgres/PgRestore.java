@@ -4,7 +4,6 @@ import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.ChunkId;
-import dev.lifeboat.repository.ChunkIndex;
 import dev.lifeboat.repository.ChunkReader;
 import dev.lifeboat.repository.ContentDigest;
 import dev.lifeboat.repository.FileBackup;
@@ -41,6 +40,7 @@ import java.util.Comparator;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -148,108 +148,184 @@ public final class PgRestore {
 
     public Result run() throws IOException {
         long t0 = System.nanoTime();
+        // lock the repository (shared): gc and expire cannot delete what this restore reads
         try (RepositoryLock lock = RepositoryLock.acquire(
                 repo, RepositoryLock.Mode.SHARED, "restore", opts.target().toString())) {
-            RecoveryPlanner.Plan plan = null;
-            RecoveryPlanner planner = null;
-            String id;
-            if (opts.recoveryTarget() != null) {
-                planner = new RecoveryPlanner(repo);
-                plan = planner.plan(opts.recoveryTarget(), opts.backupId());
-                id = plan.backup().id();
-                refuseSharedTablespaces(planner.tablespacesCreatedDuringReplay(plan, opts.recoveryTarget()));
-            } else {
-                id = repo.resolveSnapshotId(opts.backupId());
-            }
-            Snapshot snap = repo.loadSnapshot(id);
-            // every restore is an archive recovery that ends on a new timeline: without a target, at the end of the
-            // backup (a copy that only did crash recovery would continue its source's timeline and WAL names)
-            RecoveryTarget rt = opts.recoveryTarget() != null
-                    ? opts.recoveryTarget()
-                    : RecoveryTarget.immediate(
-                            Integer.parseInt(snap.engineInfo().getOrDefault("timeline", "1")));
-            int timeline = plan != null ? plan.targetTimeline() : Integer.parseInt(rt.timeline());
+            // plan: which backup, and for a recovery target the replay that reaches it (timeline, WAL segments)
+            Planned planned = plan();
+            Snapshot snap = planned.backup();
+            // check the target: the target and tablespace directories are empty; who will own the files
             Path target = opts.target().toAbsolutePath().normalize();
-            requireEmpty(target, "target directory");
-            Map<String, Path> spcLocations = tablespaceLocations(snap);
-            for (Path loc : spcLocations.values()) {
-                requireEmpty(loc, "tablespace directory");
-            }
+            Map<String, Path> spcLocations = checkTargets(target, snap);
             Owner owner = resolveOwner(snap);
-            ChunkIndex index = repo.loadIndex();
-            ChunkReader reader = new ChunkReader(repo, index);
-
-            // phase 1: directories and symlinks
-            createDirectory(target, 0700, owner);
-            Snapshot.FileEntry pgControl = createTree(snap, target, spcLocations, owner);
-            List<Snapshot.FileEntry> files = new ArrayList<>(snap.files().stream()
-                    .filter(e -> e.kind() == Snapshot.Kind.FILE && e != pgControl)
-                    .toList());
-
-            // phase 2: every file but pg_control, in parallel, checked as written
-            files.sort(Comparator.comparingLong(Snapshot.FileEntry::size).reversed());
-            long total = snap.totalFileBytes();
-            ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
-            writeFiles(id, target, files, reader, owner, progress);
-
-            // phase 3: what makes the directory recover as intended, each file durable before pg_control exists.
-            // Replaying archived WAL takes a lease while the shared lock still keeps expire out, so expire either ran
-            // before or sees the lease and keeps the WAL from this backup's start on (a restore to the end of the
-            // backup needs none: the backup holds its own WAL)
-            ReplayLease.Lease lease = plan != null ? ReplayLease.create(repo.store(), snap, target) : null;
+            ChunkReader reader = new ChunkReader(repo, repo.loadIndex());
+            // create directories and symlinks (tablespace links point to their new locations)
+            Snapshot.FileEntry pgControl = createDirectories(snap, target, spcLocations, owner);
+            // copy files: every file but pg_control, in parallel, each checked against the manifest as written
+            Copied copied = copyFiles(snap, target, pgControl, reader, owner);
+            // take a replay lease: while the shared lock still keeps expire out, so expire either ran before or sees
+            // the lease and keeps the WAL from this backup's start on (a restore to the end of the backup needs none:
+            // the backup holds its own WAL)
+            ReplayLease.Lease lease = planned.plan() != null ? ReplayLease.create(repo.store(), snap, target) : null;
             try {
-                String marker =
-                        ClusterIdentity.newMarker(id, ClusterIdentity.ofBackup(snap.engineInfo()), Instant.now());
-                writeDurably(target, "backup_label", snap.engineInfo().get("backupLabel"), owner);
-                writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
-                String spcMap = remapTablespaceMap(snap, spcLocations);
-                if (spcMap != null) {
-                    writeDurably(target, "tablespace_map", spcMap, owner);
-                }
-                writeRecoverySettings(
-                        target,
-                        rt,
-                        timeline,
-                        plan == null ? null : plan.lastSegment(),
-                        plan == null ? List.of() : plan.expectedRanges(planner),
-                        lease,
-                        owner);
-                writeDurably(target, "recovery.signal", "", owner);
-                fsyncDirectory(target);
-
-                // phase 4: last, pg_control: without it the directory cannot be started, so a failure above never
-                // looks restorable
-                writeFile(id, target, pgControl, reader, owner, progress);
-                progress.finish(null);
-                fsyncTree(target);
-                for (Path loc : spcLocations.values()) {
-                    fsyncTree(loc);
-                }
+                // write the recovery files: what makes the directory recover as intended, each durable before
+                // pg_control exists
+                writeRecoveryFiles(planned, target, spcLocations, lease, owner);
+                // write pg_control last: without it the directory cannot be started, so a failure above never looks
+                // restorable
+                writeControlFile(snap, target, spcLocations, pgControl, reader, owner, copied.progress());
             } catch (IOException | RuntimeException e) {
                 if (lease != null) {
                     ReplayLease.release(repo.store(), lease.id());
                 }
                 throw e;
             }
-            Map<String, String> spcOut = new HashMap<>();
-            spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
-            return new Result(
-                    id,
-                    target,
-                    files.size() + 1L,
-                    progress.bytesDone(),
-                    (System.nanoTime() - t0) / 1e9,
-                    spcOut,
-                    owner.user == null ? Processes.currentUser() : owner.user.getName(),
-                    rt.describe(),
-                    timeline,
-                    plan == null ? snap.stopTime() : plan.recoverableUntil(),
-                    List.of("postgresql.auto.conf"),
-                    ClusterIdentity.of(target).clusterId(),
-                    lease == null ? null : lease.id(),
-                    plan == null ? null : plan.historyNote(),
-                    mustReplayPast(plan, rt));
+            return result(planned, target, spcLocations, owner, copied, lease, t0);
         }
+    }
+
+    /**
+     * The restore's plan.
+     *
+     * @param planner  the recovery planner (null without a recovery target)
+     * @param plan     the replay to the recovery target (null without one)
+     * @param target   the recovery target: the requested one, or the end of the backup on its timeline
+     * @param timeline the timeline recovery follows
+     */
+    private record Planned(
+            RecoveryPlanner planner, RecoveryPlanner.Plan plan, Snapshot backup, RecoveryTarget target, int timeline) {}
+
+    private Planned plan() throws IOException {
+        RecoveryPlanner.Plan plan = null;
+        RecoveryPlanner planner = null;
+        String id;
+        if (opts.recoveryTarget() != null) {
+            planner = new RecoveryPlanner(repo);
+            plan = planner.plan(opts.recoveryTarget(), opts.backupId());
+            id = plan.backup().id();
+            refuseSharedTablespaces(planner.tablespacesCreatedDuringReplay(plan, opts.recoveryTarget()));
+        } else {
+            id = repo.resolveSnapshotId(opts.backupId());
+        }
+        Snapshot snap = repo.loadSnapshot(id);
+        // every restore is an archive recovery that ends on a new timeline: without a target, at the end of the
+        // backup (a copy that only did crash recovery would continue its source's timeline and WAL names)
+        int backupTimeline = PostgresBackupInfo.of(snap).timeline();
+        RecoveryTarget rt = opts.recoveryTarget() != null
+                ? opts.recoveryTarget()
+                : RecoveryTarget.immediate(backupTimeline > 0 ? backupTimeline : 1);
+        int timeline = plan != null ? plan.targetTimeline() : Integer.parseInt(rt.timeline());
+        return new Planned(planner, plan, snap, rt, timeline);
+    }
+
+    /** Refuses a target or tablespace directory that is not empty; returns where each tablespace goes. */
+    private Map<String, Path> checkTargets(Path target, Snapshot snap) throws IOException {
+        requireEmpty(target, "target directory");
+        Map<String, Path> spcLocations = tablespaceLocations(snap);
+        for (Path loc : spcLocations.values()) {
+            requireEmpty(loc, "tablespace directory");
+        }
+        return spcLocations;
+    }
+
+    /** Creates the target, then the directories and symlinks of the backup; returns its pg_control entry. */
+    private static Snapshot.FileEntry createDirectories(
+            Snapshot snap, Path target, Map<String, Path> spcLocations, Owner owner) throws IOException {
+        createDirectory(target, 0700, owner);
+        return createTree(snap, target, spcLocations, owner);
+    }
+
+    /** What {@link #copyFiles} wrote: every file but pg_control, and the progress pg_control still adds to. */
+    private record Copied(List<Snapshot.FileEntry> files, ProgressTracker progress) {}
+
+    private Copied copyFiles(Snapshot snap, Path target, Snapshot.FileEntry pgControl, ChunkReader reader, Owner owner)
+            throws IOException {
+        List<Snapshot.FileEntry> files = new ArrayList<>(snap.files().stream()
+                .filter(e -> e.kind() == Snapshot.Kind.FILE && e != pgControl)
+                .toList());
+        files.sort(Comparator.comparingLong(Snapshot.FileEntry::size).reversed());
+        long total = snap.totalFileBytes();
+        ProgressTracker progress = new ProgressTracker("restore", "copy", total, files.size() + 1, listener);
+        writeFiles(snap.id(), target, files, reader, owner, progress);
+        return new Copied(files, progress);
+    }
+
+    /**
+     * backup_label, the restore marker, tablespace_map, the recovery settings in postgresql.auto.conf and
+     * recovery.signal, each written durably; then the target directory is synced.
+     */
+    private void writeRecoveryFiles(
+            Planned planned, Path target, Map<String, Path> spcLocations, ReplayLease.Lease lease, Owner owner)
+            throws IOException {
+        Snapshot snap = planned.backup();
+        PostgresBackupInfo info = PostgresBackupInfo.of(snap);
+        RecoveryTarget rt = planned.target();
+        String marker = ClusterIdentity.newMarker(snap.id(), info.clusterId(), Instant.now());
+        writeDurably(target, "backup_label", info.backupLabel(), owner);
+        writeDurably(target, PgFileRules.RESTORE_MARKER, marker, owner);
+        String spcMap = remapTablespaceMap(info, spcLocations);
+        if (spcMap != null) {
+            writeDurably(target, "tablespace_map", spcMap, owner);
+        }
+        RecoveryPlanner.Plan plan = planned.plan();
+        writeRecoverySettings(
+                target,
+                rt,
+                planned.timeline(),
+                plan == null ? null : plan.lastSegment(),
+                plan == null ? List.of() : plan.expectedRanges(planned.planner()),
+                lease,
+                owner);
+        writeDurably(target, "recovery.signal", "", owner);
+        fsyncDirectory(target);
+    }
+
+    /** Writes global/pg_control, then syncs every directory of the target and of the tablespaces. */
+    private void writeControlFile(
+            Snapshot snap,
+            Path target,
+            Map<String, Path> spcLocations,
+            Snapshot.FileEntry pgControl,
+            ChunkReader reader,
+            Owner owner,
+            ProgressTracker progress)
+            throws IOException {
+        writeFile(snap.id(), target, pgControl, reader, owner, progress);
+        progress.finish(null);
+        fsyncTree(target);
+        for (Path loc : spcLocations.values()) {
+            fsyncTree(loc);
+        }
+    }
+
+    private Result result(
+            Planned planned,
+            Path target,
+            Map<String, Path> spcLocations,
+            Owner owner,
+            Copied copied,
+            ReplayLease.Lease lease,
+            long t0)
+            throws IOException {
+        RecoveryPlanner.Plan plan = planned.plan();
+        Map<String, String> spcOut = new HashMap<>();
+        spcLocations.forEach((k, v) -> spcOut.put(k, v.toString()));
+        return new Result(
+                planned.backup().id(),
+                target,
+                copied.files().size() + 1L,
+                copied.progress().bytesDone(),
+                (System.nanoTime() - t0) / 1e9,
+                spcOut,
+                owner.user == null ? Processes.currentUser() : owner.user.getName(),
+                planned.target().describe(),
+                planned.timeline(),
+                plan == null ? planned.backup().stopTime() : plan.recoverableUntil(),
+                List.of("postgresql.auto.conf"),
+                ClusterIdentity.of(target).clusterId(),
+                lease == null ? null : lease.id(),
+                plan == null ? null : plan.historyNote(),
+                mustReplayPast(plan, planned.target()));
     }
 
     private static String mustReplayPast(RecoveryPlanner.Plan plan, RecoveryTarget rt) {
@@ -541,8 +617,8 @@ public final class PgRestore {
         return out;
     }
 
-    private static String remapTablespaceMap(Snapshot snap, Map<String, Path> locations) {
-        String map = snap.engineInfo().get("tablespaceMap");
+    private static String remapTablespaceMap(PostgresBackupInfo info, Map<String, Path> locations) {
+        String map = info.tablespaceMap();
         if (map == null || map.isBlank()) {
             return null;
         }
@@ -667,7 +743,9 @@ public final class PgRestore {
             }
             return new Owner(null, null);
         }
-        String name = opts.owner() != null ? opts.owner() : snap.engineInfo().getOrDefault("pgdataOwner", "postgres");
+        String name = opts.owner() != null
+                ? opts.owner()
+                : Objects.requireNonNullElse(PostgresBackupInfo.of(snap).pgdataOwner(), "postgres");
         UserPrincipalLookupService lookup = FileSystems.getDefault().getUserPrincipalLookupService();
         try {
             UserPrincipal user = lookup.lookupPrincipalByName(name);

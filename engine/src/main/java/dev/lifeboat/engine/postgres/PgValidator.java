@@ -31,6 +31,7 @@ import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -164,7 +165,8 @@ public final class PgValidator {
         PgDataDirectory dir = new PgDataDirectory(target).requireCluster();
         PgBinaries bins = PgBinaries.forVersion(dir.majorVersion());
         String osUser = dir.owner();
-        String superuser = snapshot.engineInfo().getOrDefault("superuser", "postgres");
+        String superuser =
+                Objects.requireNonNullElse(PostgresBackupInfo.of(snapshot).superuser(), "postgres");
         Path runDir = Files.createTempDirectory("lifeboat-validate-");
         List<DatabaseReport> dbs = new ArrayList<>();
         double startSeconds = -1;

@@ -87,10 +87,9 @@ public final class RecoveryPlanner {
         // the caller's business): plan only with those that do
         this.snapshots =
                 repo.loadSnapshots().stream().filter(RecoveryPlanner::plannable).toList();
-        this.segSize = snapshots.isEmpty()
+        this.segSize = snapshots.isEmpty() || snapshots.getLast().engineInfo().walSegmentSize() == 0
                 ? 16L << 20
-                : Long.parseLong(
-                        snapshots.getLast().engineInfo().getOrDefault("walSegmentSize", Long.toString(16L << 20)));
+                : snapshots.getLast().engineInfo().walSegmentSize();
         this.owners = new TimelineOwners(repo).all();
         Map<String, Instant> stored = new HashMap<>();
         for (BlobInfo b : archive.listObjects()) {
@@ -156,21 +155,15 @@ public final class RecoveryPlanner {
     }
 
     private static int timelineOf(Snapshot s) {
-        return Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"));
+        return s.engineInfo().timeline() > 0 ? s.engineInfo().timeline() : 1;
     }
 
     private static boolean plannable(Snapshot s) {
-        try {
-            Lsn.parse(s.engineInfo().get("stopLsn"));
-            Integer.parseInt(s.engineInfo().getOrDefault("timeline", "1"));
-            return true;
-        } catch (RuntimeException e) {
-            return false;
-        }
+        return s.engineInfo().stopLsn() != 0;
     }
 
     private static long stopLsn(Snapshot s) {
-        return Lsn.parse(s.engineInfo().get("stopLsn"));
+        return s.engineInfo().stopLsn();
     }
 
     /** Timelines known to the repository: from backups, archived segments and history files. */
@@ -269,8 +262,7 @@ public final class RecoveryPlanner {
     }
 
     private static PgBinaries binariesOf(Snapshot s) {
-        return PgBinaries.forVersion(
-                s.engineInfo().getOrDefault("pgVersion", "15").split("\\.")[0]);
+        return PgBinaries.forVersion(PostgresBackupInfo.of(s).majorVersion("15"));
     }
 
     /** The recoverable window and archive gaps of every timeline. */
@@ -386,7 +378,7 @@ public final class RecoveryPlanner {
                 if (before.isEmpty()) {
                     throw new IllegalArgumentException("target LSN " + target.value()
                             + " is before the end of the earliest backup " + "on timeline " + tli + " ("
-                            + candidates.getFirst().engineInfo().get("stopLsn") + ")");
+                            + Lsn.format(stopLsn(candidates.getFirst())) + ")");
                 }
                 yield before.getLast();
             }
@@ -590,8 +582,8 @@ public final class RecoveryPlanner {
 
     /** Where recovery from {@code s} begins replaying (its checkpoint's redo point); its stop LSN if not recorded. */
     private static long startLsn(Snapshot s) {
-        String v = s.engineInfo().get("startLsn");
-        return v == null ? stopLsn(s) : Lsn.parse(v);
+        long start = s.engineInfo().startLsn();
+        return start == 0 ? stopLsn(s) : start;
     }
 
     private List<String> expectedRanges(Snapshot from, int tli, String last) {
@@ -649,7 +641,7 @@ public final class RecoveryPlanner {
         }
         return snapshots.stream()
                 .filter(s -> timelineOf(s) == tli)
-                .map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                .map(s -> ClusterIdentity.ofBackup(s))
                 .reduce((a, b) -> a.equals(b) ? a : ClusterIdentity.ORIGIN)
                 .orElse(ClusterIdentity.ORIGIN);
     }
@@ -663,11 +655,11 @@ public final class RecoveryPlanner {
      */
     private boolean ownsItsTimeline(Snapshot s) {
         var o = owners.get(timelineOf(s));
-        return o == null || o.clusterId().equals(ClusterIdentity.ofBackup(s.engineInfo()));
+        return o == null || o.clusterId().equals(ClusterIdentity.ofBackup(s));
     }
 
     private static String describeBackupCluster(Snapshot s) {
-        String id = ClusterIdentity.ofBackup(s.engineInfo());
+        String id = ClusterIdentity.ofBackup(s);
         return ClusterIdentity.ORIGIN.equals(id) ? "the original cluster" : "a restored copy (cluster id " + id + ")";
     }
 
@@ -691,15 +683,14 @@ public final class RecoveryPlanner {
             String id = repo.resolveSnapshotId(requestedBackup);
             return snapshots.stream()
                     .filter(s -> s.id().equals(id))
-                    .map(s -> ClusterIdentity.ofBackup(s.engineInfo()))
+                    .map(s -> ClusterIdentity.ofBackup(s))
                     .findFirst()
                     .orElse(ClusterIdentity.ORIGIN);
         }
         return mostRecentlyArchivedTimeline()
                 .map(this::ownerOf)
-                .orElseGet(() -> snapshots.isEmpty()
-                        ? ClusterIdentity.ORIGIN
-                        : ClusterIdentity.ofBackup(snapshots.getLast().engineInfo()));
+                .orElseGet(() ->
+                        snapshots.isEmpty() ? ClusterIdentity.ORIGIN : ClusterIdentity.ofBackup(snapshots.getLast()));
     }
 
     private Optional<Integer> mostRecentlyArchivedTimeline() {

@@ -80,7 +80,7 @@ class CopyTimelineCollisionTest {
                 }
                 drillBackup = backup(repo, drill.dataDir());
             }
-            assertThat(drillBackup.engineInfo().get("timeline")).isEqualTo("2");
+            assertThat(drillBackup.engineInfo().timeline()).isEqualTo(2);
 
             // later the source fails over: restarted as a standby and promoted (a promoted streaming standby does the
             // same); PostgreSQL calls the new timeline 2, the archive has no 00000002.history

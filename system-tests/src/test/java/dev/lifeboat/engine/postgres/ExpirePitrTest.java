@@ -171,10 +171,9 @@ class ExpirePitrTest {
     void expireKeepsWhatTheWindowNeedsAndPitrInsideItStillWorks() throws Exception {
         Instant now = Instant.now();
         RetentionPolicy policy = new RetentionPolicy(1, 0, 0, 0, Duration.between(windowStart, now));
-        long segSize = Long.parseLong(b2.engineInfo().get("walSegmentSize"));
-        String b1Start =
-                Lsn.segmentName(1, Lsn.segmentOf(Lsn.parse(b1.engineInfo().get("startLsn")), segSize), segSize);
-        long b2StartSeg = Lsn.segmentOf(Lsn.parse(b2.engineInfo().get("startLsn")), segSize);
+        long segSize = b2.engineInfo().walSegmentSize();
+        String b1Start = Lsn.segmentName(1, Lsn.segmentOf(b1.engineInfo().startLsn(), segSize), segSize);
+        long b2StartSeg = Lsn.segmentOf(b2.engineInfo().startLsn(), segSize);
         String b2Start = Lsn.segmentName(1, b2StartSeg, segSize);
         assertThat(new WalArchive(repo).list()).contains(b1Start, b2Start);
 

@@ -84,8 +84,12 @@ class OnlineBackupRestoreTest {
             assertThat(snap.files()).anyMatch(f -> f.path().startsWith("pg_wal/0000000"));
             assertThat(snap.files()).anyMatch(f -> f.path().matches("pg_tblspc/\\d+/PG_15_.*"));
             assertThat(snap.files()).noneMatch(f -> f.path().equals("postmaster.pid"));
-            assertThat(snap.engineInfo())
-                    .containsKeys("startLsn", "stopLsn", "backupLabel", "tablespaceMap", "systemIdentifier");
+            PostgresBackupInfo info = PostgresBackupInfo.of(snap);
+            assertThat(info.startLsn()).isPositive();
+            assertThat(info.stopLsn()).isGreaterThanOrEqualTo(info.startLsn());
+            assertThat(info.backupLabel()).contains("START WAL LOCATION: " + Lsn.format(info.startLsn()));
+            assertThat(info.tablespaceMap()).isNotBlank();
+            assertThat(info.systemIdentifier()).isNotZero();
             assertThat(repo.listSnapshotIds()).containsExactly(snap.id());
             // the temporary slot is gone and no backup is left running
             assertThat(count(pg, "select count(*) from pg_replication_slots")).isZero();

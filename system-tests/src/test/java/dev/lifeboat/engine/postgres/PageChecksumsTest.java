@@ -89,9 +89,8 @@ class PageChecksumsTest {
                 load.destroy();
                 load.waitFor();
             }
-            assertThat(busy.engineInfo()).doesNotContainKey("pageChecksumFailures");
-            assertThat(Long.parseLong(busy.engineInfo().get("pagesChecksummed")))
-                    .isGreaterThan(1000);
+            assertThat(PostgresBackupInfo.of(busy).pageChecksumFailures()).isNull();
+            assertThat(PostgresBackupInfo.of(busy).pagesChecksummed()).isGreaterThan(1000);
 
             // damage block 3 of the victim on disk behind the server's back (the page is not in shared buffers
             // after a restart, and its LSN stays older than the next backup's start)
@@ -101,7 +100,7 @@ class PageChecksumsTest {
             }
             pg.start();
             Snapshot damaged = backup(repo, pg);
-            assertThat(damaged.engineInfo().get("pageChecksumFailures")).isEqualTo(rel + ": block 3");
+            assertThat(PostgresBackupInfo.of(damaged).pageChecksumFailures()).isEqualTo(rel + ": block 3");
         }
     }
 

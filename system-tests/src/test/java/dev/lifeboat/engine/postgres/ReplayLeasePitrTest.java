@@ -66,11 +66,11 @@ class ReplayLeasePitrTest {
         List<Snapshot> backups = repo.loadSnapshots();
         Snapshot b1 = backups.get(0);
         Snapshot b2 = backups.get(1);
-        long segSize = Long.parseLong(b1.engineInfo().get("walSegmentSize"));
+        long segSize = b1.engineInfo().walSegmentSize();
 
         // what the replay from B1 to row 8 reads: B1's start segment up to the one holding row 8, all before B2's start
-        long from = Lsn.segmentOf(Lsn.parse(b1.engineInfo().get("startLsn")), segSize);
-        long b2Start = Lsn.segmentOf(Lsn.parse(b2.engineInfo().get("startLsn")), segSize);
+        long from = Lsn.segmentOf(b1.engineInfo().startLsn(), segSize);
+        long b2Start = Lsn.segmentOf(b2.engineInfo().startLsn(), segSize);
         List<String> needed = new ArrayList<>();
         for (long s = from; s < b2Start; s++) {
             needed.add(Lsn.segmentName(1, s, segSize));

@@ -211,8 +211,8 @@ class RestoredCopyTest {
             assertThat(first.type())
                     .as("no backup of the copy's own line exists yet: a full one")
                     .isEqualTo("full");
-            assertThat(first.engineInfo().get("clusterId"))
-                    .isNotEqualTo(prodNewer.engineInfo().get("clusterId"));
+            assertThat(PostgresBackupInfo.of(first).clusterId())
+                    .isNotEqualTo(PostgresBackupInfo.of(prodNewer).clusterId());
             exec(copy, "insert into t values (5001, 'copy')", "checkpoint");
             Thread.sleep(2100);
             Snapshot second = backup(copy, "incr");
@@ -231,7 +231,8 @@ class RestoredCopyTest {
         // and production's own incremental still builds on production's newest backup
         assertThat(backup(prod, "incr").parent())
                 .isNotNull()
-                .satisfies(p -> assertThat(repo.loadSnapshot(p).engineInfo().get("clusterId"))
+                .satisfies(p -> assertThat(
+                                PostgresBackupInfo.of(repo.loadSnapshot(p)).clusterId())
                         .isEqualTo(ClusterIdentity.ORIGIN));
     }
 

@@ -110,9 +110,9 @@ class TimelineRetentionTest {
         Snapshot b1 = backups.get(0);
         Snapshot b2 = backups.get(1);
         Snapshot b3 = backups.get(2);
-        assertThat(b3.engineInfo().get("timeline")).isEqualTo("2");
+        assertThat(b3.engineInfo().timeline()).isEqualTo(2);
         assertThat(b3.stopTime()).isBefore(windowStart);
-        long segSize = Long.parseLong(b1.engineInfo().get("walSegmentSize"));
+        long segSize = b1.engineInfo().walSegmentSize();
         long b2Start = startSegment(b2, segSize);
         long b3Start = startSegment(b3, segSize);
         List<String> tl2Before = new WalArchive(repo)
@@ -172,7 +172,7 @@ class TimelineRetentionTest {
     }
 
     private static long startSegment(Snapshot s, long segSize) {
-        return Lsn.segmentOf(Lsn.parse(s.engineInfo().get("startLsn")), segSize);
+        return Lsn.segmentOf(s.engineInfo().startLsn(), segSize);
     }
 
     private static long segmentNumber(String name, long segSize) {

@@ -6,7 +6,8 @@ import dev.lifeboat.cli.options.RepoOptions;
 import dev.lifeboat.cli.output.ProgressDisplay;
 import dev.lifeboat.cli.output.SignalCancellation;
 import dev.lifeboat.cli.output.Sizes;
-import dev.lifeboat.engine.postgres.PgBackup;
+import dev.lifeboat.engine.Engines;
+import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
@@ -56,7 +57,8 @@ public final class BackupCommand implements Callable<Integer> {
         Snapshot s;
         try (SignalCancellation signal = output.cancelOnSignal();
                 ProgressDisplay progress = output.progress()) {
-            s = new PgBackup(
+            s = Engines.postgresql()
+                    .backup(
                             r,
                             new PgBackupOptions(
                                     server.requirePgdata(),
@@ -67,8 +69,7 @@ public final class BackupCommand implements Callable<Integer> {
                                     compression,
                                     parallel),
                             progress,
-                            signal.cancellation())
-                    .run();
+                            signal.cancellation());
         }
         if (output.json()) {
             output.printJson(SnapshotSummary.of(s));
@@ -84,9 +85,9 @@ public final class BackupCommand implements Callable<Integer> {
                     Sizes.format(st.bytesStored()),
                     st.seconds(),
                     st.bytesRead() / 1048576.0 / Math.max(0.001, st.seconds()),
-                    s.engineInfo().get("startLsn"),
-                    s.engineInfo().get("stopLsn"),
-                    s.engineInfo().get("timeline"));
+                    Lsn.format(s.engineInfo().startLsn()),
+                    Lsn.format(s.engineInfo().stopLsn()),
+                    s.engineInfo().timeline());
         }
         return 0;
     }

@@ -6,8 +6,8 @@ import dev.lifeboat.cli.output.ProgressDisplay;
 import dev.lifeboat.cli.output.SignalCancellation;
 import dev.lifeboat.cli.output.Sizes;
 import dev.lifeboat.cli.output.ValidationReportPrinter;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.LocalCluster;
-import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
@@ -133,7 +133,8 @@ public final class QuickstartCommand implements Callable<Integer> {
             long historyBefore = count(pg, "pgbench_history");
             Snapshot snap;
             try (ProgressDisplay progress = output.progress()) {
-                snap = new PgBackup(
+                snap = Engines.postgresql()
+                        .backup(
                                 repo,
                                 new PgBackupOptions(
                                         pg.dataDir(),
@@ -144,8 +145,7 @@ public final class QuickstartCommand implements Callable<Integer> {
                                         Compression.parse(compress),
                                         parallel),
                                 progress,
-                                signal.cancellation())
-                        .run();
+                                signal.cancellation());
             }
             long historyAfter = count(pg, "pgbench_history");
             Snapshot.Stats st = snap.stats();
@@ -166,19 +166,17 @@ public final class QuickstartCommand implements Callable<Integer> {
             PgRestore.Result rr;
             PgValidator.Report report = null;
             try (ProgressDisplay progress = output.progress()) {
-                rr = new PgRestore(
+                rr = Engines.postgresql()
+                        .restore(
                                 repo,
                                 new PgRestore.Options(snap.id(), restored, parallel, null, null),
                                 progress,
-                                signal.cancellation())
-                        .run();
+                                signal.cancellation());
                 say(String.format(
                         "5/7 restored it to %s: %s in %.1f s (%.0f MiB/s)",
                         restored, Sizes.format(rr.bytes()), rr.seconds(), rr.bytesPerSecond() / 1048576.0));
                 if (!noValidate) {
-                    report = new PgValidator(repo, restored, snap, parallel, progress, signal.cancellation())
-                            .restored(rr)
-                            .run();
+                    report = Engines.postgresql().validate(repo, rr, parallel, progress, signal.cancellation());
                 }
             }
             summary.put("cluster", pg.dataDir().toString());

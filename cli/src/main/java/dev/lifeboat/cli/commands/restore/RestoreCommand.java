@@ -7,11 +7,11 @@ import dev.lifeboat.cli.output.ProgressDisplay;
 import dev.lifeboat.cli.output.SignalCancellation;
 import dev.lifeboat.cli.output.Sizes;
 import dev.lifeboat.cli.output.ValidationReportPrinter;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.Snapshot;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -117,7 +117,8 @@ public final class RestoreCommand implements Callable<Integer> {
         PgValidator.Report report = null;
         try (SignalCancellation signal = output.cancelOnSignal();
                 ProgressDisplay progress = output.progress()) {
-            result = new PgRestore(
+            result = Engines.postgresql()
+                    .restore(
                             r,
                             new PgRestore.Options(
                                     backup,
@@ -129,8 +130,7 @@ public final class RestoreCommand implements Callable<Integer> {
                                     repo.forwardedArgs(),
                                     archiveMode),
                             progress,
-                            signal.cancellation())
-                    .run();
+                            signal.cancellation());
             if (!output.json()) {
                 System.out.printf(
                         "restored backup %s to %s: %d files, %s in %.1f s (%.1f MiB/s)%n",
@@ -154,10 +154,7 @@ public final class RestoreCommand implements Callable<Integer> {
                 }
             }
             if (validate) {
-                Snapshot snap = r.loadSnapshot(result.backupId());
-                report = new PgValidator(r, target, snap, parallel, progress, signal.cancellation())
-                        .restored(result)
-                        .run();
+                report = Engines.postgresql().validate(r, result, parallel, progress, signal.cancellation());
             }
         }
         if (output.json()) {

@@ -4,6 +4,8 @@ import dev.lifeboat.cli.ExitCodeException;
 import dev.lifeboat.cli.Main;
 import dev.lifeboat.cli.options.LoggingOptions;
 import dev.lifeboat.cli.options.RepoOptions;
+import dev.lifeboat.engine.Engine;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.WalSpool;
 import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
@@ -122,12 +124,12 @@ public final class WalGetCommand implements Callable<Integer> {
             return 0;
         }
         Repository r = repo.open();
-        WalArchive archive = new WalArchive(r);
-        Optional<byte[]> data = archive.read(name);
+        Engine engine = Engines.postgresql();
+        Optional<byte[]> data = engine.fetchWal(r, name);
         // a partial is served only where the recovery plan ends in it: anywhere else it would silently end replay
         // early, or replay a promotion's copy of another timeline's segment as if it were this one
         if (data.isEmpty() && name.equals(partialSegment)) {
-            Optional<byte[]> partial = archive.read(name + ".partial");
+            Optional<byte[]> partial = engine.fetchWal(r, name + ".partial");
             if (partial.isPresent()) {
                 System.err.println("wal-get: " + name + " is not archived; serving " + name + ".partial ("
                         + partial.get().length + " bytes of WAL), zero-padded to a whole segment");

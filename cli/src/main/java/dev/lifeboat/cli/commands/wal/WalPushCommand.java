@@ -2,11 +2,11 @@ package dev.lifeboat.cli.commands.wal;
 
 import dev.lifeboat.cli.options.LoggingOptions;
 import dev.lifeboat.cli.options.RepoOptions;
+import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.WalSources;
 import dev.lifeboat.engine.postgres.WalSpool;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -88,9 +88,8 @@ public final class WalPushCommand implements Callable<Integer> {
                             walPath, dataDir, repo.forwardedArgs(), processMax, Duration.ofSeconds(timeoutSeconds));
             return 0;
         }
-        byte[] content = Files.readAllBytes(walPath);
         Repository r = repo.open();
-        WalArchive.PushResult res = new WalArchive(r).push(name, content, WalSources.of(dataDir, "wal-push"));
+        WalArchive.PushResult res = Engines.postgresql().archiveWal(r, walPath, dataDir, "wal-push");
         if (logging.verbose()) {
             System.err.println(name + ": " + res);
         }
