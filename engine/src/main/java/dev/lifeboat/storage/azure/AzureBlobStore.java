@@ -1,5 +1,7 @@
 package dev.lifeboat.storage.azure;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
 import com.azure.core.http.jdk.httpclient.JdkHttpClientBuilder;
 import com.azure.core.util.BinaryData;
 import com.azure.core.util.Context;
@@ -45,9 +47,8 @@ public final class AzureBlobStore extends CloudBlobStore {
     static {
         // The SDK sets Content-Length, which java.net.http computes itself and forbids callers to set: the Azure JDK
         // client drops the header and warns on every request. Quiet that logger unless the logging config names it.
-        if (LoggerFactory.getLogger("com.azure.core.http.jdk.httpclient") instanceof ch.qos.logback.classic.Logger l
-                && l.getLevel() == null) {
-            l.setLevel(ch.qos.logback.classic.Level.ERROR);
+        if (LoggerFactory.getLogger("com.azure.core.http.jdk.httpclient") instanceof Logger l && l.getLevel() == null) {
+            l.setLevel(Level.ERROR);
         }
     }
 

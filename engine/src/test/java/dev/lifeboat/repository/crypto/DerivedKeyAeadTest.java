@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
+import java.util.Random;
+import javax.crypto.KDF;
+import javax.crypto.SecretKey;
+import javax.crypto.spec.HKDFParameterSpec;
+import javax.crypto.spec.SecretKeySpec;
 import org.junit.jupiter.api.Test;
 
 /** Format 2 sealing: per-object key from the salt at the front, then AES-256-GCM; every part of the object is checked.
@@ -61,6 +66,28 @@ class DerivedKeyAeadTest {
         assertThat(Arrays.copyOfRange(a, 0, 16)).isNotEqualTo(Arrays.copyOfRange(b, 0, 16));
         assertThat(Arrays.copyOfRange(a, 16, 28)).isNotEqualTo(Arrays.copyOfRange(b, 16, 28));
         assertThat(Arrays.copyOfRange(a, 28, a.length)).isNotEqualTo(Arrays.copyOfRange(b, 28, b.length));
+    }
+
+    @Test
+    void objectKeysAreTheJdkHkdfSha256() throws Exception {
+        // the hand-written HKDF must derive exactly the keys every format-2 repository was sealed with (the JDK KDF)
+        Random r = new Random(42);
+        KDF kdf = KDF.getInstance("HKDF-SHA256");
+        for (int i = 0; i < 200; i++) {
+            byte[] master = new byte[32];
+            byte[] salts = new byte[40];
+            r.nextBytes(master);
+            r.nextBytes(salts);
+            int off = r.nextInt(salts.length - DerivedKeyAead.SALT_BYTES + 1);
+            SecretKey expected = kdf.deriveKey(
+                    "AES",
+                    HKDFParameterSpec.ofExtract()
+                            .addIKM(new SecretKeySpec(master, "HKDF-IKM"))
+                            .addSalt(Arrays.copyOfRange(salts, off, off + DerivedKeyAead.SALT_BYTES))
+                            .thenExpand(DerivedKeyAead.INFO, 32));
+            assertThat(new DerivedKeyAead(master).objectKey(salts, off).getEncoded())
+                    .isEqualTo(expected.getEncoded());
+        }
     }
 
     @Test
