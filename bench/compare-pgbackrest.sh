@@ -438,6 +438,34 @@ table="$work/table.md"
   done
 } > "$table"
 
+# what moved since the figures the document holds now: every bold ratio of the previous section, by its row label,
+# against this run's; a ratio that changed by 15 % or more either way is called out (stderr and the section)
+moved="$work/moved.md"; : > "$moved"
+if [ -f "$doc" ]; then
+  bold_ratios() { awk -F'|' 'NF > 4 { for (i = 3; i < NF; i++) if ($i ~ /^ *\*\*[0-9.]+\*\* *$/) {
+      l = $2; gsub(/^ +| +$/, "", l); r = $i; gsub(/[ *]/, "", r); print l "\t" r } }' "$@"; }
+  prev_when="$(awk '/<!-- compare-pgbackrest:begin -->/,/<!-- compare-pgbackrest:end -->/' "$doc" \
+    | sed -n 's/^on \([0-9-]* [0-9:]* UTC\).*/\1/p' | head -n 1)"
+  awk '/<!-- compare-pgbackrest:begin -->/,/<!-- compare-pgbackrest:end -->/' "$doc" | bold_ratios > "$work/prev.tsv"
+  bold_ratios "$table" > "$work/now.tsv"
+  awk -F'\t' -v when="${prev_when:-the previous run}" '
+    NR == FNR { prev[$1] = $2; next }
+    ($1 in prev) && prev[$1] > 0 {
+      ch = ($2 - prev[$1]) / prev[$1] * 100
+      flag = (ch >= 15 || ch <= -15) ? (ch > 0 ? " **better**" : " **worse**") : ""
+      rows = rows sprintf("| %s | %s | %s | %+.0f %%%s |\n", $1, prev[$1], $2, ch, flag)
+      if (flag != "") n++
+    }
+    END {
+      if (rows == "") exit
+      print "Compared with the figures this section held before (" when "): " (n ? n " ratio(s) moved by 15 % or more." : "no ratio moved by 15 % or more.")
+      print ""; print "| operation | ratio before | ratio now | change |"; print "|---|--:|--:|--:|"; printf "%s", rows
+    }' "$work/prev.tsv" "$work/now.tsv" > "$moved"
+  if [ -s "$moved" ]; then
+    log "compared with the document's previous figures:"; sed 's/^/  /' "$moved" >&2
+  fi
+fi
+
 # machine, versions, settings
 cpu_model="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 mem_total="$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
@@ -472,6 +500,12 @@ section="$work/section.md"
   echo
   cat "$table"
   echo
+  if [ -s "$moved" ]; then
+    echo "### What moved"
+    echo
+    cat "$moved"
+    echo
+  fi
   echo "### Data"
   echo
   echo "- pgbench scale $scale: database $(mib "$db_bytes") MiB, data directory without \`pg_wal\` $(mib "$data_bytes") MiB."
