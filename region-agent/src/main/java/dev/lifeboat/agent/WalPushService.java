@@ -47,7 +47,8 @@ final class WalPushService implements Closeable {
                                 db.pgdata(),
                                 db.parallel(),
                                 FOREVER,
-                                true);
+                                // it serves the settings a JVM run of wal-push binds to this database's repository
+                                new WalSpool.Serving(db.replication(), null, true, false));
                 // returned at once: another pusher holds this spool (e.g. one an earlier wal-push started)
                 log.info(
                         "database {}: another process serves wal-push spool {}; checking again",

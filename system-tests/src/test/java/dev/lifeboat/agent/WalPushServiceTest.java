@@ -66,13 +66,21 @@ class WalPushServiceTest {
                         .hasValueSatisfying(b -> assertThat(b).hasSize(16 << 20));
                 String[] port = Files.readString(portFile).strip().split(" ");
                 String fp = WalSpool.fingerprint(pgWal.resolve(name));
+                String key = "k".repeat(64);
+                // a wal-push of another repository cannot bind its settings here (the agent's pusher keeps serving its
+                // own database); one of this repository can
+                assertThatThrownBy(() -> WalSpool.bindPusher(spool, key, "another-repository:none"))
+                        .hasMessageContaining("did not accept");
+                WalSpool.bindPusher(spool, key, WalSpool.identity(repo, null));
                 try (Socket s = new Socket(InetAddress.getLoopbackAddress(), Integer.parseInt(port[0]))) {
                     s.getOutputStream()
-                            .write(("PUSH " + port[1] + " " + name + " " + fp + "\n")
+                            .write(("PUSH " + port[1] + " " + key + " " + name + " " + fp + " " + pgWal.toRealPath()
+                                            + "\n")
                                     .getBytes(StandardCharsets.US_ASCII));
                     assertThat(new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8))
-                                    .readLine())
-                            .isEqualTo("OK");
+                                    .lines()
+                                    .toList())
+                            .containsExactly("ACK", "OK " + port[2]);
                 }
             }
             assertThat(portFile).as("gone with the agent").doesNotExist();

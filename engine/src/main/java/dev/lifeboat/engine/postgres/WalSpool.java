@@ -31,6 +31,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,11 +51,38 @@ import org.slf4j.LoggerFactory;
 public final class WalSpool {
     private static final Logger log = LoggerFactory.getLogger(WalSpool.class);
     private final Path spool;
+    /**
+     * The repository (and replication settings) this process archives into, {@link PushRequests#identity}: written
+     * into every marker after the fingerprint, so a marker left by a pusher of another repository never counts.
+     */
+    private String identity = "";
 
     public WalSpool(Path spool) throws IOException {
         this.spool = spool.toAbsolutePath();
         Files.createDirectories(this.spool.resolve("out"));
         Files.createDirectories(this.spool.resolve("in"));
+    }
+
+    /** The launcher's settings key of the wal-push call (see bin/lifeboat), passed on to the JVM path. */
+    public static final String SETTINGS_KEY_ENV = "LIFEBOAT_PUSH_KEY";
+
+    /** What a pusher serving {@code repo} with these replication settings answers for (repository id and more). */
+    public static String identity(Repository repo, Path replicationConfig) throws IOException {
+        return PushRequests.identity(repo, replicationConfig);
+    }
+
+    /**
+     * Tells the running pusher of {@code spool} that the launcher's {@code settingsKey} means the repository
+     * {@code identity} names; refused (IOException) unless that is the pusher's own.
+     */
+    public static void bindPusher(Path spool, String settingsKey, String identity) throws IOException {
+        PushRequests.bind(spool, settingsKey, identity);
+    }
+
+    /** This spool as used for archiving into the repository {@code identity} names. */
+    public WalSpool forRepository(String identity) {
+        this.identity = identity;
+        return this;
     }
 
     public Path okMarker(String name) {
@@ -86,7 +114,7 @@ public final class WalSpool {
             return false;
         }
         try {
-            return marked.equals(fingerprint(file));
+            return marked.equals(fingerprint(file) + " " + identity);
         } catch (NoSuchFileException e) {
             return false;
         }
@@ -123,13 +151,27 @@ public final class WalSpool {
     }
 
     /**
-     * Starts a pusher for the cluster of {@code walFile} unless one runs, so later archive_command calls are answered
-     * by it (through the launcher's fast path) instead of a JVM each. With {@code readAhead} off it archives only what
-     * it is asked for.
+     * Makes sure a pusher serves the next archive_command calls of this cluster through the launcher, instead of a JVM
+     * each: starts one unless one runs (it takes the settings key from this process's environment,
+     * {@code LIFEBOAT_PUSH_KEY}, which the launcher sets), or tells the running one that {@code settingsKey} means
+     * {@code repo} with these replication settings, which it accepts only if they are its own. With
+     * {@code readAhead} off a pusher started here archives only what it is asked for.
      */
-    public void startPusher(Path walFile, Path pgdata, List<String> repoArgs, int processMax, boolean readAhead)
+    public void startOrBindPusher(
+            Path walFile,
+            Path pgdata,
+            List<String> repoArgs,
+            int processMax,
+            boolean readAhead,
+            String settingsKey,
+            Repository repo,
+            Path replicationConfig)
             throws IOException {
-        ensureRunning("push", walFile.toAbsolutePath().getParent(), pgdata, repoArgs, processMax, readAhead);
+        if (!isLocked("push")) {
+            ensureRunning("push", walFile.toAbsolutePath().getParent(), pgdata, repoArgs, processMax, readAhead);
+        } else if (settingsKey != null && Files.exists(spool.resolve(PushRequests.PORT_FILE))) {
+            PushRequests.bind(spool, settingsKey, PushRequests.identity(repo, replicationConfig));
+        }
     }
 
     /** Starts the background process for {@code role} unless one already holds the spool's lock. */
@@ -186,11 +228,25 @@ public final class WalSpool {
      */
     public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle)
             throws IOException, InterruptedException {
-        runPusher(repo, walDir, pgdata, processMax, idle, true);
+        runPusher(repo, walDir, pgdata, processMax, idle, new Serving(null, null, true, true));
     }
 
-    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle, boolean readAhead)
+    /**
+     * How a pusher answers archive_command's requests.
+     *
+     * @param replicationConfig the replication settings it writes with (part of what a request must mean)
+     * @param settingsKey       the launcher's settings key of the wal-push that started it (served from the start), or
+     *                          null: served once a JVM run of wal-push binds it ({@link #bindPusher})
+     * @param readAhead         also archive ready segments before they are asked for
+     * @param stopWhenReplaced  stop when a wal-push binds its settings to another repository (a pusher started on
+     *                          demand; the agent's keeps serving its own database)
+     */
+    public record Serving(Path replicationConfig, String settingsKey, boolean readAhead, boolean stopWhenReplaced) {}
+
+    public void runPusher(Repository repo, Path walDir, Path pgdata, int processMax, Duration idle, Serving serving)
             throws IOException, InterruptedException {
+        boolean readAhead = serving.readAhead();
+        forRepository(PushRequests.identity(repo, serving.replicationConfig()));
         try (FileChannel ch = FileChannel.open(
                         spool.resolve("push.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
                 FileLock lock = ch.tryLock()) {
@@ -202,16 +258,22 @@ public final class WalSpool {
             Map<String, CompletableFuture<String>> inFlight = new ConcurrentHashMap<>();
             Map<String, String> archived = new ConcurrentHashMap<>(); // name -> fingerprint
             AtomicLong lastWork = new AtomicLong(System.nanoTime());
+            AtomicBoolean replaced = new AtomicBoolean();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor();
                     PushRequests requests = PushRequests.open(
                             spool,
-                            name -> requested(
+                            identity,
+                            serving.settingsKey(),
+                            walDir,
+                            (name, fingerprint) -> requested(
                                     name,
+                                    fingerprint,
                                     walDir.resolve(name),
                                     archived,
                                     () -> submit(pool, slots, inFlight, archived, archive, walDir, name, pgdata)),
-                            () -> lastWork.set(System.nanoTime()))) {
-                while (System.nanoTime() - lastWork.get() < idle.toNanos()) {
+                            () -> lastWork.set(System.nanoTime()),
+                            () -> replaced.set(serving.stopWhenReplaced()))) {
+                while (System.nanoTime() - lastWork.get() < idle.toNanos() && !replaced.get()) {
                     boolean any = false;
                     if (readAhead) {
                         List<String> ready = readySegments(walDir);
@@ -249,9 +311,16 @@ public final class WalSpool {
      * (or its marker) already did for the file as it is.
      */
     private String requested(
-            String name, Path file, Map<String, String> archived, Callable<CompletableFuture<String>> start)
+            String name,
+            String wanted,
+            Path file,
+            Map<String, String> archived,
+            Callable<CompletableFuture<String>> start)
             throws Exception {
         String now = fingerprint(file);
+        if (!now.equals(wanted)) {
+            throw new IOException(file + " is not the file archive_command named (" + now + ", not " + wanted + ")");
+        }
         if (now.equals(archived.get(name)) || markerMatches(name, file)) {
             Files.deleteIfExists(okMarker(name));
             return now;
@@ -360,7 +429,7 @@ public final class WalSpool {
             }
             archive.push(name, content, WalSources.of(pgdata, "the async pusher"));
             Files.deleteIfExists(errorMarker(name));
-            writeMarker(okMarker(name), after);
+            writeMarker(okMarker(name), after + " " + identity);
             return after;
         }
     }

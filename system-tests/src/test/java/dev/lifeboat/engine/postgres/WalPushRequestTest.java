@@ -9,6 +9,7 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -37,29 +38,46 @@ class WalPushRequestTest {
         String mine = "--spool-dir=" + tmp.resolve("spool");
         ProcessHandle.allProcesses()
                 .filter(p -> p.info().commandLine().map(c -> c.contains(mine)).orElse(false))
-                .forEach(ProcessHandle::destroy);
+                .forEach(p -> {
+                    p.destroy();
+                    p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
+                });
     }
 
     @Test
-    void aRunningPusherAnswersArchiveCommandWithoutAJvm() throws Exception {
+    void aRunningPusherAnswersArchiveCommandWithoutAJvmOnlyForItsOwnRepositoryAndFile() throws Exception {
         Path keyFile = PgTestSupport.keyFile(tmp);
         String uri = PgTestSupport.repoUri(tmp.resolve("repo"));
-        assertThat(PgTestSupport.cli("repo-init", "--repo", uri, "--key-file", keyFile.toString())
-                        .exitCode())
-                .isZero();
+        String uri2 = PgTestSupport.repoUri(tmp.resolve("repo2"));
+        for (String u : List.of(uri, uri2)) {
+            assertThat(PgTestSupport.cli("repo-init", "--repo", u, "--key-file", keyFile.toString())
+                            .exitCode())
+                    .isZero();
+        }
         Repository repo = Repository.open(new LocalBlobStore(tmp.resolve("repo")), KeySource.KeyFile.read(keyFile));
+        Repository repo2 = Repository.open(new LocalBlobStore(tmp.resolve("repo2")), KeySource.KeyFile.read(keyFile));
         try (LocalCluster pg = LocalCluster.create(tmp.resolve("pg"), List.of())) {
             Path pgdata = pg.dataDir();
             Path pgWal = pgdata.resolve("pg_wal");
             String name = "000000010000000000000001";
             byte[] original = Files.readAllBytes(pgWal.resolve(name));
+            Files.createDirectories(pgWal.resolve("archive_status"));
+            Path ready = pgWal.resolve("archive_status").resolve(name + ".ready");
+            Files.writeString(ready, "");
             Path spool = tmp.resolve("spool");
             WalSpool ws = new WalSpool(spool);
 
-            // a pusher that archives only what it is asked for, as synchronous archiving runs it
+            // a pusher that archives only what it is asked for, as synchronous archiving runs it, started without
+            // a settings key: it serves none until a JVM run of wal-push binds one to its repository
             CompletableFuture<Void> pusher = CompletableFuture.runAsync(() -> {
                 try {
-                    ws.runPusher(repo, pgWal, pgdata, 2, Duration.ofSeconds(3), false);
+                    ws.runPusher(
+                            repo,
+                            pgWal,
+                            pgdata,
+                            2,
+                            Duration.ofSeconds(60),
+                            new WalSpool.Serving(null, null, false, true));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
@@ -69,13 +87,18 @@ class WalPushRequestTest {
                 Thread.sleep(10);
             }
             assertThat(Files.getPosixFilePermissions(portFile))
-                    .as("only the cluster's user may ask")
+                    .as("only the cluster's user may ask or answer")
                     .isEqualTo(PosixFilePermissions.fromString("rw-------"));
             assertThat(new WalArchive(repo).read(name))
                     .as("nothing archived before it is asked")
                     .isEmpty();
 
             WalSpoolMarkerTest.Launcher lb = new WalSpoolMarkerTest.Launcher(tmp.resolve("lb"));
+            WalSpoolMarkerTest.Launcher.Run first = lb.walPush(pgdata, spool, uri, keyFile, name, false);
+            assertThat(first.exit()).as(first.output()).isZero();
+            assertThat(first.jvmStarted())
+                    .as("these settings were not bound yet")
+                    .isTrue();
             WalSpoolMarkerTest.Launcher.Run fast = lb.walPush(pgdata, spool, uri, keyFile, name, false);
             assertThat(fast.exit()).as(fast.output()).isZero();
             assertThat(fast.jvmStarted()).as("answered by the pusher").isFalse();
@@ -83,39 +106,70 @@ class WalPushRequestTest {
                     .as("durable when the answer came")
                     .hasValueSatisfying(b -> assertThat(b).isEqualTo(original));
 
-            // a request without the token, or for another version of the file, is refused
+            // what the pusher refuses: another user's request, unbound settings, another version of the file,
+            // another cluster's pg_wal, a file PostgreSQL has not marked ready
             String[] port = Files.readString(portFile).strip().split(" ");
             String fp = WalSpool.fingerprint(pgWal.resolve(name));
-            assertThat(ask(port[0], "PUSH 00 " + name + " " + fp)).isEqualTo("ERR wrong token");
-            assertThat(ask(port[0], "PUSH " + port[1] + " " + name + " 1:2:16777216:3.000000000"))
-                    .startsWith("ERR ")
+            String walDir = pgWal.toRealPath().toString();
+            String key = "k".repeat(64);
+            WalSpool.bindPusher(spool, key, WalSpool.identity(repo, null));
+            assertThat(ask(port[0], "PUSH 00 " + key + " " + name + " " + fp + " " + walDir))
+                    .containsExactly("ERR wrong token");
+            assertThat(ask(port[0], "PUSH " + port[1] + " " + "u".repeat(64) + " " + name + " " + fp + " " + walDir))
+                    .containsExactly("ACK", "ERR settings not yet bound to this pusher's repository");
+            assertThat(ask(port[0], "PUSH " + port[1] + " " + key + " " + name + " 1:2:16777216:3.0 " + walDir)
+                            .get(1))
                     .contains("not the file archive_command named");
-            assertThat(ask(port[0], "PUSH " + port[1] + " ../../etc/passwd " + fp))
-                    .startsWith("ERR not a WAL");
-            assertThat(ask(port[0], "PUSH " + port[1] + " " + name + " " + fp)).isEqualTo("OK");
+            assertThat(ask(port[0], "PUSH " + port[1] + " " + key + " " + name + " " + fp + " " + tmp)
+                            .get(1))
+                    .startsWith("ERR this pusher serves");
+            Files.delete(ready);
+            assertThat(ask(port[0], "PUSH " + port[1] + " " + key + " " + name + " " + fp + " " + walDir)
+                            .get(1))
+                    .contains("is not marked ready");
+            Files.writeString(ready, "");
+            assertThat(ask(port[0], "PUSH " + port[1] + " " + key + " " + name + " " + fp + " " + walDir))
+                    .containsExactly("ACK", "OK " + port[2]);
 
-            // once it has gone idle its port is gone, and the launcher falls back to the JVM, which archives the
-            // file itself and leaves a pusher running for the next call
+            // archive_command now names another repository: its JVM run binds its settings there, which this pusher
+            // refuses and stops for, and the file goes to the new repository
+            WalSpoolMarkerTest.Launcher.Run moved = lb.walPush(pgdata, spool, uri2, keyFile, name, false);
+            assertThat(moved.exit()).as(moved.output()).isZero();
+            assertThat(moved.jvmStarted()).isTrue();
             pusher.get(30, TimeUnit.SECONDS);
-            assertThat(portFile).doesNotExist();
-            WalSpoolMarkerTest.Launcher.Run slow = lb.walPush(pgdata, spool, uri, keyFile, name, false);
-            assertThat(slow.exit()).as(slow.output()).isZero();
-            assertThat(slow.jvmStarted()).isTrue();
-            for (int i = 0; i < 1000 && !Files.exists(portFile); i++) {
-                Thread.sleep(20);
+            assertThat(new WalArchive(repo2).read(name))
+                    .hasValueSatisfying(b -> assertThat(b).isEqualTo(original));
+
+            // a stale port file whose port another process answers is not believed: it cannot sign the answer
+            stopSpawnedPusher();
+            for (int i = 0; i < 500 && Files.exists(portFile); i++) {
+                Thread.sleep(10);
             }
-            WalSpoolMarkerTest.Launcher.Run next = lb.walPush(pgdata, spool, uri, keyFile, name, false);
-            assertThat(next.exit()).as(next.output()).isZero();
-            assertThat(next.jvmStarted())
-                    .as("answered by the pusher the JVM path started")
-                    .isFalse();
+            try (ServerSocket fake = new ServerSocket(0, 5, InetAddress.getLoopbackAddress())) {
+                Files.writeString(portFile, fake.getLocalPort() + " " + "a".repeat(32) + " " + "b".repeat(32) + "\n");
+                Thread answer = Thread.ofVirtual().start(() -> {
+                    try (Socket s = fake.accept()) {
+                        s.getOutputStream().write("ACK\nOK forged\n".getBytes(StandardCharsets.US_ASCII));
+                        s.getInputStream().read();
+                    } catch (Exception ignored) {
+                        // the test checks the launcher's side
+                    }
+                });
+                WalSpoolMarkerTest.Launcher.Run forged = lb.walPush(pgdata, spool, uri2, keyFile, name, false);
+                assertThat(forged.jvmStarted()).as("not answered by the forger").isTrue();
+                assertThat(forged.exit()).as(forged.output()).isZero();
+                answer.join(5000);
+            }
         }
     }
 
-    private static String ask(String port, String line) throws Exception {
+    /** The answer lines of one request. */
+    private static List<String> ask(String port, String line) throws Exception {
         try (Socket s = new Socket(InetAddress.getLoopbackAddress(), Integer.parseInt(port))) {
             s.getOutputStream().write((line + "\n").getBytes(StandardCharsets.US_ASCII));
-            return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8)).readLine();
+            return new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8))
+                    .lines()
+                    .toList();
         }
     }
 }

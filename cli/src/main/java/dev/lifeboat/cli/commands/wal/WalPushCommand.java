@@ -7,6 +7,7 @@ import dev.lifeboat.engine.postgres.WalSources;
 import dev.lifeboat.engine.postgres.WalSpool;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
@@ -82,10 +83,10 @@ public final class WalPushCommand implements Callable<Integer> {
                 throw new IllegalArgumentException(
                         "--async needs --spool-dir DIR (a local directory for this cluster)");
             }
-            repo.store(); // fail early on a bad --repo
-            new WalSpool(spoolDir)
-                    .awaitPushed(
-                            walPath, dataDir, repo.forwardedArgs(), processMax, Duration.ofSeconds(timeoutSeconds));
+            Repository r = repo.open();
+            WalSpool spool = new WalSpool(spoolDir).forRepository(WalSpool.identity(r, repo.replicationConfig()));
+            offerSettings(spool, r, true);
+            spool.awaitPushed(walPath, dataDir, repo.forwardedArgs(), processMax, Duration.ofSeconds(timeoutSeconds));
             return 0;
         }
         Repository r = repo.open();
@@ -95,8 +96,30 @@ public final class WalPushCommand implements Callable<Integer> {
         }
         if (spoolDir != null) {
             // synchronous: a pusher that archives only what it is asked for serves the next calls
-            new WalSpool(spoolDir).startPusher(walPath, dataDir, repo.forwardedArgs(), processMax, false);
+            offerSettings(new WalSpool(spoolDir), r, false);
         }
         return 0;
+    }
+
+    /**
+     * Has a pusher serve this cluster's next calls with these settings (the launcher's settings key, from
+     * {@code LIFEBOAT_PUSH_KEY}). The file itself is archived (or waited for) either way, so a pusher that cannot
+     * be started or told is a warning, not a failure: PostgreSQL would otherwise retry a file that is durable.
+     */
+    private void offerSettings(WalSpool spool, Repository r, boolean readAhead) {
+        try {
+            spool.startOrBindPusher(
+                    walPath,
+                    WalSources.pgdataOf(walPath, pgdata),
+                    repo.forwardedArgs(),
+                    processMax,
+                    readAhead,
+                    System.getenv(WalSpool.SETTINGS_KEY_ENV),
+                    r,
+                    repo.replicationConfig());
+        } catch (IOException | RuntimeException e) {
+            System.err.println("lifeboat wal-push: warning: the pusher of " + spoolDir
+                    + " will not answer the next calls (each starts a JVM): " + e.getMessage());
+        }
     }
 }

@@ -54,7 +54,15 @@ public final class WalSpoolWorkerCommand implements Callable<Integer> {
         WalSpool spool = new WalSpool(spoolDir);
         if (role.equals("push")) {
             Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
-            spool.runPusher(repo.open(), pgWal, dataDir, processMax, Duration.ofSeconds(idleSeconds), readAhead);
+            // the settings key of the wal-push that started this pusher (inherited environment) is served at once
+            spool.runPusher(
+                    repo.open(),
+                    pgWal,
+                    dataDir,
+                    processMax,
+                    Duration.ofSeconds(idleSeconds),
+                    new WalSpool.Serving(
+                            repo.replicationConfig(), System.getenv(WalSpool.SETTINGS_KEY_ENV), readAhead, true));
         } else {
             spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease);
         }
