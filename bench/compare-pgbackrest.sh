@@ -442,8 +442,9 @@ table="$work/table.md"
 # against this run's; a ratio that changed by 15 % or more either way is called out (stderr and the section)
 moved="$work/moved.md"; : > "$moved"
 if [ -f "$doc" ]; then
-  bold_ratios() { awk -F'|' 'NF > 4 { for (i = 3; i < NF; i++) if ($i ~ /^ *\*\*[0-9.]+\*\* *$/) {
-      l = $2; gsub(/^ +| +$/, "", l); r = $i; gsub(/[ *]/, "", r); print l "\t" r } }' "$@"; }
+  # the speed ratios: the bold third column of the ratio table (the throughput table repeats archive_command's)
+  bold_ratios() { awk -F'|' 'NF > 4 && $3 ~ /^ *\*\*[0-9.]+\*\* *$/ {
+      l = $2; gsub(/^ +| +$/, "", l); r = $3; gsub(/[ *]/, "", r); print l "\t" r }' "$@"; }
   prev_when="$(awk '/<!-- compare-pgbackrest:begin -->/,/<!-- compare-pgbackrest:end -->/' "$doc" \
     | sed -n 's/^on \([0-9-]* [0-9:]* UTC\).*/\1/p' | head -n 1)"
   awk '/<!-- compare-pgbackrest:begin -->/,/<!-- compare-pgbackrest:end -->/' "$doc" | bold_ratios > "$work/prev.tsv"
