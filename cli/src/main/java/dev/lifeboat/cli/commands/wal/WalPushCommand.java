@@ -85,7 +85,7 @@ public final class WalPushCommand implements Callable<Integer> {
             }
             Repository r = repo.open();
             WalSpool spool = new WalSpool(spoolDir).forRepository(WalSpool.identity(r, repo.replicationConfig()));
-            offerSettings(spool, r, true);
+            offerSettings(spool, r, dataDir, true);
             spool.awaitPushed(walPath, dataDir, repo.forwardedArgs(), processMax, Duration.ofSeconds(timeoutSeconds));
             return 0;
         }
@@ -96,7 +96,7 @@ public final class WalPushCommand implements Callable<Integer> {
         }
         if (spoolDir != null) {
             // synchronous: a pusher that archives only what it is asked for serves the next calls
-            offerSettings(new WalSpool(spoolDir), r, false);
+            offerSettings(new WalSpool(spoolDir), r, dataDir, false);
         }
         return 0;
     }
@@ -106,11 +106,11 @@ public final class WalPushCommand implements Callable<Integer> {
      * {@code LIFEBOAT_PUSH_KEY}). The file itself is archived (or waited for) either way, so a pusher that cannot
      * be started or told is a warning, not a failure: PostgreSQL would otherwise retry a file that is durable.
      */
-    private void offerSettings(WalSpool spool, Repository r, boolean readAhead) {
+    private void offerSettings(WalSpool spool, Repository r, Path dataDir, boolean readAhead) {
         try {
             spool.startOrBindPusher(
                     walPath,
-                    WalSources.pgdataOf(walPath, pgdata),
+                    dataDir,
                     repo.forwardedArgs(),
                     processMax,
                     readAhead,

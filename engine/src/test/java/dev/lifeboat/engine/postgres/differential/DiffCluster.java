@@ -58,7 +58,14 @@ final class DiffCluster {
     static Snapshot backup(Repository repo, LocalCluster pg, String type) throws IOException {
         return new PgBackup(
                         repo,
-                        new PgBackupOptions(pg.dataDir(), null, null, "postgres", type, Compression.LOW, 2),
+                        new PgBackupOptions(
+                                pg.dataDir(),
+                                null,
+                                null,
+                                "postgres",
+                                type,
+                                Compression.parse(setting("compression", "low")),
+                                2),
                         null,
                         new Cancellation())
                 .run();

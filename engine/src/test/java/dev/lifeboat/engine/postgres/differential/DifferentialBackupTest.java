@@ -20,8 +20,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>By default a fixed-seed slice sized for CI. Settings (system property {@code lifeboat.differential.NAME} or
  * environment variable {@code LIFEBOAT_DIFFERENTIAL_NAME}; {@code bin/differential} sets them):
- * {@code long} (true: random seeds, longer chains, more data), {@code seeds} (comma-separated), {@code randomSeeds}
- * (how many
+ * {@code long} (true: random seeds, longer chains, more data), {@code compression} (low, lz4, …: the backups'),
+ * {@code seeds} (comma-separated), {@code randomSeeds} (how many
  * with {@code long}, default 3), {@code chain}, {@code steps}, {@code rows}, {@code skip} and {@code dropBackups}
  * (replay a
  * shrunk run), {@code keep} (never, failure, always), {@code shrink} (true: shrink the first failing seed to
