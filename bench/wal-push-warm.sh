@@ -19,6 +19,7 @@ while [ "$(ls "$W/data/pg_wal/archive_status/" | grep -c ready || true)" -lt "$n
   as_pg $B/pgbench -h "$W" -p "$port" -c 4 -j 2 -t 2000 -n postgres >/dev/null 2>&1
 done
 as_pg $B/pg_ctl -D "$W/data" -m fast stop >/dev/null
+sync -f "$W"   # the WAL just written is on disk: its writeback does not slow the timed fsyncs
 head -c 32 /dev/urandom | base64 > "$W/key"; chmod 644 "$W/key"
 as_pg "$LB" repo-init --repo "file://$W/repo" --key-file "$W/key" >/dev/null
 as_pg mkdir "$W/spool"

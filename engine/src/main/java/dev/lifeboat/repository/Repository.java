@@ -5,6 +5,7 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.Aead;
 import dev.lifeboat.repository.crypto.Checksum;
 import dev.lifeboat.repository.crypto.ChunkIds;
+import dev.lifeboat.repository.crypto.CipherWarmup;
 import dev.lifeboat.repository.crypto.DerivedKeyAead;
 import dev.lifeboat.repository.crypto.KeyMaterial;
 import dev.lifeboat.repository.crypto.KeySource;
@@ -58,6 +59,7 @@ public final class Repository {
             // format 1 keeps sealing with the master key itself, so its archive_command never changes behaviour
             this.chunkSealer = v1 ? new Aead(keys.encryptionKey()) : new DerivedKeyAead(keys.encryptionKey());
             this.metadataSealer = chunkSealer;
+            CipherWarmup.startOnce();
         } else {
             this.chunkSealer = null;
             this.metadataSealer = v1 ? Sealer.NONE : Checksum.INSTANCE;

@@ -11,8 +11,9 @@ import javax.crypto.spec.SecretKeySpec;
  * AES-256-GCM with a fresh random 96-bit nonce per message. Output layout: {@code nonce(12) || ciphertext || tag(16)}.
  * Format 1 seals every object with the master key this way; format 2 uses {@link DerivedKeyAead} instead (one key per
  * object). Key wrapping keeps using it: each wrap has its own KEK (fresh salt), so that key seals one message.
- * Uses the JDK provider, whose GCM and AES are intrinsified; whole messages go through one {@code doFinal}
- * (decrypting in small {@code update} slices is several times slower).
+ * Uses the JDK provider, whose GCM and AES run on the CPU's instructions in compiled code: encryption goes in 64 KiB
+ * steps ({@link DerivedKeyAead#encryptInSteps}), decryption through one {@code doFinal} (the JDK holds decrypted bytes
+ * back until the tag is checked, and small {@code update} slices were several times slower).
  */
 public final class Aead implements Sealer {
     public static final int NONCE_BYTES = 12;
@@ -55,7 +56,7 @@ public final class Aead implements Sealer {
                 c.updateAAD(aad);
             }
             System.arraycopy(nonce, 0, out, outOff, NONCE_BYTES);
-            int n = c.doFinal(plain, off, len, out, outOff + NONCE_BYTES);
+            int n = DerivedKeyAead.encryptInSteps(c, plain, off, len, out, outOff + NONCE_BYTES);
             return NONCE_BYTES + n;
         } catch (GeneralSecurityException e) {
             throw new IllegalStateException("AES-GCM encryption failed", e);

@@ -144,6 +144,17 @@ class CompressionTest {
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
+    /** Whole WAL segments are compressed by two workers: still one frame with its size, as unzstd needs. */
+    @Test
+    void largeInputsCompressedInParallelRoundTrip() {
+        for (int n : new int[] {Compression.PARALLEL_MIN_BYTES - 1, Compression.PARALLEL_MIN_BYTES, 16 << 20}) {
+            byte[] data = compressible(n);
+            byte[] frame = Compression.zstd(data, 1);
+            assertThat(frame.length).isLessThan(n / 2);
+            assertThat(Compression.unzstd(frame)).isEqualTo(data);
+        }
+    }
+
     @Test
     void unzstdReportsADamagedFrameAsIllegalArgument() {
         byte[] frame = Compression.zstd(compressible(50_000), 3);

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Arrays;
 import java.util.Random;
+import javax.crypto.Cipher;
 import javax.crypto.KDF;
 import javax.crypto.SecretKey;
+import javax.crypto.spec.GCMParameterSpec;
 import javax.crypto.spec.HKDFParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
 import org.junit.jupiter.api.Test;
@@ -30,6 +32,42 @@ class DerivedKeyAeadTest {
             assertThat(s.seal(plain, 0, n, AAD, out, 7)).isEqualTo(n + 44);
             assertThat(s.open(out, 7, n + 44, AAD)).isEqualTo(plain);
         }
+    }
+
+    /** Sealing in steps is only a way to call the cipher: the bytes are those of one whole-message call. */
+    @Test
+    void steppedEncryptionIsOneWholeMessageCall() throws Exception {
+        int step = DerivedKeyAead.STEP_BYTES;
+        for (int n : new int[] {0, step - 1, step, step + 1, 3 * step, 3 * step + 17}) {
+            byte[] plain = AeadTest.data(n);
+            byte[] nonce = new byte[12];
+            nonce[0] = (byte) n;
+            SecretKeySpec key = new SecretKeySpec(AeadTest.key(4), "AES");
+            Cipher whole = Cipher.getInstance("AES/GCM/NoPadding");
+            whole.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, nonce));
+            whole.updateAAD(AAD);
+            byte[] expected = whole.doFinal(plain);
+            Cipher stepped = Cipher.getInstance("AES/GCM/NoPadding");
+            stepped.init(Cipher.ENCRYPT_MODE, key, new GCMParameterSpec(128, nonce.clone()));
+            stepped.updateAAD(AAD);
+            byte[] out = new byte[n + 16 + 3];
+            assertThat(DerivedKeyAead.encryptInSteps(stepped, plain, 0, n, out, 3))
+                    .isEqualTo(n + 16);
+            assertThat(Arrays.copyOfRange(out, 3, out.length)).as("%d bytes", n).isEqualTo(expected);
+        }
+        // and a long object opens again under both formats
+        byte[] plain = AeadTest.data(5 * step + 3);
+        assertThat(new DerivedKeyAead(AeadTest.key(5)).open(new DerivedKeyAead(AeadTest.key(5)).seal(plain, AAD), AAD))
+                .isEqualTo(plain);
+        assertThat(new Aead(AeadTest.key(5)).open(new Aead(AeadTest.key(5)).seal(plain, AAD), AAD))
+                .isEqualTo(plain);
+    }
+
+    @Test
+    void warmupRunsThroughBothFormatsWithoutFailing() {
+        CipherWarmup.run(); // it swallows failures (only speed is at stake): a broken seal/open would throw here first
+        byte[] plain = AeadTest.data(CipherWarmup.LARGE_MESSAGE_BYTES);
+        assertThat(new DerivedKeyAead(AeadTest.key(6)).seal(plain, AAD)).hasSize(plain.length + 44);
     }
 
     @Test
