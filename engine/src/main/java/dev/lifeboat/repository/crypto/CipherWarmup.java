@@ -8,8 +8,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * those instructions only inside JIT-compiled callers, and a caller is compiled after some thousand calls: a backup
  * or restore sealing 128 KiB chunks ran its first ~1,000 chunks at ~75 MB/s (about half a second per direction), and
  * the WAL pusher, one call per 16 MiB segment, never got there (210 ms per segment, most of its time). Small messages
- * make the calls cheap: 3,000 seal/open rounds of mostly 2 KiB take 120–330 ms of one core on a background thread and bring the
- * same code to several GB/s (measured: docs/benchmarks.md, "AES-GCM warm-up").
+ * make the calls cheap: 3,000 seal/open rounds of mostly 2 KiB take 120–330 ms of one core on a background thread
+ * and bring the same code to several GB/s (measured: docs/benchmarks.md, "AES-GCM warm-up").
  */
 public final class CipherWarmup {
     static final int ROUNDS = 3000;
