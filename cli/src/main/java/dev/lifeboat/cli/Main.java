@@ -29,6 +29,7 @@ import dev.lifeboat.cli.commands.wal.WalSpoolWorkerCommand;
 import dev.lifeboat.cli.commands.wal.WalStreamCommand;
 import dev.lifeboat.cli.options.LoggingOptions;
 import dev.lifeboat.cli.options.SettingsDefaults;
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import dev.lifeboat.util.Processes;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -88,6 +89,7 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
+        CryptoProvider.preload(); // unpacks and loads native code (~0.25 s) while the command line is parsed
         System.exit(run(args));
     }
 
@@ -124,7 +126,11 @@ public final class Main implements Runnable {
         @Override
         public String[] getVersion() {
             String v = Main.class.getPackage().getImplementationVersion();
-            return new String[] {"lifeboat " + (v == null ? "dev" : v), "Java " + Runtime.version()};
+            return new String[] {
+                "lifeboat " + (v == null ? "dev" : v),
+                "Java " + Runtime.version(),
+                "Crypto: " + CryptoProvider.describe()
+            };
         }
     }
 

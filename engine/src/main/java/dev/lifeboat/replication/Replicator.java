@@ -3,13 +3,13 @@ package dev.lifeboat.replication;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -498,10 +498,6 @@ public final class Replicator {
     }
 
     private static byte[] sha256(BlobStore store, String key) throws IOException {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(store.get(key));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return CryptoProvider.sha256().digest(store.get(key));
     }
 }

@@ -1,8 +1,8 @@
 package dev.lifeboat.repository;
 
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.List;
 
@@ -16,11 +16,7 @@ public final class ContentDigest {
     private final ByteBuffer idBuf = ByteBuffer.allocate(ChunkId.BYTES);
 
     public ContentDigest() {
-        try {
-            this.sha = MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        this.sha = CryptoProvider.sha256();
     }
 
     public ContentDigest add(ChunkId id) {

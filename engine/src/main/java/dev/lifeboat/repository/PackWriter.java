@@ -1,9 +1,9 @@
 package dev.lifeboat.repository;
 
 import dev.lifeboat.repository.compress.Compression;
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -97,12 +97,8 @@ final class PackWriter {
     }
 
     static String sha256Hex(byte[] b, int off, int len) {
-        try {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            md.update(b, off, len);
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        MessageDigest md = CryptoProvider.sha256();
+        md.update(b, off, len);
+        return HexFormat.of().formatHex(md.digest());
     }
 }

@@ -1,6 +1,7 @@
 package dev.lifeboat.agent;
 
 import dev.lifeboat.proto.v1.JobEvent;
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
 
@@ -20,6 +21,7 @@ public final class AgentMain {
     private AgentMain() {}
 
     public static void main(String[] args) {
+        CryptoProvider.preload();
         Path config = null;
         boolean verbose = System.getenv("LIFEBOAT_DEBUG") != null;
         for (int i = 0; i < args.length; i++) {

@@ -2,6 +2,7 @@ package dev.lifeboat.engine.postgres;
 
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.repository.crypto.CryptoProvider;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -17,7 +18,6 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.util.HexFormat;
 import java.util.Set;
@@ -266,11 +266,7 @@ final class PushRequests implements AutoCloseable {
     }
 
     private static byte[] sha256(byte[] data) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(data);
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return CryptoProvider.sha256().digest(data);
     }
 
     private void removePortFile() {

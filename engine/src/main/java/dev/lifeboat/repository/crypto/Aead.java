@@ -11,22 +11,16 @@ import javax.crypto.spec.SecretKeySpec;
  * AES-256-GCM with a fresh random 96-bit nonce per message. Output layout: {@code nonce(12) || ciphertext || tag(16)}.
  * Format 1 seals every object with the master key this way; format 2 uses {@link DerivedKeyAead} instead (one key per
  * object). Key wrapping keeps using it: each wrap has its own KEK (fresh salt), so that key seals one message.
- * Uses the JDK provider, whose GCM and AES run on the CPU's instructions in compiled code: encryption goes in 64 KiB
- * steps ({@link DerivedKeyAead#encryptInSteps}), decryption through one {@code doFinal} (the JDK holds decrypted bytes
- * back until the tag is checked, and small {@code update} slices were several times slower).
+ * Runs on {@link CryptoProvider}'s cipher. Encryption goes in 64 KiB steps ({@link DerivedKeyAead#encryptInSteps}:
+ * the JDK's fallback stays compiled that way), decryption through one {@code doFinal} (both providers hold decrypted
+ * bytes back until the tag is checked, and small {@code update} slices were several times slower).
  */
 public final class Aead implements Sealer {
     public static final int NONCE_BYTES = 12;
     public static final int TAG_BYTES = 16;
     public static final int OVERHEAD = NONCE_BYTES + TAG_BYTES;
 
-    private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(() -> {
-        try {
-            return Cipher.getInstance("AES/GCM/NoPadding");
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("AES-GCM is not available in this JDK", e);
-        }
-    });
+    private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(CryptoProvider::aesGcm);
     private static final ThreadLocal<SecureRandom> RANDOM = ThreadLocal.withInitial(SecureRandom::new);
 
     private final SecretKeySpec key;

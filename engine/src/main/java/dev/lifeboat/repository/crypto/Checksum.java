@@ -2,7 +2,6 @@ package dev.lifeboat.repository.crypto;
 
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Arrays;
 
 /**
@@ -16,13 +15,7 @@ public final class Checksum implements Sealer {
     public static final int BYTES = 32;
     public static final Checksum INSTANCE = new Checksum();
 
-    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(() -> {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
-    });
+    private static final ThreadLocal<MessageDigest> SHA256 = ThreadLocal.withInitial(CryptoProvider::sha256);
 
     private Checksum() {}
 

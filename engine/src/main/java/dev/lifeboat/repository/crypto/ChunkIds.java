@@ -13,11 +13,11 @@ public final class ChunkIds {
         SecretKeySpec spec = new SecretKeySpec(idKey, "HmacSHA256");
         this.macs = ThreadLocal.withInitial(() -> {
             try {
-                Mac m = Mac.getInstance("HmacSHA256");
+                Mac m = CryptoProvider.hmacSha256();
                 m.init(spec);
                 return m;
             } catch (GeneralSecurityException e) {
-                throw new IllegalStateException("HmacSHA256 is not available", e);
+                throw new IllegalStateException("HmacSHA256 rejected the chunk id key", e);
             }
         });
     }

@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * or restore sealing 128 KiB chunks ran its first ~1,000 chunks at ~75 MB/s (about half a second per direction), and
  * the WAL pusher, one call per 16 MiB segment, never got there (210 ms per segment, most of its time). Small messages
  * make the calls cheap: 3,000 seal/open rounds of mostly 2 KiB take 120–330 ms of one core on a background thread
- * and bring the same code to several GB/s (measured: docs/benchmarks.md, "AES-GCM warm-up").
+ * and bring the same code to several GB/s (measured: docs/benchmarks.md, "AES-GCM warm-up"). Needed only where
+ * {@link CryptoProvider} falls back to the JDK: the native provider runs at full speed from the first call.
  */
 public final class CipherWarmup {
     static final int ROUNDS = 3000;
@@ -22,10 +23,16 @@ public final class CipherWarmup {
     /** Starts the warm-up once per process, on a daemon thread (it never delays an exit). */
     public static void startOnce() {
         if (STARTED.compareAndSet(false, true)) {
-            Thread t = new Thread(CipherWarmup::run, "aes-gcm-warmup");
+            Thread t = new Thread(CipherWarmup::runUnlessNative, "aes-gcm-warmup");
             t.setDaemon(true);
             t.setPriority(Thread.MIN_PRIORITY);
             t.start();
+        }
+    }
+
+    private static void runUnlessNative() {
+        if (!CryptoProvider.isNative()) {
+            run();
         }
     }
 

@@ -29,20 +29,8 @@ public final class DerivedKeyAead implements Sealer {
     public static final byte[] INFO =
             "lifeboat-repository-v2 object key: HKDF-SHA-256, AES-256-GCM".getBytes(StandardCharsets.US_ASCII);
 
-    private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(() -> {
-        try {
-            return Cipher.getInstance("AES/GCM/NoPadding");
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("AES-GCM is not available in this JDK", e);
-        }
-    });
-    private static final ThreadLocal<Mac> MACS = ThreadLocal.withInitial(() -> {
-        try {
-            return Mac.getInstance("HmacSHA256");
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("HmacSHA256 is not available in this JDK", e);
-        }
-    });
+    private static final ThreadLocal<Cipher> CIPHERS = ThreadLocal.withInitial(CryptoProvider::aesGcm);
+    private static final ThreadLocal<Mac> MACS = ThreadLocal.withInitial(CryptoProvider::hmacSha256);
     private static final ThreadLocal<SecureRandom> RANDOM = ThreadLocal.withInitial(SecureRandom::new);
 
     private final byte[] master;
