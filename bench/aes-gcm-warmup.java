@@ -1,7 +1,9 @@
 // The JDK's AES-GCM in a fresh JVM, as Lifeboat's processes meet it: how long the first 128 KiB chunks and 16 MiB WAL
 // segments take with and without the warm-up Lifeboat runs (CipherWarmup: 3,000 seal/open rounds of 2 KiB) and with
-// whole-message or 64 KiB-step encryption (DerivedKeyAead.encryptInSteps). Each case runs in its own JVM.
-// Usage: java bench/aes-gcm-warmup.java        (JDK 25; prints one line per case; results in docs/benchmarks.md)
+// whole-message or 64 KiB-step encryption (DerivedKeyAead.encryptInSteps), and through the native provider Lifeboat
+// uses where it loads (CryptoProvider: the Amazon Corretto Crypto Provider). Each case runs in its own JVM.
+// Usage: java -cp cli/target/lifeboat.jar bench/aes-gcm-warmup.java   (JDK 25; one line per case; the jar only brings
+//        the native provider, without it those cases are skipped; results in docs/benchmarks.md)
 import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,15 +36,24 @@ public class AesGcmWarmup {
         if (args.length == 0) {
             String java = ProcessHandle.current().info().command().orElse("java");
             String self = System.getProperty("jdk.launcher.sourcefile", "bench/aes-gcm-warmup.java");
+            String cp = System.getProperty("java.class.path", "");
             for (String c : List.of("chunks 0 0", "chunks 3000 0", "segments 0 0", "segments 3000 0",
-                    "segments 3000 65536")) {
-                List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseParallelGC", self));
+                    "segments 3000 65536", "chunks 0 0 native", "segments 0 65536 native")) {
+                if (c.endsWith("native") && !cp.contains(".jar")) {
+                    continue;
+                }
+                List<String> cmd = new ArrayList<>(List.of(java, "-XX:+UseParallelGC",
+                        "--enable-native-access=ALL-UNNAMED", "-cp", cp, self));
                 cmd.addAll(List.of(c.split(" ")));
                 new ProcessBuilder(cmd).inheritIO().start().waitFor();
             }
             return;
         }
-        cipher = Cipher.getInstance("AES/GCM/NoPadding");
+        boolean nativeProvider = args.length > 3;
+        cipher = nativeProvider
+                ? Cipher.getInstance("AES/GCM/NoPadding", (java.security.Provider) Class.forName(
+                        "com.amazon.corretto.crypto.provider.AmazonCorrettoCryptoProvider").getField("INSTANCE").get(null))
+                : Cipher.getInstance("AES/GCM/NoPadding");
         int warm = Integer.parseInt(args[1]);
         int step = Integer.parseInt(args[2]);
         long t0 = System.nanoTime();
@@ -50,8 +61,8 @@ public class AesGcmWarmup {
         for (int i = 0; i < warm; i++) {
             seal(small, 2048, small.clone(), 0);
         }
-        StringBuilder sb = new StringBuilder(String.format("%-8s warm-up %4d rounds %4.0f ms, step %5d:", args[0],
-                warm, (System.nanoTime() - t0) / 1e6, step));
+        StringBuilder sb = new StringBuilder(String.format("%-8s %-6s warm-up %4d rounds %4.0f ms, step %5d:", args[0],
+                nativeProvider ? "native" : "JDK", warm, (System.nanoTime() - t0) / 1e6, step));
         boolean chunks = args[0].equals("chunks");
         int size = chunks ? 128 << 10 : 16 << 20;
         byte[] p = new byte[size];

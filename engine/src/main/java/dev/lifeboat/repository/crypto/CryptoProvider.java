@@ -30,6 +30,8 @@ public final class CryptoProvider {
     private static final Logger LOG = LoggerFactory.getLogger(CryptoProvider.class);
     private static final FutureTask<Provider> LOAD = new FutureTask<>(CryptoProvider::load);
     private static final AtomicBoolean STARTED = new AtomicBoolean();
+    /** Why the native provider is not in use, for {@link #describe}; null while it is (or before loading). */
+    private static volatile String fallbackReason;
 
     private CryptoProvider() {}
 
@@ -63,7 +65,7 @@ public final class CryptoProvider {
     /** A human-readable name of the provider in use, for diagnostics. */
     public static String describe() {
         Provider p = nativeProvider();
-        return p == null ? "JDK" : p.getName() + " " + p.getVersionStr();
+        return p == null ? "JDK (" + fallbackReason + ")" : p.getName() + " " + p.getVersionStr();
     }
 
     public static Cipher aesGcm() {
@@ -98,18 +100,16 @@ public final class CryptoProvider {
         return v != null && v.trim().toLowerCase(Locale.ROOT).equals("jdk");
     }
 
-    /** The native provider, or null when turned off or not loadable (logged at debug: logging is not set up yet). */
+    /** The native provider, or null when turned off or not loadable (the reason goes to {@link #describe}). */
     static Provider load() {
         if (turnedOff()) {
+            fallbackReason = "LIFEBOAT_CRYPTO=jdk";
             return null;
         }
         try {
             AmazonCorrettoCryptoProvider p = AmazonCorrettoCryptoProvider.INSTANCE;
             if (p.getLoadingError() != null) {
-                LOG.debug(
-                        "native crypto provider unavailable, using the JDK's: {}",
-                        p.getLoadingError().toString());
-                return null;
+                return fallBack(p.getLoadingError());
             }
             // the first use of each algorithm runs its self-test: pay for it here, off the caller's path
             Cipher.getInstance("AES/GCM/NoPadding", p);
@@ -117,8 +117,13 @@ public final class CryptoProvider {
             MessageDigest.getInstance("SHA-256", p);
             return p;
         } catch (LinkageError | RuntimeException | GeneralSecurityException e) {
-            LOG.debug("native crypto provider unavailable, using the JDK's: {}", e.toString());
-            return null;
+            return fallBack(e);
         }
+    }
+
+    private static Provider fallBack(Throwable why) {
+        fallbackReason = "native provider not loadable: " + why;
+        LOG.debug("using the JDK's crypto: {}", fallbackReason);
+        return null;
     }
 }
