@@ -6,7 +6,9 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Semaphore;
@@ -35,11 +37,21 @@ public final class ChunkWriter implements AutoCloseable {
     private final AtomicLong newBytes = new AtomicLong();
     private final AtomicLong storedBytes = new AtomicLong();
     private final AtomicLong totalChunks = new AtomicLong();
+    /**
+     * Pack buffers whose upload finished, for the next packs. A pack buffer (pack size + 1 MiB) is too large for the
+     * young generation, so a new one per pack went to the old generation and stayed there as garbage until a full
+     * collection: a scale-100 backup's heap grew to ~280 MB for ~100 MB of live buffers. At most one buffer per
+     * session plus one per upload in flight ever exists.
+     */
+    private final Queue<byte[]> spareBuffers = new ConcurrentLinkedQueue<>();
+
+    private final int bufferBytes;
 
     public ChunkWriter(Repository repo, ChunkIndex index, Compression compression, int maxUploadsInFlight) {
         this.repo = repo;
         this.compression = compression;
         this.inFlight = new Semaphore(Math.max(1, maxUploadsInFlight));
+        this.bufferBytes = repo.config().packSize() + 1024 * 1024;
         for (ChunkId id : index.chunks().keySet()) {
             known.put(id, Boolean.TRUE);
         }
@@ -77,7 +89,8 @@ public final class ChunkWriter implements AutoCloseable {
                 return id;
             }
             if (pack == null) {
-                pack = new PackWriter(repo, repo.config().packSize() + 1024 * 1024);
+                byte[] spare = spareBuffers.poll();
+                pack = new PackWriter(repo, spare != null ? spare : new byte[bufferBytes]);
             }
             pack.add(id, data, off, len, chunkCompression);
             newChunks.incrementAndGet();
@@ -115,6 +128,10 @@ public final class ChunkWriter implements AutoCloseable {
                 repo.store().put(Pack.key(p.packId()), p.bytes(), 0, p.length());
                 storedBytes.addAndGet(p.length());
                 packDurable(p);
+                // put has returned, so no store reads the bytes any more; a buffer a large chunk grew is let go
+                if (p.bytes().length == bufferBytes) {
+                    spareBuffers.offer(p.bytes());
+                }
             } catch (Throwable t) {
                 failure.compareAndSet(null, t);
             } finally {

@@ -23,6 +23,7 @@ import java.util.Set;
  * buffer). */
 public final class FileBackup {
     private static final int READ_SIZE = 4 * 1024 * 1024;
+    private static final int SLICE_BYTES = 1024 * 1024;
     private final byte[] buf;
 
     public FileBackup(int maxChunk) {
@@ -188,7 +189,9 @@ public final class FileBackup {
         int n = 0;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             while (n < length) {
-                int r = ch.read(ByteBuffer.wrap(rangeBuf, n, length - n), offset + n);
+                // in slices: the JDK reads a heap buffer through a temporary native one of the same size, cached per
+                // thread, which made every worker hold a range-sized (16 MiB) native copy
+                int r = ch.read(ByteBuffer.wrap(rangeBuf, n, Math.min(SLICE_BYTES, length - n)), offset + n);
                 if (r < 0) {
                     break; // the file shrank while we read it: store what is there
                 }

@@ -25,8 +25,13 @@ final class PackWriter {
     record Finished(String packId, byte[] bytes, int length, List<PackedChunk> entries) {}
 
     PackWriter(Repository repo, int initialCapacity) {
+        this(repo, new byte[Math.max(initialCapacity, 1024)]);
+    }
+
+    /** Builds the pack in {@code buffer} (from a pool: its old contents are overwritten, never read). */
+    PackWriter(Repository repo, byte[] buffer) {
         this.repo = repo;
-        this.buf = new byte[Math.max(initialCapacity, 1024)];
+        this.buf = buffer;
         byte[] magic = Pack.magic(repo.version());
         System.arraycopy(magic, 0, buf, 0, magic.length);
         this.pos = Pack.headerLength(repo.version());

@@ -35,6 +35,7 @@ import java.util.stream.Stream;
  */
 public final class LocalBlobStore implements BlobStore {
     private static final String TEMP_SUFFIX = ".lifeboat-tmp";
+    private static final int WRITE_SLICE_BYTES = 1024 * 1024;
     private final Path root;
     /** Told of every directory fsync (tests observe the durability protocol through it). */
     private final Consumer<Path> onDirectorySync;
@@ -96,9 +97,15 @@ public final class LocalBlobStore implements BlobStore {
         createDirectoriesDurably(dir);
         Path temp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + TEMP_SUFFIX);
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(data, offset, length);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
+            // in slices: the JDK copies a heap buffer through a temporary native one of the same size, which a
+            // 17 MiB pack made a 17 MiB native allocation per write (and per thread, cached)
+            int end = offset + length;
+            for (int at = offset; at < end; ) {
+                ByteBuffer buf = ByteBuffer.wrap(data, at, Math.min(WRITE_SLICE_BYTES, end - at));
+                while (buf.hasRemaining()) {
+                    ch.write(buf);
+                }
+                at = buf.position();
             }
             ch.force(true);
         } catch (IOException e) {
