@@ -5,6 +5,7 @@ import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.ChunkIds;
+import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -23,7 +24,6 @@ import java.util.Set;
  * buffer). */
 public final class FileBackup {
     private static final int READ_SIZE = 4 * 1024 * 1024;
-    private static final int SLICE_BYTES = 1024 * 1024;
     private final byte[] buf;
 
     public FileBackup(int maxChunk) {
@@ -186,17 +186,9 @@ public final class FileBackup {
         if (rangeBuf == null || rangeBuf.length < length) {
             rangeBuf = new byte[length];
         }
-        int n = 0;
+        int n; // fewer than length if the file shrank while we read it: store what is there
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            while (n < length) {
-                // in slices: the JDK reads a heap buffer through a temporary native one of the same size, cached per
-                // thread, which made every worker hold a range-sized (16 MiB) native copy
-                int r = ch.read(ByteBuffer.wrap(rangeBuf, n, Math.min(SLICE_BYTES, length - n)), offset + n);
-                if (r < 0) {
-                    break; // the file shrank while we read it: store what is there
-                }
-                n += r;
-            }
+            n = SlicedIo.read(ch, rangeBuf, 0, length, offset);
         }
         List<String> refs = new ArrayList<>();
         List<ChunkId> ids = new ArrayList<>();

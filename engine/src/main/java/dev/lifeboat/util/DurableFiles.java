@@ -1,7 +1,6 @@
 package dev.lifeboat.util;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -28,10 +27,7 @@ public final class DurableFiles {
         Path tmp = target.resolveSibling("." + target.getFileName() + ".lifeboat-tmp");
         try (FileChannel ch = FileChannel.open(
                 tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ByteBuffer buf = ByteBuffer.wrap(content);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
+            SlicedIo.write(ch, content, 0, content.length);
             ch.force(true);
         }
         Files.setPosixFilePermissions(tmp, mode);

@@ -8,8 +8,8 @@ import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -57,7 +57,7 @@ public final class PostgresEngine implements Engine {
     @Override
     public WalArchive.PushResult archiveWal(Repository repo, Path walFile, Path dataDir, String via)
             throws IOException {
-        byte[] content = Files.readAllBytes(walFile);
+        byte[] content = SlicedIo.readAll(walFile);
         return new WalArchive(repo).push(walFile.getFileName().toString(), content, WalSources.of(dataDir, via));
     }
 

@@ -4,6 +4,7 @@ import dev.lifeboat.repository.ReplayLease;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.SelfCommand;
+import dev.lifeboat.util.SlicedIo;
 import java.io.File;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -418,7 +419,7 @@ public final class WalSpool {
         String name = file.getFileName().toString();
         for (int attempt = 1; ; attempt++) {
             String before = fingerprint(file);
-            byte[] content = Files.readAllBytes(file);
+            byte[] content = SlicedIo.readAll(file);
             String after = fingerprint(file);
             if (!before.equals(after)) {
                 if (attempt >= 5) {

@@ -3,10 +3,10 @@ package dev.lifeboat.storage.local;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.util.SlicedIo;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
@@ -35,7 +35,6 @@ import java.util.stream.Stream;
  */
 public final class LocalBlobStore implements BlobStore {
     private static final String TEMP_SUFFIX = ".lifeboat-tmp";
-    private static final int WRITE_SLICE_BYTES = 1024 * 1024;
     private final Path root;
     /** Told of every directory fsync (tests observe the durability protocol through it). */
     private final Consumer<Path> onDirectorySync;
@@ -97,16 +96,7 @@ public final class LocalBlobStore implements BlobStore {
         createDirectoriesDurably(dir);
         Path temp = dir.resolve("." + target.getFileName() + "." + UUID.randomUUID() + TEMP_SUFFIX);
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            // in slices: the JDK copies a heap buffer through a temporary native one of the same size, which a
-            // 17 MiB pack made a 17 MiB native allocation per write (and per thread, cached)
-            int end = offset + length;
-            for (int at = offset; at < end; ) {
-                ByteBuffer buf = ByteBuffer.wrap(data, at, Math.min(WRITE_SLICE_BYTES, end - at));
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-                at = buf.position();
-            }
+            SlicedIo.write(ch, data, offset, length);
             ch.force(true);
         } catch (IOException e) {
             Files.deleteIfExists(temp);
@@ -156,7 +146,7 @@ public final class LocalBlobStore implements BlobStore {
     @Override
     public byte[] get(String key) throws IOException {
         try {
-            return Files.readAllBytes(resolve(key));
+            return SlicedIo.readAll(resolve(key));
         } catch (NoSuchFileException e) {
             throw new BlobNotFoundException(uri(), key);
         }
@@ -166,15 +156,9 @@ public final class LocalBlobStore implements BlobStore {
     public byte[] getRange(String key, long offset, int length) throws IOException {
         try (FileChannel ch = FileChannel.open(resolve(key), StandardOpenOption.READ)) {
             byte[] out = new byte[length];
-            ByteBuffer buf = ByteBuffer.wrap(out);
-            long pos = offset;
-            while (buf.hasRemaining()) {
-                int n = ch.read(buf, pos);
-                if (n < 0) {
-                    throw new EOFException(
-                            "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
-                }
-                pos += n;
+            if (SlicedIo.read(ch, out, 0, length, offset) < length) {
+                throw new EOFException(
+                        "object " + key + " in " + uri() + " is shorter than " + (offset + length) + " bytes");
             }
             return out;
         } catch (NoSuchFileException e) {
