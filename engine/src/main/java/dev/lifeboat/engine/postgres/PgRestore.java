@@ -290,7 +290,7 @@ public final class PgRestore {
             Owner owner,
             ProgressTracker progress)
             throws IOException {
-        writeFile(snap.id(), target, pgControl, reader, owner, progress);
+        writeFile(snap.id(), target, pgControl, reader, owner, progress, null);
         progress.finish(null);
         fsyncTree(target);
         for (Path loc : spcLocations.values()) {
@@ -411,8 +411,9 @@ public final class PgRestore {
             }
         }
         int workers = Math.max(1, opts.parallel());
-        try (ExecutorService pool = Executors.newFixedThreadPool(
-                workers, Thread.ofPlatform().name("restore-", 0).factory())) {
+        try (BackgroundFsyncs fsyncs = new BackgroundFsyncs(workers);
+                ExecutorService pool = Executors.newFixedThreadPool(
+                        workers, Thread.ofPlatform().name("restore-", 0).factory())) {
             List<Future<?>> futures = new ArrayList<>();
             for (int w = 0; w < workers; w++) {
                 futures.add(pool.submit(() -> {
@@ -420,15 +421,16 @@ public final class PgRestore {
                     while ((item = queue.poll()) != null) {
                         cancel.throwIfCancelled();
                         if (item instanceof Range r) {
-                            writeRange(id, target, r, reader, owner, progress);
+                            writeRange(id, target, r, reader, owner, progress, fsyncs);
                         } else {
-                            writeFile(id, target, (Snapshot.FileEntry) item, reader, owner, progress);
+                            writeFile(id, target, (Snapshot.FileEntry) item, reader, owner, progress, fsyncs);
                         }
                     }
                     return null;
                 }));
             }
             PgBackup.await(futures);
+            fsyncs.await(); // every file durable before the caller writes pg_control
         }
     }
 
@@ -437,7 +439,14 @@ public final class PgRestore {
      * as it is read; the last range to finish checks the file's size and digest and finishes the file (mode, time,
      * owner, fsync).
      */
-    private void writeRange(String id, Path target, Range r, ChunkReader reader, Owner owner, ProgressTracker progress)
+    private void writeRange(
+            String id,
+            Path target,
+            Range r,
+            ChunkReader reader,
+            Owner owner,
+            ProgressTracker progress,
+            BackgroundFsyncs fsyncs)
             throws IOException {
         Snapshot.FileEntry f = r.file();
         Path out = target.resolve(f.path());
@@ -465,18 +474,23 @@ public final class PgRestore {
         }
         if (r.left().decrementAndGet() == 0) {
             checkContent(id, f, Files.size(out), ContentDigest.of(Arrays.asList(r.ids())));
-            try (FileChannel ch = FileChannel.open(out, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
             Files.setPosixFilePermissions(out, FileBackup.permissions(f.mode()));
             Files.setLastModifiedTime(out, FileTime.fromMillis(f.mtimeMillis()));
             owner.apply(out);
+            fsyncs.submit(out);
             progress.fileDone();
         }
     }
 
+    /** Writes one whole file; made durable by {@code fsyncs}, or at once where that is null. */
     private void writeFile(
-            String id, Path target, Snapshot.FileEntry f, ChunkReader reader, Owner owner, ProgressTracker progress)
+            String id,
+            Path target,
+            Snapshot.FileEntry f,
+            ChunkReader reader,
+            Owner owner,
+            ProgressTracker progress,
+            BackgroundFsyncs fsyncs)
             throws IOException {
         Path out = target.resolve(f.path());
         ContentDigest digest = new ContentDigest();
@@ -496,7 +510,9 @@ public final class PgRestore {
                 written[0] += plain.length;
                 progress.addBytes(plain.length);
             });
-            ch.force(true);
+            if (fsyncs == null) {
+                ch.force(true);
+            }
         } catch (UncheckedIOException e) {
             throw e.getCause();
         } catch (RepositoryException.Corrupt e) {
@@ -507,6 +523,9 @@ public final class PgRestore {
         Files.setPosixFilePermissions(out, FileBackup.permissions(f.mode()));
         Files.setLastModifiedTime(out, FileTime.fromMillis(f.mtimeMillis()));
         owner.apply(out);
+        if (fsyncs != null) {
+            fsyncs.submit(out);
+        }
         progress.fileDone();
     }
 

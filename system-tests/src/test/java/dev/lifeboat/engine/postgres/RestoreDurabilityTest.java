@@ -25,7 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
  * file that decides how the copy starts (backup_label, tablespace_map, the restore marker, postgresql.auto.conf,
  * recovery.signal) must be fsynced and renamed into place, and its directory fsynced, before global/pg_control is
  * even created. A durable pg_control without a durable backup_label would make PostgreSQL do crash recovery from a
- * checkpoint copied mid-backup.
+ * checkpoint copied mid-backup. Every other restored file must be fsynced before pg_control is created too.
  */
 class RestoreDurabilityTest {
     @TempDir
@@ -91,7 +91,7 @@ class RestoreDurabilityTest {
         Map<String, Integer> renamedFrom =
                 new HashMap<>(); // final path -> temp path fsynced before? (line of that fsync)
         Integer pgControlCreated = null;
-        List<String> lines = Files.readAllLines(trace);
+        List<String> lines = joinInterruptedCalls(Files.readAllLines(trace));
         List<Integer> targetDirFsyncs = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String l = lines.get(i);
@@ -131,10 +131,48 @@ class RestoreDurabilityTest {
                     .as(name + " is in place before pg_control is created")
                     .isLessThan(pgControlCreated);
         }
+        // and every restored data file (fsynced by a background thread since the copy phase stopped waiting for it)
+        List<Path> dataFiles;
+        try (var walk = Files.walk(target)) {
+            dataFiles = walk.filter(Files::isRegularFile).toList();
+        }
+        assertThat(dataFiles).hasSizeGreaterThan(100);
+        for (Path f : dataFiles) {
+            if (f.equals(target.resolve("global/pg_control")) || renamedAt.containsKey(f.toString())) {
+                continue;
+            }
+            assertThat(fsyncedAt.getOrDefault(f.toString(), Integer.MAX_VALUE))
+                    .as(target.relativize(f) + " is fsynced before pg_control is created")
+                    .isLessThan(pgControlCreated);
+        }
         int afterRenames = lastRename;
         int created = pgControlCreated;
         assertThat(targetDirFsyncs)
                 .as("the data directory is fsynced after the renames and before pg_control")
                 .anyMatch(line -> line > afterRenames && line < created);
+    }
+
+    private static final Pattern UNFINISHED = Pattern.compile("^(\\d+)\\s+(.*) <unfinished \\.\\.\\.>$");
+    private static final Pattern RESUMED = Pattern.compile("^(\\d+)\\s+<\\.\\.\\. \\w+ resumed>(.*)$");
+
+    /**
+     * strace -f splits a call that another thread interrupts into "… &lt;unfinished ...&gt;" and "&lt;... call
+     * resumed&gt; …" lines: joined, at the line where the call returned (an fsync counts once it has finished).
+     */
+    static List<String> joinInterruptedCalls(List<String> raw) {
+        Map<String, String> started = new HashMap<>();
+        List<String> out = new ArrayList<>(raw.size());
+        for (String l : raw) {
+            Matcher m;
+            if ((m = UNFINISHED.matcher(l)).find()) {
+                started.put(m.group(1), m.group(2));
+                out.add(""); // keeps line numbers meaningful
+            } else if ((m = RESUMED.matcher(l)).find() && started.containsKey(m.group(1))) {
+                out.add(m.group(1) + "  " + started.remove(m.group(1)) + m.group(2));
+            } else {
+                out.add(l);
+            }
+        }
+        return out;
     }
 }
