@@ -246,7 +246,15 @@ class BackupCrashTest {
             return;
         }
         List<String> now = CrashMatrix.listed(uri, keyFile);
-        String nextId = now.getLast();
+        // the one backup listed since the crash: not the last by name, which the dead backup can be when both started
+        // in the same second (ids are a timestamp and a random suffix)
+        List<String> since = now.stream().filter(id -> !after.contains(id)).toList();
+        if (since.size() != 1) {
+            f.problem("the next backup should add exactly one backup to the list; added: " + since);
+            f.done();
+            return;
+        }
+        String nextId = since.getFirst();
         CrashMatrix.verifyReadData(f, "after the next backup", uri, keyFile);
         if (restore) {
             f.attempt("restore of the next backup " + nextId, () -> {

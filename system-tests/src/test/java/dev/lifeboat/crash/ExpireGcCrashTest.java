@@ -99,6 +99,7 @@ class ExpireGcCrashTest {
     static void tearDown() {}
 
     private static void backup(LocalCluster pg, String uri, String type) throws Exception {
+        List<String> before = CrashMatrix.listed(uri, keyFile);
         CliResult r = cli(
                 "backup",
                 "--repo",
@@ -113,8 +114,14 @@ class ExpireGcCrashTest {
         if (r.exitCode() != 0) {
             throw new AssertionError(type + " backup failed: " + r.all());
         }
-        List<String> ids = CrashMatrix.listed(uri, keyFile);
-        rowsOf.put(ids.getLast(), PgTestSupport.count(pg, "select count(*) from ids"));
+        // the backup this call added (not the last by name: two backups of one second sort by a random suffix)
+        List<String> added = CrashMatrix.listed(uri, keyFile).stream()
+                .filter(id -> !before.contains(id))
+                .toList();
+        if (added.size() != 1) {
+            throw new AssertionError(type + " backup should have added one backup; added: " + added);
+        }
+        rowsOf.put(added.getFirst(), PgTestSupport.count(pg, "select count(*) from ids"));
     }
 
     /** A backup halted right before its first write under {@code prefix}. */

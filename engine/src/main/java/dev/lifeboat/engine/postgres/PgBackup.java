@@ -32,9 +32,11 @@ import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.time.DateTimeException;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -191,9 +193,32 @@ public final class PgBackup {
             int timeline,
             List<Snapshot.Tablespace> tablespaces) {}
 
+    /**
+     * The time a new backup's id starts with: its start, or one second after the newest id's when that is not earlier
+     * (two backups in one second, or a clock set back). Ids sort in the order backups were taken, which "latest"
+     * relies on: by name alone, a full and an incremental of the same second sorted by type letter and random suffix.
+     */
+    static Instant idTime(Instant start, List<String> existingIds) {
+        Instant t = start.truncatedTo(ChronoUnit.SECONDS);
+        if (!existingIds.isEmpty()) {
+            String last = existingIds.getLast();
+            try {
+                Instant newest = Instant.from(ID_TIME.parse(last.substring(0, Math.min(last.length(), 15))));
+                if (!t.isAfter(newest)) {
+                    t = newest.plusSeconds(1);
+                }
+            } catch (DateTimeException | IndexOutOfBoundsException e) {
+                // an id of another form: nothing to order against
+            }
+        }
+        return t;
+    }
+
     /** Creates the slot that keeps the backup's WAL and starts the backup on this connection. */
-    private Started startBackup(Connection conn, Instant start, String type, Server server) throws SQLException {
-        String id = ID_TIME.format(start) + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
+    private Started startBackup(Connection conn, Instant start, String type, Server server)
+            throws SQLException, IOException {
+        String id = ID_TIME.format(idTime(start, repo.listSnapshotIds()))
+                + (type.equals("full") ? "F" : type.equals("diff") ? "D" : "I") + "-"
                 + HexFormat.of().toHexDigits((short) ThreadLocalRandom.current().nextInt());
         String slot = "lifeboat_" + id.replaceAll("[^0-9a-zA-Z]", "_").toLowerCase();
         exec(conn, "select pg_create_physical_replication_slot('" + slot + "', true, true)");
