@@ -145,6 +145,14 @@ class RestoreDurabilityTest {
                     .as(target.relativize(f) + " is fsynced before pg_control is created")
                     .isLessThan(pgControlCreated);
         }
+        // and every directory (its entries for those files)
+        try (var walk = Files.walk(target)) {
+            for (Path d : walk.filter(Files::isDirectory).toList()) {
+                assertThat(fsyncedAt.getOrDefault(d.toString(), Integer.MAX_VALUE))
+                        .as("directory " + target.relativize(d) + " is fsynced before pg_control is created")
+                        .isLessThan(pgControlCreated);
+            }
+        }
         int afterRenames = lastRename;
         int created = pgControlCreated;
         assertThat(targetDirFsyncs)
