@@ -264,13 +264,6 @@ public final class Repository {
         return metadataSealer.seal(plain, aad);
     }
 
-    /** {@link #sealMetadata(byte[], byte[])} of {@code plain[off, off + len)}. */
-    public byte[] sealMetadata(byte[] plain, int off, int len, byte[] aad) {
-        byte[] out = new byte[len + metadataSealer.overhead()];
-        metadataSealer.seal(plain, off, len, aad, out, 0);
-        return out;
-    }
-
     /**
      * Checks and unseals what {@link #sealMetadata} wrote with the same associated data.
      *

@@ -33,9 +33,6 @@ import java.util.regex.Pattern;
  */
 public final class WalArchive {
     public static final String PREFIX = "wal/";
-    /** Per-thread room for one compressed WAL file (see {@link #seal}). */
-    private static final ThreadLocal<byte[]> COMPRESSED = ThreadLocal.withInitial(() -> new byte[0]);
-
     private static final Pattern SEGMENT = Pattern.compile("[0-9A-F]{24}");
     private static final Pattern PARTIAL = Pattern.compile("[0-9A-F]{24}\\.partial");
     private static final Pattern HISTORY = Pattern.compile("[0-9A-F]{8}\\.history");
@@ -307,20 +304,8 @@ public final class WalArchive {
 
     // ---------------------------------------------------------------- storing
 
-    /**
-     * Compresses into a per-thread buffer and seals from there: a new 16 MiB worst-case buffer per segment, and an
-     * exact copy of the compressed bytes, were most of what a WAL pusher allocated, and the collector promoted the
-     * buffers still in flight into the old generation, where they piled up until a full collection.
-     */
     private byte[] seal(String name, byte[] content) {
-        int bound = Compression.zstdBound(content.length);
-        byte[] buf = COMPRESSED.get();
-        if (buf.length < bound) {
-            buf = new byte[bound];
-            COMPRESSED.set(buf);
-        }
-        int n = Compression.zstdInto(content, 1, buf);
-        return repo.sealMetadata(buf, 0, n, aad(name));
+        return repo.sealMetadata(Compression.zstd(content, 1), aad(name));
     }
 
     /** A segment, history or backup history file: created once, never replaced. */

@@ -163,22 +163,6 @@ public enum Compression {
         }
     }
 
-    /** The frame {@link #zstd} makes, written into {@code dst} from its start; returns its length. */
-    public static int zstdInto(byte[] data, int level, byte[] dst) {
-        try (ZstdCompressCtx ctx = new ZstdCompressCtx()) {
-            ctx.setLevel(level);
-            if (data.length >= PARALLEL_MIN_BYTES) {
-                ctx.setWorkers(2).setJobSize(PARALLEL_JOB_BYTES);
-            }
-            return ctx.compressByteArray(dst, 0, dst.length, data, 0, data.length);
-        }
-    }
-
-    /** The room {@link #zstdInto} needs for {@code length} bytes. */
-    public static int zstdBound(int length) {
-        return Math.toIntExact(Zstd.compressBound(length));
-    }
-
     public static byte[] unzstd(byte[] data) {
         try {
             long size = Zstd.getFrameContentSize(data);

@@ -112,24 +112,6 @@ class CompressionTest {
     }
 
     @Test
-    void zstdIntoARoomyBufferIsAFrameUnzstdReads() {
-        Random r = new Random(11);
-        for (int n : new int[] {0, 1000, Compression.PARALLEL_MIN_BYTES - 1, Compression.PARALLEL_MIN_BYTES + 7}) {
-            byte[] data = new byte[n];
-            for (int i = 0; i < n; i += 64) {
-                data[i] = (byte) r.nextInt(4); // compressible, not trivial
-            }
-            byte[] room = new byte[Compression.zstdBound(n) + 5];
-            Arrays.fill(room, (byte) 0x5a); // leftovers of an earlier, longer frame must not matter
-            int len = Compression.zstdInto(data, 1, room);
-            assertThat(len).isLessThanOrEqualTo(Compression.zstdBound(n));
-            assertThat(Compression.unzstd(Arrays.copyOf(room, len)))
-                    .as("%d bytes", n)
-                    .isEqualTo(data);
-        }
-    }
-
-    @Test
     void storedChunkWithAWrongRawLengthIsIllegalArgument() {
         byte[] data = incompressible(10_000);
         byte[] packed = compress(Compression.NONE, data, 0, data.length);
