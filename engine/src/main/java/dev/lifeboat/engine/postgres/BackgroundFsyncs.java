@@ -1,7 +1,6 @@
 package dev.lifeboat.engine.postgres;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -57,9 +56,6 @@ final class BackgroundFsyncs implements AutoCloseable {
                 Throwable c = e.getCause();
                 if (c instanceof IOException io) {
                     throw io;
-                }
-                if (c instanceof UncheckedIOException u) {
-                    throw u.getCause();
                 }
                 throw new IOException("syncing a restored file failed: " + c, c);
             }
