@@ -164,12 +164,19 @@ public final class FileBackup {
         }
     }
 
-    /** What one range stored: its chunk references and the content ids of its blocks (for the file's digest). */
-    public record RangeResult(List<String> refs, List<ChunkId> contentIds, int length) {}
+    /**
+     * What one range stored: its chunk references, the content ids of its blocks (for the file's digest), its length
+     * and how many of its bytes were taken over from the parent without reading them.
+     */
+    public record RangeResult(List<String> refs, List<ChunkId> contentIds, int length, long takenOver) {}
 
     /**
      * Stores one block-aligned range of a large file (fixed blocks of {@code blockSize}; block i of the range is
-     * block {@code firstBlock + i} of the file, which is what deltas are matched against).
+     * block {@code firstBlock + i} of the file, which is what deltas and {@code takeOver} are matched against).
+     *
+     * @param takeOver per block of the file, the parent's plain chunk reference to keep without reading the block
+     *                 (null entries, or a null array, are read); a reference is kept only where the block still has
+     *                 the parent's length, {@code lengths(i)} of the parent's chunk
      */
     public RangeResult backupRange(
             Path file,
@@ -181,40 +188,80 @@ public final class FileBackup {
             int firstBlock,
             BlockCheck check,
             ProgressTracker progress,
-            Cancellation cancel)
+            Cancellation cancel,
+            TakeOver takeOver)
             throws IOException {
         if (rangeBuf == null || rangeBuf.length < length) {
             rangeBuf = new byte[length];
         }
-        int n; // fewer than length if the file shrank while we read it: store what is there
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            n = SlicedIo.read(ch, rangeBuf, 0, length, offset);
-        }
         List<String> refs = new ArrayList<>();
         List<ChunkId> ids = new ArrayList<>();
-        for (int pos = 0; pos < n; pos += blockSize) {
-            cancel.throwIfCancelled();
-            int cut = Math.min(blockSize, n - pos);
-            int block = firstBlock + refs.size();
-            if (check != null) {
-                check.check(rangeBuf, pos, cut, offset + pos);
+        long takenOver = 0;
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            // fewer than length if the file is shorter (or shrinks while we read it): store what is there
+            int avail = takeOver == null ? length : (int) Math.max(0, Math.min(length, ch.size() - offset));
+            int readEnd = 0; // rangeBuf holds the file's bytes [offset, offset + readEnd) where read
+            for (int pos = 0; pos < avail; ) {
+                cancel.throwIfCancelled();
+                int block = firstBlock + refs.size();
+                int cut = Math.min(blockSize, avail - pos);
+                String kept = takeOver == null ? null : takeOver.ref(block, cut);
+                if (kept != null) {
+                    refs.add(kept);
+                    ids.add(ChunkId.parse(kept));
+                    takenOver += cut;
+                    progress.addBytes(cut);
+                    pos += cut;
+                    continue;
+                }
+                if (readEnd <= pos) {
+                    // read up to the next block taken over (or the end) in one go
+                    int runEnd = pos + cut;
+                    while (runEnd < avail
+                            && (takeOver == null
+                                    || takeOver.ref(
+                                                    firstBlock + runEnd / blockSize,
+                                                    Math.min(blockSize, avail - runEnd))
+                                            == null)) {
+                        runEnd = Math.min(avail, runEnd + blockSize);
+                    }
+                    int n = SlicedIo.read(ch, rangeBuf, pos, runEnd - pos, offset + pos);
+                    readEnd = pos + n;
+                    if (readEnd < runEnd) {
+                        avail = readEnd; // the file shrank while we read it: it ends here
+                        if (pos >= avail) {
+                            break;
+                        }
+                        cut = Math.min(blockSize, avail - pos);
+                    }
+                }
+                if (check != null) {
+                    check.check(rangeBuf, pos, cut, offset + pos);
+                }
+                ChunkId id = session.idOf(rangeBuf, pos, cut);
+                ids.add(id);
+                String ref = null;
+                if (delta != null
+                        && !session.isKnown(id)
+                        && block < delta.parentRefs().size()) {
+                    ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, pos, cut);
+                }
+                if (ref == null) {
+                    session.store(rangeBuf, pos, cut, id);
+                    ref = id.hex();
+                }
+                refs.add(ref);
+                progress.addBytes(cut);
+                pos += cut;
             }
-            ChunkId id = session.idOf(rangeBuf, pos, cut);
-            ids.add(id);
-            String ref = null;
-            if (delta != null
-                    && !session.isKnown(id)
-                    && block < delta.parentRefs().size()) {
-                ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, pos, cut);
-            }
-            if (ref == null) {
-                session.store(rangeBuf, pos, cut, id);
-                ref = id.hex();
-            }
-            refs.add(ref);
-            progress.addBytes(cut);
+            return new RangeResult(refs, ids, avail, takenOver);
         }
-        return new RangeResult(refs, ids, n);
+    }
+
+    /** Which blocks of a file an incremental keeps from its parent without reading them. */
+    public interface TakeOver {
+        /** The parent's plain reference for block {@code block} if it is kept at length {@code length}, else null. */
+        String ref(int block, int length);
     }
 
     private byte[] rangeBuf;

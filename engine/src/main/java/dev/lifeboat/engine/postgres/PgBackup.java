@@ -1,5 +1,8 @@
 package dev.lifeboat.engine.postgres;
 
+import dev.lifeboat.engine.postgres.walsummary.ModifiedBlocks;
+import dev.lifeboat.engine.postgres.walsummary.RelationFile;
+import dev.lifeboat.engine.postgres.walsummary.WalSummarizer;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.progress.ProgressTracker;
@@ -14,6 +17,7 @@ import dev.lifeboat.repository.RepositoryBinding;
 import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.RepositoryLock;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.chunking.Chunker;
 import dev.lifeboat.repository.chunking.FastCdcChunker;
 import dev.lifeboat.repository.chunking.FixedBlockChunker;
@@ -135,12 +139,15 @@ public final class PgBackup {
                 Started started = startBackup(conn, start, parent == null ? "full" : requestedType, server);
                 // list the files: PGDATA and the tablespaces' own directories, less what a restore must not hold
                 Listing listing = listFiles(pgdata.path(), started.tablespaces());
+                // summarize the WAL since the parent started: the relation blocks it changed (only those are read)
+                ModifiedBlocks changed = changedSinceParent(conn, pgdata.path(), server, parent, started);
                 ChunkIndex index = repo.loadIndex(); // what the repository holds already (deduplication)
                 try (ChunkWriter writer =
                         new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
                     // copy the files: in parallel, page checksums checked, unchanged files and blocks taken over
                     // from the parent
-                    ProgressTracker copy = copyFiles(started, listing, parent, index, writer, server.blockSize());
+                    ProgressTracker copy =
+                            copyFiles(started, listing, parent, changed, index, writer, server.blockSize());
                     // stop the backup: pg_backup_stop gives the stop LSN, the backup label and the tablespace map
                     Stopped stopped = stopBackup(conn);
                     // copy the WAL from start to stop LSN into the backup, so that it restores on its own
@@ -246,7 +253,13 @@ public final class PgBackup {
 
     /** Copies every listed file, largest first; returns the copy's progress (its bytes are the bytes gone through). */
     private ProgressTracker copyFiles(
-            Started started, Listing listing, Snapshot parent, ChunkIndex index, ChunkWriter writer, int pageSize)
+            Started started,
+            Listing listing,
+            Snapshot parent,
+            ModifiedBlocks changed,
+            ChunkIndex index,
+            ChunkWriter writer,
+            int pageSize)
             throws IOException {
         List<SourceFile> files = listing.files();
         files.sort(Comparator.comparingLong((SourceFile f) -> f.attrs().size()).reversed());
@@ -254,7 +267,16 @@ public final class PgBackup {
         ProgressTracker copy = new ProgressTracker("backup", "copy", total, files.size(), listener);
         ChunkReader deltaReader = parent == null ? null : new ChunkReader(repo, index);
         copyInParallel(
-                files, writer, repo.config().chunking(), copy, listing.entries(), parent, deltaReader, index, pageSize);
+                files,
+                writer,
+                repo.config().chunking(),
+                copy,
+                listing.entries(),
+                parent,
+                changed,
+                deltaReader,
+                index,
+                pageSize);
         copy.finish(null);
         String bad = pageChecksums == null ? "" : pageChecksums.describe();
         if (!bad.isEmpty()) {
@@ -738,6 +760,7 @@ public final class PgBackup {
             ProgressTracker progress,
             List<Snapshot.FileEntry> entries,
             Snapshot parent,
+            ModifiedBlocks changed,
             ChunkReader deltaReader,
             ChunkIndex index,
             int pageSize)
@@ -750,13 +773,18 @@ public final class PgBackup {
         ConcurrentLinkedQueue<Object> queue = new ConcurrentLinkedQueue<>();
         for (SourceFile f : files) {
             long size = f.attrs().size();
-            if (size > SPLIT_ABOVE
-                    && PgFileRules.isRelationFile(f.relPath())
-                    && reusable(parentFiles, parent, f, index) == null) {
-                // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers
+            if (!PgFileRules.isRelationFile(f.relPath()) || reusable(parentFiles, parent, f, index) != null) {
+                queue.add(f);
+                continue;
+            }
+            FileBackup.TakeOver takeOver =
+                    takeOver(parentFiles.get(f.relPath()), f, changed, index, blockSize, pageSize);
+            if (size > SPLIT_ABOVE || takeOver != null) {
+                // a large relation file (up to 1 GiB per segment) is read as block-aligned ranges by all workers, and
+                // so is one whose unchanged blocks are taken over from the parent
                 FileBackup.DeltaSource delta = deltaSource(parentFiles.get(f.relPath()), deltaReader, pageSize);
-                int n = (int) ((size + RANGE_BYTES - 1) / RANGE_BYTES);
-                SplitFile split = new SplitFile(f, n, delta);
+                int n = (int) Math.max(1, (size + RANGE_BYTES - 1) / RANGE_BYTES);
+                SplitFile split = new SplitFile(f, n, delta, takeOver);
                 for (int i = 0; i < n; i++) {
                     long off = (long) i * RANGE_BYTES;
                     // the last range reads to wherever the file ends now (it may have grown since the scan)
@@ -830,6 +858,108 @@ public final class PgBackup {
                 : null;
     }
 
+    /**
+     * The blocks of a main-fork relation file the parent's copy still holds as they are (null when the file must be
+     * read whole): a block is taken over when no WAL record between the parent's start and this backup's referenced
+     * any of its pages, no truncation or re-creation of the relation reached it, it has the length it had in the
+     * parent, and its chunk is a plain one the repository holds. docs/repository-format.md argues why that is enough,
+     * fork by fork.
+     */
+    private static FileBackup.TakeOver takeOver(
+            Snapshot.FileEntry previous,
+            SourceFile f,
+            ModifiedBlocks changed,
+            ChunkIndex index,
+            int blockSize,
+            int pageSize) {
+        RelationFile rel = RelationFile.parse(f.relPath());
+        if (changed == null || previous == null || previous.kind() != Snapshot.Kind.FILE || rel == null) {
+            return null;
+        }
+        ModifiedBlocks.Changes changes = changed.changesIn(rel);
+        long parentSize = previous.size();
+        List<String> refs = previous.chunks();
+        if (changes == null || blockSize % pageSize != 0 || refs.size() != (parentSize + blockSize - 1) / blockSize) {
+            return null; // not a main fork, its database was replaced, or not cut into the fixed blocks assumed here
+        }
+        int pagesPerBlock = blockSize / pageSize;
+        long limitBytes = changes.limit() == Long.MAX_VALUE ? Long.MAX_VALUE : changes.limit() * pageSize;
+        String[] keep = new String[refs.size()];
+        int kept = 0;
+        for (int i = 0; i < keep.length; i++) {
+            String ref = refs.get(i);
+            long end = Math.min((long) (i + 1) * blockSize, parentSize);
+            int firstPage = i * pagesPerBlock;
+            int nextModified = changes.modified().nextSetBit(firstPage);
+            if (ChunkRefs.isDelta(ref) // its content id is not in the manifest: read it to have one
+                    || end > limitBytes
+                    || (nextModified >= 0 && nextModified < firstPage + pagesPerBlock)
+                    || index.get(ChunkRefs.base(ref)) == null) {
+                continue;
+            }
+            keep[i] = ref;
+            kept++;
+        }
+        if (kept == 0) {
+            return null;
+        }
+        return (block, length) -> block < keep.length
+                        && keep[block] != null
+                        && length == Math.min(blockSize, parentSize - (long) block * blockSize)
+                ? keep[block]
+                : null;
+    }
+
+    /**
+     * What the WAL from the parent's start to this backup's start changed (null: read every changed file whole).
+     * Only for a parent on this very timeline, PostgreSQL 15 (whose record layouts the summarizer reads), and unless
+     * {@code LIFEBOAT_WAL_SUMMARY=off}.
+     */
+    private ModifiedBlocks changedSinceParent(
+            Connection conn, Path pgdata, Server server, Snapshot parent, Started started) throws SQLException {
+        if (parent == null || !(parent.engineInfo() instanceof PostgresBackupInfo p)) {
+            return null;
+        }
+        String why = null;
+        if ("off".equalsIgnoreCase(System.getenv("LIFEBOAT_WAL_SUMMARY"))) {
+            why = "LIFEBOAT_WAL_SUMMARY=off";
+        } else if (server.versionNum() / 10000 != 15) {
+            why = "PostgreSQL " + server.version() + " (the summarizer reads 15's records)";
+        } else if (p.timeline() != started.timeline()) {
+            why = "the parent is on timeline " + p.timeline() + ", this backup on " + started.timeline();
+        } else if (p.startLsn() <= 0 || p.startLsn() >= started.startLsn()) {
+            why = "the parent's start LSN " + Lsn.format(p.startLsn()) + " is not before this backup's";
+        } else if (p.blockSize() != server.blockSize() || p.walSegmentSize() != server.walSegmentSize()) {
+            why = "the parent has another block or WAL segment size";
+        }
+        if (why != null) {
+            log.info("backup {}: changed relation files are read whole: {}", started.id(), why);
+            return null;
+        }
+        int blocksPerSegment =
+                Integer.parseInt(queryOne(conn, "select blocks_per_segment::text from pg_control_init()"));
+        long t0 = System.nanoTime();
+        var summary = new WalSummarizer(
+                        pgdata.resolve("pg_wal"),
+                        new WalArchive(repo),
+                        started.timeline(),
+                        server.walSegmentSize(),
+                        blocksPerSegment,
+                        cancel)
+                .summarize(p.startLsn(), started.startLsn());
+        summary.ifPresent(sm -> log.info(
+                "backup {}: WAL {} to {} summarized in {} ms ({} bytes, {} segments from the archive, {} block "
+                        + "references)",
+                started.id(),
+                Lsn.format(p.startLsn()),
+                Lsn.format(started.startLsn()),
+                (System.nanoTime() - t0) / 1_000_000,
+                sm.walBytes(),
+                sm.segmentsFromArchive(),
+                sm.blocks().referencedBlocks()));
+        return summary.map(WalSummarizer.Summary::blocks).orElse(null);
+    }
+
     /** Checks page checksums while relation files are read (null when the cluster has no data checksums). */
     private PageChecksums pageChecksums;
 
@@ -852,10 +982,13 @@ public final class PgBackup {
         int done;
         boolean gone;
 
-        SplitFile(SourceFile file, int ranges, FileBackup.DeltaSource delta) {
+        final FileBackup.TakeOver takeOver;
+
+        SplitFile(SourceFile file, int ranges, FileBackup.DeltaSource delta, FileBackup.TakeOver takeOver) {
             this.file = file;
             this.results = new FileBackup.RangeResult[ranges];
             this.delta = delta;
+            this.takeOver = takeOver;
         }
     }
 
@@ -890,9 +1023,11 @@ public final class PgBackup {
                     (int) (r.offset() / blockSize),
                     pageCheck(s.file),
                     progress,
-                    cancel);
+                    cancel,
+                    s.takeOver);
+            skippedBytes.addAndGet(res.takenOver());
         } catch (NoSuchFileException e) {
-            res = new FileBackup.RangeResult(List.of(), List.of(), 0);
+            res = new FileBackup.RangeResult(List.of(), List.of(), 0, 0);
             gone = true;
         }
         synchronized (s) {

@@ -38,8 +38,12 @@ final class DiffCluster {
      * between a backup and the comparison, and nothing may "repair" a restore (VACUUM fixes a wrong visibility map
      * bit it stumbles on) before it is compared.
      */
-    static final List<String> SETTINGS =
-            List.of("autovacuum = off", "max_parallel_workers_per_gather = 0", "log_min_messages = warning");
+    static final List<String> SETTINGS = List.of(
+            "autovacuum = off",
+            "max_parallel_workers_per_gather = 0",
+            "log_min_messages = warning",
+            // pg_wal keeps the WAL between a chain's backups (no archive here): incrementals are planned from it
+            "wal_keep_size = '4GB'");
 
     static LocalCluster createSource(Path base) throws IOException {
         LocalCluster pg = LocalCluster.create(base, SETTINGS);
