@@ -198,6 +198,9 @@ archive_mode = on
 archive_command = 'test ! -f $work/walsrc/%f && cp %p $work/walsrc/%f'
 max_wal_size = 4GB
 checkpoint_timeout = 30min
+# archive_command feeds pgBackRest's archives only: pg_wal keeps the WAL between a round's backups, where Lifeboat's
+# incremental reads which blocks changed (with Lifeboat archiving, as in production, it reads them from its archive)
+wal_keep_size = 4GB
 CONF
 as_pg "$pgbin/pg_ctl" -D "$data" -l "$work/postgres.log" -w start >/dev/null
 log "PostgreSQL 15 on socket $work port $port; pgbench -i -s $scale"

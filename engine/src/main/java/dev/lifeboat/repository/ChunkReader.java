@@ -39,7 +39,13 @@ public final class ChunkReader {
         while (i < refs.size()) {
             if (ChunkRefs.isDelta(refs.get(i))) {
                 byte[] block = readDelta(refs.get(i));
-                sink.accept(ChunkId.of(repo.chunkIds().idOf(block, 0, block.length)), block);
+                ChunkId rebuilt = ChunkId.of(repo.chunkIds().idOf(block, 0, block.length));
+                ChunkId recorded = ChunkRefs.contentId(refs.get(i));
+                if (recorded != null && !recorded.equals(rebuilt)) {
+                    throw new RepositoryException.Corrupt("delta block "
+                            + refs.get(i).substring(0, 16) + " rebuilds to other bytes than the manifest records");
+                }
+                sink.accept(rebuilt, block);
                 i++;
                 continue;
             }

@@ -6,9 +6,11 @@ import java.util.List;
 
 /**
  * A file's chunk list in a manifest holds references: either a chunk id ({@code <hex>}), or a block delta
- * ({@code <deltaHex>+<baseHex>}): the block equals the base chunk with the pages listed in the delta chunk replaced.
- * Deltas keep an incremental of a relation file close to the pages that changed; their base is always a plain chunk,
- * so reading a block never takes more than two chunks.
+ * ({@code <deltaHex>+<baseHex>=<contentHex>}): the block equals the base chunk with the pages listed in the delta
+ * chunk replaced, and its bytes have the content id {@code <contentHex>} (what a plain chunk of them would be called;
+ * the file's digest is built from it). Manifests written before the content id was recorded have
+ * {@code <deltaHex>+<baseHex>}. Deltas keep an incremental of a relation file close to the pages that changed; their
+ * base is always a plain chunk, so reading a block never takes more than two chunks.
  */
 public final class ChunkRefs {
     static final byte DELTA_MAGIC = (byte) 0xD1;
@@ -25,17 +27,30 @@ public final class ChunkRefs {
         if (plus < 0) {
             return List.of(ChunkId.parse(ref));
         }
-        return List.of(ChunkId.parse(ref.substring(0, plus)), ChunkId.parse(ref.substring(plus + 1)));
+        return List.of(ChunkId.parse(ref.substring(0, plus)), base(ref));
     }
 
-    public static String delta(ChunkId delta, ChunkId base) {
-        return delta.hex() + "+" + base.hex();
+    public static String delta(ChunkId delta, ChunkId base, ChunkId content) {
+        return delta.hex() + "+" + base.hex() + "=" + content.hex();
     }
 
     /** The plain chunk a reference is built on: the base of a delta, or the chunk itself. */
     public static ChunkId base(String ref) {
         int plus = ref.indexOf('+');
-        return ChunkId.parse(plus < 0 ? ref : ref.substring(plus + 1));
+        if (plus < 0) {
+            return ChunkId.parse(ref);
+        }
+        int eq = ref.indexOf('=', plus);
+        return ChunkId.parse(eq < 0 ? ref.substring(plus + 1) : ref.substring(plus + 1, eq));
+    }
+
+    /** The content id of the bytes a reference reads back to, or null for a delta written without one. */
+    public static ChunkId contentId(String ref) {
+        if (!isDelta(ref)) {
+            return ChunkId.parse(ref);
+        }
+        int eq = ref.indexOf('=');
+        return eq < 0 ? null : ChunkId.parse(ref.substring(eq + 1));
     }
 
     /**

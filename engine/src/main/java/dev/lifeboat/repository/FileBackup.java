@@ -88,7 +88,7 @@ public final class FileBackup {
             if (delta != null
                     && !session.isKnown(id)
                     && chunks.size() < delta.parentRefs().size()) {
-                ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, data, start, cut);
+                ref = storeDelta(delta, delta.parentRefs().get(chunks.size()), session, data, start, cut, id);
             }
             if (ref == null) {
                 session.store(data, start, cut, id);
@@ -174,9 +174,8 @@ public final class FileBackup {
      * Stores one block-aligned range of a large file (fixed blocks of {@code blockSize}; block i of the range is
      * block {@code firstBlock + i} of the file, which is what deltas and {@code takeOver} are matched against).
      *
-     * @param takeOver per block of the file, the parent's plain chunk reference to keep without reading the block
-     *                 (null entries, or a null array, are read); a reference is kept only where the block still has
-     *                 the parent's length, {@code lengths(i)} of the parent's chunk
+     * @param takeOver which blocks keep the parent's reference (with its content id) without being read; null to
+     *                 read every block
      */
     public RangeResult backupRange(
             Path file,
@@ -191,16 +190,14 @@ public final class FileBackup {
             Cancellation cancel,
             TakeOver takeOver)
             throws IOException {
-        if (rangeBuf == null || rangeBuf.length < length) {
-            rangeBuf = new byte[length];
-        }
         List<String> refs = new ArrayList<>();
         List<ChunkId> ids = new ArrayList<>();
         long takenOver = 0;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             // fewer than length if the file is shorter (or shrinks while we read it): store what is there
             int avail = takeOver == null ? length : (int) Math.max(0, Math.min(length, ch.size() - offset));
-            int readEnd = 0; // rangeBuf holds the file's bytes [offset, offset + readEnd) where read
+            int runStart = 0; // rangeBuf holds the file's bytes [offset + runStart, offset + runEnd)
+            int runEnd = 0;
             for (int pos = 0; pos < avail; ) {
                 cancel.throwIfCancelled();
                 int block = firstBlock + refs.size();
@@ -208,46 +205,49 @@ public final class FileBackup {
                 String kept = takeOver == null ? null : takeOver.ref(block, cut);
                 if (kept != null) {
                     refs.add(kept);
-                    ids.add(ChunkId.parse(kept));
+                    ids.add(ChunkRefs.contentId(kept));
                     takenOver += cut;
                     progress.addBytes(cut);
                     pos += cut;
                     continue;
                 }
-                if (readEnd <= pos) {
+                if (runEnd <= pos) {
                     // read up to the next block taken over (or the end) in one go
-                    int runEnd = pos + cut;
-                    while (runEnd < avail
+                    int end = pos + cut;
+                    while (end < avail
                             && (takeOver == null
-                                    || takeOver.ref(
-                                                    firstBlock + runEnd / blockSize,
-                                                    Math.min(blockSize, avail - runEnd))
+                                    || takeOver.ref(firstBlock + end / blockSize, Math.min(blockSize, avail - end))
                                             == null)) {
-                        runEnd = Math.min(avail, runEnd + blockSize);
+                        end = Math.min(avail, end + blockSize);
                     }
-                    int n = SlicedIo.read(ch, rangeBuf, pos, runEnd - pos, offset + pos);
-                    readEnd = pos + n;
-                    if (readEnd < runEnd) {
-                        avail = readEnd; // the file shrank while we read it: it ends here
+                    if (rangeBuf == null || rangeBuf.length < end - pos) {
+                        rangeBuf = new byte[end - pos];
+                    }
+                    int n = SlicedIo.read(ch, rangeBuf, 0, end - pos, offset + pos);
+                    runStart = pos;
+                    runEnd = pos + n;
+                    if (runEnd < end) {
+                        avail = runEnd; // the file shrank while we read it: it ends here
                         if (pos >= avail) {
                             break;
                         }
                         cut = Math.min(blockSize, avail - pos);
                     }
                 }
+                int at = pos - runStart;
                 if (check != null) {
-                    check.check(rangeBuf, pos, cut, offset + pos);
+                    check.check(rangeBuf, at, cut, offset + pos);
                 }
-                ChunkId id = session.idOf(rangeBuf, pos, cut);
+                ChunkId id = session.idOf(rangeBuf, at, cut);
                 ids.add(id);
                 String ref = null;
                 if (delta != null
                         && !session.isKnown(id)
                         && block < delta.parentRefs().size()) {
-                    ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, pos, cut);
+                    ref = storeDelta(delta, delta.parentRefs().get(block), session, rangeBuf, at, cut, id);
                 }
                 if (ref == null) {
-                    session.store(rangeBuf, pos, cut, id);
+                    session.store(rangeBuf, at, cut, id);
                     ref = id.hex();
                 }
                 refs.add(ref);
@@ -268,7 +268,13 @@ public final class FileBackup {
 
     /** Stores a changed block as the pages that differ from the parent's version; null if a whole block is better. */
     private String storeDelta(
-            DeltaSource delta, String parentRef, ChunkWriter.Session session, byte[] buf, int start, int len)
+            DeltaSource delta,
+            String parentRef,
+            ChunkWriter.Session session,
+            byte[] buf,
+            int start,
+            int len,
+            ChunkId contentId)
             throws IOException {
         ChunkId baseId = ChunkRefs.base(parentRef);
         byte[] base = delta.reader().readChunk(baseId);
@@ -279,7 +285,7 @@ public final class FileBackup {
         ChunkId deltaId = session.idOf(encoded, 0, encoded.length);
         // deltas are a small share of the data read, so the strongest level costs little time and saves most bytes
         session.store(encoded, 0, encoded.length, deltaId, Compression.HIGH);
-        return ChunkRefs.delta(deltaId, baseId);
+        return ChunkRefs.delta(deltaId, baseId, contentId);
     }
 
     public static PosixFileAttributes attributes(Path p) throws IOException {

@@ -49,7 +49,10 @@ class VerifierTest {
                 byte[] delta = ChunkRefs.encodeDelta(baseId, blocks[1], changed, 0, changed.length, PAGE);
                 ChunkId deltaId = s.store(delta, 0, delta.length);
                 for (int i = 0; i < 4; i++) {
-                    incRefs.add(i == 1 ? ChunkRefs.delta(deltaId, baseId) : baseRefs.get(i));
+                    incRefs.add(
+                            i == 1
+                                    ? ChunkRefs.delta(deltaId, baseId, s.idOf(changed, 0, changed.length))
+                                    : baseRefs.get(i));
                     incContent.add(i == 1 ? s.idOf(changed, 0, changed.length) : ChunkId.parse(baseRefs.get(i)));
                 }
             }

@@ -257,7 +257,12 @@ class ExpirerTest {
             keepChunks.add(delta);
             keepChunks.addAll(n);
             List<String> keepIds = new ArrayList<>(store(repo, keepChunks));
-            keepIds.set(7, ChunkRefs.delta(ChunkId.parse(keepIds.get(7)), c2));
+            keepIds.set(
+                    7,
+                    ChunkRefs.delta(
+                            ChunkId.parse(keepIds.get(7)),
+                            c2,
+                            ChunkId.of(repo.chunkIds().idOf(changed, 0, CHUNK))));
             keepChunks.set(7, changed);
             keepData = concat(keepChunks);
             p3 = minus(minus(packIds(repo), p1p2), p4);

@@ -862,8 +862,8 @@ public final class PgBackup {
      * The blocks of a main-fork relation file the parent's copy still holds as they are (null when the file must be
      * read whole): a block is taken over when no WAL record between the parent's start and this backup's referenced
      * any of its pages, no truncation or re-creation of the relation reached it, it has the length it had in the
-     * parent, and its chunk is a plain one the repository holds. docs/repository-format.md argues why that is enough,
-     * fork by fork.
+     * parent, its chunks are in the repository and its content id is recorded (plain chunks, and deltas written since
+     * content ids are). docs/repository-format.md argues why that is enough, fork by fork.
      */
     private static FileBackup.TakeOver takeOver(
             Snapshot.FileEntry previous,
@@ -891,10 +891,10 @@ public final class PgBackup {
             long end = Math.min((long) (i + 1) * blockSize, parentSize);
             int firstPage = i * pagesPerBlock;
             int nextModified = changes.modified().nextSetBit(firstPage);
-            if (ChunkRefs.isDelta(ref) // its content id is not in the manifest: read it to have one
+            if (ChunkRefs.contentId(ref) == null // a delta of an older manifest: read it to learn its content id
                     || end > limitBytes
                     || (nextModified >= 0 && nextModified < firstPage + pagesPerBlock)
-                    || index.get(ChunkRefs.base(ref)) == null) {
+                    || !ChunkRefs.ids(ref).stream().allMatch(id -> index.get(id) != null)) {
                 continue;
             }
             keep[i] = ref;

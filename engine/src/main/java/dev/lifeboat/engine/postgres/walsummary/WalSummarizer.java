@@ -3,10 +3,12 @@ package dev.lifeboat.engine.postgres.walsummary;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
-import java.nio.file.Files;
+import java.nio.channels.FileChannel;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -119,10 +121,21 @@ public final class WalSummarizer {
         return Lsn.segmentName(timeline, seg, segmentSize);
     }
 
+    private byte[] walBuffer;
+
+    /**
+     * The segment as pg_wal has it, read into one buffer reused from segment to segment (the reader is done with a
+     * segment when it asks for the next); null if pg_wal has no such segment of full size.
+     */
     private byte[] fromPgWal(long seg) throws IOException {
-        try {
-            byte[] b = Files.readAllBytes(pgWal.resolve(name(seg)));
-            return b.length == segmentSize ? b : null;
+        try (FileChannel ch = FileChannel.open(pgWal.resolve(name(seg)), StandardOpenOption.READ)) {
+            if (ch.size() != segmentSize) {
+                return null;
+            }
+            if (walBuffer == null) {
+                walBuffer = new byte[(int) segmentSize];
+            }
+            return SlicedIo.read(ch, walBuffer, 0, walBuffer.length, 0) == segmentSize ? walBuffer : null;
         } catch (NoSuchFileException e) {
             return null;
         }
