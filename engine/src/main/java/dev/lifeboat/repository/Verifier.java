@@ -341,7 +341,13 @@ public final class Verifier {
             }
             try {
                 byte[] block = ChunkRefs.applyDelta(base, delta, pair.get(1));
-                deltaContentIds.put(ref, ChunkId.of(repo.chunkIds().idOf(block, 0, block.length)));
+                ChunkId rebuilt = ChunkId.of(repo.chunkIds().idOf(block, 0, block.length));
+                ChunkId recorded = ChunkRefs.contentId(ref);
+                if (recorded != null && !recorded.equals(rebuilt)) {
+                    badDeltas.put(ref, "delta block " + ref + " rebuilds to other bytes than its content id says");
+                    continue;
+                }
+                deltaContentIds.put(ref, rebuilt);
             } catch (RepositoryException.Corrupt | BufferUnderflowException e) {
                 badDeltas.put(ref, "delta block " + ref + " cannot be rebuilt: " + e.getMessage());
             }
