@@ -78,16 +78,22 @@ public final class ChunkRefs {
         out.put(DELTA_MAGIC);
         baseId.write(out);
         out.putInt(len).putInt(pageSize).putInt(n);
+        byte[] a = out.array();
         for (int i = 0; i < n; i++) {
             int p = changed[i];
             out.putInt(p);
             // XOR with the base page: a changed page differs in a few tuples, so this is mostly zeros and compresses
-            // far better than the page itself
+            // far better than the page itself (written into the array directly: a put per byte cost more than the
+            // page comparisons)
+            int at = out.position();
+            int from = off + p * pageSize;
+            int baseFrom = p * pageSize;
             for (int b = 0; b < pageSize; b++) {
-                out.put((byte) (block[off + p * pageSize + b] ^ base[p * pageSize + b]));
+                a[at + b] = (byte) (block[from + b] ^ base[baseFrom + b]);
             }
+            out.position(at + pageSize);
         }
-        return out.array();
+        return a;
     }
 
     /** Rebuilds a block from its base and a delta chunk's plaintext. */
@@ -113,9 +119,11 @@ public final class ChunkRefs {
             if (p < 0 || (long) (p + 1) * pageSize > len) {
                 throw new RepositoryException.Corrupt("delta chunk page " + p + " is outside its block");
             }
-            for (int b = p * pageSize, end = b + pageSize; b < end; b++) {
-                out[b] ^= in.get();
+            int from = in.position();
+            for (int b = 0, at = p * pageSize; b < pageSize; b++) {
+                out[at + b] ^= delta[from + b];
             }
+            in.position(from + pageSize);
         }
         return out;
     }

@@ -2,7 +2,9 @@ package dev.lifeboat.repository;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import java.util.Arrays;
 import java.util.List;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 /** Chunk references: plain ids, deltas with their content id, and deltas of manifests written before it. */
@@ -36,5 +38,19 @@ class ChunkRefsTest {
         assertThat(ChunkRefs.ids(ref)).isEqualTo(List.of(A, B));
         assertThat(ChunkRefs.base(ref)).isEqualTo(B);
         assertThat(ChunkRefs.contentId(ref)).isNull();
+    }
+
+    @Test
+    void aDeltaRebuildsTheBlockItWasEncodedFrom() {
+        int page = 8192;
+        byte[] base = new byte[4 * page];
+        new Random(7).nextBytes(base);
+        byte[] block = new byte[5 + 4 * page]; // at an offset, as blocks sit in a read buffer
+        System.arraycopy(base, 0, block, 5, base.length);
+        block[5 + 2 * page + 100] ^= 0x40;
+        block[5 + 2 * page + 8191] = 1;
+        byte[] delta = ChunkRefs.encodeDelta(B, base, block, 5, 4 * page, page);
+        assertThat(delta).hasSize(1 + 32 + 12 + 4 + page); // one page changed
+        assertThat(ChunkRefs.applyDelta(base, delta, B)).isEqualTo(Arrays.copyOfRange(block, 5, 5 + 4 * page));
     }
 }
