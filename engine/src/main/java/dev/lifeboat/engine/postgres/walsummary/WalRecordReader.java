@@ -112,7 +112,7 @@ final class WalRecordReader {
             if (out.rmid == RM_XLOG && out.info == XLOG_SWITCH) {
                 // the rest of the segment is unused: the next record starts on the next segment's first page
                 long next = (lsn / segmentSize + 1) * segmentSize;
-                pos = Math.max(pos, next) + LONG_PAGE_HEADER;
+                pos = next < end ? next + checkPageHeader(next, false, false, 0) : next;
             }
         }
     }

@@ -82,10 +82,12 @@ public final class WalSummarizer {
                 if (!fromArchive.contains(seg)) {
                     byte[] local = fromPgWal(seg);
                     if (local != null) {
+                        log.debug("WAL summary: segment {} from pg_wal", seg);
                         return local;
                     }
                 }
                 archived.add(seg);
+                log.debug("WAL summary: segment {} from the archive", seg);
                 return archive.read(name(seg)).orElse(null);
             });
             try {

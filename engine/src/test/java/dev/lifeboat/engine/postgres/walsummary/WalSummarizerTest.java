@@ -7,9 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.Lsn;
+import dev.lifeboat.engine.postgres.WalSources;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.repository.WalSource;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
@@ -163,6 +165,35 @@ class WalSummarizerTest {
         b[(int) (start % segSize) + 30] ^= 0x5A;
         Files.write(copy.resolve(first), b);
         assertEquals(Optional.empty(), summarizer(copy).summarize(start, end));
+    }
+
+    @Test
+    void readsFromTheArchiveWhatPgWalNoLongerHoldsOrHoldsRecycled() throws Exception {
+        long segSize = 16L << 20;
+        long first = start / segSize;
+        long last = end / segSize;
+        assertTrue(last > first, "the range spans segments");
+        WalSource source = WalSources.of(pg.dataDir(), "test");
+        Path copy = Files.createDirectories(dir.resolve("recycled-pg_wal"));
+        for (long seg = first; seg <= last; seg++) {
+            String name = Lsn.segmentName(timeline, seg, segSize);
+            byte[] b = Files.readAllBytes(pg.dataDir().resolve("pg_wal").resolve(name));
+            archive.push(name, b, source);
+            if (seg == last) {
+                // a recycled file under this name: another segment's pages (their addresses do not match)
+                Files.copy(
+                        pg.dataDir().resolve("pg_wal").resolve(Lsn.segmentName(timeline, first, segSize)),
+                        copy.resolve(name));
+            } else if (seg != first) { // the first one is gone from pg_wal
+                Files.write(copy.resolve(name), b);
+            }
+        }
+        WalSummarizer.Summary direct =
+                summarizer(pg.dataDir().resolve("pg_wal")).summarize(start, end).orElseThrow();
+        WalSummarizer.Summary mixed = summarizer(copy).summarize(start, end).orElseThrow();
+        assertEquals(2, mixed.segmentsFromArchive());
+        assertEquals(direct.walBytes(), mixed.walBytes());
+        assertEquals(direct.blocks().describeModified(), mixed.blocks().describeModified());
     }
 
     private static WalSummarizer summarizer(Path pgWal) {
