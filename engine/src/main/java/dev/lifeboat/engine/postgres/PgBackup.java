@@ -140,7 +140,7 @@ public final class PgBackup {
                 // list the files: PGDATA and the tablespaces' own directories, less what a restore must not hold
                 Listing listing = listFiles(pgdata.path(), started.tablespaces());
                 // summarize the WAL since the parent started: the relation blocks it changed (only those are read)
-                ModifiedBlocks changed = changedSinceParent(conn, pgdata.path(), server, parent, started);
+                ModifiedBlocks changed = changedSinceParent(conn, pgdata.path(), server, parent, started, listing);
                 ChunkIndex index = repo.loadIndex(); // what the repository holds already (deduplication)
                 try (ChunkWriter writer =
                         new ChunkWriter(repo, index, opts.compression(), Math.max(2, opts.parallel() * 2))) {
@@ -916,10 +916,15 @@ public final class PgBackup {
      * {@code LIFEBOAT_WAL_SUMMARY=off}.
      */
     private ModifiedBlocks changedSinceParent(
-            Connection conn, Path pgdata, Server server, Snapshot parent, Started started) throws SQLException {
+            Connection conn, Path pgdata, Server server, Snapshot parent, Started started, Listing listing)
+            throws SQLException {
         if (parent == null || !(parent.engineInfo() instanceof PostgresBackupInfo p)) {
             return null;
         }
+        long relationBytes = listing.files().stream()
+                .filter(f -> PgFileRules.isRelationFile(f.relPath()))
+                .mapToLong(f -> f.attrs().size())
+                .sum();
         String why = null;
         if ("off".equalsIgnoreCase(System.getenv("LIFEBOAT_WAL_SUMMARY"))) {
             why = "LIFEBOAT_WAL_SUMMARY=off";
@@ -931,6 +936,11 @@ public final class PgBackup {
             why = "the parent's start LSN " + Lsn.format(p.startLsn()) + " is not before this backup's";
         } else if (p.blockSize() != server.blockSize() || p.walSegmentSize() != server.walSegmentSize()) {
             why = "the parent has another block or WAL segment size";
+        } else if (started.startLsn() - p.startLsn() > Math.max(1L << 30, relationBytes)) {
+            // more WAL than relation files (e.g. a differential long after its full): reading it would cost more
+            // than it saves
+            why = (started.startLsn() - p.startLsn()) / (1 << 20) + " MiB of WAL since the parent, more than the "
+                    + relationBytes / (1 << 20) + " MiB of relation files";
         }
         if (why != null) {
             log.info("backup {}: changed relation files are read whole: {}", started.id(), why);
@@ -939,14 +949,20 @@ public final class PgBackup {
         int blocksPerSegment =
                 Integer.parseInt(queryOne(conn, "select blocks_per_segment::text from pg_control_init()"));
         long t0 = System.nanoTime();
+        long firstSegment = Lsn.segmentOf(p.startLsn(), server.walSegmentSize());
+        long segments = Lsn.segmentOf(started.startLsn(), server.walSegmentSize()) - firstSegment + 1;
+        ProgressTracker progress = new ProgressTracker(
+                "backup", "wal-summary", segments * server.walSegmentSize(), (int) segments, listener);
         var summary = new WalSummarizer(
                         pgdata.resolve("pg_wal"),
                         new WalArchive(repo),
                         started.timeline(),
                         server.walSegmentSize(),
                         blocksPerSegment,
-                        cancel)
+                        cancel,
+                        progress)
                 .summarize(p.startLsn(), started.startLsn());
+        progress.finish(null);
         summary.ifPresent(sm -> log.info(
                 "backup {}: WAL {} to {} summarized in {} ms ({} bytes, {} segments from the archive, {} block "
                         + "references)",

@@ -2,6 +2,7 @@ package dev.lifeboat.engine.postgres.walsummary;
 
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
@@ -53,24 +54,33 @@ public final class WalSummarizer {
     private final long segmentSize;
     private final int blocksPerSegment;
     private final Cancellation cancel;
+    private final ProgressTracker progress;
 
     /** What a summary read: the WAL bytes and where they came from. */
     public record Summary(ModifiedBlocks blocks, long walBytes, int segmentsFromArchive) {}
 
+    /** @param progress counts the segments read (null: none) */
     public WalSummarizer(
-            Path pgWal, WalArchive archive, int timeline, long segmentSize, int blocksPerSegment, Cancellation cancel) {
+            Path pgWal,
+            WalArchive archive,
+            int timeline,
+            long segmentSize,
+            int blocksPerSegment,
+            Cancellation cancel,
+            ProgressTracker progress) {
         this.pgWal = pgWal;
         this.archive = archive;
         this.timeline = timeline;
         this.segmentSize = segmentSize;
         this.blocksPerSegment = blocksPerSegment;
         this.cancel = cancel;
+        this.progress = progress;
     }
 
     /**
      * The blocks modified by records starting in [{@code start}, {@code end}) on this summarizer's timeline, or empty
      * (with the reason logged) when the WAL cannot be read completely: a gap, a damaged segment, or a stretch run at
-     * {@code wal_level = minimal}.
+     * {@code wal_level = minimal}. Cancellable between segments; each segment read counts as a file of progress.
      */
     public Optional<Summary> summarize(long start, long end) {
         Set<Long> fromArchive = new HashSet<>();
@@ -79,6 +89,10 @@ public final class WalSummarizer {
             ModifiedBlocks blocks = new ModifiedBlocks(blocksPerSegment);
             WalRecordReader reader = new WalRecordReader(segmentSize, seg -> {
                 cancel.throwIfCancelled();
+                if (progress != null) {
+                    progress.addBytes(segmentSize);
+                    progress.fileDone();
+                }
                 if (!fromArchive.contains(seg)) {
                     byte[] local = fromPgWal(seg);
                     if (local != null) {

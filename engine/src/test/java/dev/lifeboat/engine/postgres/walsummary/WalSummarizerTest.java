@@ -197,7 +197,7 @@ class WalSummarizerTest {
     }
 
     private static WalSummarizer summarizer(Path pgWal) {
-        return new WalSummarizer(pgWal, archive, timeline, 16L << 20, 131072, new Cancellation());
+        return new WalSummarizer(pgWal, archive, timeline, 16L << 20, 131072, new Cancellation(), null);
     }
 
     private static int[] relation(Connection c, String table) throws SQLException {
