@@ -110,8 +110,9 @@ final class WalRecordReader {
             readRecord(lsn);
             decode(lsn, visitor);
             if (out.rmid == RM_XLOG && out.info == XLOG_SWITCH) {
-                // the rest of the segment is unused: the next record starts on the next segment's first page
-                long next = (lsn / segmentSize + 1) * segmentSize;
+                // the rest of the segment the switch record ends in is unused: the next record starts on the next
+                // segment's first page (the record itself may have crossed into a new segment)
+                long next = (pos + segmentSize - 1) / segmentSize * segmentSize;
                 pos = next < end ? next + checkPageHeader(next, false, false, 0) : next;
             }
         }
