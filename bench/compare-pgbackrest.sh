@@ -443,6 +443,19 @@ table="$work/table.md"
     echo "| $(label "$op") | **$(ratio "$pw" "$lw")** | $(ratio "$pc" "$lc") | $(ratio "$pm" "$lm") | $br |"
   done
   echo
+  echo "The incremental after the pgbench run as a share of the same tool's full backup (median wall and CPU times):"
+  echo
+  echo "| compression | Lifeboat wall | Lifeboat CPU | pgBackRest wall | pgBackRest CPU |"
+  echo "|---|--:|--:|--:|--:|"
+  for c in $compressions; do
+    share() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.0f %%", a / b * 100; else print "—" }'; }
+    echo "| $([ "$c" = zstd ] && echo "zstd-1" || echo "lz4") |" \
+      "$(share "$(col "incr-$c" lifeboat 4)" "$(col "full-$c" lifeboat 4)") |" \
+      "$(share "$(col "incr-$c" lifeboat 5)" "$(col "full-$c" lifeboat 5)") |" \
+      "$(share "$(col "incr-$c" pgbackrest 4)" "$(col "full-$c" pgbackrest 4)") |" \
+      "$(share "$(col "incr-$c" pgbackrest 5)" "$(col "full-$c" pgbackrest 5)") |"
+  done
+  echo
   echo "archive_command throughput (median segments per second, one command per segment as PostgreSQL runs it):"
   echo
   echo "| mode | Lifeboat segments/s | pgBackRest segments/s | ratio Lifeboat/pgBackRest |"
