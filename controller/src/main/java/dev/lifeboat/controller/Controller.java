@@ -179,7 +179,7 @@ public final class Controller implements AutoCloseable {
 
         PolicyScheduler scheduler = new PolicyScheduler(inventory, dispatcher, jobs, audit);
         closeables.add(scheduler);
-        scheduler.start();
+        scheduler.start(agent -> agents.session(agent).isPresent());
 
         evaluator.scheduleWithFixedDelay(
                 () -> {

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
 import org.quartz.CronScheduleBuilder;
 import org.quartz.Job;
 import org.quartz.JobBuilder;
@@ -56,7 +57,8 @@ public final class PolicyScheduler implements AutoCloseable {
         Properties p = new Properties();
         p.setProperty("org.quartz.scheduler.instanceName", "lifeboat-policies");
         p.setProperty("org.quartz.scheduler.skipUpdateCheck", "true");
-        p.setProperty("org.quartz.threadPool.threadCount", "4");
+        // room for runs waiting out AGENT_GRACE at start-up without holding up other databases' schedules
+        p.setProperty("org.quartz.threadPool.threadCount", "8");
         p.setProperty("org.quartz.jobStore.class", "org.quartz.simpl.RAMJobStore");
         p.setProperty("org.quartz.jobStore.misfireThreshold", "5000");
         StdSchedulerFactory f = new StdSchedulerFactory(p);
@@ -91,13 +93,27 @@ public final class PolicyScheduler implements AutoCloseable {
         quartz.scheduleJob(detail, trigger);
     }
 
-    public void start() throws SchedulerException {
+    /**
+     * How long after the controller starts a due run waits for its database's agent to connect: agents reconnect
+     * within seconds of a controller (re)start, and a run fired before that would fail as "agent not connected" and
+     * raise a backup-failure alert. After it, a run for an absent agent fails as before.
+     */
+    static final Duration AGENT_GRACE = Duration.ofSeconds(60);
+
+    private volatile Predicate<String> agentConnected = agent -> true;
+    private volatile Instant startedAt = Instant.EPOCH;
+
+    /** Starts firing schedules; {@code agentConnected} tells whether an agent is connected now. */
+    public void start(Predicate<String> agentConnected) throws SchedulerException {
+        this.agentConnected = agentConnected;
+        this.startedAt = Instant.now();
         quartz.start();
     }
 
     private final Map<String, Object> locks = new ConcurrentHashMap<>();
 
     private void fire(JobDataMap data) {
+        awaitAgentAfterStart(data.getString("database"));
         // one decision at a time per database: a full and an incremental due in the same second must not both start
         synchronized (locks.computeIfAbsent(data.getString("database"), k -> new Object())) {
             fireLocked(data);
@@ -148,6 +164,19 @@ public final class PolicyScheduler implements AutoCloseable {
                         Map.of(),
                         "policy:" + db.policy().name());
             }
+        }
+    }
+
+    /** Within {@link #AGENT_GRACE} of the start, waits (on the firing thread) for the database's agent to connect. */
+    private void awaitAgentAfterStart(String database) {
+        String agent = inventory.database(database).map(ManagedDatabase::agent).orElse(null);
+        Instant until = startedAt.plus(AGENT_GRACE);
+        try {
+            while (agent != null && !agentConnected.test(agent) && Instant.now().isBefore(until)) {
+                Thread.sleep(200);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
