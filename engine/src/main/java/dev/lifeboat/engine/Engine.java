@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.PgBackupOptions;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
+import dev.lifeboat.engine.postgres.UserAssertion;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressListener;
 import dev.lifeboat.repository.Repository;
@@ -11,6 +12,7 @@ import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.WalArchive;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -35,8 +37,20 @@ public interface Engine {
             throws IOException;
 
     /** Validates the copy {@code restored} describes: its files against the manifest, then the running database. */
-    PgValidator.Report validate(
+    default PgValidator.Report validate(
             Repository repo, PgRestore.Result restored, int parallel, ProgressListener listener, Cancellation cancel)
+            throws IOException {
+        return validate(repo, restored, parallel, List.of(), listener, cancel);
+    }
+
+    /** {@link #validate(Repository, PgRestore.Result, int, ProgressListener, Cancellation)} plus operator checks. */
+    PgValidator.Report validate(
+            Repository repo,
+            PgRestore.Result restored,
+            int parallel,
+            List<UserAssertion> assertions,
+            ProgressListener listener,
+            Cancellation cancel)
             throws IOException;
 
     /**

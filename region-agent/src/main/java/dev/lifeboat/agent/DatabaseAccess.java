@@ -3,11 +3,13 @@ package dev.lifeboat.agent;
 import dev.lifeboat.engine.postgres.PgBackup;
 import dev.lifeboat.engine.postgres.PgConnections;
 import dev.lifeboat.engine.postgres.PgDataDirectory;
+import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import java.io.IOException;
+import java.util.function.BooleanSupplier;
 
 /** How the agent reaches one configured database's repository and server: the same way the CLI's options do. */
 public final class DatabaseAccess {
@@ -20,6 +22,15 @@ public final class DatabaseAccess {
 
     public static Repository openRepository(AgentConfig.Database database) throws IOException {
         return RepositoryAccess.open(openStore(database), () -> keySource(database));
+    }
+
+    /**
+     * The repository copy in a replication region, opened from the region's store alone (what a restore or drill from
+     * that region reads when the primary is gone); {@code stop} cuts the store's waits short.
+     */
+    public static Repository openRegionRepository(
+            AgentConfig.Database database, ReplicationConfig.Region region, BooleanSupplier stop) throws IOException {
+        return RepositoryAccess.open(RepositoryAccess.openRegion(region, stop), () -> keySource(database));
     }
 
     private static KeySource keySource(AgentConfig.Database database) throws IOException {

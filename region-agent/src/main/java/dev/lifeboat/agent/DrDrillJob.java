@@ -1,5 +1,7 @@
 package dev.lifeboat.agent;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.Engine;
 import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.Lsn;
@@ -7,68 +9,118 @@ import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.engine.postgres.TimelineHistory;
+import dev.lifeboat.engine.postgres.UserAssertion;
+import dev.lifeboat.engine.postgres.walsummary.NewestCommit;
 import dev.lifeboat.proto.v1.JobRequest;
+import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.Snapshot;
+import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.sql.Connection;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * DR_DRILL: proves the database can be recovered, and measures how fast. Restores the newest backup (or
- * {@code backup_id}) into a scratch directory under {@code state-dir/drills/}, with recovery to the end of the
- * archived WAL, starts PostgreSQL on it and validates it as {@code restore --validate} does, then deletes it.
+ * DR_DRILL: proves the database can be recovered, and measures how fast and how much would be lost. Restores the
+ * newest backup (or {@code backup_id}) into a scratch directory under {@code state-dir/drills/}, from the primary
+ * repository or, with {@code source_region}, from that replication region's own copy (backups and WAL: the primary is
+ * not touched, as on the day it is gone); recovers to the end of the archived WAL or to a PITR target
+ * ({@code target_time}, {@code target_lsn}, {@code target_xid}, {@code target_name}, with {@code exclusive} and
+ * {@code timeline} as RESTORE_PITR takes them); starts PostgreSQL on it, validates it as {@code restore --validate}
+ * does plus the operator's {@code assertions} (a JSON array of {@code {"name", "database", "sql", "expect"}}, see
+ * {@link UserAssertion}); then stops and deletes it, and says so.
  *
  * <p>The result holds what the controller's RTO estimate is computed from, all measured: {@code restore_bytes} and
  * {@code restore_seconds} (writing the backup's files), {@code wal_replay_bytes} (from the backup's end to where
  * recovery ended, read from the history file of the timeline the copy was promoted to), {@code wal_replay_segments},
- * {@code replay_seconds} (server start, WAL replay and promotion) and {@code validated}. A copy that does not
- * validate ends the job FAILED with the same result.
+ * {@code replay_seconds} (server start, WAL replay and promotion) and {@code validated}; {@code rto} splits the
+ * drill's time into fetch, WAL replay and validation; {@code rpo} is the data the copy lacks, measured against the
+ * source (see {@link #measureRpo}). A copy that does not validate, or an assertion that fails, ends the job FAILED
+ * with the same result.
  */
 final class DrDrillJob implements JobExecutor {
     private static final Logger log = LoggerFactory.getLogger(DrDrillJob.class);
+    private static final Set<String> PARAMS = Set.of(
+            "backup_id",
+            "parallel",
+            "source_region",
+            "assertions",
+            "target_time",
+            "target_lsn",
+            "target_xid",
+            "target_name",
+            "target_latest",
+            "exclusive",
+            "timeline");
 
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
-        JobParams p = new JobParams("DR_DRILL", request.getParamsMap(), Set.of("backup_id", "parallel"));
+        JobParams p = new JobParams("DR_DRILL", request.getParamsMap(), PARAMS);
         String backup = p.string("backup_id", "latest");
         int parallel = p.integer("parallel", db.parallel(), 1, 256);
+        ReplicationConfig.Region region = sourceRegion(p, db);
+        RecoveryTarget target = RestoreJob.TARGETS.stream().anyMatch(p::has)
+                ? RestoreJob.recoveryTarget("DR_DRILL", p)
+                : RecoveryTarget.latest(p.string("timeline", null));
+        List<UserAssertion> assertions = assertions(p);
         return ctx -> {
             long t0 = System.nanoTime();
-            Repository r = ctx.openRepository();
             Path work = ctx.workDir("drills");
-            Path target = work.resolve("data");
+            Path pgdata = work.resolve("data");
+            Map<String, Object> out = new LinkedHashMap<>();
+            boolean tornDown = false;
             try {
+                Repository r = region == null
+                        ? ctx.openRepository()
+                        : DatabaseAccess.openRegionRepository(db, region, ctx.cancellation()::isCancelled);
+                Map<String, Object> source = new LinkedHashMap<>();
+                source.put("region", region == null ? "primary" : region.name());
+                source.put("repository", region == null ? db.repo() : region.uri());
+                out.put("source", source);
+                out.put("recovery_target", target.describe());
                 Files.createDirectories(work);
                 requireReachable(work);
                 Engine engine = Engines.postgresql();
+                List<String> walGet = region == null ? ctx.walGetArgs() : ctx.walGetArgs(region.uri(), false);
                 PgRestore.Result restored = engine.restore(
                         r,
-                        new PgRestore.Options(
-                                backup, target, parallel, null, null, RecoveryTarget.latest(null), ctx.walGetArgs()),
+                        new PgRestore.Options(backup, pgdata, parallel, null, null, target, walGet),
                         ctx.progress(),
                         ctx.cancellation());
                 Snapshot snap = r.loadSnapshot(restored.backupId());
                 ctx.message(
                         "drill",
                         "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
-                                + " s; starting PostgreSQL on the copy to replay archived WAL and validate it");
-                PgValidator.Report report = engine.validate(r, restored, parallel, ctx.progress(), ctx.cancellation());
+                                + " s from " + source.get("region")
+                                + "; starting PostgreSQL on the copy to replay archived WAL and validate it");
+                // where the source was when replay began: what the copy lacks of it is the drill's data loss
+                SourcePosition before = target.kind() == RecoveryTarget.Kind.LATEST ? SourcePosition.read(ctx) : null;
+                PgValidator.Report report =
+                        engine.validate(r, restored, parallel, assertions, ctx.progress(), ctx.cancellation());
                 long stopLsn = snap.engineInfo().stopLsn();
                 long segSize = snap.engineInfo().walSegmentSize() > 0
                         ? snap.engineInfo().walSegmentSize()
                         : 16L << 20;
-                Long endLsn = recoveryEnd(target);
+                TimelineHistory.Entry end = recoverySwitch(pgdata);
+                Long endLsn = end == null ? null : end.switchLsn();
 
-                Map<String, Object> out = new LinkedHashMap<>();
                 out.put("backup_id", restored.backupId());
                 out.put("backup_stop_lsn", Lsn.format(stopLsn));
                 out.put("restore_bytes", restored.bytes());
@@ -76,6 +128,7 @@ final class DrDrillJob implements JobExecutor {
                 out.put("restore_seconds", restored.seconds());
                 out.put("restore_bytes_per_second", restored.bytesPerSecond());
                 out.put("recovered_to_lsn", endLsn == null ? null : Lsn.format(endLsn));
+                out.put("recovered_last_commit", report.lastReplayedCommit());
                 out.put("recoverable_until", restored.recoverableUntil());
                 long replayBytes = endLsn == null ? -1 : Math.max(0, endLsn - stopLsn);
                 out.put("wal_replay_bytes", replayBytes);
@@ -92,8 +145,37 @@ final class DrDrillJob implements JobExecutor {
                         "replay_bytes_per_second",
                         replayBytes > 0 && report.startSeconds() > 0 ? replayBytes / report.startSeconds() : 0);
                 out.put("validated", report.ok());
-                out.put("total_seconds", (System.nanoTime() - t0) / 1e9);
+                out.put("assertions", report.assertions());
+                Map<String, Object> rto = new LinkedHashMap<>();
+                rto.put("fetch_seconds", restored.seconds());
+                rto.put("wal_replay_seconds", Math.max(0, report.startSeconds()));
+                rto.put("validation_seconds", Math.max(0, report.seconds() - Math.max(0, report.startSeconds())));
+                rto.put("seconds", (System.nanoTime() - t0) / 1e9);
+                out.put("rto", rto);
+                out.put(
+                        "rpo",
+                        target.kind() == RecoveryTarget.Kind.LATEST
+                                ? measureRpo(db, before, end, report.lastReplayedCommit(), snap, segSize)
+                                : Map.of(
+                                        "measured",
+                                        false,
+                                        "reason",
+                                        "the drill recovered to a chosen target, not to the newest WAL"));
                 out.put("validation", report);
+                out.put("teardown", tearDown(work));
+                tornDown = true;
+                out.put("total_seconds", (System.nanoTime() - t0) / 1e9);
+                out.put("outcome", report.ok() ? "PASSED" : "FAILED");
+                log.info(
+                        "drill of {} from {}: {}; RTO {} s (fetch {} s, WAL replay {} s, validation {} s); RPO {}",
+                        db.name(),
+                        source.get("region"),
+                        out.get("outcome"),
+                        String.format("%.1f", (double) rto.get("seconds")),
+                        String.format("%.1f", restored.seconds()),
+                        String.format("%.1f", (double) rto.get("wal_replay_seconds")),
+                        String.format("%.1f", (double) rto.get("validation_seconds")),
+                        out.get("rpo"));
                 if (!report.ok()) {
                     throw JobOutcomeException.failed(
                             "the drill's copy of backup " + restored.backupId() + " did not validate: "
@@ -102,20 +184,182 @@ final class DrDrillJob implements JobExecutor {
                 }
                 return out;
             } finally {
-                try {
-                    JobJournal.deleteTree(work);
-                } catch (IOException e) {
-                    log.warn("could not delete the drill's copy at {}: {}", work, e.getMessage());
+                if (!tornDown) {
+                    tearDown(work);
                 }
             }
         };
     }
 
+    /** The replication region named by {@code source_region}, or null for the primary repository. */
+    private static ReplicationConfig.Region sourceRegion(JobParams p, AgentConfig.Database db) {
+        if (!p.has("source_region")) {
+            return null;
+        }
+        if (db.replication() == null) {
+            throw p.error(
+                    "source_region",
+                    "names a replication region, but database " + db.name()
+                            + " has no replication config (replication: FILE in the agent config)");
+        }
+        try {
+            return ReplicationConfig.load(db.replication())
+                    .region(p.string("source_region", "").strip());
+        } catch (IOException e) {
+            throw p.error(
+                    "source_region", "cannot read replication config " + db.replication() + ": " + e.getMessage());
+        } catch (IllegalArgumentException e) {
+            throw p.error("source_region", e.getMessage());
+        }
+    }
+
+    /** {@code assertions}: a JSON array of objects with {@code sql}, {@code expect} and optional name, database. */
+    static List<UserAssertion> assertions(JobParams p) {
+        if (!p.has("assertions")) {
+            return List.of();
+        }
+        JsonNode root;
+        try {
+            root = Json.MAPPER.readTree(p.string("assertions", "[]"));
+        } catch (JsonProcessingException e) {
+            throw p.error("assertions", "is not JSON: " + e.getOriginalMessage());
+        }
+        if (root == null || !root.isArray()) {
+            throw p.error(
+                    "assertions", "must be a JSON array of {\"name\", \"database\", \"sql\", \"expect\"} objects");
+        }
+        List<UserAssertion> out = new ArrayList<>();
+        for (JsonNode a : root) {
+            if (!a.isObject()) {
+                throw p.error("assertions", "holds " + a + ", which is not an object");
+            }
+            for (var names = a.fieldNames(); names.hasNext(); ) {
+                String f = names.next();
+                if (!Set.of("name", "database", "sql", "expect").contains(f)) {
+                    throw p.error("assertions", "has an unknown field '" + f + "' (name, database, sql, expect)");
+                }
+            }
+            try {
+                out.add(new UserAssertion(text(a, "name"), text(a, "database"), text(a, "sql"), text(a, "expect")));
+            } catch (IllegalArgumentException e) {
+                throw p.error("assertions", e.getMessage());
+            }
+        }
+        return out;
+    }
+
+    private static String text(JsonNode a, String field) {
+        JsonNode v = a.get(field);
+        return v == null || v.isNull() ? null : v.asText();
+    }
+
+    /** Stops nothing (the validation server is already stopped) and deletes the scratch copy; says what it did. */
+    private static Map<String, Object> tearDown(Path work) {
+        Map<String, Object> t = new LinkedHashMap<>();
+        t.put("scratch_directory", work.toString());
+        t.put("server_stopped", true);
+        try {
+            JobJournal.deleteTree(work);
+            t.put("deleted", true);
+        } catch (IOException e) {
+            log.warn("could not delete the drill's copy at {}: {}", work, e.getMessage());
+            t.put("deleted", false);
+            t.put("error", e.getMessage());
+        }
+        return t;
+    }
+
+    /** The source's WAL flush position and timeline, read from the running server (null if it cannot be read). */
+    record SourcePosition(long flushLsn, int timeline, Instant at, String unreadable) {
+        static SourcePosition read(JobContext ctx) {
+            try (Connection c = ctx.connections().open("postgres");
+                    Statement st = c.createStatement();
+                    ResultSet rs = st.executeQuery("select pg_is_in_recovery(), "
+                            + "case when pg_is_in_recovery() then null else pg_current_wal_flush_lsn()::text end, "
+                            + "(select timeline_id from pg_control_checkpoint())")) {
+                rs.next();
+                if (rs.getBoolean(1)) {
+                    return new SourcePosition(0, 0, Instant.now(), "the source server is a standby");
+                }
+                return new SourcePosition(Lsn.parse(rs.getString(2)), rs.getInt(3), Instant.now(), null);
+            } catch (IOException | SQLException | RuntimeException e) {
+                return new SourcePosition(
+                        0, 0, Instant.now(), "the source server cannot be queried: " + e.getMessage());
+            }
+        }
+    }
+
     /**
-     * Where recovery ended: the switch point recorded in the history file of the timeline the copy was promoted to
+     * The achieved RPO: the commits the source had made (flushed) when replay began that the copy does not hold. They
+     * are read from the source's WAL between where the copy's recovery ended (its new timeline's switch point) and
+     * the source's flush position then (pg_wal, else the primary repository's archive). None: 0 s. Otherwise the
+     * newest lost commit's time minus the newest commit the copy replayed (or, when it replayed none, the backup's
+     * stop time, the newest a commit in the copy can be). Not measured, with the reason, when the source cannot be
+     * read or is on another timeline.
+     */
+    private static Map<String, Object> measureRpo(
+            AgentConfig.Database db,
+            SourcePosition source,
+            TimelineHistory.Entry end,
+            String recoveredLastCommit,
+            Snapshot snap,
+            long segSize) {
+        Map<String, Object> rpo = new LinkedHashMap<>();
+        String why = null;
+        if (source == null || source.unreadable() != null) {
+            why = source == null ? "no source position" : source.unreadable();
+        } else if (end == null) {
+            why = "the copy did not record where its recovery ended (no new timeline)";
+        } else if (end.parent() != source.timeline()) {
+            why = "the copy recovered timeline " + end.parent() + " but the source is on timeline " + source.timeline();
+        }
+        if (why != null) {
+            rpo.put("measured", false);
+            rpo.put("reason", why);
+            return rpo;
+        }
+        rpo.put("source_flush_lsn", Lsn.format(source.flushLsn()));
+        rpo.put("source_read_at", source.at().toString());
+        rpo.put("recovered_to_lsn", Lsn.format(end.switchLsn()));
+        rpo.put("lost_wal_bytes", Math.max(0, source.flushLsn() - end.switchLsn()));
+        NewestCommit.Found lost;
+        WalArchive archive = null;
+        try {
+            archive = new WalArchive(DatabaseAccess.openRepository(db));
+        } catch (IOException | RuntimeException e) {
+            log.info(
+                    "drill: the primary repository cannot be opened ({}); reading the source's pg_wal only",
+                    e.getMessage());
+        }
+        try {
+            Path pgWal =
+                    db.pgdata() == null ? Path.of("/nonexistent") : db.pgdata().resolve("pg_wal");
+            lost = NewestCommit.scan(pgWal, archive, end.parent(), segSize, end.switchLsn(), source.flushLsn());
+        } catch (IOException | RuntimeException e) {
+            rpo.put("measured", false);
+            rpo.put("reason", "the source's WAL past the copy's end cannot be read: " + e.getMessage());
+            return rpo;
+        }
+        rpo.put("measured", true);
+        rpo.put("lost_commits", lost.commits());
+        rpo.put(
+                "source_newest_lost_commit",
+                lost.newest() == null ? null : lost.newest().toString());
+        Instant recovered = recoveredLastCommit != null ? Instant.parse(recoveredLastCommit) : snap.stopTime();
+        rpo.put("recovered_newest_commit", recovered == null ? null : recovered.toString());
+        rpo.put("recovered_newest_commit_from", recoveredLastCommit != null ? "WAL replay" : "the backup's stop time");
+        double seconds = lost.newest() == null || recovered == null
+                ? 0
+                : Math.max(0, Duration.between(recovered, lost.newest()).toNanos() / 1e9);
+        rpo.put("seconds", seconds);
+        return rpo;
+    }
+
+    /**
+     * The last entry (parent timeline and switch point) of the history file of the timeline the copy was promoted to
      * (the newest one in its pg_wal); null when the copy never got that far.
      */
-    static Long recoveryEnd(Path pgdata) throws IOException {
+    static TimelineHistory.Entry recoverySwitch(Path pgdata) throws IOException {
         Path wal = pgdata.resolve("pg_wal");
         if (!Files.isDirectory(wal)) {
             return null;
@@ -138,7 +382,7 @@ final class DrDrillJob implements JobExecutor {
             return null;
         }
         TimelineHistory h = TimelineHistory.parse(newestTli, Files.readString(newest));
-        return h.entries().isEmpty() ? null : h.entries().getLast().switchLsn();
+        return h.entries().isEmpty() ? null : h.entries().getLast();
     }
 
     /**

@@ -142,8 +142,16 @@ final class JobContext {
 
     /** The repository arguments a restored server's restore_command passes to {@code lifeboat wal-get}. */
     List<String> walGetArgs() {
-        List<String> out = new ArrayList<>(List.of("--repo", database.repo()));
-        if (database.replication() != null) {
+        return walGetArgs(database.repo(), true);
+    }
+
+    /**
+     * The same for the repository at {@code repoUri}; {@code withRegions}: also the database's replication config (so
+     * wal-get may fall back to its regions). A drill from a region passes neither the primary nor the other regions.
+     */
+    List<String> walGetArgs(String repoUri, boolean withRegions) {
+        List<String> out = new ArrayList<>(List.of("--repo", repoUri));
+        if (withRegions && database.replication() != null) {
             out.add("--replication");
             out.add(database.replication().toAbsolutePath().toString());
         }
@@ -154,7 +162,6 @@ final class JobContext {
         return out;
     }
 
-    /** A directory of this job's own under the agent's state directory ({@code state-dir/<kind>/<job id>}). */
     Path workDir(String kind) {
         return config.stateDir().resolve(kind).resolve(jobId());
     }

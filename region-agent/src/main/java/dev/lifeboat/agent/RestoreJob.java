@@ -27,7 +27,7 @@ import java.util.Set;
  * Result: {@code restore --json}; a failed validation ends the job FAILED with that result.
  */
 final class RestoreJob implements JobExecutor {
-    private static final List<String> TARGETS =
+    static final List<String> TARGETS =
             List.of("target_time", "target_lsn", "target_xid", "target_name", "target_latest");
     private final boolean pitr;
 
@@ -60,7 +60,7 @@ final class RestoreJob implements JobExecutor {
             case "preserve" -> PgRestore.ArchiveMode.PRESERVE;
             default -> throw p.error("archive_mode", "must be off (the copy does not archive WAL) or preserve");
         };
-        RecoveryTarget rt = pitr ? recoveryTarget(p) : null;
+        RecoveryTarget rt = pitr ? recoveryTarget(job, p) : null;
         return ctx -> {
             Repository r = ctx.openRepository();
             Engine engine = Engines.postgresql();
@@ -90,7 +90,8 @@ final class RestoreJob implements JobExecutor {
         };
     }
 
-    private static RecoveryTarget recoveryTarget(JobParams p) {
+    /** Exactly one of {@link #TARGETS} in {@code p}, as {@code job} (RESTORE_PITR, DR_DRILL) takes it. */
+    static RecoveryTarget recoveryTarget(String job, JobParams p) {
         List<String> given = new ArrayList<>();
         for (String k : TARGETS) {
             if (p.has(k)) {
@@ -98,9 +99,9 @@ final class RestoreJob implements JobExecutor {
             }
         }
         if (given.size() != 1) {
-            throw new IllegalArgumentException("RESTORE_PITR: give exactly one of " + String.join(", ", TARGETS)
+            throw new IllegalArgumentException(job + ": give exactly one of " + String.join(", ", TARGETS)
                     + (given.isEmpty() ? "" : "; got " + String.join(", ", given))
-                    + " (for a restore without recovery use RESTORE)");
+                    + (job.equals("RESTORE_PITR") ? " (for a restore without recovery use RESTORE)" : ""));
         }
         String key = given.getFirst();
         boolean exclusive = p.bool("exclusive", false);
@@ -123,7 +124,7 @@ final class RestoreJob implements JobExecutor {
             };
             return new RecoveryTarget(kind, p.string(key, ""), exclusive, timeline);
         } catch (IllegalArgumentException e) {
-            if (e.getMessage() != null && e.getMessage().startsWith("RESTORE_PITR")) {
+            if (e.getMessage() != null && e.getMessage().startsWith(job + ":")) {
                 throw e;
             }
             throw p.error(key, "is not valid: " + e.getMessage());

@@ -5,6 +5,7 @@ import static dev.lifeboat.agent.AgentTestSupport.watchToEnd;
 import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.postgres.LocalCluster;
@@ -31,6 +32,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -443,6 +445,21 @@ class JobsApiTest {
                 new Bad(request(JobType.REPLICATE, "main", Map.of()), "has no replication config"),
                 new Bad(request(JobType.REPLICATE, "db2", Map.of("region", "mars")), "no region 'mars'"),
                 new Bad(request(JobType.WAL_STREAM, "main", Map.of("slot", "Bad-Slot")), "slot must be"),
+                new Bad(request(JobType.DR_DRILL, "main", Map.of("source_region", "us")), "has no replication config"),
+                new Bad(request(JobType.DR_DRILL, "db2", Map.of("source_region", "mars")), "no region 'mars'"),
+                new Bad(request(JobType.DR_DRILL, "main", Map.of("assertions", "[{")), "assertions is not JSON"),
+                new Bad(
+                        request(JobType.DR_DRILL, "main", Map.of("assertions", "[{\"sql\": \"select 1\"}]")),
+                        "needs an expected result"),
+                new Bad(
+                        request(
+                                JobType.DR_DRILL,
+                                "main",
+                                Map.of("assertions", "[{\"sql\": \"select 1\", " + "\"expect\": \"> x\"}]")),
+                        "compares numbers"),
+                new Bad(
+                        request(JobType.DR_DRILL, "main", Map.of("target_time", "now", "target_lsn", "0/1")),
+                        "DR_DRILL: give exactly one of"),
                 new Bad(
                         request(JobType.VERIFY, "main", Map.of("read_data", "maybe")),
                         "read_data must be true or false"),
@@ -534,6 +551,93 @@ class JobsApiTest {
         assertThat(rows)
                 .as("rows committed after the backup, recovered by replaying archived WAL")
                 .isEqualTo(20000);
+        assertThat(r.get("outcome").asText()).isEqualTo("PASSED");
+        assertThat(r.get("source").get("region").asText()).isEqualTo("primary");
+        JsonNode rto = r.get("rto");
+        assertThat(rto.get("fetch_seconds").asDouble())
+                .isEqualTo(r.get("restore_seconds").asDouble());
+        assertThat(rto.get("wal_replay_seconds").asDouble())
+                .isEqualTo(r.get("replay_seconds").asDouble());
+        assertThat(rto.get("validation_seconds").asDouble()).isPositive();
+        assertThat(rto.get("seconds").asDouble())
+                .isGreaterThanOrEqualTo(rto.get("fetch_seconds").asDouble()
+                        + rto.get("wal_replay_seconds").asDouble()
+                        + rto.get("validation_seconds").asDouble());
+        // the replayed WAL held the table's commit, so recovery recorded when its newest transaction committed
+        assertThat(r.get("recovered_last_commit").isNull()).isFalse();
+        assertThat(r.get("rpo").get("measured").asBoolean())
+                .as(r.get("rpo").toString())
+                .isTrue();
+        assertThat(r.get("rpo").get("seconds").asDouble()).isGreaterThanOrEqualTo(0);
+        assertThat(r.get("teardown").get("deleted").asBoolean()).isTrue();
+        try (var left = Files.list(tmp.resolve("state/drills"))) {
+            assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
+        }
+    }
+
+    @Test
+    void drDrillFromARegionAloneRunsAssertionsAndMeasuresTheCommitsItWouldLose() throws Exception {
+        runToCompletion(JobType.BACKUP_FULL, "db2", Map.of("compression", "lz4"));
+        runToCompletion(JobType.REPLICATE, "db2", Map.of("region", "us"));
+        // a commit after the backup that no repository holds (db2's WAL is archived nowhere): a drill must count it
+        // as lost, at its commit time
+        Instant beforeLostCommit;
+        try (var c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
+            try (var rs = st.executeQuery("select now()")) {
+                rs.next();
+                beforeLostCommit = rs.getTimestamp(1).toInstant();
+            }
+            st.execute("create table drill_lost as select 1 as id");
+        }
+        // the primary repository is gone: the drill must need only the region's copy
+        Path primary = tmp.resolve("repo-db2");
+        Path gone = tmp.resolve("repo-db2.gone");
+        Files.move(primary, gone);
+        JsonNode r;
+        List<JobEvent> events;
+        try {
+            String assertions = """
+                    [{"name": "accounts", "sql": "select count(*) from pgbench_accounts", "expect": "= 800000"},
+                     {"name": "lost row", "sql": "select count(*) from drill_lost", "expect": "> 0"},
+                     {"name": "archiving off in the copy", "sql": "show archive_mode", "expect": "'off'"}]""";
+            JobRequest drill = request(
+                    JobType.DR_DRILL, "db2", Map.of("source_region", "us", "assertions", assertions, "parallel", "2"));
+            stub.submit(drill);
+            events = watchToEnd(ch, drill.getJobId(), Duration.ofMinutes(4));
+        } finally {
+            Files.move(gone, primary);
+        }
+        assertWellFormed(events);
+        JobEvent last = events.getLast();
+        assertThat(last.getKind()).as(last.getMessage()).isEqualTo(JobEvent.Kind.FAILED);
+        assertThat(last.getMessage()).contains("assertion 'lost row' failed").contains("drill_lost");
+        r = Json.MAPPER.readTree(last.getResultJson());
+        assertThat(r.get("outcome").asText()).isEqualTo("FAILED");
+        assertThat(r.get("source").get("region").asText()).isEqualTo("us");
+        assertThat(r.get("source").get("repository").asText())
+                .isEqualTo(PgTestSupport.repoUri(tmp.resolve("region-us-db2")));
+        List<String> passed = new ArrayList<>();
+        List<String> failed = new ArrayList<>();
+        for (JsonNode a : r.get("assertions")) {
+            (a.get("passed").asBoolean() ? passed : failed).add(a.get("name").asText());
+        }
+        assertThat(passed).containsExactly("accounts", "archiving off in the copy");
+        assertThat(failed).containsExactly("lost row");
+        JsonNode accounts = r.get("assertions").get(0);
+        assertThat(accounts.get("actual").asText()).isEqualTo("800000");
+
+        JsonNode rpo = r.get("rpo");
+        assertThat(rpo.get("measured").asBoolean()).as(rpo.toString()).isTrue();
+        assertThat(rpo.get("lost_commits").asInt()).isPositive();
+        Instant newestLost = Instant.parse(rpo.get("source_newest_lost_commit").asText());
+        assertThat(newestLost).isAfterOrEqualTo(beforeLostCommit);
+        Instant recovered = Instant.parse(rpo.get("recovered_newest_commit").asText());
+        assertThat(recovered).isBefore(beforeLostCommit);
+        assertThat(rpo.get("seconds").asDouble())
+                .isCloseTo(Duration.between(recovered, newestLost).toNanos() / 1e9, within(0.001));
+        assertThat(rpo.get("lost_wal_bytes").asLong()).isPositive();
+        assertThat(r.get("teardown").get("deleted").asBoolean()).isTrue();
         try (var left = Files.list(tmp.resolve("state/drills"))) {
             assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
         }

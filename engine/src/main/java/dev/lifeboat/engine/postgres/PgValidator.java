@@ -24,6 +24,8 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -79,7 +81,9 @@ public final class PgValidator {
             double startSeconds,
             List<DatabaseReport> databases,
             double seconds,
-            List<String> problems) {
+            List<String> problems,
+            List<UserAssertion.Result> assertions,
+            String lastReplayedCommit) {
         public boolean ok() {
             return problems.isEmpty();
         }
@@ -96,6 +100,8 @@ public final class PgValidator {
     private Set<String> skipChecksums = Set.of("postgresql.auto.conf");
 
     private Duration recoveryTimeout = Duration.ofHours(6);
+
+    private List<UserAssertion> assertions = List.of();
 
     /** Restored files that were changed on purpose after restore (e.g. recovery settings in postgresql.auto.conf). */
     public PgValidator skipChecksums(Collection<String> paths) {
@@ -117,6 +123,12 @@ public final class PgValidator {
         skipChecksums(result.modifiedFiles());
         this.replayLease = result.replayLease();
         this.mustReplayPast = result.mustReplayPast();
+        return this;
+    }
+
+    /** Operator checks run after the built-in ones; each failing one is a problem of the report. */
+    public PgValidator assertions(List<UserAssertion> list) {
+        this.assertions = List.copyOf(list);
         return this;
     }
 
@@ -160,7 +172,9 @@ public final class PgValidator {
                     0,
                     List.of(),
                     (System.nanoTime() - t0) / 1e9,
-                    problems);
+                    problems,
+                    List.of(),
+                    null);
         }
         PgDataDirectory dir = new PgDataDirectory(target).requireCluster();
         PgBinaries bins = PgBinaries.forVersion(dir.majorVersion());
@@ -169,6 +183,8 @@ public final class PgValidator {
                 Objects.requireNonNullElse(PostgresBackupInfo.of(snapshot).superuser(), "postgres");
         Path runDir = Files.createTempDirectory("lifeboat-validate-");
         List<DatabaseReport> dbs = new ArrayList<>();
+        List<UserAssertion.Result> checked = new ArrayList<>();
+        String lastCommit = null;
         double startSeconds = -1;
         try {
             prepareRunDir(runDir, osUser);
@@ -184,6 +200,7 @@ public final class PgValidator {
                     if (replayLease != null) {
                         ReplayLease.release(repo.store(), replayLease);
                     }
+                    lastCommit = lastReplayedCommit(conns);
                 }
                 startSeconds = (System.nanoTime() - s0) / 1e9;
                 for (String db : databases(conns)) {
@@ -196,6 +213,21 @@ public final class PgValidator {
                             .forEach(f -> problems.add("database " + db
                                     + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
                                     + " rows without a match in " + f.references()));
+                }
+                for (UserAssertion a : assertions) {
+                    cancel.throwIfCancelled();
+                    UserAssertion.Result r;
+                    try (Connection c = conns.open(a.database())) {
+                        r = a.check(c);
+                    } catch (SQLException e) {
+                        r = new UserAssertion.Result(
+                                a.name(), a.database(), a.sql(), a.expect(), null, false, e.getMessage());
+                    }
+                    checked.add(r);
+                    if (!r.passed()) {
+                        problems.add("assertion '" + r.name() + "' failed: "
+                                + (r.error() != null ? r.error() : "expected " + r.expect() + ", got " + r.actual()));
+                    }
                 }
             } finally {
                 stop(bins, runDir, osUser);
@@ -223,7 +255,26 @@ public final class PgValidator {
                 startSeconds,
                 dbs,
                 (System.nanoTime() - t0) / 1e9,
-                problems);
+                problems,
+                checked,
+                lastCommit);
+    }
+
+    /**
+     * When the newest transaction the copy replayed committed (ISO-8601), or null when recovery replayed none; it
+     * stays as recovery left it after promotion.
+     */
+    private static String lastReplayedCommit(PgConnections conns) throws SQLException {
+        try (Connection c = conns.open("postgres");
+                Statement st = c.createStatement();
+                ResultSet rs = st.executeQuery(
+                        "select (extract(epoch from pg_last_xact_replay_timestamp()) * 1000000)::bigint")) {
+            rs.next();
+            long micros = rs.getLong(1);
+            return rs.wasNull()
+                    ? null
+                    : Instant.EPOCH.plus(micros, ChronoUnit.MICROS).toString();
+        }
     }
 
     /** Re-reads every restored file from disk and compares its size and digest with the manifest. */

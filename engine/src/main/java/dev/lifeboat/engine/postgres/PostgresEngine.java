@@ -11,6 +11,7 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -45,11 +46,17 @@ public final class PostgresEngine implements Engine {
      */
     @Override
     public PgValidator.Report validate(
-            Repository repo, PgRestore.Result restored, int parallel, ProgressListener listener, Cancellation cancel)
+            Repository repo,
+            PgRestore.Result restored,
+            int parallel,
+            List<UserAssertion> assertions,
+            ProgressListener listener,
+            Cancellation cancel)
             throws IOException {
         Snapshot backup = repo.loadSnapshot(restored.backupId());
         return new PgValidator(repo, restored.target(), backup, parallel, listener, cancel)
                 .restored(restored)
+                .assertions(assertions)
                 .run();
     }
 

@@ -4,12 +4,8 @@ import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.progress.ProgressTracker;
 import dev.lifeboat.repository.WalArchive;
-import dev.lifeboat.util.SlicedIo;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.HashSet;
 import java.util.Optional;
 import java.util.Set;
@@ -139,22 +135,12 @@ public final class WalSummarizer {
 
     private byte[] walBuffer;
 
-    /**
-     * The segment as pg_wal has it, read into one buffer reused from segment to segment (the reader is done with a
-     * segment when it asks for the next); null if pg_wal has no such segment of full size.
-     */
+    /** The segment as pg_wal has it (in one buffer reused from segment to segment); null if pg_wal has none. */
     private byte[] fromPgWal(long seg) throws IOException {
-        try (FileChannel ch = FileChannel.open(pgWal.resolve(name(seg)), StandardOpenOption.READ)) {
-            if (ch.size() != segmentSize) {
-                return null;
-            }
-            if (walBuffer == null) {
-                walBuffer = new byte[(int) segmentSize];
-            }
-            return SlicedIo.read(ch, walBuffer, 0, walBuffer.length, 0) == segmentSize ? walBuffer : null;
-        } catch (NoSuchFileException e) {
-            return null;
+        if (walBuffer == null) {
+            walBuffer = new byte[(int) segmentSize];
         }
+        return PgWalSegment.read(pgWal.resolve(name(seg)), walBuffer);
     }
 
     /** Records the record's effect on main forks (walsummarizer.c: SummarizeWAL and its Summarize*Record). */
