@@ -23,6 +23,7 @@ import dev.lifeboat.cli.commands.repo.VerifyCommand;
 import dev.lifeboat.cli.commands.restore.RecoveryEndCommand;
 import dev.lifeboat.cli.commands.restore.RestoreCommand;
 import dev.lifeboat.cli.commands.restore.RestorePointCommand;
+import dev.lifeboat.cli.commands.sandbox.SandboxCommand;
 import dev.lifeboat.cli.commands.wal.WalGetCommand;
 import dev.lifeboat.cli.commands.wal.WalPushCommand;
 import dev.lifeboat.cli.commands.wal.WalSpoolWorkerCommand;
@@ -82,6 +83,7 @@ import picocli.CommandLine.Command;
             AlertsCommand.class,
             AuditCommand.class,
             QuickstartCommand.class,
+            SandboxCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class Main implements Runnable {

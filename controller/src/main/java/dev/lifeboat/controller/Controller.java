@@ -14,8 +14,10 @@ import dev.lifeboat.controller.api.RestApi;
 import dev.lifeboat.controller.api.Tokens;
 import dev.lifeboat.controller.audit.AuditLog;
 import dev.lifeboat.controller.db.Database;
+import dev.lifeboat.controller.drills.DrillReports;
 import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobDispatcher;
+import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.PolicyScheduler;
@@ -121,6 +123,7 @@ public final class Controller implements AutoCloseable {
         closeables.add(agents);
         dispatcher = new JobDispatcher(inventory, agents, jobs, events, audit);
         status = new SlaStatus(inventory, agents, jobs, metrics);
+        DrillReports drills = new DrillReports(db.dataSource(), inventory, audit, auditLog);
         AlertNotifier notifier = new AlertNotifier(
                 db.dataSource(),
                 webhooks(config),
@@ -159,7 +162,10 @@ public final class Controller implements AutoCloseable {
                 jobs,
                 metrics,
                 events,
-                j -> evaluator.execute(() -> evaluateSafely()),
+                j -> evaluator.execute(() -> {
+                    keepDrillReport(drills, j);
+                    evaluateSafely();
+                }),
                 (agent, database) -> inventory
                         .database(database)
                         .map(d -> d.agent().equals(agent))
@@ -252,6 +258,7 @@ public final class Controller implements AutoCloseable {
                                 auditHead,
                                 audit,
                                 scheduler,
+                                drills,
                                 registry),
                         new Tokens(config.tokens),
                         JSON,
@@ -277,6 +284,14 @@ public final class Controller implements AutoCloseable {
                 grpcAddr,
                 tls != null ? "mutual TLS" : "PLAINTEXT, insecure-dev",
                 rest.port());
+    }
+
+    private static void keepDrillReport(DrillReports drills, JobRecord j) {
+        try {
+            drills.jobEnded(j);
+        } catch (RuntimeException e) {
+            log.error("could not keep the report of drill {}", j.id(), e);
+        }
     }
 
     private void evaluateSafely() {

@@ -98,6 +98,9 @@ public final class ControllerConfig {
         public String fullSchedule;
         public String incrementalSchedule;
         public String drillSchedule;
+        /** The replication region whose copy scheduled drills restore from (the DR region); null: the primary. */
+        public String drillSourceRegion;
+
         public String expireSchedule;
         public String walMode;
         public String replicationMode;

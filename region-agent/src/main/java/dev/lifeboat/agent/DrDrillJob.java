@@ -52,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * recovery ended, read from the history file of the timeline the copy was promoted to), {@code wal_replay_segments},
  * {@code replay_seconds} (server start, WAL replay and promotion) and {@code validated}; {@code rto} splits the
  * drill's time into fetch, WAL replay and validation; {@code rpo} is the data the copy lacks, measured against the
- * source (see {@link #measureRpo}). A copy that does not validate, or an assertion that fails, ends the job FAILED
- * with the same result.
+ * source (see {@link #measureRpo}); {@code objectives} judges both against {@code rto_target} and {@code rpo_target}
+ * (see {@link #objectives}). A copy that does not validate, an assertion that fails, or a missed objective ends the
+ * job FAILED with the same result ({@code outcome} PASSED or FAILED).
  */
 final class DrDrillJob implements JobExecutor {
     private static final Logger log = LoggerFactory.getLogger(DrDrillJob.class);
@@ -68,7 +69,9 @@ final class DrDrillJob implements JobExecutor {
             "target_name",
             "target_latest",
             "exclusive",
-            "timeline");
+            "timeline",
+            "rto_target",
+            "rpo_target");
 
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
@@ -80,6 +83,8 @@ final class DrDrillJob implements JobExecutor {
                 ? RestoreJob.recoveryTarget("DR_DRILL", p)
                 : RecoveryTarget.latest(p.string("timeline", null));
         List<UserAssertion> assertions = assertions(p);
+        Duration rtoTarget = positive(p, "rto_target");
+        Duration rpoTarget = positive(p, "rpo_target");
         return ctx -> {
             long t0 = System.nanoTime();
             Path work = ctx.workDir("drills");
@@ -101,7 +106,8 @@ final class DrDrillJob implements JobExecutor {
                 List<String> walGet = region == null ? ctx.walGetArgs() : ctx.walGetArgs(region.uri(), false);
                 PgRestore.Result restored = engine.restore(
                         r,
-                        new PgRestore.Options(backup, pgdata, parallel, null, null, target, walGet),
+                        // the copy is the database as of the drill's start: recovery must not chase a live archive
+                        new PgRestore.Options(backup, pgdata, parallel, null, null, target, walGet).endingAtPlan(),
                         ctx.progress(),
                         ctx.cancellation());
                 Snapshot snap = r.loadSnapshot(restored.backupId());
@@ -165,7 +171,11 @@ final class DrDrillJob implements JobExecutor {
                 out.put("teardown", tearDown(work));
                 tornDown = true;
                 out.put("total_seconds", (System.nanoTime() - t0) / 1e9);
-                out.put("outcome", report.ok() ? "PASSED" : "FAILED");
+                @SuppressWarnings("unchecked")
+                Map<String, Object> rpo = (Map<String, Object>) out.get("rpo");
+                List<String> missed = new ArrayList<>();
+                out.put("objectives", objectives(rtoTarget, (double) rto.get("seconds"), rpoTarget, rpo, missed));
+                out.put("outcome", report.ok() && missed.isEmpty() ? "PASSED" : "FAILED");
                 log.info(
                         "drill of {} from {}: {}; RTO {} s (fetch {} s, WAL replay {} s, validation {} s); RPO {}",
                         db.name(),
@@ -182,6 +192,12 @@ final class DrDrillJob implements JobExecutor {
                                     + String.join("; ", report.problems()),
                             out);
                 }
+                if (!missed.isEmpty()) {
+                    throw JobOutcomeException.failed(
+                            "the drill's copy of backup " + restored.backupId() + " validated but missed its "
+                                    + "objectives: " + String.join("; ", missed),
+                            out);
+                }
                 return out;
             } finally {
                 if (!tornDown) {
@@ -191,9 +207,64 @@ final class DrDrillJob implements JobExecutor {
         };
     }
 
-    /** The replication region named by {@code source_region}, or null for the primary repository. */
+    private static Duration positive(JobParams p, String key) {
+        Duration d = p.retentionDuration(key, null);
+        if (d != null && d.isZero()) {
+            throw p.error(key, "must be longer than 0 (e.g. 15m, 1h); leave it out to judge nothing");
+        }
+        return d;
+    }
+
+    /**
+     * The drill's measurements against the database's objectives ({@code rto_target}, {@code rpo_target}; the
+     * controller passes its tier's). The RTO judged is the drill's whole time to a checked copy (fetch, WAL replay,
+     * validation and assertions): a copy nobody has checked is not yet a recovery. An RPO the drill could not measure
+     * (a PITR target, an unreadable source) is reported unjudged rather than passed. Misses go to {@code missed}.
+     */
+    static Map<String, Object> objectives(
+            Duration rtoTarget, double rtoSeconds, Duration rpoTarget, Map<String, Object> rpo, List<String> missed) {
+        Map<String, Object> o = new LinkedHashMap<>();
+        Map<String, Object> rtoVerdict = new LinkedHashMap<>();
+        rtoVerdict.put("target_seconds", rtoTarget == null ? null : rtoTarget.toSeconds());
+        rtoVerdict.put("measured_seconds", rtoSeconds);
+        if (rtoTarget == null) {
+            rtoVerdict.put("met", null);
+            rtoVerdict.put("reason", "no rto_target given");
+        } else {
+            boolean met = rtoSeconds <= rtoTarget.toSeconds();
+            rtoVerdict.put("met", met);
+            if (!met) {
+                missed.add(String.format("RTO %.1f s exceeds the target %d s", rtoSeconds, rtoTarget.toSeconds()));
+            }
+        }
+        o.put("rto", rtoVerdict);
+        Map<String, Object> rpoVerdict = new LinkedHashMap<>();
+        rpoVerdict.put("target_seconds", rpoTarget == null ? null : rpoTarget.toSeconds());
+        boolean measured = Boolean.TRUE.equals(rpo.get("measured"));
+        rpoVerdict.put("measured_seconds", measured ? rpo.get("seconds") : null);
+        if (rpoTarget == null) {
+            rpoVerdict.put("met", null);
+            rpoVerdict.put("reason", "no rpo_target given");
+        } else if (!measured) {
+            rpoVerdict.put("met", null);
+            rpoVerdict.put("reason", "not measured: " + rpo.get("reason"));
+        } else {
+            double seconds = ((Number) rpo.get("seconds")).doubleValue();
+            boolean met = seconds <= rpoTarget.toSeconds();
+            rpoVerdict.put("met", met);
+            if (!met) {
+                missed.add(String.format(
+                        "RPO %.1f s (%s commits lost) exceeds the target %d s",
+                        seconds, rpo.get("lost_commits"), rpoTarget.toSeconds()));
+            }
+        }
+        o.put("rpo", rpoVerdict);
+        return o;
+    }
+
+    /** The replication region named by {@code source_region}, or null for the primary repository ("primary"). */
     private static ReplicationConfig.Region sourceRegion(JobParams p, AgentConfig.Database db) {
-        if (!p.has("source_region")) {
+        if (!p.has("source_region") || p.string("source_region", "").strip().equals("primary")) {
             return null;
         }
         if (db.replication() == null) {

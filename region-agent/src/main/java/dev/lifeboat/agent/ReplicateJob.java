@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
@@ -21,12 +22,14 @@ import java.util.concurrent.Future;
  * REPLICATE: one pass of the asynchronous replicator per region, as {@code lifeboat replication run --once} does.
  * Params: {@code region} (comma-separated names; default every region of the database's replication config).
  * Result: per region what the pass copied and deleted; a region that failed ends the job FAILED (the others' passes
- * are still in the result).
+ * are still in the result). With {@code control} ({@code pause}, {@code resume}, {@code stop}) it runs no pass but sets
+ * the control state the regions' replicators follow, as {@code lifeboat replication pause|resume|stop} does.
  */
 final class ReplicateJob implements JobExecutor {
     @Override
     public Prepared prepare(JobRequest request, AgentConfig.Database db, AgentConfig config) {
-        JobParams p = new JobParams("REPLICATE", request.getParamsMap(), Set.of("region"));
+        JobParams p = new JobParams("REPLICATE", request.getParamsMap(), Set.of("region", "control"));
+        Replicator.State control = control(p);
         if (db.replication() == null) {
             throw new IllegalArgumentException("REPLICATE: database " + db.name() + " has no replication config "
                     + "(replication: FILE in the agent config)");
@@ -53,6 +56,15 @@ final class ReplicateJob implements JobExecutor {
         return ctx -> {
             // replication copies objects as they are: it never needs the repository key
             BlobStore primary = BlobStores.open(db.repo());
+            if (control != null) {
+                Map<String, Object> states = new LinkedHashMap<>();
+                for (ReplicationConfig.Region r : regions) {
+                    Replicator.setControl(primary, r.name(), control);
+                    states.put(r.name(), control.name().toLowerCase(Locale.ROOT));
+                }
+                ctx.message("replicate", "regions " + states);
+                return Map.of("control", states);
+            }
             Map<String, Object> passes = new LinkedHashMap<>();
             List<String> failures = new ArrayList<>();
             try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
@@ -94,6 +106,18 @@ final class ReplicateJob implements JobExecutor {
                 throw JobOutcomeException.failed("replication failed for " + String.join("; ", failures), out);
             }
             return out;
+        };
+    }
+
+    private static Replicator.State control(JobParams p) {
+        if (!p.has("control")) {
+            return null;
+        }
+        return switch (p.string("control", "").strip().toLowerCase(Locale.ROOT)) {
+            case "pause" -> Replicator.State.PAUSED;
+            case "resume", "run" -> Replicator.State.RUNNING;
+            case "stop" -> Replicator.State.STOPPED;
+            default -> throw p.error("control", "must be pause, resume or stop, got '" + p.string("control", "") + "'");
         };
     }
 }

@@ -91,6 +91,8 @@ class ControlPlaneTest {
                                 "repo-init", "--repo", PgTestSupport.repoUri(repoDir), "--key-file", key.toString())
                         .exitCode())
                 .isZero();
+        // drills replay archived WAL through restore_command, which PostgreSQL runs as postgres: it reads the key
+        TestLauncher.shareWithPostgres(key);
 
         cp.writeControllerConfig("""
                 policies:
@@ -511,6 +513,127 @@ class ControlPlaneTest {
 
     @Test
     @Order(8)
+    void drillsAreJudgedAgainstTheTierAndLeaveAReportInTheAuditLog() throws Exception {
+        ControllerClient operator = cp.client("operator");
+        ControllerClient viewer = cp.client("viewer");
+        // the tier's RTO (STANDARD: 2 h) is the default objective; the RPO is relaxed here because a writer commits
+        // every 200 ms while the drill replays
+        JsonNode submitted = operator.post(
+                "api/v1/jobs",
+                Map.of(
+                        "database",
+                        "main",
+                        "type",
+                        "DR_DRILL",
+                        "params",
+                        Map.of(
+                                "rpo_target",
+                                "1h",
+                                "assertions",
+                                List.of(Map.of(
+                                        "name",
+                                        "ticks recorded",
+                                        "sql",
+                                        "select count(*) from ticks",
+                                        "expect",
+                                        "> 0")))));
+        String id = submitted.path("id").asText();
+        assertThat(submitted.path("params").path("rto_target").asText()).isEqualTo("7200s");
+        JsonNode done = endedJob(id);
+        assertThat(done.path("state").asText()).as(done.toString()).isEqualTo("COMPLETED");
+        JsonNode drill = waitFor("the drill's report", Duration.ofSeconds(30), () -> drillReport(id));
+        assertThat(drill.path("summary").path("outcome").asText()).isEqualTo("PASSED");
+        assertThat(drill.path("integrity").path("intact").asBoolean())
+                .as(drill.toString())
+                .isTrue();
+        JsonNode result = drill.path("report").path("result");
+        assertThat(result.path("objectives").path("rto").path("met").asBoolean())
+                .isTrue();
+        assertThat(result.path("objectives").path("rto").path("target_seconds").asLong())
+                .isEqualTo(7200);
+        assertThat(result.path("objectives").path("rpo").path("target_seconds").asLong())
+                .isEqualTo(3600);
+        assertThat(result.path("assertions").get(0).path("passed").asBoolean()).isTrue();
+        assertThat(result.path("teardown").path("deleted").asBoolean()).isTrue();
+        assertThat(drill.path("report").path("policy").path("tier").asText()).isEqualTo("STANDARD");
+        String md = viewer.get("api/v1/drills/" + id + "/report.md").asText();
+        assertThat(md)
+                .startsWith("# DR drill of main: PASSED")
+                .contains("| ticks recorded | postgres | select count(*) from ticks | > 0 |")
+                .contains("| Copy deleted | true |");
+        assertThat(viewer.get("api/v1/drills/" + id + "/report.html").asText()).contains("<h1>DR drill of main");
+        // linked from the audit log with the report's hash
+        JsonNode audit = cp.client("admin").get("api/v1/audit?after=0&limit=10000");
+        JsonNode entry = null;
+        for (JsonNode e : audit) {
+            if (e.path("action").asText().equals("drill.report")
+                    && e.path("target").asText().equals(id)) {
+                entry = e;
+            }
+        }
+        assertThat(entry).as("a drill.report audit entry for " + id).isNotNull();
+        assertThat(entry.path("detail").asText())
+                .contains(drill.path("summary").path("sha256").asText())
+                .contains("/api/v1/drills/" + id);
+        // its measured rates feed the RTO estimate
+        JsonNode rto = viewer.get("api/v1/status/main").path("rto");
+        assertThat(rto.path("measuredBy").asText()).isEqualTo(id);
+        assertThat(rto.path("restoreBytesPerSecond").asDouble()).isPositive();
+
+        // held to an RTO no restore meets, the drill fails with the reason, and the failed-drill alert fires
+        String slow = operator.post(
+                        "api/v1/jobs",
+                        Map.of(
+                                "database",
+                                "main",
+                                "type",
+                                "drill",
+                                "params",
+                                Map.of("rto_target", "1s", "rpo_target", "1h")))
+                .path("id")
+                .asText();
+        JsonNode failed = endedJob(slow);
+        assertThat(failed.path("state").asText()).isEqualTo("FAILED");
+        assertThat(failed.path("message").asText())
+                .contains("missed its objectives: RTO")
+                .contains("target 1 s");
+        JsonNode slowReport = waitFor("the failed drill's report", Duration.ofSeconds(30), () -> drillReport(slow));
+        assertThat(slowReport.path("summary").path("outcome").asText()).isEqualTo("FAILED");
+        assertThat(viewer.get("api/v1/drills/" + slow + "/report.md").asText())
+                .contains("| RTO |")
+                .contains("| 1.0 s | MISSED |");
+        waitFor(
+                "health-check-failed alert",
+                Duration.ofSeconds(30),
+                () -> openAlerts().contains("health-check-failed"));
+        assertThat(viewer.get("api/v1/drills?database=main"))
+                .extracting(n -> n.path("id").asText())
+                .containsExactly(slow, id);
+    }
+
+    private static JsonNode endedJob(String id) throws Exception {
+        return waitFor("job " + id + " to end", Duration.ofMinutes(4), () -> {
+            JsonNode j = cp.client("viewer").get("api/v1/jobs/" + id);
+            return List.of("COMPLETED", "FAILED", "CANCELLED")
+                            .contains(j.path("state").asText())
+                    ? j
+                    : null;
+        });
+    }
+
+    private static JsonNode drillReport(String id) throws Exception {
+        try {
+            return cp.client("viewer").get("api/v1/drills/" + id);
+        } catch (ControllerClient.ApiException e) {
+            if (e.status == 404) {
+                return null;
+            }
+            throw e;
+        }
+    }
+
+    @Test
+    @Order(9)
     void editingOneAuditRowMakesVerifyFailAtThatRow() throws Exception {
         PgTestSupport.CliResult online = PgTestSupport.cli(
                 "audit",

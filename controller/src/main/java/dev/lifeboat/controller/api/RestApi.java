@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.Auditor;
 import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.audit.AuditLog;
+import dev.lifeboat.controller.drills.DrillReportDocument;
+import dev.lifeboat.controller.drills.DrillReports;
 import dev.lifeboat.controller.events.ControllerEvent;
 import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobDispatcher;
@@ -59,6 +61,7 @@ public final class RestApi implements AutoCloseable {
             Path auditHead,
             Auditor audit,
             PolicyScheduler scheduler,
+            DrillReports drills,
             PrometheusMeterRegistry metrics) {}
 
     private static final Logger log = LoggerFactory.getLogger(RestApi.class);
@@ -160,6 +163,25 @@ public final class RestApi implements AutoCloseable {
                     .cancel(ctx.pathParam("id"), reason, caller(ctx).name());
             ctx.json(Map.of("cancelling", cancelling));
         }));
+        r.get(
+                "/api/v1/drills",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.json(s.drills()
+                                .list(ctx.queryParam("database"), (int) Math.min(1000, intParam(ctx, "limit", 100))))));
+        r.get("/api/v1/drills/{id}", guarded(Role.VIEWER, ctx -> ctx.json(drill(ctx.pathParam("id")))));
+        r.get(
+                "/api/v1/drills/{id}/report.md",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.contentType("text/markdown; charset=utf-8")
+                                .result(DrillReportDocument.markdown(drill(ctx.pathParam("id"))))));
+        r.get(
+                "/api/v1/drills/{id}/report.html",
+                guarded(
+                        Role.VIEWER,
+                        ctx -> ctx.contentType("text/html; charset=utf-8")
+                                .result(DrillReportDocument.html(drill(ctx.pathParam("id"))))));
         r.get(
                 "/api/v1/alerts",
                 guarded(
@@ -272,6 +294,13 @@ public final class RestApi implements AutoCloseable {
         }
     }
 
+    private DrillReports.Stored drill(String id) {
+        return s.drills()
+                .get(id)
+                .orElseThrow(
+                        () -> new NotFound("no drill report " + id + " (a report is kept when a DR_DRILL job ends)"));
+    }
+
     private JobRecord job(String id) {
         return s.jobs().get(id).orElseThrow(() -> new NotFound("no job " + id));
     }
@@ -318,7 +347,12 @@ public final class RestApi implements AutoCloseable {
         Map<String, String> params = new HashMap<>();
         b.path("params")
                 .properties()
-                .forEach(e -> params.put(e.getKey(), e.getValue().asText()));
+                // a structured value (e.g. a drill's assertions) travels as its JSON text
+                .forEach(e -> params.put(
+                        e.getKey(),
+                        e.getValue().isContainerNode()
+                                ? e.getValue().toString()
+                                : e.getValue().asText()));
         JobRecord j = s.dispatcher()
                 .submit(id, database, t, params, "token:" + caller(ctx).name());
         ctx.status(HttpStatus.CREATED).json(j);

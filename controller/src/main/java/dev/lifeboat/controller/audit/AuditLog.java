@@ -244,24 +244,41 @@ public final class AuditLog {
         }
     }
 
+    /** The newest entry with this action and target (e.g. the record of a drill report), if any. */
+    public Optional<AuditEntry> latest(String action, String target) {
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement("SELECT " + COLUMNS
+                        + " FROM audit_log WHERE action = ? AND target = ? ORDER BY seq DESC LIMIT 1")) {
+            ps.setString(1, action);
+            ps.setString(2, target);
+            return entries(ps).stream().findFirst();
+        } catch (SQLException e) {
+            throw new AuditException("could not read the audit log: " + e.getMessage(), e);
+        }
+    }
+
     private static List<AuditEntry> page(Connection c, long afterSeq, int limit) throws SQLException {
-        List<AuditEntry> out = new ArrayList<>();
         try (PreparedStatement ps =
                 c.prepareStatement("SELECT " + COLUMNS + " FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?")) {
             ps.setLong(1, afterSeq);
             ps.setInt(2, limit);
-            try (ResultSet rs = ps.executeQuery()) {
-                while (rs.next()) {
-                    out.add(new AuditEntry(
-                            rs.getLong(1),
-                            rs.getObject(2, OffsetDateTime.class).toInstant(),
-                            rs.getString(3),
-                            rs.getString(4),
-                            rs.getString(5),
-                            rs.getString(6),
-                            rs.getString(7),
-                            rs.getString(8)));
-                }
+            return entries(ps);
+        }
+    }
+
+    private static List<AuditEntry> entries(PreparedStatement ps) throws SQLException {
+        List<AuditEntry> out = new ArrayList<>();
+        try (ResultSet rs = ps.executeQuery()) {
+            while (rs.next()) {
+                out.add(new AuditEntry(
+                        rs.getLong(1),
+                        rs.getObject(2, OffsetDateTime.class).toInstant(),
+                        rs.getString(3),
+                        rs.getString(4),
+                        rs.getString(5),
+                        rs.getString(6),
+                        rs.getString(7),
+                        rs.getString(8)));
             }
         }
         return out;

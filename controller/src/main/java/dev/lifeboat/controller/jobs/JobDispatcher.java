@@ -76,6 +76,14 @@ public final class JobDispatcher {
             p.putIfAbsent("keep_monthly", "0");
             p.putIfAbsent("pitr_window", db.policy().pitrWindow().toHours() + "h");
         }
+        if (type == JobType.DR_DRILL) {
+            // the drill judges itself against the database's tier unless the caller names other objectives
+            p.putIfAbsent("rto_target", db.policy().rto().toSeconds() + "s");
+            p.putIfAbsent("rpo_target", db.policy().rpo().toSeconds() + "s");
+            if (db.policy().drillSourceRegion() != null) {
+                p.putIfAbsent("source_region", db.policy().drillSourceRegion());
+            }
+        }
         if (id == null) {
             id = UUID.randomUUID().toString();
         }

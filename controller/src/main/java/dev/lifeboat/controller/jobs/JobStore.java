@@ -313,8 +313,23 @@ public final class JobStore {
 
     /** The newest completed jobs of these types for a database, newest first, at most {@code limit}. */
     public List<JobRecord> completed(String database, List<String> types, int limit) {
-        StringBuilder sql =
-                new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND state = 'COMPLETED' AND type IN (");
+        return newest(database, types, "state = 'COMPLETED'", limit);
+    }
+
+    /** The newest ended jobs (completed, failed or cancelled) of these types, newest first, at most {@code limit}. */
+    public List<JobRecord> ended(String database, List<String> types, int limit) {
+        return newest(database, types, "ended_at IS NOT NULL", limit);
+    }
+
+    /** The newest ended job of these types for a database. */
+    public Optional<JobRecord> latestEnded(String database, List<String> types) {
+        return ended(database, types, 1).stream().findFirst();
+    }
+
+    private List<JobRecord> newest(String database, List<String> types, String condition, int limit) {
+        StringBuilder sql = new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ")
+                .append(condition)
+                .append(" AND type IN (");
         sql.append(String.join(", ", Collections.nCopies(types.size(), "?")));
         sql.append(") ORDER BY ended_at DESC LIMIT ").append(Math.max(1, limit));
         try (Connection c = ds.getConnection();
@@ -324,24 +339,6 @@ public final class JobStore {
                 ps.setString(2 + i, types.get(i));
             }
             return rows(ps);
-        } catch (SQLException e) {
-            throw new IllegalStateException(e);
-        }
-    }
-
-    /** The newest ended job of these types for a database. */
-    public Optional<JobRecord> latestEnded(String database, List<String> types) {
-        StringBuilder sql =
-                new StringBuilder("SELECT * FROM jobs WHERE database_name = ? AND ended_at IS NOT NULL AND type IN (");
-        sql.append(String.join(", ", Collections.nCopies(types.size(), "?")));
-        sql.append(") ORDER BY ended_at DESC LIMIT 1");
-        try (Connection c = ds.getConnection();
-                PreparedStatement ps = c.prepareStatement(sql.toString())) {
-            ps.setString(1, database);
-            for (int i = 0; i < types.size(); i++) {
-                ps.setString(2 + i, types.get(i));
-            }
-            return rows(ps).stream().findFirst();
         } catch (SQLException e) {
             throw new IllegalStateException(e);
         }

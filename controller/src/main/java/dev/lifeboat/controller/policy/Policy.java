@@ -17,6 +17,7 @@ public record Policy(
         String fullCron,
         String incrementalCron,
         String drillCron,
+        String drillSourceRegion,
         Tier.WalMode walMode,
         Tier.ReplicationMode replicationMode,
         int keepFull,
@@ -32,6 +33,7 @@ public record Policy(
                 tier.fullCron,
                 tier.incrementalCron,
                 tier.drillCron,
+                null,
                 tier.walMode,
                 tier.replicationMode,
                 tier.keepFull,
@@ -49,6 +51,7 @@ public record Policy(
                 cron(name, "full-schedule", s.fullSchedule, t.fullCron),
                 cron(name, "incremental-schedule", s.incrementalSchedule, t.incrementalCron),
                 cron(name, "drill-schedule", s.drillSchedule, t.drillCron),
+                s.drillSourceRegion == null || s.drillSourceRegion.isBlank() ? null : s.drillSourceRegion.strip(),
                 s.walMode != null ? choice(name, "wal-mode", Tier.WalMode.class, s.walMode) : t.walMode,
                 s.replicationMode != null
                         ? choice(name, "replication-mode", Tier.ReplicationMode.class, s.replicationMode)

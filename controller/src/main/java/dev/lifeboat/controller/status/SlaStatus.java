@@ -172,12 +172,12 @@ public final class SlaStatus {
             return new RtoEstimate(null, null, null, null, null, null, null);
         }
         Long restoreBytes = longField(lastBackup.get().resultJson(), "size");
-        // the newest drill or restore that measured its throughput (a restore of a single file may not have)
-        Optional<JobRecord> drill =
-                jobs.completed(db.name(), List.of("DR_DRILL", "RESTORE", "RESTORE_PITR"), 20).stream()
-                        .filter(j -> longField(j.resultJson(), "restore_bytes") != null
-                                && doubleField(j.resultJson(), "restore_seconds") != null)
-                        .findFirst();
+        // the newest drill or restore that measured its throughput (a restore of a single file may not have); a drill
+        // that failed its objectives or validation still measured them, and a slow one matters most
+        Optional<JobRecord> drill = jobs.ended(db.name(), List.of("DR_DRILL", "RESTORE", "RESTORE_PITR"), 20).stream()
+                .filter(j -> longField(j.resultJson(), "restore_bytes") != null
+                        && doubleField(j.resultJson(), "restore_seconds") != null)
+                .findFirst();
         if (drill.isEmpty()) {
             problems.add("no drill or restore has measured restore throughput yet");
             return new RtoEstimate(null, restoreBytes, null, null, null, null, null);

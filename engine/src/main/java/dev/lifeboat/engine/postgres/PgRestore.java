@@ -79,9 +79,32 @@ public final class PgRestore {
             String owner,
             RecoveryTarget recoveryTarget,
             List<String> walGetArgs,
-            ArchiveMode archiveMode) {
+            ArchiveMode archiveMode,
+            boolean endAtPlan) {
         public Options(String backupId, Path target, int parallel, Map<String, Path> tablespaceMap, String owner) {
             this(backupId, target, parallel, tablespaceMap, owner, null, List.of(), ArchiveMode.OFF);
+        }
+
+        public Options(
+                String backupId,
+                Path target,
+                int parallel,
+                Map<String, Path> tablespaceMap,
+                String owner,
+                RecoveryTarget recoveryTarget,
+                List<String> walGetArgs,
+                ArchiveMode archiveMode) {
+            this(backupId, target, parallel, tablespaceMap, owner, recoveryTarget, walGetArgs, archiveMode, false);
+        }
+
+        /**
+         * The same restore, but a recovery to the end of the archived WAL ends where the plan found the end, even if
+         * the archive grows meanwhile (a live source): what a drill of "the database as of now" wants, and what lets
+         * it end while the source keeps writing.
+         */
+        public Options endingAtPlan() {
+            return new Options(
+                    backupId, target, parallel, tablespaceMap, owner, recoveryTarget, walGetArgs, archiveMode, true);
         }
 
         public Options(
@@ -558,6 +581,9 @@ public final class PgRestore {
         if (lastSegment != null && lastSegment.endsWith(".partial")) {
             // the plan ends in the streaming receiver's in-progress segment: only it may be served from its partial
             args.addAll(List.of("--partial", lastSegment.substring(0, 24)));
+        }
+        if (opts.endAtPlan() && rt.kind() == RecoveryTarget.Kind.LATEST && lastSegment != null) {
+            args.addAll(List.of("--last", lastSegment.substring(0, 24)));
         }
         if (lease != null) {
             args.addAll(List.of("--lease", lease.id()));

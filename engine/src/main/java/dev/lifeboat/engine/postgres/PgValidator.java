@@ -196,7 +196,7 @@ public final class PgValidator {
                 PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
                 if (archiveRecovery) {
                     waitForPromotion(conns, runDir);
-                    checkRecoveryReached().ifPresent(problems::add);
+                    checkRecoveryReached().ifPresent(p -> problems.add(p + recoveryLog(runDir)));
                     if (replayLease != null) {
                         ReplayLease.release(repo.store(), replayLease);
                     }
@@ -396,6 +396,34 @@ public final class PgValidator {
         return Optional.of("recovery ended at " + Lsn.format(end) + ", before the newest archived commit at "
                 + mustReplayPast + " that the restore planned to replay (a recovery_target setting outside "
                 + "postgresql.auto.conf, e.g. in a file it includes, may have stopped it)");
+    }
+
+    /**
+     * The server log's lines about fetching WAL and ending recovery, and what restore_command printed: what says why
+     * recovery stopped where it did.
+     */
+    private static String recoveryLog(Path runDir) {
+        try {
+            List<String> lines = Files.readAllLines(runDir.resolve("server.log")).stream()
+                    // lines without the server's timestamp are what restore_command printed
+                    .filter(l -> !l.isBlank() && !l.matches("^\\d{4}-\\d\\d-\\d\\d .*")
+                            || l.contains("wal-get")
+                            || l.contains("restored log file")
+                            || l.contains("redo done")
+                            || l.contains("archive recovery complete")
+                            || l.contains("selected new timeline")
+                            || l.contains("could not restore")
+                            || l.contains("invalid record")
+                            || l.contains("FATAL")
+                            || l.contains("ERROR"))
+                    .toList();
+            return lines.isEmpty()
+                    ? ""
+                    : "; server log: "
+                            + String.join(" | ", lines.subList(Math.max(0, lines.size() - 12), lines.size()));
+        } catch (IOException e) {
+            return "";
+        }
     }
 
     private Optional<TimelineHistory> newestTimelineHistory() throws IOException {

@@ -519,7 +519,7 @@ public final class WalSpool {
      * renews the restore's replay lease (if any) every half minute: segments it hands over reach PostgreSQL through
      * the launcher without a JVM, so wal-get itself does not renew it then.
      */
-    public void runFetcher(Repository repo, int count, Duration idle, String lease)
+    public void runFetcher(Repository repo, int count, Duration idle, String lease, String last)
             throws IOException, InterruptedException {
         try (FileChannel ch = FileChannel.open(
                         spool.resolve("get.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -538,6 +538,9 @@ public final class WalSpool {
                     lastSeen = cur;
                     lastWork = System.nanoTime();
                     for (String name : following(cur, count)) {
+                        if (last != null && after(name, last)) {
+                            break;
+                        }
                         Path target = spool.resolve("in").resolve(name);
                         if (Files.exists(target)) {
                             continue;
@@ -574,6 +577,11 @@ public final class WalSpool {
                 }
             }
         }
+    }
+
+    /** Whether segment {@code name} comes after segment {@code last} in the WAL (timelines aside). */
+    public static boolean after(String name, String last) {
+        return WalArchive.isSegment(name) && name.substring(8).compareTo(last.substring(8)) > 0;
     }
 
     /** The names of the next {@code count} segments on the same timeline (16 MiB segments). */

@@ -52,6 +52,12 @@ public final class PgTestSupport {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("--enable-native-access=ALL-UNNAMED");
+        String launcher = System.getProperty("lifeboat.launcher");
+        if (launcher != null) {
+            // the commands it hands PostgreSQL (restore_command in drills) run as the postgres user, who cannot read
+            // this class path under /root: they go through the test launcher instead, as they would through bin/
+            cmd.add("-Dlifeboat.launcher=" + launcher);
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(Main.class.getName());

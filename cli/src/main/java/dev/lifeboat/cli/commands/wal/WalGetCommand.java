@@ -64,6 +64,14 @@ public final class WalGetCommand implements Callable<Integer> {
     String partialSegment;
 
     @Option(
+            names = "--last",
+            paramLabel = "SEGMENT",
+            description = "Serve no segment after SEGMENT (answer 'not archived'), so that recovery ends at the end "
+                    + "of WAL the restore planned even while the archive keeps growing. DR drills add it: their copy "
+                    + "is the database as of the drill's start.")
+    String lastSegment;
+
+    @Option(
             names = "--lease",
             paramLabel = "ID",
             description = "The restore's replay lease, renewed while "
@@ -117,6 +125,16 @@ public final class WalGetCommand implements Callable<Integer> {
         }
         if (prefetch > 0 && spoolDir == null) {
             throw new IllegalArgumentException("--prefetch needs --spool-dir DIR");
+        }
+        if (lastSegment != null && !WalArchive.isSegment(lastSegment)) {
+            throw new IllegalArgumentException(
+                    "--last needs a WAL segment name (24 hex digits), got '" + lastSegment + "'");
+        }
+        if (lastSegment != null && WalSpool.after(name, lastSegment)) {
+            if (logging.verbose()) {
+                System.err.println(name + " is after " + lastSegment + ", where this recovery was planned to end");
+            }
+            return 1;
         }
         WalSpool spool = spoolDir == null ? null : new WalSpool(spoolDir);
         if (spool != null && spool.takePrefetched(name, dest.toAbsolutePath())) {
@@ -181,6 +199,10 @@ public final class WalGetCommand implements Callable<Integer> {
         List<String> args = new ArrayList<>(repo.forwardedArgs());
         if (lease != null) {
             args.addAll(List.of("--lease", lease));
+        }
+        if (lastSegment != null) {
+            // the fetcher downloads nothing past the end either: the launcher hands its files over unchecked
+            args.addAll(List.of("--last", lastSegment));
         }
         return args;
     }

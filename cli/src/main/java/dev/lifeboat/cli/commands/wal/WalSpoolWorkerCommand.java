@@ -49,6 +49,9 @@ public final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Option(names = "--lease", description = "A restore's replay lease the fetcher renews while it fetches.")
     String lease;
 
+    @Option(names = "--last", description = "get: fetch no segment after this one (wal-get --last).")
+    String last;
+
     @Override
     public Integer call() throws Exception {
         WalSpool spool = new WalSpool(spoolDir);
@@ -64,7 +67,7 @@ public final class WalSpoolWorkerCommand implements Callable<Integer> {
                     new WalSpool.Serving(
                             repo.replicationConfig(), System.getenv(WalSpool.SETTINGS_KEY_ENV), readAhead, true));
         } else {
-            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease);
+            spool.runFetcher(repo.open(), processMax, Duration.ofSeconds(idleSeconds), lease, last);
         }
         return 0;
     }
