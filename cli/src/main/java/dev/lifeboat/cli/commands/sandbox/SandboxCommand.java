@@ -66,8 +66,8 @@ public final class SandboxCommand implements Callable<Integer> {
     @Option(
             names = "--rpo",
             defaultValue = "30s",
-            description = "The sandbox policy's RPO (its tier is STANDARD, with WAL streaming). Default: "
-                    + "${DEFAULT-VALUE}.")
+            description = "The sandbox policy's RPO (its tier is STANDARD; the agent streams WAL, and cancelling "
+                    + "that WAL_STREAM job breaches the RPO on purpose). Default: ${DEFAULT-VALUE}.")
     String rpo;
 
     @Option(
@@ -167,18 +167,19 @@ public final class SandboxCommand implements Callable<Integer> {
                       sandbox:
                         tier: STANDARD
                         rpo: %s
-                        wal-mode: stream
+                        # the agent streams WAL on its own (wal-stream: true): cancelling that job shows an RPO breach
                         full-schedule: "off"
                         incremental-schedule: "off"
                         drill-schedule: "off"
                     databases:
                       # the dr copy is made by REPLICATE jobs when a pipeline asks: only the primary counts for RPO
-                      - {name: sandbox, agent: sandbox-agent, policy: sandbox, regions: [sandbox]}
+                      - {name: %s, agent: sandbox-agent, policy: sandbox, regions: [sandbox]}
                     """.formatted(
                             PgValidator.freePort(),
                             PgValidator.freePort(),
                             tokenYaml.toString().stripTrailing(),
-                            rpo));
+                            rpo,
+                            database));
             ControllerConfig cc = ControllerConfig.load(controllerYaml);
             Path agentYaml = work.resolve("agent.yaml");
             Files.writeString(agentYaml, """
