@@ -215,6 +215,12 @@ public final class SandboxCommand implements Callable<Integer> {
                 while (!agent.linkedToController() && Instant.now().isBefore(linkBy)) {
                     Thread.sleep(100);
                 }
+                // up means WAL streams: a backup taken before that would have no archived WAL after it
+                while (Instant.now().isBefore(linkBy)
+                        && controller.jobs().list(database, "RUNNING", null, 100).stream()
+                                .noneMatch(j -> j.type().equals("WAL_STREAM"))) {
+                    Thread.sleep(200);
+                }
                 Process load = writesPerSecond > 0
                         ? pg.pgbenchAsync(
                                 List.of("-c", "1", "-R", Integer.toString(writesPerSecond), "-T", "31536000", "-n"))
