@@ -2,6 +2,7 @@ package dev.lifeboat.cli.commands.quickstart;
 
 import dev.lifeboat.cli.ExitCodeException;
 import dev.lifeboat.cli.options.OutputOptions;
+import dev.lifeboat.cli.options.WorkDirOptions;
 import dev.lifeboat.cli.output.ProgressDisplay;
 import dev.lifeboat.cli.output.SignalCancellation;
 import dev.lifeboat.cli.output.Sizes;
@@ -18,14 +19,11 @@ import dev.lifeboat.repository.compress.Compression;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -43,11 +41,8 @@ public final class QuickstartCommand implements Callable<Integer> {
     @Mixin
     OutputOptions output;
 
-    @Option(
-            names = "--dir",
-            paramLabel = "DIR",
-            description = "Working directory (default: a new directory under the temp dir).")
-    Path dir;
+    @Mixin
+    WorkDirOptions workDir;
 
     @Option(
             names = "--scale",
@@ -93,16 +88,7 @@ public final class QuickstartCommand implements Callable<Integer> {
 
     private int run(SignalCancellation signal) throws Exception {
         boolean json = output.json();
-        Path work = dir != null
-                ? dir.toAbsolutePath()
-                : Path.of(
-                        System.getProperty("java.io.tmpdir"),
-                        "lifeboat-quickstart-"
-                                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        if (Files.exists(work) && Files.list(work).findAny().isPresent()) {
-            throw new IllegalArgumentException("quickstart directory " + work + " is not empty; pass --dir NEW_DIR");
-        }
-        Files.createDirectories(work);
+        Path work = workDir.create("lifeboat-quickstart");
         say("working in " + work);
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("directory", work.toString());

@@ -3,6 +3,7 @@ package dev.lifeboat.cli.commands.sandbox;
 import dev.lifeboat.agent.Agent;
 import dev.lifeboat.agent.AgentConfig;
 import dev.lifeboat.cli.options.OutputOptions;
+import dev.lifeboat.cli.options.WorkDirOptions;
 import dev.lifeboat.cli.output.SignalCancellation;
 import dev.lifeboat.controller.Controller;
 import dev.lifeboat.controller.ControllerConfig;
@@ -19,8 +20,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.LocalDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -45,11 +44,8 @@ public final class SandboxCommand implements Callable<Integer> {
     @Mixin
     OutputOptions output;
 
-    @Option(
-            names = "--dir",
-            paramLabel = "DIR",
-            description = "Working directory (default: a new directory under the temp dir).")
-    Path dir;
+    @Mixin
+    WorkDirOptions workDir;
 
     @Option(
             names = "--scale",
@@ -92,21 +88,7 @@ public final class SandboxCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Path work = dir != null
-                ? dir.toAbsolutePath()
-                : Path.of(
-                        System.getProperty("java.io.tmpdir"),
-                        "lifeboat-sandbox-"
-                                + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
-        if (Files.exists(work)) {
-            try (var entries = Files.list(work)) {
-                if (entries.findAny().isPresent()) {
-                    throw new IllegalArgumentException(
-                            "sandbox directory " + work + " is not empty; pass --dir NEW_DIR");
-                }
-            }
-        }
-        Files.createDirectories(work);
+        Path work = workDir.create("lifeboat-sandbox");
         try (SignalCancellation signal = output.cancelOnSignal("sandbox stopped", Duration.ofSeconds(30));
                 LocalCluster pg = LocalCluster.create(work.resolve("cluster"), List.of())) {
             pg.start();
