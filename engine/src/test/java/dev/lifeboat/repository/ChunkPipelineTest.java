@@ -32,7 +32,7 @@ class ChunkPipelineTest {
     /** Small packs so a few MB of data spread over more than 32 packs (one index file per 32 packs plus the rest). */
     static final int PACK_SIZE = 64 * 1024;
 
-    static final int SEGMENTS = 60;
+    static final int SEGMENTS = 90;
     static final int SEGMENT_SIZE = 100 * 1024;
 
     record Setup(boolean encrypted, Compression compression, int version) {
