@@ -1,4 +1,4 @@
-// drDrill(database: 'orders'[, sourceRegion: 'dr', assertions: [[name:, database:, sql:, expect:]], rtoTarget: '15m',
+// drDrill(database: 'orders'[, sourceRegion: 'dr', assertions: [[name:, database:, sql:, expect:, timeout:]], rtoTarget: '15m',
 //         rpoTarget: '1m', backupId:, PITR target as restorePitr]) → [outcome, rtoSeconds, rpoSeconds, reportUrl, …]
 def call(Map args) {
     Map params = [source_region: args.sourceRegion, backup_id: args.backupId, assertions: args.assertions,

@@ -77,9 +77,10 @@ public class DrDrill extends JobTask {
 
     @Schema(
             title = "Checks on the recovered copy",
-            description = "Each has `sql` (one value is read: the first column of the first row), `expect` (e.g. "
-                    + "`> 0`, `= 'shipped'`, `= null`), and optional `name` and `database` (default postgres). They "
-                    + "run read-only and are rolled back.")
+            description = "Each has `sql` (one query; one value is read: the first column of the first row), "
+                    + "`expect` (e.g. `> 0`, `= 'shipped'`, `= null`), and optional `name`, `database` (default "
+                    + "postgres) and `timeout` (default 5m). They run as a read-only role, not a superuser, and are "
+                    + "rolled back.")
     protected Property<List<Map<String, String>>> assertions;
 
     @Schema(title = "The RTO to judge against, e.g. 15m (default: the database's tier)")

@@ -4,16 +4,18 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.lifeboat.engine.Engine;
 import dev.lifeboat.engine.Engines;
+import dev.lifeboat.engine.postgres.LeftoverServer;
 import dev.lifeboat.engine.postgres.Lsn;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.engine.postgres.TimelineHistory;
 import dev.lifeboat.engine.postgres.UserAssertion;
-import dev.lifeboat.engine.postgres.walsummary.NewestCommit;
+import dev.lifeboat.engine.postgres.walsummary.CommitScan;
 import dev.lifeboat.proto.v1.JobRequest;
 import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.RetentionPolicy;
 import dev.lifeboat.repository.Snapshot;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.util.Json;
@@ -29,6 +31,7 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -103,6 +106,9 @@ final class DrDrillJob implements JobExecutor {
                 Files.createDirectories(work);
                 requireReachable(work);
                 Engine engine = Engines.postgresql();
+                // where the source is now, just before the restore plans where recovery ends: what the copy lacks of
+                // it is the drill's data loss (reading it later would count the drill's own duration as loss)
+                SourcePosition before = target.kind() == RecoveryTarget.Kind.LATEST ? SourcePosition.read(ctx) : null;
                 List<String> walGet = region == null ? ctx.walGetArgs() : ctx.walGetArgs(region.uri(), false);
                 PgRestore.Result restored = engine.restore(
                         r,
@@ -116,8 +122,6 @@ final class DrDrillJob implements JobExecutor {
                         "restored " + restored.bytes() + " bytes in " + String.format("%.1f", restored.seconds())
                                 + " s from " + source.get("region")
                                 + "; starting PostgreSQL on the copy to replay archived WAL and validate it");
-                // where the source was when replay began: what the copy lacks of it is the drill's data loss
-                SourcePosition before = target.kind() == RecoveryTarget.Kind.LATEST ? SourcePosition.read(ctx) : null;
                 PgValidator.Report report =
                         engine.validate(r, restored, parallel, assertions, ctx.progress(), ctx.cancellation());
                 long stopLsn = snap.engineInfo().stopLsn();
@@ -161,7 +165,7 @@ final class DrDrillJob implements JobExecutor {
                 out.put(
                         "rpo",
                         target.kind() == RecoveryTarget.Kind.LATEST
-                                ? measureRpo(db, before, end, report.lastReplayedCommit(), snap, segSize)
+                                ? measureRpo(db, before, end, report.lastReplayedCommit(), segSize)
                                 : Map.of(
                                         "measured",
                                         false,
@@ -284,7 +288,10 @@ final class DrDrillJob implements JobExecutor {
         }
     }
 
-    /** {@code assertions}: a JSON array of objects with {@code sql}, {@code expect} and optional name, database. */
+    /**
+     * {@code assertions}: a JSON array of objects with {@code sql}, {@code expect} and optional name, database and
+     * timeout (e.g. {@code 30s}; {@link UserAssertion#DEFAULT_TIMEOUT} when not given).
+     */
     static List<UserAssertion> assertions(JobParams p) {
         if (!p.has("assertions")) {
             return List.of();
@@ -306,12 +313,19 @@ final class DrDrillJob implements JobExecutor {
             }
             for (var names = a.fieldNames(); names.hasNext(); ) {
                 String f = names.next();
-                if (!Set.of("name", "database", "sql", "expect").contains(f)) {
-                    throw p.error("assertions", "has an unknown field '" + f + "' (name, database, sql, expect)");
+                if (!Set.of("name", "database", "sql", "expect", "timeout").contains(f)) {
+                    throw p.error(
+                            "assertions", "has an unknown field '" + f + "' (name, database, sql, expect, timeout)");
                 }
             }
             try {
-                out.add(new UserAssertion(text(a, "name"), text(a, "database"), text(a, "sql"), text(a, "expect")));
+                String timeout = text(a, "timeout");
+                out.add(new UserAssertion(
+                        text(a, "name"),
+                        text(a, "database"),
+                        text(a, "sql"),
+                        text(a, "expect"),
+                        timeout == null ? null : RetentionPolicy.parseDuration(timeout)));
             } catch (IllegalArgumentException e) {
                 throw p.error("assertions", e.getMessage());
             }
@@ -324,11 +338,14 @@ final class DrDrillJob implements JobExecutor {
         return v == null || v.isNull() ? null : v.asText();
     }
 
-    /** Stops nothing (the validation server is already stopped) and deletes the scratch copy; says what it did. */
+    /**
+     * Stops a server still running on the scratch copy (the validator stops its own; one is left only when stopping
+     * failed) and deletes the copy; says what it did.
+     */
     private static Map<String, Object> tearDown(Path work) {
         Map<String, Object> t = new LinkedHashMap<>();
         t.put("scratch_directory", work.toString());
-        t.put("server_stopped", true);
+        t.put("server_stopped", LeftoverServer.stop(work.resolve("data")));
         try {
             JobJournal.deleteTree(work);
             t.put("deleted", true);
@@ -340,19 +357,51 @@ final class DrDrillJob implements JobExecutor {
         return t;
     }
 
-    /** The source's WAL flush position and timeline, read from the running server (null if it cannot be read). */
+    /**
+     * Stops and deletes the drill copies an agent that stopped mid-drill left under {@code state-dir/drills/} (killed,
+     * or past its shutdown wait): called at start, when no drill runs.
+     */
+    static void removeLeftovers(Path stateDir) {
+        Path drills = stateDir.resolve("drills");
+        if (!Files.isDirectory(drills)) {
+            return;
+        }
+        try (var dirs = Files.list(drills)) {
+            for (Path d : dirs.toList()) {
+                log.warn("removing the copy a drill that did not end left at {}", d);
+                Map<String, Object> t = tearDown(d);
+                if (!Boolean.TRUE.equals(t.get("server_stopped")) || !Boolean.TRUE.equals(t.get("deleted"))) {
+                    log.warn("the drill copy at {} could not be removed: {}", d, t);
+                }
+            }
+        } catch (IOException e) {
+            log.warn("cannot list {}: {}", drills, e.getMessage());
+        }
+    }
+
+    /**
+     * The source's WAL flush position, the timeline it writes (from the insert side: pg_control's checkpoint timeline
+     * lags a promotion until the next checkpoint) and its clock then, read from the running server; {@code unreadable}
+     * says why not.
+     */
     record SourcePosition(long flushLsn, int timeline, Instant at, String unreadable) {
         static SourcePosition read(JobContext ctx) {
             try (Connection c = ctx.connections().open("postgres");
                     Statement st = c.createStatement();
                     ResultSet rs = st.executeQuery("select pg_is_in_recovery(), "
                             + "case when pg_is_in_recovery() then null else pg_current_wal_flush_lsn()::text end, "
-                            + "(select timeline_id from pg_control_checkpoint())")) {
+                            + "case when pg_is_in_recovery() then null "
+                            + "else pg_walfile_name(pg_current_wal_insert_lsn()) end, "
+                            + "clock_timestamp()")) {
                 rs.next();
                 if (rs.getBoolean(1)) {
                     return new SourcePosition(0, 0, Instant.now(), "the source server is a standby");
                 }
-                return new SourcePosition(Lsn.parse(rs.getString(2)), rs.getInt(3), Instant.now(), null);
+                return new SourcePosition(
+                        Lsn.parse(rs.getString(2)),
+                        Integer.parseInt(rs.getString(3).substring(0, 8), 16),
+                        rs.getObject(4, OffsetDateTime.class).toInstant(),
+                        null);
             } catch (IOException | SQLException | RuntimeException e) {
                 return new SourcePosition(
                         0, 0, Instant.now(), "the source server cannot be queried: " + e.getMessage());
@@ -361,19 +410,18 @@ final class DrDrillJob implements JobExecutor {
     }
 
     /**
-     * The achieved RPO: the commits the source had made (flushed) when replay began that the copy does not hold. They
-     * are read from the source's WAL between where the copy's recovery ended (its new timeline's switch point) and
-     * the source's flush position then (pg_wal, else the primary repository's archive). None: 0 s. Otherwise the
-     * newest lost commit's time minus the newest commit the copy replayed (or, when it replayed none, the backup's
-     * stop time, the newest a commit in the copy can be). Not measured, with the reason, when the source cannot be
-     * read or is on another timeline.
+     * The achieved RPO: the commits the source had made (flushed) when the drill began that the copy does not hold.
+     * They are read from the source's WAL between where the copy's recovery ended (its new timeline's switch point)
+     * and the source's flush position then (pg_wal, else the primary repository's archive). {@code seconds} is how
+     * far back the loss reaches, as the RPO probe counts it: the source's clock at that moment minus the oldest lost
+     * commit, 0 when nothing was lost (however long the source had been idle). Not measured, with the reason, when
+     * the source cannot be read or is on another timeline.
      */
     private static Map<String, Object> measureRpo(
             AgentConfig.Database db,
             SourcePosition source,
             TimelineHistory.Entry end,
             String recoveredLastCommit,
-            Snapshot snap,
             long segSize) {
         Map<String, Object> rpo = new LinkedHashMap<>();
         String why = null;
@@ -392,8 +440,9 @@ final class DrDrillJob implements JobExecutor {
         rpo.put("source_flush_lsn", Lsn.format(source.flushLsn()));
         rpo.put("source_read_at", source.at().toString());
         rpo.put("recovered_to_lsn", Lsn.format(end.switchLsn()));
+        rpo.put("recovered_newest_commit", recoveredLastCommit);
         rpo.put("lost_wal_bytes", Math.max(0, source.flushLsn() - end.switchLsn()));
-        NewestCommit.Found lost;
+        CommitScan.Found lost;
         WalArchive archive = null;
         try {
             archive = new WalArchive(DatabaseAccess.openRepository(db));
@@ -405,7 +454,7 @@ final class DrDrillJob implements JobExecutor {
         try {
             Path pgWal =
                     db.pgdata() == null ? Path.of("/nonexistent") : db.pgdata().resolve("pg_wal");
-            lost = NewestCommit.scan(pgWal, archive, end.parent(), segSize, end.switchLsn(), source.flushLsn());
+            lost = CommitScan.scan(pgWal, archive, end.parent(), segSize, end.switchLsn(), source.flushLsn());
         } catch (IOException | RuntimeException e) {
             rpo.put("measured", false);
             rpo.put("reason", "the source's WAL past the copy's end cannot be read: " + e.getMessage());
@@ -414,15 +463,16 @@ final class DrDrillJob implements JobExecutor {
         rpo.put("measured", true);
         rpo.put("lost_commits", lost.commits());
         rpo.put(
+                "source_oldest_lost_commit",
+                lost.oldest() == null ? null : lost.oldest().toString());
+        rpo.put(
                 "source_newest_lost_commit",
                 lost.newest() == null ? null : lost.newest().toString());
-        Instant recovered = recoveredLastCommit != null ? Instant.parse(recoveredLastCommit) : snap.stopTime();
-        rpo.put("recovered_newest_commit", recovered == null ? null : recovered.toString());
-        rpo.put("recovered_newest_commit_from", recoveredLastCommit != null ? "WAL replay" : "the backup's stop time");
-        double seconds = lost.newest() == null || recovered == null
-                ? 0
-                : Math.max(0, Duration.between(recovered, lost.newest()).toNanos() / 1e9);
-        rpo.put("seconds", seconds);
+        rpo.put(
+                "seconds",
+                lost.oldest() == null
+                        ? 0.0
+                        : Duration.between(lost.oldest(), source.at()).toNanos() / 1e9);
         return rpo;
     }
 

@@ -228,6 +228,7 @@ public final class JobManager implements AutoCloseable {
             jobs.put(id, job);
         }
         prune();
+        DrDrillJob.removeLeftovers(config.stateDir());
     }
 
     // ---- the API --------------------------------------------------------------------------------------------------

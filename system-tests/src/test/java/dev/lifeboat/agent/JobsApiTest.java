@@ -458,6 +458,20 @@ class JobsApiTest {
                                 Map.of("assertions", "[{\"sql\": \"select 1\", " + "\"expect\": \"> x\"}]")),
                         "compares numbers"),
                 new Bad(
+                        request(
+                                JobType.DR_DRILL,
+                                "main",
+                                Map.of("assertions", "[{\"sql\": \"commit; create table t()\", \"expect\": \"1\"}]")),
+                        "more than one statement"),
+                new Bad(
+                        request(
+                                JobType.DR_DRILL,
+                                "main",
+                                Map.of(
+                                        "assertions",
+                                        "[{\"sql\": \"select 1\", \"expect\": \"1\", \"timeout\": \"soon\"}]")),
+                        "soon"),
+                new Bad(
                         request(JobType.DR_DRILL, "main", Map.of("target_time", "now", "target_lsn", "0/1")),
                         "DR_DRILL: give exactly one of"),
                 new Bad(
@@ -565,18 +579,45 @@ class JobsApiTest {
                         + rto.get("validation_seconds").asDouble());
         // the replayed WAL held the table's commit, so recovery recorded when its newest transaction committed
         assertThat(r.get("recovered_last_commit").isNull()).isFalse();
-        assertThat(r.get("rpo").get("measured").asBoolean())
-                .as(r.get("rpo").toString())
-                .isTrue();
-        assertThat(r.get("rpo").get("seconds").asDouble()).isGreaterThanOrEqualTo(0);
+        JsonNode rpo = r.get("rpo");
+        assertThat(rpo.get("measured").asBoolean()).as(rpo.toString()).isTrue();
+        assertRpoMeasuredBeforeTheRestore(rpo, events);
         assertThat(r.get("teardown").get("deleted").asBoolean()).isTrue();
         try (var left = Files.list(tmp.resolve("state/drills"))) {
             assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
         }
     }
 
+    /**
+     * The RPO is read from the source before the restore plans its end (the drill's own duration is not loss) and
+     * reaches back from then to the oldest lost commit; nothing lost is 0 s, however long the source was idle.
+     */
+    private static void assertRpoMeasuredBeforeTheRestore(JsonNode rpo, List<JobEvent> events) {
+        Instant readAt = Instant.parse(rpo.get("source_read_at").asText());
+        JobEvent firstRestore = events.stream()
+                .filter(e -> e.getPhase().startsWith("restore/"))
+                .findFirst()
+                .orElseThrow();
+        assertThat(readAt)
+                .isBeforeOrEqualTo(Instant.ofEpochSecond(
+                        firstRestore.getAt().getSeconds(), firstRestore.getAt().getNanos()));
+        if (rpo.get("lost_commits").asInt() == 0) {
+            assertThat(rpo.get("seconds").asDouble()).as(rpo.toString()).isZero();
+            assertThat(rpo.get("source_oldest_lost_commit").isNull()).isTrue();
+        } else {
+            Instant oldest = Instant.parse(rpo.get("source_oldest_lost_commit").asText());
+            assertThat(rpo.get("seconds").asDouble())
+                    .as(rpo.toString())
+                    .isCloseTo(Duration.between(oldest, readAt).toNanos() / 1e9, within(0.001));
+        }
+    }
+
     @Test
     void drDrillFromARegionAloneRunsAssertionsAndMeasuresTheCommitsItWouldLose() throws Exception {
+        try (var c = pg.connect("postgres");
+                Statement st = c.createStatement()) {
+            st.execute("create sequence if not exists drill_seq"); // in the backup: nextval is refused, not missing
+        }
         runToCompletion(JobType.BACKUP_FULL, "db2", Map.of("compression", "lz4"));
         runToCompletion(JobType.REPLICATE, "db2", Map.of("region", "us"));
         // a commit after the backup that no repository holds (db2's WAL is archived nowhere): a drill must count it
@@ -600,7 +641,17 @@ class JobsApiTest {
             String assertions = """
                     [{"name": "accounts", "sql": "select count(*) from pgbench_accounts", "expect": "= 800000"},
                      {"name": "lost row", "sql": "select count(*) from drill_lost", "expect": "> 0"},
-                     {"name": "archiving off in the copy", "sql": "show archive_mode", "expect": "'off'"}]""";
+                     {"name": "archiving off in the copy", "sql": "select current_setting('archive_mode');",
+                      "expect": "'off'"},
+                     {"name": "not a superuser", "sql": "select rolsuper from pg_roles where rolname = current_user",
+                      "expect": "= f"},
+                     {"name": "host file", "sql": "select pg_read_file('/etc/hostname')", "expect": "!= null"},
+                     {"name": "read only", "sql": "select nextval('drill_seq')", "expect": "> 0"},
+                     {"name": "delete",
+                      "sql": "with d as (delete from pgbench_accounts returning 1) select count(*) from d",
+                      "expect": "= 0"},
+                     {"name": "no row", "sql": "select 1 where false", "expect": "!= 5"},
+                     {"name": "slow", "sql": "select pg_sleep(60)", "expect": "= ''", "timeout": "1s"}]""";
             JobRequest drill = request(
                     JobType.DR_DRILL, "db2", Map.of("source_region", "us", "assertions", assertions, "parallel", "2"));
             stub.submit(drill);
@@ -622,8 +673,14 @@ class JobsApiTest {
         for (JsonNode a : r.get("assertions")) {
             (a.get("passed").asBoolean() ? passed : failed).add(a.get("name").asText());
         }
-        assertThat(passed).containsExactly("accounts", "archiving off in the copy");
-        assertThat(failed).containsExactly("lost row");
+        assertThat(passed).containsExactly("accounts", "archiving off in the copy", "not a superuser");
+        assertThat(failed).containsExactly("lost row", "host file", "read only", "delete", "no row", "slow");
+        assertThat(last.getMessage())
+                .contains("assertion 'host file' failed: ERROR: permission denied for function pg_read_file")
+                .contains("assertion 'read only' failed: ERROR: permission denied for sequence drill_seq")
+                .contains("assertion 'delete' failed: ERROR: WITH clause containing a data-modifying statement")
+                .contains("assertion 'no row' failed: expected != 5, got no row")
+                .contains("assertion 'slow' failed: ERROR: canceling statement due to statement timeout");
         JsonNode accounts = r.get("assertions").get(0);
         assertThat(accounts.get("actual").asText()).isEqualTo("800000");
 
@@ -632,15 +689,56 @@ class JobsApiTest {
         assertThat(rpo.get("lost_commits").asInt()).isPositive();
         Instant newestLost = Instant.parse(rpo.get("source_newest_lost_commit").asText());
         assertThat(newestLost).isAfterOrEqualTo(beforeLostCommit);
-        Instant recovered = Instant.parse(rpo.get("recovered_newest_commit").asText());
-        assertThat(recovered).isBefore(beforeLostCommit);
+        assertRpoMeasuredBeforeTheRestore(rpo, events);
         assertThat(rpo.get("seconds").asDouble())
-                .isCloseTo(Duration.between(recovered, newestLost).toNanos() / 1e9, within(0.001));
+                .as("the loss reaches back at least to the lost table's commit")
+                .isGreaterThanOrEqualTo(Duration.between(
+                                        newestLost,
+                                        Instant.parse(rpo.get("source_read_at").asText()))
+                                .toNanos()
+                        / 1e9);
         assertThat(rpo.get("lost_wal_bytes").asLong()).isPositive();
         assertThat(r.get("teardown").get("deleted").asBoolean()).isTrue();
         try (var left = Files.list(tmp.resolve("state/drills"))) {
             assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
         }
+    }
+
+    @Test
+    void cancellingADrillCancelsAHangingAssertionStopsTheCopyAndDeletesIt() throws Exception {
+        runToCompletion(JobType.BACKUP_FULL, "main", Map.of("compression", "lz4"));
+        String assertions = """
+                [{"name": "hangs", "sql": "select pg_sleep(3600)", "expect": "= ''", "timeout": "2h"}]""";
+        JobRequest drill = request(JobType.DR_DRILL, "main", Map.of("assertions", assertions));
+        stub.submit(drill);
+        try (AgentTestSupport.Watcher w = new AgentTestSupport.Watcher(ch, drill.getJobId())) {
+            w.await(e -> e.getPhase().equals("validate/assertions"), Duration.ofMinutes(4));
+            Thread.sleep(1000); // the query is running on the copy
+            assertThat(drillServers(drill.getJobId()))
+                    .as("the copy's server runs")
+                    .isNotEmpty();
+            stub.cancel(CancelRequest.newBuilder()
+                    .setJobId(drill.getJobId())
+                    .setReason("the drill hangs")
+                    .build());
+            // well before the assertion's own 2 h timeout: the cancel reaches the server
+            JobEvent end = w.await(e -> JobManager.isTerminal(e.getKind()), Duration.ofSeconds(60));
+            assertThat(end.getKind()).as(end.getMessage()).isEqualTo(JobEvent.Kind.CANCELLED);
+            assertThat(end.getMessage()).contains("the drill hangs");
+        }
+        assertThat(drillServers(drill.getJobId()))
+                .as("no server left on the copy")
+                .isEmpty();
+        try (var left = Files.list(tmp.resolve("state/drills"))) {
+            assertThat(left.toList()).as("the drill's copy is deleted").isEmpty();
+        }
+    }
+
+    /** Processes whose command line names the drill's scratch directory (its postmaster and backends). */
+    private static List<ProcessHandle> drillServers(String jobId) {
+        return ProcessHandle.allProcesses()
+                .filter(p -> p.info().commandLine().orElse("").contains("drills/" + jobId))
+                .toList();
     }
 
     static JsonNode runToCompletion(JobType type, String db, Map<String, String> params) throws Exception {

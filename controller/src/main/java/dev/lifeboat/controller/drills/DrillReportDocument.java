@@ -100,12 +100,11 @@ public final class DrillReportDocument {
                     seconds(rpo.path("seconds")),
                     "Commits the copy lacks",
                     text(rpo.path("lost_commits")) + " (" + bytes(rpo.path("lost_wal_bytes")) + " of WAL)",
+                    "Oldest and newest lost commit",
+                    text(rpo.path("source_oldest_lost_commit")) + " … " + text(rpo.path("source_newest_lost_commit")),
                     "Newest commit recovered",
-                    text(rpo.path("recovered_newest_commit")) + " (from "
-                            + text(rpo.path("recovered_newest_commit_from")) + ")",
-                    "Newest commit the source had",
-                    text(rpo.path("source_newest_lost_commit")),
-                    "Source position read",
+                    text(rpo.path("recovered_newest_commit")),
+                    "Source position read (the moment of the disaster)",
                     text(rpo.path("source_flush_lsn")) + " at " + text(rpo.path("source_read_at")));
         } else {
             d.blocks.add(new Note("Not measured: " + text(rpo.path("reason"))));

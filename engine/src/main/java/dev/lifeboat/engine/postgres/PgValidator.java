@@ -32,6 +32,7 @@ import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -40,6 +41,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -214,21 +216,14 @@ public final class PgValidator {
                                     + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
                                     + " rows without a match in " + f.references()));
                 }
-                for (UserAssertion a : assertions) {
-                    cancel.throwIfCancelled();
-                    UserAssertion.Result r;
-                    try (Connection c = conns.open(a.database())) {
-                        r = a.check(c);
-                    } catch (SQLException e) {
-                        r = new UserAssertion.Result(
-                                a.name(), a.database(), a.sql(), a.expect(), null, false, e.getMessage());
-                    }
-                    checked.add(r);
-                    if (!r.passed()) {
-                        problems.add("assertion '" + r.name() + "' failed: "
-                                + (r.error() != null ? r.error() : "expected " + r.expect() + ", got " + r.actual()));
-                    }
-                }
+                checked.addAll(runAssertions(
+                        conns, runDir, port, Integer.parseInt(dir.majorVersion().split("\\.")[0])));
+                checked.stream()
+                        .filter(r -> !r.passed())
+                        .forEach(r -> problems.add("assertion '" + r.name() + "' failed: "
+                                + (r.error() != null
+                                        ? r.error()
+                                        : "expected " + r.expect() + ", got " + (r.row() ? r.actual() : "no row"))));
             } finally {
                 stop(bins, runDir, osUser);
                 if (archiveRecovery) {
@@ -498,6 +493,67 @@ public final class PgValidator {
         } catch (IOException e) {
             return "(no server log)";
         }
+    }
+
+    /**
+     * Runs the operator's assertions as a login role created for them in the copy with only {@code pg_read_all_data}
+     * (and CONNECT on their databases), dropped afterwards: a query that reads anything, changes nothing and cannot
+     * reach the host (see {@link UserAssertion}).
+     */
+    private List<UserAssertion.Result> runAssertions(PgConnections conns, Path runDir, int port, int major)
+            throws SQLException {
+        List<UserAssertion.Result> out = new ArrayList<>();
+        if (assertions.isEmpty()) {
+            return out;
+        }
+        if (major < 14) {
+            for (UserAssertion a : assertions) {
+                out.add(a.failed("assertions need PostgreSQL 14 or later (they run as a member of pg_read_all_data)"));
+            }
+            return out;
+        }
+        String role = "lifeboat_assertion_"
+                + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        try (Connection c = conns.open("postgres");
+                Statement st = c.createStatement()) {
+            st.execute("create role " + role + " login nosuperuser nocreatedb nocreaterole noreplication nobypassrls "
+                    + "in role pg_read_all_data");
+            for (String db :
+                    assertions.stream().map(UserAssertion::database).distinct().toList()) {
+                try {
+                    st.execute("grant connect on database " + quoteIdent(db) + " to " + role);
+                } catch (SQLException e) {
+                    log.debug("no CONNECT on {} for the assertions: {}", db, e.getMessage()); // its assertions fail
+                }
+            }
+        }
+        ProgressTracker progress = new ProgressTracker("validate", "assertions", 0, assertions.size(), listener);
+        try {
+            PgConnections asRole = PgConnections.socket(runDir.toString(), port, role);
+            for (UserAssertion a : assertions) {
+                cancel.throwIfCancelled();
+                UserAssertion.Result r;
+                try (Connection c = asRole.open(a.database())) {
+                    r = a.check(c, cancel);
+                } catch (SQLException e) {
+                    r = a.failed(e.getMessage());
+                }
+                cancel.throwIfCancelled(); // a query cancelled with the operation did not fail: the drill was stopped
+                out.add(r);
+                progress.fileDone();
+            }
+            progress.finish(out.stream().filter(UserAssertion.Result::passed).count() + " of " + out.size()
+                    + " assertions passed");
+        } finally {
+            try (Connection c = conns.open("postgres");
+                    Statement st = c.createStatement()) {
+                st.execute("drop owned by " + role); // also revokes its CONNECT grants (shared objects)
+                st.execute("drop role " + role);
+            } catch (SQLException e) {
+                log.warn("could not drop the assertions' role {} from the copy: {}", role, e.getMessage());
+            }
+        }
+        return out;
     }
 
     private void stop(PgBinaries bins, Path runDir, String osUser) {

@@ -3,6 +3,7 @@ package dev.lifeboat.engine.postgres;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
 class UserAssertionTest {
@@ -35,13 +36,60 @@ class UserAssertionTest {
     }
 
     @Test
-    void nullMeansNoRowOrSqlNull() {
+    void sqlNullMatchesOnlyEqualsNull() {
         assertThat(matches("null", null)).isTrue();
+        assertThat(matches("= null", null)).isTrue();
         assertThat(matches("null", "1")).isFalse();
         assertThat(matches("!= null", "1")).isTrue();
         assertThat(matches("!= null", null)).isFalse();
         assertThat(matches("> 0", null)).isFalse();
+        assertThat(matches("!= 5", null))
+                .as("NULL is not 'a value other than 5'")
+                .isFalse();
+        assertThat(matches("<> 'shipped'", null)).isFalse();
+        assertThat(matches("= 'null'", null)).isFalse();
         assertThat(matches("= ''", "")).isTrue();
+    }
+
+    @Test
+    void anAssertionIsOneQuery() {
+        assertThat(new UserAssertion(null, null, "select 1;  ", "1").sql()).isEqualTo("select 1");
+        assertThat(new UserAssertion(null, null, "select 1;;", "1").sql()).isEqualTo("select 1");
+        for (String one : new String[] {
+            "select ';' as x",
+            "select 'it''s; fine'",
+            "select E'a\\';b'",
+            "select \"odd;name\" from t",
+            "select 1 -- trailing; comment",
+            "select /* ; */ 1",
+            "select $$;$$",
+            "select $tag$ ; $ $tag$",
+            "select a$b; from t".replace("; from", " from"),
+        }) {
+            assertThat(new UserAssertion(null, null, one, "1").sql()).as(one).isEqualTo(one);
+        }
+        for (String two : new String[] {
+            "commit; create table t()",
+            "select 1; copy (select 1) to program 'id'",
+            "select 'a'; select 'b'",
+            "select E'\\''; drop table t; select 1",
+            "select 1 /* */; select 2",
+            "select $$x$$; select 2",
+            "select 1 --\n; select 2",
+        }) {
+            assertThatThrownBy(() -> new UserAssertion("x", null, two, "1"))
+                    .as(two)
+                    .hasMessageContaining("more than one statement");
+        }
+    }
+
+    @Test
+    void timeoutDefaultsAndIsBounded() {
+        assertThat(new UserAssertion(null, null, "select 1", "1").timeout()).isEqualTo(UserAssertion.DEFAULT_TIMEOUT);
+        assertThat(new UserAssertion(null, null, "select 1", "1", Duration.ofSeconds(3)).timeout())
+                .isEqualTo(Duration.ofSeconds(3));
+        assertThatThrownBy(() -> new UserAssertion(null, null, "select 1", "1", Duration.ZERO))
+                .hasMessageContaining("timeout");
     }
 
     @Test
