@@ -582,7 +582,11 @@ public final class PgRestore {
             // the plan ends in the streaming receiver's in-progress segment: only it may be served from its partial
             args.addAll(List.of("--partial", lastSegment.substring(0, 24)));
         }
-        if (opts.endAtPlan() && rt.kind() == RecoveryTarget.Kind.LATEST && lastSegment != null) {
+        if (opts.endAtPlan() && rt.kind() == RecoveryTarget.Kind.LATEST) {
+            // a "latest" target is always planned, and a plan always ends somewhere (at least the backup's own end)
+            if (lastSegment == null) {
+                throw new IllegalStateException("a restore ending at its plan has no planned last segment");
+            }
             args.addAll(List.of("--last", lastSegment.substring(0, 24)));
         }
         if (lease != null) {
