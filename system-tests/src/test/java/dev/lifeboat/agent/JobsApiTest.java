@@ -644,7 +644,8 @@ class JobsApiTest {
                      {"name": "archiving off in the copy", "sql": "select current_setting('archive_mode');",
                       "expect": "'off'"},
                      {"name": "not a superuser", "sql": "select rolsuper from pg_roles where rolname = current_user",
-                      "expect": "= f"},
+                      "expect": "= false"},
+                     {"name": "password hashes", "sql": "select count(*) from pg_authid", "expect": "> 0"},
                      {"name": "host file", "sql": "select pg_read_file('/etc/hostname')", "expect": "!= null"},
                      {"name": "read only", "sql": "select nextval('drill_seq')", "expect": "> 0"},
                      {"name": "delete",
@@ -674,9 +675,11 @@ class JobsApiTest {
             (a.get("passed").asBoolean() ? passed : failed).add(a.get("name").asText());
         }
         assertThat(passed).containsExactly("accounts", "archiving off in the copy", "not a superuser");
-        assertThat(failed).containsExactly("lost row", "host file", "read only", "delete", "no row", "slow");
+        assertThat(failed)
+                .containsExactly("lost row", "password hashes", "host file", "read only", "delete", "no row", "slow");
         assertThat(last.getMessage())
                 .contains("assertion 'host file' failed: ERROR: permission denied for function pg_read_file")
+                .contains("assertion 'password hashes' failed: ERROR: permission denied for table pg_authid")
                 .contains("assertion 'read only' failed: ERROR: permission denied for sequence drill_seq")
                 .contains("assertion 'delete' failed: ERROR: WITH clause containing a data-modifying statement")
                 .contains("assertion 'no row' failed: expected != 5, got no row")

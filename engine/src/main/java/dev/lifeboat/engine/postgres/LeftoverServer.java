@@ -28,6 +28,14 @@ public final class LeftoverServer {
             if (pm.isEmpty() || !alive(pm.get().pid())) {
                 return true;
             }
+            if (!runsIn(pm.get().pid(), pgdata)) {
+                // a stale pid file whose pid now belongs to another process (maybe another cluster): leave it be
+                log.info(
+                        "{}'s postmaster.pid names pid {}, which is not a server on it",
+                        pgdata,
+                        pm.get().pid());
+                return true;
+            }
             log.warn(
                     "a PostgreSQL server (pid {}) still runs on {}: stopping it",
                     pm.get().pid(),
@@ -54,6 +62,16 @@ public final class LeftoverServer {
         } catch (IOException | RuntimeException e) {
             log.warn("could not stop the server on {}: {}", pgdata, e.getMessage());
             return false;
+        }
+    }
+
+    /** Whether process {@code pid} works in {@code pgdata}: a postmaster's working directory is its data directory. */
+    private static boolean runsIn(long pid, Path pgdata) {
+        try {
+            Path cwd = Files.readSymbolicLink(Path.of("/proc", Long.toString(pid), "cwd"));
+            return cwd.equals(pgdata.toRealPath());
+        } catch (IOException | RuntimeException e) {
+            return false; // cannot tell: do not signal a process that may not be ours
         }
     }
 

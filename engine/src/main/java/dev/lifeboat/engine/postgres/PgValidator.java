@@ -193,8 +193,8 @@ public final class PgValidator {
             int port = freePort();
             long s0 = System.nanoTime();
             boolean archiveRecovery = Files.exists(target.resolve("recovery.signal"));
-            start(bins, runDir, port, osUser);
             try {
+                start(bins, runDir, port, osUser); // in the try: a start that times out may still leave a server
                 PgConnections conns = PgConnections.socket(runDir.toString(), port, superuser);
                 if (archiveRecovery) {
                     waitForPromotion(conns, runDir);
@@ -205,10 +205,16 @@ public final class PgValidator {
                     lastCommit = lastReplayedCommit(conns);
                 }
                 startSeconds = (System.nanoTime() - s0) / 1e9;
-                for (String db : databases(conns)) {
-                    cancel.throwIfCancelled();
-                    DatabaseReport r = checkDatabase(conns, db);
-                    dbs.add(r);
+                CancellingConnections watched = new CancellingConnections(conns, cancel);
+                try (watched) {
+                    for (String db : databases(conns)) {
+                        cancel.throwIfCancelled();
+                        dbs.add(checkDatabase(watched, db));
+                    }
+                    checked.addAll(runAssertions(watched));
+                }
+                for (DatabaseReport r : dbs) {
+                    String db = r.name();
                     r.corruption().forEach(c -> problems.add("database " + db + ": " + c));
                     r.foreignKeys().stream()
                             .filter(f -> f.violations() > 0)
@@ -216,8 +222,6 @@ public final class PgValidator {
                                     + ": foreign key " + f.constraint() + " on " + f.table() + " has " + f.violations()
                                     + " rows without a match in " + f.references()));
                 }
-                checked.addAll(runAssertions(
-                        conns, runDir, port, Integer.parseInt(dir.majorVersion().split("\\.")[0])));
                 checked.stream()
                         .filter(r -> !r.passed())
                         .forEach(r -> problems.add("assertion '" + r.name() + "' failed: "
@@ -236,6 +240,7 @@ public final class PgValidator {
                 }
             }
         } catch (SQLException e) {
+            cancel.throwIfCancelled(); // a query cancelled with the operation: the operation was cancelled
             problems.add("validation query failed: " + e.getMessage());
             startSeconds = -1;
         } finally {
@@ -339,6 +344,9 @@ public final class PgValidator {
                 "-c listen_addresses=''",
                 "-c unix_socket_directories='" + runDir + "'",
                 "-c archive_mode=off",
+                // the copy's subscriptions must not connect to their publishers: an apply worker would take over
+                // production's replication slot and confirm changes the real subscriber never applied
+                "-c max_logical_replication_workers=0",
                 "-c hba_file='" + runDir.resolve("pg_hba.conf") + "'"));
         if (!Files.exists(target.resolve("postgresql.conf"))) {
             // e.g. Debian keeps the config in /etc: start with defaults rather than touch the restored directory
@@ -496,40 +504,31 @@ public final class PgValidator {
     }
 
     /**
-     * Runs the operator's assertions as a login role created for them in the copy with only {@code pg_read_all_data}
-     * (and CONNECT on their databases), dropped afterwards: a query that reads anything, changes nothing and cannot
-     * reach the host (see {@link UserAssertion}).
+     * Runs the operator's assertions as a login role created for them in the copy and dropped afterwards: not a
+     * superuser, BYPASSRLS (counts must see every row, as the source's owner does), CONNECT on their databases, USAGE
+     * on every schema but the system ones and SELECT on their tables, views and sequences. The system catalogs stay as
+     * readable as to any user: not pg_authid's password hashes nor user mappings' passwords. So a query reads the
+     * data, changes nothing and cannot reach the host (see {@link UserAssertion}).
      */
-    private List<UserAssertion.Result> runAssertions(PgConnections conns, Path runDir, int port, int major)
-            throws SQLException {
+    private List<UserAssertion.Result> runAssertions(CancellingConnections conns) throws SQLException {
         List<UserAssertion.Result> out = new ArrayList<>();
         if (assertions.isEmpty()) {
             return out;
         }
-        if (major < 14) {
-            for (UserAssertion a : assertions) {
-                out.add(a.failed("assertions need PostgreSQL 14 or later (they run as a member of pg_read_all_data)"));
-            }
-            return out;
-        }
         String role = "lifeboat_assertion_"
                 + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+        List<String> databases =
+                assertions.stream().map(UserAssertion::database).distinct().toList();
         try (Connection c = conns.open("postgres");
                 Statement st = c.createStatement()) {
-            st.execute("create role " + role + " login nosuperuser nocreatedb nocreaterole noreplication nobypassrls "
-                    + "in role pg_read_all_data");
-            for (String db :
-                    assertions.stream().map(UserAssertion::database).distinct().toList()) {
-                try {
-                    st.execute("grant connect on database " + quoteIdent(db) + " to " + role);
-                } catch (SQLException e) {
-                    log.debug("no CONNECT on {} for the assertions: {}", db, e.getMessage()); // its assertions fail
-                }
-            }
+            st.execute("create role " + role + " login nosuperuser nocreatedb nocreaterole noreplication bypassrls");
         }
         ProgressTracker progress = new ProgressTracker("validate", "assertions", 0, assertions.size(), listener);
         try {
-            PgConnections asRole = PgConnections.socket(runDir.toString(), port, role);
+            for (String db : databases) {
+                grantReading(conns, db, role);
+            }
+            PgConnections asRole = conns.as(role);
             for (UserAssertion a : assertions) {
                 cancel.throwIfCancelled();
                 UserAssertion.Result r;
@@ -545,15 +544,52 @@ public final class PgValidator {
             progress.finish(out.stream().filter(UserAssertion.Result::passed).count() + " of " + out.size()
                     + " assertions passed");
         } finally {
-            try (Connection c = conns.open("postgres");
-                    Statement st = c.createStatement()) {
-                st.execute("drop owned by " + role); // also revokes its CONNECT grants (shared objects)
-                st.execute("drop role " + role);
-            } catch (SQLException e) {
-                log.warn("could not drop the assertions' role {} from the copy: {}", role, e.getMessage());
-            }
+            dropRole(conns, role, databases);
         }
         return out;
+    }
+
+    /** CONNECT on {@code db}, and USAGE and SELECT on everything in its non-system schemas, for {@code role}. */
+    private static void grantReading(CancellingConnections conns, String db, String role) {
+        try (Connection c = conns.open(db);
+                Statement st = c.createStatement()) {
+            st.execute("grant connect on database " + quoteIdent(db) + " to " + role);
+            for (String schema : rows(
+                            st,
+                            "select nspname from pg_namespace where nspname !~ '^pg_' "
+                                    + "and nspname <> 'information_schema' order by 1")
+                    .stream()
+                    .map(r -> r[0])
+                    .toList()) {
+                String q = quoteIdent(schema);
+                st.execute("grant usage on schema " + q + " to " + role);
+                st.execute("grant select on all tables in schema " + q + " to " + role);
+                st.execute("grant select on all sequences in schema " + q + " to " + role);
+            }
+        } catch (SQLException e) {
+            // its assertions fail on connecting, with the server's reason
+            log.debug("cannot grant {} reading {}: {}", role, db, e.getMessage());
+        }
+    }
+
+    /** Revokes the role's grants in each database it read (DROP OWNED is per database) and drops it. */
+    private static void dropRole(CancellingConnections watched, String role, List<String> databases) {
+        PgConnections conns = watched.unwatched(); // runs after a cancel too
+        for (String db : databases) {
+            try (Connection c = conns.open(db);
+                    Statement st = c.createStatement()) {
+                st.execute("drop owned by " + role);
+            } catch (SQLException e) {
+                log.debug("drop owned by {} in {}: {}", role, db, e.getMessage());
+            }
+        }
+        try (Connection c = conns.open("postgres");
+                Statement st = c.createStatement()) {
+            st.execute("drop owned by " + role); // also its CONNECT grants: databases are shared objects
+            st.execute("drop role " + role);
+        } catch (SQLException e) {
+            log.warn("could not drop the assertions' role {} from the copy: {}", role, e.getMessage());
+        }
     }
 
     private void stop(PgBinaries bins, Path runDir, String osUser) {
@@ -589,10 +625,13 @@ public final class PgValidator {
         return out;
     }
 
+    /** The longest a built-in check waits for a lock on a relation before the validation fails. */
+    static final Duration CHECK_LOCK_TIMEOUT = Duration.ofMinutes(5);
+
     /** TIDs listed per relation and check before the rest is summarised. */
     static final int TID_CAP = 10;
 
-    private DatabaseReport checkDatabase(PgConnections conns, String db) throws SQLException {
+    private DatabaseReport checkDatabase(CancellingConnections conns, String db) throws SQLException {
         List<String> corruption = new ArrayList<>();
         List<TableCount> tables = new ArrayList<>();
         List<ForeignKeyCheck> fks = new ArrayList<>();
@@ -603,6 +642,8 @@ public final class PgValidator {
         try (Connection c = conns.open(db)) {
             c.setAutoCommit(false);
             try (Statement st = c.createStatement()) {
+                // a relation a prepared transaction in the copy holds exclusively would block its check for ever
+                st.execute("set local lock_timeout = '" + CHECK_LOCK_TIMEOUT.toSeconds() + "s'");
                 // both extensions live only inside this transaction, which is rolled back: the copy is left as restored
                 String amcheck = extensionSchema(st, "amcheck");
                 String pgVisibility = extensionSchema(st, "pg_visibility");

@@ -6,27 +6,30 @@ import java.sql.Connection;
 import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.sql.Statement;
+import java.sql.Types;
 import java.time.Duration;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.List;
+import org.postgresql.core.BaseConnection;
+import org.postgresql.core.Parser;
 
 /**
  * A check an operator adds to a validation: a query whose first column of the first row must match {@code expect},
  * e.g. {@code select count(*) from orders where created_at > now() - interval '1 day'} with {@code > 0}.
  *
- * <p>It must not be able to change the copy it judges, nor reach the host: the query is one statement (a trailing
- * semicolon is allowed, a second statement is refused when the assertion is made) and runs as a subquery, {@code select
- * * from (QUERY) as assertion}, so only a query ({@code SELECT}, {@code VALUES}, {@code TABLE}, {@code WITH … SELECT})
- * can run, no DML or utility statement; the validator runs it as a login role it creates for the purpose with only
- * {@code pg_read_all_data} (no superuser: no {@code COPY … TO PROGRAM}, no server files), in a read-only transaction
- * that is rolled back, under a {@code statement_timeout} and {@code lock_timeout} of {@code timeout}, and cancels it
- * when the operation is cancelled.
+ * <p>It must not be able to change the copy it judges, nor reach the host: the query is one statement as the driver
+ * parses it (a trailing semicolon is allowed, a second statement is refused when the assertion is made) and runs as a
+ * subquery, {@code select * from (QUERY) as assertion limit 1}, so only a query ({@code SELECT}, {@code VALUES},
+ * {@code TABLE}, {@code WITH … SELECT}) can run, no DML or utility statement, and one row is read; the validator runs
+ * it as a login role it creates for the purpose that may only read (no superuser: no {@code COPY … TO PROGRAM}, no
+ * server files, no password hashes), in a read-only transaction that is rolled back, under a {@code statement_timeout}
+ * and {@code lock_timeout} of {@code timeout}, and cancels it when the operation is cancelled. Functions the database
+ * itself defines run as they are defined: a SECURITY DEFINER function owned by a superuser keeps its powers.
  *
  * <p>{@code expect} is a value, optionally after one of {@code = != <> > >= < <=} ({@code =} when none is given).
  * Both sides are compared as numbers when both are numbers, else as text (where only {@code =} and {@code !=} apply);
- * a value in single quotes is always text. {@code null} (SQL NULL) matches only {@code = null} and fails {@code !=
- * null}; any other expectation fails on NULL. A query that returns no row fails every expectation, reported as "no
- * row".
+ * a value in single quotes is always text; a boolean reads {@code true} or {@code false}. {@code null} (SQL NULL)
+ * matches only {@code = null} and fails {@code != null}; any other expectation fails on NULL. A query that returns no
+ * row fails every expectation, reported as "no row".
  *
  * @param name     how reports name it (defaults to the query)
  * @param database the database it runs in ({@code postgres} when not given)
@@ -85,14 +88,23 @@ public record UserAssertion(String name, String database, String sql, String exp
                 st.execute("set transaction read only");
                 st.execute("set local statement_timeout = " + timeout.toMillis());
                 st.execute("set local lock_timeout = " + timeout.toMillis());
+                try {
+                    requireOneStatement(
+                            name, sql, c.unwrap(BaseConnection.class).getStandardConformingStrings());
+                } catch (IllegalArgumentException e) {
+                    return result(null, false, false, e.getMessage());
+                }
                 try (CancelWatch w = new CancelWatch(st, cancel);
-                        ResultSet rs = st.executeQuery("select * from (\n" + sql + "\n) as assertion")) {
+                        ResultSet rs = st.executeQuery(wrapped(sql))) {
                     if (rs.getMetaData().getColumnCount() < 1) {
                         return result(null, false, false, "the query returns no column");
                     }
                     if (rs.next()) {
                         row = true;
                         actual = rs.getString(1);
+                        if (actual != null && rs.getMetaData().getColumnType(1) == Types.BIT) {
+                            actual = rs.getBoolean(1) ? "true" : "false"; // the driver's text is t or f
+                        }
                     }
                 }
             } finally {
@@ -139,59 +151,42 @@ public record UserAssertion(String name, String database, String sql, String exp
         }
     }
 
+    /** What runs: the query as a subquery (so only a query can run), of which one row is read. */
+    static String wrapped(String query) {
+        return "select * from (\n" + query + "\n) as assertion limit 1";
+    }
+
     /**
-     * The query without trailing semicolons; refuses a {@code ;} elsewhere outside quotes, quoted identifiers,
-     * dollar quotes and comments (a second statement, which the driver would run as its own query).
+     * The query without trailing semicolons; refuses it unless the driver reads it, and the wrapped query it sends,
+     * as exactly one statement each (it sends each statement it splits off on its own, and does not split inside
+     * parentheses). The same check runs again on the connection with the server's standard_conforming_strings; the
+     * extended protocol then makes the server refuse a message that still holds two commands ("cannot insert multiple
+     * commands into a prepared statement"), so nothing but the one query runs whatever the driver missed.
      */
     static String oneStatement(String name, String sql) {
         String q = sql.strip();
         while (q.endsWith(";")) {
             q = q.substring(0, q.length() - 1).strip();
         }
-        int i = 0;
-        int n = q.length();
-        while (i < n) {
-            char ch = q.charAt(i);
-            if (ch == '\'' || ch == '"') {
-                // E'...' takes backslash escapes; a doubled quote is two adjacent quoted runs, the same to this scan
-                boolean escapes = ch == '\''
-                        && i > 0
-                        && Character.toUpperCase(q.charAt(i - 1)) == 'E'
-                        && (i < 2 || !Character.isLetterOrDigit(q.charAt(i - 2)) && q.charAt(i - 2) != '_');
-                int j = i + 1;
-                while (j < n && q.charAt(j) != ch) {
-                    j += escapes && q.charAt(j) == '\\' ? 2 : 1;
-                }
-                i = j + 1;
-            } else if (ch == '-' && q.startsWith("--", i)) {
-                int nl = q.indexOf('\n', i);
-                i = nl < 0 ? n : nl + 1;
-            } else if (ch == '/' && q.startsWith("/*", i)) {
-                int close = q.indexOf("*/", i + 2);
-                i = close < 0 ? n : close + 2;
-            } else if (ch == '$' && (i == 0 || !identifierPart(q.charAt(i - 1)))) {
-                Matcher m = DOLLAR_TAG.matcher(q).region(i, n);
-                if (m.lookingAt()) {
-                    int close = q.indexOf(m.group(), m.end());
-                    i = close < 0 ? n : close + m.group().length();
-                } else {
-                    i++;
-                }
-            } else if (ch == ';') {
+        requireOneStatement(name, q, true);
+        return q;
+    }
+
+    private static void requireOneStatement(String name, String query, boolean standardConformingStrings) {
+        for (String text : List.of(query, wrapped(query))) {
+            int statements;
+            try {
+                statements = Parser.parseJdbcSql(text, standardConformingStrings, false, true, false, false)
+                        .size();
+            } catch (SQLException e) {
+                throw new IllegalArgumentException("assertion '" + name + "' cannot be parsed: " + e.getMessage(), e);
+            }
+            if (statements != 1) {
                 throw new IllegalArgumentException("assertion '" + name + "' holds more than one statement: an "
                         + "assertion is one query (SELECT, VALUES, TABLE or WITH … SELECT)");
-            } else {
-                i++;
             }
         }
-        return q; // a trailing line comment ends at the newline the wrapper puts after the query
     }
-
-    private static boolean identifierPart(char c) {
-        return Character.isLetterOrDigit(c) || c == '_' || c == '$';
-    }
-
-    private static final Pattern DOLLAR_TAG = Pattern.compile("\\$([A-Za-z_][A-Za-z_0-9]*)?\\$");
 
     /** The parsed {@code expect}: an operator and a value (null for {@code null}). */
     record Expectation(String op, String value, boolean text) {

@@ -62,6 +62,7 @@ class UserAssertionTest {
             "select \"odd;name\" from t",
             "select 1 -- trailing; comment",
             "select /* ; */ 1",
+            "select /* /* nested */ ; */ 1",
             "select $$;$$",
             "select $tag$ ; $ $tag$",
             "select a$b; from t".replace("; from", " from"),
@@ -76,11 +77,18 @@ class UserAssertionTest {
             "select 1 /* */; select 2",
             "select $$x$$; select 2",
             "select 1 --\n; select 2",
+            "select 1 --x\r; select 2",
         }) {
             assertThatThrownBy(() -> new UserAssertion("x", null, two, "1"))
                     .as(two)
                     .hasMessageContaining("more than one statement");
         }
+    }
+
+    @Test
+    void theQueryRunsAsASubqueryOfWhichOneRowIsRead() {
+        assertThat(UserAssertion.wrapped("select 1 -- note"))
+                .isEqualTo("select * from (\nselect 1 -- note\n) as assertion limit 1");
     }
 
     @Test

@@ -14,6 +14,10 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -28,6 +32,7 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -53,6 +58,8 @@ class PgValidatorTest {
 
     static List<String> unloggedMainForks;
 
+    static int publisherPort;
+
     @BeforeAll
     static void setUp() throws Exception {
         keyFile = PgTestSupport.keyFile(tmp);
@@ -67,6 +74,13 @@ class PgValidatorTest {
             pg.start();
             sourceData = pg.dataDir();
             everyRelationKind(pg, "postgres", csv);
+            // a subscriber: a copy of it must not connect to the publisher (nobody listens there until the test does)
+            publisherPort = PgValidator.freePort();
+            PgTestSupport.exec(
+                    pg,
+                    "create subscription copy_sub connection 'host=127.0.0.1 port=" + publisherPort
+                            + " dbname=postgres connect_timeout=5' publication p with (connect = false)",
+                    "alter subscription copy_sub enable");
             PgTestSupport.exec(pg, "create database \"Other DB\"");
             everyRelationKind(pg, "Other DB", csv);
             try (Connection c = pg.connect("postgres");
@@ -306,6 +320,30 @@ class PgValidatorTest {
                 .skipChecksums(
                         snap.files().stream().map(Snapshot.FileEntry::path).toList())
                 .run();
+    }
+
+    @Test
+    void aCopyOfASubscriberDoesNotConnectToItsPublisher() throws Exception {
+        AtomicInteger connections = new AtomicInteger();
+        try (ServerSocket publisher = new ServerSocket(publisherPort, 50, InetAddress.getLoopbackAddress())) {
+            Thread.ofVirtual().start(() -> {
+                while (true) {
+                    try (Socket s = publisher.accept()) {
+                        connections.incrementAndGet();
+                    } catch (IOException e) {
+                        return; // closed
+                    }
+                }
+            });
+            Path target = restoreAndValidate("subscriber");
+            // the validation server runs for seconds after promotion: long enough for the launcher to start an apply
+            // worker (it does at once), which would connect to the publisher with the copy's stored credentials
+            PgValidator.Report again = revalidate(target);
+            assertThat(again.problems()).isEmpty();
+        }
+        assertThat(connections.get())
+                .as("connections from the copy to its publisher")
+                .isZero();
     }
 
     @Test
