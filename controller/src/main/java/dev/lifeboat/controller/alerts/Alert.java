@@ -21,6 +21,9 @@ import java.util.Set;
  * @param raisedAt   when the condition was first seen
  * @param resolvedAt when it cleared; null while open
  * @param details    measured values and thresholds (JSON-friendly values)
+ * @param acknowledgedAt when someone on call took it (it stays open until its condition clears); null if nobody has
+ * @param acknowledgedBy the token that acknowledged it
+ * @param acknowledgedNote what they wrote, if anything
  */
 public record Alert(
         String id,
@@ -31,7 +34,10 @@ public record Alert(
         String summary,
         Instant raisedAt,
         Instant resolvedAt,
-        Map<String, Object> details) {
+        Map<String, Object> details,
+        Instant acknowledgedAt,
+        String acknowledgedBy,
+        String acknowledgedNote) {
     public static final Set<String> SEVERITIES = Set.of("warning", "critical");
 
     public Alert {
@@ -54,8 +60,34 @@ public record Alert(
         details = details == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(details));
     }
 
+    /** An alert nobody has acknowledged. */
+    public Alert(
+            String id,
+            String kind,
+            String severity,
+            String database,
+            String region,
+            String summary,
+            Instant raisedAt,
+            Instant resolvedAt,
+            Map<String, Object> details) {
+        this(id, kind, severity, database, region, summary, raisedAt, resolvedAt, details, null, null, null);
+    }
+
     /** This alert, resolved at {@code at}. */
     public Alert resolve(Instant at) {
-        return new Alert(id, kind, severity, database, region, summary, raisedAt, at, details);
+        return new Alert(
+                id,
+                kind,
+                severity,
+                database,
+                region,
+                summary,
+                raisedAt,
+                at,
+                details,
+                acknowledgedAt,
+                acknowledgedBy,
+                acknowledgedNote);
     }
 }

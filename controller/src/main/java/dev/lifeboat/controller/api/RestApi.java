@@ -5,6 +5,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.Auditor;
 import dev.lifeboat.controller.agents.AgentRegistry;
 import dev.lifeboat.controller.audit.AuditLog;
+import dev.lifeboat.controller.dashboard.Dashboard;
+import dev.lifeboat.controller.dashboard.Sessions;
 import dev.lifeboat.controller.drills.DrillReportDocument;
 import dev.lifeboat.controller.drills.DrillReports;
 import dev.lifeboat.controller.events.ControllerEvent;
@@ -21,6 +23,7 @@ import io.javalin.Javalin;
 import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import io.javalin.http.Handler;
+import io.javalin.http.HandlerType;
 import io.javalin.http.HttpStatus;
 import io.javalin.http.sse.SseClient;
 import io.javalin.json.JavalinJackson;
@@ -46,7 +49,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The REST API (JSON, described by {@code /api/v1/openapi.yaml}), the server-sent-events stream and /metrics.
- * Every call needs a bearer token whose role allows it, and every call is written to the audit log.
+ * Every call needs a bearer token (or a dashboard session) whose role allows it, and every call is written to the
+ * audit log. The dashboard's pages are served here too, under /ui.
  */
 public final class RestApi implements AutoCloseable {
     public record Services(
@@ -70,11 +74,14 @@ public final class RestApi implements AutoCloseable {
     private final Services s;
     private final Tokens tokens;
     private final ObjectMapper json;
+    private final Sessions sessions = new Sessions();
+    private final Dashboard dashboard;
 
     public RestApi(Services services, Tokens tokens, ObjectMapper json, InetSocketAddress listen, SSLContext tls) {
         this.s = services;
         this.tokens = tokens;
         this.json = json;
+        this.dashboard = new Dashboard(services, tokens, sessions, tls != null);
         this.app = Javalin.create(config -> {
             config.jsonMapper(new JavalinJackson(json, false));
             config.startup.showJavalinBanner = false;
@@ -202,7 +209,17 @@ public final class RestApi implements AutoCloseable {
                         Role.ADMIN,
                         ctx -> ctx.json(s.auditLog()
                                 .verify(AuditLog.readAnchor(s.auditHead()).orElse(null)))));
+        r.post("/api/v1/alerts/{id}/acknowledge", guarded(Role.OPERATOR, ctx -> {
+            JsonNode body = body(ctx);
+            ctx.json(s.alerts()
+                    .acknowledge(
+                            ctx.pathParam("id"),
+                            caller(ctx).name(),
+                            body.path("note").asText(null))
+                    .orElseThrow(() -> new NotFound("no open alert " + ctx.pathParam("id"))));
+        }));
         r.sse("/api/v1/events", this::events, Role.VIEWER);
+        dashboard.routes(r);
 
         r.exception(IllegalArgumentException.class, (e, ctx) -> error(ctx, HttpStatus.BAD_REQUEST, e.getMessage()));
         r.exception(IllegalStateException.class, (e, ctx) -> error(ctx, HttpStatus.CONFLICT, e.getMessage()));
@@ -247,7 +264,8 @@ public final class RestApi implements AutoCloseable {
     private void authenticate(Context ctx, Role needed) {
         String header = ctx.header("Authorization");
         String token = header != null && header.regionMatches(true, 0, "Bearer ", 0, 7) ? header.substring(7) : null;
-        Tokens.Caller caller = tokens.authenticate(token).orElse(null);
+        Tokens.Caller caller =
+                token == null ? sessionCaller(ctx) : tokens.authenticate(token).orElse(null);
         if (caller == null) {
             ctx.header("WWW-Authenticate", "Bearer");
             throw new Denied(HttpStatus.UNAUTHORIZED, token == null ? "a bearer token is required" : "unknown token");
@@ -260,6 +278,25 @@ public final class RestApi implements AutoCloseable {
                             + caller.role().name().toLowerCase() + "; this needs "
                             + needed.name().toLowerCase());
         }
+    }
+
+    /**
+     * The caller of a dashboard session (its cookie), or null. A cookie is sent by the browser on any request, also
+     * one a hostile page makes it send, so a call that changes something must also carry the session's CSRF token.
+     */
+    private Tokens.Caller sessionCaller(Context ctx) {
+        Optional<Sessions.Session> session = sessions.find(ctx.cookie(Sessions.COOKIE));
+        if (session.isEmpty()) {
+            return null;
+        }
+        boolean reads = ctx.method() == HandlerType.GET || ctx.method() == HandlerType.HEAD;
+        if (!reads && !Sessions.csrfMatches(session.get(), ctx.header(Sessions.CSRF_HEADER))) {
+            ctx.attribute(CALLER, session.get().caller());
+            throw new Denied(
+                    HttpStatus.FORBIDDEN,
+                    "a dashboard session must send its CSRF token in " + Sessions.CSRF_HEADER + " to change anything");
+        }
+        return session.get().caller();
     }
 
     private static Tokens.Caller caller(Context ctx) {
@@ -363,7 +400,9 @@ public final class RestApi implements AutoCloseable {
         audit(ctx, 200);
         long after;
         try {
+            // a reconnecting browser sends Last-Event-ID; a page that rendered up to an event asks with ?after=
             after = Optional.ofNullable(ctx.header("Last-Event-ID"))
+                    .or(() -> Optional.ofNullable(ctx.queryParam("after")))
                     .map(String::trim)
                     .map(Long::parseLong)
                     .orElse(0L);

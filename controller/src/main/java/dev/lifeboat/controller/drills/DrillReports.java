@@ -21,6 +21,7 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -146,6 +147,24 @@ public final class DrillReports {
                 while (rs.next()) {
                     out.add(summary(rs));
                 }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list drill reports: " + e.getMessage(), e);
+        }
+    }
+
+    /** Each database's newest drill report, in one query (the overview shows it for every database). */
+    public Map<String, Summary> newestPerDatabase() {
+        String sql = "SELECT job_id, database_name, outcome, created_at, sha256 FROM drill_reports d WHERE created_at ="
+                + " (SELECT MAX(created_at) FROM drill_reports n WHERE n.database_name = d.database_name)";
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql);
+                ResultSet rs = ps.executeQuery()) {
+            Map<String, Summary> out = new HashMap<>();
+            while (rs.next()) {
+                Summary s = summary(rs);
+                out.merge(s.database(), s, (a, b) -> a.id().compareTo(b.id()) >= 0 ? a : b);
             }
             return out;
         } catch (SQLException e) {

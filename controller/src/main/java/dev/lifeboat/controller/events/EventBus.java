@@ -57,6 +57,13 @@ public final class EventBus {
         return () -> subscribers.remove(subscriber);
     }
 
+    /** The id of the newest event published so far: a page rendered now subscribes after it. */
+    public long latestId() {
+        synchronized (recent) {
+            return nextId - 1;
+        }
+    }
+
     public List<ControllerEvent> recent() {
         synchronized (recent) {
             return new ArrayList<>(recent);

@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
 import javax.sql.DataSource;
@@ -350,6 +351,43 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
         return m;
     }
 
+    /**
+     * Marks an open alert as taken by {@code by}: audited and published, but still open (and still notifying on its
+     * resolution) until its condition clears. Empty if no open alert has this id; acknowledging twice keeps the first.
+     */
+    public synchronized Optional<Alert> acknowledge(String id, String by, String note) {
+        String trimmed = note == null || note.isBlank() ? null : note.strip();
+        if (trimmed != null && trimmed.length() > 2000) {
+            throw new IllegalArgumentException("an acknowledgement note holds at most 2000 characters");
+        }
+        Instant now = Instant.now();
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement("UPDATE alerts SET acknowledged_at = ?, acknowledged_by = ?,"
+                        + " acknowledged_note = ? WHERE id = ? AND resolved_at IS NULL AND acknowledged_at IS NULL")) {
+            ps.setObject(1, now.atOffset(ZoneOffset.UTC));
+            ps.setString(2, by);
+            ps.setString(3, trimmed);
+            ps.setString(4, id);
+            if (ps.executeUpdate() == 1) {
+                Map<String, Object> detail = new LinkedHashMap<>();
+                detail.put("by", by);
+                if (trimmed != null) {
+                    detail.put("note", trimmed);
+                }
+                audit.record("token:" + by, "alert.acknowledged", id, detail);
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot acknowledge alert " + id + ": " + e.getMessage(), e);
+        }
+        Optional<Alert> a = open().stream().filter(x -> x.id().equals(id)).findFirst();
+        a.ifPresent(x -> {
+            Map<String, Object> data = alertData(x);
+            data.put("acknowledgedBy", x.acknowledgedBy());
+            events.publish("alert:acknowledged", data);
+        });
+        return a;
+    }
+
     public List<Alert> open() {
         return query("SELECT * FROM alerts WHERE resolved_at IS NULL ORDER BY raised_at");
     }
@@ -371,6 +409,7 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                     details = Map.of();
                 }
                 OffsetDateTime resolved = rs.getObject("resolved_at", OffsetDateTime.class);
+                OffsetDateTime acknowledged = rs.getObject("acknowledged_at", OffsetDateTime.class);
                 out.add(new Alert(
                         rs.getString("id"),
                         rs.getString("kind"),
@@ -380,7 +419,10 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                         rs.getString("summary"),
                         rs.getObject("raised_at", OffsetDateTime.class).toInstant(),
                         resolved == null ? null : resolved.toInstant(),
-                        details));
+                        details,
+                        acknowledged == null ? null : acknowledged.toInstant(),
+                        rs.getString("acknowledged_by"),
+                        rs.getString("acknowledged_note")));
             }
         } catch (SQLException e) {
             throw new IllegalStateException(e);

@@ -1,0 +1,146 @@
+package dev.lifeboat.controller.dashboard;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lifeboat.controller.api.RestApi;
+import dev.lifeboat.controller.api.Role;
+import dev.lifeboat.controller.drills.DrillReports;
+import dev.lifeboat.controller.status.SlaStatus.DatabaseStatus;
+import dev.lifeboat.controller.status.SlaStatus.RegionRpo;
+import io.javalin.http.Context;
+import io.javalin.http.NotFoundResponse;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/** One database: its objectives per region, the RTO estimate's inputs, its jobs and drills, and what to do now. */
+final class DatabasePage implements Dashboard.Page {
+    private final RestApi.Services s;
+    private final ObjectMapper json;
+
+    DatabasePage(RestApi.Services s, ObjectMapper json) {
+        this.s = s;
+        this.json = json;
+    }
+
+    @Override
+    public String render(Context ctx, Sessions.Session session) throws Exception {
+        String name = ctx.pathParam("database");
+        if (s.inventory().database(name).isEmpty()) {
+            throw new NotFoundResponse("no database " + name + " in the controller's inventory");
+        }
+        Instant now = Instant.now();
+        DatabaseStatus st = s.status().of(name);
+        DatabaseState colour = DatabaseState.of(st);
+        StringBuilder b = new StringBuilder("<h1>")
+                .append(Html.esc(name))
+                .append(" <span class=\"badge ")
+                .append(colour.css())
+                .append("\" data-state=\"")
+                .append(colour.css())
+                .append("\">")
+                .append(colour.css())
+                .append("</span></h1><p>Tier <b>")
+                .append(Html.esc(st.tier()))
+                .append("</b> (policy ")
+                .append(Html.esc(st.policy()))
+                .append("), agent <b>")
+                .append(Html.esc(st.agent()))
+                .append("</b> ")
+                .append(Html.esc(st.agentState()))
+                .append(", last backup ")
+                .append(Html.esc(st.lastBackupId() == null ? "none" : st.lastBackupId()))
+                .append(" (")
+                .append(Html.age(st.lastBackupAt(), now))
+                .append(").</p>");
+        if (session.caller().role().allows(Role.OPERATOR)) {
+            b.append("<div class=\"actions\">")
+                    .append(job("Back up now (full)", name, "BACKUP_FULL", Map.of()))
+                    .append(job("Back up now (incremental)", name, "BACKUP_INCREMENTAL", Map.of()))
+                    .append(job("Verify now", name, "VERIFY", Map.of()))
+                    .append(job("Drill now", name, "DR_DRILL", Map.of()))
+                    .append("</div>");
+        }
+        b.append("<h2>RPO per region</h2><table class=\"regions\"><thead><tr><th>Region</th><th>RPO</th>"
+                + "<th>Target</th><th>Measured</th><th></th></tr></thead><tbody>");
+        for (RegionRpo r : st.regions()) {
+            b.append("<tr data-region=\"")
+                    .append(Html.esc(r.region()))
+                    .append("\" class=\"")
+                    .append(r.rpoSeconds() == null ? "unknown" : r.meets() ? "ok" : "breach")
+                    .append("\"><td>")
+                    .append(Html.esc(r.region()))
+                    .append(r.primary() ? " (primary)" : "")
+                    .append("</td><td data-field=\"rpo\" data-value=\"")
+                    .append(Html.raw(r.rpoSeconds()))
+                    .append("\">")
+                    .append(Html.seconds(r.rpoSeconds()))
+                    .append("</td><td>")
+                    .append(Html.seconds((double) st.rpoTargetSeconds()))
+                    .append("</td><td>")
+                    .append(r.measuredAt() == null ? "never" : Html.age(r.measuredAt(), now))
+                    .append(r.stale() ? " (stale)" : "")
+                    .append("</td><td>");
+            if (!r.primary() && session.caller().role().allows(Role.OPERATOR)) {
+                b.append(job("Pause", name, "REPLICATE", Map.of("region", r.region(), "control", "pause")))
+                        .append(job("Resume", name, "REPLICATE", Map.of("region", r.region(), "control", "resume")));
+            }
+            b.append("</td></tr>");
+        }
+        b.append("</tbody></table><h2>RTO estimate</h2><p data-field=\"rto\" data-value=\"")
+                .append(Html.raw(st.rto().seconds()))
+                .append("\">")
+                .append(Html.seconds(st.rto().seconds()))
+                .append(" against ")
+                .append(Html.seconds((double) st.rtoTargetSeconds()))
+                .append(": restore ")
+                .append(Html.bytes(st.rto().restoreBytes()))
+                .append(" at ")
+                .append(
+                        st.rto().restoreBytesPerSecond() == null
+                                ? "an unmeasured rate"
+                                : Html.bytes(st.rto().restoreBytesPerSecond().longValue()) + "/s")
+                .append(", replay ")
+                .append(Html.bytes(st.rto().walBytes()))
+                .append(" of WAL, measured by ")
+                .append(Html.esc(
+                        st.rto().measuredBy() == null
+                                ? "no drill yet"
+                                : st.rto().measuredBy()))
+                .append(".</p>");
+        if (!st.problems().isEmpty()) {
+            b.append("<ul class=\"problems\">");
+            st.problems().forEach(p -> b.append("<li>").append(Html.esc(p)).append("</li>"));
+            b.append("</ul>");
+        }
+        b.append("<h2>Drills</h2><table class=\"drills\"><thead><tr><th>Drill</th><th>Outcome</th><th>When</th>"
+                + "<th>Report</th></tr></thead><tbody>");
+        for (DrillReports.Summary d : s.drills().list(name, 10)) {
+            b.append("<tr data-drill=\"")
+                    .append(Html.esc(d.id()))
+                    .append("\" class=\"")
+                    .append("PASSED".equals(d.outcome()) ? "ok" : "breach")
+                    .append("\"><td>")
+                    .append(Html.esc(d.id()))
+                    .append("</td><td>")
+                    .append(Html.esc(d.outcome()))
+                    .append("</td><td>")
+                    .append(Html.age(d.createdAt(), now))
+                    .append("</td><td><a href=\"/api/v1/drills/")
+                    .append(Html.esc(d.id()))
+                    .append("/report.html\">report</a></td></tr>");
+        }
+        b.append("</tbody></table><h2>Jobs</h2><div class=\"live\" data-events-after=\"")
+                .append(s.events().latestId())
+                .append("\"></div>")
+                .append(JobTable.render(s.jobs().list(name, null, null, 20), session, json, now));
+        return Html.page(name, "overview", session, 10, b.toString());
+    }
+
+    private String job(String label, String database, String type, Map<String, String> params) throws Exception {
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("database", database);
+        body.put("type", type);
+        body.put("params", params);
+        return Html.action(label, "/api/v1/jobs", json.writeValueAsString(body), null);
+    }
+}
