@@ -645,6 +645,8 @@ class JobsApiTest {
                       "expect": "'off'"},
                      {"name": "not a superuser", "sql": "select rolsuper from pg_roles where rolname = current_user",
                       "expect": "= false"},
+                     {"name": "temp files capped", "sql": "select current_setting('temp_file_limit')",
+                      "expect": "= 1GB"},
                      {"name": "password hashes", "sql": "select count(*) from pg_authid", "expect": "> 0"},
                      {"name": "host file", "sql": "select pg_read_file('/etc/hostname')", "expect": "!= null"},
                      {"name": "read only", "sql": "select nextval('drill_seq')", "expect": "> 0"},
@@ -674,7 +676,8 @@ class JobsApiTest {
         for (JsonNode a : r.get("assertions")) {
             (a.get("passed").asBoolean() ? passed : failed).add(a.get("name").asText());
         }
-        assertThat(passed).containsExactly("accounts", "archiving off in the copy", "not a superuser");
+        assertThat(passed)
+                .containsExactly("accounts", "archiving off in the copy", "not a superuser", "temp files capped");
         assertThat(failed)
                 .containsExactly("lost row", "password hashes", "host file", "read only", "delete", "no row", "slow");
         assertThat(last.getMessage())

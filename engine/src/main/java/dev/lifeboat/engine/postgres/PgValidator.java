@@ -522,6 +522,8 @@ public final class PgValidator {
         try (Connection c = conns.open("postgres");
                 Statement st = c.createStatement()) {
             st.execute("create role " + role + " login nosuperuser nocreatedb nocreaterole noreplication bypassrls");
+            // a sort or hash that spills may not fill the host's disk; a superuser-only setting the role cannot raise
+            st.execute("alter role " + role + " set temp_file_limit = '" + ASSERTION_TEMP_FILE_LIMIT + "'");
         }
         ProgressTracker progress = new ProgressTracker("validate", "assertions", 0, assertions.size(), listener);
         try {
@@ -627,6 +629,8 @@ public final class PgValidator {
 
     /** The longest a built-in check waits for a lock on a relation before the validation fails. */
     static final Duration CHECK_LOCK_TIMEOUT = Duration.ofMinutes(5);
+    /** Temporary files one assertion's session may write (PostgreSQL's temp_file_limit). */
+    static final String ASSERTION_TEMP_FILE_LIMIT = "1GB";
 
     /** TIDs listed per relation and check before the rest is summarised. */
     static final int TID_CAP = 10;
