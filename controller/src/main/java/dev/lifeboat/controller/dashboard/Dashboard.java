@@ -20,7 +20,7 @@ import java.util.Optional;
  * token), so the API's role checks are the only ones that decide what a caller may do.
  */
 public final class Dashboard {
-    /** What each page needs: the API's services and a JSON mapper for button bodies. */
+    /** One page: its {@code main} content inside {@link Html#page}, for a session whose role the route checked. */
     interface Page {
         String render(Context ctx, Sessions.Session session) throws Exception;
     }

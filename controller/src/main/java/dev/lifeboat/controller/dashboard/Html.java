@@ -1,6 +1,7 @@
 package dev.lifeboat.controller.dashboard;
 
 import dev.lifeboat.controller.api.Role;
+import io.javalin.http.Context;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -32,6 +33,12 @@ final class Html {
             }
         }
         return b.toString();
+    }
+
+    /** A query parameter, null when absent or blank (a filter form sends empty fields). */
+    static String param(Context ctx, String name) {
+        String v = ctx.queryParam(name);
+        return v == null || v.isBlank() ? null : v;
     }
 
     static String time(Instant t) {

@@ -17,16 +17,13 @@ final class JobsPage implements Dashboard.Page {
 
     @Override
     public String render(Context ctx, Sessions.Session session) throws Exception {
-        String database = ctx.queryParam("database");
-        String state = ctx.queryParam("state");
         String main = "<h1>Jobs</h1><div class=\"live\" data-events-after=\""
                 + s.events().latestId() + "\"></div>"
                 + JobTable.render(
-                        s.jobs().list(blank(database), blank(state), null, 100), session, json, Instant.now());
+                        s.jobs().list(Html.param(ctx, "database"), Html.param(ctx, "state"), null, 100),
+                        session,
+                        json,
+                        Instant.now());
         return Html.page("Jobs", "jobs", session, 15, main);
-    }
-
-    private static String blank(String v) {
-        return v == null || v.isBlank() ? null : v;
     }
 }

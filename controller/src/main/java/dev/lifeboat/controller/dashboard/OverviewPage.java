@@ -25,9 +25,9 @@ final class OverviewPage implements Dashboard.Page {
         Instant now = Instant.now();
         List<DatabaseStatus> all = s.status().all();
         Map<String, DrillReports.Summary> drills = s.drills().newestPerDatabase();
-        String region = blankToNull(ctx.queryParam("region"));
-        String tier = blankToNull(ctx.queryParam("tier"));
-        String state = blankToNull(ctx.queryParam("state"));
+        String region = Html.param(ctx, "region");
+        String tier = Html.param(ctx, "tier");
+        String state = Html.param(ctx, "state");
         int[] counts = new int[DatabaseState.values().length];
         TreeSet<String> regions = new TreeSet<>();
         TreeSet<String> tiers = new TreeSet<>();
@@ -153,9 +153,5 @@ final class OverviewPage implements Dashboard.Page {
                     .append("</option>");
         }
         return b.append("</select></label> ").toString();
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s;
     }
 }
