@@ -99,9 +99,15 @@ class RpoProbeTest {
                 assertThat(worst).as("RPO while archiving works").isLessThan(5.0);
 
                 // archiving breaks on purpose, commits continue: RPO grows with the wall clock
+                long failedBefore = Long.parseLong(one(pg, "select failed_count from pg_stat_archiver"));
                 exec(pg, "alter system set archive_command = 'false'", "select pg_reload_conf()");
                 Instant broken = Instant.now();
-                Thread.sleep(1500); // a push already under way may still finish
+                // a push already under way may still finish (a JVM per segment can take seconds on a loaded host);
+                // the archiver is sequential, so once it has run 'false' nothing more gets archived
+                await(
+                        "the archiver ran the broken archive_command",
+                        Duration.ofSeconds(60),
+                        () -> Long.parseLong(one(pg, "select failed_count from pg_stat_archiver")) > failedBefore);
                 long archivedEnd = archiverEnd(pg);
                 List<RpoReading> failing = watch(probe, "orders/home", Duration.ofSeconds(5));
                 System.out.printf("[rpo probe] archive_command = 'false' from %s: RPO %s s%n", broken, rpos(failing));
