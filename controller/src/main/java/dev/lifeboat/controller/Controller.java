@@ -24,6 +24,7 @@ import dev.lifeboat.controller.policy.PolicyScheduler;
 import dev.lifeboat.controller.status.AlertEvaluator;
 import dev.lifeboat.controller.status.MetricStore;
 import dev.lifeboat.controller.status.SlaStatus;
+import dev.lifeboat.controller.status.StatusGauges;
 import dev.lifeboat.security.MutualTls;
 import dev.lifeboat.security.TlsFiles;
 import io.grpc.InsecureServerCredentials;
@@ -41,7 +42,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -49,7 +49,6 @@ import java.util.Map;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Supplier;
 import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -187,9 +186,17 @@ public final class Controller implements AutoCloseable {
         closeables.add(scheduler);
         scheduler.start(agent -> agents.session(agent).isPresent());
 
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        StatusGauges gauges = new StatusGauges(registry, inventory, status, drills);
+
         evaluator.scheduleWithFixedDelay(
                 () -> {
                     evaluateSafely();
+                    try {
+                        gauges.registerNewRegions();
+                    } catch (RuntimeException e) {
+                        log.error("status gauges could not be updated", e);
+                    }
                     try {
                         scheduler.enforceWalStreams(agents);
                     } catch (RuntimeException e) {
@@ -200,41 +207,6 @@ public final class Controller implements AutoCloseable {
                 every.toMillis(),
                 TimeUnit.MILLISECONDS);
 
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        // one status computation serves the three gauges of every database in a scrape
-        Supplier<Map<String, SlaStatus.DatabaseStatus>> statusNow = new Supplier<>() {
-            private long at;
-            private Map<String, SlaStatus.DatabaseStatus> last;
-
-            @Override
-            public synchronized Map<String, SlaStatus.DatabaseStatus> get() {
-                if (last == null || System.nanoTime() - at > TimeUnit.SECONDS.toNanos(1)) {
-                    last = new HashMap<>();
-                    for (SlaStatus.DatabaseStatus st : status.all()) {
-                        last.put(st.database(), st);
-                    }
-                    at = System.nanoTime();
-                }
-                return last;
-            }
-        };
-        for (Inventory.ManagedDatabase d : inventory.databases()) {
-            Gauge.builder(
-                            "lifeboat_controller_rpo_seconds",
-                            () -> nan(statusNow.get().get(d.name()).rpoSeconds()))
-                    .tag("database", d.name())
-                    .register(registry);
-            Gauge.builder(
-                            "lifeboat_controller_rto_estimate_seconds",
-                            () -> nan(statusNow.get().get(d.name()).rto().seconds()))
-                    .tag("database", d.name())
-                    .register(registry);
-            Gauge.builder(
-                            "lifeboat_controller_compliant",
-                            () -> statusNow.get().get(d.name()).compliant() ? 1 : 0)
-                    .tag("database", d.name())
-                    .register(registry);
-        }
         Gauge.builder(
                         "lifeboat_controller_agents_connected",
                         () -> agents.list().stream()
@@ -300,10 +272,6 @@ public final class Controller implements AutoCloseable {
         } catch (RuntimeException e) {
             log.error("alert evaluation failed", e);
         }
-    }
-
-    private static double nan(Double d) {
-        return d == null ? Double.NaN : d;
     }
 
     private static List<WebhookTarget> webhooks(ControllerConfig config) {

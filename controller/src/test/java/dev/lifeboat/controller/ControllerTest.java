@@ -55,7 +55,7 @@ class ControllerTest {
                 List.of("127.0.0.1"),
                 Duration.ofDays(1),
                 pki);
-        for (String a : List.of("agent-1", "agent-2")) {
+        for (String a : List.of("agent-1", "agent-2", "agent-4")) {
             Pki.issue(pki, Pki.Role.AGENT, a, List.of(), List.of(), Duration.ofDays(1), pki);
         }
         Files.writeString(tmp.resolve("viewer.token"), "v-secret");
@@ -77,6 +77,7 @@ class ControllerTest {
                   - {name: db1, agent: agent-1, policy: fast}
                   - {name: db2, agent: agent-2, policy: LOWER}
                   - {name: db3, agent: agent-never-seen, policy: LOWER}
+                  - {name: db4, agent: agent-4, policy: fast, regions: [dr-west]}
                 """.formatted(freePort(), freePort()));
         controller = Controller.start(ControllerConfig.load(config));
     }
@@ -418,5 +419,68 @@ class ControllerTest {
             });
             assertThat(s.rto().restoreBytesPerSecond()).isEqualTo(100_000_000.0);
         }
+    }
+
+    @Test
+    void stalenessSeriesExistBeforeTheFirstBackupAndMeasurementAndFollowThem() throws Exception {
+        // before anything happened: "never" is +Inf, so a plain threshold rule fires instead of a missing series
+        assertThat(scraped("lifeboat_controller_since_last_backup_seconds", "database=\"db4\""))
+                .isEqualTo(Double.POSITIVE_INFINITY);
+        assertThat(scraped("lifeboat_controller_since_last_drill_seconds", "database=\"db4\""))
+                .isEqualTo(Double.POSITIVE_INFINITY);
+        assertThat(scraped("lifeboat_controller_wal_archive_lag_seconds", "database=\"db4\",region=\"dr-west\""))
+                .isEqualTo(Double.POSITIVE_INFINITY);
+        assertThat(scraped("lifeboat_controller_rpo_target_seconds", "database=\"db4\""))
+                .isEqualTo(60.0);
+        assertThat(scraped("lifeboat_controller_compliant", "database=\"db4\"")).isZero();
+        assertThat(scraped("lifeboat_controller_rpo_seconds", "database=\"db4\""))
+                .isNaN();
+
+        try (ScriptedAgent a = agent("agent-4").hello("agent-4", "eu-4", "db4")) {
+            a.heartbeat();
+            String backup = controller
+                    .dispatcher()
+                    .submit("db4", JobType.BACKUP_FULL, Map.of(), "test")
+                    .id();
+            a.next();
+            a.event(backup, 1, JobEvent.Kind.COMPLETED, "{\"id\":\"b4\",\"size\":1000,\"stopLsn\":\"0/3000000\"}");
+            a.metric("lifeboat_rpo_seconds", Map.of("database", "db4", "region", "eu-4"), 0);
+            a.metric("lifeboat_rpo_seconds", Map.of("database", "db4", "region", "dr-west"), 42.5);
+            // the primary region's series appears once the agent has said where it is (the evaluator adds it)
+            double primaryLag = ControlPlaneWait.until("primary region series", () -> {
+                try {
+                    double v =
+                            scraped("lifeboat_controller_wal_archive_lag_seconds", "database=\"db4\",region=\"eu-4\"");
+                    return v == 0 ? v : null;
+                } catch (Exception | AssertionError e) {
+                    return null;
+                }
+            });
+            assertThat(primaryLag).isZero();
+            assertThat(scraped("lifeboat_controller_wal_archive_lag_seconds", "database=\"db4\",region=\"dr-west\""))
+                    .isEqualTo(42.5);
+            assertThat(scraped("lifeboat_controller_since_last_backup_seconds", "database=\"db4\""))
+                    .isBetween(0.0, 30.0);
+            assertThat(scraped("lifeboat_controller_rpo_seconds", "database=\"db4\""))
+                    .isEqualTo(42.5);
+        }
+    }
+
+    /** One series' value from the controller's /metrics, as Prometheus would read it. */
+    static double scraped(String name, String labels) throws Exception {
+        String text = client("v-secret").get("metrics").asText();
+        String prefix = name + "{" + labels + ",}";
+        String prefixNoComma = name + "{" + labels + "}";
+        for (String line : text.split("\n")) {
+            if (line.startsWith(prefix + " ") || line.startsWith(prefixNoComma + " ")) {
+                String v = line.substring(line.lastIndexOf(' ') + 1);
+                return switch (v) {
+                    case "+Inf" -> Double.POSITIVE_INFINITY;
+                    case "NaN" -> Double.NaN;
+                    default -> Double.parseDouble(v);
+                };
+            }
+        }
+        throw new AssertionError("no series " + name + "{" + labels + "} in:\n" + text);
     }
 }
