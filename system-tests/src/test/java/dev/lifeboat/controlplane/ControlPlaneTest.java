@@ -10,6 +10,7 @@ import dev.lifeboat.controller.client.ControllerClient;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.TestLauncher;
+import dev.lifeboat.monitoring.MonitoringFiles;
 import dev.lifeboat.proto.v1.AgentLinkGrpc;
 import dev.lifeboat.proto.v1.AgentMessage;
 import dev.lifeboat.proto.v1.ControllerMessage;
@@ -44,6 +45,7 @@ import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -634,6 +636,57 @@ class ControlPlaneTest {
 
     @Test
     @Order(9)
+    void theShippedPrometheusRulesAndGrafanaDashboardReadSeriesTheControllerAndAgentsExport() throws Exception {
+        String controllerText = cp.client("viewer").get("metrics").asText();
+        String agentConfig = Files.readString(tmp.resolve("agent-eu.yaml"));
+        String metricsListen = agentConfig
+                .lines()
+                .filter(l -> l.startsWith("metrics-listen:"))
+                .findFirst()
+                .orElseThrow()
+                .substring("metrics-listen:".length())
+                .trim();
+        // on loopback the agent serves /metrics as plain HTTP (with TLS anywhere else)
+        HttpResponse<String> agent = HttpClient.newBuilder()
+                .connectTimeout(Duration.ofSeconds(10))
+                .build()
+                .send(
+                        HttpRequest.newBuilder(URI.create("http://" + metricsListen + "/metrics"))
+                                .timeout(Duration.ofSeconds(30))
+                                .build(),
+                        HttpResponse.BodyHandlers.ofString());
+        assertThat(agent.statusCode()).isEqualTo(200);
+        String exported = controllerText + "\n" + agent.body();
+        List<String> exprs = new ArrayList<>(MonitoringFiles.ruleExpressions());
+        exprs.addAll(MonitoringFiles.dashboardExpressions());
+        Set<String> names = MonitoringFiles.seriesNames(exprs);
+        assertThat(names).contains("lifeboat_controller_since_last_backup_seconds", "lifeboat_rpo_seconds");
+        for (String name : names) {
+            assertThat(exported.lines().anyMatch(l -> l.startsWith(name + "{") || l.startsWith(name + " ")))
+                    .as("a rule or panel reads " + name + ", which neither the controller nor an agent exports")
+                    .isTrue();
+        }
+        // after the backups and drills above, the staleness series hold real ages, not "never"
+        assertThat(sample(controllerText, "lifeboat_controller_since_last_backup_seconds{database=\"main\""))
+                .isBetween(0.0, 3600.0);
+        assertThat(sample(controllerText, "lifeboat_controller_since_last_drill_seconds{database=\"main\""))
+                .isBetween(0.0, 3600.0);
+        assertThat(sample(
+                        controllerText,
+                        "lifeboat_controller_wal_archive_lag_seconds{database=\"main\",region=\"eu-west\""))
+                .isBetween(0.0, 3600.0);
+    }
+
+    private static double sample(String text, String prefix) {
+        String line = text.lines()
+                .filter(l -> l.startsWith(prefix))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no " + prefix + "} in\n" + text));
+        return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
+    }
+
+    @Test
+    @Order(10)
     void editingOneAuditRowMakesVerifyFailAtThatRow() throws Exception {
         PgTestSupport.CliResult online = PgTestSupport.cli(
                 "audit",
