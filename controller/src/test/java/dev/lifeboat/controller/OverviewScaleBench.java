@@ -3,7 +3,9 @@ package dev.lifeboat.controller;
 import dev.lifeboat.proto.v1.ControllerMessage;
 import dev.lifeboat.proto.v1.JobEvent;
 import dev.lifeboat.proto.v1.JobType;
-import io.grpc.InsecureChannelCredentials;
+import dev.lifeboat.security.MutualTls;
+import dev.lifeboat.security.Pki;
+import dev.lifeboat.security.TlsFiles;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.CookieManager;
@@ -13,6 +15,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -25,17 +28,19 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A benchmark, not a test (its name keeps it out of the build's test run): how the dashboard's overview page and
- * /api/v1/status scale with the inventory. For each size it starts a real controller (embedded database, plain HTTP
- * and gRPC on loopback), connects simulated agents over the real agent link (ten databases each, two regions of RPO
- * readings per database), runs a full backup, a restore and a DR drill per database through the dispatcher, logs in
- * through the login form, and measures the overview's time to first byte and its size. Run it with
- * {@code bench/overview-scale.sh}.
+ * /api/v1/status scale with the inventory. For each size it starts a real controller (embedded database, HTTPS, and
+ * gRPC with mutual TLS, on loopback) and connects simulated agents over the real agent link: ten databases each, RPO
+ * readings for two regions per database. It runs a full backup, a restore and a DR drill per database through the
+ * dispatcher, logs in through the login form, and measures the overview's time to first byte and its size. Run it
+ * with {@code bench/overview-scale.sh}.
  */
 class OverviewScaleBench {
     private static final int DATABASES_PER_AGENT = 10;
 
     @TempDir
     Path tmp;
+
+    private Path pki;
 
     record Result(
             int databases, double ttfbMedianMs, double ttfbP90Ms, double fullMedianMs, long bytes, double apiMs) {}
@@ -48,6 +53,21 @@ class OverviewScaleBench {
                 .mapToInt(Integer::parseInt)
                 .toArray();
         int requests = Integer.getInteger("lifeboat.bench.requests", 30);
+        // real TLS as in production: a CA, the controller's certificate and one per simulated agent
+        pki = tmp.resolve("pki");
+        Pki.initCa(pki, "Bench CA", Duration.ofDays(2));
+        Pki.issue(
+                pki,
+                Pki.Role.CONTROLLER,
+                "controller",
+                List.of("localhost"),
+                List.of("127.0.0.1"),
+                Duration.ofDays(1),
+                pki);
+        int most = Arrays.stream(sizes).max().orElse(0);
+        for (int i = 0; i < most; i += DATABASES_PER_AGENT) {
+            Pki.issue(pki, Pki.Role.AGENT, agent(i), List.of(), List.of(), Duration.ofDays(1), pki);
+        }
         List<Result> results = new ArrayList<>();
         for (int n : sizes) {
             results.add(run(n, requests));
@@ -83,6 +103,7 @@ class OverviewScaleBench {
                 grpc-listen: 127.0.0.1:%d
                 http-listen: 127.0.0.1:%d
                 state-dir: state
+                tls: {ca: %s, cert: %s, key: %s}
                 heartbeat-interval: 5s
                 evaluate-interval: 5s
                 tokens:
@@ -90,7 +111,12 @@ class OverviewScaleBench {
                 policies:
                   bench: {tier: STANDARD, full-schedule: "off", incremental-schedule: "off", drill-schedule: "off"}
                 databases:
-                """.formatted(ControllerTest.freePort(), ControllerTest.freePort()));
+                """.formatted(
+                        ControllerTest.freePort(),
+                        ControllerTest.freePort(),
+                        pki.resolve("ca.crt"),
+                        pki.resolve("controller.crt"),
+                        pki.resolve("controller.key")));
         for (int i = 0; i < databases; i++) {
             yaml.append("  - {name: %s, agent: %s, policy: bench, regions: [dr]}\n".formatted(db(i), agent(i)));
         }
@@ -103,7 +129,9 @@ class OverviewScaleBench {
                 for (int i = a * DATABASES_PER_AGENT; i < Math.min(databases, (a + 1) * DATABASES_PER_AGENT); i++) {
                     dbs.add(db(i));
                 }
-                ScriptedAgent s = new ScriptedAgent(controller.grpcPort(), InsecureChannelCredentials.create())
+                ScriptedAgent s = new ScriptedAgent(
+                                controller.grpcPort(),
+                                MutualTls.channelCredentials(TlsFiles.inDir(pki, agent(a * DATABASES_PER_AGENT))))
                         .hello(agent(a * DATABASES_PER_AGENT), "eu", dbs.toArray(String[]::new));
                 s.heartbeat();
                 for (int k = 0; k < dbs.size(); k++) {
@@ -142,9 +170,11 @@ class OverviewScaleBench {
                 s.heartbeat();
             }
 
-            String base = "http://127.0.0.1:" + controller.httpPort();
-            HttpClient http =
-                    HttpClient.newBuilder().cookieHandler(new CookieManager()).build();
+            String base = "https://127.0.0.1:" + controller.httpPort();
+            HttpClient http = HttpClient.newBuilder()
+                    .sslContext(MutualTls.trustingSslContext(pki.resolve("ca.crt")))
+                    .cookieHandler(new CookieManager())
+                    .build();
             HttpResponse<Void> login = http.send(
                     HttpRequest.newBuilder(URI.create(base + "/ui/login"))
                             .header("Content-Type", "application/x-www-form-urlencoded")

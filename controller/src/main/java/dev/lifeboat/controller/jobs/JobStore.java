@@ -14,6 +14,7 @@ import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -319,6 +320,23 @@ public final class JobStore {
     /** The newest ended jobs (completed, failed or cancelled) of these types, newest first, at most {@code limit}. */
     public List<JobRecord> ended(String database, List<String> types, int limit) {
         return newest(database, types, "ended_at IS NOT NULL", limit);
+    }
+
+    /**
+     * For every database at once: its newest jobs of these types meeting {@code completedOnly} (else: ended), newest
+     * first, at most {@code limit} each. One query instead of one per database (the overview reads all of them).
+     */
+    public Map<String, List<JobRecord>> newestPerDatabase(List<String> types, boolean completedOnly, int limit) {
+        String sql = "SELECT * FROM (SELECT j.*, ROW_NUMBER() OVER (PARTITION BY database_name ORDER BY ended_at DESC)"
+                + " AS newness FROM jobs j WHERE "
+                + (completedOnly ? "state = 'COMPLETED'" : "ended_at IS NOT NULL")
+                + " AND type IN (" + String.join(", ", Collections.nCopies(types.size(), "?"))
+                + ")) t WHERE newness <= " + Math.max(1, limit) + " ORDER BY database_name, newness";
+        Map<String, List<JobRecord>> out = new HashMap<>();
+        for (JobRecord j : query(sql, types)) {
+            out.computeIfAbsent(j.database(), k -> new ArrayList<>()).add(j);
+        }
+        return out;
     }
 
     /** The newest ended job of these types for a database. */

@@ -14,6 +14,7 @@ public final class MetricStore {
     public record Sample(String agentId, String name, Map<String, String> labels, double value, Instant at) {}
 
     private final Map<String, Map<String, Sample>> byAgent = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, Sample>> byDatabase = new ConcurrentHashMap<>();
 
     public void put(String agentId, List<MetricSample> samples) {
         Map<String, Sample> m = byAgent.computeIfAbsent(agentId, k -> new ConcurrentHashMap<>());
@@ -23,15 +24,26 @@ public final class MetricStore {
             Instant at = s.hasAt()
                     ? Instant.ofEpochSecond(s.getAt().getSeconds(), s.getAt().getNanos())
                     : Instant.now();
-            m.put(name + labels, new Sample(agentId, name, labels, s.getValue(), at));
+            Sample sample = new Sample(agentId, name, labels, s.getValue(), at);
+            m.put(name + labels, sample);
+            String database = labels.get("database");
+            if (database != null) {
+                byDatabase
+                        .computeIfAbsent(database, k -> new ConcurrentHashMap<>())
+                        .put(agentId + name + labels, sample);
+            }
         }
     }
 
     /** Samples of one metric whose labels include every given label. */
     public List<Sample> find(String name, Map<String, String> labels) {
+        // most lookups name a database: only its samples are looked at (the overview asks for every database)
+        String database = labels.get("database");
+        List<Map<String, Sample>> scopes =
+                database != null ? List.of(byDatabase.getOrDefault(database, Map.of())) : List.copyOf(byAgent.values());
         List<Sample> out = new ArrayList<>();
-        for (Map<String, Sample> m : byAgent.values()) {
-            for (Sample s : m.values()) {
+        for (Map<String, Sample> scope : scopes) {
+            for (Sample s : scope.values()) {
                 if (s.name().equals(name) && s.labels().entrySet().containsAll(labels.entrySet())) {
                     out.add(s);
                 }

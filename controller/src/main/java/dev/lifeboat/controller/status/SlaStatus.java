@@ -71,20 +71,54 @@ public final class SlaStatus {
         this.metrics = metrics;
     }
 
+    /** The jobs a status reads: a database's newest completed backup, and its newest restores and drills. */
+    private interface JobHistory {
+        Optional<JobRecord> lastBackup(String database);
+
+        List<JobRecord> restoresAndDrills(String database);
+    }
+
+    private static final List<String> THROUGHPUT_TYPES = List.of("DR_DRILL", "RESTORE", "RESTORE_PITR");
+    private static final int THROUGHPUT_JOBS = 20;
+
     public List<DatabaseStatus> all() {
         List<AgentRegistry.AgentInfo> known = agents.list(); // once for all databases
+        // two queries for all databases, not two per database: the overview and the scrape read every one
+        Map<String, List<JobRecord>> backups = jobs.newestPerDatabase(BACKUP_TYPES, true, 1);
+        Map<String, List<JobRecord>> restores = jobs.newestPerDatabase(THROUGHPUT_TYPES, false, THROUGHPUT_JOBS);
+        JobHistory history = new JobHistory() {
+            @Override
+            public Optional<JobRecord> lastBackup(String database) {
+                return backups.getOrDefault(database, List.of()).stream().findFirst();
+            }
+
+            @Override
+            public List<JobRecord> restoresAndDrills(String database) {
+                return restores.getOrDefault(database, List.of());
+            }
+        };
         List<DatabaseStatus> out = new ArrayList<>();
         for (ManagedDatabase db : inventory.databases()) {
-            out.add(of(db, known));
+            out.add(of(db, known, history));
         }
         return out;
     }
 
     public DatabaseStatus of(String database) {
-        return of(inventory.require(database), agents.list());
+        return of(inventory.require(database), agents.list(), new JobHistory() {
+            @Override
+            public Optional<JobRecord> lastBackup(String name) {
+                return jobs.latestCompleted(name, BACKUP_TYPES);
+            }
+
+            @Override
+            public List<JobRecord> restoresAndDrills(String name) {
+                return jobs.ended(name, THROUGHPUT_TYPES, THROUGHPUT_JOBS);
+            }
+        });
     }
 
-    private DatabaseStatus of(ManagedDatabase db, List<AgentRegistry.AgentInfo> known) {
+    private DatabaseStatus of(ManagedDatabase db, List<AgentRegistry.AgentInfo> known, JobHistory history) {
         Instant now = Instant.now();
         List<String> problems = new ArrayList<>();
         Optional<AgentRegistry.AgentInfo> agent =
@@ -133,8 +167,8 @@ public final class SlaStatus {
             problems.add("no RPO measured yet");
         }
 
-        Optional<JobRecord> lastBackup = jobs.latestCompleted(db.name(), BACKUP_TYPES);
-        RtoEstimate rto = rto(db, lastBackup, primaryRegion, problems);
+        Optional<JobRecord> lastBackup = history.lastBackup(db.name());
+        RtoEstimate rto = rto(db, lastBackup, history.restoresAndDrills(db.name()), primaryRegion, problems);
         boolean rtoMet =
                 rto.seconds() != null && rto.seconds() <= db.policy().rto().toSeconds();
         if (rto.seconds() != null && !rtoMet) {
@@ -166,7 +200,11 @@ public final class SlaStatus {
     }
 
     private RtoEstimate rto(
-            ManagedDatabase db, Optional<JobRecord> lastBackup, String primaryRegion, List<String> problems) {
+            ManagedDatabase db,
+            Optional<JobRecord> lastBackup,
+            List<JobRecord> restoresAndDrills,
+            String primaryRegion,
+            List<String> problems) {
         if (lastBackup.isEmpty()) {
             problems.add("no completed backup");
             return new RtoEstimate(null, null, null, null, null, null, null);
@@ -174,7 +212,7 @@ public final class SlaStatus {
         Long restoreBytes = longField(lastBackup.get().resultJson(), "size");
         // the newest drill or restore that measured its throughput (a restore of a single file may not have); a drill
         // that failed its objectives or validation still measured them, and a slow one matters most
-        Optional<JobRecord> drill = jobs.ended(db.name(), List.of("DR_DRILL", "RESTORE", "RESTORE_PITR"), 20).stream()
+        Optional<JobRecord> drill = restoresAndDrills.stream()
                 .filter(j -> longField(j.resultJson(), "restore_bytes") != null
                         && doubleField(j.resultJson(), "restore_seconds") != null)
                 .findFirst();
