@@ -71,13 +71,6 @@ public final class SlaStatus {
         this.metrics = metrics;
     }
 
-    /** The jobs a status reads: a database's newest completed backup, and its newest restores and drills. */
-    private interface JobHistory {
-        Optional<JobRecord> lastBackup(String database);
-
-        List<JobRecord> restoresAndDrills(String database);
-    }
-
     private static final List<String> THROUGHPUT_TYPES = List.of("DR_DRILL", "RESTORE", "RESTORE_PITR");
     private static final int THROUGHPUT_JOBS = 20;
 
@@ -86,39 +79,31 @@ public final class SlaStatus {
         // two queries for all databases, not two per database: the overview and the scrape read every one
         Map<String, List<JobRecord>> backups = jobs.newestPerDatabase(BACKUP_TYPES, true, 1);
         Map<String, List<JobRecord>> restores = jobs.newestPerDatabase(THROUGHPUT_TYPES, false, THROUGHPUT_JOBS);
-        JobHistory history = new JobHistory() {
-            @Override
-            public Optional<JobRecord> lastBackup(String database) {
-                return backups.getOrDefault(database, List.of()).stream().findFirst();
-            }
-
-            @Override
-            public List<JobRecord> restoresAndDrills(String database) {
-                return restores.getOrDefault(database, List.of());
-            }
-        };
         List<DatabaseStatus> out = new ArrayList<>();
         for (ManagedDatabase db : inventory.databases()) {
-            out.add(of(db, known, history));
+            out.add(of(
+                    db,
+                    known,
+                    backups.getOrDefault(db.name(), List.of()).stream().findFirst(),
+                    restores.getOrDefault(db.name(), List.of())));
         }
         return out;
     }
 
     public DatabaseStatus of(String database) {
-        return of(inventory.require(database), agents.list(), new JobHistory() {
-            @Override
-            public Optional<JobRecord> lastBackup(String name) {
-                return jobs.latestCompleted(name, BACKUP_TYPES);
-            }
-
-            @Override
-            public List<JobRecord> restoresAndDrills(String name) {
-                return jobs.ended(name, THROUGHPUT_TYPES, THROUGHPUT_JOBS);
-            }
-        });
+        return of(
+                inventory.require(database),
+                agents.list(),
+                jobs.latestCompleted(database, BACKUP_TYPES),
+                jobs.ended(database, THROUGHPUT_TYPES, THROUGHPUT_JOBS));
     }
 
-    private DatabaseStatus of(ManagedDatabase db, List<AgentRegistry.AgentInfo> known, JobHistory history) {
+    /** {@code lastBackup}: the newest completed backup; {@code restoresAndDrills}: the newest ended ones. */
+    private DatabaseStatus of(
+            ManagedDatabase db,
+            List<AgentRegistry.AgentInfo> known,
+            Optional<JobRecord> lastBackup,
+            List<JobRecord> restoresAndDrills) {
         Instant now = Instant.now();
         List<String> problems = new ArrayList<>();
         Optional<AgentRegistry.AgentInfo> agent =
@@ -167,8 +152,7 @@ public final class SlaStatus {
             problems.add("no RPO measured yet");
         }
 
-        Optional<JobRecord> lastBackup = history.lastBackup(db.name());
-        RtoEstimate rto = rto(db, lastBackup, history.restoresAndDrills(db.name()), primaryRegion, problems);
+        RtoEstimate rto = rto(db, lastBackup, restoresAndDrills, primaryRegion, problems);
         boolean rtoMet =
                 rto.seconds() != null && rto.seconds() <= db.policy().rto().toSeconds();
         if (rto.seconds() != null && !rtoMet) {

@@ -69,6 +69,7 @@ public final class StatusGauges {
                     })
                     .description("Seconds since the newest DR drill report was kept (+Inf: never)")
                     .tag("database", db)
+                    .strongReference(true) // the registry alone holds this object: keep it from being collected
                     .register(registry);
             for (String region : d.regions()) {
                 registerRegion(db, region);
@@ -105,6 +106,7 @@ public final class StatusGauges {
                 .description("Age of the oldest commit not yet durable in the region (0: caught up; +Inf: never"
                         + " measured); aged by the wall clock when the agent stops reporting")
                 .tags("database", database, "region", region)
+                .strongReference(true)
                 .register(registry);
     }
 
@@ -115,6 +117,7 @@ public final class StatusGauges {
                 })
                 .description(help)
                 .tag("database", database)
+                .strongReference(true)
                 .register(registry);
     }
 
