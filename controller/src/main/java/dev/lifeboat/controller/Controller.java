@@ -23,6 +23,7 @@ import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.PolicyScheduler;
 import dev.lifeboat.controller.status.AlertEvaluator;
 import dev.lifeboat.controller.status.MetricStore;
+import dev.lifeboat.controller.status.RpoHistory;
 import dev.lifeboat.controller.status.SlaStatus;
 import dev.lifeboat.controller.status.StatusGauges;
 import dev.lifeboat.security.MutualTls;
@@ -41,11 +42,13 @@ import java.net.http.HttpClient;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -189,9 +192,10 @@ public final class Controller implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         StatusGauges gauges = new StatusGauges(registry, inventory, status, drills);
 
+        RpoHistory history = new RpoHistory(ControllerConfig.durationOf("history-step", config.historyStep));
         evaluator.scheduleWithFixedDelay(
                 () -> {
-                    evaluateSafely();
+                    evaluateSafely().ifPresent(all -> history.record(all, Instant.now()));
                     try {
                         gauges.registerNewRegions();
                     } catch (RuntimeException e) {
@@ -231,6 +235,7 @@ public final class Controller implements AutoCloseable {
                                 audit,
                                 scheduler,
                                 drills,
+                                history,
                                 registry),
                         new Tokens(config.tokens),
                         JSON,
@@ -266,11 +271,13 @@ public final class Controller implements AutoCloseable {
         }
     }
 
-    private void evaluateSafely() {
+    /** The status the pass judged, or nothing when it failed (logged). */
+    private Optional<List<SlaStatus.DatabaseStatus>> evaluateSafely() {
         try {
-            alerts.evaluate();
+            return Optional.of(alerts.evaluate());
         } catch (RuntimeException e) {
             log.error("alert evaluation failed", e);
+            return Optional.empty();
         }
     }
 

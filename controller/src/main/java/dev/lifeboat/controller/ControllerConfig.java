@@ -42,6 +42,8 @@ public final class ControllerConfig {
     public String heartbeatInterval = "5s";
     /** How often RPO/RTO and alert conditions are evaluated. */
     public String evaluateInterval = "5s";
+    /** One point of the dashboard's RPO and lag charts per this step (720 kept: 12 hours at the default). */
+    public String historyStep = "1m";
 
     public List<Token> tokens = new ArrayList<>();
     public List<Webhook> webhooks = new ArrayList<>();
@@ -191,6 +193,9 @@ public final class ControllerConfig {
         }
         if (durationOf("evaluate-interval", evaluateInterval).toMillis() < 100) {
             throw new IllegalArgumentException("evaluate-interval must be at least 100ms");
+        }
+        if (durationOf("history-step", historyStep).toMillis() < 1000) {
+            throw new IllegalArgumentException("history-step must be at least 1s");
         }
         if (auditKeyFile != null) {
             auditKeyFile = baseDir.resolve(auditKeyFile).toString();

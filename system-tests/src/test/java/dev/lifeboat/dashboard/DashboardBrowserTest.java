@@ -47,7 +47,9 @@ class DashboardBrowserTest {
     void start() throws Exception {
         // scale 100 (~1.5 GB): the copy phase of a full backup (progress counts bytes read, one event per second)
         // lasts several seconds even on a fast, idle machine
-        sandbox = SandboxProcess.start(DB, Integer.getInteger("dashboard.scale", 100), "20s", Map.of());
+        // dr is replicated continuously and counts for the RPO, so the Regions page has a replica to show
+        sandbox =
+                SandboxProcess.start(DB, Integer.getInteger("dashboard.scale", 100), "20s", Map.of(), "--replicate-dr");
         System.setProperty("webdriver.chrome.driver", System.getProperty("chromedriver", "/usr/bin/chromedriver"));
         ChromeOptions o = new ChromeOptions();
         o.setBinary(System.getProperty("chromium", "/usr/bin/chromium"));
@@ -97,7 +99,33 @@ class DashboardBrowserTest {
         assertThat(row.getAttribute("data-state")).isEqualTo(expectedState(st));
         shot("overview");
 
-        for (String page : List.of("/ui/overview", "/ui/databases/" + DB, "/ui/jobs", "/ui/alerts")) {
+        browser.get(sandbox.url() + "/ui/regions");
+        st = sandbox.get("api/v1/status/" + DB, "viewer");
+        assertThat(st.path("regions")).hasSize(2);
+        for (JsonNode r : st.path("regions")) {
+            String region = r.path("region").asText();
+            WebElement summary =
+                    browser.findElement(By.cssSelector("table.region-summary tr[data-region=" + region + "]"));
+            assertThat(cell(summary, "databases").getText()).isEqualTo("1");
+            WebElement dbRow = browser.findElement(
+                    By.cssSelector("section[data-region=" + region + "] tr[data-database=" + DB + "]"));
+            assertThat(Double.parseDouble(cell(dbRow, "rpo").getAttribute("data-value")))
+                    .as("RPO in %s", region)
+                    .isCloseTo(r.path("rpoSeconds").asDouble(), Offset.offset(10.0));
+            // the lag is WAL bytes, moving with every write: both readings are numbers, a few writes apart
+            assertThat(cell(dbRow, "lag").getAttribute("data-value"))
+                    .as("lag in %s", region)
+                    .matches("\\d+");
+            assertThat(r.path("lagBytes").isNumber())
+                    .as("API lag in %s", region)
+                    .isTrue();
+            assertThat(Long.parseLong(cell(dbRow, "lag").getAttribute("data-value")))
+                    .isCloseTo(r.path("lagBytes").asLong(), Offset.offset(64L << 20));
+        }
+        assertThat(browser.findElements(By.cssSelector("svg[data-chart=rpo-dr] path.series")))
+                .hasSize(1);
+
+        for (String page : List.of("/ui/overview", "/ui/regions", "/ui/databases/" + DB, "/ui/jobs", "/ui/alerts")) {
             browser.get(sandbox.url() + page);
             assertThat(browser.findElements(By.cssSelector("main#content")))
                     .as(page)
@@ -228,6 +256,67 @@ class DashboardBrowserTest {
                 .contains("ui.login")
                 .contains("alert.acknowledged");
         shot("audit");
+    }
+
+    @Test
+    @Order(5)
+    void aPausedRegionShowsOnTheRegionsPageAndADrillsPhasesAreDrawn() throws Exception {
+        login("operator");
+        browser.get(sandbox.url() + "/ui/databases/" + DB);
+        WebElement dr = browser.findElement(By.cssSelector("table.regions tr[data-region=dr]"));
+        dr.findElements(By.cssSelector("button.action")).stream()
+                .filter(b -> b.getText().equals("Pause"))
+                .findFirst()
+                .orElseThrow()
+                .click();
+        waitFor(Duration.ofSeconds(30), () -> text("#notice").contains("job "));
+        String pause = text("#notice").replaceAll(".*job (\\S+).*", "$1");
+        assertThat(waitForJob(pause, Duration.ofMinutes(1)).path("state").asText())
+                .isEqualTo("COMPLETED");
+        browser.get(sandbox.url() + "/ui/regions");
+        waitFor(Duration.ofSeconds(30), () -> {
+            browser.navigate().refresh();
+            return browser.findElement(By.cssSelector("section[data-region=dr] tr[data-database=" + DB + "]"))
+                    .getAttribute("data-state")
+                    .equals("paused");
+        });
+        assertThat(cell(browser.findElement(By.cssSelector("table.region-summary tr[data-region=dr]")), "paused")
+                        .getText())
+                .isEqualTo("1");
+        // the charts have history by now (one point per 5 s step since the sandbox started)
+        assertThat(Integer.parseInt(browser.findElement(By.cssSelector("svg[data-chart=rpo-dr]"))
+                        .getAttribute("data-points")))
+                .isGreaterThan(2);
+        shot("regions");
+
+        // a drill's phases: the bars carry the report's own numbers
+        browser.get(sandbox.url() + "/ui/databases/" + DB);
+        button("Drill now").click();
+        waitFor(Duration.ofSeconds(30), () -> text("#notice").contains("job "));
+        String drill = text("#notice").replaceAll(".*job (\\S+).*", "$1");
+        waitForJob(drill, Duration.ofMinutes(15));
+        // the controller keeps the report just after the job ends
+        waitFor(Duration.ofSeconds(30), () -> sandbox.get("api/v1/drills/" + drill, "viewer") != null);
+        JsonNode report = sandbox.get("api/v1/drills/" + drill, "viewer");
+        JsonNode rto = report.path("report").path("result").path("rto");
+        assertThat(rto.path("seconds").isNumber()).as("drill report %s", report).isTrue();
+        browser.get(sandbox.url() + "/ui/databases/" + DB);
+        WebElement bar = browser.findElement(By.cssSelector("svg[data-chart=drill-phases] g[data-bar]"));
+        for (String[] part : new String[][] {
+            {"fetch", "fetch_seconds"}, {"WAL replay", "wal_replay_seconds"}, {"validation", "validation_seconds"}
+        }) {
+            assertThat(Double.parseDouble(bar.findElement(By.cssSelector("rect[data-part='" + part[0] + "']"))
+                            .getAttribute("data-value")))
+                    .as(part[0])
+                    .isCloseTo(rto.path(part[1]).asDouble(), Offset.offset(0.001));
+        }
+        WebElement row = browser.findElement(By.cssSelector("table.drills tr[data-drill='" + drill + "']"));
+        assertThat(Double.parseDouble(cell(row, "rto").getAttribute("data-value")))
+                .isCloseTo(rto.path("seconds").asDouble(), Offset.offset(0.001));
+        assertThat(browser.findElements(By.cssSelector("svg[data-chart=rpo-history] path.series")))
+                .hasSize(2);
+        js("document.querySelector('svg[data-chart=drill-phases]').scrollIntoView({block: 'center'});");
+        shot("database-drill");
     }
 
     private void login(String role) throws Exception {

@@ -33,7 +33,9 @@ final class SandboxProcess implements AutoCloseable {
         this.about = about;
     }
 
-    static SandboxProcess start(String database, int scale, String rpo, Map<String, String> env) throws Exception {
+    /** {@code options}: more of the sandbox command's options, e.g. {@code --replicate-dr}. */
+    static SandboxProcess start(String database, int scale, String rpo, Map<String, String> env, String... options)
+            throws Exception {
         Path home = Path.of(System.getProperty("lifeboat.home", "../dist/target/lifeboat-0.1.0-SNAPSHOT"));
         Path launcher = home.resolve("bin/lifeboat");
         if (!Files.isExecutable(launcher)) {
@@ -41,17 +43,19 @@ final class SandboxProcess implements AutoCloseable {
         }
         Path dir = Files.createTempDirectory("lifeboat-dashboard-sandbox-");
         Path work = dir.resolve("sandbox");
-        ProcessBuilder pb = new ProcessBuilder(List.of(
-                        launcher.toString(),
-                        "sandbox",
-                        "--dir",
-                        work.toString(),
-                        "--database",
-                        database,
-                        "--scale",
-                        Integer.toString(scale),
-                        "--rpo",
-                        rpo))
+        List<String> command = new ArrayList<>(List.of(
+                launcher.toString(),
+                "sandbox",
+                "--dir",
+                work.toString(),
+                "--database",
+                database,
+                "--scale",
+                Integer.toString(scale),
+                "--rpo",
+                rpo));
+        command.addAll(List.of(options));
+        ProcessBuilder pb = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(dir.resolve("sandbox.log").toFile());
         pb.environment().putAll(env);

@@ -17,6 +17,7 @@ import dev.lifeboat.controller.jobs.JobStore;
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.PolicyScheduler;
 import dev.lifeboat.controller.status.AlertEvaluator;
+import dev.lifeboat.controller.status.RpoHistory;
 import dev.lifeboat.controller.status.SlaStatus;
 import dev.lifeboat.proto.v1.JobType;
 import io.javalin.Javalin;
@@ -66,6 +67,7 @@ public final class RestApi implements AutoCloseable {
             Auditor audit,
             PolicyScheduler scheduler,
             DrillReports drills,
+            RpoHistory history,
             PrometheusMeterRegistry metrics) {}
 
     private static final Logger log = LoggerFactory.getLogger(RestApi.class);

@@ -49,6 +49,7 @@ public final class Dashboard {
         r.post("/ui/logout", this::logout);
         r.get("/ui/assets/{name}", this::asset);
         page(r, "/ui/overview", Role.VIEWER, new OverviewPage(s));
+        page(r, "/ui/regions", Role.VIEWER, new RegionsPage(s));
         page(r, "/ui/databases/{database}", Role.VIEWER, new DatabasePage(s, JSON));
         page(r, "/ui/jobs", Role.VIEWER, new JobsPage(s, JSON));
         page(r, "/ui/alerts", Role.VIEWER, new AlertsPage(s, JSON));

@@ -1,15 +1,19 @@
 package dev.lifeboat.controller.dashboard;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.api.RestApi;
 import dev.lifeboat.controller.api.Role;
 import dev.lifeboat.controller.drills.DrillReports;
+import dev.lifeboat.controller.status.RpoHistory;
 import dev.lifeboat.controller.status.SlaStatus.DatabaseStatus;
 import dev.lifeboat.controller.status.SlaStatus.RegionRpo;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /** One database: its objectives per region, the RTO estimate's inputs, its jobs and drills, and what to do now. */
@@ -61,8 +65,11 @@ final class DatabasePage implements Dashboard.Page {
                     .append("</div>");
         }
         b.append("<h2>RPO per region</h2><table class=\"regions\"><thead><tr><th>Region</th><th>RPO</th>"
-                + "<th>Target</th><th>Measured</th><th></th></tr></thead><tbody>");
+                + "<th>Target</th><th>WAL lag</th><th>Measured</th><th>Replication</th><th></th></tr></thead><tbody>");
+        Map<String, ReplicationStates.State> replication =
+                ReplicationStates.of(s.jobs().ended(name, List.of("REPLICATE"), 20));
         for (RegionRpo r : st.regions()) {
+            ReplicationStates.State rep = replication.get(r.region());
             b.append("<tr data-region=\"")
                     .append(Html.esc(r.region()))
                     .append("\" class=\"")
@@ -76,9 +83,15 @@ final class DatabasePage implements Dashboard.Page {
                     .append(Html.seconds(r.rpoSeconds()))
                     .append("</td><td>")
                     .append(Html.seconds((double) st.rpoTargetSeconds()))
+                    .append("</td><td data-field=\"lag\" data-value=\"")
+                    .append(r.lagBytes() == null ? "" : r.lagBytes())
+                    .append("\">")
+                    .append(Html.bytes(r.lagBytes()))
                     .append("</td><td>")
                     .append(r.measuredAt() == null ? "never" : Html.age(r.measuredAt(), now))
                     .append(r.stale() ? " (stale)" : "")
+                    .append("</td><td data-field=\"replication\">")
+                    .append(r.primary() ? "—" : rep == null ? ReplicationStates.NONE : Html.esc(rep.describe(now)))
                     .append("</td><td>");
             if (!r.primary() && session.caller().role().allows(Role.OPERATOR)) {
                 b.append(job("Pause", name, "REPLICATE", Map.of("region", r.region(), "control", "pause")))
@@ -86,7 +99,9 @@ final class DatabasePage implements Dashboard.Page {
             }
             b.append("</td></tr>");
         }
-        b.append("</tbody></table><h2>RTO estimate</h2><p data-field=\"rto\" data-value=\"")
+        b.append("</tbody></table>");
+        rpoHistory(b, name, st, now);
+        b.append("<h2>RTO estimate</h2><p data-field=\"rto\" data-value=\"")
                 .append(Html.raw(st.rto().seconds()))
                 .append("\">")
                 .append(Html.seconds(st.rto().seconds()))
@@ -112,28 +127,99 @@ final class DatabasePage implements Dashboard.Page {
             st.problems().forEach(p -> b.append("<li>").append(Html.esc(p)).append("</li>"));
             b.append("</ul>");
         }
-        b.append("<h2>Drills</h2><table class=\"drills\"><thead><tr><th>Drill</th><th>Outcome</th><th>When</th>"
-                + "<th>Report</th></tr></thead><tbody>");
-        for (DrillReports.Summary d : s.drills().list(name, 10)) {
-            b.append("<tr data-drill=\"")
-                    .append(Html.esc(d.id()))
-                    .append("\" class=\"")
-                    .append("PASSED".equals(d.outcome()) ? "ok" : "breach")
-                    .append("\"><td>")
-                    .append(Html.esc(d.id()))
-                    .append("</td><td>")
-                    .append(Html.esc(d.outcome()))
-                    .append("</td><td>")
-                    .append(Html.age(d.createdAt(), now))
-                    .append("</td><td><a href=\"/api/v1/drills/")
-                    .append(Html.esc(d.id()))
-                    .append("/report.html\">report</a></td></tr>");
-        }
-        b.append("</tbody></table><h2>Jobs</h2><div class=\"live\" data-events-after=\"")
+        drills(b, name, st);
+        b.append("<h2>Jobs</h2><div class=\"live\" data-events-after=\"")
                 .append(s.events().latestId())
                 .append("\"></div>")
                 .append(JobTable.render(s.jobs().list(name, null, null, 20), session, json, now));
         return Html.page(name, "overview", session, 10, b.toString());
+    }
+
+    private void rpoHistory(StringBuilder b, String name, DatabaseStatus st, Instant now) {
+        Map<String, List<RpoHistory.Point>> history = s.history().of(name, now);
+        if (history.isEmpty()) {
+            return;
+        }
+        List<Instant> times = history.values().iterator().next().stream()
+                .map(RpoHistory.Point::at)
+                .toList();
+        List<SvgChart.Line> lines = new ArrayList<>();
+        int colour = 0;
+        for (var e : history.entrySet()) {
+            lines.add(new SvgChart.Line(
+                    e.getKey(),
+                    "s" + (colour++ % 4),
+                    e.getValue().stream()
+                            .mapToDouble(RpoHistory.Point::rpoSeconds)
+                            .toArray()));
+        }
+        b.append("<h2>RPO history</h2>")
+                .append(SvgChart.lines("rpo-history", times, lines, (double) st.rpoTargetSeconds(), Html::seconds));
+    }
+
+    /** The newest drills: outcome, measured RTO and RPO, and the RTO's phases as bars against the target. */
+    private void drills(StringBuilder b, String name, DatabaseStatus st) {
+        Instant now = Instant.now();
+        List<Map.Entry<DrillReports.Summary, JsonNode>> drills = s.drills().recentReports(name, 10);
+        b.append("<h2>Drills</h2>");
+        List<SvgChart.Bar> bars = new ArrayList<>();
+        for (var d : drills) {
+            JsonNode rto = d.getValue().path("result").path("rto");
+            if (rto.has("seconds")) {
+                bars.add(new SvgChart.Bar(
+                        d.getKey().id().substring(0, Math.min(8, d.getKey().id().length())) + " "
+                                + Html.age(d.getKey().createdAt(), now),
+                        new double[] {
+                            rto.path("fetch_seconds").asDouble(),
+                            rto.path("wal_replay_seconds").asDouble(),
+                            rto.path("validation_seconds").asDouble()
+                        }));
+            }
+        }
+        b.append(SvgChart.bars(
+                "drill-phases",
+                List.of("fetch", "WAL replay", "validation"),
+                List.of("s0", "s1", "s2"),
+                bars,
+                (double) st.rtoTargetSeconds(),
+                Html::seconds));
+        b.append("<table class=\"drills\"><thead><tr><th>Drill</th><th>Outcome</th><th>When</th><th>RTO</th>"
+                + "<th>RPO</th><th>Report</th></tr></thead><tbody>");
+        for (var d : drills) {
+            DrillReports.Summary sum = d.getKey();
+            JsonNode result = d.getValue().path("result");
+            b.append("<tr data-drill=\"")
+                    .append(Html.esc(sum.id()))
+                    .append("\" class=\"")
+                    .append("PASSED".equals(sum.outcome()) ? "ok" : "breach")
+                    .append("\"><td>")
+                    .append(Html.esc(sum.id()))
+                    .append("</td><td>")
+                    .append(Html.esc(sum.outcome()))
+                    .append("</td><td>")
+                    .append(Html.age(sum.createdAt(), now))
+                    .append("</td><td data-field=\"rto\" data-value=\"")
+                    .append(number(result.path("rto").path("seconds")))
+                    .append("\">")
+                    .append(seconds(result.path("rto").path("seconds")))
+                    .append("</td><td data-field=\"rpo\">")
+                    .append(
+                            result.path("rpo").path("measured").asBoolean(false)
+                                    ? seconds(result.path("rpo").path("seconds"))
+                                    : "not measured")
+                    .append("</td><td><a href=\"/api/v1/drills/")
+                    .append(Html.esc(sum.id()))
+                    .append("/report.html\">report</a></td></tr>");
+        }
+        b.append("</tbody></table>");
+    }
+
+    private static String number(JsonNode n) {
+        return n.isNumber() ? Html.raw(n.asDouble()) : "";
+    }
+
+    private static String seconds(JsonNode n) {
+        return n.isNumber() ? Html.seconds(n.asDouble()) : "—";
     }
 
     private String job(String label, String database, String type, Map<String, String> params) throws Exception {

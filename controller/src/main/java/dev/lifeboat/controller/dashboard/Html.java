@@ -103,9 +103,13 @@ final class Html {
                 .append("<script src=\"/ui/assets/app.js\" defer></script></head>\n<body data-role=\"")
                 .append(role.name().toLowerCase(Locale.ROOT))
                 .append("\"><header><a class=\"brand\" href=\"/ui/overview\">Lifeboat</a><nav>");
-        for (String[] item :
-                new String[][] {{"overview", "Overview"}, {"jobs", "Jobs"}, {"alerts", "Alerts"}, {"audit", "Audit log"}
-                }) {
+        for (String[] item : new String[][] {
+            {"overview", "Overview"},
+            {"regions", "Regions"},
+            {"jobs", "Jobs"},
+            {"alerts", "Alerts"},
+            {"audit", "Audit log"}
+        }) {
             if (item[0].equals("audit") && !role.allows(Role.ADMIN)) {
                 continue;
             }

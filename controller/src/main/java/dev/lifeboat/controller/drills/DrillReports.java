@@ -154,6 +154,25 @@ public final class DrillReports {
         }
     }
 
+    /** A database's newest reports with their bodies (the database page draws their phases), newest first. */
+    public List<Map.Entry<Summary, JsonNode>> recentReports(String database, int limit) {
+        String sql = "SELECT job_id, database_name, outcome, created_at, sha256, report FROM drill_reports"
+                + " WHERE database_name = ? ORDER BY created_at DESC LIMIT " + Math.max(1, Math.min(100, limit));
+        try (Connection c = ds.getConnection();
+                PreparedStatement ps = c.prepareStatement(sql)) {
+            ps.setString(1, database);
+            List<Map.Entry<Summary, JsonNode>> out = new ArrayList<>();
+            try (ResultSet rs = ps.executeQuery()) {
+                while (rs.next()) {
+                    out.add(Map.entry(summary(rs), parse(rs.getString(6))));
+                }
+            }
+            return out;
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot list drill reports: " + e.getMessage(), e);
+        }
+    }
+
     /** Each database's newest drill report, in one query (the overview shows it for every database). */
     public Map<String, Summary> newestPerDatabase() {
         String sql = "SELECT job_id, database_name, outcome, created_at, sha256 FROM drill_reports d WHERE created_at ="

@@ -77,11 +77,15 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
         this.sink = sink;
     }
 
-    /** One pass over every database; conditions that no longer hold resolve their alerts. */
-    public synchronized void evaluate() {
+    /**
+     * One pass over every database; conditions that no longer hold resolve their alerts. Returns the status it judged
+     * (the RPO history records the same figures).
+     */
+    public synchronized List<DatabaseStatus> evaluate() {
         Set<String> firing = new HashSet<>();
         Map<String, Alert> wanted = new LinkedHashMap<>();
-        for (DatabaseStatus s : status.all()) {
+        List<DatabaseStatus> all = status.all();
+        for (DatabaseStatus s : all) {
             for (RegionRpo r : s.regions()) {
                 if (r.rpoSeconds() == null || r.meets()) {
                     continue;
@@ -148,6 +152,7 @@ public final class AlertEvaluator implements AgentRegistry.Listener {
                 resolve(subject(open));
             }
         }
+        return all;
     }
 
     private void backupFailures(Map<String, Alert> wanted, DatabaseStatus s) {

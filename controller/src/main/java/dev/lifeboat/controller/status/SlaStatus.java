@@ -26,10 +26,21 @@ public final class SlaStatus {
     private static final ObjectMapper JSON = new ObjectMapper();
     public static final String RPO_METRIC = "lifeboat_rpo_seconds";
     public static final String DURABLE_LSN_METRIC = "lifeboat_wal_durable_lsn";
+    public static final String CURRENT_LSN_METRIC = "lifeboat_wal_current_lsn";
     public static final List<String> BACKUP_TYPES = List.of("BACKUP_FULL", "BACKUP_INCREMENTAL", "BACKUP_DIFFERENTIAL");
 
+    /**
+     * @param lagBytes WAL the server has written that is not yet durable in the region (its write position minus the
+     *                 region's newest durable WAL, from the same probe; null until both are measured)
+     */
     public record RegionRpo(
-            String region, boolean primary, Double rpoSeconds, Instant measuredAt, boolean stale, boolean meets) {}
+            String region,
+            boolean primary,
+            Double rpoSeconds,
+            Long lagBytes,
+            Instant measuredAt,
+            boolean stale,
+            boolean meets) {}
 
     public record RtoEstimate(
             Double seconds,
@@ -127,11 +138,20 @@ public final class SlaStatus {
             Duration age = Duration.between(s.at(), now);
             boolean stale = age.compareTo(staleAfter) > 0;
             double rpo = s.value() + (stale ? age.toMillis() / 1000.0 : 0);
-            regions.put(region, new RegionRpo(region, region.equals(primaryRegion), rpo, s.at(), stale, rpo <= target));
+            regions.put(
+                    region,
+                    new RegionRpo(
+                            region,
+                            region.equals(primaryRegion),
+                            rpo,
+                            lagBytes(db.name(), region),
+                            s.at(),
+                            stale,
+                            rpo <= target));
         }
         for (String wanted : db.regions()) {
             if (!regions.containsKey(wanted)) {
-                regions.put(wanted, new RegionRpo(wanted, wanted.equals(primaryRegion), null, null, true, false));
+                regions.put(wanted, new RegionRpo(wanted, wanted.equals(primaryRegion), null, null, null, true, false));
                 problems.add("no RPO measured in region " + wanted);
             }
         }
@@ -236,6 +256,22 @@ public final class SlaStatus {
                 replayRate > 0 ? replayRate : null,
                 drill.get().id(),
                 drill.get().endedAt());
+    }
+
+    private Long lagBytes(String database, String region) {
+        Optional<Double> written = metrics.find(CURRENT_LSN_METRIC, Map.of("database", database)).stream()
+                .map(MetricStore.Sample::value)
+                .filter(Double::isFinite)
+                .findFirst();
+        Optional<Double> durable =
+                metrics.find(DURABLE_LSN_METRIC, Map.of("database", database, "region", region)).stream()
+                        .map(MetricStore.Sample::value)
+                        .filter(Double::isFinite)
+                        .findFirst();
+        if (written.isEmpty() || durable.isEmpty()) {
+            return null;
+        }
+        return Math.max(0, written.get().longValue() - durable.get().longValue());
     }
 
     /** WAL bytes between the backup's stop LSN and the newest durable WAL in the primary region. */

@@ -9,11 +9,17 @@ import dev.lifeboat.controller.Controller;
 import dev.lifeboat.controller.ControllerConfig;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgValidator;
+import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.replication.ReplicationConfig;
+import dev.lifeboat.replication.Replicator;
+import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -81,6 +87,13 @@ public final class SandboxCommand implements Callable<Integer> {
     Path operatorTokenFile;
 
     @Option(
+            names = "--replicate-dr",
+            description = "Replicate to the dr region continuously (as 'lifeboat replication run' does) and count it "
+                    + "in the database's RPO: the dashboard's Regions page then shows its lag, and pausing the region "
+                    + "lets its RPO grow. Without it, dr is copied only by REPLICATE jobs and not counted.")
+    boolean replicateDr;
+
+    @Option(
             names = "--seconds",
             defaultValue = "0",
             description = "Stop after this many seconds (0: run until Ctrl-C or SIGTERM). Default: ${DEFAULT-VALUE}.")
@@ -143,6 +156,7 @@ public final class SandboxCommand implements Callable<Integer> {
                     state-dir: controller-state
                     heartbeat-interval: 2s
                     evaluate-interval: 2s
+                    history-step: 5s
                     tokens:
                     %s
                     policies:
@@ -154,14 +168,16 @@ public final class SandboxCommand implements Callable<Integer> {
                         incremental-schedule: "off"
                         drill-schedule: "off"
                     databases:
-                      # the dr copy is made by REPLICATE jobs when a pipeline asks: only the primary counts for RPO
-                      - {name: %s, agent: sandbox-agent, policy: sandbox, regions: [sandbox]}
+                      # without --replicate-dr the dr copy is made by REPLICATE jobs when a pipeline asks and only
+                      # the primary counts for RPO
+                      - {name: %s, agent: sandbox-agent, policy: sandbox, regions: [%s]}
                     """.formatted(
                             PgValidator.freePort(),
                             PgValidator.freePort(),
                             tokenYaml.toString().stripTrailing(),
                             rpo,
-                            database));
+                            database,
+                            replicateDr ? "sandbox, dr" : "sandbox"));
             ControllerConfig cc = ControllerConfig.load(controllerYaml);
             Path agentYaml = work.resolve("agent.yaml");
             Files.writeString(agentYaml, """
@@ -203,6 +219,8 @@ public final class SandboxCommand implements Callable<Integer> {
                                 .noneMatch(j -> j.type().equals("WAL_STREAM"))) {
                     Thread.sleep(200);
                 }
+                Cancellation replicating = new Cancellation();
+                Thread replicator = replicateDr ? replicate(store, replication, replicating) : null;
                 Process load = writesPerSecond > 0
                         ? pg.pgbenchAsync(
                                 List.of("-c", "1", "-R", Integer.toString(writesPerSecond), "-T", "31536000", "-n"))
@@ -240,6 +258,10 @@ public final class SandboxCommand implements Callable<Integer> {
                         Thread.sleep(200);
                     }
                 } finally {
+                    replicating.cancel("sandbox stopping");
+                    if (replicator != null) {
+                        replicator.join(Duration.ofSeconds(30));
+                    }
                     if (load != null) {
                         load.destroy();
                         load.waitFor();
@@ -251,6 +273,19 @@ public final class SandboxCommand implements Callable<Integer> {
             say("sandbox: stopped; everything is kept in " + work + " (rm -rf it when done)");
         }
         return 0;
+    }
+
+    /** The dr region's replicator, in the background until {@code cancel}: what 'replication run' would run. */
+    private static Thread replicate(BlobStore primary, Path replication, Cancellation cancel) throws IOException {
+        ReplicationConfig.Region dr = ReplicationConfig.load(replication).region("dr");
+        BlobStore secondary = RepositoryAccess.openRegion(dr, cancel::isCancelled);
+        return Thread.ofVirtual().name("sandbox-dr-replicator").start(() -> {
+            try {
+                new Replicator(primary, secondary, dr).run(Duration.ofSeconds(1), cancel);
+            } catch (IOException | RuntimeException e) {
+                System.err.println("sandbox: the dr replicator stopped: " + e.getMessage());
+            }
+        });
     }
 
     private void say(String s) {
