@@ -19,6 +19,7 @@ import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobDispatcher;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
+import dev.lifeboat.controller.jobs.RecoveryCatalogs;
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.PolicyScheduler;
 import dev.lifeboat.controller.status.AlertEvaluator;
@@ -166,6 +167,7 @@ public final class Controller implements AutoCloseable {
                 events,
                 j -> evaluator.execute(() -> {
                     keepDrillReport(drills, j);
+                    refreshCatalog(j);
                     evaluateSafely();
                 }),
                 (agent, database) -> inventory
@@ -268,6 +270,14 @@ public final class Controller implements AutoCloseable {
             drills.jobEnded(j);
         } catch (RuntimeException e) {
             log.error("could not keep the report of drill {}", j.id(), e);
+        }
+    }
+
+    private void refreshCatalog(JobRecord j) {
+        try {
+            RecoveryCatalogs.refreshAfter(j, dispatcher);
+        } catch (RuntimeException e) {
+            log.error("could not read the catalog of {} again after job {}", j.database(), j.id(), e);
         }
     }
 

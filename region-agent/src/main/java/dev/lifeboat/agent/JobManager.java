@@ -178,6 +178,7 @@ public final class JobManager implements AutoCloseable {
         executors.put(JobType.EXPIRE, new ExpireJob());
         executors.put(JobType.REPLICATE, new ReplicateJob());
         executors.put(JobType.DR_DRILL, new DrDrillJob());
+        executors.put(JobType.CATALOG, new CatalogJob());
         Gauge.builder("lifeboat.jobs.running", this, m -> m.running)
                 .description("Jobs running now on this agent (WAL streams included)")
                 .register(registry);

@@ -408,6 +408,13 @@ class JobsApiTest {
                 new Bad(request(JobType.BACKUP_FULL, "nope", Map.of()), "has no database 'nope'"),
                 new Bad(request(JobType.JOB_TYPE_UNSPECIFIED, "main", Map.of()), "is not one an agent runs"),
                 new Bad(request(JobType.RESTORE, "main", Map.of()), "target is required"),
+                new Bad(
+                        request(
+                                JobType.CATALOG,
+                                "main",
+                                Map.of("target_latest", "true", "target_time", "2026-01-01T00:00:00Z")),
+                        "give exactly one of"),
+                new Bad(request(JobType.CATALOG, "main", Map.of("target", "/tmp")), "unknown parameter 'target'"),
                 new Bad(request(JobType.RESTORE, "main", Map.of("target", "relative/dir")), "must be an absolute path"),
                 new Bad(request(JobType.RESTORE, "main", Map.of("target", nonEmpty.toString())), "is not empty"),
                 new Bad(
@@ -787,6 +794,27 @@ class JobsApiTest {
                 .contains("wal-get")
                 .contains("--repo " + repos.get("db2"))
                 .contains("--key-file " + keyFile);
+
+        // CATALOG reads what `list --json` reads (the same operation), and with a target plans what RESTORE_PITR ran
+        JsonNode catalog = runToCompletion(JobType.CATALOG, "db2", Map.of());
+        PgTestSupport.CliResult listed =
+                cli("list", "--repo", repos.get("db2"), "--key-file", keyFile.toString(), "--json");
+        assertThat(listed.exitCode()).as(listed.all()).isZero();
+        JsonNode list = Json.MAPPER.readTree(listed.out());
+        assertThat(catalog.path("catalog").path("backups")).isEqualTo(list.get("backups"));
+        // the windows' ends move with WAL archived in between; their starts and timelines may not
+        assertThat(catalog.path("catalog").path("timelines").findValuesAsText("earliestBackup"))
+                .isEqualTo(list.get("timelines").findValuesAsText("earliestBackup"))
+                .isNotEmpty();
+        assertThat(catalog.path("catalog").path("timelines").findValues("timeline"))
+                .isEqualTo(list.get("timelines").findValues("timeline"));
+        assertThat(catalog.has("plan")).isFalse();
+        JsonNode planned = runToCompletion(JobType.CATALOG, "db2", Map.of("target_latest", "true"))
+                .path("plan");
+        assertThat(planned.path("backup").asText())
+                .isEqualTo(recovered.get("restore").get("backupId").asText());
+        assertThat(planned.path("walSegments").asLong()).isPositive();
+        assertThat(planned.path("target").asText()).isEqualTo("latest");
 
         JsonNode expired = runToCompletion(
                 JobType.EXPIRE,

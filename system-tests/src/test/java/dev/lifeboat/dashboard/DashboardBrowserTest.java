@@ -3,10 +3,12 @@ package dev.lifeboat.dashboard;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -39,6 +41,7 @@ import org.openqa.selenium.chrome.ChromeOptions;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class DashboardBrowserTest {
     private static final String DB = "orders";
+    private static final ObjectMapper JSON = new ObjectMapper();
     private SandboxProcess sandbox;
     private ChromeDriver browser;
     private Path shots;
@@ -193,7 +196,7 @@ class DashboardBrowserTest {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void anRpoBreachTurnsItsRowRedAtTheNextRefreshAndIsAcknowledged() throws Exception {
         login("operator");
         browser.get(sandbox.url() + "/ui/overview");
@@ -243,7 +246,7 @@ class DashboardBrowserTest {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void anAdminSeesTheAuditChainVerified() throws Exception {
         login("admin");
         browser.get(sandbox.url() + "/ui/audit");
@@ -259,7 +262,7 @@ class DashboardBrowserTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aPausedRegionShowsOnTheRegionsPageAndADrillsPhasesAreDrawn() throws Exception {
         login("operator");
         browser.get(sandbox.url() + "/ui/databases/" + DB);
@@ -317,6 +320,137 @@ class DashboardBrowserTest {
                 .hasSize(2);
         js("document.querySelector('svg[data-chart=drill-phases]').scrollIntoView({block: 'center'});");
         shot("database-drill");
+    }
+
+    @Test
+    @Order(3)
+    void aViewerSeesWhatCanBeRecoveredAndPlansARestoreToATime() throws Exception {
+        // the controller reads the catalog again after every backup: an incremental joins the full one
+        String afterFull = catalogJob();
+        String incremental = sandbox.post(
+                        "api/v1/jobs", "operator", "{\"database\":\"" + DB + "\",\"type\":\"BACKUP_INCREMENTAL\"}")
+                .path("id")
+                .asText();
+        assertThat(waitForJob(incremental, Duration.ofMinutes(10)).path("state").asText())
+                .isEqualTo("COMPLETED");
+        waitFor(Duration.ofMinutes(2), () -> !catalogJob().equals(afterFull));
+        // WAL streams on: by the next read the archive reaches well past the incremental (a window to plan inside)
+        Thread.sleep(8000);
+        login("viewer");
+        browser.get(sandbox.url() + "/ui/databases/" + DB);
+        // reading it again is open to viewers (it only reads)
+        WebElement readNow = browser.findElement(By.cssSelector("button.catalog"));
+        String before = catalogJob();
+        readNow.click();
+        waitFor(Duration.ofMinutes(2), () -> !catalogJob().equals(before));
+        JsonNode catalog =
+                sandbox.get("api/v1/databases/" + DB + "/catalog", "viewer").path("catalog");
+        waitFor(Duration.ofSeconds(30), () -> {
+            browser.navigate().refresh();
+            return browser.findElements(By.cssSelector("svg[data-chart=recovery-timeline]"))
+                            .size()
+                    == 1;
+        });
+        assertThat(browser.findElements(By.cssSelector("button.action"))).isEmpty();
+        // every backup of the repository is a mark, every timeline's window the API's
+        assertThat(catalog.path("backups").size()).isGreaterThanOrEqualTo(2);
+        assertThat(browser.findElements(By.cssSelector("line.backup.partial"))).isNotEmpty();
+        for (JsonNode bk : catalog.path("backups")) {
+            assertThat(browser.findElements(
+                            By.cssSelector("line[data-backup='" + bk.path("id").asText() + "']")))
+                    .as("mark of backup %s", bk.path("id").asText())
+                    .hasSize(1);
+        }
+        JsonNode window = null;
+        for (JsonNode w : catalog.path("timelines")) {
+            if (w.hasNonNull("earliest") && w.path("source").asBoolean()) {
+                window = w;
+            }
+        }
+        assertThat(window).as("a recoverable window in %s", catalog).isNotNull();
+        WebElement cover = browser.findElement(
+                By.cssSelector("g[data-timeline='" + window.path("timeline").asInt() + "'] rect.cover"));
+        Instant earliest = instant(window.path("earliest"));
+        Instant latest = instant(window.path("latest"));
+        assertThat(Instant.parse(cover.getAttribute("data-earliest"))).isEqualTo(earliest);
+        assertThat(Instant.parse(cover.getAttribute("data-latest"))).isEqualTo(latest);
+        assertThat(catalog.path("gaps")).isEmpty();
+        assertThat(browser.findElements(By.cssSelector("rect.gap"))).isEmpty();
+
+        // "restore to…" a time inside the window: the agent's plan starts from the newest backup ended before it
+        // between the newest backup's end and the archive's newest commit, in whole seconds (the form's step)
+        Instant newestStop = earliest;
+        for (JsonNode bk : catalog.path("backups")) {
+            newestStop = instant(bk.path("stopTime")).isAfter(newestStop) ? instant(bk.path("stopTime")) : newestStop;
+        }
+        Instant target = newestStop
+                .plus(Duration.between(newestStop, latest).dividedBy(2))
+                .truncatedTo(ChronoUnit.SECONDS)
+                .plusSeconds(1);
+        assertThat(target)
+                .as("a whole second inside %s .. %s", newestStop, latest)
+                .isBefore(latest);
+        String expected = null;
+        for (JsonNode bk : catalog.path("backups")) {
+            if (!instant(bk.path("stopTime")).isAfter(target)) {
+                expected = bk.path("id").asText();
+            }
+        }
+        js("document.querySelector('form.planner input[name=target_time]').value = '"
+                + target.toString().replace("Z", "") + "';");
+        browser.findElement(By.cssSelector("form.planner button[value=time]")).click();
+        waitFor(
+                Duration.ofMinutes(2),
+                () -> !browser.findElements(By.cssSelector("#plan-result.done, #plan-result.failed"))
+                        .isEmpty());
+        WebElement plan = browser.findElement(By.id("plan-result"));
+        assertThat(plan.getAttribute("class")).as(plan.getText()).contains("done");
+        assertThat(plan.getAttribute("data-backup")).isEqualTo(expected);
+        JsonNode job = sandbox.get("api/v1/jobs/" + plan.getAttribute("data-job"), "viewer");
+        assertThat(job.path("type").asText()).isEqualTo("CATALOG");
+        assertThat(job.path("requestedBy").asText()).isEqualTo("token:sandbox-viewer");
+        JsonNode planned = JSON.readTree(job.path("resultJson").asText()).path("plan");
+        assertThat(plan.getAttribute("data-wal-segments"))
+                .isEqualTo(planned.path("walSegments").asText());
+        assertThat(plan.getText())
+                .contains(planned.path("firstSegment").asText())
+                .contains(planned.path("stopLsn").asText());
+        // the page refreshes itself: the plan stays
+        String refreshed = refreshedAt();
+        waitFor(Duration.ofSeconds(30), () -> !refreshedAt().equals(refreshed));
+        assertThat(browser.findElement(By.id("plan-result")).getText()).contains(expected);
+        js("document.getElementById('plan-result').scrollIntoView({block: 'center'});");
+        shot("database-recovery");
+
+        // a time before the first backup: the agent says why no plan exists
+        js("document.querySelector('form.planner input[name=target_time]').value = '"
+                + earliest.minusSeconds(3600)
+                        .truncatedTo(ChronoUnit.SECONDS)
+                        .toString()
+                        .replace("Z", "")
+                + "';");
+        browser.findElement(By.cssSelector("form.planner button[value=time]")).click();
+        waitFor(
+                Duration.ofMinutes(2),
+                () -> browser.findElement(By.id("plan-result"))
+                        .getAttribute("class")
+                        .contains("failed"));
+        assertThat(browser.findElement(By.id("plan-result")).getText()).contains("before the earliest point");
+    }
+
+    /** The CATALOG job whose catalog the controller shows now ("" before the first). */
+    private String catalogJob() {
+        try {
+            return sandbox.get("api/v1/databases/" + DB + "/catalog", "viewer")
+                    .path("job")
+                    .asText();
+        } catch (Exception e) {
+            return "";
+        }
+    }
+
+    private static Instant instant(JsonNode n) {
+        return n.isNumber() ? Instant.ofEpochMilli(Math.round(n.asDouble() * 1000)) : Instant.parse(n.asText());
     }
 
     private void login(String role) throws Exception {

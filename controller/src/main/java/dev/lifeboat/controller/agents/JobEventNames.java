@@ -18,6 +18,7 @@ public final class JobEventNames {
             case "REPLICATE" -> "replication";
             case "EXPIRE" -> "retention";
             case "DR_DRILL" -> "health-check";
+            case "CATALOG" -> "catalog";
             default -> "job";
         };
     }

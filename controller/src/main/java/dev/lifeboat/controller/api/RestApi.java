@@ -14,6 +14,7 @@ import dev.lifeboat.controller.events.EventBus;
 import dev.lifeboat.controller.jobs.JobDispatcher;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.jobs.JobStore;
+import dev.lifeboat.controller.jobs.RecoveryCatalogs;
 import dev.lifeboat.controller.policy.Inventory;
 import dev.lifeboat.controller.policy.PolicyScheduler;
 import dev.lifeboat.controller.status.AlertEvaluator;
@@ -163,6 +164,32 @@ public final class RestApi implements AutoCloseable {
             ctx.json(s.jobs().events(ctx.pathParam("id")));
         }));
         r.post("/api/v1/jobs", guarded(Role.OPERATOR, this::submit));
+        r.get("/api/v1/databases/{database}/catalog", guarded(Role.VIEWER, ctx -> {
+            String db = knownDatabase(ctx);
+            JobRecord j = RecoveryCatalogs.newest(s.jobs(), db)
+                    .orElseThrow(() -> new NotFound("no catalog of " + db + " read yet: POST to this path reads one"));
+            ctx.json(Map.of(
+                    "job",
+                    j.id(),
+                    "readAt",
+                    j.endedAt(),
+                    "catalog",
+                    json.readTree(j.resultJson()).path("catalog")));
+        }));
+        // read-only (the agent lists the repository and plans): viewers may ask, as they may look
+        r.post("/api/v1/databases/{database}/catalog", guarded(Role.VIEWER, ctx -> {
+            Map<String, String> params = new HashMap<>();
+            body(ctx)
+                    .properties()
+                    .forEach(e -> params.put(e.getKey(), e.getValue().asText()));
+            JobRecord j = s.dispatcher()
+                    .submit(
+                            knownDatabase(ctx),
+                            JobType.CATALOG,
+                            params,
+                            "token:" + caller(ctx).name());
+            ctx.status(HttpStatus.CREATED).json(j);
+        }));
         r.post("/api/v1/jobs/{id}/cancel", guarded(Role.OPERATOR, ctx -> {
             job(ctx.pathParam("id"));
             JsonNode body = body(ctx);
@@ -338,6 +365,14 @@ public final class RestApi implements AutoCloseable {
                 .get(id)
                 .orElseThrow(
                         () -> new NotFound("no drill report " + id + " (a report is kept when a DR_DRILL job ends)"));
+    }
+
+    private String knownDatabase(Context ctx) {
+        String db = ctx.pathParam("database");
+        if (s.inventory().database(db).isEmpty()) {
+            throw new NotFound("no database " + db + " in the controller's inventory");
+        }
+        return db;
     }
 
     private JobRecord job(String id) {

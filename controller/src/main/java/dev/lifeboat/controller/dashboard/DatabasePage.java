@@ -5,16 +5,21 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lifeboat.controller.api.RestApi;
 import dev.lifeboat.controller.api.Role;
 import dev.lifeboat.controller.drills.DrillReports;
+import dev.lifeboat.controller.jobs.JobRecord;
+import dev.lifeboat.controller.jobs.RecoveryCatalogs;
 import dev.lifeboat.controller.status.RpoHistory;
 import dev.lifeboat.controller.status.SlaStatus.DatabaseStatus;
 import dev.lifeboat.controller.status.SlaStatus.RegionRpo;
 import io.javalin.http.Context;
 import io.javalin.http.NotFoundResponse;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /** One database: its objectives per region, the RTO estimate's inputs, its jobs and drills, and what to do now. */
 final class DatabasePage implements Dashboard.Page {
@@ -101,6 +106,7 @@ final class DatabasePage implements Dashboard.Page {
         }
         b.append("</tbody></table>");
         rpoHistory(b, name, st, now);
+        recovery(b, name, now);
         b.append("<h2>RTO estimate</h2><p data-field=\"rto\" data-value=\"")
                 .append(Html.raw(st.rto().seconds()))
                 .append("\">")
@@ -155,6 +161,29 @@ final class DatabasePage implements Dashboard.Page {
         }
         b.append("<h2>RPO history</h2>")
                 .append(SvgChart.lines("rpo-history", times, lines, (double) st.rpoTargetSeconds(), Html::seconds));
+    }
+
+    /** What the repository can recover, from the newest catalog the agent read, and the "restore to…" planner. */
+    private void recovery(StringBuilder b, String name, Instant now) throws Exception {
+        b.append("<h2>What can be recovered</h2>");
+        Optional<JobRecord> catalog = RecoveryCatalogs.newest(s.jobs(), name);
+        String readNow = "<button type=\"button\" class=\"catalog\" data-post=\"/api/v1/databases/"
+                + Html.esc(URLEncoder.encode(name, StandardCharsets.UTF_8))
+                + "/catalog\">Read the catalog now</button>";
+        if (catalog.isEmpty()) {
+            b.append("<p>The agent has not read this database's repository yet (it does after every backup). ")
+                    .append(readNow)
+                    .append("</p>");
+            return;
+        }
+        b.append(RecoveryTimeline.render(
+                        name,
+                        json.readTree(catalog.get().resultJson()).path("catalog"),
+                        catalog.get().endedAt(),
+                        now))
+                .append("<p>")
+                .append(readNow)
+                .append("</p>");
     }
 
     /** The newest drills: outcome, measured RTO and RPO, and the RTO's phases as bars against the target. */

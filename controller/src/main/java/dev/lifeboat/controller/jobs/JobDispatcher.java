@@ -50,7 +50,7 @@ public final class JobDispatcher {
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(
                     "unknown job type '" + type + "' (BACKUP_FULL, BACKUP_INCREMENTAL, BACKUP_DIFFERENTIAL, "
-                            + "WAL_STREAM, RESTORE, RESTORE_PITR, VERIFY, REPLICATE, EXPIRE, DR_DRILL)");
+                            + "WAL_STREAM, RESTORE, RESTORE_PITR, VERIFY, REPLICATE, EXPIRE, DR_DRILL, CATALOG)");
         }
     }
 

@@ -7,6 +7,7 @@ import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.storage.BlobInfo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -79,6 +80,8 @@ public final class RecoveryPlanner {
     private final Map<Integer, TimelineOwners.Owner> owners;
     /** When each timeline's newest WAL object was stored (its keys: the timelines that have archived WAL). */
     private final Map<Integer, Instant> newestWal = new HashMap<>();
+    /** When each archived WAL file was stored (the store's clock). */
+    private final Map<String, Instant> storedAt = new HashMap<>();
 
     public RecoveryPlanner(Repository repo) throws IOException {
         this.repo = repo;
@@ -91,11 +94,10 @@ public final class RecoveryPlanner {
                 ? 16L << 20
                 : snapshots.getLast().engineInfo().walSegmentSize();
         this.owners = new TimelineOwners(repo).all();
-        Map<String, Instant> stored = new HashMap<>();
         for (BlobInfo b : archive.listObjects()) {
             String name = b.key().substring(b.key().lastIndexOf('/') + 1);
             if (WalArchive.isWalFileName(name) && b.lastModified() != null) {
-                stored.merge(name, b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
+                storedAt.merge(name, b.lastModified(), (x, y) -> x.isAfter(y) ? x : y);
             }
         }
         for (String name : archive.list()) {
@@ -114,7 +116,7 @@ public final class RecoveryPlanner {
                                 histories.put(tli, TimelineHistory.parse(tli, new String(b, StandardCharsets.UTF_8))));
             }
         }
-        stored.forEach((name, at) -> {
+        storedAt.forEach((name, at) -> {
             if (!isPromotionPartial(name)) {
                 newestWal.merge(Integer.parseInt(name.substring(0, 8), 16), at, (x, y) -> x.isAfter(y) ? x : y);
             }
@@ -429,6 +431,106 @@ public final class RecoveryPlanner {
                 markerLsn,
                 latestHistory ? latestHistoryNote().orElse(null) : null,
                 newestCommit.map(WalInspector.Marker::lsn).orElse(null));
+    }
+
+    /**
+     * What a restore by a plan reads of the WAL archive: the segments from the one holding the backup's start to the
+     * one holding {@code stopLsn}, where recovery stops (null: the end of the replayable archive).
+     */
+    public record Replay(String firstSegment, String lastSegment, long segments, long bytes, Long stopLsn) {}
+
+    /** How far before a time target the forward search for its commit starts, for the store's clock. */
+    private static final Duration STORE_CLOCK_MARGIN = Duration.ofMinutes(10);
+
+    /**
+     * The WAL a restore by {@code plan} to {@code target} fetches and replays. Where recovery stops: for IMMEDIATE the
+     * backup's stop; for an LSN, restore point or transaction its LSN; for a time the first commit after it (or at
+     * it, when exclusive), which PostgreSQL stops before ({@code recoveryStopsBefore} in xlogrecovery.c), found by
+     * reading the archive forward from the last segment stored at least {@link #STORE_CLOCK_MARGIN} before the time
+     * (every record of an earlier segment was written before it was stored); for LATEST, or when no such commit is
+     * archived, the end of the replayable archive.
+     */
+    public Replay replay(Plan plan, RecoveryTarget target) throws IOException {
+        Snapshot backup = plan.backup();
+        int tli = plan.targetTimeline();
+        long fromSeg = Lsn.segmentOf(startLsn(backup), segSize);
+        long stopSeg = Lsn.segmentOf(stopLsn(backup), segSize);
+        long endSeg = Math.max(stopSeg, segmentNumber(plan.lastSegment().substring(0, 24)));
+        Long stop = switch (target.kind()) {
+            case IMMEDIATE -> stopLsn(backup);
+            case LSN -> Lsn.parse(target.value());
+            case NAME, XID -> plan.targetLsn();
+            case TIME -> firstCommitAfter(target, backup, tli, plan.lastSegment());
+            case LATEST -> null;
+        };
+        long lastSeg = stop == null ? endSeg : Math.max(stopSeg, Math.min(endSeg, Lsn.segmentOf(stop, segSize)));
+        long segments = lastSeg - fromSeg + 1;
+        return new Replay(
+                segmentName(timelineOf(backup), fromSeg),
+                lastSeg == endSeg ? plan.lastSegment() : pathSegment(lastSeg, tli, plan.lastSegment()),
+                segments,
+                segments * segSize,
+                stop);
+    }
+
+    private Long firstCommitAfter(RecoveryTarget target, Snapshot backup, int tli, String lastSegment)
+            throws IOException {
+        Instant t = target.time();
+        Instant searchFrom = t.minus(STORE_CLOCK_MARGIN);
+        long stopSeg = Lsn.segmentOf(stopLsn(backup), segSize);
+        long lastSeg = segmentNumber(lastSegment.substring(0, 24));
+        long from = stopSeg;
+        for (long sn = stopSeg + 1; sn <= lastSeg; sn++) {
+            Instant at = storedAt.get(pathSegment(sn, tli, lastSegment));
+            if (at == null || !at.isBefore(searchFrom)) {
+                break;
+            }
+            from = sn;
+        }
+        WalInspector inspector = new WalInspector(archive, binariesOf(backup));
+        // batches overlap by one segment, so a record that crosses into the next batch is read whole
+        for (long lo = from; lo <= lastSeg; lo += SCAN_BATCH - 1) {
+            List<String> run = new ArrayList<>();
+            for (long sn = lo; sn <= Math.min(lastSeg, lo + SCAN_BATCH - 1); sn++) {
+                run.add(pathSegment(sn, tli, lastSegment));
+            }
+            for (WalInspector.Marker m : inspector.transactionEnds(run, tli, segSize)) {
+                if (m.isCommit()
+                        && m.lsn() >= stopLsn(backup)
+                        && (target.exclusive()
+                                ? !m.time().isBefore(t)
+                                : m.time().isAfter(t))) {
+                    return m.lsn();
+                }
+            }
+            if (lo + SCAN_BATCH - 1 >= lastSeg) {
+                break;
+            }
+        }
+        return null;
+    }
+
+    /** The archived segments of a timeline, as numbers (copies). */
+    public TreeSet<Long> archivedSegments(int tli) {
+        return new TreeSet<>(segmentsByTimeline.getOrDefault(tli, new TreeSet<>()));
+    }
+
+    /** When an archived WAL file was stored, by the store's clock. */
+    public Optional<Instant> storedAt(String walFileName) {
+        return Optional.ofNullable(storedAt.get(walFileName));
+    }
+
+    /** A segment name's number (timeline aside). */
+    public long segmentNumberOf(String segmentName) {
+        return segmentNumber(segmentName.substring(0, 24));
+    }
+
+    public String segmentNameOf(int tli, long segment) {
+        return segmentName(tli, segment);
+    }
+
+    public long segmentSize() {
+        return segSize;
     }
 
     private record Found(Snapshot backup, long lsn) {}

@@ -213,6 +213,80 @@ class PitrTest {
     }
 
     @Test
+    void aPlanStopsAtTheCommitPostgresStopsBeforeAndCountsTheWalUpToIt() throws Exception {
+        // between ticks 20 and 21: recovery stops before tick 21's commit, which the source wrote after tick 20's
+        Tick a = ticks.get(19);
+        Tick b = ticks.get(20);
+        Instant between = a.committed()
+                .plus(Duration.between(a.committed(), b.committed()).dividedBy(2));
+        RecoveryCatalog.Plan mid = RecoveryCatalog.plan(repo, target(RecoveryTarget.Kind.TIME, between, false), null);
+        assertThat(Lsn.parse(mid.stopLsn()))
+                .isGreaterThanOrEqualTo(Lsn.parse(a.lsnAfter()))
+                .isLessThan(Lsn.parse(b.lsnAfter()));
+        // exactly at tick 30's commit time: inclusive stops at the next commit, exclusive at that one
+        Tick t = ticks.get(29);
+        Tick next = ticks.get(30);
+        RecoveryCatalog.Plan incl =
+                RecoveryCatalog.plan(repo, target(RecoveryTarget.Kind.TIME, t.committed(), false), null);
+        RecoveryCatalog.Plan excl =
+                RecoveryCatalog.plan(repo, target(RecoveryTarget.Kind.TIME, t.committed(), true), null);
+        assertThat(Lsn.parse(incl.stopLsn()))
+                .isGreaterThanOrEqualTo(Lsn.parse(t.lsnAfter()))
+                .isLessThan(Lsn.parse(next.lsnAfter()));
+        assertThat(Lsn.parse(excl.stopLsn()))
+                .isGreaterThanOrEqualTo(Lsn.parse(ticks.get(28).lsnAfter()))
+                .isLessThan(Lsn.parse(t.lsnAfter()));
+        // the WAL counted runs from the backup's start to the stop's segment, both as named
+        long seg = 16L << 20;
+        String backupStart = repo.loadSnapshots()
+                .getFirst()
+                .engineInfo()
+                .summary()
+                .get("startLsn")
+                .toString();
+        assertThat(mid.firstSegment().substring(8))
+                .isEqualTo(Lsn.segmentName(1, Lsn.parse(backupStart) / seg, seg).substring(8));
+        assertThat(mid.lastSegment().substring(8))
+                .isEqualTo(
+                        Lsn.segmentName(1, Lsn.parse(mid.stopLsn()) / seg, seg).substring(8));
+        assertThat(mid.walSegments()).isEqualTo(Lsn.parse(mid.stopLsn()) / seg - Lsn.parse(backupStart) / seg + 1);
+        assertThat(mid.walBytes()).isEqualTo(mid.walSegments() * seg);
+        // a later target needs more WAL; the newest point needs all of it
+        RecoveryCatalog.Plan latest = RecoveryCatalog.plan(repo, RecoveryTarget.latest(null), null);
+        assertThat(latest.walSegments()).isGreaterThan(mid.walSegments());
+        assertThat(latest.stopLsn()).isNull();
+        // the CLI says the same (its --plan is the same operation)
+        CliResult r = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--plan",
+                "--to-time",
+                between.toString(),
+                "--json");
+        assertThat(r.exitCode()).as(r.err()).isZero();
+        assertThat(r.out())
+                .contains("\"stopLsn\" : \"" + mid.stopLsn() + "\"")
+                .contains("\"walSegments\" : " + mid.walSegments());
+        CliResult text = cli(
+                "restore",
+                "--repo",
+                uri,
+                "--key-file",
+                keyFile.toString(),
+                "--plan",
+                "--to-lsn",
+                ticks.get(49).lsnAfter());
+        assertThat(text.out()).contains("recovery stops at " + ticks.get(49).lsnAfter());
+    }
+
+    private static RecoveryTarget target(RecoveryTarget.Kind kind, Instant t, boolean exclusive) {
+        return new RecoveryTarget(kind, t.toString(), exclusive, null);
+    }
+
+    @Test
     void aGapInTheArchiveIsNamed() throws Exception {
         // copy the repository and remove one archived segment from the middle of the copy
         Path copy = tmp.resolve("repo-gap");
@@ -248,5 +322,12 @@ class PitrTest {
                                         null),
                                 null))
                 .hasMessageContaining(removed);
+        // the catalog places the gap between the store times of the segments around it
+        RecoveryCatalog.Catalog catalog = RecoveryCatalog.read(gapRepo);
+        assertThat(catalog.gaps()).hasSize(1);
+        RecoveryCatalog.Gap gap = catalog.gaps().getFirst();
+        assertThat(gap.segment()).isEqualTo(removed);
+        assertThat(gap.after()).isNotNull();
+        assertThat(gap.before()).isNotNull().isAfterOrEqualTo(gap.after());
     }
 }

@@ -3,11 +3,9 @@ package dev.lifeboat.cli.commands.repo;
 import dev.lifeboat.cli.options.OutputOptions;
 import dev.lifeboat.cli.options.RepoOptions;
 import dev.lifeboat.cli.output.Sizes;
+import dev.lifeboat.engine.postgres.RecoveryCatalog;
 import dev.lifeboat.engine.postgres.RecoveryPlanner;
 import dev.lifeboat.repository.Repository;
-import dev.lifeboat.repository.Snapshot;
-import dev.lifeboat.repository.SnapshotSummary;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,17 +24,15 @@ public final class ListCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Repository r = repo.open();
-        RecoveryPlanner planner = new RecoveryPlanner(r);
-        List<Map<String, Object>> rows = new ArrayList<>();
-        for (Snapshot s : r.loadSnapshots()) {
-            rows.add(SnapshotSummary.of(s));
-        }
-        List<RecoveryPlanner.Window> windows = planner.windows();
+        RecoveryCatalog.Catalog catalog = RecoveryCatalog.read(r);
+        List<Map<String, Object>> rows = catalog.backups();
+        List<RecoveryPlanner.Window> windows = catalog.timelines();
         if (output.json()) {
             Map<String, Object> out = new LinkedHashMap<>();
-            out.put("repository", r.uri());
+            out.put("repository", catalog.repository());
             out.put("backups", rows);
             out.put("timelines", windows);
+            out.put("gaps", catalog.gaps());
             output.printJson(out);
             return 0;
         }
@@ -56,7 +52,17 @@ public final class ListCommand implements Callable<Integer> {
                             : "from " + w.earliest() + " to " + w.latest() + " (WAL up to " + w.latestSegment() + ")",
                     w.missingSegments().isEmpty() ? "" : "; MISSING WAL: " + String.join(", ", w.missingSegments()));
         }
-        planner.latestHistoryNote().ifPresent(n -> System.out.println("note: restore --to-latest " + n));
+        for (RecoveryCatalog.Gap g : catalog.gaps()) {
+            System.out.printf(
+                    "gap on timeline %d: %s is missing (archived WAL around it stored %s .. %s)%n",
+                    g.timeline(),
+                    g.segment(),
+                    g.after() == null ? "?" : g.after(),
+                    g.before() == null ? "?" : g.before());
+        }
+        if (catalog.note() != null) {
+            System.out.println("note: restore --to-latest " + catalog.note());
+        }
         return 0;
     }
 

@@ -10,6 +10,7 @@ import dev.lifeboat.cli.output.ValidationReportPrinter;
 import dev.lifeboat.engine.Engines;
 import dev.lifeboat.engine.postgres.PgRestore;
 import dev.lifeboat.engine.postgres.PgValidator;
+import dev.lifeboat.engine.postgres.RecoveryCatalog;
 import dev.lifeboat.engine.postgres.RecoveryTarget;
 import dev.lifeboat.repository.Repository;
 import java.nio.file.Path;
@@ -39,10 +40,15 @@ public final class RestoreCommand implements Callable<Integer> {
 
     @Option(
             names = "--target",
-            required = true,
             paramLabel = "DIR",
-            description = "Empty or new directory to restore into.")
+            description = "Empty or new directory to restore into (required unless --plan).")
     Path target;
+
+    @Option(
+            names = "--plan",
+            description = "Restore nothing: say which backup the restore would start from, how far the archive "
+                    + "reaches, and which WAL (segments, bytes) it would fetch and replay.")
+    boolean plan;
 
     @Option(
             names = "--parallel",
@@ -113,6 +119,12 @@ public final class RestoreCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Repository r = repo.open();
         RecoveryTarget rt = recoveryTarget();
+        if (plan) {
+            return printPlan(RecoveryCatalog.plan(r, rt, backup));
+        }
+        if (target == null) {
+            throw new IllegalArgumentException("--target DIR is required (or --plan to restore nothing)");
+        }
         PgRestore.Result result;
         PgValidator.Report report = null;
         try (SignalCancellation signal = output.cancelOnSignal();
@@ -171,6 +183,33 @@ public final class RestoreCommand implements Callable<Integer> {
         if (report != null && !report.ok()) {
             throw new ExitCodeException(
                     3, "validation of " + target + " failed: " + String.join("; ", report.problems()));
+        }
+        return 0;
+    }
+
+    private int printPlan(RecoveryCatalog.Plan p) {
+        if (output.json()) {
+            output.printJson(p);
+            return 0;
+        }
+        System.out.printf(
+                "restore to %s: from backup %s (%s, ended %s, %s to restore) on timeline %d%n",
+                p.target(),
+                p.backup(),
+                p.backupType(),
+                p.backupStopTime(),
+                Sizes.format(p.restoreBytes()),
+                p.timeline());
+        System.out.printf(
+                "WAL to fetch and replay: %d segments (%s), %s .. %s%s%n",
+                p.walSegments(),
+                Sizes.format(p.walBytes()),
+                p.firstSegment(),
+                p.lastSegment(),
+                p.stopLsn() == null ? "" : "; recovery stops at " + p.stopLsn());
+        System.out.println("the archive reaches " + p.recoverableUntil() + " on this timeline");
+        if (p.historyNote() != null) {
+            System.out.println("note: latest " + p.historyNote());
         }
         return 0;
     }
