@@ -16,7 +16,7 @@ import java.util.Locale;
  * plan (app.js posts the time and shows the answer).
  */
 final class RecoveryTimeline {
-    private static final int WIDTH = 760;
+    private static final int WIDTH = SvgChart.WIDTH;
     private static final int LEFT = 110;
     private static final int RIGHT = 12;
     private static final int ROW = 34;
@@ -51,11 +51,7 @@ final class RecoveryTimeline {
         double span = Math.max(1, to.getEpochSecond() - from.getEpochSecond());
         double plotW = WIDTH - LEFT - RIGHT;
         int height = 14 + ROW * windows.size() + 22;
-        b.append("<figure class=\"chart\"><svg viewBox=\"0 0 ")
-                .append(WIDTH)
-                .append(' ')
-                .append(height)
-                .append("\" role=\"img\" data-chart=\"recovery-timeline\">");
+        b.append(SvgChart.open("recovery-timeline", height, ""));
         for (int r = 0; r < windows.size(); r++) {
             JsonNode w = windows.get(r);
             int tli = w.path("timeline").asInt();

@@ -13,7 +13,7 @@ import java.util.function.DoubleFunction;
  * time for RPO and WAL lag, and stacked horizontal bars for a drill's phases.
  */
 final class SvgChart {
-    private static final int WIDTH = 760;
+    static final int WIDTH = 760;
     private static final int HEIGHT = 190;
     private static final int LEFT = 70;
     private static final int RIGHT = 12;
@@ -59,16 +59,7 @@ final class SvgChart {
         int n = times.size() - first;
         double plotW = WIDTH - LEFT - RIGHT;
         double plotH = HEIGHT - TOP - BOTTOM;
-        StringBuilder b = new StringBuilder(4096)
-                .append("<figure class=\"chart\"><svg viewBox=\"0 0 ")
-                .append(WIDTH)
-                .append(' ')
-                .append(HEIGHT)
-                .append("\" role=\"img\" data-chart=\"")
-                .append(Html.esc(id))
-                .append("\" data-points=\"")
-                .append(n)
-                .append("\">");
+        StringBuilder b = open(id, HEIGHT, " data-points=\"" + n + "\"");
         for (int t = 0; t <= 2; t++) {
             double y = TOP + plotH - plotH * t / 2;
             line(b, "grid", LEFT, WIDTH - RIGHT, y, y, null);
@@ -160,14 +151,7 @@ final class SvgChart {
         int left = 170;
         int height = TOP + rowH * bars.size() + BOTTOM;
         double plotW = WIDTH - left - RIGHT;
-        StringBuilder b = new StringBuilder(2048)
-                .append("<figure class=\"chart\"><svg viewBox=\"0 0 ")
-                .append(WIDTH)
-                .append(' ')
-                .append(height)
-                .append("\" role=\"img\" data-chart=\"")
-                .append(Html.esc(id))
-                .append("\">");
+        StringBuilder b = open(id, height, "");
         for (int r = 0; r < bars.size(); r++) {
             Bar bar = bars.get(r);
             double y = TOP + r * rowH;
@@ -221,6 +205,20 @@ final class SvgChart {
         }
         legendTarget(b, limit, limitShown, unit);
         return b.append("</figcaption></figure>").toString();
+    }
+
+    /** A figure's opening: an SVG {@link #WIDTH} wide, named {@code id} for the tests, with more attributes. */
+    static StringBuilder open(String id, int height, String attributes) {
+        return new StringBuilder(4096)
+                .append("<figure class=\"chart\"><svg viewBox=\"0 0 ")
+                .append(WIDTH)
+                .append(' ')
+                .append(height)
+                .append("\" role=\"img\" data-chart=\"")
+                .append(Html.esc(id))
+                .append('"')
+                .append(attributes)
+                .append('>');
     }
 
     private static void legendTarget(StringBuilder b, Double target, boolean drawn, DoubleFunction<String> unit) {

@@ -444,10 +444,11 @@ public final class RecoveryPlanner {
 
     /**
      * The WAL a restore by {@code plan} to {@code target} fetches and replays. Where recovery stops: for IMMEDIATE the
-     * backup's stop; for an LSN, restore point or transaction its LSN; for a time the first commit after it (or at
-     * it, when exclusive), which PostgreSQL stops before ({@code recoveryStopsBefore} in xlogrecovery.c), found by
+     * backup's stop; for an LSN, restore point or transaction its LSN; for a time the first transaction end (commit or
+     * abort, two-phase ones included) after it (or at it, when exclusive), which PostgreSQL stops before
+     * ({@code recoveryStopsBefore} in xlogrecovery.c looks at commit and abort records alike), found by
      * reading the archive forward from the last segment stored at least {@link #STORE_CLOCK_MARGIN} before the time
-     * (every record of an earlier segment was written before it was stored); for LATEST, or when no such commit is
+     * (every record of an earlier segment was written before it was stored); for LATEST, or when no such record is
      * archived, the end of the replayable archive.
      */
     public Replay replay(Plan plan, RecoveryTarget target) throws IOException {
@@ -460,7 +461,7 @@ public final class RecoveryPlanner {
             case IMMEDIATE -> stopLsn(backup);
             case LSN -> Lsn.parse(target.value());
             case NAME, XID -> plan.targetLsn();
-            case TIME -> firstCommitAfter(target, backup, tli, plan.lastSegment());
+            case TIME -> firstTransactionEndAfter(target, backup, tli, plan.lastSegment());
             case LATEST -> null;
         };
         long lastSeg = stop == null ? endSeg : Math.max(stopSeg, Math.min(endSeg, Lsn.segmentOf(stop, segSize)));
@@ -473,7 +474,7 @@ public final class RecoveryPlanner {
                 stop);
     }
 
-    private Long firstCommitAfter(RecoveryTarget target, Snapshot backup, int tli, String lastSegment)
+    private Long firstTransactionEndAfter(RecoveryTarget target, Snapshot backup, int tli, String lastSegment)
             throws IOException {
         Instant t = target.time();
         Instant searchFrom = t.minus(STORE_CLOCK_MARGIN);
@@ -495,7 +496,7 @@ public final class RecoveryPlanner {
                 run.add(pathSegment(sn, tli, lastSegment));
             }
             for (WalInspector.Marker m : inspector.transactionEnds(run, tli, segSize)) {
-                if (m.isCommit()
+                if (m.isTransactionEnd()
                         && m.lsn() >= stopLsn(backup)
                         && (target.exclusive()
                                 ? !m.time().isBefore(t)

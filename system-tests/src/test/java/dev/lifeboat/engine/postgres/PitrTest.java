@@ -45,6 +45,10 @@ class PitrTest {
 
     static final List<Tick> ticks = new ArrayList<>();
     static long idAtRestorePoint;
+    /** A time after tick 20's commit and before an aborted transaction, and the insert position after the abort. */
+    static Instant beforeAbort;
+
+    static String lsnAfterAbort;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -89,6 +93,22 @@ class PitrTest {
                 if (id == 15 || id == 30 || id == 45) {
                     st.execute(
                             "select pg_switch_wal()"); // several segments, so the gap test can remove one in the middle
+                }
+                if (id == 20) {
+                    // a transaction that writes and rolls back: its abort record carries a time, and recovery to a
+                    // time stops before an abort as before a commit
+                    Thread.sleep(20);
+                    beforeAbort = Instant.parse(one(
+                            st,
+                            "select to_char(clock_timestamp() at time zone 'UTC',"
+                                    + " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"));
+                    Thread.sleep(20);
+                    c.setAutoCommit(false);
+                    ins.setLong(1, -1);
+                    ins.executeUpdate();
+                    c.rollback();
+                    c.setAutoCommit(true);
+                    lsnAfterAbort = one(st, "select pg_current_wal_insert_lsn()::text");
                 }
                 if (id == 40) {
                     st.execute("select pg_create_restore_point('before-migration')");
@@ -236,6 +256,12 @@ class PitrTest {
         assertThat(Lsn.parse(excl.stopLsn()))
                 .isGreaterThanOrEqualTo(Lsn.parse(ticks.get(28).lsnAfter()))
                 .isLessThan(Lsn.parse(t.lsnAfter()));
+        // an aborted transaction ends a time target's replay as a commit does
+        RecoveryCatalog.Plan abort =
+                RecoveryCatalog.plan(repo, target(RecoveryTarget.Kind.TIME, beforeAbort, false), null);
+        assertThat(Lsn.parse(abort.stopLsn()))
+                .isGreaterThanOrEqualTo(Lsn.parse(a.lsnAfter()))
+                .isLessThan(Lsn.parse(lsnAfterAbort));
         // the WAL counted runs from the backup's start to the stop's segment, both as named
         long seg = 16L << 20;
         String backupStart = repo.loadSnapshots()
