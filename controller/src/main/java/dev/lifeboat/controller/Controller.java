@@ -76,6 +76,7 @@ public final class Controller implements AutoCloseable {
     private AlertEvaluator alerts;
     private EventBus events;
     private SlaStatus status;
+    private RpoHistory history;
     private JobDispatcher dispatcher;
     private JobStore jobs;
 
@@ -194,7 +195,7 @@ public final class Controller implements AutoCloseable {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         StatusGauges gauges = new StatusGauges(registry, inventory, status, drills);
 
-        RpoHistory history = new RpoHistory(ControllerConfig.durationOf("history-step", config.historyStep));
+        history = new RpoHistory(ControllerConfig.durationOf("history-step", config.historyStep));
         evaluator.scheduleWithFixedDelay(
                 () -> {
                     evaluateSafely().ifPresent(all -> history.record(all, Instant.now()));
@@ -323,6 +324,10 @@ public final class Controller implements AutoCloseable {
 
     public EventBus events() {
         return events;
+    }
+
+    public RpoHistory history() {
+        return history;
     }
 
     public SlaStatus status() {

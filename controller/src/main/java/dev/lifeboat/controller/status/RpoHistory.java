@@ -72,17 +72,9 @@ public final class RpoHistory {
     public Map<String, List<Point>> byRegion(Instant now) {
         long last = Math.floorDiv(now.getEpochSecond(), stepSeconds);
         Map<String, double[][]> sums = new TreeMap<>();
-        series.forEach((k, ring) -> {
-            double[][] acc = sums.computeIfAbsent(k.region(), r -> empty());
-            List<Point> points = ring.points(last, stepSeconds);
-            for (int i = 0; i < POINTS; i++) {
-                Point p = points.get(i);
-                acc[0][i] = worst(acc[0][i], p.rpoSeconds());
-                acc[1][i] = Double.isNaN(p.lagBytes())
-                        ? acc[1][i]
-                        : (Double.isNaN(acc[1][i]) ? 0 : acc[1][i]) + p.lagBytes();
-            }
-        });
+        // straight from the rings into one array pair per region: no point objects per series (1,000 databases in
+        // two regions are 1.4 million points)
+        series.forEach((k, ring) -> ring.accumulate(last, sums.computeIfAbsent(k.region(), r -> empty())));
         Map<String, List<Point>> out = new TreeMap<>();
         sums.forEach((region, acc) -> {
             List<Point> points = new ArrayList<>(POINTS);
@@ -129,6 +121,21 @@ public final class RpoHistory {
             }
             rpo[i] = (float) worst(rpo[i], rpoSeconds);
             lag[i] = (float) worst(lag[i], lagBytes);
+        }
+
+        /** Folds the {@link #POINTS} steps ending at {@code last} into {@code acc}: worst RPO, summed lag. */
+        synchronized void accumulate(long last, double[][] acc) {
+            for (int i = 0; i < POINTS; i++) {
+                long step = last - POINTS + 1 + i;
+                int slot = (int) Math.floorMod(step, (long) POINTS);
+                if (steps[slot] != step) {
+                    continue;
+                }
+                acc[0][i] = worst(acc[0][i], rpo[slot]);
+                if (!Float.isNaN(lag[slot])) {
+                    acc[1][i] = (Double.isNaN(acc[1][i]) ? 0 : acc[1][i]) + lag[slot];
+                }
+            }
         }
 
         /** The {@link #POINTS} steps ending at {@code last}, NaN where a step was not written. */
