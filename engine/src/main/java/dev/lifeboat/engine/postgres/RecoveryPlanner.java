@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -476,7 +477,9 @@ public final class RecoveryPlanner {
 
     private Long firstTransactionEndAfter(RecoveryTarget target, Snapshot backup, int tli, String lastSegment)
             throws IOException {
-        Instant t = target.time();
+        // recovery_target_time is written with microseconds, the rest cut off (RecoveryTarget's format): compare
+        // with what PostgreSQL compares
+        Instant t = target.time().truncatedTo(ChronoUnit.MICROS);
         Instant searchFrom = t.minus(STORE_CLOCK_MARGIN);
         long stopSeg = Lsn.segmentOf(stopLsn(backup), segSize);
         long lastSeg = segmentNumber(lastSegment.substring(0, 24));
