@@ -121,7 +121,7 @@
     out.replaceChildren();
     const lines = [
       "Restore to " + p.target + ": start from backup " + p.backup + " (" + p.backupType + ", ended " + p.backupStopTime + ", " + fmt(p.restoreBytes) + " to restore) on timeline " + p.timeline + ".",
-      "Fetch and replay " + p.walSegments + " WAL segments (" + fmt(p.walBytes) + "): " + p.firstSegment + " .. " + p.lastSegment + (p.stopLsn ? "; recovery stops at " + p.stopLsn : "") + ".",
+      "Replay " + p.walSegments + " WAL segments (" + fmt(p.walBytes) + "): " + p.firstSegment + " .. " + p.lastSegment + (p.stopLsn ? "; recovery stops at " + p.stopLsn : "") + ".",
       "The archive reaches " + p.recoverableUntil + " on this timeline." + (p.historyNote ? " Note: " + p.historyNote : ""),
     ];
     for (const l of lines) { const d = document.createElement("div"); d.textContent = l; out.appendChild(d); }

@@ -14,7 +14,7 @@ import java.util.Set;
  * CATALOG: what the repository can recover, as {@code lifeboat list --json} reads it (backups, the recoverable window
  * and WAL gaps per timeline). With a target (one of RESTORE_PITR's {@code target_*} keys, plus {@code exclusive},
  * {@code timeline}, {@code backup_id}) also the restore's plan, as {@code lifeboat restore --plan} says it: which
- * backup, and which WAL it would fetch and replay. Reads only; a target the repository cannot reach fails the job
+ * backup, and which WAL it would replay. Reads only; a target the repository cannot reach fails the job
  * with the reason.
  */
 final class CatalogJob implements JobExecutor {

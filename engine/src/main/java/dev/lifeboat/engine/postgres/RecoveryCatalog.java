@@ -34,7 +34,8 @@ public final class RecoveryCatalog {
 
     /**
      * A restore's plan: the backup it starts from, what it restores ({@code restoreBytes}: the backup's files), the
-     * timeline it recovers along and how far the archive reaches there, and the WAL it fetches and replays.
+     * timeline it recovers along and how far the archive reaches there, and the WAL it replays (read-ahead may fetch
+     * a few segments more).
      */
     public record Plan(
             String backup,

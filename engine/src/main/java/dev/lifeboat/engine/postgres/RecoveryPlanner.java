@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.TreeSet;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -194,7 +195,7 @@ public final class RecoveryPlanner {
             maxSeg = Math.max(maxSeg, partialsByTimeline.get(target).last());
         }
         for (long s = seg + 1; s <= Math.max(maxSeg, seg + 1); s++) {
-            int tli = h.timelineAt(s * segSize);
+            int tli = timelineOfSegment(h, s);
             boolean have = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(s)
                     || segmentsByTimeline.getOrDefault(target, new TreeSet<>()).contains(s);
             if (!have) {
@@ -233,15 +234,18 @@ public final class RecoveryPlanner {
      * ({@code recoveryStopsBefore} in xlogrecovery.c).
      */
     private Instant lastCommit(Snapshot from, String lastSegment, int target) throws IOException {
-        return newestCommit(from, lastSegment, target)
+        return newestEnd(from, lastSegment, target, WalInspector.Marker::isCommit)
                 .map(WalInspector.Marker::time)
                 .filter(t -> t.isAfter(from.stopTime()))
                 .orElse(from.stopTime());
     }
 
-    /** The newest commit record after the backup's stop segment, up to {@code lastSegment}; see {@link #lastCommit}. */
-    private Optional<WalInspector.Marker> newestCommit(Snapshot from, String lastSegment, int target)
-            throws IOException {
+    /**
+     * The newest transaction end of {@code kind} (commits, or commits and aborts) after the backup's stop segment, up
+     * to {@code lastSegment}; see {@link #lastCommit}.
+     */
+    private Optional<WalInspector.Marker> newestEnd(
+            Snapshot from, String lastSegment, int target, Predicate<WalInspector.Marker> kind) throws IOException {
         long stopSeg = Lsn.segmentOf(stopLsn(from), segSize);
         long lastSeg = segmentNumber(lastSegment.substring(0, 24));
         WalInspector inspector = new WalInspector(archive, binariesOf(from));
@@ -252,7 +256,7 @@ public final class RecoveryPlanner {
                 run.add(pathSegment(sn, target, lastSegment));
             }
             Optional<WalInspector.Marker> newest = inspector.transactionEnds(run, target, segSize).stream()
-                    .filter(WalInspector.Marker::isCommit)
+                    .filter(kind)
                     .reduce((x, y) -> y);
             if (newest.isPresent()) {
                 return newest;
@@ -309,6 +313,12 @@ public final class RecoveryPlanner {
             String[] end = replayableEnd(newest, tli);
             if (end[1] != null && !missing.contains(end[1])) {
                 missing.add(end[1]);
+            }
+            // the way from the earliest backup may cross a gap the newest one starts after: a segment of this
+            // timeline's history that only an ancestor's copy stands in for (its first segment), say
+            String[] fromFirst = replayableEnd(first, tli);
+            if (fromFirst[1] != null && !missing.contains(fromFirst[1])) {
+                missing.add(fromFirst[1]);
             }
             out.add(new Window(
                     tli,
@@ -393,7 +403,7 @@ public final class RecoveryPlanner {
             default -> candidates.getLast();
         };
         String[] end = replayableEnd(chosen, tli);
-        Optional<WalInspector.Marker> newestCommit = newestCommit(chosen, end[0], tli);
+        Optional<WalInspector.Marker> newestCommit = newestEnd(chosen, end[0], tli, WalInspector.Marker::isCommit);
         Instant until = newestCommit
                 .map(WalInspector.Marker::time)
                 .filter(c -> c.isAfter(chosen.stopTime()))
@@ -401,21 +411,32 @@ public final class RecoveryPlanner {
         // PostgreSQL stops at a time target only when it meets a commit after it: a target at or after the newest
         // archived commit would replay to the end and fail with "recovery ended before configured recovery target
         // was reached"
-        if (target.kind() == RecoveryTarget.Kind.TIME && !target.time().isBefore(until)) {
+        if (target.kind() == RecoveryTarget.Kind.TIME
+                && !target.time().isBefore(until)
+                // an abort after the newest commit stops a time target too (recoveryStopsBefore takes both)
+                && !target.time()
+                        .isBefore(newestEnd(chosen, end[0], tli, WalInspector.Marker::isTransactionEnd)
+                                .map(WalInspector.Marker::time)
+                                .filter(c -> c.isAfter(chosen.stopTime()))
+                                .orElse(chosen.stopTime()))) {
             throw new IllegalArgumentException("target time " + target.time() + " is not before the newest commit this "
                     + "repository can replay from backup " + chosen.id() + " on timeline " + tli + " (" + until
                     + ", in "
-                    + end[0] + "): PostgreSQL stops at a time only on meeting a later commit"
+                    + end[0] + ", nor before a later abort): PostgreSQL stops at a time only on meeting a later commit"
+                    + " or abort"
                     + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : "")
                     + "; use --to-latest to recover everything archived; recoverable window: " + windowText(tli));
         }
-        if (target.kind() == RecoveryTarget.Kind.LSN) {
-            long endLsn = (segmentNumber(end[0]) + 1) * segSize;
-            if (Lsn.parse(target.value()) > endLsn) {
-                throw new IllegalArgumentException(
-                        "target LSN " + target.value() + " is beyond the archived WAL (ends in " + end[0] + ")"
-                                + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
-            }
+        if (target.kind() == RecoveryTarget.Kind.LSN
+                && firstRecordFrom(chosen, tli, end[0], Lsn.parse(target.value()))
+                        .isEmpty()) {
+            // PostgreSQL stops at an LSN on reading a record that starts there or later (recoveryStopsBefore/After);
+            // with none archived it replays to the end and fails "recovery ended before configured recovery target
+            // was reached"
+            throw new IllegalArgumentException("target LSN " + target.value() + " is not before the last record of"
+                    + " the archived WAL this repository can replay from backup " + chosen.id() + " on timeline " + tli
+                    + " (it ends in " + end[0] + ")"
+                    + (end[1] != null ? "; the WAL archive is missing segment " + end[1] : ""));
         }
         // a restore point or transaction found above lies before any gap; only "latest" needs the whole archive
         if (end[1] != null && target.kind() == RecoveryTarget.Kind.LATEST) {
@@ -444,7 +465,7 @@ public final class RecoveryPlanner {
     private static final Duration STORE_CLOCK_MARGIN = Duration.ofMinutes(10);
 
     /**
-     * The WAL a restore by {@code plan} to {@code target} fetches and replays. Where recovery stops: for IMMEDIATE the
+     * The WAL a restore by {@code plan} to {@code target} replays. Where recovery stops: for IMMEDIATE the
      * backup's stop; for an LSN, restore point or transaction its LSN; for a time the first transaction end (commit or
      * abort, two-phase ones included) after it (or at it, when exclusive), which PostgreSQL stops before
      * ({@code recoveryStopsBefore} in xlogrecovery.c looks at commit and abort records alike), found by
@@ -460,7 +481,9 @@ public final class RecoveryPlanner {
         long endSeg = Math.max(stopSeg, segmentNumber(plan.lastSegment().substring(0, 24)));
         Long stop = switch (target.kind()) {
             case IMMEDIATE -> stopLsn(backup);
-            case LSN -> Lsn.parse(target.value());
+            case LSN ->
+                firstRecordFrom(backup, tli, plan.lastSegment(), Lsn.parse(target.value()))
+                        .orElse(null);
             case NAME, XID -> plan.targetLsn();
             case TIME -> firstTransactionEndAfter(target, backup, tli, plan.lastSegment());
             case LATEST -> null;
@@ -512,6 +535,21 @@ public final class RecoveryPlanner {
             }
         }
         return null;
+    }
+
+    /**
+     * The start of the first record at or after {@code lsn} in the WAL a recovery from {@code from} onto {@code tli}
+     * replays, up to {@code lastSegment}: where PostgreSQL stops for that LSN target.
+     */
+    private Optional<Long> firstRecordFrom(Snapshot from, int tli, String lastSegment, long lsn) throws IOException {
+        long first = Math.max(Lsn.segmentOf(lsn, segSize), Lsn.segmentOf(stopLsn(from), segSize));
+        long last = segmentNumber(lastSegment.substring(0, 24));
+        List<String> run = new ArrayList<>();
+        // a record starting in a switched segment's zero tail is in the next one: two segments usually do
+        for (long sn = first; sn <= Math.min(last, first + SCAN_BATCH - 1); sn++) {
+            run.add(pathSegment(sn, tli, lastSegment));
+        }
+        return new WalInspector(archive, binariesOf(from)).firstRecordFrom(run, tli, segSize, lsn);
     }
 
     /** The archived segments of a timeline, as numbers (copies). */
@@ -721,8 +759,18 @@ public final class RecoveryPlanner {
         }
         int t = segmentsByTimeline.getOrDefault(tli, new TreeSet<>()).contains(sn)
                 ? tli
-                : history(tli).timelineAt(sn * segSize);
+                : timelineOfSegment(history(tli), sn);
         return segmentName(t, sn);
+    }
+
+    /**
+     * Whose copy of segment {@code sn} a recovery along {@code h} must read: the timeline current at the segment's
+     * last byte. A segment in which a timeline switch lies exists twice, and only the child's holds the records after
+     * the switch; the parent's goes on with the parent's own future. PostgreSQL falls back to the parent's file when
+     * the child's is missing (XLogFileReadAnyTLI) and replays the wrong history, so a missing child file is a gap.
+     */
+    private int timelineOfSegment(TimelineHistory h, long sn) {
+        return h.timelineAt((sn + 1) * segSize - 1);
     }
 
     private String windowText(int tli) throws IOException {

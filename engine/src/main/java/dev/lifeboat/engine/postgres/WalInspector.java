@@ -122,6 +122,46 @@ final class WalInspector {
         }
     }
 
+    private static final Pattern RECORD_LSN = Pattern.compile("\\blsn: ([0-9A-F]+/[0-9A-F]+),");
+
+    /**
+     * Where the first record at or after {@code lsn} starts, in a run of consecutive segments beginning with the one
+     * that holds {@code lsn} (pg_waldump --start finds it as recovery does: past a switched segment's zero-filled
+     * tail, in the next segment), or empty when the run holds no complete record there.
+     */
+    Optional<Long> firstRecordFrom(List<String> run, int timeline, long segmentSize, long lsn) throws IOException {
+        if (run.isEmpty()) {
+            return Optional.empty();
+        }
+        Path dir = Files.createTempDirectory("lifeboat-waldump-");
+        try {
+            List<String> names = layOut(run, timeline, segmentSize, dir);
+            if (names.isEmpty()) {
+                return Optional.empty();
+            }
+            Optional<Long> found = firstRecord(dir, timeline, lsn);
+            // pg_waldump cannot start inside the zero-filled pages a switch leaves (no page header there); no record
+            // starts in them, so the first one at or after lsn is the next segment's first
+            long next = (lsn / segmentSize + 1) * segmentSize;
+            if (found.isEmpty() && names.size() > 1) {
+                found = firstRecord(dir, timeline, next);
+            }
+            return found;
+        } finally {
+            Processes.run(List.of("rm", "-rf", dir.toString()), Duration.ofSeconds(30));
+        }
+    }
+
+    private Optional<Long> firstRecord(Path dir, int timeline, long start) throws IOException {
+        Matcher m = RECORD_LSN.matcher(waldump(List.of(
+                bins.path("pg_waldump"),
+                "--path=" + dir,
+                "--timeline=" + timeline,
+                "--start=" + Lsn.format(start),
+                "--limit=1")));
+        return m.find() ? Optional.of(Lsn.parse(m.group(1))) : Optional.empty();
+    }
+
     /**
      * Writes the run's segments into {@code dir} under {@code timeline}'s names, from the first one archived (a
      * backup's first segments may be only in the backup) to where the archive ends or has a gap.

@@ -49,6 +49,8 @@ class PitrTest {
     static Instant beforeAbort;
 
     static String lsnAfterAbort;
+    /** The insert position after a transaction aborted after the last tick: the archive's last transaction end. */
+    static String lsnAfterLastAbort;
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -116,6 +118,13 @@ class PitrTest {
                 }
                 Thread.sleep(100);
             }
+            Thread.sleep(50);
+            c.setAutoCommit(false);
+            ins.setLong(1, -2);
+            ins.executeUpdate();
+            c.rollback();
+            c.setAutoCommit(true);
+            lsnAfterLastAbort = one(st, "select pg_current_wal_insert_lsn()::text");
             st.execute("select pg_switch_wal()");
             String last = one(st, "select pg_walfile_name(pg_current_wal_lsn() - 1)");
             long deadline = System.nanoTime() + Duration.ofSeconds(90).toNanos();
@@ -213,20 +222,14 @@ class PitrTest {
                 .contains("is not before the newest commit")
                 .contains(" .. ")
                 .contains("--to-latest");
-        // the newest archived commit itself: PostgreSQL would replay to the end without meeting a later commit and
-        // fail with "recovery ended before configured recovery target was reached"
-        CliResult atLast = cli(
-                "restore",
-                "--repo",
-                uri,
-                "--key-file",
-                keyFile.toString(),
-                "--target",
-                tmp.resolve("bad-last").toString(),
-                "--to-time",
-                ticks.getLast().committed().toString());
-        assertThat(atLast.exitCode()).isNotZero();
-        assertThat(atLast.err()).contains("is not before the newest commit");
+        // the newest archived commit itself: no later commit, but the later abort stops recovery (recoveryStopsBefore
+        // takes both); without it PostgreSQL would replay to the end and fail with "recovery ended before configured
+        // recovery target was reached"
+        RecoveryCatalog.Plan atLast = RecoveryCatalog.plan(
+                repo, target(RecoveryTarget.Kind.TIME, ticks.getLast().committed(), false), null);
+        assertThat(Lsn.parse(atLast.stopLsn()))
+                .isGreaterThanOrEqualTo(Lsn.parse(ticks.getLast().lsnAfter()))
+                .isLessThan(Lsn.parse(lsnAfterLastAbort));
         CliResult list = cli("list", "--repo", uri, "--key-file", keyFile.toString());
         assertThat(list.exitCode()).as(list.all()).isZero();
         assertThat(list.out()).containsPattern("timeline 1 \\(the original cluster [^;]*\\): recoverable from");
@@ -305,7 +308,26 @@ class PitrTest {
                 "--plan",
                 "--to-lsn",
                 ticks.get(49).lsnAfter());
-        assertThat(text.out()).contains("recovery stops at " + ticks.get(49).lsnAfter());
+        assertThat(Lsn.parse(text.out().replaceAll("(?s).*recovery stops at ([0-9A-F]+/[0-9A-F]+).*", "$1")))
+                .isGreaterThanOrEqualTo(Lsn.parse(ticks.get(49).lsnAfter()))
+                .isLessThan(Lsn.parse(ticks.get(50).lsnAfter()));
+        // an LSN in the zero-filled tail of a switched segment: recovery stops at the next segment's first record
+        long tailSegment = Lsn.parse(ticks.get(14).lsnAfter()) / seg;
+        RecoveryCatalog.Plan tail = RecoveryCatalog.plan(
+                repo,
+                new RecoveryTarget(RecoveryTarget.Kind.LSN, Lsn.format((tailSegment + 1) * seg - 0x100), false, null),
+                null);
+        assertThat(Lsn.parse(tail.stopLsn()) / seg).isEqualTo(tailSegment + 1);
+        assertThat(tail.lastSegment().substring(8))
+                .isEqualTo(Lsn.segmentName(1, tailSegment + 1, seg).substring(8));
+        // an LSN after the archive's last record: PostgreSQL would replay to the end and fail, so no plan
+        long lastSegment = Lsn.parse(lsnAfterLastAbort) / seg;
+        assertThatThrownBy(() -> RecoveryCatalog.plan(
+                        repo,
+                        new RecoveryTarget(
+                                RecoveryTarget.Kind.LSN, Lsn.format((lastSegment + 1) * seg - 0x100), false, null),
+                        null))
+                .hasMessageContaining("is not before the last record");
     }
 
     private static RecoveryTarget target(RecoveryTarget.Kind kind, Instant t, boolean exclusive) {

@@ -4,6 +4,10 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
+import dev.lifeboat.repository.Repository;
+import dev.lifeboat.repository.WalArchive;
+import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -106,6 +110,37 @@ class TimelineSwitchTest {
                         "--timeline",
                         "1"))
                 .isEqualTo(PgTestSupport.range(1, 15));
+
+        // timeline 2's first segment holds timeline 1's records up to the switch and timeline 2's after it; timeline
+        // 1's copy of that segment goes on with timeline 1's future. Without timeline 2's, PostgreSQL would replay
+        // timeline 1's and call it timeline 2: the gap must be named, not bridged
+        Path copy = tmp.resolve("repo-gap");
+        Processes.check(List.of("cp", "-a", tmp.resolve("repo").toString(), copy.toString()), Duration.ofSeconds(60));
+        Repository gapRepo = Repository.open(new LocalBlobStore(copy), KeySource.KeyFile.read(keyFile));
+        String switchSegment = new WalArchive(gapRepo)
+                .list().stream()
+                        .filter(n -> WalArchive.isSegment(n) && n.startsWith("00000002"))
+                        .sorted()
+                        .findFirst()
+                        .orElseThrow();
+        new WalArchive(gapRepo).delete(switchSegment);
+        String gapUri = PgTestSupport.repoUri(copy);
+        assertThat(cli("list", "--repo", gapUri, "--key-file", keyFile.toString())
+                        .out())
+                .containsPattern("timeline 2 [^\\n]*MISSING WAL: [^\\n]*" + switchSegment);
+        CliResult plan = cli(
+                "restore",
+                "--repo",
+                gapUri,
+                "--key-file",
+                keyFile.toString(),
+                "--plan",
+                "--timeline",
+                "2",
+                "--to-time",
+                committed.get(105L).toString());
+        assertThat(plan.exitCode()).as(plan.all()).isNotZero();
+        assertThat(plan.err()).contains(switchSegment);
     }
 
     private static CliResult backup(String uri, Path key, LocalCluster pg) {

@@ -47,7 +47,7 @@ public final class RestoreCommand implements Callable<Integer> {
     @Option(
             names = "--plan",
             description = "Restore nothing: say which backup the restore would start from, how far the archive "
-                    + "reaches, and which WAL (segments, bytes) it would fetch and replay.")
+                    + "reaches, and which WAL (segments, bytes) it would replay.")
     boolean plan;
 
     @Option(
@@ -201,7 +201,7 @@ public final class RestoreCommand implements Callable<Integer> {
                 Sizes.format(p.restoreBytes()),
                 p.timeline());
         System.out.printf(
-                "WAL to fetch and replay: %d segments (%s), %s .. %s%s%n",
+                "WAL to replay: %d segments (%s), %s .. %s%s%n",
                 p.walSegments(),
                 Sizes.format(p.walBytes()),
                 p.firstSegment(),
