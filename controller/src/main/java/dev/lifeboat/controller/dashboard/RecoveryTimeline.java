@@ -6,7 +6,6 @@ import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * The database page's recovery timeline, drawn from the agent's catalog (a CATALOG job's result): per timeline the
@@ -57,11 +56,7 @@ final class RecoveryTimeline {
             int tli = w.path("timeline").asInt();
             double y = 8 + r * ROW;
             b.append("<g data-timeline=\"").append(tli).append("\">");
-            b.append("<text class=\"axis\" x=\"")
-                    .append(LEFT - 6)
-                    .append("\" y=\"")
-                    .append(fmt(y + 19));
-            b.append("\" text-anchor=\"end\">timeline ").append(tli).append("</text>");
+            SvgChart.text(b, LEFT - 6, y + 19, "end", "timeline " + tli);
             Instant earliest = time(w.path("earliest"));
             Instant latest = time(w.path("latest"));
             if (earliest != null && latest != null) {
@@ -145,13 +140,8 @@ final class RecoveryTimeline {
             b.append("</g>");
         }
         double axisY = 8 + ROW * windows.size() + 14;
-        b.append("<text class=\"axis\" x=\"").append(LEFT).append("\" y=\"").append(fmt(axisY));
-        b.append("\" text-anchor=\"start\">").append(STAMP.format(from)).append(" UTC</text>");
-        b.append("<text class=\"axis\" x=\"")
-                .append(WIDTH - RIGHT)
-                .append("\" y=\"")
-                .append(fmt(axisY));
-        b.append("\" text-anchor=\"end\">").append(STAMP.format(to)).append(" UTC</text>");
+        SvgChart.text(b, LEFT, axisY, "start", STAMP.format(from) + " UTC");
+        SvgChart.text(b, WIDTH - RIGHT, axisY, "end", STAMP.format(to) + " UTC");
         b.append("</svg><figcaption><span class=\"key cover\">recoverable</span> <span class=\"key full\">full backup")
                 .append("</span> <span class=\"key partial\">incremental / differential</span> ")
                 .append("<span class=\"key gap\">missing WAL</span></figcaption></figure>");
@@ -242,6 +232,6 @@ final class RecoveryTimeline {
     }
 
     private static String fmt(double v) {
-        return String.format(Locale.ROOT, "%.1f", v);
+        return SvgChart.fmt(v);
     }
 }

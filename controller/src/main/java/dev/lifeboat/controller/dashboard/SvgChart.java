@@ -246,7 +246,7 @@ final class SvgChart {
         b.append("</line>");
     }
 
-    private static void text(StringBuilder b, double x, double y, String anchor, String text) {
+    static void text(StringBuilder b, double x, double y, String anchor, String text) {
         b.append("<text class=\"axis\" x=\"").append(fmt(x)).append("\" y=\"").append(fmt(y));
         b.append("\" text-anchor=\"")
                 .append(anchor)
@@ -255,7 +255,7 @@ final class SvgChart {
                 .append("</text>");
     }
 
-    private static String fmt(double v) {
+    static String fmt(double v) {
         return String.format(Locale.ROOT, "%.1f", v);
     }
 }

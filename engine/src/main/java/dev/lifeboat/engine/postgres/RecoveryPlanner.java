@@ -500,10 +500,7 @@ public final class RecoveryPlanner {
 
     private Long firstTransactionEndAfter(RecoveryTarget target, Snapshot backup, int tli, String lastSegment)
             throws IOException {
-        // recovery_target_time is written with microseconds, the rest cut off (RecoveryTarget's format): compare
-        // with what PostgreSQL compares
-        Instant t = target.time().truncatedTo(ChronoUnit.MICROS);
-        Instant searchFrom = t.minus(STORE_CLOCK_MARGIN);
+        Instant searchFrom = target.time().minus(STORE_CLOCK_MARGIN);
         long stopSeg = Lsn.segmentOf(stopLsn(backup), segSize);
         long lastSeg = segmentNumber(lastSegment.substring(0, 24));
         long from = stopSeg;
@@ -522,11 +519,7 @@ public final class RecoveryPlanner {
                 run.add(pathSegment(sn, tli, lastSegment));
             }
             for (WalInspector.Marker m : inspector.transactionEnds(run, tli, segSize)) {
-                if (m.isTransactionEnd()
-                        && m.lsn() >= stopLsn(backup)
-                        && (target.exclusive()
-                                ? !m.time().isBefore(t)
-                                : m.time().isAfter(t))) {
+                if (m.lsn() >= stopLsn(backup) && stopsBefore(m, target)) {
                     return m.lsn();
                 }
             }
@@ -535,6 +528,17 @@ public final class RecoveryPlanner {
             }
         }
         return null;
+    }
+
+    /**
+     * Whether recovery to a time target stops before this record ({@code recoveryStopsBefore} in xlogrecovery.c): a
+     * commit or abort after the time, or at it when exclusive, compared with the time as recovery_target_time is
+     * written (microseconds, the rest cut off: RecoveryTarget's format).
+     */
+    private static boolean stopsBefore(WalInspector.Marker m, RecoveryTarget target) {
+        Instant t = target.time().truncatedTo(ChronoUnit.MICROS);
+        return m.isTransactionEnd()
+                && (target.exclusive() ? !m.time().isBefore(t) : m.time().isAfter(t));
     }
 
     /**
@@ -700,7 +704,7 @@ public final class RecoveryPlanner {
             case NAME, XID -> plan.targetLsn();
             case TIME ->
                 records.markers().stream()
-                        .filter(m -> m.time().isAfter(target.time()))
+                        .filter(m -> stopsBefore(m, target))
                         .map(WalInspector.Marker::lsn)
                         .findFirst()
                         .orElse(null);
