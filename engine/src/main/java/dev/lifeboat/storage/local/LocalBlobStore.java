@@ -18,6 +18,10 @@ import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.GroupPrincipal;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -32,12 +36,23 @@ import java.util.stream.Stream;
 /**
  * A store on a local (or mounted) file system. Writes go to a temporary file in the target directory, are fsynced,
  * renamed into place and the directory is fsynced, so a crash never leaves a partial object under its final name.
+ * <p>
+ * Run as root on a repository that belongs to another user (typically {@code postgres}, whose archive and
+ * recovery commands write it), every file and directory it creates is given to the repository root's owner and group:
+ * otherwise a root-owned {@code locks/} or {@code wal/00000002/} would make that user's next write fail with
+ * "permission denied".
  */
 public final class LocalBlobStore implements BlobStore {
     private static final String TEMP_SUFFIX = ".lifeboat-tmp";
     private final Path root;
     /** Told of every directory fsync (tests observe the durability protocol through it). */
     private final Consumer<Path> onDirectorySync;
+    /** The repository root's owner when this process is root and the root belongs to someone else; else null. */
+    private volatile Ownership adopt;
+
+    private volatile boolean ownershipKnown;
+
+    private record Ownership(UserPrincipal user, GroupPrincipal group) {}
 
     public LocalBlobStore(Path root) {
         this(root, dir -> {});
@@ -98,6 +113,7 @@ public final class LocalBlobStore implements BlobStore {
         try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
             SlicedIo.write(ch, data, offset, length);
             ch.force(true);
+            giveToRepositoryOwner(temp);
         } catch (IOException e) {
             Files.deleteIfExists(temp);
             throw e;
@@ -125,12 +141,54 @@ public final class LocalBlobStore implements BlobStore {
             existing = existing.getParent();
         }
         Files.createDirectories(dir);
+        for (Path created : missing) {
+            giveToRepositoryOwner(created);
+        }
         fsyncDirectory(existing);
         for (Path created : missing) {
             if (!created.equals(dir)) {
                 fsyncDirectory(created);
             }
         }
+    }
+
+    /** Chowns a path this process created to the repository root's owner, when {@link #adopt} says so. */
+    private void giveToRepositoryOwner(Path created) throws IOException {
+        Ownership o = ownership();
+        if (o == null) {
+            return;
+        }
+        PosixFileAttributeView view = Files.getFileAttributeView(created, PosixFileAttributeView.class);
+        view.setOwner(o.user());
+        view.setGroup(o.group());
+    }
+
+    /**
+     * Read once, after the root exists (repo-init creates it): null unless this process runs as root, the file
+     * system is POSIX and the root belongs to another user.
+     */
+    private Ownership ownership() throws IOException {
+        if (ownershipKnown) {
+            return adopt;
+        }
+        if (!"root".equals(System.getProperty("user.name"))) {
+            ownershipKnown = true;
+            return null;
+        }
+        if (!Files.isDirectory(root)) {
+            return null; // asked again once the root exists
+        }
+        PosixFileAttributeView view = Files.getFileAttributeView(root, PosixFileAttributeView.class);
+        Ownership o = null;
+        if (view != null) {
+            PosixFileAttributes a = view.readAttributes();
+            if (!"root".equals(a.owner().getName())) {
+                o = new Ownership(a.owner(), a.group());
+            }
+        }
+        adopt = o;
+        ownershipKnown = true;
+        return o;
     }
 
     private void fsyncDirectory(Path dir) throws IOException {
