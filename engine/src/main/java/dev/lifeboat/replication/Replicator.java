@@ -7,6 +7,7 @@ import dev.lifeboat.repository.crypto.CryptoProvider;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.security.MessageDigest;
@@ -62,6 +63,14 @@ public final class Replicator {
     /** What an operator asked for ({@code replication pause|resume|stop}). */
     public record Control(State state, Instant changedAt) {}
 
+    /** Why {@link #run} returned. */
+    public enum Exit {
+        /** {@code replication stop} asked it to: a supervisor should not start it again before a resume */
+        STOPPED,
+        /** the caller cancelled it (a signal, the sandbox closing) */
+        CANCELLED
+    }
+
     /**
      * One region's replication as last seen.
      *
@@ -69,7 +78,10 @@ public final class Replicator {
      * @param lagBytes             their size
      * @param oldestPendingSeconds age of the oldest of them (since written to the primary)
      * @param newestWalTime        when the newest WAL object the region holds was written to the primary
-     * @param rpoSeconds           now − newestWalTime: what a loss of the primary region would lose
+     * @param rpoSeconds           what a loss of the primary region would lose: 0 when the region holds every WAL
+     *                             object the primary has (an idle database is not behind), else the age of the
+     *                             oldest WAL object it lacks (since written to the primary); null when the primary
+     *                             holds no WAL
      */
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public record Status(
@@ -109,6 +121,11 @@ public final class Replicator {
     private long statusWrittenAt = System.nanoTime() - STATUS_EVERY_NANOS;
     private State controlState = State.RUNNING;
     private Set<String> absentLastPass = Set.of();
+    private Instant startedAt;
+    /** The pass under way, for the heartbeat; null between passes. */
+    private volatile Heartbeat.Progress progress;
+
+    private long beatAt = System.nanoTime() - Heartbeat.EVERY.toNanos();
 
     public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
         this(primary, secondary, region, Clock.systemUTC());
@@ -138,15 +155,20 @@ public final class Replicator {
     }
 
     public static State control(BlobStore primary, String region) throws IOException {
+        return controlRecord(primary, region).state();
+    }
+
+    /** The state asked for and when; RUNNING with no time when nobody asked. */
+    public static Control controlRecord(BlobStore primary, String region) throws IOException {
         byte[] raw;
         try {
             raw = primary.get(controlKey(region));
         } catch (BlobNotFoundException e) {
-            return State.RUNNING;
+            return new Control(State.RUNNING, null);
         }
         try {
-            State s = Json.MAPPER.readValue(raw, Control.class).state();
-            return s == null ? State.RUNNING : s;
+            Control c = Json.MAPPER.readValue(raw, Control.class);
+            return c.state() == null ? new Control(State.RUNNING, c.changedAt()) : c;
         } catch (JacksonException e) {
             throw new IOException(primary.uri() + ": " + controlKey(region) + " is not a valid control object ("
                     + e.getOriginalMessage() + "); set it again with 'lifeboat replication pause|resume|stop'");
@@ -164,10 +186,13 @@ public final class Replicator {
 
     /**
      * Replicates until stopped ({@code replication stop}) or cancelled: a pass, then a pause of {@code interval}
-     * (none while a pass still found work). Errors are counted, reported in the status and retried next pass.
+     * (none while a pass still found work). Errors are counted, reported in the status and retried next pass. Beats
+     * a {@link Heartbeat} throughout, and a last one on the way out.
      */
-    public void run(Duration interval, Cancellation cancel) throws IOException {
+    public Exit run(Duration interval, Cancellation cancel) throws IOException {
         log.info("replicating {} to region {} ({})", primary.uri(), region.name(), secondary.uri());
+        startedAt = clock.instant();
+        beat(true);
         while (!cancel.isCancelled()) {
             Pass pass = null;
             try {
@@ -176,14 +201,15 @@ public final class Replicator {
                 if (state == State.STOPPED) {
                     log.info("region {}: stopped by request", region.name());
                     writeStatus(liveStatus());
-                    return;
+                    exited("stopped by request ('replication stop')");
+                    return Exit.STOPPED;
                 }
                 if (state == State.RUNNING) {
                     pass = pass(cancel);
                 }
             } catch (IOException | RuntimeException e) {
                 if (cancel.isCancelled()) {
-                    return;
+                    break;
                 }
                 errors++;
                 lastError = e.getMessage();
@@ -204,11 +230,44 @@ public final class Replicator {
                 sleep(interval, cancel);
             }
         }
+        exited("cancelled");
+        return Exit.CANCELLED;
     }
 
-    private static void sleep(Duration d, Cancellation cancel) {
+    /** Writes a heartbeat when one is due (or {@code force}); a failed write is logged, never fatal. */
+    private void beat(boolean force) {
+        long now = System.nanoTime();
+        if (!force && now - beatAt < Heartbeat.EVERY.toNanos()) {
+            return;
+        }
+        beatAt = now;
+        writeHeartbeat(null, null);
+    }
+
+    private void exited(String why) {
+        writeHeartbeat(clock.instant(), why);
+    }
+
+    private void writeHeartbeat(Instant exitedAt, String why) {
+        try {
+            new Heartbeat(
+                            Hosts.name(),
+                            ProcessHandle.current().pid(),
+                            startedAt,
+                            clock.instant(),
+                            exitedAt == null ? progress : null,
+                            exitedAt,
+                            why)
+                    .write(primary, region.name());
+        } catch (IOException | RuntimeException e) {
+            log.warn("region {}: cannot write the heartbeat: {}", region.name(), e.getMessage());
+        }
+    }
+
+    private void sleep(Duration d, Cancellation cancel) {
         long until = System.nanoTime() + d.toNanos();
         while (!cancel.isCancelled() && System.nanoTime() < until) {
+            beat(false);
             try {
                 Thread.sleep(Math.min(100, Math.max(1, (until - System.nanoTime()) / 1_000_000)));
             } catch (InterruptedException e) {
@@ -271,25 +330,58 @@ public final class Replicator {
         return out;
     }
 
-    /** One pass: copy what the region lacks, then delete what the primary no longer has. */
+    /**
+     * One pass: copy what the region lacks, then delete what the primary no longer has. Its progress goes into the
+     * heartbeat every {@link Heartbeat#EVERY}.
+     */
     public Pass pass(Cancellation cancel) throws IOException {
+        try {
+            return copyThenDelete(cancel);
+        } finally {
+            if (progress != null) {
+                progress = null;
+                beat(true); // the pass is over: status must not go on showing it
+            }
+        }
+    }
+
+    private Pass copyThenDelete(Cancellation cancel) throws IOException {
         long t0 = System.nanoTime();
         controlState = control(primary, region.name());
         controlCheckedAt = System.nanoTime();
         if (controlState != State.RUNNING) {
             return new Pass(0, 0, 0, 0, 0);
         }
+        if (startedAt == null) {
+            startedAt = clock.instant(); // a single pass (a job, --once) beats too
+        }
         Inventory inv = inventory();
         boolean sameRepository = checkSameRepository(inv);
         copiedPartials.keySet().retainAll(inv.primary().keySet());
+        List<BlobInfo> todo = new ArrayList<>();
+        long todoBytes = 0;
+        for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
+            if (pending(p, inv.secondary().get(p.key()))) {
+                todo.add(p);
+                todoBytes += p.size();
+            }
+        }
+        Instant passStart = clock.instant();
+        if (!todo.isEmpty()) {
+            // at once, so status shows a pass from its start; then every EVERY
+            progress = Heartbeat.Progress.of(passStart, todo.size(), todoBytes, 0, 0, passStart);
+            beat(true);
+        } else {
+            beat(false);
+        }
         int copied = 0;
         int skipped = 0;
         long bytes = 0;
         boolean dataSkipped = false;
-        for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
-            if (!pending(p, inv.secondary().get(p.key()))) {
-                continue;
-            }
+        for (BlobInfo p : todo) {
+            progress =
+                    Heartbeat.Progress.of(passStart, todo.size(), todoBytes, copied + skipped, bytes, clock.instant());
+            beat(false);
             cancel.throwIfCancelled();
             if (!awaitRunning(cancel)) {
                 break;
@@ -402,16 +494,22 @@ public final class Replicator {
         long lagBytes = 0;
         Instant oldest = null;
         Instant newestWal = null;
+        Instant oldestMissingWal = null;
+        boolean anyWal = false;
         for (BlobInfo p : inv.primary().values()) {
             BlobInfo s = inv.secondary().get(p.key());
+            boolean wal = p.key().startsWith("wal/");
+            anyWal |= wal;
             if (pending(p, s)) {
                 lagObjects++;
                 lagBytes += p.size();
                 if (oldest == null || p.lastModified().isBefore(oldest)) {
                     oldest = p.lastModified();
                 }
-            } else if (p.key().startsWith("wal/")
-                    && (newestWal == null || p.lastModified().isAfter(newestWal))) {
+                if (wal && (oldestMissingWal == null || p.lastModified().isBefore(oldestMissingWal))) {
+                    oldestMissingWal = p.lastModified();
+                }
+            } else if (wal && (newestWal == null || p.lastModified().isAfter(newestWal))) {
                 newestWal = p.lastModified();
             }
         }
@@ -426,7 +524,7 @@ public final class Replicator {
                 lagBytes,
                 oldest == null ? null : seconds(oldest, now),
                 newestWal,
-                newestWal == null ? null : seconds(newestWal, now),
+                !anyWal ? null : oldestMissingWal == null ? 0.0 : seconds(oldestMissingWal, now),
                 copiedObjects,
                 copiedBytes,
                 rate,

@@ -145,9 +145,13 @@ class ReplicationTest {
     }
 
     static long lag(JsonNode status, String region) {
+        return region(status, region).get("lagObjects").asLong();
+    }
+
+    static JsonNode region(JsonNode status, String region) {
         for (JsonNode n : status) {
             if (n.get("name").asText().equals(region)) {
-                return n.get("lagObjects").asLong();
+                return n;
             }
         }
         throw new AssertionError("no region " + region + " in " + status);
@@ -191,11 +195,27 @@ class ReplicationTest {
         // kill -9 while the throttled region has copied some packs but not all of what the primary holds
         Path us = tmp.resolve("region-us");
         await("the throttled region to start copying", Duration.ofSeconds(60), () -> count(us, "data/") > 0);
-        assertThat(lag(status(), "us"))
+        JsonNode midPass = region(status(), "us");
+        assertThat(midPass.get("lagObjects").asLong())
                 .as("objects still to copy to us when the replicator is killed")
                 .isPositive();
+        // the heartbeat shows the pass under way, not only its end
+        assertThat(midPass.get("replicatorAlive").asBoolean())
+                .as(midPass.toString())
+                .isTrue();
+        JsonNode progress = midPass.get("replicator").get("progress");
+        assertThat(progress).as("progress of the pass under way: " + midPass).isNotNull();
+        assertThat(progress.get("objectsTotal").asLong()).isPositive();
+        assertThat(progress.get("objectsDone").asLong())
+                .isLessThan(progress.get("objectsTotal").asLong());
         first.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         long copiedBeforeKill = count(us, "");
+        // a killed replicator writes no last heartbeat: it is gone once its beat is older than ALIVE_WITHIN
+        Instant lastBeat =
+                Instant.parse(region(status(), "us").get("replicator").get("at").asText());
+        assertThat(region(status(), "us").get("replicatorAlive").asBoolean())
+                .as("alive within %s of its last beat", Heartbeat.ALIVE_WITHIN)
+                .isEqualTo(Duration.between(lastBeat, Instant.now()).compareTo(Heartbeat.ALIVE_WITHIN) < 0);
 
         write(40);
         Path log2 = tmp.resolve("replicator-2.log");
@@ -219,7 +239,23 @@ class ReplicationTest {
             assertThat(second.waitFor(30, TimeUnit.SECONDS))
                     .as(Files.readString(log2))
                     .isTrue();
-            assertThat(second.exitValue()).as(Files.readString(log2)).isZero();
+            assertThat(second.exitValue())
+                    .as("stopped by request: exit 4, so systemd (RestartPreventExitStatus=4) does not restart it; "
+                            + Files.readString(log2))
+                    .isEqualTo(4);
+            for (String region : List.of("eu", "us")) {
+                JsonNode n = region(status(), region);
+                assertThat(n.get("replicatorAlive").asBoolean())
+                        .as(n.toString())
+                        .isFalse();
+                assertThat(n.get("replicator").get("exitReason").asText()).contains("stopped by request");
+            }
+            PgTestSupport.CliResult again =
+                    cli("replication", "run", "--repo", primary, "--replication", config.toString());
+            assertThat(again.exitCode()).as(again.all()).isEqualTo(4);
+            assertThat(again.err())
+                    .contains("region eu is stopped")
+                    .contains("lifeboat replication resume --region us");
         } finally {
             second.destroyForcibly();
             cli("replication", "resume", "--repo", primary, "--replication", config.toString());
@@ -285,10 +321,15 @@ class ReplicationTest {
             }
             long lacking = 0;
             Instant newestHeld = null;
+            Instant oldestMissing = null;
             for (String p : List.of("wal/", "data/", "index/", "snapshots/")) {
                 for (BlobInfo b : primaryStore.list(p)) {
                     if (!Long.valueOf(b.size()).equals(held.get(b.key()))) {
                         lacking++;
+                        if (p.equals("wal/")
+                                && (oldestMissing == null || b.lastModified().isBefore(oldestMissing))) {
+                            oldestMissing = b.lastModified();
+                        }
                     } else if (p.equals("wal/")
                             && (newestHeld == null || b.lastModified().isAfter(newestHeld))) {
                         newestHeld = b.lastModified();
@@ -305,9 +346,12 @@ class ReplicationTest {
             assertThat(lacking).as("objects the throttled region still lacks").isPositive();
             // one object may land between the two measurements
             assertThat(us.get("lagObjects").asLong()).isBetween(lacking - 1, lacking);
-            double measuredRpo = Duration.between(newestHeld, now).toMillis() / 1000.0;
+            // region RPO: the age of the oldest WAL the region lacks; no more than the age of the newest it holds
+            assertThat(oldestMissing).as("WAL the throttled region lacks").isNotNull();
+            double measuredRpo = Duration.between(oldestMissing, now).toMillis() / 1000.0;
             assertThat(us.get("rpoSeconds").asDouble()).isBetween(measuredRpo - 1.5, measuredRpo + 0.5);
-            // and it is a true bound: the last commit the region could restore is older than the RPO it reports
+            assertThat(us.get("rpoSeconds").asDouble())
+                    .isLessThanOrEqualTo(Duration.between(newestHeld, now).toMillis() / 1000.0 + 0.5);
             assertThat(newestHeld).isBefore(ticks.getLast().committed());
             assertThat(us.get("oldestPendingSeconds").asDouble())
                     .isLessThanOrEqualTo(Duration.between(beforeWrite, now).toMillis() / 1000.0 + 0.5);
@@ -379,25 +423,30 @@ class ReplicationTest {
             assertThat(us.get("state").asText()).isEqualTo("PAUSED");
             assertThat(newWal).as("WAL written while us was paused").isNotEmpty();
             assertThat(us.get("lagObjects").asLong()).isGreaterThanOrEqualTo(newWal.size());
-            // the region RPO covers at least the whole write burst and at most the time since before it
+            // the region RPO is the age of the oldest WAL it lacks (written during the burst), at most the age of
+            // the newest it holds
+            Instant oldestMissing = newWal.stream()
+                    .map(BlobInfo::lastModified)
+                    .min(Instant::compareTo)
+                    .orElseThrow();
             double rpo = us.get("rpoSeconds").asDouble();
             assertThat(rpo)
                     .isBetween(
-                            Duration.between(newestUsWal, now).toMillis() / 1000.0 - 2,
-                            Duration.between(newestUsWal, now).toMillis() / 1000.0 + 0.5);
-            assertThat(newestUsWal).isBefore(beforeWrite.plusSeconds(1));
+                            Duration.between(oldestMissing, now).toMillis() / 1000.0 - 2,
+                            Duration.between(oldestMissing, now).toMillis() / 1000.0 + 0.5);
             assertThat(rpo)
-                    .isGreaterThanOrEqualTo(
-                            Duration.between(ticks.getLast().committed(), now).toMillis() / 1000.0);
+                    .isLessThanOrEqualTo(Duration.between(newestUsWal, now).toMillis() / 1000.0 + 0.5);
+            assertThat(newestUsWal).isBefore(beforeWrite.plusSeconds(1));
+            assertThat(oldestMissing).isAfter(beforeWrite.minusSeconds(1));
             double oldest = us.get("oldestPendingSeconds").asDouble();
             assertThat(oldest)
                     .isLessThanOrEqualTo(Duration.between(beforeWrite, now).toMillis() / 1000.0 + 0.5);
-            // eu kept up: its RPO is only the time since the last archived WAL
-            for (JsonNode n : status()) {
-                if (n.get("name").asText().equals("eu")) {
-                    assertThat(n.get("rpoSeconds").asDouble()).isLessThan(rpo);
-                }
+            // eu kept up: it lacks no WAL, so it loses nothing (0), however long ago the last WAL came
+            JsonNode eu = region(status(), "eu");
+            if (eu.get("lagObjects").asLong() == 0) {
+                assertThat(eu.get("rpoSeconds").asDouble()).as(eu.toString()).isZero();
             }
+            assertThat(eu.get("rpoSeconds").asDouble()).isLessThan(rpo);
             assertThat(cli(
                                     "replication",
                                     "resume",
@@ -409,13 +458,18 @@ class ReplicationTest {
                                     config.toString())
                             .exitCode())
                     .isZero();
+            JsonNode[] caughtUp = new JsonNode[1];
             await("us catches up after resume", Duration.ofSeconds(60), () -> {
                 try {
-                    return lag(status(), "us") == 0;
+                    caughtUp[0] = region(status(), "us");
+                    return caughtUp[0].get("lagObjects").asLong() == 0;
                 } catch (Exception e) {
                     return false;
                 }
             });
+            assertThat(caughtUp[0].get("rpoSeconds").asDouble())
+                    .as("caught up: nothing to lose " + caughtUp[0])
+                    .isZero();
         } finally {
             replicator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }

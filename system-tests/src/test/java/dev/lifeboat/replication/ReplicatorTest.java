@@ -4,10 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.storage.ForwardingBlobStore;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -104,8 +111,14 @@ class ReplicatorTest {
         Replicator.setControl(primary, "eu", Replicator.State.STOPPED);
         assertThat(Replicator.control(primary, "eu")).isEqualTo(Replicator.State.STOPPED);
         Replicator r = new Replicator(primary, eu, EU);
-        r.run(Duration.ofMillis(10), Cancellation.none()); // returns at once: stopped
+        assertThat(r.run(Duration.ofMillis(10), Cancellation.none())) // returns at once: stopped
+                .isEqualTo(Replicator.Exit.STOPPED);
         assertThat(eu.list("")).isEmpty();
+        Heartbeat last = Heartbeat.read(primary, "eu").orElseThrow();
+        assertThat(last.exitReason()).contains("stopped by request");
+        assertThat(last.alive(Instant.now()))
+                .as("an exited replicator is not alive")
+                .isFalse();
         assertThat(Replicator.lastStatus(primary, "eu").orElseThrow().lagObjects())
                 .isEqualTo(2);
     }
@@ -167,5 +180,67 @@ class ReplicatorTest {
         assertThat(r.pass(Cancellation.none())).isEqualTo(new Replicator.Pass(0, 0, 0, 0, 0));
         assertThat(eu.stat("snapshots/s")).isPresent();
         assertThat(eu.stat("data/aa/new")).isEmpty();
+    }
+
+    @Test
+    void regionRpoIsZeroWhenCaughtUpAndOtherwiseTheAgeOfTheOldestWalItLacks() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
+        primary.put("config", b("{repo}"));
+        primary.put("wal/00000001/000000010000000000000001", b("wal one"));
+        new Replicator(primary, eu, EU).pass(Cancellation.none());
+        // an hour later with no new WAL (an idle database): the region lacks nothing, so it would lose nothing
+        Clock anHourLater = Clock.fixed(Instant.now().plus(Duration.ofHours(1)), ZoneOffset.UTC);
+        assertThat(new Replicator(primary, eu, EU, anHourLater).liveStatus().rpoSeconds())
+                .isZero();
+
+        primary.put("wal/00000001/000000010000000000000002", b("wal two"));
+        Instant second = primary.stat("wal/00000001/000000010000000000000002")
+                .orElseThrow()
+                .lastModified();
+        primary.put("wal/00000001/000000010000000000000003", b("wal three"));
+        Clock later = Clock.fixed(second.plusSeconds(42), ZoneOffset.UTC);
+        Replicator.Status s = new Replicator(primary, eu, EU, later).liveStatus();
+        assertThat(s.rpoSeconds())
+                .as("age of segment 2, the oldest WAL eu lacks")
+                .isEqualTo(42.0);
+        assertThat(s.lagObjects()).isEqualTo(2);
+
+        LocalBlobStore empty = new LocalBlobStore(tmp.resolve("empty"));
+        empty.put("config", b("{repo}"));
+        assertThat(new Replicator(empty, new LocalBlobStore(tmp.resolve("eu2")), EU)
+                        .liveStatus()
+                        .rpoSeconds())
+                .as("no WAL anywhere: no RPO to speak of")
+                .isNull();
+    }
+
+    @Test
+    void aPassBeatsItsProgressFromItsStartAndClearsItAtItsEnd() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        primary.put("config", b("{repo}"));
+        primary.put("data/aa/pack1", b("pack one"));
+        primary.put("data/bb/pack2", b("pack two"));
+        primary.put("snapshots/s1", b("manifest"));
+        List<Heartbeat> seenDuringCopies = new ArrayList<>();
+        ForwardingBlobStore eu = new ForwardingBlobStore(new LocalBlobStore(tmp.resolve("eu"))) {
+            @Override
+            public void put(String key, byte[] data, int offset, int length) throws IOException {
+                seenDuringCopies.add(Heartbeat.read(primary, "eu").orElseThrow());
+                super.put(key, data, offset, length);
+            }
+        };
+        new Replicator(primary, eu, EU).pass(Cancellation.none());
+
+        assertThat(seenDuringCopies).hasSize(4);
+        Heartbeat.Progress first = seenDuringCopies.getFirst().progress();
+        assertThat(first).as("progress published when the pass starts").isNotNull();
+        assertThat(first.objectsTotal()).isEqualTo(4);
+        assertThat(first.bytesTotal()).isEqualTo(b("{repo}pack onepack twomanifest").length);
+        assertThat(first.objectsDone()).isZero();
+        assertThat(seenDuringCopies.getFirst().alive(Instant.now())).isTrue();
+        Heartbeat after = Heartbeat.read(primary, "eu").orElseThrow();
+        assertThat(after.progress()).as("no pass under way").isNull();
+        assertThat(after.exitedAt()).isNull();
     }
 }

@@ -46,7 +46,8 @@ import org.slf4j.LoggerFactory;
  * than an ever-growing age. The resolution is one interval.
  *
  * <p>When the server cannot be reached, the RPO falls back to now − the write time of the newest durable WAL object
- * (as the replicator's region RPO does), flagged {@link RpoReading#estimatedFromObjectTime()}.
+ * (an upper bound: without the server's position an idle database cannot be told from a stalled one), flagged
+ * {@link RpoReading#estimatedFromObjectTime()}.
  *
  * <p>Listing stays cheap however long the archive is: only the current timeline, and within it only the segments
  * whose 4 GiB block holds the last durable position (or the server's current one); partials are read (a header, not

@@ -27,8 +27,17 @@ import picocli.CommandLine.Option;
 @Command(
         name = "run",
         description = "Copy to every selected region continuously (asynchronous regions; synchronous "
-                + "ones catch up after failures). Runs until stopped with 'replication stop' or a signal.")
+                + "ones catch up after failures). Runs until stopped with 'replication stop' or a signal. "
+                + "Exits "
+                + ReplicationRunCommand.STOPPED
+                + " when every selected region is stopped (at start or later), so a supervisor can tell "
+                + "(systemd: RestartPreventExitStatus="
+                + ReplicationRunCommand.STOPPED
+                + ").")
 public final class ReplicationRunCommand implements Callable<Integer> {
+    /** Exit code: every selected region was stopped with {@code replication stop}. */
+    static final int STOPPED = 4;
+
     @Mixin
     ReplicationTarget target;
 
@@ -48,8 +57,23 @@ public final class ReplicationRunCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ReplicationConfig c = target.config();
         BlobStore primary = target.primary();
-        List<ReplicationConfig.Region> regions = target.selected(c);
+        List<ReplicationConfig.Region> regions = new ArrayList<>();
+        for (ReplicationConfig.Region r : target.selected(c)) {
+            Replicator.Control control = Replicator.controlRecord(primary, r.name());
+            if (control.state() == Replicator.State.STOPPED) {
+                System.err.println("region " + r.name() + " is stopped ('replication stop'"
+                        + (control.changedAt() == null ? "" : " at " + control.changedAt())
+                        + "); 'lifeboat replication resume --region " + r.name() + "' lets it run again");
+            } else {
+                regions.add(r);
+            }
+        }
+        if (regions.isEmpty()) {
+            System.err.println("nothing to replicate: every selected region is stopped");
+            return STOPPED;
+        }
         Map<String, Replicator.Pass> passes = new ConcurrentHashMap<>();
+        Map<String, Replicator.Exit> exits = new ConcurrentHashMap<>();
         try (SignalCancellation signal = output.cancelOnSignal("signal", Duration.ZERO);
                 ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Cancellation cancel = signal.cancellation();
@@ -68,7 +92,7 @@ public final class ReplicationRunCommand implements Callable<Integer> {
                                     r.name(), p.copied(), p.copiedBytes(), p.deleted());
                         }
                     } else {
-                        rep.run(Duration.ofMillis((long) (interval * 1000)), cancel);
+                        exits.put(r.name(), rep.run(Duration.ofMillis((long) (interval * 1000)), cancel));
                     }
                     return null;
                 }));
@@ -88,6 +112,10 @@ public final class ReplicationRunCommand implements Callable<Integer> {
             Map<String, Replicator.Pass> byRegion = new LinkedHashMap<>();
             regions.forEach(r -> byRegion.put(r.name(), passes.get(r.name())));
             output.printJson(Map.of("regions", byRegion));
+        }
+        if (!once && exits.size() == regions.size() && !exits.containsValue(Replicator.Exit.CANCELLED)) {
+            System.err.println("every selected region was stopped ('replication stop'); exiting");
+            return STOPPED;
         }
         return 0;
     }
