@@ -126,6 +126,7 @@ public final class Replicator {
     private volatile Heartbeat.Progress progress;
 
     private long beatAt = System.nanoTime() - Heartbeat.EVERY.toNanos();
+    private boolean exitWritten;
 
     public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
         this(primary, secondary, region, Clock.systemUTC());
@@ -193,6 +194,33 @@ public final class Replicator {
         log.info("replicating {} to region {} ({})", primary.uri(), region.name(), secondary.uri());
         startedAt = clock.instant();
         beat(true);
+        // its own thread: one object's copy can take minutes (a large pack, a throttled region), and the replicator
+        // is alive all the while
+        Thread beater = Thread.ofVirtual()
+                .name("lifeboat-heartbeat-" + region.name())
+                .start(() -> {
+                    while (!Thread.currentThread().isInterrupted()) {
+                        try {
+                            Thread.sleep(1000);
+                        } catch (InterruptedException e) {
+                            return;
+                        }
+                        beat(false);
+                    }
+                });
+        try {
+            return replicate(interval, cancel);
+        } finally {
+            beater.interrupt();
+            try {
+                beater.join(Duration.ofSeconds(30));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    private Exit replicate(Duration interval, Cancellation cancel) throws IOException {
         while (!cancel.isCancelled()) {
             Pass pass = null;
             try {
@@ -235,16 +263,17 @@ public final class Replicator {
     }
 
     /** Writes a heartbeat when one is due (or {@code force}); a failed write is logged, never fatal. */
-    private void beat(boolean force) {
+    private synchronized void beat(boolean force) {
         long now = System.nanoTime();
-        if (!force && now - beatAt < Heartbeat.EVERY.toNanos()) {
+        if (exitWritten || (!force && now - beatAt < Heartbeat.EVERY.toNanos())) {
             return;
         }
         beatAt = now;
         writeHeartbeat(null, null);
     }
 
-    private void exited(String why) {
+    private synchronized void exited(String why) {
+        exitWritten = true; // the heartbeat thread must not overwrite the last word
         writeHeartbeat(clock.instant(), why);
     }
 
@@ -267,7 +296,6 @@ public final class Replicator {
     private void sleep(Duration d, Cancellation cancel) {
         long until = System.nanoTime() + d.toNanos();
         while (!cancel.isCancelled() && System.nanoTime() < until) {
-            beat(false);
             try {
                 Thread.sleep(Math.min(100, Math.max(1, (until - System.nanoTime()) / 1_000_000)));
             } catch (InterruptedException e) {
