@@ -73,6 +73,15 @@ public interface BlobStore extends Closeable {
     /** A URI that names this store in messages, e.g. {@code file:///backups/repo}. */
     String uri();
 
+    /**
+     * Creates the bucket or container this store keeps its objects in, when it does not exist ({@code repo-init
+     * --create}): true when it created one, false when it was there. Stores without one (local disk) create their
+     * root directory.
+     */
+    default boolean createContainer() throws IOException {
+        throw new UnsupportedOperationException(uri() + " cannot create its container");
+    }
+
     @Override
     default void close() throws IOException {}
 }

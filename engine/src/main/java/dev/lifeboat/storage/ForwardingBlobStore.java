@@ -83,6 +83,11 @@ public abstract class ForwardingBlobStore implements BlobStore {
     }
 
     @Override
+    public boolean createContainer() throws IOException {
+        return delegate.createContainer();
+    }
+
+    @Override
     public void close() throws IOException {
         delegate.close();
     }

@@ -94,4 +94,12 @@ class LocalBlobStoreTest extends BlobStoreContract {
                     .toList();
         }
     }
+
+    @Test
+    void createContainerMakesTheRootDirectoryOnce() throws Exception {
+        LocalBlobStore fresh = new LocalBlobStore(dir.resolve("new/repo"));
+        assertThat(fresh.createContainer()).isTrue();
+        assertThat(dir.resolve("new/repo")).isDirectory();
+        assertThat(fresh.createContainer()).isFalse();
+    }
 }

@@ -227,6 +227,11 @@ public final class AzureBlobStore extends CloudBlobStore {
         return null;
     }
 
+    @Override
+    public boolean createContainer() throws IOException {
+        return call("create container", container.getBlobContainerName(), container::createIfNotExists);
+    }
+
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */
     private <T> T call(String what, String key, SdkCall<T> op) throws IOException {
         try {

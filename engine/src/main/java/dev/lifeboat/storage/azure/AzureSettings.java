@@ -3,6 +3,8 @@ package dev.lifeboat.storage.azure;
 import static dev.lifeboat.storage.CloudSettings.blankToNull;
 
 import dev.lifeboat.storage.CloudSettings;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Map;
 
@@ -57,6 +59,9 @@ public record AzureSettings(
         if (connectionString == null && endpoint == null && accountName == null) {
             throw new IllegalArgumentException(
                     "Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account name");
+        }
+        if (endpoint != null) {
+            requireAccountPath(endpoint, accountName);
         }
         if (maxSingleUploadSize < 1
                 || blockSize < 1
@@ -138,6 +143,31 @@ public record AzureSettings(
                 uploadThreads,
                 maxTries,
                 timeout);
+    }
+
+    /**
+     * An endpoint reached by address (Azurite's {@code http://127.0.0.1:10000}, an emulator, a proxy) names the account
+     * in its path; without it every request fails with an answer that does not say why.
+     */
+    static void requireAccountPath(String endpoint, String accountName) {
+        URI uri;
+        try {
+            uri = new URI(endpoint);
+        } catch (URISyntaxException e) {
+            throw new IllegalArgumentException("Azure endpoint '" + endpoint + "' is not a URL: " + e.getMessage());
+        }
+        String host = uri.getHost();
+        if (uri.getScheme() == null || host == null) {
+            throw new IllegalArgumentException("Azure endpoint '" + endpoint
+                    + "' is not a URL with a host, e.g. https://ACCOUNT.blob.core.windows.net");
+        }
+        boolean byAddress = host.equals("localhost") || host.matches("[0-9.]+") || host.startsWith("[");
+        String path = uri.getPath() == null ? "" : uri.getPath().replaceAll("/+$", "");
+        if (byAddress && path.isEmpty()) {
+            throw new IllegalArgumentException("Azure endpoint " + endpoint + " names no storage account: an endpoint "
+                    + "reached by address (Azurite, an emulator, a proxy) takes the account as its path, e.g. "
+                    + endpoint.replaceAll("/+$", "") + "/" + (accountName == null ? "devstoreaccount1" : accountName));
+        }
     }
 
     /** The blob endpoint: the configured one, or the public one of the named account. Null: from the connection string.

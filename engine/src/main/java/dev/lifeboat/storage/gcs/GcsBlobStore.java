@@ -7,6 +7,7 @@ import com.google.cloud.WriteChannel;
 import com.google.cloud.http.HttpTransportOptions;
 import com.google.cloud.storage.Blob;
 import com.google.cloud.storage.BlobId;
+import com.google.cloud.storage.BucketInfo;
 import com.google.cloud.storage.Storage;
 import com.google.cloud.storage.StorageException;
 import com.google.cloud.storage.StorageOptions;
@@ -249,6 +250,23 @@ public final class GcsBlobStore extends CloudBlobStore {
             storage.close();
         } catch (Exception e) {
             throw new IOException("closing the GCS client of " + uri() + " failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** In the project's default location and storage class. */
+    @Override
+    public boolean createContainer() throws IOException {
+        if (call("create bucket", bucket, () -> storage.get(bucket)) != null) {
+            return false;
+        }
+        try {
+            call("create bucket", bucket, () -> storage.create(BucketInfo.of(bucket)));
+            return true;
+        } catch (IOException e) {
+            if (e.getCause() instanceof StorageException s && s.getCode() == 409) {
+                return false; // created meanwhile
+            }
+            throw e;
         }
     }
 

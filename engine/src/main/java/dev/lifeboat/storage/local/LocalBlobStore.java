@@ -315,4 +315,13 @@ public final class LocalBlobStore implements BlobStore {
     public String uri() {
         return "file://" + root;
     }
+
+    @Override
+    public boolean createContainer() throws IOException {
+        if (Files.isDirectory(root)) {
+            return false;
+        }
+        createDirectoriesDurably(root);
+        return true;
+    }
 }

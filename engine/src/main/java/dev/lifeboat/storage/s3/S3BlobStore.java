@@ -32,6 +32,7 @@ import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
+import software.amazon.awssdk.services.s3.model.BucketAlreadyOwnedByYouException;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.CreateMultipartUploadRequest;
@@ -312,6 +313,35 @@ public final class S3BlobStore extends CloudBlobStore {
     @Override
     public void close() {
         s3.close();
+    }
+
+    /** In the client's region (a location constraint outside us-east-1, as S3 asks for). */
+    @Override
+    public boolean createContainer() throws IOException {
+        try {
+            s3.headBucket(h -> h.bucket(bucket));
+            return false;
+        } catch (S3Exception e) {
+            if (e.statusCode() != 404) {
+                throw failure("create bucket", bucket, e);
+            }
+        } catch (SdkException e) {
+            throw failure("create bucket", bucket, e);
+        }
+        Region region = s3.serviceClientConfiguration().region();
+        try {
+            s3.createBucket(c -> {
+                c.bucket(bucket);
+                if (region != null && !region.equals(Region.US_EAST_1)) {
+                    c.createBucketConfiguration(b -> b.locationConstraint(region.id()));
+                }
+            });
+            return true;
+        } catch (BucketAlreadyOwnedByYouException e) {
+            return false; // created meanwhile, by us
+        } catch (SdkException e) {
+            throw failure("create bucket", bucket, e);
+        }
     }
 
     /** Runs one SDK call, turning its unchecked exceptions into the IOExceptions the interface promises. */

@@ -106,4 +106,35 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
             assertThat(other.get("k")).isEqualTo(bytes("v"));
         }
     }
+
+    @Test
+    void createContainerMakesAMissingContainerOnceAndKeepsAnExistingOne() throws Exception {
+        String name = "created-" + UUID.randomUUID().toString().substring(0, 8);
+        try (AzureBlobStore fresh =
+                new AzureBlobStore(name, "pg/main", AzuriteFixture.get().settings())) {
+            assertThatThrownBy(() -> fresh.put("k", bytes("v"))).hasMessageContaining("ContainerNotFound");
+            assertThat(fresh.createContainer()).as("created").isTrue();
+            assertThat(fresh.createContainer()).as("already there").isFalse();
+            fresh.put("k", bytes("v"));
+            assertThat(fresh.get("k")).isEqualTo(bytes("v"));
+        }
+    }
+
+    @Test
+    void anEndpointByAddressWithoutTheAccountPathIsRefusedSayingSo() throws Exception {
+        String bare = AzuriteFixture.get().endpoint.replaceAll("/" + AzuriteFixture.ACCOUNT + "/?$", "");
+        assertThat(bare).doesNotContain(AzuriteFixture.ACCOUNT);
+        assertThatThrownBy(() -> AzureSettings.sharedKey(bare, AzuriteFixture.ACCOUNT, AzuriteFixture.KEY))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("names no storage account")
+                .hasMessageContaining(bare + "/" + AzuriteFixture.ACCOUNT);
+        assertThatThrownBy(() -> AzureSettings.sharedKey("http://localhost:10000/", "acct", AzuriteFixture.KEY))
+                .hasMessageContaining("http://localhost:10000/acct");
+        // host-style endpoints carry the account in the name
+        assertThat(AzureSettings.sharedKey("https://acct.blob.core.windows.net", "acct", AzuriteFixture.KEY)
+                        .effectiveEndpoint())
+                .isEqualTo("https://acct.blob.core.windows.net");
+        assertThat(AzureSettings.sharedKey(AzuriteFixture.get().endpoint, AzuriteFixture.ACCOUNT, AzuriteFixture.KEY))
+                .isNotNull();
+    }
 }

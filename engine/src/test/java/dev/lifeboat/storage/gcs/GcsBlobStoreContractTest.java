@@ -4,12 +4,24 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.cloud.NoCredentials;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
 import dev.lifeboat.storage.BlobStores;
+import dev.lifeboat.util.Json;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.zip.GZIPInputStream;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -104,5 +116,82 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
         assertThatThrownBy(() -> BlobStores.open("gs:///prefix"))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("gs://bucket/prefix");
+    }
+
+    /**
+     * The emulator answers bucket calls with 501, so this checks the JSON API calls the SDK sends against a recording
+     * server: a GET of the bucket, and on 404 a POST that creates it in the configured project; an existing bucket
+     * is left alone.
+     */
+    @Test
+    void createContainerAgainstARecordingServerBecauseTheEmulatorHasNoBucketCalls() throws Exception {
+        List<String> calls = new CopyOnWriteArrayList<>();
+        Set<String> buckets = ConcurrentHashMap.newKeySet();
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", ex -> {
+            try {
+                answer(ex, calls, buckets);
+            } catch (RuntimeException | IOException e) {
+                e.printStackTrace();
+                throw e;
+            }
+        });
+        server.start();
+        try (GcsBlobStore fresh = new GcsBlobStore(
+                "made-here",
+                "pg/main",
+                GcsSettings.defaults()
+                        .withEndpoint("http://127.0.0.1:" + server.getAddress().getPort(), "acme-dr")
+                        .withCredentials(NoCredentials.getInstance()))) {
+            assertThat(fresh.createContainer()).as("created").isTrue();
+            assertThat(calls).hasSize(2);
+            assertThat(calls.get(0)).startsWith("GET /storage/v1/b/made-here");
+            assertThat(calls.get(1)).startsWith("POST /storage/v1/b?").contains("project=acme-dr");
+            assertThat(Json.MAPPER
+                            .readTree(calls.get(1).substring(calls.get(1).indexOf(' ', 5) + 1))
+                            .get("name")
+                            .asText())
+                    .isEqualTo("made-here");
+            calls.clear();
+            assertThat(fresh.createContainer()).as("already there").isFalse();
+            assertThat(calls).hasSize(1).allMatch(c -> c.startsWith("GET "));
+        } finally {
+            server.stop(0);
+        }
+    }
+
+    private static void answer(HttpExchange ex, List<String> calls, Set<String> buckets) throws IOException {
+        // the SDK gzips JSON request bodies
+        boolean gzip = "gzip".equalsIgnoreCase(ex.getRequestHeaders().getFirst("Content-Encoding"));
+        String body = new String(
+                (gzip ? new GZIPInputStream(ex.getRequestBody()) : ex.getRequestBody()).readAllBytes(),
+                StandardCharsets.UTF_8);
+        String path = ex.getRequestURI().getPath();
+        calls.add(ex.getRequestMethod() + " " + path
+                + (ex.getRequestURI().getQuery() == null
+                        ? ""
+                        : "?" + ex.getRequestURI().getQuery()) + (body.isEmpty() ? "" : " " + body));
+        String answer;
+        int status;
+        if (ex.getRequestMethod().equals("GET") && path.startsWith("/storage/v1/b/")) {
+            String name = path.substring("/storage/v1/b/".length());
+            status = buckets.contains(name) ? 200 : 404;
+            answer = status == 200
+                    ? "{\"kind\":\"storage#bucket\",\"name\":\"" + name + "\"}"
+                    : "{\"error\":{\"code\":404,\"message\":\"The specified bucket does not exist.\"}}";
+        } else if (ex.getRequestMethod().equals("POST") && path.equals("/storage/v1/b")) {
+            String name = Json.MAPPER.readTree(body).get("name").asText();
+            buckets.add(name);
+            status = 200;
+            answer = "{\"kind\":\"storage#bucket\",\"name\":\"" + name + "\"}";
+        } else {
+            status = 501;
+            answer = "{}";
+        }
+        byte[] out = answer.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().add("Content-Type", "application/json");
+        ex.sendResponseHeaders(status, out.length);
+        ex.getResponseBody().write(out);
+        ex.close();
     }
 }

@@ -136,4 +136,18 @@ class S3BlobStoreContractTest extends BlobStoreContract {
             }
         }
     }
+
+    @Test
+    void createContainerMakesAMissingBucketOnceAndKeepsAnExistingOne() throws Exception {
+        String name = "created-" + UUID.randomUUID().toString().substring(0, 8);
+        try (S3BlobStore fresh =
+                new S3BlobStore(name, "pg/main", S3MockFixture.get().settings())) {
+            assertThatThrownBy(() -> fresh.put("k", bytes("v"))).hasMessageContaining("NoSuchBucket");
+            assertThat(fresh.createContainer()).as("created").isTrue();
+            assertThat(fresh.createContainer()).as("already there").isFalse();
+            fresh.put("k", bytes("v"));
+            assertThat(fresh.get("k")).isEqualTo(bytes("v"));
+        }
+        assertThat(store.createContainer()).as("the shared test bucket exists").isFalse();
+    }
 }

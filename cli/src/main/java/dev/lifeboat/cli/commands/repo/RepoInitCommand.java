@@ -6,6 +6,7 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.RepositoryConfig;
 import dev.lifeboat.repository.crypto.KeySource;
 import java.io.Console;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -29,6 +30,12 @@ public final class RepoInitCommand implements Callable<Integer> {
 
     @Option(names = "--no-encryption", description = "Create an unencrypted repository (integrity is still checked).")
     boolean noEncryption;
+
+    @Option(
+            names = "--create",
+            description = "Create the bucket or container first when it does not exist (S3: in the client's "
+                    + "region; GCS: the project's default location). Without it, a missing one is an error.")
+    boolean create;
 
     @Override
     public Integer call() throws Exception {
@@ -62,7 +69,20 @@ public final class RepoInitCommand implements Callable<Integer> {
                 }
             }
         }
-        RepositoryConfig config = Repository.init(repo.store(), source, noEncryption);
+        boolean createdContainer = create && repo.store().createContainer();
+        RepositoryConfig config;
+        try {
+            config = Repository.init(repo.store(), source, noEncryption);
+        } catch (IOException e) {
+            String m = String.valueOf(e.getMessage());
+            if (!create
+                    && (m.contains("NoSuchBucket")
+                            || m.contains("ContainerNotFound")
+                            || m.contains("bucket does " + "not exist"))) {
+                throw new IOException(m + " (repo-init --create creates it)", e);
+            }
+            throw e;
+        }
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("repository", repo.store().uri());
         out.put("id", config.id());
@@ -73,9 +93,16 @@ public final class RepoInitCommand implements Callable<Integer> {
         if (createdKeyFile) {
             out.put("keyFile", keyFile.toAbsolutePath().toString());
         }
+        if (create) {
+            out.put("createdContainer", createdContainer);
+        }
         if (output.json()) {
             output.printJson(out);
         } else {
+            if (createdContainer) {
+                System.out.println(
+                        "created the bucket or container of " + repo.store().uri());
+            }
             System.out.println(
                     "created repository " + config.id() + " at " + repo.store().uri() + " (encryption: "
                             + config.cipher() + (source == null ? "" : ", key: " + source.kind()) + ")");
