@@ -2,7 +2,11 @@ package dev.lifeboat.replication;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.JacksonException;
+import dev.lifeboat.storage.StoreConfig;
+import dev.lifeboat.storage.azure.AzureSettings;
+import dev.lifeboat.storage.gcs.GcsSettings;
 import dev.lifeboat.storage.limiter.RateLimits;
+import dev.lifeboat.storage.s3.S3Settings;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,13 +14,17 @@ import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 
 /**
  * Where a repository is replicated: secondary-region stores, each a complete repository of its own (same
  * {@code config}, same keys), restorable with {@code --repo} pointing at it. Read from a JSON file:
  * <pre>{"regions": [{"name": "eu", "region": "eu-west-1", "uri": "s3://bk-eu/pg", "mode": "async", "bandwidth":
- * "50MiB"}]}</pre>
+ * "50MiB", "store": {"region": "eu-west-1", "accessKeyId": "env:DR_EU_KEY_ID", "secretAccessKey":
+ * "file:/etc/lifeboat/dr-eu.secret"}}]}</pre>
+ * A region with a {@code store} object reaches its store with those settings alone ({@link StoreConfig}); one without
+ * takes the environment's, as the primary does.
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
 public record ReplicationConfig(List<Region> regions) {
@@ -30,9 +38,20 @@ public record ReplicationConfig(List<Region> regions) {
 
     /**
      * @param bandwidth copy rate limit, e.g. {@code 20MiB} (per second); null or blank: unlimited
+     * @param store     the region's own store settings (endpoint, account, credentials); null: the environment's
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
-    public record Region(String name, String region, String uri, String mode, String bandwidth) {
+    public record Region(
+            String name, String region, String uri, String mode, String bandwidth, Map<String, Object> store) {
+        public Region(String name, String region, String uri, String mode, String bandwidth) {
+            this(name, region, uri, mode, bandwidth, null);
+        }
+
+        /** Its own store settings, or null when it takes the environment's. */
+        public StoreConfig storeConfig() {
+            return store == null ? null : StoreConfig.of("region " + name, store);
+        }
+
         public Mode parsedMode() {
             String m = mode == null ? "async" : mode.toLowerCase(Locale.ROOT);
             return switch (m) {
@@ -89,6 +108,28 @@ public record ReplicationConfig(List<Region> regions) {
             }
             r.parsedMode();
             r.bytesPerSecond();
+            if (r.store() != null) {
+                validateStore(source, r);
+            }
+        }
+    }
+
+    /** Settings the region's backend does not know, or a literal secret, fail here rather than at the first copy. */
+    private static void validateStore(String source, Region r) {
+        String scheme = r.uri().contains(":") ? r.uri().substring(0, r.uri().indexOf(':')) : "";
+        StoreConfig c = r.storeConfig();
+        switch (scheme) {
+            case "s3" -> c.allowOnly("S3", S3Settings.CONFIG_KEYS);
+            case "azure" -> c.allowOnly("Azure", AzureSettings.CONFIG_KEYS);
+            case "gs" -> c.allowOnly("GCS", GcsSettings.CONFIG_KEYS);
+            default -> c.allowOnly("local-disk", Set.of());
+        }
+        for (String secret : List.of("accessKeyId", "secretAccessKey", "accountKey", "sasToken", "connectionString")) {
+            String v = c.get(secret);
+            if (v != null && !v.startsWith("env:") && !v.startsWith("file:")) {
+                throw new IllegalArgumentException("replication config " + source + ": region " + r.name() + ": "
+                        + secret + " must say where the secret is (env:VARIABLE or file:/path), not hold it");
+            }
         }
     }
 

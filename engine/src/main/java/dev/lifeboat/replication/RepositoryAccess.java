@@ -58,7 +58,7 @@ public final class RepositoryAccess {
         StoreOptions options = StoreOptions.fromEnvironment(System.getenv())
                 .withLimits(region.limits())
                 .withStop(stop);
-        return BlobStores.open(region.uri(), options);
+        return BlobStores.open(region.uri(), options, region.storeConfig());
     }
 
     /** Opens the repository in {@code store}; {@code keys} is asked only when the repository is encrypted. */

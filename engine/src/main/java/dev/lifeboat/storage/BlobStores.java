@@ -18,6 +18,7 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Opens a store from a repository URI: the backend its scheme names, inside the layers every store gets. From the
@@ -47,7 +48,15 @@ public final class BlobStores {
     }
 
     public static BlobStore open(String uri, StoreOptions options) {
-        Backend backend = backend(uri, System.getenv());
+        return open(uri, options, null);
+    }
+
+    /**
+     * With {@code config} (a replication region's own settings) in place of the environment's {@code LIFEBOAT_S3_*},
+     * {@code AZURE_STORAGE_*}, {@code LIFEBOAT_GCS_*}; null: the environment's.
+     */
+    public static BlobStore open(String uri, StoreOptions options, StoreConfig config) {
+        Backend backend = backend(uri, System.getenv(), config);
         return stack(backend.store(), options.withRetryAttempts(options.attemptsOr(backend.attempts())));
     }
 
@@ -77,7 +86,7 @@ public final class BlobStores {
     /** A backend and the attempts per operation its settings ask for. */
     private record Backend(BlobStore store, int attempts) {}
 
-    private static Backend backend(String uri, Map<String, String> env) {
+    private static Backend backend(String uri, Map<String, String> env, StoreConfig config) {
         if (uri == null || uri.isBlank()) {
             throw new IllegalArgumentException(
                     "no repository given: pass --repo file:///absolute/path (or set LIFEBOAT_REPO)");
@@ -93,20 +102,26 @@ public final class BlobStores {
             throw new IllegalArgumentException("repository URI '" + uri + "' has no scheme; use file:///absolute/path");
         }
         return switch (scheme) {
-            case "file" -> new Backend(new LocalBlobStore(Path.of(localPath(parsed, uri))), 1);
+            case "file" -> {
+                if (config != null) {
+                    config.allowOnly("local-disk", Set.of());
+                }
+                yield new Backend(new LocalBlobStore(Path.of(localPath(parsed, uri))), 1);
+            }
             case "s3" -> {
                 requireContainer(parsed, uri, "s3://bucket/prefix");
-                S3Settings s = S3Settings.fromEnvironment(env);
+                S3Settings s = config != null ? S3Settings.fromConfig(config) : S3Settings.fromEnvironment(env);
                 yield new Backend(S3BlobStore.open(parsed, s), s.maxAttempts());
             }
             case "azure" -> {
                 requireContainer(parsed, uri, "azure://container/prefix");
-                AzureSettings s = AzureSettings.fromEnvironment(env);
+                AzureSettings s =
+                        config != null ? AzureSettings.fromConfig(config) : AzureSettings.fromEnvironment(env);
                 yield new Backend(AzureBlobStore.open(parsed, s), s.maxTries());
             }
             case "gs" -> {
                 requireContainer(parsed, uri, "gs://bucket/prefix");
-                GcsSettings s = GcsSettings.fromEnvironment(env);
+                GcsSettings s = config != null ? GcsSettings.fromConfig(config) : GcsSettings.fromEnvironment(env);
                 yield new Backend(GcsBlobStore.open(parsed, s), s.maxAttempts());
             }
             default ->

@@ -77,6 +77,8 @@ public final class FaultInjectingProxy implements Closeable {
     private final List<String> seen = new CopyOnWriteArrayList<>();
     private final AtomicInteger injected = new AtomicInteger();
     private volatile boolean closed;
+    private volatile String requiredAccessKey;
+    private final AtomicInteger refused = new AtomicInteger();
 
     /** Starts a proxy on a free loopback port in front of {@code upstream} (an {@code http://host:port} URL). */
     public FaultInjectingProxy(String upstream) throws IOException {
@@ -103,6 +105,20 @@ public final class FaultInjectingProxy implements Closeable {
     /** Injects {@code fault} into every matching request from now on. */
     public FaultInjectingProxy always(String method, String targetPart, Fault fault) {
         return inject(method, targetPart, fault, Integer.MAX_VALUE);
+    }
+
+    /**
+     * Answers 403 AccessDenied (S3's XML error) to every request not signed (SigV4) with access key {@code id}: a
+     * credential check in front of a test server that takes any key.
+     */
+    public FaultInjectingProxy requireAccessKey(String id) {
+        this.requiredAccessKey = id;
+        return this;
+    }
+
+    /** Requests refused by {@link #requireAccessKey}. */
+    public int refused() {
+        return refused.get();
     }
 
     /** Removes every rule: requests pass unchanged. */
@@ -151,6 +167,20 @@ public final class FaultInjectingProxy implements Closeable {
                 out.flush();
             }
             byte[] body = readBody(in, lines);
+            String key = requiredAccessKey;
+            String auth = header(lines, "authorization");
+            if (key != null && (auth == null || !auth.contains("Credential=" + key + "/"))) {
+                refused.incrementAndGet();
+                byte[] xml = ("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code>"
+                                + "<Message>Access Denied: not signed with this endpoint's key</Message></Error>")
+                        .getBytes(StandardCharsets.UTF_8);
+                out.write(("HTTP/1.1 403 Forbidden\r\nContent-Type: application/xml\r\nContent-Length: " + xml.length
+                                + "\r\nConnection: close\r\n\r\n")
+                        .getBytes(StandardCharsets.ISO_8859_1));
+                out.write(xml);
+                out.flush();
+                return;
+            }
             Fault fault = null;
             for (Rule r : rules) {
                 if (r.take(method, target)) {

@@ -109,7 +109,7 @@ final class DrDrillJob implements JobExecutor {
                 // where the source is now, just before the restore plans where recovery ends: what the copy lacks of
                 // it is the drill's data loss (reading it later would count the drill's own duration as loss)
                 SourcePosition before = target.kind() == RecoveryTarget.Kind.LATEST ? SourcePosition.read(ctx) : null;
-                List<String> walGet = region == null ? ctx.walGetArgs() : ctx.walGetArgs(region.uri(), false);
+                List<String> walGet = region == null ? ctx.walGetArgs() : ctx.walGetArgsFromRegion(region.name());
                 PgRestore.Result restored = engine.restore(
                         r,
                         // the copy is the database as of the drill's start: recovery must not chase a live archive

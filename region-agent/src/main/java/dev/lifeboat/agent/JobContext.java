@@ -162,6 +162,20 @@ final class JobContext {
         return out;
     }
 
+    /**
+     * The same for a drill from {@code region} of the database's replication config: that region alone, with its own
+     * store settings ({@code --from-region}), neither the primary nor the other regions.
+     */
+    List<String> walGetArgsFromRegion(String region) {
+        List<String> out = new ArrayList<>(
+                List.of("--replication", database.replication().toAbsolutePath().toString(), "--from-region", region));
+        if (database.keyFile() != null) {
+            out.add("--key-file");
+            out.add(database.keyFile().toAbsolutePath().toString());
+        }
+        return out;
+    }
+
     Path workDir(String kind) {
         return config.stateDir().resolve(kind).resolve(jobId());
     }

@@ -1,5 +1,6 @@
 package dev.lifeboat.cli.options;
 
+import dev.lifeboat.replication.ReplicationConfig;
 import dev.lifeboat.replication.RepositoryAccess;
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
@@ -39,9 +40,29 @@ public final class RepoOptions {
                     + "acknowledged only once durable in its synchronous regions too (env LIFEBOAT_REPLICATION).")
     Path replication;
 
-    /** --repo as given (or from the environment or config file); null if none. */
+    @Option(
+            names = "--from-region",
+            paramLabel = "NAME",
+            description = "Use region NAME of the replication config instead of --repo: its URI and its own store "
+                    + "settings (endpoint, account, credentials), nothing of the primary's. For restores, drills "
+                    + "and checks when the primary region is gone.")
+    String fromRegion;
+
+    /** --repo as given (or from the environment or config file), or the --from-region region's; null if none. */
     public String uri() {
-        return repo;
+        return fromRegion != null ? region().uri() : repo;
+    }
+
+    private ReplicationConfig.Region region() {
+        if (replication == null) {
+            throw new IllegalArgumentException("--from-region " + fromRegion
+                    + " needs the replication config that names it (--replication " + "FILE or LIFEBOAT_REPLICATION)");
+        }
+        try {
+            return ReplicationConfig.load(replication).region(fromRegion);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read replication config " + replication + ": " + e.getMessage());
+        }
     }
 
     /** --key-file, or null. */
@@ -61,11 +82,17 @@ public final class RepoOptions {
             out.add("--config");
             out.add(config.toAbsolutePath().toString());
         }
-        out.add("--repo");
-        out.add(store().uri());
+        if (fromRegion == null) {
+            out.add("--repo");
+            out.add(store().uri());
+        }
         if (replication != null) {
             out.add("--replication");
             out.add(replication.toAbsolutePath().toString());
+        }
+        if (fromRegion != null) {
+            out.add("--from-region");
+            out.add(fromRegion);
         }
         if (keyFile != null) {
             out.add("--key-file");
@@ -85,6 +112,10 @@ public final class RepoOptions {
     }
 
     private BlobStore openStore() {
+        if (fromRegion != null) {
+            // the region alone: neither the primary nor the other regions (their writes or fallbacks)
+            return RepositoryAccess.openRegion(region(), () -> false);
+        }
         return RepositoryAccess.openStore(repo, replication);
     }
 

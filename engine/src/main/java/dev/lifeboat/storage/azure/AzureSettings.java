@@ -3,10 +3,12 @@ package dev.lifeboat.storage.azure;
 import static dev.lifeboat.storage.CloudSettings.blankToNull;
 
 import dev.lifeboat.storage.CloudSettings;
+import dev.lifeboat.storage.StoreConfig;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * How to reach Azure Blob Storage (or Azurite). Exactly one way to authenticate is used, in this order: a connection
@@ -86,6 +88,41 @@ public record AzureSettings(
                 DEFAULT_UPLOAD_THREADS,
                 DEFAULT_MAX_TRIES,
                 DEFAULT_TIMEOUT);
+    }
+
+    /** The settings a {@link StoreConfig} may name for Azure Blob. */
+    public static final Set<String> CONFIG_KEYS =
+            Set.of("endpoint", "account", "accountKey", "sasToken", "connectionString");
+
+    /**
+     * A store's own settings (a replication region's): nothing comes from this process's {@code AZURE_STORAGE_*}
+     * variables. {@code accountKey}, {@code sasToken} and {@code connectionString} are secrets ({@code env:} or
+     * {@code file:}).
+     */
+    public static AzureSettings fromConfig(StoreConfig c) {
+        c.allowOnly("Azure", CONFIG_KEYS);
+        String connectionString = c.secret("connectionString");
+        String accountKey = c.secret("accountKey");
+        String sasToken = c.secret("sasToken");
+        if (connectionString == null && accountKey == null && sasToken == null) {
+            throw new IllegalArgumentException(c.owner()
+                    + ": Azure store settings need connectionString, or account with accountKey, or sasToken");
+        }
+        try {
+            return new AzureSettings(
+                    c.get("endpoint"),
+                    connectionString,
+                    c.get("account"),
+                    accountKey,
+                    sasToken,
+                    DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
+                    DEFAULT_BLOCK_SIZE,
+                    DEFAULT_UPLOAD_THREADS,
+                    DEFAULT_MAX_TRIES,
+                    DEFAULT_TIMEOUT);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(c.owner() + ": " + e.getMessage(), e);
+        }
     }
 
     public static AzureSettings sharedKey(String endpoint, String accountName, String accountKey) {

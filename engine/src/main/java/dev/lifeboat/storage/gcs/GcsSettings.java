@@ -3,10 +3,18 @@ package dev.lifeboat.storage.gcs;
 import static dev.lifeboat.storage.CloudSettings.blankToNull;
 
 import com.google.auth.Credentials;
+import com.google.auth.oauth2.GoogleCredentials;
 import com.google.cloud.NoCredentials;
 import dev.lifeboat.storage.CloudSettings;
+import dev.lifeboat.storage.StoreConfig;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * How to reach Google Cloud Storage (or a server speaking its JSON API).
@@ -82,6 +90,33 @@ public record GcsSettings(
         return defaults()
                 .withEndpoint(endpoint, env.get("LIFEBOAT_GCS_PROJECT"))
                 .withCredentials(credentials);
+    }
+
+    /** The settings a {@link StoreConfig} may name for GCS. */
+    public static final Set<String> CONFIG_KEYS = Set.of("endpoint", "project", "credentialsFile");
+
+    /**
+     * A store's own settings (a replication region's): nothing comes from this process's {@code LIFEBOAT_GCS_*} or
+     * {@code GOOGLE_APPLICATION_CREDENTIALS}. {@code credentialsFile}: a service account key of its own; without it,
+     * Application Default Credentials (workload identity, the metadata server), or none with a custom endpoint.
+     */
+    public static GcsSettings fromConfig(StoreConfig c) {
+        c.allowOnly("GCS", CONFIG_KEYS);
+        String endpoint = c.get("endpoint");
+        String file = c.get("credentialsFile");
+        Credentials credentials;
+        if (file != null) {
+            try (InputStream in = Files.newInputStream(Path.of(file))) {
+                credentials = GoogleCredentials.fromStream(in)
+                        .createScoped(List.of("https://www.googleapis.com/auth/devstorage.read_write"));
+            } catch (IOException e) {
+                throw new IllegalArgumentException(
+                        c.owner() + ": cannot read GCS credentials file " + file + ": " + e.getMessage());
+            }
+        } else {
+            credentials = endpoint != null ? NoCredentials.getInstance() : null;
+        }
+        return defaults().withEndpoint(endpoint, c.get("project")).withCredentials(credentials);
     }
 
     public GcsSettings withEndpoint(String endpoint, String projectId) {

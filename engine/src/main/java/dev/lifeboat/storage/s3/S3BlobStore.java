@@ -21,6 +21,7 @@ import java.util.concurrent.Future;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.ProfileCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.awscore.retry.AwsRetryStrategy;
 import software.amazon.awssdk.core.ResponseBytes;
@@ -101,7 +102,9 @@ public final class S3BlobStore extends CloudBlobStore {
         AwsCredentialsProvider credentials = settings.accessKeyId() != null
                 ? StaticCredentialsProvider.create(
                         AwsBasicCredentials.create(settings.accessKeyId(), settings.secretAccessKey()))
-                : DefaultCredentialsProvider.builder().build();
+                : settings.profile() != null
+                        ? ProfileCredentialsProvider.create(settings.profile())
+                        : DefaultCredentialsProvider.builder().build();
         return b.credentialsProvider(credentials).build();
     }
 

@@ -3,9 +3,11 @@ package dev.lifeboat.storage.s3;
 import static dev.lifeboat.storage.CloudSettings.blankToNull;
 
 import dev.lifeboat.storage.CloudSettings;
+import dev.lifeboat.storage.StoreConfig;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * How to reach an S3 (or S3-compatible) service. Null means "not set": the SDK's defaults apply (default region and
@@ -25,6 +27,8 @@ import java.util.Map;
  * @param maxAttempts         attempts per operation, the first included, made by the store stack's retry layer
  *                            (the SDK client itself makes one attempt per request)
  * @param timeout             socket read timeout of one request (a stalled response counts as a failed attempt)
+ * @param profile             a named profile of the AWS config and credentials files, when there are no static
+ *                            credentials; null: the SDK's default credentials chain
  */
 public record S3Settings(
         String endpoint,
@@ -39,7 +43,8 @@ public record S3Settings(
         long partSize,
         int uploadThreads,
         int maxAttempts,
-        Duration timeout) {
+        Duration timeout,
+        String profile) {
 
     public static final long MIN_PART_SIZE = 5L << 20;
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
@@ -56,6 +61,7 @@ public record S3Settings(
         serverSideEncryption = blankToNull(serverSideEncryption);
         kmsKeyId = blankToNull(kmsKeyId);
         storageClass = blankToNull(storageClass);
+        profile = blankToNull(profile);
         if ((accessKeyId == null) != (secretAccessKey == null)) {
             throw new IllegalArgumentException(
                     "S3 static credentials need both an access key id and a secret access key");
@@ -93,7 +99,8 @@ public record S3Settings(
                 DEFAULT_PART_SIZE,
                 DEFAULT_UPLOAD_THREADS,
                 DEFAULT_MAX_ATTEMPTS,
-                DEFAULT_TIMEOUT);
+                DEFAULT_TIMEOUT,
+                null);
     }
 
     /**
@@ -115,6 +122,62 @@ public record S3Settings(
                         env.get("LIFEBOAT_S3_STORAGE_CLASS"));
     }
 
+    /** The settings a {@link StoreConfig} may name for S3. */
+    public static final Set<String> CONFIG_KEYS = Set.of(
+            "endpoint",
+            "region",
+            "pathStyle",
+            "accessKeyId",
+            "secretAccessKey",
+            "profile",
+            "serverSideEncryption",
+            "kmsKeyId",
+            "storageClass");
+
+    /**
+     * A store's own settings (a replication region's): nothing comes from this process's {@code LIFEBOAT_S3_*}
+     * variables. Credentials: {@code accessKeyId} and {@code secretAccessKey} (secrets, {@code env:}/{@code file:}),
+     * else a named {@code profile}, else the SDK's default chain (which reads {@code AWS_ACCESS_KEY_ID} first: on a
+     * host whose environment holds the primary's keys, name this region's keys or profile).
+     */
+    public static S3Settings fromConfig(StoreConfig c) {
+        c.allowOnly("S3", CONFIG_KEYS);
+        String endpoint = c.get("endpoint");
+        S3Settings s = defaults()
+                .with(
+                        endpoint,
+                        c.get("region"),
+                        c.flag("pathStyle", endpoint != null),
+                        c.get("serverSideEncryption"),
+                        c.get("kmsKeyId"),
+                        c.get("storageClass"));
+        String id = c.secret("accessKeyId");
+        String secret = c.secret("secretAccessKey");
+        if ((id == null) != (secret == null)) {
+            throw new IllegalArgumentException(
+                    c.owner() + ": S3 static credentials need both accessKeyId and " + "secretAccessKey");
+        }
+        if (id != null && c.get("profile") != null) {
+            throw new IllegalArgumentException(c.owner() + ": give S3 keys or a profile, not both");
+        }
+        s = id != null ? s.withStaticCredentials(id, secret) : s;
+        return new S3Settings(
+                s.endpoint,
+                s.region,
+                s.pathStyle,
+                s.accessKeyId,
+                s.secretAccessKey,
+                s.serverSideEncryption,
+                s.kmsKeyId,
+                s.storageClass,
+                s.multipartThreshold,
+                s.partSize,
+                s.uploadThreads,
+                s.maxAttempts,
+                s.timeout,
+                c.get("profile"));
+    }
+
     private S3Settings with(
             String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
         return new S3Settings(
@@ -130,7 +193,8 @@ public record S3Settings(
                 partSize,
                 uploadThreads,
                 maxAttempts,
-                timeout);
+                timeout,
+                profile);
     }
 
     public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
@@ -147,7 +211,8 @@ public record S3Settings(
                 partSize,
                 uploadThreads,
                 maxAttempts,
-                timeout);
+                timeout,
+                profile);
     }
 
     public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
@@ -168,7 +233,8 @@ public record S3Settings(
                 partSize,
                 uploadThreads,
                 maxAttempts,
-                timeout);
+                timeout,
+                profile);
     }
 
     public S3Settings withMaxAttempts(int maxAttempts) {
@@ -185,7 +251,8 @@ public record S3Settings(
                 partSize,
                 uploadThreads,
                 maxAttempts,
-                timeout);
+                timeout,
+                profile);
     }
 
     /** A shorter request timeout (tests that make a server stall). */
@@ -203,7 +270,8 @@ public record S3Settings(
                 partSize,
                 uploadThreads,
                 maxAttempts,
-                timeout);
+                timeout,
+                profile);
     }
 
     private static boolean parseBoolean(String name, String value) {

@@ -23,6 +23,14 @@ public final class AzuriteFixture {
     public static final String KEY =
             "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
+    /**
+     * A second account on the same server, with its own key: what an independent DR region is given. Azurite checks
+     * every request's shared-key signature against the named account's key.
+     */
+    public static final String DR_ACCOUNT = "drstore";
+
+    public static final String DR_KEY = "ZHItcmVnaW9uLWtleS1mb3ItdGVzdHMtb25seS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc4OQ==";
+
     private static final ExternalServer.Shared<AzuriteFixture> SHARED =
             new ExternalServer.Shared<>("Azurite", AzuriteFixture::start);
 
@@ -59,6 +67,9 @@ public final class AzuriteFixture {
         ExternalServer.start(
                 "azurite",
                 List.of(
+                        "/usr/bin/env",
+                        // naming accounts replaces the default one, so it is named too
+                        "AZURITE_ACCOUNTS=" + ACCOUNT + ":" + KEY + ";" + DR_ACCOUNT + ":" + DR_KEY,
                         azurite.toString(),
                         "--blobHost",
                         "127.0.0.1",
@@ -74,6 +85,11 @@ public final class AzuriteFixture {
         AzuriteFixture fixture = new AzuriteFixture(endpoint);
         fixture.rawClient().createBlobContainerIfNotExists(CONTAINER);
         return fixture;
+    }
+
+    /** The blob endpoint of {@link #DR_ACCOUNT}. */
+    public String drEndpoint() {
+        return endpoint.substring(0, endpoint.length() - ACCOUNT.length()) + DR_ACCOUNT;
     }
 
     /** A plain SDK client, to look at what the store wrote. */

@@ -116,7 +116,8 @@ class S3BlobStoreContractTest extends BlobStoreContract {
                 S3Settings.MIN_PART_SIZE,
                 2,
                 3,
-                S3Settings.DEFAULT_TIMEOUT);
+                S3Settings.DEFAULT_TIMEOUT,
+                null);
         byte[] big = random(LARGE_OBJECT_SIZE, 9);
         String prefix = "t-" + UUID.randomUUID();
         try (S3BlobStore s = new S3BlobStore(S3MockFixture.BUCKET, prefix, sse);

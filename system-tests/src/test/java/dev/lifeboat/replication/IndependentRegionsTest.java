@@ -1,0 +1,266 @@
+package dev.lifeboat.replication;
+
+import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.lifeboat.engine.postgres.LocalCluster;
+import dev.lifeboat.engine.postgres.PgTestSupport;
+import dev.lifeboat.engine.postgres.TestLauncher;
+import dev.lifeboat.storage.BlobInfo;
+import dev.lifeboat.storage.FaultInjectingProxy;
+import dev.lifeboat.storage.azure.AzureBlobStore;
+import dev.lifeboat.storage.azure.AzureSettings;
+import dev.lifeboat.storage.azure.AzuriteFixture;
+import dev.lifeboat.storage.s3.S3BlobStore;
+import dev.lifeboat.storage.s3.S3MockFixture;
+import dev.lifeboat.storage.s3.S3Settings;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Three regions, three credential sets, through the real launcher: the primary in one S3 endpoint with its keys (from
+ * the environment), region eu in a second S3 endpoint with keys of its own (the key id from a variable, the secret from
+ * a file), region az in an Azure account of its own (its key from a file). S3Mock takes any key, so each S3 endpoint is
+ * a proxy that refuses requests not signed with its key; Azurite checks shared-key signatures itself.
+ *
+ * <p>Then the ransomware drill: with only the primary's credentials an attacker deletes the primary repository and
+ * tries to delete the copies, which the regions' endpoints refuse; a restore from region az alone, with nothing of the
+ * primary's settings in its environment, validates and holds every committed row.
+ */
+class IndependentRegionsTest {
+    @TempDir
+    Path tmp;
+
+    private record Run(int exit, String output) {}
+
+    @Test
+    void threeCredentialSetsReplicateAndARegionAloneRestoresAfterThePrimaryIsDeleted() throws Exception {
+        S3MockFixture s3 = S3MockFixture.get();
+        AzuriteFixture az = AzuriteFixture.get();
+        String id = UUID.randomUUID().toString().substring(0, 8);
+        String primaryBucket = "primary-" + id;
+        String euBucket = "dr-eu-" + id;
+        String azContainer = "dr-az-" + id;
+        try (FaultInjectingProxy primaryEndpoint =
+                        new FaultInjectingProxy(s3.endpoint).requireAccessKey("primary-key");
+                FaultInjectingProxy euEndpoint = new FaultInjectingProxy(s3.endpoint).requireAccessKey("eu-key");
+                S3BlobStore eu = new S3BlobStore(euBucket, "", s3.settings());
+                AzureBlobStore azStore = new AzureBlobStore(
+                        azContainer,
+                        "",
+                        AzureSettings.sharedKey(az.drEndpoint(), AzuriteFixture.DR_ACCOUNT, AzuriteFixture.DR_KEY))) {
+            assertThat(eu.createContainer()).isTrue();
+            assertThat(azStore.createContainer()).isTrue();
+
+            Path euSecret = secretFile("eu.secret", "eu-secret-access-key");
+            Path azKey = secretFile("az.key", AzuriteFixture.DR_KEY);
+            Path replication = tmp.resolve("replication.json");
+            Files.writeString(replication, """
+                    {"regions": [
+                      {"name": "eu", "region": "eu-central", "uri": "s3://%s/pg/main", "store": {
+                         "endpoint": "%s", "region": "eu-central-1",
+                         "accessKeyId": "env:DR_EU_KEY_ID", "secretAccessKey": "file:%s"}},
+                      {"name": "az", "region": "west-europe", "uri": "azure://%s/pg/main", "store": {
+                         "endpoint": "%s", "account": "%s", "accountKey": "file:%s"}}
+                    ]}""".formatted(
+                            euBucket,
+                            euEndpoint.endpoint(),
+                            euSecret,
+                            azContainer,
+                            az.drEndpoint(),
+                            AzuriteFixture.DR_ACCOUNT,
+                            azKey));
+            TestLauncher.shareWithPostgres(replication);
+
+            Map<String, String> primaryEnv = Map.of(
+                    "LIFEBOAT_S3_ENDPOINT", primaryEndpoint.endpoint(),
+                    "LIFEBOAT_S3_REGION", "us-east-1",
+                    "AWS_ACCESS_KEY_ID", "primary-key",
+                    "AWS_SECRET_ACCESS_KEY", "primary-secret");
+            Map<String, String> replicatorEnv = new LinkedHashMap<>(primaryEnv);
+            replicatorEnv.put("DR_EU_KEY_ID", "eu-key");
+            Path primaryLauncher = wrapper("primary", primaryEnv);
+            String primary = "s3://" + primaryBucket + "/pg/main";
+            Path keyFile = PgTestSupport.keyFile(tmp);
+            TestLauncher.shareWithPostgres(keyFile);
+
+            Run init = run(primaryEnv, "repo-init", "--repo", primary, "--key-file", keyFile.toString(), "--create");
+            assertThat(init.exit()).as(init.output()).isZero();
+            List<Long> committed = new ArrayList<>();
+            try (LocalCluster pg = LocalCluster.create(
+                    tmp.resolve("pg"),
+                    List.of(
+                            "archive_mode = on",
+                            "archive_command = '" + primaryLauncher + " wal-push --repo " + primary + " --key-file "
+                                    + keyFile + " %p'"))) {
+                pg.start();
+                exec(pg, "create table t (id bigint primary key, at timestamptz default now())");
+                Run backup = run(
+                        primaryEnv,
+                        "backup",
+                        "--repo",
+                        primary,
+                        "--key-file",
+                        keyFile.toString(),
+                        "--pgdata",
+                        pg.dataDir().toString(),
+                        "-q");
+                assertThat(backup.exit()).as(backup.output()).isZero();
+                for (long i = 1; i <= 30; i++) {
+                    exec(pg, "insert into t (id) values (" + i + ")");
+                    committed.add(i);
+                }
+                PgTestSupport.drainArchive(pg);
+            }
+
+            // the replicator's host holds the primary's credentials and each region's own
+            Run once = run(
+                    replicatorEnv,
+                    "replication",
+                    "run",
+                    "--once",
+                    "--repo",
+                    primary,
+                    "--replication",
+                    replication.toString());
+            assertThat(once.exit()).as(once.output()).isZero();
+            assertThat(euEndpoint.refused())
+                    .as("requests to eu signed with another key")
+                    .isZero();
+            assertThat(eu.list("pg/main/wal/")).isNotEmpty();
+            assertThat(azStore.list("pg/main/snapshots/")).isNotEmpty();
+            Run verify = run(
+                    replicatorEnv, "replication", "verify", "--repo", primary, "--replication", replication.toString());
+            assertThat(verify.exit()).as(verify.output()).isZero();
+
+            // the attacker: the primary's keys, and the regions' endpoints and names (the config is no secret)
+            S3Settings stolen = S3Settings.defaults()
+                    .withEndpoint(primaryEndpoint.endpoint(), "us-east-1", true)
+                    .withStaticCredentials("primary-key", "primary-secret");
+            try (S3BlobStore victim = new S3BlobStore(primaryBucket, "", stolen)) {
+                for (BlobInfo b : victim.list("")) {
+                    victim.delete(b.key());
+                }
+                assertThat(victim.list("")).as("the primary repository is gone").isEmpty();
+            }
+            try (S3BlobStore euWithStolenKeys =
+                    new S3BlobStore(euBucket, "", stolen.withEndpoint(euEndpoint.endpoint(), "us-east-1", true))) {
+                assertThatThrownBy(() -> euWithStolenKeys.delete("pg/main/config"))
+                        .hasMessageContaining("AccessDenied");
+                assertThatThrownBy(
+                                () -> euWithStolenKeys.put("pg/main/config", "ransom".getBytes(StandardCharsets.UTF_8)))
+                        .hasMessageContaining("AccessDenied");
+            }
+            try (AzureBlobStore azWithStolenKey = new AzureBlobStore(
+                    azContainer,
+                    "pg/main",
+                    AzureSettings.sharedKey(az.drEndpoint(), AzuriteFixture.DR_ACCOUNT, AzuriteFixture.KEY))) {
+                assertThatThrownBy(() -> azWithStolenKey.delete("config")).hasMessageContaining("403");
+            }
+            assertThat(eu.stat("pg/main/config")).as("eu's copy untouched").isPresent();
+
+            // the drill: region az alone, nothing of the primary's in the environment
+            Map<String, String> drEnv = Map.of();
+            Run list = run(
+                    drEnv,
+                    "list",
+                    "--replication",
+                    replication.toString(),
+                    "--from-region",
+                    "az",
+                    "--key-file",
+                    keyFile.toString());
+            assertThat(list.exit()).as(list.output()).isZero();
+            Path target = tmp.resolve("restored");
+            Run restore = run(
+                    drEnv,
+                    "restore",
+                    "--replication",
+                    replication.toString(),
+                    "--from-region",
+                    "az",
+                    "--key-file",
+                    keyFile.toString(),
+                    "--target",
+                    target.resolve("data").toString(),
+                    "--to-latest",
+                    "--validate",
+                    "-q");
+            assertThat(restore.exit()).as(restore.output()).isZero();
+            assertThat(restore.output()).contains("validation passed");
+            try (LocalCluster restored = LocalCluster.attach(target)) {
+                restored.start();
+                assertThat(PgTestSupport.count(restored, "select count(*) from t"))
+                        .isEqualTo(committed.size());
+            }
+            // the other region, with its key id from the environment alone
+            Run euList = run(
+                    Map.of("DR_EU_KEY_ID", "eu-key"),
+                    "list",
+                    "--replication",
+                    replication.toString(),
+                    "--from-region",
+                    "eu",
+                    "--key-file",
+                    keyFile.toString());
+            assertThat(euList.exit()).as(euList.output()).isZero();
+            assertThat(euList.output()).isEqualTo(list.output());
+        }
+    }
+
+    /** A secret in a file the postgres user can read (restore_command runs as it), as an operator would keep it. */
+    private Path secretFile(String name, String secret) throws IOException {
+        Path f = tmp.resolve(name);
+        Files.writeString(f, secret + "\n");
+        TestLauncher.shareWithPostgres(f);
+        return f;
+    }
+
+    /** A launcher that exports {@code env} before running the test launcher (archive_command runs as postgres). */
+    private Path wrapper(String name, Map<String, String> env) throws IOException {
+        Path launcher = TestLauncher.install();
+        Path w = launcher.resolveSibling(
+                "lifeboat-" + name + "-" + UUID.randomUUID().toString().substring(0, 6));
+        StringBuilder s = new StringBuilder("#!/bin/sh\n");
+        env.forEach(
+                (k, v) -> s.append("export ").append(k).append("='").append(v).append("'\n"));
+        s.append("exec '").append(launcher).append("' \"$@\"\n");
+        Files.writeString(w, s.toString());
+        Files.setPosixFilePermissions(w, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return w;
+    }
+
+    /** The launcher with only {@code env} beyond PATH, HOME and JAVA_HOME: no store settings leak in. */
+    private Run run(Map<String, String> env, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(TestLauncher.install().toString()));
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile(tmp, "run-", ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        Map<String, String> e = pb.environment();
+        e.keySet()
+                .removeIf(k -> k.startsWith("AWS_")
+                        || k.startsWith("AZURE_")
+                        || k.startsWith("LIFEBOAT_")
+                        || k.startsWith("GOOGLE_"));
+        e.put("LIFEBOAT_BIN", TestLauncher.install().toString()); // as bin/lifeboat exports it
+        e.putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(4, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish");
+        }
+        return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+}
