@@ -3,8 +3,12 @@ package dev.lifeboat.replication;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.lifeboat.storage.StoreConfig;
+import dev.lifeboat.storage.azure.AzureSettings;
+import dev.lifeboat.storage.s3.S3Settings;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -54,5 +58,80 @@ class ReplicationConfigTest {
         assertThatThrownBy(() ->
                         load("{\"regions\": [{\"name\": \"a\", \"uri\": \"file:///x\", \"bandwidth\": \"fast\"}]}"))
                 .hasMessageContaining("bandwidth 'fast'");
+    }
+
+    @Test
+    void aRegionsOwnStoreSettingsAreCheckedWhenTheConfigIsRead() throws Exception {
+        assertThatThrownBy(() -> load("""
+                        {"regions": [{"name": "eu", "uri": "s3://b/p",
+                          "store": {"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "file:/etc/x"}}]}"""))
+                .hasMessageContaining("region eu")
+                .hasMessageContaining("accessKeyId must say where the secret is");
+        String typo = """
+                {"regions": [{"name": "eu", "uri": "s3://b/p", "store": {"acount": "x"}}]}""";
+        assertThatThrownBy(() -> load(typo)).as("a typo").hasMessageContaining("[acount] are unknown");
+        assertThatThrownBy(() -> load("""
+                        {"regions": [{"name": "az", "uri": "azure://c/p", "store": {"profile": "dr"}}]}"""))
+                .as("an S3 setting on an Azure region")
+                .hasMessageContaining("Azure store settings [profile] are unknown");
+        assertThatThrownBy(() -> load("""
+                        {"regions": [{"name": "d", "uri": "file:///srv/dr", "store": {"endpoint": "x"}}]}"""))
+                .as("a local-disk region has no settings")
+                .hasMessageContaining("local-disk store settings [endpoint] are unknown");
+        ReplicationConfig c = load("""
+                {"regions": [{"name": "eu", "uri": "s3://b/p", "store": {"region": "eu-central-1", "profile": "dr"}},
+                             {"name": "us", "uri": "s3://b2/p"}]}""");
+        assertThat(c.region("eu").storeConfig().get("profile")).isEqualTo("dr");
+        assertThat(c.region("us").storeConfig())
+                .as("the environment's settings")
+                .isNull();
+    }
+
+    @Test
+    void secretsComeFromTheEnvironmentOrAFileNeverFromTheConfig() throws Exception {
+        Path secret = tmp.resolve("eu.secret");
+        Files.writeString(secret, "\n  s3cr3t  \nignored\n");
+        Map<String, String> env = Map.of("DR_KEY_ID", "AKIADR");
+        StoreConfig c = new StoreConfig(
+                "region eu",
+                Map.of(
+                        "accessKeyId",
+                        "env:DR_KEY_ID",
+                        "secretAccessKey",
+                        "file:" + secret,
+                        "missing",
+                        "env:NOPE",
+                        "literal",
+                        "hunter2",
+                        "pathStyle",
+                        true),
+                env::get);
+        assertThat(c.secret("accessKeyId")).isEqualTo("AKIADR");
+        assertThat(c.secret("secretAccessKey")).as("the first non-blank line").isEqualTo("s3cr3t");
+        assertThat(c.secret("absent")).isNull();
+        assertThat(c.flag("pathStyle", false)).isTrue();
+        assertThatThrownBy(() -> c.secret("missing")).hasMessageContaining("NOPE, which is unset");
+        assertThatThrownBy(() -> c.secret("literal"))
+                .hasMessageContaining("env:VARIABLE or file:/path")
+                .hasMessageNotContaining("hunter2");
+        S3Settings s3 = S3Settings.fromConfig(new StoreConfig(
+                "region eu",
+                Map.of(
+                        "endpoint",
+                        "http://127.0.0.1:9",
+                        "accessKeyId",
+                        "env:DR_KEY_ID",
+                        "secretAccessKey",
+                        "file:" + secret),
+                env::get));
+        assertThat(s3.accessKeyId()).isEqualTo("AKIADR");
+        assertThat(s3.pathStyle()).as("path style by default with an endpoint").isTrue();
+        assertThatThrownBy(() -> S3Settings.fromConfig(
+                        new StoreConfig("region eu", Map.of("accessKeyId", "env:DR_KEY_ID"), env::get)))
+                .hasMessageContaining("need both accessKeyId and secretAccessKey");
+        assertThatThrownBy(() ->
+                        AzureSettings.fromConfig(new StoreConfig("region az", Map.of("account", "acct"), env::get)))
+                .hasMessageContaining("region az: Azure store settings need connectionString, or account with "
+                        + "accountKey, or sasToken");
     }
 }

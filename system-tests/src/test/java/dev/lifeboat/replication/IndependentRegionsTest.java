@@ -61,8 +61,6 @@ class IndependentRegionsTest {
                         azContainer,
                         "",
                         AzureSettings.sharedKey(az.drEndpoint(), AzuriteFixture.DR_ACCOUNT, AzuriteFixture.DR_KEY))) {
-            assertThat(eu.createContainer()).isTrue();
-            assertThat(azStore.createContainer()).isTrue();
 
             Path euSecret = secretFile("eu.secret", "eu-secret-access-key");
             Path azKey = secretFile("az.key", AzuriteFixture.DR_KEY);
@@ -131,11 +129,16 @@ class IndependentRegionsTest {
                     "replication",
                     "run",
                     "--once",
+                    "--create",
                     "--repo",
                     primary,
                     "--replication",
                     replication.toString());
             assertThat(once.exit()).as(once.output()).isZero();
+            assertThat(once.output())
+                    .as("--create made each region's bucket or container with the region's credentials")
+                    .contains("eu: created s3://" + euBucket)
+                    .contains("az: created azure://" + azContainer);
             assertThat(euEndpoint.refused())
                     .as("requests to eu signed with another key")
                     .isZero();

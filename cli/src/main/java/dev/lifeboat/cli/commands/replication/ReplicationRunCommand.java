@@ -53,6 +53,12 @@ public final class ReplicationRunCommand implements Callable<Integer> {
     @Option(names = "--once", description = "One pass per region, then exit.")
     boolean once;
 
+    @Option(
+            names = "--create",
+            description = "First create each selected region's bucket or container when it does not exist (with the "
+                    + "region's own store settings).")
+    boolean create;
+
     @Override
     public Integer call() throws Exception {
         ReplicationConfig c = target.config();
@@ -71,6 +77,13 @@ public final class ReplicationRunCommand implements Callable<Integer> {
         if (regions.isEmpty()) {
             System.err.println("nothing to replicate: every selected region is stopped");
             return STOPPED;
+        }
+        if (create) {
+            for (ReplicationConfig.Region r : regions) {
+                if (RepositoryAccess.openRegion(r, () -> false).createContainer() && !output.json()) {
+                    System.out.println(r.name() + ": created " + r.uri() + "'s bucket or container");
+                }
+            }
         }
         Map<String, Replicator.Pass> passes = new ConcurrentHashMap<>();
         Map<String, Replicator.Exit> exits = new ConcurrentHashMap<>();
