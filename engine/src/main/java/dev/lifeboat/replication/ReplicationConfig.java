@@ -2,6 +2,7 @@ package dev.lifeboat.replication;
 
 import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.core.JacksonException;
+import dev.lifeboat.storage.Retention;
 import dev.lifeboat.storage.StoreConfig;
 import dev.lifeboat.storage.azure.AzureSettings;
 import dev.lifeboat.storage.gcs.GcsSettings;
@@ -39,17 +40,29 @@ public record ReplicationConfig(List<Region> regions) {
     /**
      * @param bandwidth copy rate limit, e.g. {@code 20MiB} (per second); null or blank: unlimited
      * @param store     the region's own store settings (endpoint, account, credentials); null: the environment's
+     * @param immutable write-once: how long every object is kept (and S3's Object Lock mode); null: none
      */
     @JsonIgnoreProperties(ignoreUnknown = true)
     public record Region(
-            String name, String region, String uri, String mode, String bandwidth, Map<String, Object> store) {
+            String name,
+            String region,
+            String uri,
+            String mode,
+            String bandwidth,
+            Map<String, Object> store,
+            Retention immutable) {
         public Region(String name, String region, String uri, String mode, String bandwidth) {
-            this(name, region, uri, mode, bandwidth, null);
+            this(name, region, uri, mode, bandwidth, null, null);
         }
 
-        /** Its own store settings, or null when it takes the environment's. */
+        /** Its own store settings and retention; null when it takes the environment's settings and is not
+         * write-once. */
         public StoreConfig storeConfig() {
-            return store == null ? null : StoreConfig.of("region " + name, store);
+            if (store == null && immutable == null) {
+                return null;
+            }
+            return StoreConfig.of("region " + name, store == null ? Map.of() : store)
+                    .withRetention(immutable);
         }
 
         public Mode parsedMode() {
@@ -110,6 +123,11 @@ public record ReplicationConfig(List<Region> regions) {
             r.bytesPerSecond();
             if (r.store() != null) {
                 validateStore(source, r);
+            }
+            if (r.immutable() != null && r.parsedMode() == Mode.SYNCHRONOUS) {
+                throw new IllegalArgumentException("replication config " + source + ": region " + r.name()
+                        + " is write-once, so it cannot be synchronous (wal-stream rewrites its partial segment "
+                        + "in place); make it async");
             }
         }
     }

@@ -38,6 +38,10 @@ import org.slf4j.LoggerFactory;
  * longer has are deleted manifests first, packs and index files only once they were gone for a whole pass. A pass
  * never deletes anything unless both stores hold the same {@code config}, so a wrong URI cannot wipe a region.
  *
+ * <p>A write-once region ({@code immutable}) gets every object once: partial WAL segments, the only objects the
+ * primary rewrites in place, are not copied there (its RPO counts whole segments), and an object the primary deleted
+ * leaves the region only once its retention has passed; until then status counts it as retained.
+ *
  * <p>A region's {@code bandwidth} is a rate limit on its store, not the replicator's business: open the secondary with
  * {@link RepositoryAccess#openRegion} and its store stack keeps the copy within it.
  */
@@ -78,6 +82,9 @@ public final class Replicator {
      * @param lagBytes             their size
      * @param oldestPendingSeconds age of the oldest of them (since written to the primary)
      * @param newestWalTime        when the newest WAL object the region holds was written to the primary
+     * @param retainedObjects      objects the primary no longer has that a write-once region keeps until their
+     *                             retention passes
+     * @param retainedUntil        when the first of them may go
      * @param rpoSeconds           what a loss of the primary region would lose: 0 when the region holds every WAL
      *                             object the primary has (an idle database is not behind), else the age of the
      *                             oldest WAL object it lacks (since written to the primary); null when the primary
@@ -101,7 +108,9 @@ public final class Replicator {
             double bytesPerSecond,
             long errors,
             String lastError,
-            Instant lastPassEnd) {}
+            Instant lastPassEnd,
+            long retainedObjects,
+            Instant retainedUntil) {}
 
     /** What one pass did. */
     public record Pass(int copied, long copiedBytes, int deleted, int skipped, double seconds) {}
@@ -332,6 +341,9 @@ public final class Replicator {
      * as stale (object stores keep modification times to the second).
      */
     private boolean pending(BlobInfo p, BlobInfo s) {
+        if (region.immutable() != null && p.key().endsWith(".partial")) {
+            return false; // rewritten in place on the primary: a write-once region takes whole segments only
+        }
         if (s == null || s.size() != p.size()) {
             return true;
         }
@@ -438,6 +450,8 @@ public final class Replicator {
             copiedBytes += data.length;
         }
         int deleted = 0;
+        int retainedNow = 0;
+        boolean manifestRetained = false;
         Set<String> absentNow = new HashSet<>();
         if (controlState == State.RUNNING && sameRepository) {
             boolean indexLeft = false;
@@ -450,6 +464,13 @@ public final class Replicator {
                 // manifest that used them (deleted on the primary first) has left the region too, even if it
                 // was still listed when this pass began; packs only once no index file that left the primary
                 // is still here (an index naming a deleted pack would resolve chunks to nothing)
+                // a manifest kept by retention keeps what it uses: packs, index files and WAL are stored before it,
+                // so their retention would end first (DELETE_ORDER lists manifests first)
+                if (retained(s, clock.instant()) || (manifestRetained && !key.startsWith("snapshots/"))) {
+                    manifestRetained |= key.startsWith("snapshots/");
+                    retainedNow++;
+                    continue;
+                }
                 boolean delayed = key.startsWith("data/")
                         || key.startsWith("index/")
                         || (key.startsWith("wal/") && !key.endsWith(".partial"));
@@ -464,6 +485,12 @@ public final class Replicator {
             }
         }
         absentLastPass = absentNow;
+        if (retainedNow > 0) {
+            log.debug(
+                    "region {}: {} objects the primary deleted stay until their retention passes",
+                    region.name(),
+                    retainedNow);
+        }
         double seconds = (System.nanoTime() - t0) / 1e9;
         if (bytes > 0) {
             double r = bytes / Math.max(seconds, 1e-3);
@@ -514,6 +541,12 @@ public final class Replicator {
         return controlState == State.RUNNING && !cancel.isCancelled();
     }
 
+    /** A write-once region's object still inside its retention: not to be deleted (the store would refuse). */
+    private boolean retained(BlobInfo inRegion, Instant now) {
+        return region.immutable() != null
+                && region.immutable().releasedAt(inRegion.lastModified()).isAfter(now);
+    }
+
     /** Lag, oldest pending object and region RPO, measured now from both inventories. */
     public Status liveStatus() throws IOException {
         Inventory inv = inventory();
@@ -524,6 +557,15 @@ public final class Replicator {
         Instant newestWal = null;
         Instant oldestMissingWal = null;
         boolean anyWal = false;
+        long retainedObjects = 0;
+        Instant retainedUntil = null;
+        for (BlobInfo s : inv.secondary().values()) {
+            if (!inv.primary().containsKey(s.key()) && retained(s, now)) {
+                retainedObjects++;
+                Instant at = region.immutable().releasedAt(s.lastModified());
+                retainedUntil = retainedUntil == null || at.isBefore(retainedUntil) ? at : retainedUntil;
+            }
+        }
         for (BlobInfo p : inv.primary().values()) {
             BlobInfo s = inv.secondary().get(p.key());
             boolean wal = p.key().startsWith("wal/");
@@ -558,7 +600,9 @@ public final class Replicator {
                 rate,
                 errors,
                 lastError,
-                lastPassEnd);
+                lastPassEnd,
+                retainedObjects,
+                retainedUntil);
     }
 
     private static double seconds(Instant from, Instant to) {

@@ -105,29 +105,48 @@ public final class BlobStores {
             case "file" -> {
                 if (config != null) {
                     config.allowOnly("local-disk", Set.of());
+                    noLockMode(config, "a local-disk store");
                 }
                 yield new Backend(new LocalBlobStore(Path.of(localPath(parsed, uri))), 1);
             }
             case "s3" -> {
                 requireContainer(parsed, uri, "s3://bucket/prefix");
-                S3Settings s = config != null ? S3Settings.fromConfig(config) : S3Settings.fromEnvironment(env);
+                S3Settings s = config != null && config.hasSettings()
+                        ? S3Settings.fromConfig(config)
+                        : S3Settings.fromEnvironment(env);
+                if (config != null && config.retention() != null) {
+                    s = s.withObjectLock(config.retention());
+                }
                 yield new Backend(S3BlobStore.open(parsed, s), s.maxAttempts());
             }
             case "azure" -> {
                 requireContainer(parsed, uri, "azure://container/prefix");
-                AzureSettings s =
-                        config != null ? AzureSettings.fromConfig(config) : AzureSettings.fromEnvironment(env);
+                noLockMode(config, "Azure (a container's immutability policy does the locking)");
+                AzureSettings s = config != null && config.hasSettings()
+                        ? AzureSettings.fromConfig(config)
+                        : AzureSettings.fromEnvironment(env);
                 yield new Backend(AzureBlobStore.open(parsed, s), s.maxTries());
             }
             case "gs" -> {
                 requireContainer(parsed, uri, "gs://bucket/prefix");
-                GcsSettings s = config != null ? GcsSettings.fromConfig(config) : GcsSettings.fromEnvironment(env);
+                noLockMode(config, "GCS (a bucket's retention policy does the locking)");
+                GcsSettings s = config != null && config.hasSettings()
+                        ? GcsSettings.fromConfig(config)
+                        : GcsSettings.fromEnvironment(env);
                 yield new Backend(GcsBlobStore.open(parsed, s), s.maxAttempts());
             }
             default ->
                 throw new IllegalArgumentException("unsupported repository URI scheme '" + scheme + "' in '" + uri
                         + "'; supported: file://, s3://, azure://, gs://");
         };
+    }
+
+    /** A per-object lock mode is S3's; elsewhere a container or bucket policy locks, set up by its owner. */
+    private static void noLockMode(StoreConfig config, String where) {
+        if (config != null && config.retention() != null && config.retention().mode() != null) {
+            throw new IllegalArgumentException(
+                    config.owner() + ": an object lock mode is S3's; for " + where + " give the retention days only");
+        }
     }
 
     private static String localPath(URI parsed, String uri) {

@@ -23,12 +23,18 @@ public final class StoreConfig {
     private final String owner;
     private final Map<String, String> values;
     private final UnaryOperator<String> env;
+    private final Retention retention;
 
     /**
      * @param owner what the settings belong to, for messages ({@code region eu})
      * @param raw   the JSON object's fields (strings, booleans, numbers)
      */
     public StoreConfig(String owner, Map<String, ?> raw, UnaryOperator<String> env) {
+        this(owner, raw, env, null);
+    }
+
+    private StoreConfig(String owner, Map<String, ?> raw, UnaryOperator<String> env, Retention retention) {
+        this.retention = retention;
         this.owner = owner;
         Map<String, String> v = new LinkedHashMap<>();
         raw.forEach((k, x) -> {
@@ -49,6 +55,21 @@ public final class StoreConfig {
 
     public String owner() {
         return owner;
+    }
+
+    /** The same settings for a write-once store. */
+    public StoreConfig withRetention(Retention retention) {
+        return new StoreConfig(owner, values, env, retention);
+    }
+
+    /** Null unless the store is write-once. */
+    public Retention retention() {
+        return retention;
+    }
+
+    /** False when only a retention is given: the endpoint and credentials are the environment's. */
+    public boolean hasSettings() {
+        return !values.isEmpty();
     }
 
     /** Refuses settings the backend does not know (a typo must not silently fall back to a default). */

@@ -134,4 +134,22 @@ class ReplicationConfigTest {
                 .hasMessageContaining("region az: Azure store settings need connectionString, or account with "
                         + "accountKey, or sasToken");
     }
+
+    @Test
+    void aWriteOnceRegionIsReadAndCannotBeSynchronous() throws Exception {
+        ReplicationConfig c = load("""
+                {"regions": [{"name": "vault", "uri": "s3://b/p",
+                              "immutable": {"days": 30, "mode": "compliance"}}]}""");
+        assertThat(c.region("vault").immutable().days()).isEqualTo(30);
+        assertThat(c.region("vault").immutable().mode()).isEqualTo("COMPLIANCE");
+        assertThat(c.region("vault").storeConfig().hasSettings())
+                .as("the environment's endpoint and credentials, with a retention")
+                .isFalse();
+        String sync = """
+                {"regions": [{"name": "vault", "uri": "s3://b/p", "mode": "sync", "immutable": {"days": 30}}]}""";
+        assertThatThrownBy(() -> load(sync)).hasMessageContaining("cannot be synchronous");
+        String zero = """
+                {"regions": [{"name": "vault", "uri": "s3://b/p", "immutable": {"days": 0}}]}""";
+        assertThatThrownBy(() -> load(zero)).hasMessageContaining("at least 1 day");
+    }
 }

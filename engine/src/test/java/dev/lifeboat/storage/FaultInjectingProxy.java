@@ -75,6 +75,7 @@ public final class FaultInjectingProxy implements Closeable {
     private final ServerSocket server;
     private final List<Rule> rules = new CopyOnWriteArrayList<>();
     private final List<String> seen = new CopyOnWriteArrayList<>();
+    private final List<String> heads = new CopyOnWriteArrayList<>();
     private final AtomicInteger injected = new AtomicInteger();
     private volatile boolean closed;
     private volatile String requiredAccessKey;
@@ -131,6 +132,11 @@ public final class FaultInjectingProxy implements Closeable {
         return injected.get();
     }
 
+    /** The request heads seen so far (request line and headers), in arrival order. */
+    public List<String> requestHeads() {
+        return new ArrayList<>(heads);
+    }
+
     /** The request lines seen so far ("METHOD target"), in arrival order. */
     public List<String> requests() {
         return new ArrayList<>(seen);
@@ -162,6 +168,7 @@ public final class FaultInjectingProxy implements Closeable {
             String method = requestLine[0];
             String target = requestLine.length > 1 ? requestLine[1] : "";
             seen.add(method + " " + target);
+            heads.add(String.join("\n", lines));
             if ("100-continue".equalsIgnoreCase(header(lines, "expect"))) {
                 out.write("HTTP/1.1 100 Continue\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
                 out.flush();

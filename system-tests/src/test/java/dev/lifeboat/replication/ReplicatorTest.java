@@ -4,11 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.ForwardingBlobStore;
+import dev.lifeboat.storage.Retention;
 import dev.lifeboat.storage.local.LocalBlobStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -242,5 +246,63 @@ class ReplicatorTest {
         Heartbeat after = Heartbeat.read(primary, "eu").orElseThrow();
         assertThat(after.progress()).as("no pass under way").isNull();
         assertThat(after.exitedAt()).isNull();
+    }
+
+    @Test
+    void aWriteOnceRegionGetsWholeObjectsOnlyAndKeepsWhatThePrimaryDeletedUntilItsRetentionPasses() throws Exception {
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore region = new LocalBlobStore(tmp.resolve("worm"));
+        primary.put("config", b("{repo}"));
+        primary.put("data/aa/pack1", b("pack one"));
+        primary.put("index/i1", b("index one"));
+        primary.put("snapshots/s1", b("manifest one"));
+        primary.put("wal/00000001/000000010000000000000001", b("wal one"));
+        primary.put("wal/00000001/000000010000000000000002.partial", b("streaming"));
+        new Replicator(primary, region, worm).pass(Cancellation.none());
+        assertThat(region.stat("wal/00000001/000000010000000000000002.partial"))
+                .as("a partial is rewritten in place: never copied to a write-once region")
+                .isEmpty();
+        Replicator.Status caughtUp = new Replicator(primary, region, worm).liveStatus();
+        assertThat(caughtUp.lagObjects()).as("the partial is not lag").isZero();
+        assertThat(caughtUp.rpoSeconds()).isZero();
+
+        // expire on the primary: the region keeps the backup until its retention passes
+        for (String k : List.of("snapshots/s1", "index/i1", "data/aa/pack1")) {
+            primary.delete(k);
+        }
+        Replicator now = new Replicator(primary, region, worm);
+        now.pass(Cancellation.none());
+        now.pass(Cancellation.none());
+        assertThat(region.list("")).extracting(BlobInfo::key).contains("snapshots/s1", "index/i1", "data/aa/pack1");
+        Replicator.Status kept = now.liveStatus();
+        assertThat(kept.retainedObjects()).isEqualTo(3);
+        Instant stored = region.stat("data/aa/pack1").orElseThrow().lastModified();
+        assertThat(kept.retainedUntil())
+                .isBetween(stored.plus(Duration.ofDays(7)), Instant.now().plus(Duration.ofDays(7)));
+
+        // the pack was stored 10 days ago (its retention passed), the manifest that used it is still kept: so is the
+        // pack
+        Instant tenDaysAgo = Instant.now().minus(Duration.ofDays(10));
+        Files.setLastModifiedTime(tmp.resolve("worm/data/aa/pack1"), FileTime.from(tenDaysAgo));
+        Files.setLastModifiedTime(tmp.resolve("worm/index/i1"), FileTime.from(tenDaysAgo));
+        now.pass(Cancellation.none());
+        now.pass(Cancellation.none());
+        assertThat(region.stat("data/aa/pack1"))
+                .as("kept with the manifest that uses it")
+                .isPresent();
+
+        // eight days on, all of it may go: the manifest first, index and pack a pass later
+        Replicator later = new Replicator(
+                primary, region, worm, Clock.fixed(Instant.now().plus(Duration.ofDays(8)), ZoneOffset.UTC));
+        later.pass(Cancellation.none());
+        assertThat(region.stat("snapshots/s1")).isEmpty();
+        later.pass(Cancellation.none());
+        later.pass(Cancellation.none());
+        assertThat(region.list(""))
+                .extracting(BlobInfo::key)
+                .containsExactlyInAnyOrder("config", "wal/00000001/000000010000000000000001");
+        assertThat(later.liveStatus().retainedObjects()).isZero();
     }
 }

@@ -53,6 +53,20 @@ public final class RepoOptions {
         return fromRegion != null ? region().uri() : repo;
     }
 
+    /**
+     * Refuses a command that deletes ({@code expire}, {@code gc}) on a write-once region: retention, not the command,
+     * decides what leaves it.
+     */
+    public void refuseWriteOnce(String command) {
+        if (fromRegion != null && region().immutable() != null) {
+            throw new IllegalArgumentException("region " + fromRegion + " is write-once (kept "
+                    + region().immutable().days() + " days): run " + command
+                    + " on the primary; the replicator deletes in the region "
+                    + "what the primary deleted once each object's retention has passed (replication status shows "
+                    + "what waits)");
+        }
+    }
+
     private ReplicationConfig.Region region() {
         if (replication == null) {
             throw new IllegalArgumentException("--from-region " + fromRegion

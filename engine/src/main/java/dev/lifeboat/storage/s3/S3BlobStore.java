@@ -10,6 +10,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -168,6 +169,9 @@ public final class S3BlobStore extends CloudBlobStore {
         if (ifAbsent) {
             r.ifNoneMatch("*");
         }
+        if (lockMode() != null) {
+            r.objectLockMode(lockMode()).objectLockRetainUntilDate(lockedUntil());
+        }
         return r.build();
     }
 
@@ -190,6 +194,9 @@ public final class S3BlobStore extends CloudBlobStore {
         }
         if (settings.storageClass() != null) {
             create.storageClass(settings.storageClass());
+        }
+        if (lockMode() != null) {
+            create.objectLockMode(lockMode()).objectLockRetainUntilDate(lockedUntil());
         }
         String uploadId = call("start multipart upload", key, () -> s3.createMultipartUpload(create.build()))
                 .uploadId();
@@ -318,7 +325,19 @@ public final class S3BlobStore extends CloudBlobStore {
         s3.close();
     }
 
-    /** In the client's region (a location constraint outside us-east-1, as S3 asks for). */
+    /** The Object Lock mode every upload carries, or null. */
+    private String lockMode() {
+        return settings.objectLock() == null ? null : settings.objectLock().mode();
+    }
+
+    private Instant lockedUntil() {
+        return settings.objectLock().releasedAt(Instant.now());
+    }
+
+    /**
+     * In the client's region (a location constraint outside us-east-1, as S3 asks for); for a write-once store with
+     * Object Lock enabled (which turns on versioning).
+     */
     @Override
     public boolean createContainer() throws IOException {
         try {
@@ -335,6 +354,9 @@ public final class S3BlobStore extends CloudBlobStore {
         try {
             s3.createBucket(c -> {
                 c.bucket(bucket);
+                if (settings.objectLock() != null) {
+                    c.objectLockEnabledForBucket(true);
+                }
                 if (region != null && !region.equals(Region.US_EAST_1)) {
                     c.createBucketConfiguration(b -> b.locationConstraint(region.id()));
                 }

@@ -3,6 +3,7 @@ package dev.lifeboat.storage.s3;
 import static dev.lifeboat.storage.CloudSettings.blankToNull;
 
 import dev.lifeboat.storage.CloudSettings;
+import dev.lifeboat.storage.Retention;
 import dev.lifeboat.storage.StoreConfig;
 import java.time.Duration;
 import java.util.Locale;
@@ -29,6 +30,8 @@ import java.util.Set;
  * @param timeout             socket read timeout of one request (a stalled response counts as a failed attempt)
  * @param profile             a named profile of the AWS config and credentials files, when there are no static
  *                            credentials; null: the SDK's default credentials chain
+ * @param objectLock          a write-once region's retention: each upload carries an Object Lock retention of its
+ *                            mode (when given) until {@code days} from now; null: none
  */
 public record S3Settings(
         String endpoint,
@@ -44,7 +47,8 @@ public record S3Settings(
         int uploadThreads,
         int maxAttempts,
         Duration timeout,
-        String profile) {
+        String profile,
+        Retention objectLock) {
 
     public static final long MIN_PART_SIZE = 5L << 20;
     public static final long DEFAULT_MULTIPART_THRESHOLD = 64L << 20;
@@ -100,6 +104,7 @@ public record S3Settings(
                 DEFAULT_UPLOAD_THREADS,
                 DEFAULT_MAX_ATTEMPTS,
                 DEFAULT_TIMEOUT,
+                null,
                 null);
     }
 
@@ -175,7 +180,8 @@ public record S3Settings(
                 s.uploadThreads,
                 s.maxAttempts,
                 s.timeout,
-                c.get("profile"));
+                c.get("profile"),
+                s.objectLock);
     }
 
     private S3Settings with(
@@ -194,7 +200,27 @@ public record S3Settings(
                 uploadThreads,
                 maxAttempts,
                 timeout,
-                profile);
+                profile,
+                objectLock);
+    }
+
+    public S3Settings withObjectLock(Retention objectLock) {
+        return new S3Settings(
+                endpoint,
+                region,
+                pathStyle,
+                accessKeyId,
+                secretAccessKey,
+                serverSideEncryption,
+                kmsKeyId,
+                storageClass,
+                multipartThreshold,
+                partSize,
+                uploadThreads,
+                maxAttempts,
+                timeout,
+                profile,
+                objectLock);
     }
 
     public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
@@ -212,7 +238,8 @@ public record S3Settings(
                 uploadThreads,
                 maxAttempts,
                 timeout,
-                profile);
+                profile,
+                objectLock);
     }
 
     public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
@@ -234,7 +261,8 @@ public record S3Settings(
                 uploadThreads,
                 maxAttempts,
                 timeout,
-                profile);
+                profile,
+                objectLock);
     }
 
     public S3Settings withMaxAttempts(int maxAttempts) {
@@ -252,7 +280,8 @@ public record S3Settings(
                 uploadThreads,
                 maxAttempts,
                 timeout,
-                profile);
+                profile,
+                objectLock);
     }
 
     /** A shorter request timeout (tests that make a server stall). */
@@ -271,7 +300,8 @@ public record S3Settings(
                 uploadThreads,
                 maxAttempts,
                 timeout,
-                profile);
+                profile,
+                objectLock);
     }
 
     private static boolean parseBoolean(String name, String value) {

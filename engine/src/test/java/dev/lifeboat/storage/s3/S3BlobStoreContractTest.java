@@ -5,7 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
+import dev.lifeboat.storage.FaultInjectingProxy;
+import dev.lifeboat.storage.Retention;
 import java.io.IOException;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -117,6 +121,7 @@ class S3BlobStoreContractTest extends BlobStoreContract {
                 2,
                 3,
                 S3Settings.DEFAULT_TIMEOUT,
+                null,
                 null);
         byte[] big = random(LARGE_OBJECT_SIZE, 9);
         String prefix = "t-" + UUID.randomUUID();
@@ -150,5 +155,54 @@ class S3BlobStoreContractTest extends BlobStoreContract {
             assertThat(fresh.get("k")).isEqualTo(bytes("v"));
         }
         assertThat(store.createContainer()).as("the shared test bucket exists").isFalse();
+    }
+
+    /**
+     * A write-once store's uploads, single and multipart, carry an Object Lock retention, and its bucket is created
+     * with Object Lock on. Checked against the requests the SDK sends, because S3Mock records retention but does not
+     * enforce it (it deletes a locked version when asked).
+     */
+    @Test
+    void writeOnceUploadsCarryObjectLockAgainstTheRequestsBecauseS3MockDoesNotEnforceIt() throws Exception {
+        try (FaultInjectingProxy proxy = new FaultInjectingProxy(S3MockFixture.get().endpoint)) {
+            S3Settings locked = S3MockFixture.get()
+                    .settings()
+                    .withEndpoint(proxy.endpoint(), "us-east-1", true)
+                    .withObjectLock(new Retention(30, "compliance"));
+            String bucket = "worm-" + UUID.randomUUID().toString().substring(0, 8);
+            Instant before = Instant.now();
+            try (S3BlobStore worm = new S3BlobStore(bucket, "pg", locked)) {
+                assertThat(worm.createContainer()).isTrue();
+                worm.put("small", bytes("x"));
+                worm.put("big", random(LARGE_OBJECT_SIZE, 3));
+                assertThat(worm.putIfAbsent("once", bytes("y"))).isTrue();
+                assertThat(worm.get("big")).hasSize(LARGE_OBJECT_SIZE);
+            }
+            Instant after = Instant.now();
+            List<String> heads = proxy.requestHeads();
+            assertThat(heads)
+                    .filteredOn(h -> h.startsWith("PUT /" + bucket + " ") || h.startsWith("PUT /" + bucket + "?"))
+                    .as("CreateBucket")
+                    .singleElement()
+                    .satisfies(h -> assertThat(h.toLowerCase()).contains("x-amz-bucket-object-lock-enabled: true"));
+            List<String> uploads = heads.stream()
+                    .filter(h -> (h.startsWith("PUT /" + bucket + "/pg/") && !h.contains("partNumber="))
+                            || (h.startsWith("POST /" + bucket + "/pg/big?uploads")))
+                    .toList();
+            assertThat(uploads).as("PutObject x2, CreateMultipartUpload").hasSize(3);
+            for (String h : uploads) {
+                String lower = h.toLowerCase();
+                assertThat(lower).contains("x-amz-object-lock-mode: compliance");
+                String until = h.lines()
+                        .filter(l -> l.toLowerCase().startsWith("x-amz-object-lock-retain-until-date:"))
+                        .map(l -> l.substring(l.indexOf(':') + 1).strip())
+                        .findFirst()
+                        .orElseThrow();
+                assertThat(Instant.parse(until))
+                        .isBetween(
+                                before.plus(Duration.ofDays(30)).minusSeconds(1),
+                                after.plus(Duration.ofDays(30)).plusSeconds(1));
+            }
+        }
     }
 }

@@ -68,7 +68,9 @@ public final class ReplicationStatusCommand implements Callable<Integer> {
                     last == null ? 0 : last.bytesPerSecond(),
                     last == null ? 0 : last.errors(),
                     last == null ? null : last.lastError(),
-                    last == null ? null : last.lastPassEnd());
+                    last == null ? null : last.lastPassEnd(),
+                    live.retainedObjects(),
+                    live.retainedUntil());
             out.add(new RegionReport(status, beat != null && beat.alive(now), beat));
         }
         if (output.json()) {
@@ -106,6 +108,10 @@ public final class ReplicationStatusCommand implements Callable<Integer> {
             describe(report.replicator(), now);
             if (s.lastError() != null) {
                 System.out.println("  last error: " + s.lastError());
+            }
+            if (s.retainedObjects() > 0) {
+                System.out.println("  write-once: " + s.retainedObjects() + " objects the primary no longer has stay "
+                        + "until their retention passes (the first at " + s.retainedUntil() + ")");
             }
         }
         failures.forEach(System.out::println);
