@@ -18,6 +18,7 @@ import dev.lifeboat.security.Pki;
 import dev.lifeboat.security.TlsFiles;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.net.CookieManager;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -192,6 +193,75 @@ class ControllerTest {
                             ? true
                             : null);
         }
+    }
+
+    /**
+     * The agent reads each region's replicator heartbeat and reports its age and whether it was the exit; status and
+     * the Regions page say alive, exited (paused) or gone (failing).
+     */
+    @Test
+    void aRegionsReplicatorIsAliveExitedOrGoneAsItsHeartbeatSays() throws Exception {
+        try (ScriptedAgent a = agent("agent-1").hello("agent-1", "eu", "db1")) {
+            a.heartbeat();
+            Map<String, String> dr = Map.of("database", "db1", "region", "dr");
+            a.metric("lifeboat_rpo_seconds", dr, 3);
+            a.metric("lifeboat_replicator_heartbeat_age_seconds", dr, 2);
+            a.metric("lifeboat_replicator_exited", dr, 0);
+            SlaStatus.Replicator alive = replicatorOf("db1", "dr", "alive");
+            assertThat(alive.heartbeatAgeSeconds()).isBetween(2.0, 10.0);
+            assertThat(regionsPageState("db1", "dr"))
+                    .contains("data-state=\"ok\"")
+                    .contains("replicator alive");
+
+            a.metric("lifeboat_replicator_heartbeat_age_seconds", dr, 45);
+            replicatorOf("db1", "dr", "gone");
+            assertThat(regionsPageState("db1", "dr"))
+                    .contains("data-state=\"failing\"")
+                    .contains("replicator gone");
+
+            a.metric("lifeboat_replicator_heartbeat_age_seconds", dr, 45);
+            a.metric("lifeboat_replicator_exited", dr, 1);
+            replicatorOf("db1", "dr", "exited");
+            assertThat(regionsPageState("db1", "dr"))
+                    .contains("data-state=\"paused\"")
+                    .contains("replicator exited");
+        }
+    }
+
+    private static SlaStatus.Replicator replicatorOf(String db, String region, String state) throws Exception {
+        return ControlPlaneWait.until(
+                "replicator " + state,
+                () -> controller.status().of(db).regions().stream()
+                        .filter(r -> r.region().equals(region)
+                                && r.replicator() != null
+                                && r.replicator().state().equals(state))
+                        .map(SlaStatus.RegionRpo::replicator)
+                        .findFirst()
+                        .orElse(null));
+    }
+
+    /** The Regions page row of {@code db} in {@code region}'s table. */
+    private static String regionsPageState(String db, String region) throws Exception {
+        String base = "https://127.0.0.1:" + controller.httpPort();
+        HttpClient http = HttpClient.newBuilder()
+                .sslContext(MutualTls.trustingSslContext(pki.resolve("ca.crt")))
+                .cookieHandler(new CookieManager())
+                .build();
+        http.send(
+                HttpRequest.newBuilder(URI.create(base + "/ui/login"))
+                        .header("Content-Type", "application/x-www-form-urlencoded")
+                        .POST(HttpRequest.BodyPublishers.ofString("token=v-secret"))
+                        .build(),
+                HttpResponse.BodyHandlers.discarding());
+        HttpResponse<String> page = http.send(
+                HttpRequest.newBuilder(URI.create(base + "/ui/regions")).build(), HttpResponse.BodyHandlers.ofString());
+        String html = page.body();
+        int section = html.indexOf("id=\"region-" + region + "\"");
+        assertThat(section)
+                .as("a section for region " + region + " in:\n" + html)
+                .isNotNegative();
+        int row = html.indexOf("data-database=\"" + db + "\"", section);
+        return html.substring(row, html.indexOf("</tr>", row));
     }
 
     @Test

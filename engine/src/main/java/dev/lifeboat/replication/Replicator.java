@@ -136,6 +136,11 @@ public final class Replicator {
 
     private long beatAt = System.nanoTime() - Heartbeat.EVERY.toNanos();
     private boolean exitWritten;
+    /**
+     * Only a continuous replicator ({@link #run}) beats: a single pass (a controller's job, {@code --once}) is no
+     * replicator that must stay alive.
+     */
+    private volatile boolean beating;
 
     public Replicator(BlobStore primary, BlobStore secondary, ReplicationConfig.Region region) {
         this(primary, secondary, region, Clock.systemUTC());
@@ -202,6 +207,7 @@ public final class Replicator {
     public Exit run(Duration interval, Cancellation cancel) throws IOException {
         log.info("replicating {} to region {} ({})", primary.uri(), region.name(), secondary.uri());
         startedAt = clock.instant();
+        beating = true;
         beat(true);
         // its own thread: one object's copy can take minutes (a large pack, a throttled region), and the replicator
         // is alive all the while
@@ -274,7 +280,7 @@ public final class Replicator {
     /** Writes a heartbeat when one is due (or {@code force}); a failed write is logged, never fatal. */
     private synchronized void beat(boolean force) {
         long now = System.nanoTime();
-        if (exitWritten || (!force && now - beatAt < Heartbeat.EVERY.toNanos())) {
+        if (!beating || exitWritten || (!force && now - beatAt < Heartbeat.EVERY.toNanos())) {
             return;
         }
         beatAt = now;
@@ -282,6 +288,9 @@ public final class Replicator {
     }
 
     private synchronized void exited(String why) {
+        if (!beating) {
+            return;
+        }
         exitWritten = true; // the heartbeat thread must not overwrite the last word
         writeHeartbeat(clock.instant(), why);
     }
@@ -371,8 +380,8 @@ public final class Replicator {
     }
 
     /**
-     * One pass: copy what the region lacks, then delete what the primary no longer has. Its progress goes into the
-     * heartbeat every {@link Heartbeat#EVERY}.
+     * One pass: copy what the region lacks, then delete what the primary no longer has. Within {@link #run}, its
+     * progress goes into the heartbeat every {@link Heartbeat#EVERY}.
      */
     public Pass pass(Cancellation cancel) throws IOException {
         try {
@@ -391,9 +400,6 @@ public final class Replicator {
         controlCheckedAt = System.nanoTime();
         if (controlState != State.RUNNING) {
             return new Pass(0, 0, 0, 0, 0);
-        }
-        if (startedAt == null) {
-            startedAt = clock.instant(); // a single pass (a job, --once) beats too
         }
         Inventory inv = inventory();
         boolean sameRepository = checkSameRepository(inv);

@@ -220,21 +220,26 @@ class ReplicatorTest {
     }
 
     @Test
-    void aPassBeatsItsProgressFromItsStartAndClearsItAtItsEnd() throws Exception {
+    void aRunningReplicatorBeatsItsPassFromItsStartClearsItAtItsEndAndSaysWhyItExited() throws Exception {
         LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
         primary.put("config", b("{repo}"));
         primary.put("data/aa/pack1", b("pack one"));
         primary.put("data/bb/pack2", b("pack two"));
         primary.put("snapshots/s1", b("manifest"));
         List<Heartbeat> seenDuringCopies = new ArrayList<>();
+        Cancellation cancel = new Cancellation();
         ForwardingBlobStore eu = new ForwardingBlobStore(new LocalBlobStore(tmp.resolve("eu"))) {
             @Override
             public void put(String key, byte[] data, int offset, int length) throws IOException {
                 seenDuringCopies.add(Heartbeat.read(primary, "eu").orElseThrow());
                 super.put(key, data, offset, length);
+                if (seenDuringCopies.size() == 4) {
+                    cancel.cancel("test over"); // after this first pass
+                }
             }
         };
-        new Replicator(primary, eu, EU).pass(Cancellation.none());
+        assertThat(new Replicator(primary, eu, EU).run(Duration.ofMillis(10), cancel))
+                .isEqualTo(Replicator.Exit.CANCELLED);
 
         assertThat(seenDuringCopies).hasSize(4);
         Heartbeat.Progress first = seenDuringCopies.getFirst().progress();
@@ -243,9 +248,16 @@ class ReplicatorTest {
         assertThat(first.bytesTotal()).isEqualTo(b("{repo}pack onepack twomanifest").length);
         assertThat(first.objectsDone()).isZero();
         assertThat(seenDuringCopies.getFirst().alive(Instant.now())).isTrue();
-        Heartbeat after = Heartbeat.read(primary, "eu").orElseThrow();
-        assertThat(after.progress()).as("no pass under way").isNull();
-        assertThat(after.exitedAt()).isNull();
+        Heartbeat last = Heartbeat.read(primary, "eu").orElseThrow();
+        assertThat(last.progress()).as("no pass under way").isNull();
+        assertThat(last.exitReason()).isEqualTo("cancelled");
+        assertThat(last.alive(Instant.now())).isFalse();
+
+        // a single pass (a controller's job, --once) is no replicator: it leaves no heartbeat
+        LocalBlobStore other = new LocalBlobStore(tmp.resolve("p2"));
+        other.put("config", b("{repo}"));
+        new Replicator(other, new LocalBlobStore(tmp.resolve("eu2")), EU).pass(Cancellation.none());
+        assertThat(Heartbeat.read(other, "eu")).isEmpty();
     }
 
     @Test

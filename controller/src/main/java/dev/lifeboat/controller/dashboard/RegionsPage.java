@@ -3,6 +3,7 @@ package dev.lifeboat.controller.dashboard;
 import dev.lifeboat.controller.api.RestApi;
 import dev.lifeboat.controller.jobs.JobRecord;
 import dev.lifeboat.controller.status.RpoHistory;
+import dev.lifeboat.controller.status.SlaStatus;
 import dev.lifeboat.controller.status.SlaStatus.DatabaseStatus;
 import dev.lifeboat.controller.status.SlaStatus.RegionRpo;
 import io.javalin.http.Context;
@@ -21,10 +22,13 @@ import java.util.TreeMap;
 final class RegionsPage implements Dashboard.Page {
     private record Row(DatabaseStatus db, RegionRpo region, ReplicationStates.State replication) {
         String state() {
-            if (replication != null && replication.paused()) {
+            SlaStatus.Replicator replicator = region.replicator();
+            if ((replication != null && replication.paused())
+                    || (replicator != null && replicator.state().equals("exited"))) {
                 return "paused";
             }
-            if (replication != null && replication.failing()) {
+            if ((replication != null && replication.failing())
+                    || (replicator != null && replicator.state().equals("gone"))) {
                 return "failing";
             }
             if (region.rpoSeconds() == null) {
@@ -203,7 +207,24 @@ final class RegionsPage implements Dashboard.Page {
                     .append(rr.measuredAt() == null ? "never" : Html.age(rr.measuredAt(), now))
                     .append(rr.stale() && rr.measuredAt() != null ? " (stale)" : "")
                     .append("</td><td data-field=\"replication\">");
-            b.append(rr.primary() ? "—" : rep == null ? ReplicationStates.NONE : Html.esc(rep.describe(now)));
+            SlaStatus.Replicator replicator = rr.replicator();
+            if (replicator != null) {
+                b.append("<span data-field=\"replicator\" data-value=\"")
+                        .append(replicator.state())
+                        .append("\">replicator ")
+                        .append(replicator.state())
+                        .append(" (")
+                        .append(replicator.exited() ? "exited " : "last heartbeat ")
+                        .append(Html.seconds(replicator.heartbeatAgeSeconds()))
+                        .append(" ago)</span>")
+                        .append(rep == null ? "" : "; ");
+            }
+            b.append(
+                    rr.primary()
+                            ? "—"
+                            : rep == null
+                                    ? (replicator == null ? ReplicationStates.NONE : "")
+                                    : Html.esc(rep.describe(now)));
             b.append("</td><td data-field=\"state\">").append(r.state()).append("</td></tr>");
         }
         b.append("</tbody></table></section>");

@@ -27,11 +27,18 @@ public final class SlaStatus {
     public static final String RPO_METRIC = "lifeboat_rpo_seconds";
     public static final String DURABLE_LSN_METRIC = "lifeboat_wal_durable_lsn";
     public static final String CURRENT_LSN_METRIC = "lifeboat_wal_current_lsn";
+    public static final String REPLICATOR_AGE_METRIC = "lifeboat_replicator_heartbeat_age_seconds";
+    public static final String REPLICATOR_EXITED_METRIC = "lifeboat_replicator_exited";
+    /** No heartbeat for this long: the region's replicator is gone (the replicator beats every 5 s). */
+    public static final double REPLICATOR_ALIVE_WITHIN_SECONDS = 30;
+
     public static final List<String> BACKUP_TYPES = List.of("BACKUP_FULL", "BACKUP_INCREMENTAL", "BACKUP_DIFFERENTIAL");
 
     /**
      * @param lagBytes WAL the server has written that is not yet durable in the region (its write position minus the
      *                 region's newest durable WAL, from the same probe; null until both are measured)
+     * @param replicator the region's continuous replicator ({@code replication run}) as its heartbeat shows it; null
+     *                   for the primary and where none ever ran
      */
     public record RegionRpo(
             String region,
@@ -40,7 +47,27 @@ public final class SlaStatus {
             Long lagBytes,
             Instant measuredAt,
             boolean stale,
-            boolean meets) {}
+            boolean meets,
+            Replicator replicator) {
+        public RegionRpo(
+                String region,
+                boolean primary,
+                Double rpoSeconds,
+                Long lagBytes,
+                Instant measuredAt,
+                boolean stale,
+                boolean meets) {
+            this(region, primary, rpoSeconds, lagBytes, measuredAt, stale, meets, null);
+        }
+    }
+
+    /**
+     * A region's replicator: seconds since its last heartbeat (at the agent's last probe), whether that was its exit.
+     *
+     * @param state {@code alive}, {@code exited} (it stopped: a {@code replication stop}, a signal) or {@code gone} (no
+     *              beat for {@link #REPLICATOR_ALIVE_WITHIN_SECONDS}: killed, hung, or cut off from the primary)
+     */
+    public record Replicator(double heartbeatAgeSeconds, boolean exited, String state) {}
 
     public record RtoEstimate(
             Double seconds,
@@ -147,7 +174,8 @@ public final class SlaStatus {
                             lagBytes(db.name(), region),
                             s.at(),
                             stale,
-                            rpo <= target));
+                            rpo <= target,
+                            replicator(db.name(), region, age)));
         }
         for (String wanted : db.regions()) {
             if (!regions.containsKey(wanted)) {
@@ -256,6 +284,24 @@ public final class SlaStatus {
                 replayRate > 0 ? replayRate : null,
                 drill.get().id(),
                 drill.get().endedAt());
+    }
+
+    /** The region's replicator as the agent last read its heartbeat, aged by how long ago that was. */
+    private Replicator replicator(String database, String region, Duration sampleAge) {
+        Map<String, String> labels = Map.of("database", database, "region", region);
+        Optional<Double> age = metrics.find(REPLICATOR_AGE_METRIC, labels).stream()
+                .map(MetricStore.Sample::value)
+                .filter(Double::isFinite)
+                .findFirst();
+        if (age.isEmpty()) {
+            return null;
+        }
+        boolean exited = metrics.find(REPLICATOR_EXITED_METRIC, labels).stream()
+                .map(MetricStore.Sample::value)
+                .anyMatch(v -> v == 1.0);
+        double now = age.get() + sampleAge.toMillis() / 1000.0;
+        String state = exited ? "exited" : now <= REPLICATOR_ALIVE_WITHIN_SECONDS ? "alive" : "gone";
+        return new Replicator(now, exited, state);
     }
 
     private Long lagBytes(String database, String region) {

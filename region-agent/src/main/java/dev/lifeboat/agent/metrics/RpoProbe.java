@@ -1,6 +1,7 @@
 package dev.lifeboat.agent.metrics;
 
 import dev.lifeboat.engine.postgres.Lsn;
+import dev.lifeboat.replication.Heartbeat;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
@@ -23,6 +24,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -62,6 +64,8 @@ public final class RpoProbe implements AutoCloseable {
     public static final String ESTIMATED = "lifeboat.rpo.estimated";
     public static final String CURRENT_LSN = "lifeboat.wal.current.lsn";
     public static final String PROBE_ERRORS = "lifeboat.rpo.probe.errors";
+    public static final String REPLICATOR_HEARTBEAT_AGE = "lifeboat.replicator.heartbeat.age.seconds";
+    public static final String REPLICATOR_EXITED = "lifeboat.replicator.exited";
 
     /** Samples beyond this drop the second-oldest one: at one a second that is more than a day of history. */
     static final int MAX_SAMPLES = 100_000;
@@ -239,6 +243,9 @@ public final class RpoProbe implements AutoCloseable {
             long minDurable = Long.MAX_VALUE;
             for (Region r : regions) {
                 String regionError = null;
+                if (!r.primary) {
+                    r.readHeartbeat(now);
+                }
                 try {
                     r.refresh();
                 } catch (IOException | RuntimeException e) {
@@ -405,6 +412,8 @@ public final class RpoProbe implements AutoCloseable {
         final Map<String, PartialSeen> partials = new HashMap<>();
         volatile RpoReading reading;
         volatile double durableAge = Double.NaN;
+        volatile double replicatorAge = Double.NaN;
+        volatile double replicatorExited = Double.NaN;
         int timeline = -1;
         volatile long durable = -1;
         int durableTimeline = -1;
@@ -444,6 +453,18 @@ public final class RpoProbe implements AutoCloseable {
                     .tags("database", db, "region", name)
                     .strongReference(true)
                     .register(registry));
+            if (!primary) {
+                meters.add(Gauge.builder(REPLICATOR_HEARTBEAT_AGE, this, r -> r.replicatorAge)
+                        .description("Seconds since the region's replicator last wrote its heartbeat (NaN: none ever)")
+                        .tags("database", db, "region", name)
+                        .strongReference(true)
+                        .register(registry));
+                meters.add(Gauge.builder(REPLICATOR_EXITED, this, r -> r.replicatorExited)
+                        .description("1 when the region's replicator's last heartbeat was its exit")
+                        .tags("database", db, "region", name)
+                        .strongReference(true)
+                        .register(registry));
+            }
             meters.add(Gauge.builder(
                             ESTIMATED, this, r -> r.reading != null && r.reading.estimatedFromObjectTime() ? 1 : 0)
                     .description(
@@ -451,6 +472,22 @@ public final class RpoProbe implements AutoCloseable {
                     .tags("database", db, "region", name)
                     .strongReference(true)
                     .register(registry));
+        }
+
+        /**
+         * The region's replicator, from the heartbeat it writes to the primary: seconds since its last beat and
+         * whether that beat was its exit (NaN both when no replicator ever ran for it; one read per probe).
+         */
+        void readHeartbeat(Instant now) {
+            try {
+                Optional<Heartbeat> beat = Heartbeat.read(target.spec.primary().store(), name);
+                replicatorAge = beat.map(b -> seconds(b.at(), now)).orElse(Double.NaN);
+                replicatorExited =
+                        beat.map(b -> b.exitedAt() != null ? 1.0 : 0.0).orElse(Double.NaN);
+            } catch (IOException | RuntimeException e) {
+                replicatorAge = Double.NaN;
+                replicatorExited = Double.NaN;
+            }
         }
 
         /** Finds the newest durable WAL position in this region's repository. */

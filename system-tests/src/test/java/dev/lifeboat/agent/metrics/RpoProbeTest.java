@@ -20,6 +20,8 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.util.Processes;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -354,6 +356,48 @@ class RpoProbeTest {
                 assertThat(caughtUp.rpoSeconds())
                         .isCloseTo(truth(w, caughtUp), within(1.0))
                         .isLessThan(region.rpoSeconds() - 1.5);
+
+                // single passes leave no heartbeat; a running replicator does, and its exit is the last word
+                assertThat(metrics.registry()
+                                .get(RpoProbe.REPLICATOR_HEARTBEAT_AGE)
+                                .tags("region", "far")
+                                .gauge()
+                                .value())
+                        .as("no continuous replicator yet")
+                        .isNaN();
+                Cancellation stopReplicator = new Cancellation();
+                Thread running = Thread.ofVirtual().start(() -> {
+                    try {
+                        new Replicator(repo.store(), new LocalBlobStore(far), config.region("far"))
+                                .run(Duration.ofMillis(200), stopReplicator);
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                });
+                await("the replicator's heartbeat read", Duration.ofSeconds(10), () -> {
+                    probe.probeNow();
+                    return metrics.registry()
+                                    .get(RpoProbe.REPLICATOR_HEARTBEAT_AGE)
+                                    .tags("region", "far")
+                                    .gauge()
+                                    .value()
+                            < 10;
+                });
+                assertThat(metrics.registry()
+                                .get(RpoProbe.REPLICATOR_EXITED)
+                                .tags("region", "far")
+                                .gauge()
+                                .value())
+                        .isZero();
+                stopReplicator.cancel("test over");
+                running.join(Duration.ofSeconds(10));
+                probe.probeNow();
+                assertThat(metrics.registry()
+                                .get(RpoProbe.REPLICATOR_EXITED)
+                                .tags("region", "far")
+                                .gauge()
+                                .value())
+                        .isEqualTo(1.0);
             } finally {
                 w.stop();
             }
