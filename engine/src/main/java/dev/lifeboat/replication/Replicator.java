@@ -471,9 +471,11 @@ public final class Replicator {
                 // was still listed when this pass began; packs only once no index file that left the primary
                 // is still here (an index naming a deleted pack would resolve chunks to nothing)
                 // a manifest kept by retention keeps what it uses: packs, index files and WAL are stored before it,
-                // so their retention would end first (DELETE_ORDER lists manifests first)
+                // so their retention would end first (DELETE_ORDER lists manifests first); an index file kept by
+                // retention keeps the packs it names, like any index file still here
                 if (retained(s, clock.instant()) || (manifestRetained && !key.startsWith("snapshots/"))) {
                     manifestRetained |= key.startsWith("snapshots/");
+                    indexLeft |= key.startsWith("index/");
                     retainedNow++;
                     continue;
                 }
@@ -572,21 +574,45 @@ public final class Replicator {
                 retainedUntil = retainedUntil == null || at.isBefore(retainedUntil) ? at : retainedUntil;
             }
         }
+        List<BlobInfo> partialsMissing = new ArrayList<>();
         for (BlobInfo p : inv.primary().values()) {
             BlobInfo s = inv.secondary().get(p.key());
             boolean wal = p.key().startsWith("wal/");
+            boolean partial = wal && p.key().endsWith(".partial");
             anyWal |= wal;
-            if (pending(p, s)) {
+            boolean pending = pending(p, s);
+            if (pending) {
                 lagObjects++;
                 lagBytes += p.size();
                 if (oldest == null || p.lastModified().isBefore(oldest)) {
                     oldest = p.lastModified();
                 }
-                if (wal && (oldestMissingWal == null || p.lastModified().isBefore(oldestMissingWal))) {
+            }
+            if (partial) {
+                // rewritten in place: its store time is its last rewrite, not when the commits the region lacks were
+                // made; a write-once region never gets it, so it always lacks the commits streamed into it
+                boolean superseded =
+                        inv.primary().containsKey(p.key().substring(0, p.key().length() - ".partial".length()));
+                if (!superseded && (pending || region.immutable() != null)) {
+                    partialsMissing.add(p);
+                }
+            } else if (wal && pending) {
+                if (oldestMissingWal == null || p.lastModified().isBefore(oldestMissingWal)) {
                     oldestMissingWal = p.lastModified();
                 }
-            } else if (wal && (newestWal == null || p.lastModified().isAfter(newestWal))) {
+            } else if (wal
+                    && s != null
+                    && (newestWal == null || p.lastModified().isAfter(newestWal))) {
                 newestWal = p.lastModified();
+            }
+        }
+        for (BlobInfo p : partialsMissing) {
+            // the commits the region lacks began after the version it holds (stored at its copy's time) or, without
+            // one, after the newest whole segment it holds was complete
+            BlobInfo copy = region.immutable() == null ? inv.secondary().get(p.key()) : null;
+            Instant since = copy != null ? copy.lastModified() : newestWal != null ? newestWal : p.lastModified();
+            if (oldestMissingWal == null || since.isBefore(oldestMissingWal)) {
+                oldestMissingWal = since;
             }
         }
         return new Status(
@@ -620,8 +646,17 @@ public final class Replicator {
     }
 
     /** What {@link #verify} found. */
+    /**
+     * @param retained objects the primary no longer has that a write-once region keeps until their retention passes:
+     *                 neither a difference nor something to repair
+     */
     public record Verification(
-            String name, List<String> missing, List<String> differing, List<String> extra, int repaired) {
+            String name,
+            List<String> missing,
+            List<String> differing,
+            List<String> extra,
+            int repaired,
+            List<String> retained) {
         public boolean ok() {
             return missing.isEmpty() && differing.isEmpty() && extra.isEmpty();
         }
@@ -638,8 +673,13 @@ public final class Replicator {
         List<String> differing = new ArrayList<>();
         List<String> extra = new ArrayList<>();
         List<BlobInfo> toCopy = new ArrayList<>();
+        List<String> retained = new ArrayList<>();
+        Instant now = clock.instant();
         for (BlobInfo p : ordered(inv.primary().values(), COPY_ORDER)) {
             cancel.throwIfCancelled();
+            if (region.immutable() != null && p.key().endsWith(".partial")) {
+                continue; // never copied to a write-once region
+            }
             BlobInfo s = inv.secondary().get(p.key());
             if (s == null) {
                 missing.add(p.key());
@@ -652,7 +692,12 @@ public final class Replicator {
         }
         for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
             if (!inv.primary().containsKey(s.key())) {
-                extra.add(s.key());
+                // what the replicator keeps by retention (and what it keeps with it) is no difference
+                if (region.immutable() != null) {
+                    retained.add(s.key());
+                } else {
+                    extra.add(s.key());
+                }
             }
         }
         int repaired = 0;
@@ -670,7 +715,7 @@ public final class Replicator {
                 repaired++;
             }
         }
-        return new Verification(region.name(), missing, differing, extra, repaired);
+        return new Verification(region.name(), missing, differing, extra, repaired, retained);
     }
 
     private static byte[] sha256(BlobStore store, String key) throws IOException {

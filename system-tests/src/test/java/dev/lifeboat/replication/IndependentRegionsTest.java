@@ -220,6 +220,33 @@ class IndependentRegionsTest {
                     keyFile.toString());
             assertThat(euList.exit()).as(euList.output()).isZero();
             assertThat(euList.output()).isEqualTo(list.output());
+
+            // a region is the replicator's copy: commands that write the repository refuse it
+            Run stop = run(
+                    replicatorEnv,
+                    "replication",
+                    "stop",
+                    "--replication",
+                    replication.toString(),
+                    "--from-region",
+                    "eu");
+            assertThat(stop.exit()).as(stop.output()).isNotZero();
+            assertThat(stop.output())
+                    .contains("replication writes the repository")
+                    .contains("not on region eu");
+            Run backupToRegion = run(
+                    drEnv,
+                    "backup",
+                    "--replication",
+                    replication.toString(),
+                    "--from-region",
+                    "az",
+                    "--key-file",
+                    keyFile.toString(),
+                    "--pgdata",
+                    target.resolve("data").toString());
+            assertThat(backupToRegion.exit()).as(backupToRegion.output()).isNotZero();
+            assertThat(backupToRegion.output()).contains("backup writes the repository");
         }
     }
 

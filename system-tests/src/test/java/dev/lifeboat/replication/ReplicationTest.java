@@ -470,6 +470,18 @@ class ReplicationTest {
             assertThat(caughtUp[0].get("rpoSeconds").asDouble())
                     .as("caught up: nothing to lose " + caughtUp[0])
                     .isZero();
+            // SIGTERM: every region's replicator writes its exit heartbeat before the process ends
+            replicator.destroy();
+            assertThat(replicator.waitFor(30, TimeUnit.SECONDS)).isTrue();
+            for (String region : List.of("eu", "us")) {
+                JsonNode n = region(status(), region);
+                assertThat(n.get("replicatorAlive").asBoolean())
+                        .as(n.toString())
+                        .isFalse();
+                assertThat(n.get("replicator").get("exitReason").asText())
+                        .as(n.toString())
+                        .isEqualTo("cancelled");
+            }
         } finally {
             replicator.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
         }

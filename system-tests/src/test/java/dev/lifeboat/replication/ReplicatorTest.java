@@ -2,6 +2,7 @@ package dev.lifeboat.replication;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
 
 import dev.lifeboat.progress.Cancellation;
 import dev.lifeboat.storage.BlobInfo;
@@ -276,9 +277,15 @@ class ReplicatorTest {
         assertThat(region.stat("wal/00000001/000000010000000000000002.partial"))
                 .as("a partial is rewritten in place: never copied to a write-once region")
                 .isEmpty();
-        Replicator.Status caughtUp = new Replicator(primary, region, worm).liveStatus();
+        Instant walOne = primary.stat("wal/00000001/000000010000000000000001")
+                .orElseThrow()
+                .lastModified();
+        Replicator.Status caughtUp =
+                new Replicator(primary, region, worm, Clock.fixed(walOne.plusSeconds(30), ZoneOffset.UTC)).liveStatus();
         assertThat(caughtUp.lagObjects()).as("the partial is not lag").isZero();
-        assertThat(caughtUp.rpoSeconds()).isZero();
+        assertThat(caughtUp.rpoSeconds())
+                .as("but the commits streamed into it since segment 1 are not in the region")
+                .isCloseTo(30.0, within(0.01));
 
         // expire on the primary: the region keeps the backup until its retention passes
         for (String k : List.of("snapshots/s1", "index/i1", "data/aa/pack1")) {
@@ -316,5 +323,97 @@ class ReplicatorTest {
                 .extracting(BlobInfo::key)
                 .containsExactlyInAnyOrder("config", "wal/00000001/000000010000000000000001");
         assertThat(later.liveStatus().retainedObjects()).isZero();
+    }
+
+    /** A repack's pack reached the region well before its index: the index's retention keeps the pack. */
+    @Test
+    void anIndexKeptByRetentionKeepsThePacksItNamesThoughTheirOwnRetentionPassed() throws Exception {
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore region = new LocalBlobStore(tmp.resolve("worm"));
+        primary.put("config", b("{repo}"));
+        primary.put("data/aa/pack1", b("pack one"));
+        primary.put("index/i1", b("names pack1"));
+        primary.put("snapshots/s1", b("manifest"));
+        Replicator r = new Replicator(primary, region, worm);
+        r.pass(Cancellation.none());
+        Instant now = Instant.now();
+        Files.setLastModifiedTime(tmp.resolve("worm/snapshots/s1"), FileTime.from(now.minus(Duration.ofDays(9))));
+        Files.setLastModifiedTime(tmp.resolve("worm/data/aa/pack1"), FileTime.from(now.minus(Duration.ofDays(9))));
+        Files.setLastModifiedTime(tmp.resolve("worm/index/i1"), FileTime.from(now.minus(Duration.ofDays(3))));
+        for (String k : List.of("snapshots/s1", "index/i1", "data/aa/pack1")) {
+            primary.delete(k);
+        }
+        for (int i = 0; i < 3; i++) {
+            r.pass(Cancellation.none());
+        }
+        assertThat(region.stat("snapshots/s1")).as("its retention passed").isEmpty();
+        assertThat(region.stat("index/i1")).as("retained").isPresent();
+        assertThat(region.stat("data/aa/pack1"))
+                .as("named by an index still in the region")
+                .isPresent();
+    }
+
+    /**
+     * A partial segment's store time is its last rewrite: the region RPO counts from the version the region holds, or
+     * (a write-once region, which never gets one) from the newest whole segment it holds.
+     */
+    @Test
+    void aPartialSegmentCountsFromWhatTheRegionHoldsNotFromItsLastRewrite() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
+        primary.put("config", b("{repo}"));
+        primary.put("wal/00000001/000000010000000000000001", b("wal one"));
+        primary.put("wal/00000001/000000010000000000000002.partial", b("stream v1"));
+        new Replicator(primary, eu, EU).pass(Cancellation.none());
+        Instant copied = eu.stat("wal/00000001/000000010000000000000002.partial")
+                .orElseThrow()
+                .lastModified();
+        Thread.sleep(1100); // a rewrite in another second: the replicator's memory is per process, status reads times
+        primary.put("wal/00000001/000000010000000000000002.partial", b("stream v2"));
+        Clock later = Clock.fixed(copied.plusSeconds(100), ZoneOffset.UTC);
+        assertThat(new Replicator(primary, eu, EU, later).liveStatus().rpoSeconds())
+                .as("from the version eu holds, not from the rewrite")
+                .isCloseTo(100.0, within(0.01));
+
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore vault = new LocalBlobStore(tmp.resolve("worm"));
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        Instant segmentOne = primary.stat("wal/00000001/000000010000000000000001")
+                .orElseThrow()
+                .lastModified();
+        Replicator.Status s = new Replicator(
+                        primary, vault, worm, Clock.fixed(segmentOne.plusSeconds(50), ZoneOffset.UTC))
+                .liveStatus();
+        assertThat(s.lagObjects()).as("the partial is never copied there").isZero();
+        assertThat(s.rpoSeconds()).as("but its commits are missing there").isCloseTo(50.0, within(0.01));
+
+        // once the segment is whole and copied, nothing is missing
+        primary.put("wal/00000001/000000010000000000000002", b("wal two"));
+        primary.delete("wal/00000001/000000010000000000000002.partial");
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        assertThat(new Replicator(primary, vault, worm).liveStatus().rpoSeconds())
+                .isZero();
+    }
+
+    @Test
+    void verifyOnAWriteOnceRegionNeitherWantsThePartialNorDeletesWhatRetentionKeeps() throws Exception {
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore vault = new LocalBlobStore(tmp.resolve("worm"));
+        primary.put("config", b("{repo}"));
+        primary.put("snapshots/s1", b("manifest"));
+        primary.put("wal/00000001/000000010000000000000002.partial", b("stream"));
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        primary.delete("snapshots/s1");
+        Replicator.Verification v = new Replicator(primary, vault, worm).verify(true, Cancellation.none());
+        assertThat(v.ok()).as(v.toString()).isTrue();
+        assertThat(v.retained()).containsExactly("snapshots/s1");
+        assertThat(v.repaired()).isZero();
+        assertThat(vault.stat("snapshots/s1")).isPresent();
+        assertThat(vault.stat("wal/00000001/000000010000000000000002.partial")).isEmpty();
     }
 }

@@ -54,16 +54,17 @@ public final class RepoOptions {
     }
 
     /**
-     * Refuses a command that deletes ({@code expire}, {@code gc}) on a write-once region: retention, not the command,
-     * decides what leaves it.
+     * Refuses {@code --from-region} for a command that writes the repository (backups, WAL, expire, gc, replication
+     * control): a region is the replicator's copy of the primary, and a write there would diverge from it (and on a
+     * write-once region, retention decides what leaves it).
      */
-    public void refuseWriteOnce(String command) {
-        if (fromRegion != null && region().immutable() != null) {
-            throw new IllegalArgumentException("region " + fromRegion + " is write-once (kept "
-                    + region().immutable().days() + " days): run " + command
-                    + " on the primary; the replicator deletes in the region "
-                    + "what the primary deleted once each object's retention has passed (replication status shows "
-                    + "what waits)");
+    public void refuseFromRegion(String command) {
+        if (fromRegion != null) {
+            throw new IllegalArgumentException(command + " writes the repository: run it on the primary (--repo), not "
+                    + "on region " + fromRegion + "; the replicator keeps the regions in step with the primary"
+                    + (region().immutable() != null
+                            ? " (in a write-once region, objects leave only once their retention has passed)"
+                            : ""));
         }
     }
 

@@ -52,6 +52,7 @@ public final class BackupCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        repo.refuseFromRegion("backup");
         Compression compression = Compression.parse(compress);
         Repository r = repo.open();
         Snapshot s;

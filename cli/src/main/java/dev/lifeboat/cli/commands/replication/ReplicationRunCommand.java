@@ -38,6 +38,9 @@ public final class ReplicationRunCommand implements Callable<Integer> {
     /** Exit code: every selected region was stopped with {@code replication stop}. */
     static final int STOPPED = 4;
 
+    /** A signal waits this long for every region's replicator to write its exit heartbeat. */
+    private static final Duration EXIT_GRACE = Duration.ofSeconds(10);
+
     @Mixin
     ReplicationTarget target;
 
@@ -87,7 +90,7 @@ public final class ReplicationRunCommand implements Callable<Integer> {
         }
         Map<String, Replicator.Pass> passes = new ConcurrentHashMap<>();
         Map<String, Replicator.Exit> exits = new ConcurrentHashMap<>();
-        try (SignalCancellation signal = output.cancelOnSignal("signal", Duration.ZERO);
+        try (SignalCancellation signal = output.cancelOnSignal("signal", EXIT_GRACE);
                 ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Cancellation cancel = signal.cancellation();
             CompletionService<Object> done = new ExecutorCompletionService<>(pool);

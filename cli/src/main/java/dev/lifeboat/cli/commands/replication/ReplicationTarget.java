@@ -39,6 +39,7 @@ final class ReplicationTarget {
 
     /** The primary alone: replication reads and writes objects, it never needs the repository key. */
     BlobStore primary() {
+        repo.refuseFromRegion("replication");
         return BlobStores.open(repo.uri());
     }
 }

@@ -45,12 +45,15 @@ public final class ReplicationVerifyCommand implements Callable<Integer> {
         } else {
             for (Replicator.Verification v : out) {
                 System.out.printf(
-                        "%s: %s (%d missing, %d differing, %d extra%s)%n",
+                        "%s: %s (%d missing, %d differing, %d extra%s%s)%n",
                         v.name(),
                         v.ok() ? "in sync" : "DIFFERS",
                         v.missing().size(),
                         v.differing().size(),
                         v.extra().size(),
+                        v.retained().isEmpty()
+                                ? ""
+                                : ", " + v.retained().size() + " left to the write-once region's retention",
                         repair ? ", " + v.repaired() + " repaired" : "");
                 v.missing().stream().limit(20).forEach(k -> System.out.println("  missing   " + k));
                 v.differing().stream().limit(20).forEach(k -> System.out.println("  differs   " + k));

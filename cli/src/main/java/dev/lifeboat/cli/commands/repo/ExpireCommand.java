@@ -99,7 +99,7 @@ public final class ExpireCommand implements Callable<Integer> {
                     "--keep-full, --keep-daily, --keep-weekly and --keep-monthly must be 0 or more");
         }
         RetentionPolicy policy = new RetentionPolicy(keepFull, keepDaily, keepWeekly, keepMonthly, pitrWindow);
-        repo.refuseWriteOnce("expire");
+        repo.refuseFromRegion("expire");
         Repository r = repo.open();
         if (replayLeaseTtl.isZero()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--replay-lease-ttl must be more than 0");

@@ -23,7 +23,7 @@ public final class GcCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        repo.refuseWriteOnce("gc");
+        repo.refuseFromRegion("gc");
         Repository r = repo.open();
         GarbageCollector.Result res = new GarbageCollector(r).collect(dryRun);
         if (output.json()) {

@@ -20,6 +20,7 @@ public final class RebuildIndexCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        repo.refuseFromRegion("rebuild-index");
         Repository r = repo.open();
         int packs = new GarbageCollector(r).rebuildIndex();
         if (output.json()) {

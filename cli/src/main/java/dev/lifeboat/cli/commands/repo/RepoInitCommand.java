@@ -39,6 +39,7 @@ public final class RepoInitCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        repo.refuseFromRegion("repo-init");
         KeySource source = null;
         boolean createdKeyFile = false;
         Path keyFile = repo.keyFile();

@@ -73,6 +73,7 @@ public final class WalPushCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        repo.refuseFromRegion("wal-push");
         String name = walPath.getFileName().toString();
         if (!WalArchive.isWalFileName(name)) {
             throw new IllegalArgumentException(walPath + " is not a WAL segment, history or backup history file");

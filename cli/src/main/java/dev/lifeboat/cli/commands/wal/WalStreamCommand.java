@@ -79,6 +79,7 @@ public final class WalStreamCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        repo.refuseFromRegion("wal-stream");
         WalReceiver.Options opts = new WalReceiver.Options(slot, name, Durations.parse(flushInterval), flushMode);
         PgConnections conns = server.connections();
         Repository r = repo.open();
