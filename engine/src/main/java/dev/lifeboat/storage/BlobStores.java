@@ -133,6 +133,9 @@ public final class BlobStores {
                 GcsSettings s = config != null && config.hasSettings()
                         ? GcsSettings.fromConfig(config)
                         : GcsSettings.fromEnvironment(env);
+                if (config != null && config.retention() != null) {
+                    s = s.withRetention(config.retention());
+                }
                 yield new Backend(GcsBlobStore.open(parsed, s), s.maxAttempts());
             }
             default ->

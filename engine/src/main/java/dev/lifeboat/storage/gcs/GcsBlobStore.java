@@ -253,14 +253,21 @@ public final class GcsBlobStore extends CloudBlobStore {
         }
     }
 
-    /** In the project's default location and storage class. */
+    /**
+     * In the project's default location and storage class; for a write-once store with a retention policy of its
+     * days (which only the bucket's owner can lock: a locked policy can never be shortened or removed).
+     */
     @Override
     public boolean createContainer() throws IOException {
         if (call("create bucket", bucket, () -> storage.get(bucket)) != null) {
             return false;
         }
+        BucketInfo.Builder info = BucketInfo.newBuilder(bucket);
+        if (settings.retention() != null) {
+            info.setRetentionPeriodDuration(settings.retention().period());
+        }
         try {
-            call("create bucket", bucket, () -> storage.create(BucketInfo.of(bucket)));
+            call("create bucket", bucket, () -> storage.create(info.build()));
             return true;
         } catch (IOException e) {
             if (e.getCause() instanceof StorageException s && s.getCode() == 409) {

@@ -6,6 +6,7 @@ import com.google.auth.Credentials;
 import com.google.auth.oauth2.GoogleCredentials;
 import com.google.cloud.NoCredentials;
 import dev.lifeboat.storage.CloudSettings;
+import dev.lifeboat.storage.Retention;
 import dev.lifeboat.storage.StoreConfig;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,6 +33,8 @@ import java.util.Set;
  * @param maxAttempts        attempts per operation, the first included, made by the store stack's retry layer
  *                           (the client itself makes one attempt per request)
  * @param timeout            connect and read timeout of one HTTP request
+ * @param retention          a write-once store's retention: a bucket this store creates gets a retention policy of
+ *                           that many days (lock it yourself); null: none
  */
 public record GcsSettings(
         String endpoint,
@@ -40,7 +43,8 @@ public record GcsSettings(
         long resumableThreshold,
         int chunkSize,
         int maxAttempts,
-        Duration timeout) {
+        Duration timeout,
+        Retention retention) {
 
     public static final long DEFAULT_RESUMABLE_THRESHOLD = 16L << 20;
     public static final int DEFAULT_CHUNK_SIZE = 16 << 20;
@@ -74,7 +78,8 @@ public record GcsSettings(
                 DEFAULT_RESUMABLE_THRESHOLD,
                 DEFAULT_CHUNK_SIZE,
                 DEFAULT_MAX_ATTEMPTS,
-                DEFAULT_TIMEOUT);
+                DEFAULT_TIMEOUT,
+                null);
     }
 
     /**
@@ -119,21 +124,30 @@ public record GcsSettings(
         return defaults().withEndpoint(endpoint, c.get("project")).withCredentials(credentials);
     }
 
+    public GcsSettings withRetention(Retention retention) {
+        return new GcsSettings(
+                endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout, retention);
+    }
+
     public GcsSettings withEndpoint(String endpoint, String projectId) {
-        return new GcsSettings(endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout);
+        return new GcsSettings(
+                endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout, retention);
     }
 
     public GcsSettings withCredentials(Credentials credentials) {
-        return new GcsSettings(endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout);
+        return new GcsSettings(
+                endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout, retention);
     }
 
     public GcsSettings withUploads(long resumableThreshold, int chunkSize) {
-        return new GcsSettings(endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout);
+        return new GcsSettings(
+                endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout, retention);
     }
 
     /** Fewer attempts and a shorter request timeout (tests against a local server). */
     public GcsSettings withRetries(int maxAttempts, Duration timeout) {
-        return new GcsSettings(endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout);
+        return new GcsSettings(
+                endpoint, projectId, credentials, resumableThreshold, chunkSize, maxAttempts, timeout, retention);
     }
 
     @Override

@@ -9,6 +9,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStoreContract;
 import dev.lifeboat.storage.BlobStores;
+import dev.lifeboat.storage.Retention;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -152,9 +153,33 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
                             .get("name")
                             .asText())
                     .isEqualTo("made-here");
+            assertThat(Json.MAPPER
+                            .readTree(body(calls, 1))
+                            .path("retentionPolicy")
+                            .path("retentionPeriod")
+                            .isMissingNode())
+                    .as("no retention for a store that is not write-once: " + calls.get(1))
+                    .isTrue();
             calls.clear();
             assertThat(fresh.createContainer()).as("already there").isFalse();
             assertThat(calls).hasSize(1).allMatch(c -> c.startsWith("GET "));
+        }
+        // a write-once store's bucket gets a retention policy of its days
+        calls.clear();
+        try (GcsBlobStore vault = new GcsBlobStore(
+                "vault-here",
+                "pg/main",
+                GcsSettings.defaults()
+                        .withEndpoint("http://127.0.0.1:" + server.getAddress().getPort(), "acme-dr")
+                        .withCredentials(NoCredentials.getInstance())
+                        .withRetention(new Retention(35, null)))) {
+            assertThat(vault.createContainer()).isTrue();
+            assertThat(Json.MAPPER
+                            .readTree(body(calls, 1))
+                            .path("retentionPolicy")
+                            .path("retentionPeriod")
+                            .asText())
+                    .isEqualTo(String.valueOf(35L * 24 * 3600));
         } finally {
             server.stop(0);
         }
@@ -193,5 +218,12 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
         ex.sendResponseHeaders(status, out.length);
         ex.getResponseBody().write(out);
         ex.close();
+    }
+
+    /** The JSON body of the {@code i}th recorded call ("METHOD path?query body"). */
+    private static String body(List<String> calls, int i) {
+        String c = calls.get(i);
+        int space = c.indexOf(' ', c.indexOf(' ') + 1);
+        return space < 0 ? "{}" : c.substring(space + 1);
     }
 }
