@@ -6,6 +6,7 @@ import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.local.LocalBlobStore;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -33,17 +35,39 @@ class WalSpoolMarkerTest {
     private Path spool;
 
     @AfterEach
-    void stopSpawnedPusher() {
-        // the JVM path starts a background pusher that idles 30 s: end exactly that one (its command names our spool)
-        if (spool != null) {
-            String mine = "--spool-dir=" + spool;
-            ProcessHandle.allProcesses()
-                    .filter(p ->
-                            p.info().commandLine().map(c -> c.contains(mine)).orElse(false))
-                    .forEach(p -> {
-                        p.destroy();
-                        p.onExit().orTimeout(10, TimeUnit.SECONDS).join();
-                    });
+    void stopSpawnedPusher() throws Exception {
+        // the JVM path starts a background pusher that idles 30 s: end exactly that one (its arguments name our
+        // spool; read from /proc whole, as ProcessHandle cuts a long command line before them). Scan until two scans
+        // in a row, half a second apart, find nothing: a survivor would take the spool's lock from this test's own
+        // pusher and write into the temp dir while JUnit deletes it
+        if (spool == null) {
+            return;
+        }
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int quiet = 0;
+        while (quiet < 2 && System.nanoTime() < deadline) {
+            List<ProcessHandle> found =
+                    ProcessHandle.allProcesses().filter(this::isOurPusher).toList();
+            quiet = found.isEmpty() ? quiet + 1 : 0;
+            for (ProcessHandle p : found) {
+                p.destroy();
+                try {
+                    p.onExit().get(10, TimeUnit.SECONDS);
+                } catch (TimeoutException e) {
+                    p.destroyForcibly();
+                }
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    private boolean isOurPusher(ProcessHandle p) {
+        try {
+            byte[] cmdline = Files.readAllBytes(Path.of("/proc", Long.toString(p.pid()), "cmdline"));
+            return List.of(new String(cmdline, StandardCharsets.UTF_8).split("\0"))
+                    .contains("--spool-dir=" + spool);
+        } catch (IOException e) {
+            return false; // gone meanwhile
         }
     }
 
