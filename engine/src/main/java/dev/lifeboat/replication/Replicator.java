@@ -3,6 +3,7 @@ package dev.lifeboat.replication;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JacksonException;
 import dev.lifeboat.progress.Cancellation;
+import dev.lifeboat.repository.WalArchive;
 import dev.lifeboat.repository.crypto.CryptoProvider;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobNotFoundException;
@@ -16,6 +17,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -591,8 +593,7 @@ public final class Replicator {
             if (partial) {
                 // rewritten in place: its store time is its last rewrite, not when the commits the region lacks were
                 // made; a write-once region never gets it, so it always lacks the commits streamed into it
-                boolean superseded =
-                        inv.primary().containsKey(p.key().substring(0, p.key().length() - ".partial".length()));
+                boolean superseded = partialSuperseded(p.key(), inv.primary().keySet());
                 if (!superseded && (pending || region.immutable() != null)) {
                     partialsMissing.add(p);
                 }
@@ -637,6 +638,33 @@ public final class Replicator {
                 retainedUntil);
     }
 
+    /**
+     * A partial segment whose commits the archive holds elsewhere: its whole segment, a whole segment at or past it on
+     * its own or a later timeline (streaming moved on, or a promotion carried its WAL up to the switch point into the
+     * new timeline's segment), or a later timeline's history (what the partial holds past the switch point is the
+     * abandoned branch, not needed by any restore on the new timeline).
+     */
+    static boolean partialSuperseded(String partialKey, Collection<String> primaryKeys) {
+        String name = partialKey.substring(partialKey.lastIndexOf('/') + 1, partialKey.length() - ".partial".length());
+        String tli = name.substring(0, 8);
+        String segment = name.substring(8);
+        for (String key : primaryKeys) {
+            String other = key.substring(key.lastIndexOf('/') + 1);
+            if (!key.startsWith(WalArchive.PREFIX)) {
+                continue;
+            }
+            if (WalArchive.isSegment(other)
+                    && other.substring(0, 8).compareTo(tli) >= 0
+                    && other.substring(8).compareTo(segment) >= 0) {
+                return true;
+            }
+            if (WalArchive.isHistory(other) && other.substring(0, 8).compareTo(tli) > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static double seconds(Instant from, Instant to) {
         return Math.max(0, Duration.between(from, to).toMillis() / 1000.0);
     }
@@ -645,8 +673,9 @@ public final class Replicator {
         primary.put(statusKey(region.name()), Json.MAPPER.writeValueAsBytes(s));
     }
 
-    /** What {@link #verify} found. */
     /**
+     * What {@link #verify} found.
+     *
      * @param retained objects the primary no longer has that a write-once region keeps until their retention passes:
      *                 neither a difference nor something to repair
      */
@@ -690,14 +719,23 @@ public final class Replicator {
                 toCopy.add(p);
             }
         }
+        // what a pass keeps by retention, and what it keeps with it, is no difference; the rest is (its retention
+        // passed, or it never had one), and --repair deletes it as a pass would
+        boolean manifestRetained = false;
+        boolean indexRetained = false;
         for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
-            if (!inv.primary().containsKey(s.key())) {
-                // what the replicator keeps by retention (and what it keeps with it) is no difference
-                if (region.immutable() != null) {
-                    retained.add(s.key());
-                } else {
-                    extra.add(s.key());
-                }
+            String key = s.key();
+            if (inv.primary().containsKey(key)) {
+                continue;
+            }
+            if (retained(s, now)
+                    || (manifestRetained && !key.startsWith("snapshots/"))
+                    || (indexRetained && key.startsWith("data/"))) {
+                manifestRetained |= key.startsWith("snapshots/");
+                indexRetained |= key.startsWith("index/");
+                retained.add(key);
+            } else {
+                extra.add(key);
             }
         }
         int repaired = 0;

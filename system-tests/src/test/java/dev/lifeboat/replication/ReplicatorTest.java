@@ -416,4 +416,83 @@ class ReplicatorTest {
         assertThat(vault.stat("snapshots/s1")).isPresent();
         assertThat(vault.stat("wal/00000001/000000010000000000000002.partial")).isEmpty();
     }
+
+    /**
+     * After a promotion the old timeline's partial stays on the primary for good: a write-once region never gets it,
+     * but its commits up to the switch point are in the new timeline's whole segment, and the rest is the abandoned
+     * branch, so a region holding those is caught up.
+     */
+    @Test
+    void aPartialLeftOnTheOldTimelineIsNoLossOnceTheNewTimelineIsThere() throws Exception {
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore vault = new LocalBlobStore(tmp.resolve("worm"));
+        primary.put("config", b("{repo}"));
+        primary.put("wal/00000001/000000010000000000000001", b("wal one"));
+        primary.put("wal/00000001/000000010000000000000002.partial", b("old timeline tail"));
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        Clock later = Clock.fixed(Instant.now().plusSeconds(600), ZoneOffset.UTC);
+        assertThat(new Replicator(primary, vault, worm, later).liveStatus().rpoSeconds())
+                .as("before the promotion the partial's commits are missing there")
+                .isGreaterThan(500.0);
+
+        primary.put("wal/00000002/00000002.history", b("1\t0/2000100\tno recovery target specified"));
+        assertThat(Replicator.partialSuperseded(
+                        "wal/00000001/000000010000000000000002.partial",
+                        primary.list("").stream().map(BlobInfo::key).toList()))
+                .as("a later timeline's history ends the old timeline's partial")
+                .isTrue();
+        primary.put("wal/00000002/000000020000000000000002", b("switch segment"));
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        assertThat(new Replicator(primary, vault, worm, later).liveStatus().rpoSeconds())
+                .as("the new timeline is in the region")
+                .isZero();
+
+        assertThat(Replicator.partialSuperseded(
+                        "wal/00000002/000000020000000000000003.partial",
+                        List.of("wal/00000002/000000020000000000000002", "wal/00000001/000000010000000000000009")))
+                .as("neither an older segment nor a later one on an older timeline holds its commits")
+                .isFalse();
+        assertThat(Replicator.partialSuperseded(
+                        "wal/00000002/000000020000000000000003.partial",
+                        List.of("wal/00000002/000000020000000000000004")))
+                .as("streaming moved past it")
+                .isTrue();
+    }
+
+    /**
+     * Retention keeps an object only until its release: verify on a write-once region calls what the region still
+     * keeps retained and what it no longer has to keep extra, which --repair deletes; a pack stays with a kept index.
+     */
+    @Test
+    void verifyOnAWriteOnceRegionCallsWhatRetentionNoLongerKeepsExtra() throws Exception {
+        ReplicationConfig.Region worm = new ReplicationConfig.Region(
+                "worm", null, "file:///unused", "async", null, null, new Retention(7, null));
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore vault = new LocalBlobStore(tmp.resolve("worm"));
+        primary.put("config", b("{repo}"));
+        primary.put("index/old", b("index naming pack old"));
+        primary.put("data/old", b("pack old"));
+        primary.put("snapshots/expired", b("manifest"));
+        new Replicator(primary, vault, worm).pass(Cancellation.none());
+        for (String key : List.of("data/old", "snapshots/expired")) {
+            Files.setLastModifiedTime(
+                    tmp.resolve("worm").resolve(key),
+                    FileTime.from(Instant.now().minus(Duration.ofDays(8))));
+        }
+        primary.delete("snapshots/expired");
+        primary.delete("index/old");
+        primary.delete("data/old");
+        Replicator.Verification v = new Replicator(primary, vault, worm).verify(false, Cancellation.none());
+        assertThat(v.extra()).as("released by its retention").containsExactly("snapshots/expired");
+        assertThat(v.retained())
+                .as("the index is still kept, and so is the pack it names")
+                .containsExactly("index/old", "data/old");
+
+        Replicator.Verification repaired = new Replicator(primary, vault, worm).verify(true, Cancellation.none());
+        assertThat(repaired.repaired()).isEqualTo(1);
+        assertThat(vault.stat("snapshots/expired")).isEmpty();
+        assertThat(vault.stat("data/old")).isPresent();
+    }
 }
