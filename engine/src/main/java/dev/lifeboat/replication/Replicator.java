@@ -131,7 +131,6 @@ public final class Replicator {
     private static final long STATUS_EVERY_NANOS = 5_000_000_000L;
     private long statusWrittenAt = System.nanoTime() - STATUS_EVERY_NANOS;
     private State controlState = State.RUNNING;
-    private Set<String> absentLastPass = Set.of();
     private Instant startedAt;
     /** The pass under way, for the heartbeat; null between passes. */
     private volatile Heartbeat.Progress progress;
@@ -403,6 +402,8 @@ public final class Replicator {
         if (controlState != State.RUNNING) {
             return new Pass(0, 0, 0, 0, 0);
         }
+        Set<String> absentLastPass = PendingDeletes.read(primary, region.name()); // before listing: see there
+        Instant listedAt = clock.instant();
         Inventory inv = inventory();
         boolean sameRepository = checkSameRepository(inv);
         copiedPartials.keySet().retainAll(inv.primary().keySet());
@@ -494,7 +495,9 @@ public final class Replicator {
                 deleted++;
             }
         }
-        absentLastPass = absentNow;
+        if (!absentNow.equals(absentLastPass)) {
+            PendingDeletes.write(primary, region.name(), listedAt, absentNow);
+        }
         if (retainedNow > 0) {
             log.debug(
                     "region {}: {} objects the primary deleted stay until their retention passes",

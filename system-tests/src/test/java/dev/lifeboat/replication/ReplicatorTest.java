@@ -495,4 +495,27 @@ class ReplicatorTest {
         assertThat(vault.stat("snapshots/expired")).isEmpty();
         assertThat(vault.stat("data/old")).isPresent();
     }
+
+    /** A pass per process (replication run --once, an agent job) still deletes what waits a pass. */
+    @Test
+    void delayedDeletesHappenWhenEveryPassIsANewProcess() throws Exception {
+        LocalBlobStore primary = new LocalBlobStore(tmp.resolve("p"));
+        LocalBlobStore eu = new LocalBlobStore(tmp.resolve("eu"));
+        primary.put("config", b("{repo}"));
+        primary.put("data/aa/pack1", b("pack"));
+        new Replicator(primary, eu, EU).pass(Cancellation.none());
+        primary.delete("data/aa/pack1");
+        assertThat(new Replicator(primary, eu, EU).pass(Cancellation.none()).deleted())
+                .isZero();
+        assertThat(primary.stat(PendingDeletes.key("eu")))
+                .as("the wait is kept in the primary")
+                .isPresent();
+        assertThat(eu.stat(PendingDeletes.key("eu"))).as("and never replicated").isEmpty();
+        assertThat(new Replicator(primary, eu, EU).pass(Cancellation.none()).deleted())
+                .isEqualTo(1);
+        assertThat(eu.stat("data/aa/pack1")).isEmpty();
+        assertThat(primary.stat(PendingDeletes.key("eu")))
+                .as("nothing left waiting")
+                .isEmpty();
+    }
 }
