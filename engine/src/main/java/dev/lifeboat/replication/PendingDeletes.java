@@ -6,7 +6,6 @@ import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.util.Json;
 import java.io.IOException;
-import java.time.Instant;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
@@ -19,11 +18,9 @@ import org.slf4j.LoggerFactory;
  * region one pass after they left the primary. Kept in the store, not in memory, so a pass per process ({@code
  * replication run --once}, an agent's job) deletes them too. Any earlier complete pass's set will do: it is read
  * before this pass lists both stores, so what it names was absent from the primary before this listing began.
- *
- * @param listedAt when the pass that wrote it listed both stores
  */
 @JsonIgnoreProperties(ignoreUnknown = true)
-record PendingDeletes(Instant listedAt, List<String> keys) {
+record PendingDeletes(List<String> keys) {
     private static final Logger log = LoggerFactory.getLogger(PendingDeletes.class);
 
     static String key(String region) {
@@ -51,13 +48,12 @@ record PendingDeletes(Instant listedAt, List<String> keys) {
         }
     }
 
-    static void write(BlobStore primary, String region, Instant listedAt, Set<String> keys) throws IOException {
+    static void write(BlobStore primary, String region, Set<String> keys) throws IOException {
         if (keys.isEmpty()) {
             primary.delete(key(region));
         } else {
             primary.put(
-                    key(region),
-                    Json.MAPPER.writeValueAsBytes(new PendingDeletes(listedAt, List.copyOf(new TreeSet<>(keys)))));
+                    key(region), Json.MAPPER.writeValueAsBytes(new PendingDeletes(List.copyOf(new TreeSet<>(keys)))));
         }
     }
 }

@@ -403,7 +403,6 @@ public final class Replicator {
             return new Pass(0, 0, 0, 0, 0);
         }
         Set<String> absentLastPass = PendingDeletes.read(primary, region.name()); // before listing: see there
-        Instant listedAt = clock.instant();
         Inventory inv = inventory();
         boolean sameRepository = checkSameRepository(inv);
         copiedPartials.keySet().retainAll(inv.primary().keySet());
@@ -460,7 +459,7 @@ public final class Replicator {
         }
         int deleted = 0;
         int retainedNow = 0;
-        boolean manifestRetained = false;
+        Keeper kept = new Keeper(clock.instant());
         Set<String> absentNow = new HashSet<>();
         if (controlState == State.RUNNING && sameRepository) {
             boolean indexLeft = false;
@@ -473,11 +472,8 @@ public final class Replicator {
                 // manifest that used them (deleted on the primary first) has left the region too, even if it
                 // was still listed when this pass began; packs only once no index file that left the primary
                 // is still here (an index naming a deleted pack would resolve chunks to nothing)
-                // a manifest kept by retention keeps what it uses: packs, index files and WAL are stored before it,
-                // so their retention would end first (DELETE_ORDER lists manifests first); an index file kept by
-                // retention keeps the packs it names, like any index file still here
-                if (retained(s, clock.instant()) || (manifestRetained && !key.startsWith("snapshots/"))) {
-                    manifestRetained |= key.startsWith("snapshots/");
+                // what a write-once region keeps stays (see Keeper); a kept index file is one still here
+                if (kept.keeps(s)) {
                     indexLeft |= key.startsWith("index/");
                     retainedNow++;
                     continue;
@@ -496,7 +492,7 @@ public final class Replicator {
             }
         }
         if (!absentNow.equals(absentLastPass)) {
-            PendingDeletes.write(primary, region.name(), listedAt, absentNow);
+            PendingDeletes.write(primary, region.name(), absentNow);
         }
         if (retainedNow > 0) {
             log.debug(
@@ -558,6 +554,32 @@ public final class Replicator {
     private boolean retained(BlobInfo inRegion, Instant now) {
         return region.immutable() != null
                 && region.immutable().releasedAt(inRegion.lastModified()).isAfter(now);
+    }
+
+    /**
+     * What a write-once region keeps of the objects the primary deleted, asked in {@link #DELETE_ORDER}: an object
+     * inside its retention; what a kept manifest uses (packs, index files and WAL are stored before it, so their
+     * retention ends first); the packs a kept index file names (an index naming a deleted pack resolves chunks to
+     * nothing).
+     */
+    private final class Keeper {
+        private final Instant now;
+        private boolean manifestKept;
+        private boolean indexKept;
+
+        Keeper(Instant now) {
+            this.now = now;
+        }
+
+        boolean keeps(BlobInfo inRegion) {
+            String key = inRegion.key();
+            boolean keep = retained(inRegion, now)
+                    || (manifestKept && !key.startsWith("snapshots/"))
+                    || (indexKept && key.startsWith("data/"));
+            manifestKept |= keep && key.startsWith("snapshots/");
+            indexKept |= keep && key.startsWith("index/");
+            return keep;
+        }
     }
 
     /** Lag, oldest pending object and region RPO, measured now from both inventories. */
@@ -652,10 +674,10 @@ public final class Replicator {
         String tli = name.substring(0, 8);
         String segment = name.substring(8);
         for (String key : primaryKeys) {
-            String other = key.substring(key.lastIndexOf('/') + 1);
             if (!key.startsWith(WalArchive.PREFIX)) {
                 continue;
             }
+            String other = key.substring(key.lastIndexOf('/') + 1);
             if (WalArchive.isSegment(other)
                     && other.substring(0, 8).compareTo(tli) >= 0
                     && other.substring(8).compareTo(segment) >= 0) {
@@ -722,23 +744,11 @@ public final class Replicator {
                 toCopy.add(p);
             }
         }
-        // what a pass keeps by retention, and what it keeps with it, is no difference; the rest is (its retention
-        // passed, or it never had one), and --repair deletes it as a pass would
-        boolean manifestRetained = false;
-        boolean indexRetained = false;
+        // what a pass keeps by retention is no difference; the rest is, and --repair deletes it as a pass would
+        Keeper kept = new Keeper(now);
         for (BlobInfo s : ordered(inv.secondary().values(), DELETE_ORDER)) {
-            String key = s.key();
-            if (inv.primary().containsKey(key)) {
-                continue;
-            }
-            if (retained(s, now)
-                    || (manifestRetained && !key.startsWith("snapshots/"))
-                    || (indexRetained && key.startsWith("data/"))) {
-                manifestRetained |= key.startsWith("snapshots/");
-                indexRetained |= key.startsWith("index/");
-                retained.add(key);
-            } else {
-                extra.add(key);
+            if (!inv.primary().containsKey(s.key())) {
+                (kept.keeps(s) ? retained : extra).add(s.key());
             }
         }
         int repaired = 0;
