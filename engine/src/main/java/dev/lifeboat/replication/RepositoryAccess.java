@@ -5,6 +5,7 @@ import dev.lifeboat.repository.crypto.KeySource;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.StoreOptions;
+import dev.lifeboat.storage.readonly.ReadOnlyBlobStore;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -59,6 +60,17 @@ public final class RepositoryAccess {
                 .withLimits(region.limits())
                 .withStop(stop);
         return BlobStores.open(region.uri(), options, region.storeConfig());
+    }
+
+    /**
+     * A replication region's store for a restore, drill or check ({@code --from-region}): read-only, so the reader
+     * takes no lock or replay lease there and writes nothing to a copy whose only writer is the replicator.
+     */
+    public static BlobStore openRegionForReading(ReplicationConfig.Region region, BooleanSupplier stop) {
+        return new ReadOnlyBlobStore(
+                openRegion(region, stop),
+                "region " + region.name()
+                        + " is read-only for restores, drills and checks (its only writer is the replicator)");
     }
 
     /** Opens the repository in {@code store}; {@code keys} is asked only when the repository is encrypted. */

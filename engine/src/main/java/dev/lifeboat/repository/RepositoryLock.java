@@ -245,6 +245,9 @@ public final class RepositoryLock implements AutoCloseable {
      */
     public static RepositoryLock acquire(Repository repo, Mode mode, String operation, String detail)
             throws IOException {
+        if (repo.store().readOnly()) {
+            return unlockedReader(repo, mode, operation, detail);
+        }
         return switch (mode) {
             case SHARED -> shared(repo, operation, detail);
             case APPEND -> writer(repo, Mode.APPEND, operation, detail);
@@ -369,6 +372,20 @@ public final class RepositoryLock implements AutoCloseable {
     }
 
     /** Takes a shared (reader) lock; refused while a deleting writer holds the writer lock in exclusive mode. */
+    /**
+     * A reader of a read-only store (a replication region) takes no lock there: nothing it could keep out (the
+     * replicator, the region's only writer, does not look at locks) and nothing its credentials may write. A writer
+     * is refused: the region must stay the replicator's copy of the primary.
+     */
+    private static RepositoryLock unlockedReader(Repository repo, Mode mode, String operation, String detail)
+            throws IOException {
+        if (mode != Mode.SHARED) {
+            throw new RepositoryException.Locked(operation + " writes the repository, and " + repo.uri()
+                    + " is opened read-only (a replication region): run it on the primary");
+        }
+        return new RepositoryLock(repo, null, me(operation, detail, ttl()).withMode(mode), ttl());
+    }
+
     private static RepositoryLock shared(Repository repo, String operation, String detail) throws IOException {
         Duration ttl = ttl();
         Holder me = me(operation, detail, ttl).withMode(Mode.SHARED);
@@ -661,6 +678,9 @@ public final class RepositoryLock implements AutoCloseable {
         if (released) {
             throw new IllegalStateException("the lock " + key + " on " + repo.uri() + " was already released");
         }
+        if (key == null) {
+            return; // a reader of a read-only store holds no lock that could be lost
+        }
         if (lost == null) {
             long now = System.nanoTime();
             long sinceRenewal = now - lastRenewedNanos;
@@ -702,6 +722,9 @@ public final class RepositoryLock implements AutoCloseable {
                 return;
             }
             released = true;
+            if (key == null) {
+                return; // nothing was written
+            }
             t = renewer;
             notifyAll(); // wakes the renewer, which exits; a renewal under way finishes first (it holds the monitor)
         }

@@ -82,6 +82,15 @@ public interface BlobStore extends Closeable {
         throw new UnsupportedOperationException(uri() + " cannot create its container");
     }
 
+    /**
+     * Whether this store only reads (a replication region opened for a restore, drill or check): readers then take no
+     * lock and no replay lease in it, since a region's only writer is the replicator and its credentials here may
+     * read and list only.
+     */
+    default boolean readOnly() {
+        return false;
+    }
+
     @Override
     default void close() throws IOException {}
 }

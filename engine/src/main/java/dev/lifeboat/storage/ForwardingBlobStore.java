@@ -78,6 +78,11 @@ public abstract class ForwardingBlobStore implements BlobStore {
     }
 
     @Override
+    public boolean readOnly() {
+        return delegate.readOnly();
+    }
+
+    @Override
     public String uri() {
         return delegate.uri();
     }

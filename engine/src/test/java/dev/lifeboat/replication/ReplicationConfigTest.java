@@ -129,10 +129,13 @@ class ReplicationConfigTest {
         assertThatThrownBy(() -> S3Settings.fromConfig(
                         new StoreConfig("region eu", Map.of("accessKeyId", "env:DR_KEY_ID"), env::get)))
                 .hasMessageContaining("need both accessKeyId and secretAccessKey");
-        assertThatThrownBy(() ->
-                        AzureSettings.fromConfig(new StoreConfig("region az", Map.of("account", "acct"), env::get)))
-                .hasMessageContaining("region az: Azure store settings need connectionString, or account with "
-                        + "accountKey, or sasToken");
+        assertThat(AzureSettings.fromConfig(new StoreConfig("region az", Map.of("account", "acct"), env::get))
+                        .usesEntraId())
+                .as("no secret: the host's Entra ID identity")
+                .isTrue();
+        assertThatThrownBy(() -> AzureSettings.fromConfig(new StoreConfig(
+                        "region az", Map.of("endpoint", "http://127.0.0.1:9/acct", "account", "acct"), env::get)))
+                .hasMessageContaining("region az: Azure endpoint http://127.0.0.1:9/acct is not https");
     }
 
     @Test

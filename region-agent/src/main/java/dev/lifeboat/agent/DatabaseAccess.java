@@ -26,11 +26,11 @@ public final class DatabaseAccess {
 
     /**
      * The repository copy in a replication region, opened from the region's store alone (what a restore or drill from
-     * that region reads when the primary is gone); {@code stop} cuts the store's waits short.
+     * that region reads when the primary is gone), read-only; {@code stop} cuts the store's waits short.
      */
     public static Repository openRegionRepository(
             AgentConfig.Database database, ReplicationConfig.Region region, BooleanSupplier stop) throws IOException {
-        return RepositoryAccess.open(RepositoryAccess.openRegion(region, stop), () -> keySource(database));
+        return RepositoryAccess.open(RepositoryAccess.openRegionForReading(region, stop), () -> keySource(database));
     }
 
     private static KeySource keySource(AgentConfig.Database database) throws IOException {

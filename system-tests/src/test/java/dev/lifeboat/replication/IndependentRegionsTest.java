@@ -4,6 +4,11 @@ import static dev.lifeboat.engine.postgres.PgTestSupport.exec;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.azure.storage.blob.BlobContainerClient;
+import com.azure.storage.blob.BlobContainerClientBuilder;
+import com.azure.storage.blob.sas.BlobContainerSasPermission;
+import com.azure.storage.blob.sas.BlobServiceSasSignatureValues;
+import com.azure.storage.common.StorageSharedKeyCredential;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.TestLauncher;
@@ -20,6 +25,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -174,13 +180,32 @@ class IndependentRegionsTest {
             }
             assertThat(eu.stat("pg/main/config")).as("eu's copy untouched").isPresent();
 
-            // the drill: region az alone, nothing of the primary's in the environment
+            // the drill: region az alone, nothing of the primary's in the environment, and for az only a SAS that may
+            // read and list (what the restore host's role needs: a restore takes no lock and no lease in a region)
             Map<String, String> drEnv = Map.of();
+            Path readOnlySas = secretFile("az-read.sas", readListSas(az, azContainer));
+            try (AzureBlobStore azReadOnly = new AzureBlobStore(
+                    azContainer,
+                    "pg/main",
+                    AzureSettings.sas(
+                            az.drEndpoint(), Files.readString(readOnlySas).strip()))) {
+                assertThat(azReadOnly.list("snapshots/")).as("the SAS may list").isNotEmpty();
+                assertThatThrownBy(() -> azReadOnly.put("locks/probe", new byte[1]))
+                        .as("the SAS may not write")
+                        .hasMessageContaining("403");
+            }
+            Path drHostReplication = tmp.resolve("dr-host-replication.json");
+            Files.writeString(drHostReplication, """
+                    {"regions": [
+                      {"name": "az", "region": "west-europe", "uri": "azure://%s/pg/main", "store": {
+                         "endpoint": "%s", "sasToken": "file:%s"}}
+                    ]}""".formatted(azContainer, az.drEndpoint(), readOnlySas));
+            TestLauncher.shareWithPostgres(drHostReplication);
             Run list = run(
                     drEnv,
                     "list",
                     "--replication",
-                    replication.toString(),
+                    drHostReplication.toString(),
                     "--from-region",
                     "az",
                     "--key-file",
@@ -191,7 +216,7 @@ class IndependentRegionsTest {
                     drEnv,
                     "restore",
                     "--replication",
-                    replication.toString(),
+                    drHostReplication.toString(),
                     "--from-region",
                     "az",
                     "--key-file",
@@ -203,6 +228,9 @@ class IndependentRegionsTest {
                     "-q");
             assertThat(restore.exit()).as(restore.output()).isZero();
             assertThat(restore.output()).contains("validation passed");
+            assertThat(azStore.list("pg/main/locks/"))
+                    .as("the restore and its replay left no lock or lease in the region")
+                    .isEmpty();
             try (LocalCluster restored = LocalCluster.attach(target)) {
                 restored.start();
                 assertThat(PgTestSupport.count(restored, "select count(*) from t"))
@@ -248,6 +276,18 @@ class IndependentRegionsTest {
             assertThat(backupToRegion.exit()).as(backupToRegion.output()).isNotZero();
             assertThat(backupToRegion.output()).contains("backup writes the repository");
         }
+    }
+
+    /** A service SAS on the region's container that may read and list, nothing else, valid for an hour. */
+    private static String readListSas(AzuriteFixture az, String container) {
+        BlobContainerClient c = new BlobContainerClientBuilder()
+                .endpoint(az.drEndpoint())
+                .containerName(container)
+                .credential(new StorageSharedKeyCredential(AzuriteFixture.DR_ACCOUNT, AzuriteFixture.DR_KEY))
+                .buildClient();
+        return c.generateSas(new BlobServiceSasSignatureValues(
+                OffsetDateTime.now().plusHours(1),
+                new BlobContainerSasPermission().setReadPermission(true).setListPermission(true)));
     }
 
     /** A secret in a file the postgres user can read (restore_command runs as it), as an operator would keep it. */

@@ -128,8 +128,8 @@ public final class RepoOptions {
 
     private BlobStore openStore() {
         if (fromRegion != null) {
-            // the region alone: neither the primary nor the other regions (their writes or fallbacks)
-            return RepositoryAccess.openRegion(region(), () -> false);
+            // the region alone, read-only: neither the primary nor the other regions (their writes or fallbacks)
+            return RepositoryAccess.openRegionForReading(region(), () -> false);
         }
         return RepositoryAccess.openStore(repo, replication);
     }

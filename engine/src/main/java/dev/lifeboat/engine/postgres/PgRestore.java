@@ -128,7 +128,8 @@ public final class PgRestore {
      * @param modifiedFiles restored files changed after their manifest checksum (recovery settings)
      * @param clusterId     the copy's own cluster id (restore marker), which its backups and WAL will carry
      * @param replayLease   the lease that keeps expire from deleting archived WAL the copy's recovery still needs
-     *                      (released when recovery ends; null for a restore to the end of the backup)
+     *                      (released when recovery ends; null for a restore to the end of the backup
+     *                      or from a read-only region)
      * @param historyNote   which cluster's history "latest" followed, when not the highest-numbered timeline's
      *                      owner (null otherwise)
      * @param mustReplayPast for --to-latest: the LSN of the newest archived commit, which the copy's recovery must
@@ -188,8 +189,10 @@ public final class PgRestore {
             Copied copied = copyFiles(snap, target, pgControl, reader, owner);
             // take a replay lease: while the shared lock still keeps expire out, so expire either ran before or sees
             // the lease and keeps the WAL from this backup's start on (a restore to the end of the backup needs none:
-            // the backup holds its own WAL)
-            ReplayLease.Lease lease = planned.plan() != null ? ReplayLease.create(repo.store(), snap, target) : null;
+            // the backup holds its own WAL; nor does one from a read-only region, where nothing runs expire)
+            ReplayLease.Lease lease = planned.plan() != null && !repo.store().readOnly()
+                    ? ReplayLease.create(repo.store(), snap, target)
+                    : null;
             try {
                 // write the recovery files: what makes the directory recover as intended, each durable before
                 // pg_control exists

@@ -5,6 +5,7 @@ import ch.qos.logback.classic.Logger;
 import com.azure.core.http.jdk.httpclient.JdkHttpClientBuilder;
 import com.azure.core.util.BinaryData;
 import com.azure.core.util.Context;
+import com.azure.identity.DefaultAzureCredentialBuilder;
 import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.BlobServiceClient;
@@ -81,8 +82,12 @@ public final class AzureBlobStore extends CloudBlobStore {
             b.connectionString(s.connectionString());
         } else if (s.accountKey() != null) {
             b.credential(new StorageSharedKeyCredential(s.accountName(), s.accountKey()));
-        } else {
+        } else if (s.sasToken() != null) {
             b.sasToken(s.sasToken());
+        } else {
+            // no secret given: an Entra ID token from the default chain (managed identity, workload identity, a
+            // service principal in AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, the Azure CLI's login)
+            b.credential(new DefaultAzureCredentialBuilder().build());
         }
         String endpoint = s.effectiveEndpoint();
         if (endpoint != null) {

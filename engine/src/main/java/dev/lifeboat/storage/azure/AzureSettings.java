@@ -12,7 +12,10 @@ import java.util.Set;
 
 /**
  * How to reach Azure Blob Storage (or Azurite). Exactly one way to authenticate is used, in this order: a connection
- * string, an account name with its key, a SAS token.
+ * string, an account name with its key, a SAS token, and without any of them an Entra ID token from the SDK's default
+ * credential chain (managed identity, workload identity, a service principal in {@code AZURE_CLIENT_ID},
+ * {@code AZURE_TENANT_ID} and {@code AZURE_CLIENT_SECRET}, the Azure CLI's login), so no secret needs to be stored.
+ * The identity needs a data role on the container (Storage Blob Data Contributor to write, Reader to restore).
  *
  * @param endpoint           the account's blob endpoint, e.g. {@code https://acct.blob.core.windows.net}; when null it comes
  *                           from the connection string or is derived from the account name
@@ -51,19 +54,24 @@ public record AzureSettings(
         accountName = blankToNull(accountName);
         accountKey = blankToNull(accountKey);
         sasToken = blankToNull(sasToken);
-        if (connectionString == null && accountKey == null && sasToken == null) {
-            throw new IllegalArgumentException("Azure Blob needs credentials: set AZURE_STORAGE_CONNECTION_STRING, or "
-                    + "AZURE_STORAGE_ACCOUNT with AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN");
-        }
         if (accountKey != null && accountName == null) {
             throw new IllegalArgumentException("an Azure account key needs the account name (AZURE_STORAGE_ACCOUNT)");
         }
         if (connectionString == null && endpoint == null && accountName == null) {
-            throw new IllegalArgumentException(
-                    "Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account name");
+            throw new IllegalArgumentException("Azure Blob needs an endpoint (LIFEBOAT_AZURE_ENDPOINT) or an account "
+                    + "name (AZURE_STORAGE_ACCOUNT), and credentials: AZURE_STORAGE_CONNECTION_STRING, or "
+                    + "AZURE_STORAGE_KEY, or AZURE_STORAGE_SAS_TOKEN, or none of them for an Entra ID identity "
+                    + "(managed identity, workload identity, AZURE_CLIENT_ID/AZURE_CLIENT_SECRET, az login)");
         }
         if (endpoint != null) {
             requireAccountPath(endpoint, accountName);
+        }
+        // the parameters, not usesEntraId(): the fields are assigned only after this body
+        boolean entraId = connectionString == null && accountKey == null && sasToken == null;
+        if (entraId && endpoint != null && !endpoint.regionMatches(true, 0, "https://", 0, 8)) {
+            throw new IllegalArgumentException("Azure endpoint " + endpoint + " is not https, and with no key, SAS "
+                    + "or connection string the credentials are an Entra ID token, which is sent only over https: "
+                    + "give an https endpoint, or a key or SAS");
         }
         if (maxSingleUploadSize < 1
                 || blockSize < 1
@@ -90,6 +98,11 @@ public record AzureSettings(
                 DEFAULT_TIMEOUT);
     }
 
+    /** Whether requests carry an Entra ID token from the default chain (no key, SAS or connection string). */
+    public boolean usesEntraId() {
+        return connectionString == null && accountKey == null && sasToken == null;
+    }
+
     /** The settings a {@link StoreConfig} may name for Azure Blob. */
     public static final Set<String> CONFIG_KEYS =
             Set.of("endpoint", "account", "accountKey", "sasToken", "connectionString");
@@ -97,17 +110,14 @@ public record AzureSettings(
     /**
      * A store's own settings (a replication region's): nothing comes from this process's {@code AZURE_STORAGE_*}
      * variables. {@code accountKey}, {@code sasToken} and {@code connectionString} are secrets ({@code env:} or
-     * {@code file:}).
+     * {@code file:}); with none of them, the region's identity is the host's Entra ID one (the default chain: on a
+     * host whose environment holds a service principal for the primary, give this region a key or SAS).
      */
     public static AzureSettings fromConfig(StoreConfig c) {
         c.allowOnly("Azure", CONFIG_KEYS);
         String connectionString = c.secret("connectionString");
         String accountKey = c.secret("accountKey");
         String sasToken = c.secret("sasToken");
-        if (connectionString == null && accountKey == null && sasToken == null) {
-            throw new IllegalArgumentException(c.owner()
-                    + ": Azure store settings need connectionString, or account with accountKey, or sasToken");
-        }
         try {
             return new AzureSettings(
                     c.get("endpoint"),
@@ -132,6 +142,21 @@ public record AzureSettings(
                 accountName,
                 accountKey,
                 null,
+                DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
+                DEFAULT_BLOCK_SIZE,
+                DEFAULT_UPLOAD_THREADS,
+                DEFAULT_MAX_TRIES,
+                DEFAULT_TIMEOUT);
+    }
+
+    /** A SAS token's settings (e.g. one that may read and list only, for a restore host). */
+    public static AzureSettings sas(String endpoint, String sasToken) {
+        return new AzureSettings(
+                endpoint,
+                null,
+                null,
+                null,
+                sasToken,
                 DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
                 DEFAULT_BLOCK_SIZE,
                 DEFAULT_UPLOAD_THREADS,
@@ -220,6 +245,9 @@ public record AzureSettings(
     public String toString() {
         // never print keys, SAS tokens or connection strings
         return "AzureSettings[endpoint=" + endpoint + ", account=" + accountName + ", auth="
-                + (connectionString != null ? "connection string" : accountKey != null ? "shared key" : "SAS") + "]";
+                + (connectionString != null
+                        ? "connection string"
+                        : accountKey != null ? "shared key" : sasToken != null ? "SAS" : "Entra ID default chain")
+                + "]";
     }
 }

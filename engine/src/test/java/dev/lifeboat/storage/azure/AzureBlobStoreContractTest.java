@@ -94,6 +94,18 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
         assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("AZURE_STORAGE_CONNECTION_STRING");
+        AzureSettings entra = AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_ACCOUNT", "acct"));
+        assertThat(entra.usesEntraId())
+                .as("an account and no secret: the default credential chain")
+                .isTrue();
+        assertThat(entra.effectiveEndpoint()).isEqualTo("https://acct.blob.core.windows.net");
+        assertThat(entra.toString()).contains("Entra ID");
+        assertThat(sas.usesEntraId()).isFalse();
+        assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of(
+                        "LIFEBOAT_AZURE_ENDPOINT", "http://127.0.0.1:10000/acct", "AZURE_STORAGE_ACCOUNT", "acct")))
+                .as("a token is never sent in the clear")
+                .hasMessageContaining("not https")
+                .hasMessageContaining("Entra ID");
     }
 
     @Test

@@ -58,7 +58,7 @@ public record ProbeTarget(
         Map<String, BlobStore> replicas = new LinkedHashMap<>();
         if (replication != null) {
             for (ReplicationConfig.Region r : replication.regions()) {
-                replicas.put(r.name(), RepositoryAccess.openRegion(r, () -> false));
+                replicas.put(r.name(), RepositoryAccess.openRegionForReading(r, () -> false));
             }
         }
         return new ProbeTarget(database, postgres, primaryRegion, primary, replicas);
