@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 
 /**
  * A test server run as a separate process (S3Mock, Azurite): started on free loopback ports, waited for until it
@@ -37,6 +38,13 @@ public final class ExternalServer {
     /** Starts {@code command} and returns once {@code probe} answers any HTTP status, or fails with the log's tail. */
     public static ExternalServer start(String name, List<String> command, Path workDir, URI probe, Duration timeout)
             throws IOException, InterruptedException {
+        return start(name, command, workDir, () -> answers(probe), probe.toString(), timeout);
+    }
+
+    /** Starts {@code command} and returns once {@code ready} says so (e.g. an https probe with a test CA). */
+    public static ExternalServer start(
+            String name, List<String> command, Path workDir, BooleanSupplier ready, String what, Duration timeout)
+            throws IOException, InterruptedException {
         Files.createDirectories(workDir);
         Path log = workDir.resolve(name + ".log");
         Process p = new ProcessBuilder(command)
@@ -52,14 +60,14 @@ public final class ExternalServer {
                 throw new IllegalStateException(
                         name + " exited with status " + p.exitValue() + " before it answered; " + server.logTail());
             }
-            if (answers(probe)) {
+            if (ready.getAsBoolean()) {
                 return server;
             }
             Thread.sleep(200);
         }
         server.stop();
         throw new IllegalStateException(
-                name + " did not answer on " + probe + " within " + timeout + "; " + server.logTail());
+                name + " did not answer on " + what + " within " + timeout + "; " + server.logTail());
     }
 
     private static boolean answers(URI probe) {

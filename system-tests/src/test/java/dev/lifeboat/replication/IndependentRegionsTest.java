@@ -12,6 +12,7 @@ import com.azure.storage.common.StorageSharedKeyCredential;
 import dev.lifeboat.engine.postgres.LocalCluster;
 import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.TestLauncher;
+import dev.lifeboat.engine.postgres.TestLauncher.Run;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.FaultInjectingProxy;
 import dev.lifeboat.storage.azure.AzureBlobStore;
@@ -24,14 +25,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.OffsetDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,8 +47,6 @@ import org.junit.jupiter.api.io.TempDir;
 class IndependentRegionsTest {
     @TempDir
     Path tmp;
-
-    private record Run(int exit, String output) {}
 
     @Test
     void threeCredentialSetsReplicateAndARegionAloneRestoresAfterThePrimaryIsDeleted() throws Exception {
@@ -95,7 +92,7 @@ class IndependentRegionsTest {
                     "AWS_SECRET_ACCESS_KEY", "primary-secret");
             Map<String, String> replicatorEnv = new LinkedHashMap<>(primaryEnv);
             replicatorEnv.put("DR_EU_KEY_ID", "eu-key");
-            Path primaryLauncher = wrapper("primary", primaryEnv);
+            Path primaryLauncher = TestLauncher.withEnvironment("primary", primaryEnv);
             String primary = "s3://" + primaryBucket + "/pg/main";
             Path keyFile = PgTestSupport.keyFile(tmp);
             TestLauncher.shareWithPostgres(keyFile);
@@ -298,39 +295,7 @@ class IndependentRegionsTest {
         return f;
     }
 
-    /** A launcher that exports {@code env} before running the test launcher (archive_command runs as postgres). */
-    private Path wrapper(String name, Map<String, String> env) throws IOException {
-        Path launcher = TestLauncher.install();
-        Path w = launcher.resolveSibling(
-                "lifeboat-" + name + "-" + UUID.randomUUID().toString().substring(0, 6));
-        StringBuilder s = new StringBuilder("#!/bin/sh\n");
-        env.forEach(
-                (k, v) -> s.append("export ").append(k).append("='").append(v).append("'\n"));
-        s.append("exec '").append(launcher).append("' \"$@\"\n");
-        Files.writeString(w, s.toString());
-        Files.setPosixFilePermissions(w, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return w;
-    }
-
-    /** The launcher with only {@code env} beyond PATH, HOME and JAVA_HOME: no store settings leak in. */
     private Run run(Map<String, String> env, String... args) throws Exception {
-        List<String> cmd = new ArrayList<>(List.of(TestLauncher.install().toString()));
-        cmd.addAll(List.of(args));
-        Path log = Files.createTempFile(tmp, "run-", ".log");
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
-        Map<String, String> e = pb.environment();
-        e.keySet()
-                .removeIf(k -> k.startsWith("AWS_")
-                        || k.startsWith("AZURE_")
-                        || k.startsWith("LIFEBOAT_")
-                        || k.startsWith("GOOGLE_"));
-        e.put("LIFEBOAT_BIN", TestLauncher.install().toString()); // as bin/lifeboat exports it
-        e.putAll(env);
-        Process p = pb.start();
-        if (!p.waitFor(4, TimeUnit.MINUTES)) {
-            p.destroyForcibly();
-            throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish");
-        }
-        return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+        return TestLauncher.run(env, tmp, args);
     }
 }

@@ -54,13 +54,20 @@ public final class AzuriteFixture {
                 + Path.of("").toAbsolutePath());
     }
 
-    private static AzuriteFixture start() throws Exception {
+    /** The installed {@code azurite-blob} (bin/setup puts it under .tools), for tests that start one of their own. */
+    public static Path azuriteBlob() {
         Path root = checkoutRoot();
         Path azurite = root.resolve(".tools/node_modules/.bin/azurite-blob");
         if (!Files.isExecutable(azurite)) {
             throw new IllegalStateException("Azurite is not installed at " + azurite
                     + ": run bin/setup (it installs it into " + root.resolve(".tools") + " with npm)");
         }
+        return azurite;
+    }
+
+    private static AzuriteFixture start() throws Exception {
+        Path root = checkoutRoot();
+        Path azurite = azuriteBlob();
         Path work = Files.createTempDirectory(Files.createDirectories(root.resolve("engine/target")), "azurite-");
         int port = ExternalServer.freePort();
         String endpoint = "http://127.0.0.1:" + port + "/" + ACCOUNT;

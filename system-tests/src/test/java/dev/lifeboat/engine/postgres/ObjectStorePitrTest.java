@@ -16,11 +16,9 @@ import dev.lifeboat.storage.local.LocalBlobStore;
 import dev.lifeboat.storage.s3.S3BlobStore;
 import dev.lifeboat.storage.s3.S3MockFixture;
 import dev.lifeboat.util.Processes;
-import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -28,8 +26,8 @@ import java.sql.Statement;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
@@ -110,24 +108,6 @@ class ObjectStorePitrTest {
         };
     }
 
-    /** A launcher that exports {@code env} (and itself as LIFEBOAT_BIN) before running the test launcher. */
-    private static Path wrapper(Backend backend, Map<String, String> env) throws IOException {
-        Path launcher = TestLauncher.install();
-        Path w = launcher.resolveSibling("lifeboat-" + backend.name().toLowerCase());
-        Map<String, String> all = new LinkedHashMap<>(env);
-        all.put("LIFEBOAT_BIN", w.toString());
-        StringBuilder s = new StringBuilder("#!/bin/sh\n");
-        all.forEach((k, v) -> s.append("export ")
-                .append(k)
-                .append("='")
-                .append(v.replace("'", "'\\''"))
-                .append("'\n"));
-        s.append("exec '").append(launcher).append("' \"$@\"\n");
-        Files.writeString(w, s.toString());
-        Files.setPosixFilePermissions(w, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return w;
-    }
-
     /** Runs the CLI through {@code wrapper} as a separate process; returns its output, failing on a non-zero exit. */
     private static String run(Path wrapper, Path log, String... args) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(wrapper.toString()));
@@ -154,7 +134,7 @@ class ObjectStorePitrTest {
     void backupAndRestoreToATimeBetweenTwoCommits(Backend backend) throws Exception {
         Path base = Files.createDirectories(tmp.resolve(backend.name().toLowerCase()));
         Target target = target(backend, base);
-        Path wrapper = wrapper(backend, target.env());
+        Path wrapper = TestLauncher.withEnvironment(backend.name().toLowerCase(Locale.ROOT), target.env());
         Path keyFile = PgTestSupport.keyFile(base);
         TestLauncher.shareWithPostgres(keyFile);
 

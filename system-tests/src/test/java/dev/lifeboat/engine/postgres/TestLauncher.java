@@ -4,13 +4,18 @@ import dev.lifeboat.cli.Main;
 import dev.lifeboat.util.Processes;
 import java.io.File;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A `lifeboat` launcher script for the postgres OS user (archive_command, restore_command in tests): the test class
@@ -54,6 +59,60 @@ public final class TestLauncher {
         System.setProperty("lifeboat.launcher", s.toString());
         script = s;
         return s;
+    }
+
+    /**
+     * A launcher that exports {@code env}, and itself as {@code LIFEBOAT_BIN}, before running {@link #install the test
+     * launcher}: for archive_command and restore_command, which PostgreSQL runs without the test's environment.
+     */
+    public static Path withEnvironment(String name, Map<String, String> env) throws IOException {
+        Path launcher = install();
+        Path w = launcher.resolveSibling(
+                "lifeboat-" + name + "-" + UUID.randomUUID().toString().substring(0, 6));
+        Map<String, String> all = new LinkedHashMap<>(env);
+        all.put("LIFEBOAT_BIN", w.toString());
+        StringBuilder s = new StringBuilder("#!/bin/sh\n");
+        all.forEach((k, v) -> s.append("export ")
+                .append(k)
+                .append("='")
+                .append(v.replace("'", "'\\''"))
+                .append("'\n"));
+        s.append("exec '").append(launcher).append("' \"$@\"\n");
+        Files.writeString(w, s.toString());
+        Files.setPosixFilePermissions(w, PosixFilePermissions.fromString("rwxr-xr-x"));
+        return w;
+    }
+
+    /** What {@link #run} saw: the exit status and the output (stdout and stderr together). */
+    public record Run(int exit, String output) {}
+
+    /**
+     * Runs the launcher as a separate process with {@code env} and nothing of this JVM's store settings or cloud
+     * identities ({@code AWS_*}, {@code AZURE_*}, {@code GOOGLE_*}, {@code LIFEBOAT_*}, managed-identity variables), so
+     * a test sees what a host with only {@code env} would; its output goes to a file in {@code logDir}.
+     */
+    public static Run run(Map<String, String> env, Path logDir, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(install().toString()));
+        cmd.addAll(List.of(args));
+        Path log = Files.createTempFile(logDir, "run-", ".log");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        Map<String, String> e = pb.environment();
+        e.keySet()
+                .removeIf(k -> k.startsWith("AWS_")
+                        || k.startsWith("AZURE_")
+                        || k.startsWith("LIFEBOAT_")
+                        || k.startsWith("GOOGLE_")
+                        || k.startsWith("IDENTITY_")
+                        || k.startsWith("MSI_")
+                        || k.equals("IMDS_ENDPOINT"));
+        e.put("LIFEBOAT_BIN", install().toString()); // as bin/lifeboat exports it
+        e.putAll(env);
+        Process p = pb.start();
+        if (!p.waitFor(4, TimeUnit.MINUTES)) {
+            p.destroyForcibly();
+            throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish");
+        }
+        return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
     }
 
     /** Makes a file readable by the postgres user (a test key file used by archive_command). */
