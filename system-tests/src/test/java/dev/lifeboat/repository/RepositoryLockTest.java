@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.lifeboat.cli.Main;
 import dev.lifeboat.storage.BlobInfo;
 import dev.lifeboat.storage.BlobStore;
+import dev.lifeboat.storage.readonly.ReadOnlyBlobStore;
 import dev.lifeboat.util.Hosts;
 import dev.lifeboat.util.Json;
 import dev.lifeboat.util.Processes;
@@ -118,6 +119,23 @@ class RepositoryLockTest {
 
     List<String> locks() throws Exception {
         return RepoFixture.keys(repo.store(), Repository.LOCKS);
+    }
+
+    @Test
+    void aReaderOfAReadOnlyStoreTakesNoLockAndAWriterIsRefused() throws Exception {
+        Repository region =
+                Repository.open(new ReadOnlyBlobStore(repo.store(), "region dr is read-only for restores"), null);
+        try (RepositoryLock lock = RepositoryLock.acquire(region, RepositoryLock.Mode.SHARED, "restore", "/srv/dr")) {
+            lock.assertHeld();
+            assertThat(locks()).as("nothing written to the region").isEmpty();
+        }
+        assertThatThrownBy(() -> RepositoryLock.acquire(region, RepositoryLock.Mode.APPEND, "backup", null))
+                .hasMessageContaining("backup writes the repository")
+                .hasMessageContaining("read-only");
+        assertThatThrownBy(() -> region.store().put(Repository.LOCKS + "x", new byte[1]))
+                .hasMessageContaining("refused to write")
+                .hasMessageContaining("region dr is read-only for restores");
+        assertThat(locks()).isEmpty();
     }
 
     @Test

@@ -40,6 +40,8 @@ public final class UnlockCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // a region holds no locks of ours: restores and drills from it take none
+        repo.refuseFromRegion("unlock");
         Repository r = repo.open();
         List<Map<String, Object>> locks = new ArrayList<>();
         for (RepositoryLock.Entry e : RepositoryLock.all(r)) {
