@@ -9,6 +9,7 @@ import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * How to reach Azure Blob Storage (or Azurite). Exactly one way to authenticate is used, in this order: a connection
@@ -85,17 +86,12 @@ public record AzureSettings(
     /** Reads {@code LIFEBOAT_AZURE_ENDPOINT}, {@code AZURE_STORAGE_CONNECTION_STRING}, {@code AZURE_STORAGE_ACCOUNT},
      * {@code AZURE_STORAGE_KEY} and {@code AZURE_STORAGE_SAS_TOKEN}. */
     public static AzureSettings fromEnvironment(Map<String, String> env) {
-        return new AzureSettings(
+        return withDefaults(
                 env.get("LIFEBOAT_AZURE_ENDPOINT"),
                 env.get("AZURE_STORAGE_CONNECTION_STRING"),
                 env.get("AZURE_STORAGE_ACCOUNT"),
                 env.get("AZURE_STORAGE_KEY"),
-                env.get("AZURE_STORAGE_SAS_TOKEN"),
-                DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
-                DEFAULT_BLOCK_SIZE,
-                DEFAULT_UPLOAD_THREADS,
-                DEFAULT_MAX_TRIES,
-                DEFAULT_TIMEOUT);
+                env.get("AZURE_STORAGE_SAS_TOKEN"));
     }
 
     /** Whether requests carry an Entra ID token from the default chain (no key, SAS or connection string). */
@@ -119,43 +115,29 @@ public record AzureSettings(
         String accountKey = c.secret("accountKey");
         String sasToken = c.secret("sasToken");
         try {
-            return new AzureSettings(
-                    c.get("endpoint"),
-                    connectionString,
-                    c.get("account"),
-                    accountKey,
-                    sasToken,
-                    DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
-                    DEFAULT_BLOCK_SIZE,
-                    DEFAULT_UPLOAD_THREADS,
-                    DEFAULT_MAX_TRIES,
-                    DEFAULT_TIMEOUT);
+            return withDefaults(c.get("endpoint"), connectionString, c.get("account"), accountKey, sasToken);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(c.owner() + ": " + e.getMessage(), e);
         }
     }
 
     public static AzureSettings sharedKey(String endpoint, String accountName, String accountKey) {
-        return new AzureSettings(
-                endpoint,
-                null,
-                accountName,
-                accountKey,
-                null,
-                DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
-                DEFAULT_BLOCK_SIZE,
-                DEFAULT_UPLOAD_THREADS,
-                DEFAULT_MAX_TRIES,
-                DEFAULT_TIMEOUT);
+        return withDefaults(endpoint, null, accountName, accountKey, null);
     }
 
     /** A SAS token's settings (e.g. one that may read and list only, for a restore host). */
     public static AzureSettings sas(String endpoint, String sasToken) {
+        return withDefaults(endpoint, null, null, null, sasToken);
+    }
+
+    /** Where and how to authenticate, with the default upload sizes, tries and timeout. */
+    private static AzureSettings withDefaults(
+            String endpoint, String connectionString, String accountName, String accountKey, String sasToken) {
         return new AzureSettings(
                 endpoint,
-                null,
-                null,
-                null,
+                connectionString,
+                accountName,
+                accountKey,
                 sasToken,
                 DEFAULT_MAX_SINGLE_UPLOAD_SIZE,
                 DEFAULT_BLOCK_SIZE,
@@ -164,47 +146,55 @@ public record AzureSettings(
                 DEFAULT_TIMEOUT);
     }
 
-    public AzureSettings withUploads(long maxSingleUploadSize, long blockSize, int uploadThreads) {
+    /** The fields of a copy being made: each with-method sets what it changes, {@link #copy} builds (and checks) it. */
+    private static final class Copy {
+        long maxSingleUploadSize;
+        long blockSize;
+        int uploadThreads;
+        int maxTries;
+        Duration timeout;
+
+        Copy(AzureSettings s) {
+            maxSingleUploadSize = s.maxSingleUploadSize;
+            blockSize = s.blockSize;
+            uploadThreads = s.uploadThreads;
+            maxTries = s.maxTries;
+            timeout = s.timeout;
+        }
+    }
+
+    /** These settings (the same endpoint and credentials) with what {@code change} sets. */
+    private AzureSettings copy(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
         return new AzureSettings(
                 endpoint,
                 connectionString,
                 accountName,
                 accountKey,
                 sasToken,
-                maxSingleUploadSize,
-                blockSize,
-                uploadThreads,
-                maxTries,
-                timeout);
+                c.maxSingleUploadSize,
+                c.blockSize,
+                c.uploadThreads,
+                c.maxTries,
+                c.timeout);
+    }
+
+    public AzureSettings withUploads(long maxSingleUploadSize, long blockSize, int uploadThreads) {
+        return copy(c -> {
+            c.maxSingleUploadSize = maxSingleUploadSize;
+            c.blockSize = blockSize;
+            c.uploadThreads = uploadThreads;
+        });
     }
 
     /** A shorter per-try timeout (tests that make a server stall). */
     public AzureSettings withTimeout(Duration timeout) {
-        return new AzureSettings(
-                endpoint,
-                connectionString,
-                accountName,
-                accountKey,
-                sasToken,
-                maxSingleUploadSize,
-                blockSize,
-                uploadThreads,
-                maxTries,
-                timeout);
+        return copy(c -> c.timeout = timeout);
     }
 
     public AzureSettings withMaxTries(int maxTries) {
-        return new AzureSettings(
-                endpoint,
-                connectionString,
-                accountName,
-                accountKey,
-                sasToken,
-                maxSingleUploadSize,
-                blockSize,
-                uploadThreads,
-                maxTries,
-                timeout);
+        return copy(c -> c.maxTries = maxTries);
     }
 
     /**

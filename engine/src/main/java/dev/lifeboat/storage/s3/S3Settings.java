@@ -9,6 +9,7 @@ import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 
 /**
  * How to reach an S3 (or S3-compatible) service. Null means "not set": the SDK's defaults apply (default region and
@@ -117,14 +118,14 @@ public record S3Settings(
     public static S3Settings fromEnvironment(Map<String, String> env) {
         String endpoint = blankToNull(env.get("LIFEBOAT_S3_ENDPOINT"));
         String pathStyle = blankToNull(env.get("LIFEBOAT_S3_PATH_STYLE"));
-        return defaults()
-                .with(
-                        endpoint,
-                        env.get("LIFEBOAT_S3_REGION"),
-                        pathStyle == null ? endpoint != null : parseBoolean("LIFEBOAT_S3_PATH_STYLE", pathStyle),
-                        env.get("LIFEBOAT_S3_SSE"),
-                        env.get("LIFEBOAT_S3_KMS_KEY_ID"),
-                        env.get("LIFEBOAT_S3_STORAGE_CLASS"));
+        return defaults().copy(c -> {
+            c.endpoint = endpoint;
+            c.region = env.get("LIFEBOAT_S3_REGION");
+            c.pathStyle = pathStyle == null ? endpoint != null : parseBoolean("LIFEBOAT_S3_PATH_STYLE", pathStyle);
+            c.serverSideEncryption = env.get("LIFEBOAT_S3_SSE");
+            c.kmsKeyId = env.get("LIFEBOAT_S3_KMS_KEY_ID");
+            c.storageClass = env.get("LIFEBOAT_S3_STORAGE_CLASS");
+        });
     }
 
     /** The settings a {@link StoreConfig} may name for S3. */
@@ -147,161 +148,127 @@ public record S3Settings(
      */
     public static S3Settings fromConfig(StoreConfig c) {
         c.allowOnly("S3", CONFIG_KEYS);
-        String endpoint = c.get("endpoint");
-        S3Settings s = defaults()
-                .with(
-                        endpoint,
-                        c.get("region"),
-                        c.flag("pathStyle", endpoint != null),
-                        c.get("serverSideEncryption"),
-                        c.get("kmsKeyId"),
-                        c.get("storageClass"));
         String id = c.secret("accessKeyId");
         String secret = c.secret("secretAccessKey");
         if ((id == null) != (secret == null)) {
             throw new IllegalArgumentException(
-                    c.owner() + ": S3 static credentials need both accessKeyId and " + "secretAccessKey");
+                    c.owner() + ": S3 static credentials need both accessKeyId and secretAccessKey");
         }
         if (id != null && c.get("profile") != null) {
             throw new IllegalArgumentException(c.owner() + ": give S3 keys or a profile, not both");
         }
-        s = id != null ? s.withStaticCredentials(id, secret) : s;
-        return new S3Settings(
-                s.endpoint,
-                s.region,
-                s.pathStyle,
-                s.accessKeyId,
-                s.secretAccessKey,
-                s.serverSideEncryption,
-                s.kmsKeyId,
-                s.storageClass,
-                s.multipartThreshold,
-                s.partSize,
-                s.uploadThreads,
-                s.maxAttempts,
-                s.timeout,
-                c.get("profile"),
-                s.objectLock);
+        String endpoint = c.get("endpoint");
+        boolean pathStyle = c.flag("pathStyle", endpoint != null);
+        return defaults().copy(s -> {
+            s.endpoint = endpoint;
+            s.region = c.get("region");
+            s.pathStyle = pathStyle;
+            s.serverSideEncryption = c.get("serverSideEncryption");
+            s.kmsKeyId = c.get("kmsKeyId");
+            s.storageClass = c.get("storageClass");
+            s.accessKeyId = id;
+            s.secretAccessKey = secret;
+            s.profile = c.get("profile");
+        });
     }
 
-    private S3Settings with(
-            String endpoint, String region, boolean pathStyle, String sse, String kmsKeyId, String storageClass) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                sse,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+    /** The fields of a copy being made: each with-method sets what it changes, {@link #copy} builds (and checks) it. */
+    private static final class Copy {
+        String endpoint;
+        String region;
+        boolean pathStyle;
+        String accessKeyId;
+        String secretAccessKey;
+        String serverSideEncryption;
+        String kmsKeyId;
+        String storageClass;
+        long multipartThreshold;
+        long partSize;
+        int uploadThreads;
+        int maxAttempts;
+        Duration timeout;
+        String profile;
+        Retention objectLock;
+
+        Copy(S3Settings s) {
+            endpoint = s.endpoint;
+            region = s.region;
+            pathStyle = s.pathStyle;
+            accessKeyId = s.accessKeyId;
+            secretAccessKey = s.secretAccessKey;
+            serverSideEncryption = s.serverSideEncryption;
+            kmsKeyId = s.kmsKeyId;
+            storageClass = s.storageClass;
+            multipartThreshold = s.multipartThreshold;
+            partSize = s.partSize;
+            uploadThreads = s.uploadThreads;
+            maxAttempts = s.maxAttempts;
+            timeout = s.timeout;
+            profile = s.profile;
+            objectLock = s.objectLock;
+        }
+
+        S3Settings build() {
+            return new S3Settings(
+                    endpoint,
+                    region,
+                    pathStyle,
+                    accessKeyId,
+                    secretAccessKey,
+                    serverSideEncryption,
+                    kmsKeyId,
+                    storageClass,
+                    multipartThreshold,
+                    partSize,
+                    uploadThreads,
+                    maxAttempts,
+                    timeout,
+                    profile,
+                    objectLock);
+        }
+    }
+
+    /** These settings with what {@code change} sets; the result is checked as a whole. */
+    private S3Settings copy(Consumer<Copy> change) {
+        Copy c = new Copy(this);
+        change.accept(c);
+        return c.build();
     }
 
     public S3Settings withObjectLock(Retention objectLock) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                serverSideEncryption,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+        return copy(c -> c.objectLock = objectLock);
     }
 
     public S3Settings withStaticCredentials(String accessKeyId, String secretAccessKey) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                serverSideEncryption,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+        return copy(c -> {
+            c.accessKeyId = accessKeyId;
+            c.secretAccessKey = secretAccessKey;
+        });
     }
 
     public S3Settings withEndpoint(String endpoint, String region, boolean pathStyle) {
-        return with(endpoint, region, pathStyle, serverSideEncryption, kmsKeyId, storageClass);
+        return copy(c -> {
+            c.endpoint = endpoint;
+            c.region = region;
+            c.pathStyle = pathStyle;
+        });
     }
 
     public S3Settings withMultipart(long multipartThreshold, long partSize, int uploadThreads) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                serverSideEncryption,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+        return copy(c -> {
+            c.multipartThreshold = multipartThreshold;
+            c.partSize = partSize;
+            c.uploadThreads = uploadThreads;
+        });
     }
 
     public S3Settings withMaxAttempts(int maxAttempts) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                serverSideEncryption,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+        return copy(c -> c.maxAttempts = maxAttempts);
     }
 
     /** A shorter request timeout (tests that make a server stall). */
     public S3Settings withTimeout(Duration timeout) {
-        return new S3Settings(
-                endpoint,
-                region,
-                pathStyle,
-                accessKeyId,
-                secretAccessKey,
-                serverSideEncryption,
-                kmsKeyId,
-                storageClass,
-                multipartThreshold,
-                partSize,
-                uploadThreads,
-                maxAttempts,
-                timeout,
-                profile,
-                objectLock);
+        return copy(c -> c.timeout = timeout);
     }
 
     private static boolean parseBoolean(String name, String value) {
