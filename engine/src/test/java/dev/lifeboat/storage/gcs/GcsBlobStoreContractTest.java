@@ -129,11 +129,13 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
         List<String> calls = new CopyOnWriteArrayList<>();
         Set<String> buckets = ConcurrentHashMap.newKeySet();
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        // the server drops the connection of a handler that throws: keep the cause for the assertion at the end
+        List<Throwable> handlerErrors = new CopyOnWriteArrayList<>();
         server.createContext("/", ex -> {
             try {
                 answer(ex, calls, buckets);
             } catch (RuntimeException | IOException e) {
-                e.printStackTrace();
+                handlerErrors.add(e);
                 throw e;
             }
         });
@@ -183,6 +185,7 @@ class GcsBlobStoreContractTest extends BlobStoreContract {
         } finally {
             server.stop(0);
         }
+        assertThat(handlerErrors).as("the recording server's own failures").isEmpty();
     }
 
     private static void answer(HttpExchange ex, List<String> calls, Set<String> buckets) throws IOException {
