@@ -9,6 +9,7 @@ import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -54,41 +55,42 @@ public final class AzuriteFixture {
                 + Path.of("").toAbsolutePath());
     }
 
-    /** The installed {@code azurite-blob} (bin/setup puts it under .tools), for tests that start one of their own. */
-    public static Path azuriteBlob() {
+    /**
+     * The command that runs Azurite's blob service on {@code port} of the loopback address, in memory, and
+     * {@code extra} options (e.g. TLS and token checks), for tests that start one of their own.
+     */
+    public static List<String> command(int port, String... extra) {
         Path root = checkoutRoot();
         Path azurite = root.resolve(".tools/node_modules/.bin/azurite-blob");
         if (!Files.isExecutable(azurite)) {
             throw new IllegalStateException("Azurite is not installed at " + azurite
                     + ": run bin/setup (it installs it into " + root.resolve(".tools") + " with npm)");
         }
-        return azurite;
+        List<String> cmd = new ArrayList<>(List.of(
+                azurite.toString(),
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                String.valueOf(port),
+                "--inMemoryPersistence",
+                "--skipApiVersionCheck",
+                "--disableTelemetry",
+                "--silent"));
+        cmd.addAll(List.of(extra));
+        return cmd;
     }
 
     private static AzuriteFixture start() throws Exception {
         Path root = checkoutRoot();
-        Path azurite = azuriteBlob();
         Path work = Files.createTempDirectory(Files.createDirectories(root.resolve("engine/target")), "azurite-");
         int port = ExternalServer.freePort();
         String endpoint = "http://127.0.0.1:" + port + "/" + ACCOUNT;
-        ExternalServer.start(
-                "azurite",
-                List.of(
-                        "/usr/bin/env",
-                        // naming accounts replaces the default one, so it is named too
-                        "AZURITE_ACCOUNTS=" + ACCOUNT + ":" + KEY + ";" + DR_ACCOUNT + ":" + DR_KEY,
-                        azurite.toString(),
-                        "--blobHost",
-                        "127.0.0.1",
-                        "--blobPort",
-                        String.valueOf(port),
-                        "--inMemoryPersistence",
-                        "--skipApiVersionCheck",
-                        "--disableTelemetry",
-                        "--silent"),
-                work,
-                URI.create(endpoint + "?comp=list"),
-                Duration.ofSeconds(60));
+        List<String> cmd = new ArrayList<>(List.of(
+                "/usr/bin/env",
+                // naming accounts replaces the default one, so it is named too
+                "AZURITE_ACCOUNTS=" + ACCOUNT + ":" + KEY + ";" + DR_ACCOUNT + ":" + DR_KEY));
+        cmd.addAll(command(port));
+        ExternalServer.start("azurite", cmd, work, URI.create(endpoint + "?comp=list"), Duration.ofSeconds(60));
         AzuriteFixture fixture = new AzuriteFixture(endpoint);
         fixture.rawClient().createBlobContainerIfNotExists(CONTAINER);
         return fixture;

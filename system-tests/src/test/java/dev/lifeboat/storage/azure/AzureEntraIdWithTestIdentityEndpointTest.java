@@ -70,22 +70,7 @@ class AzureEntraIdWithTestIdentityEndpointTest {
         HttpClient probe = HttpClient.newBuilder().sslContext(tls).build();
         ExternalServer azurite = ExternalServer.start(
                 "azurite-oauth",
-                List.of(
-                        AzuriteFixture.azuriteBlob().toString(),
-                        "--blobHost",
-                        "127.0.0.1",
-                        "--blobPort",
-                        String.valueOf(port),
-                        "--inMemoryPersistence",
-                        "--skipApiVersionCheck",
-                        "--disableTelemetry",
-                        "--silent",
-                        "--cert",
-                        cert.toString(),
-                        "--key",
-                        key.toString(),
-                        "--oauth",
-                        "basic"),
+                AzuriteFixture.command(port, "--cert", cert.toString(), "--key", key.toString(), "--oauth", "basic"),
                 tmp.resolve("azurite"),
                 () -> answers(probe, endpoint + "?comp=list"),
                 endpoint,

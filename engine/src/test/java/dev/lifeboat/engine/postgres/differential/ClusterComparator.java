@@ -550,6 +550,27 @@ final class ClusterComparator {
         checked.merge(what, n, Integer::sum);
     }
 
+    /**
+     * Compares {@code restored} with {@code source} in a work directory named {@code name} (removed afterwards), prints
+     * what was checked and returns the findings; a comparison that checked nothing is an error, not a pass.
+     */
+    static List<Finding> compareAndDescribe(LocalCluster source, LocalCluster restored, String name)
+            throws IOException, SQLException {
+        Path work = DiffCluster.workDir(name);
+        ClusterComparator cmp = new ClusterComparator(source, restored, work);
+        List<Finding> findings;
+        try {
+            findings = cmp.compare();
+        } finally {
+            DiffCluster.deleteTree(work);
+        }
+        System.out.println("checked: " + describe(cmp.checked()));
+        if (cmp.checked().isEmpty()) {
+            throw new IllegalStateException("the comparison of " + name + " checked nothing");
+        }
+        return findings;
+    }
+
     static String describe(Map<String, Integer> checked) {
         StringBuilder sb = new StringBuilder();
         checked.forEach((k, v) ->

@@ -106,17 +106,7 @@ class RegionRestoreDifferentialTest {
             try (LocalCluster restored = LocalCluster.attach(restoreBase)) {
                 restored.start();
                 DiffCluster.waitUntilPromoted(restored, Duration.ofMinutes(3));
-                Path work = DiffCluster.workDir("region-restore");
-                ClusterComparator cmp = new ClusterComparator(source, restored, work);
-                List<ClusterComparator.Finding> findings;
-                try {
-                    findings = cmp.compare();
-                } finally {
-                    DiffCluster.deleteTree(work);
-                }
-                System.out.println("checked: " + ClusterComparator.describe(cmp.checked()));
-                assertThat(cmp.checked()).as("what was compared").isNotEmpty();
-                assertThat(findings)
+                assertThat(ClusterComparator.compareAndDescribe(source, restored, "region-restore"))
                         .as("differences between the source and its restore from region dr")
                         .isEmpty();
             }
