@@ -2,6 +2,7 @@ package dev.lifeboat.replication;
 
 import dev.lifeboat.repository.Repository;
 import dev.lifeboat.repository.crypto.KeySource;
+import dev.lifeboat.storage.BlobNotFoundException;
 import dev.lifeboat.storage.BlobStore;
 import dev.lifeboat.storage.BlobStores;
 import dev.lifeboat.storage.StoreOptions;
@@ -78,8 +79,9 @@ public final class RepositoryAccess {
         byte[] probe = null;
         try {
             probe = store.get(Repository.CONFIG_KEY);
-        } catch (IOException ignored) {
-            // open() reports a missing config clearly
+        } catch (BlobNotFoundException ignored) {
+            // open() reports a missing config clearly; any other failure (no access, no token) is reported now,
+            // not met a second time
         }
         boolean encrypted = probe == null || new String(probe, StandardCharsets.UTF_8).contains("aes-256-gcm");
         return Repository.open(store, encrypted ? keys.get() : null);

@@ -129,13 +129,27 @@ class ReplicationConfigTest {
         assertThatThrownBy(() -> S3Settings.fromConfig(
                         new StoreConfig("region eu", Map.of("accessKeyId", "env:DR_KEY_ID"), env::get)))
                 .hasMessageContaining("need both accessKeyId and secretAccessKey");
-        assertThat(AzureSettings.fromConfig(new StoreConfig("region az", Map.of("account", "acct"), env::get))
-                        .usesEntraId())
-                .as("no secret: the host's Entra ID identity")
-                .isTrue();
+        assertThatThrownBy(() ->
+                        AzureSettings.fromConfig(new StoreConfig("region az", Map.of("account", "acct"), env::get)))
+                .as("no secret: refused, not the host's identity (which may be the primary's)")
+                .hasMessageContaining("region az: Azure store settings need connectionString, or account with "
+                        + "accountKey, or sasToken, or \"auth\": \"entra-id\"");
+        AzureSettings entra = AzureSettings.fromConfig(new StoreConfig(
+                "region az",
+                Map.of("account", "acct", "auth", "entra-id", "managedIdentityClientId", "dr-identity"),
+                env::get));
+        assertThat(entra.usesEntraId()).isTrue();
+        assertThat(entra.entraId().managedIdentityClientId()).isEqualTo("dr-identity");
         assertThatThrownBy(() -> AzureSettings.fromConfig(new StoreConfig(
-                        "region az", Map.of("endpoint", "http://127.0.0.1:9/acct", "account", "acct"), env::get)))
+                        "region az",
+                        Map.of("endpoint", "http://127.0.0.1:9/acct", "account", "acct", "auth", "entra-id"),
+                        env::get)))
                 .hasMessageContaining("region az: Azure endpoint http://127.0.0.1:9/acct is not https");
+        assertThatThrownBy(() -> AzureSettings.fromConfig(new StoreConfig(
+                        "region az",
+                        Map.of("account", "acct", "accountKey", "env:DR_KEY_ID", "managedIdentityClientId", "x"),
+                        env::get)))
+                .hasMessageContaining("managedIdentityClientId needs");
     }
 
     @Test

@@ -2,10 +2,18 @@ package dev.lifeboat.storage.azure;
 
 import ch.qos.logback.classic.Level;
 import ch.qos.logback.classic.Logger;
+import com.azure.core.credential.TokenCredential;
+import com.azure.core.exception.ClientAuthenticationException;
+import com.azure.core.http.HttpClient;
 import com.azure.core.http.jdk.httpclient.JdkHttpClientBuilder;
+import com.azure.core.http.policy.FixedDelay;
+import com.azure.core.http.policy.RetryPolicy;
 import com.azure.core.util.BinaryData;
 import com.azure.core.util.Context;
-import com.azure.identity.DefaultAzureCredentialBuilder;
+import com.azure.identity.ChainedTokenCredentialBuilder;
+import com.azure.identity.EnvironmentCredentialBuilder;
+import com.azure.identity.ManagedIdentityCredentialBuilder;
+import com.azure.identity.WorkloadIdentityCredentialBuilder;
 import com.azure.storage.blob.BlobClient;
 import com.azure.storage.blob.BlobContainerClient;
 import com.azure.storage.blob.BlobServiceClient;
@@ -32,6 +40,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.nio.ByteBuffer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -53,6 +62,12 @@ public final class AzureBlobStore extends CloudBlobStore {
         }
     }
 
+    /**
+     * One more try of a token request, soon: the store stack retries the operation itself, and the identity library
+     * has its own retries for a managed identity's transient answers.
+     */
+    private static final RetryPolicy IDENTITY_RETRY = new RetryPolicy(new FixedDelay(1, Duration.ofMillis(200)));
+
     private final BlobContainerClient container;
     private final AzureSettings settings;
 
@@ -68,12 +83,13 @@ public final class AzureBlobStore extends CloudBlobStore {
     }
 
     private static BlobServiceClient client(AzureSettings s) {
+        // the JDK's HTTP client: no Netty on the class path (see the pom)
+        HttpClient http = new JdkHttpClientBuilder()
+                .responseTimeout(s.timeout())
+                .readTimeout(s.timeout())
+                .build();
         BlobServiceClientBuilder b = new BlobServiceClientBuilder()
-                // the JDK's HTTP client: no Netty on the class path (see the pom)
-                .httpClient(new JdkHttpClientBuilder()
-                        .responseTimeout(s.timeout())
-                        .readTimeout(s.timeout())
-                        .build())
+                .httpClient(http)
                 // one try per request: the retry layer of the store stack (BlobStores) makes further attempts
                 .retryOptions(new RequestRetryOptions(
                         RetryPolicyType.EXPONENTIAL, ATTEMPTS_PER_REQUEST, (Integer) null, null, null, null))
@@ -85,15 +101,42 @@ public final class AzureBlobStore extends CloudBlobStore {
         } else if (s.sasToken() != null) {
             b.sasToken(s.sasToken());
         } else {
-            // no secret given: an Entra ID token from the default chain (managed identity, workload identity, a
-            // service principal in AZURE_CLIENT_ID/AZURE_TENANT_ID/AZURE_CLIENT_SECRET, the Azure CLI's login)
-            b.credential(new DefaultAzureCredentialBuilder().build());
+            b.credential(entraIdCredential(s.entraId(), http));
         }
         String endpoint = s.effectiveEndpoint();
         if (endpoint != null) {
             b.endpoint(endpoint);
         }
         return b.buildClient();
+    }
+
+    /**
+     * The host's identity, as {@link AzureSettings.EntraId} describes it: production credentials only (no developer
+     * logins), through the store's HTTP client and timeouts, with few retries, so that a host without an identity
+     * fails in seconds rather than waiting on an instance metadata service that never answers.
+     */
+    private static TokenCredential entraIdCredential(AzureSettings.EntraId id, HttpClient http) {
+        ManagedIdentityCredentialBuilder managed =
+                new ManagedIdentityCredentialBuilder().httpClient(http).retryPolicy(IDENTITY_RETRY);
+        if (id.managedIdentityClientId() != null) {
+            return managed.clientId(id.managedIdentityClientId()).build();
+        }
+        String userAssigned = System.getenv("AZURE_CLIENT_ID");
+        if (userAssigned != null && !userAssigned.isBlank()) {
+            managed.clientId(userAssigned);
+        }
+        ChainedTokenCredentialBuilder chain = new ChainedTokenCredentialBuilder()
+                .addLast(new EnvironmentCredentialBuilder()
+                        .httpClient(http)
+                        .retryPolicy(IDENTITY_RETRY)
+                        .build());
+        if (System.getenv("AZURE_FEDERATED_TOKEN_FILE") != null) {
+            chain.addLast(new WorkloadIdentityCredentialBuilder()
+                    .httpClient(http)
+                    .retryPolicy(IDENTITY_RETRY)
+                    .build());
+        }
+        return chain.addLast(managed.build()).build();
     }
 
     private BlobClient blob(String key) {
@@ -250,6 +293,21 @@ public final class AzureBlobStore extends CloudBlobStore {
             String detail = code + "(HTTP " + e.getStatusCode() + "): " + e.getServiceMessage();
             throw failure(what, key, detail, e, TransientStoreException.transientStatus(e.getStatusCode()));
         } catch (RuntimeException e) {
+            ClientAuthenticationException noToken = causeOf(e, ClientAuthenticationException.class);
+            if (noToken != null && settings.usesEntraId()) {
+                // not worth another try: the host has no identity, or not this one
+                throw failure(
+                        what,
+                        key,
+                        "no Entra ID token for this host (auth entra-id): "
+                                + firstLine(noToken.getMessage())
+                                + rootCause(noToken)
+                                + "; check its managed identity (a VM's, or IDENTITY_ENDPOINT), workload identity "
+                                + "(AZURE_FEDERATED_TOKEN_FILE) or AZURE_CLIENT_ID/AZURE_TENANT_ID/"
+                                + "AZURE_CLIENT_SECRET, or give a key or SAS instead",
+                        noToken,
+                        false);
+            }
             TransientAnswerPolicy.TransientAnswer answer = transientAnswer(e);
             if (answer != null) {
                 throw failure(what, key, answer.getMessage(), answer, true);
@@ -263,5 +321,31 @@ public final class AzureBlobStore extends CloudBlobStore {
                     cause,
                     TransientStoreException.causedByConnection(e));
         }
+    }
+
+    private static <T extends Throwable> T causeOf(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        return null;
+    }
+
+    /** " (the innermost cause's message)", which the identity library's own message only points to. */
+    private static String rootCause(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root == e ? "" : " (" + firstLine(root.getMessage()) + ")";
+    }
+
+    private static String firstLine(String message) {
+        if (message == null) {
+            return "(no message)";
+        }
+        int nl = message.indexOf('\n');
+        return (nl < 0 ? message : message.substring(0, nl)).strip();
     }
 }

@@ -94,18 +94,37 @@ class AzureBlobStoreContractTest extends BlobStoreContract {
         assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of()))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("AZURE_STORAGE_CONNECTION_STRING");
-        AzureSettings entra = AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_ACCOUNT", "acct"));
-        assertThat(entra.usesEntraId())
-                .as("an account and no secret: the default credential chain")
-                .isTrue();
+        assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of("AZURE_STORAGE_ACCOUNT", "acct")))
+                .as("an account and no secret: refused, never a silent fallback to the host's identity")
+                .hasMessageContaining("needs credentials")
+                .hasMessageContaining("LIFEBOAT_AZURE_AUTH=entra-id");
+        AzureSettings entra = AzureSettings.fromEnvironment(
+                Map.of("AZURE_STORAGE_ACCOUNT", "acct", "LIFEBOAT_AZURE_AUTH", "entra-id"));
+        assertThat(entra.usesEntraId()).isTrue();
         assertThat(entra.effectiveEndpoint()).isEqualTo("https://acct.blob.core.windows.net");
         assertThat(entra.toString()).contains("Entra ID");
         assertThat(sas.usesEntraId()).isFalse();
         assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of(
-                        "LIFEBOAT_AZURE_ENDPOINT", "http://127.0.0.1:10000/acct", "AZURE_STORAGE_ACCOUNT", "acct")))
+                        "LIFEBOAT_AZURE_ENDPOINT",
+                        "HTTP://127.0.0.1:10000/acct",
+                        "AZURE_STORAGE_ACCOUNT",
+                        "acct",
+                        "LIFEBOAT_AZURE_AUTH",
+                        "entra-id")))
                 .as("a token is never sent in the clear")
                 .hasMessageContaining("not https")
                 .hasMessageContaining("Entra ID");
+        assertThatThrownBy(() -> AzureSettings.fromEnvironment(
+                        Map.of("AZURE_STORAGE_ACCOUNT", "acct", "LIFEBOAT_AZURE_AUTH", "managed")))
+                .hasMessageContaining("the only value is entra-id");
+        assertThatThrownBy(() -> AzureSettings.fromEnvironment(Map.of(
+                        "AZURE_STORAGE_ACCOUNT",
+                        "acct",
+                        "AZURE_STORAGE_KEY",
+                        "a2V5",
+                        "LIFEBOAT_AZURE_AUTH",
+                        "entra-id")))
+                .hasMessageContaining("not both");
     }
 
     @Test

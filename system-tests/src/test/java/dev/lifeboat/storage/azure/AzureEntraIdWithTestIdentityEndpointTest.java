@@ -27,10 +27,12 @@ import java.security.cert.CertificateFactory;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
@@ -77,6 +79,7 @@ class AzureEntraIdWithTestIdentityEndpointTest {
                 Duration.ofSeconds(60));
         List<TokenRequest> tokenRequests = new CopyOnWriteArrayList<>();
         AtomicReference<String> audience = new AtomicReference<>(STORAGE);
+        AtomicBoolean failing = new AtomicBoolean();
         HttpServer identity = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         identity.createContext("/msi/token", exchange -> {
             try (InputStream ignored = exchange.getRequestBody()) {
@@ -86,7 +89,10 @@ class AzureEntraIdWithTestIdentityEndpointTest {
                 tokenRequests.add(new TokenRequest(resource, header));
                 byte[] body;
                 int status;
-                if (!IDENTITY_HEADER.equals(header)) {
+                if (failing.get()) {
+                    status = 500;
+                    body = "{\"error\":\"identity service unavailable\"}".getBytes(StandardCharsets.UTF_8);
+                } else if (!IDENTITY_HEADER.equals(header)) {
                     status = 401;
                     body = "{\"error\":\"missing or wrong X-IDENTITY-HEADER\"}".getBytes(StandardCharsets.UTF_8);
                 } else {
@@ -117,18 +123,33 @@ class AzureEntraIdWithTestIdentityEndpointTest {
                     "http://127.0.0.1:" + identity.getAddress().getPort() + "/msi/token",
                     "IDENTITY_HEADER",
                     IDENTITY_HEADER,
+                    "LIFEBOAT_AZURE_AUTH",
+                    "entra-id",
                     "JAVA_TOOL_OPTIONS",
                     "-Djavax.net.ssl.trustStore=" + trustStore
                             + " -Djavax.net.ssl.trustStorePassword=changeit -Djavax.net.ssl.trustStoreType=PKCS12");
 
+            Map<String, String> noOptIn = new LinkedHashMap<>(host);
+            noOptIn.remove("LIFEBOAT_AZURE_AUTH");
+            Run unasked = TestLauncher.run(noOptIn, tmp, "list", "--repo", repo, "--key-file", keyFile.toString());
+            assertThat(unasked.exit()).as(unasked.output()).isNotZero();
+            assertThat(unasked.output()).contains("needs credentials").contains("LIFEBOAT_AZURE_AUTH=entra-id");
+            assertThat(tokenRequests)
+                    .as("the host's identity is never used unasked")
+                    .isEmpty();
+
             Run init = TestLauncher.run(
                     host, tmp, "repo-init", "--repo", repo, "--key-file", keyFile.toString(), "--create");
             assertThat(init.exit()).as(init.output()).isZero();
+            int afterInit = tokenRequests.size();
+            assertThat(afterInit).as("repo-init asked the identity endpoint").isPositive();
             Run list = TestLauncher.run(host, tmp, "list", "--repo", repo, "--key-file", keyFile.toString());
             assertThat(list.exit()).as(list.output()).isZero();
+            assertThat(tokenRequests.size())
+                    .as("so did list, a process of its own")
+                    .isGreaterThan(afterInit);
             assertThat(tokenRequests)
-                    .as("each process asked the identity endpoint for a storage token, with the header")
-                    .isNotEmpty()
+                    .as("each request names storage and carries the identity header")
                     .allSatisfy(r -> {
                         assertThat(r.resource()).startsWith(STORAGE);
                         assertThat(r.header()).isEqualTo(IDENTITY_HEADER);
@@ -139,6 +160,19 @@ class AzureEntraIdWithTestIdentityEndpointTest {
             Run refused = TestLauncher.run(host, tmp, "list", "--repo", repo, "--key-file", keyFile.toString());
             assertThat(refused.exit()).as(refused.output()).isNotZero();
             assertThat(refused.output()).contains("AuthenticationFailed").contains("Invalid token audience");
+
+            // an identity endpoint that fails: no retry loop, and a message that says what was tried
+            failing.set(true);
+            int before = tokenRequests.size();
+            long t0 = System.nanoTime();
+            Run noToken = TestLauncher.run(host, tmp, "list", "--repo", repo, "--key-file", keyFile.toString());
+            long seconds = (System.nanoTime() - t0) / 1_000_000_000L;
+            assertThat(noToken.exit()).as(noToken.output()).isNotZero();
+            assertThat(noToken.output()).contains("no Entra ID token for this host (auth entra-id)");
+            assertThat(tokenRequests.size() - before)
+                    .as("a few tries, not a retry loop of each layer's retries (it was 32 requests and 53 s)")
+                    .isBetween(1, 10);
+            System.out.println("a failing identity endpoint: list failed after " + seconds + " s");
         } finally {
             identity.stop(0);
             azurite.stop();
