@@ -371,7 +371,6 @@ public final class RepositoryLock implements AutoCloseable {
         }
     }
 
-    /** Takes a shared (reader) lock; refused while a deleting writer holds the writer lock in exclusive mode. */
     /**
      * A reader of a read-only store (a replication region) takes no lock there: nothing it could keep out (the
      * replicator, the region's only writer, does not look at locks) and nothing its credentials may write. A writer
@@ -386,6 +385,7 @@ public final class RepositoryLock implements AutoCloseable {
         return new RepositoryLock(repo, null, me(operation, detail, ttl()).withMode(mode), ttl());
     }
 
+    /** Takes a shared (reader) lock; refused while a deleting writer holds the writer lock in exclusive mode. */
     private static RepositoryLock shared(Repository repo, String operation, String detail) throws IOException {
         Duration ttl = ttl();
         Holder me = me(operation, detail, ttl).withMode(Mode.SHARED);

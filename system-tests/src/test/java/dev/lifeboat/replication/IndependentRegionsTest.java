@@ -228,6 +228,9 @@ class IndependentRegionsTest {
             assertThat(azStore.list("pg/main/locks/"))
                     .as("the restore and its replay left no lock or lease in the region")
                     .isEmpty();
+            Run unlock = run(drEnv, "unlock", "--replication", drHostReplication.toString(), "--from-region", "az");
+            assertThat(unlock.exit()).as(unlock.output()).isNotZero();
+            assertThat(unlock.output()).contains("take no lock or lease there");
             try (LocalCluster restored = LocalCluster.attach(target)) {
                 restored.start();
                 assertThat(PgTestSupport.count(restored, "select count(*) from t"))

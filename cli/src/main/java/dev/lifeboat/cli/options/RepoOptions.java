@@ -80,6 +80,11 @@ public final class RepoOptions {
         }
     }
 
+    /** --from-region, or null. */
+    public String fromRegion() {
+        return fromRegion;
+    }
+
     /** --key-file, or null. */
     public Path keyFile() {
         return keyFile;

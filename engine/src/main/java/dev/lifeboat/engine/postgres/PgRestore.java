@@ -189,7 +189,9 @@ public final class PgRestore {
             Copied copied = copyFiles(snap, target, pgControl, reader, owner);
             // take a replay lease: while the shared lock still keeps expire out, so expire either ran before or sees
             // the lease and keeps the WAL from this backup's start on (a restore to the end of the backup needs none:
-            // the backup holds its own WAL; nor does one from a read-only region, where nothing runs expire)
+            // the backup holds its own WAL). A restore from a read-only region writes none: the replicator, which
+            // deletes there what the primary's expire deleted, looks at no lease; a replay that meets a deleted
+            // segment fails (wal-get --strict), it does not end short)
             ReplayLease.Lease lease = planned.plan() != null && !repo.store().readOnly()
                     ? ReplayLease.create(repo.store(), snap, target)
                     : null;

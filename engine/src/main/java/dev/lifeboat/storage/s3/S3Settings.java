@@ -159,17 +159,21 @@ public record S3Settings(
         }
         String endpoint = c.get("endpoint");
         boolean pathStyle = c.flag("pathStyle", endpoint != null);
-        return defaults().copy(s -> {
-            s.endpoint = endpoint;
-            s.region = c.get("region");
-            s.pathStyle = pathStyle;
-            s.serverSideEncryption = c.get("serverSideEncryption");
-            s.kmsKeyId = c.get("kmsKeyId");
-            s.storageClass = c.get("storageClass");
-            s.accessKeyId = id;
-            s.secretAccessKey = secret;
-            s.profile = c.get("profile");
-        });
+        try {
+            return defaults().copy(s -> {
+                s.endpoint = endpoint;
+                s.region = c.get("region");
+                s.pathStyle = pathStyle;
+                s.serverSideEncryption = c.get("serverSideEncryption");
+                s.kmsKeyId = c.get("kmsKeyId");
+                s.storageClass = c.get("storageClass");
+                s.accessKeyId = id;
+                s.secretAccessKey = secret;
+                s.profile = c.get("profile");
+            });
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(c.owner() + ": " + e.getMessage(), e);
+        }
     }
 
     /** The fields of a copy being made: each with-method sets what it changes, {@link #copy} builds (and checks) it. */

@@ -40,8 +40,12 @@ public final class UnlockCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        // a region holds no locks of ours: restores and drills from it take none
-        repo.refuseFromRegion("unlock");
+        if (repo.fromRegion() != null) {
+            throw new IllegalArgumentException("unlock --from-region " + repo.fromRegion() + ": restores, drills "
+                    + "and checks open a region read-only and take no lock or lease there, so there is none of "
+                    + "theirs to remove (one left by an older version is read by nothing); the primary's locks are "
+                    + "never replicated: unlock them with --repo");
+        }
         Repository r = repo.open();
         List<Map<String, Object>> locks = new ArrayList<>();
         for (RepositoryLock.Entry e : RepositoryLock.all(r)) {

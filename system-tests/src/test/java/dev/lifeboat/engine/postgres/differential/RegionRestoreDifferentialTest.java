@@ -8,12 +8,15 @@ import dev.lifeboat.engine.postgres.PgTestSupport;
 import dev.lifeboat.engine.postgres.PgTestSupport.CliResult;
 import dev.lifeboat.engine.postgres.TestLauncher;
 import dev.lifeboat.util.Processes;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -85,6 +88,7 @@ class RegionRestoreDifferentialTest {
                 Processes.check(List.of("chown", "-R", "postgres", regionDir.toString()), Duration.ofSeconds(60));
             }
 
+            Map<String, String> regionBefore = tree(regionDir);
             Path restoreBase = tmp.resolve("restore");
             CliResult r = cli(
                     "restore",
@@ -110,12 +114,22 @@ class RegionRestoreDifferentialTest {
                         .as("differences between the source and its restore from region dr")
                         .isEmpty();
             }
-            Path locks = regionDir.resolve("locks");
-            try (Stream<Path> left = Files.exists(locks) ? Files.list(locks) : Stream.empty()) {
-                assertThat(left.toList())
-                        .as("no lock or replay lease in the region")
-                        .isEmpty();
+            assertThat(tree(regionDir))
+                    .as("the restore and its replay wrote nothing in the region: no lock, no lease, no directory")
+                    .isEqualTo(regionBefore);
+        }
+    }
+
+    /** Every file and directory under {@code dir}: its size and modification time (a directory's changes with it). */
+    private static Map<String, String> tree(Path dir) throws IOException {
+        Map<String, String> out = new TreeMap<>();
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.toList()) {
+                out.put(
+                        dir.relativize(p).toString(),
+                        Files.size(p) + " " + Files.getLastModifiedTime(p).toMillis());
             }
         }
+        return out;
     }
 }
