@@ -24,6 +24,12 @@ import java.util.Set;
  * buffer). */
 public final class FileBackup {
     private static final int READ_SIZE = 4 * 1024 * 1024;
+    /**
+     * Bytes of a range read in one go. A run as long as the range (32–64 MiB) cost each worker a buffer of that size,
+     * in the old generation for the whole backup; 4 MiB runs read as fast and keep a worker's buffer small.
+     */
+    private static final int MAX_RUN = 4 * 1024 * 1024;
+
     private final byte[] buf;
 
     public FileBackup(int maxChunk) {
@@ -215,6 +221,7 @@ public final class FileBackup {
                     // read up to the next block taken over (or the end) in one go
                     int end = pos + cut;
                     while (end < avail
+                            && end - pos < MAX_RUN
                             && (takeOver == null
                                     || takeOver.ref(firstBlock + end / blockSize, Math.min(blockSize, avail - end))
                                             == null)) {
