@@ -23,12 +23,11 @@ import java.util.Set;
 /** Reads one file through a chunker into a {@link ChunkWriter.Session}; one instance per worker thread (reuses its
  * buffer). */
 public final class FileBackup {
-    private static final int READ_SIZE = 4 * 1024 * 1024;
     /**
-     * Bytes of a range read in one go. A run as long as the range (32–64 MiB) cost each worker a buffer of that size,
-     * in the old generation for the whole backup; 4 MiB runs read as fast and keep a worker's buffer small.
+     * Bytes read in one go, also the longest run of a range: a run as long as the range (32–64 MiB) cost each worker
+     * a buffer of that size, in the old generation for the whole backup.
      */
-    private static final int MAX_RUN = 4 * 1024 * 1024;
+    private static final int READ_SIZE = 4 * 1024 * 1024;
 
     private final byte[] buf;
 
@@ -221,7 +220,7 @@ public final class FileBackup {
                     // read up to the next block taken over (or the end) in one go
                     int end = pos + cut;
                     while (end < avail
-                            && end - pos < MAX_RUN
+                            && end - pos < READ_SIZE
                             && (takeOver == null
                                     || takeOver.ref(firstBlock + end / blockSize, Math.min(blockSize, avail - end))
                                             == null)) {
