@@ -73,7 +73,12 @@ public final class ProgressTracker {
         emit(message);
     }
 
-    private void emit(String message) {
+    /**
+     * Synchronized so listeners see events in the order their counts were taken, and counts files before bytes: a
+     * file's bytes are added before it counts as done, so an event with every file done also has every byte.
+     */
+    private synchronized void emit(String message) {
+        long filesDone = files.get();
         long done = bytes.get();
         double secs = Math.max(1e-9, elapsedSeconds());
         double rate = done / secs;
@@ -82,6 +87,6 @@ public final class ProgressTracker {
             eta = Duration.ofMillis((long) ((bytesTotal - done) / rate * 1000));
         }
         listener.onProgress(new ProgressEvent(
-                operation, phase, done, bytesTotal, files.get(), filesTotal, rate, eta, Instant.now(), message));
+                operation, phase, done, bytesTotal, filesDone, filesTotal, rate, eta, Instant.now(), message));
     }
 }

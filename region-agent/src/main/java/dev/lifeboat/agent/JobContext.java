@@ -114,8 +114,11 @@ final class JobContext {
             if (phaseChange) {
                 phaseDoneEmitted = false;
             }
-            boolean done = (e.bytesTotal() > 0 && e.bytesDone() >= e.bytesTotal())
-                    || (e.bytesTotal() <= 0 && e.filesTotal() > 0 && e.filesDone() >= e.filesTotal());
+            // done only when every count that has a total reached it: files may grow while read, so the bytes can
+            // pass their total while files remain, and the phase's last event must not be throttled away then
+            boolean done = (e.bytesTotal() > 0 || e.filesTotal() > 0)
+                    && (e.bytesTotal() <= 0 || e.bytesDone() >= e.bytesTotal())
+                    && (e.filesTotal() <= 0 || e.filesDone() >= e.filesTotal());
             emit = force || phaseChange || now - lastEmitNanos >= intervalNanos || (done && !phaseDoneEmitted);
             if (emit) {
                 lastPhase = phase;
