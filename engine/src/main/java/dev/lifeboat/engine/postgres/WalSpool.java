@@ -57,6 +57,9 @@ public final class WalSpool {
      * into every marker after the fingerprint, so a marker left by a pusher of another repository never counts.
      */
     private String identity = "";
+    // the worker this process started per role: while it starts up (a JVM and the repository's key, about a second)
+    // it holds no lock yet, and starting another one each time we look would only pay that start again
+    private final Map<String, Process> started = new ConcurrentHashMap<>();
 
     public WalSpool(Path spool) throws IOException {
         this.spool = spool.toAbsolutePath();
@@ -179,7 +182,8 @@ public final class WalSpool {
     private void ensureRunning(
             String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax, boolean readAhead)
             throws IOException {
-        if (isLocked(role)) {
+        Process earlier = started.get(role);
+        if ((earlier != null && earlier.isAlive()) || isLocked(role)) {
             return;
         }
         List<String> cmd = new ArrayList<>(SelfCommand.command());
@@ -195,15 +199,48 @@ public final class WalSpool {
             cmd.add("--read-ahead=false");
         }
         cmd.addAll(repoArgs);
-        new ProcessBuilder(cmd)
+        ProcessBuilder pb = new ProcessBuilder(cmd)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(
                         spool.resolve(role + ".log").toFile()))
-                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
-                .start();
+                .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")));
+        if (role.equals("push")) {
+            // the launcher sizes the pusher's heap from this: a collector fills whatever heap it may, and that heap
+            // is the pusher's resident memory
+            pb.environment().put(WORKER_HEAP_ENV, Long.toString(pusherHeapMib(walDir, processMax)));
+            // the zstd and crypto libraries allocate from native threads: few malloc arenas keep freed memory reusable
+            pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
+        }
+        started.put(role, pb.start());
     }
 
-    private boolean isLocked(String role) throws IOException {
+    /** The environment variable through which the launcher takes the pusher's heap size in MiB. */
+    static final String WORKER_HEAP_ENV = "LIFEBOAT_WORKER_HEAP_MIB";
+
+    /**
+     * The heap a pusher of {@code processMax} concurrent pushes needs: 64 MiB for itself, and per push the segment,
+     * its compressed form (allocated at zstd's bound, about the segment's size) and the sealed object.
+     */
+    static long pusherHeapMib(Path walDir, int processMax) {
+        long segment = 16L << 20;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(walDir)) {
+            for (Path p : ds) {
+                if (WalArchive.isSegment(p.getFileName().toString())) {
+                    segment = Math.max(segment, Files.size(p));
+                    break;
+                }
+            }
+        } catch (IOException e) {
+            // the default segment size
+        }
+        return 64 + Math.max(1, processMax) * 3 * (segment >> 20);
+    }
+
+    /**
+     * Whether a worker of {@code role} (push or get) holds this spool's lock; a new worker checks it before it opens
+     * the repository, so one started while another runs ends at once.
+     */
+    public boolean isLocked(String role) throws IOException {
         try (FileChannel ch =
                 FileChannel.open(spool.resolve(role + ".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             FileLock l = ch.tryLock();

@@ -55,6 +55,9 @@ public final class WalSpoolWorkerCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         WalSpool spool = new WalSpool(spoolDir);
+        if (spool.isLocked(role)) {
+            return 0; // one runs already; its own lock check would say so only after the repository is open
+        }
         if (role.equals("push")) {
             Path dataDir = pgdata != null ? pgdata : pgWal.toAbsolutePath().getParent();
             // the settings key of the wal-push that started this pusher (inherited environment) is served at once
