@@ -60,6 +60,7 @@ public final class WalSpool {
     // the worker this process started per role: while it starts up (a JVM and the repository's key, about a second)
     // it holds no lock yet, and starting another one each time we look would only pay that start again
     private final Map<String, Process> started = new ConcurrentHashMap<>();
+    private volatile Instant startedAt = Instant.MAX;
 
     public WalSpool(Path spool) throws IOException {
         this.spool = spool.toAbsolutePath();
@@ -159,9 +160,9 @@ public final class WalSpool {
      * each: starts one unless one runs (it takes the settings key from this process's environment,
      * {@code LIFEBOAT_PUSH_KEY}, which the launcher sets), or tells the running one that {@code settingsKey} means
      * {@code repo} with these replication settings, which it accepts only if they are its own. With
-     * {@code readAhead} off a pusher started here archives only what it is asked for.
+     * {@code readAhead} off a pusher started here archives only what it is asked for. Returns whether it started one.
      */
-    public void startOrBindPusher(
+    public boolean startOrBindPusher(
             Path walFile,
             Path pgdata,
             List<String> repoArgs,
@@ -172,19 +173,41 @@ public final class WalSpool {
             Path replicationConfig)
             throws IOException {
         if (!isLocked("push")) {
-            ensureRunning("push", walFile.toAbsolutePath().getParent(), pgdata, repoArgs, processMax, readAhead);
+            return ensureRunning("push", walFile.toAbsolutePath().getParent(), pgdata, repoArgs, processMax, readAhead);
         } else if (settingsKey != null && Files.exists(spool.resolve(PushRequests.PORT_FILE))) {
             PushRequests.bind(spool, settingsKey, PushRequests.identity(repo, replicationConfig));
         }
+        return false;
     }
 
-    /** Starts the background process for {@code role} unless one already holds the spool's lock. */
-    private void ensureRunning(
+    /**
+     * Waits, at most {@code max}, until the pusher this process started answers on its port, so that the next
+     * archive_command call takes the launcher's fast path instead of starting a JVM of its own (PostgreSQL calls it
+     * again at once while segments are waiting). Returns early if that pusher ends.
+     */
+    public void awaitPusherServing(Duration max) throws InterruptedException {
+        Process p = started.get("push");
+        Path port = spool.resolve(PushRequests.PORT_FILE);
+        long deadline = System.nanoTime() + max.toNanos();
+        while (p != null && p.isAlive() && System.nanoTime() < deadline) {
+            try {
+                if (Files.getLastModifiedTime(port).toInstant().isAfter(startedAt)) {
+                    return;
+                }
+            } catch (IOException e) {
+                // not written yet
+            }
+            Thread.sleep(10);
+        }
+    }
+
+    /** Starts the background process for {@code role} unless one already holds the spool's lock; true if it did. */
+    private boolean ensureRunning(
             String role, Path walDir, Path pgdata, List<String> repoArgs, int processMax, boolean readAhead)
             throws IOException {
         Process earlier = started.get(role);
         if ((earlier != null && earlier.isAlive()) || isLocked(role)) {
-            return;
+            return false;
         }
         List<String> cmd = new ArrayList<>(SelfCommand.command());
         cmd.add("wal-spool-worker");
@@ -211,7 +234,9 @@ public final class WalSpool {
             // the zstd and crypto libraries allocate from native threads: few malloc arenas keep freed memory reusable
             pb.environment().putIfAbsent("MALLOC_ARENA_MAX", "2");
         }
+        startedAt = Instant.now();
         started.put(role, pb.start());
+        return true;
     }
 
     /** The environment variable through which the launcher takes the pusher's heap size in MiB. */

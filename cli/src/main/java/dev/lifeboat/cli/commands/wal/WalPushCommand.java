@@ -91,25 +91,31 @@ public final class WalPushCommand implements Callable<Integer> {
             return 0;
         }
         Repository r = repo.open();
+        // synchronous: a pusher that archives only what it is asked for serves the next calls; one started here
+        // starts while this JVM archives the file, and is waited for (briefly) so the next call finds it serving
+        WalSpool spool = spoolDir == null ? null : new WalSpool(spoolDir);
+        boolean started = spool != null && offerSettings(spool, r, dataDir, false);
         WalArchive.PushResult res = Engines.postgresql().archiveWal(r, walPath, dataDir, "wal-push");
         if (logging.verbose()) {
             System.err.println(name + ": " + res);
         }
-        if (spoolDir != null) {
-            // synchronous: a pusher that archives only what it is asked for serves the next calls
-            offerSettings(new WalSpool(spoolDir), r, dataDir, false);
+        if (started) {
+            spool.awaitPusherServing(PUSHER_START_WAIT);
         }
         return 0;
     }
+
+    /** How long a wal-push that started a pusher waits for it to serve; it archived its own file already. */
+    private static final Duration PUSHER_START_WAIT = Duration.ofSeconds(5);
 
     /**
      * Has a pusher serve this cluster's next calls with these settings (the launcher's settings key, from
      * {@code LIFEBOAT_PUSH_KEY}). The file itself is archived (or waited for) either way, so a pusher that cannot
      * be started or told is a warning, not a failure: PostgreSQL would otherwise retry a file that is durable.
      */
-    private void offerSettings(WalSpool spool, Repository r, Path dataDir, boolean readAhead) {
+    private boolean offerSettings(WalSpool spool, Repository r, Path dataDir, boolean readAhead) {
         try {
-            spool.startOrBindPusher(
+            return spool.startOrBindPusher(
                     walPath,
                     dataDir,
                     repo.forwardedArgs(),
@@ -121,6 +127,7 @@ public final class WalPushCommand implements Callable<Integer> {
         } catch (IOException | RuntimeException e) {
             System.err.println("lifeboat wal-push: warning: the pusher of " + spoolDir
                     + " will not answer the next calls (each starts a JVM): " + e.getMessage());
+            return false;
         }
     }
 }
