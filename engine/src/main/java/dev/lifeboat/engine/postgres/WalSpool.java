@@ -243,8 +243,11 @@ public final class WalSpool {
     static final String WORKER_HEAP_ENV = "LIFEBOAT_WORKER_HEAP_MIB";
 
     /**
-     * The heap a pusher of {@code processMax} concurrent pushes needs: 64 MiB for itself, and per push the segment,
-     * its compressed form (allocated at zstd's bound, about the segment's size) and the sealed object.
+     * The heap a pusher of {@code processMax} concurrent pushes needs: 64 MiB for itself, and per push five segments.
+     * A first push holds three (the segment, its compressed form allocated at zstd's bound, the sealed object); one
+     * that finds the segment archived already (PostgreSQL retries after a crash) also reads the archived object back
+     * and opens it, which for WAL that hardly compresses is two more. With three, such re-archiving of random data
+     * spent its time in full collections instead of failing or finishing.
      */
     static long pusherHeapMib(Path walDir, int processMax) {
         long segment = 16L << 20;
@@ -258,7 +261,7 @@ public final class WalSpool {
         } catch (IOException e) {
             // the default segment size
         }
-        return 64 + Math.max(1, processMax) * 3 * (segment >> 20);
+        return 64 + Math.max(1, processMax) * 5 * (segment >> 20);
     }
 
     /**

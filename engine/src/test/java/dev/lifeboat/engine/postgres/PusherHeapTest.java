@@ -22,13 +22,13 @@ class PusherHeapTest {
     void theHeapFollowsTheSegmentSizeAndTheNumberOfPushes() throws Exception {
         Files.writeString(walDir.resolve("00000002.history"), "1\t0/3000000\tno recovery target specified\n");
         file("000000010000000000000003", 64L << 20);
-        assertThat(WalSpool.pusherHeapMib(walDir, 2)).isEqualTo(64 + 2 * 3 * 64);
-        assertThat(WalSpool.pusherHeapMib(walDir, 4)).isEqualTo(64 + 4 * 3 * 64);
+        assertThat(WalSpool.pusherHeapMib(walDir, 2)).isEqualTo(64 + 2 * 5 * 64);
+        assertThat(WalSpool.pusherHeapMib(walDir, 4)).isEqualTo(64 + 4 * 5 * 64);
     }
 
     @Test
     void withoutASegmentToLookAtItAssumesTheDefaultSize() {
-        assertThat(WalSpool.pusherHeapMib(walDir, 2)).isEqualTo(64 + 2 * 3 * 16);
-        assertThat(WalSpool.pusherHeapMib(walDir.resolve("missing"), 0)).isEqualTo(64 + 3 * 16);
+        assertThat(WalSpool.pusherHeapMib(walDir, 2)).isEqualTo(64 + 2 * 5 * 16);
+        assertThat(WalSpool.pusherHeapMib(walDir.resolve("missing"), 0)).isEqualTo(64 + 5 * 16);
     }
 }
