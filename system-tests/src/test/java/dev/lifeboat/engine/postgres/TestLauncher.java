@@ -16,6 +16,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import java.util.stream.Stream;
 
 /**
  * A `lifeboat` launcher script for the postgres OS user (archive_command, restore_command in tests): the test class
@@ -44,16 +47,27 @@ public final class TestLauncher {
                 Files.copy(p, copy, StandardCopyOption.REPLACE_EXISTING);
                 Files.setPosixFilePermissions(copy, PosixFilePermissions.fromString("rw-r--r--"));
                 entries.add(copy.toString());
+            } else if (Files.isDirectory(p)) {
+                // class-data sharing refuses a class path with a non-empty directory: the launcher reads it as a jar
+                Path jar = dir.resolve(entries.size() + "-" + p.getFileName() + ".jar");
+                jarOf(p, jar);
+                entries.add(jar.toString());
             } else {
                 entries.add(p.toString());
             }
         }
+        // PostgreSQL starts this launcher once per WAL file (archive_command, restore_command): each command keeps a
+        // class-data archive, written by its first run, as bin/lifeboat does, which roughly halves each later start
+        Path cds = Files.createDirectories(dir.resolve("cds"));
+        Files.setPosixFilePermissions(cds, PosixFilePermissions.fromString("rwxrwxrwx"));
         Path s = dir.resolve("lifeboat");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Files.writeString(
                 s,
-                "#!/bin/sh\nexec " + java
-                        + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC --enable-native-access=ALL-UNNAMED -cp '"
+                "#!/bin/sh\ncmd=$(printf %s \"${1:-none}\" | tr -cd a-z-)\nexec " + java
+                        + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=" + cds
+                        + "/lifeboat-${cmd:-other}.jsa -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:cds=off"
+                        + " -Xlog:cds+dynamic=off --enable-native-access=ALL-UNNAMED -cp '"
                         + String.join(":", entries) + "' " + Main.class.getName() + " \"$@\"\n");
         Files.setPosixFilePermissions(s, PosixFilePermissions.fromString("rwxr-xr-x"));
         System.setProperty("lifeboat.launcher", s.toString());
@@ -113,6 +127,19 @@ public final class TestLauncher {
             throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish");
         }
         return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+
+    /** Writes the files under {@code dir} into {@code jar} (readable by all). */
+    private static void jarOf(Path dir, Path jar) throws IOException {
+        try (JarOutputStream out = new JarOutputStream(Files.newOutputStream(jar));
+                Stream<Path> files = Files.walk(dir)) {
+            for (Path f : (Iterable<Path>) files.filter(Files::isRegularFile).sorted()::iterator) {
+                out.putNextEntry(new JarEntry(dir.relativize(f).toString().replace(File.separatorChar, '/')));
+                Files.copy(f, out);
+                out.closeEntry();
+            }
+        }
+        Files.setPosixFilePermissions(jar, PosixFilePermissions.fromString("rw-r--r--"));
     }
 
     /** Makes a file readable by the postgres user (a test key file used by archive_command). */
