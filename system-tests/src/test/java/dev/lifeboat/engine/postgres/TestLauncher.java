@@ -64,7 +64,7 @@ public final class TestLauncher {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         Files.writeString(
                 s,
-                "#!/bin/sh\ncmd=$(printf %s \"${1:-none}\" | tr -cd a-z-)\nexec " + java
+                "#!/bin/bash\n" + walGetFastPath() + "cmd=$(printf %s \"${1:-none}\" | tr -cd a-z-)\nexec " + java
                         + " -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:SharedArchiveFile=" + cds
                         + "/lifeboat-${cmd:-other}.jsa -XX:+AutoCreateSharedArchive -Xshare:auto -Xlog:cds=off"
                         + " -Xlog:cds+dynamic=off --enable-native-access=ALL-UNNAMED -cp '"
@@ -127,6 +127,21 @@ public final class TestLauncher {
             throw new AssertionError("lifeboat " + String.join(" ", args) + " did not finish");
         }
         return new Run(p.exitValue(), Files.readString(log, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * bin/lifeboat's restore_command fast path, read from the checkout: a restore's wal-get hands over the segment its
+     * background fetcher downloaded without starting a JVM, in the tests as in production.
+     */
+    private static String walGetFastPath() throws IOException {
+        Path checkout = Path.of(System.getProperty("user.dir")).getParent(); // surefire runs in system-tests/
+        String launcher = Files.readString(checkout.resolve("bin/lifeboat"));
+        int from = launcher.indexOf("# restore_command fast path");
+        int to = launcher.indexOf("\nfi\n", from);
+        if (from < 0 || to < 0) {
+            throw new IllegalStateException("bin/lifeboat has no restore_command fast path ending in a 'fi' line");
+        }
+        return launcher.substring(from, to + 4);
     }
 
     /** Writes the files under {@code dir} into {@code jar} (readable by all). */
