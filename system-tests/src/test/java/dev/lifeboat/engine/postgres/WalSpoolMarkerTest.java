@@ -148,9 +148,8 @@ class WalSpoolMarkerTest {
         Launcher(Path home) throws Exception {
             this.home = home;
             Path bin = Files.createDirectories(home.resolve("bin"));
-            Path checkout = Path.of(System.getProperty("user.dir")).getParent(); // surefire runs in system-tests/
             script = bin.resolve("lifeboat");
-            Files.copy(checkout.resolve("bin/lifeboat"), script);
+            Files.copy(TestLauncher.checkout().resolve("bin/lifeboat"), script);
             Files.createDirectories(home.resolve("cli/target"));
             Files.write(home.resolve("cli/target/lifeboat.jar"), new byte[0]);
             jvmMark = home.resolve("jvm-started");
